@@ -1,0 +1,1 @@
+"""The service queue: HTTP API, storage and (later) the supporters' dashboard."""

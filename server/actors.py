@@ -1,0 +1,41 @@
+"""Who is calling: a user, a module, a request's customer, or the server itself."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from server.models import Module, User
+
+ActorKind = Literal["user", "module", "customer", "system"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: ActorKind
+    company_id: str | None
+    user: User | None = None
+    module: Module | None = None
+    request_id: int | None = None  # the one request a customer token opens
+
+    @property
+    def key(self) -> str:
+        """How the actor is written into a request's history (``user:<id>``, ``customer``…)."""
+        if self.kind == "user":
+            return f"user:{self.user.id}"
+        if self.kind == "module":
+            return f"module:{self.module.id}"
+        return self.kind
+
+    @property
+    def is_admin(self) -> bool:
+        return self.kind == "user" and self.user.role == "admin"
+
+
+SYSTEM = Actor(kind="system", company_id=None)
+
+
+def actor_public(key: str | None) -> dict | None:
+    """``user:<id>`` → ``{"type": "user", "id": …}``; ``customer`` → ``{"type": "customer"}``."""
+    if key is None:
+        return None
+    kind, _, ident = key.partition(":")
+    return {"type": kind, "id": ident or None}

@@ -1,0 +1,101 @@
+"""Dependencies shared by the routes: app state, database sessions and the caller."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server import security
+from server.actors import Actor
+from server.models import ApiToken, Module, ServiceRequest, User
+from server.problems import Problem
+from server.state import AppState
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="sosqueue"'}
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.sosqueue
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def read_session(state: StateDep) -> Iterator[Session]:
+    with state.db.read() as session:
+        yield session
+
+
+def write_session(state: StateDep) -> Iterator[Session]:
+    with state.db.write() as session:
+        yield session
+
+
+ReadDB = Annotated[Session, Depends(read_session)]
+WriteDB = Annotated[Session, Depends(write_session)]
+
+
+def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "send an API, module or customer token as 'Authorization: Bearer <token>'",
+                      code="unauthenticated", headers=_CHALLENGE)
+    return token.strip()
+
+
+def get_actor(state: StateDep, token: Annotated[str, Depends(bearer_token)]) -> Actor:
+    with state.db.read() as session:
+        actor = _resolve(session, state, token)
+    if actor is None:
+        raise Problem(401, "this token is unknown, revoked or expired; ask your admin for a new one",
+                      code="invalid_token", headers=_CHALLENGE)
+    return actor
+
+
+def _resolve(session: Session, state: AppState, token: str) -> Actor | None:
+    if token.startswith(security.USER_TOKEN_PREFIX):
+        row = session.scalar(
+            select(ApiToken).where(ApiToken.token_hash == security.token_hash(token), ApiToken.revoked_at.is_(None))
+        )
+        if row is None or not row.user.active:
+            return None
+        return Actor(kind="user", company_id=row.user.company_id, user=row.user)
+    if token.startswith(security.MODULE_TOKEN_PREFIX):
+        module = session.scalar(select(Module).where(Module.token_hash == security.token_hash(token)))
+        if module is None or module.revoked_at is not None:
+            return None
+        module.group  # loaded now, used after the session closes
+        return Actor(kind="module", company_id=module.company_id, module=module)
+    if token.startswith(security.CUSTOMER_TOKEN_PREFIX):
+        code = security.parse_customer_token(token)
+        request = session.scalar(select(ServiceRequest).where(ServiceRequest.code == code)) if code else None
+        if request is None or not security.customer_token_matches(state.secret_key, request.id, request.code, token):
+            return None
+        return Actor(kind="customer", company_id=request.company_id, request_id=request.id)
+    return None
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def require_user(actor: ActorDep) -> Actor:
+    if actor.kind != "user":
+        raise Problem(403, "this needs a user's API token", code="forbidden")
+    return actor
+
+
+def require_admin(actor: Annotated[Actor, Depends(require_user)]) -> Actor:
+    if not actor.is_admin:
+        raise Problem(403, "this needs an admin of the company", code="forbidden")
+    return actor
+
+
+UserActor = Annotated[Actor, Depends(require_user)]
+AdminActor = Annotated[Actor, Depends(require_admin)]
+
+
+def current_user(session: Session, actor: Actor) -> User:
+    """The caller's user row in ``session`` (the actor's copy belongs to another session)."""
+    return session.get(User, actor.user.id)

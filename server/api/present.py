@@ -1,0 +1,41 @@
+"""Rows to public API models."""
+
+from datetime import datetime
+
+from server import codes
+from server.actors import actor_public
+from server.lifecycle import CUSTOMER
+from server.models import RequestEvent, ServiceRequest
+from server.queue import effective_status
+from server.schemas import EventPublic, ServiceRequestPublic
+
+
+def request_public(request: ServiceRequest, now: datetime) -> ServiceRequestPublic:
+    parties = {p.party for p in request.participants}
+    return ServiceRequestPublic(
+        code=codes.display(request.code),
+        status=effective_status(request, now),
+        description=request.description,
+        end_customer={"name": request.end_customer_name, "email": request.end_customer_email},
+        group=request.group.name if request.group else None,
+        assignee={"id": request.assignee.id, "email": request.assignee.email} if request.assignee else None,
+        source=request.source,
+        session={"customer_joined": CUSTOMER in parties, "experts_joined": len(parties - {CUSTOMER})},
+        diagnostics=request.diagnostics,
+        created_at=request.created_at,
+        valid_until=request.valid_until,
+        closed_at=request.closed_at,
+        closed_by=actor_public(request.closed_by),
+    )
+
+
+def event_public(event: RequestEvent) -> EventPublic:
+    return EventPublic(
+        id=event.id,
+        type=event.type,
+        code=codes.display(event.code),
+        status=event.status,
+        actor=actor_public(event.actor),
+        data=event.data or {},
+        created_at=event.created_at,
+    )

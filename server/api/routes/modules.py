@@ -1,0 +1,66 @@
+"""Support modules: each personalised agent's identity and token (admins)."""
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from server import admin
+from server.api.deps import AdminActor, ReadDB, StateDep
+from server.models import Company, Module
+from server.queue import NotFound
+from server.schemas import ModuleCreate, ModuleCreated, ModulePublic, ModulesPublic
+
+router = APIRouter(prefix="/api/v1/modules", tags=["modules"])
+
+
+def module_public(module: Module) -> ModulePublic:
+    return ModulePublic(
+        id=module.id,
+        name=module.name,
+        group=module.group.name if module.group else None,
+        assignment=module.assignment,
+        revoked=module.revoked_at is not None,
+        created_at=module.created_at,
+    )
+
+
+@router.get("", response_model=ModulesPublic)
+def list_modules(actor: AdminActor, session: ReadDB) -> ModulesPublic:
+    """The company's modules (tokens are never shown again)."""
+    modules = session.scalars(select(Module).where(Module.company_id == actor.company_id).order_by(Module.name))
+    return ModulesPublic(items=[module_public(m) for m in modules])
+
+
+@router.post("", status_code=201, response_model=ModuleCreated)
+def create_module(body: ModuleCreate, actor: AdminActor, state: StateDep) -> ModuleCreated:
+    """Register a module; the answer carries its token, shown only this once."""
+    with state.db.write() as session:
+        company = session.get(Company, actor.company_id)
+        created = admin.create_module(
+            session, company=company, name=body.name, group=body.group, assignment=body.assignment
+        )
+        return ModuleCreated(**module_public(created.item).model_dump(), token=created.token)
+
+
+@router.post("/{module_id}/rotate-token", response_model=ModuleCreated)
+def rotate_token(module_id: str, actor: AdminActor, state: StateDep) -> ModuleCreated:
+    """Give the module a new token; the old one stops working at once."""
+    with state.db.write() as session:
+        module = _company_module(session, actor, module_id)
+        token = admin.rotate_module_token(session, module=module)
+        return ModuleCreated(**module_public(module).model_dump(), token=token)
+
+
+@router.post("/{module_id}/revoke", response_model=ModulePublic)
+def revoke(module_id: str, actor: AdminActor, state: StateDep) -> ModulePublic:
+    """Stop the module from filing requests (rotate its token to bring it back)."""
+    with state.db.write() as session:
+        module = _company_module(session, actor, module_id)
+        admin.revoke_module(session, module=module)
+        return module_public(module)
+
+
+def _company_module(session, actor, module_id: str) -> Module:
+    module = session.get(Module, module_id)
+    if module is None or module.company_id != actor.company_id:
+        raise NotFound("no module with this id in your company")
+    return module

@@ -1,0 +1,208 @@
+"""Service requests: create, list, look up, assign, join, leave, close, history."""
+
+import base64
+import binascii
+import math
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server import queue
+from server.actors import Actor
+from server.api.deps import ActorDep, ReadDB, StateDep, UserActor
+from server.api.present import event_public, request_public
+from server.lifecycle import Status
+from server.models import RequestEvent, ServiceRequest, utcnow
+from server.problems import Problem
+from server.schemas import (
+    AssignRequest,
+    EventPublic,
+    ServiceRequestCreate,
+    ServiceRequestCreated,
+    ServiceRequestPublic,
+    ServiceRequestsPublic,
+)
+from server.security import customer_token
+
+router = APIRouter(prefix="/api/v1/service-requests", tags=["service requests"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(max_length=255, pattern=r"^[\x21-\x7e]+$", description="retries with the same key return the same request"),
+]
+
+
+@router.post("", status_code=201, response_model=ServiceRequestCreated, responses={429: {"description": "too many"}})
+def create_service_request(
+    payload: ServiceRequestCreate,
+    actor: ActorDep,
+    state: StateDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    source: Annotated[Literal["module", "sos"] | None, Query(description="for module tokens: module or sos")] = None,
+) -> ServiceRequestCreated:
+    """File a service request: manually (user token) or from a support module (module token)."""
+    if actor.kind not in ("user", "module"):
+        raise Problem(403, "only a user or a support module can create service requests", code="forbidden")
+    if actor.kind == "user" and source is not None:
+        raise Problem(422, "source is only for support modules; users create manual requests", code="invalid_request")
+    _check_rate(state, actor)
+    with state.db.write() as session:
+        created = queue.create_request(
+            session,
+            actor=actor,
+            payload=payload,
+            source="manual" if actor.kind == "user" else source or "module",
+            expiry=timedelta(hours=state.settings.expiry_hours),
+            idempotency_key=idempotency_key,
+        )
+        request = created.request
+        public = request_public(request, utcnow())
+    if created.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"{router.prefix}/{public.code}"
+    return ServiceRequestCreated(
+        **public.model_dump(), customer_token=customer_token(state.secret_key, request.id, request.code)
+    )
+
+
+def _check_rate(state, actor: Actor) -> None:
+    wait = state.create_limiter.acquire(actor.key)
+    if wait > 0:
+        raise Problem(
+            429,
+            f"too many requests created; try again in {math.ceil(wait)} s",
+            code="rate_limited",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+
+
+@router.get("", response_model=ServiceRequestsPublic)
+def list_service_requests(
+    actor: UserActor,
+    session: ReadDB,
+    status: Annotated[str | None, Query(description="comma-separated: new,pending,in_progress,closed,expired")] = None,
+    assignee: Annotated[str | None, Query(max_length=36, description="me, none or a user id")] = None,
+    group: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> ServiceRequestsPublic:
+    """The company's queue, newest first, one page at a time."""
+    now = utcnow()
+    group_id = None
+    if group is not None:
+        from server.admin import group_by_name
+
+        group_id = group_by_name(session, company_id=actor.company_id, name=group).id
+    page, after = queue.list_requests(
+        session,
+        company_id=actor.company_id,
+        statuses=_parse_statuses(status),
+        assignee=actor.user.id if assignee == "me" else assignee,
+        group_id=group_id,
+        limit=limit,
+        before_id=_decode_cursor(cursor),
+        now=now,
+    )
+    return ServiceRequestsPublic(
+        items=[request_public(r, now) for r in page], next=_encode_cursor(after) if after else None
+    )
+
+
+def _parse_statuses(text: str | None) -> set[Status] | None:
+    if not text:
+        return None
+    try:
+        return {Status(part.strip()) for part in text.split(",") if part.strip()}
+    except ValueError:
+        raise Problem(422, "status takes new, pending, in_progress, closed and expired, comma-separated",
+                      code="invalid_request") from None
+
+
+def _encode_cursor(request_id: int) -> str:
+    return base64.urlsafe_b64encode(f"before:{request_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode("ascii")).decode().partition(":")
+        if kind == "before" and value.isdigit():
+            return int(value)
+    except (binascii.Error, UnicodeError, ValueError):
+        pass
+    raise Problem(400, "this cursor is not one the server gave out; start again without cursor", code="bad_cursor")
+
+
+def visible_request(session: Session, actor: Actor, code: str, *, lock: bool = False) -> ServiceRequest:
+    """The request as this caller may see it; anything else looks like an unknown code."""
+    if actor.kind == "module":
+        raise Problem(403, "a module token cannot read service requests", code="forbidden")
+    request = queue.find_request(session, company_id=actor.company_id, code=code, lock=lock)
+    if actor.kind == "customer" and request.id != actor.request_id:
+        raise queue.NotFound("no service request with this code")
+    return request
+
+
+@router.get("/{code}", response_model=ServiceRequestPublic)
+def get_service_request(code: str, actor: ActorDep, session: ReadDB) -> ServiceRequestPublic:
+    """One request by its session code, in any spelling (s12345678, S12-345-678, 12 345 678)."""
+    return request_public(visible_request(session, actor, code), utcnow())
+
+
+@router.get("/{code}/history", response_model=list[EventPublic])
+def get_history(code: str, actor: ActorDep, session: ReadDB) -> list[EventPublic]:
+    """The request's full event history, oldest first."""
+    request = visible_request(session, actor, code)
+    events = session.scalars(select(RequestEvent).where(RequestEvent.request_id == request.id).order_by(RequestEvent.id))
+    return [event_public(e) for e in events]
+
+
+@router.post("/{code}/assign", response_model=ServiceRequestPublic)
+def assign_service_request(code: str, body: AssignRequest, actor: UserActor, state: StateDep) -> ServiceRequestPublic:
+    """Assign to yourself ("me"), to a colleague (user id), or unassign (null)."""
+    with state.db.write() as session:
+        request = visible_request(session, actor, code, lock=True)
+        queue.assign(session, request=request, actor=actor, user_id=actor.user.id if body.user == "me" else body.user)
+        return request_public(_reloaded(session, request), utcnow())
+
+
+@router.post("/{code}/close", response_model=ServiceRequestPublic)
+def close_service_request(code: str, actor: ActorDep, state: StateDep) -> ServiceRequestPublic:
+    """Close the request: an expert of the company, or its creator (customer token)."""
+    with state.db.write() as session:
+        request = visible_request(session, actor, code, lock=True)
+        queue.close(session, request=request, actor=actor)
+        return request_public(_reloaded(session, request), utcnow())
+
+
+@router.post("/{code}/join", response_model=ServiceRequestPublic)
+def join_session(code: str, actor: ActorDep, state: StateDep) -> ServiceRequestPublic:
+    """Join the request's session as its customer (customer token) or as an expert (user token)."""
+    with state.db.write() as session:
+        request = visible_request(session, actor, code, lock=True)
+        queue.join(session, request=request, party=_party(actor), actor=actor)
+        return request_public(_reloaded(session, request), utcnow())
+
+
+@router.post("/{code}/leave", response_model=ServiceRequestPublic)
+def leave_session(code: str, actor: ActorDep, state: StateDep) -> ServiceRequestPublic:
+    """Leave the request's session; leaving twice is harmless."""
+    with state.db.write() as session:
+        request = visible_request(session, actor, code, lock=True)
+        queue.leave(session, request=request, party=_party(actor), actor=actor)
+        return request_public(_reloaded(session, request), utcnow())
+
+
+def _party(actor: Actor) -> str:
+    return "customer" if actor.kind == "customer" else actor.key
+
+
+def _reloaded(session: Session, request: ServiceRequest) -> ServiceRequest:
+    session.flush()
+    session.refresh(request)
+    return request

@@ -1,0 +1,95 @@
+"""The ASGI application: routers, error handling, the expiry sweeper and live events."""
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from server import problems, queue
+from server.api.routes import events, groups, health, modules, service_requests, users
+from server.config import Settings
+from server.db import Database, upgrade
+from server.events import Broker, PostgresListener, install_commit_hooks
+from server.limits import BodySizeLimit
+from server.models import utcnow
+from server.ratelimit import RateLimiter
+from server.state import AppState, load_secret_key
+
+log = logging.getLogger("sosqueue.server")
+
+API_VERSION = "1.0.0"
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    db = Database(settings.database_url)
+    if migrate:
+        upgrade(db)
+    broker = Broker()
+    install_commit_hooks(db, broker)
+    state = AppState(
+        settings=settings,
+        db=db,
+        broker=broker,
+        create_limiter=RateLimiter(per_minute=settings.create_rate_per_minute, burst=settings.create_burst),
+        secret_key=load_secret_key(db, settings),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        broker.bind(asyncio.get_running_loop())
+        listener = PostgresListener(db, broker) if db.is_postgres else None
+        if listener:
+            listener.start()
+        sweeper = asyncio.create_task(_sweep_forever(state))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            if listener:
+                listener.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title="sosqueue",
+        version=API_VERSION,
+        summary="The service queue: service requests with session codes, statuses and live events.",
+        lifespan=lifespan,
+    )
+    app.state.sosqueue = state
+    problems.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for module in (health, service_requests, events, users, groups, modules):
+        app.include_router(module.router)
+    return app
+
+
+def sweep_once(state: AppState) -> int:
+    """Expire every open request past its deadline; returns how many."""
+    total = 0
+    while True:
+        with state.db.write() as session:
+            count = queue.expire_due(session, now=utcnow())
+        total += count
+        if count < 5000:
+            break
+    retention = timedelta(hours=max(state.settings.expiry_hours, 24))
+    with state.db.write() as session:
+        queue.purge_idempotency_keys(session, older_than=utcnow() - 2 * retention)
+    return total
+
+
+async def _sweep_forever(state: AppState) -> None:
+    while True:
+        try:
+            expired = await run_in_threadpool(sweep_once, state)
+            if expired:
+                log.info("expired %d service requests", expired)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a database hiccup must not stop expiry for good
+            log.exception("expiry sweep failed; trying again")
+        await asyncio.sleep(state.settings.effective_sweep_interval)

@@ -1,0 +1,99 @@
+"""Automated assignment: who a module's new request goes to.
+
+``none`` leaves it unassigned for the whole group; ``fixed:EMAIL`` gives it to one user;
+``round_robin`` and ``least_open`` pick among the group's available supporters.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.lifecycle import OPEN_STATUSES
+from server.models import GroupMember, Module, ServiceRequest, User
+
+STRATEGIES = ("none", "fixed", "round_robin", "least_open")
+
+
+class UnknownStrategy(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    user: User | None
+    reason: str
+
+
+def parse_strategy(text: str) -> Strategy:
+    name, _, argument = text.partition(":")
+    if name == "fixed" and "@" in argument:
+        return Strategy("fixed", argument.strip().lower())
+    if name in ("none", "round_robin", "least_open") and not argument:
+        return Strategy(name)
+    raise UnknownStrategy(
+        f"unknown assignment {text!r}: use none, fixed:EMAIL, round_robin or least_open"
+    )
+
+
+def choose_assignee(session: Session, *, module: Module, now: datetime) -> Choice:
+    """The user a new request of ``module`` goes to, and why (recorded in its event)."""
+    strategy = parse_strategy(module.assignment)
+    if strategy.name == "none":
+        return Choice(None, "module assigns nobody")
+    if strategy.name == "fixed":
+        return _fixed(session, module=module, email=strategy.email)
+    candidates = _available_supporters(session, module=module)
+    if not candidates:
+        return Choice(None, "no supporter of the group is available")
+    if strategy.name == "round_robin":
+        return Choice(_next_in_turn(candidates, module.last_assigned_user_id), "round_robin")
+    return Choice(_least_open(session, candidates=candidates, now=now), "least_open")
+
+
+def _fixed(session: Session, *, module: Module, email: str) -> Choice:
+    user = session.scalar(
+        select(User).where(User.company_id == module.company_id, User.email == email)
+    )
+    if user is None or not user.active:
+        return Choice(None, f"fixed assignee {email} is not an active user of the company")
+    return Choice(user, "fixed")
+
+
+def _available_supporters(session: Session, *, module: Module) -> list[User]:
+    query = select(User).where(
+        User.company_id == module.company_id, User.active.is_(True), User.available.is_(True)
+    )
+    if module.group_id is not None:
+        query = query.join(GroupMember, GroupMember.user_id == User.id).where(
+            GroupMember.group_id == module.group_id
+        )
+    return list(session.scalars(query.order_by(User.id)))
+
+
+def _next_in_turn(candidates: list[User], last_user_id: str | None) -> User:
+    later = [user for user in candidates if last_user_id is None or user.id > last_user_id]
+    return later[0] if later else candidates[0]
+
+
+def _least_open(session: Session, *, candidates: list[User], now: datetime) -> User:
+    open_counts = dict(
+        session.execute(
+            select(ServiceRequest.assignee_id, func.count())
+            .where(
+                ServiceRequest.company_id == candidates[0].company_id,
+                ServiceRequest.assignee_id.in_([user.id for user in candidates]),
+                ServiceRequest.status.in_([status.value for status in OPEN_STATUSES]),
+                ServiceRequest.valid_until > now,
+            )
+            .group_by(ServiceRequest.assignee_id)
+        ).all()
+    )
+    return min(candidates, key=lambda user: (open_counts.get(user.id, 0), user.id))

@@ -1,0 +1,219 @@
+"""The queue's tables (SQLAlchemy 2). Schema changes go through a migration in ``migrations/``."""
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+OPEN_STATUS_SQL = "status IN ('new', 'pending', 'in_progress')"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes everywhere, also on SQLite, which stores them without a zone."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Company(Base):
+    __tablename__ = "companies"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("company_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    members: Mapped[list["User"]] = relationship(secondary="group_members", back_populates="groups")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    available: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    company: Mapped[Company] = relationship()
+    groups: Mapped[list[Group]] = relationship(secondary="group_members", back_populates="members")
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+
+
+class ApiToken(Base):
+    """A user's bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class Module(Base):
+    """One personalised support module; its token may only file requests for its company/group."""
+
+    __tablename__ = "modules"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
+    group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    assignment: Mapped[str] = mapped_column(String(300), default="none")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_assigned_user_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    company: Mapped[Company] = relationship()
+    group: Mapped[Group | None] = relationship()
+
+
+class ServiceRequest(Base):
+    __tablename__ = "service_requests"
+    __table_args__ = (
+        Index("ix_requests_company_id", "company_id", "id"),
+        Index("ix_requests_company_status_id", "company_id", "status", "id"),
+        Index("ix_requests_company_assignee_id", "company_id", "assignee_id", "id"),
+        Index(
+            "ix_requests_open_deadline",
+            "valid_until",
+            sqlite_where=text(OPEN_STATUS_SQL),
+            postgresql_where=text(OPEN_STATUS_SQL),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(9), unique=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"))
+    group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
+    module_id: Mapped[str | None] = mapped_column(ForeignKey("modules.id"))
+    source: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12))
+    description: Mapped[str] = mapped_column(Text)
+    end_customer_name: Mapped[str] = mapped_column(String(100), default="")
+    end_customer_email: Mapped[str] = mapped_column(String(254), default="")
+    diagnostics: Mapped[dict | None] = mapped_column(JSON)
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[str] = mapped_column(String(50))
+    session_started: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(50))
+
+    group: Mapped[Group | None] = relationship()
+    assignee: Mapped[User | None] = relationship()
+    participants: Mapped[list["Participant"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class Participant(Base):
+    """A partner currently joined to a request's session: ``customer`` or ``user:<id>``."""
+
+    __tablename__ = "request_participants"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), primary_key=True)
+    party: Mapped[str] = mapped_column(String(50), primary_key=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RequestEvent(Base):
+    """Append-only history of a request; its id orders the live event streams."""
+
+    __tablename__ = "request_events"
+    __table_args__ = (
+        Index("ix_events_request_id", "request_id", "id"),
+        Index("ix_events_company_id", "company_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"))
+    company_id: Mapped[str] = mapped_column(String(36))
+    code: Mapped[str] = mapped_column(String(9))
+    type: Mapped[str] = mapped_column(String(30))
+    actor: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(12))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """Remembers which request a client's ``Idempotency-Key`` created."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("principal", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    principal: Mapped[str] = mapped_column(String(50))
+    key: Mapped[str] = mapped_column(String(255))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class InstanceSecret(Base):
+    """Secrets that every server process sharing this database must agree on."""
+
+    __tablename__ = "instance_secrets"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

@@ -1,0 +1,88 @@
+"""Every error the API returns is ``application/problem+json`` (RFC 9457) with a human detail."""
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from server.lifecycle import IllegalTransition
+from server.queue import Conflict, IdempotencyMismatch, NotFound
+
+log = logging.getLogger("sosqueue.api")
+
+MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error to answer with; ``code`` is a stable machine-readable name."""
+
+    def __init__(self, status: int, detail: str, *, code: str | None = None, headers: dict | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code or HTTPStatus(status).phrase.lower().replace(" ", "_")
+        self.headers = headers
+
+
+def problem_response(status: int, detail: str, *, code: str | None = None, headers: dict | None = None, **extra) -> JSONResponse:
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code or HTTPStatus(status).phrase.lower().replace(" ", "_"),
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    message = error.get("msg", "is invalid").removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+    errors = error.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(400, "the request body is not valid JSON", code="malformed_json")
+    details = [{"field": ".".join(str(p) for p in e.get("loc", ())), "message": _describe(e)} for e in errors]
+    summary = "; ".join(d["message"] for d in details[:3])
+    return problem_response(422, summary or "the request is invalid", code="invalid_request", errors=details)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    def _problem(_request: Request, error: Problem) -> JSONResponse:
+        return problem_response(error.status, error.detail, code=error.code, headers=error.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+        return problem_response(error.status_code, detail, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(NotFound)
+    def _not_found(_request: Request, error: NotFound) -> JSONResponse:
+        return problem_response(404, str(error), code="not_found")
+
+    @app.exception_handler(IllegalTransition)
+    def _illegal(_request: Request, error: IllegalTransition) -> JSONResponse:
+        return problem_response(409, str(error), code=f"request_{error.status.value}")
+
+    @app.exception_handler(Conflict)
+    def _conflict(_request: Request, error: Conflict) -> JSONResponse:
+        return problem_response(409, str(error), code="conflict")
+
+    @app.exception_handler(IdempotencyMismatch)
+    def _mismatch(_request: Request, error: IdempotencyMismatch) -> JSONResponse:
+        return problem_response(422, str(error), code="idempotency_key_reused")
+
+    app.add_exception_handler(RequestValidationError, _validation)
+
+    @app.exception_handler(Exception)
+    def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=error)
+        return problem_response(500, "the server hit an unexpected error; it has been logged")

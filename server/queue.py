@@ -1,0 +1,357 @@
+"""The service queue's operations. Routes decide who may act; this module changes state."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from server import codes, lifecycle
+from server.actors import Actor
+from server.assignment import choose_assignee
+from server.lifecycle import OPEN_STATUSES, Presence, Status
+from server.models import (
+    Group,
+    IdempotencyKey,
+    Module,
+    Participant,
+    RequestEvent,
+    ServiceRequest,
+    User,
+    utcnow,
+)
+from server.schemas import ServiceRequestCreate
+
+_CODE_ATTEMPTS = 20
+_OPEN = [status.value for status in OPEN_STATUSES]
+
+
+class NotFound(LookupError):
+    """No such thing for this company (also what a foreign company's things look like)."""
+
+
+class IdempotencyMismatch(ValueError):
+    """An Idempotency-Key was reused with a different request body."""
+
+
+class Conflict(ValueError):
+    """A change that the request's current state does not allow."""
+
+
+@dataclass(frozen=True)
+class Created:
+    request: ServiceRequest
+    replayed: bool
+
+
+def effective_status(request: ServiceRequest, now: datetime) -> Status:
+    """The status to serve: an open request past its deadline is expired, swept or not."""
+    status = Status(request.status)
+    if status.is_open and request.valid_until <= now:
+        return Status.EXPIRED
+    return status
+
+
+def record_event(
+    session: Session, request: ServiceRequest, *, type: str, actor: str, data: dict | None = None
+) -> RequestEvent:
+    event = RequestEvent(
+        request_id=request.id,
+        company_id=request.company_id,
+        code=request.code,
+        type=type,
+        actor=actor,
+        status=request.status,
+        data=data or {},
+        created_at=utcnow(),
+    )
+    session.add(event)
+    session.info.setdefault("events", []).append(event)
+    return event
+
+
+# -- creation ------------------------------------------------------------------------------
+
+
+def body_fingerprint(payload: ServiceRequestCreate) -> str:
+    canonical = json.dumps(payload.model_dump(mode="json"), sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def find_idempotent(session: Session, *, actor: Actor, key: str, fingerprint: str) -> ServiceRequest | None:
+    record = session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.principal == actor.key, IdempotencyKey.key == key
+        )
+    )
+    if record is None:
+        return None
+    if record.body_hash != fingerprint:
+        raise IdempotencyMismatch(
+            "this Idempotency-Key was already used with a different body; use a new key"
+        )
+    return session.get(ServiceRequest, record.request_id)
+
+
+def create_request(
+    session: Session,
+    *,
+    actor: Actor,
+    payload: ServiceRequestCreate,
+    source: str,
+    expiry: timedelta,
+    idempotency_key: str | None = None,
+) -> Created:
+    """File a new request, or return the one this idempotency key already filed."""
+    fingerprint = body_fingerprint(payload)
+    if idempotency_key is not None:
+        existing = find_idempotent(session, actor=actor, key=idempotency_key, fingerprint=fingerprint)
+        if existing is not None:
+            return Created(existing, replayed=True)
+    now = utcnow()
+    group = _resolve_group(session, actor=actor, name=payload.group)
+    request = ServiceRequest(
+        company_id=actor.company_id,
+        group_id=group.id if group else None,
+        module_id=actor.module.id if actor.module else None,
+        source=source,
+        status=Status.NEW.value,
+        description=payload.description,
+        end_customer_name=payload.end_customer.name,
+        end_customer_email=payload.end_customer.email,
+        diagnostics=payload.diagnostics,
+        created_by=actor.key,
+        created_at=now,
+        valid_until=now + expiry,
+    )
+    _insert_with_unique_code(session, request)
+    if idempotency_key is not None:
+        session.add(
+            IdempotencyKey(
+                principal=actor.key,
+                key=idempotency_key,
+                body_hash=fingerprint,
+                request_id=request.id,
+                created_at=now,
+            )
+        )
+    record_event(session, request, type="created", actor=actor.key, data={"source": source})
+    if actor.module is not None:
+        _auto_assign(session, request=request, module=actor.module, now=now)
+    session.flush()
+    return Created(request, replayed=False)
+
+
+def _insert_with_unique_code(session: Session, request: ServiceRequest) -> None:
+    for _ in range(_CODE_ATTEMPTS):
+        request.code = codes.generate()
+        try:
+            with session.begin_nested():
+                session.add(request)
+                session.flush()
+            return
+        except IntegrityError:
+            continue  # the savepoint rolled back; try another code
+    raise RuntimeError("could not find a free session code; the code space is exhausted")
+
+
+def _resolve_group(session: Session, *, actor: Actor, name: str | None) -> Group | None:
+    if actor.module is not None:
+        module_group = actor.module.group
+        if name is not None and (module_group is None or module_group.name != name):
+            raise NotFound(f"this module files requests only for its own group, not {name!r}")
+        return module_group
+    if name is None:
+        return None
+    group = session.scalar(select(Group).where(Group.company_id == actor.company_id, Group.name == name))
+    if group is None:
+        raise NotFound(f"there is no group {name!r}; create it first or leave group out")
+    return group
+
+
+def _auto_assign(session: Session, *, request: ServiceRequest, module: Module, now: datetime) -> None:
+    # Lock the module row so that concurrent round-robin picks take turns (PostgreSQL).
+    module = session.scalar(select(Module).where(Module.id == module.id).with_for_update())
+    choice = choose_assignee(session, module=module, now=now)
+    request.assignee_id = choice.user.id if choice.user else None
+    if choice.user is not None:
+        module.last_assigned_user_id = choice.user.id
+    record_event(
+        session,
+        request,
+        type="assigned",
+        actor="system",
+        data={"assignee": request.assignee_id, "strategy": module.assignment, "reason": choice.reason},
+    )
+
+
+# -- look-ups ------------------------------------------------------------------------------
+
+
+def find_request(session: Session, *, company_id: str, code: str, lock: bool = False) -> ServiceRequest:
+    try:
+        canonical = codes.normalize(code)
+    except codes.InvalidCode:
+        raise NotFound("no service request with this code") from None
+    query = select(ServiceRequest).where(
+        ServiceRequest.code == canonical, ServiceRequest.company_id == company_id
+    )
+    request = session.scalar(query.with_for_update() if lock else query)
+    if request is None:
+        raise NotFound("no service request with this code")
+    return request
+
+
+def status_filter(statuses: set[Status], now: datetime):
+    """A WHERE clause that filters on the effective status, deadlines included."""
+    clauses = []
+    open_wanted = [s.value for s in statuses if s.is_open]
+    if open_wanted:
+        clauses.append(and_(ServiceRequest.status.in_(open_wanted), ServiceRequest.valid_until > now))
+    if Status.CLOSED in statuses:
+        clauses.append(ServiceRequest.status == Status.CLOSED.value)
+    if Status.EXPIRED in statuses:
+        clauses.append(
+            or_(
+                ServiceRequest.status == Status.EXPIRED.value,
+                and_(ServiceRequest.status.in_(_OPEN), ServiceRequest.valid_until <= now),
+            )
+        )
+    return or_(*clauses)
+
+
+def list_requests(
+    session: Session,
+    *,
+    company_id: str,
+    statuses: set[Status] | None,
+    assignee: str | None,
+    group_id: str | None,
+    limit: int,
+    before_id: int | None,
+    now: datetime,
+) -> tuple[list[ServiceRequest], int | None]:
+    """Newest first; returns the page and the id to continue before, if there is more."""
+    query = (
+        select(ServiceRequest)
+        .where(ServiceRequest.company_id == company_id)
+        .options(joinedload(ServiceRequest.group), joinedload(ServiceRequest.assignee))
+    )
+    if statuses:
+        query = query.where(status_filter(statuses, now))
+    if assignee == "none":
+        query = query.where(ServiceRequest.assignee_id.is_(None))
+    elif assignee is not None:
+        query = query.where(ServiceRequest.assignee_id == assignee)
+    if group_id is not None:
+        query = query.where(ServiceRequest.group_id == group_id)
+    if before_id is not None:
+        query = query.where(ServiceRequest.id < before_id)
+    rows = list(session.scalars(query.order_by(ServiceRequest.id.desc()).limit(limit + 1)))
+    page = rows[:limit]
+    return page, (page[-1].id if len(rows) > limit else None)
+
+
+# -- changes -------------------------------------------------------------------------------
+
+
+def _require_open(request: ServiceRequest, action: str, now: datetime) -> None:
+    lifecycle.require_open(effective_status(request, now), action)
+
+
+def assign(session: Session, *, request: ServiceRequest, actor: Actor, user_id: str | None) -> None:
+    now = utcnow()
+    _require_open(request, "assigned", now)
+    if user_id is not None:
+        user = session.get(User, user_id)
+        if user is None or user.company_id != request.company_id or not user.active:
+            raise NotFound("no active user with this id in your company")
+    if request.assignee_id == user_id:
+        return
+    request.assignee_id = user_id
+    record_event(session, request, type="assigned", actor=actor.key, data={"assignee": user_id})
+
+
+def close(session: Session, *, request: ServiceRequest, actor: Actor) -> None:
+    now = utcnow()
+    request.status = lifecycle.close(effective_status(request, now)).value
+    request.closed_at = now
+    request.closed_by = actor.key
+    session.execute(delete(Participant).where(Participant.request_id == request.id))
+    record_event(session, request, type="closed", actor=actor.key)
+
+
+def _presence(request: ServiceRequest) -> Presence:
+    return Presence(
+        parties=frozenset(p.party for p in request.participants), started=request.session_started
+    )
+
+
+def join(session: Session, *, request: ServiceRequest, party: str, actor: Actor) -> None:
+    now = utcnow()
+    before = _presence(request)
+    after = lifecycle.join(effective_status(request, now), before, party)
+    if after == before:
+        return
+    session.add(Participant(request_id=request.id, party=party, joined_at=now))
+    request.session_started = True
+    _apply_presence(session, request=request, presence=after, actor=actor, type="joined", party=party)
+
+
+def leave(session: Session, *, request: ServiceRequest, party: str, actor: Actor) -> None:
+    now = utcnow()
+    before = _presence(request)
+    after = lifecycle.leave(effective_status(request, now), before, party)
+    if after == before:
+        return
+    session.execute(
+        delete(Participant).where(Participant.request_id == request.id, Participant.party == party)
+    )
+    _apply_presence(session, request=request, presence=after, actor=actor, type="left", party=party)
+
+
+def _apply_presence(
+    session: Session, *, request: ServiceRequest, presence: Presence, actor: Actor, type: str, party: str
+) -> None:
+    session.expire(request, ["participants"])
+    old, new = request.status, lifecycle.status_for(presence).value
+    request.status = new
+    record_event(session, request, type=type, actor=actor.key, data={"party": party})
+    if old != new:
+        record_event(session, request, type="status_changed", actor=actor.key, data={"from": old, "to": new})
+
+
+def expire_due(session: Session, *, now: datetime, batch: int = 5000) -> int:
+    """Mark open requests past their deadline as expired, with an event each; returns how many."""
+    due = session.execute(
+        select(ServiceRequest.id, ServiceRequest.company_id, ServiceRequest.code)
+        .where(ServiceRequest.status.in_(_OPEN), ServiceRequest.valid_until <= now)
+        .order_by(ServiceRequest.valid_until)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not due:
+        return 0
+    ids = [row.id for row in due]
+    session.execute(
+        update(ServiceRequest)
+        .where(ServiceRequest.id.in_(ids), ServiceRequest.status.in_(_OPEN))
+        .values(status=Status.EXPIRED.value)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(delete(Participant).where(Participant.request_id.in_(ids)))
+    rows = [
+        {"request_id": row.id, "company_id": row.company_id, "code": row.code, "type": "expired",
+         "actor": "system", "status": Status.EXPIRED.value, "data": {}, "created_at": now}
+        for row in due
+    ]
+    events = session.scalars(insert(RequestEvent).returning(RequestEvent), rows).all()
+    session.info.setdefault("events", []).extend(events)
+    return len(due)
+
+
+def purge_idempotency_keys(session: Session, *, older_than: datetime) -> None:
+    session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < older_than))

@@ -1,0 +1,209 @@
+"""The API's models: Create / Update / Public families, validated at the edge."""
+
+import json
+import math
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from server.lifecycle import Status
+
+MAX_DIAGNOSTICS_BYTES = 8 * 1024
+_MAX_DIAGNOSTICS_DEPTH = 4
+_ALLOWED_CONTROLS = {"\n", "\r", "\t"}
+
+
+def _check_text(value: str, *, multiline: bool) -> str:
+    for char in value:
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            raise ValueError("contains an invalid Unicode surrogate; send UTF-8 text")
+        if unicodedata.category(char) == "Cc" and not (multiline and char in _ALLOWED_CONTROLS):
+            raise ValueError(f"contains the control character U+{ord(char):04X}; remove it")
+    return value.strip()
+
+
+def _single_line(value: str) -> str:
+    return _check_text(value, multiline=False)
+
+
+def _multi_line(value: str) -> str:
+    return _check_text(value, multiline=True)
+
+
+def _email(value: str) -> str:
+    if value and (value.count("@") != 1 or value.startswith("@") or value.endswith("@")):
+        raise ValueError("is not an email address like name@example.com")
+    return value
+
+
+Line = Annotated[str, AfterValidator(_single_line)]
+Text = Annotated[str, AfterValidator(_multi_line)]
+Name = Annotated[Line, StringConstraints(max_length=100)]
+Email = Annotated[Line, StringConstraints(max_length=254), AfterValidator(_email)]
+Description = Annotated[Text, StringConstraints(max_length=4000)]
+
+
+def _check_json(value: Any, depth: int = 0) -> None:
+    if depth > _MAX_DIAGNOSTICS_DEPTH:
+        raise ValueError(f"is nested deeper than {_MAX_DIAGNOSTICS_DEPTH} levels")
+    if isinstance(value, str):
+        _multi_line(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("contains NaN or Infinity, which JSON does not allow")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _single_line(key)
+            _check_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, depth + 1)
+
+
+def _diagnostics(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    _check_json(value)
+    if len(json.dumps(value)) > MAX_DIAGNOSTICS_BYTES:
+        raise ValueError(f"is larger than {MAX_DIAGNOSTICS_BYTES} bytes as JSON")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EndCustomer(Strict):
+    name: Name = ""
+    email: Email = ""
+
+
+class ServiceRequestCreate(Strict):
+    description: Description = ""
+    end_customer: EndCustomer = Field(default_factory=EndCustomer)
+    group: Name | None = None
+    diagnostics: Annotated[dict[str, Any] | None, AfterValidator(_diagnostics)] = None
+
+
+class AssignRequest(Strict):
+    user: Annotated[str, StringConstraints(max_length=36)] | None = Field(
+        description='"me", a user id of the same company, or null to unassign'
+    )
+
+
+class ActorPublic(BaseModel):
+    type: Literal["user", "module", "customer", "system"]
+    id: str | None = None
+
+
+class UserRef(BaseModel):
+    id: str
+    email: str
+
+
+class SessionPublic(BaseModel):
+    customer_joined: bool
+    experts_joined: int
+
+
+class ServiceRequestPublic(BaseModel):
+    code: str = Field(examples=["s12-345-678"])
+    status: Status
+    description: str
+    end_customer: EndCustomer
+    group: str | None
+    assignee: UserRef | None
+    source: Literal["manual", "module", "sos"]
+    session: SessionPublic
+    diagnostics: dict[str, Any] | None
+    created_at: datetime
+    valid_until: datetime
+    closed_at: datetime | None
+    closed_by: ActorPublic | None
+
+
+class ServiceRequestCreated(ServiceRequestPublic):
+    customer_token: str = Field(
+        description="Lets the request's creator follow, join and close it; keep it secret"
+    )
+
+
+class ServiceRequestsPublic(BaseModel):
+    items: list[ServiceRequestPublic]
+    next: str | None = Field(description="cursor for the next page, or null on the last page")
+
+
+class EventPublic(BaseModel):
+    id: int
+    type: str
+    code: str
+    status: Status
+    actor: ActorPublic
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class UserPublic(BaseModel):
+    id: str
+    email: str
+    role: Literal["admin", "supporter"]
+    available: bool
+    active: bool
+    groups: list[str]
+
+
+class UsersPublic(BaseModel):
+    items: list[UserPublic]
+
+
+class AvailabilityUpdate(Strict):
+    available: bool
+
+
+class GroupCreate(Strict):
+    name: Annotated[Name, StringConstraints(min_length=1)]
+    members: list[Annotated[str, StringConstraints(max_length=254)]] = Field(
+        default_factory=list, description="emails of users of the same company"
+    )
+
+
+class GroupPublic(BaseModel):
+    id: str
+    name: str
+    members: list[str]
+
+
+class GroupsPublic(BaseModel):
+    items: list[GroupPublic]
+
+
+class ModuleCreate(Strict):
+    name: Annotated[Name, StringConstraints(min_length=1)]
+    group: Name | None = None
+    assignment: Annotated[str, StringConstraints(max_length=300)] = "none"
+
+    @field_validator("assignment")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        from server.assignment import parse_strategy
+
+        parse_strategy(value)
+        return value
+
+
+class ModulePublic(BaseModel):
+    id: str
+    name: str
+    group: str | None
+    assignment: str
+    revoked: bool
+    created_at: datetime
+
+
+class ModuleCreated(ModulePublic):
+    token: str = Field(description="the module token; shown once, stored only as a hash")
+
+
+class ModulesPublic(BaseModel):
+    items: list[ModulePublic]

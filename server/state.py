@@ -1,0 +1,38 @@
+"""What the running app holds: settings, database, event broker, rate limiter, secret."""
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from server.config import Settings
+from server.db import Database
+from server.events import Broker
+from server.models import InstanceSecret
+from server.ratelimit import RateLimiter
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    broker: Broker
+    create_limiter: RateLimiter
+    secret_key: str
+
+
+def load_secret_key(db: Database, settings: Settings) -> str:
+    """The configured key, or the one kept in the database (made on first start)."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    with db.read() as session:
+        stored = session.scalar(select(InstanceSecret.value).where(InstanceSecret.name == "customer_tokens"))
+    if stored:
+        return stored
+    try:
+        with db.write() as session:
+            session.add(InstanceSecret(name="customer_tokens", value=secrets.token_urlsafe(48)))
+    except IntegrityError:
+        pass  # another server process made it first; use theirs
+    return load_secret_key(db, settings)

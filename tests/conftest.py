@@ -1,0 +1,65 @@
+"""Shared fixtures: real queue servers on loopback over SQLite and PostgreSQL."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import PostgresDatabases, QueueServer, sqlite_url
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresDatabases:
+    url = os.environ.get("SOSQUEUE_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("SOSQUEUE_TEST_POSTGRES_URL is not set; run the suite with scripts/test")
+        pytest.skip("no PostgreSQL: run scripts/test, or set SOSQUEUE_TEST_POSTGRES_URL")
+    return PostgresDatabases(url)
+
+
+@pytest.fixture
+def make_database_url(request, tmp_path_factory):
+    """Makes a fresh, empty database URL for a backend; PostgreSQL ones are dropped after."""
+    made: list[tuple[PostgresDatabases, str]] = []
+
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            return sqlite_url(tmp_path_factory.mktemp("db"))
+        databases = request.getfixturevalue("postgres")
+        url = databases.create()
+        made.append((databases, url))
+        return url
+
+    yield make
+    for databases, url in made:
+        databases.drop(url)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def server(backend, request, tmp_path_factory):
+    """One real server per test module and backend; tests isolate themselves by tenant."""
+    log_dir = tmp_path_factory.mktemp("logs")
+    if backend == "sqlite":
+        url, databases = sqlite_url(tmp_path_factory.mktemp("db")), None
+    else:
+        databases = request.getfixturevalue("postgres")
+        url = databases.create()
+    with QueueServer(url, log_dir=log_dir) as running:
+        yield running
+    if databases:
+        databases.drop(url)

@@ -1,0 +1,101 @@
+"""Real queue servers for tests: a ``sosqueue serve`` process on loopback, and databases."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+from sqlalchemy.engine import make_url
+
+REPO = Path(__file__).resolve().parents[2]
+SOSQUEUE = Path(sys.executable).with_name("sosqueue")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class QueueServer:
+    """``sosqueue serve`` in its own process; ``kill()`` is a real SIGKILL."""
+
+    def __init__(self, database_url: str, *, expiry_hours: float = 24, env: dict | None = None, log_dir: Path):
+        self.database_url = database_url
+        self.expiry_hours = expiry_hours
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "SOSQUEUE_CREATE_RATE_PER_MINUTE": "0", **(env or {})}
+        self.log_path = log_dir / f"server-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> "QueueServer":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [str(SOSQUEUE), "serve", "--db", self.database_url, "--port", str(self.port),
+             "--expiry-hours", str(self.expiry_hours), "--log-level", "warning"],
+            stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=REPO,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"server did not come up:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers, no flushing."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *_):
+        self.stop()
+
+
+def sqlite_url(directory: Path) -> str:
+    return f"sqlite:///{directory / f'queue-{uuid.uuid4().hex[:8]}.db'}"
+
+
+class PostgresDatabases:
+    """Creates a fresh database per use on the test PostgreSQL server, and drops it after."""
+
+    def __init__(self, url: str):
+        self.url = make_url(url)
+
+    def _admin(self):
+        dsn = self.url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+        return psycopg.connect(dsn, autocommit=True)
+
+    def create(self) -> str:
+        name = f"sosqueue_t_{uuid.uuid4().hex[:12]}"
+        with self._admin() as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, url: str) -> None:
+        name = make_url(url).database
+        with self._admin() as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
