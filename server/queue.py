@@ -275,6 +275,12 @@ def assign(session: Session, *, request: ServiceRequest, actor: Actor, user_id: 
     record_event(session, request, type="assigned", actor=actor.key, data={"assignee": user_id})
 
 
+def claim(session: Session, *, request: ServiceRequest, actor: Actor) -> None:
+    """Record that a customer's module took over this open request by its code."""
+    _require_open(request, "claimed", utcnow())
+    record_event(session, request, type="claimed", actor=actor.key)
+
+
 def close(session: Session, *, request: ServiceRequest, actor: Actor) -> None:
     now = utcnow()
     request.status = lifecycle.close(effective_status(request, now)).value

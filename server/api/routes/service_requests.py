@@ -180,6 +180,24 @@ def close_service_request(code: str, actor: ActorDep, state: StateDep) -> Servic
         return request_public(_reloaded(session, request), utcnow())
 
 
+@router.post("/{code}/claim", response_model=ServiceRequestCreated, responses={429: {"description": "too many"}})
+def claim_service_request(code: str, actor: ActorDep, state: StateDep) -> ServiceRequestCreated:
+    """A support module takes over a request a supporter created, by the code the customer typed.
+
+    Answers with the customer token, so the customer's agent can join, follow and close it.
+    """
+    if actor.kind != "module":
+        raise Problem(403, "only a support module can claim a request by its code", code="forbidden")
+    _check_rate(state, actor)
+    with state.db.write() as session:
+        request = queue.find_request(session, company_id=actor.company_id, code=code, lock=True)
+        queue.claim(session, request=request, actor=actor)
+        public = request_public(request, utcnow())
+    return ServiceRequestCreated(
+        **public.model_dump(), customer_token=customer_token(state.secret_key, request.id, request.code)
+    )
+
+
 @router.post("/{code}/join", response_model=ServiceRequestPublic)
 def join_session(code: str, actor: ActorDep, state: StateDep) -> ServiceRequestPublic:
     """Join the request's session as its customer (customer token) or as an expert (user token)."""

@@ -1,0 +1,133 @@
+"""The support module's command line: customers double-click it; IT and scripts pass options."""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from agent import __version__
+from agent.errors import AgentError, AgentExit, Unreachable
+
+log = logging.getLogger("sosqueue.agent")
+
+NO_GUI_WAIT = 20.0  # seconds --no-gui keeps retrying before leaving the request in the outbox
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sosqueue-agent",
+        description="Ask for help: files a service request with your support team and shows its session code.",
+    )
+    parser.add_argument("--module", type=Path, metavar="PATH", help="read the module configuration from PATH (when run from source)")
+    parser.add_argument("--sos", action="store_true", help="ask for help now (what the SOS desktop button does)")
+    parser.add_argument("--tray", action="store_true", help="start quietly in the tray (used at login)")
+    parser.add_argument("--code", metavar="CODE", help="join a request a supporter created, e.g. s12-345-678")
+    parser.add_argument("--no-gui", action="store_true", help="no window: print the session code on stdout (with --sos or --code)")
+    parser.add_argument("--description", default="", help="the problem, with --no-gui")
+    parser.add_argument("--name", default="", help="your name, with --no-gui")
+    parser.add_argument("--email", default="", help="your email, with --no-gui")
+    parser.add_argument("--install", action="store_true", help="create the SOS shortcut and start-menu entry, then exit")
+    parser.add_argument("--all-users", action="store_true", help="with --install/--uninstall: for every user of this computer")
+    parser.add_argument("--no-shortcut", action="store_true", help="with --install: no SOS desktop shortcut")
+    parser.add_argument("--autostart", action="store_true", help="with --install: start in the tray at login")
+    parser.add_argument("--uninstall", action="store_true", help="remove everything the agent created, then exit")
+    parser.add_argument("--print-config", action="store_true", help="print the module configuration (secrets redacted) as JSON")
+    parser.add_argument("--version", action="version", version=f"sosqueue-agent {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from agent.logs import setup_logging
+
+    setup_logging(verbose=args.verbose)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("Aborted by user.", file=sys.stderr)
+        return AgentExit.ABORTED
+    except AgentError as error:
+        log.error("%s", error)
+        print(str(error), file=sys.stderr)
+        if not args.no_gui and _wants_window(args):
+            _show_error_dialog(str(error))
+        return error.exit_code
+    except Exception:
+        log.exception("unexpected error")
+        from agent.logs import log_file
+
+        print(f"Something went wrong; details are in {log_file()}", file=sys.stderr)
+        return AgentExit.ERROR
+
+
+def _wants_window(args) -> bool:
+    return not (args.install or args.uninstall or args.print_config)
+
+
+def _dispatch(args) -> int:
+    from agent import module
+
+    config = module.load(args.module)
+    if args.print_config:
+        print(json.dumps(config.redacted(), indent=2))
+        return AgentExit.OK
+    if args.install or args.uninstall:
+        from agent.setup import install, uninstall
+
+        if args.uninstall:
+            uninstall(config, all_users=args.all_users)
+        else:
+            install(config, module.launch_command(args.module), all_users=args.all_users,
+                    shortcut=not args.no_shortcut, autostart=args.autostart)
+        return AgentExit.OK
+    if args.no_gui:
+        return _file_without_window(config, args)
+    from agent.app import run_app
+
+    mode = "tray" if args.tray else "sos" if args.sos else "open"
+    return run_app(config, mode=mode, code=args.code, launch=module.launch_command(args.module))
+
+
+def _file_without_window(config, args) -> int:
+    """For remote-management tools: file (or join) and print the session code on stdout."""
+    from agent.runtime import make_desk
+
+    desk = make_desk(config)
+    if args.code:
+        ticket = desk.claim(args.code)
+    else:
+        ticket = desk.open_request()
+        if ticket is None:
+            from agent.diagnostics import collect
+
+            body = {"description": args.description, "end_customer": {"name": args.name, "email": args.email}}
+            if config.options.diagnostics:
+                body["diagnostics"] = collect()
+            submission = desk.submit(body, source="sos" if args.sos else "module")
+            try:
+                ticket = desk.deliver_with_retry(
+                    submission, give_up_after=NO_GUI_WAIT,
+                    on_retry=lambda error, delay: print(f"{error} Retrying in {delay:.0f} s…", file=sys.stderr),
+                )
+            except Unreachable as error:
+                raise Unreachable(
+                    f"{error} Your request is saved and will be sent when the support server is reachable "
+                    "(the next time the support module runs)."
+                ) from None
+    print(ticket.code)
+    return AgentExit.OK
+
+
+def _show_error_dialog(message: str) -> None:
+    try:
+        from agent.ui.dialogs import show_error
+
+        show_error(message)
+    except Exception:  # no display or no tkinter: stderr and the log already have it
+        log.debug("could not show the error dialog", exc_info=True)

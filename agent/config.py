@@ -1,0 +1,133 @@
+"""The module's personalised configuration, as stamped into it by the builder."""
+
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from agent.payload import DamagedPayload, Payload
+
+FORMAT_VERSION = 1
+FieldMode = Literal["required", "optional", "hidden"]
+FIELD_MODES = ("required", "optional", "hidden")
+LANGUAGES = ("auto", "en", "de")
+ASSET_NAMES = ("app.png", "app.ico", "sos.png", "sos.ico", "tray-idle.png", "tray-waiting.png",
+               "tray-connected.png", "banner.png", "logo.png")
+
+
+@dataclass(frozen=True)
+class Brand:
+    company: str
+    product: str
+    primary: str = "#0B5FFF"
+    on_primary: str = "#FFFFFF"
+    accent: str = "#E5262A"
+    window_title: str = ""
+    welcome: str = ""
+    waiting: str = ""
+    language: str = "auto"
+
+
+@dataclass(frozen=True)
+class Fields:
+    name: FieldMode = "optional"
+    email: FieldMode = "optional"
+    description: FieldMode = "required"
+
+
+@dataclass(frozen=True)
+class Options:
+    sos_shortcut: bool = True
+    start_menu: bool = True
+    autostart: bool = False
+    file_immediately: bool = False
+    diagnostics: bool = True
+    fields: Fields = field(default_factory=Fields)
+
+
+@dataclass(frozen=True)
+class ModuleConfig:
+    module_id: str
+    module_token: str
+    server_url: str
+    brand: Brand
+    options: Options = field(default_factory=Options)
+    ca_bundle: bytes | None = None  # PEM, when the queue's certificate is from a private CA
+    assets: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @property
+    def display_name(self) -> str:
+        return self.brand.product
+
+    def redacted(self) -> dict:
+        """The configuration as ``--print-config`` shows it: no secrets."""
+        return {
+            "module": {"id": self.module_id, "token": redact(self.module_token)},
+            "server": {"url": self.server_url, "custom_ca": self.ca_bundle is not None},
+            "brand": vars(self.brand),
+            "options": {**{k: v for k, v in vars(self.options).items() if k != "fields"},
+                        "fields": vars(self.options.fields)},
+            "assets": sorted(self.assets),
+        }
+
+
+def redact(secret: str) -> str:
+    return secret[:4] + "…" + secret[-2:] if len(secret) > 8 else "…"
+
+
+def parse(payload: Payload) -> ModuleConfig:
+    """Validate the stamped configuration; anything off means the module is damaged."""
+    data = payload.config
+    try:
+        if data.get("format") != FORMAT_VERSION:
+            raise DamagedPayload(f"module format {data.get('format')!r} is not {FORMAT_VERSION}")
+        module, server, brand, options = data["module"], data["server"], data["brand"], data.get("options", {})
+        config = ModuleConfig(
+            module_id=_text(module["id"]),
+            module_token=_text(module["token"]),
+            server_url=_url(server["url"], allow_insecure=bool(server.get("allow_insecure", False))),
+            brand=Brand(**{key: _text(value) for key, value in brand.items()}),
+            options=Options(
+                **{key: bool(value) for key, value in options.items() if key != "fields"},
+                fields=Fields(**{key: _mode(value) for key, value in options.get("fields", {}).items()}),
+            ),
+            ca_bundle=payload.assets.get("ca.pem"),
+            assets=payload.assets,
+        )
+    except (KeyError, TypeError, AttributeError) as error:
+        raise DamagedPayload(f"the module configuration is incomplete: {error}") from None
+    if config.brand.language not in LANGUAGES:
+        raise DamagedPayload(f"unknown language {config.brand.language!r}")
+    return config
+
+
+def to_json(config: ModuleConfig) -> dict:
+    """The inverse of ``parse`` for the JSON part (the builder writes this)."""
+    return {
+        "format": FORMAT_VERSION,
+        "module": {"id": config.module_id, "token": config.module_token},
+        "server": {"url": config.server_url, "allow_insecure": config.server_url.startswith("http://")},
+        "brand": vars(config.brand),
+        "options": {**{k: v for k, v in vars(config.options).items() if k != "fields"},
+                    "fields": vars(config.options.fields)},
+    }
+
+
+def _text(value) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _mode(value) -> FieldMode:
+    if value not in FIELD_MODES:
+        raise TypeError(f"field mode must be one of {', '.join(FIELD_MODES)}")
+    return value
+
+
+def _url(value, *, allow_insecure: bool) -> str:
+    parts = urlsplit(_text(value))
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise TypeError(f"server url {value!r} is not an http(s) URL")
+    if parts.scheme == "http" and not allow_insecure:
+        raise TypeError("server url uses http:// but the module was not built with --allow-insecure")
+    return value.rstrip("/")

@@ -1,0 +1,124 @@
+"""The agent's core, without any window: file a request, deliver it, follow it, cancel it."""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from agent.client import QueueClient, Ticket
+from agent.errors import ModuleRevoked, Rejected, Unreachable
+from agent.outbox import Outbox, Submission, backoff_delays
+from agent.state import OPEN_STATUSES, CurrentRequest
+
+log = logging.getLogger("sosqueue.agent")
+
+
+class HelpDesk:
+    """One customer's requests for one module; safe to use from several threads."""
+
+    def __init__(self, client: QueueClient, outbox: Outbox, current: CurrentRequest):
+        self.client = client
+        self.outbox = outbox
+        self.current = current
+        self._lock = threading.RLock()
+
+    def open_request(self) -> Ticket | None:
+        """The customer's request if it is still open; refreshed from the queue when reachable."""
+        with self._lock:
+            ticket = self.current.load()
+            if ticket is None:
+                return None
+            try:
+                status = self.client.status(ticket)["status"]
+            except Unreachable:
+                return ticket if ticket.status in OPEN_STATUSES else None
+            except Rejected:
+                status = "closed"  # gone from the queue (or no longer ours)
+            if status not in OPEN_STATUSES:
+                self.current.clear()
+                return None
+            ticket = Ticket(ticket.code, ticket.customer_token, status)
+            self.current.save(ticket)
+            return ticket
+
+    def submit(self, body: dict, *, source: str) -> Submission:
+        """Write the request to the outbox first; delivery comes after."""
+        submission = self.outbox.add(Submission(body=body, source=source))
+        log.info("saved request %s to the outbox", submission.key)
+        return submission
+
+    def deliver(self, submission: Submission) -> Ticket:
+        """One delivery attempt: Unreachable means try again later, Rejected means never."""
+        with self._lock:
+            try:
+                ticket = self.client.create(submission.body, idempotency_key=submission.key, source=submission.source)
+            except Rejected as error:
+                self.outbox.reject(submission, str(error))
+                raise
+            self.current.save(ticket)
+            self.outbox.done(submission)
+            log.info("delivered request %s as %s", submission.key, ticket.code)
+            return ticket
+
+    def deliver_pending(self) -> Ticket | None:
+        """Try every waiting submission once, oldest first; returns the newest delivered."""
+        delivered = None
+        for submission in self.outbox.pending():
+            try:
+                delivered = self.deliver(submission)
+            except Rejected as error:
+                log.warning("the queue refused request %s: %s", submission.key, error)
+        return delivered
+
+    def deliver_with_retry(
+        self, submission: Submission, *, give_up_after: float | None, on_retry: Callable[[Exception, float], None] = lambda e, d: None
+    ) -> Ticket:
+        """Deliver, retrying with backoff while the queue is unreachable (until ``give_up_after`` s)."""
+        deadline = None if give_up_after is None else time.monotonic() + give_up_after
+        for delay in backoff_delays():
+            try:
+                return self.deliver(submission)
+            except Unreachable as error:
+                if deadline is not None and time.monotonic() + delay > deadline:
+                    raise
+                on_retry(error, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def claim(self, code: str) -> Ticket:
+        """Join a request a supporter created manually, by the code they gave the customer."""
+        with self._lock:
+            ticket = self.client.claim(code)
+            self.current.save(ticket)
+            return ticket
+
+    def join(self, ticket: Ticket) -> Ticket:
+        body = self.client.join(ticket)
+        return self._remember(ticket, body["status"])
+
+    def leave(self, ticket: Ticket) -> None:
+        try:
+            self.client.leave(ticket)
+        except (Unreachable, Rejected) as error:
+            log.info("could not leave %s: %s", ticket.code, error)
+
+    def cancel(self, ticket: Ticket) -> None:
+        """The customer no longer needs help: close the request."""
+        with self._lock:
+            try:
+                self.client.close(ticket)
+            except Rejected:
+                pass  # already closed or expired: the same outcome for the customer
+            self.current.clear()
+
+    def _remember(self, ticket: Ticket, status: str) -> Ticket:
+        with self._lock:
+            updated = Ticket(ticket.code, ticket.customer_token, status)
+            if status in OPEN_STATUSES:
+                self.current.save(updated)
+            else:
+                self.current.clear()
+            return updated
+
+
+__all__ = ["HelpDesk", "ModuleRevoked", "Rejected", "Unreachable"]

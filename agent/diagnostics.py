@@ -1,0 +1,18 @@
+"""What the agent may send about this computer (the customer sees it before it is sent)."""
+
+import locale
+import platform
+import socket
+
+from agent import __version__
+
+
+def collect() -> dict:
+    return {
+        "os": f"{platform.system()} {platform.release()}",
+        "os_version": platform.version()[:200],
+        "machine": platform.machine(),
+        "hostname": socket.gethostname()[:100],
+        "agent_version": __version__,
+        "locale": (locale.getlocale()[0] or "")[:50],
+    }

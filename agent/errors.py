@@ -1,0 +1,69 @@
+"""What can go wrong for the customer: each error has plain words and an exit code."""
+
+from enum import IntEnum
+
+
+class AgentExit(IntEnum):
+    """The agent's exit codes (listed in the README for IT and scripts)."""
+
+    OK = 0
+    ERROR = 1  # unexpected; details in the log file
+    USAGE = 2
+    DAMAGED_MODULE = 3  # the stamped configuration is missing or damaged
+    QUEUED = 4  # the request is saved and will be delivered when the queue is reachable
+    REVOKED = 5  # the module was switched off on the server
+    REJECTED = 6  # the queue refused what was sent
+    NO_DISPLAY = 7
+    STORAGE = 8  # the data directory cannot be written
+    ABORTED = 130
+
+
+class AgentError(Exception):
+    """Base: ``str(error)`` is a sentence the customer can act on."""
+
+    exit_code = AgentExit.ERROR
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DamagedModule(AgentError):
+    exit_code = AgentExit.DAMAGED_MODULE
+
+    def __init__(self, reason: str):
+        super().__init__(f"This support module is damaged — download it again. ({reason})")
+
+
+class Unreachable(AgentError):
+    """The queue cannot be reached now (offline, DNS, refused, TLS, 5xx, 429): retry later."""
+
+    exit_code = AgentExit.QUEUED
+
+
+class ModuleRevoked(AgentError):
+    exit_code = AgentExit.REVOKED
+
+    def __init__(self):
+        super().__init__("This support module has been switched off — ask your IT for a new one.")
+
+
+class Rejected(AgentError):
+    """The queue refused the request itself (4xx); retrying the same thing will not help."""
+
+    exit_code = AgentExit.REJECTED
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+class StorageFailure(AgentError):
+    exit_code = AgentExit.STORAGE
+
+
+class NoDisplay(AgentError):
+    exit_code = AgentExit.NO_DISPLAY

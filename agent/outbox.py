@@ -1,0 +1,98 @@
+"""Nothing lost: every request is written to disk before any network I/O, then delivered.
+
+Each submission is one JSON file named by its idempotency key, written atomically (temporary
+file, fsync, rename). Delivery retries until the queue acknowledges it; the server's
+idempotency makes a retry after a lost answer return the same request, never a second one.
+"""
+
+import json
+import os
+import random
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from agent.errors import StorageFailure
+
+BACKOFF_START = 1.0
+BACKOFF_CAP = 60.0
+
+
+@dataclass(frozen=True)
+class Submission:
+    body: dict
+    source: str  # "module" (the module was opened) or "sos" (the desktop button)
+    key: str = field(default_factory=lambda: str(uuid.uuid4()))
+    created_at: float = field(default_factory=time.time)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file, never half."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        _fsync_directory(path.parent)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise StorageFailure(
+            f"Your request could not be saved in {path.parent} ({error.strerror or error}); "
+            "free some disk space or ask your IT."
+        ) from None
+
+
+def _fsync_directory(directory: Path) -> None:
+    if os.name == "posix":
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+class Outbox:
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.rejected_directory = directory / "rejected"
+
+    def add(self, submission: Submission) -> Submission:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageFailure(f"Cannot create {self.directory} ({error.strerror}); ask your IT.") from None
+        write_atomically(self._path(submission.key), json.dumps(asdict(submission)).encode())
+        return submission
+
+    def pending(self) -> list[Submission]:
+        items = []
+        for path in self.directory.glob("*.json") if self.directory.is_dir() else ():
+            try:
+                items.append(Submission(**json.loads(path.read_text())))
+            except (ValueError, TypeError, OSError):
+                continue  # a foreign or unreadable file is left alone, never deleted
+        return sorted(items, key=lambda item: item.created_at)
+
+    def done(self, submission: Submission) -> None:
+        self._path(submission.key).unlink(missing_ok=True)
+
+    def reject(self, submission: Submission, reason: str) -> None:
+        """Keep a submission the server refused for good, with the reason, for IT to look at."""
+        self.rejected_directory.mkdir(parents=True, exist_ok=True)
+        record = {**asdict(submission), "rejected": reason}
+        write_atomically(self.rejected_directory / f"{submission.key}.json", json.dumps(record).encode())
+        self.done(submission)
+
+    def _path(self, key: str) -> Path:
+        return self.directory / f"{key}.json"
+
+
+def backoff_delays(start: float = BACKOFF_START, cap: float = BACKOFF_CAP):
+    """Exponential delays with jitter: about 1, 2, 4 … seconds, capped."""
+    delay = start
+    while True:
+        yield delay * random.uniform(0.8, 1.2)
+        delay = min(delay * 2, cap)
