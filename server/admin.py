@@ -58,10 +58,11 @@ def issue_api_token(session: Session, *, user: User) -> str:
 
 
 def create_group(session: Session, *, company: Company, name: str, member_emails: list[str] = ()) -> Group:
+    members = [_company_user(session, company_id=company.id, email=email) for email in member_emails]
     group = Group(company_id=company.id, name=name)
-    for email in member_emails:
-        group.members.append(_company_user(session, company_id=company.id, email=email))
     _insert(session, group, f"the group {name!r} already exists")
+    group.members.extend(members)
+    session.flush()
     return group
 
 
