@@ -13,6 +13,13 @@ class ExitCode(IntEnum):
     NOT_FOUND = 4  # a company, user, group or module that does not exist
     CONFLICT = 5  # it exists already
     DATABASE = 6  # the database cannot be reached or is not a sosqueue database
+    BRAND = 10  # a bad logo, colour, text or contrast in the module's brand
+    BASE = 11  # the base agent is missing, damaged or already stamped
+    OUTPUT = 12  # the output cannot be written
+    DAMAGED_MODULE = 13  # a module's payload is cut short or was changed
+    TOOL_MISSING = 14  # an external tool (PyInstaller, osslsigncode, wixl, dpkg-deb) is not installed
+    TOOL_FAILED = 15  # an external tool ran and failed
+    NETWORK = 16  # the queue server cannot be reached or refused the registration
     ABORTED = 130  # Ctrl-C
 
 
@@ -43,3 +50,31 @@ class ConflictError(SosqueueError):
 
 class DatabaseError(SosqueueError):
     exit_code = ExitCode.DATABASE
+
+
+class BrandError(SosqueueError):
+    exit_code = ExitCode.BRAND
+
+
+class BaseError(SosqueueError):
+    exit_code = ExitCode.BASE
+
+
+class OutputError(SosqueueError):
+    exit_code = ExitCode.OUTPUT
+
+
+class DamagedModuleError(SosqueueError):
+    exit_code = ExitCode.DAMAGED_MODULE
+
+
+class ToolMissing(SosqueueError):
+    exit_code = ExitCode.TOOL_MISSING
+
+
+class ToolFailed(SosqueueError):
+    exit_code = ExitCode.TOOL_FAILED
+
+
+class NetworkError(SosqueueError):
+    exit_code = ExitCode.NETWORK

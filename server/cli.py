@@ -202,12 +202,7 @@ def group_create(name, company_name, members, database_url, as_json) -> None:
     emit(result, as_json=as_json, human=f"created group {name!r}", value=result["id"])
 
 
-@click.group()
-def module() -> None:
-    """Support modules (one per personalised agent)."""
-
-
-@module.command("create")
+@click.command("create")
 @click.argument("name")
 @click.option("--company", "company_name", required=True, help="The company profile.")
 @click.option("--group", "group_name", help="File the module's requests into this group.")

@@ -1,0 +1,156 @@
+"""The admin's module config (``module.toml``): parsed, validated, turned into the agent's config."""
+
+import ipaddress
+import tomllib
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from agent import config as agent_config
+from branding.model import Brand, BrandError as BrandInputError
+from builder.errors import BrandError, ConfigError
+
+SECTIONS = {"module", "server", "brand", "options"}
+
+
+def template() -> str:
+    """The commented template that ``sosqueue module init`` writes; it builds as it is."""
+    return resources.files("builder").joinpath("template.toml").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    name: str
+    module_id: str
+    module_token: str
+    group: str | None
+    assignment: str
+    server_url: str
+    ca_bundle: bytes | None
+    brand: Brand
+    options: agent_config.Options
+
+    @property
+    def registered(self) -> bool:
+        return bool(self.module_id and self.module_token)
+
+    def agent_config(self, *, module_id: str | None = None, module_token: str | None = None,
+                     assets: dict[str, bytes] | None = None) -> agent_config.ModuleConfig:
+        return agent_config.ModuleConfig(
+            module_id=module_id or self.module_id,
+            module_token=module_token or self.module_token,
+            server_url=self.server_url,
+            brand=agent_config.Brand(**self.brand.config_fields()),
+            options=self.options,
+            ca_bundle=self.ca_bundle,
+            assets=assets or {},
+        )
+
+
+def load(path: Path, *, allow_insecure: bool = False) -> ModuleSpec:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"no module config at {path}; write one with: sosqueue module init {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    return parse(data, base_dir=path.parent, allow_insecure=allow_insecure)
+
+
+def parse(data: dict, *, base_dir: Path, allow_insecure: bool = False) -> ModuleSpec:
+    unknown = set(data) - SECTIONS
+    if unknown:
+        raise ConfigError(f"unknown section [{sorted(unknown)[0]}]; the sections are {', '.join(sorted(SECTIONS))}")
+    module, server = _table(data, "module"), _table(data, "server")
+    _only(module, "module", {"name", "id", "token", "group", "assignment"})
+    _only(server, "server", {"url", "ca_bundle"})
+    try:
+        brand = Brand.from_mapping(_table(data, "brand"), base_dir=base_dir)
+    except BrandInputError as error:
+        raise BrandError(f"{error}") from None
+    module_id, token = _text(module, "module", "id", ""), _text(module, "module", "token", "")
+    if bool(module_id) != bool(token):
+        raise ConfigError("module.id and module.token go together: fill in both, or leave both empty to register")
+    return ModuleSpec(
+        name=_text(module, "module", "name", brand.product) or brand.product,
+        module_id=module_id,
+        module_token=token,
+        group=_text(module, "module", "group", "") or None,
+        assignment=_text(module, "module", "assignment", "none"),
+        server_url=check_server_url(_text(server, "server", "url", ""), allow_insecure=allow_insecure),
+        ca_bundle=_ca_bundle(_text(server, "server", "ca_bundle", ""), base_dir),
+        brand=brand,
+        options=_options(_table(data, "options")),
+    )
+
+
+def check_server_url(url: str, *, allow_insecure: bool) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"server.url {url!r} is not an address like https://queue.example.com")
+    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"server.url {url!r} is not encrypted; use https://, or build with --allow-insecure for a test network"
+        )
+    return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _options(table: dict) -> agent_config.Options:
+    flags = {f.name for f in fields(agent_config.Options)} - {"fields"}
+    _only(table, "options", flags | {"fields"})
+    values = {}
+    for key in flags & set(table):
+        if not isinstance(table[key], bool):
+            raise ConfigError(f"options.{key} must be true or false, not {table[key]!r}")
+        values[key] = table[key]
+    field_table = _table(table, "fields", prefix="options.")
+    _only(field_table, "options.fields", {"name", "email", "description"})
+    for key, mode in field_table.items():
+        if mode not in agent_config.FIELD_MODES:
+            raise ConfigError(f"options.fields.{key} must be required, optional or hidden, not {mode!r}")
+    return agent_config.Options(**values, fields=agent_config.Fields(**field_table))
+
+
+def _ca_bundle(path_text: str, base_dir: Path) -> bytes | None:
+    if not path_text:
+        return None
+    path = base_dir / Path(path_text).expanduser()
+    try:
+        pem = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"server.ca_bundle: cannot read {path} ({error.strerror}); give a PEM file") from None
+    if b"-----BEGIN CERTIFICATE-----" not in pem:
+        raise ConfigError(f"server.ca_bundle: {path} holds no PEM certificate")
+    return pem
+
+
+def _table(data: dict, name: str, prefix: str = "") -> dict:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{prefix}{name} must be a table ([{prefix}{name}])")
+    return value
+
+
+def _only(table: dict, section: str, allowed: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{section}.{key} is not a setting; the settings are: {', '.join(sorted(allowed))}")
+
+
+def _text(table: dict, section: str, key: str, default: str) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str):
+        raise ConfigError(f"{section}.{key} must be text in quotes, not {value!r}")
+    return value.strip()
