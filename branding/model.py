@@ -1,0 +1,302 @@
+"""The brand a support module carries: names, logo, colours and texts, validated.
+
+A :class:`Brand` is checked when it is made, so a brand that exists is one the builder can
+render and stamp. Every problem is a :class:`BrandError` naming the field, what is wrong
+and how to fix it.
+"""
+
+import dataclasses
+import re
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from branding import colors
+
+DEFAULT_DIR = Path(__file__).resolve().parent / "default"
+#: The logo of the default brand, drawn by ``branding/default/make_logo.py``.
+DEFAULT_LOGO = DEFAULT_DIR / "logo.png"
+DEFAULT_COMPANY = "sosqueue"
+DEFAULT_PRODUCT = "Support"
+DEFAULT_PRIMARY = "#0B5FFF"
+DEFAULT_ACCENT = "#E5262A"
+
+LANGUAGES = ("auto", "en", "de")
+LOGO_FORMATS = ("PNG", "JPEG", "GIF", "ICO", "BMP", "WEBP")
+_FORMATS = "PNG, JPEG, GIF, ICO, BMP or WebP"
+MAX_LOGO_PIXELS = 20_000_000
+MAX_LOGO_BYTES = 10 * 1024 * 1024
+MIN_LOGO_SIDE = 64
+#: The decoded logo is kept at most this large; no asset needs more.
+KEPT_LOGO_SIDE = 1024
+TEXT_LIMITS = {"company": 60, "product": 60, "window_title": 80, "welcome": 500, "waiting": 500}
+SINGLE_LINE = ("company", "product", "window_title")
+# The product name becomes the shortcut's file name on every platform.
+FILE_NAME_UNSAFE = '/\\:*?"<>|'
+
+
+class BrandError(ValueError):
+    """A brand setting is invalid.
+
+    :param field: the brand key at fault, as written in the module config (``logo``, ``primary`` …).
+    :param message: what is wrong and how to fix it.
+    """
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"brand {field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Brand:
+    """A validated brand; ``Brand()`` is the default brand.
+
+    :param company: the company name, shown in the window and the installers.
+    :param product: what the shortcut, the window and the tray icon are called.
+    :param logo: a PNG, JPEG, GIF, ICO, BMP or WebP file; ``None`` for the default logo.
+    :param primary: the main colour (``#RRGGBB``, ``#RGB`` or a basic colour name).
+    :param accent: the colour of the SOS badge.
+    :param on_primary: the text colour on the primary colour; ``None`` picks white or
+        near-black, whichever contrasts more.
+    :param window_title: the help window's title; empty means the product name.
+    :param welcome: the text above the request form; empty means the agent's built-in text.
+    :param waiting: the text while the customer waits; empty means the agent's built-in text.
+    :param language: ``auto`` (the customer's system language), ``en`` or ``de``.
+    :param force_contrast: accept text on the primary colour below the WCAG 4.5:1 minimum.
+    :raises BrandError: for the first invalid setting.
+    """
+
+    company: str = DEFAULT_COMPANY
+    product: str = DEFAULT_PRODUCT
+    logo: Path | None = None
+    primary: str = DEFAULT_PRIMARY
+    accent: str = DEFAULT_ACCENT
+    on_primary: str | None = None
+    window_title: str = ""
+    welcome: str = ""
+    waiting: str = ""
+    language: str = "auto"
+    force_contrast: bool = False
+    _logo_image: Image.Image = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in TEXT_LIMITS:
+            self._set(name, _check_text(name, getattr(self, name)))
+        _check_product_file_name(self.product)
+        if self.language not in LANGUAGES:
+            raise BrandError("language", f"{self.language!r} is not a language; use one of: "
+                                         f"{', '.join(LANGUAGES)}")
+        self._set("primary", _check_color("primary", self.primary))
+        self._set("accent", _check_color("accent", self.accent))
+        if self.on_primary:
+            self._set("on_primary", _check_color("on_primary", self.on_primary))
+            self._check_contrast()
+        else:
+            self._set("on_primary", None)
+        self._set("logo", Path(self.logo).expanduser() if self.logo else DEFAULT_LOGO)
+        self._set("_logo_image", load_logo(self.logo))
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    def _check_contrast(self) -> None:
+        ratio = colors.contrast_ratio(self.on_primary, self.primary)
+        if ratio < colors.MIN_TEXT_CONTRAST and not self.force_contrast:
+            suggestion = colors.best_text_color(self.primary)
+            raise BrandError(
+                "on_primary",
+                f"text {self.on_primary} on {self.primary} has a contrast of {ratio:.2f}:1, below the "
+                f"WCAG minimum of {colors.MIN_TEXT_CONTRAST}:1; use {suggestion}, leave on_primary out "
+                "to pick one automatically, or set force_contrast = true",
+            )
+
+    @property
+    def text_color(self) -> str:
+        """The colour of text on the primary colour, as ``#RRGGBB``."""
+        return self.on_primary or colors.best_text_color(self.primary)
+
+    @property
+    def title(self) -> str:
+        """The help window's title."""
+        return self.window_title or self.product
+
+    @property
+    def logo_image(self) -> Image.Image:
+        """The decoded logo as an RGBA image, at most :data:`KEPT_LOGO_SIDE` pixels a side (a copy)."""
+        return self._logo_image.copy()
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, base_dir: Path | None = None) -> "Brand":
+        """Make a brand from a module config's ``[brand]`` table.
+
+        :param data: keys as in :class:`Brand`; missing keys take the default brand's values.
+        :param base_dir: the folder relative logo paths start from (the config file's folder).
+        :raises BrandError: for unknown keys, wrong types and every invalid setting.
+        """
+        known = [item.name for item in dataclasses.fields(cls) if item.init]
+        values = {}
+        for key, value in data.items():
+            if key not in known:
+                raise BrandError(key, f"is not a brand setting; the settings are: {', '.join(known)}")
+            if key == "force_contrast":
+                if not isinstance(value, bool):
+                    raise BrandError(key, f"must be true or false, not {value!r}")
+            elif not isinstance(value, str):
+                raise BrandError(key, f"must be text in quotes, not {value!r}")
+            values[key] = value
+        logo = values.get("logo")
+        if logo and base_dir is not None:
+            values["logo"] = Path(base_dir) / Path(logo).expanduser()
+        return cls(**values)
+
+    def config_fields(self) -> dict[str, str]:
+        """The brand as the agent's module configuration stores it (``agent.config.Brand``'s fields)."""
+        return {
+            "company": self.company,
+            "product": self.product,
+            "primary": self.primary,
+            "on_primary": self.text_color,
+            "accent": self.accent,
+            "window_title": self.title,
+            "welcome": self.welcome,
+            "waiting": self.waiting,
+            "language": self.language,
+        }
+
+
+def default_brand() -> Brand:
+    """Return the default brand: the sosqueue logo and colours, product name "Support"."""
+    return Brand()
+
+
+def load_logo(path: Path) -> Image.Image:
+    """Check a logo file and decode it, refusing oversized images before decoding them.
+
+    :param path: the logo file.
+    :return: the logo as RGBA, upright (EXIF orientation applied), at most
+        :data:`KEPT_LOGO_SIDE` pixels a side.
+    :raises BrandError: if the file is missing, not a supported image, too large, too small
+        or damaged.
+    """
+    _check_logo_file(path)
+    with _logo_pixel_limit(path):
+        image = _open_image(path)
+        with image:
+            _check_logo_header(path, image)
+            _decode(path, image)
+            upright = ImageOps.exif_transpose(image) if image.format == "JPEG" else image
+            rgba = upright.convert("RGBA")
+    if rgba.getchannel("A").getbbox() is None:
+        raise BrandError("logo", f"{path} is fully transparent; export the logo with its visible pixels")
+    rgba.thumbnail((KEPT_LOGO_SIDE, KEPT_LOGO_SIDE), Image.Resampling.LANCZOS)
+    return rgba
+
+
+@contextmanager
+def _logo_pixel_limit(path: Path) -> Iterator[None]:
+    """Run Pillow's decompression-bomb check at the logo limit, as an error, while reading a logo.
+
+    Pillow checks the size from the header in ``Image.open``, before anything is decoded,
+    and again for images inside others (an ICO entry may hold a PNG far larger than the
+    ICO's header says). The limit is global in Pillow; the builder reads logos on one thread.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = MAX_LOGO_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", "Image was not the expected size")
+            yield
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+        raise _too_large(path, str(error)) from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def _check_logo_file(path: Path) -> None:
+    if not path.exists():
+        raise BrandError("logo", f"{path} does not exist; check the path "
+                                 "(a relative path starts at the config file's folder)")
+    if not path.is_file():
+        raise BrandError("logo", f"{path} is not a file; give the path of a {_FORMATS} image")
+    size = path.stat().st_size
+    if size > MAX_LOGO_BYTES:
+        raise BrandError(
+            "logo",
+            f"{path} is {size / 1024 / 1024:.1f} MB, over the limit of {MAX_LOGO_BYTES // 1024 // 1024} MB; "
+            "export the logo at 512 to 1024 pixels",
+        )
+
+
+def _open_image(path: Path) -> Image.Image:
+    try:
+        return Image.open(path)
+    except UnidentifiedImageError:
+        raise BrandError("logo", f"{path} is not an image Pillow can read; use a {_FORMATS} file") from None
+    except OSError as error:
+        raise BrandError("logo", f"{path} cannot be read ({error.strerror or error}); "
+                                 "check its permissions") from None
+
+
+def _decode(path: Path, image: Image.Image) -> None:
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise BrandError("logo", f"{path} is damaged ({error}); export the logo again") from None
+
+
+def _check_logo_header(path: Path, image: Image.Image) -> None:
+    if image.format not in LOGO_FORMATS:
+        raise BrandError("logo", f"{path} is a {image.format} image; use a {_FORMATS} file")
+    width, height = image.size
+    if min(width, height) < MIN_LOGO_SIDE:
+        raise BrandError(
+            "logo",
+            f"{path} is {width}×{height} pixels, too small for the icons; use a logo at least "
+            f"{MIN_LOGO_SIDE} pixels on each side (512 or more looks best)",
+        )
+
+
+def _too_large(path: Path, pillow_message: str) -> BrandError:
+    found = re.search(r"\((\d+) pixels\)", pillow_message)
+    size = f"{int(found.group(1)) / 1_000_000:.1f} megapixels" if found else "too many pixels"
+    return BrandError(
+        "logo",
+        f"{path} has {size}, over the limit of {MAX_LOGO_PIXELS // 1_000_000} megapixels; "
+        "export the logo at 512 to 1024 pixels",
+    )
+
+
+def _check_text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise BrandError(name, f"must be text, not {value!r}")
+    text = value.strip()
+    if name in ("company", "product") and not text:
+        raise BrandError(name, "is empty; give a name of 1 to 60 characters")
+    limit = TEXT_LIMITS[name]
+    if len(text) > limit:
+        raise BrandError(name, f"has {len(text)} characters, more than {limit}; shorten it")
+    if name in SINGLE_LINE and any(character < " " for character in text):
+        raise BrandError(name, "must be a single line; remove line breaks and tabs")
+    return text
+
+
+def _check_product_file_name(product: str) -> None:
+    unsafe = sorted({character for character in product if character in FILE_NAME_UNSAFE})
+    if unsafe:
+        raise BrandError(
+            "product",
+            f"contains {' '.join(unsafe)}, which cannot be in a shortcut's file name; remove them",
+        )
+
+
+def _check_color(name: str, value: Any) -> str:
+    try:
+        return colors.normalize(value)
+    except ValueError as error:
+        raise BrandError(name, str(error)) from None

@@ -1,0 +1,567 @@
+"""Render every image a support module needs from its brand's logo and colours.
+
+:func:`render_assets` makes the icons, tray icons, banner and logo the agent reads from its
+payload; :func:`render_icns` makes the macOS app icon; :func:`preview` puts the branded help
+window and the icons into one picture for the admin. The same brand gives the same bytes.
+"""
+
+import io
+import shutil
+import subprocess
+from functools import lru_cache
+from typing import Callable
+
+from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageStat
+
+from branding import colors
+from branding.model import Brand
+
+ASSET_NAMES = ("app.png", "app.ico", "sos.png", "sos.ico", "tray-idle.png", "tray-waiting.png",
+               "tray-connected.png", "banner.png", "logo.png")
+APP_SIZE = 512
+ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
+ICNS_SIZES = (32, 64, 128, 256, 512, 1024)
+TRAY_SIZE = 64
+TRAY_STATUSES = ("idle", "waiting", "connected")
+BANNER_SIZE = (640, 120)
+LOGO_SIZE = 256
+PREVIEW_SIZE = (1280, 860)
+SAMPLE_CODE = "s12-345-678"
+
+#: Badge and glyph colours of the tray icon per status (``idle`` has no badge).
+STATUS_BADGES = {"waiting": ("#F59E0B", "#3B2600"), "connected": ("#16A34A", "#FFFFFF")}
+WIDE_LOGO = 2.2  # logos wider (or taller) than this ratio get a monogram icon instead
+PLATE_BELOW_COVERAGE = 0.8  # logos covering less of their square than this sit on a plate
+PLATE = "#FFFFFF"
+PLATE_EDGE = "#D5DAE1"
+
+_FONT_FILES = {
+    True: ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+           "/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf",
+           "C:/Windows/Fonts/segoeuib.ttf", "C:/Windows/Fonts/arialbd.ttf",
+           "/System/Library/Fonts/Supplemental/Arial Bold.ttf", "/Library/Fonts/Arial Bold.ttf"),
+    False: ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+            "C:/Windows/Fonts/segoeui.ttf", "C:/Windows/Fonts/arial.ttf",
+            "/System/Library/Fonts/Supplemental/Arial.ttf", "/Library/Fonts/Arial.ttf"),
+}
+
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+# ---------------------------------------------------------------------------------------
+# Public API
+
+
+def render_assets(brand: Brand) -> dict[str, bytes]:
+    """Render the images a module's payload carries.
+
+    :param brand: a validated brand.
+    :return: encoded files by name, one for each of :data:`ASSET_NAMES`, in that order.
+    """
+    art = _Artwork(brand)
+    app_icons = {size: art.app_icon(size) for size in (*ICO_SIZES, APP_SIZE)}
+    sos_icons = {size: art.sos_icon(size) for size in (*ICO_SIZES, APP_SIZE)}
+    assets = {
+        "app.png": _png(app_icons[APP_SIZE]),
+        "app.ico": _ico(app_icons),
+        "sos.png": _png(sos_icons[APP_SIZE]),
+        "sos.ico": _ico(sos_icons),
+        **{f"tray-{status}.png": _png(art.tray_icon(status)) for status in TRAY_STATUSES},
+        "banner.png": _png(art.banner()),
+        "logo.png": _png(art.normalized_logo()),
+    }
+    return {name: assets[name] for name in ASSET_NAMES}
+
+
+def render_icns(brand: Brand) -> bytes:
+    """Render the macOS app icon (``.icns``, 32 to 1024 pixels) for a brand."""
+    art = _Artwork(brand)
+    icons = [art.app_icon(size) for size in ICNS_SIZES]
+    buffer = io.BytesIO()
+    icons[-1].save(buffer, format="ICNS", append_images=icons[:-1])
+    return buffer.getvalue()
+
+
+def preview(brand: Brand, assets: dict[str, bytes]) -> Image.Image:
+    """Draw the branded help window and the icons in one picture, for a check before rollout.
+
+    :param brand: the brand the assets were rendered from.
+    :param assets: the result of :func:`render_assets` for ``brand``.
+    :return: an RGB image of :data:`PREVIEW_SIZE`.
+    """
+    return _Preview(brand, {name: Image.open(io.BytesIO(data)) for name, data in assets.items()}).picture()
+
+
+@lru_cache(maxsize=64)
+def font(size: int, *, bold: bool = True) -> Font:
+    """Return DejaVu Sans (or the platform's Segoe UI / Arial) at ``size`` pixels.
+
+    Falls back to Pillow's built-in font when none of them is installed.
+    """
+    path = _font_file(bold)
+    if path:
+        return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size=size)
+
+
+def clear_font_cache() -> None:
+    """Forget the fonts found so far (after installing one, or in tests)."""
+    _font_file.cache_clear()
+    font.cache_clear()
+
+
+# ---------------------------------------------------------------------------------------
+# Drawing the assets
+
+
+class _Logo:
+    """The brand's logo cropped to its visible pixels, with a cache of halved copies."""
+
+    def __init__(self, brand: Brand):
+        image = brand.logo_image
+        image = image.crop(image.getchannel("A").getbbox())
+        alpha = image.getchannel("A")
+        ratio = image.width / image.height
+        self.image = image
+        self.opaque = alpha.getextrema()[0] >= 250  # gets rounded corners as an icon
+        self.wide = not 1 / WIDE_LOGO <= ratio <= WIDE_LOGO  # a word mark: icons show a monogram
+        # A free-standing shape (not a tile or a picture) gets a white plate, so that it
+        # shows on dark and light desktops and panels alike.
+        self.shape = ImageStat.Stat(alpha).sum[0] / 255 / max(image.size) ** 2 < PLATE_BELOW_COVERAGE
+        self._halved = [image]
+
+    def fitted(self, width: float, height: float) -> Image.Image:
+        """The logo scaled to fit ``width`` × ``height``, keeping its proportions."""
+        scale = min(width / self.image.width, height / self.image.height)
+        size = (max(1, round(self.image.width * scale)), max(1, round(self.image.height * scale)))
+        # Resampling from at most four times the target size looks the same and is much faster.
+        level = 0
+        while min(self._halved[level].width / size[0], self._halved[level].height / size[1]) >= 4:
+            if level + 1 == len(self._halved):
+                self._halved.append(self._halved[level].reduce(2))
+            level += 1
+        return self._halved[level].resize(size, Image.Resampling.LANCZOS)
+
+
+class _Artwork:
+    """Draws one brand's images; faces are cached per size while it lives."""
+
+    def __init__(self, brand: Brand):
+        self.brand = brand
+        self.logo = _Logo(brand)
+        self._faces: dict[int, Image.Image] = {}
+
+    def app_icon(self, size: int) -> Image.Image:
+        """The logo as a square icon: as it is, on a white plate, with rounded corners or as a monogram."""
+        if size not in self._faces:
+            self._faces[size] = self._monogram(size) if self.logo.wide else self._logo_face(size)
+        return self._faces[size].copy()
+
+    def _logo_face(self, size: int) -> Image.Image:
+        if self.logo.shape:
+            return self._plate(size)
+        if self.logo.opaque:
+            fitted = self.logo.fitted(size, size)
+            radius = round(min(fitted.size) * 0.18)
+            fitted.putalpha(ImageChops.multiply(fitted.getchannel("A"), _rounded_mask(fitted.size, radius)))
+        else:
+            inner = size - 2 * round(size * 0.03)
+            fitted = self.logo.fitted(inner, inner)
+        return _centered(fitted, (size, size))
+
+    def _plate(self, size: int) -> Image.Image:
+        border = max(1.0, size * 0.012)
+        plate = _shape_layer((size, size), lambda draw, scale: draw.rounded_rectangle(
+            (0, 0, size * scale - 1, size * scale - 1), radius=size * 0.22 * scale, fill=PLATE,
+            outline=PLATE_EDGE, width=round(border * scale)))
+        inner = round(size * 0.72)
+        plate.alpha_composite(_centered(self.logo.fitted(inner, inner), (size, size)))
+        return plate
+
+    def _monogram(self, size: int) -> Image.Image:
+        tile = Image.new("RGBA", (size, size), colors.to_rgb(self.brand.primary) + (255,))
+        tile.putalpha(_rounded_mask((size, size), round(size * 0.22)))
+        letter = next((character for character in self.brand.product if character.isalnum()), "S").upper()
+        ImageDraw.Draw(tile).text((size / 2, size / 2), letter, font=font(round(size * 0.6)),
+                                  fill=self.brand.text_color, anchor="mm")
+        return tile
+
+    def sos_icon(self, size: int) -> Image.Image:
+        """The app icon with a pill in the accent colour saying SOS across its lower part."""
+        small = size <= 32  # at shortcut sizes the pill takes the full width and half the height
+        width, height = (size, size * 0.5) if small else (size * 0.92, size * 0.4)
+        left, top = (size - width) / 2, size - height - (0 if small else size * 0.02)
+        pill, gap = (left, top, left + width, top + height), size * 0.03
+
+        def paint_gap(draw: ImageDraw.ImageDraw, scale: float) -> None:
+            outline = _scaled(_grown(pill, gap), scale)
+            draw.rounded_rectangle(outline, radius=(height / 2 + gap) * scale, fill=255)
+
+        def paint_pill(draw: ImageDraw.ImageDraw, scale: float) -> None:
+            draw.rounded_rectangle(_scaled(pill, scale), radius=height / 2 * scale, fill=255)
+
+        icon = _knock_out(self.app_icon(size), _shape_mask((size, size), paint_gap))
+        icon.paste(colors.to_rgb(self.brand.accent), mask=_shape_mask((size, size), paint_pill))
+        label = _fitted_font("SOS", max_width=width * (0.86 if small else 0.74), max_height=height * 0.72)
+        ImageDraw.Draw(icon).text((size / 2, top + height / 2), "SOS", font=label, anchor="mm",
+                                  fill=colors.best_text_color(self.brand.accent))
+        return icon
+
+    def tray_icon(self, status: str) -> Image.Image:
+        """The app icon at tray size; waiting and connected add a coloured status badge."""
+        icon = self.app_icon(TRAY_SIZE)
+        if status == "idle":
+            return icon
+        badge, glyph = STATUS_BADGES[status]
+        size, radius = TRAY_SIZE, TRAY_SIZE * 0.24
+        centre = size - radius - 1
+        icon = _knock_out(icon, _shape_mask((size, size), lambda draw, scale: draw.ellipse(
+            _scaled(_circle(centre, centre, radius + size * 0.05), scale), fill=255)))
+        badge_layer = _shape_layer((size, size), lambda draw, scale: _draw_badge(
+            draw, scale, status, (centre, centre, radius), badge, glyph))
+        return Image.alpha_composite(icon, badge_layer)
+
+    def banner(self) -> Image.Image:
+        """Primary colour, the logo on a white card at the left, the product and company names."""
+        width, height = BANNER_SIZE
+        banner = Image.new("RGBA", BANNER_SIZE, colors.to_rgb(self.brand.primary) + (255,))
+        card_height = height - 32
+        logo = self.logo.fitted(160 if self.logo.wide else card_height - 16, card_height - 16)
+        card_size = (logo.width + 16 if self.logo.wide else card_height, card_height)
+        card = Image.new("RGBA", card_size, (255, 255, 255, 255))
+        card.putalpha(_shape_mask(card_size, lambda draw, scale: draw.rounded_rectangle(
+            _scaled((0, 0, *card_size), scale), radius=14 * scale, fill=255)))
+        card.alpha_composite(logo, ((card_size[0] - logo.width) // 2, (card_size[1] - logo.height) // 2))
+        banner.alpha_composite(card, (16, 16))
+        text_left = 16 + card_size[0] + 20
+        self._banner_names(ImageDraw.Draw(banner), text_left, width - text_left - 20)
+        return banner
+
+    def _banner_names(self, draw: ImageDraw.ImageDraw, left: int, room: int) -> None:
+        product_font = _fitted_font(self.brand.product, max_width=room, max_height=38, minimum=18)
+        product = _ellipsized(self.brand.product, product_font, room)
+        company_font = font(18, bold=False)
+        company = _ellipsized(self.brand.company, company_font, room)
+        baseline = BANNER_SIZE[1] / 2 + 2
+        draw.text((left, baseline), product, font=product_font, fill=self.brand.text_color, anchor="ls")
+        draw.text((left, baseline + 27), company, font=company_font, anchor="ls",
+                  fill=colors.mix(self.brand.text_color, self.brand.primary, 0.18))
+
+    def normalized_logo(self) -> Image.Image:
+        """The logo cropped to its visible pixels, at most :data:`LOGO_SIZE` pixels a side."""
+        image = self.logo.image.copy()
+        image.thumbnail((LOGO_SIZE, LOGO_SIZE), Image.Resampling.LANCZOS)
+        return image
+
+
+def _draw_badge(draw: ImageDraw.ImageDraw, scale: float, status: str,
+                circle: tuple[float, float, float], badge: str, glyph: str) -> None:
+    x, y, radius = (value * scale for value in circle)
+    draw.ellipse(_circle(x, y, radius), fill=badge)
+    stroke = round(radius * 0.24)
+    if status == "connected":
+        points = [(x - radius * 0.46, y + radius * 0.02), (x - radius * 0.12, y + radius * 0.36),
+                  (x + radius * 0.48, y - radius * 0.32)]
+        draw.line(points, fill=glyph, width=stroke, joint="curve")
+        for point in (points[0], points[-1]):
+            draw.ellipse(_circle(*point, stroke / 2), fill=glyph)
+    else:  # a clock at three
+        for end in ((x, y - radius * 0.56), (x + radius * 0.44, y)):
+            draw.line([(x, y), end], fill=glyph, width=stroke)
+            draw.ellipse(_circle(*end, stroke / 2), fill=glyph)
+        draw.ellipse(_circle(x, y, stroke / 2), fill=glyph)
+
+
+# ---------------------------------------------------------------------------------------
+# The preview
+
+
+_PREVIEW_TEXT = {
+    "en": {"welcome": "Tell us briefly what you need and a supporter will be with you shortly.",
+           "waiting": "Please keep this window open. A supporter will contact you shortly.",
+           "name": "Your name", "email": "Email", "description": "What can we help you with?",
+           "button": "Request help", "code": "Your support code"},
+    "de": {"welcome": "Beschreiben Sie kurz Ihr Anliegen – ein Supporter meldet sich gleich bei Ihnen.",
+           "waiting": "Bitte lassen Sie dieses Fenster geöffnet. Ein Supporter meldet sich in Kürze.",
+           "name": "Ihr Name", "email": "E-Mail", "description": "Wobei können wir helfen?",
+           "button": "Hilfe anfordern", "code": "Ihr Support-Code"},
+}
+_INK = "#1F2430"
+_MUTED = "#5B6270"
+_LINE = "#C9CED8"
+_CANVAS = "#E9ECF2"
+
+
+class _Preview:
+    """Lays out the help window mock (left) and the icon sheet (right)."""
+
+    def __init__(self, brand: Brand, images: dict[str, Image.Image]):
+        self.brand = brand
+        self.icons = images["sos.ico"]  # an ICO file: its sizes are picked one by one below
+        self.images = {name: image.convert("RGBA") for name, image in images.items()}
+        self.text = _PREVIEW_TEXT["de" if brand.language == "de" else "en"]
+        self.canvas = Image.new("RGBA", PREVIEW_SIZE, _CANVAS)
+        self.draw = ImageDraw.Draw(self.canvas)
+
+    def picture(self) -> Image.Image:
+        self._window(40, 40)
+        self._icon_sheet(730, 40)
+        return self.canvas.convert("RGB")
+
+    def _window(self, left: int, top: int) -> None:
+        width, bottom = BANNER_SIZE[0], PREVIEW_SIZE[1] - 40
+        self._card((left, top, left + width, bottom), radius=10, fill="#FFFFFF")
+        self.draw.rounded_rectangle((left, top, left + width, top + 36), radius=10, fill="#F3F4F7")
+        self.draw.rectangle((left, top + 26, left + width, top + 36), fill="#F3F4F7")
+        self.canvas.alpha_composite(_shrunk(self.images["app.ico"], 20), (left + 12, top + 8))
+        self.draw.text((left + 40, top + 18), _ellipsized(self.brand.title, font(14, bold=False), width - 160),
+                       font=font(14, bold=False), fill=_INK, anchor="lm")
+        for index, color in enumerate(("#C9CDD6", "#C9CDD6", "#E0605A")):
+            self.draw.ellipse(_circle(left + width - 68 + index * 24, top + 18, 6), fill=color)
+        self.canvas.alpha_composite(self.images["banner.png"], (left, top + 36))
+        self._form(left + 28, top + 36 + BANNER_SIZE[1] + 22, width - 56)
+
+    def _form(self, left: int, top: int, width: int) -> None:
+        body = font(15, bold=False)
+        lines = _wrapped(self.brand.welcome or self.text["welcome"], body, width, max_lines=4)
+        for line in lines:
+            self.draw.text((left, top), line, font=body, fill=_INK)
+            top += 21
+        top += 12
+        for key, height in (("name", 34), ("email", 34), ("description", 70)):
+            self.draw.text((left, top), self.text[key], font=font(13), fill=_MUTED)
+            self.draw.rounded_rectangle((left, top + 20, left + width, top + 20 + height), radius=6,
+                                        outline=_LINE, width=1, fill="#FFFFFF")
+            top += height + 32
+        button_font = font(15)
+        button_width = round(button_font.getlength(self.text["button"])) + 48
+        self.draw.rounded_rectangle((left + width - button_width, top, left + width, top + 40), radius=8,
+                                    fill=self.brand.primary)
+        self.draw.text((left + width - button_width / 2, top + 20), self.text["button"], font=button_font,
+                       fill=self.brand.text_color, anchor="mm")
+        self._code_panel(left, top + 60, width)
+
+    def _code_panel(self, left: int, top: int, width: int) -> None:
+        self.draw.text((left, top), self.text["code"], font=font(13), fill=_MUTED)
+        panel = (left, top + 22, left + width, top + 112)
+        size = (panel[2] - panel[0], panel[3] - panel[1])
+        layer = Image.new("RGBA", size, self.brand.primary)
+        ImageDraw.Draw(layer).rectangle((0, size[1] - 6, size[0], size[1]), fill=self.brand.accent)
+        layer.putalpha(_rounded_mask(size, 10))
+        self.canvas.alpha_composite(layer, panel[:2])
+        self.draw.text(((panel[0] + panel[2]) / 2, (panel[1] + panel[3]) / 2 - 2), SAMPLE_CODE,
+                       font=font(46), fill=self.brand.text_color, anchor="mm")
+        body = font(14, bold=False)
+        line_top = panel[3] + 12
+        for line in _wrapped(self.brand.waiting or self.text["waiting"], body, width, max_lines=3):
+            self.draw.text((left, line_top), line, font=body, fill=_MUTED)
+            line_top += 19
+
+    def _icon_sheet(self, left: int, top: int) -> None:
+        right = PREVIEW_SIZE[0] - 40
+        self._card((left, top, right, PREVIEW_SIZE[1] - 40), radius=10, fill="#FFFFFF")
+        self._heading(left + 24, top + 20, "Icons")
+        row = top + 56
+        for index, name in enumerate(("app.png", "sos.png")):
+            x = left + 24 + index * 150
+            self.canvas.alpha_composite(_shrunk(self.images[name], 128), (x, row))
+            self._caption(x + 64, row + 136, "App icon" if index == 0 else "SOS shortcut")
+        self._small_sizes(left + 316, row)
+        self._desktop(left + 24, row + 178, right - left - 48)
+        self._tray_panels(left + 24, row + 350, right - left - 48)
+        self._logo_and_colors(left + 24, row + 552)
+
+    def _logo_and_colors(self, left: int, top: int) -> None:
+        self._heading(left, top, "Logo and colours")
+        logo = self.images["logo.png"].copy()
+        logo.thumbnail((180, 100), Image.Resampling.LANCZOS)
+        self.draw.rounded_rectangle((left, top + 34, left + 200, top + 148), radius=8, outline=_LINE)
+        self.canvas.alpha_composite(logo, (left + 100 - logo.width // 2, top + 91 - logo.height // 2))
+        text = self.brand.text_color
+        ratio = colors.contrast_ratio(text, self.brand.primary)
+        rows = (("Primary", self.brand.primary, None), ("Accent", self.brand.accent, None),
+                ("Text on primary", f"{text}  ·  contrast {ratio:.1f}:1", text))
+        for index, (label, value, sample) in enumerate(rows):
+            y = top + 34 + index * 40
+            swatch = (left + 224, y, left + 258, y + 34)
+            fill = self.brand.primary if sample else value
+            self.draw.rounded_rectangle(swatch, radius=6, fill=fill, outline=_LINE)
+            if sample:
+                self.draw.text((swatch[0] + 17, y + 17), "Aa", font=font(15), fill=sample, anchor="mm")
+            self.draw.text((left + 270, y + 1), label, font=font(13), fill=_INK)
+            self.draw.text((left + 270, y + 19), value, font=font(12, bold=False), fill=_MUTED)
+
+    def _small_sizes(self, left: int, top: int) -> None:
+        sizes = self.icons.info.get("sizes", set())
+        x = left
+        for size in (48, 32, 24, 16):
+            if (size, size) in sizes:
+                self.icons.size = (size, size)
+                self.canvas.alpha_composite(self.icons.convert("RGBA"), (x, top + 64 - size // 2))
+                self._caption(x + size // 2, top + 136, f"{size}")
+                x += size + 14
+
+    def _desktop(self, left: int, top: int, width: int) -> None:
+        self._heading(left, top, "Desktop")
+        for index, (background, ink) in enumerate((("#2D5B8C", "#FFFFFF"), ("#F4F5F7", _INK))):
+            box = (left + index * (width // 2 + 6), top + 34, left + (index + 1) * (width // 2) - 6 + index * 6,
+                   top + 150)
+            self.draw.rounded_rectangle(box, radius=8, fill=background)
+            middle = (box[0] + box[2]) // 2
+            self.canvas.alpha_composite(_shrunk(self.images["sos.png"], 64), (middle - 32, box[1] + 14))
+            label = font(13, bold=False)
+            self.draw.text((middle, box[1] + 88), _ellipsized(self.brand.product, label, box[2] - box[0] - 16),
+                           font=label, fill=ink, anchor="mt")
+
+    def _tray_panels(self, left: int, top: int, width: int) -> None:
+        self._heading(left, top, "Tray")
+        for index, (background, ink) in enumerate((("#202327", "#D8DCE3"), ("#F4F5F7", _MUTED))):
+            box = (left, top + 34 + index * 84, left + width, top + 34 + index * 84 + 76)
+            self.draw.rounded_rectangle(box, radius=8, fill=background)
+            for column, status in enumerate(TRAY_STATUSES):
+                x = left + 24 + column * (width // 3)
+                icon = self.images[f"tray-{status}.png"]
+                self.canvas.alpha_composite(_shrunk(icon, 32), (x, box[1] + 10))
+                self.canvas.alpha_composite(_shrunk(icon, 22), (x + 42, box[1] + 15))
+                self.draw.text((x, box[1] + 52), status, font=font(12, bold=False), fill=ink)
+
+    def _heading(self, left: int, top: int, text: str) -> None:
+        self.draw.text((left, top), text, font=font(16), fill=_INK)
+
+    def _caption(self, x: int, y: int, text: str, anchor: str = "mt") -> None:
+        self.draw.text((x, y), text, font=font(12, bold=False), fill=_MUTED, anchor=anchor)
+
+    def _card(self, box: tuple[int, int, int, int], radius: int, fill: str) -> None:
+        shadow = (box[0], box[1] + 3, box[2], box[3] + 3)
+        self.draw.rounded_rectangle(shadow, radius=radius, fill="#D5D9E1")
+        self.draw.rounded_rectangle(box, radius=radius, fill=fill)
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+
+
+@lru_cache(maxsize=2)
+def _font_file(bold: bool) -> str | None:
+    for candidate in _FONT_FILES[bold]:
+        try:
+            ImageFont.truetype(candidate, 10)
+            return candidate
+        except OSError:
+            continue
+    return _fc_match("DejaVu Sans:bold" if bold else "DejaVu Sans")
+
+
+def _fc_match(pattern: str) -> str | None:
+    if not shutil.which("fc-match"):
+        return None
+    try:
+        found = subprocess.run(["fc-match", "-f", "%{file}", pattern], capture_output=True, text=True,
+                               timeout=10, check=True).stdout.strip()
+        ImageFont.truetype(found, 10)
+        return found
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _fitted_font(text: str, *, max_width: float, max_height: float, minimum: int = 5) -> Font:
+    size = max(minimum, round(max_height))
+    while size > minimum:
+        candidate = font(size)
+        left, top, right, bottom = candidate.getbbox(text)
+        if right - left <= max_width and bottom - top <= max_height:
+            return candidate
+        size -= 1
+    return font(minimum)
+
+
+def _ellipsized(text: str, face: Font, width: float) -> str:
+    if face.getlength(text) <= width:
+        return text
+    while text and face.getlength(text + "…") > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def _wrapped(text: str, face: Font, width: float, max_lines: int) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line = ""
+        for word in paragraph.split():
+            trial = f"{line} {word}".strip()
+            if line and face.getlength(trial) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = trial
+        lines.append(line)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = _ellipsized(lines[-1] + " …", face, width)
+    return [_ellipsized(line, face, width) for line in lines]
+
+
+def _shrunk(image: Image.Image, side: int) -> Image.Image:
+    return image.resize((side, side), Image.Resampling.LANCZOS)
+
+
+def _centered(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    canvas = Image.new("RGBA", size, (0, 0, 0, 0))
+    canvas.alpha_composite(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
+    return canvas
+
+
+def _shape_mask(size: tuple[int, int], paint: Callable[[ImageDraw.ImageDraw, float], None]) -> Image.Image:
+    scale = _supersampling(size)
+    big = Image.new("L", (size[0] * scale, size[1] * scale), 0)
+    paint(ImageDraw.Draw(big), scale)
+    return big.resize(size, Image.Resampling.BOX)
+
+
+def _shape_layer(size: tuple[int, int], paint: Callable[[ImageDraw.ImageDraw, float], None]) -> Image.Image:
+    scale = _supersampling(size)
+    big = Image.new("RGBA", (size[0] * scale, size[1] * scale), (0, 0, 0, 0))
+    paint(ImageDraw.Draw(big), scale)
+    return big.resize(size, Image.Resampling.BOX)
+
+
+def _supersampling(size: tuple[int, int]) -> int:
+    # Small shapes need 4× for smooth edges; big ones look the same at 2× and draw 4× faster.
+    return 4 if max(size) <= 256 else 2
+
+
+def _rounded_mask(size: tuple[int, int], radius: float) -> Image.Image:
+    return _shape_mask(size, lambda draw, scale: draw.rounded_rectangle(
+        (0, 0, size[0] * scale - 1, size[1] * scale - 1), radius=radius * scale, fill=255))
+
+
+def _knock_out(icon: Image.Image, mask: Image.Image) -> Image.Image:
+    """Make the icon transparent under ``mask``, leaving a gap around what is drawn there."""
+    icon.putalpha(ImageChops.subtract(icon.getchannel("A"), mask))
+    return icon
+
+
+def _circle(x: float, y: float, radius: float) -> tuple[float, float, float, float]:
+    return x - radius, y - radius, x + radius, y + radius
+
+
+def _scaled(box: tuple[float, ...], scale: float) -> tuple[float, ...]:
+    return tuple(value * scale for value in box)
+
+
+def _grown(box: tuple[float, float, float, float], by: float) -> tuple[float, float, float, float]:
+    return box[0] - by, box[1] - by, box[2] + by, box[3] + by
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _ico(icons: dict[int, Image.Image]) -> bytes:
+    largest = max(ICO_SIZES)
+    buffer = io.BytesIO()
+    icons[largest].save(buffer, format="ICO", sizes=[(size, size) for size in ICO_SIZES],
+                        append_images=[icons[size] for size in ICO_SIZES if size != largest])
+    return buffer.getvalue()
