@@ -83,9 +83,11 @@ class QueueClient:
         try:
             response = self._session.request(method, self.base_url + path, headers=headers, timeout=timeout, **kwargs)
         except requests.exceptions.SSLError as error:
-            raise Unreachable(f"The support server's certificate could not be verified ({_first_line(error)}).") from None
+            log.warning("TLS failure talking to %s: %s", self.base_url, error)
+            raise Unreachable("The support server's certificate could not be verified.") from None
         except requests.exceptions.RequestException as error:
-            raise Unreachable(f"The support server cannot be reached ({_first_line(error)}).") from None
+            log.info("cannot reach %s: %s", self.base_url, error)
+            raise Unreachable(f"The support server cannot be reached ({_reason(error)}).") from None
         if response.status_code < 400:
             return response
         detail = _problem_detail(response)
@@ -107,8 +109,14 @@ def _problem_detail(response: requests.Response) -> str:
         return response.reason or f"HTTP {response.status_code}"
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+def _reason(error: requests.exceptions.RequestException) -> str:
+    if isinstance(error, requests.exceptions.Timeout):
+        return "no answer in time"
+    if isinstance(error, requests.exceptions.ProxyError):
+        return "the proxy refused the connection"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return "no connection: are you online?"
+    return type(error).__name__
 
 
 def _ca_file(pem: bytes) -> str:

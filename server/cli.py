@@ -1,10 +1,12 @@
 """``sosqueue serve`` and the commands that set up companies, users, groups and modules."""
 
+import dataclasses
 import json
 import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 from pydantic import ValidationError
@@ -15,7 +17,7 @@ from builder.errors import ConfigError, ConflictError, DatabaseError, NotFoundEr
 from server import admin
 from server.config import Settings
 from server.db import Database, DatabaseUrlError, upgrade
-from server.models import User
+from server.models import Module, User
 from server.queue import Conflict, NotFound
 
 db_option = click.option(
@@ -103,31 +105,71 @@ def _serve(settings: Settings, host: str, port: int, log_level: str) -> None:
 @click.command()
 @db_option
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535))
-def quickstart(database_url, port) -> None:
-    """Start the queue with a demo company and print its URL and credentials."""
+@click.option("--out", "out_dir", default="demo-module", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the demo support module.")
+@click.option("--no-module", is_flag=True, help="Only run the queue; do not build a support module.")
+def quickstart(database_url, port, out_dir, no_module) -> None:
+    """Run the queue with a demo company and a support module built for this machine."""
     password = secrets.token_urlsafe(12)
     with open_database(database_url) as database, database.write() as session:
         company = _demo_company(session)
-        admin_user = session.scalar(select(User).where(User.email == "admin@demo.example"))
-        if admin_user is None:
-            created = admin.create_user(session, company=company, email="admin@demo.example", role="admin", password=password)
-            token = created.token
-        else:
-            from server.security import hash_password
-
-            admin_user.password_hash = hash_password(password)
-            token = admin.issue_api_token(session, user=admin_user)
+        token = _demo_admin(session, company, password)
+        module_id, module_token = _demo_module(session, company)
     url = f"http://127.0.0.1:{port}"
-    click.echo(
-        f"\n  Queue:    {url}   (API docs: {url}/docs)\n"
-        f"  Company:  Demo Company\n"
-        f"  Admin:    admin@demo.example / {password}\n"
-        f"  Token:    {token}\n\n"
-        f"  Try:      curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n"
-        f"              -d '{{\"description\": \"My printer is on fire\"}}' {url}/api/v1/service-requests\n"
-    )
+    module_path = None if no_module else _demo_module_file(url, module_id, module_token, out_dir)
+    lines = [
+        "",
+        f"  Queue:    {url}   (API docs: {url}/docs)",
+        "  Company:  Demo Company",
+        f"  Admin:    admin@demo.example / {password}",
+        f"  Token:    {token}",
+    ]
+    if module_path:
+        lines += [
+            f"  Module:   {module_path}",
+            f"            run it to ask for help, or: {module_path} --sos --no-gui --description 'My printer is on fire'",
+        ]
+    lines += [
+        f"  Queue:    curl -s -H 'Authorization: Bearer {token}' {url}/api/v1/service-requests",
+        "",
+    ]
+    click.echo("\n".join(lines))
     sys.stdout.flush()
     _serve(load_settings(database_url=database_url), "127.0.0.1", port, "info")
+
+
+def _demo_admin(session, company, password: str) -> str:
+    from server.security import hash_password
+
+    admin_user = session.scalar(select(User).where(User.email == "admin@demo.example"))
+    if admin_user is None:
+        return admin.create_user(session, company=company, email="admin@demo.example", role="admin", password=password).token
+    admin_user.password_hash = hash_password(password)
+    return admin.issue_api_token(session, user=admin_user)
+
+
+def _demo_module(session, company) -> tuple[str, str]:
+    existing = session.scalar(select(Module).where(Module.company_id == company.id, Module.name == "Demo SOS"))
+    if existing is None:
+        created = admin.create_module(session, company=company, name="Demo SOS", assignment="round_robin")
+        return created.item.id, created.token
+    return existing.id, admin.rotate_module_token(session, module=existing)
+
+
+def _demo_module_file(url: str, module_id: str, module_token: str, out_dir: Path) -> Path:
+    """Stamp the default brand into the base agent for this machine (building the base once)."""
+    import tomllib
+
+    from builder import bases, module_config
+    from builder.stamping import stamp_module
+
+    spec = module_config.parse(tomllib.loads(module_config.template()), base_dir=Path.cwd())
+    spec = dataclasses.replace(spec, server_url=url)
+    base = bases.default_base()
+    if not base.exists():
+        click.echo("building the base agent for this machine once (about a minute)…", err=True)
+        base = bases.build_base()
+    return stamp_module(spec, base=base, out_dir=out_dir, module_id=module_id, module_token=module_token).resolve()
 
 
 def _demo_company(session):
