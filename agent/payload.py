@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import struct
 import tempfile
 import zipfile
@@ -85,18 +86,19 @@ def stamp(base: Path, payload: Payload, output: Path) -> Path:
     if has_payload(base):
         raise PayloadError(f"{base} is already a stamped module, not a base agent")
     output.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=output.parent, prefix=f".{output.name}.", delete=False)
+    descriptor, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
+    os.close(descriptor)
+    staging = Path(name)
     try:
-        with handle, open(base, "rb") as source:
-            while chunk := source.read(1024 * 1024):
-                handle.write(chunk)
+        shutil.copyfile(base, staging)  # the kernel copies (copy_file_range/sendfile)
+        with open(staging, "ab") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o755)
-        os.replace(handle.name, output)
+        os.chmod(staging, 0o755)
+        os.replace(staging, output)
     except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
+        staging.unlink(missing_ok=True)
         raise
     return output
 
@@ -140,8 +142,6 @@ def _parse(body: bytes) -> Payload:
 
 def stamp_bundle(base: Path, payload: Payload, output: Path) -> Path:
     """Copy a macOS ``.app`` base to ``output`` with the payload in its resources."""
-    import shutil
-
     if (base / MACOS_RESOURCE).exists():
         raise PayloadError(f"{base} is already a stamped module, not a base agent")
     output.parent.mkdir(parents=True, exist_ok=True)
