@@ -81,10 +81,12 @@ def _dispatch(args) -> int:
         from agent.setup import install, uninstall
 
         if args.uninstall:
-            uninstall(config, all_users=args.all_users)
+            for item in uninstall(config, all_users=args.all_users):
+                print(f"removed {item}")
         else:
-            install(config, module.launch_command(args.module), all_users=args.all_users,
-                    shortcut=not args.no_shortcut, autostart=args.autostart)
+            for item in install(config, module.launch_command(args.module), all_users=args.all_users,
+                                shortcut=not args.no_shortcut, autostart=args.autostart):
+                print(item)
         return AgentExit.OK
     if args.no_gui:
         return _file_without_window(config, args)

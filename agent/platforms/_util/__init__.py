@@ -1,0 +1,1 @@
+"""Raw operating-system bindings used by the platform backends (no logic)."""

@@ -1,0 +1,1 @@
+"""Tests of the per-platform desktop integration (mirrors agent/platforms/)."""
