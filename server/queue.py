@@ -37,6 +37,10 @@ class IdempotencyMismatch(ValueError):
     """An Idempotency-Key was reused with a different request body."""
 
 
+class IdempotencyRace(Exception):
+    """Another transaction stored the same Idempotency-Key first; retry to replay its request."""
+
+
 class Conflict(ValueError):
     """A change that the request's current state does not allow."""
 
@@ -129,20 +133,22 @@ def create_request(
     )
     _insert_with_unique_code(session, request)
     if idempotency_key is not None:
-        session.add(
-            IdempotencyKey(
-                principal=actor.key,
-                key=idempotency_key,
-                body_hash=fingerprint,
-                request_id=request.id,
-                created_at=now,
-            )
-        )
+        _remember_key(session, actor=actor, key=idempotency_key, fingerprint=fingerprint, request=request, now=now)
     record_event(session, request, type="created", actor=actor.key, data={"source": source})
     if actor.module is not None:
         _auto_assign(session, request=request, module=actor.module, now=now)
     session.flush()
     return Created(request, replayed=False)
+
+
+def _remember_key(session: Session, *, actor: Actor, key: str, fingerprint: str, request: ServiceRequest, now: datetime) -> None:
+    try:
+        with session.begin_nested():
+            session.add(IdempotencyKey(principal=actor.key, key=key, body_hash=fingerprint, request_id=request.id, created_at=now))
+            session.flush()
+    except IntegrityError:
+        # A concurrent retry with the same key committed first; the caller starts over and replays it.
+        raise IdempotencyRace() from None
 
 
 def _insert_with_unique_code(session: Session, request: ServiceRequest) -> None:

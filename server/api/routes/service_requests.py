@@ -50,17 +50,23 @@ def create_service_request(
     if actor.kind == "user" and source is not None:
         raise Problem(422, "source is only for support modules; users create manual requests", code="invalid_request")
     _check_rate(state, actor)
-    with state.db.write() as session:
-        created = queue.create_request(
-            session,
-            actor=actor,
-            payload=payload,
-            source="manual" if actor.kind == "user" else source or "module",
-            expiry=timedelta(hours=state.settings.expiry_hours),
-            idempotency_key=idempotency_key,
-        )
-        request = created.request
-        public = request_public(request, utcnow())
+    for attempt in range(2):
+        try:
+            with state.db.write() as session:
+                created = queue.create_request(
+                    session,
+                    actor=actor,
+                    payload=payload,
+                    source="manual" if actor.kind == "user" else source or "module",
+                    expiry=timedelta(hours=state.settings.expiry_hours),
+                    idempotency_key=idempotency_key,
+                )
+                request = created.request
+                public = request_public(request, utcnow())
+            break
+        except queue.IdempotencyRace:
+            if attempt:
+                raise
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"{router.prefix}/{public.code}"
