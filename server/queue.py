@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -112,6 +112,7 @@ def create_request(
     """File a new request, or return the one this idempotency key already filed."""
     fingerprint = body_fingerprint(payload)
     if idempotency_key is not None:
+        _lock_idempotency_key(session, principal=actor.key, key=idempotency_key)
         existing = find_idempotent(session, actor=actor, key=idempotency_key, fingerprint=fingerprint)
         if existing is not None:
             return Created(existing, replayed=True)
@@ -139,6 +140,12 @@ def create_request(
         _auto_assign(session, request=request, module=actor.module, now=now)
     session.flush()
     return Created(request, replayed=False)
+
+
+def _lock_idempotency_key(session: Session, *, principal: str, key: str) -> None:
+    """Make concurrent creations with one key take turns (SQLite writers already do)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{principal}\n{key}", 0))))
 
 
 def _remember_key(session: Session, *, actor: Actor, key: str, fingerprint: str, request: ServiceRequest, now: datetime) -> None:
@@ -180,7 +187,9 @@ def _resolve_group(session: Session, *, actor: Actor, name: str | None) -> Group
 
 def _auto_assign(session: Session, *, request: ServiceRequest, module: Module, now: datetime) -> None:
     # Lock the module row so that concurrent round-robin picks take turns (PostgreSQL).
-    module = session.scalar(select(Module).where(Module.id == module.id).with_for_update())
+    # FOR NO KEY UPDATE: the request rows just inserted hold KEY SHARE locks on this module
+    # (their foreign key), which a plain FOR UPDATE would wait for and deadlock on.
+    module = session.scalar(select(Module).where(Module.id == module.id).with_for_update(key_share=True))
     choice = choose_assignee(session, module=module, now=now)
     request.assignee_id = choice.user.id if choice.user else None
     if choice.user is not None:

@@ -6,7 +6,7 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 from server.lifecycle import Status
 
@@ -38,11 +38,14 @@ def _email(value: str) -> str:
     return value
 
 
-Line = Annotated[str, AfterValidator(_single_line)]
-Text = Annotated[str, AfterValidator(_multi_line)]
-Name = Annotated[Line, StringConstraints(max_length=100)]
-Email = Annotated[Line, StringConstraints(max_length=254), AfterValidator(_email)]
-Description = Annotated[Text, StringConstraints(max_length=4000)]
+def _line(max_length: int, min_length: int = 0):
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_single_line)]
+
+
+Name = _line(100)
+RequiredName = _line(100, min_length=1)
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_single_line), AfterValidator(_email)]
+Description = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_multi_line)]
 
 
 def _check_json(value: Any, depth: int = 0) -> None:
@@ -87,7 +90,7 @@ class ServiceRequestCreate(Strict):
 
 
 class AssignRequest(Strict):
-    user: Annotated[str, StringConstraints(max_length=36)] | None = Field(
+    user: _line(36) | None = Field(
         description='"me", a user id of the same company, or null to unassign'
     )
 
@@ -158,12 +161,12 @@ class UsersPublic(BaseModel):
 
 
 class AvailabilityUpdate(Strict):
-    available: bool
+    available: StrictBool
 
 
 class GroupCreate(Strict):
-    name: Annotated[Name, StringConstraints(min_length=1)]
-    members: list[Annotated[str, StringConstraints(max_length=254)]] = Field(
+    name: RequiredName
+    members: list[_line(254)] = Field(
         default_factory=list, description="emails of users of the same company"
     )
 
@@ -179,9 +182,9 @@ class GroupsPublic(BaseModel):
 
 
 class ModuleCreate(Strict):
-    name: Annotated[Name, StringConstraints(min_length=1)]
+    name: RequiredName
     group: Name | None = None
-    assignment: Annotated[str, StringConstraints(max_length=300)] = "none"
+    assignment: _line(300) = "none"
 
     @field_validator("assignment")
     @classmethod

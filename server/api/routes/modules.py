@@ -1,5 +1,7 @@
 """Support modules: each personalised agent's identity and token (admins)."""
 
+import uuid
+
 from fastapi import APIRouter
 from sqlalchemy import select
 
@@ -60,6 +62,10 @@ def revoke(module_id: str, actor: AdminActor, state: StateDep) -> ModulePublic:
 
 
 def _company_module(session, actor, module_id: str) -> Module:
+    try:
+        uuid.UUID(module_id)
+    except ValueError:
+        raise NotFound("no module with this id in your company") from None
     module = session.get(Module, module_id)
     if module is None or module.company_id != actor.company_id:
         raise NotFound("no module with this id in your company")

@@ -86,13 +86,16 @@ def _check_rate(state, actor: Actor) -> None:
         )
 
 
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # control characters never reach the database
+
+
 @router.get("", response_model=ServiceRequestsPublic)
 def list_service_requests(
     actor: UserActor,
     session: ReadDB,
     status: Annotated[str | None, Query(description="comma-separated: new,pending,in_progress,closed,expired")] = None,
-    assignee: Annotated[str | None, Query(max_length=36, description="me, none or a user id")] = None,
-    group: Annotated[str | None, Query(max_length=100)] = None,
+    assignee: Annotated[str | None, Query(max_length=36, pattern=_PRINTABLE, description="me, none or a user id")] = None,
+    group: Annotated[str | None, Query(max_length=100, pattern=_PRINTABLE)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> ServiceRequestsPublic:

@@ -1,0 +1,176 @@
+"""Admin routes: groups, modules and their tokens, users and their availability."""
+
+from datetime import datetime
+
+import pytest
+
+from tests.support.queue_api import QueueApi, assert_problem
+from tests.support.tenants import make_tenant
+
+GROUPS = "/api/v1/groups"
+MODULES = "/api/v1/modules"
+USERS = "/api/v1/users"
+
+
+@pytest.fixture(scope="module")
+def api(server):
+    client = QueueApi(server.url)
+    yield client
+    client.close_client()
+
+
+@pytest.fixture
+def tenant(server):
+    return make_tenant(server.database_url, supporters=2)
+
+
+def ok(response, status: int = 200) -> dict:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+# -- groups ---------------------------------------------------------------------------------
+
+
+def test_admin_creates_a_group_with_members(api, tenant):
+    """A new group answers 201 with its members, and the list shows it."""
+    members = sorted(tenant.supporter_tokens)
+    group = ok(api.call("POST", GROUPS, tenant.admin_token, json={"name": "Second level", "members": members}), 201)
+    assert (group["name"], group["members"]) == ("Second level", members)
+    listed = ok(api.call("GET", GROUPS, tenant.supporter_token))["items"]
+    assert listed == [group]
+
+
+def test_group_membership_shows_on_the_users(api, tenant):
+    """Members of a group see it among their groups."""
+    member = next(iter(tenant.supporter_tokens))
+    ok(api.call("POST", GROUPS, tenant.admin_token, json={"name": "printers", "members": [member.upper()]}), 201)
+    users = {u["email"]: u for u in ok(api.call("GET", USERS, tenant.admin_token))["items"]}
+    assert users[member]["groups"] == ["printers"]
+    assert all(u["groups"] == [] for email, u in users.items() if email != member)
+
+
+def test_groups_are_listed_by_name(api, tenant):
+    """The group list is sorted by name."""
+    for name in ("zeta", "alpha", "mu"):
+        ok(api.call("POST", GROUPS, tenant.admin_token, json={"name": name}), 201)
+    assert [g["name"] for g in ok(api.call("GET", GROUPS, tenant.admin_token))["items"]] == ["alpha", "mu", "zeta"]
+
+
+def test_duplicate_group_is_409(api, tenant):
+    """A second group of the same name is a 409 conflict; the first stays as it was."""
+    first = ok(api.call("POST", GROUPS, tenant.admin_token, json={"name": "night"}), 201)
+    again = {"name": "night", "members": list(tenant.supporter_tokens)}
+    assert_problem(api.call("POST", GROUPS, tenant.admin_token, json=again), 409, code="conflict")
+    assert ok(api.call("GET", GROUPS, tenant.admin_token))["items"] == [first]
+
+
+def test_companies_may_share_group_names(api, server, tenant):
+    """Group names are unique per company, not across companies."""
+    other = make_tenant(server.database_url)
+    ok(api.call("POST", GROUPS, tenant.admin_token, json={"name": "support"}), 201)
+    ok(api.call("POST", GROUPS, other.admin_token, json={"name": "support"}), 201)
+
+
+# -- modules --------------------------------------------------------------------------------
+
+
+def test_admin_creates_a_module_whose_token_files_requests(api, tenant):
+    """A new module comes with a token, shown once, that files requests for the company."""
+    module = ok(api.call("POST", MODULES, tenant.admin_token, json={"name": "Kiosk"}), 201)
+    assert module["token"].startswith("sqm_")
+    assert (module["name"], module["group"], module["assignment"], module["revoked"]) == ("Kiosk", None, "none", False)
+    datetime.fromisoformat(module["created_at"])
+    code = api.created(module["token"])["code"]
+    assert api.get(code, tenant.admin_token).json()["source"] == "module"
+
+
+def test_module_list_never_shows_tokens(api, tenant):
+    """Listed modules carry no token, sorted by name."""
+    ok(api.call("POST", MODULES, tenant.admin_token, json={"name": "Alpha"}), 201)
+    items = ok(api.call("GET", MODULES, tenant.admin_token))["items"]
+    assert [m["name"] for m in items] == ["Alpha", "SOS"]
+    assert all("token" not in m for m in items)
+
+
+def test_module_with_group_and_strategy(api, tenant):
+    """A module can be bound to a group with an assignment strategy, and files there."""
+    members = list(tenant.supporter_tokens)
+    ok(api.call("POST", GROUPS, tenant.admin_token, json={"name": "desk", "members": members}), 201)
+    module = ok(api.call("POST", MODULES, tenant.admin_token,
+                         json={"name": "Desk", "group": "desk", "assignment": "round_robin"}), 201)
+    assert (module["group"], module["assignment"]) == ("desk", "round_robin")
+    body = api.created(module["token"])
+    assert body["group"] == "desk"
+    assert body["assignee"]["email"] in members
+
+
+def test_module_with_fixed_assignee(api, tenant):
+    """``fixed:EMAIL`` needs a user of the company and sends requests to them."""
+    email = next(iter(tenant.supporter_tokens))
+    fields = {"name": "Fixed", "assignment": f"fixed:{email}"}
+    module = ok(api.call("POST", MODULES, tenant.admin_token, json=fields), 201)
+    assert api.created(module["token"])["assignee"]["email"] == email
+
+
+def test_rotation_replaces_the_token(api, tenant):
+    """Rotating answers a new token; only the new one files requests."""
+    rotated = ok(api.call("POST", f"{MODULES}/{tenant.module_id}/rotate-token", tenant.admin_token))
+    assert rotated["id"] == tenant.module_id and rotated["token"] != tenant.module_token
+    assert_problem(api.create(tenant.module_token), 401)
+    api.created(rotated["token"])
+
+
+def test_revocation_shows_in_the_list_and_rotation_revives(api, tenant):
+    """A revoked module is listed as revoked; rotating its token brings it back."""
+    ok(api.call("POST", f"{MODULES}/{tenant.module_id}/revoke", tenant.admin_token))
+    items = ok(api.call("GET", MODULES, tenant.admin_token))["items"]
+    assert [m["revoked"] for m in items] == [True]
+    assert_problem(api.create(tenant.module_token), 401)
+    revived = ok(api.call("POST", f"{MODULES}/{tenant.module_id}/rotate-token", tenant.admin_token))
+    assert revived["revoked"] is False
+    api.created(revived["token"])
+
+
+def test_revoking_twice_is_harmless(api, tenant):
+    """Revoking a revoked module keeps it revoked."""
+    for _ in range(2):
+        assert ok(api.call("POST", f"{MODULES}/{tenant.module_id}/revoke", tenant.admin_token))["revoked"] is True
+
+
+# -- users ----------------------------------------------------------------------------------
+
+
+def test_users_list_shows_the_whole_company(api, tenant):
+    """Every user of the company is listed with role and availability, sorted by email."""
+    items = ok(api.call("GET", USERS, tenant.supporter_token))["items"]
+    assert [u["email"] for u in items] == sorted(tenant.user_ids)
+    roles = {u["email"]: u["role"] for u in items}
+    assert sorted(roles.values()) == ["admin", "supporter", "supporter"]
+    assert all(u["available"] and u["active"] for u in items)
+
+
+def test_me_is_the_caller(api, tenant):
+    """``/users/me`` describes the owner of the token."""
+    email, token = next(iter(tenant.supporter_tokens.items()))
+    me = ok(api.call("GET", f"{USERS}/me", token))
+    assert (me["id"], me["email"], me["role"]) == (tenant.user_ids[email], email, "supporter")
+
+
+def test_availability_can_be_switched_off_and_on(api, tenant):
+    """A user sets themselves away and back; the list shows it, and only for them."""
+    email, token = next(iter(tenant.supporter_tokens.items()))
+    assert ok(api.call("PUT", f"{USERS}/me/availability", token, json={"available": False}))["available"] is False
+    users = {u["email"]: u["available"] for u in ok(api.call("GET", USERS, tenant.admin_token))["items"]}
+    assert users.pop(email) is False and all(users.values())
+    assert ok(api.call("PUT", f"{USERS}/me/availability", token, json={"available": True}))["available"] is True
+    assert ok(api.call("GET", f"{USERS}/me", token))["available"] is True
+
+
+@pytest.mark.parametrize("who", ["module", "customer"])
+def test_users_routes_need_a_user_token(api, tenant, who):
+    """Module and customer tokens get 403 on the user routes."""
+    token = tenant.module_token if who == "module" else api.created(tenant.module_token)["customer_token"]
+    for method, path in (("GET", USERS), ("GET", f"{USERS}/me"), ("GET", GROUPS)):
+        assert_problem(api.call(method, path, token), 403)
+    assert_problem(api.call("PUT", f"{USERS}/me/availability", token, json={"available": False}), 403)

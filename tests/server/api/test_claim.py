@@ -1,0 +1,175 @@
+"""Claiming a request by its code: a support module takes over what a supporter created."""
+
+import re
+
+import pytest
+
+from tests.support.polling import eventually
+from tests.support.queue_api import REQUESTS, QueueApi, assert_problem
+from tests.support.servers import QueueServer, sqlite_url
+from tests.support.sse import EventStream
+from tests.support.tenants import make_tenant
+
+
+@pytest.fixture(scope="module")
+def api(server):
+    client = QueueApi(server.url)
+    yield client
+    client.close_client()
+
+
+@pytest.fixture
+def tenant(server):
+    return make_tenant(server.database_url)
+
+
+def claim(api: QueueApi, code: str, token: str | None):
+    return api.call("POST", f"{REQUESTS}/{code}/claim", token)
+
+
+def digits(code: str) -> str:
+    return re.sub(r"\D", "", code)
+
+
+def test_module_claims_a_manual_request_and_gets_a_working_customer_token(api, tenant):
+    """The answer has the request and a customer token that opens, joins and closes it."""
+    manual = api.created(tenant.supporter_token, {"description": "Ann on the phone"})
+    response = claim(api, manual["code"], tenant.module_token)
+    assert response.status_code == 200, response.text
+    claimed = response.json()
+    assert claimed["code"] == manual["code"]
+    assert claimed["status"] == "new"
+    assert claimed["source"] == "manual"
+    assert claimed["description"] == "Ann on the phone"
+    token = claimed["customer_token"]
+    assert api.get(manual["code"], token).status_code == 200
+    joined = api.action(manual["code"], "join", token)
+    assert joined.status_code == 200, joined.text
+    assert joined.json()["status"] == "pending"
+    closed = api.action(manual["code"], "close", token).json()
+    assert closed["closed_by"] == {"type": "customer", "id": None}
+
+
+@pytest.mark.parametrize("spell", [lambda d: f"S{d[:2]} {d[2:5]} {d[5:]}", lambda d: d, lambda d: f"s{d}"],
+                         ids=["upper-spaced", "bare-digits", "compact"])
+def test_claim_accepts_the_code_as_the_customer_types_it(api, tenant, spell):
+    """Any spelling of the code the supporter read out finds the request."""
+    code = api.created(tenant.supporter_token)["code"]
+    response = claim(api, spell(digits(code)), tenant.module_token)
+    assert response.status_code == 200, response.text
+    assert response.json()["code"] == code
+
+
+def test_claimed_event_is_in_the_history_with_the_module_as_actor(api, tenant):
+    """The claim is recorded as a ``claimed`` event by the module."""
+    code = api.created(tenant.supporter_token)["code"]
+    claim(api, code, tenant.module_token)
+    events = api.history(code, tenant.supporter_token)
+    claimed = [event for event in events if event["type"] == "claimed"]
+    assert len(claimed) == 1
+    assert claimed[0]["actor"] == {"type": "module", "id": tenant.module_id}
+    assert claimed[0]["status"] == "new"
+
+
+def test_supporters_see_the_claim_live(api, tenant, server):
+    """A supporter following the request gets the ``claimed`` event on its stream."""
+    code = api.created(tenant.supporter_token)["code"]
+    with EventStream(f"{server.url}{REQUESTS}/{code}/events", tenant.supporter_token) as stream:
+        claim(api, code, tenant.module_token)
+        seen = stream.events_until(lambda message: message.event == "claimed")
+    assert seen[-1].json()["status"] == "new"
+
+
+def test_claiming_twice_gives_the_same_customer_token(api, tenant):
+    """Claiming again (the customer retried) answers with the same token; both claims are recorded."""
+    code = api.created(tenant.supporter_token)["code"]
+    first = claim(api, code, tenant.module_token).json()
+    second = claim(api, code, tenant.module_token).json()
+    assert second["customer_token"] == first["customer_token"]
+    assert [e["type"] for e in api.history(code, tenant.supporter_token)].count("claimed") == 2
+
+
+def test_claim_does_not_change_the_request(api, tenant):
+    """Claiming only records the claim: status, assignee and description stay as they were."""
+    code = api.created(tenant.supporter_token, {"description": "as typed by the supporter"})["code"]
+    before = api.get(code, tenant.supporter_token).json()
+    claim(api, code, tenant.module_token)
+    after = api.get(code, tenant.supporter_token).json()
+    assert after == before
+
+
+@pytest.mark.parametrize("who", ["supporter", "admin"])
+def test_user_tokens_cannot_claim(api, tenant, who):
+    """Only a support module claims: a user's token is 403 and nothing is recorded."""
+    code = api.created(tenant.supporter_token)["code"]
+    token = tenant.supporter_token if who == "supporter" else tenant.admin_token
+    assert_problem(claim(api, code, token), 403, "forbidden")
+    assert "claimed" not in [e["type"] for e in api.history(code, tenant.supporter_token)]
+
+
+def test_customer_token_cannot_claim(api, tenant):
+    """A customer token (even of this very request) cannot claim."""
+    created = api.created(tenant.module_token)
+    assert_problem(claim(api, created["code"], created["customer_token"]), 403, "forbidden")
+
+
+def test_claim_without_a_token_is_401(api, tenant):
+    """No token, no claim."""
+    code = api.created(tenant.supporter_token)["code"]
+    assert_problem(claim(api, code, None), 401)
+
+
+def test_revoked_module_cannot_claim(api, tenant):
+    """After the admin revokes the module, its token cannot claim (401)."""
+    code = api.created(tenant.supporter_token)["code"]
+    assert api.call("POST", f"/api/v1/modules/{tenant.module_id}/revoke", tenant.admin_token).status_code == 200
+    assert_problem(claim(api, code, tenant.module_token), 401)
+
+
+def test_another_companys_code_is_404_like_an_unknown_one(api, tenant, server):
+    """A module cannot reach another company's request; it looks exactly like an unknown code."""
+    other = make_tenant(server.database_url)
+    foreign = api.created(other.supporter_token)["code"]
+    foreign_problem = assert_problem(claim(api, foreign, tenant.module_token), 404, "not_found")
+    unknown = f"s{(int(digits(foreign)) + 1) % 10**8:08d}"
+    unknown_problem = assert_problem(claim(api, unknown, tenant.module_token), 404, "not_found")
+    assert foreign_problem["detail"] == unknown_problem["detail"]
+    assert "claimed" not in [e["type"] for e in api.history(foreign, other.supporter_token)]
+
+
+@pytest.mark.parametrize("garbage", ["s00-000-000", "hello", "s1234567", "%00"])
+def test_unknown_or_garbage_code_is_404(api, tenant, garbage):
+    """A code nobody was given, or no code at all, is 404."""
+    assert_problem(claim(api, garbage, tenant.module_token), 404, "not_found")
+
+
+def test_closed_request_cannot_be_claimed(api, tenant):
+    """Once closed, a request is 409 for a claim and records nothing."""
+    code = api.created(tenant.supporter_token)["code"]
+    api.action(code, "close", tenant.supporter_token)
+    assert_problem(claim(api, code, tenant.module_token), 409)
+    assert "claimed" not in [e["type"] for e in api.history(code, tenant.supporter_token)]
+
+
+def test_expired_request_cannot_be_claimed(tmp_path_factory):
+    """A request past its deadline is 409 for a claim, swept or not."""
+    with QueueServer(sqlite_url(tmp_path_factory.mktemp("db")), expiry_hours=1 / 3600,
+                     log_dir=tmp_path_factory.mktemp("logs")) as short_lived:
+        tenant = make_tenant(short_lived.database_url)
+        api = QueueApi(short_lived.url)
+        try:
+            code = api.created(tenant.supporter_token)["code"]
+            eventually(lambda: api.get(code, tenant.supporter_token).json()["status"] == "expired",
+                       what="the request to expire")
+            assert_problem(claim(api, code, tenant.module_token), 409)
+        finally:
+            api.close_client()
+
+
+def test_claim_answer_is_json_with_the_public_fields(api, tenant):
+    """The answer has the same shape as a create answer (public request + customer token)."""
+    code = api.created(tenant.supporter_token)["code"]
+    body = claim(api, code, tenant.module_token).json()
+    created = api.created(tenant.module_token)
+    assert set(body) == set(created)
+    assert body["customer_token"].startswith("sqc_")

@@ -1,0 +1,82 @@
+"""A flood of creations from one caller is cut off with 429 and Retry-After; others carry on."""
+
+import pytest
+
+from tests.support.databases import fresh_databases
+from tests.support.queue_api import QueueApi, assert_problem
+from tests.support.servers import QueueServer
+from tests.support.tenants import make_tenant
+
+BURST = 3
+PER_MINUTE = 6
+
+
+@pytest.fixture(scope="module")
+def limited(backend, request, tmp_path_factory):
+    """A server of this module's backend with a tight creation limit, and its API client."""
+    env = {"SOSQUEUE_CREATE_RATE_PER_MINUTE": str(PER_MINUTE), "SOSQUEUE_CREATE_BURST": str(BURST)}
+    with fresh_databases(backend, request, tmp_path_factory) as make_url:
+        with QueueServer(make_url(), env=env, log_dir=tmp_path_factory.mktemp("logs")) as running:
+            api = QueueApi(running.url)
+            yield running, api
+            api.close_client()
+
+
+@pytest.fixture
+def tenant(limited):
+    server, _ = limited
+    return make_tenant(server.database_url, supporters=1)
+
+
+def exhaust(api, token) -> list[str]:
+    """Use up the burst; returns the codes filed."""
+    return [api.created(token)["code"] for _ in range(BURST)]
+
+
+def test_creation_beyond_the_burst_is_429_with_retry_after(limited, tenant):
+    """The fourth quick creation is refused with 429, a Retry-After in seconds and a problem body."""
+    _, api = limited
+    exhaust(api, tenant.module_token)
+    response = api.create(tenant.module_token)
+    problem = assert_problem(response, 429, code="rate_limited")
+    retry_after = int(response.headers["Retry-After"])
+    assert 1 <= retry_after <= 60 / PER_MINUTE
+    assert str(retry_after) in problem["detail"]
+
+
+def test_refused_creations_store_nothing(limited, tenant):
+    """However many creations are refused, only the allowed ones exist."""
+    _, api = limited
+    allowed = exhaust(api, tenant.module_token)
+    refused = [api.create(tenant.module_token, {"description": f"flood {i}"}) for i in range(5)]
+    assert {response.status_code for response in refused} == {429}
+    assert sorted(api.codes(tenant.supporter_token)) == sorted(allowed)
+
+
+def test_other_modules_are_not_limited_by_one_flood(limited, tenant):
+    """A second module of the same company, and another company's module, still file requests."""
+    server, api = limited
+    exhaust(api, tenant.module_token)
+    module = api.call("POST", "/api/v1/modules", tenant.admin_token, json={"name": "Second"})
+    assert module.status_code == 201, module.text
+    assert len(exhaust(api, module.json()["token"])) == BURST
+    assert len(exhaust(api, make_tenant(server.database_url).module_token)) == BURST
+    assert_problem(api.create(tenant.module_token), 429)
+
+
+def test_users_have_their_own_allowance(limited, tenant):
+    """A supporter filing manually is not held back by the module's flood, but has a limit too."""
+    _, api = limited
+    exhaust(api, tenant.module_token)
+    exhaust(api, tenant.supporter_token)
+    assert_problem(api.create(tenant.supporter_token), 429, code="rate_limited")
+    assert len(api.codes(tenant.admin_token)) == 2 * BURST
+
+
+def test_rate_limit_leaves_reads_alone(limited, tenant):
+    """A rate-limited caller's company can still read and work its queue."""
+    _, api = limited
+    code = exhaust(api, tenant.module_token)[0]
+    assert_problem(api.create(tenant.module_token), 429)
+    assert api.get(code, tenant.supporter_token).status_code == 200
+    assert api.action(code, "close", tenant.supporter_token).json()["status"] == "closed"
