@@ -26,6 +26,7 @@ TRAILER = struct.Struct("<Q8s32s")  # payload length, magic, SHA-256 of the payl
 CONFIG_NAME = "module.json"
 MAX_PAYLOAD = 16 * 1024 * 1024
 MACOS_RESOURCE = Path("Contents/Resources/sosqueue-module.bin")
+PE_CERTIFICATE_ALIGNMENT = 8  # signers pad the file to this before the certificate table
 
 
 class PayloadError(Exception):
@@ -110,18 +111,43 @@ def _payload_file(path: Path) -> Path:
 def _locate(path: Path) -> tuple[int, int, bytes]:
     try:
         size = path.stat().st_size
-        if size < TRAILER.size:
-            raise NoPayload("no module payload")
         with open(path, "rb") as handle:
-            handle.seek(size - TRAILER.size)
-            length, magic, digest = TRAILER.unpack(handle.read(TRAILER.size))
+            end = _signed_end(handle, size)
+            padding = PE_CERTIFICATE_ALIGNMENT if end != size else 1
+            for candidate in range(end, max(end - padding, TRAILER.size - 1), -1):
+                handle.seek(candidate - TRAILER.size)
+                length, magic, digest = TRAILER.unpack(handle.read(TRAILER.size))
+                if magic == MAGIC:
+                    break
+            else:
+                raise NoPayload("no module payload")
     except FileNotFoundError:
         raise NoPayload(f"{path} does not exist") from None
-    if magic != MAGIC:
-        raise NoPayload("no module payload")
-    if length > min(MAX_PAYLOAD, size - TRAILER.size):
+    if length > min(MAX_PAYLOAD, candidate - TRAILER.size):
         raise DamagedPayload("the module payload is cut short")
-    return size - TRAILER.size - length, length, digest
+    return candidate - TRAILER.size - length, length, digest
+
+
+def _signed_end(handle, size: int) -> int:
+    """Where the stamped bytes end: the file's end, or where a PE's Authenticode signature starts.
+
+    Signing a stamped Windows module (osslsigncode, signtool) appends the certificate table
+    after the trailer, padded with zeros to 8 bytes; the trailer then ends at or a few bytes
+    before the table's start, which the PE's security data directory gives.
+    """
+    handle.seek(0)
+    head = handle.read(4096)
+    if len(head) < 0x40 or head[:2] != b"MZ":
+        return size
+    pe = struct.unpack_from("<I", head, 0x3C)[0]
+    if head[pe:pe + 4] != b"PE\0\0" or pe + 26 > len(head):
+        return size
+    optional = pe + 24
+    directories = optional + {0x10B: 96, 0x20B: 112}.get(struct.unpack_from("<H", head, optional)[0], len(head))
+    if directories + 5 * 8 > len(head):
+        return size
+    offset, length = struct.unpack_from("<II", head, directories + 4 * 8)  # entry 4: the certificate table
+    return offset if offset and offset + length == size else size
 
 
 def _parse(body: bytes) -> Payload:

@@ -22,6 +22,8 @@ log = logging.getLogger("sosqueue.agent.setup")
 MANIFEST_NAME = "desktop.json"
 MANIFEST_FORMAT = 1
 ICONS = ("sos", "app")
+#: What the .deb and the MSI put next to the module they install (builder.packaging).
+PACKAGE_MARKER = "sosqueue-package.json"
 _NAMES = {"shortcut": "SOS desktop shortcut", "menu": "start-menu entry", "autostart": "start at login"}
 
 
@@ -111,9 +113,18 @@ def first_run(config: ModuleConfig, launch: list[str]) -> bool:
     if desktop_class.HAS_ALL_USERS and (setup_dir(config.module_id, True, desktop_class) / MANIFEST_NAME).exists():
         log.info("the agent is set up for all users; nothing to add for this user")
         return False
+    if installed_by_package(launch):
+        log.info("an installer package set the agent up; it brings the shortcuts for every user")
+        return False
     options = config.options
     install(config, launch, shortcut=options.sos_shortcut, start_menu=options.start_menu, autostart=options.autostart)
     return True
+
+
+def installed_by_package(launch: list[str]) -> bool:
+    """Whether a .deb or MSI (``sosqueue package``) installed this agent: it puts
+    :data:`PACKAGE_MARKER` next to the module and brings the shortcuts itself."""
+    return bool(launch) and (Path(launch[0]).parent / PACKAGE_MARKER).is_file()
 
 
 def setup_dir(module_id: str, all_users: bool, desktop_class: type[Desktop]) -> Path:

@@ -72,9 +72,8 @@ def build_base(out_dir: Path | None = None, *, onedir: bool = False, tool: PyIns
         raise OutputError(f"cannot create {out_dir}: {error.strerror}; choose another --out") from None
     with tempfile.TemporaryDirectory(prefix="sosqueue-base-") as scratch:
         scratch_path = Path(scratch)
-        os.environ["SOSQUEUE_BASE_MODE"] = "onedir" if onedir else "onefile"
         log.info("building the base agent with PyInstaller (about half a minute)…")
-        tool.build(SPEC, dist=scratch_path / "dist", work=scratch_path / "work")
+        tool.build(SPEC, dist=scratch_path / "dist", work=scratch_path / "work", mode="onedir" if onedir else "onefile")
         built = next((scratch_path / "dist").iterdir())
         target = out_dir / built.name
         _replace(built, target)

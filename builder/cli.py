@@ -27,6 +27,7 @@ _BUILDER_COMMANDS = {
     "build": "builder.commands:build",
     "inspect": "builder.commands:inspect",
     "build-base": "builder.commands:build_base",
+    "package": "builder.packaging:package",
 }
 
 

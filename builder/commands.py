@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import tempfile
+from contextlib import suppress
 from pathlib import Path
 
 import click
@@ -35,7 +36,7 @@ def module_init(path: Path | None, force: bool) -> None:
 @click.command("build")
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The module config (sosqueue module init writes one).")
 @click.option("--base", type=click.Path(path_type=Path), help="The unbranded base agent (default: the one sosqueue build-base made).")
-@click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the module.")
+@click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(path_type=Path), help="Folder for the module.")
 @click.option("--server", envvar="SOSQUEUE_SERVER", help="Register the module with this queue (when the config has no id and token).")
 @click.option("--token", envvar="SOSQUEUE_ADMIN_TOKEN", help="An admin's API token for --server.")
 @click.option("--allow-insecure", is_flag=True, help="Allow an http:// server URL other than localhost.")
@@ -104,12 +105,18 @@ def _check_writable(out_dir: Path) -> None:
 
 
 def _sign(output: Path, certificate: Path, key: Path, description: str) -> None:
+    from builder.errors import ToolFailed
     from builder.tools.osslsigncode import OsslSigncode
 
     signed = output.with_name(f".{output.name}.signed")
     try:
         OsslSigncode().sign(output, signed, certificate=certificate, key=key, description=description)
         os.replace(signed, output)
+    except BaseException as error:
+        output.unlink(missing_ok=True)  # never leave an unsigned module where a signed one was asked for
+        if isinstance(error, ToolFailed):
+            raise ToolFailed(f"{error}; check that --sign-cert and --sign-key are a matching certificate and key") from None
+        raise
     finally:
         signed.unlink(missing_ok=True)
     log.info("signed %s", output)
@@ -125,7 +132,8 @@ def _preview(spec, path: Path) -> None:
         picture.save(staging, format="PNG")
         os.replace(staging, path)
     except OSError as error:
-        staging.unlink(missing_ok=True)
+        with suppress(OSError):
+            staging.unlink(missing_ok=True)
         raise OutputError(f"cannot write the preview {path} ({error.strerror})") from None
     log.info("preview: %s", path)
 
@@ -137,5 +145,6 @@ def _write_text(path: Path, text: str) -> None:
         staging.write_text(text, encoding="utf-8")
         os.replace(staging, path)
     except OSError as error:
-        staging.unlink(missing_ok=True)
+        with suppress(OSError):
+            staging.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path} ({error.strerror})") from None

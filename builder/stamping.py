@@ -8,7 +8,7 @@ from pathlib import Path
 from agent import config as agent_config
 from agent import payload
 from builder.bases import check_base
-from builder.errors import BrandError, DamagedModuleError, OutputError
+from builder.errors import BrandError, DamagedModuleError, NotFoundError, OutputError
 from builder.module_config import ModuleSpec
 
 log = logging.getLogger("sosqueue.builder")
@@ -60,6 +60,8 @@ def stamp_module(spec: ModuleSpec, *, base: Path, out_dir: Path, module_id: str,
 
 def inspect_module(path: Path) -> dict:
     """What a module carries (tokens redacted), after verifying its checksum."""
+    if not path.exists():
+        raise NotFoundError(f"{path} does not exist; give the path of a module that sosqueue build made")
     try:
         carried = payload.read(path)
         config = agent_config.parse(carried)

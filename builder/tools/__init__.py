@@ -3,7 +3,7 @@
 import logging
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from builder.errors import ToolFailed, ToolMissing
@@ -32,10 +32,11 @@ class Tool:
             raise ToolMissing(f"{self.name} is not installed; install it with: apt-get install {self.debian_package}")
         return path
 
-    def run(self, args: Sequence[str], *, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    def run(self, args: Sequence[str], *, cwd: Path | None = None,
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
         command = [self.verify(), *map(str, args)]
         log.debug("running %s", " ".join(command))
-        result = self._runner(command, cwd=cwd, capture_output=True, text=True)
+        result = self._runner(command, cwd=cwd, env=env, capture_output=True, text=True)
         if result.returncode != 0:
             last = (result.stderr or result.stdout or "").strip().splitlines()[-1:] or ["no output"]
             raise ToolFailed(f"{self.name} failed ({result.returncode}): {last[0]}")

@@ -10,6 +10,6 @@ class DpkgDeb(Tool):
     executable = "dpkg-deb"
     debian_package = "dpkg"
 
-    def build(self, tree: Path, output: Path) -> Path:
-        self.run(["--root-owner-group", "--build", tree, output])
+    def build(self, tree: Path, output: Path, *, compression: str = "xz") -> Path:
+        self.run(["--root-owner-group", f"-Z{compression}", "--build", tree, output])
         return output

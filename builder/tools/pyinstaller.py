@@ -1,6 +1,7 @@
 """PyInstaller, run in this Python so that it bundles this environment's packages."""
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ class PyInstaller(Tool):
             raise ToolMissing("PyInstaller is not installed; install it with: pip install 'sosqueue[builder]'")
         return sys.executable
 
-    def build(self, spec: Path, *, dist: Path, work: Path) -> None:
+    def build(self, spec: Path, *, dist: Path, work: Path, mode: str = "onefile") -> None:
+        """Run PyInstaller on ``spec``; ``mode`` ("onefile" or "onedir") reaches the spec as SOSQUEUE_BASE_MODE."""
         self.run(["-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
-                  "--distpath", dist, "--workpath", work, spec])
+                  "--distpath", dist, "--workpath", work, spec], env={**os.environ, "SOSQUEUE_BASE_MODE": mode})

@@ -8,7 +8,7 @@ from builder.tools import Tool
 class Wixl(Tool):
     name = "wixl"
     executable = "wixl"
-    debian_package = "msitools"
+    debian_package = "wixl"  # Debian ships wixl apart from msitools
 
     def build(self, source: Path, output: Path, *, defines: dict[str, str] | None = None) -> Path:
         args = []

@@ -1,0 +1,288 @@
+"""The Windows MSI: a per-machine install of the module, built with ``wixl`` (msitools).
+
+What it installs (``ALLUSERS=1``)::
+
+    ProgramFiles64Folder\\<Company>\\<Product>\\<Product>.exe    the module
+    ...\\<Product>\\sosqueue-package.json                      tells the agent a package set it up
+    ProgramMenuFolder\\<Product>.lnk                           the Start menu entry
+    DesktopFolder\\<Product> SOS.lnk                            the SOS shortcut on the Public Desktop
+                                                               (when DESKTOP_SHORTCUT=1, the default)
+    HKLM\\...\\CurrentVersion\\Run  "<Product> SOS"              "<exe>" --tray (when AUTOSTART=1)
+    HKLM\\Software\\<Company>\\<Product>                         InstallDir, ModuleId, key paths
+
+The UpgradeCode is derived from the module id, so every build of one module upgrades the
+last one (MajorUpgrade, same version allowed); the ProductCode is new for every build.
+
+wixl 0.101 (Debian 12) writes every string in Windows-1252 (a name outside it would come out
+empty, so such names are refused). It does not know ``Component/Condition``,
+``MajorUpgrade/@AllowSameVersionUpgrades`` nor ``Property/@Secure``: those are set in the built
+database with ``msibuild``'s SQL, giving the tables the WiX toolset writes for them.
+
+Silent install and removal::
+
+    msiexec /i Acme-Help-1.2.3.msi /qn DESKTOP_SHORTCUT=0 AUTOSTART=1
+    msiexec /x Acme-Help-1.2.3.msi /qn
+"""
+
+import logging
+import re
+import shutil
+import tempfile
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.platforms._base import Desktop, display_name, file_name
+from builder.errors import ConfigError, OutputError
+from builder.packaging import PACKAGE_MARKER, Module, marker, publish, staging
+from builder.tools import Tool
+from builder.tools.wixl import Wixl
+
+log = logging.getLogger("sosqueue.builder")
+
+WIX_NAMESPACE = "http://schemas.microsoft.com/wix/2006/wi"
+#: UpgradeCode = uuid5(UPGRADE_NAMESPACE, module id): stable for a module, distinct between modules.
+UPGRADE_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:sosqueue:msi:upgrade-code")
+RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+#: The only code page wixl 0.101 writes strings in; text outside it would come out empty.
+CODEPAGE = "cp1252"
+#: The public properties IT sets on the msiexec command line, with their defaults.
+PROPERTIES = {"DESKTOP_SHORTCUT": "1", "AUTOSTART": "0"}
+#: Which component each public property switches, and when.
+CONDITIONS = {"DesktopShortcut": 'DESKTOP_SHORTCUT = "1"', "Autostart": 'AUTOSTART = "1"'}
+_UPGRADE_MIGRATE_FEATURES = 0x001
+_UPGRADE_VERSION_MAX_INCLUSIVE = 0x200
+_WIXL_SECURE = "WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED"
+
+
+class MsiBuild(Tool):
+    """``msibuild`` (msitools) runs SQL on an MSI database."""
+
+    name = "msibuild"
+    executable = "msibuild"
+    debian_package = "msitools"
+
+    def query(self, msi: Path, *queries: str) -> None:
+        args: list = [msi]
+        for query in queries:
+            args += ["-q", query]
+        self.run(args)
+
+
+@dataclass(frozen=True)
+class BuiltMsi:
+    """A finished MSI: where it is and its codes."""
+
+    path: Path
+    version: str
+    product_code: str
+    upgrade_code: str
+
+
+@dataclass(frozen=True)
+class Names:
+    """What the MSI calls things: the brand's names as shown, and as Windows file and key names."""
+
+    company: str
+    product: str
+    company_file: str
+    product_file: str
+    sos_file: str
+
+    @classmethod
+    def for_module(cls, module: Module) -> "Names":
+        try:
+            desktop = Desktop(module.product)
+            names = cls(company=display_name(module.company), product=desktop.app_name,
+                        company_file=file_name(module.company), product_file=file_name(module.product),
+                        sos_file=file_name(desktop.sos_name))
+        except ValueError as error:
+            raise ConfigError(f"the brand's names cannot name Windows files ({error}); change the company or product") from None
+        for text in (names.company, names.product):
+            if "$(" in text:
+                # wixl's preprocessor expands $(...) in every attribute and has no escape for it
+                raise ConfigError(f"{text!r} contains '$(', which an MSI built with wixl cannot carry; rename it")
+            try:
+                text.encode(CODEPAGE)
+            except UnicodeEncodeError:
+                raise ConfigError(
+                    f"{text!r} has characters an MSI built with wixl cannot carry (it writes Windows-1252 only); "
+                    "use a Latin-script company and product name for the MSI") from None
+        return names
+
+    @property
+    def exe(self) -> str:
+        return f"{self.product_file}.exe"
+
+    @property
+    def key(self) -> str:
+        return f"Software\\{self.company_file}\\{self.product_file}"
+
+
+def upgrade_code(module_id: str) -> str:
+    """The MSI UpgradeCode of a module: the same for every build of it."""
+    return "{" + str(uuid.uuid5(UPGRADE_NAMESPACE, module_id)).upper() + "}"
+
+
+def build_msi(module: Module, out_dir: Path, *, version: str, wixl: Wixl | None = None,
+              msibuild: MsiBuild | None = None) -> BuiltMsi:
+    """Build ``<Product>-<version>.msi`` for a stamped module into ``out_dir``.
+
+    :raises ConfigError: if the module is a macOS app, or its names do not fit an MSI.
+    :raises ToolMissing: if wixl or msibuild is not installed.
+    :raises ToolFailed: if one of them fails.
+    :raises OutputError: if ``out_dir`` cannot be written.
+    """
+    if module.platform == "macos":
+        raise ConfigError(f"{module.path} is a macOS app; package it with build_scripts/macos/pkgbuild.sh")
+    if module.platform != "windows":
+        log.warning("%s is a %s program, not a Windows one; the MSI carries it all the same", module.path, module.platform)
+    wixl, msibuild = wixl or Wixl(), msibuild or MsiBuild()
+    wixl.verify()
+    msibuild.verify()
+    names = Names.for_module(module)
+    codes = {"product": "{" + str(uuid.uuid4()).upper() + "}", "upgrade": upgrade_code(module.module_id)}
+    target = out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', names.product_file).strip('-') or 'support'}-{version}.msi"
+    log.info("building the MSI of %s %s…", names.product, version)
+    with staging(out_dir) as scratch, tempfile.TemporaryDirectory(prefix="sosqueue-msi-") as sources:
+        source = Path(sources) / "module.wxs"
+        try:
+            files = _stage_sources(Path(sources), module, version)
+            tree = ET.ElementTree(wix_document(names, version=version, codes=codes, files=files,
+                                               module_id=module.module_id))
+            ET.indent(tree)
+            tree.write(source, encoding="utf-8", xml_declaration=True)
+        except OSError as error:
+            raise OutputError(f"cannot stage the MSI's files in {sources} ({error.strerror or error}); "
+                              "free some space in the temporary folder (TMPDIR)") from None
+        built = wixl.build(source, scratch / target.name)
+        msibuild.query(built, *_fixups(version, codes["upgrade"]))
+        publish(built, target)
+    log.info("MSI ready: %s", target)
+    return BuiltMsi(path=target, version=version, product_code=codes["product"], upgrade_code=codes["upgrade"])
+
+
+def _stage_sources(folder: Path, module: Module, version: str) -> dict[str, Path]:
+    """Copy what goes into the cabinet next to the WiX source, which names them relative to
+    itself: wixl cannot take an absolute icon path, and its preprocessor would mangle a ``$``
+    in the module's own path."""
+    files = {"exe": folder / "module.exe", "marker": folder / PACKAGE_MARKER}
+    shutil.copyfile(module.path, files["exe"])
+    files["marker"].write_bytes(marker(module, installer="msi", package=module.product, version=version))
+    for icon in ("app", "sos"):
+        data = module.config.assets.get(f"{icon}.ico")
+        if data:
+            files[icon] = folder / f"{icon}.ico"
+            files[icon].write_bytes(data)
+    if "sos" not in files and "app" in files:
+        files["sos"] = files["app"]
+    return files
+
+
+def _text(value: str) -> str:
+    """An attribute value for wixl: its preprocessor reads ``$$`` as a literal ``$``."""
+    return value.replace("$", "$$")
+
+
+def _element(parent: ET.Element | None, tag: str, **attributes: str) -> ET.Element:
+    qualified = f"{{{WIX_NAMESPACE}}}{tag}"
+    values = {key: _text(value) for key, value in attributes.items()}
+    return ET.Element(qualified, values) if parent is None else ET.SubElement(parent, qualified, values)
+
+
+def wix_document(names: Names, *, version: str, codes: dict[str, str], files: dict[str, Path],
+                 module_id: str) -> ET.Element:
+    """The WiX source of the MSI (conditions and upgrade rules are added after wixl, see above).
+
+    :param files: the sources by role (``exe``, ``marker``, and icons ``app``, ``sos``), in the
+        folder the WiX source is written to.
+    """
+    ET.register_namespace("", WIX_NAMESPACE)
+    wix = _element(None, "Wix")
+    product = _element(wix, "Product", Id=codes["product"], Name=names.product, Language="1033",
+                       Codepage="1252", Version=version, Manufacturer=names.company,
+                       UpgradeCode=codes["upgrade"])
+    _element(product, "Package", InstallerVersion="500", Compressed="yes", InstallScope="perMachine",
+             SummaryCodepage="1252", Description=f"{names.product} {version}", Manufacturer=names.company,
+             Comments=f"The SOS support button of {names.company}")
+    _element(product, "Media", Id="1", Cabinet="module.cab", EmbedCab="yes")
+    _element(product, "MajorUpgrade", DowngradeErrorMessage="A newer version of [ProductName] is installed.")
+    for icon in ("app", "sos"):
+        if icon in files:
+            _element(product, "Icon", Id=f"{icon}.ico", SourceFile=files[icon].name)
+    if "app" in files:
+        _element(product, "Property", Id="ARPPRODUCTICON", Value="app.ico")
+    for name, default in PROPERTIES.items():
+        _element(product, "Property", Id=name, Value=default)
+
+    target = _element(product, "Directory", Id="TARGETDIR", Name="SourceDir")
+    program_files = _element(target, "Directory", Id="ProgramFiles64Folder")
+    company_dir = _element(program_files, "Directory", Id="CompanyFolder", Name=names.company_file)
+    install_dir = _element(company_dir, "Directory", Id="INSTALLDIR", Name=names.product_file)
+    menu_dir = _element(target, "Directory", Id="ProgramMenuFolder")
+    desktop_dir = _element(target, "Directory", Id="DesktopFolder")
+
+    components = []
+    module_component = _component(install_dir, "Module", components)
+    _element(module_component, "File", Id="ModuleExe", Name=names.exe, Source=files["exe"].name, KeyPath="yes")
+    _element(module_component, "File", Id="PackageMarker", Name=PACKAGE_MARKER, Source=files["marker"].name)
+
+    folder_component = _component(install_dir, "InstallFolder", components)
+    _element(folder_component, "RemoveFolder", Id="RemoveInstallFolder", On="uninstall")
+    _element(folder_component, "RegistryValue", Root="HKLM", Key=names.key, Name="ModuleId", Type="string",
+             Value=module_id)
+    _element(folder_component, "RegistryValue", Root="HKLM", Key=names.key, Name="InstallDir", Type="string",
+             Value="[INSTALLDIR]", KeyPath="yes")
+    company_component = _component(company_dir, "CompanyFolder", components)
+    _element(company_component, "RemoveFolder", Id="RemoveCompanyFolder", On="uninstall")
+    _element(company_component, "RegistryValue", Root="HKLM", Key=names.key, Name="CompanyFolder",
+             Type="integer", Value="1", KeyPath="yes")
+
+    exe = f"[INSTALLDIR]{names.exe}"
+    menu_component = _component(menu_dir, "MenuShortcut", components)
+    _shortcut(menu_component, "MenuShortcut", names.product_file, exe, "", files.get("app") and "app.ico")
+    _element(menu_component, "RegistryValue", Root="HKLM", Key=names.key, Name="MenuShortcut", Type="integer",
+             Value="1", KeyPath="yes")
+    desktop_component = _component(desktop_dir, "DesktopShortcut", components)
+    _shortcut(desktop_component, "DesktopShortcut", names.sos_file, exe, "--sos", files.get("sos") and "sos.ico")
+    _element(desktop_component, "RegistryValue", Root="HKLM", Key=names.key, Name="DesktopShortcut",
+             Type="integer", Value="1", KeyPath="yes")
+    autostart_component = _component(install_dir, "Autostart", components)
+    _element(autostart_component, "RegistryValue", Root="HKLM", Key=RUN_KEY, Name=names.sos_file, Type="string",
+             Value=f'"{exe}" --tray', KeyPath="yes")
+
+    feature = _element(product, "Feature", Id="Main", Level="1", Title=names.product)
+    for component in components:
+        _element(feature, "ComponentRef", Id=component)
+    return wix
+
+
+def _component(directory: ET.Element, component_id: str, components: list[str]) -> ET.Element:
+    components.append(component_id)
+    return _element(directory, "Component", Id=component_id, Guid="*", Win64="yes")
+
+
+def _shortcut(component: ET.Element, shortcut_id: str, name: str, target: str, arguments: str,
+              icon: str | None) -> None:
+    attributes = {"Id": shortcut_id, "Name": name, "Target": target, "WorkingDirectory": "INSTALLDIR"}
+    if arguments:
+        attributes["Arguments"] = arguments
+    if icon:
+        attributes["Icon"] = icon
+    _element(component, "Shortcut", **attributes)
+
+
+def _fixups(version: str, upgrade: str) -> list[str]:
+    """SQL for what wixl cannot write: component conditions, secure public properties, and
+    upgrading over the same version (WiX's ``AllowSameVersionUpgrades``)."""
+    queries = [f"UPDATE `Component` SET `Condition` = '{condition}' WHERE `Component` = '{component}'"
+               for component, condition in CONDITIONS.items()]
+    secure = ";".join([_WIXL_SECURE, *PROPERTIES])
+    queries.append(f"UPDATE `Property` SET `Value` = '{secure}' WHERE `Property` = 'SecureCustomProperties'")
+    # Attributes is part of the Upgrade table's key, so the row is replaced, not updated.
+    queries.append("DELETE FROM `Upgrade` WHERE `ActionProperty` = 'WIX_UPGRADE_DETECTED'")
+    attributes = _UPGRADE_MIGRATE_FEATURES | _UPGRADE_VERSION_MAX_INCLUSIVE
+    queries.append("INSERT INTO `Upgrade` (`UpgradeCode`, `VersionMax`, `Attributes`, `ActionProperty`) "
+                   f"VALUES ('{upgrade}', '{version}', {attributes}, 'WIX_UPGRADE_DETECTED')")
+    return queries

@@ -1,0 +1,509 @@
+"""``sosqueue package deb``: the package's files, control fields and scripts, a real ``dpkg -i``
+with users on the machine, and clean ``dpkg -r`` / ``dpkg -P``."""
+
+import hashlib
+import json
+import os
+import pwd
+import signal
+import re
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+from agent import config as agent_config
+from agent import payload
+from builder.errors import ExitCode, ToolFailed, ToolMissing
+from builder.packaging import read_module
+from builder.packaging.deb import build_deb, elf_architecture, minimum_glibc
+from builder.tools.dpkg_deb import DpkgDeb
+from tests.builder.packaging import (TRUE, damage, entries, plain_copy, run_cli, stamp_module,
+                                     unique_product)
+from tests.support.polling import eventually
+
+HAS_DPKG_DEB = shutil.which("dpkg-deb") is not None
+HAS_DPKG = shutil.which("dpkg") is not None and hasattr(os, "geteuid") and os.geteuid() == 0
+HAS_SHELLCHECK = shutil.which("shellcheck") is not None
+HAS_DESKTOP_FILE_VALIDATE = shutil.which("desktop-file-validate") is not None
+HAS_OBJDUMP = shutil.which("objdump") is not None
+HAS_GVFS_METADATA = bool(shutil.which("gio") and shutil.which("dbus-daemon")) and any(
+    Path(folder, "gvfsd-metadata").exists() for folder in ("/usr/libexec", "/usr/lib/gvfs"))
+
+pytestmark = pytest.mark.skipif(not HAS_DPKG_DEB, reason="dpkg-deb is not installed")
+needs_dpkg = pytest.mark.skipif(not HAS_DPKG, reason="installing a package needs dpkg and root")
+
+
+def slug(product: str) -> str:
+    return "sosqueue-" + re.sub(r"[^a-z0-9]+", "-", product.lower()).strip("-")
+
+
+def deb_field(deb: Path, name: str) -> str:
+    return subprocess.run(["dpkg-deb", "-f", deb, name], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def deb_listing(deb: Path) -> dict[str, str]:
+    """Path (without the leading ``.``) → ``ls``-style mode string, from ``dpkg-deb -c``."""
+    listing = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True, check=True).stdout
+    found = {}
+    for line in listing.splitlines():
+        mode, _, _, _, _, path = line.split(None, 5)
+        found[path.removeprefix(".").rstrip("/") or "/"] = mode
+    return found
+
+
+def deb_file(deb: Path, path: str) -> bytes:
+    tar = subprocess.run(["dpkg-deb", "--fsys-tarfile", deb], capture_output=True, check=True).stdout
+    return subprocess.run(["tar", "-xO", f".{path}"], input=tar, capture_output=True, check=True).stdout
+
+
+def control_file(deb: Path, name: str, folder: Path) -> Path:
+    subprocess.run(["dpkg-deb", "-e", deb, folder], check=True)
+    return folder / name
+
+
+def installed_status(package: str) -> str | None:
+    result = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}", package], capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+@dataclass
+class User:
+    name: str
+    uid: int
+    home: Path
+
+
+class Machine:
+    """This (throwaway, root) machine: packages installed and users added by a test, undone after."""
+
+    def __init__(self):
+        self.packages: list[str] = []
+        self.users: list[User] = []
+        self._desktops_before = {home for home in self._homes() if (home / "Desktop").exists()}
+
+    def install(self, deb: Path) -> subprocess.CompletedProcess:
+        self.packages.append(deb_field(deb, "Package"))
+        return self.dpkg("-i", str(deb))
+
+    def dpkg(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run dpkg, waiting while another dpkg (another test run, apt) holds its lock."""
+        result = eventually(lambda: _unlocked(subprocess.run(["dpkg", *args], capture_output=True, text=True)),
+                            what="the dpkg lock")
+        if check and result.returncode != 0:
+            raise AssertionError(f"dpkg {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def add_user(self, desktop: str | None = None) -> User:
+        """A new local user with a home; ``desktop`` sets XDG_DESKTOP_DIR in user-dirs.dirs."""
+        name = f"sosqt{secrets.token_hex(3)}"
+        uid = next(uid for uid in range(21000 + secrets.randbelow(20000), 60000) if not _uid_exists(uid))
+        subprocess.run(["useradd", "-m", "-u", str(uid), "-s", "/bin/sh", name], check=True, capture_output=True)
+        user = User(name=name, uid=uid, home=Path(pwd.getpwnam(name).pw_dir))
+        self.users.append(user)
+        if desktop is not None:
+            config = user.home / ".config"
+            config.mkdir()
+            (config / "user-dirs.dirs").write_text(f'# written by the test\nXDG_DESKTOP_DIR="{desktop}"\n')
+            shutil.chown(config, user.name, user.name)
+            shutil.chown(config / "user-dirs.dirs", user.name, user.name)
+        return user
+
+    def clean(self) -> None:
+        for package in reversed(self.packages):
+            self.dpkg("-P", package, check=False)
+        for user in self.users:
+            subprocess.run(["userdel", "-r", user.name], capture_output=True)
+        for home in self._homes():
+            desktop = home / "Desktop"
+            if home not in self._desktops_before and desktop.is_dir() and not any(desktop.iterdir()):
+                desktop.rmdir()  # the package made it for a user of this machine; put it back as it was
+
+    @staticmethod
+    def _homes() -> set[Path]:
+        return {Path(entry.pw_dir) for entry in pwd.getpwall() if entry.pw_uid >= 1000 and entry.pw_dir not in ("", "/")}
+
+
+def _unlocked(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess | None:
+    return None if result.returncode != 0 and "lock" in result.stderr else result
+
+
+def _uid_exists(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
+@pytest.fixture
+def machine():
+    """Installs packages and adds users; purges and deletes them afterwards, even on failure."""
+    state = Machine()
+    yield state
+    state.clean()
+
+
+@pytest.fixture
+def start_session_bus(machine):
+    """Starts a D-Bus session bus for a user at /run/user/UID/bus, as a login would; stops it after."""
+    started: list[tuple[User, int]] = []
+
+    def start(user: User) -> Path:
+        runtime = Path(f"/run/user/{user.uid}")
+        runtime.mkdir(mode=0o700, parents=True)
+        shutil.chown(runtime, user.name, user.name)
+        pid = subprocess.run(["runuser", "-u", user.name, "--", "dbus-daemon", "--session", "--fork", "--print-pid",
+                              f"--address=unix:path={runtime}/bus"], capture_output=True, text=True, check=True)
+        started.append((user, int(pid.stdout.split()[0])))
+        return runtime
+
+    yield start
+    for user, pid in started:
+        os.kill(pid, signal.SIGTERM)
+        # gvfsd-metadata, which the bus started for gio, leaves when the bus goes
+        eventually(lambda: not [p for p in psutil.process_iter(["uids", "status"]) if p.info["uids"].real == user.uid
+                                and p.info["status"] != psutil.STATUS_ZOMBIE], what=f"the processes of {user.name} to end")
+        shutil.rmtree(f"/run/user/{user.uid}", ignore_errors=True)
+
+
+@pytest.fixture
+def product() -> str:
+    return unique_product()
+
+
+@pytest.fixture
+def module(tmp_path, product) -> Path:
+    """A stamped Linux module whose file name and product name have spaces."""
+    return stamp_module(tmp_path / "modules", product=product)
+
+
+@pytest.fixture
+def out(tmp_path) -> Path:
+    return tmp_path / "out dir"
+
+
+def build(capsys, module: Path, out: Path, *options: str) -> Path:
+    code, stdout, stderr = run_cli(capsys, "package", "deb", "--module", str(module), "--out", str(out), *options)
+    assert code == ExitCode.OK, stderr
+    return Path(stdout.strip())
+
+
+# --- the package's contents -------------------------------------------------------------------
+
+
+def test_package_holds_module_menu_entry_autostart_and_skel_shortcut(capsys, module, out, product):
+    """The .deb installs the module under /opt, the menu entry, autostart and the skel shortcut."""
+    deb = build(capsys, module, out, "--autostart", "--version", "1.2.3")
+    package = slug(product)
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True).stdout.strip()
+    assert deb == out / f"{package}_1.2.3_{arch}.deb"
+    files = deb_listing(deb)
+    assert files[f"/opt/{package}/{package}"] == "-rwxr-xr-x"
+    assert files[f"/usr/share/applications/{package}.desktop"] == "-rw-r--r--"
+    assert files[f"/etc/xdg/autostart/{package}.desktop"] == "-rw-r--r--"
+    assert files[f"/etc/skel/Desktop/{product} SOS.desktop"] == "-rwxr-xr-x"
+    assert files[f"/opt/{package}/sosqueue-package.json"] == "-rw-r--r--"
+    assert deb_file(deb, f"/opt/{package}/{package}") == module.read_bytes()
+    assert entries(out) == [deb.name]
+
+
+def test_control_fields_name_the_product_company_and_glibc(capsys, module, out, product):
+    """Package, Version, Architecture, Maintainer, Section, Priority, Depends and Description are set."""
+    deb = build(capsys, module, out, "--version", "2.0.7")
+    assert deb_field(deb, "Package") == slug(product)
+    assert deb_field(deb, "Version") == "2.0.7"
+    assert deb_field(deb, "Architecture") == elf_architecture(TRUE)
+    assert deb_field(deb, "Maintainer") == "Acme Corp"
+    assert deb_field(deb, "Section") == "utils"
+    assert deb_field(deb, "Priority") == "optional"
+    assert re.fullmatch(r"libc6 \(>= 2\.\d+\)", deb_field(deb, "Depends"))
+    assert deb_field(deb, "Description").startswith(f"{product}: ask Acme Corp's support team for help")
+
+
+def test_maintainer_option_sets_the_maintainer_field(capsys, module, out):
+    """--maintainer replaces the company name in the Maintainer field."""
+    deb = build(capsys, module, out, "--maintainer", "Acme IT <it@acme.example>")
+    assert deb_field(deb, "Maintainer") == "Acme IT <it@acme.example>"
+
+
+@pytest.mark.skipif(not HAS_OBJDUMP, reason="objdump (binutils) is not installed")
+def test_depends_on_the_newest_glibc_version_the_program_needs(tmp_path, module):
+    """The minimum glibc is the newest GLIBC_ version among the program's needed symbols."""
+    dump = subprocess.run(["objdump", "-T", TRUE], capture_output=True, text=True, check=True).stdout
+    newest = max((tuple(map(int, v.split("."))) for v in re.findall(r"\(GLIBC_([\d.]+)\)", dump)))
+    assert minimum_glibc(module) == ".".join(map(str, newest))
+
+
+def test_architecture_comes_from_the_elf_header(capsys, tmp_path, out, product):
+    """An arm64 program gives an _arm64.deb, whatever this machine is."""
+    base = plain_copy(tmp_path / "base")
+    data = bytearray(base.read_bytes())
+    data[18:20] = (183).to_bytes(2, "little")  # e_machine = EM_AARCH64
+    base.write_bytes(bytes(data))
+    deb = build(capsys, stamp_module(tmp_path / "modules", product=product, base=base), out)
+    assert deb.name.endswith("_arm64.deb")
+    assert deb_field(deb, "Architecture") == "arm64"
+
+
+def test_without_autostart_and_shortcut_the_package_has_neither(capsys, module, out, product):
+    """--no-autostart --no-desktop-shortcut leave out the autostart entry and every SOS shortcut."""
+    deb = build(capsys, module, out, "--no-autostart", "--no-desktop-shortcut")
+    files = deb_listing(deb)
+    assert not [path for path in files if path.startswith(("/etc/xdg", "/etc/skel"))]
+    assert f"/opt/{slug(product)}/sos-shortcut.desktop" not in files
+    assert f"/usr/share/applications/{slug(product)}.desktop" in files
+
+
+def test_desktop_entries_run_the_module_in_its_modes(capsys, module, out, product):
+    """The menu entry opens the module, the SOS shortcut passes --sos, autostart --tray."""
+    deb = build(capsys, module, out, "--autostart")
+    package = slug(product)
+    executable = f"/opt/{package}/{package}"
+    menu = deb_file(deb, f"/usr/share/applications/{package}.desktop").decode()
+    sos = deb_file(deb, f"/etc/skel/Desktop/{product} SOS.desktop").decode()
+    autostart = deb_file(deb, f"/etc/xdg/autostart/{package}.desktop").decode()
+    assert f"\nName={product}\n" in menu and f"\nExec={executable}\n" in menu
+    assert f"\nName={product} SOS\n" in sos and f"\nExec={executable} --sos\n" in sos
+    assert f"\nExec={executable} --tray\n" in autostart and "\nNoDisplay=true\n" in autostart
+    assert f"\nIcon=/opt/{package}/icons/sos.png\n" in sos
+
+
+@pytest.mark.skipif(not HAS_DESKTOP_FILE_VALIDATE, reason="desktop-file-validate is not installed")
+def test_desktop_entries_pass_desktop_file_validate(capsys, tmp_path, module, out, product):
+    """desktop-file-validate accepts the menu, autostart and SOS entries."""
+    deb = build(capsys, module, out, "--autostart")
+    package = slug(product)
+    for index, path in enumerate((f"/usr/share/applications/{package}.desktop",
+                                  f"/etc/xdg/autostart/{package}.desktop", f"/etc/skel/Desktop/{product} SOS.desktop")):
+        copy = tmp_path / f"entry{index}.desktop"
+        copy.write_bytes(deb_file(deb, path))
+        result = subprocess.run(["desktop-file-validate", copy], capture_output=True, text=True)
+        assert result.returncode == 0 and not result.stdout.strip(), f"{path}: {result.stdout}"
+
+
+def test_maintainer_scripts_are_posix_sh_with_set_e(capsys, tmp_path, module, out, product):
+    """postinst, prerm and postrm are #!/bin/sh scripts with set -e that sh can parse."""
+    deb = build(capsys, module, out)
+    for name in ("postinst", "prerm", "postrm"):
+        script = control_file(deb, name, tmp_path / "control")
+        text = script.read_text()
+        assert text.startswith("#!/bin/sh\n") and "\nset -e\n" in text
+        assert os.access(script, os.X_OK)
+        assert subprocess.run(["sh", "-n", script]).returncode == 0
+
+
+@pytest.mark.skipif(not HAS_SHELLCHECK, reason="shellcheck is not installed")
+def test_maintainer_scripts_and_shortcut_helper_are_shellcheck_clean(capsys, tmp_path, module, out, product):
+    """shellcheck finds nothing in the maintainer scripts and the desktop-shortcuts helper."""
+    deb = build(capsys, module, out)
+    scripts = [control_file(deb, name, tmp_path / "control") for name in ("postinst", "prerm", "postrm")]
+    helper = tmp_path / "desktop-shortcuts"
+    helper.write_bytes(deb_file(deb, f"/opt/{slug(product)}/desktop-shortcuts"))
+    result = subprocess.run(["shellcheck", "-s", "sh", *scripts, helper], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_json_output_describes_the_package(capsys, module, out, product):
+    """--json prints one JSON object with the path, package, version and architecture."""
+    code, stdout, _ = run_cli(capsys, "package", "deb", "--module", str(module), "--out", str(out), "--json",
+                              "--version", "3.1.4")
+    result = json.loads(stdout)
+    assert code == ExitCode.OK
+    assert result["package"] == slug(product) and result["version"] == "3.1.4"
+    assert Path(result["path"]).is_file() and result["depends"].startswith("libc6")
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+def assert_refused(capsys, out: Path, args: list[str], code: ExitCode, words: str) -> None:
+    exit_code, stdout, stderr = run_cli(capsys, "package", "deb", *args, "--out", str(out))
+    lines = stderr.strip().splitlines()
+    assert exit_code == code, stderr
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and words in lines[0], stderr
+    assert stdout == ""
+    if out.is_dir():
+        assert entries(out) == []
+
+
+def test_missing_module_is_refused(capsys, tmp_path, out):
+    """A module path that does not exist: NOT_FOUND, one line, nothing written."""
+    assert_refused(capsys, out, ["--module", str(tmp_path / "no such module")], ExitCode.NOT_FOUND, "no module at")
+    assert not out.exists()
+
+
+def test_base_agent_is_refused(capsys, tmp_path, out):
+    """An unstamped program is a base, not a module: DAMAGED_MODULE."""
+    base = plain_copy(tmp_path / "base")
+    assert_refused(capsys, out, ["--module", str(base)], ExitCode.DAMAGED_MODULE, "base agent")
+
+
+def test_damaged_module_is_refused(capsys, module, out):
+    """A module with a changed payload byte fails its checksum: DAMAGED_MODULE."""
+    assert_refused(capsys, out, ["--module", str(damage(module))], ExitCode.DAMAGED_MODULE, "damaged")
+
+
+def test_windows_module_is_refused(capsys, tmp_path, out, product):
+    """A .deb needs a Linux module: a stamped PE program is a CONFIG error."""
+    base = tmp_path / "base.exe"
+    base.write_bytes(b"MZ" + bytes(4096))
+    windows_module = stamp_module(tmp_path / "modules", product=product, base=base, name="Module.exe")
+    assert_refused(capsys, out, ["--module", str(windows_module)], ExitCode.CONFIG, "Linux")
+
+
+def test_bad_version_is_refused(capsys, module, out):
+    """A version MSI and dpkg cannot both take is a CONFIG error."""
+    assert_refused(capsys, out, ["--module", str(module), "--version", "1.300.0"], ExitCode.CONFIG, "X.Y.Z")
+
+
+def test_unwritable_out_is_refused(capsys, tmp_path, module):
+    """An --out that is a file: OUTPUT, and the file is untouched."""
+    blocker = tmp_path / "a file"
+    blocker.write_text("keep me")
+    assert_refused(capsys, blocker, ["--module", str(module)], ExitCode.OUTPUT, "choose another --out")
+    assert blocker.read_text() == "keep me"
+
+
+def test_failing_dpkg_deb_leaves_nothing_in_out(tmp_path, module, out):
+    """When dpkg-deb fails, TOOL_FAILED, and out holds no staging folder and no package."""
+    failing = DpkgDeb(which=lambda _: shutil.which("false"))
+    with pytest.raises(ToolFailed):
+        build_deb(read_module(module), out, version="1.0.0", tool=failing)
+    assert entries(out) == []
+
+
+def test_missing_dpkg_deb_says_how_to_install_it(tmp_path, module, out):
+    """Without dpkg-deb: TOOL_MISSING naming the Debian package, before anything is written."""
+    with pytest.raises(ToolMissing, match="apt-get install dpkg"):
+        build_deb(read_module(module), out, version="1.0.0", tool=DpkgDeb(which=lambda _: None))
+    assert not out.exists()
+
+
+# --- installed for real ---------------------------------------------------------------------
+
+
+def shortcut_list(package: str) -> list[list[str]]:
+    path = Path(f"/var/lib/{package}/shortcuts.list")
+    return [line.split("\t") for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@needs_dpkg
+def test_dpkg_install_and_remove_with_shortcuts_for_every_user(capsys, machine, module, out, product):
+    """dpkg -i puts everything in place with a shortcut per user; dpkg -r and -P take it all away."""
+    package = slug(product)
+    shortcut = f"{product} SOS.desktop"
+    early = machine.add_user(desktop="$HOME/Mein Schreibtisch")
+    machine.install(build(capsys, module, out, "--autostart"))
+
+    installed = Path(f"/opt/{package}/{package}")
+    assert installed.stat().st_mode & 0o777 == 0o755
+    assert agent_config.parse(payload.read(installed)).module_id == read_module(module).module_id
+    for path in (f"/usr/share/applications/{package}.desktop", f"/etc/xdg/autostart/{package}.desktop",
+                 f"/etc/skel/Desktop/{shortcut}"):
+        assert Path(path).is_file(), path
+    early_shortcut = early.home / "Mein Schreibtisch" / shortcut
+    assert early_shortcut.read_bytes() == Path(f"/opt/{package}/sos-shortcut.desktop").read_bytes()
+    assert (early_shortcut.stat().st_uid, early_shortcut.stat().st_mode & 0o777) == (early.uid, 0o755)
+    assert [early.name, str(early_shortcut)] in shortcut_list(package)
+
+    late = machine.add_user()  # created after the install: gets the shortcut from /etc/skel
+    late_shortcut = late.home / "Desktop" / shortcut
+    assert late_shortcut.is_file() and late_shortcut.stat().st_uid == late.uid
+
+    machine.dpkg("-r", package)
+    for path in (installed, Path(f"/usr/share/applications/{package}.desktop"),
+                 Path(f"/etc/xdg/autostart/{package}.desktop"), Path(f"/etc/skel/Desktop/{shortcut}"),
+                 early_shortcut, late_shortcut):
+        assert not path.exists(), path
+    assert not Path(f"/opt/{package}").exists()
+    assert early_shortcut.parent.is_dir()  # the user's desktop folder itself stays
+
+    machine.dpkg("-P", package)
+    assert not Path(f"/var/lib/{package}").exists()
+    assert installed_status(package) is None
+
+
+@needs_dpkg
+def test_reinstalling_keeps_one_shortcut_per_user(capsys, machine, module, out, product):
+    """Installing the same package again, or running postinst again, adds no second shortcut."""
+    package = slug(product)
+    user = machine.add_user()
+    deb = build(capsys, module, out)
+    machine.install(deb)
+    machine.install(deb)
+    subprocess.run([f"/var/lib/dpkg/info/{package}.postinst", "configure", "1.0.0"], check=True, capture_output=True)
+    assert [entry for entry in shortcut_list(package) if entry[0] == user.name] == [
+        [user.name, str(user.home / "Desktop" / f"{product} SOS.desktop")]]
+    assert [path.name for path in (user.home / "Desktop").iterdir()] == [f"{product} SOS.desktop"]
+
+
+@needs_dpkg
+def test_upgrade_does_not_bring_back_a_shortcut_the_user_deleted(capsys, tmp_path, machine, module, out, product):
+    """A user who deleted the SOS shortcut does not get it back with the next version."""
+    user = machine.add_user()
+    machine.install(build(capsys, module, out, "--version", "1.0.0"))
+    shortcut = user.home / "Desktop" / f"{product} SOS.desktop"
+    shortcut.unlink()
+    machine.install(build(capsys, module, tmp_path / "v2", "--version", "1.0.1"))
+    assert installed_status(slug(product)) == "ii"
+    assert not shortcut.exists()
+
+
+@needs_dpkg
+def test_remove_keeps_a_skel_copy_the_user_changed(capsys, machine, module, out, product):
+    """Removal takes unchanged copies from /etc/skel, but not one the user edited."""
+    machine.install(build(capsys, module, out))
+    user = machine.add_user()
+    copy = user.home / "Desktop" / f"{product} SOS.desktop"
+    copy.write_text(copy.read_text() + "X-Edited-By-User=true\n")
+    machine.dpkg("-r", slug(product))
+    assert copy.is_file()
+
+
+@needs_dpkg
+def test_package_built_without_shortcuts_removes_those_of_the_previous_version(capsys, tmp_path, machine, module,
+                                                                                out, product):
+    """Upgrading to a build with --no-desktop-shortcut removes the shortcuts the old one made."""
+    user = machine.add_user()
+    machine.install(build(capsys, module, out, "--version", "1.0.0"))
+    shortcut = user.home / "Desktop" / f"{product} SOS.desktop"
+    assert shortcut.is_file()
+    machine.install(build(capsys, module, tmp_path / "v2", "--version", "1.0.1", "--no-desktop-shortcut"))
+    assert not shortcut.exists()
+    assert not Path(f"/etc/skel/Desktop/{product} SOS.desktop").exists()
+
+
+@needs_dpkg
+def test_real_base_module_installs_and_prints_its_config(capsys, tmp_path, machine, real_base, product):
+    """A module stamped on the real PyInstaller base runs from /opt and reads its own payload."""
+    module = stamp_module(tmp_path / "modules", product=product, base=real_base)
+    deb = build(capsys, module, tmp_path / "out")
+    assert deb_field(deb, "Depends") == f"libc6 (>= {minimum_glibc(module)})"
+    machine.install(deb)
+    package = slug(product)
+    result = subprocess.run([f"/opt/{package}/{package}", "--print-config"], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "SOSQUEUE_AGENT_HOME": str(tmp_path / "agent-home")})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["module"]["id"] == read_module(module).module_id
+
+
+@needs_dpkg
+@pytest.mark.skipif(not HAS_GVFS_METADATA, reason="gio, dbus-daemon or gvfsd-metadata is not installed")
+def test_shortcut_is_marked_trusted_for_a_user_with_a_session(capsys, machine, start_session_bus, module, out,
+                                                              product):
+    """For a logged-in user the shortcut gets GNOME's, LXQt's and Xfce's trust metadata, so it runs without asking."""
+    user = machine.add_user()
+    runtime = start_session_bus(user)
+    machine.install(build(capsys, module, out))
+    shortcut = user.home / "Desktop" / f"{product} SOS.desktop"
+    info = subprocess.run(["runuser", "-u", user.name, "--", "env", f"XDG_RUNTIME_DIR={runtime}",
+                           f"DBUS_SESSION_BUS_ADDRESS=unix:path={runtime}/bus", "gio", "info", "-a", "metadata::*",
+                           str(shortcut)], capture_output=True, text=True, check=True).stdout
+    assert "metadata::trusted: true" in info and "metadata::trust: true" in info
+    checksum = hashlib.sha256(shortcut.read_bytes()).hexdigest()
+    assert f"metadata::xfce-exe-checksum: {checksum}" in info

@@ -1,0 +1,250 @@
+"""``sosqueue package msi``: the MSI's tables read back with msiinfo, its cabinet unpacked with
+msiextract, its codes and switches, and bad input.
+
+The module in these tests is a stamped Linux program: the MSI does not look inside it.
+"""
+
+import json
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from agent import config as agent_config
+from agent import payload
+from builder.errors import ConfigError, ExitCode, ToolFailed
+from builder.packaging import read_module
+from builder.packaging.msi import UPGRADE_NAMESPACE, build_msi
+from builder.tools.wixl import MsiInfo, Wixl
+from tests.builder.packaging import damage, entries, plain_copy, run_cli, stamp_module, unique_product
+
+HAS_MSITOOLS = all(shutil.which(tool) for tool in ("wixl", "msiinfo", "msibuild", "msiextract"))
+pytestmark = pytest.mark.skipif(not HAS_MSITOOLS, reason="wixl and msitools are not installed")
+
+
+def table(msi: Path, name: str) -> list[list[str]]:
+    """The rows of an MSI table (without msiinfo's three header lines)."""
+    return [line.split("\t") for line in MsiInfo().export(msi, name).splitlines()[3:]]
+
+
+def properties(msi: Path) -> dict[str, str]:
+    return {row[0]: row[1] for row in table(msi, "Property")}
+
+
+def components(msi: Path) -> dict[str, list[str]]:
+    """Component → [ComponentId, Directory_, Attributes, Condition, KeyPath]."""
+    return {row[0]: row[1:] for row in table(msi, "Component")}
+
+
+@pytest.fixture
+def product() -> str:
+    return unique_product()
+
+
+@pytest.fixture
+def module(tmp_path, product) -> Path:
+    return stamp_module(tmp_path / "modules", product=product, company="Acme Corp")
+
+
+@pytest.fixture
+def out(tmp_path) -> Path:
+    return tmp_path / "out dir"
+
+
+def build(capsys, module: Path, out: Path, *options: str) -> Path:
+    code, stdout, stderr = run_cli(capsys, "package", "msi", "--module", str(module), "--out", str(out), *options)
+    assert code == ExitCode.OK, stderr
+    return Path(stdout.strip())
+
+
+def test_msi_has_the_tables_of_a_per_machine_install(capsys, module, out):
+    """The MSI has File, Component, Shortcut, Registry, Property, Upgrade and RemoveFile tables, ALLUSERS=1."""
+    msi = build(capsys, module, out, "--version", "1.2.3")
+    assert {"File", "Component", "Shortcut", "Registry", "Property", "Upgrade", "RemoveFile", "Icon"} <= set(
+        MsiInfo().tables(msi))
+    found = properties(msi)
+    assert found["ALLUSERS"] == "1"
+    assert found["ProductVersion"] == "1.2.3"
+    assert found["Manufacturer"] == "Acme Corp"
+
+
+def test_module_is_installed_under_program_files_company_product(capsys, module, out, product):
+    """The module becomes ProgramFiles64Folder\\<Company>\\<Product>\\<Product>.exe."""
+    msi = build(capsys, module, out)
+    directories = {row[0]: row[1:] for row in table(msi, "Directory")}
+    assert directories["INSTALLDIR"] == ["CompanyFolder", product]
+    assert directories["CompanyFolder"] == ["ProgramFiles64Folder", "Acme Corp"]
+    files = {row[0]: row for row in table(msi, "File")}
+    assert files["ModuleExe"][2] == f"{product}.exe"
+    assert int(files["ModuleExe"][3]) == module.stat().st_size
+    assert components(msi)["Module"][1] == "INSTALLDIR"
+
+
+def test_public_properties_switch_desktop_shortcut_and_autostart(capsys, module, out):
+    """DESKTOP_SHORTCUT (default 1) and AUTOSTART (default 0) are secure properties conditioning their components."""
+    msi = build(capsys, module, out)
+    found = properties(msi)
+    assert (found["DESKTOP_SHORTCUT"], found["AUTOSTART"]) == ("1", "0")
+    assert {"DESKTOP_SHORTCUT", "AUTOSTART"} <= set(found["SecureCustomProperties"].split(";"))
+    parts = components(msi)
+    assert parts["DesktopShortcut"][3] == 'DESKTOP_SHORTCUT = "1"'
+    assert parts["Autostart"][3] == 'AUTOSTART = "1"'
+    assert parts["Module"][3] == "" and parts["MenuShortcut"][3] == ""
+
+
+def test_shortcuts_go_to_the_start_menu_and_public_desktop(capsys, module, out, product):
+    """A Start menu shortcut opens the module; the desktop one (ALLUSERS: Public Desktop) passes --sos."""
+    msi = build(capsys, module, out)
+    shortcuts = {row[0]: row for row in table(msi, "Shortcut")}
+    menu, desktop = shortcuts["MenuShortcut"], shortcuts["DesktopShortcut"]
+    assert menu[1:5] == ["ProgramMenuFolder", product, "MenuShortcut", f"[INSTALLDIR]{product}.exe"]
+    assert desktop[1:6] == ["DesktopFolder", f"{product} SOS", "DesktopShortcut", f"[INSTALLDIR]{product}.exe", "--sos"]
+    assert desktop[8] == "sos.ico"
+
+
+def test_autostart_is_an_hklm_run_value_with_tray(capsys, module, out, product):
+    """AUTOSTART writes HKLM Run "<Product> SOS" = "[INSTALLDIR]<exe>" --tray."""
+    msi = build(capsys, module, out)
+    run_values = [row for row in table(msi, "Registry") if row[2] == r"Software\Microsoft\Windows\CurrentVersion\Run"]
+    assert len(run_values) == 1
+    _, root, _, name, value, component = run_values[0]
+    assert (root, name, value, component) == ("2", f"{product} SOS", f'"[INSTALLDIR]{product}.exe" --tray', "Autostart")
+
+
+def test_uninstall_removes_every_component_and_folder(capsys, module, out):
+    """Every component is in the feature, and the install and company folders are removed on uninstall."""
+    msi = build(capsys, module, out)
+    featured = {row[1] for row in table(msi, "FeatureComponents")}
+    assert featured == set(components(msi))
+    removed = {(row[3], row[4]) for row in table(msi, "RemoveFile")}
+    assert {("INSTALLDIR", "2"), ("CompanyFolder", "2")} <= removed  # 2: on uninstall
+    module_id = read_module(module).module_id
+    assert [row[4] for row in table(msi, "Registry") if row[3] == "ModuleId"] == [module_id]
+
+
+def test_cabinet_carries_the_stamped_module_byte_for_byte(capsys, tmp_path, module, out, product):
+    """msiextract gets back exactly the stamped module, which still reads its own payload."""
+    msi = build(capsys, module, out)
+    unpacked = tmp_path / "unpacked"
+    subprocess.run(["msiextract", "-C", unpacked, msi], check=True, capture_output=True)
+    exe = next(unpacked.rglob(f"{product}.exe"))
+    assert exe.parent.parts[-2:] == ("Acme Corp", product)
+    assert exe.read_bytes() == module.read_bytes()
+    assert agent_config.parse(payload.read(exe)).brand.product == product
+    marker = json.loads((exe.parent / "sosqueue-package.json").read_text())
+    assert marker["installer"] == "msi" and marker["module_id"] == read_module(module).module_id
+
+
+def test_upgrade_code_is_stable_and_product_code_new_per_build(capsys, tmp_path, module, out):
+    """Two builds of one module share the UpgradeCode (uuid5 of the module id) but not the ProductCode."""
+    first = properties(build(capsys, module, out, "--version", "1.0.0"))
+    second = properties(build(capsys, module, tmp_path / "again", "--version", "1.0.1"))
+    expected = "{" + str(uuid.uuid5(UPGRADE_NAMESPACE, read_module(module).module_id)).upper() + "}"
+    assert first["UpgradeCode"] == second["UpgradeCode"] == expected
+    assert first["ProductCode"] != second["ProductCode"]
+
+
+def test_other_modules_get_other_upgrade_codes(capsys, tmp_path, out):
+    """Modules with different ids never upgrade each other."""
+    first = build(capsys, stamp_module(tmp_path / "a", product=unique_product()), out)
+    second = build(capsys, stamp_module(tmp_path / "b", product=unique_product()), out)
+    assert properties(first)["UpgradeCode"] != properties(second)["UpgradeCode"]
+
+
+def test_major_upgrade_replaces_older_and_same_versions_and_refuses_downgrades(capsys, module, out):
+    """The Upgrade table removes versions up to this one (inclusive) and detects newer ones."""
+    msi = build(capsys, module, out, "--version", "2.3.4")
+    code = properties(msi)["UpgradeCode"]
+    rows = {row[6]: row for row in table(msi, "Upgrade")}
+    upgrade, downgrade = rows["WIX_UPGRADE_DETECTED"], rows["WIX_DOWNGRADE_DETECTED"]
+    assert upgrade[:3] == [code, "", "2.3.4"] and int(upgrade[4]) & 0x200  # VersionMaxInclusive
+    assert downgrade[:3] == [code, "2.3.4", ""] and int(downgrade[4]) & 0x002  # OnlyDetect
+    assert "RemoveExistingProducts" in {row[0] for row in table(msi, "InstallExecuteSequence")}
+
+
+def test_names_with_dollars_umlauts_and_markup_survive(capsys, tmp_path, out):
+    """A product "Cash$ Hülfe" and a company "A & B <Co>" arrive exactly; folders drop what Windows forbids."""
+    product = f"Cash$ Hülfe {unique_product()[-6:]}"
+    module = stamp_module(tmp_path / "m", product=product, company="A & B <Co>", name="module with spaces")
+    msi = build(capsys, module, out)
+    found = properties(msi)
+    assert (found["ProductName"], found["Manufacturer"]) == (product, "A & B <Co>")
+    directories = {row[0]: row[1:] for row in table(msi, "Directory")}
+    assert directories["CompanyFolder"] == ["ProgramFiles64Folder", "A & B Co"]
+    assert f"{product}.exe" in {row[2] for row in table(msi, "File")}
+
+
+def test_json_output_names_the_codes(capsys, module, out):
+    """--json prints the path, ProductCode, UpgradeCode and version."""
+    code, stdout, _ = run_cli(capsys, "package", "msi", "--module", str(module), "--out", str(out), "--json",
+                              "--version", "4.5.6")
+    result = json.loads(stdout)
+    assert code == ExitCode.OK
+    assert properties(Path(result["path"]))["ProductCode"] == result["product_code"]
+    assert result["version"] == "4.5.6" and result["upgrade_code"].startswith("{")
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+def assert_refused(capsys, out: Path, args: list[str], code: ExitCode, words: str) -> None:
+    exit_code, stdout, stderr = run_cli(capsys, "package", "msi", *args, "--out", str(out))
+    lines = stderr.strip().splitlines()
+    assert exit_code == code, stderr
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and words in lines[0], stderr
+    assert stdout == ""
+    if out.is_dir():
+        assert entries(out) == []
+
+
+def test_missing_module_is_refused(capsys, tmp_path, out):
+    """No file at --module: NOT_FOUND."""
+    assert_refused(capsys, out, ["--module", str(tmp_path / "nothing.exe")], ExitCode.NOT_FOUND, "no module at")
+
+
+def test_base_agent_is_refused(capsys, tmp_path, out):
+    """An unstamped program: DAMAGED_MODULE, naming the base agent."""
+    assert_refused(capsys, out, ["--module", str(plain_copy(tmp_path / "b"))], ExitCode.DAMAGED_MODULE, "base agent")
+
+
+def test_damaged_module_is_refused(capsys, module, out):
+    """A changed payload byte: DAMAGED_MODULE."""
+    assert_refused(capsys, out, ["--module", str(damage(module))], ExitCode.DAMAGED_MODULE, "damaged")
+
+
+def test_unwritable_out_is_refused(capsys, tmp_path, module):
+    """An --out that is a file: OUTPUT."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert_refused(capsys, blocker, ["--module", str(module)], ExitCode.OUTPUT, "choose another --out")
+
+
+def test_preprocessor_syntax_in_the_product_name_is_refused(capsys, tmp_path, out):
+    """wixl would expand "$(" in a name: CONFIG, before anything is written."""
+    module = stamp_module(tmp_path / "m", product="Help $(var.X)")
+    assert_refused(capsys, out, ["--module", str(module)], ExitCode.CONFIG, "$(")
+
+
+def test_names_outside_windows_1252_are_refused(capsys, tmp_path, out):
+    """wixl writes Windows-1252 only: a Cyrillic product name is a CONFIG error, not an empty name."""
+    module = stamp_module(tmp_path / "m", product="Поддержка " + unique_product()[-6:])
+    assert_refused(capsys, out, ["--module", str(module)], ExitCode.CONFIG, "Windows-1252")
+
+
+def test_macos_app_is_refused(tmp_path, out, module):
+    """A macOS .app cannot go into an MSI."""
+    app = tmp_path / "Help.app"
+    (app / "Contents" / "Resources").mkdir(parents=True)
+    (app / "Contents" / "MacOS").mkdir()
+    shutil.copyfile(module, app / payload.MACOS_RESOURCE)
+    with pytest.raises(ConfigError, match="macOS"):
+        build_msi(read_module(app), out, version="1.0.0")
+
+
+def test_failing_wixl_leaves_nothing_in_out(tmp_path, module, out):
+    """When wixl fails, TOOL_FAILED, and out holds no staging folder and no MSI."""
+    with pytest.raises(ToolFailed):
+        build_msi(read_module(module), out, version="1.0.0", wixl=Wixl(which=lambda _: shutil.which("false")))
+    assert entries(out) == []

@@ -1,0 +1,207 @@
+"""Base agents: which platform a base is for, refusing stamped ones, and building one with PyInstaller."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent import payload
+from builder import bases
+from builder.bases import SPEC, base_platform, build_base, check_base
+from builder.errors import BaseError, ToolFailed
+from builder.tools.pyinstaller import PyInstaller
+
+MAX_BASE_BYTES = 25 * 1024 * 1024  # the issue's size target for a onefile Linux base
+ARCHIVE_VIEWER = Path(sys.executable).with_name("pyi-archive_viewer")
+SAMPLE = payload.Payload(config={"format": 1}, assets={"logo.png": b"png"})
+
+
+def app_bundle(folder: Path, name: str = "sosqueue-agent.app") -> Path:
+    bundle = folder / name
+    (bundle / "Contents" / "MacOS").mkdir(parents=True)
+    (bundle / "Contents" / "MacOS" / "sosqueue-agent").write_bytes(b"\xcf\xfa\xed\xfe")
+    return bundle
+
+
+class RecordingRunner:
+    """Stands in for ``subprocess.run``: records each argv and plays PyInstaller's part on disk."""
+
+    def __init__(self, *, returncode: int = 0, stderr: str = "", onedir: bool = False):
+        self.calls: list[list[str]] = []
+        self.modes: list[str | None] = []
+        self.returncode, self.stderr, self.onedir = returncode, stderr, onedir
+
+    def __call__(self, command, **kwargs) -> subprocess.CompletedProcess:
+        self.calls.append(list(command))
+        self.modes.append((kwargs.get("env") or os.environ).get("SOSQUEUE_BASE_MODE"))
+        if self.returncode == 0:
+            dist = Path(command[command.index("--distpath") + 1])
+            dist.mkdir(parents=True)
+            if self.onedir:
+                (dist / "sosqueue-agent").mkdir()
+                (dist / "sosqueue-agent" / "sosqueue-agent").write_bytes(b"\x7fELF new")
+            else:
+                (dist / "sosqueue-agent").write_bytes(b"\x7fELF new")
+        return subprocess.CompletedProcess(command, self.returncode, "", self.stderr)
+
+
+@pytest.fixture
+def restore_base_mode(monkeypatch):
+    """``build_base`` sets SOSQUEUE_BASE_MODE in this process; put it back after the test."""
+    monkeypatch.setenv("SOSQUEUE_BASE_MODE", "unset-by-test")
+
+
+def test_elf_file_is_a_linux_base(fake_base):
+    """A file starting with ``\\x7fELF`` is a Linux base."""
+    assert base_platform(fake_base) == "linux"
+
+
+def test_mz_file_is_a_windows_base(tmp_path):
+    """A file starting with ``MZ`` is a Windows base."""
+    base = tmp_path / "sosqueue-agent.exe"
+    base.write_bytes(b"MZ" + bytes(510))
+    assert base_platform(base) == "windows"
+
+
+def test_app_bundle_is_a_macos_base(tmp_path):
+    """A folder with ``Contents/MacOS`` is a macOS base."""
+    assert base_platform(app_bundle(tmp_path)) == "macos"
+
+
+def test_plain_folder_is_refused(tmp_path):
+    """A folder that is not an .app bundle names --base."""
+    with pytest.raises(BaseError, match="not a macOS .app bundle.*--base"):
+        base_platform(tmp_path)
+
+
+@pytest.mark.parametrize("content", [b"#!/bin/sh\necho hi\n", b"", b"\x7fEL", b"PK\x03\x04zip"])
+def test_non_executables_are_refused(tmp_path, content):
+    """Text, empty files, a cut ELF magic and archives are not executables."""
+    base = tmp_path / "sosqueue-agent"
+    base.write_bytes(content)
+    with pytest.raises(BaseError, match="is not an executable .*sosqueue build-base") as raised:
+        base_platform(base)
+    assert raised.value.exit_code == 11
+
+
+def test_missing_base_says_how_to_build_one(tmp_path):
+    """A missing base names ``sosqueue build-base``."""
+    with pytest.raises(BaseError, match="no base agent at .*sosqueue build-base"):
+        base_platform(tmp_path / "nope")
+
+
+def test_check_base_accepts_an_unstamped_base(fake_base):
+    """An unstamped base passes and its platform comes back."""
+    assert check_base(fake_base) == "linux"
+
+
+def test_check_base_refuses_a_stamped_file(fake_base, tmp_path):
+    """A file with a payload is a module, not a base."""
+    module = payload.stamp(fake_base, SAMPLE, tmp_path / "module")
+    with pytest.raises(BaseError, match="already a stamped module"):
+        check_base(module)
+
+
+def test_check_base_refuses_a_file_with_a_damaged_payload(fake_base, tmp_path):
+    """A damaged module is still no base: its trailer shows it was stamped."""
+    module = payload.stamp(fake_base, SAMPLE, tmp_path / "module")
+    data = bytearray(module.read_bytes())
+    data[fake_base.stat().st_size + 5] ^= 0xFF
+    module.write_bytes(bytes(data))
+    with pytest.raises(BaseError, match="already a stamped module"):
+        check_base(module)
+
+
+def test_check_base_refuses_a_stamped_app_bundle(tmp_path):
+    """An .app with the module resource is a module, not a base."""
+    bundle = app_bundle(tmp_path)
+    (bundle / payload.MACOS_RESOURCE).parent.mkdir(parents=True)
+    (bundle / payload.MACOS_RESOURCE).write_bytes(SAMPLE.to_bytes())
+    with pytest.raises(BaseError, match="already a stamped module"):
+        check_base(bundle)
+
+
+def test_default_base_is_in_the_builders_cache_for_this_host():
+    """Without --base the build looks where ``sosqueue build-base`` puts the host's base."""
+    assert bases.host_platform() == "linux"
+    assert bases.default_base() == bases.default_base_dir() / "sosqueue-agent"
+    assert bases.default_base_dir().parts[-2:] == ("bases", "linux")
+
+
+def test_build_base_runs_pyinstaller_on_the_spec(tmp_path, restore_base_mode):
+    """The exact PyInstaller command: this Python, the checked-in spec, scratch dist and work folders."""
+    runner = RecordingRunner()
+    base = build_base(tmp_path / "bases", tool=PyInstaller(runner=runner))
+    [command] = runner.calls
+    dist = Path(command[command.index("--distpath") + 1])
+    work = Path(command[command.index("--workpath") + 1])
+    assert command == [sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
+                       "--distpath", str(dist), "--workpath", str(work), str(SPEC)]
+    assert dist.parent == work.parent
+    assert not dist.parent.exists()  # the scratch folder is gone
+    assert SPEC.name == "sosqueue-agent.spec" and SPEC.is_file()
+    assert runner.modes == ["onefile"]
+    assert base == (tmp_path / "bases" / "sosqueue-agent").resolve()
+    assert base.read_bytes() == b"\x7fELF new"
+
+
+def test_build_base_replaces_an_older_base_and_leaves_no_staging(tmp_path, restore_base_mode):
+    """A rebuilt base replaces the old one; the folder holds only the base."""
+    out = tmp_path / "bases"
+    out.mkdir()
+    (out / "sosqueue-agent").write_bytes(b"\x7fELF old")
+    build_base(out, tool=PyInstaller(runner=RecordingRunner()))
+    assert (out / "sosqueue-agent").read_bytes() == b"\x7fELF new"
+    assert [path.name for path in out.iterdir()] == ["sosqueue-agent"]
+
+
+def test_build_base_onedir_builds_a_folder(tmp_path, restore_base_mode):
+    """``--onedir`` asks the spec for a folder and replaces an older folder."""
+    out = tmp_path / "bases"
+    (out / "sosqueue-agent").mkdir(parents=True)
+    (out / "sosqueue-agent" / "stale.so").write_bytes(b"old")
+    runner = RecordingRunner(onedir=True)
+    base = build_base(out, onedir=True, tool=PyInstaller(runner=runner))
+    assert runner.modes == ["onedir"]
+    assert sorted(path.name for path in base.iterdir()) == ["sosqueue-agent"]
+
+
+def test_failed_pyinstaller_keeps_the_old_base(tmp_path, restore_base_mode):
+    """When PyInstaller fails, its last stderr line is shown and the old base stays."""
+    out = tmp_path / "bases"
+    out.mkdir()
+    (out / "sosqueue-agent").write_bytes(b"\x7fELF old")
+    runner = RecordingRunner(returncode=1, stderr="INFO: starting\nERROR: Spec file not valid\n")
+    with pytest.raises(ToolFailed, match=r"PyInstaller failed \(1\): ERROR: Spec file not valid"):
+        build_base(out, tool=PyInstaller(runner=runner))
+    assert [path.name for path in out.iterdir()] == ["sosqueue-agent"]
+    assert (out / "sosqueue-agent").read_bytes() == b"\x7fELF old"
+
+
+# --- the real base, built once per session -----------------------------------------------------
+
+
+def test_real_base_is_an_unstamped_linux_executable(real_base):
+    """The PyInstaller build is an executable ELF file with no payload."""
+    assert check_base(real_base) == "linux"
+    assert os.access(real_base, os.X_OK)
+
+
+def test_real_base_is_within_the_size_target(real_base, base_build_info):
+    """The onefile base stays at or under 25 MB."""
+    assert real_base.stat().st_size == base_build_info["bytes"]
+    assert real_base.stat().st_size <= MAX_BASE_BYTES
+
+
+def test_real_base_carries_the_agent_but_no_server_or_builder_code(real_base):
+    """The spec's excludes hold: agent modules are in, the server, builder and their libraries are not."""
+    listing = subprocess.run([str(ARCHIVE_VIEWER), "--list", "--recursive", str(real_base)],
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+    names = set(re.findall(r"'([^']+)'\s*$", listing, flags=re.MULTILINE))
+    top = {re.split(r"[./]", name)[0] for name in names}
+    assert {"agent.cli", "agent.payload", "agent.module", "pystray", "PIL", "requests"} <= names | top
+    assert not top & {"server", "builder", "branding", "tests", "fastapi", "starlette", "uvicorn", "sqlalchemy",
+                      "alembic", "pydantic", "psycopg", "httpx", "PyInstaller", "pytest", "numpy"}
