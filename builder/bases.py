@@ -74,7 +74,8 @@ def build_base(out_dir: Path | None = None, *, onedir: bool = False, tool: PyIns
         scratch_path = Path(scratch)
         log.info("building the base agent with PyInstaller (about half a minute)…")
         tool.build(SPEC, dist=scratch_path / "dist", work=scratch_path / "work", mode="onedir" if onedir else "onefile")
-        built = next((scratch_path / "dist").iterdir())
+        outputs = sorted((scratch_path / "dist").iterdir())
+        built = next((path for path in outputs if path.suffix == ".app"), outputs[0])
         target = out_dir / built.name
         _replace(built, target)
     log.info("base agent ready: %s", target)
