@@ -92,6 +92,8 @@ def _identity(spec, server: str | None, token: str | None) -> tuple[str, str]:
         )
     from builder.registration import register
 
+    if server.rstrip("/") != spec.server_url:
+        log.warning("registering at %s; the module will file requests to server.url %s", server, spec.server_url)
     log.info("registering the module with %s…", server)
     return register(spec, server=server, admin_token=token)
 

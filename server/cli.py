@@ -108,7 +108,8 @@ def _serve(settings: Settings, host: str, port: int, log_level: str) -> None:
 @click.option("--out", "out_dir", default="demo-module", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the demo support module.")
 @click.option("--no-module", is_flag=True, help="Only run the queue; do not build a support module.")
-def quickstart(database_url, port, out_dir, no_module) -> None:
+@click.option("--base", type=click.Path(path_type=Path), help="The base agent to stamp (default: build one for this machine once).")
+def quickstart(database_url, port, out_dir, no_module, base) -> None:
     """Run the queue with a demo company and a support module built for this machine."""
     password = secrets.token_urlsafe(12)
     with open_database(database_url) as database, database.write() as session:
@@ -116,7 +117,7 @@ def quickstart(database_url, port, out_dir, no_module) -> None:
         token = _demo_admin(session, company, password)
         module_id, module_token = _demo_module(session, company)
     url = f"http://127.0.0.1:{port}"
-    module_path = None if no_module else _demo_module_file(url, module_id, module_token, out_dir)
+    module_path = None if no_module else _demo_module_file(url, module_id, module_token, out_dir, base)
     lines = [
         "",
         f"  Queue:    {url}   (API docs: {url}/docs)",
@@ -156,7 +157,7 @@ def _demo_module(session, company) -> tuple[str, str]:
     return existing.id, admin.rotate_module_token(session, module=existing)
 
 
-def _demo_module_file(url: str, module_id: str, module_token: str, out_dir: Path) -> Path:
+def _demo_module_file(url: str, module_id: str, module_token: str, out_dir: Path, base: Path | None) -> Path:
     """Stamp the default brand into the base agent for this machine (building the base once)."""
     import tomllib
 
@@ -165,7 +166,7 @@ def _demo_module_file(url: str, module_id: str, module_token: str, out_dir: Path
 
     spec = module_config.parse(tomllib.loads(module_config.template()), base_dir=Path.cwd())
     spec = dataclasses.replace(spec, server_url=url)
-    base = bases.default_base()
+    base = base or bases.default_base()
     if not base.exists():
         click.echo("building the base agent for this machine once (about a minute)…", err=True)
         base = bases.build_base()
