@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import secrets
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DatabaseError as StorageError
 
 from builder.errors import ConfigError, ConflictError, DatabaseError, NotFoundError
 from server import admin
@@ -54,13 +55,18 @@ def open_database(database_url: str | None) -> Iterator[Database]:
         raise NotFoundError(str(error)) from None
     except Conflict as error:
         raise ConflictError(str(error)) from None
-    except (OperationalError, ProgrammingError) as error:
+    except StorageError as error:
         raise DatabaseError(
-            f"cannot use the database {database.engine.url.render_as_string()}: {error.orig}; "
+            f"cannot use the database {database.engine.url.render_as_string()}: {one_line(error.orig)}; "
             "check --db / SOSQUEUE_DATABASE_URL and that the server is running"
         ) from None
     finally:
         database.dispose()
+
+
+def one_line(error: BaseException | None) -> str:
+    """A driver's message, which may span lines, folded into one."""
+    return " ".join(str(error).split())
 
 
 def emit(result: dict, *, as_json: bool, human: str, value: str | None = None) -> None:
@@ -92,14 +98,28 @@ def _serve(settings: Settings, host: str, port: int, log_level: str) -> None:
 
     from server.app import create_app
 
+    _require_free_port(host, port)
     try:
         app = create_app(settings)
     except DatabaseUrlError as error:
         raise ConfigError(str(error)) from None
-    except OperationalError as error:
-        raise DatabaseError(f"cannot open the database: {error.orig}; check --db") from None
+    except StorageError as error:
+        raise DatabaseError(f"cannot open the database: {one_line(error.orig)}; check --db") from None
     click.echo(f"sosqueue: serving on http://{host}:{port} (database: {app.state.sosqueue.db.engine.url.render_as_string()})", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=3)
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Fail before starting anything when the address is taken (uvicorn would log and exit 3)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {error.strerror}; stop what uses it or pick another --port"
+            ) from None
 
 
 @click.command()

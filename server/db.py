@@ -40,7 +40,12 @@ def create_db_engine(url: str) -> Engine:
 
 def _sqlite_engine(url) -> Engine:
     if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DatabaseUrlError(
+                f"cannot create the folder for the SQLite database {url.database}: {error.strerror}"
+            ) from None
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
