@@ -1,0 +1,193 @@
+"""The help window's look: the brand's colours on a calm white page, fonts and images."""
+
+import base64
+import io
+import logging
+import sys
+import tkinter as tk
+import tkinter.font as tkfont
+from dataclasses import dataclass
+from tkinter import ttk
+
+from agent.config import Brand
+
+log = logging.getLogger("sosqueue.agent")
+
+WHITE = "#FFFFFF"
+SURFACE = "#F3F5F8"  # the box around the session code
+TEXT = "#1F2933"
+MUTED = "#5B6776"
+BORDER = "#CCD3DD"
+ERROR = "#B3261E"
+WAITING = "#B26A00"
+CONNECTED = "#1E7F3C"
+FINISHED = "#5B6776"
+
+STATUS_COLOURS = {"new": WAITING, "pending": WAITING, "in_progress": CONNECTED,
+                  "closed": FINISHED, "expired": FINISHED, "sending": MUTED, "offline": WAITING}
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The brand colours the window uses, with derived shades for hover and press."""
+
+    primary: str
+    on_primary: str
+    accent: str
+    primary_active: str
+    primary_pressed: str
+
+    @classmethod
+    def from_brand(cls, brand: Brand) -> "Palette":
+        primary = valid_colour(brand.primary, "#0B5FFF")
+        return cls(
+            primary=primary,
+            on_primary=valid_colour(brand.on_primary, WHITE),
+            accent=valid_colour(brand.accent, "#E5262A"),
+            primary_active=shade(primary, 0.88),
+            primary_pressed=shade(primary, 0.76),
+        )
+
+
+@dataclass(frozen=True)
+class Fonts:
+    body: tkfont.Font
+    small: tkfont.Font
+    strong: tkfont.Font
+    heading: tkfont.Font
+    title: tkfont.Font
+    code: tkfont.Font
+    link: tkfont.Font
+
+
+def valid_colour(value: str, fallback: str) -> str:
+    """``#RRGGBB`` as given, or ``fallback`` when the module carries something else."""
+    text = (value or "").strip()
+    if len(text) == 7 and text.startswith("#"):
+        try:
+            int(text[1:], 16)
+            return text.upper()
+        except ValueError:
+            pass
+    log.warning("ignored the colour %r; using %s", value, fallback)
+    return fallback
+
+
+def shade(colour: str, factor: float) -> str:
+    """``colour`` darkened (factor < 1) or lightened towards white (factor > 1)."""
+    red, green, blue = (int(colour[index:index + 2], 16) for index in (1, 3, 5))
+    if factor <= 1:
+        parts = (round(part * factor) for part in (red, green, blue))
+    else:
+        parts = (round(part + (255 - part) * (factor - 1)) for part in (red, green, blue))
+    return "#" + "".join(f"{min(255, max(0, part)):02X}" for part in parts)
+
+
+def make_fonts(root: tk.Misc) -> Fonts:
+    family = _ui_family(root)
+    mono = _first_available(root, ("Consolas", "Menlo", "DejaVu Sans Mono", "Liberation Mono", "Courier New"), "TkFixedFont")
+
+    def font(size: int, *, weight: str = "normal", face: str = family, underline: bool = False) -> tkfont.Font:
+        return tkfont.Font(root=root, family=face, size=size, weight=weight, underline=underline)
+
+    return Fonts(
+        body=font(10), small=font(9), strong=font(10, weight="bold"), heading=font(12, weight="bold"),
+        title=font(16, weight="bold"), code=font(26, weight="bold", face=mono), link=font(10, underline=True),
+    )
+
+
+def _ui_family(root: tk.Misc) -> str:
+    if sys.platform == "win32":
+        return _first_available(root, ("Segoe UI",), "TkDefaultFont")
+    return tkfont.nametofont("TkDefaultFont", root=root).actual("family")
+
+
+def _first_available(root: tk.Misc, families: tuple[str, ...], fallback: str) -> str:
+    available = set(tkfont.families(root))
+    for family in families:
+        if family in available:
+            return family
+    return tkfont.nametofont(fallback, root=root).actual("family")
+
+
+def apply_style(root: tk.Misc, palette: Palette, fonts: Fonts) -> ttk.Style:
+    """Configure the ttk styles the window uses (``Primary.TButton``, ``Link.TButton`` …)."""
+    style = ttk.Style(root)
+    if "clam" in style.theme_names():
+        style.theme_use("clam")  # the one built-in theme that lets buttons take the brand colour
+    root.configure(background=WHITE)
+    style.configure(".", background=WHITE, foreground=TEXT, font=fonts.body, bordercolor=BORDER,
+                    focuscolor=palette.primary)
+    style.configure("TFrame", background=WHITE)
+    style.configure("Surface.TFrame", background=SURFACE)
+    style.configure("Banner.TFrame", background=palette.primary)
+    style.configure("TLabel", background=WHITE, foreground=TEXT)
+    style.configure("Banner.TLabel", background=palette.primary, foreground=palette.on_primary, font=fonts.title)
+    style.configure("BannerSmall.TLabel", background=palette.primary, foreground=palette.on_primary, font=fonts.body)
+    style.configure("Heading.TLabel", font=fonts.heading)
+    style.configure("Field.TLabel", font=fonts.strong)
+    style.configure("Muted.TLabel", foreground=MUTED, font=fonts.small)
+    style.configure("Error.TLabel", foreground=ERROR, font=fonts.small)
+    style.configure("Surface.TLabel", background=SURFACE, foreground=MUTED, font=fonts.small)
+    style.configure("Status.TLabel", font=fonts.heading)
+    style.configure("TEntry", fieldbackground=WHITE, bordercolor=BORDER, lightcolor=WHITE, darkcolor=WHITE, padding=6)
+    style.map("TEntry", bordercolor=[("focus", palette.primary)], lightcolor=[("focus", palette.primary)])
+    style.configure("Code.TEntry", fieldbackground=SURFACE, bordercolor=SURFACE, lightcolor=SURFACE, darkcolor=SURFACE,
+                    foreground=TEXT, padding=4)
+    style.map("Code.TEntry", fieldbackground=[("readonly", SURFACE)], bordercolor=[("focus", palette.primary)],
+              lightcolor=[("focus", SURFACE)])
+    style.configure("Primary.TButton", background=palette.primary, foreground=palette.on_primary, font=fonts.heading,
+                    bordercolor=palette.primary, lightcolor=palette.primary, darkcolor=palette.primary,
+                    focuscolor=palette.on_primary, padding=(20, 10))
+    style.map("Primary.TButton",
+              background=[("disabled", BORDER), ("pressed", palette.primary_pressed), ("active", palette.primary_active)],
+              foreground=[("disabled", MUTED)],
+              bordercolor=[("focus", palette.primary_pressed)],
+              lightcolor=[("pressed", palette.primary_pressed), ("active", palette.primary_active)],
+              darkcolor=[("pressed", palette.primary_pressed), ("active", palette.primary_active)])
+    style.configure("TButton", background=WHITE, foreground=TEXT, bordercolor=BORDER, lightcolor=WHITE,
+                    darkcolor=WHITE, padding=(14, 7))
+    style.map("TButton", background=[("pressed", SURFACE), ("active", SURFACE)],
+              bordercolor=[("focus", palette.primary)])
+    style.configure("Small.TButton", padding=(10, 5))
+    style.configure("Link.TButton", background=WHITE, foreground=palette.primary, font=fonts.link, borderwidth=0,
+                    bordercolor=WHITE, lightcolor=WHITE, darkcolor=WHITE, padding=(0, 2), focuscolor=palette.primary)
+    style.map("Link.TButton", background=[("active", WHITE), ("pressed", WHITE)],
+              foreground=[("active", palette.primary_pressed)])
+    style.configure("TCheckbutton", background=WHITE, foreground=TEXT, indicatorbackground=WHITE,
+                    indicatorforeground=palette.primary, focuscolor=palette.primary)
+    style.map("TCheckbutton", background=[("active", WHITE)], indicatorbackground=[("pressed", SURFACE)])
+    return style
+
+
+def photo_image(root: tk.Misc, data: bytes, *, max_width: int, max_height: int) -> tk.PhotoImage | None:
+    """A PNG from the module as a Tk image no larger than the box; ``None`` if it cannot be read."""
+    try:
+        image = tk.PhotoImage(master=root, data=data)  # Tk decodes PNG itself, and fast
+    except tk.TclError as error:
+        log.warning("cannot show an image of the module: %s", error)
+        return None
+    if image.width() <= max_width and image.height() <= max_height:
+        return image
+    return _scaled(root, data, max_width, max_height) or _subsampled(image, max_width, max_height)
+
+
+def _scaled(root: tk.Misc, data: bytes, max_width: int, max_height: int) -> tk.PhotoImage | None:
+    """Smooth scaling with Pillow (it is there for the tray icon anyway)."""
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as source:
+            picture = source.convert("RGBA")
+        picture.thumbnail((max_width, max_height), Image.LANCZOS)
+        buffer = io.BytesIO()
+        picture.save(buffer, "PNG")
+        return tk.PhotoImage(master=root, data=base64.b64encode(buffer.getvalue()).decode("ascii"))
+    except Exception as error:
+        log.info("cannot scale an image smoothly: %s", error)
+        return None
+
+
+def _subsampled(image: tk.PhotoImage, max_width: int, max_height: int) -> tk.PhotoImage:
+    factor = max(-(-image.width() // max_width), -(-image.height() // max_height))
+    return image.subsample(factor)

@@ -1,0 +1,482 @@
+"""The help window: ask for help, then see the session code and what is happening to the request.
+
+The window only shows things and reports what the customer does (:class:`WindowActions`);
+filing, delivering and following the request is the app's job (:mod:`agent.app`).
+"""
+
+import logging
+import re
+import tkinter as tk
+from collections.abc import Callable
+from dataclasses import dataclass
+from tkinter import ttk
+
+from agent.config import ModuleConfig
+from agent.i18n import _
+from agent.ui import STATUS_TEXTS, FormValues, WindowActions, normalise_code, theme
+from agent.ui.dialogs import DiagnosticsPreview, ask_confirm
+
+__all__ = ["FormValues", "HelpWindow", "WindowActions", "normalise_code", "visible_texts", "window_title"]
+
+log = logging.getLogger("sosqueue.agent")
+
+CONTENT_WIDTH = 440
+PAD = 24
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+LIMITS = {"name": 100, "email": 254, "description": 4000}  # what the queue accepts
+FINAL = ("closed", "expired")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input of the form with its inline error line."""
+
+    key: str
+    widget: tk.Widget
+    error: ttk.Label
+    mode: str
+
+    def text(self) -> str:
+        if isinstance(self.widget, tk.Text):
+            return self.widget.get("1.0", "end-1c").strip()
+        return single_line(self.widget.get())
+
+
+def window_title(config: ModuleConfig) -> str:
+    return config.brand.window_title or config.brand.product or _("Support")
+
+
+def single_line(text: str) -> str:
+    """Pasted text may carry line breaks or tabs; a one-line field sends spaces instead."""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
+
+
+class HelpWindow:
+    """The customer's window, built on the Tk root: the form page and the request page."""
+
+    def __init__(self, root: tk.Tk, config: ModuleConfig, actions: WindowActions, *, diagnostics: dict | None = None):
+        self.root = root
+        self.config = config
+        self.actions = actions
+        self.palette = theme.Palette.from_brand(config.brand)
+        self.fonts = theme.make_fonts(root)
+        theme.apply_style(root, self.palette, self.fonts)
+        self.view = ""
+        self.status = ""
+        self.code = ""
+        self._images: list[tk.PhotoImage] = []  # Tk forgets images nobody references
+        self._placed = False
+        root.title(window_title(config))
+        root.resizable(False, False)
+        root.protocol("WM_DELETE_WINDOW", actions.close)
+        root.bind("<Escape>", lambda event: actions.close())
+        root.bind("<Return>", self._on_return)
+        root.bind("<KP_Enter>", self._on_return)
+        self._set_icon()
+        self._build_banner().grid(row=0, column=0, sticky="ew")
+        self.form_page = self._build_form(diagnostics)
+        self.request_page = self._build_request_page()
+        root.columnconfigure(0, weight=1)
+
+    # -- what the app calls ------------------------------------------------------------------
+
+    def show_form(self, *, clear: bool = False, message: str = "") -> None:
+        """The form page, focused on its first field."""
+        if clear:
+            self._clear_form()
+        self._switch("form")
+        self.set_busy(False, message)
+        self.status = ""
+        self._first_input().focus_set()
+
+    def show_form_error(self, message: str) -> None:
+        """A problem with filing or joining that the customer should read (shown on the form)."""
+        self.show_form(message=message)
+
+    def show_request(self, status: str, code: str = "") -> None:
+        """The request page: the code (none yet while sending or offline) and the status in words."""
+        self._switch("request")
+        self.code = code
+        self.code_var.set(code or "— — —")
+        self.copy_button.state(["!disabled"] if self.code else ["disabled"])
+        self.set_status(status)
+
+    def set_status(self, status: str) -> None:
+        """Put the request's status (queue status, ``sending`` or ``offline``) into plain words."""
+        if status != self.status:
+            self.notice_label.configure(text="")  # a note belongs to the status it was shown with
+        self.status = status
+        self.status_label.configure(text=_(STATUS_TEXTS.get(status, status)),
+                                    foreground=theme.STATUS_COLOURS.get(status, theme.TEXT))
+        self.status_dot.configure(foreground=theme.STATUS_COLOURS.get(status, theme.TEXT))
+        self.detail_label.configure(text=self._status_detail(status))
+        if status in FINAL:
+            moving = self.root.focus_get() is self.cancel_button
+            self.cancel_button.grid_remove()
+            self.again_button.grid()
+            if moving:
+                self.again_button.focus_set()
+        else:
+            self.again_button.grid_remove()
+            self.cancel_button.grid()
+
+    def show_notice(self, message: str) -> None:
+        """A short note on the request page (e.g. cancelling did not work)."""
+        self.notice_label.configure(text=message)
+
+    def set_busy(self, busy: bool, message: str = "") -> None:
+        """While something is on its way to the queue the buttons wait."""
+        state = ["disabled"] if busy else ["!disabled"]
+        for button in (self.submit_button, self.join_button, self.code_link):
+            button.state(state)
+        self.form_message.configure(style="Muted.TLabel" if busy else "Error.TLabel")
+        set_error(self.form_message, message)
+
+    def confirm_cancel(self, on_answer: Callable[[bool], None]) -> tk.Toplevel:
+        return ask_confirm(
+            self.root, title=_("Cancel request"),
+            message=_("Do you really want to cancel your request? A supporter will no longer see it."),
+            confirm=_("Cancel request"), keep=_("Keep waiting"), on_answer=on_answer,
+        )
+
+    def bring_forward(self) -> None:
+        """Show the window on top of the others, with the keyboard focus."""
+        if not self._placed:
+            self._place_centre()
+        self.root.deiconify()
+        self.root.lift()
+        self.root.attributes("-topmost", True)
+        self.root.after(300, lambda: self.root.attributes("-topmost", False))
+        self.root.focus_force()
+        self._focus_current_page()
+
+    def hide(self) -> None:
+        self.root.withdraw()
+
+    def is_visible(self) -> bool:
+        return self.root.winfo_viewable() == 1
+
+    def snapshot(self) -> dict:
+        """What the customer can see right now (for IT diagnostics and tests)."""
+        return {
+            "view": self.view, "status": self.status, "code": self.code_var.get() if self.view == "request" else "",
+            "visible": self.is_visible(), "title": self.root.title(), "window": self.root.wm_frame(),
+            "texts": visible_texts(self.root),
+        }
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _set_icon(self) -> None:
+        data = self.config.assets.get("app.png")
+        image = data and theme.photo_image(self.root, data, max_width=512, max_height=512)
+        if image:
+            self._images.append(image)
+            self.root.iconphoto(True, image)
+
+    def _build_banner(self) -> ttk.Frame:
+        banner = ttk.Frame(self.root, style="Banner.TFrame")
+        width = CONTENT_WIDTH + 2 * PAD
+        data = self.config.assets.get("banner.png")
+        image = data and theme.photo_image(self.root, data, max_width=width, max_height=180)
+        if image:
+            self._images.append(image)
+            tk.Label(banner, image=image, borderwidth=0, background=self.palette.primary).pack(fill="x")
+            return banner
+        inner = ttk.Frame(banner, style="Banner.TFrame", padding=(PAD, 18))
+        inner.pack(fill="x")
+        logo_data = self.config.assets.get("logo.png")
+        logo = logo_data and theme.photo_image(self.root, logo_data, max_width=56, max_height=56)
+        if logo:
+            self._images.append(logo)
+            tk.Label(inner, image=logo, borderwidth=0, background=self.palette.primary).grid(
+                row=0, column=0, rowspan=2, padx=(0, 14))
+        ttk.Label(inner, text=self.config.brand.product, style="Banner.TLabel").grid(row=0, column=1, sticky="w")
+        if self.config.brand.company and self.config.brand.company != self.config.brand.product:
+            ttk.Label(inner, text=self.config.brand.company, style="BannerSmall.TLabel").grid(row=1, column=1, sticky="w")
+        return banner
+
+    def _build_form(self, diagnostics: dict | None) -> ttk.Frame:
+        page = ttk.Frame(self.root, padding=(PAD, 20, PAD, PAD))
+        page.columnconfigure(0, weight=1, minsize=CONTENT_WIDTH)
+        welcome = self.config.brand.welcome or _(
+            "Tell us briefly what the problem is, then click Request help. A supporter will take care of it."
+        )
+        ttk.Label(page, text=welcome, wraplength=CONTENT_WIDTH, justify="left").grid(sticky="w", pady=(0, 14))
+        modes = self.config.options.fields
+        self.fields: dict[str, Field] = {}
+        self._entry_field(page, "name", _("Your name"), modes.name)
+        self._entry_field(page, "email", _("Your email address"), modes.email)
+        self._text_field(page, "description", _("What do you need help with?"), modes.description)
+        self.diagnostics = None
+        if diagnostics:
+            self.diagnostics = DiagnosticsPreview(page, diagnostics, wraplength=CONTENT_WIDTH - 30)
+            self.diagnostics.grid(sticky="ew", pady=(2, 14))
+        self.submit_button = ttk.Button(page, text=_("Request help"), style="Primary.TButton", command=self.submit)
+        self.submit_button.grid(sticky="ew", pady=(4, 0))
+        self.form_message = ttk.Label(page, text="", style="Error.TLabel", wraplength=CONTENT_WIDTH, justify="left")
+        self.form_message.grid(sticky="w", pady=(8, 0))
+        self.code_link = ttk.Button(page, text=_("I have a session code"), style="Link.TButton",
+                                    command=self._toggle_code_row, cursor="hand2")
+        self.code_link.grid(sticky="w", pady=(10, 0))
+        self.code_row = self._build_code_row(page)
+        return page
+
+    def _label(self, parent: ttk.Frame, text: str, mode: str) -> None:
+        row = ttk.Frame(parent)
+        ttk.Label(row, text=text, style="Field.TLabel").pack(side="left")
+        if mode == "optional":
+            ttk.Label(row, text=" " + _("(optional)"), style="Muted.TLabel").pack(side="left")
+        row.grid(sticky="w", pady=(0, 4))
+
+    def _entry_field(self, parent: ttk.Frame, key: str, text: str, mode: str) -> None:
+        if mode == "hidden":
+            return
+        self._label(parent, text, mode)
+        entry = ttk.Entry(parent, font=self.fonts.body)
+        entry.grid(sticky="ew")
+        self.fields[key] = Field(key, entry, self._error_label(parent), mode)
+
+    def _text_field(self, parent: ttk.Frame, key: str, text: str, mode: str) -> None:
+        if mode == "hidden":
+            return
+        self._label(parent, text, mode)
+        box = tk.Text(parent, height=4, width=40, wrap="word", font=self.fonts.body, relief="flat",
+                      highlightthickness=1, highlightbackground=theme.BORDER, highlightcolor=self.palette.primary,
+                      padx=8, pady=6, foreground=theme.TEXT, background=theme.WHITE,
+                      insertbackground=theme.TEXT, undo=True)
+        box.grid(sticky="ew")
+        # Tab moves on and Return submits, as in every other field; Shift+Return starts a new line.
+        box.bind("<Tab>", lambda event: (event.widget.tk_focusNext().focus_set(), "break")[1])
+        box.bind("<Shift-Tab>", lambda event: (event.widget.tk_focusPrev().focus_set(), "break")[1])
+        box.bind("<ISO_Left_Tab>", lambda event: (event.widget.tk_focusPrev().focus_set(), "break")[1])
+        box.bind("<Return>", lambda event: (self.submit(), "break")[1])
+        box.bind("<Shift-Return>", lambda event: (event.widget.insert("insert", "\n"), "break")[1])
+        self.fields[key] = Field(key, box, self._error_label(parent), mode)
+
+    def _error_label(self, parent: ttk.Frame) -> ttk.Label:
+        label = ttk.Label(parent, text="", style="Error.TLabel")
+        label.grid(sticky="w", pady=(2, 0))
+        label.grid_remove()  # shown with a message (set_error) so that fields sit close together
+        ttk.Frame(parent, height=12).grid()
+        return label
+
+    def _build_code_row(self, page: ttk.Frame) -> ttk.Frame:
+        row = ttk.Frame(page, padding=(0, 6, 0, 0))
+        row.columnconfigure(0, weight=1)
+        ttk.Label(row, text=_("The session code your supporter gave you"), style="Field.TLabel").grid(
+            row=0, column=0, columnspan=2, sticky="w", pady=(0, 4))
+        self.code_entry = ttk.Entry(row, font=self.fonts.heading, width=14)
+        self.code_entry.grid(row=1, column=0, sticky="ew", padx=(0, 8))
+        self.join_button = ttk.Button(row, text=_("Join"), command=self.join)
+        self.join_button.grid(row=1, column=1)
+        self.code_error = ttk.Label(row, text="", style="Error.TLabel")
+        self.code_error.grid(row=2, column=0, columnspan=2, sticky="w", pady=(2, 0))
+        return row
+
+    def _build_request_page(self) -> ttk.Frame:
+        page = ttk.Frame(self.root, padding=(PAD, 22, PAD, PAD))
+        page.columnconfigure(0, weight=1, minsize=CONTENT_WIDTH)
+        ttk.Label(page, text=_("Your session code"), style="Muted.TLabel").grid(sticky="w")
+        box = ttk.Frame(page, style="Surface.TFrame", padding=(12, 10))
+        box.grid(sticky="ew", pady=(6, 4))
+        box.columnconfigure(0, weight=1)
+        self.code_var = tk.StringVar(master=self.root, value="")
+        self.code_field = ttk.Entry(box, textvariable=self.code_var, state="readonly", style="Code.TEntry",
+                                    font=self.fonts.code, justify="center", width=11, takefocus=1)
+        self.code_field.grid(row=0, column=0, sticky="ew")
+        self.copy_button = ttk.Button(box, text=_("Copy"), command=self.copy_code, style="Small.TButton")
+        self.copy_button.grid(row=0, column=1, padx=(10, 0))
+        ttk.Label(page, text=_("Tell this code to your supporter when they ask for it."), style="Muted.TLabel").grid(
+            sticky="w", pady=(0, 18))
+        status_row = ttk.Frame(page)
+        status_row.grid(sticky="w")
+        self.status_dot = ttk.Label(status_row, text="●", style="Status.TLabel")
+        self.status_dot.pack(side="left", padx=(0, 8))
+        self.status_label = ttk.Label(status_row, text="", style="Status.TLabel", wraplength=CONTENT_WIDTH - 30,
+                                      justify="left")
+        self.status_label.pack(side="left")
+        self.detail_label = ttk.Label(page, text="", wraplength=CONTENT_WIDTH, justify="left")
+        self.detail_label.grid(sticky="w", pady=(8, 0))
+        self.notice_label = ttk.Label(page, text="", style="Error.TLabel", wraplength=CONTENT_WIDTH, justify="left")
+        self.notice_label.grid(sticky="w", pady=(8, 0))
+        buttons = ttk.Frame(page)
+        buttons.grid(sticky="e", pady=(12, 0))
+        self.cancel_button = ttk.Button(buttons, text=_("Cancel request"), command=self._ask_cancel)
+        self.cancel_button.grid(row=0, column=0)
+        self.again_button = ttk.Button(buttons, text=_("Request help again"), style="Primary.TButton",
+                                       command=lambda: self.show_form(clear=True))
+        self.again_button.grid(row=0, column=1)
+        return page
+
+    # -- what the customer does ----------------------------------------------------------------
+
+    def submit(self) -> None:
+        """Check the form; report the values when they are complete, else say what is missing."""
+        if self.view != "form" or "disabled" in self.submit_button.state():
+            return
+        values, first_problem = self._validated()
+        if first_problem is not None:
+            first_problem.focus_set()
+            return
+        self.actions.request_help(values)
+
+    def join(self) -> None:
+        """Join the request whose session code the customer typed."""
+        if "disabled" in self.join_button.state():
+            return
+        code = normalise_code(self.code_entry.get())
+        if code is None:
+            set_error(self.code_error, _("A session code looks like s12-345-678."))
+            self.code_entry.focus_set()
+            return
+        set_error(self.code_error, "")
+        self.actions.join_code(code)
+
+    def copy_code(self) -> None:
+        """Put the session code on the clipboard."""
+        if not self.code:
+            return
+        self.root.clipboard_clear()
+        self.root.clipboard_append(self.code)
+        self.copy_button.configure(text=_("Copied"))
+        self.root.after(2000, lambda: self.copy_button.configure(text=_("Copy")))
+
+    def _ask_cancel(self) -> None:
+        def answered(yes: bool) -> None:
+            if yes:
+                self.actions.cancel_request()
+            else:
+                self.cancel_button.focus_set()
+
+        self.confirm_cancel(answered)
+
+    def _toggle_code_row(self) -> None:
+        if self.code_row.winfo_manager():
+            self.code_row.grid_remove()
+            self.code_link.focus_set()
+        else:
+            if self.diagnostics:
+                self.diagnostics.show_details(False)  # keep the window within small screens
+            self.code_row.grid(sticky="ew")
+            self.code_entry.focus_set()
+
+    def _on_return(self, event) -> str | None:
+        widget = event.widget
+        if isinstance(widget, ttk.Button):
+            widget.invoke()
+        elif widget is self.code_entry:
+            self.join()
+        elif self.view == "form":
+            self.submit()
+        return "break"
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _validated(self) -> tuple[FormValues, tk.Widget | None]:
+        texts = {key: field.text() for key, field in self.fields.items()}
+        first_problem = None
+        for key, field in self.fields.items():
+            problem = _problem(key, texts[key], field.mode)
+            set_error(field.error, problem)
+            if problem and first_problem is None:
+                first_problem = field.widget
+        chosen = self.diagnostics.chosen if self.diagnostics else None
+        return FormValues(diagnostics=chosen, **texts), first_problem
+
+    def _first_input(self) -> tk.Widget:
+        return next((field.widget for field in self.fields.values()), self.submit_button)
+
+    def _clear_form(self) -> None:
+        description = self.fields.get("description")
+        if description is not None:
+            description.widget.delete("1.0", "end")
+        for field in self.fields.values():
+            set_error(field.error, "")
+        self.code_entry.delete(0, "end")
+        set_error(self.code_error, "")
+        self.code_row.grid_remove()
+
+    def _status_detail(self, status: str) -> str:
+        if status in ("new", "pending", "sending", "offline"):
+            return self.config.brand.waiting or _("A supporter will be with you shortly. You can keep working meanwhile.")
+        if status == "in_progress":
+            return _("Your supporter is working on your request.")
+        if status == "closed":
+            return _("Thank you. If you need help again, request it here.")
+        if status == "expired":
+            return _("It was not handled in time. If you still need help, please request it again.")
+        return ""
+
+    def _switch(self, view: str) -> None:
+        if self.view == view:
+            return
+        self.view = view
+        shown, hidden = (self.form_page, self.request_page) if view == "form" else (self.request_page, self.form_page)
+        hidden.grid_remove()
+        shown.grid(row=1, column=0, sticky="nsew")
+        self.root.after_idle(self._focus_current_page)  # the focused widget may have just been hidden
+
+    def _focus_current_page(self) -> None:
+        if self.view == "form":
+            self._first_input().focus_set()
+        elif self.view == "request":
+            (self.again_button if self.status in FINAL else self.code_field).focus_set()
+
+    def _place_centre(self) -> None:
+        self.root.update_idletasks()
+        width, height = self.root.winfo_reqwidth(), self.root.winfo_reqheight()
+        x = (self.root.winfo_screenwidth() - width) // 2
+        y = max(0, (self.root.winfo_screenheight() - height) // 3)
+        self.root.geometry(f"+{x}+{y}")
+        self._placed = True
+
+
+def set_error(label: ttk.Label, message: str) -> None:
+    """Show ``message`` under its field, or take the line away when there is none."""
+    label.configure(text=message)
+    if message:
+        label.grid()
+    else:
+        label.grid_remove()
+
+
+def _problem(key: str, text: str, mode: str) -> str:
+    """What is wrong with one field's text, in words for the customer ("" when it is fine)."""
+    if not text:
+        if mode != "required":
+            return ""
+        return {"name": _("Please enter your name."), "email": _("Please enter your email address."),
+                "description": _("Please describe your problem.")}[key]
+    if len(text) > LIMITS[key]:
+        return _("Please keep this under {limit} characters.").format(limit=LIMITS[key])
+    if key == "email" and not EMAIL.match(text):
+        return _("This does not look like an email address (name@example.com).")
+    return ""
+
+
+def visible_texts(root: tk.Misc) -> list[str]:
+    """Every text on screen in the window, top to bottom (labels, buttons, fields)."""
+    texts = []
+    stack = [root]
+    while stack:
+        widget = stack.pop(0)
+        if isinstance(widget, tk.Toplevel):
+            continue  # dialogs and the tray's button are windows of their own
+        stack[:0] = widget.winfo_children()
+        if widget is root or not widget.winfo_ismapped():
+            continue
+        text = _widget_text(widget)
+        if text:
+            texts.append(text)
+    return texts
+
+
+def _widget_text(widget: tk.Misc) -> str:
+    if isinstance(widget, (ttk.Entry, tk.Entry)):
+        return widget.get()
+    if isinstance(widget, tk.Text):
+        return widget.get("1.0", "end-1c")
+    try:
+        return str(widget.cget("text"))
+    except tk.TclError:
+        return ""

@@ -1,0 +1,506 @@
+"""The agent with its window, as the customer runs it: a real process, a real X display, a real queue.
+
+Each test starts ``python -m agent --module FILE …`` under Xvfb, drives the window with real
+key presses (xdotool), reads what the window shows from the agent's state hooks, and checks
+the queue through the supporters' API.
+"""
+
+import re
+
+import pytest
+
+from tests.agent.ui.support import (  # noqa: F401  (fixtures)
+    agent, api, display, make_module, needs_x_tools, queue_server, tenant, tk_root, tray_host,
+)
+from tests.support.polling import eventually
+from tests.support.queue_api import CODE_PATTERN
+from tests.support.servers import QueueServer, sqlite_url
+
+pytestmark = needs_x_tools
+
+WAITING = "Waiting for a supporter…"
+CONNECTED = "A supporter is connected."
+OFFLINE = "You are offline — your request is saved and will be sent automatically."
+
+
+def shows_code(state: dict) -> bool:
+    return state.get("view") == "request" and re.fullmatch(CODE_PATTERN, state.get("code", "")) is not None
+
+
+def requests_of(api, tenant) -> list[dict]:
+    return api.all_items(tenant.supporter_token)
+
+
+def the_request(api, tenant, code: str) -> dict:
+    response = api.get(code, tenant.supporter_token)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def file_by_keyboard(process, description: str = "The printer is on fire") -> dict:
+    """Type the problem into the focused description field and press Return; returns the shown code."""
+    process.wait_for(lambda state: state["view"] == "form" and state["visible"], what="the form")
+    process.type(description)
+    process.keys("Return")
+    return process.wait_for(shows_code, what="the session code on screen")
+
+
+@pytest.fixture
+def sos_module(make_module):
+    """A module that asks only for the problem description."""
+    return make_module(fields={"name": "hidden", "email": "hidden", "description": "required"})
+
+
+def test_sos_files_a_request_and_shows_its_code(agent, sos_module, api, tenant, artifacts_dir):
+    """--sos: the form, Return, and the queue's code is the one on screen."""
+    process = agent(sos_module)
+    process.start("--sos")
+    process.wait_for(lambda state: state["view"] == "form" and state["visible"], what="the form")
+    process.screenshot(artifacts_dir / "agent" / "sos-form.png")
+    state = file_by_keyboard(process, "Outlook does not start")
+    items = requests_of(api, tenant)
+    assert [item["code"] for item in items] == [state["code"]]
+    assert items[0]["source"] == "sos"
+    assert items[0]["description"] == "Outlook does not start"
+    assert state["code"] in state["texts"]
+    process.wait_for(lambda state: WAITING in state["texts"], what="the waiting status")
+    process.screenshot(artifacts_dir / "agent" / "sos-code.png")
+    assert [path.name for path in (process.home / "user" / "Desktop").glob("*.desktop")] == ["Acme Help SOS.desktop"]
+
+
+def test_the_agent_joins_as_customer_so_the_request_turns_pending(agent, sos_module, api, tenant):
+    """Once the code is shown the agent has joined its session: the queue says pending."""
+    process = agent(sos_module)
+    process.start("--sos")
+    code = file_by_keyboard(process)["code"]
+    request = eventually(lambda: (found := the_request(api, tenant, code))["status"] == "pending" and found,
+                         what="the request to turn pending")
+    assert request["session"]["customer_joined"] is True
+
+
+def test_the_status_follows_the_queue_and_a_closed_request_lets_the_next_click_file_anew(agent, sos_module, api,
+                                                                                       tenant):
+    """Supporter joins: 'A supporter is connected'; supporter closes: closed; the next --sos files a new one."""
+    process = agent(sos_module)
+    process.start("--sos")
+    code = file_by_keyboard(process)["code"]
+    eventually(lambda: the_request(api, tenant, code)["status"] == "pending", what="pending")
+    assert process.wait_for(lambda state: state["status"] == "pending", what="pending on screen")["tray_state"] == "waiting"
+    assert api.action(code, "join", tenant.supporter_token).status_code == 200
+    state = process.wait_for(lambda state: CONNECTED in state["texts"] and state["status"] == "in_progress",
+                             what="the connected status")
+    assert state["tray_state"] == "connected"
+    assert api.action(code, "close", tenant.supporter_token).status_code == 200
+    state = process.wait_for(lambda state: "Your request is closed." in state["texts"], what="the closed status")
+    assert state["tray_state"] == "idle"
+    second = process.run("--sos")
+    assert second.returncode == 0, second.stderr
+    process.wait_for(lambda state: state["view"] == "form", what="a fresh form")
+    new_code = file_by_keyboard(process, "Again")["code"]
+    assert new_code != code
+    assert sorted(item["code"] for item in requests_of(api, tenant)) == sorted([code, new_code])
+
+
+def test_a_second_sos_shows_the_open_request_and_files_nothing(agent, sos_module, api, tenant, tray_host):
+    """With the window hidden in the tray, another SOS click brings it forward with the same code."""
+    process = agent(sos_module, tray="")
+    process.start("--sos")
+    code = file_by_keyboard(process)["code"]
+    state = process.wait_for(lambda state: state["tray"], what="the tray")
+    process.keys("Escape")
+    process.wait_for(lambda state: not state["visible"], what="the window to hide in the tray")
+    second = process.run("--sos")
+    assert second.returncode == 0, second.stderr
+    state = process.wait_for(lambda state: state["visible"], what="the window to come forward")
+    assert state["code"] == code
+    assert [item["code"] for item in requests_of(api, tenant)] == [code]
+    assert len(process.processes) == 1 and process.processes[0].poll() is None
+    assert process.terminate() == 0  # the tray's thread does not keep the agent alive
+
+
+def test_cancel_asks_and_closes_the_request(agent, sos_module, api, tenant):
+    """Tab to Cancel request, Return, confirm: the queue closes the request and the window says so."""
+    process = agent(sos_module)
+    process.start("--sos")
+    code = file_by_keyboard(process)["code"]
+    process.keys("Tab", "Tab", "Return")  # code field → Copy → Cancel request
+    eventually(lambda: the_request(api, tenant, code)["status"] in ("new", "pending"), what="an open request")
+    process.keys("Tab", "Return")  # the question has "Keep waiting" focused; Tab to "Cancel request"
+    process.wait_for(lambda state: "Your request is closed." in state["texts"], what="the closed status")
+    assert the_request(api, tenant, code)["status"] == "closed"
+
+
+def test_quitting_leaves_the_session(agent, sos_module, api, tenant):
+    """SIGTERM (logout) ends the agent cleanly and the queue no longer counts the customer as joined."""
+    process = agent(sos_module)
+    process.start("--sos")
+    code = file_by_keyboard(process)["code"]
+    eventually(lambda: the_request(api, tenant, code)["session"]["customer_joined"], what="the customer to join")
+    assert process.terminate() == 0
+    request = the_request(api, tenant, code)
+    assert request["session"]["customer_joined"] is False
+    assert request["status"] == "pending"  # still open for the supporter; it was started once
+
+
+def test_a_session_code_from_the_supporter_is_joined_instead_of_filing(agent, sos_module, api, tenant):
+    """--code joins the supporter's manual request: same code on screen, pending, nothing new filed."""
+    manual = api.created(tenant.supporter_token, {"description": "call from Mrs. Smith"})
+    process = agent(sos_module)
+    process.start("--code", manual["code"].replace("-", " ").upper())
+    state = process.wait_for(shows_code, what="the joined code")
+    assert state["code"] == manual["code"]
+    eventually(lambda: the_request(api, tenant, manual["code"])["status"] == "pending", what="pending")
+    assert [item["code"] for item in requests_of(api, tenant)] == [manual["code"]]
+
+
+def test_typing_the_session_code_in_the_window_joins_it(agent, sos_module, api, tenant):
+    """'I have a session code' → type it → Return: the window shows that request."""
+    manual = api.created(tenant.supporter_token, {"description": "phone call"})
+    process = agent(sos_module)
+    process.start()
+    process.wait_for(lambda state: state["view"] == "form" and state["visible"], what="the form")
+    process.keys("Tab", "Tab", "Tab", "Tab", "Return")  # description → consent → What is sent? → Request help → link
+    process.wait_for(lambda state: "The session code your supporter gave you" in state["texts"], what="the code field")
+    process.type(manual["code"])
+    process.keys("Return")
+    state = process.wait_for(shows_code, what="the joined code")
+    assert state["code"] == manual["code"]
+    assert len(requests_of(api, tenant)) == 1
+
+
+def test_file_immediately_files_without_a_form_and_without_diagnostics(agent, make_module, api, tenant):
+    """The module option files at once on opening; the customer never saw diagnostics, so none are sent."""
+    process = agent(make_module(file_immediately=True, diagnostics=True))
+    process.start()
+    state = process.wait_for(shows_code, what="the code")
+    request = the_request(api, tenant, state["code"])
+    assert request["source"] == "module"
+    assert request["diagnostics"] is None
+
+
+def test_diagnostics_the_customer_saw_are_sent(agent, sos_module, api, tenant):
+    """With the consent ticked the request carries the listed details about the computer."""
+    process = agent(sos_module)
+    process.start("--sos")
+    code = file_by_keyboard(process)["code"]
+    diagnostics = the_request(api, tenant, code)["diagnostics"]
+    assert {"os", "hostname", "agent_version", "locale"} <= set(diagnostics)
+
+
+def test_a_german_module_speaks_german(agent, make_module, artifacts_dir):
+    """language=de: the window's labels are German whatever the OS says."""
+    process = agent(make_module(language="de", fields={"name": "optional", "email": "optional",
+                                                        "description": "required"}))
+    process.start("--sos")
+    state = process.wait_for(lambda state: state["view"] == "form" and state["visible"], what="the form")
+    assert {"Ihr Name", "Wobei brauchen Sie Hilfe?", "Hilfe anfordern", "Ich habe einen Sitzungscode"} <= set(
+        state["texts"])
+    process.screenshot(artifacts_dir / "agent" / "sos-form-de.png")
+
+
+def test_the_os_locale_picks_german_for_auto(agent, sos_module):
+    """language=auto on a German desktop: German labels."""
+    process = agent(sos_module, env={"LANG": "de_DE.UTF-8"})
+    process.start("--sos")
+    state = process.wait_for(lambda state: state["view"] == "form", what="the form")
+    assert "Hilfe anfordern" in state["texts"]
+
+
+def test_tray_mode_starts_hidden_and_sos_opens_the_window(agent, sos_module, api, tenant):
+    """--tray (login) shows no window; a later SOS click opens the form of the running agent."""
+    process = agent(sos_module)
+    process.start("--tray")
+    process.wait_for(lambda state: state["state"] == "idle" and not state["visible"], what="the hidden start")
+    second = process.run("--sos")
+    assert second.returncode == 0, second.stderr
+    process.wait_for(lambda state: state["view"] == "form" and state["visible"], what="the form")
+    assert requests_of(api, tenant) == []
+
+
+def test_an_open_request_is_shown_again_after_a_restart(agent, sos_module, api, tenant):
+    """One click, one request: restarting the agent shows the remembered open request."""
+    process = agent(sos_module)
+    process.start("--sos")
+    code = file_by_keyboard(process)["code"]
+    assert process.terminate() == 0
+    again = agent(sos_module)
+    again.start("--sos")
+    state = again.wait_for(shows_code, what="the remembered code")
+    assert state["code"] == code
+    assert len(requests_of(api, tenant)) == 1
+
+
+def test_without_a_display_the_agent_says_how_to_ask_from_a_terminal(agent, sos_module, tmp_path):
+    """No DISPLAY: exit code 7 and a plain sentence naming --sos --no-gui, never a traceback."""
+    process = agent(sos_module, home=tmp_path / "headless")
+    process.env.pop("DISPLAY")
+    result = process.run("--sos")
+    assert result.returncode == 7
+    assert "--sos --no-gui" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_broken_display_is_no_display_either(agent, sos_module, tmp_path):
+    """DISPLAY names an X server that is not there (Tk raises): the same plain message, exit code 7."""
+    process = agent(sos_module, home=tmp_path / "broken", env={"DISPLAY": ":987"})
+    result = process.run("--sos")
+    assert result.returncode == 7
+    assert "--sos --no-gui" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_code_while_another_request_is_open_shows_the_open_one(agent, sos_module, api, tenant):
+    """One open request at a time: --code for another request shows the open one and says why."""
+    process = agent(sos_module)
+    process.start("--sos")
+    code = file_by_keyboard(process)["code"]
+    other = api.created(tenant.supporter_token, {"description": "another call"})
+    assert process.run("--code", other["code"]).returncode == 0
+    state = process.wait_for(
+        lambda state: "You already have an open request. Cancel it to join another session." in state["texts"],
+        what="the note")
+    assert state["code"] == code
+    assert the_request(api, tenant, other["code"])["status"] == "new"
+
+
+def test_offline_the_request_waits_and_is_delivered_once_the_queue_is_back(agent, tmp_path_factory, display):
+    """Server down: the window says offline and shows no code; server up: the code, and exactly one request."""
+    from tests.support.queue_api import QueueApi
+    from tests.support.tenants import make_tenant
+    from tests.support.modules import write_module_file
+
+    database = sqlite_url(tmp_path_factory.mktemp("offline-db"))
+    server = QueueServer(database, log_dir=tmp_path_factory.mktemp("offline-logs")).start()
+    try:
+        tenant = make_tenant(database)
+        module = write_module_file(tmp_path_factory.mktemp("offline") / "module.bin", server_url=server.url,
+                                   module_id=tenant.module_id, module_token=tenant.module_token,
+                                   fields={"name": "hidden", "email": "hidden", "description": "required"})
+        server.stop()
+        process = agent(module)
+        process.start("--sos")
+        process.wait_for(lambda state: state["view"] == "form" and state["visible"], what="the form")
+        process.type("No network here")
+        process.keys("Return")
+        state = process.wait_for(lambda state: OFFLINE in state["texts"], what="the offline message")
+        assert state["code"] == "— — —"
+        server.start()
+        state = process.wait_for(shows_code, what="the code after the queue is back", timeout=180)
+        api = QueueApi(server.url)
+        try:
+            assert [item["code"] for item in api.all_items(tenant.supporter_token)] == [state["code"]]
+        finally:
+            api.close_client()
+    finally:
+        server.stop()
+
+
+def test_a_revoked_module_says_so_in_plain_words(agent, sos_module, api, tenant):
+    """The module was switched off on the server: the form says to ask IT for a new one."""
+    revoked = api.call("POST", f"/api/v1/modules/{tenant.module_id}/revoke", tenant.admin_token)
+    assert revoked.status_code == 200, revoked.text
+    process = agent(sos_module)
+    process.start("--sos")
+    process.wait_for(lambda state: state["view"] == "form" and state["visible"], what="the form")
+    process.type("help")
+    process.keys("Return")
+    state = process.wait_for(lambda state: state["view"] == "form" and any("switched off" in text for text in state["texts"]),
+                             what="the revoked message")
+    assert "This support module has been switched off — ask your IT for a new one." in state["texts"]
+    assert requests_of(api, tenant) == []
+
+
+# -- the background work, in this process -----------------------------------------------------
+
+@pytest.fixture
+def desk_for(tmp_path, monkeypatch):
+    """A real HelpDesk for a tenant's module, keeping its files under tmp_path."""
+    from agent.runtime import make_desk
+    from tests.support.modules import module_config
+
+    monkeypatch.setenv("SOSQUEUE_AGENT_HOME", str(tmp_path / "agent-home"))
+
+    def make(tenant, url):
+        return make_desk(module_config(server_url=url, module_id=tenant.module_id, module_token=tenant.module_token))
+
+    return make
+
+
+def _statuses(received) -> list[str]:
+    items = []
+    while not received.empty():
+        items.append(received.get())
+    return items
+
+
+def test_the_follower_joins_and_reports_every_status_until_closed(desk_for, queue_server, api, tenant):
+    """pending once it joined, in_progress with a supporter, closed at the end; then its thread ends."""
+    import queue
+
+    from agent.app import Follower
+
+    desk = desk_for(tenant, queue_server.url)
+    ticket = desk.deliver(desk.submit({"description": "follow me"}, source="sos"))
+    received: queue.SimpleQueue[str] = queue.SimpleQueue()
+    follower = Follower(desk, ticket, on_status=received.put)
+    follower.start()
+    seen: list[str] = []
+    eventually(lambda: seen.extend(_statuses(received)) or "pending" in seen, what="pending")
+    assert api.action(ticket.code, "join", tenant.supporter_token).status_code == 200
+    eventually(lambda: seen.extend(_statuses(received)) or "in_progress" in seen, what="in_progress")
+    assert api.action(ticket.code, "close", tenant.supporter_token).status_code == 200
+    eventually(lambda: seen.extend(_statuses(received)) or "closed" in seen, what="closed")
+    follower._thread.join(60)
+    assert not follower._thread.is_alive()
+
+
+def test_the_follower_reconnects_after_the_queue_restarts(desk_for, tmp_path_factory):
+    """The event stream breaks when the server restarts; the follower comes back and sees what follows."""
+    import queue
+
+    from agent.app import Follower
+    from tests.support.queue_api import QueueApi
+    from tests.support.tenants import make_tenant
+
+    database = sqlite_url(tmp_path_factory.mktemp("restart-db"))
+    server = QueueServer(database, log_dir=tmp_path_factory.mktemp("restart-logs")).start()
+    api = QueueApi(server.url)
+    try:
+        tenant = make_tenant(database)
+        desk = desk_for(tenant, server.url)
+        ticket = desk.deliver(desk.submit({"description": "stay with me"}, source="sos"))
+        received: queue.SimpleQueue[str] = queue.SimpleQueue()
+        follower = Follower(desk, ticket, on_status=received.put)
+        follower.start()
+        seen: list[str] = []
+        eventually(lambda: seen.extend(_statuses(received)) or "pending" in seen, what="pending")
+        server.stop()
+        server.start()
+        assert api.action(ticket.code, "join", tenant.supporter_token).status_code == 200
+        eventually(lambda: seen.extend(_statuses(received)) or "in_progress" in seen, timeout=120,
+                   what="in_progress after the restart")
+        follower.stop()
+    finally:
+        api.close_client()
+        server.stop()
+
+
+def test_a_request_cancelled_while_offline_is_never_sent(desk_for, tmp_path_factory):
+    """Cancel before delivery: it leaves the outbox, the delivery thread ends, the queue never sees it."""
+    import threading
+
+    from agent.app import Delivery
+    from tests.support.queue_api import QueueApi
+    from tests.support.tenants import make_tenant
+
+    database = sqlite_url(tmp_path_factory.mktemp("cancel-db"))
+    server = QueueServer(database, log_dir=tmp_path_factory.mktemp("cancel-logs"))
+    tenant = make_tenant(database)
+    desk = desk_for(tenant, server.url)  # the server is not running yet: offline
+    submission = desk.submit({"description": "never mind"}, source="sos")
+    offline, delivered = threading.Event(), []
+    delivery = Delivery(desk, [submission], on_delivered=lambda *args: delivered.append(args),
+                        on_offline=lambda item: offline.set(), on_failed=lambda *args: delivered.append(args))
+    delivery.start()
+    assert offline.wait(60)
+    assert delivery.cancel(submission) is True
+    assert desk.outbox.pending() == []
+    delivery._thread.join(120)
+    assert not delivery._thread.is_alive()
+    server.start()
+    api = QueueApi(server.url)
+    try:
+        assert api.all_items(tenant.supporter_token) == []
+        assert delivered == []
+    finally:
+        api.close_client()
+        server.stop()
+
+
+def test_a_request_saved_offline_is_delivered_by_the_next_start_without_a_form(agent, tmp_path_factory):
+    """Agent stopped while offline: the next start delivers the saved request and shows its code — one request."""
+    from tests.support.modules import write_module_file
+    from tests.support.queue_api import QueueApi
+    from tests.support.tenants import make_tenant
+
+    database = sqlite_url(tmp_path_factory.mktemp("later-db"))
+    server = QueueServer(database, log_dir=tmp_path_factory.mktemp("later-logs"))
+    tenant = make_tenant(database)
+    module = write_module_file(tmp_path_factory.mktemp("later") / "module.bin", server_url=server.url,
+                               module_id=tenant.module_id, module_token=tenant.module_token,
+                               fields={"name": "hidden", "email": "hidden", "description": "required"})
+    first = agent(module)
+    first.start("--sos")
+    first.wait_for(lambda state: state["view"] == "form" and state["visible"], what="the form")
+    first.type("Saved for later")
+    first.keys("Return")
+    first.wait_for(lambda state: OFFLINE in state["texts"], what="the offline message")
+    assert first.terminate() == 0
+    server.start()
+    try:
+        second = agent(module)
+        second.start("--sos")
+        state = second.wait_for(shows_code, what="the delivered code")
+        api = QueueApi(server.url)
+        try:
+            items = api.all_items(tenant.supporter_token)
+        finally:
+            api.close_client()
+        assert [item["code"] for item in items] == [state["code"]]
+        assert items[0]["description"] == "Saved for later"
+    finally:
+        server.stop()
+
+
+def test_the_tray_menu_requests_help_cancels_and_quits_cleanly(tk_root, desk_for, queue_server, api, tenant,
+                                                                monkeypatch):
+    """Tray actions reach the window; Quit leaves the session and ends the main loop with no thread left over."""
+    import threading
+
+    from agent.app import HelpApp
+    from tests.agent.ui.support import pump
+    from tests.support.modules import module_config
+
+    monkeypatch.setenv("SOSQUEUE_TRAY", "dummy")
+    config = module_config(server_url=queue_server.url, module_id=tenant.module_id, module_token=tenant.module_token)
+    app = HelpApp(tk_root, config, desk_for(tenant, queue_server.url))
+    seen: dict = {}
+
+    def script():
+        actions = app.tray._actions
+        actions.request_help()
+        pump(tk_root, lambda: app.window.view == "form" and app.window.is_visible(), what="the form from the tray")
+        app.window.fields["description"].widget.insert("1.0", "from the tray")
+        app.window.submit_button.invoke()
+        pump(tk_root, lambda: app.ticket and app.window.status == "pending", what="the joined request")
+        seen["code"] = app.ticket.code
+        actions.cancel_request()
+        pump(tk_root, lambda: "Do you really want to cancel your request? A supporter will no longer see it."
+             in _dialog_texts(tk_root), what="the cancel question")
+        seen["open_after_question"] = the_request(api, tenant, seen["code"])["status"]
+        actions.quit()
+
+    tk_root.after(500, lambda: pump(tk_root, lambda: app.tray is not None, what="the tray") and script())
+    assert app.run("open") == 0
+    assert seen["open_after_question"] == "pending"  # the question alone cancels nothing
+    request = the_request(api, tenant, seen["code"])
+    assert request["status"] == "pending" and request["session"]["customer_joined"] is False
+    leftovers = [thread.name for thread in threading.enumerate()
+                 if thread is not threading.main_thread() and not thread.daemon]
+    assert leftovers == []
+
+
+def _dialog_texts(root) -> list[str]:
+    import tkinter as tk
+    from tkinter import ttk
+
+    texts = []
+    for child in root.winfo_children():
+        if isinstance(child, tk.Toplevel):
+            stack = [child]
+            while stack:
+                widget = stack.pop()
+                stack += widget.winfo_children()
+                if isinstance(widget, ttk.Label):
+                    texts.append(str(widget.cget("text")))
+    return texts

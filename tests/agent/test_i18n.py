@@ -1,0 +1,150 @@
+"""The agent's languages: chosen from the module or the OS locale, read from the .po catalogue."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from agent import i18n
+from agent.i18n import _, parse_po, system_language, use_language
+
+AGENT = Path(i18n.__file__).parent
+GERMAN = AGENT / "locale" / "de" / "LC_MESSAGES" / "sosqueue.po"
+LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+
+
+@pytest.fixture(autouse=True)
+def english_afterwards():
+    yield
+    use_language("en")
+
+
+@pytest.fixture
+def no_locale(monkeypatch):
+    """An environment that names no language, and a C locale."""
+    for name in LOCALE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(i18n.locale, "getlocale", lambda *args: (None, None))
+    return monkeypatch
+
+
+@pytest.mark.parametrize(("variable", "value", "language"), [
+    ("LANG", "de_DE.UTF-8", "de"),
+    ("LANG", "de_AT", "de"),
+    ("LC_ALL", "de_CH.utf8", "de"),
+    ("LANGUAGE", "de:en", "de"),
+    ("LANG", "en_GB.UTF-8", "en"),
+    ("LANG", "fr_FR.UTF-8", "en"),
+    ("LANG", "C.UTF-8", "en"),
+    ("LANG", "POSIX", "en"),
+])
+def test_the_os_locale_picks_german_or_english(no_locale, variable, value, language):
+    """German locales give German; every other language gives English."""
+    no_locale.setenv(variable, value)
+    assert system_language() == language
+
+
+def test_lc_all_wins_over_lang(no_locale):
+    """The POSIX order: LC_ALL before LANG."""
+    no_locale.setenv("LANG", "en_US.UTF-8")
+    no_locale.setenv("LC_ALL", "de_DE.UTF-8")
+    assert system_language() == "de"
+
+
+def test_windows_locale_names_are_understood(no_locale):
+    """Windows' locale.getlocale() says 'German_Germany' rather than 'de_DE'."""
+    no_locale.setattr(i18n.locale, "getlocale", lambda *args: ("German_Germany", "1252"))
+    assert system_language() == "de"
+
+
+def test_without_any_locale_english_is_used(no_locale):
+    """Nothing set anywhere: English."""
+    assert system_language() == "en"
+
+
+def test_the_modules_language_wins_over_the_os(no_locale):
+    """A module built for German speaks German on an English system, and the other way round."""
+    no_locale.setenv("LANG", "en_US.UTF-8")
+    assert use_language("de") == "de"
+    assert _("Request help") == "Hilfe anfordern"
+    no_locale.setenv("LANG", "de_DE.UTF-8")
+    assert use_language("en") == "en"
+    assert _("Request help") == "Request help"
+
+
+def test_auto_follows_the_os_locale(no_locale):
+    """'auto' asks the operating system."""
+    no_locale.setenv("LANG", "de_DE.UTF-8")
+    assert use_language("auto") == "de"
+    assert _("Waiting for a supporter…") == "Warten auf einen Supporter …"
+
+
+def test_unknown_messages_stay_as_they_are():
+    """A text without translation shows in English rather than disappearing."""
+    use_language("de")
+    assert _("A sentence nobody translated") == "A sentence nobody translated"
+
+
+def test_po_parsing_joins_continued_lines_and_skips_fuzzy_and_empty_entries():
+    """Multi-line strings are joined, escapes decoded; fuzzy or untranslated entries are left out."""
+    catalogue = parse_po('''
+msgid ""
+msgstr "Language: de\\n"
+
+msgid "Hello"
+msgstr "Hallo"
+
+msgid ""
+"Two "
+"lines"
+msgstr "Zwei\\n"
+"Zeilen \\"quoted\\""
+
+#, fuzzy
+msgid "Guess"
+msgstr "Vermutung"
+
+msgid "Missing"
+msgstr ""
+''')
+    assert catalogue == {"Hello": "Hallo", "Two lines": 'Zwei\nZeilen "quoted"'}
+
+
+def test_a_damaged_catalogue_falls_back_to_english(tmp_path, monkeypatch):
+    """A broken .po file means English texts, not a crash."""
+    folder = tmp_path / "de" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "sosqueue.po").write_text('msgid "Request help"\nmsgstr Hilfe\n', encoding="utf-8")
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    use_language("de")
+    assert _("Request help") == "Request help"
+
+
+def _marked_messages() -> set[str]:
+    """Every literal passed to _() in the agent's code, plus texts translated from tables."""
+    messages = set()
+    for path in AGENT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_"
+                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                messages.add(node.args[0].value)
+    from agent.ui import NO_DISPLAY_MESSAGE, STATUS_TEXTS
+    from agent.ui.dialogs import DIAGNOSTIC_LABELS
+
+    return messages | set(STATUS_TEXTS.values()) | set(DIAGNOSTIC_LABELS.values()) | {NO_DISPLAY_MESSAGE}
+
+
+def test_every_text_of_the_agent_has_a_german_translation():
+    """No English sentence slips into the German window."""
+    catalogue = parse_po(GERMAN.read_text(encoding="utf-8"))
+    missing = sorted(_marked_messages() - set(catalogue))
+    assert missing == []
+
+
+def test_german_translations_keep_their_placeholders():
+    """'{code}' in English is '{code}' in German, or format() would fail."""
+    import string
+
+    for source, target in parse_po(GERMAN.read_text(encoding="utf-8")).items():
+        fields = {name for _, name, _, _ in string.Formatter().parse(source) if name}
+        assert fields == {name for _, name, _, _ in string.Formatter().parse(target) if name}, source
