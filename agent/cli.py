@@ -111,7 +111,7 @@ def _file_without_window(config, args) -> int:
             body = {"description": args.description, "end_customer": {"name": args.name, "email": args.email}}
             if config.options.diagnostics:
                 body["diagnostics"] = collect()
-            submission = desk.submit(body, source="sos" if args.sos else "module")
+            submission = desk.waiting_or_submit(body, source="sos" if args.sos else "module")
             try:
                 ticket = desk.deliver_with_retry(
                     submission, give_up_after=NO_GUI_WAIT,

@@ -1,21 +1,24 @@
 """The agent's HTTP client for the queue: create, claim by code, join, leave, close, follow."""
 
+import hashlib
 import json
 import logging
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from urllib.parse import quote
 
 import requests
 
 from agent.config import ModuleConfig
 from agent.errors import ModuleRevoked, Rejected, Unreachable
+from agent.outbox import write_atomically
+from agent.paths import data_dir
 
 log = logging.getLogger("sosqueue.agent.client")
 
 API = "/api/v1/service-requests"
 TIMEOUT = (5, 15)  # connect, read
+PROBLEM_TYPE = "application/problem+json"  # every error the queue itself answers
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,11 @@ class Ticket:
 
     @classmethod
     def from_json(cls, body: dict) -> "Ticket":
-        return cls(code=body["code"], customer_token=body["customer_token"], status=body["status"])
+        try:
+            return cls(code=_text(body["code"]), customer_token=_text(body["customer_token"]),
+                       status=_text(body["status"]))
+        except (KeyError, TypeError) as error:
+            raise Unreachable(f"The support server's answer is not one the agent understands ({error}).") from None
 
 
 class QueueClient:
@@ -39,32 +46,32 @@ class QueueClient:
         self._module_token = config.module_token
         self._session = requests.Session()
         self._session.headers["User-Agent"] = user_agent
-        if config.ca_bundle:
-            self._session.verify = _ca_file(config.ca_bundle)
+        # Passed with every call: a session-level verify loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE.
+        self._verify: bool | str = _ca_file(config) if config.ca_bundle else True
 
     def create(self, body: dict, *, idempotency_key: str, source: str) -> Ticket:
         response = self._call(
             "POST", API, token=self._module_token, json=body, params={"source": source},
             headers={"Idempotency-Key": idempotency_key},
         )
-        return Ticket.from_json(response.json())
+        return Ticket.from_json(_json(response))
 
     def claim(self, code: str) -> Ticket:
         """Take over a request a supporter created, by the code the customer was given."""
         response = self._call("POST", f"{API}/{_path(code)}/claim", token=self._module_token)
-        return Ticket.from_json(response.json())
+        return Ticket.from_json(_json(response))
 
     def status(self, ticket: Ticket) -> dict:
-        return self._call("GET", f"{API}/{_path(ticket.code)}", token=ticket.customer_token).json()
+        return _json(self._call("GET", f"{API}/{_path(ticket.code)}", token=ticket.customer_token))
 
     def join(self, ticket: Ticket) -> dict:
-        return self._call("POST", f"{API}/{_path(ticket.code)}/join", token=ticket.customer_token).json()
+        return _json(self._call("POST", f"{API}/{_path(ticket.code)}/join", token=ticket.customer_token))
 
     def leave(self, ticket: Ticket) -> dict:
-        return self._call("POST", f"{API}/{_path(ticket.code)}/leave", token=ticket.customer_token).json()
+        return _json(self._call("POST", f"{API}/{_path(ticket.code)}/leave", token=ticket.customer_token))
 
     def close(self, ticket: Ticket) -> dict:
-        return self._call("POST", f"{API}/{_path(ticket.code)}/close", token=ticket.customer_token).json()
+        return _json(self._call("POST", f"{API}/{_path(ticket.code)}/close", token=ticket.customer_token))
 
     def events(self, ticket: Ticket, last_event_id: str | None = None) -> Iterator[tuple[str, str | None, dict]]:
         """Follow the request's event stream: yields (event, id, data) until it ends."""
@@ -81,7 +88,9 @@ class QueueClient:
     def _call(self, method: str, path: str, *, token: str, timeout=TIMEOUT, **kwargs) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
         try:
-            response = self._session.request(method, self.base_url + path, headers=headers, timeout=timeout, **kwargs)
+            response = self._session.request(
+                method, self.base_url + path, headers=headers, timeout=timeout, verify=self._verify, **kwargs
+            )
         except requests.exceptions.SSLError as error:
             log.warning("TLS failure talking to %s: %s", self.base_url, error)
             raise Unreachable("The support server's certificate could not be verified.") from None
@@ -90,6 +99,13 @@ class QueueClient:
             raise Unreachable(f"The support server cannot be reached ({_reason(error)}).") from None
         if response.status_code < 400:
             return response
+        if not response.headers.get("Content-Type", "").startswith(PROBLEM_TYPE):
+            # Not the queue talking: a proxy, a captive portal, a wrong address. Retry later.
+            log.info("answer from %s that is not the queue's: HTTP %s", self.base_url, response.status_code)
+            raise Unreachable(
+                f"Something other than the support server answered (HTTP {response.status_code} "
+                f"{response.reason}); check the network connection."
+            )
         detail = _problem_detail(response)
         if response.status_code == 401 and token == self._module_token:
             raise ModuleRevoked()
@@ -99,7 +115,27 @@ class QueueClient:
 
 
 def _path(code: str) -> str:
-    return code.replace(" ", "")
+    return quote(code.replace(" ", ""), safe="")
+
+
+def _text(value) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _json(response: requests.Response) -> dict:
+    """The queue's JSON answer; anything else (a captive portal's page) means not reached."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise Unreachable(
+            f"Something other than the support server answered (HTTP {response.status_code}, "
+            f"{response.headers.get('Content-Type', 'no content type')}); check the network connection."
+        )
+    return body
 
 
 def _problem_detail(response: requests.Response) -> str:
@@ -119,11 +155,17 @@ def _reason(error: requests.exceptions.RequestException) -> str:
     return type(error).__name__
 
 
-def _ca_file(pem: bytes) -> str:
-    handle = tempfile.NamedTemporaryFile(prefix="sosqueue-ca-", suffix=".pem", delete=False)
-    with handle:
-        handle.write(pem)
-    return handle.name
+def _ca_file(config: ModuleConfig) -> str:
+    """The module's CA as a file for requests: one per module in the user's own data folder.
+
+    Not in the shared temp folder: a file there leaked on every start, and another user could
+    put a CA of their own under a predictable name.
+    """
+    path = data_dir(config.module_id) / f"ca-{hashlib.sha256(config.ca_bundle).hexdigest()[:16]}.pem"
+    if not path.is_file() or path.read_bytes() != config.ca_bundle:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, config.ca_bundle)
+    return str(path)
 
 
 def _parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, str | None, dict]]:

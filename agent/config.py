@@ -1,6 +1,7 @@
 """The module's personalised configuration, as stamped into it by the builder."""
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -63,9 +64,8 @@ class ModuleConfig:
         return {
             "module": {"id": self.module_id, "token": redact(self.module_token)},
             "server": {"url": self.server_url, "custom_ca": self.ca_bundle is not None},
-            "brand": vars(self.brand),
-            "options": {**{k: v for k, v in vars(self.options).items() if k != "fields"},
-                        "fields": vars(self.options.fields)},
+            "brand": asdict(self.brand),
+            "options": asdict(self.options),
             "assets": sorted(self.assets),
         }
 
@@ -82,18 +82,18 @@ def parse(payload: Payload) -> ModuleConfig:
             raise DamagedPayload(f"module format {data.get('format')!r} is not {FORMAT_VERSION}")
         module, server, brand, options = data["module"], data["server"], data["brand"], data.get("options", {})
         config = ModuleConfig(
-            module_id=_text(module["id"]),
+            module_id=_ident(module["id"]),
             module_token=_text(module["token"]),
             server_url=_url(server["url"], allow_insecure=bool(server.get("allow_insecure", False))),
             brand=Brand(**{key: _text(value) for key, value in brand.items()}),
             options=Options(
-                **{key: bool(value) for key, value in options.items() if key != "fields"},
+                **{key: _flag(value) for key, value in options.items() if key != "fields"},
                 fields=Fields(**{key: _mode(value) for key, value in options.get("fields", {}).items()}),
             ),
             ca_bundle=payload.assets.get("ca.pem"),
             assets=payload.assets,
         )
-    except (KeyError, TypeError, AttributeError) as error:
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise DamagedPayload(f"the module configuration is incomplete: {error}") from None
     if config.brand.language not in LANGUAGES:
         raise DamagedPayload(f"unknown language {config.brand.language!r}")
@@ -106,15 +106,27 @@ def to_json(config: ModuleConfig) -> dict:
         "format": FORMAT_VERSION,
         "module": {"id": config.module_id, "token": config.module_token},
         "server": {"url": config.server_url, "allow_insecure": config.server_url.startswith("http://")},
-        "brand": vars(config.brand),
-        "options": {**{k: v for k, v in vars(config.options).items() if k != "fields"},
-                    "fields": vars(config.options.fields)},
+        "brand": asdict(config.brand),
+        "options": asdict(config.options),
     }
 
 
 def _text(value) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _ident(value) -> str:
+    # The id names the agent's data folder: no separators, no "..", nothing Windows refuses.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", _text(value)):
+        raise TypeError(f"module id {value!r} is not a plain identifier")
+    return value
+
+
+def _flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
     return value
 
 

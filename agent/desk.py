@@ -47,6 +47,19 @@ class HelpDesk:
         log.info("saved request %s to the outbox", submission.key)
         return submission
 
+    def waiting_or_submit(self, body: dict, *, source: str) -> Submission:
+        """The request still waiting in the outbox, else a new one: one click, one request.
+
+        A request saved while offline (or by an agent killed before it could deliver) is the
+        customer's request; another click must deliver that one, not file a second.
+        """
+        with self._lock:
+            waiting = self.outbox.pending()
+            if waiting:
+                log.info("request %s is still waiting for delivery; not filing another", waiting[0].key)
+                return waiting[0]
+            return self.submit(body, source=source)
+
     def deliver(self, submission: Submission) -> Ticket:
         """One delivery attempt: Unreachable means try again later, Rejected means never."""
         with self._lock:

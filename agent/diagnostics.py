@@ -14,5 +14,12 @@ def collect() -> dict:
         "machine": platform.machine(),
         "hostname": socket.gethostname()[:100],
         "agent_version": __version__,
-        "locale": (locale.getlocale()[0] or "")[:50],
+        "locale": _locale()[:50],
     }
+
+
+def _locale() -> str:
+    try:
+        return locale.getlocale()[0] or ""
+    except ValueError:  # a locale name Python cannot parse ("unknown locale")
+        return ""

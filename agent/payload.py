@@ -18,6 +18,7 @@ import shutil
 import struct
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def has_payload(path: Path) -> bool:
         return True
     except NoPayload:
         return False
-    except (DamagedPayload, OSError):
+    except DamagedPayload:
         return True
 
 
@@ -86,6 +87,8 @@ def stamp(base: Path, payload: Payload, output: Path) -> Path:
         raise PayloadError("stamping a macOS .app bundle: use stamp_bundle")
     if has_payload(base):
         raise PayloadError(f"{base} is already a stamped module, not a base agent")
+    if output.exists() and output.resolve() == base.resolve():
+        raise PayloadError(f"{output} is the base agent itself; stamp to another path")
     output.parent.mkdir(parents=True, exist_ok=True)
     descriptor, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
     os.close(descriptor)
@@ -159,7 +162,7 @@ def _parse(body: bytes) -> Payload:
                 for name in archive.namelist()
                 if name.startswith("assets/") and not name.endswith("/")
             }
-    except (zipfile.BadZipFile, KeyError, ValueError) as error:
+    except (zipfile.BadZipFile, KeyError, ValueError, zlib.error, EOFError, NotImplementedError, RuntimeError) as error:
         raise DamagedPayload(f"the module payload cannot be read: {error}") from None
     if not isinstance(config, dict):
         raise DamagedPayload("the module configuration is not a JSON object")

@@ -1,6 +1,7 @@
 """The ASGI application: routers, error handling, the expiry sweeper and live events."""
 
 import asyncio
+import gc
 import logging
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -17,6 +18,7 @@ from server.limits import BodySizeLimit
 from server.models import utcnow
 from server.ratelimit import RateLimiter
 from server.state import AppState, load_secret_key
+from server.streams import CompanyEventStreams
 
 log = logging.getLogger("sosqueue.server")
 
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         if listener:
             listener.start()
         sweeper = asyncio.create_task(_sweep_forever(state))
+        _tune_gc()
         try:
             yield
         finally:
@@ -62,9 +65,21 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.sosqueue = state
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CompanyEventStreams, state=state)  # added last: the outermost of ours
     for module in (health, service_requests, events, users, groups, modules):
         app.include_router(module.router)
     return app
+
+
+def _tune_gc() -> None:
+    """Keep the cyclic GC from stalling every stream for seconds with thousands of watchers.
+
+    What start-up loaded lives as long as the process: freeze it out of the GC's scans. Watcher
+    streams are long-lived too: collect the young generation less often, the old one rarely.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
 
 
 def sweep_once(state: AppState) -> int:

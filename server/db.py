@@ -1,7 +1,8 @@
 """Database engines, sessions and migrations: SQLite (one file, WAL) or PostgreSQL."""
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -85,6 +86,9 @@ class Database:
         writer = self.engine.execution_options(sqlite_write=True) if self.is_sqlite else self.engine
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self.writer_factory = sessionmaker(writer, expire_on_commit=False)
+        # SQLite has one writer at a time. Queue this process's writers on a lock instead of
+        # letting them poll SQLite's busy handler, which sleeps in growing steps (p99 in seconds).
+        self._write_lock = threading.RLock() if self.is_sqlite else nullcontext()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -94,7 +98,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on any error."""
-        with self.writer_factory() as session, session.begin():
+        with self._write_lock, self.writer_factory() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

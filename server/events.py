@@ -22,6 +22,8 @@ from server import codes
 log = logging.getLogger("sosqueue.events")
 
 CHANNEL = "sosqueue_events"
+# PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; an expiry sweep commits 5000 events.
+_NOTIFY_BYTES = 7500
 _QUEUE_SIZE = 512
 
 
@@ -34,6 +36,7 @@ class WireEvent:
     request_id: int
     type: str
     data: str
+    frame: bytes  # the whole SSE message, encoded once for every watcher
 
 
 def render(event: RequestEvent) -> WireEvent:
@@ -46,7 +49,9 @@ def render(event: RequestEvent) -> WireEvent:
         "data": event.data or {},
         "created_at": event.created_at.isoformat(),
     }
-    return WireEvent(event.id, event.company_id, event.request_id, event.type, json.dumps(body))
+    data = json.dumps(body)
+    frame = f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
+    return WireEvent(event.id, event.company_id, event.request_id, event.type, data, frame)
 
 
 @dataclass(eq=False)
@@ -55,6 +60,13 @@ class Subscription:
     request_id: int | None
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(_QUEUE_SIZE))
     overflowed: bool = False
+
+    def end(self) -> None:
+        """Wake the stream and let it finish (its client went away)."""
+        try:
+            self.queue.put_nowait(None)
+        except asyncio.QueueFull:
+            self.overflowed = True
 
 
 class Broker:
@@ -91,6 +103,9 @@ class Broker:
             if not watchers:
                 del index[key]
 
+    def is_watched(self, company_id: str, request_id: int) -> bool:
+        return company_id in self._by_company or request_id in self._by_request
+
     def publish(self, events: list[WireEvent]) -> None:
         if self._loop is not None and events:
             self._loop.call_soon_threadsafe(self._fan_out, events)
@@ -115,18 +130,32 @@ def install_commit_hooks(database: Database, broker: Broker) -> None:
         events = session.info.get("events")
         if events and database.is_postgres:
             session.flush()
-            ids = ",".join(str(e.id) for e in events)
-            session.execute(text("SELECT pg_notify(:channel, :ids)"), {"channel": CHANNEL, "ids": ids})
+            for ids in _id_lists(str(e.id) for e in events):
+                session.execute(text("SELECT pg_notify(:channel, :ids)"), {"channel": CHANNEL, "ids": ids})
 
     @sa_event.listens_for(writer, "after_commit")
     def _publish(session: Session) -> None:
         events = session.info.pop("events", None)
         if events and not database.is_postgres:
-            broker.publish([render(e) for e in events])
+            # Render only what someone watches: an expiry sweep commits thousands at once.
+            broker.publish([render(e) for e in events if broker.is_watched(e.company_id, e.request_id)])
 
     @sa_event.listens_for(writer, "after_rollback")
     def _forget(session: Session) -> None:
         session.info.pop("events", None)
+
+
+def _id_lists(ids):
+    """Comma-separated ids, in as few NOTIFY payloads as fit."""
+    chunk, size = [], 0
+    for text_id in ids:
+        if chunk and size + len(text_id) + 1 > _NOTIFY_BYTES:
+            yield ",".join(chunk)
+            chunk, size = [], 0
+        chunk.append(text_id)
+        size += len(text_id) + 1
+    if chunk:
+        yield ",".join(chunk)
 
 
 class PostgresListener:

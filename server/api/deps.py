@@ -47,14 +47,14 @@ def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
 
 def get_actor(state: StateDep, token: Annotated[str, Depends(bearer_token)]) -> Actor:
     with state.db.read() as session:
-        actor = _resolve(session, state, token)
+        actor = resolve_token(session, state, token)
     if actor is None:
         raise Problem(401, "this token is unknown, revoked or expired; ask your admin for a new one",
                       code="invalid_token", headers=_CHALLENGE)
     return actor
 
 
-def _resolve(session: Session, state: AppState, token: str) -> Actor | None:
+def resolve_token(session: Session, state: AppState, token: str) -> Actor | None:
     if token.startswith(security.USER_TOKEN_PREFIX):
         row = session.scalar(
             select(ApiToken).where(ApiToken.token_hash == security.token_hash(token), ApiToken.revoked_at.is_(None))

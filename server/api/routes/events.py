@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive
 
 from server.actors import Actor
 from server.api.deps import ActorDep, StateDep, UserActor
@@ -19,7 +20,7 @@ from server.state import AppState
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
 _BACKLOG_LIMIT = 1000
-_SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 LastEventId = Annotated[str | None, Header(max_length=20)]
 
 _STREAM_DOC = {200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}}
@@ -28,7 +29,7 @@ _STREAM_DOC = {200: {"content": {"text/event-stream": {}}, "description": "serve
 @router.get("/events", response_class=StreamingResponse, responses=_STREAM_DOC)
 async def company_events(actor: UserActor, state: StateDep, last_event_id: LastEventId = None) -> StreamingResponse:
     """Every change to the caller's company queue, live; resumes after ``Last-Event-ID``."""
-    return _stream(state, actor, None, _last_id(last_event_id))
+    return _stream(state, actor, None, parse_last_event_id(last_event_id))
 
 
 @router.get("/service-requests/{code}/events", response_class=StreamingResponse, responses=_STREAM_DOC)
@@ -37,7 +38,7 @@ async def request_events(
 ) -> StreamingResponse:
     """Changes to one request, live (user or customer token); starts with a snapshot."""
     request_id = await run_in_threadpool(_visible_id, state, actor, code)
-    return _stream(state, actor, request_id, _last_id(last_event_id))
+    return _stream(state, actor, request_id, parse_last_event_id(last_event_id))
 
 
 def _visible_id(state: AppState, actor: Actor, code: str) -> int:
@@ -50,40 +51,57 @@ def _snapshot(state: AppState, request_id: int) -> str:
         return request_public(session.get(ServiceRequest, request_id), utcnow()).model_dump_json()
 
 
-def _last_id(header: str | None) -> int | None:
+def parse_last_event_id(header: str | None) -> int | None:
     return int(header) if header and header.isdigit() else None
 
 
 def _stream(state: AppState, actor: Actor, request_id: int | None, last_id: int | None) -> StreamingResponse:
     return StreamingResponse(
-        _messages(state, actor.company_id, request_id, last_id), media_type="text/event-stream", headers=_SSE_HEADERS
+        messages(state, actor.company_id, request_id, last_id), media_type="text/event-stream", headers=SSE_HEADERS
     )
 
 
-async def _messages(state: AppState, company_id: str, request_id: int | None, last_id: int | None):
+async def messages(
+    state: AppState, company_id: str, request_id: int | None, last_id: int | None, receive: Receive | None = None
+):
+    """The stream's chunks. With ``receive`` it ends by itself when the client goes away;
+    without, whoever runs it must stop it then (Starlette's StreamingResponse does)."""
     # Subscribe before reading the snapshot or backlog so that nothing falls in between.
     broker = state.broker
     subscription = broker.subscribe(company_id=company_id, request_id=request_id)
+    watch = asyncio.ensure_future(_end_on_disconnect(receive, subscription)) if receive else None
     try:
-        yield "retry: 2000\n\n"
+        yield b"retry: 2000\n\n"
         if request_id is not None:
-            yield f"event: snapshot\ndata: {await run_in_threadpool(_snapshot, state, request_id)}\n\n"
+            yield f"event: snapshot\ndata: {await run_in_threadpool(_snapshot, state, request_id)}\n\n".encode()
         sent = last_id or 0
         if last_id is not None:
             for wire in await run_in_threadpool(_backlog, state, subscription, last_id):
-                yield _format(wire)
+                yield wire.frame
                 sent = wire.id
         while not subscription.overflowed:
             try:
-                wire = await asyncio.wait_for(subscription.queue.get(), state.settings.keepalive_seconds)
+                # asyncio.timeout, not wait_for: no extra task per watcher and event.
+                async with asyncio.timeout(state.settings.keepalive_seconds):
+                    wire = await subscription.queue.get()
             except TimeoutError:
-                yield ": keepalive\n\n"
+                yield b": keepalive\n\n"
                 continue
+            if wire is None:  # the client went away
+                break
             if wire.id > sent:
-                yield _format(wire)
+                yield wire.frame
                 sent = wire.id
     finally:
+        if watch is not None:
+            watch.cancel()
         broker.unsubscribe(subscription)
+
+
+async def _end_on_disconnect(receive: Receive, subscription: Subscription) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    subscription.end()
 
 
 def _backlog(state: AppState, subscription: Subscription, last_id: int) -> list[WireEvent]:
@@ -92,7 +110,3 @@ def _backlog(state: AppState, subscription: Subscription, last_id: int) -> list[
         query = query.where(RequestEvent.request_id == subscription.request_id)
     with state.db.read() as session:
         return [render(e) for e in session.scalars(query.order_by(RequestEvent.id).limit(_BACKLOG_LIMIT))]
-
-
-def _format(wire: WireEvent) -> str:
-    return f"id: {wire.id}\nevent: {wire.type}\ndata: {wire.data}\n\n"

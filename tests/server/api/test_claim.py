@@ -143,6 +143,15 @@ def test_unknown_or_garbage_code_is_404(api, tenant, garbage):
     assert_problem(claim(api, garbage, tenant.module_token), 404, "not_found")
 
 
+def test_request_a_module_filed_cannot_be_claimed_by_its_code(api, tenant):
+    """Only manual requests can be claimed: a guessed code of another customer's SOS looks unknown."""
+    filed = api.created(tenant.module_token)
+    unknown = claim(api, "s00-000-001", tenant.module_token)
+    answer = claim(api, filed["code"], tenant.module_token)
+    assert_problem(answer, 404, "not_found")
+    assert answer.json()["detail"] == unknown.json()["detail"]
+
+
 def test_closed_request_cannot_be_claimed(api, tenant):
     """Once closed, a request is 409 for a claim and records nothing."""
     code = api.created(tenant.supporter_token)["code"]

@@ -1,0 +1,359 @@
+"""The agent's command line without a window (for IT and scripts), run as a real process.
+
+Every run here has DISPLAY unset: none of these options may need a display.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from agent import __version__
+from tests.support.modules import write_module_file
+from tests.support.polling import eventually
+from tests.support.queue_api import CODE_PATTERN, QueueApi
+from tests.support.servers import QueueServer, free_port, sqlite_url
+from tests.support.tenants import make_tenant
+
+REPO = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT = 180
+
+
+@pytest.fixture(scope="module")
+def queue_server(tmp_path_factory):
+    """One real server (SQLite) for this file; tests keep apart by tenant."""
+    with QueueServer(sqlite_url(tmp_path_factory.mktemp("db")), log_dir=tmp_path_factory.mktemp("logs")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def api(queue_server):
+    client = QueueApi(queue_server.url)
+    yield client
+    client.close_client()
+
+
+@pytest.fixture
+def tenant(queue_server):
+    return make_tenant(queue_server.database_url)
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    return tmp_path / "agent-home"
+
+
+def module_file(path: Path, tenant, url: str, **overrides) -> Path:
+    return write_module_file(path, server_url=url, module_id=tenant.module_id, module_token=tenant.module_token,
+                             **overrides)
+
+
+@pytest.fixture
+def module(tmp_path, tenant, queue_server) -> Path:
+    return module_file(tmp_path / "Acme Help.module", tenant, queue_server.url)
+
+
+def agent_env(home: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    return {**env, "SOSQUEUE_AGENT_HOME": str(home), "PYTHONUTF8": "1"}
+
+
+def agent_command(module: Path | None, *args: str) -> list[str]:
+    return [sys.executable, "-m", "agent", *(["--module", str(module)] if module else []), *args]
+
+
+def run_agent(home: Path, module: Path | None, *args: str) -> subprocess.CompletedProcess:
+    """Run ``python -m agent`` to the end; stdout and stderr as text."""
+    return subprocess.run(agent_command(module, *args), env=agent_env(home), cwd=REPO, capture_output=True,
+                          text=True, timeout=RUN_TIMEOUT)
+
+
+def outbox_files(home: Path, tenant) -> list[Path]:
+    return sorted((home / "data" / tenant.module_id / "outbox").glob("*.json"))
+
+
+def server_on_port(database_url: str, port: int, log_dir: Path) -> QueueServer:
+    """A queue server that will listen on ``port`` (the one the module already points at)."""
+    server = QueueServer(database_url, log_dir=log_dir)
+    server.port, server.url = port, f"http://127.0.0.1:{port}"
+    server.log_path = log_dir / f"server-{port}.log"
+    return server
+
+
+def sos(home, module, description="my printer is on fire", *extra) -> subprocess.CompletedProcess:
+    return run_agent(home, module, "--sos", "--no-gui", "--description", description, *extra)
+
+
+# -- filing and claiming --------------------------------------------------------------
+
+
+def test_sos_no_gui_prints_exactly_the_code_and_files_an_sos_request(home, module, api, tenant):
+    """``--sos --no-gui`` prints only the session code and files one request with source sos."""
+    result = sos(home, module, "Drucker brennt", "--name", "Ann", "--email", "ann@example.test")
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(CODE_PATTERN + "\n", result.stdout), result.stdout
+    code = result.stdout.strip()
+    items = api.all_items(tenant.supporter_token)
+    assert [item["code"] for item in items] == [code]
+    assert items[0]["source"] == "sos"
+    assert items[0]["description"] == "Drucker brennt"
+    assert items[0]["end_customer"] == {"name": "Ann", "email": "ann@example.test"}
+    assert items[0]["diagnostics"]["agent_version"] == __version__
+
+
+def test_no_diagnostics_are_sent_when_the_module_turns_them_off(home, tmp_path, tenant, queue_server, api):
+    """A module without the diagnostics option files requests without them."""
+    quiet = module_file(tmp_path / "quiet.module", tenant, queue_server.url, diagnostics=False)
+    result = sos(home, quiet)
+    assert result.returncode == 0, result.stderr
+    assert api.get(result.stdout.strip(), tenant.supporter_token).json()["diagnostics"] is None
+
+
+def test_no_gui_without_sos_files_a_module_request(home, module, api, tenant):
+    """``--no-gui`` alone files a request marked as coming from the module, not the SOS button."""
+    result = run_agent(home, module, "--no-gui", "--description", "help")
+    assert result.returncode == 0, result.stderr
+    assert api.get(result.stdout.strip(), tenant.supporter_token).json()["source"] == "module"
+
+
+def test_second_sos_while_open_prints_the_same_code_and_files_nothing(home, module, api, tenant):
+    """One click, one request: while the first request is open, SOS shows it again."""
+    first = sos(home, module)
+    second = sos(home, module, "another problem")
+    assert first.returncode == second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout
+    assert api.codes(tenant.supporter_token) == [first.stdout.strip()]
+
+
+def test_sos_after_the_request_was_closed_files_a_new_one(home, module, api, tenant):
+    """After the supporter closed the request, the next SOS files a new one."""
+    first = sos(home, module).stdout.strip()
+    assert api.action(first, "close", tenant.supporter_token).status_code == 200
+    second = sos(home, module)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() != first
+    assert sorted(api.codes(tenant.supporter_token)) == sorted([first, second.stdout.strip()])
+
+
+def test_code_no_gui_claims_the_manual_request_and_prints_its_code(home, module, api, tenant):
+    """``--code CODE --no-gui`` takes over the supporter's request and prints its code."""
+    manual = api.created(tenant.supporter_token, {"description": "on the phone with Ann"})
+    result = run_agent(home, module, "--code", manual["code"].upper(), "--no-gui")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == manual["code"] + "\n"
+    assert "claimed" in [event["type"] for event in api.history(manual["code"], tenant.supporter_token)]
+    assert api.codes(tenant.supporter_token) == [manual["code"]]
+
+
+def test_unknown_code_is_refused_with_a_plain_message(home, module):
+    """A mistyped code is a plain refusal (exit 6) with nothing on stdout."""
+    result = run_agent(home, module, "--code", "s00-000-000", "--no-gui")
+    assert result.returncode == 6
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr and result.stderr.strip()
+
+
+# -- for IT: configuration, version, bad module files -----------------------------------
+
+
+def test_print_config_shows_json_without_the_token(home, module, tenant):
+    """``--print-config`` prints the configuration as JSON with the token redacted."""
+    result = run_agent(home, module, "--print-config")
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["module"]["id"] == tenant.module_id
+    assert shown["brand"]["product"] == "Acme Help"
+    assert tenant.module_token not in result.stdout
+    assert tenant.module_token[4:-2] not in result.stdout
+
+
+def test_version_prints_the_agent_version(home):
+    """``--version`` needs no module and prints the version."""
+    result = run_agent(home, None, "--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"sosqueue-agent {__version__}"
+
+
+@pytest.mark.parametrize("damage", ["cut", "flipped", "plain-file", "missing", "wrong-format"])
+def test_damaged_module_exits_3_with_a_plain_message(home, tmp_path, tenant, queue_server, damage):
+    """A damaged, foreign or missing module file: exit 3, "damaged — download it again", no traceback."""
+    path = module_file(tmp_path / "m.module", tenant, queue_server.url)
+    data = path.read_bytes()
+    if damage == "cut":
+        path.write_bytes(data[:-100])
+    elif damage == "flipped":
+        path.write_bytes(data[:50] + bytes([data[50] ^ 1]) + data[51:])
+    elif damage == "plain-file":
+        path.write_bytes(Path(sys.executable).read_bytes()[:4096])
+    elif damage == "missing":
+        path.unlink()
+    else:
+        from agent import payload
+
+        stamped = payload.read(path)
+        payload_bytes = payload.Payload(config={**stamped.config, "format": 99}, assets=stamped.assets).to_bytes()
+        path.write_bytes(payload_bytes)
+    result = sos(home, path)
+    assert result.returncode == 3
+    assert "damaged — download it again" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_no_module_when_run_from_source_exits_3(home):
+    """Run from source without --module there is no configuration: exit 3 with a hint."""
+    result = run_agent(home, None, "--sos", "--no-gui")
+    assert result.returncode == 3
+    assert "--module" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_revoked_module_exits_5_and_keeps_the_request(home, module, api, tenant):
+    """A switched-off module says "ask your IT" (exit 5); the request stays saved."""
+    assert api.call("POST", f"/api/v1/modules/{tenant.module_id}/revoke", tenant.admin_token).status_code == 200
+    result = sos(home, module)
+    assert result.returncode == 5
+    assert "IT" in result.stderr and "Traceback" not in result.stderr
+    assert len(outbox_files(home, tenant)) == 1
+
+
+def test_refused_request_exits_6_and_is_kept_for_it(home, module, api, tenant):
+    """What the queue refuses (an invalid email) is exit 6, kept in outbox/rejected, not filed."""
+    result = sos(home, module, "help", "--email", "not-an-email")
+    assert result.returncode == 6
+    assert result.stdout == ""
+    assert outbox_files(home, tenant) == []
+    assert len(list((home / "data" / tenant.module_id / "outbox" / "rejected").glob("*.json"))) == 1
+    assert api.codes(tenant.supporter_token) == []
+
+
+def test_unwritable_data_directory_exits_8_with_a_plain_message(tmp_path, module):
+    """A data directory that cannot be created: exit 8 with plain words, no traceback."""
+    blocked = tmp_path / "profile-is-a-file"
+    blocked.write_text("not a directory")
+    result = sos(blocked / "home", module)
+    assert result.returncode == 8
+    assert "ask your IT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# -- nothing lost ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_offline_sos_is_saved_and_delivered_once_when_the_server_is_back(home, tmp_path, tmp_path_factory):
+    """Server down: SOS exits 4 and saves the request; a second SOS adds nothing; server up: one request."""
+    database_url = sqlite_url(tmp_path_factory.mktemp("db"))
+    tenant = make_tenant(database_url)
+    server = QueueServer(database_url, log_dir=tmp_path_factory.mktemp("logs"))
+    module = module_file(tmp_path / "m.module", tenant, server.url)
+
+    offline = sos(home, module, "offline problem")
+    assert offline.returncode == 4, offline.stderr
+    assert "saved" in offline.stderr and "Traceback" not in offline.stderr
+    assert offline.stdout == ""
+    saved = outbox_files(home, tenant)
+    assert len(saved) == 1
+    again = sos(home, module, "clicked again")
+    assert again.returncode == 4
+    assert outbox_files(home, tenant) == saved
+
+    with server:
+        online = sos(home, module, "clicked once more")
+        assert online.returncode == 0, online.stderr
+        api = QueueApi(server.url)
+        items = api.all_items(tenant.supporter_token)
+        api.close_client()
+    assert [item["code"] for item in items] == [online.stdout.strip()]
+    assert items[0]["description"] == "offline problem"
+    assert outbox_files(home, tenant) == []
+
+
+class BlackHole:
+    """A TCP server that reads each HTTP request and never answers; remembers what it got."""
+
+    def __init__(self, port: int, outbox: Path):
+        self.outbox = outbox
+        self.keys: list[str] = []
+        self.saved_before_sent: list[bool] = []
+        self._connections: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", port))
+
+    def __enter__(self):
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *_):
+        self._listener.close()
+        for connection in self._connections:
+            connection.close()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self._connections.append(connection)
+            threading.Thread(target=self._swallow, args=(connection,), daemon=True).start()
+
+    def _swallow(self, connection: socket.socket):
+        head = b""
+        try:
+            while b"\r\n\r\n" not in head and (chunk := connection.recv(4096)):
+                head += chunk
+        except OSError:
+            return
+        for line in head.decode("latin-1").split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.lower() == "idempotency-key":
+                key = value.strip()
+                self.saved_before_sent.append((self.outbox / f"{key}.json").exists())
+                self.keys.append(key)
+
+
+@pytest.mark.slow
+def test_agent_killed_between_saving_and_delivering_files_exactly_one_request(home, tmp_path, tmp_path_factory):
+    """SIGKILL while delivery hangs: the saved request survives and the next run files it once, same key."""
+    database_url = sqlite_url(tmp_path_factory.mktemp("db"))
+    tenant = make_tenant(database_url)
+    port = free_port()
+    module = module_file(tmp_path / "m.module", tenant, f"http://127.0.0.1:{port}")
+    outbox = home / "data" / tenant.module_id / "outbox"
+
+    with BlackHole(port, outbox) as hole:
+        agent = subprocess.Popen(agent_command(module, "--sos", "--no-gui", "--description", "killed"),
+                                 env=agent_env(home), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            eventually(lambda: hole.keys, what="the agent's request to reach the black hole")
+        finally:
+            agent.send_signal(signal.SIGKILL)
+            agent.wait(60)
+        agent.stdout.close()
+        agent.stderr.close()
+    assert hole.saved_before_sent == [True], "the outbox file existed before the request went out"
+    saved = outbox_files(home, tenant)
+    assert [path.stem for path in saved] == [hole.keys[0]]
+
+    with server_on_port(database_url, port, tmp_path_factory.mktemp("logs")) as server:
+        result = sos(home, module, "the next click")
+        assert result.returncode == 0, result.stderr
+        api = QueueApi(server.url)
+        items = api.all_items(tenant.supporter_token)
+        api.close_client()
+    assert [item["code"] for item in items] == [result.stdout.strip()]
+    assert items[0]["description"] == "killed"
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        keys = connection.execute(text("SELECT key FROM idempotency_keys")).scalars().all()
+    engine.dispose()
+    assert keys == [hole.keys[0]]
+    assert outbox_files(home, tenant) == []
