@@ -27,25 +27,6 @@ REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 180
 
 
-@pytest.fixture(scope="module")
-def queue_server(tmp_path_factory):
-    """One real server (SQLite) for this file; tests keep apart by tenant."""
-    with QueueServer(sqlite_url(tmp_path_factory.mktemp("db")), log_dir=tmp_path_factory.mktemp("logs")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def api(queue_server):
-    client = QueueApi(queue_server.url)
-    yield client
-    client.close_client()
-
-
-@pytest.fixture
-def tenant(queue_server):
-    return make_tenant(queue_server.database_url)
-
-
 @pytest.fixture
 def home(tmp_path) -> Path:
     return tmp_path / "agent-home"

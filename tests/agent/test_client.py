@@ -17,30 +17,8 @@ from agent.client import QueueClient, Ticket
 from agent.errors import ModuleRevoked, Rejected, Unreachable
 from agent.runtime import make_desk
 from tests.support.modules import module_config
-from tests.support.queue_api import QueueApi
-from tests.support.servers import QueueServer, sqlite_url
-from tests.support.tenants import make_tenant
 
 WAIT = 60.0
-
-
-@pytest.fixture(scope="module")
-def queue_server(tmp_path_factory):
-    """One real server (SQLite) for this file; tests keep apart by tenant."""
-    with QueueServer(sqlite_url(tmp_path_factory.mktemp("db")), log_dir=tmp_path_factory.mktemp("logs")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def api(queue_server):
-    client = QueueApi(queue_server.url)
-    yield client
-    client.close_client()
-
-
-@pytest.fixture
-def tenant(queue_server):
-    return make_tenant(queue_server.database_url)
 
 
 @pytest.fixture(autouse=True)

@@ -4,19 +4,12 @@ from datetime import datetime
 
 import pytest
 
-from tests.support.queue_api import QueueApi, assert_problem
+from tests.support.queue_api import assert_problem
 from tests.support.tenants import make_tenant
 
 GROUPS = "/api/v1/groups"
 MODULES = "/api/v1/modules"
 USERS = "/api/v1/users"
-
-
-@pytest.fixture(scope="module")
-def api(server):
-    client = QueueApi(server.url)
-    yield client
-    client.close_client()
 
 
 @pytest.fixture

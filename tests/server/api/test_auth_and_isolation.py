@@ -2,15 +2,8 @@
 
 import pytest
 
-from tests.support.queue_api import REQUESTS, QueueApi, assert_problem
+from tests.support.queue_api import REQUESTS, assert_problem
 from tests.support.tenants import make_tenant
-
-
-@pytest.fixture(scope="module")
-def api(server):
-    client = QueueApi(server.url)
-    yield client
-    client.close_client()
 
 
 @pytest.fixture

@@ -6,19 +6,12 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.support.queue_api import REQUESTS, QueueApi, assert_problem
+from tests.support.queue_api import REQUESTS, assert_problem
 from tests.support.tenants import Tenant, bearer, make_tenant
 
 JSON = {"Content-Type": "application/json"}
 MAX_BODY = 64 * 1024
 UNKNOWN_OR_INVALID = (404, 422)
-
-
-@pytest.fixture(scope="module")
-def api(server):
-    client = QueueApi(server.url)
-    yield client
-    client.close_client()
 
 
 @dataclass

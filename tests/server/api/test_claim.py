@@ -11,13 +11,6 @@ from tests.support.sse import EventStream
 from tests.support.tenants import make_tenant
 
 
-@pytest.fixture(scope="module")
-def api(server):
-    client = QueueApi(server.url)
-    yield client
-    client.close_client()
-
-
 @pytest.fixture
 def tenant(server):
     return make_tenant(server.database_url)

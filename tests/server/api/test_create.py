@@ -8,15 +8,8 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from tests.support.queue_api import CODE_PATTERN, REQUESTS, QueueApi, assert_problem
+from tests.support.queue_api import CODE_PATTERN, REQUESTS, assert_problem
 from tests.support.tenants import bearer, make_tenant
-
-
-@pytest.fixture(scope="module")
-def api(server):
-    client = QueueApi(server.url)
-    yield client
-    client.close_client()
 
 
 @pytest.fixture

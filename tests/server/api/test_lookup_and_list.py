@@ -5,15 +5,8 @@ import re
 
 import pytest
 
-from tests.support.queue_api import QueueApi, assert_problem
+from tests.support.queue_api import assert_problem
 from tests.support.tenants import make_tenant
-
-
-@pytest.fixture(scope="module")
-def api(server):
-    client = QueueApi(server.url)
-    yield client
-    client.close_client()
 
 
 @pytest.fixture

@@ -2,15 +2,7 @@
 
 import pytest
 
-from tests.support.queue_api import QueueApi
 from tests.support.tenants import make_tenant
-
-
-@pytest.fixture(scope="module")
-def api(server):
-    client = QueueApi(server.url)
-    yield client
-    client.close_client()
 
 
 @pytest.fixture

@@ -1,0 +1,28 @@
+"""Fixtures of the agent's core tests: one real queue server (SQLite) per test module."""
+
+import pytest
+
+from tests.support.queue_api import QueueApi
+from tests.support.servers import QueueServer, sqlite_url
+from tests.support.tenants import make_tenant
+
+
+@pytest.fixture(scope="module")
+def queue_server(tmp_path_factory):
+    """One real server (SQLite) for this file; tests keep apart by tenant."""
+    with QueueServer(sqlite_url(tmp_path_factory.mktemp("db")), log_dir=tmp_path_factory.mktemp("logs")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def api(queue_server):
+    """A client for the module's queue server."""
+    client = QueueApi(queue_server.url)
+    yield client
+    client.close_client()
+
+
+@pytest.fixture
+def tenant(queue_server):
+    """A fresh company with a supporter and a module."""
+    return make_tenant(queue_server.database_url)
