@@ -67,7 +67,7 @@ def time_until_code(command: list[str], home: Path, display: str) -> float:
             time.sleep(0.005)
         raise RuntimeError("no session code within 30 s")
     finally:
-        terminate(process)
+        stop(process)
 
 
 def time_baseline(command: list[str], display: str) -> float:
@@ -92,7 +92,7 @@ def idle_tray_rss(command: list[str], home: Path, display: str, settle: float) -
             raise RuntimeError(f"the agent left the tray with {process.returncode}")
         return tree_rss(process)
     finally:
-        terminate(process)
+        stop(process)
 
 
 def idle_tk_rss(display: str, settle: float) -> int:
@@ -102,17 +102,7 @@ def idle_tk_rss(display: str, settle: float) -> int:
         time.sleep(settle)
         return tree_rss(process)
     finally:
-        terminate(process)
-
-
-def terminate(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def main() -> None:
