@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO, emit, latency_ms, log, machine, percentile, ratio, start_server, table, verdict
+from _common import REPO, emit, latency_ms, machine, percentile, ratio, start_server, table, verdict
 
 import psutil  # noqa: E402
 
