@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from agent import __version__
-from agent.errors import AgentError, AgentExit, Unreachable
+from agent.errors import AgentError, AgentExit, MissingField, Unreachable
 
 log = logging.getLogger("sosqueue.agent")
 
@@ -108,6 +108,7 @@ def _file_without_window(config, args) -> int:
         if ticket is None:
             from agent.diagnostics import collect
 
+            _require_fields(config, args)
             body = {"description": args.description, "end_customer": {"name": args.name, "email": args.email}}
             if config.options.diagnostics:
                 body["diagnostics"] = collect()
@@ -124,6 +125,13 @@ def _file_without_window(config, args) -> int:
                 ) from None
     print(ticket.code)
     return AgentExit.OK
+
+
+def _require_fields(config, args) -> None:
+    """The fields the module makes required must be given, as the window would insist."""
+    for field in ("description", "name", "email"):
+        if getattr(config.options.fields, field) == "required" and not getattr(args, field).strip():
+            raise MissingField(f"This support module asks for your {field}: pass --{field} TEXT.")
 
 
 def _show_error_dialog(message: str) -> None:

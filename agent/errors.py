@@ -67,3 +67,9 @@ class StorageFailure(AgentError):
 
 class NoDisplay(AgentError):
     exit_code = AgentExit.NO_DISPLAY
+
+
+class MissingField(AgentError):
+    """A field the module makes required was not given (``--no-gui``)."""
+
+    exit_code = AgentExit.USAGE

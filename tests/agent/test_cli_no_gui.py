@@ -90,6 +90,17 @@ def test_sos_no_gui_prints_exactly_the_code_and_files_an_sos_request(home, modul
     assert items[0]["diagnostics"]["agent_version"] == __version__
 
 
+def test_no_gui_without_a_required_description_exits_2_and_files_nothing(home, module, api, tenant):
+    """The module requires a description: without one, exit 2 with a plain message, nothing saved or filed."""
+    result = run_agent(home, module, "--sos", "--no-gui")
+    assert result.returncode == 2, result.stderr
+    assert "asks for your description: pass --description TEXT" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert api.all_items(tenant.supporter_token) == []
+    assert outbox_files(home, tenant) == []
+
+
 def test_no_diagnostics_are_sent_when_the_module_turns_them_off(home, tmp_path, tenant, queue_server, api):
     """A module without the diagnostics option files requests without them."""
     quiet = module_file(tmp_path / "quiet.module", tenant, queue_server.url, diagnostics=False)
