@@ -90,9 +90,12 @@ class Outbox:
         return self.directory / f"{key}.json"
 
 
-def backoff_delays(start: float = BACKOFF_START, cap: float = BACKOFF_CAP):
-    """Exponential delays with jitter: about 1, 2, 4 … seconds, capped."""
+def backoff_delays(start: float = BACKOFF_START, cap: float = BACKOFF_CAP, *, jitter=random.uniform):
+    """Exponential delays with ±20 % jitter: about 1, 2, 4 … seconds, capped.
+
+    :param jitter: picks the factor between its two arguments (``random.uniform``).
+    """
     delay = start
     while True:
-        yield delay * random.uniform(0.8, 1.2)
+        yield delay * jitter(0.8, 1.2)
         delay = min(delay * 2, cap)

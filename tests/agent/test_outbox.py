@@ -127,14 +127,23 @@ def test_atomic_write_creates_a_readable_file_for_the_owner(tmp_path):
     assert target.is_file() and os.access(target, os.R_OK)
 
 
-def test_backoff_grows_and_is_capped():
-    """Retry delays roughly double from about a second and never exceed the cap (plus jitter)."""
-    delays = backoff_delays(start=1.0, cap=8.0)
-    taken = [next(delays) for _ in range(8)]
-    assert 0.8 <= taken[0] <= 1.2
-    assert 1.6 <= taken[1] <= 2.4
-    assert all(delay <= 8.0 * 1.2 for delay in taken)
-    assert all(delay >= 8.0 * 0.8 for delay in taken[4:])
+def test_backoff_doubles_from_the_start_and_stops_at_the_cap():
+    """Without jitter the delays are 1, 2, 4, 8 and then the cap of 8 seconds."""
+    delays = backoff_delays(start=1.0, cap=8.0, jitter=lambda low, high: 1.0)
+    assert [next(delays) for _ in range(7)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0]
+
+
+def test_backoff_jitter_scales_each_delay_within_twenty_percent():
+    """The jitter is asked for a factor between 0.8 and 1.2 and multiplies the delay by it."""
+    asked = []
+
+    def highest(low, high):
+        asked.append((low, high))
+        return high
+
+    delays = backoff_delays(start=1.0, cap=8.0, jitter=highest)
+    assert [next(delays) for _ in range(3)] == [pytest.approx(1.2), pytest.approx(2.4), pytest.approx(4.8)]
+    assert asked == [(0.8, 1.2)] * 3
 
 
 def test_killed_writer_never_leaves_a_half_submission(tmp_path):
