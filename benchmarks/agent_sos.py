@@ -28,7 +28,7 @@ from _common import REPO, emit, latency_ms, machine, percentile, ratio, start_se
 
 import psutil  # noqa: E402
 
-from tests.agent.ui.support import start_xvfb, stop  # noqa: E402
+from tests.support.xserver import start_xvfb, stop  # noqa: E402
 from tests.support.modules import write_module_file  # noqa: E402
 from tests.support.tenants import make_tenant  # noqa: E402
 

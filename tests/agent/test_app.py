@@ -10,7 +10,7 @@ import re
 import pytest
 
 from tests.agent.ui.support import (  # noqa: F401  (fixtures)
-    agent, api, display, make_module, needs_x_tools, queue_server, tenant, tk_root, tray_host,
+    agent, display, make_module, needs_x_tools, tk_root, tray_host,
 )
 from tests.support.polling import eventually
 from tests.support.queue_api import CODE_PATTERN

@@ -7,7 +7,6 @@ process and stays connected, so every module shares one desktop for the whole se
 import io
 import itertools
 import os
-import select
 import shutil
 import subprocess
 import threading
@@ -20,6 +19,7 @@ from PIL import Image
 
 from agent.config import Brand, ModuleConfig
 from agent.tray import TrayActions
+from tests.support.xserver import read_line, start_xvfb
 
 SCREEN = (1280, 800)
 PATIENCE = 60.0
@@ -174,17 +174,9 @@ class Desktop:
                        width=geometry.width, height=geometry.height)
 
     def _start_xvfb(self) -> str:
-        read_end, write_end = os.pipe()
-        self._spawn(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "{}x{}x24".format(*SCREEN),
-                     "-nolisten", "tcp"], pass_fds=(write_end,))
-        os.close(write_end)
-        try:
-            number = _read_line(read_end)
-        finally:
-            os.close(read_end)  # after the whole line: Xvfb dies of SIGPIPE if it cannot finish it
-        if not number:
-            raise RuntimeError("Xvfb did not say which display it took")
-        return f":{number}"
+        process, name = start_xvfb()
+        self._processes.append(process)
+        return name
 
     def _start_bus(self) -> str:
         if not shutil.which("dbus-daemon"):
@@ -194,7 +186,7 @@ class Desktop:
                     pass_fds=(write_end,))
         os.close(write_end)
         try:
-            address = _read_line(read_end)
+            address = read_line(read_end)
         finally:
             os.close(read_end)
         if not address:
@@ -206,19 +198,6 @@ class Desktop:
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **options)
         self._processes.append(process)
         return process
-
-
-def _read_line(descriptor: int) -> str:
-    data = b""
-    deadline = time.monotonic() + PATIENCE
-    while not data.endswith(b"\n") and time.monotonic() < deadline:
-        ready, _, _ = select.select([descriptor], [], [], 1)
-        if ready:
-            chunk = os.read(descriptor, 256)
-            if not chunk:
-                break
-            data += chunk
-    return data.decode().strip()
 
 
 class _Shared:

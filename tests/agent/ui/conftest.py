@@ -3,7 +3,7 @@
 import pytest
 
 from agent import i18n
-from tests.agent.ui.support import agent, api, display, make_module, queue_server, tenant, tk_root, tray_host  # noqa: F401
+from tests.agent.ui.support import agent, display, make_module, tk_root, tray_host  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

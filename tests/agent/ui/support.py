@@ -8,7 +8,6 @@ and take screenshots with ImageMagick's ``import``.
 
 import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -20,69 +19,16 @@ from pathlib import Path
 import pytest
 
 from tests.support.modules import write_module_file
+from tests.support.xserver import start_xvfb, stop
 from tests.support.polling import eventually
-from tests.support.queue_api import QueueApi
-from tests.support.servers import QueueServer, sqlite_url
-from tests.support.tenants import make_tenant
 
 REPO = Path(__file__).resolve().parents[3]
-SCREEN = "1280x800x24"
 PATIENCE = 60.0
 
 needs_x_tools = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("Xvfb", "xdpyinfo", "xdotool", "import")),
     reason="needs Xvfb, x11-utils, xdotool and ImageMagick (scripts/setup installs them)",
 )
-
-
-def start_xvfb() -> tuple[subprocess.Popen, str]:
-    """Xvfb on a display number it picks itself (``-displayfd``), once it accepts clients."""
-    read_end, write_end = os.pipe()
-    process = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", SCREEN, "-nolisten", "tcp"],
-        pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    try:
-        number = _read_line(read_end)
-    finally:
-        os.close(read_end)  # only after the whole line: Xvfb dies of SIGPIPE if it cannot finish writing
-    if not number:
-        process.kill()
-        raise RuntimeError("Xvfb did not start")
-    name = f":{number}"
-    eventually(lambda: _answers(name) or process.poll() is not None, timeout=PATIENCE, what=f"Xvfb on {name}")
-    if process.poll() is not None:
-        raise RuntimeError(f"Xvfb on {name} exited with {process.returncode}")
-    return process, name
-
-
-def _read_line(descriptor: int) -> str:
-    data = b""
-    deadline = time.monotonic() + PATIENCE
-    while not data.endswith(b"\n") and time.monotonic() < deadline:
-        ready, _, _ = select.select([descriptor], [], [], 1)
-        if ready:
-            chunk = os.read(descriptor, 64)
-            if not chunk:
-                break
-            data += chunk
-    return data.decode().strip()
-
-
-def _answers(display: str) -> bool:
-    probe = subprocess.run(["xdpyinfo", "-display", display], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return probe.returncode == 0
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -141,25 +87,6 @@ def pump(root: tk.Misc, condition, *, timeout: float = PATIENCE, what: str = "co
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} did not come true within {timeout} s")
         time.sleep(0.02)
-
-
-@pytest.fixture(scope="module")
-def queue_server(tmp_path_factory):
-    """One real queue server (SQLite) per test module; tests keep apart by tenant."""
-    with QueueServer(sqlite_url(tmp_path_factory.mktemp("db")), log_dir=tmp_path_factory.mktemp("logs")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def api(queue_server):
-    client = QueueApi(queue_server.url)
-    yield client
-    client.close_client()
-
-
-@pytest.fixture
-def tenant(queue_server):
-    return make_tenant(queue_server.database_url)
 
 
 @pytest.fixture
