@@ -58,3 +58,14 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 def entries(folder: Path) -> list[str]:
     """What is in ``folder`` (hidden entries too); empty if it does not exist."""
     return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
+
+
+def assert_refused(capsys, out: Path, installer: str, args: list[str], code, words: str) -> None:
+    """``sosqueue package INSTALLER ARGS`` fails with one ``Error:`` line and leaves ``out`` empty."""
+    exit_code, stdout, stderr = run_cli(capsys, "package", installer, *args, "--out", str(out))
+    lines = stderr.strip().splitlines()
+    assert exit_code == code, stderr
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and words in lines[0], stderr
+    assert stdout == ""
+    if out.is_dir():
+        assert entries(out) == []

@@ -22,7 +22,7 @@ from builder.errors import ExitCode, ToolFailed, ToolMissing
 from builder.packaging import read_module
 from builder.packaging.deb import build_deb, elf_architecture, minimum_glibc
 from builder.tools.dpkg_deb import DpkgDeb
-from tests.builder.packaging import (TRUE, damage, entries, plain_copy, run_cli, stamp_module,
+from tests.builder.packaging import (TRUE, assert_refused, damage, entries, plain_copy, run_cli, stamp_module,
                                      unique_product)
 from tests.support.polling import eventually
 
@@ -321,31 +321,25 @@ def test_json_output_describes_the_package(capsys, module, out, product):
 # --- bad input ------------------------------------------------------------------------------
 
 
-def assert_refused(capsys, out: Path, args: list[str], code: ExitCode, words: str) -> None:
-    exit_code, stdout, stderr = run_cli(capsys, "package", "deb", *args, "--out", str(out))
-    lines = stderr.strip().splitlines()
-    assert exit_code == code, stderr
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and words in lines[0], stderr
-    assert stdout == ""
-    if out.is_dir():
-        assert entries(out) == []
+def refused(capsys, out: Path, args: list[str], code: ExitCode, words: str) -> None:
+    assert_refused(capsys, out, "deb", args, code, words)
 
 
 def test_missing_module_is_refused(capsys, tmp_path, out):
     """A module path that does not exist: NOT_FOUND, one line, nothing written."""
-    assert_refused(capsys, out, ["--module", str(tmp_path / "no such module")], ExitCode.NOT_FOUND, "no module at")
+    refused(capsys, out, ["--module", str(tmp_path / "no such module")], ExitCode.NOT_FOUND, "no module at")
     assert not out.exists()
 
 
 def test_base_agent_is_refused(capsys, tmp_path, out):
     """An unstamped program is a base, not a module: DAMAGED_MODULE."""
     base = plain_copy(tmp_path / "base")
-    assert_refused(capsys, out, ["--module", str(base)], ExitCode.DAMAGED_MODULE, "base agent")
+    refused(capsys, out, ["--module", str(base)], ExitCode.DAMAGED_MODULE, "base agent")
 
 
 def test_damaged_module_is_refused(capsys, module, out):
     """A module with a changed payload byte fails its checksum: DAMAGED_MODULE."""
-    assert_refused(capsys, out, ["--module", str(damage(module))], ExitCode.DAMAGED_MODULE, "damaged")
+    refused(capsys, out, ["--module", str(damage(module))], ExitCode.DAMAGED_MODULE, "damaged")
 
 
 def test_windows_module_is_refused(capsys, tmp_path, out, product):
@@ -353,19 +347,19 @@ def test_windows_module_is_refused(capsys, tmp_path, out, product):
     base = tmp_path / "base.exe"
     base.write_bytes(b"MZ" + bytes(4096))
     windows_module = stamp_module(tmp_path / "modules", product=product, base=base, name="Module.exe")
-    assert_refused(capsys, out, ["--module", str(windows_module)], ExitCode.CONFIG, "Linux")
+    refused(capsys, out, ["--module", str(windows_module)], ExitCode.CONFIG, "Linux")
 
 
 def test_bad_version_is_refused(capsys, module, out):
     """A version MSI and dpkg cannot both take is a CONFIG error."""
-    assert_refused(capsys, out, ["--module", str(module), "--version", "1.300.0"], ExitCode.CONFIG, "X.Y.Z")
+    refused(capsys, out, ["--module", str(module), "--version", "1.300.0"], ExitCode.CONFIG, "X.Y.Z")
 
 
 def test_unwritable_out_is_refused(capsys, tmp_path, module):
     """An --out that is a file: OUTPUT, and the file is untouched."""
     blocker = tmp_path / "a file"
     blocker.write_text("keep me")
-    assert_refused(capsys, blocker, ["--module", str(module)], ExitCode.OUTPUT, "choose another --out")
+    refused(capsys, blocker, ["--module", str(module)], ExitCode.OUTPUT, "choose another --out")
     assert blocker.read_text() == "keep me"
 
 

@@ -18,7 +18,7 @@ from builder.errors import ConfigError, ExitCode, ToolFailed
 from builder.packaging import read_module
 from builder.packaging.msi import UPGRADE_NAMESPACE, build_msi
 from builder.tools.wixl import MsiInfo, Wixl
-from tests.builder.packaging import damage, entries, plain_copy, run_cli, stamp_module, unique_product
+from tests.builder.packaging import assert_refused, damage, entries, plain_copy, run_cli, stamp_module, unique_product
 
 HAS_MSITOOLS = all(shutil.which(tool) for tool in ("wixl", "msiinfo", "msibuild", "msiextract"))
 pytestmark = pytest.mark.skipif(not HAS_MSITOOLS, reason="wixl and msitools are not installed")
@@ -189,48 +189,42 @@ def test_json_output_names_the_codes(capsys, module, out):
 # --- bad input ------------------------------------------------------------------------------
 
 
-def assert_refused(capsys, out: Path, args: list[str], code: ExitCode, words: str) -> None:
-    exit_code, stdout, stderr = run_cli(capsys, "package", "msi", *args, "--out", str(out))
-    lines = stderr.strip().splitlines()
-    assert exit_code == code, stderr
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and words in lines[0], stderr
-    assert stdout == ""
-    if out.is_dir():
-        assert entries(out) == []
+def refused(capsys, out: Path, args: list[str], code: ExitCode, words: str) -> None:
+    assert_refused(capsys, out, "msi", args, code, words)
 
 
 def test_missing_module_is_refused(capsys, tmp_path, out):
     """No file at --module: NOT_FOUND."""
-    assert_refused(capsys, out, ["--module", str(tmp_path / "nothing.exe")], ExitCode.NOT_FOUND, "no module at")
+    refused(capsys, out, ["--module", str(tmp_path / "nothing.exe")], ExitCode.NOT_FOUND, "no module at")
 
 
 def test_base_agent_is_refused(capsys, tmp_path, out):
     """An unstamped program: DAMAGED_MODULE, naming the base agent."""
-    assert_refused(capsys, out, ["--module", str(plain_copy(tmp_path / "b"))], ExitCode.DAMAGED_MODULE, "base agent")
+    refused(capsys, out, ["--module", str(plain_copy(tmp_path / "b"))], ExitCode.DAMAGED_MODULE, "base agent")
 
 
 def test_damaged_module_is_refused(capsys, module, out):
     """A changed payload byte: DAMAGED_MODULE."""
-    assert_refused(capsys, out, ["--module", str(damage(module))], ExitCode.DAMAGED_MODULE, "damaged")
+    refused(capsys, out, ["--module", str(damage(module))], ExitCode.DAMAGED_MODULE, "damaged")
 
 
 def test_unwritable_out_is_refused(capsys, tmp_path, module):
     """An --out that is a file: OUTPUT."""
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert_refused(capsys, blocker, ["--module", str(module)], ExitCode.OUTPUT, "choose another --out")
+    refused(capsys, blocker, ["--module", str(module)], ExitCode.OUTPUT, "choose another --out")
 
 
 def test_preprocessor_syntax_in_the_product_name_is_refused(capsys, tmp_path, out):
     """wixl would expand "$(" in a name: CONFIG, before anything is written."""
     module = stamp_module(tmp_path / "m", product="Help $(var.X)")
-    assert_refused(capsys, out, ["--module", str(module)], ExitCode.CONFIG, "$(")
+    refused(capsys, out, ["--module", str(module)], ExitCode.CONFIG, "$(")
 
 
 def test_names_outside_windows_1252_are_refused(capsys, tmp_path, out):
     """wixl writes Windows-1252 only: a Cyrillic product name is a CONFIG error, not an empty name."""
     module = stamp_module(tmp_path / "m", product="Поддержка " + unique_product()[-6:])
-    assert_refused(capsys, out, ["--module", str(module)], ExitCode.CONFIG, "Windows-1252")
+    refused(capsys, out, ["--module", str(module)], ExitCode.CONFIG, "Windows-1252")
 
 
 def test_macos_app_is_refused(tmp_path, out, module):
