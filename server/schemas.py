@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
+from server.assignment import parse_strategy
 from server.lifecycle import Status
 
 MAX_DIAGNOSTICS_BYTES = 8 * 1024
@@ -189,8 +190,6 @@ class ModuleCreate(Strict):
     @field_validator("assignment")
     @classmethod
     def _known_strategy(cls, value: str) -> str:
-        from server.assignment import parse_strategy
-
         parse_strategy(value)
         return value
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server import queue
+from server.admin import group_by_name
 from server.actors import Actor
 from server.api.deps import ActorDep, ReadDB, StateDep, UserActor
 from server.api.present import event_public, request_public
@@ -103,8 +104,6 @@ def list_service_requests(
     now = utcnow()
     group_id = None
     if group is not None:
-        from server.admin import group_by_name
-
         group_id = group_by_name(session, company_id=actor.company_id, name=group).id
     page, after = queue.list_requests(
         session,
