@@ -1,6 +1,7 @@
 """Server settings: command-line options win over ``SOSQUEUE_*`` environment variables."""
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator
@@ -31,6 +32,25 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=30.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     keepalive_seconds: float = Field(default=15.0, gt=0)
+
+    # Dashboard logins. The cookie is Secure when the request came over HTTPS (behind a TLS
+    # proxy: run with --proxy-headers); cookie_secure=true forces it.
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    cookie_secure: bool = False
+    login_attempts_per_minute: float = Field(default=10.0, ge=0)
+    # Where supporters reach the dashboard; links in emails and webhooks start with it.
+    public_url: str = ""
+
+    # Email notifications; without smtp_host no email is sent.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "sosqueue@localhost"
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
+    notify_max_attempts: int = Field(default=8, ge=1, le=50)
+    notify_poll_seconds: float = Field(default=2.0, gt=0)
 
     @field_validator("secret_key")
     @classmethod

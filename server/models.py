@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     DateTime,
     ForeignKey,
     Index,
@@ -56,6 +57,11 @@ class Company(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Company settings, changed on the dashboard's admin pages. No expiry → the server's default.
+    expiry_hours: Mapped[float | None] = mapped_column(Float)
+    notify_emails: Mapped[str] = mapped_column(Text, default="")  # comma-separated addresses
+    webhook_url: Mapped[str] = mapped_column(String(500), default="")
+    webhook_secret: Mapped[str] = mapped_column(String(100), default="")
 
 
 class Group(Base):
@@ -76,6 +82,7 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     available: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -217,3 +224,38 @@ class InstanceSecret(Base):
 
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+
+
+class WebSession(Base):
+    """A dashboard login; the cookie holds a random token, only its SHA-256 is stored."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    user: Mapped[User] = relationship()
+
+
+class Notification(Base):
+    """Outbox of emails and webhook calls, written in the transaction that caused them."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "delivered_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"))
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"))
+    event: Mapped[str] = mapped_column(String(30))  # request.created, request.assigned
+    channel: Mapped[str] = mapped_column(String(10))  # email, webhook
+    target: Mapped[str] = mapped_column(Text)  # the addresses or the URL, as configured then
+    payload: Mapped[dict] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # gave up after the last retry
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

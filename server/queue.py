@@ -16,6 +16,7 @@ from server.assignment import choose_assignee
 from server.lifecycle import OPEN_STATUSES, Presence, Status
 from server.models import (
     OPEN_STATUS_SQL,
+    Company,
     Group,
     IdempotencyKey,
     Module,
@@ -100,6 +101,12 @@ def find_idempotent(session: Session, *, actor: Actor, key: str, fingerprint: st
             "this Idempotency-Key was already used with a different body; use a new key"
         )
     return session.get(ServiceRequest, record.request_id)
+
+
+def expiry_for(session: Session, company_id: str, default_hours: float) -> timedelta:
+    """How long the company's new requests stay open: its own setting, or the server's."""
+    hours = session.scalar(select(Company.expiry_hours).where(Company.id == company_id))
+    return timedelta(hours=hours or default_hours)
 
 
 def create_request(

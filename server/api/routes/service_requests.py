@@ -3,7 +3,6 @@
 import base64
 import binascii
 import math
-from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
@@ -59,7 +58,7 @@ def create_service_request(
                     actor=actor,
                     payload=payload,
                     source="manual" if actor.kind == "user" else source or "module",
-                    expiry=timedelta(hours=state.settings.expiry_hours),
+                    expiry=queue.expiry_for(session, actor.company_id, state.settings.expiry_hours),
                     idempotency_key=idempotency_key,
                 )
                 request = created.request
