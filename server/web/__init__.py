@@ -1,0 +1,28 @@
+"""The supporters' dashboard: server-rendered pages, a live queue, admin pages.
+
+Pages are plain HTML forms (they work without JavaScript); ``static/app.js`` adds the live
+queue, countdowns and notifications on top. Everything a customer typed reaches the page
+through Jinja's autoescaping or ``textContent``, never as markup.
+"""
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from server.web import errors
+from server.ratelimit import RateLimiter
+from server.web.routes import auth, live, queue, requests
+from server.web.templating import STATIC_DIR
+
+
+def install(app: FastAPI) -> None:
+    settings = app.state.sosqueue.settings
+    # Per account, and (looser, since an office shares one address) per client address.
+    per_minute = settings.login_attempts_per_minute
+    app.state.login_limiters = {
+        "email": RateLimiter(per_minute=per_minute, burst=5),
+        "ip": RateLimiter(per_minute=per_minute * 6, burst=30),
+    }
+    errors.install(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (auth, queue, live, requests):
+        app.include_router(module.router, include_in_schema=False)

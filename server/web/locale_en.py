@@ -1,0 +1,25 @@
+"""English for the dashboard's label keys (``status:new``); other English text is its own key."""
+
+ENGLISH: dict[str, str] = {
+    "status:open": "Open",
+    "status:new": "New",
+    "status:pending": "Pending",
+    "status:in_progress": "In progress",
+    "status:closed": "Closed",
+    "status:expired": "Expired",
+    "status:all": "All",
+    "event:created": "Created",
+    "event:assigned": "Assigned",
+    "event:claimed": "Taken over by code",
+    "event:joined": "Joined",
+    "event:left": "Left",
+    "event:status_changed": "Status changed",
+    "event:closed": "Closed",
+    "event:expired": "Expired",
+    "actor:system": "System",
+    "actor:customer": "Customer",
+    "actor:module": "Support module",
+    "source:manual": "Filed by hand",
+    "source:module": "Support module",
+    "source:sos": "SOS button",
+}

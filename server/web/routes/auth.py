@@ -1,0 +1,109 @@
+"""Log in with email and password, log out, switch the language."""
+
+import math
+import secrets
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from server.api.deps import StateDep
+from server.web import sessions
+from server.web.deps import FORGED, FormDep, check_origin, optional_login
+from server.web.errors import WebError
+from server.web.i18n import COOKIE as LANGUAGE_COOKIE, LANGUAGES
+from server.web.templating import render
+
+router = APIRouter()
+
+_LOGIN_CSRF_COOKIE = "sosqueue_login_csrf"
+_MAX_FIELD = 1000
+
+
+def safe_next(target: str | None) -> str:
+    """Only paths on this server: a login link must not send anyone elsewhere."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+def _secure(request: Request, state) -> bool:
+    return state.settings.cookie_secure or request.url.scheme == "https"
+
+
+def _login_page(request: Request, state, *, next_url: str, error: str | None = None, email: str = "",
+                status: int = 200, expired: bool = False, error_values: dict | None = None) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = render(request, "login.html", status=status, next_url=next_url, error=error, email=email,
+                      csrf_token=token, expired=expired, error_values=error_values or {})
+    response.set_cookie(_LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request, state),
+                        path="/login")
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, state: StateDep, next: str | None = None, expired: bool = False) -> Response:
+    """The login page; signed-in users go straight on."""
+    if optional_login(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _login_page(request, state, next_url=safe_next(next), expired=expired)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    state: StateDep,
+    email: Annotated[str, Form(max_length=_MAX_FIELD)] = "",
+    password: Annotated[str, Form(max_length=_MAX_FIELD)] = "",
+    csrf_token: Annotated[str, Form(max_length=_MAX_FIELD)] = "",
+    next: Annotated[str, Form(max_length=_MAX_FIELD)] = "/",
+) -> Response:
+    """Check the password; on success set the session cookie and go on to ``next``."""
+    check_origin(request)
+    next_url = safe_next(next)
+    if not sessions.tokens_match(request.cookies.get(_LOGIN_CSRF_COOKIE, ""), csrf_token):
+        return _login_page(request, state, next_url=next_url, email=email, status=403, error=FORGED)
+    wait = _login_wait(request, state, email)
+    if wait:
+        return _login_page(request, state, next_url=next_url, email=email, status=429,
+                           error="Too many login attempts. Try again in {seconds} s.", error_values={"seconds": wait})
+    with state.db.write() as session:
+        user = sessions.authenticate(session, email=email, password=password)
+        token = user and sessions.start(session, user=user, lifetime=timedelta(hours=state.settings.session_hours))
+    if not token:
+        return _login_page(request, state, next_url=next_url, email=email, status=401,
+                           error="The email or the password is wrong.")
+    response = RedirectResponse(next_url, status_code=303)
+    response.set_cookie(sessions.COOKIE, token, httponly=True, samesite="lax", secure=_secure(request, state),
+                        max_age=int(state.settings.session_hours * 3600), path="/")
+    response.delete_cookie(_LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+def _login_wait(request: Request, state, email: str) -> int:
+    """Seconds to wait before another attempt from this address or for this account; 0 = go."""
+    limiters = request.app.state.login_limiters
+    client = request.client.host if request.client else "unknown"
+    wait = max(limiters["ip"].acquire(client), limiters["email"].acquire(email.strip().lower()))
+    return math.ceil(wait)
+
+
+@router.post("/logout")
+def logout(request: Request, state: StateDep, _form: FormDep) -> Response:
+    """End this login and go back to the login page."""
+    with state.db.write() as session:
+        sessions.end(session, request.cookies.get(sessions.COOKIE, ""))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(sessions.COOKIE, path="/")
+    return response
+
+
+@router.get("/language/{language}")
+def switch_language(language: str, next: str | None = None) -> Response:
+    """Remember the chosen language in a cookie and go back."""
+    if language not in LANGUAGES:
+        raise WebError(404, "This page does not exist.")
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, samesite="lax", path="/")
+    return response

@@ -1,0 +1,24 @@
+"""The dashboard's live feed: the company's event stream, for a signed-in browser."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from fastapi.responses import StreamingResponse
+
+from server.api.deps import StateDep
+from server.api.routes.events import SSE_HEADERS, messages, parse_last_event_id
+from server.web.deps import LoginDep
+
+router = APIRouter()
+
+
+@router.get("/live")
+async def live(
+    login: LoginDep, state: StateDep, last_event_id: Annotated[str | None, Header(max_length=20)] = None
+) -> StreamingResponse:
+    """Every change to the company's queue as server-sent events; resumes after Last-Event-ID."""
+    return StreamingResponse(
+        messages(state, login.user.company_id, None, parse_last_event_id(last_event_id)),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+    )

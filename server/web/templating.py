@@ -1,0 +1,61 @@
+"""Jinja2 pages with autoescaping, the signed-in user, the CSRF token and translations."""
+
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from server import codes
+from server.web.i18n import LANGUAGES, negotiate, translator
+from server.web.sessions import Login
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+STATIC_DIR = Path(__file__).with_name("static")
+
+_environment = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_environment.filters["code"] = codes.display
+_environment.filters["isotime"] = lambda value: value.isoformat() if value else ""
+
+
+def _short_time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+_environment.filters["when"] = _short_time
+
+
+def render(
+    request: Request, template: str, *, login: Login | None = None, status: int = 200, headers: dict | None = None,
+    **context,
+) -> HTMLResponse:
+    language = negotiate(request)
+    page = _environment.get_template(template).render(
+        request=request,
+        login=login,
+        lang=language,
+        languages=LANGUAGES,
+        _=translator(language),
+        **context,
+    )
+    response = HTMLResponse(page, status_code=status, headers=headers)
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# Scripts and styles only from this server: a stray injected tag could not run even if it
+# got past escaping. Images may be data: URLs (the session view's frames, later).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
