@@ -31,7 +31,8 @@ class QueueServer:
         self.expiry_hours = expiry_hours
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "SOSQUEUE_CREATE_RATE_PER_MINUTE": "0", **(env or {})}
+        self.env = {**os.environ, "SOSQUEUE_CREATE_RATE_PER_MINUTE": "0", "SOSQUEUE_LOGIN_ATTEMPTS_PER_MINUTE": "0",
+                    **(env or {})}
         self.log_path = log_dir / f"server-{self.port}.log"
         self.process: subprocess.Popen | None = None
 

@@ -24,6 +24,14 @@ class Tenant:
     def supporter_token(self) -> str:
         return next(iter(self.supporter_tokens.values()))
 
+    @property
+    def admin_email(self) -> str:
+        return next(iter(self.user_ids))
+
+    @property
+    def supporter_email(self) -> str:
+        return next(iter(self.supporter_tokens))
+
 
 def make_tenant(
     database_url: str,
@@ -31,10 +39,12 @@ def make_tenant(
     supporters: int = 1,
     assignment: str = "none",
     group_members: int | None = None,
+    password: str | None = None,
 ) -> Tenant:
     """A fresh company: admin, ``supporters`` supporters, a module with ``assignment``.
 
     With ``group_members`` the module files into a group holding the first N supporters.
+    With ``password`` every user can log in to the dashboard with it.
     """
     tag = uuid.uuid4().hex[:10]
     database = Database(database_url)
@@ -42,10 +52,12 @@ def make_tenant(
         upgrade(database)
         with database.write() as session:
             company = admin.create_company(session, name=f"Company {tag}")
-            boss = admin.create_user(session, company=company, email=f"admin-{tag}@example.test", role="admin")
+            boss = admin.create_user(session, company=company, email=f"admin-{tag}@example.test", role="admin",
+                                      password=password)
             tenant = Tenant(name=company.name, admin_token=boss.token, user_ids={boss.item.email: boss.item.id})
             for index in range(supporters):
-                created = admin.create_user(session, company=company, email=f"s{index}-{tag}@example.test", role="supporter")
+                created = admin.create_user(session, company=company, email=f"s{index}-{tag}@example.test", role="supporter",
+                                            password=password)
                 tenant.supporter_tokens[created.item.email] = created.token
                 tenant.user_ids[created.item.email] = created.item.id
             group = None
