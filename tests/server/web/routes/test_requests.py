@@ -1,0 +1,172 @@
+"""A request's page over HTTP: details, history, assign, unassign, close, connect, manual creation."""
+
+import html
+import re
+
+import httpx
+import pytest
+
+from tests.support.dashboard import PASSWORD, logged_in
+from tests.support.tenants import bearer, file_request, make_tenant
+
+
+@pytest.fixture(scope="module")
+def tenant(server):
+    return make_tenant(server.database_url, password=PASSWORD, supporters=2)
+
+
+@pytest.fixture(scope="module")
+def supporter(server, tenant):
+    client = logged_in(server.url, tenant.supporter_email)
+    yield client
+    client.close()
+
+
+def api_get(server, tenant, code: str) -> dict:
+    return httpx.get(f"{server.url}/api/v1/service-requests/{code}", headers=bearer(tenant.admin_token)).json()
+
+
+def history_types(server, tenant, code: str) -> list[str]:
+    response = httpx.get(f"{server.url}/api/v1/service-requests/{code}/history", headers=bearer(tenant.admin_token))
+    return [event["type"] for event in response.json()]
+
+
+def text_of(page: str, element_id: str) -> str:
+    match = re.search(rf'id="{element_id}"[^>]*>(.*?)</', page, re.S)
+    return html.unescape(match.group(1)).strip()
+
+
+def test_the_page_shows_what_the_customer_sent_and_the_diagnostics(server, tenant, supporter):
+    code = file_request(server.url, tenant.module_token, description="Printer\njams",
+                        end_customer={"name": "Ada Lovelace", "email": "ada@example.test"},
+                        diagnostics={"os": "Windows 11", "disk_free_gb": 12})["code"]
+    page = supporter.get(f"/requests/{code}").text
+    assert text_of(page, "customer-name") == "Ada Lovelace"
+    assert text_of(page, "customer-email") == "ada@example.test"
+    assert text_of(page, "description") == "Printer\njams"
+    assert "<th>disk_free_gb</th>" in page and "Windows 11" in page
+    assert text_of(page, "status") == "New"
+
+
+def test_any_spelling_of_the_code_opens_the_request(server, tenant, supporter):
+    code = file_request(server.url, tenant.module_token)["code"]
+    response = supporter.get(f"/requests/{code.replace('-', '').upper()}")
+    assert response.status_code == 200
+    assert f'data-code="{code}"' in response.text
+
+
+def test_assign_to_me_then_to_a_colleague_then_unassign(server, tenant, supporter):
+    code = file_request(server.url, tenant.module_token)["code"]
+    colleague = list(tenant.supporter_tokens)[1]
+    assert supporter.post(f"/requests/{code}/assign", data={"user": "me"}).status_code == 303
+    assert api_get(server, tenant, code)["assignee"]["email"] == tenant.supporter_email
+    supporter.post(f"/requests/{code}/assign", data={"user": tenant.user_ids[colleague]})
+    assert api_get(server, tenant, code)["assignee"]["email"] == colleague
+    supporter.post(f"/requests/{code}/assign", data={"user": ""})
+    assert api_get(server, tenant, code)["assignee"] is None
+    # the first "assigned" is the module's automated assignment (strategy none: nobody)
+    assert history_types(server, tenant, code) == ["created", "assigned", "assigned", "assigned", "assigned"]
+    assert text_of(supporter.get(f"/requests/{code}").text, "assignee") == "—"
+
+
+def test_assigning_to_someone_of_another_company_changes_nothing(server, tenant, supporter):
+    other = make_tenant(server.database_url)
+    code = file_request(server.url, tenant.module_token)["code"]
+    response = supporter.post(f"/requests/{code}/assign", data={"user": other.user_ids[other.admin_email]})
+    assert response.status_code == 404
+    assert "There is no such service request, user, group or module here." in response.text
+    assert api_get(server, tenant, code)["assignee"] is None
+
+
+def test_closing_records_it_and_a_second_close_gets_a_clear_page(server, tenant, supporter):
+    code = file_request(server.url, tenant.module_token)["code"]
+    assert supporter.post(f"/requests/{code}/close").status_code == 303
+    assert api_get(server, tenant, code)["status"] == "closed"
+    again = supporter.post(f"/requests/{code}/close")
+    assert again.status_code == 409
+    assert "This request is Closed and can no longer be changed." in again.text
+    assert 'id="close"' not in supporter.get(f"/requests/{code}").text
+
+
+def test_connect_records_the_expert_as_joined_and_the_status_follows(server, tenant, supporter):
+    created = file_request(server.url, tenant.module_token)
+    code = created["code"]
+    supporter.post(f"/requests/{code}/connect")
+    assert api_get(server, tenant, code)["status"] == "pending"
+    joined = httpx.post(f"{server.url}/api/v1/service-requests/{code}/join",
+                        headers=bearer(created["customer_token"]))
+    assert joined.json()["status"] == "in_progress"
+    supporter.post(f"/requests/{code}/disconnect")
+    assert api_get(server, tenant, code)["status"] == "pending"
+    assert history_types(server, tenant, code) == [
+        "created", "assigned", "joined", "status_changed", "joined", "status_changed", "left", "status_changed",
+    ]
+
+
+def test_actions_without_the_csrf_token_are_refused_and_change_nothing(server, tenant, supporter):
+    code = file_request(server.url, tenant.module_token)["code"]
+    for action, data in [("assign", {"user": "me"}), ("close", {}), ("connect", {})]:
+        response = supporter.post(f"/requests/{code}/{action}", data={"csrf_token": "", **data})
+        assert response.status_code == 403
+        assert "This form has expired or did not come from this dashboard." in response.text
+    assert history_types(server, tenant, code) == ["created", "assigned"]
+
+
+def test_actions_posted_from_another_site_are_refused(server, tenant, supporter):
+    code = file_request(server.url, tenant.module_token)["code"]
+    response = supporter.post(f"/requests/{code}/close", headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert api_get(server, tenant, code)["status"] == "new"
+
+
+def test_a_manual_request_shows_its_code_and_what_to_tell_the_customer(server, tenant, supporter):
+    response = supporter.post("/requests/new", data={
+        "name": "Grace Hopper", "email": "grace@example.test", "description": "VPN drops every hour",
+    })
+    assert response.status_code == 303
+    location = response.headers["location"]
+    code = re.fullmatch(r"/requests/(s\d\d-\d\d\d-\d\d\d)\?created=1", location).group(1)
+    page = supporter.get(location).text
+    assert f"Tell the customer this code: {code}" in page
+    assert "I have a session code" in page
+    stored = api_get(server, tenant, code)
+    assert stored["source"] == "manual"
+    assert stored["end_customer"] == {"name": "Grace Hopper", "email": "grace@example.test"}
+    assert stored["description"] == "VPN drops every hour"
+
+
+def test_a_manual_request_with_bad_input_keeps_the_form_and_files_nothing(server, tenant, supporter):
+    before = httpx.get(f"{server.url}/api/v1/service-requests?status=new", headers=bearer(tenant.admin_token))
+    response = supporter.post("/requests/new", data={
+        "name": "Grace", "email": "not-an-address", "description": "kept text",
+    })
+    assert response.status_code == 422
+    assert "is not an email address like name@example.com" in response.text
+    assert ">kept text</textarea>" in response.text
+    after = httpx.get(f"{server.url}/api/v1/service-requests?status=new", headers=bearer(tenant.admin_token))
+    assert after.json()["items"] == before.json()["items"]
+
+
+def test_customer_markup_is_escaped_in_the_page_source(server, tenant, supporter):
+    payload = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+    code = file_request(server.url, tenant.module_token, description=payload, end_customer={"name": payload},
+                        diagnostics={payload: payload})["code"]
+    for page in (supporter.get(f"/requests/{code}").text, supporter.get("/queue").text):
+        assert "<script>alert(1)" not in page
+        assert "<img src=x" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+
+
+def test_pages_forbid_inline_scripts_and_framing(server, supporter):
+    response = supporter.get("/queue")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_an_unknown_page_is_a_page_and_the_api_still_answers_problems(server, supporter):
+    page = supporter.get("/no/such/page")
+    api = supporter.get("/api/v1/no-such-thing")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "This page does not exist." in page.text
+    assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
