@@ -16,6 +16,7 @@ from server.db import Database, upgrade
 from server.events import Broker, PostgresListener, install_commit_hooks
 from server.limits import BodySizeLimit
 from server.models import utcnow
+from server.notify import deliver_forever, install_outbox
 from server.ratelimit import RateLimiter
 from server.state import AppState, load_secret_key
 from server.streams import CompanyEventStreams
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         upgrade(db)
     broker = Broker()
     install_commit_hooks(db, broker)
+    notify_wakeup = install_outbox(db, settings)
     state = AppState(
         settings=settings,
         db=db,
@@ -47,11 +49,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         if listener:
             listener.start()
         sweeper = asyncio.create_task(_sweep_forever(state))
+        notifier = asyncio.create_task(deliver_forever(state, notify_wakeup))
         _tune_gc()
         try:
             yield
         finally:
             sweeper.cancel()
+            notifier.cancel()
             if listener:
                 listener.stop()
             db.dispose()

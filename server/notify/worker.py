@@ -1,0 +1,173 @@
+"""Delivery: claims due notifications, sends them, and records what happened.
+
+A claim reserves rows for a while (their next attempt moves past the send's time budget) in a
+short write transaction; on PostgreSQL rows locked by another server process's claim are
+skipped, so no two processes send one notification. Sending happens outside any transaction.
+A server that dies mid-send leaves its claims to expire, and the rows are sent again then.
+"""
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from server.config import Settings
+from server.db import Database
+from server.models import Company, Notification, utcnow
+from server.notify import mail, webhook
+from server.notify.errors import DeliveryError, PermanentError
+from server.notify.outbox import Wakeup
+from server.state import AppState
+
+log = logging.getLogger("sosqueue.notify")
+
+BATCH = 4  # rows per claim, sent side by side
+MAX_RETRY_DELAY = 15 * 60.0
+_ERROR_CHARS = 500
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: jobs key the outcomes
+class Job:
+    """One claimed notification, everything needed to send it without the database."""
+
+    id: int
+    event: str
+    channel: str
+    target: str
+    payload: dict
+    attempts: int
+    secret: str
+
+
+def retry_base_seconds(settings: Settings) -> float:
+    """The first retry's delay: five polls, 10 s with the default 2 s poll."""
+    return 5 * settings.notify_poll_seconds
+
+
+def retry_delay(attempts: int, base: float) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: base, 2×base, 4×base… at most 15 min."""
+    return min(base * 2 ** min(attempts - 1, 30), MAX_RETRY_DELAY)
+
+
+def claim_seconds(settings: Settings) -> float:
+    """How long a claim keeps other workers off: an SMTP send is several timed steps."""
+    return 10 * settings.notify_timeout_seconds + 30
+
+
+def deliver_due(state: AppState) -> int:
+    """Send every notification that is due; returns how many were delivered."""
+    settings, db = state.settings, state.db
+    if not _anything_due(db, utcnow()):
+        return 0
+    delivered = 0
+    while True:
+        jobs = claim(db, now=utcnow(), hold=timedelta(seconds=claim_seconds(settings)))
+        if not jobs:
+            return delivered
+        outcomes = _send_all(jobs, settings)
+        record(db, outcomes, settings=settings, now=utcnow())
+        delivered += sum(1 for error in outcomes.values() if error is None)
+        if len(jobs) < BATCH:
+            return delivered
+
+
+def _due(now: datetime):
+    return (
+        Notification.delivered_at.is_(None),
+        Notification.failed_at.is_(None),
+        Notification.next_attempt_at <= now,
+    )
+
+
+def _anything_due(db: Database, now: datetime) -> bool:
+    """A read before the write: an idle poll must not queue for SQLite's write lock."""
+    with db.read() as session:
+        return session.scalar(select(Notification.id).where(*_due(now)).limit(1)) is not None
+
+
+def claim(db: Database, *, now: datetime, hold: timedelta) -> list[Job]:
+    """Reserve up to BATCH due notifications for this worker; counts the attempt."""
+    with db.write() as session:
+        rows = session.scalars(
+            select(Notification).where(*_due(now)).order_by(Notification.next_attempt_at, Notification.id)
+            .limit(BATCH).with_for_update(skip_locked=True)
+        ).all()
+        secrets: dict[str, str] = {}
+        jobs = []
+        for row in rows:
+            row.attempts += 1
+            row.next_attempt_at = now + hold
+            if row.channel == "webhook" and row.company_id not in secrets:
+                company = session.get(Company, row.company_id)
+                secrets[row.company_id] = company.webhook_secret if company else ""
+            jobs.append(Job(row.id, row.event, row.channel, row.target, row.payload, row.attempts,
+                            secrets.get(row.company_id, "")))
+        return jobs
+
+
+def send(job: Job, settings: Settings) -> None:
+    """Deliver one notification; raises DeliveryError when it did not go out."""
+    if job.channel == "email":
+        message = mail.compose(job.payload, to=job.target, sender=settings.smtp_from)
+        mail.send(message, to=job.target, settings=settings)
+    elif job.channel == "webhook":
+        webhook.post(job.target, event=job.event, delivery_id=job.id, payload=job.payload,
+                     secret=job.secret, timeout=settings.notify_timeout_seconds)
+    else:
+        raise PermanentError(f"unknown notification channel {job.channel!r}")
+
+
+def _outcome(job: Job, settings: Settings) -> DeliveryError | None:
+    try:
+        send(job, settings)
+    except DeliveryError as error:
+        return error
+    except Exception as error:  # a bug or an odd library error must not stop the others
+        log.exception("notification %d: unexpected error", job.id)
+        return DeliveryError(f"{type(error).__name__}: {error}")
+    return None
+
+
+def _send_all(jobs: list[Job], settings: Settings) -> dict[Job, DeliveryError | None]:
+    if len(jobs) == 1:
+        return {jobs[0]: _outcome(jobs[0], settings)}
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="sosqueue-notify") as pool:
+        return dict(zip(jobs, pool.map(lambda job: _outcome(job, settings), jobs)))
+
+
+def record(db: Database, outcomes: dict[Job, DeliveryError | None], *, settings: Settings, now: datetime) -> None:
+    """Store each attempt's result: delivered, retry later, or given up."""
+    base = retry_base_seconds(settings)
+    with db.write() as session:
+        for job, error in outcomes.items():
+            row = session.get(Notification, job.id)
+            if error is None:
+                row.delivered_at, row.last_error = now, ""
+                continue
+            row.last_error = " ".join(str(error).split())[:_ERROR_CHARS]
+            if isinstance(error, PermanentError) or job.attempts >= settings.notify_max_attempts:
+                row.failed_at = now
+                log.warning("gave up on %s notification %d (%s) after %d attempts: %s",
+                            job.channel, job.id, job.event, job.attempts, row.last_error)
+            else:
+                delay = retry_delay(job.attempts, base)
+                row.next_attempt_at = now + timedelta(seconds=delay)
+                log.info("%s notification %d failed (attempt %d); retrying in %.0f s: %s",
+                         job.channel, job.id, job.attempts, delay, row.last_error)
+
+
+async def deliver_forever(state: AppState, wakeup: Wakeup) -> None:
+    """Deliver due notifications now, when a commit enqueues some, and every poll interval."""
+    wakeup.bind(asyncio.get_running_loop())
+    while True:
+        try:
+            await run_in_threadpool(deliver_due, state)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a database hiccup must not stop notifications for good
+            log.exception("notification delivery failed; trying again")
+        await wakeup.wait(state.settings.notify_poll_seconds)
