@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 OPEN_STATUS_SQL = "status IN ('new', 'pending', 'in_progress')"
+PENDING_NOTIFICATION_SQL = "delivered_at IS NULL AND failed_at IS NULL"
 
 
 def utcnow() -> datetime:
@@ -244,7 +245,14 @@ class Notification(Base):
     """Outbox of emails and webhook calls, written in the transaction that caused them."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_due", "delivered_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index(
+            "ix_notifications_due",
+            "next_attempt_at",
+            sqlite_where=text(PENDING_NOTIFICATION_SQL),
+            postgresql_where=text(PENDING_NOTIFICATION_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"))

@@ -14,6 +14,8 @@ down_revision = '0001'
 branch_labels = None
 depends_on = None
 
+PENDING = "delivered_at IS NULL AND failed_at IS NULL"
+
 
 def upgrade() -> None:
     with op.batch_alter_table('companies', schema=None) as batch_op:
@@ -62,12 +64,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('notifications', schema=None) as batch_op:
-        batch_op.create_index('ix_notifications_due', ['delivered_at', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_notifications_due', ['next_attempt_at'], unique=False,
+                              sqlite_where=sa.text(PENDING), postgresql_where=sa.text(PENDING))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('notifications', schema=None) as batch_op:
-        batch_op.drop_index('ix_notifications_due')
+        batch_op.drop_index('ix_notifications_due', sqlite_where=sa.text(PENDING), postgresql_where=sa.text(PENDING))
     op.drop_table('notifications')
     with op.batch_alter_table('web_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_web_sessions_expires_at'))
