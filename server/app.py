@@ -9,7 +9,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from server import problems, queue, web
+from server import connect, problems, queue, web
 from server.api.routes import events, groups, health, modules, service_requests, users
 from server.config import Settings
 from server.db import Database, upgrade
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     for module in (health, service_requests, events, users, groups, modules):
         app.include_router(module.router)
     web.install(app)
+    connect.install(app)
     return app
 
 

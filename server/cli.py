@@ -106,7 +106,9 @@ def _serve(settings: Settings, host: str, port: int, log_level: str) -> None:
     except StorageError as error:
         raise DatabaseError(f"cannot open the database: {one_line(error.orig)}; check --db") from None
     click.echo(f"sosqueue: serving on http://{host}:{port} (database: {app.state.sosqueue.db.engine.url.render_as_string()})", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=3)
+    # Screen frames are JPEG already: deflating them costs ~20 ms per frame and blocks the loop.
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=3,
+                ws_per_message_deflate=False)
 
 
 def _require_free_port(host: str, port: int) -> None:
@@ -140,7 +142,7 @@ def quickstart(database_url, port, out_dir, no_module, base) -> None:
     module_path = None if no_module else _demo_module_file(url, module_id, module_token, out_dir, base)
     lines = [
         "",
-        f"  Queue:    {url}   (API docs: {url}/docs)",
+        f"  Dashboard: {url}/   (log in as the admin below; API docs: {url}/docs)",
         "  Company:  Demo Company",
         f"  Admin:    admin@demo.example / {password}",
         f"  Token:    {token}",

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     keepalive_seconds: float = Field(default=15.0, gt=0)
 
+    # Connect sessions (server/connect/): one JPEG screen frame, one JSON message, one chat text.
+    connect_max_frame_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024)
+    connect_max_message_bytes: int = Field(default=16 * 1024, ge=1024)
+    connect_max_chat_chars: int = Field(default=2000, ge=1)
+    # Messages waiting for one slow socket before the server drops it (it reconnects).
+    connect_max_backlog: int = Field(default=256, ge=16)
+
     # Dashboard logins. The cookie is Secure when the request came over HTTPS (behind a TLS
     # proxy: run with --proxy-headers); cookie_secure=true forces it.
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
@@ -40,6 +47,10 @@ class Settings(BaseSettings):
     login_attempts_per_minute: float = Field(default=10.0, ge=0)
     # Where supporters reach the dashboard; links in emails and webhooks start with it.
     public_url: str = ""
+
+    # Prebuilt base agents the admin pages stamp downloads from: <bases_dir>/<platform>/sosqueue-agent[.exe]
+    # (platform: linux, windows, macos), as `sosqueue build-base` makes them.
+    bases_dir: Path = Field(default_factory=lambda: default_data_dir() / "bases")
 
     # Email notifications; without smtp_host no email is sent.
     smtp_host: str = ""

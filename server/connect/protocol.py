@@ -1,0 +1,178 @@
+"""The Connect protocol: messages between a customer's agent, the queue server and experts.
+
+Two WebSocket endpoints meet in one in-process relay per service request:
+
+- the customer's agent: ``ws(s)://SERVER/api/v1/service-requests/{code}/session`` with
+  ``Authorization: Bearer <customer token>`` (the ``sqc_…`` token of that very request);
+- an expert's browser: ``ws(s)://SERVER/requests/{code}/session/ws?csrf=<login's csrf token>``
+  with the dashboard's login cookie and an ``Origin`` that matches ``Host``; any user of the
+  request's company may connect.
+
+Both sockets of one request must reach the same server process. With several processes behind
+a load balancer, route ``…/{code}/session`` and ``…/{code}/session/ws`` sticky by the code.
+
+Refusals and endings close the socket with a code (after accepting it, so clients see the code):
+4401 not signed in or unknown token, 4403 forbidden (another kind of token, bad ``Origin`` or
+CSRF token), 4404 no such request (also a request of another company, or another request's
+customer token), 4409 the request is closed or expired (also when that happens mid-session),
+4000 a newer connection of the same customer took over (do not reconnect), 1013 the socket fell
+too far behind the session (reconnect).
+
+Messages are JSON objects in text frames, ``{"type": …}``, at most ``connect_max_message_bytes``
+(16 KiB); screen frames are binary messages: one JPEG each (``FF D8 …``), at most
+``connect_max_frame_bytes`` (2 MiB). Anything refused is answered with
+``{"type": "error", "detail": "one line"}`` to its sender, and the session goes on.
+
+Server → customer:
+    ``hello`` {role: "customer", code, experts: [{id, name}]} · ``expert_joined`` {expert} ·
+    ``expert_left`` {expert} · ``view_request`` {expert: {id, name}, company} (show the consent
+    dialog) · ``view_stop`` {reason: "expert_ended" | "experts_left"} (stop capturing at once) ·
+    ``ack`` (an expert drew the last frame: send the next one; one frame in flight) ·
+    ``chat`` {from: "expert", name, text, at} · ``session_ended`` {by: "system", reason:
+    "closed" | "expired"} (then close 4409) · ``error`` {detail}
+Customer → server:
+    ``consent`` {allowed: bool, scopes: ["view"]} (the answer to a view_request) ·
+    binary JPEG frames, only while sharing (after consent and before any stop; else dropped with
+    an error) · ``view_stop`` (stop sharing) · ``chat`` {text} · ``end`` (end the session; the
+    sockets stay open)
+Server → expert:
+    ``hello`` {role: "expert", code, customer_connected, sharing} · ``customer_joined`` ·
+    ``customer_left`` · ``consent`` {allowed} · binary JPEG frames · ``view_stopped`` {reason:
+    "customer_stopped" | "customer_left" | "expert_ended"} · ``session_ended`` {by: "customer" |
+    "expert" | "system", reason?} · ``chat`` {from: "customer" | "expert", name, text, at}
+    (an expert's chat goes to every expert, the sender included) · ``error`` {detail}
+Expert → server:
+    ``view_request`` (ask the customer; answered at once with ``consent`` when already sharing) ·
+    ``ack`` (after drawing a frame) · ``chat`` {text} · ``end`` (stop viewing) ·
+    ``input.*`` (remote control: refused; a later version accepts it only under a consent whose
+    scopes include "control")
+
+Chat text: 1 to ``connect_max_chat_chars`` (2000) characters after trimming; line breaks and
+tabs are the only control characters allowed (``\\r\\n`` counts as a line break).
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from server.config import Settings
+
+Role = Literal["customer", "expert"]
+
+NOT_SIGNED_IN = 4401
+FORBIDDEN = 4403
+NOT_FOUND = 4404
+NOT_OPEN = 4409
+REPLACED = 4000
+TOO_SLOW = 1013
+
+CLOSE_REASONS = {
+    NOT_SIGNED_IN: "not signed in: sign in to the dashboard, or send the request's customer token",
+    FORBIDDEN: "forbidden: this login or token cannot open this session",
+    NOT_FOUND: "no service request with this code",
+    NOT_OPEN: "this service request is closed or expired",
+    REPLACED: "a newer connection of this customer took over",
+    TOO_SLOW: "this connection fell too far behind the session; reconnect",
+}
+
+JPEG_START = b"\xff\xd8"
+VIEW_SCOPES = frozenset({"view"})
+REMOTE_CONTROL_REFUSED = "remote control is not part of this session"
+
+_TYPES: dict[Role, frozenset[str]] = {
+    "customer": frozenset({"consent", "view_stop", "chat", "end"}),
+    "expert": frozenset({"view_request", "ack", "chat", "end"}),
+}
+# Control characters (C0, DEL, C1) other than tab and line feed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class Refused(ValueError):
+    """A message or frame the session does not take; ``detail`` is the one line to send back."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Limits:
+    frame_bytes: int
+    message_bytes: int
+    chat_chars: int
+    backlog: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Limits":
+        return cls(
+            frame_bytes=settings.connect_max_frame_bytes,
+            message_bytes=settings.connect_max_message_bytes,
+            chat_chars=settings.connect_max_chat_chars,
+            backlog=settings.connect_max_backlog,
+        )
+
+
+def parse(text: str, role: Role, limits: Limits) -> dict:
+    """The message in a text frame from ``role``, checked; raises ``Refused`` with why not."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limits.message_bytes:
+        raise Refused(f"this message has {size} bytes; messages are limited to {limits.message_bytes} bytes")
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        raise Refused("this message is not valid JSON; send one JSON object per text message") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise Refused('send a JSON object with a "type", like {"type": "chat", "text": "Hello"}')
+    kind = message["type"]
+    if kind.startswith("input."):
+        raise Refused(REMOTE_CONTROL_REFUSED)
+    if kind not in _TYPES[role]:
+        expected = ", ".join(sorted(_TYPES[role]))
+        raise Refused(f"unknown message type {kind[:40]!r}; {role}s send: {expected}")
+    if kind == "chat":
+        return {"type": "chat", "text": chat_text(message.get("text"), limits)}
+    if kind == "consent":
+        return _consent(message)
+    return {"type": kind}
+
+
+def chat_text(value: object, limits: Limits) -> str:
+    """The chat's text, trimmed; raises ``Refused`` when empty, too long or with control characters."""
+    if not isinstance(value, str):
+        raise Refused('a chat message needs "text": a string')
+    text = value.replace("\r\n", "\n").strip()
+    if not text:
+        raise Refused("a chat message needs some text")
+    if len(text) > limits.chat_chars:
+        raise Refused(f"a chat message has at most {limits.chat_chars} characters; this one has {len(text)}")
+    if _CONTROL.search(text):
+        raise Refused("a chat message cannot contain control characters (line breaks and tabs are fine)")
+    return text
+
+
+def _consent(message: dict) -> dict:
+    allowed = message.get("allowed")
+    if not isinstance(allowed, bool):
+        raise Refused('consent needs "allowed": true or false')
+    scopes = message.get("scopes", ["view"])
+    if not isinstance(scopes, list) or not all(isinstance(scope, str) for scope in scopes):
+        raise Refused('consent "scopes" is a list of strings, like ["view"]')
+    if not set(scopes) <= VIEW_SCOPES:
+        raise Refused(f'consent scopes can only be ["view"]: {REMOTE_CONTROL_REFUSED}')
+    return {"type": "consent", "allowed": allowed, "scopes": sorted(set(scopes) or VIEW_SCOPES)}
+
+
+def check_frame(frame: bytes, limits: Limits) -> None:
+    """Raise ``Refused`` unless ``frame`` looks like one JPEG within the size limit."""
+    if len(frame) > limits.frame_bytes:
+        raise Refused(
+            f"this frame has {len(frame)} bytes; frames are limited to {limits.frame_bytes} bytes: "
+            "send a smaller or more compressed JPEG"
+        )
+    if not frame.startswith(JPEG_START):
+        raise Refused("a frame must be one JPEG image (its bytes start with FF D8)")
+
+
+def encode(message: dict) -> str:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,461 @@
+"""The in-process hub of Connect sessions: one room per service request, its sockets and sharing.
+
+Everything here runs on the event loop and changes state without awaiting in between, so no
+locks are needed. Database work (presence, history) runs in the threadpool. Each socket has its
+own outbox and sending task: a slow browser falls behind alone (it gets the newest frame, not
+every frame) and never stalls the customer or the other experts.
+"""
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocket
+
+from server import codes, queue
+from server.actors import SYSTEM, Actor
+from server.connect import protocol
+from server.db import Database
+from server.lifecycle import CUSTOMER, Status
+from server.models import ServiceRequest, utcnow
+from server.state import AppState
+
+log = logging.getLogger("sosqueue.connect")
+
+_ACK = protocol.encode({"type": "ack"})
+_NOT_SHARING = "the screen is not shared: frames are taken only after the customer allowed viewing"
+_CLOSE_SECONDS = 5.0
+_ENDING_EVENTS = {"closed": Status.CLOSED, "expired": Status.EXPIRED}
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Who the routes let into which request's session."""
+
+    request_id: int
+    company_id: str
+    code: str  # canonical, s12345678
+    company_name: str
+    customer_name: str
+    actor: Actor  # the customer, or the expert's user
+    name: str  # how this party is shown to the others
+
+    @property
+    def party(self) -> str:
+        return CUSTOMER if self.actor.kind == "customer" else self.actor.key
+
+
+class Peer:
+    """One open socket, with an outbox that its own task sends from, in order."""
+
+    def __init__(self, websocket: WebSocket, admission: Admission, backlog: int):
+        self.websocket = websocket
+        self.admission = admission
+        self.is_customer = admission.actor.kind == "customer"
+        self.user_id = None if self.is_customer else admission.actor.user.id
+        self.closing = False
+        self._backlog = backlog
+        self._outbox: deque[list] = deque()
+        self._ready = asyncio.Event()
+        self._frame: list | None = None
+
+    @property
+    def expert(self) -> dict:
+        return {"id": self.user_id, "name": self.admission.name}
+
+    def send(self, message: dict) -> None:
+        self._put(["text", protocol.encode(message)])
+
+    def send_encoded(self, text: str) -> None:
+        self._put(["text", text])
+
+    def send_frame(self, frame: bytes) -> None:
+        """Queue a screen frame; one still waiting last in line is replaced by the newer screen."""
+        if self._frame is not None and self._outbox and self._outbox[-1] is self._frame:
+            self._frame[1] = frame
+            return
+        self._frame = ["bytes", frame]
+        self._put(self._frame)
+
+    def close(self, code: int) -> None:
+        """Close the socket after what is queued (nothing queued later is sent)."""
+        self._put(["close", code])
+        self.closing = True
+
+    def _put(self, item: list) -> None:
+        if self.closing:
+            return
+        if len(self._outbox) >= self._backlog:
+            self._outbox.clear()
+            item, self.closing = ["close", protocol.TOO_SLOW], True
+        self._outbox.append(item)
+        self._ready.set()
+
+    async def pump(self) -> None:
+        """Send the outbox until the socket closes or goes away."""
+        send = self.websocket.send
+        try:
+            while True:
+                if not self._outbox:
+                    self._ready.clear()
+                    await self._ready.wait()
+                    continue
+                kind, payload = self._outbox.popleft()
+                if kind == "text":
+                    await send({"type": "websocket.send", "text": payload})
+                elif kind == "bytes":
+                    await send({"type": "websocket.send", "bytes": payload})
+                else:
+                    await self.websocket.close(payload, protocol.CLOSE_REASONS[payload])
+                    return
+        except Exception:  # the client went away mid-send; its receive loop ends the session
+            log.debug("stopped sending to a closed socket", exc_info=True)
+
+
+class PresenceRecorder:
+    """Keeps the request's recorded participants in step with its open sockets, one write at a time.
+
+    Sockets come and go faster than the database writes: two tabs of one expert, a customer
+    reconnecting. Each party counts its sockets; a single task writes joins and leaves until the
+    record matches the count, so a late leave can never overwrite an earlier join.
+    """
+
+    def __init__(self, db: Database, request_id: int, on_final: Callable[[Status], None]):
+        self._db = db
+        self._request_id = request_id
+        self._on_final = on_final
+        self._sockets: dict[str, int] = {}
+        self._actors: dict[str, Actor] = {}
+        self._recorded: set[str] = set()
+        self._task: asyncio.Task | None = None
+
+    def want(self, party: str, actor: Actor) -> None:
+        self._sockets[party] = self._sockets.get(party, 0) + 1
+        self._actors[party] = actor
+
+    def release(self, party: str) -> None:
+        left = self._sockets[party] - 1
+        if left:
+            self._sockets[party] = left
+        else:
+            del self._sockets[party]
+
+    async def settle(self) -> None:
+        """Return once the database records who is here now."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._catch_up())
+        await asyncio.shield(self._task)
+
+    def _next_change(self) -> tuple[str, bool] | None:
+        for party in self._sockets:
+            if party not in self._recorded:
+                return party, True
+        for party in self._recorded:
+            if party not in self._sockets:
+                return party, False
+        return None
+
+    async def _catch_up(self) -> None:
+        while (change := self._next_change()) is not None:
+            party, joining = change
+            try:
+                status = await run_in_threadpool(self._write, party, joining, self._actors[party])
+            except Exception:
+                log.exception("could not record %s %s request %s", party, "joining" if joining else "leaving",
+                              self._request_id)
+                status = None
+            if joining:
+                self._recorded.add(party)
+            else:
+                self._recorded.discard(party)
+            if status is not None and not status.is_open:
+                self._on_final(status)
+
+    def _write(self, party: str, joining: bool, actor: Actor) -> Status:
+        with self._db.write() as session:
+            request = session.get(ServiceRequest, self._request_id, with_for_update=True)
+            status = queue.effective_status(request, utcnow())
+            if status.is_open:
+                change = queue.join if joining else queue.leave
+                change(session, request=request, party=party, actor=actor)
+            return status
+
+
+class Room:
+    """One request's session: its customer socket, expert sockets, and whether the screen is shared."""
+
+    def __init__(self, hub: "Hub", admission: Admission):
+        self.hub = hub
+        self.request_id = admission.request_id
+        self.code = codes.display(admission.code)
+        self.company_name = admission.company_name
+        self.customer: Peer | None = None
+        self.experts: list[Peer] = []
+        self.sharing = False
+        self.asked_by: str | None = None  # the expert whose view request awaits the customer's answer
+        self.ended: Status | None = None
+        self.attached = 0
+        self.presence = PresenceRecorder(hub.db, self.request_id, self.end)
+        self._subscription = hub.broker.subscribe(company_id=admission.company_id, request_id=self.request_id)
+        self._watcher = asyncio.create_task(self._watch())
+
+    def dispose(self) -> None:
+        self._watcher.cancel()
+        self.hub.broker.unsubscribe(self._subscription)
+
+    async def _watch(self) -> None:
+        """End the session when the request is closed or expires (through the API, the sweep…)."""
+        events = self._subscription.queue
+        while (wire := await events.get()) is not None:
+            if wire.type in _ENDING_EVENTS:
+                self.end(_ENDING_EVENTS[wire.type])
+
+    def end(self, status: Status) -> None:
+        """The request is no longer open: tell everyone and close every socket with 4409."""
+        if self.ended is not None:
+            return
+        self.ended, self.sharing, self.asked_by = status, False, None
+        ended = {"type": "session_ended", "by": "system", "reason": status.value}
+        for peer in self._peers():
+            peer.send(ended)
+            peer.close(protocol.NOT_OPEN)
+
+    def _peers(self) -> list[Peer]:
+        return ([self.customer] if self.customer else []) + self.experts
+
+    def _to_experts(self, message: dict) -> None:
+        text = protocol.encode(message)
+        for expert in self.experts:
+            expert.send_encoded(text)
+
+    def _has_expert(self, user_id: str) -> bool:
+        return any(expert.user_id == user_id for expert in self.experts)
+
+    def _expert_list(self) -> list[dict]:
+        return list({expert.user_id: expert.expert for expert in self.experts}.values())
+
+    async def _record(self, type: str, actor: Actor, data: dict) -> None:
+        try:
+            await run_in_threadpool(self.hub.record, self.request_id, type, actor, data)
+        except Exception:  # the session goes on; only its history misses an entry
+            log.exception("could not record %s for request %s", type, self.request_id)
+
+    # -- arriving and leaving -------------------------------------------------------------
+
+    async def arrive(self, peer: Peer) -> bool:
+        """Record the socket's party as joined, then seat it; False if the request ended."""
+        self.presence.want(peer.admission.party, peer.admission.actor)
+        await self.presence.settle()
+        if self.ended is not None:
+            peer.send({"type": "session_ended", "by": "system", "reason": self.ended.value})
+            peer.close(protocol.NOT_OPEN)
+            return False
+        if peer.is_customer:
+            await self._seat_customer(peer)
+        else:
+            self._seat_expert(peer)
+        return True
+
+    async def _seat_customer(self, peer: Peer) -> None:
+        replaced, self.customer = self.customer, peer
+        peer.send({"type": "hello", "role": "customer", "code": self.code, "experts": self._expert_list()})
+        if replaced is not None:
+            replaced.close(protocol.REPLACED)
+            await self._customer_stopped_sharing()
+        self._to_experts({"type": "customer_joined"})
+
+    def _seat_expert(self, peer: Peer) -> None:
+        first = not self._has_expert(peer.user_id)
+        self.experts.append(peer)
+        peer.send({"type": "hello", "role": "expert", "code": self.code,
+                   "customer_connected": self.customer is not None, "sharing": self.sharing})
+        if first and self.customer is not None:
+            self.customer.send({"type": "expert_joined", "expert": peer.expert})
+
+    async def depart(self, peer: Peer, *, seated: bool) -> None:
+        """Unseat the socket, record its party as gone if it was the last one, tell the others."""
+        if peer is self.customer:
+            self.customer = None
+            await self._customer_stopped_sharing()
+        elif seated and not peer.is_customer:
+            self.experts.remove(peer)
+            await self._expert_gone()
+        self.presence.release(peer.admission.party)
+        await self.presence.settle()
+        if not seated or self.ended is not None:
+            return
+        if peer.is_customer and self.customer is None:
+            self._to_experts({"type": "customer_left"})
+        elif not peer.is_customer and self.customer is not None and not self._has_expert(peer.user_id):
+            self.customer.send({"type": "expert_left", "expert": peer.expert})
+
+    async def _customer_stopped_sharing(self) -> None:
+        """The customer's socket closed or was replaced: its sharing and open question end."""
+        self.asked_by = None
+        if self.sharing:
+            self.sharing = False
+            await self._record("screen_stopped", SYSTEM, {"by": "system"})
+            self._to_experts({"type": "view_stopped", "reason": "customer_left"})
+
+    async def _expert_gone(self) -> None:
+        """The last expert left: sharing and an open question to the customer end."""
+        if self.experts or not (self.sharing or self.asked_by):
+            return
+        was_sharing, self.sharing, self.asked_by = self.sharing, False, None
+        if self.customer is not None:
+            self.customer.send({"type": "view_stop", "reason": "experts_left"})
+        if was_sharing:
+            await self._record("screen_stopped", SYSTEM, {"by": "system"})
+
+    # -- what the sockets send ------------------------------------------------------------
+
+    def take_frame(self, peer: Peer, frame: bytes) -> None:
+        """Forward a customer's screen frame, the very bytes object, to every expert."""
+        if not peer.is_customer:
+            peer.send({"type": "error", "detail": "experts do not send frames; send JSON messages"})
+            return
+        if not self.sharing:
+            peer.send({"type": "error", "detail": _NOT_SHARING})
+            return
+        try:
+            protocol.check_frame(frame, self.hub.limits)
+        except protocol.Refused as refused:
+            peer.send({"type": "error", "detail": refused.detail})
+            return
+        for expert in self.experts:
+            expert.send_frame(frame)
+
+    async def take(self, peer: Peer, message: dict) -> None:
+        handler = (self._CUSTOMER if peer.is_customer else self._EXPERT)[message["type"]]
+        await handler(self, peer, message)
+
+    async def _consent(self, peer: Peer, message: dict) -> None:
+        if self.asked_by is None:
+            peer.send({"type": "error", "detail": "no expert asked to see the screen; consent answers a view_request"})
+            return
+        expert_id, self.asked_by = self.asked_by, None
+        allowed = message["allowed"]
+        self.sharing = allowed
+        await self._record("screen_shared" if allowed else "screen_denied", peer.admission.actor, {"expert": expert_id})
+        if self.sharing == allowed:  # not stopped while the history was written
+            self._to_experts({"type": "consent", "allowed": allowed})
+
+    async def _customer_view_stop(self, peer: Peer, message: dict) -> None:
+        await self._stop_by_customer(peer)
+
+    async def _stop_by_customer(self, peer: Peer) -> None:
+        if self.sharing:
+            self.sharing = False
+            await self._record("screen_stopped", peer.admission.actor, {"by": "customer"})
+            self._to_experts({"type": "view_stopped", "reason": "customer_stopped"})
+
+    async def _customer_chat(self, peer: Peer, message: dict) -> None:
+        if not self.experts:
+            peer.send({"type": "error", "detail": "no expert is connected; your message was not delivered"})
+            return
+        self._to_experts(self._chat("customer", peer, message["text"]))
+
+    async def _customer_end(self, peer: Peer, message: dict) -> None:
+        self.asked_by = None
+        await self._stop_by_customer(peer)
+        self._to_experts({"type": "session_ended", "by": "customer"})
+
+    async def _view_request(self, peer: Peer, message: dict) -> None:
+        if self.customer is None:
+            peer.send({"type": "error", "detail": "the customer is not connected; ask again when they are"})
+        elif self.sharing:
+            peer.send({"type": "consent", "allowed": True})
+        else:
+            self.asked_by = peer.user_id
+            self.customer.send({"type": "view_request", "expert": peer.expert, "company": self.company_name})
+
+    async def _ack(self, peer: Peer, message: dict) -> None:
+        if self.sharing and self.customer is not None:
+            self.customer.send_encoded(_ACK)
+
+    async def _expert_chat(self, peer: Peer, message: dict) -> None:
+        chat = self._chat("expert", peer, message["text"])
+        self._to_experts(chat)
+        if self.customer is None:
+            peer.send({"type": "error", "detail": "the customer is not connected; only the experts got this message"})
+        else:
+            self.customer.send(chat)
+
+    async def _expert_end(self, peer: Peer, message: dict) -> None:
+        was_sharing, self.sharing, self.asked_by = self.sharing, False, None
+        if self.customer is not None:
+            self.customer.send({"type": "view_stop", "reason": "expert_ended"})
+        if was_sharing:
+            await self._record("screen_stopped", peer.admission.actor, {"by": "expert"})
+            self._to_experts({"type": "view_stopped", "reason": "expert_ended"})
+        self._to_experts({"type": "session_ended", "by": "expert"})
+
+    @staticmethod
+    def _chat(side: str, peer: Peer, text: str) -> dict:
+        return {"type": "chat", "from": side, "name": peer.admission.name, "text": text, "at": utcnow().isoformat()}
+
+    _CUSTOMER = {"consent": _consent, "view_stop": _customer_view_stop, "chat": _customer_chat, "end": _customer_end}
+    _EXPERT = {"view_request": _view_request, "ack": _ack, "chat": _expert_chat, "end": _expert_end}
+
+
+class Hub:
+    """All rooms of this process, by request id."""
+
+    def __init__(self, state: AppState):
+        self.db = state.db
+        self.broker = state.broker
+        self.limits = protocol.Limits.from_settings(state.settings)
+        self._rooms: dict[int, Room] = {}
+
+    async def serve(self, websocket: WebSocket, admission: Admission) -> None:
+        """Run one accepted, admitted socket's part in its request's session until it closes."""
+        room = self._rooms.get(admission.request_id)
+        if room is None:
+            room = self._rooms[admission.request_id] = Room(self, admission)
+        room.attached += 1
+        peer = Peer(websocket, admission, self.limits.backlog)
+        pump = asyncio.create_task(peer.pump())
+        seated = False
+        try:
+            seated = await room.arrive(peer)
+            if seated:
+                await self._relay(room, peer)
+        finally:
+            try:
+                await room.depart(peer, seated=seated)
+                if peer.closing:  # let the goodbye and the close code go out before the socket is dropped
+                    await asyncio.wait([pump], timeout=_CLOSE_SECONDS)
+            finally:
+                pump.cancel()
+                room.attached -= 1
+                if room.attached == 0:
+                    del self._rooms[room.request_id]
+                    room.dispose()
+
+    async def _relay(self, room: Room, peer: Peer) -> None:
+        receive, role, limits = peer.websocket.receive, "customer" if peer.is_customer else "expert", self.limits
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if peer.closing:
+                continue  # closed by the server: drain until the client's goodbye
+            frame = message.get("bytes")
+            if frame is not None:
+                room.take_frame(peer, frame)
+                continue
+            try:
+                parsed = protocol.parse(message.get("text") or "", role, limits)
+            except protocol.Refused as refused:
+                peer.send({"type": "error", "detail": refused.detail})
+                continue
+            await room.take(peer, parsed)
+
+    def record(self, request_id: int, type: str, actor: Actor, data: dict) -> None:
+        """Add an event to the request's history (in the threadpool)."""
+        with self.db.write() as session:
+            request = session.get(ServiceRequest, request_id)
+            queue.record_event(session, request, type=type, actor=actor.key, data=data)

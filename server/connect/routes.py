@@ -1,0 +1,131 @@
+"""The two Connect sockets: the customer's agent (customer token) and an expert's browser (login cookie).
+
+Both accept first and then close with a 4xxx code when refused, so that clients learn why
+(a refusal before accepting reaches them only as HTTP 403). Database look-ups run in the
+threadpool; the relay takes over once a socket is admitted.
+"""
+
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from server import codes, queue
+from server.actors import Actor
+from server.api.deps import resolve_token
+from server.connect import protocol
+from server.connect.relay import Admission, Hub
+from server.models import Company, ServiceRequest, User, utcnow
+from server.state import AppState
+from server.web import sessions
+
+router = APIRouter()
+
+CUSTOMER_PATH = "/api/v1/service-requests/{code}/session"
+EXPERT_PATH = "/requests/{code}/session/ws"
+
+
+@router.websocket(CUSTOMER_PATH)
+async def customer_session(websocket: WebSocket, code: str) -> None:
+    """The customer's agent: ``Authorization: Bearer <the request's customer token>``."""
+    await websocket.accept()
+    token = _bearer(websocket.headers.get("authorization", ""))
+    admission = protocol.NOT_SIGNED_IN
+    if token:
+        admission = await run_in_threadpool(admit_customer, _state(websocket), token, code)
+    await _serve(websocket, admission)
+
+
+@router.websocket(EXPERT_PATH)
+async def expert_session(websocket: WebSocket, code: str) -> None:
+    """An expert's browser: the dashboard's login cookie, ``?csrf=`` its CSRF token, our own Origin."""
+    await websocket.accept()
+    cookie = websocket.cookies.get(sessions.COOKIE)
+    if not cookie:
+        admission = protocol.NOT_SIGNED_IN
+    elif not _same_origin(websocket):
+        admission = protocol.FORBIDDEN
+    else:
+        csrf = websocket.query_params.get("csrf", "")
+        admission = await run_in_threadpool(admit_expert, _state(websocket), cookie, csrf, code)
+    await _serve(websocket, admission)
+
+
+async def _serve(websocket: WebSocket, admission: Admission | int) -> None:
+    if isinstance(admission, int):
+        await websocket.close(admission, protocol.CLOSE_REASONS[admission])
+        return
+    hub: Hub = websocket.app.state.connect_hub
+    await hub.serve(websocket, admission)
+
+
+def _state(websocket: WebSocket) -> AppState:
+    return websocket.app.state.sosqueue
+
+
+def _bearer(authorization: str) -> str:
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """Whether the browser says the page that opened this socket is ours (cross-site hijacking)."""
+    origin = websocket.headers.get("origin", "")
+    return bool(origin) and urlsplit(origin).netloc == websocket.headers.get("host", "")
+
+
+def admit_customer(state: AppState, token: str, code: str) -> Admission | int:
+    """The customer's admission to the request ``code``, or the close code that refuses it."""
+    with state.db.read() as session:
+        actor = resolve_token(session, state, token)
+        if actor is None:
+            return protocol.NOT_SIGNED_IN
+        if actor.kind != "customer":
+            return protocol.FORBIDDEN
+        request = session.get(ServiceRequest, actor.request_id)
+        if request is None or request.code != _canonical(code):
+            return protocol.NOT_FOUND  # another request's token: the code looks unknown, as in the API
+        return _admission(session, request, actor, request.end_customer_name or "Customer")
+
+
+def admit_expert(state: AppState, cookie: str, csrf: str, code: str) -> Admission | int:
+    """The signed-in expert's admission to the request ``code``, or the close code that refuses it."""
+    with state.db.read() as session:
+        login = sessions.resolve(session, cookie, now=utcnow())
+        if login is None:
+            return protocol.NOT_SIGNED_IN
+        if not sessions.tokens_match(login.csrf_token, csrf):
+            return protocol.FORBIDDEN
+        try:
+            request = queue.find_request(session, company_id=login.user.company_id, code=code)
+        except queue.NotFound:
+            return protocol.NOT_FOUND  # also another company's request: its existence stays secret
+        return _admission(session, request, login.actor, expert_name(login.user))
+
+
+def expert_name(user: User) -> str:
+    """How the customer sees an expert: their name, else their email's local part."""
+    return user.name.strip() or user.email.partition("@")[0]
+
+
+def _canonical(code: str) -> str | None:
+    try:
+        return codes.normalize(code)
+    except codes.InvalidCode:
+        return None
+
+
+def _admission(session: Session, request: ServiceRequest, actor: Actor, name: str) -> Admission | int:
+    if not queue.effective_status(request, utcnow()).is_open:
+        return protocol.NOT_OPEN
+    company = session.get(Company, request.company_id)
+    return Admission(
+        request_id=request.id,
+        company_id=request.company_id,
+        code=request.code,
+        company_name=company.name,
+        customer_name=request.end_customer_name or "Customer",
+        actor=actor,
+        name=name,
+    )

@@ -1,0 +1,79 @@
+"""Bad input on either socket is answered with one error line, and the session goes on."""
+
+import json
+
+import pytest
+
+from tests.server.connect.peers import jpeg, receive, receive_frame, send
+
+TOO_LONG_CHAT = {"type": "chat", "text": "x" * 2001}
+TOO_BIG_MESSAGE = json.dumps({"type": "chat", "text": "y" * (16 * 1024)})
+NOT_JSON = "this message is not valid JSON; send one JSON object per text message"
+NO_TYPE = 'send a JSON object with a "type", like {"type": "chat", "text": "Hello"}'
+CONTROL = "a chat message cannot contain control characters (line breaks and tabs are fine)"
+REMOTE_CONTROL = "remote control is not part of this session"
+
+CUSTOMER_CASES = {
+    "chat of 2001 characters": (TOO_LONG_CHAT, "a chat message has at most 2000 characters; this one has 2001"),
+    "empty chat": ({"type": "chat", "text": " \n\t "}, "a chat message needs some text"),
+    "chat without text": ({"type": "chat"}, 'a chat message needs "text": a string'),
+    "chat with a bell": ({"type": "chat", "text": "ding\x07"}, CONTROL),
+    "chat with an escape sequence": ({"type": "chat", "text": "\x1b[2Jgone"}, CONTROL),
+    "malformed JSON": ('{"type": "chat", "text": ', NOT_JSON),
+    "JSON that is not an object": ("[1, 2]", NO_TYPE),
+    "unknown type": ({"type": "dance"}, "unknown message type 'dance'; customers send: chat, consent, end, view_stop"),
+    "an expert's message type": ({"type": "view_request"},
+                                 "unknown message type 'view_request'; customers send: chat, consent, end, view_stop"),
+    "message over 16 KiB": (TOO_BIG_MESSAGE, f"this message has {len(TOO_BIG_MESSAGE)} bytes; "
+                                             "messages are limited to 16384 bytes"),
+    "consent without allowed": ({"type": "consent", "allowed": "yes"}, 'consent needs "allowed": true or false'),
+    "consent to remote control": ({"type": "consent", "allowed": True, "scopes": ["view", "control"]},
+                                  f'consent scopes can only be ["view"]: {REMOTE_CONTROL}'),
+    "frame over 2 MiB": (jpeg() + bytes(2 * 1024 * 1024 + 1 - len(jpeg())),
+                         "this frame has 2097153 bytes; frames are limited to 2097152 bytes: "
+                         "send a smaller or more compressed JPEG"),
+    "frame that is not a JPEG": (b"\x89PNG\r\n\x1a\n" + bytes(100),
+                                 "a frame must be one JPEG image (its bytes start with FF D8)"),
+}
+
+EXPERT_CASES = {
+    "chat of 2001 characters": (TOO_LONG_CHAT, "a chat message has at most 2000 characters; this one has 2001"),
+    "empty chat": ({"type": "chat", "text": ""}, "a chat message needs some text"),
+    "chat with a NUL": ({"type": "chat", "text": "a\x00b"}, CONTROL),
+    "malformed JSON": ("{nope", NOT_JSON),
+    "unknown type": ({"type": "consent", "allowed": True},
+                     "unknown message type 'consent'; experts send: ack, chat, end, view_request"),
+    "message over 16 KiB": (TOO_BIG_MESSAGE, f"this message has {len(TOO_BIG_MESSAGE)} bytes; "
+                                             "messages are limited to 16384 bytes"),
+    "remote control input": ({"type": "input.mouse", "x": 10, "y": 20, "button": "left"}, REMOTE_CONTROL),
+    "remote control keys": ({"type": "input.key", "key": "Enter"}, REMOTE_CONTROL),
+    "a frame": (jpeg(), "experts do not send frames; send JSON messages"),
+}
+
+
+def send_raw(socket, payload) -> None:
+    socket.send(json.dumps(payload) if isinstance(payload, dict) else payload)
+
+
+@pytest.mark.parametrize("payload, detail", list(CUSTOMER_CASES.values()), ids=list(CUSTOMER_CASES))
+def test_the_customers_bad_input_is_answered_with_an_error_and_the_session_goes_on(sockets, expert, payload, detail):
+    customer, [browser] = sockets.sharing(sockets.file(), expert)
+    send_raw(customer, payload)
+    assert receive(customer) == {"type": "error", "detail": detail}
+    send(customer, {"type": "chat", "text": "still here"})
+    assert receive(browser)["text"] == "still here"
+    frame = jpeg(noise=64)
+    customer.send(frame)
+    assert receive_frame(browser) == frame
+
+
+@pytest.mark.parametrize("payload, detail", list(EXPERT_CASES.values()), ids=list(EXPERT_CASES))
+def test_an_experts_bad_input_is_answered_with_an_error_and_the_session_goes_on(sockets, expert, payload, detail):
+    customer, [browser] = sockets.sharing(sockets.file(), expert)
+    send_raw(browser, payload)
+    assert receive(browser) == {"type": "error", "detail": detail}
+    send(browser, {"type": "chat", "text": "still here"})
+    assert receive(customer)["text"] == "still here"
+    assert receive(browser)["text"] == "still here"
+    send(browser, {"type": "ack"})
+    assert receive(customer) == {"type": "ack"}
