@@ -21,14 +21,19 @@ _HISTORY = {
     "event:status_changed": "Status geändert",
     "event:closed": "Geschlossen",
     "event:expired": "Abgelaufen",
+    "event:screen_shared": "Bildschirm freigegeben",
+    "event:screen_denied": "Bildschirmfreigabe abgelehnt",
+    "event:screen_stopped": "Bildschirmfreigabe beendet",
     "actor:system": "System",
     "actor:customer": "Kunde",
     "actor:module": "Supportmodul",
+    "actor:expert": "Experte",
     "source:manual": "Manuell angelegt",
     "source:module": "Supportmodul",
     "source:sos": "SOS-Knopf",
     "nobody": "niemand",
     "the customer": "der Kunde",
+    "by": "durch",
 }
 
 _PAGES = {
@@ -90,7 +95,6 @@ _PAGES = {
     "Diagnostics": "Diagnosedaten",
     "Actions": "Aktionen",
     "Connect": "Verbinden",
-    "Leave the session": "Sitzung verlassen",
     "Assign to me": "Mir zuweisen",
     "Assign to…": "Zuweisen an…",
     "Assign": "Zuweisen",

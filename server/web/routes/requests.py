@@ -1,4 +1,7 @@
-"""One service request: details and history, assign, unassign, close, connect; manual creation."""
+"""One service request: details and history, assign, unassign, close; manual creation.
+
+*Connect* opens the session view (server/web/routes/session.py).
+"""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -82,7 +85,6 @@ def request_page(request: Request, code: str, login: LoginDep, state: StateDep, 
         return render(
             request, "request.html", login=login, item=request_public(item, utcnow()),
             history=[event_public(e) for e in events], users=people, names=names, created=created,
-            joined=f"user:{login.user.id}" in {p.party for p in item.participants},
         )
 
 
@@ -109,24 +111,6 @@ def close(code: str, login: LoginDep, state: StateDep, form: FormDep) -> Respons
     with state.db.write() as session:
         item = _find(session, login, code, lock=True)
         queue.close(session, request=item, actor=login.actor)
-        return RedirectResponse(_request_url(item.code), status_code=303)
-
-
-@router.post("/{code}/connect")
-def connect(code: str, login: LoginDep, state: StateDep, form: FormDep) -> Response:
-    """Join the request's session as its expert; the status follows who has joined."""
-    with state.db.write() as session:
-        item = _find(session, login, code, lock=True)
-        queue.join(session, request=item, party=login.actor.key, actor=login.actor)
-        return RedirectResponse(_request_url(item.code), status_code=303)
-
-
-@router.post("/{code}/disconnect")
-def disconnect(code: str, login: LoginDep, state: StateDep, form: FormDep) -> Response:
-    """Leave the request's session."""
-    with state.db.write() as session:
-        item = _find(session, login, code, lock=True)
-        queue.leave(session, request=item, party=login.actor.key, actor=login.actor)
         return RedirectResponse(_request_url(item.code), status_code=303)
 
 

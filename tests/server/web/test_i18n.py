@@ -15,7 +15,8 @@ from server.web.templating import TEMPLATES_DIR
 WEB = Path(TEMPLATES_DIR).parent
 _TEMPLATE_TEXT = re.compile(r'_\("((?:[^"\\]|\\.)*)"')
 _LABEL_PREFIXES = ("status:", "event:", "actor:", "source:")
-EVENT_TYPES = ["created", "assigned", "claimed", "joined", "left", "status_changed", "closed", "expired"]
+EVENT_TYPES = ["created", "assigned", "claimed", "joined", "left", "status_changed", "closed", "expired",
+               "screen_shared", "screen_denied", "screen_stopped"]
 
 
 def template_texts() -> set[str]:
@@ -53,7 +54,7 @@ def test_every_message_of_the_routes_has_a_german_translation():
 def test_every_status_event_and_source_has_a_label(catalog):
     keys = [f"status:{s.value}" for s in Status] + ["status:open", "status:all"]
     keys += [f"event:{t}" for t in EVENT_TYPES] + [f"source:{s}" for s in ("manual", "module", "sos")]
-    keys += [f"actor:{a}" for a in ("system", "customer", "module")]
+    keys += [f"actor:{a}" for a in ("system", "customer", "module", "expert")]
     assert [key for key in keys if key not in catalog] == []
 
 

@@ -88,24 +88,46 @@ def test_closing_records_it_and_a_second_close_gets_a_clear_page(server, tenant,
     assert 'id="close"' not in supporter.get(f"/requests/{code}").text
 
 
-def test_connect_records_the_expert_as_joined_and_the_status_follows(server, tenant, supporter):
-    created = file_request(server.url, tenant.module_token)
-    code = created["code"]
-    supporter.post(f"/requests/{code}/connect")
-    assert api_get(server, tenant, code)["status"] == "pending"
-    joined = httpx.post(f"{server.url}/api/v1/service-requests/{code}/join",
-                        headers=bearer(created["customer_token"]))
-    assert joined.json()["status"] == "in_progress"
-    supporter.post(f"/requests/{code}/disconnect")
-    assert api_get(server, tenant, code)["status"] == "pending"
-    assert history_types(server, tenant, code) == [
-        "created", "assigned", "joined", "status_changed", "joined", "status_changed", "left", "status_changed",
-    ]
+def test_connect_opens_the_session_view_of_an_open_request_only(server, tenant, supporter):
+    code = file_request(server.url, tenant.module_token)["code"]
+    assert f'<a class="button primary" id="connect" href="/requests/{code}/session">' in supporter.get(
+        f"/requests/{code}").text
+    supporter.post(f"/requests/{code}/close")
+    assert 'id="connect"' not in supporter.get(f"/requests/{code}").text
+
+
+def test_the_history_names_who_was_shown_the_screen_and_who_stopped_it(server, tenant, supporter):
+    from server.db import Database
+    from server.queue import find_request, record_event
+
+    code = file_request(server.url, tenant.module_token)["code"]
+    database = Database(server.database_url)
+    try:
+        with database.write() as session:
+            request = find_request(session, company_id=_company_id(session, tenant), code=code)
+            record_event(session, request, type="screen_shared", actor="customer",
+                         data={"expert": tenant.user_ids[tenant.supporter_email]})
+            record_event(session, request, type="screen_stopped", actor="customer", data={"by": "customer"})
+    finally:
+        database.dispose()
+    history = supporter.get(f"/requests/{code}").text
+    shared = re.search(r'<li data-type="screen_shared">(.*?)</li>', history, re.S).group(1)
+    stopped = re.search(r'<li data-type="screen_stopped">(.*?)</li>', history, re.S).group(1)
+    assert "Screen shared" in shared and f"→ {tenant.supporter_email}" in shared
+    assert "Screen sharing stopped" in stopped and "(by Customer)" in stopped
+
+
+def _company_id(session, tenant) -> str:
+    from sqlalchemy import select
+
+    from server.models import Company
+
+    return session.scalar(select(Company.id).where(Company.name == tenant.name))
 
 
 def test_actions_without_the_csrf_token_are_refused_and_change_nothing(server, tenant, supporter):
     code = file_request(server.url, tenant.module_token)["code"]
-    for action, data in [("assign", {"user": "me"}), ("close", {}), ("connect", {})]:
+    for action, data in [("assign", {"user": "me"}), ("assign", {"user": ""}), ("close", {})]:
         response = supporter.post(f"/requests/{code}/{action}", data={"csrf_token": "", **data})
         assert response.status_code == 403
         assert "This form has expired or did not come from this dashboard." in response.text
