@@ -1,5 +1,9 @@
 """Company profiles, users, groups and modules: shared by the CLI and the API."""
 
+import hashlib
+import hmac
+import secrets
+from base64 import urlsafe_b64encode
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -8,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from server import security
 from server.assignment import parse_strategy
-from server.models import ApiToken, Company, Group, Module, User, utcnow
+from server.models import ApiToken, Company, Group, Module, User, new_id, utcnow
 from server.queue import Conflict, NotFound
 
 ROLES = ("admin", "supporter")
@@ -74,25 +78,28 @@ def group_by_name(session: Session, *, company_id: str, name: str) -> Group:
 
 
 def create_module(
-    session: Session, *, company: Company, name: str, group: str | None = None, assignment: str = "none"
+    session: Session, *, company: Company, name: str, group: str | None = None, assignment: str = "none",
+    secret_key: str | None = None,
 ) -> WithToken:
+    """Register a module; with ``secret_key`` its token is derivable (see :func:`module_token`)."""
     strategy = parse_strategy(assignment)
     if strategy.name == "fixed":
         _company_user(session, company_id=company.id, email=strategy.email)
     module = Module(
+        id=new_id(),
         company_id=company.id,
         group_id=group_by_name(session, company_id=company.id, name=group).id if group else None,
         name=name,
         assignment=assignment,
         token_hash="",
     )
-    token = _new_module_token(module)
+    token = _new_module_token(module, secret_key)
     _insert(session, module, "could not store the module")
     return WithToken(module, token)
 
 
-def rotate_module_token(session: Session, *, module: Module) -> str:
-    token = _new_module_token(module)
+def rotate_module_token(session: Session, *, module: Module, secret_key: str | None = None) -> str:
+    token = _new_module_token(module, secret_key)
     module.revoked_at = None
     session.flush()
     return token
@@ -103,8 +110,28 @@ def revoke_module(session: Session, *, module: Module) -> None:
     session.flush()
 
 
-def _new_module_token(module: Module) -> str:
-    token = security.new_token(security.MODULE_TOKEN_PREFIX)
+def module_token(secret_key: str, module_id: str, nonce: str) -> str:
+    """A module's token, derived like customer tokens so that a download can stamp it; never stored."""
+    mac = hmac.new(secret_key.encode(), f"module:{module_id}:{nonce}".encode(), hashlib.sha256)
+    return security.MODULE_TOKEN_PREFIX + urlsafe_b64encode(mac.digest()).decode().rstrip("=")
+
+
+def current_module_token(secret_key: str, module: Module) -> str | None:
+    """The module's working token, or None when it cannot be derived (made at random, or
+    with another secret key): rotating it once makes it derivable."""
+    if not module.token_nonce:
+        return None
+    token = module_token(secret_key, module.id, module.token_nonce)
+    return token if hmac.compare_digest(security.token_hash(token), module.token_hash) else None
+
+
+def _new_module_token(module: Module, secret_key: str | None) -> str:
+    if secret_key is None:
+        module.token_nonce = None
+        token = security.new_token(security.MODULE_TOKEN_PREFIX)
+    else:
+        module.token_nonce = secrets.token_urlsafe(16)
+        token = module_token(secret_key, module.id, module.token_nonce)
     module.token_hash = security.token_hash(token)
     return token
 

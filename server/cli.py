@@ -20,6 +20,7 @@ from server.config import Settings
 from server.db import Database, DatabaseUrlError, upgrade
 from server.models import Module, User
 from server.queue import Conflict, NotFound
+from server.state import load_secret_key
 
 db_option = click.option(
     "--db",
@@ -134,10 +135,12 @@ def _require_free_port(host: str, port: int) -> None:
 def quickstart(database_url, port, out_dir, no_module, base) -> None:
     """Run the queue with a demo company and a support module built for this machine."""
     password = secrets.token_urlsafe(12)
-    with open_database(database_url) as database, database.write() as session:
-        company = _demo_company(session)
-        token = _demo_admin(session, company, password)
-        module_id, module_token = _demo_module(session, company)
+    with open_database(database_url) as database:
+        secret_key = module_secret_key(database, database_url)
+        with database.write() as session:
+            company = _demo_company(session)
+            token = _demo_admin(session, company, password)
+            module_id, module_token = _demo_module(session, company, secret_key)
     url = f"http://127.0.0.1:{port}"
     module_path = None if no_module else _demo_module_file(url, module_id, module_token, out_dir, base)
     lines = [
@@ -171,12 +174,13 @@ def _demo_admin(session, company, password: str) -> str:
     return admin.issue_api_token(session, user=admin_user)
 
 
-def _demo_module(session, company) -> tuple[str, str]:
+def _demo_module(session, company, secret_key: str) -> tuple[str, str]:
     existing = session.scalar(select(Module).where(Module.company_id == company.id, Module.name == "Demo SOS"))
     if existing is None:
-        created = admin.create_module(session, company=company, name="Demo SOS", assignment="round_robin")
+        created = admin.create_module(session, company=company, name="Demo SOS", assignment="round_robin",
+                                      secret_key=secret_key)
         return created.item.id, created.token
-    return existing.id, admin.rotate_module_token(session, module=existing)
+    return existing.id, admin.rotate_module_token(session, module=existing, secret_key=secret_key)
 
 
 def _demo_module_file(url: str, module_id: str, module_token: str, out_dir: Path, base: Path | None) -> Path:
@@ -289,12 +293,24 @@ def module_create(name, company_name, group_name, assignment, database_url, as_j
         parse_strategy(assignment)
     except UnknownStrategy as error:
         raise click.BadParameter(str(error), param_hint="--assignment") from None
-    with open_database(database_url) as database, database.write() as session:
-        company_row = admin.company_by_name(session, company_name)
-        created = admin.create_module(session, company=company_row, name=name.strip(), group=group_name, assignment=assignment)
-        result = {"id": created.item.id, "name": created.item.name, "company": company_name,
-                  "group": group_name, "assignment": assignment, "token": created.token}
+    with open_database(database_url) as database:
+        secret_key = module_secret_key(database, database_url)
+        with database.write() as session:
+            company_row = admin.company_by_name(session, company_name)
+            created = admin.create_module(session, company=company_row, name=name.strip(), group=group_name,
+                                          assignment=assignment, secret_key=secret_key)
+            result = {"id": created.item.id, "name": created.item.name, "company": company_name,
+                      "group": group_name, "assignment": assignment, "token": created.token}
     emit(result, as_json=as_json, human=f"created module {name!r} ({result['id']}); its token:", value=created.token)
+
+
+def module_secret_key(database: Database, database_url: str | None) -> str:
+    """The key the server derives module tokens with, so the dashboard can stamp downloads.
+
+    A server started with another SOSQUEUE_SECRET_KEY cannot derive the token; its dashboard
+    then asks for one rotation before the first download.
+    """
+    return load_secret_key(database, load_settings(database_url=database_url))
 
 
 @click.group()

@@ -14,6 +14,10 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("sosqueue", appauthor=False))
 
 
+def default_bases_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("sosqueue", appauthor=False)) / "bases"
+
+
 def default_database_url() -> str:
     return f"sqlite:///{default_data_dir() / 'queue.db'}"
 
@@ -49,8 +53,8 @@ class Settings(BaseSettings):
     public_url: str = ""
 
     # Prebuilt base agents the admin pages stamp downloads from: <bases_dir>/<platform>/sosqueue-agent[.exe]
-    # (platform: linux, windows, macos), as `sosqueue build-base` makes them.
-    bases_dir: Path = Field(default_factory=lambda: default_data_dir() / "bases")
+    # (platform: linux, windows, macos). The default is where `sosqueue build-base` puts them.
+    bases_dir: Path = Field(default_factory=default_bases_dir)
 
     # Email notifications; without smtp_host no email is sent.
     smtp_host: str = ""

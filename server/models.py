@@ -126,6 +126,9 @@ class Module(Base):
     name: Mapped[str] = mapped_column(String(100))
     assignment: Mapped[str] = mapped_column(String(300), default="none")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The token is derived from the server's secret key and this nonce (new at every rotation),
+    # so a download can stamp it; NULL for tokens made at random, which cannot be derived.
+    token_nonce: Mapped[str | None] = mapped_column(String(32))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_assigned_user_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -38,7 +38,8 @@ def create_module(body: ModuleCreate, actor: AdminActor, state: StateDep) -> Mod
     with state.db.write() as session:
         company = session.get(Company, actor.company_id)
         created = admin.create_module(
-            session, company=company, name=body.name, group=body.group, assignment=body.assignment
+            session, company=company, name=body.name, group=body.group, assignment=body.assignment,
+            secret_key=state.secret_key,
         )
         return ModuleCreated(**module_public(created.item).model_dump(), token=created.token)
 
@@ -48,7 +49,7 @@ def rotate_token(module_id: str, actor: AdminActor, state: StateDep) -> ModuleCr
     """Give the module a new token; the old one stops working at once."""
     with state.db.write() as session:
         module = _company_module(session, actor, module_id)
-        token = admin.rotate_module_token(session, module=module)
+        token = admin.rotate_module_token(session, module=module, secret_key=state.secret_key)
         return ModuleCreated(**module_public(module).model_dump(), token=token)
 
 
