@@ -54,7 +54,7 @@ def error_page(request: Request, status: int, message: str, /, **values) -> Resp
 
 
 def login_redirect(request: Request, *, expired: bool) -> Response:
-    if request.headers.get("x-requested-with") == "fetch":
+    if request.headers.get("x-requested-with") == "fetch" or "text/event-stream" in request.headers.get("accept", ""):
         return Response(status_code=401)  # the page's script reloads, which lands on the login page
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     query = f"next={quote(target, safe='')}" + ("&expired=1" if expired else "")

@@ -1,5 +1,6 @@
 """Jinja2 pages with autoescaping, the signed-in user, the CSRF token and translations."""
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def _short_time(value: datetime | None) -> str:
 
 
 _environment.filters["when"] = _short_time
+# Diagnostics values as JSON text; autoescaping then makes it safe (|tojson would \u-escape it).
+_environment.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def render(

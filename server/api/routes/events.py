@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive
 
@@ -72,6 +72,9 @@ async def messages(
     watch = asyncio.ensure_future(_end_on_disconnect(receive, subscription)) if receive else None
     try:
         yield b"retry: 2000\n\n"
+        if last_id is None:
+            # An id right away: a reconnect before the first event then resumes from here.
+            yield f"id: {await run_in_threadpool(_latest_id, state, subscription)}\n\n".encode()
         if request_id is not None:
             yield f"event: snapshot\ndata: {await run_in_threadpool(_snapshot, state, request_id)}\n\n".encode()
         sent = last_id or 0
@@ -102,6 +105,12 @@ async def _end_on_disconnect(receive: Receive, subscription: Subscription) -> No
     while (await receive())["type"] != "http.disconnect":
         pass
     subscription.end()
+
+
+def _latest_id(state: AppState, subscription: Subscription) -> int:
+    query = select(func.max(RequestEvent.id)).where(RequestEvent.company_id == subscription.company_id)
+    with state.db.read() as session:
+        return session.scalar(query) or 0
 
 
 def _backlog(state: AppState, subscription: Subscription, last_id: int) -> list[WireEvent]:

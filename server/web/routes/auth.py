@@ -1,6 +1,7 @@
 """Log in with email and password, log out, switch the language."""
 
 import math
+import re
 import secrets
 from datetime import timedelta
 from typing import Annotated
@@ -19,6 +20,7 @@ router = APIRouter()
 
 _LOGIN_CSRF_COOKIE = "sosqueue_login_csrf"
 _MAX_FIELD = 1000
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def safe_next(target: str | None) -> str:
@@ -34,12 +36,22 @@ def _secure(request: Request, state) -> bool:
 
 def _login_page(request: Request, state, *, next_url: str, error: str | None = None, email: str = "",
                 status: int = 200, expired: bool = False, error_values: dict | None = None) -> Response:
-    token = secrets.token_urlsafe(32)
+    token = _login_token(request)
     response = render(request, "login.html", status=status, next_url=next_url, error=error, email=email,
                       csrf_token=token, expired=expired, error_values=error_values or {})
     response.set_cookie(_LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request, state),
                         path="/login")
     return response
+
+
+def _login_token(request: Request) -> str:
+    """The token this browser's login forms already carry, else a new one.
+
+    A fresh token per page would void the form in every other login tab of the browser (and
+    a background request that was sent to the login page would void the one on screen).
+    """
+    current = request.cookies.get(_LOGIN_CSRF_COOKIE, "")
+    return current if _TOKEN_SHAPE.fullmatch(current) else secrets.token_urlsafe(32)
 
 
 @router.get("/login")

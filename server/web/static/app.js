@@ -3,27 +3,61 @@
 "use strict";
 
 const EVENT_TYPES = ["created", "assigned", "claimed", "joined", "left", "status_changed", "closed", "expired"];
+const RETRY_MAX_MS = 30000;
 
 function text(name) {
   const state = document.getElementById("live-state");
   return state ? state.dataset[name] : "";
 }
 
-function connectLive(onEvent) {
-  const source = new EventSource("/live");
-  const state = document.getElementById("live-state");
-  source.addEventListener("open", () => {
-    document.body.dataset.live = "open";
-    if (state) state.textContent = text("online");
-  });
-  source.addEventListener("error", () => {
-    document.body.dataset.live = "reconnecting";
-    if (state) state.textContent = text("offline");
-  });
-  for (const type of EVENT_TYPES) {
-    source.addEventListener(type, (message) => onEvent(type, JSON.parse(message.data)));
-  }
-  return source;
+function showLive(state) {
+  document.body.dataset.live = state;
+  const label = document.getElementById("live-state");
+  if (label) label.textContent = text(state === "open" ? "online" : "offline");
+}
+
+// The browser reconnects a broken stream by itself. What happened meanwhile is caught up by
+// ``onResume`` (a stream that had no event yet has no id to resume after). The browser gives up
+// for good when an answer is not a stream: the login ended (the server sent the login page) or a
+// proxy failed. Then the stream is asked for by hand: 401 means log in again, else try again.
+function connectLive(onEvent, onResume) {
+  let delay = 1000;
+  let broken = false;
+  const open = () => {
+    const source = new EventSource("/live");
+    source.addEventListener("open", () => {
+      delay = 1000;
+      showLive("open");
+      if (broken) onResume();
+      broken = false;
+    });
+    source.addEventListener("error", () => {
+      broken = true;
+      showLive("reconnecting");
+      if (source.readyState === EventSource.CLOSED) setTimeout(recover, delay);
+    });
+    for (const type of EVENT_TYPES) {
+      source.addEventListener(type, (message) => onEvent(type, JSON.parse(message.data)));
+    }
+  };
+  const recover = async () => {
+    delay = Math.min(delay * 2, RETRY_MAX_MS);
+    const probe = new AbortController();
+    let response;
+    try {
+      response = await fetch("/live", { headers: { "X-Requested-With": "fetch" }, signal: probe.signal });
+    } catch (error) {
+      setTimeout(recover, delay);  // the server is not reachable yet
+      return;
+    }
+    probe.abort();
+    if (response.status === 401) {
+      window.location.reload();  // lands on the login page, which says the login expired
+      return;
+    }
+    open();
+  };
+  open();
 }
 
 // -- the queue -------------------------------------------------------------------------------
@@ -32,24 +66,36 @@ function currentCodes() {
   return new Set([...document.querySelectorAll("#queue-rows tr[data-code]")].map((row) => row.dataset.code));
 }
 
+let latestRefresh = 0;
+const unannounced = new Set();  // codes created since the last refresh that got through
+
 async function refreshRows(newCodes) {
   const table = document.getElementById("queue");
-  const response = await fetch(table.dataset.rowsUrl, { headers: { "X-Requested-With": "fetch" } });
+  const refresh = ++latestRefresh;
+  for (const code of newCodes) unannounced.add(code);
+  let response, body;
+  try {
+    response = await fetch(table.dataset.rowsUrl, { headers: { "X-Requested-With": "fetch" } });
+    body = await response.text();
+  } catch (error) {
+    return;  // the server is not reachable; the stream's next event refreshes again
+  }
   if (response.status === 401) {
     window.location.reload();
     return;
   }
-  if (!response.ok) return;
-  const parsed = new DOMParser().parseFromString(`<table>${await response.text()}</table>`, "text/html");
+  if (!response.ok || refresh !== latestRefresh) return;  // an older answer must not replace a newer one
+  const parsed = new DOMParser().parseFromString(`<table>${body}</table>`, "text/html");
   const rows = parsed.getElementById("queue-rows");
   const before = currentCodes();
   table.replaceChild(document.adoptNode(rows), document.getElementById("queue-rows"));
   for (const row of rows.querySelectorAll("tr[data-code]")) {
     if (!before.has(row.dataset.code)) {
       row.classList.add("fresh");
-      if (newCodes.has(row.dataset.code)) announce(row);
+      if (unannounced.has(row.dataset.code)) announce(row);
     }
   }
+  unannounced.clear();
   updateCountdowns();
   document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
 }
@@ -65,7 +111,7 @@ function startQueue() {
       created.clear();
       refreshRows(codes);
     }, 50);
-  });
+  }, () => refreshRows(new Set()));
   setupSound();
   setupNotifications();
 }
@@ -131,9 +177,10 @@ function updateCountdowns() {
 
 function startRequest() {
   const code = document.getElementById("request").dataset.code;
+  const reload = () => window.location.replace(window.location.pathname);
   connectLive((type, event) => {
-    if (event.code === code) window.location.replace(window.location.pathname);
-  });
+    if (event.code === code) reload();
+  }, reload);
 }
 
 document.addEventListener("DOMContentLoaded", () => {

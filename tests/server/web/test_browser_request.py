@@ -1,0 +1,147 @@
+"""One request's page in Chromium: assign, unassign, close, live changes, and filing a request by hand."""
+
+from tests.support.browser import (
+    agent_client,
+    csp_violations,
+    file_as_agent,
+    mark_document,
+    queue_codes,
+    queue_row,
+    same_document,
+    sign_in,
+    wait_for_row,
+    wait_live,
+)
+
+
+def entries(page) -> list[str]:
+    """The history as its entries' visible text, time left out."""
+    return [
+        " ".join(text.split()[3:])  # "2026-11-26 20:22 UTC Assigned …"
+        for text in page.locator("#history li").all_inner_texts()
+    ]
+
+
+def submit(page, selector: str) -> None:
+    with page.expect_navigation():
+        page.click(selector)
+
+
+def test_assigning_to_me_then_to_a_colleague_then_to_nobody_shows_in_the_details_and_the_history(
+    sqlite_server, tenant, page
+):
+    me, colleague = list(tenant.supporter_tokens)
+    ticket = file_as_agent(agent_client(sqlite_server.url, tenant), {"description": "no sound"})
+    sign_in(page, sqlite_server, me, path=f"/requests/{ticket.code}")
+    assert page.inner_text("#assignee") == "—"
+    assert page.locator("#unassign").count() == 0
+
+    submit(page, "#assign-me")
+    assert page.url == f"{sqlite_server.url}/requests/{ticket.code}"
+    assert page.inner_text("#assignee") == me
+
+    page.select_option("#assign-user", tenant.user_ids[colleague])
+    submit(page, "#assign-to")
+    assert page.inner_text("#assignee") == colleague
+
+    submit(page, "#unassign")
+    assert page.inner_text("#assignee") == "—"
+    assert page.locator("#unassign").count() == 0
+    assert page.inner_text("#status") == "New"
+    assert entries(page) == [
+        "Created Support module",
+        "Assigned System → nobody",
+        f"Assigned {me} → {me}",
+        f"Assigned {me} → {colleague}",
+        f"Assigned {me} → nobody",
+    ]
+    assert csp_violations(page) == []
+
+
+def test_the_request_page_follows_the_customer_joining_without_a_click(sqlite_server, tenant, page):
+    client = agent_client(sqlite_server.url, tenant)
+    ticket = file_as_agent(client, {"description": "slow computer"})
+    sign_in(page, sqlite_server, tenant.supporter_email, path=f"/requests/{ticket.code}")
+    assert page.get_attribute("#connect", "href") == f"/requests/{ticket.code}/session"
+    wait_live(page)
+
+    with page.expect_navigation():  # the page reloads itself when its request changes
+        client.join(ticket)
+
+    assert page.inner_text("#status") == "Pending"
+    assert page.inner_text("#session") == "Customer connected · 0 expert(s) connected"
+    assert entries(page)[2:] == ["Joined Customer the customer", "Status changed Customer New → Pending"]
+    assert page.errors == []
+    assert csp_violations(page) == []
+
+
+def test_closing_a_request_shows_it_closed_and_takes_it_off_the_open_queue_live(sqlite_server, tenant, new_page):
+    client = agent_client(sqlite_server.url, tenant)
+    closing, staying = (file_as_agent(client, {"description": text}) for text in ("done soon", "still open"))
+    watcher, worker = new_page(), new_page()
+    sign_in(watcher, sqlite_server, tenant.supporter_email)
+    wait_live(watcher)
+    assert queue_codes(watcher) == [staying.code, closing.code]
+    mark_document(watcher)
+    sign_in(worker, sqlite_server, list(tenant.supporter_tokens)[1], path=f"/requests/{closing.code}")
+
+    submit(worker, "#close")
+
+    assert worker.inner_text("#status") == "Closed"
+    assert worker.locator(".actions form").count() == 0
+    assert worker.inner_text(".actions p") == "This request is Closed; nothing more can be done with it."
+    assert worker.locator("time.countdown").count() == 0
+    assert entries(worker)[-1] == f"Closed {list(tenant.supporter_tokens)[1]}"
+    queue_row(watcher, closing.code).wait_for(state="detached")
+    assert queue_codes(watcher) == [staying.code]
+    assert same_document(watcher)
+    watcher.goto(f"{sqlite_server.url}/queue?status=closed")
+    assert queue_codes(watcher) == [closing.code]
+    assert queue_row(watcher, closing.code).get_attribute("data-status") == "closed"
+
+
+def test_a_request_filed_by_hand_shows_its_code_and_what_to_tell_the_customer_and_appears_in_the_queue(
+    sqlite_server, tenant, new_page
+):
+    watcher, filer = new_page(), new_page()
+    sign_in(watcher, sqlite_server, tenant.supporter_email)
+    wait_live(watcher)
+    sign_in(filer, sqlite_server, list(tenant.supporter_tokens)[1])
+    filer.click("nav a[href='/requests/new']")
+    filer.fill("#new-request input[name=name]", "Max Mustermann")
+    filer.fill("#new-request input[name=email]", "max@example.test")
+    filer.fill("#new-request textarea[name=description]", "Called: the VPN drops every hour.\nSince Monday.")
+
+    submit(filer, "#new-request button[type=submit]")
+
+    code = filer.get_attribute("#request", "data-code")
+    assert filer.url == f"{sqlite_server.url}/requests/{code}?created=1"
+    notice = filer.locator("#created-notice")
+    assert notice.locator("h2").inner_text() == f"Request {code} is filed."
+    assert notice.locator("p").nth(0).inner_text() == f"Tell the customer this code: {code}"
+    assert notice.locator("p").nth(1).inner_text().startswith(
+        'The customer starts the support module, chooses "I have a session code" and types it in.'
+    )
+    assert filer.inner_text("#customer-name") == "Max Mustermann"
+    assert filer.inner_text("#customer-email") == "max@example.test"
+    assert filer.eval_on_selector("#description", "e => e.textContent") == (
+        "Called: the VPN drops every hour.\nSince Monday."
+    )
+    row = wait_for_row(watcher, code)
+    assert row.locator(".customer").inner_text() == "Max Mustermann\nmax@example.test"
+    assert row.get_attribute("data-status") == "new"
+
+
+def test_a_bad_email_in_the_manual_form_says_what_is_wrong_and_keeps_what_was_typed(sqlite_server, tenant, page):
+    sign_in(page, sqlite_server, tenant.supporter_email, path="/requests/new")
+    page.fill("#new-request input[name=name]", "Max Mustermann")
+    page.fill("#new-request input[name=email]", "max at example.test")
+    page.fill("#new-request textarea[name=description]", "the long story")
+
+    submit(page, "#new-request button[type=submit]")
+
+    assert page.url == f"{sqlite_server.url}/requests/new"
+    assert page.locator(".field-error").all_inner_texts() == ["is not an email address like name@example.com"]
+    assert page.input_value("#new-request input[name=name]") == "Max Mustermann"
+    assert page.input_value("#new-request input[name=email]") == "max at example.test"
+    assert page.input_value("#new-request textarea[name=description]") == "the long story"
