@@ -47,3 +47,9 @@ def logged_in(base_url: str, email: str, password: str = PASSWORD) -> DashboardC
     response = client.login(email, password)
     assert response.status_code == 303, response.text
     return client
+
+
+# What the dashboard's pages say, word for word.
+NOT_ADMIN = "Only an admin of your company can open this page."
+NOT_HERE = "There is no such service request, user, group or module here."
+FORGED = "This form has expired or did not come from this dashboard. Go back, reload the page and try again."

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,9 +47,15 @@ class QueueFilters:
         return urlencode({key: value for key, value in values.items() if value})
 
 
-def _filters(status: str, group: str, assignee: str, before: int | None) -> QueueFilters:
+def queue_filters(
+    status: _Short = "open", group: _Short = "", assignee: _Short = "", before: int | None = None
+) -> QueueFilters:
+    """The filters from the query string; an unknown status shows the open requests."""
     return QueueFilters(status=status if status in STATUS_CHOICES else "open", group=group, assignee=assignee,
                         before=before)
+
+
+FiltersDep = Annotated[QueueFilters, Depends(queue_filters)]
 
 
 def load_queue(session: Session, login: Login, filters: QueueFilters) -> tuple[list, int | None]:
@@ -88,18 +94,8 @@ def home() -> Response:
 
 
 @router.get("/queue")
-def queue_page(
-    request: Request,
-    login: LoginDep,
-    state: StateDep,
-    status: _Short = "open",
-    group: _Short = "",
-    assignee: _Short = "",
-    before: int | None = None,
-    q: _Short = "",
-) -> Response:
+def queue_page(request: Request, login: LoginDep, state: StateDep, filters: FiltersDep, q: _Short = "") -> Response:
     """The company's queue, newest first, live."""
-    filters = _filters(status, group, assignee, before)
     search_error = None
     if q.strip():
         found, search_error = _search(state, login, q)
@@ -116,16 +112,8 @@ def queue_page(
 
 
 @router.get("/queue/rows")
-def queue_rows(
-    request: Request,
-    login: LoginDep,
-    state: StateDep,
-    status: _Short = "open",
-    group: _Short = "",
-    assignee: _Short = "",
-) -> Response:
+def queue_rows(request: Request, login: LoginDep, state: StateDep, filters: FiltersDep) -> Response:
     """Just the rows of the queue, for the page's live refresh."""
-    filters = _filters(status, group, assignee, None)
     with state.db.read() as session:
         rows, more = load_queue(session, login, filters)
     return render(request, "_rows.html", login=login, rows=rows, more=more, filters=filters)

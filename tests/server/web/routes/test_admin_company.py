@@ -9,21 +9,12 @@ from sqlalchemy import select
 
 from server.db import Database
 from server.models import Company
-from tests.support.dashboard import PASSWORD, logged_in
+from tests.support.dashboard import FORGED, NOT_ADMIN, PASSWORD, logged_in
 from tests.support.receivers import WebhookReceiver
 from tests.support.servers import QueueServer, free_port, sqlite_url
 from tests.support.tenants import file_request, make_tenant
 
-NOT_ADMIN = "Only an admin of your company can open this page."
-FORGED = "This form has expired or did not come from this dashboard. Go back, reload the page and try again."
 HOOK = "https://hooks.example.test/sosqueue"
-
-
-@pytest.fixture(scope="module")
-def database(server):
-    db = Database(server.database_url)
-    yield db
-    db.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,9 @@ from sqlalchemy import func, select
 
 from server.db import Database
 from server.models import Company, Group
-from tests.support.dashboard import PASSWORD, logged_in
+from tests.support.dashboard import FORGED, NOT_ADMIN, NOT_HERE, PASSWORD, logged_in
 from tests.support.tenants import bearer, make_tenant
 
-NOT_ADMIN = "Only an admin of your company can open this page."
-NOT_HERE = "There is no such service request, user, group or module here."
-FORGED = "This form has expired or did not come from this dashboard. Go back, reload the page and try again."
 
 
 @pytest.fixture(scope="module")
@@ -27,20 +24,6 @@ def tenant(server):
 @pytest.fixture(scope="module")
 def other(server):
     return make_tenant(server.database_url, password=PASSWORD, group_members=1)
-
-
-@pytest.fixture(scope="module")
-def admin(server, tenant):
-    client = logged_in(server.url, tenant.admin_email)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def database(server):
-    db = Database(server.database_url)
-    yield db
-    db.dispose()
 
 
 def group_members(page: str) -> dict[str, list[str]]:

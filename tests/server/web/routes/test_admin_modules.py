@@ -27,14 +27,11 @@ from server import admin as setup
 from server.db import Database
 from server.models import Module
 from tests.support import bases
-from tests.support.dashboard import PASSWORD, logged_in
+from tests.support.dashboard import FORGED, NOT_ADMIN, NOT_HERE, PASSWORD, logged_in
 from tests.support.polling import eventually
 from tests.support.servers import SOSQUEUE, QueueServer, sqlite_url
 from tests.support.tenants import bearer, file_request, make_tenant
 
-NOT_ADMIN = "Only an admin of your company can open this page."
-NOT_HERE = "There is no such service request, user, group or module here."
-FORGED = "This form has expired or did not come from this dashboard. Go back, reload the page and try again."
 ROTATE_FIRST = "This module's token cannot go into a download. Rotate the token once, then download the module."
 INSECURE = ("Modules must reach the queue over https:// (plain http:// works only on the server's own computer). "
             "Whoever runs the server sets SOSQUEUE_PUBLIC_URL to its https:// address.")
@@ -94,20 +91,6 @@ def tenant(server):
 @pytest.fixture(scope="module")
 def other(server):
     return make_tenant(server.database_url, password=PASSWORD, group_members=1)
-
-
-@pytest.fixture(scope="module")
-def admin(server, tenant):
-    client = logged_in(server.url, tenant.admin_email)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def database(server):
-    db = Database(server.database_url)
-    yield db
-    db.dispose()
 
 
 def module_rows(page: str) -> dict[str, tuple[str, str, str]]:

@@ -12,12 +12,9 @@ from sqlalchemy import select
 from server import admin as setup
 from server.db import Database
 from server.models import User, WebSession
-from tests.support.dashboard import PASSWORD, DashboardClient, logged_in
+from tests.support.dashboard import FORGED, NOT_ADMIN, NOT_HERE, PASSWORD, DashboardClient, logged_in
 from tests.support.tenants import bearer, make_tenant
 
-NOT_ADMIN = "Only an admin of your company can open this page."
-NOT_HERE = "There is no such service request, user, group or module here."
-FORGED = "This form has expired or did not come from this dashboard. Go back, reload the page and try again."
 NO_ADMIN_LEFT = "This would leave your company without an active admin. Make another user admin first."
 NEW_PASSWORD = "a long enough password"
 
@@ -31,27 +28,6 @@ def tenant(server):
 def other(server):
     """Another company on the same server."""
     return make_tenant(server.database_url, password=PASSWORD)
-
-
-@pytest.fixture(scope="module")
-def admin(server, tenant):
-    client = logged_in(server.url, tenant.admin_email)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def supporter(server, tenant):
-    client = logged_in(server.url, tenant.supporter_email)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def database(server):
-    db = Database(server.database_url)
-    yield db
-    db.dispose()
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,6 @@ def tenant(server):
     return make_tenant(server.database_url, password=PASSWORD, supporters=2, group_members=1)
 
 
-@pytest.fixture(scope="module")
-def admin(server, tenant):
-    client = logged_in(server.url, tenant.admin_email)
-    yield client
-    client.close()
-
-
 def codes_on(page: str) -> list[str]:
     return re.findall(r'<tr data-code="(s\d\d-\d\d\d-\d\d\d)"', page)
 

@@ -6,20 +6,13 @@ import re
 import httpx
 import pytest
 
-from tests.support.dashboard import PASSWORD, logged_in
+from tests.support.dashboard import PASSWORD
 from tests.support.tenants import bearer, file_request, make_tenant
 
 
 @pytest.fixture(scope="module")
 def tenant(server):
     return make_tenant(server.database_url, password=PASSWORD, supporters=2)
-
-
-@pytest.fixture(scope="module")
-def supporter(server, tenant):
-    client = logged_in(server.url, tenant.supporter_email)
-    yield client
-    client.close()
 
 
 def api_get(server, tenant, code: str) -> dict:
