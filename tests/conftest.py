@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.databases import database_maker
 from tests.support.servers import PostgresDatabases, QueueServer, sqlite_url
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -29,20 +30,9 @@ def postgres() -> PostgresDatabases:
 
 @pytest.fixture
 def make_database_url(request, tmp_path_factory):
-    """Makes a fresh, empty database URL for a backend; PostgreSQL ones are dropped after."""
-    made: list[tuple[PostgresDatabases, str]] = []
-
-    def make(backend: str) -> str:
-        if backend == "sqlite":
-            return sqlite_url(tmp_path_factory.mktemp("db"))
-        databases = request.getfixturevalue("postgres")
-        url = databases.create()
-        made.append((databases, url))
-        return url
-
-    yield make
-    for databases, url in made:
-        databases.drop(url)
+    """Makes a fresh, empty database URL for a backend, for one test."""
+    with database_maker(request, tmp_path_factory) as make:
+        yield make
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

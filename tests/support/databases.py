@@ -7,11 +7,11 @@ from tests.support.servers import sqlite_url
 
 
 @contextmanager
-def fresh_databases(backend: str, request, tmp_path_factory) -> Iterator[Callable[[], str]]:
-    """Yields a maker of empty database URLs for ``backend``; PostgreSQL ones are dropped after."""
+def database_maker(request, tmp_path_factory) -> Iterator[Callable[[str], str]]:
+    """Yields ``make(backend)``, a maker of empty database URLs; PostgreSQL ones are dropped after."""
     made = []
 
-    def make() -> str:
+    def make(backend: str) -> str:
         if backend == "sqlite":
             return sqlite_url(tmp_path_factory.mktemp("db"))
         databases = request.getfixturevalue("postgres")
@@ -23,3 +23,10 @@ def fresh_databases(backend: str, request, tmp_path_factory) -> Iterator[Callabl
     finally:
         for databases, url in made:
             databases.drop(url)
+
+
+@contextmanager
+def fresh_databases(backend: str, request, tmp_path_factory) -> Iterator[Callable[[], str]]:
+    """Like ``database_maker``, for one backend: yields ``make()``."""
+    with database_maker(request, tmp_path_factory) as make:
+        yield lambda: make(backend)

@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from server.db import Database
 from server.models import Company, Notification, User
+from tests.support.databases import database_maker
 from tests.support.receivers import SmtpReceiver, WebhookReceiver
-from tests.support.servers import PostgresDatabases, QueueServer, sqlite_url
+from tests.support.servers import QueueServer
 from tests.support.tenants import Tenant
 
 SECRET = "whsec-3bd1f0c2a9e84d6f"
@@ -56,19 +57,8 @@ def smtp():
 @pytest.fixture(scope="session")
 def session_database_url(request, tmp_path_factory):
     """Fresh databases that live as long as the test session."""
-    made: list[tuple[PostgresDatabases, str]] = []
-
-    def make(backend: str) -> str:
-        if backend == "sqlite":
-            return sqlite_url(tmp_path_factory.mktemp("db"))
-        databases = request.getfixturevalue("postgres")
-        url = databases.create()
-        made.append((databases, url))
-        return url
-
-    yield make
-    for databases, url in made:
-        databases.drop(url)
+    with database_maker(request, tmp_path_factory) as make:
+        yield make
 
 
 @pytest.fixture(scope="session")
