@@ -2,8 +2,10 @@
 
 Threads: Tk and everything that touches a widget stay on the main thread. Filing, delivering,
 following and leaving run in daemon threads that hand their results back through
-:class:`agent.ui.UiQueue`. Quitting leaves the request's session and stops the tray; nothing
-is left running that could keep the process alive.
+:class:`agent.ui.UiQueue`. Once the request is open the agent keeps its session channel
+(:mod:`agent.connect`) open: that socket is the customer's presence, and it carries consent,
+screen frames and chat. Quitting stops any sharing, closes the channel, leaves the request's
+session and stops the tray; nothing is left running that could keep the process alive.
 """
 
 import json
@@ -36,6 +38,8 @@ STORED_TICKET_GRACE_MS = 500  # show a remembered request at once if the queue i
 LEAVE_TIMEOUT = 5.0
 TRAY_DELAY_MS = 150
 HOOKS_ENV = "SOSQUEUE_AGENT_TEST_HOOKS"
+NO_SESSION = {"channel": "", "consent": "none", "consent_buttons": None, "sharing": False, "frames_sent": 0,
+              "experts": [], "chat": [], "sharing_bar": "", "stop_sharing_at": None}
 
 
 def run_app(config: ModuleConfig, *, mode: str = "open", code: str | None = None, launch: list[str] = ()) -> int:
@@ -129,6 +133,7 @@ class HelpApp:
         self.submission: Submission | None = None
         self.delivery: Delivery | None = None
         self.follower: Follower | None = None
+        self.session = None  # agent.connect.session.CustomerSession while a request is open
         self.tray = None
         self.exit_code = AgentExit.OK
         self._cancel_on_delivery = False
@@ -161,7 +166,10 @@ class HelpApp:
             self.follower.stop()
         if self.delivery:
             self.delivery.stop()
+        self._close_session(wait=True)
         if self.ticket:
+            # The closed socket alone makes the queue count the customer gone, a moment later;
+            # the explicit leave makes it so before this process ends.
             leaving = threading.Thread(target=self.desk.leave, args=(self.ticket,), name="sosqueue-leave", daemon=True)
             leaving.start()
             leaving.join(LEAVE_TIMEOUT)
@@ -324,8 +332,7 @@ class HelpApp:
 
         def claim() -> None:
             try:
-                ticket = self.desk.claim(code)
-                ticket = self.desk.join(ticket)
+                ticket = self.desk.claim(code)  # joining is the session channel's job
             except AgentError as error:
                 self.ui.call(self._join_failed, error)
                 return
@@ -391,10 +398,39 @@ class HelpApp:
             if self.follower:
                 self.follower.stop()
             self.follower = Follower(
-                self.desk, ticket, on_status=lambda status: self.ui.call(self._status_changed, ticket.code, status)
+                self.desk, ticket, on_status=lambda status: self.ui.call(self._status_changed, ticket.code, status),
+                join_session=False,
             )
             self.follower.start()
+        self._open_session(ticket)
         self._update_tray()
+
+    def _open_session(self, ticket: Ticket) -> None:
+        """The session channel of the open request: the customer's presence, consent, sharing, chat."""
+        if self.session is not None and self.session.code == ticket.code:
+            return
+        self._close_session()
+        from agent.connect.session import CustomerSession
+
+        self.window.chat.clear()
+        session = CustomerSession(self.root, self.ui, self.config, ticket, chat=self.window.chat,
+                                  on_channel=lambda state: self._channel_changed(session, state))
+        self.session = session
+        session.start()
+
+    def _channel_changed(self, session, state: str) -> None:
+        if session is not self.session or self.state != "open":
+            return
+        self.window.set_connection(state)
+        if state == "connected":
+            self.window.show_chat()
+
+    def _close_session(self, *, wait: bool = False) -> None:
+        """Stop sharing at once, then close the channel (in the background unless ``wait``)."""
+        session, self.session = self.session, None
+        if session is None:
+            return
+        session.close(wait=LEAVE_TIMEOUT if wait else None)
 
     def _status_changed(self, code: str, status: str) -> None:
         if self.ticket is None or self.ticket.code != code or self.state != "open":
@@ -413,6 +449,7 @@ class HelpApp:
         if self.follower:
             self.follower.stop()
             self.follower = None
+        self._close_session()
         self.desk.current.clear()
         self.ticket = None
 
@@ -499,7 +536,8 @@ class HelpApp:
             self._on_wish(wish)
         if self._hooks:
             tray = {"tray": getattr(self.tray, "backend_name", ""), "tray_state": getattr(self.tray, "state", "")}
-            self._hooks.write({"state": self.state, **tray, **self.window.snapshot()})
+            session = self.session.snapshot() if self.session else NO_SESSION
+            self._hooks.write({"state": self.state, **tray, **self.window.snapshot(), "session": session})
 
 
 class Delivery:
@@ -573,15 +611,19 @@ class Delivery:
 
 
 class Follower:
-    """Follows one request's live events in a daemon thread and joins its session as the customer.
+    """Follows one request's live events in a daemon thread.
 
     Reconnects with backoff after the stream breaks, resuming after the last event it saw.
+    With ``join_session`` it also joins the session as the customer over REST when the queue says
+    the customer is not there; the app does not, because its session channel is the presence.
     """
 
-    def __init__(self, desk: HelpDesk, ticket: Ticket, *, on_status: Callable[[str], None]):
+    def __init__(self, desk: HelpDesk, ticket: Ticket, *, on_status: Callable[[str], None],
+                 join_session: bool = True):
         self.desk = desk
         self.ticket = ticket
         self.on_status = on_status
+        self.join_session = join_session
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sosqueue-follow", daemon=True)
 
@@ -616,7 +658,8 @@ class Follower:
     def _handle(self, event: str, data: dict) -> bool:
         """Report the status; True when the request is over."""
         status = data.get("status")
-        if event == "snapshot" and status in OPEN_STATUSES and not data.get("session", {}).get("customer_joined"):
+        if (self.join_session and event == "snapshot" and status in OPEN_STATUSES
+                and not data.get("session", {}).get("customer_joined")):
             status = self._join() or status
         if status:
             self.on_status(status)

@@ -14,6 +14,7 @@ from tkinter import ttk
 from agent.config import ModuleConfig
 from agent.i18n import _
 from agent.ui import STATUS_TEXTS, FormValues, WindowActions, normalise_code, theme
+from agent.ui.chat import ChatPane
 from agent.ui.dialogs import DiagnosticsPreview, ask_confirm
 
 __all__ = ["FormValues", "HelpWindow", "WindowActions", "normalise_code", "visible_texts", "window_title"]
@@ -111,6 +112,8 @@ class HelpWindow:
         self.status_dot.configure(foreground=theme.STATUS_COLOURS.get(status, theme.TEXT))
         self.detail_label.configure(text=self._status_detail(status))
         if status in FINAL:
+            self.hide_chat()
+            self.set_connection("")
             moving = self.root.focus_get() is self.cancel_button
             self.cancel_button.grid_remove()
             self.again_button.grid()
@@ -119,6 +122,24 @@ class HelpWindow:
         else:
             self.again_button.grid_remove()
             self.cancel_button.grid()
+
+    def show_chat(self) -> ChatPane:
+        """The chat pane under the request (the session sets where its messages go)."""
+        if not self.chat.winfo_manager():
+            self.chat.grid()
+        return self.chat
+
+    def hide_chat(self) -> None:
+        self.chat.grid_remove()
+
+    def set_connection(self, state: str) -> None:
+        """How the session channel is doing, in words when the customer should know ("" hides it)."""
+        text = _("Reconnecting to the support server…") if state == "reconnecting" else ""
+        self.connection_label.configure(text=text)
+        if text:
+            self.connection_label.grid()
+        else:
+            self.connection_label.grid_remove()
 
     def show_notice(self, message: str) -> None:
         """A short note on the request page (e.g. cancelling did not work)."""
@@ -297,6 +318,10 @@ class HelpWindow:
         self.status_label.pack(side="left")
         self.detail_label = ttk.Label(page, text="", wraplength=CONTENT_WIDTH, justify="left")
         self.detail_label.grid(sticky="w", pady=(8, 0))
+        self.connection_label = ttk.Label(page, text="", style="Muted.TLabel", wraplength=CONTENT_WIDTH,
+                                          justify="left")
+        self.connection_label.grid(sticky="w", pady=(8, 0))
+        self.connection_label.grid_remove()
         self.notice_label = ttk.Label(page, text="", style="Error.TLabel", wraplength=CONTENT_WIDTH, justify="left")
         self.notice_label.grid(sticky="w", pady=(8, 0))
         buttons = ttk.Frame(page)
@@ -306,6 +331,10 @@ class HelpWindow:
         self.again_button = ttk.Button(buttons, text=_("Request help again"), style="Primary.TButton",
                                        command=lambda: self.show_form(clear=True))
         self.again_button.grid(row=0, column=1)
+        # Last on the page, so Tab reaches the request's buttons first.
+        self.chat = ChatPane(page, self.palette, self.fonts, width=CONTENT_WIDTH)
+        self.chat.grid(sticky="ew", pady=(18, 0))
+        self.chat.grid_remove()
         return page
 
     # -- what the customer does ----------------------------------------------------------------

@@ -1,0 +1,22 @@
+"""macOS: the main screen through ``screencapture``, which Pillow runs for each grab.
+
+macOS asks the customer once to allow screen recording for the support module; until they
+do, the pictures show only the desktop background.
+"""
+
+import shutil
+import sys
+
+from PIL import Image, ImageGrab
+
+from agent.connect.capture import _base
+
+if sys.platform != "darwin" or not shutil.which("screencapture"):
+    raise ImportError("the macOS screen capture needs macOS and its screencapture tool")
+
+
+class Capture(_base.Capture):
+    backend_name = "darwin"
+
+    def _grab(self) -> Image.Image:
+        return ImageGrab.grab()

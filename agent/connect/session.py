@@ -1,0 +1,287 @@
+"""The customer's side of a request's session: the channel, the consent, the sharing and the chat.
+
+Everything that touches a window runs on Tk's main thread (through :class:`agent.ui.UiQueue`).
+Two messages are handled straight in the channel's thread because they must not wait for
+the window: ``ack`` (the next frame may go) and ``view_stop`` (capture stops at once).
+"""
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+
+from agent import __version__
+from agent.client import Ticket
+from agent.config import ModuleConfig
+from agent.connect.capture import Capture, create_capture
+from agent.connect.channel import SessionChannel, session_url, tls_context
+from agent.connect.sharing import ACK_TIMEOUT, POLL_SECONDS, Sharer
+from agent.i18n import _
+from agent.ui import UiQueue
+from agent.ui.chat import ChatPane
+from agent.ui.consent import ConsentDialog, short
+from agent.ui.sharing import SharingIndicator
+
+log = logging.getLogger("sosqueue.agent.connect")
+
+#: The consent the agent gives: viewing only. Remote control would need its own, explicit scope.
+SCOPES = ["view"]
+CLOSE_WAIT = 5.0
+
+
+class CustomerSession:
+    """One open request's session, from :meth:`start` until :meth:`close`.
+
+    :param chat: the window's chat pane (messages go there), or None.
+    :param on_channel: told each channel state (``connecting``, ``connected``, ``reconnecting``,
+        ``ended``, ``closed``) on the main thread.
+    :param open_capture: makes the screen capture once the customer allowed sharing.
+    """
+
+    def __init__(self, root, ui: UiQueue, config: ModuleConfig, ticket: Ticket, *, chat: ChatPane | None = None,
+                 on_channel: Callable[[str], None] = lambda state: None,
+                 open_capture: Callable[[], Capture] = create_capture,
+                 delays: Callable[[], Iterator[float]] | None = None,
+                 poll_seconds: float = POLL_SECONDS, ack_timeout: float = ACK_TIMEOUT):
+        self.root = root
+        self.ui = ui
+        self.config = config
+        self.code = ticket.code
+        self.chat = chat
+        if chat is not None:
+            chat.on_send = self.send_chat
+        self.on_channel = on_channel
+        self._open_capture = open_capture
+        self._sharer_options = {"poll_seconds": poll_seconds, "ack_timeout": ack_timeout}
+        options = {"delays": delays} if delays else {}
+        self.channel = SessionChannel(
+            session_url(config.server_url, ticket.code), ticket.customer_token,
+            on_state=self._on_channel_state, on_message=self._on_message,
+            ssl_context=tls_context(config.ca_bundle), user_agent=f"sosqueue-agent/{__version__}", **options,
+        )
+        self._lock = threading.Lock()  # guards _sharer between the channel's thread and the main one
+        self._sharer: Sharer | None = None
+        self._sharers: list[Sharer] = []  # every sharing period of this session, for the count
+        self.dialog: ConsentDialog | None = None
+        self.indicator: SharingIndicator | None = None
+        self.consent = "none"  # none | shown | allowed | denied
+        self.experts: list[dict] = []
+        self._closed = False
+
+    # -- life ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.channel.start()
+
+    def close(self, *, wait: float | None = CLOSE_WAIT) -> None:
+        """Stop sharing first, then close the socket (the queue sees the customer leave).
+
+        :param wait: seconds to wait for the socket to close; None closes it in the background.
+        """
+        self._closed = True
+        self._stop_sharing()
+        self._close_windows()
+        if wait is None:
+            threading.Thread(target=self.channel.close, name="sosqueue-session-close", daemon=True).start()
+        else:
+            self.channel.close(wait)
+
+    @property
+    def sharing(self) -> bool:
+        sharer = self._sharer
+        return sharer is not None and sharer.sharing
+
+    @property
+    def frames_sent(self) -> int:
+        return sum(sharer.frames_sent for sharer in list(self._sharers))
+
+    def snapshot(self) -> dict:
+        """What the session shows and does now (for the state hooks; nothing secret)."""
+        indicator, dialog = self.indicator, self.dialog
+        return {
+            "channel": self.channel.state, "consent": self.consent,
+            "consent_buttons": dialog.button_centres() if dialog else None, "sharing": self.sharing,
+            "frames_sent": self.frames_sent, "experts": [expert.get("name", "") for expert in self.experts],
+            "chat": list(self.chat.messages) if self.chat else [],
+            "sharing_bar": indicator.geometry() if indicator else "",
+            "stop_sharing_at": indicator.stop_button_centre() if indicator else None,
+        }
+
+    # -- the channel's thread ------------------------------------------------------------------
+
+    def _on_channel_state(self, state: str, reason: str) -> None:
+        if state != "connected":
+            self._stop_sharing()  # frames cannot go anyway, and the relay ended sharing
+        self.ui.call(self._channel_changed, state, reason)
+
+    def _on_message(self, message: dict) -> None:
+        kind = message["type"]
+        if kind == "ack":
+            sharer = self._sharer
+            if sharer:
+                sharer.acknowledge()
+        elif kind in ("view_stop", "session_ended"):
+            was_sharing = self._stop_sharing()
+            self.ui.call(self._viewing_stopped, str(message.get("reason", "")), was_sharing)
+        else:
+            self.ui.call(self._handle, message)
+
+    def _stop_sharing(self) -> bool:
+        """Stop the sharer if there is one; True when it was sharing."""
+        with self._lock:
+            sharer, self._sharer = self._sharer, None
+        if sharer is None:
+            return False
+        was_sharing = sharer.sharing
+        sharer.stop()
+        return was_sharing
+
+    # -- the main thread -----------------------------------------------------------------------
+
+    def _handle(self, message: dict) -> None:
+        if self._closed:
+            return
+        kind = message["type"]
+        if kind == "hello":
+            self.experts = [expert for expert in message.get("experts") or [] if isinstance(expert, dict)]
+        elif kind == "view_request":
+            self._ask_consent(message)
+        elif kind == "chat":
+            self._chat_received(message)
+        elif kind == "expert_joined":
+            self._expert_joined(message.get("expert"))
+        elif kind == "expert_left":
+            self._expert_left(message.get("expert"))
+        elif kind == "error":
+            log.info("the queue said: %s", message.get("detail"))
+        else:
+            log.debug("ignored a %r message", kind)
+
+    def _channel_changed(self, state: str, reason: str) -> None:
+        if self._closed:
+            return  # the window's chat pane may belong to the next request's session by now
+        if state != "connected":
+            self._hide_indicator()
+            if self.dialog and self.dialog.open:
+                self.dialog.dismiss()  # the question was for a session that has gone
+                self.consent = "none"
+        if state == "ended":
+            log.info("the queue ended the session of %s: %s", self.code, reason)
+        if self.chat:
+            self.chat.set_connected(state == "connected")
+        self.on_channel(state)
+
+    def _ask_consent(self, message: dict) -> None:
+        expert = message.get("expert") if isinstance(message.get("expert"), dict) else {}
+        name = short(expert.get("name", "")) if isinstance(expert.get("name"), str) else ""
+        company = message.get("company") if isinstance(message.get("company"), str) else ""
+        if self.dialog and self.dialog.open:
+            return  # one question at a time
+        self.consent = "shown"
+        self.dialog = ConsentDialog(self.root, self.config, expert=name, company=company,
+                                    on_answer=lambda allowed: self._answered(allowed, name))
+
+    def _answered(self, allowed: bool, expert: str) -> None:
+        if self._closed:
+            return
+        if not allowed:
+            self.consent = "denied"
+            stopped = self._stop_sharing()
+            self._hide_indicator()
+            self.channel.send_json({"type": "consent", "allowed": False, "scopes": SCOPES})
+            if stopped:
+                self.channel.send_json({"type": "view_stop"})
+            self._note(_("You did not allow {expert} to see your screen.").format(expert=expert or _("Your supporter")))
+            return
+        self.consent = "allowed"
+        if self.sharing:
+            self.channel.send_json({"type": "consent", "allowed": True, "scopes": SCOPES})
+            return
+        sharer = Sharer(self._open_capture, self.channel.send_frame, **self._sharer_options,
+                        on_end=lambda reason: self.ui.call(self._sharing_ended, sharer, reason))
+        with self._lock:
+            self._sharer = sharer
+        self._sharers.append(sharer)
+        # The consent goes first: the relay accepts frames only after it.
+        if not self.channel.send_json({"type": "consent", "allowed": True, "scopes": SCOPES}):
+            self._stop_sharing()
+            self._note(_("The connection was lost, so your screen is not shared."))
+            return
+        sharer.start()
+        self._show_indicator()
+        self._note(_("You are sharing your screen."))
+
+    def _customer_stopped(self) -> None:
+        """Stop sharing on the bar: capture stops first, then the experts are told."""
+        self._stop_sharing()
+        self.indicator = None
+        self.channel.send_json({"type": "view_stop"})
+        self._note(_("You stopped sharing your screen."))
+
+    def _viewing_stopped(self, reason: str, was_sharing: bool) -> None:
+        if self._closed:
+            return
+        self._hide_indicator()
+        if self.dialog and self.dialog.open:
+            self.dialog.dismiss()  # nobody waits for the answer any more
+            self.consent = "none"
+        if not was_sharing:
+            return
+        if reason == "expert_ended":
+            self._note(_("Your supporter stopped viewing your screen."))
+        else:
+            self._note(_("Screen sharing ended."))
+
+    def _sharing_ended(self, sharer: Sharer, reason: str) -> None:
+        """The sharer ended by itself: the channel went down or the screen cannot be captured."""
+        with self._lock:
+            if self._sharer is not sharer or self._closed:
+                return
+            self._sharer = None
+        self._hide_indicator()
+        if reason == "capture":
+            self.channel.send_json({"type": "view_stop"})
+            self._note(_("Your screen could not be captured, so it is not shared."))
+
+    def _chat_received(self, message: dict) -> None:
+        text, name = message.get("text"), message.get("name")
+        if message.get("from") != "expert" or not isinstance(text, str):
+            return  # the customer's own messages are shown when sent
+        if self.chat:
+            self.chat.add_message("expert", short(name) if isinstance(name, str) and name else _("Supporter"), text)
+
+    def send_chat(self, text: str) -> bool:
+        """The customer's message to the experts; False when not connected."""
+        return self.channel.send_json({"type": "chat", "text": text})
+
+    def _expert_joined(self, expert) -> None:
+        if not isinstance(expert, dict):
+            return
+        self.experts = [known for known in self.experts if known.get("id") != expert.get("id")] + [expert]
+        sharer = self._sharer
+        if sharer:
+            sharer.refresh()  # the newcomer needs a whole picture, not the next change
+        self._note(_("{name} joined the session.").format(name=short(expert.get("name", "")) or _("Supporter")))
+
+    def _expert_left(self, expert) -> None:
+        if not isinstance(expert, dict):
+            return
+        self.experts = [known for known in self.experts if known.get("id") != expert.get("id")]
+        self._note(_("{name} left the session.").format(name=short(expert.get("name", "")) or _("Supporter")))
+
+    def _show_indicator(self) -> None:
+        self._hide_indicator()
+        self.indicator = SharingIndicator(self.root, self.config, on_stop=self._customer_stopped)
+
+    def _hide_indicator(self) -> None:
+        if self.indicator:
+            self.indicator.destroy()
+            self.indicator = None
+
+    def _close_windows(self) -> None:
+        self._hide_indicator()
+        if self.dialog and self.dialog.open:
+            self.dialog.dismiss()
+
+    def _note(self, text: str) -> None:
+        if self.chat:
+            self.chat.add_note(text)

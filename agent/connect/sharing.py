@@ -1,0 +1,151 @@
+"""Sharing the screen: capture, send only what changed, one frame in flight.
+
+The sharer polls the screen every :data:`POLL_SECONDS`; a picture that differs from the last
+one sent becomes a JPEG frame. After a frame it waits for the server's ``ack`` (an expert has
+drawn it) or :data:`ACK_TIMEOUT` seconds, whichever comes first, so the rate adapts to the
+slowest link and a static screen costs no bytes at all.
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+
+from agent.connect.capture import Capture, CaptureFailed
+from agent.connect.frames import ChangeDetector, encode_jpeg
+
+log = logging.getLogger("sosqueue.agent.connect")
+
+POLL_SECONDS = 0.08
+ACK_TIMEOUT = 1.0
+#: After this many failed grabs in a row the screen cannot be shared (not one busy moment).
+MAX_FAILED_GRABS = 50
+
+
+class Sharer:
+    """One period of sharing: from :meth:`start` (after the customer allowed it) to :meth:`stop`.
+
+    :param open_capture: makes the capture; called once, in the sharer's thread, after start.
+    :param send_frame: sends one frame; False when it could not (the channel is down).
+    :param on_end: called from the sharer's thread when sharing ends by itself (reason:
+        ``channel`` or ``capture``), not after :meth:`stop`.
+    """
+
+    def __init__(self, open_capture: Callable[[], Capture], send_frame: Callable[[bytes], bool], *,
+                 poll_seconds: float = POLL_SECONDS, ack_timeout: float = ACK_TIMEOUT,
+                 on_end: Callable[[str], None] = lambda reason: None):
+        self._open_capture = open_capture
+        self._send_frame = send_frame
+        self._poll = poll_seconds
+        self._ack_timeout = ack_timeout
+        self._on_end = on_end
+        self._stopped = threading.Event()
+        self._acked = threading.Event()
+        self._lock = threading.Lock()  # a stop waits for a frame being handed over, then none follows
+        self._detector = ChangeDetector()
+        self._thread = threading.Thread(target=self._run, name="sosqueue-share", daemon=True)
+        self.frames_sent = 0
+        self.bytes_sent = 0
+        self.polls = 0  # pictures grabbed
+        self.ack_timeouts = 0  # frames sent because the previous one's ack did not come in time
+
+    @property
+    def sharing(self) -> bool:
+        return self._thread.is_alive() and not self._stopped.is_set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop at once: after this returns no frame leaves (safe from any thread)."""
+        with self._lock:
+            self._stopped.set()
+        self._acked.set()  # wake the thread if it waits for an ack
+
+    def acknowledge(self) -> None:
+        """The server says an expert drew the last frame: the next may go."""
+        self._acked.set()
+
+    def refresh(self) -> None:
+        """Send the whole screen again with the next frame (a new expert is watching)."""
+        self._detector.forget()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        if self._stopped.is_set():
+            return
+        try:
+            capture = self._open_capture()
+        except ImportError as error:
+            log.warning("%s", error)
+            self._end("capture")
+            return
+        try:
+            self._share(capture)
+        except Exception:
+            log.exception("sharing the screen failed")
+            self._end("capture")
+        finally:
+            capture.close()
+
+    def _share(self, capture: Capture) -> None:
+        in_flight = False
+        failures = 0
+        while not self._stopped.is_set():
+            if in_flight:
+                self._acked.wait(self._ack_timeout)
+                in_flight = False
+                if self._stopped.is_set():
+                    return
+            try:
+                image = capture.grab()
+            except CaptureFailed as error:
+                failures += 1
+                if failures >= MAX_FAILED_GRABS:
+                    log.warning("the screen cannot be captured: %s", error)
+                    self._end("capture")
+                    return
+                self._stopped.wait(self._poll)
+                continue
+            failures = 0
+            self.polls += 1
+            if not self._detector.changed(image):
+                self._stopped.wait(self._poll)
+                continue
+            try:
+                frame = encode_jpeg(image)
+            except ValueError as error:
+                log.warning("a frame was left out: %s", error)
+                self._stopped.wait(self._poll)
+                continue
+            sent = self._send(frame)
+            if sent is None:
+                return
+            if not sent:
+                self._end("channel")
+                return
+            self._detector.remember(image)
+            in_flight = True
+
+    def _send(self, frame: bytes) -> bool | None:
+        """True when sent, False when the channel is down, None when stopped meanwhile."""
+        with self._lock:
+            if self._stopped.is_set():
+                return None
+            late = self.frames_sent > 0 and not self._acked.is_set()
+            self._acked.clear()
+            if not self._send_frame(frame):
+                return False
+            self.ack_timeouts += late
+            self.frames_sent += 1
+            self.bytes_sent += len(frame)
+            return True
+
+    def _end(self, reason: str) -> None:
+        with self._lock:
+            if self._stopped.is_set():
+                return
+            self._stopped.set()
+        self._on_end(reason)

@@ -1,0 +1,254 @@
+"""Real parts for the Connect tests: a loopback WebSocket relay, a painted X screen, a counted capture.
+
+:class:`LocalRelay` plays the queue's side of one customer session with ``websockets``' own
+server: it checks the customer token, says hello, records every message and frame, acks
+frames like an expert's browser does, and can send, drop or refuse on the test's command.
+"""
+
+import io
+import json
+import select
+import socket
+import socketserver
+import ssl
+import threading
+import tkinter as tk
+
+from PIL import Image
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import ServerConnection, serve
+
+from agent.connect.capture import Capture
+from tests.support.polling import eventually
+
+CODE = "s12-345-678"
+TOKEN = "sqc_localrelaytoken"
+SESSION_PATH = f"/api/v1/service-requests/{CODE}/session"
+
+
+class LocalRelay:
+    """A WebSocket server on 127.0.0.1 standing in for the queue's session endpoint.
+
+    :param auto_ack: answer every frame with ``{"type": "ack"}`` (an expert drew it).
+    """
+
+    def __init__(self, *, auto_ack: bool = True, token: str = TOKEN, tls: ssl.SSLContext | None = None):
+        self.auto_ack = auto_ack
+        self.token = token
+        self.messages: list[dict] = []  # JSON messages from the customer, in order
+        self.frames: list[bytes] = []  # binary messages from the customer, in order
+        self.events: list[object] = []  # both, in the order they arrived
+        self.authorizations: list[str | None] = []
+        self.paths: list[str] = []
+        self.connections = 0  # accepted customer sockets so far
+        self.refuse_with: int | None = None  # close every new socket with this code
+        self._current: ServerConnection | None = None
+        self._lock = threading.Lock()
+        self._server = serve(self._handle, "127.0.0.1", 0, compression=None, ssl=tls)
+        self.port = self._server.socket.getsockname()[1]
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-relay", daemon=True)
+
+    def __enter__(self) -> "LocalRelay":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._thread.join(10)
+
+    # -- what the test does ------------------------------------------------------------------
+
+    def send(self, message: dict) -> None:
+        """Send ``message`` to the connected customer (waits for one to be connected)."""
+        connection = eventually(lambda: self._current, what="a connected customer")
+        connection.send(json.dumps(message))
+
+    def drop(self) -> None:
+        """End the current socket as a restarting server does (1012), without a farewell message."""
+        connection = eventually(lambda: self._current, what="a connected customer")
+        connection.close(1012, "service restart")
+
+    def close(self, code: int, reason: str = "") -> None:
+        connection = eventually(lambda: self._current, what="a connected customer")
+        connection.close(code, reason)
+
+    @property
+    def connected(self) -> bool:
+        return self._current is not None
+
+    def of_type(self, kind: str) -> list[dict]:
+        return [message for message in self.messages if message.get("type") == kind]
+
+    # -- the server's side -------------------------------------------------------------------
+
+    def _handle(self, connection: ServerConnection) -> None:
+        self.paths.append(connection.request.path)
+        self.authorizations.append(connection.request.headers.get("Authorization"))
+        if self.refuse_with is not None:
+            connection.close(self.refuse_with, "refused")
+            return
+        if connection.request.headers.get("Authorization") != f"Bearer {self.token}":
+            connection.close(4401, "not signed in")
+            return
+        with self._lock:
+            self.connections += 1
+            self._current = connection
+        connection.send(json.dumps({"type": "hello", "role": "customer", "code": CODE, "experts": []}))
+        try:
+            for message in connection:
+                self._received(connection, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            with self._lock:
+                if self._current is connection:
+                    self._current = None
+
+    def _received(self, connection: ServerConnection, message: str | bytes) -> None:
+        if isinstance(message, bytes):
+            self.frames.append(message)
+            self.events.append(message)
+            if self.auto_ack:
+                connection.send(json.dumps({"type": "ack"}))
+            return
+        data = json.loads(message)
+        self.messages.append(data)
+        self.events.append(data)
+
+
+class ConnectProxy:
+    """An HTTP proxy on 127.0.0.1 that tunnels ``CONNECT host:port`` requests, as company proxies do."""
+
+    def __init__(self):
+        self.requests: list[str] = []  # the request lines it was sent
+        proxy = self
+
+        class Tunnel(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                proxy._tunnel(self.request)
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Tunnel)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> "ConnectProxy":
+        threading.Thread(target=self._server.serve_forever, name="connect-proxy", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        line = head.split(b"\r\n", 1)[0].decode("latin-1")
+        self.requests.append(line)
+        method, target, _version = line.split(" ")
+        if method != "CONNECT":
+            client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+            return
+        host, port = target.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as upstream:
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            _pipe(client, upstream)
+
+
+def _pipe(first: socket.socket, second: socket.socket) -> None:
+    """Copy bytes both ways until either side closes."""
+    sockets = [first, second]
+    while True:
+        ready, _, _ = select.select(sockets, [], [], 30)
+        if not ready:
+            return
+        for source in ready:
+            data = source.recv(65536)
+            if not data:
+                return
+            (second if source is first else first).sendall(data)
+
+
+class CaptureCounter:
+    """Opens this system's real screen capture and counts how often it was opened and grabbed."""
+
+    def __init__(self):
+        self.opened = 0
+        self.grabs = 0
+
+    def open(self) -> Capture:
+        """What a session calls once sharing is allowed."""
+        from agent.connect.capture import create_capture
+
+        self.opened += 1
+        return _Counted(create_capture(), self)
+
+
+class _Counted(Capture):
+    def __init__(self, real: Capture, counter: CaptureCounter):
+        super().__init__()
+        self._real = real
+        self._counter = counter
+
+    def _grab(self) -> Image.Image:
+        self._counter.grabs += 1
+        return self._real.grab()
+
+    def _close(self) -> None:
+        self._real.close()
+
+
+class Painter:
+    """A borderless Tk window covering the whole X screen, showing a colour or a picture."""
+
+    def __init__(self, root: tk.Tk):
+        self.root = root
+        self.window = tk.Toplevel(root, borderwidth=0, highlightthickness=0)
+        self.window.overrideredirect(True)
+        self.width, self.height = root.winfo_screenwidth(), root.winfo_screenheight()
+        self.window.geometry(f"{self.width}x{self.height}+0+0")
+        self.label = tk.Label(self.window, borderwidth=0, highlightthickness=0, background="#000000")
+        self.label.place(x=0, y=0, width=self.width, height=self.height)
+        self._photo: tk.PhotoImage | None = None
+        self.window.lift()  # below every window made after it (dialogs, the sharing bar)
+
+    def fill(self, colour: str) -> None:
+        """Show one colour everywhere, and wait until X has drawn it."""
+        self._photo = None
+        self.label.configure(image="", background=colour)
+        self._settle()
+
+    def show(self, picture: Image.Image) -> None:
+        """Show ``picture`` (the screen's size) pixel for pixel."""
+        buffer = io.BytesIO()
+        picture.save(buffer, "PNG")
+        self._photo = tk.PhotoImage(master=self.root, data=buffer.getvalue())
+        self.label.configure(image=self._photo)
+        self._settle()
+
+    def destroy(self) -> None:
+        self.window.destroy()
+
+    def _settle(self) -> None:
+        self.root.update()
+        self.root.update_idletasks()
+        self.root.tk.call("update")  # and once more: the X server has drawn what Tk sent
+
+
+def decode(frame: bytes) -> Image.Image:
+    """A frame as the browser sees it: the decoded JPEG, in RGB."""
+    with Image.open(io.BytesIO(frame)) as image:
+        assert image.format == "JPEG"
+        return image.convert("RGB")
+
+
+def mean_difference(first: Image.Image, second: Image.Image) -> float:
+    """The mean absolute difference per channel and pixel (0–255) of two pictures of one size."""
+    assert first.size == second.size, (first.size, second.size)
+    from PIL import ImageChops, ImageStat
+
+    return sum(ImageStat.Stat(ImageChops.difference(first, second)).mean) / 3

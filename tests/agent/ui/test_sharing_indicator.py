@@ -1,0 +1,74 @@
+"""The sharing bar on a real X display: always on top, unmistakable, one click stops sharing."""
+
+import subprocess
+
+import pytest
+
+from agent import i18n
+from agent.ui.sharing import MARGIN_TOP, SharingIndicator
+from tests.agent.ui.support import needs_x_tools, pump
+from tests.support.modules import module_config
+
+pytestmark = needs_x_tools
+
+
+@pytest.fixture
+def config():
+    return module_config(server_url="http://127.0.0.1:9", module_id="m-bar", module_token="t" * 24,
+                         accent="#C2185B")
+
+
+def show(root, config, stops: list) -> SharingIndicator:
+    bar = SharingIndicator(root, config, on_stop=lambda: stops.append("stop"))
+    pump(root, lambda: bar.window.winfo_viewable(), what="the sharing bar")
+    return bar
+
+
+def test_the_bar_says_the_screen_is_shared_at_the_top_centre_above_everything(tk_root, config):
+    """Text and button, no title bar, topmost, horizontally centred at the top, in the brand's accent colour."""
+    bar = show(tk_root, config, [])
+    assert bar.label.cget("text") == "Your screen is being shared"
+    assert bar.stop_button.cget("text") == "Stop sharing"
+    assert bar.window.overrideredirect() is True
+    assert bar.window.attributes("-topmost") == 1
+    assert bar.window.cget("background").upper() == "#C2185B"
+    width, screen = bar.window.winfo_width(), tk_root.winfo_screenwidth()
+    assert bar.window.winfo_rooty() == MARGIN_TOP
+    assert abs(bar.window.winfo_rootx() - (screen - width) // 2) <= 1
+    assert bar.geometry() == f"{width}x{bar.window.winfo_height()}+{bar.window.winfo_rootx()}+{MARGIN_TOP}"
+
+
+def test_one_real_click_on_stop_sharing_stops_once_and_the_bar_goes(tk_root, display, config):
+    """xdotool clicks the button's centre: on_stop once, the window destroyed."""
+    stops: list = []
+    bar = show(tk_root, config, stops)
+    x, y = bar.stop_button_centre()
+    subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"],
+                   env={"DISPLAY": display, "PATH": "/usr/bin:/bin"}, check=True, timeout=30)
+    pump(tk_root, lambda: stops, what="the stop")
+    bar.stop()
+    assert stops == ["stop"]
+    assert not bar.window.winfo_exists()
+    assert bar.geometry() == "" and bar.stop_button_centre() is None
+
+
+def test_destroy_takes_the_bar_away_without_reporting_a_stop(tk_root, config):
+    """The session ended sharing itself: the bar goes, on_stop is not called."""
+    stops: list = []
+    bar = show(tk_root, config, stops)
+    bar.destroy()
+    tk_root.update()
+    assert stops == []
+    assert not bar.window.winfo_exists()
+
+
+def test_the_bar_speaks_german(tk_root, config, artifacts_dir):
+    """With language de: "Ihr Bildschirm wird geteilt — Teilen beenden"."""
+    i18n.use_language("de")
+    bar = show(tk_root, config, [])
+    assert (bar.label.cget("text"), bar.stop_button.cget("text")) == ("Ihr Bildschirm wird geteilt", "Teilen beenden")
+    path = artifacts_dir / "agent" / "sharing-bar-de.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["import", "-window", str(bar.window.winfo_id()), str(path)],
+                   env={"DISPLAY": tk_root.winfo_screen(), "PATH": "/usr/bin:/bin"}, check=True, timeout=30)
+    assert path.stat().st_size > 1000
