@@ -19,6 +19,19 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright, one per test run (one thread runs one Playwright)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import launch
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
 def postgres() -> PostgresDatabases:
     url = os.environ.get("SOSQUEUE_TEST_POSTGRES_URL")
     if not url:

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from server.web import errors
 from server.ratelimit import RateLimiter
-from server.web.routes import admin_company, admin_groups, admin_modules, admin_users, auth, live, queue, requests
+from server.web.routes import admin_company, admin_groups, admin_modules, admin_users, auth, live, queue, requests, session
 from server.web.templating import STATIC_DIR
 
 
@@ -24,5 +24,5 @@ def install(app: FastAPI) -> None:
     }
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth, queue, live, requests, admin_users, admin_groups, admin_modules, admin_company):
+    for module in (auth, queue, live, requests, session, admin_users, admin_groups, admin_modules, admin_company):
         app.include_router(module.router, include_in_schema=False)

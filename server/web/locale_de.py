@@ -1,6 +1,7 @@
 """German for the dashboard; English text is the key (see server/web/i18n.py)."""
 
 from server.web.locale_de_admin import ADMIN
+from server.web.locale_de_session import SESSION
 
 _STATUSES = {
     "status:open": "Offen",
@@ -144,4 +145,4 @@ _ERRORS = {
     "There is no service request {code} in your queue.": "In Ihrer Warteschlange gibt es keine Serviceanfrage {code}.",
 }
 
-GERMAN: dict[str, str] = {**_STATUSES, **_HISTORY, **_PAGES, **_ERRORS, **ADMIN}
+GERMAN: dict[str, str] = {**_STATUSES, **_HISTORY, **_PAGES, **_ERRORS, **ADMIN, **SESSION}

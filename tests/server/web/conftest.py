@@ -4,13 +4,13 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 from sqlalchemy import update
 
 from server import security
 from server.db import Database
 from server.models import User
-from tests.support.browser import WAIT_MS, WATCH_SCRIPT, launch
+from tests.support.browser import WAIT_MS, WATCH_SCRIPT
 from tests.support.dashboard import PASSWORD
 from tests.support.servers import QueueServer, sqlite_url
 from tests.support.tenants import Tenant, make_tenant
@@ -24,14 +24,6 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

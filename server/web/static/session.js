@@ -1,0 +1,292 @@
+// The expert's session view: the customer's screen over a WebSocket, drawn frame by frame, and a chat.
+// Protocol: server/connect/protocol.py. Everything the customer sends reaches the page as
+// textContent or as pixels, never as markup. Test hooks on document.body.dataset:
+// sessionState, framesDrawn, lastFrameAt (ms since the epoch, when the last frame was drawn).
+"use strict";
+
+(() => {
+  const RETRY_FIRST_MS = 1000;
+  const RETRY_MAX_MS = 30000;
+  // Closed for good by the server: trying again cannot help, so say why instead.
+  const FINAL_CLOSES = { 4401: "signedOut", 4403: "forbidden", 4404: "notFound", 4409: "closed" };
+  const FINAL_STATES = { signedOut: "signed_out", forbidden: "forbidden", notFound: "not_found", closed: "closed" };
+  // States in which the customer is connected, not sharing, and may be asked (again).
+  const ASKABLE = new Set(["denied", "stopped", "ready", "ended"]);
+
+  const view = {
+    socket: null,
+    wantView: true,        // ask the customer whenever they are there and not sharing
+    customer: false,
+    sharing: false,
+    ending: false,         // this page sent "end" and waits for the session_ended
+    endedText: "",         // why the request's session is over, when the server said so
+    delay: RETRY_FIRST_MS,
+    pending: null,         // the newest frame not drawn yet
+    drawing: false,
+    frames: 0,
+  };
+
+  let elements;
+
+  function find() {
+    const byId = (id) => document.getElementById(id);
+    return {
+      root: byId("session"), state: byId("session-state"), error: byId("session-error"),
+      askAgain: byId("ask-again"), end: byId("end-session"), screen: byId("screen"),
+      frame: byId("screen-frame"), empty: byId("screen-empty"),
+      log: byId("chat-log"), form: byId("chat-form"), text: byId("chat-text"), send: byId("chat-send"),
+    };
+  }
+
+  // -- what the page shows ---------------------------------------------------------------------
+
+  function show(state, textKey) {
+    document.body.dataset.sessionState = state;
+    elements.state.textContent = elements.state.dataset[textKey || state] || "";
+    elements.state.dataset.state = state;
+    showError("");
+    refreshControls();
+  }
+
+  function refreshControls() {
+    const state = document.body.dataset.sessionState;
+    const open = isOpen();
+    elements.askAgain.hidden = !(open && view.customer && ASKABLE.has(state));
+    elements.end.disabled = !(open && (state === "asking" || state === "sharing"));
+    elements.text.disabled = !open;
+    elements.send.disabled = !open;
+    elements.frame.classList.toggle("paused", !view.sharing);
+  }
+
+  function showError(detail) {
+    elements.error.textContent = detail;
+    elements.error.hidden = !detail;
+  }
+
+  function isOpen() {
+    return view.socket !== null && view.socket.readyState === WebSocket.OPEN;
+  }
+
+  // -- the socket --------------------------------------------------------------------------------
+
+  function socketUrl() {
+    const code = elements.root.dataset.code;
+    const csrf = document.querySelector('meta[name="csrf-token"]').content;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    return `${scheme}://${location.host}/requests/${encodeURIComponent(code)}/session/ws?csrf=${encodeURIComponent(csrf)}`;
+  }
+
+  function connect() {
+    const socket = new WebSocket(socketUrl());
+    view.socket = socket;
+    socket.addEventListener("message", (event) => {
+      if (socket !== view.socket) return;
+      if (typeof event.data === "string") {
+        receive(event.data);
+      } else {
+        takeFrame(event.data);
+      }
+    });
+    socket.addEventListener("close", (event) => closed(socket, event.code));
+  }
+
+  function closed(socket, code) {
+    if (socket !== view.socket) return;
+    view.socket = null;
+    view.sharing = false;
+    const final = FINAL_CLOSES[code];
+    if (final) {
+      const textKey = final === "closed" && view.endedText ? view.endedText : final;
+      show(FINAL_STATES[final], textKey);
+      return;
+    }
+    show("reconnecting");
+    const delay = view.delay;
+    view.delay = Math.min(view.delay * 2, RETRY_MAX_MS);
+    setTimeout(connect, delay);
+  }
+
+  function send(message) {
+    if (!isOpen()) return false;
+    view.socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  function receive(text) {
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch (error) {
+      return;  // the server sends JSON only; anything else is not for this page
+    }
+    const handler = HANDLERS[message.type];
+    if (handler) handler(message);
+  }
+
+  const HANDLERS = {
+    hello(message) {
+      view.delay = RETRY_FIRST_MS;
+      view.customer = Boolean(message.customer_connected);
+      view.sharing = Boolean(message.sharing);
+      if (view.sharing) show("sharing");
+      else customerThere();
+    },
+    customer_joined() {
+      view.customer = true;
+      if (!view.sharing) customerThere();
+    },
+    customer_left() {
+      view.customer = false;
+      view.sharing = false;
+      show("waiting");
+    },
+    consent(message) {
+      view.sharing = message.allowed === true;
+      view.wantView = view.sharing;
+      show(view.sharing ? "sharing" : "denied");
+    },
+    view_stopped(message) {
+      view.sharing = false;
+      if (message.reason === "customer_stopped") {
+        view.wantView = false;
+        show("stopped");
+      } else {
+        refreshControls();  // customer_left or session_ended follows and says why
+      }
+    },
+    session_ended(message) {
+      view.sharing = false;
+      view.wantView = false;
+      if (message.by === "customer") {
+        show("ended", "endedCustomer");
+      } else if (message.by === "expert") {
+        show("ended", view.ending ? "endedSelf" : "endedColleague");
+        view.ending = false;
+      } else {
+        view.endedText = message.reason === "expired" ? "endedExpired" : "endedClosed";
+        show("ended", view.endedText);
+      }
+    },
+    chat(message) {
+      addChat(message);
+    },
+    error(message) {
+      showError(String(message.detail || ""));
+    },
+  };
+
+  function customerThere() {
+    if (!view.customer) {
+      show("waiting");
+    } else if (view.wantView) {
+      ask();
+    } else if (!ASKABLE.has(document.body.dataset.sessionState)) {
+      show("ready");
+    } else {
+      refreshControls();
+    }
+  }
+
+  function ask() {
+    view.wantView = true;
+    if (send({ type: "view_request" })) show("asking");
+  }
+
+  // -- frames ------------------------------------------------------------------------------------
+
+  function takeFrame(blob) {
+    view.pending = blob;  // a newer frame replaces one that is still waiting to be drawn
+    if (!view.drawing) drawPending();
+  }
+
+  async function drawPending() {
+    view.drawing = true;
+    while (view.pending) {
+      const blob = view.pending;
+      view.pending = null;
+      let bitmap = null;
+      try {
+        bitmap = await createImageBitmap(blob);
+      } catch (error) {
+        bitmap = null;  // not a picture this browser can decode: skip it, ask for the next
+      }
+      if (bitmap) draw(bitmap);
+      send({ type: "ack" });
+    }
+    view.drawing = false;
+  }
+
+  function draw(bitmap) {
+    const canvas = elements.screen;
+    if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
+      canvas.width = bitmap.width;
+      canvas.height = bitmap.height;
+    }
+    canvas.getContext("2d").drawImage(bitmap, 0, 0);
+    bitmap.close();
+    elements.empty.hidden = true;
+    elements.frame.classList.remove("paused");
+    view.frames += 1;
+    document.body.dataset.lastFrameAt = String(performance.timeOrigin + performance.now());
+    document.body.dataset.framesDrawn = String(view.frames);
+  }
+
+  // -- chat --------------------------------------------------------------------------------------
+
+  function addChat(message) {
+    const item = document.createElement("li");
+    item.className = message.from === "customer" ? "from-customer" : "from-expert";
+    const time = document.createElement("time");
+    const at = new Date(message.at);
+    if (!Number.isNaN(at.getTime())) {
+      time.dateTime = at.toISOString();
+      time.textContent = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    }
+    const name = document.createElement("strong");
+    name.className = "name";
+    name.textContent = String(message.name || "");
+    const text = document.createElement("span");
+    text.className = "text";
+    text.textContent = String(message.text || "");
+    item.append(time, name, text);
+    elements.log.append(item);
+    elements.log.scrollTop = elements.log.scrollHeight;
+  }
+
+  function sendChat(event) {
+    event.preventDefault();
+    const text = elements.text.value.trim();
+    if (!text) return;
+    if (!send({ type: "chat", text })) {
+      showError(elements.state.dataset.notSent);
+      return;
+    }
+    elements.text.value = "";
+  }
+
+  // -- start -------------------------------------------------------------------------------------
+
+  function start() {
+    elements = find();
+    document.body.dataset.framesDrawn = "0";
+    elements.form.addEventListener("submit", sendChat);
+    elements.text.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        elements.form.requestSubmit();
+      }
+    });
+    elements.askAgain.addEventListener("click", ask);
+    elements.end.addEventListener("click", () => {
+      view.ending = true;
+      view.wantView = false;
+      send({ type: "end" });
+    });
+    show("connecting");
+    connect();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    if (document.body.dataset.page === "session") start();
+  });
+})();
