@@ -9,7 +9,9 @@ from http import HTTPStatus
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.lifecycle import IllegalTransition
@@ -76,7 +78,14 @@ def install(app: FastAPI) -> None:
     _take_over(app, Conflict, lambda e: (409, str(e)))
     _take_over(app, Problem, lambda e: (e.status, e.detail))
     _take_over(app, StarletteHTTPException, _http_message)
+    _take_over(app, RequestValidationError, lambda e: (400, BAD_VALUE))
     _take_over(app, Exception, _unexpected)
+    # A value the database cannot store (a NUL character, a number out of range) that no check
+    # caught: a bad address or form for pages; the API validates its input before it gets here.
+    _take_over(app, DataError, lambda e: (400, BAD_VALUE), api_handler=app.exception_handlers[Exception])
+
+
+BAD_VALUE = "This address or form has a value that is not allowed. Go back and use the page's buttons."
 
 
 def _http_message(error: StarletteHTTPException):
@@ -92,8 +101,8 @@ def _unexpected(error: Exception):
     return 500, "Something went wrong on the server; it has been logged. Go back and try again."
 
 
-def _take_over(app: FastAPI, exception: type[Exception], describe) -> None:
-    api_handler = app.exception_handlers[exception]
+def _take_over(app: FastAPI, exception: type[Exception], describe, *, api_handler=None) -> None:
+    api_handler = api_handler or app.exception_handlers[exception]
 
     def handler(request: Request, error: Exception) -> Response:
         if not is_page(request):

@@ -7,9 +7,9 @@ MAX_FIELD_CHARS = 20_000
 
 
 def text_field(form: FormData, name: str) -> str:
-    """A text field's value; files and missing fields read as empty."""
+    """A text field's value; files and missing fields read as empty, NUL characters as nothing."""
     value = form.get(name)
-    return value[:MAX_FIELD_CHARS] if isinstance(value, str) else ""
+    return value[:MAX_FIELD_CHARS].replace("\x00", "") if isinstance(value, str) else ""
 
 
 def field_errors(error: ValidationError) -> dict[str, str]:

@@ -135,6 +135,9 @@ _ERRORS = {
     "This request is {status} and can no longer be changed.":
         "Diese Anfrage ist {status} und kann nicht mehr geändert werden.",
     "This page does not exist.": "Diese Seite gibt es nicht.",
+    "This address or form has a value that is not allowed. Go back and use the page's buttons.":
+        "Diese Adresse oder dieses Formular enthält einen unzulässigen Wert. "
+        "Gehen Sie zurück und nutzen Sie die Schaltflächen der Seite.",
     "This page cannot be used that way; go back and use its buttons.":
         "So lässt sich diese Seite nicht verwenden; gehen Sie zurück und nutzen Sie ihre Schaltflächen.",
     "Something went wrong on the server; it has been logged. Go back and try again.":

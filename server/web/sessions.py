@@ -32,7 +32,7 @@ class Login:
 
 def authenticate(session: Session, *, email: str, password: str) -> User | None:
     """The active user with this email and password, or None (the same answer for every miss)."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = None if "\x00" in email else session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or not user.password_hash:
         security.verify_password(_DUMMY_HASH, password)  # the same work as a real check
         return None

@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from server.api.deps import StateDep
 from server.models import Group, GroupMember, Module, ServiceRequest, User
-from server.queue import NotFound
 from server.web.deps import AdminLoginDep, FormDep
 from server.web.forms import text_field
+from server.web.lookups import company_row
 from server.web.routes.admin_users import AdminForm, company_user, keyed
 from server.web.sessions import Login
 from server.web.templating import render
@@ -21,10 +21,7 @@ PAGE = "/admin/groups"
 
 
 def company_group(session: Session, login: Login, group_id: str) -> Group:
-    group = session.get(Group, group_id)
-    if group is None or group.company_id != login.user.company_id:
-        raise NotFound("no group with this id in your company")
-    return group
+    return company_row(session, Group, group_id, company_id=login.user.company_id, what="group")
 
 
 def _groups_page(request: Request, login: Login, state, *, values: dict | None = None,

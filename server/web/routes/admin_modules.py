@@ -30,10 +30,10 @@ from server import admin
 from server.api.deps import StateDep
 from server.assignment import UnknownStrategy, parse_strategy
 from server.models import Company, Group, Module, User
-from server.queue import NotFound
 from server.web.deps import AdminLoginDep, FormDep
 from server.web.errors import WebError
 from server.web.forms import text_field
+from server.web.lookups import company_row
 from server.web.routes.admin_users import AdminForm, keyed, shown_once
 from server.web.sessions import Login
 from server.web.templating import render
@@ -54,10 +54,7 @@ INSECURE_URL = ("Modules must reach the queue over https:// (plain http:// works
 
 
 def company_module(session: Session, login: Login, module_id: str) -> Module:
-    module = session.get(Module, module_id)
-    if module is None or module.company_id != login.user.company_id:
-        raise NotFound("no module with this id in your company")
-    return module
+    return company_row(session, Module, module_id, company_id=login.user.company_id, what="module")
 
 
 def available_bases(bases_dir: Path) -> dict[str, Path]:

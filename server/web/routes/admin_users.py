@@ -18,10 +18,10 @@ from server import security
 from server.admin import ROLES
 from server.api.deps import StateDep
 from server.models import Company, User
-from server.queue import NotFound
 from server.web import sessions
 from server.web.deps import AdminLoginDep, FormDep
 from server.web.forms import text_field
+from server.web.lookups import company_row
 from server.web.sessions import Login
 from server.web.templating import render
 
@@ -106,10 +106,7 @@ def keyed(errors: dict[str, Message], key: str) -> dict[str, Message]:
 
 
 def company_user(session: Session, login: Login, user_id: str) -> User:
-    user = session.get(User, user_id)
-    if user is None or user.company_id != login.user.company_id:
-        raise NotFound("no user with this id in your company")
-    return user
+    return company_row(session, User, user_id, company_id=login.user.company_id, what="user")
 
 
 def lock_company(session: Session, login: Login) -> None:

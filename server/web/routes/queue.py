@@ -22,7 +22,8 @@ router = APIRouter()
 
 PAGE_SIZE = 100
 STATUS_CHOICES = ("open", "new", "pending", "in_progress", "closed", "expired", "all")
-_Short = Annotated[str, Query(max_length=100)]
+_Short = Annotated[str, Query(max_length=100, pattern=r"^[^\x00]*$")]
+_RowId = Annotated[int | None, Query(ge=1, le=2**62)]
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class QueueFilters:
 
 
 def queue_filters(
-    status: _Short = "open", group: _Short = "", assignee: _Short = "", before: int | None = None
+    status: _Short = "open", group: _Short = "", assignee: _Short = "", before: _RowId = None
 ) -> QueueFilters:
     """The filters from the query string; an unknown status shows the open requests."""
     return QueueFilters(status=status if status in STATUS_CHOICES else "open", group=group, assignee=assignee,
