@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     notify_timeout_seconds: float = Field(default=10.0, gt=0)
     notify_max_attempts: int = Field(default=8, ge=1, le=50)
     notify_poll_seconds: float = Field(default=2.0, gt=0)
+    # Webhooks to loopback and private addresses (an intranet ticket system); set false when
+    # companies that must not reach into this server's network share it.
+    webhook_allow_private: bool = True
 
     @field_validator("secret_key")
     @classmethod

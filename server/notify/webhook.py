@@ -21,7 +21,9 @@ followed (the configured URL is the only place a notification goes).
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import time
 from importlib import metadata
 
@@ -73,8 +75,31 @@ def headers_for(*, event: str, delivery_id: int, secret: str, body: bytes, times
     return headers
 
 
-def post(url: str, *, event: str, delivery_id: int, payload: dict, secret: str, timeout: float) -> None:
+def require_public_host(url: str) -> None:
+    """Refuse a URL whose host resolves to a loopback, private, link-local or other non-public address.
+
+    For servers that host companies which must not reach into the server's own network. The
+    address is checked when the call is made; a name that changes its address between this check
+    and the connection (DNS rebinding) is not covered.
+    """
+    host = httpx.URL(url).host
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError) as error:
+        raise DeliveryError(f"cannot resolve the webhook host {host!r}: {error}") from None
+    private = sorted(a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_global)
+    if private:
+        raise PermanentError(
+            f"the webhook URL points into a private network ({host} is {', '.join(private)}); this server "
+            "allows only public addresses (SOSQUEUE_WEBHOOK_ALLOW_PRIVATE=false)"
+        )
+
+
+def post(url: str, *, event: str, delivery_id: int, payload: dict, secret: str, timeout: float,
+         allow_private: bool = True) -> None:
     """Send one webhook call; raises DeliveryError unless the receiver answered 2xx."""
+    if not allow_private:
+        require_public_host(url)
     body = encode_body(payload)
     headers = headers_for(event=event, delivery_id=delivery_id, secret=secret, body=body, timestamp=int(time.time()))
     try:

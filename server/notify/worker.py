@@ -116,7 +116,8 @@ def send(job: Job, settings: Settings) -> None:
         mail.send(message, to=job.target, settings=settings)
     elif job.channel == "webhook":
         webhook.post(job.target, event=job.event, delivery_id=job.id, payload=job.payload,
-                     secret=job.secret, timeout=settings.notify_timeout_seconds)
+                     secret=job.secret, timeout=settings.notify_timeout_seconds,
+                     allow_private=settings.webhook_allow_private)
     else:
         raise PermanentError(f"unknown notification channel {job.channel!r}")
 

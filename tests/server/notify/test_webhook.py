@@ -4,6 +4,10 @@ import json
 from datetime import datetime
 from importlib import metadata
 
+import pytest
+
+from server.notify import webhook
+from server.notify.errors import PermanentError
 from server.notify.webhook import encode_body, headers_for, sign, verify_signature
 from tests.server.notify.conftest import MAX_ATTEMPTS, PUBLIC_URL, SECRET, configure, name_user, notifications
 from tests.support.polling import eventually
@@ -184,3 +188,17 @@ def test_redirects_are_not_followed(notify_server, webhook):
     assert [call.answered for call in webhook.calls] == [302] * MAX_ATTEMPTS
     assert row.last_error == "the webhook receiver answered HTTP 302 (redirects are not followed; configure the final URL)"
     assert row.failed_at is not None
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8080/hook", "http://localhost/hook", "https://10.1.2.3/hook", "http://169.254.169.254/latest",
+    "http://[::1]/hook", "http://192.168.0.7/hook",
+])
+def test_without_private_networks_a_webhook_into_one_is_given_up_at_once(url):
+    with pytest.raises(PermanentError, match=r"^the webhook URL points into a private network \("):
+        webhook.post(url, event="request.created", delivery_id=1, payload={}, secret="s", timeout=1,
+                     allow_private=False)
+
+
+def test_a_public_address_passes_the_private_network_check():
+    webhook.require_public_host("https://93.184.216.34/hook")  # a literal address: no lookup leaves the machine
