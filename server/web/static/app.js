@@ -177,7 +177,13 @@ function updateCountdowns() {
 
 function startRequest() {
   const code = document.getElementById("request").dataset.code;
-  const reload = () => window.location.replace(window.location.pathname);
+  // A form of this page on its way (assign, close…) brings a fresh page itself; reloading for
+  // the event it caused would abort that navigation.
+  let submitting = false;
+  document.addEventListener("submit", () => { submitting = true; });
+  const reload = () => {
+    if (!submitting) window.location.replace(window.location.pathname);
+  };
   connectLive((type, event) => {
     if (event.code === code) reload();
   }, reload);
