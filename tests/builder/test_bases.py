@@ -202,6 +202,7 @@ def test_real_base_carries_the_agent_but_no_server_or_builder_code(real_base):
                              capture_output=True, text=True, timeout=120, check=True).stdout
     names = set(re.findall(r"'([^']+)'\s*$", listing, flags=re.MULTILINE))
     top = {re.split(r"[./]", name)[0] for name in names}
-    assert {"agent.cli", "agent.payload", "agent.module", "pystray", "PIL", "requests"} <= names | top
+    assert {"agent.cli", "agent.payload", "agent.module", "agent.connect.channel", "pystray", "PIL", "requests",
+            "websockets.sync.client"} <= names | top
     assert not top & {"server", "builder", "branding", "tests", "fastapi", "starlette", "uvicorn", "sqlalchemy",
                       "alembic", "pydantic", "psycopg", "httpx", "PyInstaller", "pytest", "numpy"}

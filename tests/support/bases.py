@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 BASE_INPUTS = (REPO / "build_scripts" / "sosqueue-agent.spec", REPO / "build_scripts" / "agent_main.py")
 BUILD_INFO = "build-info.json"
 # PyInstaller itself and what it bundles into the base besides the agent's own files.
-BUNDLED_PACKAGES = ("pyinstaller", "pillow", "pystray", "requests", "platformdirs")
+BUNDLED_PACKAGES = ("pyinstaller", "pillow", "pystray", "requests", "platformdirs", "websockets")
 STALE_AFTER = 7 * 24 * 3600
 
 
