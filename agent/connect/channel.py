@@ -8,7 +8,10 @@ no port is ever opened on the customer's computer.
 
 Messages are JSON text frames; screen frames are binary. A background thread receives and
 reconnects after a drop with backoff (about 1, 2, 4 … 30 s); the close codes in
-:data:`FINAL_CLOSE_CODES` end the channel for good.
+:data:`FINAL_CLOSE_CODES` end the channel for good. Sending only queues: each socket has a
+:class:`~agent.connect.writer.SocketWriter` thread, so a stalled network never blocks the caller,
+and a write that makes no progress for :data:`SEND_TIMEOUT` seconds drops the socket (then the
+channel reconnects).
 """
 
 import json
@@ -21,6 +24,7 @@ from urllib.parse import quote, urlsplit
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
+from agent.connect.writer import SocketWriter, bound_writes, cut
 from agent.outbox import backoff_delays
 
 log = logging.getLogger("sosqueue.agent.connect")
@@ -33,6 +37,8 @@ FINAL_CLOSE_CODES = {4401: "not signed in", 4403: "forbidden", 4404: "no such re
 BACKOFF_CAP = 30.0
 OPEN_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 3.0
+#: A write that makes no progress for this long ends the socket (a 2 MiB frame needs about 100 KiB/s).
+SEND_TIMEOUT = 20.0
 MAX_INCOMING = 64 * 1024  # the server's JSON messages are at most 16 KiB
 
 #: The channel's states, as :class:`SessionChannel` reports them.
@@ -76,12 +82,14 @@ class SessionChannel:
         channel's thread on every change; hand UI work to the main thread from there.
     :param on_message: called with each JSON message (a dict with a ``type``) from the channel's thread.
     :param delays: the waits between attempts (tests shorten them).
+    :param send_timeout: seconds a write may make no progress before the socket is dropped.
     """
 
     def __init__(self, url: str, token: str, *, on_state: Callable[[str, str], None],
                  on_message: Callable[[dict], None], ssl_context: ssl.SSLContext | None = None,
                  user_agent: str = "sosqueue-agent",
-                 delays: Callable[[], Iterator[float]] = lambda: backoff_delays(cap=BACKOFF_CAP)):
+                 delays: Callable[[], Iterator[float]] = lambda: backoff_delays(cap=BACKOFF_CAP),
+                 send_timeout: float = SEND_TIMEOUT):
         self.url = url
         self._token = token
         self._on_state = on_state
@@ -89,10 +97,11 @@ class SessionChannel:
         self._ssl = ssl_context if url.startswith("wss://") else None
         self._user_agent = user_agent
         self._delays = delays
+        self._send_timeout = send_timeout
         self._closing = threading.Event()
-        self._lock = threading.Lock()  # guards _connection
-        self._send_lock = threading.Lock()  # one message at a time, in order
+        self._lock = threading.Lock()  # guards _connection and _writer
         self._connection: ClientConnection | None = None
+        self._writer: SocketWriter | None = None
         self._state = "new"
         self._thread = threading.Thread(target=self._run, name="sosqueue-session", daemon=True)
 
@@ -109,34 +118,43 @@ class SessionChannel:
         self._thread.start()
 
     def send_json(self, message: dict) -> bool:
-        """Send one JSON message; False when the channel is not connected (nothing is queued)."""
+        """Queue one JSON message for the open socket, without waiting; False when not connected."""
         return self._send(json.dumps(message, ensure_ascii=False))
 
     def send_frame(self, data: bytes) -> bool:
-        """Send one screen frame (a binary message); False when not connected."""
-        return self._send(data)
+        """Queue one screen frame (a binary message), replacing one still waiting; False when not connected."""
+        return self._send(data, frame=True)
+
+    def drop_frames(self) -> None:
+        """Forget the frames not written yet (sharing stopped)."""
+        with self._lock:
+            writer = self._writer
+        if writer is not None:
+            writer.drop_frames()
 
     def close(self, timeout: float = CLOSE_TIMEOUT + 2) -> None:
-        """Close the socket (the queue sees the customer leave) and end the thread."""
+        """Close the socket after what is queued (the queue sees the customer leave) and end the thread.
+
+        On a stalled network the socket is cut after :data:`CLOSE_TIMEOUT` and a second, so this
+        returns within about that plus ``timeout`` seconds.
+        """
         self._closing.set()
         with self._lock:
-            connection = self._connection
-        if connection is not None:
-            connection.close()  # sends Close and waits up to CLOSE_TIMEOUT for the server's
+            connection, writer = self._connection, self._writer
+        if writer is not None:
+            writer.finish()
+            if not writer.join(CLOSE_TIMEOUT + 1):
+                log.info("the session channel did not close in time; cutting the connection")
+                cut(connection)
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
-    def _send(self, payload: str | bytes) -> bool:
-        with self._send_lock:
-            with self._lock:
-                connection = self._connection
-            if connection is None or self._closing.is_set():
-                return False
-            try:
-                connection.send(payload)
-            except ConnectionClosed:
-                return False
-            return True
+    def _send(self, payload: str | bytes, *, frame: bool = False) -> bool:
+        with self._lock:
+            writer = self._writer
+        if writer is None or self._closing.is_set():
+            return False
+        return writer.put(payload, frame=frame)
 
     def _run(self) -> None:
         delays = self._delays()
@@ -175,7 +193,10 @@ class SessionChannel:
         with self._lock:
             if self._closing.is_set():
                 return False
+            bound_writes(connection.socket, self._send_timeout)
             self._connection = connection
+            self._writer = SocketWriter(connection)
+            self._writer.start()
         return True
 
     def _receive(self, connection: ClientConnection) -> str:
@@ -189,6 +210,9 @@ class SessionChannel:
         finally:
             with self._lock:
                 self._connection = None
+                writer, self._writer = self._writer, None
+            if writer is not None:
+                writer.stop()
         code = connection.close_code
         log.info("the session channel closed (%s %s)", code, connection.close_reason or "")
         return "" if self._closing.is_set() else FINAL_CLOSE_CODES.get(code or 0, "")

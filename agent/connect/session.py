@@ -1,8 +1,12 @@
 """The customer's side of a request's session: the channel, the consent, the sharing and the chat.
 
-Everything that touches a window runs on Tk's main thread (through :class:`agent.ui.UiQueue`).
+Everything that touches a window runs on Tk's main thread (through :class:`agent.ui.UiQueue`),
+and nothing there waits for the network: the channel only queues what is sent.
 Two messages are handled straight in the channel's thread because they must not wait for
 the window: ``ack`` (the next frame may go) and ``view_stop`` (capture stops at once).
+
+A ``view_stop`` (or a lost socket) also withdraws the question on screen: the answer to a
+withdrawn question, even one clicked before the window heard of the stop, starts nothing.
 """
 
 import logging
@@ -13,7 +17,7 @@ from agent import __version__
 from agent.client import Ticket
 from agent.config import ModuleConfig
 from agent.connect.capture import Capture, create_capture
-from agent.connect.channel import SessionChannel, session_url, tls_context
+from agent.connect.channel import SEND_TIMEOUT, SessionChannel, session_url, tls_context
 from agent.connect.sharing import ACK_TIMEOUT, POLL_SECONDS, Sharer
 from agent.i18n import _
 from agent.ui import UiQueue
@@ -41,7 +45,8 @@ class CustomerSession:
                  on_channel: Callable[[str], None] = lambda state: None,
                  open_capture: Callable[[], Capture] = create_capture,
                  delays: Callable[[], Iterator[float]] | None = None,
-                 poll_seconds: float = POLL_SECONDS, ack_timeout: float = ACK_TIMEOUT):
+                 poll_seconds: float = POLL_SECONDS, ack_timeout: float = ACK_TIMEOUT,
+                 send_timeout: float = SEND_TIMEOUT):
         self.root = root
         self.ui = ui
         self.config = config
@@ -53,13 +58,15 @@ class CustomerSession:
         self._open_capture = open_capture
         self._sharer_options = {"poll_seconds": poll_seconds, "ack_timeout": ack_timeout}
         options = {"delays": delays} if delays else {}
+        options["send_timeout"] = send_timeout
         self.channel = SessionChannel(
             session_url(config.server_url, ticket.code), ticket.customer_token,
             on_state=self._on_channel_state, on_message=self._on_message,
             ssl_context=tls_context(config.ca_bundle), user_agent=f"sosqueue-agent/{__version__}", **options,
         )
-        self._lock = threading.Lock()  # guards _sharer between the channel's thread and the main one
+        self._lock = threading.Lock()  # guards _sharer and _withdrawals between the channel's thread and the main one
         self._sharer: Sharer | None = None
+        self._withdrawals = 0  # view_stops and lost sockets so far: a question asked before one is withdrawn
         self._sharers: list[Sharer] = []  # every sharing period of this session, for the count
         self.dialog: ConsentDialog | None = None
         self.indicator: SharingIndicator | None = None
@@ -110,7 +117,7 @@ class CustomerSession:
 
     def _on_channel_state(self, state: str, reason: str) -> None:
         if state != "connected":
-            self._stop_sharing()  # frames cannot go anyway, and the relay ended sharing
+            self._withdraw()  # frames cannot go anyway, and the relay ended sharing and the question
         self.ui.call(self._channel_changed, state, reason)
 
     def _on_message(self, message: dict) -> None:
@@ -120,19 +127,30 @@ class CustomerSession:
             if sharer:
                 sharer.acknowledge()
         elif kind in ("view_stop", "session_ended"):
-            was_sharing = self._stop_sharing()
+            was_sharing = self._withdraw()
             self.ui.call(self._viewing_stopped, str(message.get("reason", "")), was_sharing)
+        elif kind == "view_request":
+            with self._lock:
+                question = self._withdrawals
+            self.ui.call(self._ask_consent, message, question)
         else:
             self.ui.call(self._handle, message)
 
+    def _withdraw(self) -> bool:
+        """Stop sharing and withdraw the question on screen; True when it was sharing."""
+        with self._lock:
+            self._withdrawals += 1
+        return self._stop_sharing()
+
     def _stop_sharing(self) -> bool:
-        """Stop the sharer if there is one; True when it was sharing."""
+        """Stop the sharer if there is one and forget its frames not yet sent; True when it was sharing."""
         with self._lock:
             sharer, self._sharer = self._sharer, None
         if sharer is None:
             return False
         was_sharing = sharer.sharing
         sharer.stop()
+        self.channel.drop_frames()
         return was_sharing
 
     # -- the main thread -----------------------------------------------------------------------
@@ -143,8 +161,6 @@ class CustomerSession:
         kind = message["type"]
         if kind == "hello":
             self.experts = [expert for expert in message.get("experts") or [] if isinstance(expert, dict)]
-        elif kind == "view_request":
-            self._ask_consent(message)
         elif kind == "chat":
             self._chat_received(message)
         elif kind == "expert_joined":
@@ -160,6 +176,7 @@ class CustomerSession:
         if self._closed:
             return  # the window's chat pane may belong to the next request's session by now
         if state != "connected":
+            self._stop_sharing()  # a sharer started by a late answer, too
             self._hide_indicator()
             if self.dialog and self.dialog.open:
                 self.dialog.dismiss()  # the question was for a session that has gone
@@ -170,7 +187,10 @@ class CustomerSession:
             self.chat.set_connected(state == "connected")
         self.on_channel(state)
 
-    def _ask_consent(self, message: dict) -> None:
+    def _ask_consent(self, message: dict, question: int) -> None:
+        """Show the consent dialog for a view_request; ``question`` tells later whether it was withdrawn."""
+        if self._closed:
+            return
         expert = message.get("expert") if isinstance(message.get("expert"), dict) else {}
         name = short(expert.get("name", "")) if isinstance(expert.get("name"), str) else ""
         company = message.get("company") if isinstance(message.get("company"), str) else ""
@@ -178,10 +198,13 @@ class CustomerSession:
             return  # one question at a time
         self.consent = "shown"
         self.dialog = ConsentDialog(self.root, self.config, expert=name, company=company,
-                                    on_answer=lambda allowed: self._answered(allowed, name))
+                                    on_answer=lambda allowed: self._answered(allowed, name, question))
 
-    def _answered(self, allowed: bool, expert: str) -> None:
+    def _answered(self, allowed: bool, expert: str, question: int) -> None:
         if self._closed:
+            return
+        if self._withdrawn(question):
+            self.consent = "none"  # the expert stopped asking (or the socket went) before the click
             return
         if not allowed:
             self.consent = "denied"
@@ -195,11 +218,16 @@ class CustomerSession:
         self.consent = "allowed"
         if self.sharing:
             self.channel.send_json({"type": "consent", "allowed": True, "scopes": SCOPES})
+            if self.indicator is None:
+                self._show_indicator()
             return
         sharer = Sharer(self._open_capture, self.channel.send_frame, **self._sharer_options,
                         on_end=lambda reason: self.ui.call(self._sharing_ended, sharer, reason))
         with self._lock:
-            self._sharer = sharer
+            if self._withdrawals != question:  # a view_stop came in the meantime
+                self.consent = "none"
+                return
+            self._sharer = sharer  # from here on a view_stop stops it, even before it starts
         self._sharers.append(sharer)
         # The consent goes first: the relay accepts frames only after it.
         if not self.channel.send_json({"type": "consent", "allowed": True, "scopes": SCOPES}):
@@ -207,8 +235,14 @@ class CustomerSession:
             self._note(_("The connection was lost, so your screen is not shared."))
             return
         sharer.start()
+        if not sharer.sharing:
+            return  # stopped by a view_stop that came while the consent went out
         self._show_indicator()
         self._note(_("You are sharing your screen."))
+
+    def _withdrawn(self, question: int) -> bool:
+        with self._lock:
+            return self._withdrawals != question
 
     def _customer_stopped(self) -> None:
         """Stop sharing on the bar: capture stops first, then the experts are told."""
@@ -220,6 +254,7 @@ class CustomerSession:
     def _viewing_stopped(self, reason: str, was_sharing: bool) -> None:
         if self._closed:
             return
+        was_sharing = self._stop_sharing() or was_sharing  # a sharer started by a late answer, too
         self._hide_indicator()
         if self.dialog and self.dialog.open:
             self.dialog.dismiss()  # nobody waits for the answer any more

@@ -25,7 +25,8 @@ class Sharer:
     """One period of sharing: from :meth:`start` (after the customer allowed it) to :meth:`stop`.
 
     :param open_capture: makes the capture; called once, in the sharer's thread, after start.
-    :param send_frame: sends one frame; False when it could not (the channel is down).
+    :param send_frame: hands one frame on to be sent, without waiting for the network (the
+        channel queues it); False when it could not (the channel is down).
     :param on_end: called from the sharer's thread when sharing ends by itself (reason:
         ``channel`` or ``capture``), not after :meth:`stop`.
     """
@@ -40,10 +41,12 @@ class Sharer:
         self._on_end = on_end
         self._stopped = threading.Event()
         self._acked = threading.Event()
-        self._lock = threading.Lock()  # a stop waits for a frame being handed over, then none follows
+        # Held only while a frame is handed on (which never waits for the network): once stop()
+        # has it, no frame follows, so a view_stop queued after stop() is the last word.
+        self._lock = threading.Lock()
         self._detector = ChangeDetector()
         self._thread = threading.Thread(target=self._run, name="sosqueue-share", daemon=True)
-        self.frames_sent = 0
+        self.frames_sent = 0  # handed to the channel (on a slow link a newer one may replace one waiting)
         self.bytes_sent = 0
         self.polls = 0  # pictures grabbed
         self.ack_timeouts = 0  # frames sent because the previous one's ack did not come in time
@@ -56,7 +59,7 @@ class Sharer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop at once: after this returns no frame leaves (safe from any thread)."""
+        """Stop at once: after this returns no frame is handed on (safe from any thread, never blocks for long)."""
         with self._lock:
             self._stopped.set()
         self._acked.set()  # wake the thread if it waits for an ack
@@ -130,7 +133,7 @@ class Sharer:
             in_flight = True
 
     def _send(self, frame: bytes) -> bool | None:
-        """True when sent, False when the channel is down, None when stopped meanwhile."""
+        """True when handed on, False when the channel is down, None when stopped meanwhile."""
         with self._lock:
             if self._stopped.is_set():
                 return None

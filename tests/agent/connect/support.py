@@ -3,16 +3,23 @@
 :class:`LocalRelay` plays the queue's side of one customer session with ``websockets``' own
 server: it checks the customer token, says hello, records every message and frame, acks
 frames like an expert's browser does, and can send, drop or refuse on the test's command.
+:class:`StallingProxy` sits between the agent and it and can stop carrying the agent's bytes,
+as a network does that died in the middle of a write.
 """
 
 import io
+import itertools
 import json
+import os
 import select
 import socket
 import socketserver
 import ssl
+import sys
 import threading
+import time
 import tkinter as tk
+from pathlib import Path
 
 from PIL import Image
 from websockets.exceptions import ConnectionClosed
@@ -159,6 +166,182 @@ class ConnectProxy:
             _pipe(client, upstream)
 
 
+class StallingProxy:
+    """A TCP relay on 127.0.0.1 in front of a :class:`LocalRelay` that can stop reading what the agent sends.
+
+    Its sockets take little into their receive buffer, so after :meth:`stall` the agent's
+    writes soon block as they do when the link is gone; the relay's messages keep flowing to
+    the agent. :meth:`resume` carries the agent's bytes again; :meth:`cut` resets the stalled
+    sockets. Sockets opened after a stall flow normally.
+    """
+
+    RECEIVE_BUFFER = 16 * 1024
+
+    def __init__(self, target_port: int):
+        self._target = ("127.0.0.1", target_port)
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RECEIVE_BUFFER)  # accepted ones inherit it
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen()
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._links: list[tuple[socket.socket, socket.socket, threading.Event]] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "StallingProxy":
+        threading.Thread(target=self._accept, name="stalling-proxy", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._listener.close()
+        self.resume()
+        with self._lock:
+            links = list(self._links)
+        for agent, upstream, _flowing in links:
+            _close(agent)
+            _close(upstream)
+
+    def stall(self) -> None:
+        """Stop reading from the agent's open sockets."""
+        with self._lock:
+            for _agent, _upstream, flowing in self._links:
+                flowing.clear()
+
+    def resume(self) -> None:
+        with self._lock:
+            for _agent, _upstream, flowing in self._links:
+                flowing.set()
+
+    def cut(self) -> None:
+        """Reset the stalled sockets (closing with unread data sends RST): a blocked write fails."""
+        with self._lock:
+            stalled = [(agent, upstream) for agent, upstream, flowing in self._links if not flowing.is_set()]
+        for agent, upstream in stalled:
+            _close(agent)
+            _close(upstream)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                agent, _address = self._listener.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.create_connection(self._target, timeout=10)
+            upstream.settimeout(None)
+            flowing = threading.Event()
+            flowing.set()
+            with self._lock:
+                self._links.append((agent, upstream, flowing))
+            threading.Thread(target=self._carry_agent, args=(agent, upstream, flowing), daemon=True).start()
+            threading.Thread(target=self._carry_relay, args=(upstream, agent), daemon=True).start()
+
+    @staticmethod
+    def _carry_agent(agent: socket.socket, upstream: socket.socket, flowing: threading.Event) -> None:
+        try:
+            while True:
+                flowing.wait()
+                data = agent.recv(4096)
+                if not data:
+                    break
+                upstream.sendall(data)
+        except OSError:
+            pass
+        _close(upstream)
+
+    @staticmethod
+    def _carry_relay(upstream: socket.socket, agent: socket.socket) -> None:
+        try:
+            while data := upstream.recv(65536):
+                agent.sendall(data)
+            agent.shutdown(socket.SHUT_WR)  # a half close: a stalled write stays stalled
+        except OSError:
+            pass
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+_WEBSOCKETS_WRITE = str(Path("websockets") / "sync" / "connection.py")
+
+
+def writing_thread() -> int | None:
+    """The id of a thread of this process that is inside a websockets socket write now, if any."""
+    for ident, frame in sys._current_frames().items():
+        if frame.f_code.co_name == "send_data" and frame.f_code.co_filename.endswith(_WEBSOCKETS_WRITE):
+            return ident
+    return None
+
+
+class BlockedWrite:
+    """Tells when one thread has stayed inside a socket write for :data:`SAMPLES` looks in a row."""
+
+    SAMPLES = 15
+    PAUSE = 0.05
+
+    def __init__(self):
+        self._thread: int | None = None
+        self._seen = 0
+
+    def __call__(self) -> bool:
+        thread = writing_thread()
+        self._seen = self._seen + 1 if thread is not None and thread == self._thread else int(thread is not None)
+        self._thread = thread
+        time.sleep(self.PAUSE)
+        return self._seen >= self.SAMPLES
+
+
+class Watchdog:
+    """Runs ``rescue`` if the block it guards is still running after ``patience`` seconds, and says so.
+
+    A hang then ends as a failed assertion on :attr:`fired` instead of a test that never returns.
+    """
+
+    def __init__(self, rescue, patience: float = 60.0):
+        self._rescue = rescue
+        self._patience = patience
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="watchdog", daemon=True)
+        self.fired = False
+
+    def __enter__(self) -> "Watchdog":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        if not self._done.wait(self._patience):
+            self.fired = True
+            self._rescue()
+
+
+def noise_pictures(count: int, size: tuple[int, int]) -> list[Image.Image]:
+    """Pictures of random colours: every one makes a frame of about half a megabyte."""
+    width, height = size
+    return [Image.frombytes("RGB", size, os.urandom(width * height * 3)) for _ in range(count)]
+
+
+def flood_until_a_write_blocks(root: tk.Tk, painter: "Painter", pictures: list[Image.Image]) -> None:
+    """Keep the screen changing (big frames) until a socket write has stayed blocked (the link is full)."""
+    from tests.agent.ui.support import pump
+
+    photos = itertools.cycle([painter.photo(picture) for picture in pictures])
+    blocked = BlockedWrite()
+
+    def changed_and_blocked() -> bool:
+        painter.show_photo(next(photos))
+        return blocked()
+
+    pump(root, changed_and_blocked, what="a socket write to block on the stalled link")
+
+
 def _pipe(first: socket.socket, second: socket.socket) -> None:
     """Copy bytes both ways until either side closes."""
     sockets = [first, second]
@@ -224,10 +407,17 @@ class Painter:
 
     def show(self, picture: Image.Image) -> None:
         """Show ``picture`` (the screen's size) pixel for pixel."""
+        self.show_photo(self.photo(picture))
+
+    def photo(self, picture: Image.Image) -> tk.PhotoImage:
+        """``picture`` ready to show (making it once is quicker when pictures take turns)."""
         buffer = io.BytesIO()
         picture.save(buffer, "PNG")
-        self._photo = tk.PhotoImage(master=self.root, data=buffer.getvalue())
-        self.label.configure(image=self._photo)
+        return tk.PhotoImage(master=self.root, data=buffer.getvalue())
+
+    def show_photo(self, photo: tk.PhotoImage) -> None:
+        self._photo = photo
+        self.label.configure(image=photo)
         self._settle()
 
     def destroy(self) -> None:

@@ -1,12 +1,15 @@
-"""The session channel against a loopback WebSocket server: token, messages, drops, refusals, closing."""
+"""The session channel against a loopback WebSocket server: token, messages, drops, refusals, closing, stalls."""
 
 import itertools
+import os
 import queue
+import time
 
 import pytest
 
 from agent.connect.channel import SessionChannel, session_url, tls_context
-from tests.agent.connect.support import CODE, SESSION_PATH, TOKEN, ConnectProxy, LocalRelay
+from tests.agent.connect.support import (CODE, SESSION_PATH, TOKEN, ConnectProxy, LocalRelay, StallingProxy,
+                                         Watchdog)
 from tests.support.polling import eventually
 
 
@@ -27,13 +30,14 @@ class Reports:
 
     def state_until(self, state: str) -> list[tuple[str, str]]:
         """Every state reported until ``state`` (included)."""
-        def reached():
-            while not self.states.empty():
-                self.seen_states.append(self.states.get())
-            return any(seen == state for seen, _ in self.seen_states)
-
-        eventually(reached, what=f"the channel to report {state}")
+        eventually(lambda: self.reported(state), what=f"the channel to report {state}")
         return self.seen_states
+
+    def reported(self, state: str) -> bool:
+        """Whether ``state`` was reported so far."""
+        while not self.states.empty():
+            self.seen_states.append(self.states.get())
+        return any(seen == state for seen, _ in self.seen_states)
 
     def message(self, kind: str) -> dict:
         def arrived():
@@ -49,9 +53,9 @@ def channels():
     """Open channels for a test; all are closed after it."""
     made: list[SessionChannel] = []
 
-    def make(relay: LocalRelay, reports: Reports, token: str = TOKEN) -> SessionChannel:
+    def make(relay: LocalRelay | StallingProxy, reports: Reports, token: str = TOKEN, **options) -> SessionChannel:
         channel = SessionChannel(session_url(relay.url, CODE), token, on_state=reports.on_state,
-                                 on_message=reports.on_message, delays=lambda: itertools.repeat(0.05))
+                                 on_message=reports.on_message, delays=lambda: itertools.repeat(0.05), **options)
         made.append(channel)
         channel.start()
         return channel
@@ -204,3 +208,25 @@ def test_the_channel_goes_through_the_systems_http_proxy(relay, channels, monkey
         reports.state_until("connected")
         assert proxy.requests == [f"CONNECT 127.0.0.1:{relay.port} HTTP/1.1"]
         assert reports.message("hello")["code"] == CODE
+
+
+def test_a_write_stuck_longer_than_the_send_timeout_drops_the_socket_and_the_channel_reconnects(relay, channels):
+    """The link stalls while frames go out: sending never waits, and after send_timeout without progress
+    the socket is dropped; the channel reconnects and messages flow on the new socket."""
+    with StallingProxy(relay.port) as proxy:
+        reports = Reports()
+        channel = channels(proxy, reports, send_timeout=1)
+        reports.state_until("connected")
+        proxy.stall()
+        frame = b"\xff\xd8" + os.urandom(512 * 1024)
+        with Watchdog(proxy.cut) as watchdog:  # a send that hangs is freed, and the test fails
+            while not reports.reported("reconnecting"):
+                channel.send_frame(frame)
+                time.sleep(0.01)
+        assert not watchdog.fired, "sending waited for the stalled network"
+        eventually(lambda: relay.connections == 2 and channel.connected, what="the new socket")
+        assert [state for state, _ in reports.state_until("connected")] == \
+            ["connecting", "connected", "reconnecting", "connected"]
+        assert channel.send_json({"type": "chat", "text": "back again"}) is True
+        eventually(lambda: relay.of_type("chat"), what="the message on the new socket")
+        assert relay.of_type("chat") == [{"type": "chat", "text": "back again"}]

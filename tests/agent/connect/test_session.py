@@ -1,7 +1,8 @@
-"""The customer's session end to end on this side: consent, sharing bar, stop, chat, drops.
+"""The customer's session end to end on this side: consent, sharing bar, stop, chat, drops, stalls.
 
 A real Tk on a real X screen, the real capture, the real channel, and a loopback WebSocket
-server in the queue's place. Clicks and keys come from xdotool.
+server in the queue's place (behind a TCP proxy that can stall, for a dead network). Clicks
+and keys come from xdotool.
 """
 
 import itertools
@@ -17,9 +18,11 @@ from agent.client import Ticket
 from agent.connect.session import CustomerSession
 from agent.ui import UiQueue, theme
 from agent.ui.chat import ChatPane
-from tests.agent.connect.support import CODE, TOKEN
+from tests.agent.connect.support import (CODE, TOKEN, StallingProxy, Watchdog, flood_until_a_write_blocks,
+                                         noise_pictures)
 from tests.agent.ui.support import needs_x_tools, pump
 from tests.support.modules import module_config
+from tests.support.polling import eventually
 
 pytestmark = needs_x_tools
 
@@ -27,28 +30,61 @@ VIEW_REQUEST = {"type": "view_request", "expert": {"id": "u1", "name": "Alex"}, 
 QUIET_POLLS = 10
 
 
+class CountingUiQueue(UiQueue):
+    """The window's real queue, counting what other threads handed to it and what it ran."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.handed = 0
+        self.ran = 0
+
+    def call(self, function, *args) -> None:
+        self.handed += 1
+        super().call(self._counted, function, args)
+
+    def _counted(self, function, args) -> None:
+        try:
+            function(*args)
+        finally:
+            self.ran += 1
+
+
 @pytest.fixture
-def session(root, relay, captures):
-    """A customer session for request s12-345-678 at the loopback relay, with a chat pane on screen."""
-    config = module_config(server_url=relay.url, module_id="m-connect", module_token="t" * 24,
-                           product="Acme Help", company="Acme Corp", primary="#7A1FA2")
-    palette = theme.Palette.from_brand(config.brand)
-    fonts = theme.make_fonts(root)
-    theme.apply_style(root, palette, fonts)
-    frame = ttk.Frame(root, padding=12)
-    frame.pack()
-    chat = ChatPane(frame, palette, fonts)
-    chat.pack()
-    ui = UiQueue(root)
-    ui.start()
-    made = CustomerSession(root, ui, config, Ticket(CODE, TOKEN, "pending"), chat=chat, open_capture=captures.open,
-                           delays=lambda: itertools.repeat(0.05), poll_seconds=0.05)
-    made.fonts = fonts  # Tk forgets fonts nobody references
-    made.start()
-    pump(root, lambda: made.channel.connected, what="the session channel")
-    yield made
-    ui.stop()
-    made.close(wait=5)
+def open_session(root, captures):
+    """Opens a customer session for request s12-345-678 at a server URL, with a chat pane on screen."""
+    made: list[tuple[CustomerSession, UiQueue]] = []
+
+    def open_(server_url: str, **options) -> CustomerSession:
+        config = module_config(server_url=server_url, module_id="m-connect", module_token="t" * 24,
+                               product="Acme Help", company="Acme Corp", primary="#7A1FA2")
+        palette = theme.Palette.from_brand(config.brand)
+        fonts = theme.make_fonts(root)
+        theme.apply_style(root, palette, fonts)
+        frame = ttk.Frame(root, padding=12)
+        frame.pack()
+        chat = ChatPane(frame, palette, fonts)
+        chat.pack()
+        ui = CountingUiQueue(root)
+        ui.start()
+        session = CustomerSession(root, ui, config, Ticket(CODE, TOKEN, "pending"), chat=chat,
+                                  open_capture=captures.open, delays=lambda: itertools.repeat(0.05),
+                                  **{"poll_seconds": 0.05, **options})
+        session.fonts = fonts  # Tk forgets fonts nobody references
+        made.append((session, ui))
+        session.start()
+        pump(root, lambda: session.channel.connected, what="the session channel")
+        return session
+
+    yield open_
+    for session, ui in made:
+        ui.stop()
+        session.close(wait=5)
+
+
+@pytest.fixture
+def session(open_session, relay):
+    """A customer session at the loopback relay."""
+    return open_session(relay.url)
 
 
 def xdotool(root, *args: str) -> None:
@@ -161,6 +197,98 @@ def test_a_dropped_connection_stops_sharing_and_a_new_question_is_needed(session
     frames = len(relay.frames)
     grabs_stay(session, captures, painter)
     assert len(relay.frames) == frames
+
+
+def run_queued(session) -> None:
+    """Let the window run everything other threads have handed to it so far."""
+    handed = session.ui.handed
+    pump(session.root, lambda: session.ui.ran >= handed, what="the window to catch up")
+
+
+@pytest.mark.parametrize("withdrawal", ["expert_ended", "experts_left", "dropped"])
+def test_allow_clicked_after_the_question_was_withdrawn_starts_no_capture(session, relay, captures, painter,
+                                                                         withdrawal):
+    """The expert ends or leaves (view_stop), or the socket drops, while the question is open, and the
+    customer clicks Allow before the window has heard of it: no consent goes out, nothing is captured,
+    no bar shows; the next question shares with the bar as usual."""
+    painter.fill("#1E7F3C")
+    asked(session, relay)
+    handed = session.ui.handed
+    if withdrawal == "dropped":
+        relay.drop()
+        eventually(lambda: relay.connections == 2 and session.channel.connected, what="the new socket")
+    else:
+        relay.send({"type": "view_stop", "reason": withdrawal})
+    eventually(lambda: session.ui.handed > handed, what="the channel to hand the news to the window")
+    session.dialog.allow_button.invoke()  # the window has not run the news yet: the click comes first
+    run_queued(session)
+    assert not session.sharing
+    assert grabs_stay(session, captures, painter) == 0
+    assert (captures.opened, relay.frames, relay.of_type("consent")) == (0, [], [])
+    assert session.indicator is None
+    assert not session.dialog.open
+    assert session.consent == "none"
+
+    asked(session, relay)
+    click(session.root, session.dialog.allow_button)
+    pump(session.root, lambda: relay.frames and session.snapshot()["sharing_bar"], what="frames and the bar")
+    assert relay.of_type("consent") == [{"type": "consent", "allowed": True, "scopes": ["view"]}]
+    assert session.sharing and session.consent == "allowed"
+
+
+def test_a_view_stop_while_the_question_is_open_closes_it_and_nothing_is_sent(session, relay, captures, painter):
+    """Every expert left (view_stop, reason experts_left): the dialog goes without an answer, nothing is captured."""
+    asked(session, relay)
+    relay.send({"type": "view_stop", "reason": "experts_left"})
+    pump(session.root, lambda: not session.dialog.open, what="the dialog to close")
+    assert session.consent == "none"
+    assert grabs_stay(session, captures, painter) == 0
+    assert (captures.opened, relay.frames, relay.messages) == (0, [], [])
+
+
+def stalled_while_sharing(open_session, relay, proxy, painter):
+    """A session sharing a changing screen through ``proxy``, whose link then stalls mid-write."""
+    session = open_session(proxy.url, ack_timeout=0.05, send_timeout=600)  # the test's stall outlasts no timeout
+    pictures = noise_pictures(4, (painter.width, painter.height))
+    sharing(session, relay, painter)
+    proxy.stall()
+    flood_until_a_write_blocks(session.root, painter, pictures)
+    return session
+
+
+def test_stop_sharing_on_a_stalled_network_is_handled_and_capture_stops(open_session, relay, captures, painter):
+    """The link stops carrying data in the middle of a frame: a click on Stop sharing is still handled, capture
+    stops, the bar goes; once the link moves again view_stop arrives after the last frame, on the same socket."""
+    with StallingProxy(relay.port) as proxy:
+        session = stalled_while_sharing(open_session, relay, proxy, painter)
+        x, y = session.snapshot()["stop_sharing_at"]
+        with Watchdog(proxy.cut) as watchdog:  # a window that hangs is freed, and the test fails
+            xdotool(session.root, "mousemove", str(x), str(y), "click", "1")
+            pump(session.root, lambda: session.indicator is None, what="Stop sharing to be handled")
+            chatted = session.send_chat("still there?")
+        assert not watchdog.fired, "the window hung while the network was stalled"
+        assert chatted is True
+        assert not session.sharing
+        grabs_stay(session, captures, painter)
+        proxy.resume()
+        pump(session.root, lambda: relay.of_type("chat"), what="the messages after the stall")
+    stop_at = relay.events.index({"type": "view_stop"})
+    assert relay.events[stop_at:] == [{"type": "view_stop"}, {"type": "chat", "text": "still there?"}]
+    assert relay.connections == 1
+
+
+def test_closing_the_session_on_a_stalled_network_returns_and_stops_capture(open_session, relay, captures, painter):
+    """Quit while a frame write is stuck: close() returns (the socket is cut), capture has stopped,
+    the channel is closed."""
+    with StallingProxy(relay.port) as proxy:
+        session = stalled_while_sharing(open_session, relay, proxy, painter)
+        with Watchdog(proxy.cut) as watchdog:
+            session.close(wait=5)
+        assert not watchdog.fired, "closing hung while the network was stalled"
+        assert session.channel.state == "closed"
+        assert not session.sharing
+        assert session.indicator is None
+        grabs_stay(session, captures, painter)
 
 
 def test_incoming_chat_shows_with_the_experts_name_as_plain_text(session, relay):
