@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         listener = PostgresListener(db, broker) if db.is_postgres else None
         if listener:
             listener.start()
+        await run_in_threadpool(connect.clear_left_behind, db)
         sweeper = asyncio.create_task(_sweep_forever(state))
         notifier = asyncio.create_task(deliver_forever(state, notify_wakeup))
         _tune_gc()

@@ -1,13 +1,17 @@
 """Connect: the expert sees the customer's screen (after consent) and both chat, through the server.
 
 ``protocol`` documents the messages and limits, ``relay`` is the in-process hub that joins a
-request's sockets, ``routes`` admits the customer's agent and the experts' browsers.
+request's sockets, ``presence`` records who is joined, ``routes`` admits the customer's agent
+and the experts' browsers.
 """
 
 from fastapi import FastAPI
 
 from server.connect import routes
+from server.connect.presence import clear_left_behind
 from server.connect.relay import Hub
+
+__all__ = ["clear_left_behind", "install"]
 
 
 def install(app: FastAPI) -> None:

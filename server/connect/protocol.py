@@ -12,11 +12,14 @@ Both sockets of one request must reach the same server process. With several pro
 a load balancer, route ``…/{code}/session`` and ``…/{code}/session/ws`` sticky by the code.
 
 Refusals and endings close the socket with a code (after accepting it, so clients see the code):
-4401 not signed in or unknown token, 4403 forbidden (another kind of token, bad ``Origin`` or
+4401 not signed in or unknown token (also mid-session, when the expert's login ends: logout,
+deactivation, password reset, expiry), 4403 forbidden (another kind of token, bad ``Origin`` or
 CSRF token), 4404 no such request (also a request of another company, or another request's
 customer token), 4409 the request is closed or expired (also when that happens mid-session),
 4000 a newer connection of the same customer took over (do not reconnect), 1013 the socket fell
 too far behind the session (reconnect).
+
+A socket that falls behind gets only the newest screen: an unsent frame gives way to the next.
 
 Messages are JSON objects in text frames, ``{"type": …}``, at most ``connect_max_message_bytes``
 (16 KiB); screen frames are binary messages: one JPEG each (``FF D8 …``), at most
@@ -26,7 +29,8 @@ Messages are JSON objects in text frames, ``{"type": …}``, at most ``connect_m
 Server → customer:
     ``hello`` {role: "customer", code, experts: [{id, name}]} · ``expert_joined`` {expert} ·
     ``expert_left`` {expert} · ``view_request`` {expert: {id, name}, company} (show the consent
-    dialog) · ``view_stop`` {reason: "expert_ended" | "experts_left"} (stop capturing at once) ·
+    dialog) · ``view_stop`` {reason: "expert_ended" | "experts_left" | "withdrawn"} (stop capturing
+    at once, or close the consent dialog: "withdrawn" when the expert who asked left) ·
     ``ack`` (an expert drew the last frame: send the next one; one frame in flight) ·
     ``chat`` {from: "expert", name, text, at} · ``session_ended`` {by: "system", reason:
     "closed" | "expired"} (then close 4409) · ``error`` {detail}

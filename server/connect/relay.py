@@ -4,13 +4,17 @@ Everything here runs on the event loop and changes state without awaiting in bet
 locks are needed. Database work (presence, history) runs in the threadpool. Each socket has its
 own outbox and sending task: a slow browser falls behind alone (it gets the newest frame, not
 every frame) and never stalls the customer or the other experts.
+
+An expert's login is admitted once but not trusted for good: the dashboard's deactivation,
+password reset and logout close that expert's sockets at once (``Hub.sign_out``), and every
+``sweep_interval_seconds`` the hub checks the open sockets' logins again, which also catches
+expiry and sign-outs in other processes.
 """
 
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
@@ -18,10 +22,11 @@ from starlette.websockets import WebSocket
 from server import codes, queue
 from server.actors import SYSTEM, Actor
 from server.connect import protocol
-from server.db import Database
+from server.connect.presence import PresenceRecorder
 from server.lifecycle import CUSTOMER, Status
 from server.models import ServiceRequest, utcnow
 from server.state import AppState
+from server.web import sessions
 
 log = logging.getLogger("sosqueue.connect")
 
@@ -42,6 +47,7 @@ class Admission:
     customer_name: str
     actor: Actor  # the customer, or the expert's user
     name: str  # how this party is shown to the others
+    login_cookie: str = field(default="", repr=False)  # an expert's login, checked again while the socket is open
 
     @property
     def party(self) -> str:
@@ -73,10 +79,16 @@ class Peer:
         self._put(["text", text])
 
     def send_frame(self, frame: bytes) -> None:
-        """Queue a screen frame; one still waiting last in line is replaced by the newer screen."""
-        if self._frame is not None and self._outbox and self._outbox[-1] is self._frame:
-            self._frame[1] = frame
-            return
+        """Queue a screen frame; a frame still waiting anywhere in the outbox gives way to the newer screen.
+
+        So a socket holds at most one unsent frame, however a customer interleaves frames and
+        messages: a slow browser cannot make the server keep a backlog of screens.
+        """
+        if self._frame is not None:
+            if self._outbox and self._outbox[-1] is self._frame:
+                self._frame[1] = frame
+                return
+            self._frame[:] = ["dropped", None]  # keeps its place in line, without the bytes
         self._frame = ["bytes", frame]
         self._put(self._frame)
 
@@ -103,85 +115,19 @@ class Peer:
                     self._ready.clear()
                     await self._ready.wait()
                     continue
-                kind, payload = self._outbox.popleft()
+                item = self._outbox.popleft()
+                if item is self._frame:
+                    self._frame = None
+                kind, payload = item
                 if kind == "text":
                     await send({"type": "websocket.send", "text": payload})
                 elif kind == "bytes":
                     await send({"type": "websocket.send", "bytes": payload})
-                else:
+                elif kind == "close":
                     await self.websocket.close(payload, protocol.CLOSE_REASONS[payload])
                     return
         except Exception:  # the client went away mid-send; its receive loop ends the session
             log.debug("stopped sending to a closed socket", exc_info=True)
-
-
-class PresenceRecorder:
-    """Keeps the request's recorded participants in step with its open sockets, one write at a time.
-
-    Sockets come and go faster than the database writes: two tabs of one expert, a customer
-    reconnecting. Each party counts its sockets; a single task writes joins and leaves until the
-    record matches the count, so a late leave can never overwrite an earlier join.
-    """
-
-    def __init__(self, db: Database, request_id: int, on_final: Callable[[Status], None]):
-        self._db = db
-        self._request_id = request_id
-        self._on_final = on_final
-        self._sockets: dict[str, int] = {}
-        self._actors: dict[str, Actor] = {}
-        self._recorded: set[str] = set()
-        self._task: asyncio.Task | None = None
-
-    def want(self, party: str, actor: Actor) -> None:
-        self._sockets[party] = self._sockets.get(party, 0) + 1
-        self._actors[party] = actor
-
-    def release(self, party: str) -> None:
-        left = self._sockets[party] - 1
-        if left:
-            self._sockets[party] = left
-        else:
-            del self._sockets[party]
-
-    async def settle(self) -> None:
-        """Return once the database records who is here now."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._catch_up())
-        await asyncio.shield(self._task)
-
-    def _next_change(self) -> tuple[str, bool] | None:
-        for party in self._sockets:
-            if party not in self._recorded:
-                return party, True
-        for party in self._recorded:
-            if party not in self._sockets:
-                return party, False
-        return None
-
-    async def _catch_up(self) -> None:
-        while (change := self._next_change()) is not None:
-            party, joining = change
-            try:
-                status = await run_in_threadpool(self._write, party, joining, self._actors[party])
-            except Exception:
-                log.exception("could not record %s %s request %s", party, "joining" if joining else "leaving",
-                              self._request_id)
-                status = None
-            if joining:
-                self._recorded.add(party)
-            else:
-                self._recorded.discard(party)
-            if status is not None and not status.is_open:
-                self._on_final(status)
-
-    def _write(self, party: str, joining: bool, actor: Actor) -> Status:
-        with self._db.write() as session:
-            request = session.get(ServiceRequest, self._request_id, with_for_update=True)
-            status = queue.effective_status(request, utcnow())
-            if status.is_open:
-                change = queue.join if joining else queue.leave
-                change(session, request=request, party=party, actor=actor)
-            return status
 
 
 class Room:
@@ -218,6 +164,7 @@ class Room:
         if self.ended is not None:
             return
         self.ended, self.sharing, self.asked_by = status, False, None
+        self.presence.finish()
         ended = {"type": "session_ended", "by": "system", "reason": status.value}
         for peer in self._peers():
             peer.send(ended)
@@ -282,7 +229,7 @@ class Room:
             await self._customer_stopped_sharing()
         elif seated and not peer.is_customer:
             self.experts.remove(peer)
-            await self._expert_gone()
+            await self._expert_gone(peer)
         self.presence.release(peer.admission.party)
         await self.presence.settle()
         if not seated or self.ended is not None:
@@ -300,9 +247,15 @@ class Room:
             await self._record("screen_stopped", SYSTEM, {"by": "system"})
             self._to_experts({"type": "view_stopped", "reason": "customer_left"})
 
-    async def _expert_gone(self) -> None:
-        """The last expert left: sharing and an open question to the customer end."""
-        if self.experts or not (self.sharing or self.asked_by):
+    async def _expert_gone(self, peer: Peer) -> None:
+        """Withdraw the leaving expert's open question; with the last expert gone, end sharing too."""
+        if self.experts:
+            if self.asked_by == peer.user_id and not self._has_expert(peer.user_id):
+                self.asked_by = None  # else the customer's Allow would share with experts who never asked
+                if self.customer is not None:
+                    self.customer.send({"type": "view_stop", "reason": "withdrawn"})
+            return
+        if not (self.sharing or self.asked_by):
             return
         was_sharing, self.sharing, self.asked_by = self.sharing, False, None
         if self.customer is not None:
@@ -402,22 +355,29 @@ class Room:
 
 
 class Hub:
-    """All rooms of this process, by request id."""
+    """All rooms of this process, by request id, and the experts' sockets with their logins."""
 
     def __init__(self, state: AppState):
         self.db = state.db
         self.broker = state.broker
         self.limits = protocol.Limits.from_settings(state.settings)
+        self.login_check_seconds = state.settings.effective_sweep_interval
         self._rooms: dict[int, Room] = {}
+        self._experts: set[Peer] = set()
+        self._login_checker: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def serve(self, websocket: WebSocket, admission: Admission) -> None:
         """Run one accepted, admitted socket's part in its request's session until it closes."""
+        self._loop = asyncio.get_running_loop()
         room = self._rooms.get(admission.request_id)
         if room is None:
             room = self._rooms[admission.request_id] = Room(self, admission)
         room.attached += 1
         peer = Peer(websocket, admission, self.limits.backlog)
         pump = asyncio.create_task(peer.pump())
+        if not peer.is_customer:
+            self._watch_login(peer)
         seated = False
         try:
             seated = await room.arrive(peer)
@@ -430,6 +390,7 @@ class Hub:
                     await asyncio.wait([pump], timeout=_CLOSE_SECONDS)
             finally:
                 pump.cancel()
+                self._experts.discard(peer)
                 room.attached -= 1
                 if room.attached == 0:
                     del self._rooms[room.request_id]
@@ -453,6 +414,55 @@ class Hub:
                 peer.send({"type": "error", "detail": refused.detail})
                 continue
             await room.take(peer, parsed)
+
+    # -- experts' logins ------------------------------------------------------------------
+
+    def sign_out(self, *, user_id: str | None = None, login_cookie: str = "") -> None:
+        """Close with 4401 the expert sockets of a user, or of one login; call it from any thread.
+
+        The dashboard calls it once a deactivation, password reset or logout has committed.
+        Sockets of other processes close at their next login check.
+        """
+        loop = self._loop
+        if loop is None or (user_id is None and not login_cookie):
+            return
+        try:
+            loop.call_soon_threadsafe(self._close_experts, user_id, login_cookie)
+        except RuntimeError:  # the loop has stopped, and its sockets with it
+            pass
+
+    def _close_experts(self, user_id: str | None, login_cookie: str) -> None:
+        for peer in self._experts:
+            if (user_id is not None and peer.user_id == user_id) or \
+                    (login_cookie and peer.admission.login_cookie == login_cookie):
+                peer.close(protocol.NOT_SIGNED_IN)
+
+    def _watch_login(self, peer: Peer) -> None:
+        self._experts.add(peer)
+        if self._login_checker is None or self._login_checker.done():
+            self._login_checker = asyncio.create_task(self._check_logins())
+
+    async def _check_logins(self) -> None:
+        """While experts are connected, close (4401) those whose login ended: expired, or ended elsewhere."""
+        while self._experts:
+            await asyncio.sleep(self.login_check_seconds)
+            peers = [peer for peer in self._experts if not peer.closing]
+            if not peers:
+                continue
+            try:
+                valid = await run_in_threadpool(self._signed_in, {peer.admission.login_cookie for peer in peers})
+            except Exception:  # a database hiccup: the next round checks again
+                log.exception("could not check the logins of open session sockets")
+                continue
+            for peer in peers:
+                if peer.admission.login_cookie not in valid:
+                    peer.close(protocol.NOT_SIGNED_IN)
+
+    def _signed_in(self, cookies: set[str]) -> set[str]:
+        """Those of ``cookies`` that still belong to a valid login (in the threadpool)."""
+        now = utcnow()
+        with self.db.read() as session:
+            return {cookie for cookie in cookies if sessions.resolve(session, cookie, now=now) is not None}
 
     def record(self, request_id: int, type: str, actor: Actor, data: dict) -> None:
         """Add an event to the request's history (in the threadpool)."""

@@ -101,7 +101,7 @@ def admit_expert(state: AppState, cookie: str, csrf: str, code: str) -> Admissio
             request = queue.find_request(session, company_id=login.user.company_id, code=code)
         except queue.NotFound:
             return protocol.NOT_FOUND  # also another company's request: its existence stays secret
-        return _admission(session, request, login.actor, expert_name(login.user))
+        return _admission(session, request, login.actor, expert_name(login.user), login_cookie=cookie)
 
 
 def expert_name(user: User) -> str:
@@ -116,7 +116,8 @@ def _canonical(code: str) -> str | None:
         return None
 
 
-def _admission(session: Session, request: ServiceRequest, actor: Actor, name: str) -> Admission | int:
+def _admission(session: Session, request: ServiceRequest, actor: Actor, name: str, *,
+               login_cookie: str = "") -> Admission | int:
     if not queue.effective_status(request, utcnow()).is_open:
         return protocol.NOT_OPEN
     company = session.get(Company, request.company_id)
@@ -128,4 +129,5 @@ def _admission(session: Session, request: ServiceRequest, actor: Actor, name: st
         customer_name=request.end_customer_name or "Customer",
         actor=actor,
         name=name,
+        login_cookie=login_cookie,
     )

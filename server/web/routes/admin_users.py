@@ -212,6 +212,8 @@ def change_active(request: Request, user_id: str, login: AdminLoginDep, state: S
                 sessions.end_all_for(session, user.id)
     if not check.ok:
         return _users_page(request, login, state, errors=keyed(check.errors, user_id), status=check.status)
+    if not active:
+        request.app.state.connect_hub.sign_out(user_id=user_id)  # their open session views close too
     return RedirectResponse("/admin/users", status_code=303)
 
 
@@ -241,6 +243,7 @@ def reset_password(request: Request, user_id: str, login: AdminLoginDep, state: 
         user = company_user(session, login, user_id)
         user.password_hash = password_hash
         sessions.end_all_for(session, user.id)
+    request.app.state.connect_hub.sign_out(user_id=user_id)  # their open session views close too
     if generated:
         return shown_once(request, login, heading="New password for {email}", values={"email": email},
                           explanation="Give them this password; it is shown only this once. "

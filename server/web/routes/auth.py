@@ -103,9 +103,11 @@ def _login_wait(request: Request, state, email: str) -> int:
 
 @router.post("/logout")
 def logout(request: Request, state: StateDep, _form: FormDep) -> Response:
-    """End this login and go back to the login page."""
+    """End this login (its open session views close too) and go back to the login page."""
+    cookie = request.cookies.get(sessions.COOKIE, "")
     with state.db.write() as session:
-        sessions.end(session, request.cookies.get(sessions.COOKIE, ""))
+        sessions.end(session, cookie)
+    request.app.state.connect_hub.sign_out(login_cookie=cookie)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(sessions.COOKIE, path="/")
     return response

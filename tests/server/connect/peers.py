@@ -18,6 +18,7 @@ from tests.support.tenants import Tenant, bearer, file_request
 OWN = "<the login's own CSRF token>"
 CUSTOMER_NAME = "Ada Lovelace"
 WAIT = 10  # seconds a message may take; they arrive in milliseconds unless something is wrong
+FRAME_LIMIT = 2 * 1024 * 1024  # the server's connect_max_frame_bytes
 
 
 def jpeg(noise: int = 0) -> bytes:
@@ -94,9 +95,11 @@ class Sockets:
                                   additional_headers=headers, compression=None, open_timeout=WAIT))
 
     def expert_raw(self, code: str, expert: Expert | None, *, csrf: str | None = OWN,
-                   origin: str | None = None, headers: dict | None = None) -> ClientConnection:
+                   origin: str | None = None, headers: dict | None = None, max_queue: int = 16) -> ClientConnection:
         """An expert's socket: the ``expert``'s login cookie, its CSRF token unless ``csrf`` says otherwise
-        (None: no csrf parameter), and this server's Origin unless ``origin`` says otherwise ("": none)."""
+        (None: no csrf parameter), and this server's Origin unless ``origin`` says otherwise ("": none).
+
+        ``max_queue``: how many received messages the client buffers before it stops reading the socket."""
         sent = dict(headers or {})
         if origin != "":
             sent["Origin"] = origin or self.base_url
@@ -105,8 +108,8 @@ class Sockets:
         if csrf is OWN:
             csrf = expert.client.csrf_token if expert is not None else None
         query = f"?csrf={csrf}" if csrf is not None else ""
-        return self._keep(connect(f"{self.ws_url}/requests/{code}/session/ws{query}",
-                                  additional_headers=sent, open_timeout=WAIT))
+        return self._keep(connect(f"{self.ws_url}/requests/{code}/session/ws{query}", additional_headers=sent,
+                                  open_timeout=WAIT, max_size=FRAME_LIMIT + 1024, max_queue=max_queue))
 
     def customer(self, filed: Filed) -> ClientConnection:
         """The customer's agent, connected: its hello is read."""
@@ -114,9 +117,9 @@ class Sockets:
         assert receive(socket)["type"] == "hello"
         return socket
 
-    def expert(self, filed: Filed, expert: Expert) -> ClientConnection:
-        """An expert's browser, connected: its hello is read."""
-        socket = self.expert_raw(filed.code, expert)
+    def expert(self, filed: Filed, expert: Expert, **options) -> ClientConnection:
+        """An expert's browser, connected: its hello is read (``options`` go to ``expert_raw``)."""
+        socket = self.expert_raw(filed.code, expert, **options)
         assert receive(socket)["type"] == "hello"
         return socket
 

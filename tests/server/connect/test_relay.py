@@ -1,8 +1,22 @@
 """A session through the relay: presence and history, consent and frames, chat, and its end."""
 
-from datetime import datetime
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from tests.server.connect.peers import CUSTOMER_NAME, close_code, jpeg, receive, receive_frame, send
+import pytest
+from sqlalchemy import update
+
+from server.db import Database
+from server.models import WebSession, utcnow
+from server.security import token_hash
+from server.web.sessions import COOKIE
+from tests.server.connect.peers import (
+    CUSTOMER_NAME, FRAME_LIMIT, WAIT, Expert, Sockets, close_code, jpeg, receive, receive_frame, send,
+)
+from tests.support.dashboard import PASSWORD, logged_in
+from tests.support.tenants import Tenant, make_tenant
 
 NOT_SHARING = "the screen is not shared: frames are taken only after the customer allowed viewing"
 
@@ -299,3 +313,180 @@ def test_closing_the_request_ends_both_sockets_with_4409(sockets, api, expert):
         assert receive(socket) == {"type": "session_ended", "by": "system", "reason": "closed"}
         assert close_code(socket) == 4409
     assert api.status(filed.code) == "closed"
+
+
+# -- a slow expert ---------------------------------------------------------------------------
+
+
+STALLED_FRAMES = 12  # 24 MiB: far more than the sockets' buffers hold, so the server's sending stalls
+
+
+def test_a_stalled_expert_is_sent_only_the_newest_of_the_frames_queued_for_it(sockets, expert):
+    """However the customer interleaves frames and chat, the server keeps one unsent frame per expert."""
+    filed = sockets.file()
+    customer = sockets.customer(filed)
+    stalled = sockets.expert(filed, expert, max_queue=1)  # reads nothing more until the test does
+    assert receive(customer)["type"] == "expert_joined"
+    send(stalled, {"type": "view_request"})
+    assert receive(customer)["type"] == "view_request"
+    send(customer, {"type": "consent", "allowed": True})
+    assert receive(stalled) == {"type": "consent", "allowed": True}
+    frames = [jpeg(noise=FRAME_LIMIT - 4096) for _ in range(STALLED_FRAMES)]
+    for index, frame in enumerate(frames):
+        customer.send(frame)
+        send(customer, {"type": "chat", "text": f"chat {index}"})
+    newest = jpeg(noise=1000)
+    customer.send(newest)
+    send(customer, {"type": "chat", "text": "last"})
+    # The customer's own error comes back after the server took everything sent before it.
+    send(customer, {"type": "ping"})
+    assert receive(customer)["type"] == "error"
+
+    got = drain_until_chat(stalled, "last")
+    # Frames the server could send at once arrive in their place; the others gave way to newer ones.
+    sent = [frame for frame in frames if frame in got]
+    chats = [f"chat {index}" for index in range(STALLED_FRAMES)]
+    in_place = [item for frame, chat in zip(frames, chats) for item in ([frame, chat] if frame in sent else [chat])]
+    assert got == in_place + [newest, "last"]
+    kept = len(sent)
+    assert kept < STALLED_FRAMES, "every frame queued for the stalled expert was kept"
+
+
+def drain_until_chat(socket, text: str) -> list:
+    """Every message up to the chat with ``text``: frames as bytes, chats as their text."""
+    got = []
+    while not got or got[-1] != text:
+        message = socket.recv(timeout=WAIT)
+        got.append(message if isinstance(message, bytes) else json.loads(message)["text"])
+    return got
+
+
+# -- an expert's question is withdrawn -------------------------------------------------------
+
+
+def test_an_expert_leaving_withdraws_their_view_request_while_a_colleague_stays(sockets, expert, colleague):
+    filed = sockets.file()
+    customer = sockets.customer(filed)
+    asking, staying = sockets.expert(filed, expert), sockets.expert(filed, colleague)
+    assert [receive(customer)["type"] for _ in range(2)] == ["expert_joined", "expert_joined"]
+    send(asking, {"type": "view_request"})
+    assert receive(customer)["type"] == "view_request"
+    asking.close()
+    assert receive(customer) == {"type": "view_stop", "reason": "withdrawn"}
+    assert receive(customer) == {"type": "expert_left", "expert": expert.shown}
+    send(customer, {"type": "consent", "allowed": True})
+    assert receive(customer) == {"type": "error",
+                                 "detail": "no expert asked to see the screen; consent answers a view_request"}
+    assert_dropped(customer, staying)
+
+
+def test_the_asking_expert_closing_one_of_two_tabs_keeps_the_view_request(sockets, expert, colleague):
+    filed = sockets.file()
+    customer = sockets.customer(filed)
+    asking, other_tab = sockets.expert(filed, expert), sockets.expert(filed, expert)
+    staying = sockets.expert(filed, colleague)
+    assert [receive(customer)["type"] for _ in range(2)] == ["expert_joined", "expert_joined"]
+    send(asking, {"type": "view_request"})
+    assert receive(customer)["type"] == "view_request"
+    asking.close()
+    send(customer, {"type": "consent", "allowed": True})
+    assert receive(other_tab) == {"type": "consent", "allowed": True}
+    assert receive(staying) == {"type": "consent", "allowed": True}
+
+
+# -- the expert's login ends -----------------------------------------------------------------
+
+
+@dataclass
+class Team:
+    """A company of its own (an admin and one supporter), so its users can be signed out freely."""
+
+    tenant: Tenant
+    sockets: Sockets
+    admin: Expert
+    member_email: str
+    logins: list = field(default_factory=list)
+
+    @property
+    def member_id(self) -> str:
+        return self.tenant.user_ids[self.member_email]
+
+    def member(self) -> Expert:
+        """A new login of the supporter (another browser)."""
+        client = logged_in(self.sockets.base_url, self.member_email)
+        self.logins.append(client)
+        return Expert(client, self.member_id, self.member_email.partition("@")[0])
+
+
+@pytest.fixture
+def team(server) -> Iterator[Team]:
+    tenant = make_tenant(server.database_url, password=PASSWORD)
+    admin = logged_in(server.url, tenant.admin_email)
+    as_expert = Expert(admin, tenant.user_ids[tenant.admin_email], tenant.admin_email.partition("@")[0])
+    made = Team(tenant, Sockets(server.url, tenant), as_expert, tenant.supporter_email)
+    yield made
+    made.sockets.close_all()
+    for client in [admin, *made.logins]:
+        client.close()
+
+
+def connected(team: Team, filed, *experts: Expert) -> tuple:
+    """The customer and the experts' sockets (the customer's news of each expert read)."""
+    customer = team.sockets.customer(filed)
+    sockets, arrived = [], set()
+    for expert in experts:
+        sockets.append(team.sockets.expert(filed, expert))
+        if expert.user_id not in arrived:
+            arrived.add(expert.user_id)
+            assert receive(customer) == {"type": "expert_joined", "expert": expert.shown}
+    return customer, sockets
+
+
+def assert_still_chatting(socket) -> None:
+    send(socket, {"type": "chat", "text": "still here"})
+    assert receive(socket)["text"] == "still here"
+
+
+def test_deactivating_a_user_closes_all_their_session_sockets_with_4401(team):
+    filed = team.sockets.file()
+    member = team.member()
+    customer, [first, second, admin] = connected(team, filed, member, team.member(), team.admin)
+    response = team.admin.client.post(f"/admin/users/{team.member_id}/active", {"active": "0"})
+    assert response.status_code == 303, response.text
+    assert [close_code(first), close_code(second)] == [4401, 4401]
+    assert receive(customer) == {"type": "expert_left", "expert": member.shown}
+    assert_still_chatting(admin)
+
+
+def test_resetting_a_password_closes_the_users_session_sockets_with_4401(team):
+    filed = team.sockets.file()
+    _, [socket, admin] = connected(team, filed, team.member(), team.admin)
+    response = team.admin.client.post(f"/admin/users/{team.member_id}/password", {"password": ""})
+    assert response.status_code == 200, response.text
+    assert close_code(socket) == 4401
+    assert_still_chatting(admin)
+
+
+def test_logging_out_closes_that_logins_session_sockets_and_no_other(team):
+    filed = team.sockets.file()
+    leaving, staying = team.member(), team.member()
+    _, [closed, kept] = connected(team, filed, leaving, staying)
+    assert leaving.client.post("/logout").status_code == 303
+    assert close_code(closed) == 4401
+    assert_still_chatting(kept)
+
+
+def test_a_login_that_expires_closes_its_session_sockets_at_the_next_check(server, team):
+    filed = team.sockets.file()
+    expiring, other = team.member(), team.member()
+    _, [closed, kept] = connected(team, filed, expiring, other)
+    database = Database(server.database_url)
+    try:
+        with database.write() as session:
+            session.execute(update(WebSession)
+                            .where(WebSession.token_hash == token_hash(expiring.client.http.cookies[COOKIE]))
+                            .values(expires_at=utcnow() - timedelta(minutes=1)))
+    finally:
+        database.dispose()
+    assert close_code(closed) == 4401
+    assert_still_chatting(kept)
