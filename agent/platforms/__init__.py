@@ -6,10 +6,9 @@ starting at login.
 the choice (``dummy`` does nothing: for headless tests and unsupported systems).
 """
 
-import importlib
-import os
 import sys
 
+from agent import backends
 from agent.platforms._base import Desktop
 
 __all__ = ["Desktop", "backend", "BACKENDS", "ENVIRONMENT_VARIABLE"]
@@ -24,19 +23,8 @@ def backend() -> type[Desktop]:
 
     :raises ImportError: ``this platform is not supported: …`` listing what failed.
     """
-    requested = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
-    names = [requested] if requested else _candidates(sys.platform)
-    errors = []
-    for name in names:
-        if name not in BACKENDS:
-            errors.append(f"{ENVIRONMENT_VARIABLE}={name!r} is not one of {', '.join(BACKENDS)}")
-            continue
-        try:
-            return importlib.import_module(f"{__name__}._{name}").Desktop
-        except ImportError as error:
-            errors.append(f"{name}: {error}")
-    reasons = "; ".join(errors) or f"no desktop backend for {sys.platform!r}"
-    raise ImportError(f"this platform is not supported: {reasons}")
+    return backends.pick(__name__, "Desktop", variable=ENVIRONMENT_VARIABLE, backends=BACKENDS,
+                         candidates=_candidates(sys.platform), failure="this platform is not supported")
 
 
 def _candidates(platform: str) -> list[str]:

@@ -5,10 +5,9 @@
 the choice. Nothing is grabbed until :meth:`Capture.grab` is called.
 """
 
-import importlib
-import os
 import sys
 
+from agent import backends
 from agent.connect.capture._base import Capture, CaptureFailed
 
 __all__ = ["BACKENDS", "ENVIRONMENT_VARIABLE", "Capture", "CaptureFailed", "backend", "create_capture"]
@@ -23,19 +22,8 @@ def backend() -> type[Capture]:
 
     :raises ImportError: ``the screen cannot be shared here: …`` listing what failed.
     """
-    requested = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
-    names = [requested] if requested else _candidates(sys.platform)
-    errors = []
-    for name in names:
-        if name not in BACKENDS:
-            errors.append(f"{ENVIRONMENT_VARIABLE}={name!r} is not one of {', '.join(BACKENDS)}")
-            continue
-        try:
-            return importlib.import_module(f"{__name__}._{name}").Capture
-        except ImportError as error:
-            errors.append(f"{name}: {error}")
-    reasons = "; ".join(errors) or f"no screen capture for {sys.platform!r}"
-    raise ImportError(f"the screen cannot be shared here: {reasons}")
+    return backends.pick(__name__, "Capture", variable=ENVIRONMENT_VARIABLE, backends=BACKENDS,
+                         candidates=_candidates(sys.platform), failure="the screen cannot be shared here")
 
 
 def create_capture() -> Capture:
