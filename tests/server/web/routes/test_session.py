@@ -24,20 +24,6 @@ def tenant(server):
     return make_tenant(server.database_url, password=PASSWORD)
 
 
-@pytest.fixture(scope="module")
-def supporter(server, tenant):
-    client = logged_in(server.url, tenant.supporter_email)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def admin(server, tenant):
-    client = logged_in(server.url, tenant.admin_email)
-    yield client
-    client.close()
-
-
 def file(server, tenant) -> str:
     return file_request(server.url, tenant.module_token, end_customer={"name": CUSTOMER})["code"]
 
