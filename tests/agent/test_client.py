@@ -3,10 +3,8 @@
 import http.server
 import json
 import queue
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import uuid
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 from agent.client import QueueClient, Ticket
 from agent.errors import ModuleRevoked, Rejected, Unreachable
 from agent.runtime import make_desk
+from tests.support.certificates import self_signed
 from tests.support.modules import module_config
 
 WAIT = 60.0
@@ -167,16 +166,7 @@ class OddPeer:
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (its own CA): (cert.pem, key.pem)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command to make a test certificate")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "2", "-subj", "/CN=sosqueue test CA", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )
-    return cert, key
+    return self_signed(tmp_path_factory.mktemp("tls"), common_name="sosqueue test CA", alt_name="IP:127.0.0.1")
 
 
 @pytest.fixture

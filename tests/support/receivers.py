@@ -7,7 +7,6 @@ server's code, so a test proves the contract a company's receiver relies on.
 import hashlib
 import hmac
 import json
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -19,6 +18,7 @@ import ssl
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from tests.support.certificates import self_signed
 from tests.support.polling import eventually
 from tests.support.servers import free_port
 
@@ -123,13 +123,7 @@ class TlsFiles:
 
     @classmethod
     def make(cls, directory: Path) -> "TlsFiles":
-        cert, key = directory / "cert.pem", directory / "key.pem"
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-             "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-            check=True, capture_output=True,
-        )
-        return cls(cert, key)
+        return cls(*self_signed(directory, common_name="localhost", alt_name="DNS:localhost"))
 
     def server_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

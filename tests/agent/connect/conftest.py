@@ -3,13 +3,13 @@
 import gc
 import shutil
 import ssl
-import subprocess
 import tkinter as tk
 
 import pytest
 
 from agent import i18n
 from tests.agent.connect.support import CaptureCounter, LocalRelay, Painter
+from tests.support.certificates import self_signed
 from tests.support.xserver import start_xvfb, stop
 
 
@@ -66,16 +66,7 @@ def captures():
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory):
     """A self-signed certificate for 127.0.0.1 (its own CA): (cert.pem, key.pem)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command to make a test certificate")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "2", "-subj", "/CN=sosqueue connect test CA", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )
-    return cert, key
+    return self_signed(tmp_path_factory.mktemp("tls"), common_name="sosqueue connect test CA", alt_name="IP:127.0.0.1")
 
 
 @pytest.fixture
