@@ -19,6 +19,7 @@ from server import admin
 from server.config import Settings
 from server.db import Database, DatabaseUrlError, upgrade
 from server.models import Module, User
+from server.security import MIN_PASSWORD_LENGTH
 from server.queue import Conflict, NotFound
 from server.state import load_secret_key
 
@@ -338,6 +339,7 @@ def _require_email(email: str) -> None:
 
 def _read_password() -> str:
     password = sys.stdin.readline().rstrip("\r\n")
-    if len(password) < 8:
-        raise click.BadParameter("the password on stdin must have at least 8 characters", param_hint="--password-stdin")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.BadParameter(f"the password on stdin must have at least {MIN_PASSWORD_LENGTH} characters",
+                                 param_hint="--password-stdin")
     return password

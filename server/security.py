@@ -12,6 +12,9 @@ USER_TOKEN_PREFIX = "squ_"
 MODULE_TOKEN_PREFIX = "sqm_"
 CUSTOMER_TOKEN_PREFIX = "sqc_"
 
+# Dashboard passwords, wherever they are set (the CLI, the admin pages).
+MIN_PASSWORD_LENGTH = 12
+
 _password_hasher = PasswordHasher()
 
 

@@ -253,17 +253,17 @@ def test_db_option_wins_over_the_environment(db):
 
 
 def test_short_password_on_stdin_exits_with_usage_error(shared):
-    """--password-stdin refuses a password under 8 characters with exit 2 and creates nobody."""
+    """--password-stdin refuses a password under 12 characters with exit 2 and creates nobody."""
     result = sosqueue("user", "create", "short@example.test", "--company", "Acme", "--role", "admin",
                       "--password-stdin", *shared, stdin="short\n")
     assert result.returncode == ExitCode.USAGE
-    assert "8 characters" in result.stderr
+    assert "the password on stdin must have at least 12 characters" in result.stderr
     retry = sosqueue("user", "create", "short@example.test", "--company", "Acme", "--role", "admin", *shared)
     assert retry.returncode == 0, "the refused user must not have been created"
 
 
 def test_long_enough_password_on_stdin_is_accepted(shared):
-    """A password of 8 or more characters on stdin creates the user."""
+    """A password of 12 or more characters on stdin creates the user."""
     result = sosqueue("user", "create", "long@example.test", "--company", "Acme", "--role", "admin",
                       "--password-stdin", *shared, "--json", stdin="correct horse battery\n")
     assert result.returncode == 0, result.stderr

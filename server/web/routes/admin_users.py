@@ -27,7 +27,7 @@ from server.web.templating import render
 
 router = APIRouter(prefix="/admin/users")
 
-MIN_PASSWORD = 12
+MIN_PASSWORD = security.MIN_PASSWORD_LENGTH
 MAX_PASSWORD = 200
 NO_ADMIN_LEFT = "This would leave your company without an active admin. Make another user admin first."
 
