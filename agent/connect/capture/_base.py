@@ -50,7 +50,8 @@ class Capture:
                 self._close()
 
     def _grab(self) -> Image.Image:
-        raise NotImplementedError
+        """The backend's grab (``_linux``, ``_win32``, ``_darwin`` each implement it)."""
+        raise NotImplementedError(f"{type(self).__name__} is a capture backend without a _grab")
 
     def _close(self) -> None:
         """Free what the backend holds (nothing by default)."""
