@@ -10,8 +10,8 @@ Messages are JSON text frames; screen frames are binary. A background thread rec
 reconnects after a drop with backoff (about 1, 2, 4 … 30 s); the close codes in
 :data:`FINAL_CLOSE_CODES` end the channel for good. Sending only queues: each socket has a
 :class:`~agent.connect.writer.SocketWriter` thread, so a stalled network never blocks the caller,
-and a write that makes no progress for :data:`SEND_TIMEOUT` seconds drops the socket (then the
-channel reconnects).
+and a write that has not finished within :data:`SEND_TIMEOUT` seconds drops the socket (then the
+channel reconnects). Reading is never time-limited: a quiet session stays open.
 """
 
 import json
@@ -37,7 +37,7 @@ FINAL_CLOSE_CODES = {4401: "not signed in", 4403: "forbidden", 4404: "no such re
 BACKOFF_CAP = 30.0
 OPEN_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 3.0
-#: A write that makes no progress for this long ends the socket (a 2 MiB frame needs about 100 KiB/s).
+#: A write that takes longer than this ends the socket (a 2 MiB frame needs about 100 KiB/s).
 SEND_TIMEOUT = 20.0
 MAX_INCOMING = 64 * 1024  # the server's JSON messages are at most 16 KiB
 
@@ -75,6 +75,12 @@ def tls_context(ca_bundle: bytes | None) -> ssl.SSLContext:
     return context
 
 
+def received_close(connection: ClientConnection) -> tuple[int | None, str]:
+    """The code and reason of the server's Close frame; (None, "") when none arrived (the link dropped)."""
+    frame = connection.protocol.close_rcvd
+    return (frame.code, frame.reason) if frame is not None else (None, "")
+
+
 class SessionChannel:
     """One request's WebSocket, reconnecting until :meth:`close` or a final refusal.
 
@@ -82,7 +88,7 @@ class SessionChannel:
         channel's thread on every change; hand UI work to the main thread from there.
     :param on_message: called with each JSON message (a dict with a ``type``) from the channel's thread.
     :param delays: the waits between attempts (tests shorten them).
-    :param send_timeout: seconds a write may make no progress before the socket is dropped.
+    :param send_timeout: seconds one write may take before the socket is dropped.
     """
 
     def __init__(self, url: str, token: str, *, on_state: Callable[[str, str], None],
@@ -195,7 +201,7 @@ class SessionChannel:
                 return False
             bound_writes(connection.socket, self._send_timeout)
             self._connection = connection
-            self._writer = SocketWriter(connection)
+            self._writer = SocketWriter(connection, send_timeout=self._send_timeout)
             self._writer.start()
         return True
 
@@ -213,8 +219,8 @@ class SessionChannel:
                 writer, self._writer = self._writer, None
             if writer is not None:
                 writer.stop()
-        code = connection.close_code
-        log.info("the session channel closed (%s %s)", code, connection.close_reason or "")
+        code, reason = received_close(connection)
+        log.info("the session channel closed (%s %s)", code, reason)
         return "" if self._closing.is_set() else FINAL_CLOSE_CODES.get(code or 0, "")
 
     def _dispatch(self, message: str | bytes) -> None:

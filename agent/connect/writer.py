@@ -1,15 +1,19 @@
 """Writing to the session's socket from a thread of its own, so no caller ever waits for the network.
 
-On a stalled network one socket write can block for as long as the write timeout allows; the
-window's thread must never be the one that waits. Messages go out in the order they were
-queued. Screen frames keep the queue short: a new frame takes the place of one still waiting,
-so a slow link carries the newest picture, not a backlog of old ones.
+On a stalled network one socket write can block for many minutes; the window's thread must
+never be the one that waits. Messages go out in the order they were queued. Screen frames keep
+the queue short: a new frame takes the place of one still waiting, so a slow link carries the
+newest picture, not a backlog of old ones. A write that has not finished within the send
+timeout is ended by a watchdog that shuts the socket down under it.
 """
 
 import logging
 import socket
 import threading
+import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.connection import Connection
@@ -21,18 +25,19 @@ MAX_QUEUED = 100
 
 
 def bound_writes(sock: socket.socket, seconds: float) -> None:
-    """Make a write on ``sock`` fail after ``seconds`` without progress instead of blocking for many minutes.
+    """On Linux, end the connection when sent data stays unacknowledged ``seconds`` long (``TCP_USER_TIMEOUT``).
 
-    The socket timeout bounds each whole write; on Linux ``TCP_USER_TIMEOUT`` also ends the
-    connection when sent data stays unacknowledged (or the peer's window stays shut) that long.
+    This also covers the library's own writes (pongs, the Close frame). The socket stays
+    blocking: a socket timeout would apply to the library's receiving thread as well, and
+    setting one races with that thread, which may already have closed the socket.
     """
-    sock.settimeout(seconds)
     option = getattr(socket, "TCP_USER_TIMEOUT", None)
-    if option is not None:
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, option, max(1, int(seconds * 1000)))
-        except OSError as error:
-            log.debug("cannot set TCP_USER_TIMEOUT: %s", error)
+    if option is None:
+        return
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, option, max(1, int(seconds * 1000)))
+    except OSError as error:  # also: the socket is closed already (the server ended it at once)
+        log.debug("cannot set TCP_USER_TIMEOUT: %s", error)
 
 
 def cut(connection: Connection) -> None:
@@ -44,11 +49,62 @@ def cut(connection: Connection) -> None:
         pass  # already closed
 
 
-class SocketWriter:
-    """Sends one socket's messages, in order, from its own thread; :meth:`put` never waits."""
+class SendWatchdog:
+    """Cuts ``connection`` when a send guarded by :meth:`guarding` has not finished within ``seconds``."""
 
-    def __init__(self, connection: Connection):
+    def __init__(self, connection: Connection, seconds: float):
         self._connection = connection
+        self._seconds = seconds
+        self._deadline: float | None = None  # of the send in progress
+        self._ended = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._watch, name="sosqueue-session-send-watchdog", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def end(self) -> None:
+        """Stop watching (the writer is done)."""
+        with self._changed:
+            self._ended = True
+            self._changed.notify()
+
+    @contextmanager
+    def guarding(self) -> Iterator[None]:
+        """Watch the send made inside the ``with`` block."""
+        with self._changed:
+            self._deadline = time.monotonic() + self._seconds
+            self._changed.notify()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._deadline = None
+
+    def _watch(self) -> None:
+        with self._changed:
+            while not self._ended:
+                if self._deadline is None:
+                    self._changed.wait()
+                elif (left := self._deadline - time.monotonic()) > 0:
+                    self._changed.wait(left)
+                else:
+                    self._deadline = None
+                    log.info("a write on the session channel took longer than %s s; dropping the socket",
+                             self._seconds)
+                    cut(self._connection)
+
+
+class SocketWriter:
+    """Sends one socket's messages, in order, from its own thread; :meth:`put` never waits.
+
+    :param send_timeout: seconds one message may take to write before the socket is cut
+        (None: no limit).
+    """
+
+    def __init__(self, connection: Connection, send_timeout: float | None = None):
+        self._connection = connection
+        self._watchdog = SendWatchdog(connection, send_timeout) if send_timeout is not None else None
         self._queue: deque[tuple[bool, str | bytes]] = deque()  # (is a frame, payload)
         self._changed = threading.Condition()
         self._accepting = True
@@ -62,6 +118,8 @@ class SocketWriter:
             return len(self._queue)
 
     def start(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.start()
         self._thread.start()
 
     def put(self, payload: str | bytes, *, frame: bool = False) -> bool:
@@ -120,9 +178,16 @@ class SocketWriter:
             return self._queue.popleft()[1] if self._queue else None
 
     def _run(self) -> None:
+        try:
+            self._write_all()
+        finally:
+            if self._watchdog is not None:
+                self._watchdog.end()
+
+    def _write_all(self) -> None:
         while (payload := self._next()) is not None:
             try:
-                self._connection.send(payload)
+                self._send(payload)
             except (ConnectionClosed, OSError) as error:
                 log.info("the session channel could not send: %s", error)
                 self.stop()
@@ -131,3 +196,10 @@ class SocketWriter:
             finishing = self._finishing
         if finishing:
             self._connection.close()  # sends Close and waits up to its close timeout for the server's
+
+    def _send(self, payload: str | bytes) -> None:
+        if self._watchdog is None:
+            self._connection.send(payload)
+            return
+        with self._watchdog.guarding():
+            self._connection.send(payload)

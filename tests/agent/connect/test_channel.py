@@ -230,3 +230,19 @@ def test_a_write_stuck_longer_than_the_send_timeout_drops_the_socket_and_the_cha
         assert channel.send_json({"type": "chat", "text": "back again"}) is True
         eventually(lambda: relay.of_type("chat"), what="the message on the new socket")
         assert relay.of_type("chat") == [{"type": "chat", "text": "back again"}]
+
+
+def test_a_quiet_session_stays_connected_for_many_send_timeouts(relay, channels):
+    """Only writes are time-limited: with nothing from the server for five send timeouts the socket stays open,
+    no reconnect happens, and it still carries messages."""
+    reports = Reports()
+    channel = channels(relay, reports, send_timeout=1)
+    reports.state_until("connected")
+    reports.message("hello")
+    with pytest.raises(queue.Empty):
+        reports.states.get(timeout=5)  # the quiet time: any state change (reconnecting) fails the test
+    assert relay.connections == 1
+    assert channel.connected
+    assert channel.send_json({"type": "chat", "text": "still here"}) is True
+    eventually(lambda: relay.messages, what="the message on the first socket")
+    assert relay.messages == [{"type": "chat", "text": "still here"}]

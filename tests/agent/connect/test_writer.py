@@ -118,3 +118,16 @@ def test_a_failed_write_ends_the_writer_and_later_puts_say_false(relay, proxy, w
     proxy.cut()
     assert writer.join(30)
     assert writer.put('{"type": "chat", "text": "anyone?"}') is False
+
+
+def test_a_write_longer_than_the_send_timeout_is_cut_and_the_writer_ends(connection, proxy):
+    """send_timeout: a write stuck on the stalled link is cut by the watchdog; the writer ends, put says False."""
+    writer = SocketWriter(connection, send_timeout=3)  # longer than stall_behind_a_write watches
+    writer.start()
+    try:
+        stall_behind_a_write(proxy, writer)
+        assert writer.join(30)
+        assert writer.put('{"type": "chat", "text": "anyone?"}') is False
+    finally:
+        writer.stop()
+        proxy.resume()
