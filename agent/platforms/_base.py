@@ -147,17 +147,19 @@ class Desktop:
             self._created.append(item)
         return item
 
+    # The backend hooks: _linux, _win32, _darwin and _dummy each implement all four.
+
     def _create_shortcut(self, command: list[str], icon: Path | None) -> Item | None:
-        raise NotImplementedError()
+        raise NotImplementedError(f"{type(self).__name__} is a desktop backend without _create_shortcut")
 
     def _create_menu_entry(self, command: list[str], icon: Path | None) -> Item | None:
-        raise NotImplementedError()
+        raise NotImplementedError(f"{type(self).__name__} is a desktop backend without _create_menu_entry")
 
     def _enable_autostart(self, command: list[str]) -> Item | None:
-        raise NotImplementedError()
+        raise NotImplementedError(f"{type(self).__name__} is a desktop backend without _enable_autostart")
 
     def _remove(self, item: Item) -> None:
-        raise NotImplementedError()
+        raise NotImplementedError(f"{type(self).__name__} is a desktop backend without _remove")
 
 
 def checked_command(launch) -> list[str]:

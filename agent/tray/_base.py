@@ -213,17 +213,19 @@ class Tray:
         return {"idle": _("ready"), "waiting": _("waiting for a supporter"),
                 "connected": _("supporter connected")}[self._state]
 
+    # The backend hooks: _pystray, _fallback and _dummy each implement all four.
+
     def _start(self) -> None:
-        raise NotImplementedError()
+        raise NotImplementedError(f"{type(self).__name__} is a tray backend without _start")
 
     def _update(self) -> None:
-        raise NotImplementedError()
+        raise NotImplementedError(f"{type(self).__name__} is a tray backend without _update")
 
     def _stop(self) -> None:
-        raise NotImplementedError()
+        raise NotImplementedError(f"{type(self).__name__} is a tray backend without _stop")
 
     def _notify(self, title: str, message: str) -> None:
-        raise NotImplementedError()
+        raise NotImplementedError(f"{type(self).__name__} is a tray backend without _notify")
 
 
 class TrayPair(Tray):
