@@ -26,7 +26,6 @@ from agent.i18n import _, use_language
 from agent.instance import InstanceError, SingleInstance
 from agent.outbox import Submission, backoff_delays
 from agent.runtime import make_desk
-from agent.state import OPEN_STATUSES
 from agent.ui import STATUS_TEXTS, FormValues, UiQueue, WindowActions, create_root, normalise_code
 
 log = logging.getLogger("sosqueue.agent")
@@ -399,7 +398,6 @@ class HelpApp:
                 self.follower.stop()
             self.follower = Follower(
                 self.desk, ticket, on_status=lambda status: self.ui.call(self._status_changed, ticket.code, status),
-                join_session=False,
             )
             self.follower.start()
         self._open_session(ticket)
@@ -613,17 +611,14 @@ class Delivery:
 class Follower:
     """Follows one request's live events in a daemon thread.
 
-    Reconnects with backoff after the stream breaks, resuming after the last event it saw.
-    With ``join_session`` it also joins the session as the customer over REST when the queue says
-    the customer is not there; the app does not, because its session channel is the presence.
+    Reconnects with backoff after the stream breaks, resuming after the last event it saw. It only
+    watches: the customer's presence is the session channel (:mod:`agent.connect`).
     """
 
-    def __init__(self, desk: HelpDesk, ticket: Ticket, *, on_status: Callable[[str], None],
-                 join_session: bool = True):
+    def __init__(self, desk: HelpDesk, ticket: Ticket, *, on_status: Callable[[str], None]):
         self.desk = desk
         self.ticket = ticket
         self.on_status = on_status
-        self.join_session = join_session
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sosqueue-follow", daemon=True)
 
@@ -658,19 +653,9 @@ class Follower:
     def _handle(self, event: str, data: dict) -> bool:
         """Report the status; True when the request is over."""
         status = data.get("status")
-        if (self.join_session and event == "snapshot" and status in OPEN_STATUSES
-                and not data.get("session", {}).get("customer_joined")):
-            status = self._join() or status
         if status:
             self.on_status(status)
         return status in FINAL_STATUSES
-
-    def _join(self) -> str | None:
-        try:
-            return self.desk.join(self.ticket).status
-        except AgentError as error:
-            log.info("could not join the session of %s: %s", self.ticket.code, error)
-            return None
 
 
 class StateHooks:

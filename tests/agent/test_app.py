@@ -333,14 +333,14 @@ def _statuses(received) -> list[str]:
     return items
 
 
-def test_the_follower_joins_and_reports_every_status_until_closed(desk_for, queue_server, api, tenant):
-    """pending once it joined, in_progress with a supporter, closed at the end; then its thread ends."""
+def test_the_follower_reports_every_status_until_closed(desk_for, queue_server, api, tenant):
+    """pending once the customer joined, in_progress with a supporter, closed at the end; then its thread ends."""
     import queue
 
     from agent.app import Follower
 
     desk = desk_for(tenant, queue_server.url)
-    ticket = desk.deliver(desk.submit({"description": "follow me"}, source="sos"))
+    ticket = desk.join(desk.deliver(desk.submit({"description": "follow me"}, source="sos")))
     received: queue.SimpleQueue[str] = queue.SimpleQueue()
     follower = Follower(desk, ticket, on_status=received.put)
     follower.start()
@@ -368,7 +368,7 @@ def test_the_follower_reconnects_after_the_queue_restarts(desk_for, tmp_path_fac
     try:
         tenant = make_tenant(database)
         desk = desk_for(tenant, server.url)
-        ticket = desk.deliver(desk.submit({"description": "stay with me"}, source="sos"))
+        ticket = desk.join(desk.deliver(desk.submit({"description": "stay with me"}, source="sos")))
         received: queue.SimpleQueue[str] = queue.SimpleQueue()
         follower = Follower(desk, ticket, on_status=received.put)
         follower.start()
@@ -376,6 +376,7 @@ def test_the_follower_reconnects_after_the_queue_restarts(desk_for, tmp_path_fac
         eventually(lambda: seen.extend(_statuses(received)) or "pending" in seen, what="pending")
         server.stop()
         server.start()
+        desk.join(ticket)  # a restarted SQLite server clears who was joined; the agent's channel rejoins
         assert api.action(ticket.code, "join", tenant.supporter_token).status_code == 200
         eventually(lambda: seen.extend(_statuses(received)) or "in_progress" in seen, timeout=120,
                    what="in_progress after the restart")
