@@ -105,8 +105,9 @@ def find_idempotent(session: Session, *, actor: Actor, key: str, fingerprint: st
 
 def expiry_for(session: Session, company_id: str, default_hours: float) -> timedelta:
     """How long the company's new requests stay open: its own setting, or the server's."""
-    hours = session.scalar(select(Company.expiry_hours).where(Company.id == company_id))
-    return timedelta(hours=hours or default_hours)
+    # The whole row, into the session: the notification outbox reads it from there at commit.
+    company = session.get(Company, company_id)
+    return timedelta(hours=(company.expiry_hours if company else None) or default_hours)
 
 
 def create_request(
