@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.client import Ticket
-from agent.config import ModuleConfig
+from sosqueue.module_config import ModuleConfig
 from agent.desk import HelpDesk
 from agent.diagnostics import collect
 from agent.errors import AgentError, AgentExit, ModuleRevoked, Rejected, StorageFailure, Unreachable

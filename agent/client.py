@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import requests
 
-from agent.config import ModuleConfig
+from sosqueue.module_config import ModuleConfig
 from agent.errors import ModuleRevoked, Rejected, Unreachable
 from agent.outbox import write_atomically
 from agent.paths import data_dir

@@ -3,8 +3,8 @@
 import sys
 from pathlib import Path
 
-from agent import config as module_config
-from agent import payload
+from sosqueue import module_config
+from sosqueue import payload
 from agent.errors import DamagedModule
 
 

@@ -2,7 +2,7 @@
 
 from agent import __version__
 from agent.client import QueueClient
-from agent.config import ModuleConfig
+from sosqueue.module_config import ModuleConfig
 from agent.desk import HelpDesk
 from agent.outbox import Outbox
 from agent.paths import data_dir

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from agent import paths, platforms
-from agent.config import ModuleConfig
+from sosqueue.module_config import ModuleConfig
 from agent.errors import AgentError, StorageFailure
 from agent.outbox import write_atomically
 from agent.platforms._base import Desktop, Item, checked_command, write_file

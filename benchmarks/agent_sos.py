@@ -169,7 +169,7 @@ def main() -> None:
 
 def _restamp(binary: Path, module_file: Path, target: Path) -> None:
     """The stamped binary's base with this run's module payload (pointing at this run's server)."""
-    from agent import payload
+    from sosqueue import payload
 
     carried = payload.read(module_file)
     size = binary.stat().st_size

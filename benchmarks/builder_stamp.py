@@ -24,7 +24,7 @@ from pathlib import Path
 from _common import REPO, emit, latency_ms, log, machine, ratio, table, verdict  # noqa: F401
 
 from builder import bases, module_config  # noqa: E402
-from agent import payload  # noqa: E402
+from sosqueue import payload  # noqa: E402
 from builder.stamping import build_payload, stamp_module  # noqa: E402
 
 MB = 1024 * 1024

@@ -155,7 +155,7 @@ class Brand:
         return cls(**values)
 
     def config_fields(self) -> dict[str, str]:
-        """The brand as the agent's module configuration stores it (``agent.config.Brand``'s fields)."""
+        """The brand as the agent's module configuration stores it (``sosqueue.module_config.Brand``'s fields)."""
         return {
             "company": self.company,
             "product": self.product,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import platformdirs
 
-from agent import payload
-from builder.errors import BaseError, OutputError
+from sosqueue import payload
+from sosqueue.errors import BaseError, OutputError
 from builder.tools.pyinstaller import PyInstaller
 
 log = logging.getLogger("sosqueue.builder")

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from builder import bases, module_config
-from builder.errors import ConfigError, OutputError
+from sosqueue.errors import ConfigError, OutputError
 
 log = logging.getLogger("sosqueue.builder")
 
@@ -107,7 +107,7 @@ def _check_writable(out_dir: Path) -> None:
 
 
 def _sign(output: Path, certificate: Path, key: Path, description: str) -> None:
-    from builder.errors import ToolFailed
+    from sosqueue.errors import ToolFailed
     from builder.tools.osslsigncode import OsslSigncode
 
     signed = output.with_name(f".{output.name}.signed")

@@ -1,15 +1,13 @@
 """The admin's module config (``module.toml``): parsed, validated, turned into the agent's config."""
 
-import ipaddress
 import tomllib
 from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from agent import config as agent_config
+from sosqueue import module_config, urls
 from branding.model import Brand, BrandError as BrandInputError
-from builder.errors import BrandError, ConfigError
+from sosqueue.errors import BrandError, ConfigError
 
 SECTIONS = {"module", "server", "brand", "options"}
 
@@ -29,19 +27,19 @@ class ModuleSpec:
     server_url: str
     ca_bundle: bytes | None
     brand: Brand
-    options: agent_config.Options
+    options: module_config.Options
 
     @property
     def registered(self) -> bool:
         return bool(self.module_id and self.module_token)
 
     def agent_config(self, *, module_id: str | None = None, module_token: str | None = None,
-                     assets: dict[str, bytes] | None = None) -> agent_config.ModuleConfig:
-        return agent_config.ModuleConfig(
+                     assets: dict[str, bytes] | None = None) -> module_config.ModuleConfig:
+        return module_config.ModuleConfig(
             module_id=module_id or self.module_id,
             module_token=module_token or self.module_token,
             server_url=self.server_url,
-            brand=agent_config.Brand(**self.brand.config_fields()),
+            brand=module_config.Brand(**self.brand.config_fields()),
             options=self.options,
             ca_bundle=self.ca_bundle,
             assets=assets or {},
@@ -88,27 +86,14 @@ def parse(data: dict, *, base_dir: Path, allow_insecure: bool = False) -> Module
 
 
 def check_server_url(url: str, *, allow_insecure: bool) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"server.url {url!r} is not an address like https://queue.example.com")
-    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
-        raise ConfigError(
-            f"server.url {url!r} is not encrypted; use https://, or build with --allow-insecure for a test network"
-        )
-    return url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        return urls.server_url(url, allow_insecure=allow_insecure)
+    except urls.BadServerUrl as error:
+        raise ConfigError(f"server.url {error}") from None
 
 
-def _options(table: dict) -> agent_config.Options:
-    flags = {f.name for f in fields(agent_config.Options)} - {"fields"}
+def _options(table: dict) -> module_config.Options:
+    flags = {f.name for f in fields(module_config.Options)} - {"fields"}
     _only(table, "options", flags | {"fields"})
     values = {}
     for key in flags & set(table):
@@ -118,9 +103,9 @@ def _options(table: dict) -> agent_config.Options:
     field_table = _table(table, "fields", prefix="options.")
     _only(field_table, "options.fields", {"name", "email", "description"})
     for key, mode in field_table.items():
-        if mode not in agent_config.FIELD_MODES:
+        if mode not in module_config.FIELD_MODES:
             raise ConfigError(f"options.fields.{key} must be required, optional or hidden, not {mode!r}")
-    return agent_config.Options(**values, fields=agent_config.Fields(**field_table))
+    return module_config.Options(**values, fields=module_config.Fields(**field_table))
 
 
 def _ca_bundle(path_text: str, base_dir: Path) -> bytes | None:

@@ -2,7 +2,7 @@
 
 import requests
 
-from builder.errors import ConfigError, NetworkError
+from sosqueue.errors import ConfigError, NetworkError
 from builder.module_config import ModuleSpec
 
 

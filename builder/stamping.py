@@ -5,10 +5,10 @@ import re
 import time
 from pathlib import Path
 
-from agent import config as agent_config
-from agent import payload
+from sosqueue import module_config
+from sosqueue import payload
 from builder.bases import check_base
-from builder.errors import BrandError, DamagedModuleError, NotFoundError, OutputError
+from sosqueue.errors import BrandError, DamagedModuleError, NotFoundError, OutputError
 from builder.module_config import ModuleSpec
 
 log = logging.getLogger("sosqueue.builder")
@@ -36,7 +36,7 @@ def render(spec: ModuleSpec) -> dict[str, bytes]:
 def build_payload(spec: ModuleSpec, *, module_id: str, module_token: str) -> payload.Payload:
     assets = render(spec)
     config = spec.agent_config(module_id=module_id, module_token=module_token, assets=assets)
-    return payload.Payload(config=agent_config.to_json(config), assets=assets)
+    return payload.Payload(config=module_config.to_json(config), assets=assets)
 
 
 def stamp_module(spec: ModuleSpec, *, base: Path, out_dir: Path, module_id: str, module_token: str) -> Path:
@@ -64,7 +64,7 @@ def inspect_module(path: Path) -> dict:
         raise NotFoundError(f"{path} does not exist; give the path of a module that sosqueue build made")
     try:
         carried = payload.read(path)
-        config = agent_config.parse(carried)
+        config = module_config.parse(carried)
     except payload.NoPayload:
         raise DamagedModuleError(f"{path} carries no module configuration (is it a base agent?)") from None
     except payload.PayloadError as error:

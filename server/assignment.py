@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.lifecycle import OPEN_STATUSES
+from sosqueue.statuses import OPEN_STATUSES
 from server.models import GroupMember, Module, ServiceRequest, User
 
 STRATEGIES = ("none", "fixed", "round_robin", "least_open")

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import DatabaseError as StorageError
 
-from builder.errors import ConfigError, ConflictError, DatabaseError, NotFoundError
+from sosqueue.errors import ConfigError, ConflictError, DatabaseError, NotFoundError
 from server import admin
 from server.config import Settings
 from server.db import Database, DatabaseUrlError, upgrade

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from server.actors import actor_public
 from server.db import Database
 from server.models import RequestEvent
-from server import codes
+from sosqueue import codes
 
 log = logging.getLogger("sosqueue.events")
 

@@ -1,4 +1,5 @@
-"""The service request's status machine, as the service queue defines it.
+"""The service request's status machine: the transitions between the statuses of
+:mod:`sosqueue.statuses`.
 
 ``new`` until someone starts the session, ``pending`` while one partner has joined (or
 after partners left a started session), ``in_progress`` while the customer and an expert
@@ -7,23 +8,8 @@ was not closed within the expiry window. ``closed`` and ``expired`` are final.
 """
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-
-class Status(StrEnum):
-    NEW = "new"
-    PENDING = "pending"
-    IN_PROGRESS = "in_progress"
-    CLOSED = "closed"
-    EXPIRED = "expired"
-
-    @property
-    def is_open(self) -> bool:
-        return self in OPEN_STATUSES
-
-
-OPEN_STATUSES = frozenset({Status.NEW, Status.PENDING, Status.IN_PROGRESS})
-FINAL_STATUSES = frozenset({Status.CLOSED, Status.EXPIRED})
+from sosqueue.statuses import FINAL_STATUSES, Status
 
 CUSTOMER = "customer"
 

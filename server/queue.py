@@ -10,10 +10,12 @@ from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from server import codes, lifecycle
+from server import lifecycle
+from sosqueue import codes
 from server.actors import Actor
 from server.assignment import choose_assignee
-from server.lifecycle import OPEN_STATUSES, Presence, Status
+from server.lifecycle import Presence
+from sosqueue.statuses import OPEN_STATUSES, Status
 from server.models import (
     OPEN_STATUS_SQL,
     Company,

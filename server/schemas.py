@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 from server.assignment import parse_strategy
-from server.lifecycle import Status
+from sosqueue.statuses import Status
 
 MAX_DIAGNOSTICS_BYTES = 8 * 1024
 _MAX_DIAGNOSTICS_DEPTH = 4

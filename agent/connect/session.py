@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 from agent import __version__
 from agent.client import Ticket
-from agent.config import ModuleConfig
+from sosqueue.module_config import ModuleConfig
 from agent.connect.capture import Capture, create_capture
 from agent.connect.channel import SEND_TIMEOUT, SessionChannel, session_url, tls_context
 from agent.connect.sharing import ACK_TIMEOUT, POLL_SECONDS, Sharer

@@ -5,19 +5,15 @@ The public methods of :class:`Desktop` check their arguments, then call a privat
 overrides. What a backend can do is told by the ``HAS_*`` class flags.
 """
 
-import hashlib
 import os
-import re
-import unicodedata
 import uuid
 from pathlib import Path
 
+from sosqueue import platforms
+from sosqueue.platforms import display_name
+
 #: What :meth:`Desktop.created` lists: files as paths, other entries (registry values) as text.
 Item = Path | str
-
-_FORBIDDEN_IN_FILE_NAMES = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)), *(f"LPT{n}" for n in range(1, 10))}
-_MAX_NAME = 100  # leaves room for the folder within Windows' 260-character path limit
 
 
 class Desktop:
@@ -58,14 +54,12 @@ class Desktop:
     @property
     def sos_name(self) -> str:
         """The SOS shortcut's name: the product name, with "SOS" added unless it ends so."""
-        if self._app_name.split()[-1].upper() == "SOS":
-            return self._app_name
-        return f"{self._app_name} SOS"
+        return platforms.sos_name(self._app_name)
 
     @property
     def identifier(self) -> str:
         """A stable, file-system and ASCII-safe id for files people do not see by name."""
-        return f"sosqueue-{slug(self._app_name)}"
+        return platforms.identifier(self._app_name)
 
     @property
     def all_users(self) -> bool:
@@ -176,36 +170,6 @@ def checked_command(launch) -> list[str]:
     if not launch[0].strip():
         raise ValueError("launch must start with the program to run")
     return list(launch)
-
-
-def display_name(text: str) -> str:
-    """``text`` on one line, without control characters; ``ValueError`` if nothing is left."""
-    cleaned = "".join(" " if unicodedata.category(c).startswith("C") else c for c in str(text))
-    cleaned = " ".join(cleaned.split())
-    if not cleaned:
-        raise ValueError(f"{text!r} is not a usable name")
-    return cleaned
-
-
-def file_name(text: str) -> str:
-    """``text`` made safe as a file name on Windows, macOS and Linux (spaces are kept).
-
-    :raises ValueError: if nothing usable is left.
-    """
-    name = _FORBIDDEN_IN_FILE_NAMES.sub("", display_name(text))
-    name = " ".join(name.split())[:_MAX_NAME].strip(" .")
-    if not name:
-        raise ValueError(f"{text!r} gives no usable file name")
-    if name.split(".")[0].upper() in _WINDOWS_RESERVED:
-        name = f"_{name}"
-    return name
-
-
-def slug(text: str) -> str:
-    """Lowercase ASCII letters, digits and dashes from ``text``; a short hash if none are left."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    result = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60]
-    return result or hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def write_file(path: Path, data: bytes, *, mode: int = 0o644) -> Path:

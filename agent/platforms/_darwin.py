@@ -15,7 +15,8 @@ import uuid
 from pathlib import Path
 
 from agent.platforms import _base
-from agent.platforms._base import Item, file_name, slug, write_file
+from agent.platforms._base import Item, write_file
+from sosqueue.platforms import file_name, slug
 
 log = logging.getLogger("sosqueue.agent.desktop")
 

@@ -8,25 +8,20 @@ start), replaces spaces in the shown name with underscores and defaults to ``Ter
 import hashlib
 import logging
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 from agent.platforms import _base
-from agent.platforms._base import Item, file_name, write_file
+from agent.platforms._base import Item, write_file
+from sosqueue.desktop_entry import desktop_entry
+from sosqueue.platforms import file_name
 
 log = logging.getLogger("sosqueue.agent.desktop")
 
 #: Where the menu entry and the autostart entry go with ``all_users``.
 SYSTEM_APPLICATIONS = Path("/usr/share/applications")
 SYSTEM_AUTOSTART = Path("/etc/xdg/autostart")
-#: The theme icon used when the module has no icon.
-FALLBACK_ICON = "help-browser"
-
-# Characters that make an Exec argument need double quotes (Desktop Entry Spec, "The Exec key").
-_RESERVED = frozenset(" \t\n\"'\\><~|&;$*?#()`")
-_ESCAPED_IN_QUOTES = re.compile(r'(["`$\\])')
 
 _SOS_COMMENT = {"": "Ask for help now", "de": "Jetzt Hilfe anfordern"}
 _MENU_COMMENT = {"": "Ask your support team for help", "de": "Hilfe beim Support-Team anfordern"}
@@ -79,40 +74,7 @@ class Desktop(_base.Desktop):
             log.info("removed %s", item)
 
     def _entry(self, name, command, icon, comments, extra=None) -> str:
-        keys = {
-            "Type": "Application",
-            "Version": "1.4",
-            "Name": escape_value(name),
-            **{(f"Comment[{lang}]" if lang else "Comment"): escape_value(text) for lang, text in comments.items()},
-            "Exec": exec_value(command),
-            "Icon": escape_value(str(icon) if icon else FALLBACK_ICON),
-            "Terminal": "false",
-            **(extra or {}),
-        }
-        return "[Desktop Entry]\n" + "".join(f"{key}={value}\n" for key, value in keys.items())
-
-
-def exec_argument(argument: str) -> str:
-    """One argument of an ``Exec`` command line, quoted as the specification requires."""
-    if argument and not _RESERVED.intersection(argument):
-        quoted = argument
-    else:
-        quoted = '"' + _ESCAPED_IN_QUOTES.sub(r"\\\1", argument) + '"'
-    return quoted.replace("%", "%%")  # a lone % would be read as a field code
-
-
-def exec_value(command: list[str]) -> str:
-    """The ``Exec=`` value for ``command``: quoted arguments, then escaped as a string value."""
-    if "%" in command[0]:
-        # GLib looks the program up before it turns %% back into %, so such a program would
-        # never be found: let sh start it (its $0) instead.
-        command = ["sh", "-c", 'exec "$0" "$@"', *command]
-    return escape_value(" ".join(exec_argument(argument) for argument in command))
-
-
-def escape_value(text: str) -> str:
-    """``text`` escaped as a key file string value (readers undo this before parsing Exec quotes)."""
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+        return desktop_entry(name, command, icon=str(icon) if icon else None, comments=comments, extra=extra)
 
 
 def mark_trusted(path: Path) -> None:

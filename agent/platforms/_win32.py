@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path, PureWindowsPath
 
 from agent.platforms import _base
-from agent.platforms._base import Item, file_name
+from agent.platforms._base import Item
+from sosqueue.platforms import file_name
 from agent.platforms._util import win32
 
 log = logging.getLogger("sosqueue.agent.desktop")

@@ -22,7 +22,7 @@ import os
 import sys
 from typing import Callable
 
-from agent.config import ModuleConfig
+from sosqueue.module_config import ModuleConfig
 from agent.tray._base import STATES, MenuEntry, Tray, TrayActions, TrayPair, identity
 
 __all__ = ["BACKENDS", "ENVIRONMENT", "STATES", "MenuEntry", "Tray", "TrayActions",

@@ -8,7 +8,7 @@ from typing import Callable
 
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
-from agent.config import ModuleConfig
+from sosqueue.module_config import ModuleConfig
 
 log = logging.getLogger("sosqueue.agent.tray")
 

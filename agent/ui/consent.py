@@ -9,7 +9,7 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
-from agent.config import ModuleConfig
+from sosqueue.module_config import ModuleConfig
 from agent.i18n import _
 from agent.ui import theme
 

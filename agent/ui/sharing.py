@@ -3,7 +3,7 @@
 import tkinter as tk
 from collections.abc import Callable
 
-from agent.config import ModuleConfig
+from sosqueue.module_config import ModuleConfig
 from agent.i18n import _
 from agent.ui import theme
 

@@ -9,7 +9,7 @@ import tkinter.font as tkfont
 from dataclasses import dataclass
 from tkinter import ttk
 
-from agent.config import Brand
+from sosqueue.module_config import Brand
 
 log = logging.getLogger("sosqueue.agent")
 

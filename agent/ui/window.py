@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from tkinter import ttk
 
-from agent.config import ModuleConfig
+from sosqueue.module_config import ModuleConfig
 from agent.i18n import _
 from agent.ui import STATUS_TEXTS, FormValues, WindowActions, normalise_code, theme
 from agent.ui.chat import ChatPane

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import click
 
-from agent import config as agent_config
-from agent import payload
-from builder.errors import ConfigError, DamagedModuleError, NotFoundError, OutputError
+from sosqueue import module_config
+from sosqueue import payload
+from sosqueue.errors import ConfigError, DamagedModuleError, NotFoundError, OutputError
 
 log = logging.getLogger("sosqueue.builder")
 
@@ -43,7 +43,7 @@ class Module:
     """A stamped module, read and verified: its file, configuration and platform."""
 
     path: Path
-    config: agent_config.ModuleConfig
+    config: module_config.ModuleConfig
     platform: str  # "linux", "windows" or "macos"
 
     @property
@@ -69,7 +69,7 @@ def read_module(path: Path) -> Module:
     if not path.exists():
         raise NotFoundError(f"no module at {path}; build one with: sosqueue build --config module.toml")
     try:
-        config = agent_config.parse(payload.read(path))
+        config = module_config.parse(payload.read(path))
     except payload.NoPayload:
         raise DamagedModuleError(
             f"{path} carries no module configuration (is it a base agent?); "

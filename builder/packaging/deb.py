@@ -35,9 +35,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.platforms._base import Desktop, file_name
-from agent.platforms._linux import escape_value, exec_value
-from builder.errors import ConfigError, OutputError
+from sosqueue import desktop_entry as entries, platforms
+from sosqueue.platforms import file_name
+from sosqueue.errors import ConfigError, OutputError
 from builder.packaging import PACKAGE_MARKER, Module, marker, publish, staging
 from builder.tools.dpkg_deb import DpkgDeb
 
@@ -77,10 +77,10 @@ class Layout:
     @classmethod
     def for_module(cls, module: Module) -> "Layout":
         try:
-            desktop = Desktop(module.product)
+            return cls(package=platforms.identifier(module.product), product=platforms.display_name(module.product),
+                       sos_name=platforms.sos_name(module.product))
         except ValueError as error:
             raise ConfigError(f"the product name cannot name a package ({error}); choose another product name") from None
-        return cls(package=desktop.identifier, product=desktop.app_name, sos_name=desktop.sos_name)
 
     @property
     def install_dir(self) -> str:
@@ -263,19 +263,8 @@ def _one_line(text: str) -> str:
 
 def desktop_entry(name: str, command: list[str], *, icon: str | None, comments: dict[str, str],
                   extra: dict[str, str] | None = None) -> bytes:
-    """A ``.desktop`` file (Desktop Entry Specification 1.4) that runs ``command``."""
-    keys = {
-        "Type": "Application",
-        "Version": "1.4",
-        "Name": escape_value(name),
-        **{(f"Comment[{lang}]" if lang else "Comment"): escape_value(text) for lang, text in comments.items()},
-        "Exec": exec_value(command),
-        "TryExec": escape_value(command[0]),
-        "Icon": escape_value(icon or "help-browser"),
-        "Terminal": "false",
-        **(extra or {}),
-    }
-    return ("[Desktop Entry]\n" + "".join(f"{key}={value}\n" for key, value in keys.items())).encode()
+    """A ``.desktop`` file that runs ``command``, and only if it is installed (``TryExec``)."""
+    return entries.desktop_entry(name, command, icon=icon, comments=comments, extra=extra, try_exec=True).encode()
 
 
 # --- maintainer scripts -------------------------------------------------------------------

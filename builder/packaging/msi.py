@@ -33,8 +33,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.platforms._base import Desktop, display_name, file_name
-from builder.errors import ConfigError, OutputError
+from sosqueue.platforms import display_name, file_name, sos_name
+from sosqueue.errors import ConfigError, OutputError
 from builder.packaging import PACKAGE_MARKER, Module, marker, publish, staging
 from builder.tools import Tool
 from builder.tools.wixl import Wixl
@@ -93,10 +93,9 @@ class Names:
     @classmethod
     def for_module(cls, module: Module) -> "Names":
         try:
-            desktop = Desktop(module.product)
-            names = cls(company=display_name(module.company), product=desktop.app_name,
+            names = cls(company=display_name(module.company), product=display_name(module.product),
                         company_file=file_name(module.company), product_file=file_name(module.product),
-                        sos_file=file_name(desktop.sos_name))
+                        sos_file=file_name(sos_name(module.product)))
         except ValueError as error:
             raise ConfigError(f"the brand's names cannot name Windows files ({error}); change the company or product") from None
         for text in (names.company, names.product):

@@ -6,7 +6,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from builder.errors import ToolFailed, ToolMissing
+from sosqueue.errors import ToolFailed, ToolMissing
 
 log = logging.getLogger("sosqueue.builder")
 

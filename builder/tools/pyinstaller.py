@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from builder.errors import ToolMissing
+from sosqueue.errors import ToolMissing
 from builder.tools import Tool
 
 

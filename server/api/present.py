@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from server import codes
+from sosqueue import codes
 from server.actors import actor_public
 from server.lifecycle import CUSTOMER
 from server.models import RequestEvent, ServiceRequest

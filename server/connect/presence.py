@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from server import queue
 from server.actors import SYSTEM, Actor
 from server.db import Database
-from server.lifecycle import Status
+from sosqueue.statuses import Status
 from server.models import Participant, ServiceRequest, utcnow
 
 log = logging.getLogger("sosqueue.connect")

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
-from server import codes, queue
+from server import queue
+from sosqueue import codes
 from server.actors import SYSTEM, Actor
 from server.connect import protocol
 from server.connect.presence import PresenceRecorder
-from server.lifecycle import CUSTOMER, Status
+from server.lifecycle import CUSTOMER
+from sosqueue.statuses import Status
 from server.models import ServiceRequest, utcnow
 from server.state import AppState
 from server.web import sessions

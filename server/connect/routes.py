@@ -5,13 +5,13 @@ Both accept first and then close with a 4xxx code when refused, so that clients 
 threadpool; the relay takes over once a socket is admitted.
 """
 
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from server import codes, queue
+from server import queue
+from sosqueue import codes
 from server.actors import Actor
 from server.api.deps import resolve_token
 from server.connect import protocol
@@ -19,6 +19,7 @@ from server.connect.relay import Admission, Hub
 from server.models import Company, ServiceRequest, User, utcnow
 from server.state import AppState
 from server.web import sessions
+from sosqueue.urls import same_origin
 
 router = APIRouter()
 
@@ -72,7 +73,7 @@ def _bearer(authorization: str) -> str:
 def _same_origin(websocket: WebSocket) -> bool:
     """Whether the browser says the page that opened this socket is ours (cross-site hijacking)."""
     origin = websocket.headers.get("origin", "")
-    return bool(origin) and urlsplit(origin).netloc == websocket.headers.get("host", "")
+    return same_origin(origin, websocket.headers.get("host", ""))
 
 
 def admit_customer(state: AppState, token: str, code: str) -> Admission | int:

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
-from server import codes
+from sosqueue import codes
 from server.config import Settings
 from server.db import Database
 from server.models import Company, Group, Notification, RequestEvent, ServiceRequest, User, utcnow

@@ -1,7 +1,6 @@
 """Who is signed in, CSRF checks and form parsing for the dashboard's routes."""
 
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
@@ -11,6 +10,7 @@ from server.models import utcnow
 from server.web import sessions
 from server.web.errors import LoginRequired, WebError
 from server.web.i18n import Translate, negotiate, translator
+from sosqueue.urls import same_origin
 
 FORGED = "This form has expired or did not come from this dashboard. Go back, reload the page and try again."
 
@@ -51,7 +51,7 @@ def check_origin(request: Request) -> None:
     """Refuse a state change that a browser says came from another site."""
     origin = request.headers.get("origin") or request.headers.get("referer")
     if origin and origin != "null":
-        if urlsplit(origin).netloc != request.headers.get("host", ""):
+        if not same_origin(origin, request.headers.get("host", "")):
             raise WebError(403, FORGED)
 
 

@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from server import codes
+from sosqueue import codes
 from server.web.i18n import LANGUAGES, negotiate, translator
 from server.web.sessions import Login
 

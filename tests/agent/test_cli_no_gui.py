@@ -188,7 +188,7 @@ def test_damaged_module_exits_3_with_a_plain_message(home, tmp_path, tenant, que
     elif damage == "missing":
         path.unlink()
     else:
-        from agent import payload
+        from sosqueue import payload
 
         stamped = payload.read(path)
         payload_bytes = payload.Payload(config={**stamped.config, "format": 99}, assets=stamped.assets).to_bytes()

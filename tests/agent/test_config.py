@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from agent import config as module_config
-from agent import payload
-from agent.config import Fields, parse, to_json
-from agent.payload import DamagedPayload, Payload
+from sosqueue import module_config
+from sosqueue import payload
+from sosqueue.module_config import Fields, parse, to_json
+from sosqueue.payload import DamagedPayload, Payload
 from tests.support.modules import module_config as make_config
 from tests.support.modules import module_payload_for, sample_assets, write_module_file
 

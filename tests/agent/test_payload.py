@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import payload
-from agent.payload import DamagedPayload, NoPayload, Payload, PayloadError
+from sosqueue import payload
+from sosqueue.payload import DamagedPayload, NoPayload, Payload, PayloadError
 from tests.support.modules import sample_assets
 
 TRUE = Path(shutil.which("true") or "/bin/true")

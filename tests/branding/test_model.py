@@ -7,7 +7,7 @@ import warnings
 import pytest
 from PIL import Image, ImageChops
 
-from agent import config as agent_config
+from sosqueue import module_config
 from branding import Brand, BrandError, colors, default_brand
 from branding.model import DEFAULT_LOGO, KEPT_LOGO_SIDE, MAX_LOGO_BYTES, TEXT_LIMITS
 from tests.branding.images import ico_around_png, png_header_only
@@ -47,8 +47,8 @@ def test_config_fields_build_the_agents_brand():
     """config_fields has exactly the agent's Brand fields, with computed text colour and title."""
     brand = Brand(company="Acme", product="Acme Help", primary="#ffd400")
     fields = brand.config_fields()
-    assert set(fields) == {item.name for item in dataclasses.fields(agent_config.Brand)}
-    stored = agent_config.Brand(**fields)
+    assert set(fields) == {item.name for item in dataclasses.fields(module_config.Brand)}
+    stored = module_config.Brand(**fields)
     assert stored.on_primary == colors.NEAR_BLACK
     assert stored.window_title == "Acme Help"
     assert stored.primary == "#FFD400"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
-from agent import config as agent_config
+from sosqueue import module_config
 from branding import Brand, colors, render
 from branding.render import (APP_SIZE, BANNER_SIZE, ICNS_SIZES, ICO_SIZES, LOGO_SIZE, PREVIEW_SIZE,
                              STATUS_BADGES, TRAY_SIZE, TRAY_STATUSES, preview, render_assets, render_icns)
@@ -44,9 +44,9 @@ def big_logo_brand(tmp_path):
 
 
 def test_asset_names_are_the_agents():
-    """render_assets produces exactly the names agent.config expects, in its order."""
-    assert render.ASSET_NAMES == agent_config.ASSET_NAMES
-    assert tuple(render_assets(Brand())) == agent_config.ASSET_NAMES
+    """render_assets produces exactly the names sosqueue.module_config expects, in its order."""
+    assert render.ASSET_NAMES == module_config.ASSET_NAMES
+    assert tuple(render_assets(Brand())) == module_config.ASSET_NAMES
 
 
 @pytest.mark.parametrize("name, size", [

@@ -137,11 +137,11 @@ class Outcome:
 
 @pytest.fixture
 def sosqueue(capsys, monkeypatch, tmp_path_factory):
-    """Runs ``sosqueue ARGS`` in this process (``builder.cli.run``) and returns an :class:`Outcome`.
+    """Runs ``sosqueue ARGS`` in this process (``sosqueue.cli.run``) and returns an :class:`Outcome`.
 
     Traceback logs of unexpected errors go to a test folder instead of the system's /tmp.
     """
-    from builder.cli import run
+    from sosqueue.cli import run
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("sosqueue-tmp")))
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from agent import payload
+from sosqueue import payload
 from builder import bases
 from builder.bases import SPEC, base_platform, build_base, check_base
-from builder.errors import BaseError, ToolFailed
+from sosqueue.errors import BaseError, ToolFailed
 from builder.tools.pyinstaller import PyInstaller
 
 MAX_BASE_BYTES = 25 * 1024 * 1024  # the issue's size target for a onefile Linux base
@@ -202,7 +202,7 @@ def test_real_base_carries_the_agent_but_no_server_or_builder_code(real_base):
                              capture_output=True, text=True, timeout=120, check=True).stdout
     names = set(re.findall(r"'([^']+)'\s*$", listing, flags=re.MULTILINE))
     top = {re.split(r"[./]", name)[0] for name in names}
-    assert {"agent.cli", "agent.payload", "agent.module", "agent.connect.channel", "pystray", "PIL", "requests",
+    assert {"agent.cli", "sosqueue.payload", "agent.module", "agent.connect.channel", "pystray", "PIL", "requests",
             "websockets.sync.client"} <= names | top
     assert not top & {"server", "builder", "branding", "tests", "fastapi", "starlette", "uvicorn", "sqlalchemy",
                       "alembic", "pydantic", "psycopg", "httpx", "PyInstaller", "pytest", "numpy"}

@@ -1,6 +1,6 @@
 """``sosqueue module init`` and ``sosqueue build``: results on stdout, one-line errors, exit codes.
 
-Most runs are in process (``builder.cli.run``); a few run the installed ``sosqueue`` command to
+Most runs are in process (``sosqueue.cli.run``); a few run the installed ``sosqueue`` command to
 prove the exit codes and streams end to end. The last part stamps the real PyInstaller base and
 runs the module it makes against a real queue.
 """
@@ -16,10 +16,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from agent import config as agent_config
-from agent import payload
+from sosqueue import module_config
+from sosqueue import payload
 from branding.render import PREVIEW_SIZE
-from builder.errors import ExitCode
+from sosqueue.errors import ExitCode
 from builder.module_config import template
 from tests.branding.images import png_header_only
 from tests.builder.conftest import folder_listing, run_sosqueue
@@ -118,7 +118,7 @@ def test_init_then_build_registers_a_module_with_the_queue(sosqueue, tmp_path, f
     assert carried["checksum"] == "ok"
     token = payload.read(module).config["module"]["token"]
     assert token and token not in shown.out
-    assert carried["module"]["token"] == agent_config.redact(token)
+    assert carried["module"]["token"] == module_config.redact(token)
 
 
 # --- build: results -------------------------------------------------------------------------
@@ -182,7 +182,7 @@ def test_insecure_server_builds_with_allow_insecure(sosqueue, write_config, fake
     config = write_config(module=REGISTERED, server={"url": '"http://queue.lan:8765"'})
     outcome = build(sosqueue, config, fake_base, out, "--allow-insecure")
     assert outcome.code == ExitCode.OK, outcome.err
-    assert agent_config.parse(payload.read(out / "Support")).server_url == "http://queue.lan:8765"
+    assert module_config.parse(payload.read(out / "Support")).server_url == "http://queue.lan:8765"
 
 
 # --- build: bad input -----------------------------------------------------------------------

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import config as agent_config
-from agent import payload
-from builder.errors import ExitCode
+from sosqueue import module_config
+from sosqueue import payload
+from sosqueue.errors import ExitCode
 from tests.builder.conftest import run_sosqueue
 
 TOKEN = "mod_0123456789abcdef"
@@ -78,10 +78,10 @@ def test_inspect_prints_the_contents_as_json_with_tokens_redacted(sosqueue, stam
     shown = json.loads(outcome.out)
     assert shown["path"] == str(module)
     assert shown["checksum"] == "ok"
-    assert shown["module"] == {"id": "mod-1", "token": agent_config.redact(TOKEN)}
+    assert shown["module"] == {"id": "mod-1", "token": module_config.redact(TOKEN)}
     assert shown["server"] == {"url": "https://queue.example.com", "custom_ca": False}
     assert shown["brand"]["company"] == "Acme Corp"
-    assert set(shown["asset_sizes"]) == set(agent_config.ASSET_NAMES)
+    assert set(shown["asset_sizes"]) == set(module_config.ASSET_NAMES)
     assert TOKEN not in outcome.out
 
 

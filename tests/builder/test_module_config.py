@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from agent import config as agent_config
+from sosqueue import module_config as stamped_config
 from branding.model import DEFAULT_LOGO, Brand
 from builder import module_config
-from builder.errors import BrandError, ConfigError, ExitCode
+from sosqueue.errors import BrandError, ConfigError, ExitCode
 from builder.module_config import check_server_url, load, parse, template
 
 PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -31,14 +31,14 @@ def test_template_is_valid_toml_that_builds_the_default_brand(tmp_path):
     assert spec.server_url == "http://127.0.0.1:8765"
     assert spec.registered is False
     assert (spec.name, spec.group, spec.assignment) == ("Support", None, "none")
-    assert spec.options == agent_config.Options()
+    assert spec.options == stamped_config.Options()
 
 
 def test_template_documents_every_setting():
     """Every key the parser accepts appears in the template, in its section."""
     data = tomllib.loads(template().replace("# on_primary =", "on_primary ="))
     brand_keys = {item.name for item in dataclasses.fields(Brand) if item.init}
-    option_keys = {item.name for item in dataclasses.fields(agent_config.Options)} - {"fields"}
+    option_keys = {item.name for item in dataclasses.fields(stamped_config.Options)} - {"fields"}
     assert set(data) == module_config.SECTIONS
     assert set(data["module"]) == {"name", "id", "token", "group", "assignment"}
     assert set(data["server"]) == {"url", "ca_bundle"}

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from builder.errors import ConfigError, ExitCode, NetworkError
+from sosqueue.errors import ConfigError, ExitCode, NetworkError
 from builder.module_config import parse
 from builder.registration import register
 from tests.support.servers import free_port

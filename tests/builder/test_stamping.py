@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import config as agent_config
-from agent import payload
-from builder.errors import BaseError, DamagedModuleError, OutputError
+from sosqueue import module_config
+from sosqueue import payload
+from sosqueue.errors import BaseError, DamagedModuleError, OutputError
 from builder.module_config import parse
 from builder.stamping import build_payload, inspect_module, module_file_name, stamp_module
 
@@ -70,11 +70,11 @@ def test_stamped_module_is_the_base_followed_by_a_readable_payload(spec, fake_ba
     module = stamp(spec, fake_base, out_dir)
     assert module == out_dir / "Acme-Help"
     assert module.read_bytes().startswith(fake_base.read_bytes())
-    config = agent_config.parse(payload.read(module))
+    config = module_config.parse(payload.read(module))
     assert (config.module_id, config.module_token) == ("mod-1", TOKEN)
     assert config.server_url == "https://queue.example.com"
     assert (config.brand.company, config.brand.product) == ("Acme", "Acme Help")
-    assert set(agent_config.ASSET_NAMES) <= set(config.assets)
+    assert set(module_config.ASSET_NAMES) <= set(config.assets)
 
 
 def test_stamping_never_modifies_the_base(spec, fake_base, out_dir):
@@ -103,7 +103,7 @@ def test_stamping_again_replaces_the_module(spec, tmp_path, fake_base, out_dir):
     """A second build with another brand replaces the first module whole."""
     stamp(spec, fake_base, out_dir)
     module = stamp(make_spec(tmp_path, company="Acme Two"), fake_base, out_dir)
-    assert agent_config.parse(payload.read(module)).brand.company == "Acme Two"
+    assert module_config.parse(payload.read(module)).brand.company == "Acme Two"
     assert sorted(path.name for path in out_dir.iterdir()) == ["Acme-Help"]
 
 
@@ -161,7 +161,7 @@ def test_ca_bundle_travels_as_an_asset(tmp_path):
                  base_dir=tmp_path)
     built = build_payload(spec, module_id="m", module_token=TOKEN)
     assert built.assets["ca.pem"] == PEM
-    assert agent_config.parse(built).ca_bundle == PEM
+    assert module_config.parse(built).ca_bundle == PEM
 
 
 def test_payload_of_a_registered_id_overrides_the_config(spec):
@@ -177,8 +177,8 @@ def test_inspect_shows_the_config_with_tokens_redacted(spec, fake_base, out_dir)
     assert shown["checksum"] == "ok"
     assert shown["module"]["id"] == "mod-1"
     assert TOKEN not in repr(shown)
-    assert shown["module"]["token"] == agent_config.redact(TOKEN)
-    assert set(agent_config.ASSET_NAMES) <= set(shown["asset_sizes"])
+    assert shown["module"]["token"] == module_config.redact(TOKEN)
+    assert set(module_config.ASSET_NAMES) <= set(shown["asset_sizes"])
     assert all(size > 0 for size in shown["asset_sizes"].values())
 
 

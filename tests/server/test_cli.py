@@ -9,7 +9,7 @@ from importlib.metadata import version
 import httpx
 import pytest
 
-from builder.errors import ExitCode
+from sosqueue.errors import ExitCode
 from tests.support.servers import SOSQUEUE, QueueServer, free_port, sqlite_url
 
 

@@ -5,7 +5,7 @@ import re
 import pytest
 from hypothesis import given, strategies as st
 
-from server.codes import InvalidCode, display, generate, normalize
+from sosqueue.codes import InvalidCode, display, generate, normalize
 
 CANONICAL = re.compile(r"s\d{8}")
 DISPLAYED = re.compile(r"s\d{2}-\d{3}-\d{3}")

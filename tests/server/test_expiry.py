@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from server import codes
+from sosqueue import codes
 from server.db import Database
 from server.models import ServiceRequest, utcnow
 from tests.support.queue_api import QueueApi, assert_problem, wait_for

@@ -5,18 +5,8 @@ import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
-from server.lifecycle import (
-    CUSTOMER,
-    FINAL_STATUSES,
-    IllegalTransition,
-    Presence,
-    Status,
-    close,
-    expire,
-    join,
-    leave,
-    status_for,
-)
+from server.lifecycle import CUSTOMER, IllegalTransition, Presence, close, expire, join, leave, status_for
+from sosqueue.statuses import FINAL_STATUSES, Status
 from tests.support.tenants import bearer, file_request, make_tenant
 
 PARTIES = [CUSTOMER, "user:alice", "user:bob", "user:carol"]

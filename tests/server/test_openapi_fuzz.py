@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from schemathesis import DataGenerationMethod
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from server.codes import normalize
+from sosqueue.codes import normalize
 from tests.support.tenants import file_request, make_tenant
 
 EXAMPLES_PER_OPERATION = 40

@@ -1,6 +1,6 @@
 """The real PyInstaller base agent for tests: built once per input hash and cached.
 
-The base is keyed by a hash of what goes into it (the agent's sources and data, the spec, the
+The base is keyed by a hash of what goes into it (the agent's and the shared core's sources and data, the spec, the
 entry script, the versions of Python, PyInstaller and the bundled packages), so a CI run builds
 it once and a developer only rebuilds it after changing the agent. ``SOSQUEUE_TEST_CACHE``
 moves the cache. Also the smallest Windows executable, to stamp and sign as a Windows base.
@@ -35,7 +35,7 @@ def base_inputs_hash() -> str:
     digest.update(f"python {sys.version}\n".encode())
     for package in BUNDLED_PACKAGES:
         digest.update(f"{package} {version(package)}\n".encode())
-    sources = sorted(path for path in (REPO / "agent").rglob("*")
+    sources = sorted(path for package in ("agent", "sosqueue") for path in (REPO / package).rglob("*")
                      if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc")
     for path in [*sources, *BASE_INPUTS]:
         digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")

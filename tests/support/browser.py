@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Locator, Page, Playwright
 from sqlalchemy import select
 
 from agent.client import QueueClient, Ticket
-from agent.config import Brand, ModuleConfig
+from sosqueue.module_config import Brand, ModuleConfig
 from server.db import Database
 from server.models import User
 from server.web import sessions

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from agent import payload as module_payload
-from agent.config import ASSET_NAMES, Brand, Fields, ModuleConfig, Options, to_json
+from sosqueue import payload as module_payload
+from sosqueue.module_config import ASSET_NAMES, Brand, Fields, ModuleConfig, Options, to_json
 from branding import model as branding_model
 from branding.render import render_assets
 

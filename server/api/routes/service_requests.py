@@ -14,7 +14,7 @@ from server.admin import group_by_name
 from server.actors import Actor
 from server.api.deps import ActorDep, ReadDB, StateDep, UserActor
 from server.api.present import event_public, request_public
-from server.lifecycle import Status
+from sosqueue.statuses import Status
 from server.models import RequestEvent, ServiceRequest, utcnow
 from server.problems import Problem
 from server.schemas import (

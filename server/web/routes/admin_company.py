@@ -2,7 +2,6 @@
 
 import math
 import secrets
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -15,6 +14,7 @@ from server.web.forms import text_field
 from server.web.routes.admin_users import AdminForm, is_email, is_single_line
 from server.web.sessions import Login
 from server.web.templating import render
+from sosqueue import urls
 
 router = APIRouter(prefix="/admin/company")
 
@@ -127,8 +127,4 @@ def _checked_url(check: AdminForm) -> str:
 def _is_web_address(url: str) -> bool:
     if len(url) > MAX_URL_CHARS or not is_single_line(url) or any(char.isspace() for char in url):
         return False
-    try:
-        parts = urlsplit(url)
-        return parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:  # e.g. a broken [IPv6] host
-        return False
+    return urls.is_web_address(url)

@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from starlette.concurrency import run_in_threadpool
 
-from agent import config as agent_config
+from sosqueue import module_config
 from branding.model import DEFAULT_COMPANY, DEFAULT_PRODUCT, FILE_NAME_UNSAFE, Brand, BrandError
-from builder.errors import ConfigError, SosqueueError
+from sosqueue.errors import ConfigError, SosqueueError
 from builder.module_config import ModuleSpec, check_server_url
 from builder.stamping import stamp_module
 from server import admin
@@ -234,7 +234,7 @@ def download(request: Request, module_id: str, platform: str, login: AdminLoginD
             name=module.name, module_id=module.id, module_token=token,
             group=module.group.name if module.group else None, assignment=module.assignment,
             server_url=server_url, ca_bundle=None, brand=module_brand(module.company.name),
-            options=agent_config.Options(),
+            options=module_config.Options(),
         )
     folder, built = _stamp(spec, base, platform)
     return TemporaryFileResponse(built, folder=folder, filename=built.name, media_type=_media_type(built),

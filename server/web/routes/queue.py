@@ -9,10 +9,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server import codes, queue
+from server import queue
+from sosqueue import codes
 from server.api.deps import StateDep, current_user
 from server.api.present import request_public
-from server.lifecycle import OPEN_STATUSES, Status
+from sosqueue.statuses import OPEN_STATUSES, Status
 from server.models import Group, User, utcnow
 from server.web.deps import FormDep, LoginDep
 from server.web.sessions import Login

@@ -9,7 +9,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server import codes, queue
+from server import queue
+from sosqueue import codes
 from server.api.deps import StateDep
 from server.api.present import event_public, request_public
 from server.models import RequestEvent, ServiceRequest, User, utcnow

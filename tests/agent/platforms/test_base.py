@@ -35,26 +35,6 @@ def test_unusable_app_names_are_refused(name):
         _dummy.Desktop(name)
 
 
-def test_names_that_give_no_file_name_are_refused():
-    """A name of only forbidden characters cannot name a file."""
-    with pytest.raises(ValueError):
-        _base.file_name('/\\:*?"<>|..')
-
-
-@pytest.mark.parametrize(("name", "expected"), [
-    ("Acme Support", "Acme Support"),
-    ('Acme/Support: "Help"?', "AcmeSupport Help"),
-    ("  Acme   Help.  ", "Acme Help"),
-    ("CON", "_CON"),
-    ("nul.txt", "_nul.txt"),
-    ("Grüße ✓", "Grüße ✓"),
-    ("x" * 300, "x" * 100),
-])
-def test_file_names_are_safe_on_every_system(name, expected):
-    """Forbidden characters go, spaces stay, reserved Windows names and length are handled."""
-    assert _base.file_name(name) == expected
-
-
 @pytest.mark.parametrize(("product", "sos_name"), [
     ("Acme Support", "Acme Support SOS"), ("Acme Support SOS", "Acme Support SOS"), ("Acme sos", "Acme sos"),
     ("SOSHelp", "SOSHelp SOS"),

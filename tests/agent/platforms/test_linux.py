@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from agent.platforms import _linux
+from sosqueue.desktop_entry import FALLBACK_ICON
 from tests.agent.platforms.desktop_env import desktop_entry, exec_argv, launch_with_gio, make_recorder, validate
 
 NASTY_FOLDERS = [
@@ -48,7 +49,7 @@ def test_menu_entry_goes_to_the_users_applications_folder(desktop, desktop_home)
     assert path == desktop_home.applications / "sosqueue-acme-support.desktop"
     entry = desktop_entry(path)
     assert (entry["Name"], entry["Exec"], entry["Categories"]) == ("Acme Support", "/opt/acme/agent", "Utility;")
-    assert entry["Icon"] == _linux.FALLBACK_ICON
+    assert entry["Icon"] == FALLBACK_ICON
     assert validate(path) == ""
 
 
@@ -183,20 +184,6 @@ def test_icon_path_with_spaces_is_written_verbatim(desktop, desktop_home, tmp_pa
     """The Icon= value is the absolute icon path, spaces and all (it is not a command line)."""
     icon = tmp_path / "my icons" / "sos.png"
     assert desktop_entry(desktop.create_sos_shortcut(["/a"], icon))["Icon"] == str(icon)
-
-
-def test_exec_argument_quotes_only_when_needed():
-    """Plain arguments stay bare; reserved characters get double quotes with spec escapes."""
-    assert _linux.exec_argument("/usr/bin/agent") == "/usr/bin/agent"
-    assert _linux.exec_argument("a b") == '"a b"'
-    assert _linux.exec_argument('say "$x" `y` \\z') == '"say \\"\\$x\\" \\`y\\` \\\\z"'
-    assert _linux.exec_argument("") == '""'
-    assert _linux.exec_argument("100%") == "100%%"
-
-
-def test_exec_value_escapes_backslashes_again_as_a_string_value():
-    """The string escape comes on top of the quoting: one backslash in a path becomes four."""
-    assert _linux.exec_value(["/a\\b"]) == '"/a\\\\\\\\b"'
 
 
 def test_sos_shortcut_is_marked_trusted_where_gvfs_runs(desktop_home):

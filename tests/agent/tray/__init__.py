@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 from PIL import Image
 
-from agent.config import Brand, ModuleConfig
+from sosqueue.module_config import Brand, ModuleConfig
 from agent.tray import TrayActions
 from tests.support.xserver import read_line, start_xvfb
 

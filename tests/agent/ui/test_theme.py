@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from agent.config import Brand
+from sosqueue.module_config import Brand
 from agent.ui import theme
 from tests.agent.ui.support import needs_x_tools
 

@@ -8,7 +8,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-from agent import payload
+from sosqueue import payload
 from tests.support.modules import module_config, module_payload_for
 
 TRUE = Path(shutil.which("true") or "/bin/true")
@@ -47,7 +47,7 @@ def damage(module: Path) -> Path:
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     """Run ``sosqueue ARGS`` in this process: exit code, stdout, stderr."""
-    from builder.cli import run
+    from sosqueue.cli import run
 
     capsys.readouterr()
     code = run(list(args))

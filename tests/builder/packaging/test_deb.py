@@ -16,9 +16,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from agent import config as agent_config
-from agent import payload
-from builder.errors import ExitCode, ToolFailed, ToolMissing
+from sosqueue import module_config
+from sosqueue import payload
+from sosqueue.errors import ExitCode, ToolFailed, ToolMissing
 from builder.packaging import read_module
 from builder.packaging.deb import build_deb, elf_architecture, minimum_glibc
 from builder.tools.dpkg_deb import DpkgDeb
@@ -396,7 +396,7 @@ def test_dpkg_install_and_remove_with_shortcuts_for_every_user(capsys, machine, 
 
     installed = Path(f"/opt/{package}/{package}")
     assert installed.stat().st_mode & 0o777 == 0o755
-    assert agent_config.parse(payload.read(installed)).module_id == read_module(module).module_id
+    assert module_config.parse(payload.read(installed)).module_id == read_module(module).module_id
     for path in (f"/usr/share/applications/{package}.desktop", f"/etc/xdg/autostart/{package}.desktop",
                  f"/etc/skel/Desktop/{shortcut}"):
         assert Path(path).is_file(), path

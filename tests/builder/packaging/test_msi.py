@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import config as agent_config
-from agent import payload
-from builder.errors import ConfigError, ExitCode, ToolFailed
+from sosqueue import module_config
+from sosqueue import payload
+from sosqueue.errors import ConfigError, ExitCode, ToolFailed
 from builder.packaging import read_module
 from builder.packaging.msi import UPGRADE_NAMESPACE, build_msi
 from builder.tools.wixl import MsiInfo, Wixl
@@ -132,7 +132,7 @@ def test_cabinet_carries_the_stamped_module_byte_for_byte(capsys, tmp_path, modu
     exe = next(unpacked.rglob(f"{product}.exe"))
     assert exe.parent.parts[-2:] == ("Acme Corp", product)
     assert exe.read_bytes() == module.read_bytes()
-    assert agent_config.parse(payload.read(exe)).brand.product == product
+    assert module_config.parse(payload.read(exe)).brand.product == product
     marker = json.loads((exe.parent / "sosqueue-package.json").read_text())
     assert marker["installer"] == "msi" and marker["module_id"] == read_module(module).module_id
 

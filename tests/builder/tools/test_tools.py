@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import payload
-from builder.errors import ExitCode, ToolFailed, ToolMissing
+from sosqueue import payload
+from sosqueue.errors import ExitCode, ToolFailed, ToolMissing
 from builder.tools import Tool
 from builder.tools.dpkg_deb import DpkgDeb
 from builder.tools.osslsigncode import OsslSigncode

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import select, text
 
-from server import codes
+from sosqueue import codes
 from server.db import Database
 from server.models import ServiceRequest
 from tests.server.connect.peers import WAIT, Api, Expert, Sockets, receive

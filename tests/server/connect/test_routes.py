@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from server import codes
+from sosqueue import codes
 from server.db import Database
 from server.models import ServiceRequest, utcnow
 from tests.server.connect.peers import close_code, receive

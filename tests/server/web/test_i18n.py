@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.lifecycle import Status
+from sosqueue.statuses import Status
 from server.web.i18n import translator
 from server.web.locale_de import GERMAN
 from server.web.locale_en import ENGLISH

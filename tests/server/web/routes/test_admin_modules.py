@@ -19,8 +19,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from agent import config as agent_config
-from agent import payload
+from sosqueue import module_config
+from sosqueue import payload
 from builder.bases import base_platform
 from builder.stamping import inspect_module
 from server import admin as setup
@@ -271,7 +271,7 @@ def test_the_linux_download_is_the_real_base_stamped_with_a_working_token(server
     assert (inspected["checksum"], inspected["module"]["id"]) == ("ok", module_id)
     assert inspected["server"]["url"] == server.url
     assert (inspected["brand"]["company"], inspected["brand"]["product"]) == (tenant.name, tenant.name)
-    carried = agent_config.parse(payload.read(module))
+    carried = module_config.parse(payload.read(module))
     assert carried.module_token == token
     assert filing_status(server, carried.module_token) == 201
     eventually(lambda: not any(scratch.iterdir()), what="the stamping folder removed")
@@ -282,7 +282,7 @@ def test_the_windows_download_is_the_base_exe_stamped(admin, tenant, bases_dir, 
     response, module = download(admin, module_id, "windows", tmp_path)
     assert (response.status_code, module.name) == (200, tenant.name.replace(" ", "-") + ".exe")
     assert module.read_bytes().startswith(bases.minimal_pe())
-    carried = agent_config.parse(payload.read(module))
+    carried = module_config.parse(payload.read(module))
     assert (carried.module_id, carried.module_token) == (module_id, token)
 
 
@@ -302,7 +302,7 @@ def test_the_macos_download_is_the_stamped_bundle_zipped_with_its_symlinks(admin
         (tmp_path / "module.bin").write_bytes(zipped.read(f"{app}/{payload.MACOS_RESOURCE}"))
     assert names == {f"{app}/Contents/MacOS/sosqueue-agent", f"{app}/Contents/Info.plist", f"{app}/{BUNDLE_LINK}",
                      f"{app}/{payload.MACOS_RESOURCE}"}
-    carried = agent_config.parse(payload.read(tmp_path / "module.bin"))
+    carried = module_config.parse(payload.read(tmp_path / "module.bin"))
     assert (carried.module_id, carried.module_token) == (module_id, token)
 
 
@@ -314,7 +314,7 @@ def test_a_module_with_a_random_token_is_downloaded_after_one_rotation(admin, te
     token = shown_token(admin.post(f"/admin/modules/{module_id}/rotate").text)
     response, module = download(admin, module_id, "linux", tmp_path)
     assert response.status_code == 200
-    assert agent_config.parse(payload.read(module)).module_token == token
+    assert module_config.parse(payload.read(module)).module_token == token
 
 
 @pytest.mark.parametrize("made_by", ["cli", "api"])
@@ -333,7 +333,7 @@ def test_modules_made_with_the_cli_or_the_api_can_be_downloaded_at_once(server, 
         == ["linux", "windows", "macos"]
     response, module = download(admin, made["id"], "windows", tmp_path)
     assert response.status_code == 200
-    assert agent_config.parse(payload.read(module)).module_token == made["token"]
+    assert module_config.parse(payload.read(module)).module_token == made["token"]
 
 
 def test_only_platforms_whose_base_is_on_the_server_are_offered(admin, bases_dir, tmp_path):

@@ -3,9 +3,9 @@
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal
-from urllib.parse import urlsplit
 
-from agent.payload import DamagedPayload, Payload
+from sosqueue import urls
+from sosqueue.payload import DamagedPayload, Payload
 
 FORMAT_VERSION = 1
 FieldMode = Literal["required", "optional", "hidden"]
@@ -137,9 +137,7 @@ def _mode(value) -> FieldMode:
 
 
 def _url(value, *, allow_insecure: bool) -> str:
-    parts = urlsplit(_text(value))
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise TypeError(f"server url {value!r} is not an http(s) URL")
-    if parts.scheme == "http" and not allow_insecure:
-        raise TypeError("server url uses http:// but the module was not built with --allow-insecure")
-    return value.rstrip("/")
+    try:
+        return urls.server_url(_text(value), allow_insecure=allow_insecure, allow_loopback_http=False)
+    except urls.BadServerUrl as error:
+        raise TypeError(f"server url: {error}") from None

@@ -1,34 +1,22 @@
-"""The ``sosqueue`` command: build support modules and run the service queue."""
+"""The ``sosqueue`` command's root: its options, its error handling, and the commands the
+parts register (the builder: build, inspect, package …; the server: serve, company, user …)."""
 
 import logging
 import sys
 import tempfile
 import traceback
-from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
 
 import click
 
-from builder.errors import ExitCode, SosqueueError
+from sosqueue.errors import ExitCode, SosqueueError
 
 log = logging.getLogger("sosqueue")
 
-# Commands live next to what they drive and load on first use, so that building a
-# module never imports the server (and the other way round).
-_SERVER_COMMANDS = {
-    "serve": "server.cli:serve",
-    "quickstart": "server.cli:quickstart",
-    "company": "server.cli:company",
-    "user": "server.cli:user",
-    "group": "server.cli:group",
-    "db": "server.cli:db",
-}
-_BUILDER_COMMANDS = {
-    "build": "builder.commands:build",
-    "inspect": "builder.commands:inspect",
-    "build-base": "builder.commands:build_base",
-    "package": "builder.packaging:package",
-}
+#: The entry-point groups where each part registers its commands (see pyproject.toml):
+#: top-level commands, and the subcommands of ``sosqueue module``.
+COMMANDS = "sosqueue.commands"
+MODULE_COMMANDS = "sosqueue.commands.module"
 
 
 def _version() -> str:
@@ -38,34 +26,37 @@ def _version() -> str:
         return "0+unknown"
 
 
-class LazyGroup(click.Group):
-    """A group whose commands are imported on first use, from ``lazy_commands``."""
+class PluginGroup(click.Group):
+    """A group whose commands the parts register as entry points, imported on first use, so
+    that building a module never imports the server (and the other way round)."""
 
-    def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs):
+    def __init__(self, *args, entry_point_group: str, **kwargs):
         super().__init__(*args, **kwargs)
-        self.lazy_commands = lazy_commands or {}
+        self.entry_point_group = entry_point_group
+
+    def _registered(self) -> dict[str, EntryPoint]:
+        return {point.name: point for point in entry_points(group=self.entry_point_group)}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+        return sorted({*super().list_commands(ctx), *self._registered()})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.lazy_commands:
-            module_name, _, attribute = self.lazy_commands[name].partition(":")
-            try:
-                module = import_module(module_name)
-            except ModuleNotFoundError as error:
-                extra = module_name.partition(".")[0]
-                raise SosqueueError(
-                    f"'sosqueue {name}' needs the {extra} extra ({error.name} is missing); "
-                    f"install it with: pip install 'sosqueue[{extra}]'"
-                ) from None
-            return getattr(module, attribute)
-        return super().get_command(ctx, name)
+        point = self._registered().get(name)
+        if point is None:
+            return super().get_command(ctx, name)
+        try:
+            return point.load()
+        except ModuleNotFoundError as error:
+            extra = point.module.partition(".")[0]
+            raise SosqueueError(
+                f"'sosqueue {name}' needs the {extra} extra ({error.name} is missing); "
+                f"install it with: pip install 'sosqueue[{extra}]'"
+            ) from None
 
 
 @click.group(
-    cls=LazyGroup,
-    lazy_commands={**_SERVER_COMMANDS, **_BUILDER_COMMANDS},
+    cls=PluginGroup,
+    entry_point_group=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(_version(), "-V", "--version", prog_name="sosqueue")
@@ -76,7 +67,7 @@ def cli(verbose: int) -> None:
     logging.getLogger("sosqueue").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-@cli.group(cls=LazyGroup, lazy_commands={"init": "builder.commands:module_init", "create": "server.cli:module_create"})
+@cli.group(cls=PluginGroup, entry_point_group=MODULE_COMMANDS)
 def module() -> None:
     """Support modules: write a config template, register a module with the queue."""
 

@@ -1,0 +1,25 @@
+"""The types of events in a service request's history (the API's events, the live streams,
+webhooks and the dashboard's history all use these names)."""
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    CREATED = "created"
+    ASSIGNED = "assigned"
+    CLAIMED = "claimed"
+    JOINED = "joined"
+    LEFT = "left"
+    STATUS_CHANGED = "status_changed"
+    CLOSED = "closed"
+    EXPIRED = "expired"
+    SCREEN_SHARED = "screen_shared"
+    SCREEN_DENIED = "screen_denied"
+    SCREEN_STOPPED = "screen_stopped"
+
+
+#: Events that end a request: nothing follows them.
+ENDING_EVENTS = frozenset({EventType.CLOSED, EventType.EXPIRED})
+#: Events that change what the queue's list shows (the dashboard refreshes its rows on these).
+QUEUE_EVENTS = (EventType.CREATED, EventType.ASSIGNED, EventType.CLAIMED, EventType.JOINED, EventType.LEFT,
+                EventType.STATUS_CHANGED, EventType.CLOSED, EventType.EXPIRED)
