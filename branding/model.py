@@ -16,6 +16,7 @@ from typing import Any, Iterator, Mapping
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from branding import colors
+from sosqueue.platforms import FILE_NAME_UNSAFE
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "default"
 #: The logo of the default brand, drawn by ``branding/default/make_logo.py``.
@@ -35,8 +36,6 @@ MIN_LOGO_SIDE = 64
 KEPT_LOGO_SIDE = 1024
 TEXT_LIMITS = {"company": 60, "product": 60, "window_title": 80, "welcome": 500, "waiting": 500}
 SINGLE_LINE = ("company", "product", "window_title")
-# The product name becomes the shortcut's file name on every platform.
-FILE_NAME_UNSAFE = '/\\:*?"<>|'
 
 
 class BrandError(ValueError):

@@ -188,16 +188,15 @@ def _demo_module_file(url: str, module_id: str, module_token: str, out_dir: Path
     """Stamp the default brand into the base agent for this machine (building the base once)."""
     import tomllib
 
-    from builder import bases, module_config
-    from builder.stamping import stamp_module
+    import builder
 
-    spec = module_config.parse(tomllib.loads(module_config.template()), base_dir=Path.cwd())
+    spec = builder.parse_spec(tomllib.loads(builder.template()), base_dir=Path.cwd())
     spec = dataclasses.replace(spec, server_url=url)
-    base = base or bases.default_base()
+    base = base or builder.default_base()
     if not base.exists():
         click.echo("building the base agent for this machine once (about a minute)…", err=True)
-        base = bases.build_base()
-    return stamp_module(spec, base=base, out_dir=out_dir, module_id=module_id, module_token=module_token).resolve()
+        base = builder.build_base()
+    return builder.stamp_module(spec, base=base, out_dir=out_dir, module_id=module_id, module_token=module_token).resolve()
 
 
 def _demo_company(session):

@@ -21,11 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from starlette.concurrency import run_in_threadpool
 
-from sosqueue import module_config
-from branding.model import DEFAULT_COMPANY, DEFAULT_PRODUCT, FILE_NAME_UNSAFE, Brand, BrandError
-from sosqueue.errors import ConfigError, SosqueueError
-from builder.module_config import ModuleSpec, check_server_url
-from builder.stamping import stamp_module
+from branding.model import DEFAULT_COMPANY, DEFAULT_PRODUCT, Brand, BrandError
+from builder import ModuleSpec, stamp_module
 from server import admin
 from server.api.deps import StateDep
 from server.assignment import UnknownStrategy, parse_strategy
@@ -37,6 +34,9 @@ from server.web.lookups import company_row
 from server.web.routes.admin_users import AdminForm, keyed, shown_once
 from server.web.sessions import Login
 from server.web.templating import render
+from sosqueue import module_config, urls
+from sosqueue.errors import SosqueueError
+from sosqueue.platforms import FILE_NAME_UNSAFE
 
 log = logging.getLogger("sosqueue.web")
 
@@ -71,8 +71,8 @@ def module_server_url(request: Request, state) -> tuple[str, str | None]:
     """Where downloaded modules reach the queue, and why that cannot work (None if it can)."""
     url = (state.settings.public_url or str(request.base_url)).rstrip("/")
     try:
-        return check_server_url(url, allow_insecure=False), None
-    except ConfigError:
+        return urls.server_url(url, allow_insecure=False), None
+    except urls.BadServerUrl:
         return url, INSECURE_URL
 
 
