@@ -23,8 +23,8 @@ from pathlib import Path
 
 import click
 
-from sosqueue import module_config
-from sosqueue import payload
+from sosqueue import binaries, module_config, payload
+from sosqueue.platforms import Platform
 from sosqueue.errors import ConfigError, DamagedModuleError, NotFoundError, OutputError
 
 log = logging.getLogger("sosqueue.builder")
@@ -44,7 +44,7 @@ class Module:
 
     path: Path
     config: module_config.ModuleConfig
-    platform: str  # "linux", "windows" or "macos"
+    platform: Platform
 
     @property
     def product(self) -> str:
@@ -84,16 +84,12 @@ def read_module(path: Path) -> Module:
     return Module(path=path, config=config, platform=_platform(path))
 
 
-def _platform(path: Path) -> str:
-    if path.is_dir():
-        return "macos"
-    with open(path, "rb") as handle:
-        magic = handle.read(4)
-    if magic == b"\x7fELF":
-        return "linux"
-    if magic[:2] == b"MZ":
-        return "windows"
-    raise ConfigError(f"{path} is a module payload without a program; stamp it onto a base agent with: sosqueue build")
+def _platform(path: Path) -> Platform:
+    """The module's platform: a folder is a macOS app (its payload is in the bundle's resources)."""
+    platform = Platform.MACOS if path.is_dir() else binaries.file_platform(path)
+    if platform is None:
+        raise ConfigError(f"{path} is a module payload without a program; stamp it onto a base agent with: sosqueue build")
+    return platform
 
 
 def default_version() -> str:

@@ -27,29 +27,20 @@ planted in a home folder can never make root write or remove anything elsewhere.
 
 import hashlib
 import logging
-import mmap
 import shlex
 import shutil
-import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sosqueue import desktop_entry as entries, platforms
+from sosqueue import binaries, desktop_entry as entries, platforms
 from sosqueue.platforms import file_name
 from sosqueue.errors import ConfigError, OutputError
 from builder.packaging import PACKAGE_MARKER, Module, marker, publish, staging
 from builder.tools.dpkg_deb import DpkgDeb
+from builder.tools.pyinstaller import bundled_binaries
 
 log = logging.getLogger("sosqueue.builder")
-
-#: Debian architecture by ELF machine and class (1: 32-bit, 2: 64-bit).
-ARCHITECTURES = {
-    (62, 2): "amd64", (183, 2): "arm64", (3, 1): "i386", (40, 1): "armhf",
-    (243, 2): "riscv64", (21, 2): "ppc64el", (22, 2): "s390x",
-}
-_EF_ARM_ABI_FLOAT_HARD = 0x400
-_SHT_GNU_VERNEED = 0x6FFFFFFE
 
 _MENU_COMMENT = {"": "Ask your support team for help", "de": "Hilfe beim Support-Team anfordern"}
 _SOS_COMMENT = {"": "Ask for help now", "de": "Jetzt Hilfe anfordern"}
@@ -138,7 +129,7 @@ def build_deb(module: Module, out_dir: Path, *, version: str, autostart: bool = 
     tool = tool or DpkgDeb()
     tool.verify()
     layout = Layout.for_module(module)
-    architecture = elf_architecture(module.path) or host_architecture()
+    architecture = _architecture(module.path)
     glibc = minimum_glibc(module.path)
     depends = f"libc6 (>= {glibc})" if glibc else "libc6"
     target = out_dir / f"{layout.package}_{version}_{architecture}.deb"
@@ -506,21 +497,14 @@ esac
 # --- architecture and glibc -----------------------------------------------------------------
 
 
-def elf_architecture(path: Path) -> str | None:
-    """The Debian architecture of an ELF executable, from its header; ``None`` if unknown."""
-    with open(path, "rb") as handle:
-        header = handle.read(40)
-    if len(header) < 40 or header[:4] != b"\x7fELF":
-        return None
-    byte_order = "<" if header[5] == 1 else ">"
-    elf_class, machine = header[4], struct.unpack_from(f"{byte_order}H", header, 18)[0]
-    architecture = ARCHITECTURES.get((machine, elf_class))
-    if architecture == "armhf":
-        flags = struct.unpack_from(f"{byte_order}I", header, 36)[0]
-        architecture = "armhf" if flags & _EF_ARM_ABI_FLOAT_HARD else "armel"
-    if architecture is None:
-        log.warning("unknown ELF machine %d in %s; using this computer's architecture", machine, path)
-    return architecture
+def _architecture(path: Path) -> str:
+    """The Debian architecture of the module's program, or this computer's for a machine not listed."""
+    header = binaries.elf_header(path)
+    if header and header.debian_architecture:
+        return header.debian_architecture
+    if header:
+        log.warning("unknown ELF machine %d in %s; using this computer's architecture", header.machine, path)
+    return host_architecture()
 
 
 def host_architecture() -> str:
@@ -538,76 +522,7 @@ def minimum_glibc(path: Path) -> str | None:
     A PyInstaller one-file program unpacks its Python and libraries at start, so their needs
     count as well; they are read from its archive when PyInstaller is installed.
     """
-    needed = set()
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        needed |= glibc_versions(data)
-    for library in _bundled_libraries(path):
-        needed |= glibc_versions(library)
-    if not needed:
-        return None
-    return ".".join(map(str, max(needed)))
-
-
-def glibc_versions(data) -> set[tuple[int, ...]]:
-    """The ``GLIBC_x.y[.z]`` versions an ELF image needs (its ``.gnu.version_r`` section)."""
-    try:
-        return {_version_tuple(name) for name in _needed_versions(data) if name.startswith("GLIBC_")}
-    except (struct.error, IndexError, ValueError):
-        return set()
-
-
-def _version_tuple(name: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in name.removeprefix("GLIBC_").split("."))
-
-
-def _needed_versions(data) -> list[str]:
-    if data[:4] != b"\x7fELF":
-        return []
-    wide, order = data[4] == 2, "<" if data[5] == 1 else ">"
-    if wide:
-        shoff, = struct.unpack_from(order + "Q", data, 0x28)
-        shentsize, shnum = struct.unpack_from(order + "HH", data, 0x3A)
-        section = struct.Struct(order + "IIQQQQIIQQ")
-    else:
-        shoff, = struct.unpack_from(order + "I", data, 0x20)
-        shentsize, shnum = struct.unpack_from(order + "HH", data, 0x2E)
-        section = struct.Struct(order + "IIIIIIIIII")
-    sections = [section.unpack_from(data, shoff + index * shentsize) for index in range(shnum)]
-    names = []
-    for _, kind, _, _, offset, _, link, count, _, _ in sections:
-        if kind != _SHT_GNU_VERNEED:
-            continue
-        strings = sections[link][4]
-        entry = offset
-        for _ in range(count):
-            _, aux_count, _, aux, next_entry = struct.unpack_from(order + "HHIII", data, entry)
-            position = entry + aux
-            for _ in range(aux_count):
-                _, _, _, name, next_aux = struct.unpack_from(order + "IHHII", data, position)
-                names.append(_c_string(data, strings + name))
-                position += next_aux
-            entry += next_entry
-    return names
-
-
-def _c_string(data, offset: int) -> str:
-    end = data.find(b"\x00", offset)
-    return bytes(data[offset:end]).decode("ascii")
-
-
-def _bundled_libraries(path: Path):
-    try:
-        from PyInstaller.archive.readers import CArchiveReader
-    except ImportError:
-        log.info("PyInstaller is not installed: the glibc version is read from the program only")
-        return
-    try:
-        archive = CArchiveReader(str(path))
-    except Exception:  # not a PyInstaller program: its reader raises several kinds of errors
-        return
-    for name, entry in archive.toc.items():
-        if entry[-1] == "b":
-            try:
-                yield archive.extract(name)
-            except Exception:
-                log.debug("cannot read %s from the archive of %s", name, path)
+    needed = binaries.file_glibc_versions(path)
+    for library in bundled_binaries(path):
+        needed |= binaries.glibc_versions(library)
+    return binaries.version_text(max(needed)) if needed else None

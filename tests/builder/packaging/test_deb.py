@@ -18,9 +18,10 @@ import pytest
 
 from sosqueue import module_config
 from sosqueue import payload
+from sosqueue.binaries import elf_architecture
 from sosqueue.errors import ExitCode, ToolFailed, ToolMissing
 from builder.packaging import read_module
-from builder.packaging.deb import build_deb, elf_architecture, minimum_glibc
+from builder.packaging.deb import build_deb, minimum_glibc
 from builder.tools.dpkg_deb import DpkgDeb
 from tests.builder.packaging import (TRUE, assert_refused, damage, entries, plain_copy, run_cli, stamp_module,
                                      unique_product)
