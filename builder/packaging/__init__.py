@@ -13,7 +13,6 @@ half-written installer behind.
 """
 
 import json
-import logging
 import re
 from importlib.metadata import PackageNotFoundError, version as distribution_version
 from pathlib import Path
@@ -24,8 +23,6 @@ from sosqueue.errors import ConfigError
 from builder.packaging import deb, msi
 from builder.packaging.format import Format
 from builder.packaging.module import PACKAGE_MARKER, Module, read_module
-
-log = logging.getLogger("sosqueue.builder")
 
 #: The installer formats, by the name of their command.
 FORMATS: dict[str, Format] = {format_.name: format_ for format_ in (deb.FORMAT, msi.FORMAT)}
