@@ -24,7 +24,8 @@ def test_package_has_a_command_per_format_with_the_common_options(name):
     assert command.help == FORMATS[name].summary
 
 
-def test_the_deb_command_has_the_deb_options():
+def test_each_command_has_its_formats_options_between_the_common_ones():
+    """The .deb's --autostart, --no-desktop-shortcut and --maintainer; the MSI has none of its own."""
     options = [parameter.opts for parameter in package.commands["deb"].params]
     assert options == [["--module"], ["--out"], ["--autostart"], ["--no-desktop-shortcut"], ["--maintainer"],
                        ["--version"], ["--json"]]
