@@ -16,6 +16,8 @@ from typing import Any, Iterator, Mapping
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from branding import colors
+from sosqueue import module_config
+from sosqueue.module_config import DEFAULT_ACCENT, DEFAULT_PRIMARY, LANGUAGES
 from sosqueue.platforms import FILE_NAME_UNSAFE
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "default"
@@ -23,10 +25,7 @@ DEFAULT_DIR = Path(__file__).resolve().parent / "default"
 DEFAULT_LOGO = DEFAULT_DIR / "logo.png"
 DEFAULT_COMPANY = "sosqueue"
 DEFAULT_PRODUCT = "Support"
-DEFAULT_PRIMARY = "#0B5FFF"
-DEFAULT_ACCENT = "#E5262A"
 
-LANGUAGES = ("auto", "en", "de")
 LOGO_FORMATS = ("PNG", "JPEG", "GIF", "ICO", "BMP", "WEBP")
 _FORMATS = "PNG, JPEG, GIF, ICO, BMP or WebP"
 MAX_LOGO_PIXELS = 20_000_000
@@ -153,19 +152,11 @@ class Brand:
             values["logo"] = Path(base_dir) / Path(logo).expanduser()
         return cls(**values)
 
-    def config_fields(self) -> dict[str, str]:
-        """The brand as the agent's module configuration stores it (``sosqueue.module_config.Brand``'s fields)."""
-        return {
-            "company": self.company,
-            "product": self.product,
-            "primary": self.primary,
-            "on_primary": self.text_color,
-            "accent": self.accent,
-            "window_title": self.title,
-            "welcome": self.welcome,
-            "waiting": self.waiting,
-            "language": self.language,
-        }
+    def stamped(self) -> module_config.Brand:
+        """The brand as a module carries it (:class:`sosqueue.module_config.Brand`): this brand's
+        names, colours and texts, with the text colour and the window title worked out."""
+        carried = {item.name: getattr(self, item.name) for item in dataclasses.fields(module_config.Brand)}
+        return module_config.Brand(**{**carried, "on_primary": self.text_color, "window_title": self.title})
 
 
 def default_brand() -> Brand:

@@ -3,25 +3,24 @@
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import platformdirs
 
-from sosqueue import payload
+from sosqueue import binaries, payload, platforms
 from sosqueue.errors import BaseError, OutputError
+from sosqueue.platforms import Platform
 from builder.tools.pyinstaller import PyInstaller
 
 log = logging.getLogger("sosqueue.builder")
 
 SPEC = Path(__file__).resolve().parents[1] / "build_scripts" / "sosqueue-agent.spec"
 BASE_NAME = "sosqueue-agent"
-PLATFORMS = ("linux", "windows", "macos")
 
 
-def host_platform() -> str:
-    return {"win32": "windows", "darwin": "macos"}.get(sys.platform, "linux")
+def host_platform() -> Platform:
+    return platforms.current()
 
 
 def default_base_dir() -> Path:
@@ -29,31 +28,27 @@ def default_base_dir() -> Path:
 
 
 def default_base() -> Path:
-    suffix = {"windows": ".exe", "macos": ".app"}.get(host_platform(), "")
-    return default_base_dir() / f"{BASE_NAME}{suffix}"
+    return default_base_dir() / platforms.executable_name(BASE_NAME, host_platform())
 
 
-def base_platform(base: Path) -> str:
+def base_platform(base: Path) -> Platform:
     """Which platform a base agent is for, from its first bytes (or an .app bundle)."""
     if base.is_dir():
-        if (base / "Contents" / "MacOS").is_dir():
-            return "macos"
+        if binaries.is_app_bundle(base):
+            return Platform.MACOS
         raise BaseError(f"{base} is a folder but not a macOS .app bundle; pass the base agent file with --base")
     try:
-        with open(base, "rb") as handle:
-            magic = handle.read(4)
+        platform = binaries.file_platform(base)
     except FileNotFoundError:
         raise BaseError(f"no base agent at {base}; build one with: sosqueue build-base") from None
     except OSError as error:
         raise BaseError(f"cannot read the base agent {base}: {error.strerror}") from None
-    if magic == b"\x7fELF":
-        return "linux"
-    if magic[:2] == b"MZ":
-        return "windows"
-    raise BaseError(f"{base} is not an executable (ELF, PE or .app); build a base with: sosqueue build-base")
+    if platform is None:
+        raise BaseError(f"{base} is not an executable (ELF, PE or .app); build a base with: sosqueue build-base")
+    return platform
 
 
-def check_base(base: Path) -> str:
+def check_base(base: Path) -> Platform:
     """The base's platform, after making sure it is a usable, unstamped base agent."""
     platform = base_platform(base)
     if payload.has_payload(base):

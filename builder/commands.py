@@ -11,6 +11,7 @@ import click
 
 from builder import bases, module_config
 from sosqueue.errors import ConfigError, OutputError
+from sosqueue.platforms import Platform
 
 log = logging.getLogger("sosqueue.builder")
 
@@ -52,7 +53,7 @@ def build(config_path, base, out_dir, server, token, allow_insecure, sign, sign_
     spec = module_config.load(config_path, allow_insecure=allow_insecure)
     base = base or bases.default_base()
     platform = bases.check_base(base)
-    if sign and (platform != "windows" or not (sign_cert and sign_key)):
+    if sign and (platform != Platform.WINDOWS or not (sign_cert and sign_key)):
         raise ConfigError("--sign signs Windows modules and needs --sign-cert and --sign-key")
     _check_writable(out_dir)
     module_id, module_token = _identity(spec, server, token)

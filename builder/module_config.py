@@ -19,6 +19,11 @@ def template() -> str:
 
 @dataclass(frozen=True)
 class ModuleSpec:
+    """An admin's module: how it registers (``name``, ``group``, ``assignment``), the brand as the
+    admin gave it (rendered into the module's assets), and the module configuration's own parts
+    (:class:`sosqueue.module_config.ModuleConfig`'s id, token, server, CA bundle and options),
+    which :meth:`agent_config` puts together into what the module carries."""
+
     name: str
     module_id: str
     module_token: str
@@ -39,7 +44,7 @@ class ModuleSpec:
             module_id=module_id or self.module_id,
             module_token=module_token or self.module_token,
             server_url=self.server_url,
-            brand=module_config.Brand(**self.brand.config_fields()),
+            brand=self.brand.stamped(),
             options=self.options,
             ca_bundle=self.ca_bundle,
             assets=assets or {},
@@ -101,10 +106,11 @@ def _options(table: dict) -> module_config.Options:
             raise ConfigError(f"options.{key} must be true or false, not {table[key]!r}")
         values[key] = table[key]
     field_table = _table(table, "fields", prefix="options.")
-    _only(field_table, "options.fields", {"name", "email", "description"})
+    _only(field_table, "options.fields", {f.name for f in fields(module_config.Fields)})
+    modes = ", ".join(module_config.FIELD_MODES[:-1]) + f" or {module_config.FIELD_MODES[-1]}"
     for key, mode in field_table.items():
         if mode not in module_config.FIELD_MODES:
-            raise ConfigError(f"options.fields.{key} must be required, optional or hidden, not {mode!r}")
+            raise ConfigError(f"options.fields.{key} must be {modes}, not {mode!r}")
     return module_config.Options(**values, fields=module_config.Fields(**field_table))
 
 

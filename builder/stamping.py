@@ -1,24 +1,16 @@
 """Stamp a personalised module: render the brand, write the payload onto a copy of the base."""
 
 import logging
-import re
 import time
 from pathlib import Path
 
-from sosqueue import module_config
-from sosqueue import payload
-from builder.bases import check_base
+from sosqueue import module_config, payload
 from sosqueue.errors import BrandError, DamagedModuleError, NotFoundError, OutputError
+from sosqueue.platforms import Platform, module_file_name
+from builder.bases import check_base
 from builder.module_config import ModuleSpec
 
 log = logging.getLogger("sosqueue.builder")
-
-SUFFIXES = {"linux": "", "windows": ".exe", "macos": ".app"}
-
-
-def module_file_name(product: str, platform: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", product).strip("-") or "support"
-    return f"{slug}{SUFFIXES[platform]}"
 
 
 def render(spec: ModuleSpec) -> dict[str, bytes]:
@@ -46,7 +38,7 @@ def stamp_module(spec: ModuleSpec, *, base: Path, out_dir: Path, module_id: str,
     built = build_payload(spec, module_id=module_id, module_token=module_token)
     output = out_dir / module_file_name(spec.brand.product, platform)
     try:
-        if platform == "macos":
+        if platform == Platform.MACOS:
             payload.stamp_bundle(base, built, output)
         else:
             payload.stamp(base, built, output)

@@ -15,13 +15,24 @@ ASSET_NAMES = ("app.png", "app.ico", "sos.png", "sos.ico", "tray-idle.png", "tra
                "tray-connected.png", "banner.png", "logo.png")
 
 
+DEFAULT_PRIMARY = "#0B5FFF"
+DEFAULT_ON_PRIMARY = "#FFFFFF"
+DEFAULT_ACCENT = "#E5262A"
+
+
 @dataclass(frozen=True)
 class Brand:
+    """The brand as a module carries it: names, colours (``#RRGGBB``) and texts, ready to show.
+
+    The admin's brand (``branding.Brand``: a logo file, validation, an automatic text colour)
+    makes one with its ``stamped()``.
+    """
+
     company: str
     product: str
-    primary: str = "#0B5FFF"
-    on_primary: str = "#FFFFFF"
-    accent: str = "#E5262A"
+    primary: str = DEFAULT_PRIMARY
+    on_primary: str = DEFAULT_ON_PRIMARY
+    accent: str = DEFAULT_ACCENT
     window_title: str = ""
     welcome: str = ""
     waiting: str = ""

@@ -22,6 +22,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from sosqueue import binaries
+
 MAGIC = b"SOSQMOD1"
 TRAILER = struct.Struct("<Q8s32s")  # payload length, magic, SHA-256 of the payload
 CONFIG_NAME = "module.json"
@@ -115,7 +117,10 @@ def _locate(path: Path) -> tuple[int, int, bytes]:
     try:
         size = path.stat().st_size
         with open(path, "rb") as handle:
-            end = _signed_end(handle, size)
+            # Signing a stamped Windows module (osslsigncode, signtool) appends the certificate
+            # table after the trailer, padded with zeros to 8 bytes: the trailer then ends at or a
+            # few bytes before the table's start.
+            end = binaries.signed_end(handle, size)
             padding = PE_CERTIFICATE_ALIGNMENT if end != size else 1
             for candidate in range(end, max(end - padding, TRAILER.size - 1), -1):
                 handle.seek(candidate - TRAILER.size)
@@ -129,28 +134,6 @@ def _locate(path: Path) -> tuple[int, int, bytes]:
     if length > min(MAX_PAYLOAD, candidate - TRAILER.size):
         raise DamagedPayload("the module payload is cut short")
     return candidate - TRAILER.size - length, length, digest
-
-
-def _signed_end(handle, size: int) -> int:
-    """Where the stamped bytes end: the file's end, or where a PE's Authenticode signature starts.
-
-    Signing a stamped Windows module (osslsigncode, signtool) appends the certificate table
-    after the trailer, padded with zeros to 8 bytes; the trailer then ends at or a few bytes
-    before the table's start, which the PE's security data directory gives.
-    """
-    handle.seek(0)
-    head = handle.read(4096)
-    if len(head) < 0x40 or head[:2] != b"MZ":
-        return size
-    pe = struct.unpack_from("<I", head, 0x3C)[0]
-    if head[pe:pe + 4] != b"PE\0\0" or pe + 26 > len(head):
-        return size
-    optional = pe + 24
-    directories = optional + {0x10B: 96, 0x20B: 112}.get(struct.unpack_from("<H", head, optional)[0], len(head))
-    if directories + 5 * 8 > len(head):
-        return size
-    offset, length = struct.unpack_from("<II", head, directories + 4 * 8)  # entry 4: the certificate table
-    return offset if offset and offset + length == size else size
 
 
 def _parse(body: bytes) -> Payload:

@@ -16,6 +16,14 @@ class Platform(StrEnum):
     WINDOWS = "windows"
     MACOS = "macos"
 
+    @property
+    def executable_suffix(self) -> str:
+        """What a program's file name ends with: ``.exe`` on Windows, ``.app`` (a bundle) on macOS."""
+        return _EXECUTABLE_SUFFIXES[self]
+
+
+_EXECUTABLE_SUFFIXES = {Platform.LINUX: "", Platform.WINDOWS: ".exe", Platform.MACOS: ".app"}
+
 
 #: ``sys.platform`` values of each platform (Linux is every ``linux*``).
 _SYS_PLATFORMS = {"win32": Platform.WINDOWS, "darwin": Platform.MACOS}
@@ -71,3 +79,15 @@ def sos_name(product: str) -> str:
 def identifier(product: str) -> str:
     """A stable, file-system and ASCII-safe id for the files people do not see by name."""
     return f"sosqueue-{slug(display_name(product))}"
+
+
+def executable_name(stem: str, platform: Platform) -> str:
+    """A program's file name on ``platform``: ``stem`` and the platform's executable suffix."""
+    return f"{stem}{Platform(platform).executable_suffix}"
+
+
+def module_file_name(product: str, platform: Platform) -> str:
+    """A stamped module's file name: the product in ASCII letters, digits and dashes, plus the
+    platform's executable suffix (``Acme Help`` → ``Acme-Help.exe`` on Windows)."""
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", product).strip("-") or "support"
+    return executable_name(stem, platform)

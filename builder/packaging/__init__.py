@@ -5,95 +5,34 @@ computer of a company at once: per machine, with the SOS shortcut for every user
 optional autostart, and clean removal. The macOS installer is a recipe on paper:
 ``build_scripts/macos/pkgbuild.sh``.
 
-Everything is built in a private folder inside ``--out`` and renamed into place at the end,
-so a failure never leaves a half-written installer behind.
+Each installer format is a module of this package that declares a
+:class:`~builder.packaging.format.Format`; :data:`FORMATS` lists them, and ``sosqueue package``
+has one command per format. Everything is built in a private folder inside ``--out`` and
+renamed into place at the end (:mod:`builder.packaging.output`), so a failure never leaves a
+half-written installer behind.
 """
 
 import json
-import logging
-import os
 import re
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version as distribution_version
 from pathlib import Path
 
 import click
 
-from sosqueue import module_config
-from sosqueue import payload
-from sosqueue.errors import ConfigError, DamagedModuleError, NotFoundError, OutputError
+from sosqueue.errors import ConfigError
+from builder.packaging import deb, msi
+from builder.packaging.format import Format
+from builder.packaging.module import PACKAGE_MARKER, Module, read_module
 
-log = logging.getLogger("sosqueue.builder")
+#: The installer formats, by the name of their command.
+FORMATS: dict[str, Format] = {format_.name: format_ for format_ in (deb.FORMAT, msi.FORMAT)}
 
 #: Versions both installers accept: MSI allows at most 255.255.65535.
 VERSION_PATTERN = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,5})$")
 VERSION_LIMITS = (255, 255, 65535)
-#: What a module id may look like to name files, registry values and package contents.
-MODULE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-#: The file both installers put next to the module: the agent then leaves the shortcuts to them.
-PACKAGE_MARKER = "sosqueue-package.json"
 
-
-@dataclass(frozen=True)
-class Module:
-    """A stamped module, read and verified: its file, configuration and platform."""
-
-    path: Path
-    config: module_config.ModuleConfig
-    platform: str  # "linux", "windows" or "macos"
-
-    @property
-    def product(self) -> str:
-        return self.config.brand.product
-
-    @property
-    def company(self) -> str:
-        return self.config.brand.company
-
-    @property
-    def module_id(self) -> str:
-        return self.config.module_id
-
-
-def read_module(path: Path) -> Module:
-    """The stamped module at ``path``, after verifying its checksum and configuration.
-
-    :raises NotFoundError: if there is no file at ``path``.
-    :raises DamagedModuleError: if it carries no payload (a base agent) or a damaged one.
-    :raises ConfigError: if it is a bare payload without a program, or its id cannot name files.
-    """
-    if not path.exists():
-        raise NotFoundError(f"no module at {path}; build one with: sosqueue build --config module.toml")
-    try:
-        config = module_config.parse(payload.read(path))
-    except payload.NoPayload:
-        raise DamagedModuleError(
-            f"{path} carries no module configuration (is it a base agent?); "
-            "stamp a module with: sosqueue build --config module.toml"
-        ) from None
-    except payload.PayloadError as error:
-        raise DamagedModuleError(f"{path} is damaged: {error}; build it again with: sosqueue build") from None
-    except OSError as error:
-        raise DamagedModuleError(f"cannot read {path}: {error.strerror or error}") from None
-    if not MODULE_ID_PATTERN.match(config.module_id):
-        raise ConfigError(f"the module id {config.module_id!r} cannot name installed files; register the module again")
-    return Module(path=path, config=config, platform=_platform(path))
-
-
-def _platform(path: Path) -> str:
-    if path.is_dir():
-        return "macos"
-    with open(path, "rb") as handle:
-        magic = handle.read(4)
-    if magic == b"\x7fELF":
-        return "linux"
-    if magic[:2] == b"MZ":
-        return "windows"
-    raise ConfigError(f"{path} is a module payload without a program; stamp it onto a base agent with: sosqueue build")
+__all__ = ["FORMATS", "PACKAGE_MARKER", "Format", "Module", "check_version", "default_version", "package",
+           "read_module"]
 
 
 def default_version() -> str:
@@ -114,45 +53,6 @@ def check_version(text: str) -> str:
     return ".".join(map(str, numbers))
 
 
-def marker(module: Module, *, installer: str, package: str, version: str) -> bytes:
-    """The content of :data:`PACKAGE_MARKER`: which installer put this module here."""
-    record = {"format": 1, "installer": installer, "package": package, "version": version,
-              "module_id": module.module_id, "product": module.product}
-    return (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode()
-
-
-@contextmanager
-def staging(out_dir: Path) -> Iterator[Path]:
-    """A private folder inside ``out_dir`` to build in; removed afterwards, whatever happens.
-
-    :raises OutputError: if ``out_dir`` cannot be created or written to.
-    """
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"{out_dir} is a file, not a folder; choose another --out")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix=".sosqueue-package-", dir=out_dir))
-    except OSError as error:
-        raise OutputError(f"cannot write to {out_dir} ({error.strerror or error}); choose another --out") from None
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def publish(built: Path, target: Path) -> Path:
-    """Move the finished installer into place in one step (same folder, so an atomic rename)."""
-    try:
-        os.replace(built, target)
-    except OSError as error:
-        raise OutputError(f"cannot write {target} ({error.strerror or error}); choose another --out") from None
-    return target
-
-
-def _report(result: dict, as_json: bool) -> None:
-    click.echo(json.dumps(result) if as_json else result["path"])
-
-
 module_option = click.option(
     "--module", "module_path", required=True, type=click.Path(path_type=Path),
     help="The stamped module (sosqueue build made it).")
@@ -169,38 +69,19 @@ def package() -> None:
     """Wrap a stamped module into an installer for IT rollout (.deb, MSI)."""
 
 
-@package.command("deb")
-@module_option
-@out_option
-@click.option("--autostart/--no-autostart", default=False, show_default=True,
-              help="Start the agent in the tray at every login.")
-@click.option("--no-desktop-shortcut", "no_shortcut", is_flag=True,
-              help="No SOS shortcut on the users' desktops (the menu entry stays).")
-@click.option("--maintainer", help="The package's Maintainer field, e.g. 'Acme IT <it@acme.example>' (default: the brand's company).")
-@version_option
-@json_option
-def deb_command(module_path: Path, out_dir: Path, autostart: bool, no_shortcut: bool, maintainer: str | None,
-        version: str | None, as_json: bool) -> None:
-    """Build a .deb that installs the module for every user of a Linux computer."""
-    from builder.packaging.deb import build_deb
+def format_command(format_: Format) -> click.Command:
+    """``sosqueue package <format>``: read the module, build the installer, print where it is."""
 
-    module = read_module(module_path)
-    built = build_deb(module, out_dir, version=check_version(version) if version else default_version(),
-                      autostart=autostart, desktop_shortcut=not no_shortcut, maintainer=maintainer)
-    _report({"path": str(built.path), "package": built.package, "version": built.version,
-             "architecture": built.architecture, "depends": built.depends, "module_id": module.module_id}, as_json)
+    def run(module_path: Path, out_dir: Path, version: str | None, as_json: bool, **options) -> None:
+        module = read_module(module_path)
+        result = format_.build(module, out_dir, version=check_version(version) if version else default_version(),
+                               **options)
+        click.echo(json.dumps(result) if as_json else result["path"])
+
+    for option in reversed((module_option, out_option, *format_.options, version_option, json_option)):
+        run = option(run)
+    return click.command(format_.name, help=format_.summary)(run)
 
 
-@package.command("msi")
-@module_option
-@out_option
-@version_option
-@json_option
-def msi_command(module_path: Path, out_dir: Path, version: str | None, as_json: bool) -> None:
-    """Build a per-machine Windows MSI; DESKTOP_SHORTCUT and AUTOSTART switch its parts at install."""
-    from builder.packaging.msi import build_msi
-
-    module = read_module(module_path)
-    built = build_msi(module, out_dir, version=check_version(version) if version else default_version())
-    _report({"path": str(built.path), "product_code": built.product_code, "upgrade_code": built.upgrade_code,
-             "version": built.version, "module_id": module.module_id}, as_json)
+for _format in FORMATS.values():
+    package.add_command(format_command(_format))

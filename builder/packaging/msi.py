@@ -33,14 +33,18 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from sosqueue.platforms import display_name, file_name, sos_name
 from sosqueue.errors import ConfigError, OutputError
-from builder.packaging import PACKAGE_MARKER, Module, marker, publish, staging
+from sosqueue.platforms import Platform, display_name, file_name, sos_name
+from builder.packaging.format import Format
+from builder.packaging.module import PACKAGE_MARKER, Module, marker
+from builder.packaging.output import publish, staging
 from builder.tools import Tool
 from builder.tools.wixl import Wixl
 
 log = logging.getLogger("sosqueue.builder")
 
+PLATFORM = Platform.WINDOWS
+SUFFIX = ".msi"
 WIX_NAMESPACE = "http://schemas.microsoft.com/wix/2006/wi"
 #: UpgradeCode = uuid5(UPGRADE_NAMESPACE, module id): stable for a module, distinct between modules.
 UPGRADE_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:sosqueue:msi:upgrade-code")
@@ -133,16 +137,16 @@ def build_msi(module: Module, out_dir: Path, *, version: str, wixl: Wixl | None 
     :raises ToolFailed: if one of them fails.
     :raises OutputError: if ``out_dir`` cannot be written.
     """
-    if module.platform == "macos":
+    if module.platform == Platform.MACOS:
         raise ConfigError(f"{module.path} is a macOS app; package it with build_scripts/macos/pkgbuild.sh")
-    if module.platform != "windows":
+    if module.platform != PLATFORM:
         log.warning("%s is a %s program, not a Windows one; the MSI carries it all the same", module.path, module.platform)
     wixl, msibuild = wixl or Wixl(), msibuild or MsiBuild()
     wixl.verify()
     msibuild.verify()
     names = Names.for_module(module)
     codes = {"product": "{" + str(uuid.uuid4()).upper() + "}", "upgrade": upgrade_code(module.module_id)}
-    target = out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', names.product_file).strip('-') or 'support'}-{version}.msi"
+    target = out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', names.product_file).strip('-') or 'support'}-{version}{SUFFIX}"
     log.info("building the MSI of %s %s…", names.product, version)
     with staging(out_dir) as scratch, tempfile.TemporaryDirectory(prefix="sosqueue-msi-") as sources:
         source = Path(sources) / "module.wxs"
@@ -285,3 +289,18 @@ def _fixups(version: str, upgrade: str) -> list[str]:
     queries.append("INSERT INTO `Upgrade` (`UpgradeCode`, `VersionMax`, `Attributes`, `ActionProperty`) "
                    f"VALUES ('{upgrade}', '{version}', {attributes}, 'WIX_UPGRADE_DETECTED')")
     return queries
+
+
+def _package(module: Module, out_dir: Path, *, version: str) -> dict:
+    built = build_msi(module, out_dir, version=version)
+    return {"path": str(built.path), "product_code": built.product_code, "upgrade_code": built.upgrade_code,
+            "version": built.version, "module_id": module.module_id}
+
+
+FORMAT = Format(
+    name="msi",
+    platform=PLATFORM,
+    suffix=SUFFIX,
+    summary="Build a per-machine Windows MSI; DESKTOP_SHORTCUT and AUTOSTART switch its parts at install.",
+    build=_package,
+)

@@ -43,12 +43,14 @@ def test_default_logo_is_what_make_logo_draws():
     assert max(high for _low, high in difference.getextrema()) <= 2
 
 
-def test_config_fields_build_the_agents_brand():
-    """config_fields has exactly the agent's Brand fields, with computed text colour and title."""
-    brand = Brand(company="Acme", product="Acme Help", primary="#ffd400")
-    fields = brand.config_fields()
-    assert set(fields) == {item.name for item in dataclasses.fields(module_config.Brand)}
-    stored = module_config.Brand(**fields)
+def test_stamped_is_the_agents_brand():
+    """stamped() gives the agent's Brand, with computed text colour and title."""
+    brand = Brand(company="Acme", product="Acme Help", primary="#ffd400", welcome=" Hi ", language="de")
+    stored = brand.stamped()
+    assert type(stored) is module_config.Brand
+    assert (stored.company, stored.product, stored.welcome, stored.waiting, stored.language) == (
+        "Acme", "Acme Help", "Hi", "", "de")
+    assert stored.accent == "#E5262A"
     assert stored.on_primary == colors.NEAR_BLACK
     assert stored.window_title == "Acme Help"
     assert stored.primary == "#FFD400"

@@ -10,7 +10,7 @@ from sosqueue import module_config
 from sosqueue import payload
 from sosqueue.errors import BaseError, DamagedModuleError, OutputError
 from builder.module_config import parse
-from builder.stamping import build_payload, inspect_module, module_file_name, stamp_module
+from builder.stamping import build_payload, inspect_module, stamp_module
 
 TOKEN = "mod_0123456789abcdef"
 PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -51,18 +51,6 @@ def app_bundle(folder: Path) -> Path:
     (bundle / "Contents" / "MacOS" / "sosqueue-agent").write_bytes(b"\xcf\xfa\xed\xfe" + bytes(64))
     (bundle / "Contents" / "Info.plist").write_text("<plist/>")
     return bundle
-
-
-@pytest.mark.parametrize("product, platform, name", [
-    ("Acme Help", "linux", "Acme-Help"),
-    ("Acme Help", "windows", "Acme-Help.exe"),
-    ("Acme Help", "macos", "Acme-Help.app"),
-    ("Hilfe für Müller & Söhne", "windows", "Hilfe-f-r-M-ller-S-hne.exe"),
-    ("!!!", "linux", "support"),
-])
-def test_module_file_name_is_a_safe_slug_of_the_product(product, platform, name):
-    """The module's file name is the product in ASCII letters, digits and dashes, plus the platform suffix."""
-    assert module_file_name(product, platform) == name
 
 
 def test_stamped_module_is_the_base_followed_by_a_readable_payload(spec, fake_base, out_dir):

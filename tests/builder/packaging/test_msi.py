@@ -15,7 +15,7 @@ import pytest
 from sosqueue import module_config
 from sosqueue import payload
 from sosqueue.errors import ConfigError, ExitCode, ToolFailed
-from builder.packaging import read_module
+from builder.packaging.module import read_module
 from builder.packaging.msi import UPGRADE_NAMESPACE, build_msi
 from builder.tools.wixl import MsiInfo, Wixl
 from tests.builder.packaging import assert_refused, damage, entries, plain_copy, run_cli, stamp_module, unique_product

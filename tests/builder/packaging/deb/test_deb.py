@@ -18,17 +18,18 @@ import pytest
 
 from sosqueue import module_config
 from sosqueue import payload
+from sosqueue.binaries import elf_architecture
 from sosqueue.errors import ExitCode, ToolFailed, ToolMissing
-from builder.packaging import read_module
-from builder.packaging.deb import build_deb, elf_architecture, minimum_glibc
+from builder.packaging.module import read_module
+from builder.packaging.deb import build_deb, minimum_glibc
 from builder.tools.dpkg_deb import DpkgDeb
 from tests.builder.packaging import (TRUE, assert_refused, damage, entries, plain_copy, run_cli, stamp_module,
                                      unique_product)
 from tests.support.polling import eventually
+from tests.support.tools import require_tool
 
 HAS_DPKG_DEB = shutil.which("dpkg-deb") is not None
 HAS_DPKG = shutil.which("dpkg") is not None and hasattr(os, "geteuid") and os.geteuid() == 0
-HAS_SHELLCHECK = shutil.which("shellcheck") is not None
 HAS_DESKTOP_FILE_VALIDATE = shutil.which("desktop-file-validate") is not None
 HAS_OBJDUMP = shutil.which("objdump") is not None
 HAS_GVFS_METADATA = bool(shutil.which("gio") and shutil.which("dbus-daemon")) and any(
@@ -297,14 +298,14 @@ def test_maintainer_scripts_are_posix_sh_with_set_e(capsys, tmp_path, module, ou
         assert subprocess.run(["sh", "-n", script]).returncode == 0
 
 
-@pytest.mark.skipif(not HAS_SHELLCHECK, reason="shellcheck is not installed")
 def test_maintainer_scripts_and_shortcut_helper_are_shellcheck_clean(capsys, tmp_path, module, out, product):
     """shellcheck finds nothing in the maintainer scripts and the desktop-shortcuts helper."""
+    shellcheck = require_tool("shellcheck", "shellcheck")
     deb = build(capsys, module, out)
     scripts = [control_file(deb, name, tmp_path / "control") for name in ("postinst", "prerm", "postrm")]
     helper = tmp_path / "desktop-shortcuts"
     helper.write_bytes(deb_file(deb, f"/opt/{slug(product)}/desktop-shortcuts"))
-    result = subprocess.run(["shellcheck", "-s", "sh", *scripts, helper], capture_output=True, text=True)
+    result = subprocess.run([shellcheck, "-s", "sh", *scripts, helper], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
 
