@@ -8,7 +8,8 @@ from collections.abc import Callable
 from agent.client import QueueClient, Ticket
 from agent.errors import ModuleRevoked, Rejected, Unreachable
 from agent.outbox import Outbox, Submission, backoff_delays
-from agent.state import OPEN_STATUSES, CurrentRequest
+from agent.state import CurrentRequest
+from sosqueue.statuses import OPEN_STATUSES, Status
 
 log = logging.getLogger("sosqueue.agent")
 
@@ -33,7 +34,7 @@ class HelpDesk:
             except Unreachable:
                 return ticket if ticket.status in OPEN_STATUSES else None
             except Rejected:
-                status = "closed"  # gone from the queue (or no longer ours)
+                status = Status.CLOSED  # gone from the queue (or no longer ours)
             if status not in OPEN_STATUSES:
                 self.current.clear()
                 return None
