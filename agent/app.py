@@ -409,9 +409,11 @@ class HelpApp:
             return
         self._close_session()
         from agent.connect.session import CustomerSession
+        from agent.ui.session_view import TkSessionView
 
         self.window.chat.clear()
-        session = CustomerSession(self.root, self.ui, self.config, ticket, chat=self.window.chat,
+        view = TkSessionView(self.root, self.config, self.window.chat)
+        session = CustomerSession(view, self.ui, self.config, ticket,
                                   on_channel=lambda state: self._channel_changed(session, state))
         self.session = session
         session.start()
