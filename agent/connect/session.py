@@ -14,6 +14,7 @@ withdrawn question, even one clicked before the view heard of the stop, starts n
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from enum import StrEnum
 from typing import Protocol
 
 from agent import __version__
@@ -31,6 +32,15 @@ log = logging.getLogger("sosqueue.agent.connect")
 #: The consent the agent gives: viewing only. Remote control would need its own, explicit scope.
 SCOPES = [Scope.VIEW]
 CLOSE_WAIT = 5.0
+
+
+class Consent(StrEnum):
+    """Where the customer's consent to viewing stands in this session."""
+
+    NONE = "none"  # not asked, or the question was withdrawn
+    SHOWN = "shown"  # the question is on screen
+    ALLOWED = "allowed"
+    DENIED = "denied"
 
 
 class SessionView(Protocol):
@@ -109,7 +119,7 @@ class CustomerSession:
         self._sharer: Sharer | None = None
         self._withdrawals = 0  # view_stops and lost sockets so far: a question asked before one is withdrawn
         self._sharers: list[Sharer] = []  # every sharing period of this session, for the count
-        self.consent = "none"  # none | shown | allowed | denied
+        self.consent = Consent.NONE
         self.experts: list[dict] = []
         self._closed = False
 
@@ -215,7 +225,7 @@ class CustomerSession:
             self.view.hide_sharing_bar()
             if self.view.asking():
                 self.view.withdraw_question()  # the question was for a session that has gone
-                self.consent = "none"
+                self.consent = Consent.NONE
         if state == "ended":
             log.info("the queue ended the session of %s: %s", self.code, reason)
         self.view.set_connected(state == "connected")
@@ -230,17 +240,17 @@ class CustomerSession:
         company = message.get("company") if isinstance(message.get("company"), str) else ""
         if self.view.asking():
             return  # one question at a time
-        self.consent = "shown"
+        self.consent = Consent.SHOWN
         self.view.ask_consent(name, company, lambda allowed: self._answered(allowed, name, question))
 
     def _answered(self, allowed: bool, expert: str, question: int) -> None:
         if self._closed:
             return
         if self._withdrawn(question):
-            self.consent = "none"  # the expert stopped asking (or the socket went) before the click
+            self.consent = Consent.NONE  # the expert stopped asking (or the socket went) before the click
             return
         if not allowed:
-            self.consent = "denied"
+            self.consent = Consent.DENIED
             stopped = self._stop_sharing()
             self.view.hide_sharing_bar()
             self.channel.send_json({"type": Message.CONSENT, "allowed": False, "scopes": SCOPES})
@@ -248,7 +258,7 @@ class CustomerSession:
                 self.channel.send_json({"type": Message.VIEW_STOP})
             self._note(_("You did not allow {expert} to see your screen.").format(expert=expert or _("Your supporter")))
             return
-        self.consent = "allowed"
+        self.consent = Consent.ALLOWED
         if self.sharing:
             self.channel.send_json({"type": Message.CONSENT, "allowed": True, "scopes": SCOPES})
             if not self.view.sharing_bar_shown():
@@ -258,7 +268,7 @@ class CustomerSession:
                         on_end=lambda reason: self.ui.call(self._sharing_ended, sharer, reason))
         with self._lock:
             if self._withdrawals != question:  # a view_stop came in the meantime
-                self.consent = "none"
+                self.consent = Consent.NONE
                 return
             self._sharer = sharer  # from here on a view_stop stops it, even before it starts
         self._sharers.append(sharer)
@@ -290,7 +300,7 @@ class CustomerSession:
         self.view.hide_sharing_bar()
         if self.view.asking():
             self.view.withdraw_question()  # nobody waits for the answer any more
-            self.consent = "none"
+            self.consent = Consent.NONE
         if not was_sharing:
             return
         if reason == StopReason.EXPERT_ENDED:
