@@ -20,7 +20,7 @@ from agent.diagnostics import collect
 from agent.errors import AgentError, AgentExit, ModuleRevoked, Rejected, StorageFailure, Unreachable
 from agent.i18n import _, use_language
 from agent.instance import InstanceError, SingleInstance
-from agent.request import LEAVE_TIMEOUT, HelpRequest, Presenter, Progress, State, request_body
+from agent.request import LEAVE_TIMEOUT, Event, HelpRequest, Presenter, Progress, State, request_body
 from agent.runtime import make_desk
 from agent.state_hooks import StateHooks
 from agent.ui import STATUS_TEXTS, FormValues, UiQueue, WindowActions, create_root, normalise_code
@@ -216,7 +216,7 @@ class HelpApp(Presenter):
 
     def request_help(self, values: FormValues) -> None:
         """The form was sent: file the request (outbox first), then deliver it."""
-        if self.request.busy or self.request.state == State.QUITTING:
+        if not self.request.can(Event.FILE):
             self.window.bring_forward()
             return
         self._file(values)
@@ -231,7 +231,7 @@ class HelpApp(Presenter):
 
     def join_code(self, code: str) -> None:
         """The customer typed the code a supporter gave them: claim that request and join it."""
-        if self.request.busy or self.request.state == State.QUITTING:
+        if not self.request.can(Event.JOIN):
             self.window.bring_forward()
             return
         self.request.join(code)

@@ -52,10 +52,6 @@ class Progress(StrEnum):
     OFFLINE = "offline"  # the queue cannot be reached; the request waits in the outbox
 
 
-#: What the window shows as the request's status: the queue's, or the agent's own while sending.
-Shown = Status | Progress
-
-
 class Event(StrEnum):
     """What happened to the request (the columns of :data:`TRANSITIONS`)."""
 

@@ -1,7 +1,8 @@
 """The help window: ask for help, then see the session code and what is happening to the request.
 
 The window only shows things and reports what the customer does (:class:`WindowActions`);
-filing, delivering and following the request is the app's job (:mod:`agent.app`).
+filing, delivering and following the request is the request model's (:mod:`agent.request`),
+presented by the app (:mod:`agent.app`).
 """
 
 import logging
