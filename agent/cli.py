@@ -11,8 +11,6 @@ from agent.errors import AgentError, AgentExit, MissingField, Unreachable
 
 log = logging.getLogger("sosqueue.agent")
 
-NO_GUI_WAIT = 20.0  # seconds --no-gui keeps retrying before leaving the request in the outbox
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -98,24 +96,25 @@ def _dispatch(args) -> int:
 
 def _file_without_window(config, args) -> int:
     """For remote-management tools: file (or join) and print the session code on stdout."""
+    from agent.request import NO_WINDOW_RETRY, HelpRequest, request_body
     from agent.runtime import make_desk
 
-    desk = make_desk(config)
+    request = HelpRequest(make_desk(config))
+    if args.sos:
+        request.source = "sos"
     if args.code:
-        ticket = desk.claim(args.code)
+        ticket = request.join_now(args.code)
     else:
-        ticket = desk.open_request()
+        ticket = request.open_now()
         if ticket is None:
             from agent.diagnostics import collect
 
             _require_fields(config, args)
-            body = {"description": args.description, "end_customer": {"name": args.name, "email": args.email}}
-            if config.options.diagnostics:
-                body["diagnostics"] = collect()
-            submission = desk.waiting_or_submit(body, source="sos" if args.sos else "module")
+            body = request_body(description=args.description, name=args.name, email=args.email,
+                                diagnostics=collect() if config.options.diagnostics else None)
             try:
-                ticket = desk.deliver_with_retry(
-                    submission, give_up_after=NO_GUI_WAIT,
+                ticket = request.file_now(
+                    body, policy=NO_WINDOW_RETRY,
                     on_retry=lambda error, delay: print(f"{error} Retrying in {delay:.0f} s…", file=sys.stderr),
                 )
             except Unreachable as error:

@@ -1,14 +1,16 @@
-"""The agent's core, without any window: file a request, deliver it, follow it, cancel it."""
+"""The queue as the agent uses it: the outbox, the remembered request, and one attempt at each call.
+
+Retrying, following and the request's states are the request model's (:mod:`agent.request`).
+"""
 
 import logging
 import threading
-import time
-from collections.abc import Callable
 
 from agent.client import QueueClient, Ticket
 from agent.errors import ModuleRevoked, Rejected, Unreachable
-from agent.outbox import Outbox, Submission, backoff_delays
-from agent.state import OPEN_STATUSES, CurrentRequest
+from agent.outbox import Outbox, Submission
+from agent.state import CurrentRequest
+from sosqueue.statuses import OPEN_STATUSES, Status
 
 log = logging.getLogger("sosqueue.agent")
 
@@ -33,7 +35,7 @@ class HelpDesk:
             except Unreachable:
                 return ticket if ticket.status in OPEN_STATUSES else None
             except Rejected:
-                status = "closed"  # gone from the queue (or no longer ours)
+                status = Status.CLOSED  # gone from the queue (or no longer ours)
             if status not in OPEN_STATUSES:
                 self.current.clear()
                 return None
@@ -82,21 +84,6 @@ class HelpDesk:
             except Rejected as error:
                 log.warning("the queue refused request %s: %s", submission.key, error)
         return delivered
-
-    def deliver_with_retry(
-        self, submission: Submission, *, give_up_after: float | None, on_retry: Callable[[Exception, float], None] = lambda e, d: None
-    ) -> Ticket:
-        """Deliver, retrying with backoff while the queue is unreachable (until ``give_up_after`` s)."""
-        deadline = None if give_up_after is None else time.monotonic() + give_up_after
-        for delay in backoff_delays():
-            try:
-                return self.deliver(submission)
-            except Unreachable as error:
-                if deadline is not None and time.monotonic() + delay > deadline:
-                    raise
-                on_retry(error, delay)
-                time.sleep(delay)
-        raise AssertionError("unreachable")
 
     def claim(self, code: str) -> Ticket:
         """Join a request a supporter created manually, by the code they gave the customer."""

@@ -6,8 +6,6 @@ from pathlib import Path
 from agent.client import Ticket
 from agent.outbox import write_atomically
 
-OPEN_STATUSES = ("new", "pending", "in_progress")
-
 
 class CurrentRequest:
     def __init__(self, path: Path):

@@ -69,3 +69,13 @@ FINAL_CLOSES = frozenset({CloseCode.NOT_SIGNED_IN, CloseCode.FORBIDDEN, CloseCod
 
 #: Every screen frame is one JPEG image; its bytes start so.
 JPEG_START = b"\xff\xd8"
+
+
+class StopReason(StrEnum):
+    """Why viewing stopped (the ``reason`` of ``view_stop`` and ``view_stopped``)."""
+
+    EXPERT_ENDED = "expert_ended"
+    EXPERTS_LEFT = "experts_left"
+    WITHDRAWN = "withdrawn"
+    CUSTOMER_STOPPED = "customer_stopped"
+    CUSTOMER_LEFT = "customer_left"

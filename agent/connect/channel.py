@@ -8,7 +8,7 @@ no port is ever opened on the customer's computer.
 
 Messages are JSON text frames; screen frames are binary. A background thread receives and
 reconnects after a drop with backoff (about 1, 2, 4 … 30 s); the close codes in
-:data:`FINAL_CLOSE_CODES` end the channel for good. Sending only queues: each socket has a
+:data:`~sosqueue.connect.FINAL_CLOSES` end the channel for good. Sending only queues: each socket has a
 :class:`~agent.connect.writer.SocketWriter` thread, so a stalled network never blocks the caller,
 and a write that has not finished within :data:`SEND_TIMEOUT` seconds drops the socket (then the
 channel reconnects). Reading is never time-limited: a quiet session stays open.
@@ -26,14 +26,16 @@ from websockets.sync.client import ClientConnection, connect
 
 from agent.connect.writer import SocketWriter, bound_writes, cut
 from agent.outbox import backoff_delays
+from sosqueue.connect import FINAL_CLOSES, CloseCode
 
 log = logging.getLogger("sosqueue.agent.connect")
 
 SESSION_PATH = "/api/v1/service-requests/{code}/session"
-#: The server closes with these when trying again cannot help: bad token, forbidden, no such
-#: request, request no longer open, a newer connection of this customer took over.
-FINAL_CLOSE_CODES = {4401: "not signed in", 4403: "forbidden", 4404: "no such request", 4409: "request not open",
-                     4000: "replaced by a newer connection"}
+#: Why the channel ended, in the words it reports with ``ended``, for each close after which
+#: trying again cannot help.
+ENDED_REASONS = {CloseCode.NOT_SIGNED_IN: "not signed in", CloseCode.FORBIDDEN: "forbidden",
+                 CloseCode.NOT_FOUND: "no such request", CloseCode.NOT_OPEN: "request not open",
+                 CloseCode.REPLACED: "replaced by a newer connection"}
 BACKOFF_CAP = 30.0
 OPEN_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 3.0
@@ -221,7 +223,9 @@ class SessionChannel:
                 writer.stop()
         code, reason = received_close(connection)
         log.info("the session channel closed (%s %s)", code, reason)
-        return "" if self._closing.is_set() else FINAL_CLOSE_CODES.get(code or 0, "")
+        if self._closing.is_set() or code not in FINAL_CLOSES:
+            return ""
+        return ENDED_REASONS.get(code) or CloseCode(code).name.lower()
 
     def _dispatch(self, message: str | bytes) -> None:
         if isinstance(message, bytes):

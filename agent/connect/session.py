@@ -1,59 +1,110 @@
 """The customer's side of a request's session: the channel, the consent, the sharing and the chat.
 
-Everything that touches a window runs on Tk's main thread (through :class:`agent.ui.UiQueue`),
-and nothing there waits for the network: the channel only queues what is sent.
+The session decides; a :class:`SessionView` shows. The Tk UI implements the view
+(:class:`agent.ui.session_view.TkSessionView`), so this module needs no window and runs
+headless. Everything that touches the view runs on the owner's thread (handed there through
+``ui.call``), and nothing there waits for the network: the channel only queues what is sent.
 Two messages are handled straight in the channel's thread because they must not wait for
-the window: ``ack`` (the next frame may go) and ``view_stop`` (capture stops at once).
+the view: ``ack`` (the next frame may go) and ``view_stop`` (capture stops at once).
 
 A ``view_stop`` (or a lost socket) also withdraws the question on screen: the answer to a
-withdrawn question, even one clicked before the window heard of the stop, starts nothing.
+withdrawn question, even one clicked before the view heard of the stop, starts nothing.
 """
 
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from enum import StrEnum
+from typing import Protocol
 
 from agent import __version__
 from agent.client import Ticket
-from sosqueue.module_config import ModuleConfig
 from agent.connect.capture import Capture, create_capture
 from agent.connect.channel import SEND_TIMEOUT, SessionChannel, session_url, tls_context
 from agent.connect.sharing import ACK_TIMEOUT, POLL_SECONDS, Sharer
 from agent.i18n import _
-from agent.ui import UiQueue
-from agent.ui.chat import ChatPane
-from agent.ui.consent import ConsentDialog, short
-from agent.ui.sharing import SharingIndicator
+from agent.text import short
+from sosqueue.connect import Message, Scope, StopReason
+from sosqueue.module_config import ModuleConfig
 
 log = logging.getLogger("sosqueue.agent.connect")
 
 #: The consent the agent gives: viewing only. Remote control would need its own, explicit scope.
-SCOPES = ["view"]
+SCOPES = [Scope.VIEW]
 CLOSE_WAIT = 5.0
+
+
+class Consent(StrEnum):
+    """Where the customer's consent to viewing stands in this session."""
+
+    NONE = "none"  # not asked, or the question was withdrawn
+    SHOWN = "shown"  # the question is on screen
+    ALLOWED = "allowed"
+    DENIED = "denied"
+
+
+class SessionView(Protocol):
+    """What the customer sees of the session. Called on the owner's thread only."""
+
+    def ask_consent(self, expert: str, company: str, on_answer: Callable[[bool], None]) -> None:
+        """Ask whether ``expert`` of ``company`` may see the screen; ``on_answer(allowed)`` once, if answered."""
+
+    def asking(self) -> bool:
+        """The consent question is on screen and not answered yet."""
+
+    def withdraw_question(self) -> None:
+        """Take the consent question away without an answer."""
+
+    def show_sharing_bar(self, on_stop: Callable[[], None]) -> None:
+        """Show that the screen is shared; ``on_stop`` once when the customer stops it there."""
+
+    def hide_sharing_bar(self) -> None: ...
+
+    def sharing_bar_shown(self) -> bool: ...
+
+    def add_message(self, name: str, text: str) -> None:
+        """A supporter's chat message (the customer's own are shown by the view when sent)."""
+
+    def add_note(self, text: str) -> None:
+        """A line about the session, from nobody (someone joined, sharing stopped)."""
+
+    def set_connected(self, connected: bool) -> None:
+        """Whether the customer can chat now."""
+
+    def send_chat_with(self, send: Callable[[str], bool]) -> None:
+        """Where the customer's typed messages go; ``send`` returns False when not connected."""
+
+    def snapshot(self) -> dict:
+        """What the view shows now, for the state hooks."""
+
+
+class MainThread(Protocol):
+    """Runs a function on the thread that owns the view, soon (:class:`agent.ui.UiQueue` does)."""
+
+    def call(self, function: Callable, *args) -> None: ...
 
 
 class CustomerSession:
     """One open request's session, from :meth:`start` until :meth:`close`.
 
-    :param chat: the window's chat pane (messages go there), or None.
+    :param view: shows the consent question, the sharing bar and the chat.
+    :param ui: runs the session's reactions on the view's thread.
     :param on_channel: told each channel state (``connecting``, ``connected``, ``reconnecting``,
         ``ended``, ``closed``) on the main thread.
     :param open_capture: makes the screen capture once the customer allowed sharing.
     """
 
-    def __init__(self, root, ui: UiQueue, config: ModuleConfig, ticket: Ticket, *, chat: ChatPane | None = None,
+    def __init__(self, view: SessionView, ui: MainThread, config: ModuleConfig, ticket: Ticket, *,
                  on_channel: Callable[[str], None] = lambda state: None,
                  open_capture: Callable[[], Capture] = create_capture,
                  delays: Callable[[], Iterator[float]] | None = None,
                  poll_seconds: float = POLL_SECONDS, ack_timeout: float = ACK_TIMEOUT,
                  send_timeout: float = SEND_TIMEOUT):
-        self.root = root
+        self.view = view
         self.ui = ui
         self.config = config
         self.code = ticket.code
-        self.chat = chat
-        if chat is not None:
-            chat.on_send = self.send_chat
+        view.send_chat_with(self.send_chat)
         self.on_channel = on_channel
         self._open_capture = open_capture
         self._sharer_options = {"poll_seconds": poll_seconds, "ack_timeout": ack_timeout}
@@ -68,9 +119,7 @@ class CustomerSession:
         self._sharer: Sharer | None = None
         self._withdrawals = 0  # view_stops and lost sockets so far: a question asked before one is withdrawn
         self._sharers: list[Sharer] = []  # every sharing period of this session, for the count
-        self.dialog: ConsentDialog | None = None
-        self.indicator: SharingIndicator | None = None
-        self.consent = "none"  # none | shown | allowed | denied
+        self.consent = Consent.NONE
         self.experts: list[dict] = []
         self._closed = False
 
@@ -86,7 +135,7 @@ class CustomerSession:
         """
         self._closed = True
         self._stop_sharing()
-        self._close_windows()
+        self._close_view()
         if wait is None:
             threading.Thread(target=self.channel.close, name="sosqueue-session-close", daemon=True).start()
         else:
@@ -103,14 +152,10 @@ class CustomerSession:
 
     def snapshot(self) -> dict:
         """What the session shows and does now (for the state hooks; nothing secret)."""
-        indicator, dialog = self.indicator, self.dialog
         return {
-            "channel": self.channel.state, "consent": self.consent,
-            "consent_buttons": dialog.button_centres() if dialog else None, "sharing": self.sharing,
+            "channel": self.channel.state, "consent": self.consent, "sharing": self.sharing,
             "frames_sent": self.frames_sent, "experts": [expert.get("name", "") for expert in self.experts],
-            "chat": list(self.chat.messages) if self.chat else [],
-            "sharing_bar": indicator.geometry() if indicator else "",
-            "stop_sharing_at": indicator.stop_button_centre() if indicator else None,
+            **self.view.snapshot(),
         }
 
     # -- the channel's thread ------------------------------------------------------------------
@@ -122,14 +167,14 @@ class CustomerSession:
 
     def _on_message(self, message: dict) -> None:
         kind = message["type"]
-        if kind == "ack":
+        if kind == Message.ACK:
             sharer = self._sharer
             if sharer:
                 sharer.acknowledge()
-        elif kind in ("view_stop", "session_ended"):
+        elif kind in (Message.VIEW_STOP, Message.SESSION_ENDED):
             was_sharing = self._withdraw()
             self.ui.call(self._viewing_stopped, str(message.get("reason", "")), was_sharing)
-        elif kind == "view_request":
+        elif kind == Message.VIEW_REQUEST:
             with self._lock:
                 question = self._withdrawals
             self.ui.call(self._ask_consent, message, question)
@@ -159,15 +204,15 @@ class CustomerSession:
         if self._closed:
             return
         kind = message["type"]
-        if kind == "hello":
+        if kind == Message.HELLO:
             self.experts = [expert for expert in message.get("experts") or [] if isinstance(expert, dict)]
-        elif kind == "chat":
+        elif kind == Message.CHAT:
             self._chat_received(message)
-        elif kind == "expert_joined":
+        elif kind == Message.EXPERT_JOINED:
             self._expert_joined(message.get("expert"))
-        elif kind == "expert_left":
+        elif kind == Message.EXPERT_LEFT:
             self._expert_left(message.get("expert"))
-        elif kind == "error":
+        elif kind == Message.ERROR:
             log.info("the queue said: %s", message.get("detail"))
         else:
             log.debug("ignored a %r message", kind)
@@ -177,67 +222,65 @@ class CustomerSession:
             return  # the window's chat pane may belong to the next request's session by now
         if state != "connected":
             self._stop_sharing()  # a sharer started by a late answer, too
-            self._hide_indicator()
-            if self.dialog and self.dialog.open:
-                self.dialog.dismiss()  # the question was for a session that has gone
-                self.consent = "none"
+            self.view.hide_sharing_bar()
+            if self.view.asking():
+                self.view.withdraw_question()  # the question was for a session that has gone
+                self.consent = Consent.NONE
         if state == "ended":
             log.info("the queue ended the session of %s: %s", self.code, reason)
-        if self.chat:
-            self.chat.set_connected(state == "connected")
+        self.view.set_connected(state == "connected")
         self.on_channel(state)
 
     def _ask_consent(self, message: dict, question: int) -> None:
-        """Show the consent dialog for a view_request; ``question`` tells later whether it was withdrawn."""
+        """Ask the consent question for a view_request; ``question`` tells later whether it was withdrawn."""
         if self._closed:
             return
         expert = message.get("expert") if isinstance(message.get("expert"), dict) else {}
         name = short(expert.get("name", "")) if isinstance(expert.get("name"), str) else ""
         company = message.get("company") if isinstance(message.get("company"), str) else ""
-        if self.dialog and self.dialog.open:
+        if self.view.asking():
             return  # one question at a time
-        self.consent = "shown"
-        self.dialog = ConsentDialog(self.root, self.config, expert=name, company=company,
-                                    on_answer=lambda allowed: self._answered(allowed, name, question))
+        self.consent = Consent.SHOWN
+        self.view.ask_consent(name, company, lambda allowed: self._answered(allowed, name, question))
 
     def _answered(self, allowed: bool, expert: str, question: int) -> None:
         if self._closed:
             return
         if self._withdrawn(question):
-            self.consent = "none"  # the expert stopped asking (or the socket went) before the click
+            self.consent = Consent.NONE  # the expert stopped asking (or the socket went) before the click
             return
         if not allowed:
-            self.consent = "denied"
+            self.consent = Consent.DENIED
             stopped = self._stop_sharing()
-            self._hide_indicator()
-            self.channel.send_json({"type": "consent", "allowed": False, "scopes": SCOPES})
+            self.view.hide_sharing_bar()
+            self.channel.send_json({"type": Message.CONSENT, "allowed": False, "scopes": SCOPES})
             if stopped:
-                self.channel.send_json({"type": "view_stop"})
+                self.channel.send_json({"type": Message.VIEW_STOP})
             self._note(_("You did not allow {expert} to see your screen.").format(expert=expert or _("Your supporter")))
             return
-        self.consent = "allowed"
+        self.consent = Consent.ALLOWED
         if self.sharing:
-            self.channel.send_json({"type": "consent", "allowed": True, "scopes": SCOPES})
-            if self.indicator is None:
-                self._show_indicator()
+            self.channel.send_json({"type": Message.CONSENT, "allowed": True, "scopes": SCOPES})
+            if not self.view.sharing_bar_shown():
+                self.view.show_sharing_bar(self._customer_stopped)
             return
         sharer = Sharer(self._open_capture, self.channel.send_frame, **self._sharer_options,
                         on_end=lambda reason: self.ui.call(self._sharing_ended, sharer, reason))
         with self._lock:
             if self._withdrawals != question:  # a view_stop came in the meantime
-                self.consent = "none"
+                self.consent = Consent.NONE
                 return
             self._sharer = sharer  # from here on a view_stop stops it, even before it starts
         self._sharers.append(sharer)
         # The consent goes first: the relay accepts frames only after it.
-        if not self.channel.send_json({"type": "consent", "allowed": True, "scopes": SCOPES}):
+        if not self.channel.send_json({"type": Message.CONSENT, "allowed": True, "scopes": SCOPES}):
             self._stop_sharing()
             self._note(_("The connection was lost, so your screen is not shared."))
             return
         sharer.start()
         if not sharer.sharing:
             return  # stopped by a view_stop that came while the consent went out
-        self._show_indicator()
+        self.view.show_sharing_bar(self._customer_stopped)
         self._note(_("You are sharing your screen."))
 
     def _withdrawn(self, question: int) -> bool:
@@ -247,21 +290,20 @@ class CustomerSession:
     def _customer_stopped(self) -> None:
         """Stop sharing on the bar: capture stops first, then the experts are told."""
         self._stop_sharing()
-        self.indicator = None
-        self.channel.send_json({"type": "view_stop"})
+        self.channel.send_json({"type": Message.VIEW_STOP})
         self._note(_("You stopped sharing your screen."))
 
     def _viewing_stopped(self, reason: str, was_sharing: bool) -> None:
         if self._closed:
             return
         was_sharing = self._stop_sharing() or was_sharing  # a sharer started by a late answer, too
-        self._hide_indicator()
-        if self.dialog and self.dialog.open:
-            self.dialog.dismiss()  # nobody waits for the answer any more
-            self.consent = "none"
+        self.view.hide_sharing_bar()
+        if self.view.asking():
+            self.view.withdraw_question()  # nobody waits for the answer any more
+            self.consent = Consent.NONE
         if not was_sharing:
             return
-        if reason == "expert_ended":
+        if reason == StopReason.EXPERT_ENDED:
             self._note(_("Your supporter stopped viewing your screen."))
         else:
             self._note(_("Screen sharing ended."))
@@ -272,21 +314,20 @@ class CustomerSession:
             if self._sharer is not sharer or self._closed:
                 return
             self._sharer = None
-        self._hide_indicator()
+        self.view.hide_sharing_bar()
         if reason == "capture":
-            self.channel.send_json({"type": "view_stop"})
+            self.channel.send_json({"type": Message.VIEW_STOP})
             self._note(_("Your screen could not be captured, so it is not shared."))
 
     def _chat_received(self, message: dict) -> None:
         text, name = message.get("text"), message.get("name")
         if message.get("from") != "expert" or not isinstance(text, str):
             return  # the customer's own messages are shown when sent
-        if self.chat:
-            self.chat.add_message("expert", short(name) if isinstance(name, str) and name else _("Supporter"), text)
+        self.view.add_message(short(name) if isinstance(name, str) and name else _("Supporter"), text)
 
     def send_chat(self, text: str) -> bool:
         """The customer's message to the experts; False when not connected."""
-        return self.channel.send_json({"type": "chat", "text": text})
+        return self.channel.send_json({"type": Message.CHAT, "text": text})
 
     def _expert_joined(self, expert) -> None:
         if not isinstance(expert, dict):
@@ -303,20 +344,10 @@ class CustomerSession:
         self.experts = [known for known in self.experts if known.get("id") != expert.get("id")]
         self._note(_("{name} left the session.").format(name=short(expert.get("name", "")) or _("Supporter")))
 
-    def _show_indicator(self) -> None:
-        self._hide_indicator()
-        self.indicator = SharingIndicator(self.root, self.config, on_stop=self._customer_stopped)
-
-    def _hide_indicator(self) -> None:
-        if self.indicator:
-            self.indicator.destroy()
-            self.indicator = None
-
-    def _close_windows(self) -> None:
-        self._hide_indicator()
-        if self.dialog and self.dialog.open:
-            self.dialog.dismiss()
+    def _close_view(self) -> None:
+        self.view.hide_sharing_bar()
+        if self.view.asking():
+            self.view.withdraw_question()
 
     def _note(self, text: str) -> None:
-        if self.chat:
-            self.chat.add_note(text)
+        self.view.add_note(text)

@@ -8,26 +8,27 @@ the main thread; other threads hand work to it through :class:`UiQueue`.
 import logging
 import os
 import queue
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.errors import NoDisplay
+from agent.request import Progress
+from sosqueue import codes
+from sosqueue.statuses import Status
 
 log = logging.getLogger("sosqueue.agent")
 
-# Plain words for a request's status; "sending" and "offline" are the agent's own states.
+# Plain words for what the window shows as the request's status (the queue's, or the agent's own).
 STATUS_TEXTS = {
-    "sending": "Sending your request…",
-    "offline": "You are offline — your request is saved and will be sent automatically.",
-    "new": "Waiting for a supporter…",
-    "pending": "Waiting for a supporter…",
-    "in_progress": "A supporter is connected.",
-    "closed": "Your request is closed.",
-    "expired": "Your request has expired.",
+    Progress.SENDING: "Sending your request…",
+    Progress.OFFLINE: "You are offline — your request is saved and will be sent automatically.",
+    Status.NEW: "Waiting for a supporter…",
+    Status.PENDING: "Waiting for a supporter…",
+    Status.IN_PROGRESS: "A supporter is connected.",
+    Status.CLOSED: "Your request is closed.",
+    Status.EXPIRED: "Your request has expired.",
 }
-_CODE = re.compile(r"^s?(\d{8})$")
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,11 @@ class WindowActions:
 
 def normalise_code(text: str) -> str | None:
     """``s12-345-678`` for any spelling the customer may type (``S12 345 678``, ``12345678``), else None."""
-    compact = re.sub(r"[\s\-_.]+", "", text).lower()
-    match = _CODE.fullmatch(compact)
-    if not match:
+    try:
+        return codes.display(codes.normalize(text))
+    except codes.InvalidCode:
         return None
-    digits = match.group(1)
-    return f"s{digits[:2]}-{digits[2:5]}-{digits[5:]}"
+
 
 NO_DISPLAY_MESSAGE = (
     "The help window cannot open: there is no graphical display here. "

@@ -11,24 +11,20 @@ from tkinter import ttk
 
 from sosqueue.module_config import ModuleConfig
 from agent.i18n import _
+from agent.text import MAX_NAME, short
 from agent.ui import theme
 
 log = logging.getLogger("sosqueue.agent")
 
 WIDTH = 400
-MAX_NAME = 80  # names come from the server; a very long one must not stretch the question
+
+__all__ = ["MAX_NAME", "ConsentDialog", "consent_question", "short"]
 
 
 def consent_question(expert: str, company: str) -> str:
     """The question in the customer's language, e.g. "Alex from Acme IT wants to see your screen"."""
     return _("{expert} from {company} wants to see your screen").format(
         expert=short(expert) or _("Your supporter"), company=short(company))
-
-
-def short(text: str) -> str:
-    """One line of at most :data:`MAX_NAME` characters (control characters become spaces)."""
-    line = " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
-    return line if len(line) <= MAX_NAME else line[:MAX_NAME - 1] + "…"
 
 
 class ConsentDialog:

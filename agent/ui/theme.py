@@ -9,7 +9,9 @@ import tkinter.font as tkfont
 from dataclasses import dataclass
 from tkinter import ttk
 
+from agent.request import Progress
 from sosqueue.module_config import Brand
+from sosqueue.statuses import Status
 
 log = logging.getLogger("sosqueue.agent")
 
@@ -23,8 +25,8 @@ WAITING = "#B26A00"
 CONNECTED = "#1E7F3C"
 FINISHED = "#5B6776"
 
-STATUS_COLOURS = {"new": WAITING, "pending": WAITING, "in_progress": CONNECTED,
-                  "closed": FINISHED, "expired": FINISHED, "sending": MUTED, "offline": WAITING}
+STATUS_COLOURS = {Status.NEW: WAITING, Status.PENDING: WAITING, Status.IN_PROGRESS: CONNECTED,
+                  Status.CLOSED: FINISHED, Status.EXPIRED: FINISHED, Progress.SENDING: MUTED, Progress.OFFLINE: WAITING}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The help window: ask for help, then see the session code and what is happening to the request.
 
 The window only shows things and reports what the customer does (:class:`WindowActions`);
-filing, delivering and following the request is the app's job (:mod:`agent.app`).
+filing, delivering and following the request is the request model's (:mod:`agent.request`),
+presented by the app (:mod:`agent.app`).
 """
 
 import logging
@@ -11,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from tkinter import ttk
 
-from sosqueue.module_config import ModuleConfig
 from agent.i18n import _
+from agent.request import Progress
 from agent.ui import STATUS_TEXTS, FormValues, WindowActions, normalise_code, theme
 from agent.ui.chat import ChatPane
 from agent.ui.dialogs import DiagnosticsPreview, ask_confirm
+from sosqueue.module_config import ModuleConfig
+from sosqueue.statuses import FINAL_STATUSES, Status
 
 __all__ = ["FormValues", "HelpWindow", "WindowActions", "normalise_code", "visible_texts", "window_title"]
 
@@ -25,7 +28,7 @@ CONTENT_WIDTH = 440
 PAD = 24
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 LIMITS = {"name": 100, "email": 254, "description": 4000}  # what the queue accepts
-FINAL = ("closed", "expired")
+WAITING = frozenset({Status.NEW, Status.PENDING, Progress.SENDING, Progress.OFFLINE})
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ class HelpWindow:
                                     foreground=theme.STATUS_COLOURS.get(status, theme.TEXT))
         self.status_dot.configure(foreground=theme.STATUS_COLOURS.get(status, theme.TEXT))
         self.detail_label.configure(text=self._status_detail(status))
-        if status in FINAL:
+        if status in FINAL_STATUSES:
             self.hide_chat()
             self.set_connection("")
             moving = self.root.focus_get() is self.cancel_button
@@ -426,13 +429,13 @@ class HelpWindow:
         self.code_row.grid_remove()
 
     def _status_detail(self, status: str) -> str:
-        if status in ("new", "pending", "sending", "offline"):
+        if status in WAITING:
             return self.config.brand.waiting or _("A supporter will be with you shortly. You can keep working meanwhile.")
-        if status == "in_progress":
+        if status == Status.IN_PROGRESS:
             return _("Your supporter is working on your request.")
-        if status == "closed":
+        if status == Status.CLOSED:
             return _("Thank you. If you need help again, request it here.")
-        if status == "expired":
+        if status == Status.EXPIRED:
             return _("It was not handled in time. If you still need help, please request it again.")
         return ""
 
@@ -449,7 +452,7 @@ class HelpWindow:
         if self.view == "form":
             self._first_input().focus_set()
         elif self.view == "request":
-            (self.again_button if self.status in FINAL else self.code_field).focus_set()
+            (self.again_button if self.status in FINAL_STATUSES else self.code_field).focus_set()
 
     def _place_centre(self) -> None:
         self.root.update_idletasks()

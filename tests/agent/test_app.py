@@ -310,114 +310,6 @@ def test_a_revoked_module_says_so_in_plain_words(agent, sos_module, api, tenant)
     assert requests_of(api, tenant) == []
 
 
-# -- the background work, in this process -----------------------------------------------------
-
-@pytest.fixture
-def desk_for(tmp_path, monkeypatch):
-    """A real HelpDesk for a tenant's module, keeping its files under tmp_path."""
-    from agent.runtime import make_desk
-    from tests.support.modules import module_config
-
-    monkeypatch.setenv("SOSQUEUE_AGENT_HOME", str(tmp_path / "agent-home"))
-
-    def make(tenant, url):
-        return make_desk(module_config(server_url=url, module_id=tenant.module_id, module_token=tenant.module_token))
-
-    return make
-
-
-def _statuses(received) -> list[str]:
-    items = []
-    while not received.empty():
-        items.append(received.get())
-    return items
-
-
-def test_the_follower_reports_every_status_until_closed(desk_for, queue_server, api, tenant):
-    """pending once the customer joined, in_progress with a supporter, closed at the end; then its thread ends."""
-    import queue
-
-    from agent.app import Follower
-
-    desk = desk_for(tenant, queue_server.url)
-    ticket = desk.join(desk.deliver(desk.submit({"description": "follow me"}, source="sos")))
-    received: queue.SimpleQueue[str] = queue.SimpleQueue()
-    follower = Follower(desk, ticket, on_status=received.put)
-    follower.start()
-    seen: list[str] = []
-    eventually(lambda: seen.extend(_statuses(received)) or "pending" in seen, what="pending")
-    assert api.action(ticket.code, "join", tenant.supporter_token).status_code == 200
-    eventually(lambda: seen.extend(_statuses(received)) or "in_progress" in seen, what="in_progress")
-    assert api.action(ticket.code, "close", tenant.supporter_token).status_code == 200
-    eventually(lambda: seen.extend(_statuses(received)) or "closed" in seen, what="closed")
-    follower._thread.join(60)
-    assert not follower._thread.is_alive()
-
-
-def test_the_follower_reconnects_after_the_queue_restarts(desk_for, tmp_path_factory):
-    """The event stream breaks when the server restarts; the follower comes back and sees what follows."""
-    import queue
-
-    from agent.app import Follower
-    from tests.support.queue_api import QueueApi
-    from tests.support.tenants import make_tenant
-
-    database = sqlite_url(tmp_path_factory.mktemp("restart-db"))
-    server = QueueServer(database, log_dir=tmp_path_factory.mktemp("restart-logs")).start()
-    api = QueueApi(server.url)
-    try:
-        tenant = make_tenant(database)
-        desk = desk_for(tenant, server.url)
-        ticket = desk.join(desk.deliver(desk.submit({"description": "stay with me"}, source="sos")))
-        received: queue.SimpleQueue[str] = queue.SimpleQueue()
-        follower = Follower(desk, ticket, on_status=received.put)
-        follower.start()
-        seen: list[str] = []
-        eventually(lambda: seen.extend(_statuses(received)) or "pending" in seen, what="pending")
-        server.stop()
-        server.start()
-        desk.join(ticket)  # a restarted SQLite server clears who was joined; the agent's channel rejoins
-        assert api.action(ticket.code, "join", tenant.supporter_token).status_code == 200
-        eventually(lambda: seen.extend(_statuses(received)) or "in_progress" in seen, timeout=120,
-                   what="in_progress after the restart")
-        follower.stop()
-    finally:
-        api.close_client()
-        server.stop()
-
-
-def test_a_request_cancelled_while_offline_is_never_sent(desk_for, tmp_path_factory):
-    """Cancel before delivery: it leaves the outbox, the delivery thread ends, the queue never sees it."""
-    import threading
-
-    from agent.app import Delivery
-    from tests.support.queue_api import QueueApi
-    from tests.support.tenants import make_tenant
-
-    database = sqlite_url(tmp_path_factory.mktemp("cancel-db"))
-    server = QueueServer(database, log_dir=tmp_path_factory.mktemp("cancel-logs"))
-    tenant = make_tenant(database)
-    desk = desk_for(tenant, server.url)  # the server is not running yet: offline
-    submission = desk.submit({"description": "never mind"}, source="sos")
-    offline, delivered = threading.Event(), []
-    delivery = Delivery(desk, [submission], on_delivered=lambda *args: delivered.append(args),
-                        on_offline=lambda item: offline.set(), on_failed=lambda *args: delivered.append(args))
-    delivery.start()
-    assert offline.wait(60)
-    assert delivery.cancel(submission) is True
-    assert desk.outbox.pending() == []
-    delivery._thread.join(120)
-    assert not delivery._thread.is_alive()
-    server.start()
-    api = QueueApi(server.url)
-    try:
-        assert api.all_items(tenant.supporter_token) == []
-        assert delivered == []
-    finally:
-        api.close_client()
-        server.stop()
-
-
 def test_a_request_saved_offline_is_delivered_by_the_next_start_without_a_form(agent, tmp_path_factory):
     """Agent stopped while offline: the next start delivers the saved request and shows its code — one request."""
     from tests.support.modules import write_module_file
@@ -451,6 +343,22 @@ def test_a_request_saved_offline_is_delivered_by_the_next_start_without_a_form(a
         assert items[0]["description"] == "Saved for later"
     finally:
         server.stop()
+
+
+# -- the app in this process ------------------------------------------------------------------
+
+@pytest.fixture
+def desk_for(tmp_path, monkeypatch):
+    """A real HelpDesk for a tenant's module, keeping its files under tmp_path."""
+    from agent.runtime import make_desk
+    from tests.support.modules import module_config
+
+    monkeypatch.setenv("SOSQUEUE_AGENT_HOME", str(tmp_path / "agent-home"))
+
+    def make(tenant, url):
+        return make_desk(module_config(server_url=url, module_id=tenant.module_id, module_token=tenant.module_token))
+
+    return make
 
 
 def test_the_tray_menu_requests_help_cancels_and_quits_cleanly(tk_root, desk_for, queue_server, api, tenant,

@@ -13,6 +13,7 @@ import pytest
 
 from agent.client import QueueClient, Ticket
 from agent.errors import ModuleRevoked, Rejected, Unreachable
+from agent.request import RetryPolicy, deliver_with_retry
 from agent.runtime import make_desk
 from tests.support.certificates import self_signed
 from tests.support.modules import module_config
@@ -277,10 +278,10 @@ def test_lost_answer_then_retry_returns_the_same_request(tenant, queue_server, a
 
 
 def test_lost_answer_during_retrying_delivery_files_one_request(tenant, queue_server, api):
-    """``deliver_with_retry`` through two lost answers still ends with exactly one request."""
+    """Delivery with retries through two lost answers still ends with exactly one request."""
     with LoopbackProxy(queue_server.port, drop_answers=2) as proxy:
         desk = make_desk(config_for(tenant, proxy.url))
-        ticket = desk.deliver_with_retry(desk.submit(BODY, source="sos"), give_up_after=120)
+        ticket = deliver_with_retry(desk, desk.submit(BODY, source="sos"), RetryPolicy(give_up_after=120))
     assert {answer["code"] for answer in proxy.dropped} == {ticket.code}
     assert api.codes(tenant.supporter_token) == [ticket.code]
 

@@ -1,8 +1,6 @@
 """The help desk without a window, against a real queue server on loopback."""
 
 import json
-import re
-import threading
 
 import httpx
 import pytest
@@ -13,7 +11,6 @@ from agent.outbox import Submission
 from agent.runtime import make_desk
 from tests.support.modules import module_config
 from tests.support.polling import eventually
-from tests.support.queue_api import CODE_PATTERN, QueueApi
 from tests.support.servers import QueueServer, free_port, sqlite_url
 from tests.support.tenants import bearer, make_tenant
 
@@ -231,40 +228,6 @@ def test_deliver_pending_sends_every_waiting_submission_once(desk, api, tenant):
     assert desk.outbox.pending() == []
     assert (desk.outbox.rejected_directory / f"{refused.key}.json").exists()
     assert older.key != newer.key
-
-
-def test_deliver_with_retry_gives_up_after_its_time_and_keeps_the_submission(home, tenant):
-    """With the queue down, retries stop after ``give_up_after``; the submission is still saved."""
-    desk = desk_for(tenant, f"http://127.0.0.1:{free_port()}")
-    submission = desk.submit(_body(), source="sos")
-    retries = []
-    with pytest.raises(Unreachable):
-        desk.deliver_with_retry(submission, give_up_after=2.5, on_retry=lambda error, delay: retries.append(delay))
-    assert retries, "it retried at least once before giving up"
-    assert desk.outbox.pending() == [submission]
-
-
-def test_deliver_with_retry_delivers_once_the_server_comes_up(home, tmp_path_factory):
-    """Retrying while the queue is down delivers the request as soon as it is started."""
-    database_url = sqlite_url(tmp_path_factory.mktemp("db"))
-    tenant = make_tenant(database_url)
-    late = QueueServer(database_url, log_dir=tmp_path_factory.mktemp("logs"))
-    desk = desk_for(tenant, late.url)
-    submission = desk.submit(_body(), source="sos")
-    retried = threading.Event()
-    result: list = []
-    worker = threading.Thread(target=lambda: result.append(desk.deliver_with_retry(
-        submission, give_up_after=120, on_retry=lambda error, delay: retried.set())), daemon=True)
-    worker.start()
-    assert retried.wait(60), "the first attempt failed and a retry was planned"
-    with late:
-        worker.join(150)
-        assert result, "delivery finished once the server was up"
-        api = QueueApi(late.url)
-        assert api.codes(tenant.supporter_token) == [result[0].code]
-        api.close_client()
-    assert re.fullmatch(CODE_PATTERN, result[0].code)
-    assert desk.outbox.pending() == []
 
 
 def test_leave_while_offline_is_quiet(home, tenant):

@@ -18,6 +18,7 @@ from agent.client import Ticket
 from agent.connect.session import CustomerSession
 from agent.ui import UiQueue, theme
 from agent.ui.chat import ChatPane
+from agent.ui.session_view import TkSessionView
 from tests.agent.connect.support import (CODE, TOKEN, StallingProxy, Watchdog, flood_until_a_write_blocks,
                                          noise_pictures)
 from tests.agent.ui.support import needs_x_tools, pump
@@ -66,7 +67,7 @@ def open_session(root, captures):
         chat.pack()
         ui = CountingUiQueue(root)
         ui.start()
-        session = CustomerSession(root, ui, config, Ticket(CODE, TOKEN, "pending"), chat=chat,
+        session = CustomerSession(TkSessionView(root, config, chat), ui, config, Ticket(CODE, TOKEN, "pending"),
                                   open_capture=captures.open, delays=lambda: itertools.repeat(0.05),
                                   **{"poll_seconds": 0.05, **options})
         session.fonts = fonts  # Tk forgets fonts nobody references
@@ -103,15 +104,15 @@ def click(root, widget) -> None:
 
 def asked(session, relay) -> None:
     relay.send(VIEW_REQUEST)
-    pump(session.root, lambda: session.dialog and session.dialog.open, what="the consent dialog")
-    session.root.update()
+    pump(session.view.root, lambda: session.view.dialog and session.view.dialog.open, what="the consent dialog")
+    session.view.root.update()
 
 
 def sharing(session, relay, painter) -> None:
     """The expert asked, the customer clicked Allow, the first frame arrived."""
     asked(session, relay)
-    click(session.root, session.dialog.allow_button)
-    pump(session.root, lambda: relay.frames, what="the first frame")
+    click(session.view.root, session.view.dialog.allow_button)
+    pump(session.view.root, lambda: relay.frames, what="the first frame")
 
 
 def grabs_stay(session, captures, painter) -> int:
@@ -129,58 +130,58 @@ def test_nothing_is_captured_or_sent_before_allow(session, relay, captures, pain
     painter.fill("#1E7F3C")
     asked(session, relay)
     assert session.consent == "shown"
-    assert session.dialog.question == "Alex from Acme IT wants to see your screen"
+    assert session.view.dialog.question == "Alex from Acme IT wants to see your screen"
     painter.fill("#0B5FFF")
     assert (captures.opened, captures.grabs, relay.frames) == (0, 0, [])
-    click(session.root, session.dialog.allow_button)
-    pump(session.root, lambda: relay.frames, what="the first frame")
+    click(session.view.root, session.view.dialog.allow_button)
+    pump(session.view.root, lambda: relay.frames, what="the first frame")
     assert relay.events[0] == {"type": "consent", "allowed": True, "scopes": ["view"]}
     assert isinstance(relay.events[1], bytes) and relay.events[1][:2] == b"\xff\xd8"
     assert captures.opened == 1
     assert session.consent == "allowed" and session.sharing
-    assert session.indicator is not None
+    assert session.view.indicator is not None
     assert session.snapshot()["sharing"] is True
 
 
 def test_deny_sends_the_refusal_and_captures_nothing(session, relay, captures, painter):
     """Escape on the question (Deny has the focus): consent false goes out, the capture is never opened."""
     asked(session, relay)
-    xdotool(session.root, "key", "Escape")
-    pump(session.root, lambda: relay.messages, what="the answer")
+    xdotool(session.view.root, "key", "Escape")
+    pump(session.view.root, lambda: relay.messages, what="the answer")
     assert relay.messages == [{"type": "consent", "allowed": False, "scopes": ["view"]}]
     assert session.consent == "denied"
-    assert not session.dialog.open
+    assert not session.view.dialog.open
     painter.fill("#E5262A")
     assert (captures.opened, captures.grabs, relay.frames) == (0, 0, [])
-    assert session.indicator is None
-    assert "You did not allow Alex to see your screen." in [message["text"] for message in session.chat.messages]
+    assert session.view.indicator is None
+    assert "You did not allow Alex to see your screen." in [message["text"] for message in session.view.chat.messages]
 
 
 def test_view_stop_from_the_server_stops_the_capture_at_once(session, relay, captures, painter):
     """view_stop: the capture stops in the channel's thread; no grab and no frame follow it."""
     sharing(session, relay, painter)
     relay.send({"type": "view_stop", "reason": "expert_ended"})
-    pump(session.root, lambda: not session.sharing, what="sharing to stop")
+    pump(session.view.root, lambda: not session.sharing, what="sharing to stop")
     frames = len(relay.frames)
     grabs_stay(session, captures, painter)
     assert session.send_chat("after the stop")  # goes after anything sent before it
-    pump(session.root, lambda: relay.of_type("chat"), what="the marker message")
+    pump(session.view.root, lambda: relay.of_type("chat"), what="the marker message")
     assert len(relay.frames) == frames
-    pump(session.root, lambda: session.indicator is None, what="the sharing bar to go")
-    assert "Your supporter stopped viewing your screen." in [message["text"] for message in session.chat.messages]
+    pump(session.view.root, lambda: session.view.indicator is None, what="the sharing bar to go")
+    assert "Your supporter stopped viewing your screen." in [message["text"] for message in session.view.chat.messages]
 
 
 def test_the_sharing_bars_stop_button_stops_capture_and_sends_view_stop(session, relay, captures, painter):
     """A real click on Stop sharing: capture ends, view_stop goes out, and no frame after it."""
     sharing(session, relay, painter)
-    bar = pump(session.root, lambda: (snapshot := session.snapshot())["stop_sharing_at"] and snapshot,
+    bar = pump(session.view.root, lambda: (snapshot := session.snapshot())["stop_sharing_at"] and snapshot,
                what="the sharing bar on screen")
     assert re.fullmatch(r"\d+x\d+\+\d+\+8", bar["sharing_bar"])
     x, y = bar["stop_sharing_at"]
-    xdotool(session.root, "mousemove", str(x), str(y), "click", "1")
-    pump(session.root, lambda: relay.of_type("view_stop"), what="view_stop at the server")
+    xdotool(session.view.root, "mousemove", str(x), str(y), "click", "1")
+    pump(session.view.root, lambda: relay.of_type("view_stop"), what="view_stop at the server")
     assert not session.sharing
-    assert session.indicator is None
+    assert session.view.indicator is None
     grabs_stay(session, captures, painter)
     stop_at = relay.events.index({"type": "view_stop"})
     assert [event for event in relay.events[stop_at:] if isinstance(event, bytes)] == []
@@ -191,8 +192,8 @@ def test_a_dropped_connection_stops_sharing_and_a_new_question_is_needed(session
     """The socket drops while sharing: capture stops, the bar goes; after reconnecting nothing is shared."""
     sharing(session, relay, painter)
     relay.drop()
-    pump(session.root, lambda: relay.connections == 2 and session.channel.connected, what="the new socket")
-    pump(session.root, lambda: session.indicator is None, what="the sharing bar to go")
+    pump(session.view.root, lambda: relay.connections == 2 and session.channel.connected, what="the new socket")
+    pump(session.view.root, lambda: session.view.indicator is None, what="the sharing bar to go")
     assert not session.sharing
     frames = len(relay.frames)
     grabs_stay(session, captures, painter)
@@ -202,7 +203,7 @@ def test_a_dropped_connection_stops_sharing_and_a_new_question_is_needed(session
 def run_queued(session) -> None:
     """Let the window run everything other threads have handed to it so far."""
     handed = session.ui.handed
-    pump(session.root, lambda: session.ui.ran >= handed, what="the window to catch up")
+    pump(session.view.root, lambda: session.ui.ran >= handed, what="the window to catch up")
 
 
 @pytest.mark.parametrize("withdrawal", ["expert_ended", "experts_left", "dropped"])
@@ -220,18 +221,18 @@ def test_allow_clicked_after_the_question_was_withdrawn_starts_no_capture(sessio
     else:
         relay.send({"type": "view_stop", "reason": withdrawal})
     eventually(lambda: session.ui.handed > handed, what="the channel to hand the news to the window")
-    session.dialog.allow_button.invoke()  # the window has not run the news yet: the click comes first
+    session.view.dialog.allow_button.invoke()  # the window has not run the news yet: the click comes first
     run_queued(session)
     assert not session.sharing
     assert grabs_stay(session, captures, painter) == 0
     assert (captures.opened, relay.frames, relay.of_type("consent")) == (0, [], [])
-    assert session.indicator is None
-    assert not session.dialog.open
+    assert session.view.indicator is None
+    assert not session.view.dialog.open
     assert session.consent == "none"
 
     asked(session, relay)
-    click(session.root, session.dialog.allow_button)
-    pump(session.root, lambda: relay.frames and session.snapshot()["sharing_bar"], what="frames and the bar")
+    click(session.view.root, session.view.dialog.allow_button)
+    pump(session.view.root, lambda: relay.frames and session.snapshot()["sharing_bar"], what="frames and the bar")
     assert relay.of_type("consent") == [{"type": "consent", "allowed": True, "scopes": ["view"]}]
     assert session.sharing and session.consent == "allowed"
 
@@ -240,7 +241,7 @@ def test_a_view_stop_while_the_question_is_open_closes_it_and_nothing_is_sent(se
     """Every expert left (view_stop, reason experts_left): the dialog goes without an answer, nothing is captured."""
     asked(session, relay)
     relay.send({"type": "view_stop", "reason": "experts_left"})
-    pump(session.root, lambda: not session.dialog.open, what="the dialog to close")
+    pump(session.view.root, lambda: not session.view.dialog.open, what="the dialog to close")
     assert session.consent == "none"
     assert grabs_stay(session, captures, painter) == 0
     assert (captures.opened, relay.frames, relay.messages) == (0, [], [])
@@ -252,7 +253,7 @@ def stalled_while_sharing(open_session, relay, proxy, painter):
     pictures = noise_pictures(4, (painter.width, painter.height))
     sharing(session, relay, painter)
     proxy.stall()
-    flood_until_a_write_blocks(session.root, painter, pictures)
+    flood_until_a_write_blocks(session.view.root, painter, pictures)
     return session
 
 
@@ -263,15 +264,15 @@ def test_stop_sharing_on_a_stalled_network_is_handled_and_capture_stops(open_ses
         session = stalled_while_sharing(open_session, relay, proxy, painter)
         x, y = session.snapshot()["stop_sharing_at"]
         with Watchdog(proxy.cut) as watchdog:  # a window that hangs is freed, and the test fails
-            xdotool(session.root, "mousemove", str(x), str(y), "click", "1")
-            pump(session.root, lambda: session.indicator is None, what="Stop sharing to be handled")
+            xdotool(session.view.root, "mousemove", str(x), str(y), "click", "1")
+            pump(session.view.root, lambda: session.view.indicator is None, what="Stop sharing to be handled")
             chatted = session.send_chat("still there?")
         assert not watchdog.fired, "the window hung while the network was stalled"
         assert chatted is True
         assert not session.sharing
         grabs_stay(session, captures, painter)
         proxy.resume()
-        pump(session.root, lambda: relay.of_type("chat"), what="the messages after the stall")
+        pump(session.view.root, lambda: relay.of_type("chat"), what="the messages after the stall")
     stop_at = relay.events.index({"type": "view_stop"})
     assert relay.events[stop_at:] == [{"type": "view_stop"}, {"type": "chat", "text": "still there?"}]
     assert relay.connections == 1
@@ -287,7 +288,7 @@ def test_closing_the_session_on_a_stalled_network_returns_and_stops_capture(open
         assert not watchdog.fired, "closing hung while the network was stalled"
         assert session.channel.state == "closed"
         assert not session.sharing
-        assert session.indicator is None
+        assert session.view.indicator is None
         grabs_stay(session, captures, painter)
 
 
@@ -295,27 +296,27 @@ def test_incoming_chat_shows_with_the_experts_name_as_plain_text(session, relay)
     """Markup and braces are not interpreted: the pane shows exactly what was written."""
     text = "<b>Hello</b> {name} & welcome"
     relay.send({"type": "chat", "from": "expert", "name": "Alex", "text": text, "at": "2025-01-01T10:00:00Z"})
-    pump(session.root, lambda: session.chat.messages, what="the message in the pane")
-    assert session.chat.messages == [{"from": "expert", "name": "Alex", "text": text}]
-    assert session.chat.history.get("1.0", "end-1c") == f"Alex: {text}\n"
+    pump(session.view.root, lambda: session.view.chat.messages, what="the message in the pane")
+    assert session.view.chat.messages == [{"from": "expert", "name": "Alex", "text": text}]
+    assert session.view.chat.history.get("1.0", "end-1c") == f"Alex: {text}\n"
 
 
 def test_a_typed_message_goes_out_as_chat_and_shows_in_the_pane(session, relay):
     """Type into the chat line, press Return: {"type":"chat","text":…} at the server, "You: …" in the pane."""
-    root = session.root
+    root = session.view.root
     root.deiconify()
     root.geometry("+40+40")
     root.lift()  # above the painted screen
     pump(root, lambda: root.winfo_viewable(), what="the window")
-    click(root, session.chat.entry)
-    session.chat.entry.focus_force()
+    click(root, session.view.chat.entry)
+    session.view.chat.entry.focus_force()
     root.update()
     xdotool(root, "type", "--delay", "15", "Das Programm <startet> nicht")
     xdotool(root, "key", "Return")
     pump(root, lambda: relay.of_type("chat"), what="the chat at the server")
     assert relay.of_type("chat") == [{"type": "chat", "text": "Das Programm <startet> nicht"}]
-    assert session.chat.messages == [{"from": "customer", "name": "You", "text": "Das Programm <startet> nicht"}]
-    assert session.chat.entry.get() == ""
+    assert session.view.chat.messages == [{"from": "customer", "name": "You", "text": "Das Programm <startet> nicht"}]
+    assert session.view.chat.entry.get() == ""
 
 
 def test_closing_the_session_stops_capture_first_and_closes_the_socket(session, relay, captures, painter):
@@ -323,7 +324,7 @@ def test_closing_the_session_stops_capture_first_and_closes_the_socket(session, 
     sharing(session, relay, painter)
     session.close(wait=5)
     assert not session.sharing
-    assert session.indicator is None
+    assert session.view.indicator is None
     assert session.channel.state == "closed"
-    pump(session.root, lambda: not relay.connected, what="the server to see the socket closed")
+    pump(session.view.root, lambda: not relay.connected, what="the server to see the socket closed")
     grabs_stay(session, captures, painter)

@@ -1,0 +1,595 @@
+"""The customer's request without any window: its states, how they change, and the work behind them.
+
+:class:`State` is where the agent is with the customer's one request; :data:`TRANSITIONS` is the
+only place that says which :class:`Event` moves it where. :class:`Progress` names what the agent
+shows before the queue has given the request a :class:`~sosqueue.statuses.Status`.
+
+:class:`HelpRequest` owns filing, delivery (with a :class:`RetryPolicy`), following and
+cancelling, and tells a :class:`Presenter` what to show. The window (:mod:`agent.app`) drives it
+from Tk's main loop; ``--no-gui`` (:mod:`agent.cli`) drives the same model through its blocking
+entry points. Filing, delivering, following and leaving run in daemon threads that hand their
+results back through ``post`` to the thread that owns the model.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from agent.client import Ticket
+from agent.errors import AgentError, ModuleRevoked, Rejected, StorageFailure, Unreachable
+from agent.outbox import BACKOFF_CAP, BACKOFF_START, Submission, backoff_delays
+from sosqueue.statuses import FINAL_STATUSES, Status
+
+if TYPE_CHECKING:
+    from agent.desk import HelpDesk
+
+log = logging.getLogger("sosqueue.agent")
+
+STORED_TICKET_GRACE = 0.5  # seconds: show a remembered request at once if the queue is slow to confirm it
+LEAVE_TIMEOUT = 5.0
+
+
+class State(StrEnum):
+    """Where the agent is with the customer's request."""
+
+    STARTING = "starting"  # asking the queue whether the remembered request is still open
+    IDLE = "idle"  # no request: the form
+    FILING = "filing"  # saved in the outbox, on its way to the queue
+    JOINING = "joining"  # claiming a request by the code a supporter gave
+    OPEN = "open"  # the queue has it: code, status, session
+    FINAL = "final"  # closed or expired, still on screen
+    QUITTING = "quitting"
+
+
+class Progress(StrEnum):
+    """What the customer sees while the request is on its way, before the queue gives it a status."""
+
+    SENDING = "sending"
+    OFFLINE = "offline"  # the queue cannot be reached; the request waits in the outbox
+
+
+class Event(StrEnum):
+    """What happened to the request (the columns of :data:`TRANSITIONS`)."""
+
+    NOTHING_OPEN = "nothing_open"  # no request to show: none stored, the stored one is gone, or the form again
+    FILE = "file"  # the customer asked for help: a submission to deliver
+    JOIN = "join"  # the customer gave a supporter's code
+    OPENED = "opened"  # the queue has the request: delivered, claimed or confirmed
+    REFUSED = "refused"  # the queue refused to file or to join
+    GAVE_UP = "gave_up"  # delivery stopped trying for now; the request waits in the outbox
+    WITHDRAWN = "withdrawn"  # cancelled before it reached the queue
+    ENDED = "ended"  # closed or expired
+    QUIT = "quit"
+
+
+#: The only place that says where each event takes each state; an event not listed changes nothing.
+TRANSITIONS: dict[State, dict[Event, State]] = {
+    State.STARTING: {Event.NOTHING_OPEN: State.IDLE, Event.FILE: State.FILING, Event.JOIN: State.JOINING,
+                     Event.OPENED: State.OPEN, Event.QUIT: State.QUITTING},
+    State.IDLE: {Event.NOTHING_OPEN: State.IDLE, Event.FILE: State.FILING, Event.JOIN: State.JOINING,
+                 Event.QUIT: State.QUITTING},
+    State.FILING: {Event.OPENED: State.OPEN, Event.REFUSED: State.IDLE, Event.WITHDRAWN: State.IDLE,
+                   Event.GAVE_UP: State.IDLE, Event.QUIT: State.QUITTING},
+    State.JOINING: {Event.OPENED: State.OPEN, Event.REFUSED: State.IDLE, Event.QUIT: State.QUITTING},
+    State.OPEN: {Event.ENDED: State.FINAL, Event.NOTHING_OPEN: State.IDLE, Event.QUIT: State.QUITTING},
+    State.FINAL: {Event.NOTHING_OPEN: State.IDLE, Event.FILE: State.FILING, Event.JOIN: State.JOINING,
+                  Event.QUIT: State.QUITTING},
+    State.QUITTING: {},
+}
+
+
+def next_state(state: State, event: Event) -> State | None:
+    """Where ``event`` takes ``state``, or None when it does not apply there."""
+    return TRANSITIONS[state].get(event)
+
+
+class InvalidTransition(RuntimeError):
+    """An event that does not apply in the model's state (a bug in the caller)."""
+
+
+# -- retrying --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to wait between attempts while the queue cannot be reached, and when to give up.
+
+    :param give_up_after: seconds after which no further attempt is planned; None keeps trying.
+    """
+
+    start: float = BACKOFF_START
+    cap: float = BACKOFF_CAP
+    give_up_after: float | None = None
+
+    def delays(self) -> Iterator[float]:
+        return backoff_delays(self.start, self.cap)
+
+    def deadline(self) -> float | None:
+        return None if self.give_up_after is None else time.monotonic() + self.give_up_after
+
+
+#: With a window the request is delivered while the agent runs, however long the queue is away.
+DELIVERY_RETRY = RetryPolicy()
+#: Without a window: a while, then the request stays in the outbox for the next run.
+NO_WINDOW_RETRY = RetryPolicy(give_up_after=20.0)
+#: Following a request's events after the stream broke.
+FOLLOW_RETRY = RetryPolicy(cap=30.0)
+
+
+def deliver_with_retry(desk: "HelpDesk", submission: Submission, policy: RetryPolicy, *,
+                       on_retry: Callable[[Unreachable, float], None] = lambda error, delay: None,
+                       stop: threading.Event | None = None,
+                       cancelled: Callable[[], bool] = lambda: False) -> Ticket | None:
+    """Deliver ``submission``, retrying while the queue cannot be reached.
+
+    :returns: the ticket, or None once ``stop`` is set or ``cancelled()`` says so.
+    :raises Unreachable: when ``policy`` gives up (the submission stays in the outbox).
+    :raises AgentError: what the queue refused (:class:`Rejected`, :class:`ModuleRevoked`) or
+        what could not be saved, at once.
+    """
+    stop = stop or threading.Event()
+    deadline = policy.deadline()
+    for delay in policy.delays():
+        if stop.is_set() or cancelled():
+            return None
+        try:
+            return desk.deliver(submission)
+        except Unreachable as error:
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise
+            on_retry(error, delay)
+        if stop.wait(delay):
+            return None
+    raise AssertionError("backoff delays never end")
+
+
+def request_body(*, description: str, name: str = "", email: str = "", diagnostics: dict | None = None) -> dict:
+    """What the queue is sent for a new request (diagnostics only when the customer agreed to them)."""
+    body: dict = {"description": description, "end_customer": {"name": name, "email": email}}
+    if diagnostics:
+        body["diagnostics"] = diagnostics
+    return body
+
+
+# -- the background work ---------------------------------------------------------------------
+
+class Delivery:
+    """Delivers outbox submissions in a daemon thread, retrying with backoff while offline."""
+
+    def __init__(self, desk: "HelpDesk", submissions: list[Submission], *,
+                 on_delivered: Callable[[Submission, Ticket], None], on_offline: Callable[[Submission], None],
+                 on_failed: Callable[[Submission, AgentError], None], policy: RetryPolicy = DELIVERY_RETRY):
+        self.desk = desk
+        self.submissions = list(submissions)
+        self.on_delivered, self.on_offline, self.on_failed = on_delivered, on_offline, on_failed
+        self.policy = policy
+        self._cancelled: set[str] = set()
+        self._delivered: set[str] = set()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="sosqueue-delivery", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def cancel(self, submission: Submission) -> bool:
+        """Do not send ``submission``; False when it has already reached the queue."""
+        with self._lock:
+            if submission.key in self._delivered:
+                return False
+            self._cancelled.add(submission.key)
+        self.desk.outbox.done(submission)
+        return True
+
+    def _run(self) -> None:
+        for submission in self.submissions:
+            ticket = self._deliver(submission)
+            if ticket is not None:
+                self.on_delivered(submission, ticket)
+
+    def _deliver(self, submission: Submission) -> Ticket | None:
+        def offline(error: Unreachable, delay: float) -> None:
+            log.info("request %s not delivered (%s); retrying in %.0f s", submission.key, error, delay)
+            self.on_offline(submission)
+
+        try:
+            ticket = deliver_with_retry(self.desk, submission, self.policy, on_retry=offline, stop=self._stop,
+                                        cancelled=lambda: submission.key in self._cancelled)
+        except (ModuleRevoked, Rejected, StorageFailure) as error:
+            log.warning("request %s not delivered: %s", submission.key, error)
+            self.on_failed(submission, error)
+            return None
+        return None if ticket is None else self._unless_cancelled(submission, ticket)
+
+    def _unless_cancelled(self, submission: Submission, ticket: Ticket) -> Ticket | None:
+        with self._lock:
+            cancelled = submission.key in self._cancelled
+            if not cancelled:
+                self._delivered.add(submission.key)
+        if not cancelled:
+            return ticket
+        log.info("request %s reached the queue after it was cancelled; closing it", ticket.code)
+        try:
+            self.desk.cancel(ticket)
+        except AgentError as error:
+            log.warning("could not close %s: %s", ticket.code, error)
+        return None
+
+
+class Follower:
+    """Follows one request's live events in a daemon thread.
+
+    Reconnects with backoff after the stream breaks, resuming after the last event it saw. It only
+    watches: the customer's presence is the session channel (:mod:`agent.connect`).
+    """
+
+    def __init__(self, desk: "HelpDesk", ticket: Ticket, *, on_status: Callable[[str], None],
+                 policy: RetryPolicy = FOLLOW_RETRY):
+        self.desk = desk
+        self.ticket = ticket
+        self.on_status = on_status
+        self.policy = policy
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sosqueue-follow", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        last_id = None
+        delays = self.policy.delays()
+        while not self._stop.is_set():
+            try:
+                for event, event_id, data in self.desk.client.events(self.ticket, last_id):
+                    if self._stop.is_set():
+                        return
+                    delays = self.policy.delays()
+                    last_id = event_id or last_id
+                    if self._handle(event, data):
+                        return
+            except Unreachable as error:
+                log.info("lost the request's event stream: %s", error)
+            except Rejected as error:  # gone from the queue, or no longer ours
+                log.info("the queue no longer shows request %s: %s", self.ticket.code, error)
+                self.on_status(Status.CLOSED)
+                return
+            except Exception:
+                log.exception("error while following request %s", self.ticket.code)
+            self._stop.wait(next(delays))
+
+    def _handle(self, event: str, data: dict) -> bool:
+        """Report the status; True when the request is over."""
+        status = data.get("status")
+        if status:
+            self.on_status(status)
+        return status in FINAL_STATUSES
+
+
+# -- the model -------------------------------------------------------------------------------
+
+class Presenter:
+    """What :class:`HelpRequest` tells the one who shows it; called on the model's thread.
+
+    Every method does nothing here: a presenter overrides what it shows (``--no-gui`` shows nothing).
+    """
+
+    def settled(self) -> None:
+        """The start is over: the remembered request is shown, or there is none (may come twice
+        when a request shown at once turns out to be gone)."""
+
+    def show_sending(self) -> None:
+        """A request is on its way to the queue."""
+
+    def show_offline(self) -> None:
+        """The queue cannot be reached; the request waits in the outbox and delivery goes on."""
+
+    def show_opened(self, ticket: Ticket) -> None:
+        """The queue has the request (delivered, claimed or confirmed): show it and open its session."""
+
+    def show_status(self, status: str, previous: str) -> None:
+        """The queue changed the request's status (after a final one the request is forgotten)."""
+
+    def show_refusal(self, error: AgentError, *, joining: bool) -> None:
+        """Filing (or joining by code, ``joining``) did not work and will not by retrying."""
+
+    def show_withdrawn(self) -> None:
+        """The customer cancelled the request before it reached the queue."""
+
+    def show_cancel_failure(self, error: AgentError) -> None:
+        """Closing the open request did not work."""
+
+    def end_session(self, *, wait: bool) -> None:
+        """The request's session channel must close now (``wait``: before quitting goes on)."""
+
+
+def _call_now(function: Callable, *args) -> None:
+    function(*args)
+
+
+class HelpRequest:
+    """The customer's side of one module: at most one request at a time, through :class:`State`.
+
+    Every method runs on the thread that owns the model; background work hands its results back
+    through ``post`` (the window's :class:`agent.ui.UiQueue`; ``--no-gui`` runs them at once).
+    """
+
+    def __init__(self, desk: "HelpDesk", presenter: Presenter | None = None, *,
+                 post: Callable[..., None] = _call_now, grace: float = STORED_TICKET_GRACE):
+        self.desk = desk
+        self.presenter = presenter or Presenter()
+        self.post = post
+        self.grace = grace
+        self.state = State.STARTING
+        self.source = "module"  # or "sos": where the customer asked for help
+        self.ticket: Ticket | None = None
+        self.submission: Submission | None = None
+        self.delivery: Delivery | None = None
+        self.follower: Follower | None = None
+        self._cancel_on_delivery = False
+
+    def can(self, event: Event) -> bool:
+        return next_state(self.state, event) is not None
+
+    @property
+    def busy(self) -> bool:
+        """A request is on its way or open: another click shows it rather than filing a second."""
+        return self.state in (State.FILING, State.JOINING, State.OPEN)
+
+    def _go(self, event: Event) -> None:
+        state = next_state(self.state, event)
+        if state is None:
+            raise InvalidTransition(f"{event} does not apply while {self.state}")
+        self.state = state
+
+    # -- starting --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Pick up where the last run stopped: a request still in the outbox, or the remembered one."""
+        pending = self.desk.outbox.pending()
+        if pending:  # a click from before that has not reached the queue yet: that is the request
+            self._deliver(pending)
+            self.presenter.settled()
+        elif self.desk.current.load() is None:
+            self._go(Event.NOTHING_OPEN)
+            self.presenter.settled()
+        else:
+            self._confirm_stored_request()
+
+    def _confirm_stored_request(self) -> None:
+        """A request remembered from before: ask the queue whether it is still open."""
+        stored = self.desk.current.load()
+        answered = threading.Event()
+
+        def check() -> None:
+            ticket = self.desk.open_request()
+            answered.set()
+            self.post(self._confirmed, ticket)
+
+        def slow_queue() -> None:
+            if not answered.is_set() and self.state == State.STARTING and stored:
+                self._open(stored)
+                self.presenter.settled()
+
+        threading.Thread(target=check, name="sosqueue-check", daemon=True).start()
+        timer = threading.Timer(self.grace, lambda: self.post(slow_queue))
+        timer.daemon = True
+        timer.start()
+
+    def _confirmed(self, ticket: Ticket | None) -> None:
+        if self.state not in (State.STARTING, State.OPEN):
+            return
+        if ticket is None:
+            self._forget()
+            self._go(Event.NOTHING_OPEN)
+            self.presenter.settled()
+        elif self.state == State.STARTING:
+            self._open(ticket)
+            self.presenter.settled()
+        else:
+            self.status_changed(ticket.code, ticket.status)
+
+    def form_shown(self) -> None:
+        """The customer sees the form again: a final request is over for the window too."""
+        if self.can(Event.NOTHING_OPEN):
+            self._go(Event.NOTHING_OPEN)
+
+    # -- filing and joining ----------------------------------------------------------------
+
+    def file(self, body: dict) -> None:
+        """Save the request in the outbox, then deliver it in the background.
+
+        :raises StorageFailure: when it cannot be saved (nothing is sent then).
+        """
+        submission = self.desk.submit(body, source=self.source)
+        self._deliver([submission])
+
+    def _deliver(self, submissions: list[Submission]) -> None:
+        self._go(Event.FILE)
+        self.submission = submissions[-1]
+        self.presenter.show_sending()
+        self.delivery = Delivery(
+            self.desk, submissions,
+            on_delivered=lambda submission, ticket: self.post(self._delivered, submission, ticket),
+            on_offline=lambda submission: self.post(self._offline, submission),
+            on_failed=lambda submission, error: self.post(self._delivery_failed, submission, error),
+        )
+        self.delivery.start()
+
+    def _filing(self, submission: Submission) -> bool:
+        """Still filing ``submission`` (not an older click, nor one the customer cancelled meanwhile)."""
+        return self.state == State.FILING and self.submission is not None and submission.key == self.submission.key
+
+    def _delivered(self, submission: Submission, ticket: Ticket) -> None:
+        if not self._filing(submission):
+            return
+        self.submission = None
+        self._open(ticket)
+        if self._cancel_on_delivery:
+            self._cancel_on_delivery = False
+            self.cancel()
+
+    def _offline(self, submission: Submission) -> None:
+        if self._filing(submission):
+            self.presenter.show_offline()
+
+    def _delivery_failed(self, submission: Submission, error: AgentError) -> None:
+        if self._filing(submission):
+            self.submission = None
+            self._go(Event.REFUSED)
+            self.presenter.show_refusal(error, joining=False)
+
+    def join(self, code: str) -> None:
+        """Claim the request a supporter created, by the code they gave the customer, in the background."""
+        self._go(Event.JOIN)
+
+        def claim() -> None:
+            try:
+                ticket = self.desk.claim(code)  # joining is the session channel's job
+            except AgentError as error:
+                self.post(self._join_failed, error)
+                return
+            self.post(self._claimed, ticket)
+
+        threading.Thread(target=claim, name="sosqueue-claim", daemon=True).start()
+
+    def _claimed(self, ticket: Ticket) -> None:
+        if self.state == State.JOINING:
+            self._open(ticket)
+
+    def _join_failed(self, error: AgentError) -> None:
+        if self.state == State.JOINING:
+            self._go(Event.REFUSED)
+            self.presenter.show_refusal(error, joining=True)
+
+    # -- the open request ------------------------------------------------------------------
+
+    def _open(self, ticket: Ticket, *, follow: bool = True) -> None:
+        self._go(Event.OPENED)
+        self.ticket = ticket
+        if follow:
+            self._follow(ticket)
+        self.presenter.show_opened(ticket)
+
+    def _follow(self, ticket: Ticket) -> None:
+        if self.follower:
+            self.follower.stop()
+        self.follower = Follower(self.desk, ticket,
+                                 on_status=lambda status: self.post(self.status_changed, ticket.code, status))
+        self.follower.start()
+
+    def status_changed(self, code: str, status: str) -> None:
+        """The queue says request ``code`` now has ``status``."""
+        if self.ticket is None or self.ticket.code != code or self.state != State.OPEN:
+            return
+        previous = self.ticket.status
+        self.ticket = Ticket(self.ticket.code, self.ticket.customer_token, status)
+        if status in FINAL_STATUSES:
+            self._forget()
+            self._go(Event.ENDED)
+        self.presenter.show_status(status, previous)
+
+    def _forget(self) -> None:
+        if self.follower:
+            self.follower.stop()
+            self.follower = None
+        self.presenter.end_session(wait=False)
+        self.desk.current.clear()
+        self.ticket = None
+
+    def cancel(self) -> None:
+        """The customer confirmed: close the request (or drop it from the outbox if not sent yet)."""
+        if self.state == State.FILING and self.submission:
+            if not self.delivery.cancel(self.submission):
+                self._cancel_on_delivery = True  # it reached the queue this very moment
+                return
+            log.info("the customer cancelled request %s before it was delivered", self.submission.key)
+            self.submission = None
+            self._go(Event.WITHDRAWN)
+            self.presenter.show_withdrawn()
+            return
+        ticket = self.ticket
+        if self.state != State.OPEN or ticket is None:
+            return
+
+        def close() -> None:
+            try:
+                self.desk.cancel(ticket)
+            except AgentError as error:
+                self.post(self.presenter.show_cancel_failure, error)
+                return
+            self.post(self.status_changed, ticket.code, Status.CLOSED)
+
+        threading.Thread(target=close, name="sosqueue-cancel", daemon=True).start()
+
+    def quit(self) -> bool:
+        """Stop following and delivering, end the session and leave it; False when already quitting."""
+        if self.state == State.QUITTING:
+            return False
+        self._go(Event.QUIT)
+        if self.follower:
+            self.follower.stop()
+        if self.delivery:
+            self.delivery.stop()
+        self.presenter.end_session(wait=True)
+        if self.ticket:
+            # The closed socket alone makes the queue count the customer gone, a moment later;
+            # the explicit leave makes it so before this process ends.
+            leaving = threading.Thread(target=self.desk.leave, args=(self.ticket,), name="sosqueue-leave",
+                                       daemon=True)
+            leaving.start()
+            leaving.join(LEAVE_TIMEOUT)
+        return True
+
+    # -- blocking, without a window ----------------------------------------------------------
+
+    def open_now(self) -> Ticket | None:
+        """The request still open from before, asked of the queue on this thread; None ends the start."""
+        ticket = self.desk.open_request()
+        if ticket is None:
+            self._go(Event.NOTHING_OPEN)
+            return None
+        self._open(ticket, follow=False)
+        return ticket
+
+    def join_now(self, code: str) -> Ticket:
+        """Claim the supporter's request on this thread.
+
+        :raises AgentError: what the queue said instead.
+        """
+        self._go(Event.JOIN)
+        try:
+            ticket = self.desk.claim(code)
+        except AgentError:
+            self._go(Event.REFUSED)
+            raise
+        self._open(ticket, follow=False)
+        return ticket
+
+    def file_now(self, body: dict, *, policy: RetryPolicy = NO_WINDOW_RETRY,
+                 on_retry: Callable[[Unreachable, float], None] = lambda error, delay: None) -> Ticket:
+        """File and deliver on this thread: the request still waiting in the outbox, else ``body``.
+
+        :raises Unreachable: when ``policy`` gives up; the request stays in the outbox.
+        :raises AgentError: what the queue refused, or what could not be saved.
+        """
+        submission = self.desk.waiting_or_submit(body, source=self.source)
+        self._go(Event.FILE)
+        self.submission = submission
+        try:
+            ticket = deliver_with_retry(self.desk, submission, policy, on_retry=on_retry)
+        except AgentError as error:
+            self.submission = None
+            self._go(Event.GAVE_UP if isinstance(error, Unreachable) else Event.REFUSED)
+            raise
+        self.submission = None
+        self._open(ticket, follow=False)
+        return ticket

@@ -1,0 +1,399 @@
+"""The request model without any window: its transition table, and filing, delivering, following and
+cancelling against a real queue server on loopback, watched through a recording presenter."""
+
+import queue
+import re
+import threading
+import time
+
+import pytest
+
+from agent.errors import Rejected, Unreachable
+from agent.request import (TRANSITIONS, Event, HelpRequest, InvalidTransition, Presenter, Progress, RetryPolicy,
+                           State, deliver_with_retry, next_state, request_body)
+from agent.runtime import make_desk
+from sosqueue.statuses import Status
+from tests.support.modules import module_config
+from tests.support.polling import eventually
+from tests.support.queue_api import CODE_PATTERN, QueueApi
+from tests.support.servers import QueueServer, free_port, sqlite_url
+from tests.support.tenants import make_tenant
+
+WAIT = 60.0
+
+
+@pytest.fixture
+def desk_for(tmp_path, monkeypatch):
+    """A real HelpDesk for a tenant's module, keeping its files under tmp_path."""
+    monkeypatch.setenv("SOSQUEUE_AGENT_HOME", str(tmp_path / "agent-home"))
+
+    def make(tenant, url):
+        return make_desk(module_config(server_url=url, module_id=tenant.module_id, module_token=tenant.module_token))
+
+    return make
+
+
+def _body(text: str = "my printer is on fire") -> dict:
+    return request_body(description=text, name="Ann", email="ann@example.test")
+
+
+class Recorder(Presenter):
+    """Remembers what the model asked to show, in order."""
+
+    def __init__(self):
+        self.shown: list[tuple] = []
+
+    def settled(self):
+        self.shown.append(("settled",))
+
+    def show_sending(self):
+        self.shown.append(("sending",))
+
+    def show_offline(self):
+        self.shown.append(("offline",))
+
+    def show_opened(self, ticket):
+        self.shown.append(("opened", ticket.code))
+
+    def show_status(self, status, previous):
+        self.shown.append(("status", status, previous))
+
+    def show_refusal(self, error, *, joining):
+        self.shown.append(("refused", type(error).__name__, joining))
+
+    def show_withdrawn(self):
+        self.shown.append(("withdrawn",))
+
+    def show_cancel_failure(self, error):
+        self.shown.append(("cancel failed", str(error)))
+
+    def end_session(self, *, wait):
+        self.shown.append(("end session", wait))
+
+    def named(self, name: str) -> list[tuple]:
+        return [item for item in self.shown if item[0] == name]
+
+
+class Owner:
+    """The model's own thread, played by the test: what background work posts runs in :meth:`until`."""
+
+    def __init__(self):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+
+    def post(self, function, *args) -> None:
+        self._queue.put((function, args))
+
+    def until(self, condition, what: str):
+        deadline = time.monotonic() + WAIT
+        while not (result := condition()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            try:
+                function, args = self._queue.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            function(*args)
+        return result
+
+
+@pytest.fixture
+def model_for(desk_for):
+    """A model for a tenant's module at ``url``, with its presenter and owner thread; stopped at the end."""
+    made = []
+
+    def make(tenant, url) -> tuple[HelpRequest, Recorder, Owner]:
+        presenter, owner = Recorder(), Owner()
+        model = HelpRequest(desk_for(tenant, url), presenter, post=owner.post)
+        made.append(model)
+        return model, presenter, owner
+
+    yield make
+    for model in made:
+        if model.state != State.QUITTING:
+            model.quit()
+
+
+# -- the transition table ----------------------------------------------------------------------
+
+def test_every_state_has_a_row_and_only_quitting_is_a_dead_end():
+    """The table covers every state; every state but quitting can quit; nothing leaves quitting."""
+    assert set(TRANSITIONS) == set(State)
+    assert all(next_state(state, Event.QUIT) == State.QUITTING for state in State if state != State.QUITTING)
+    assert TRANSITIONS[State.QUITTING] == {}
+
+
+@pytest.mark.parametrize("state", [State.FILING, State.JOINING, State.OPEN, State.QUITTING])
+def test_one_request_at_a_time_nothing_is_filed_or_joined_while_one_is_under_way(state):
+    """While a request is on its way or open, neither filing nor joining applies."""
+    assert next_state(state, Event.FILE) is None and next_state(state, Event.JOIN) is None
+
+
+@pytest.mark.parametrize(("state", "event", "after"), [
+    (State.STARTING, Event.NOTHING_OPEN, State.IDLE), (State.STARTING, Event.OPENED, State.OPEN),
+    (State.IDLE, Event.FILE, State.FILING), (State.FINAL, Event.FILE, State.FILING),
+    (State.FILING, Event.OPENED, State.OPEN), (State.FILING, Event.REFUSED, State.IDLE),
+    (State.FILING, Event.WITHDRAWN, State.IDLE), (State.FILING, Event.GAVE_UP, State.IDLE),
+    (State.JOINING, Event.OPENED, State.OPEN), (State.JOINING, Event.REFUSED, State.IDLE),
+    (State.OPEN, Event.ENDED, State.FINAL), (State.OPEN, Event.NOTHING_OPEN, State.IDLE),
+    (State.FINAL, Event.NOTHING_OPEN, State.IDLE),
+])
+def test_the_request_moves_as_the_table_says(state, event, after):
+    assert next_state(state, event) == after
+
+
+def test_an_event_that_does_not_apply_is_refused_and_changes_nothing(desk_for, tenant):
+    """Joining while a request is being filed is a caller's bug: it raises and the state stays."""
+    model = HelpRequest(desk_for(tenant, f"http://127.0.0.1:{free_port()}"))
+    model.state = State.FILING
+    with pytest.raises(InvalidTransition):
+        model.join("s12-345-678")
+    assert model.state == State.FILING
+
+
+def test_sending_and_offline_are_the_agents_own_and_not_queue_statuses():
+    assert {str(item) for item in Progress} == {"sending", "offline"}
+    assert not {str(item) for item in Progress} & {str(status) for status in Status}
+
+
+# -- the window's path: in the background, results posted back --------------------------------
+
+def test_a_fresh_start_settles_idle_and_filing_opens_the_request_and_follows_it(model_for, queue_server, api, tenant):
+    """Nothing stored: idle. File: sending, then the queue's code and status; the supporter's join shows."""
+    model, presenter, owner = model_for(tenant, queue_server.url)
+    model.start()
+    assert model.state == State.IDLE and presenter.shown == [("settled",)]
+    model.file(_body("from the model"))
+    assert model.state == State.FILING and presenter.shown[-1] == ("sending",)
+    code = owner.until(lambda: model.ticket and model.ticket.code, what="the delivered request")
+    assert model.state == State.OPEN and presenter.named("opened") == [("opened", code)]
+    assert [item["code"] for item in api.all_items(tenant.supporter_token)] == [code]
+    desk = model.desk
+    desk.join(model.ticket)  # the session channel's part, which the window would play
+    assert api.action(code, "join", tenant.supporter_token).status_code == 200
+    owner.until(lambda: model.ticket.status == Status.IN_PROGRESS, what="in_progress from the follower")
+
+
+def test_a_closed_request_is_forgotten_and_the_next_click_files_anew(model_for, queue_server, api, tenant):
+    """The supporter closes: final, the session ends, nothing is remembered; filing again is allowed."""
+    model, presenter, owner = model_for(tenant, queue_server.url)
+    model.start()
+    model.file(_body())
+    code = owner.until(lambda: model.ticket and model.ticket.code, what="the delivered request")
+    assert api.action(code, "close", tenant.supporter_token).status_code == 200
+    owner.until(lambda: model.state == State.FINAL, what="the final state")
+    assert model.ticket is None and model.desk.current.load() is None
+    assert ("end session", False) in presenter.shown
+    assert presenter.shown[-1][:2] == ("status", Status.CLOSED)
+    assert model.can(Event.FILE)
+
+
+def test_a_remembered_open_request_is_shown_again_on_start(model_for, queue_server, tenant):
+    """One click, one request: a restart confirms the stored request with the queue and shows it."""
+    first, _, owner = model_for(tenant, queue_server.url)
+    first.start()
+    first.file(_body())
+    code = owner.until(lambda: first.ticket and first.ticket.code, what="the delivered request")
+    first.quit()
+    again, presenter, owner = model_for(tenant, queue_server.url)
+    again.start()
+    owner.until(lambda: again.state == State.OPEN, what="the remembered request")
+    assert again.ticket.code == code and presenter.named("settled") == [("settled",)]
+
+
+def test_cancelling_an_open_request_closes_it_at_the_queue(model_for, queue_server, api, tenant):
+    model, presenter, owner = model_for(tenant, queue_server.url)
+    model.start()
+    model.file(_body())
+    code = owner.until(lambda: model.ticket and model.ticket.code, what="the delivered request")
+    model.cancel()
+    owner.until(lambda: model.state == State.FINAL, what="the closed request")
+    assert api.get(code, tenant.supporter_token).json()["status"] == "closed"
+
+
+def test_offline_the_request_waits_and_cancelling_withdraws_it_unsent(model_for, tmp_path_factory):
+    """Queue down: sending, then offline; cancel: withdrawn, idle, the outbox empty, the queue never sees it."""
+    database = sqlite_url(tmp_path_factory.mktemp("offline-db"))
+    server = QueueServer(database, log_dir=tmp_path_factory.mktemp("offline-logs"))
+    tenant = make_tenant(database)
+    model, presenter, owner = model_for(tenant, server.url)
+    model.start()
+    model.file(_body("never mind"))
+    owner.until(lambda: presenter.named("offline"), what="offline")
+    model.cancel()
+    assert model.state == State.IDLE and presenter.shown[-1] == ("withdrawn",)
+    assert model.desk.outbox.pending() == []
+    with server:
+        api = QueueApi(server.url)
+        try:
+            assert api.all_items(tenant.supporter_token) == []
+        finally:
+            api.close_client()
+
+
+def test_joining_an_unknown_code_is_refused_and_back_to_idle(model_for, queue_server, tenant):
+    model, presenter, owner = model_for(tenant, queue_server.url)
+    model.start()
+    model.join("s00-000-000")
+    owner.until(lambda: model.state == State.IDLE, what="the refusal")
+    assert presenter.shown[-1] == ("refused", "Rejected", True)
+
+
+# -- the --no-gui path: the same model, on this thread -------------------------------------------
+
+def test_file_now_delivers_on_this_thread_and_open_now_finds_it_again(desk_for, queue_server, api, tenant):
+    """No window: file_now returns the open ticket; the next run's open_now returns that same request."""
+    first = HelpRequest(desk_for(tenant, queue_server.url))
+    assert first.open_now() is None and first.state == State.IDLE
+    ticket = first.file_now(_body())
+    assert first.state == State.OPEN and re.fullmatch(CODE_PATTERN, ticket.code)
+    again = HelpRequest(first.desk)
+    assert again.open_now().code == ticket.code
+    assert [item["code"] for item in api.all_items(tenant.supporter_token)] == [ticket.code]
+
+
+def test_join_now_refused_raises_and_leaves_the_model_idle(desk_for, queue_server, tenant):
+    model = HelpRequest(desk_for(tenant, queue_server.url))
+    model.state = State.IDLE
+    with pytest.raises(Rejected):
+        model.join_now("s00-000-000")
+    assert model.state == State.IDLE
+
+
+def test_file_now_gives_up_after_its_policy_and_keeps_the_submission(desk_for, tenant):
+    """Queue down: retries stop after ``give_up_after``; the request stays in the outbox; the model is idle."""
+    model = HelpRequest(desk_for(tenant, f"http://127.0.0.1:{free_port()}"))
+    model.state = State.IDLE
+    retries = []
+    with pytest.raises(Unreachable):
+        model.file_now(_body(), policy=RetryPolicy(give_up_after=2.5), on_retry=lambda error, delay: retries.append(delay))
+    assert retries and len(model.desk.outbox.pending()) == 1
+    assert model.state == State.IDLE
+
+
+# -- delivering with retries, following -------------------------------------------------------
+
+def test_deliver_with_retry_gives_up_after_its_time_and_keeps_the_submission(desk_for, tenant):
+    """With the queue down, retries stop after ``give_up_after``; the submission is still saved."""
+    desk = desk_for(tenant, f"http://127.0.0.1:{free_port()}")
+    submission = desk.submit(_body(), source="sos")
+    retries = []
+    with pytest.raises(Unreachable):
+        deliver_with_retry(desk, submission, RetryPolicy(give_up_after=2.5),
+                           on_retry=lambda error, delay: retries.append(delay))
+    assert retries, "it retried at least once before giving up"
+    assert desk.outbox.pending() == [submission]
+
+
+def test_deliver_with_retry_delivers_once_the_server_comes_up(desk_for, tmp_path_factory):
+    """Retrying while the queue is down delivers the request as soon as it is started."""
+    database_url = sqlite_url(tmp_path_factory.mktemp("db"))
+    tenant = make_tenant(database_url)
+    late = QueueServer(database_url, log_dir=tmp_path_factory.mktemp("logs"))
+    desk = desk_for(tenant, late.url)
+    submission = desk.submit(_body(), source="sos")
+    retried = threading.Event()
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(deliver_with_retry(
+        desk, submission, RetryPolicy(give_up_after=120), on_retry=lambda error, delay: retried.set())), daemon=True)
+    worker.start()
+    assert retried.wait(60), "the first attempt failed and a retry was planned"
+    with late:
+        worker.join(150)
+        assert result, "delivery finished once the server was up"
+        api = QueueApi(late.url)
+        assert api.codes(tenant.supporter_token) == [result[0].code]
+        api.close_client()
+    assert re.fullmatch(CODE_PATTERN, result[0].code)
+    assert desk.outbox.pending() == []
+
+
+def _statuses(received) -> list[str]:
+    items = []
+    while not received.empty():
+        items.append(received.get())
+    return items
+
+
+def test_the_follower_reports_every_status_until_closed(desk_for, queue_server, api, tenant):
+    """pending once the customer joined, in_progress with a supporter, closed at the end; then its thread ends."""
+    import queue
+
+    from agent.request import Follower
+
+    desk = desk_for(tenant, queue_server.url)
+    ticket = desk.join(desk.deliver(desk.submit({"description": "follow me"}, source="sos")))
+    received: queue.SimpleQueue[str] = queue.SimpleQueue()
+    follower = Follower(desk, ticket, on_status=received.put)
+    follower.start()
+    seen: list[str] = []
+    eventually(lambda: seen.extend(_statuses(received)) or "pending" in seen, what="pending")
+    assert api.action(ticket.code, "join", tenant.supporter_token).status_code == 200
+    eventually(lambda: seen.extend(_statuses(received)) or "in_progress" in seen, what="in_progress")
+    assert api.action(ticket.code, "close", tenant.supporter_token).status_code == 200
+    eventually(lambda: seen.extend(_statuses(received)) or "closed" in seen, what="closed")
+    follower._thread.join(60)
+    assert not follower._thread.is_alive()
+
+
+def test_the_follower_reconnects_after_the_queue_restarts(desk_for, tmp_path_factory):
+    """The event stream breaks when the server restarts; the follower comes back and sees what follows."""
+    import queue
+
+    from agent.request import Follower
+    from tests.support.queue_api import QueueApi
+    from tests.support.tenants import make_tenant
+
+    database = sqlite_url(tmp_path_factory.mktemp("restart-db"))
+    server = QueueServer(database, log_dir=tmp_path_factory.mktemp("restart-logs")).start()
+    api = QueueApi(server.url)
+    try:
+        tenant = make_tenant(database)
+        desk = desk_for(tenant, server.url)
+        ticket = desk.join(desk.deliver(desk.submit({"description": "stay with me"}, source="sos")))
+        received: queue.SimpleQueue[str] = queue.SimpleQueue()
+        follower = Follower(desk, ticket, on_status=received.put)
+        follower.start()
+        seen: list[str] = []
+        eventually(lambda: seen.extend(_statuses(received)) or "pending" in seen, what="pending")
+        server.stop()
+        server.start()
+        desk.join(ticket)  # a restarted SQLite server clears who was joined; the agent's channel rejoins
+        assert api.action(ticket.code, "join", tenant.supporter_token).status_code == 200
+        eventually(lambda: seen.extend(_statuses(received)) or "in_progress" in seen, timeout=120,
+                   what="in_progress after the restart")
+        follower.stop()
+    finally:
+        api.close_client()
+        server.stop()
+
+
+def test_a_request_cancelled_while_offline_is_never_sent(desk_for, tmp_path_factory):
+    """Cancel before delivery: it leaves the outbox, the delivery thread ends, the queue never sees it."""
+    import threading
+
+    from agent.request import Delivery
+    from tests.support.queue_api import QueueApi
+    from tests.support.tenants import make_tenant
+
+    database = sqlite_url(tmp_path_factory.mktemp("cancel-db"))
+    server = QueueServer(database, log_dir=tmp_path_factory.mktemp("cancel-logs"))
+    tenant = make_tenant(database)
+    desk = desk_for(tenant, server.url)  # the server is not running yet: offline
+    submission = desk.submit({"description": "never mind"}, source="sos")
+    offline, delivered = threading.Event(), []
+    delivery = Delivery(desk, [submission], on_delivered=lambda *args: delivered.append(args),
+                        on_offline=lambda item: offline.set(), on_failed=lambda *args: delivered.append(args))
+    delivery.start()
+    assert offline.wait(60)
+    assert delivery.cancel(submission) is True
+    assert desk.outbox.pending() == []
+    delivery._thread.join(120)
+    assert not delivery._thread.is_alive()
+    server.start()
+    api = QueueApi(server.url)
+    try:
+        assert api.all_items(tenant.supporter_token) == []
+        assert delivered == []
+    finally:
+        api.close_client()
+        server.stop()
