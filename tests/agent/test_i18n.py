@@ -10,7 +10,6 @@ from agent import i18n
 from agent.i18n import _, system_language, use_language
 
 AGENT = Path(i18n.__file__).parent
-GERMAN = AGENT / "locale" / "de" / "LC_MESSAGES" / "agent.po"
 LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
 
