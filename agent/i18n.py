@@ -1,7 +1,10 @@
-"""The agent speaks English and German: gettext catalogues kept as ``.po`` files.
+"""The agent speaks English and German: the ``agent`` gettext catalogue.
 
-The catalogues live in ``agent/locale/<language>/LC_MESSAGES/sosqueue.po`` and are read at
-runtime, so there is no compile step in the build. Code marks texts with ``_()``::
+The German texts live in ``agent/locale/de/LC_MESSAGES/agent.po``; the agent reads the compiled
+``agent.mo`` beside it with the standard library (:mod:`sosqueue.i18n`), so the frozen agent
+needs no Babel. ``scripts/i18n update`` adds new texts to the ``.po``, ``scripts/i18n compile``
+writes the ``.mo``. Code marks texts with ``_()``, or with ``N_()`` where they are translated
+later::
 
     from agent.i18n import _
     label = _("Request help")
@@ -10,16 +13,18 @@ runtime, so there is no compile step in the build. Code marks texts with ``_()``
 when that is ``auto``, from the operating system's locale.
 """
 
-import ast
 import gettext
 import locale
 import logging
 import os
 from pathlib import Path
 
+from sosqueue import i18n
+from sosqueue.i18n import N_
+
 log = logging.getLogger("sosqueue.agent")
 
-DOMAIN = "sosqueue"
+DOMAIN = "agent"
 LANGUAGES = ("en", "de")
 DEFAULT = "en"
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -30,7 +35,7 @@ _language = DEFAULT
 
 def _(message: str) -> str:
     """The message in the language in use (the message itself when there is no translation)."""
-    return _translation.gettext(message)
+    return _translation.gettext(message) if message else message  # gettext("") is the header
 
 
 def current_language() -> str:
@@ -60,15 +65,15 @@ def system_language() -> str:
 
 
 def translation(language: str) -> gettext.NullTranslations:
-    """The catalogue for ``language``; English (the source texts) needs none."""
-    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if language == DEFAULT or not path.is_file():
-        return gettext.NullTranslations()
-    try:
-        return PoTranslations(path)
-    except (OSError, ValueError, SyntaxError) as error:
-        log.warning("cannot read the %s texts (%s); using English", language, error)
-        return gettext.NullTranslations()
+    """The catalogue for ``language``; English (the source texts), a missing or a damaged
+    catalogue give the English texts."""
+    return i18n.translation(DOMAIN, language, LOCALE_DIR)
+
+
+def in_every_language(message: str) -> dict[str, str]:
+    """``message`` in every language the agent speaks: ``{"": English, "de": German}``
+    (a ``.desktop`` file's ``Comment`` and ``Comment[de]``)."""
+    return i18n.in_every_language(message, DOMAIN, LOCALE_DIR)
 
 
 def _locale_candidates():
@@ -94,52 +99,4 @@ def _language_of(name: str) -> str | None:
     return code if code in LANGUAGES else DEFAULT
 
 
-class PoTranslations(gettext.NullTranslations):
-    """A gettext catalogue read straight from a ``.po`` file (singular messages, no contexts)."""
-
-    def __init__(self, path: Path):
-        super().__init__()
-        self._catalog = parse_po(path.read_text(encoding="utf-8"))
-
-    def gettext(self, message: str) -> str:
-        return self._catalog.get(message) or message
-
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return self.gettext(singular if n == 1 else plural)
-
-
-def parse_po(text: str) -> dict[str, str]:
-    """``msgid`` → ``msgstr`` of a ``.po`` file; fuzzy and untranslated entries are left out."""
-    catalog: dict[str, str] = {}
-    entry: dict[str, list[str]] = {}
-    key = None
-    fuzzy = False
-
-    def finish():
-        if "msgid" in entry and "msgstr" in entry and not fuzzy:
-            source, target = "".join(entry["msgid"]), "".join(entry["msgstr"])
-            if source and target:
-                catalog[source] = target
-
-    for line in text.splitlines() + [""]:
-        line = line.strip()
-        if not line:
-            finish()
-            entry, key, fuzzy = {}, None, False
-        elif line.startswith("#,"):
-            fuzzy = "fuzzy" in line
-        elif line.startswith("#"):
-            continue
-        elif line.startswith('"') and key:
-            entry[key].append(_unquote(line))
-        else:
-            key, _space, value = line.partition(" ")
-            entry[key] = [_unquote(value)]
-    return catalog
-
-
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if not (value.startswith('"') and value.endswith('"')):
-        raise ValueError(f"not a quoted .po string: {value[:40]}")
-    return ast.literal_eval(value)
+__all__ = ["N_", "_", "current_language", "in_every_language", "system_language", "translation", "use_language"]

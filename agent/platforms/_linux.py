@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from agent.i18n import N_, in_every_language
 from agent.platforms import _base
 from agent.platforms._base import Item, write_file
 from sosqueue.desktop_entry import desktop_entry
@@ -23,8 +24,9 @@ log = logging.getLogger("sosqueue.agent.desktop")
 SYSTEM_APPLICATIONS = Path("/usr/share/applications")
 SYSTEM_AUTOSTART = Path("/etc/xdg/autostart")
 
-_SOS_COMMENT = {"": "Ask for help now", "de": "Jetzt Hilfe anfordern"}
-_MENU_COMMENT = {"": "Ask your support team for help", "de": "Hilfe beim Support-Team anfordern"}
+#: The entries' comments, written in every language (Comment=, Comment[de]=).
+_SOS_COMMENT = N_("Ask for help now")
+_MENU_COMMENT = N_("Ask your support team for help")
 
 
 class Desktop(_base.Desktop):
@@ -73,8 +75,9 @@ class Desktop(_base.Desktop):
             item.unlink(missing_ok=True)
             log.info("removed %s", item)
 
-    def _entry(self, name, command, icon, comments, extra=None) -> str:
-        return desktop_entry(name, command, icon=str(icon) if icon else None, comments=comments, extra=extra)
+    def _entry(self, name, command, icon, comment, extra=None) -> str:
+        return desktop_entry(name, command, icon=str(icon) if icon else None, comments=in_every_language(comment),
+                             extra=extra)
 
 
 def mark_trusted(path: Path) -> None:

@@ -1,20 +1,65 @@
-"""English and German for the dashboard. English text is the key; ``GERMAN`` translates it.
+"""English and German for the dashboard: the ``dashboard`` gettext catalogue.
 
-The language comes from the ``sosqueue_lang`` cookie (the switch in the page header), else
-from the browser's Accept-Language, else English.
+The English text is the message id; ``server/web/locale/de/LC_MESSAGES/dashboard.po`` (compiled
+to ``.mo`` by ``scripts/i18n compile``) translates it. The language comes from the
+``sosqueue_lang`` cookie (the switch in the page header), else from the browser's
+Accept-Language, else English.
+
+Pages also name a few labels by key, ``_("status:" ~ item.status.value)``: :data:`LABELS` gives
+each key its English text and a gettext context (the same word may be a status here and an
+event there).
 """
 
 from collections.abc import Callable
+from pathlib import Path
 
 from fastapi import Request
 
-from server.web.locale_de import GERMAN
-from server.web.locale_en import ENGLISH
+from sosqueue import i18n
+from sosqueue.i18n import N_, NP_
 
 LANGUAGES = {"en": "English", "de": "Deutsch"}
 COOKIE = "sosqueue_lang"
+DOMAIN = "dashboard"
+LOCALE_DIR = Path(__file__).with_name("locale")
 
 Translate = Callable[..., str]
+
+#: Label keys the pages build from values (``status:new``) → (context, English text).
+LABELS: dict[str, tuple[str, str]] = {
+    "status:open": NP_("status", "Open"),
+    "status:new": NP_("status", "New"),
+    "status:pending": NP_("status", "Pending"),
+    "status:in_progress": NP_("status", "In progress"),
+    "status:closed": NP_("status", "Closed"),
+    "status:expired": NP_("status", "Expired"),
+    "status:all": NP_("status", "All"),
+    "event:created": NP_("event", "Created"),
+    "event:assigned": NP_("event", "Assigned"),
+    "event:claimed": NP_("event", "Taken over by code"),
+    "event:joined": NP_("event", "Joined"),
+    "event:left": NP_("event", "Left"),
+    "event:status_changed": NP_("event", "Status changed"),
+    "event:closed": NP_("event", "Closed"),
+    "event:expired": NP_("event", "Expired"),
+    "event:screen_shared": NP_("event", "Screen shared"),
+    "event:screen_denied": NP_("event", "Screen sharing denied"),
+    "event:screen_stopped": NP_("event", "Screen sharing stopped"),
+    "actor:system": NP_("actor", "System"),
+    "actor:customer": NP_("actor", "Customer"),
+    "actor:module": NP_("actor", "Support module"),
+    "actor:expert": NP_("actor", "Expert"),
+    "source:manual": NP_("source", "Filed by hand"),
+    "source:module": NP_("source", "Support module"),
+    "source:sos": NP_("source", "SOS button"),
+}
+
+#: The error pages' titles: the HTTP reason phrases (``http.HTTPStatus(…).phrase``).
+HTTP_PHRASES = (
+    N_("Bad Request"), N_("Unauthorized"), N_("Forbidden"), N_("Not Found"), N_("Method Not Allowed"),
+    N_("Conflict"), N_("Content Too Large"), N_("Unprocessable Content"), N_("Unprocessable Entity"),
+    N_("Too Many Requests"), N_("Internal Server Error"),
+)
 
 
 def negotiate(request: Request) -> str:
@@ -28,12 +73,23 @@ def negotiate(request: Request) -> str:
     return "en"
 
 
+def translation(language: str):
+    """The dashboard's gettext catalogue for ``language`` (English needs none)."""
+    return i18n.translation(DOMAIN, language, LOCALE_DIR)
+
+
 def translator(language: str) -> Translate:
     """``_("Text {name}", name=…)``: the translation, formatted with the keyword arguments."""
-    catalog = GERMAN if language == "de" else ENGLISH
+    catalogue = translation(language)
 
     def translate(message: str, /, **values) -> str:
-        translated = catalog.get(message, message)
+        label = LABELS.get(message)
+        if label is not None:
+            translated = catalogue.pgettext(*label)
+        elif message:
+            translated = catalogue.gettext(message)
+        else:
+            translated = message  # gettext("") would be the catalogue's header
         return translated.format(**values) if values else translated
 
     return translate

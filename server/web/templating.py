@@ -1,4 +1,9 @@
-"""Jinja2 pages with autoescaping, the signed-in user, the CSRF token and translations."""
+"""Jinja2 pages with autoescaping, the signed-in user, the CSRF token and translations.
+
+Translations use ``jinja2.ext.i18n`` with the dashboard's gettext catalogue, chosen per request
+(:func:`server.web.i18n.negotiate`): pages call ``_("Text {name}", name=…)`` (formatted with
+``str.format``, like the routes' messages), ``{% trans %}`` blocks work too.
+"""
 
 import json
 from datetime import datetime
@@ -9,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from sosqueue import codes
-from server.web.i18n import LANGUAGES, negotiate, translator
+from server.web.i18n import LANGUAGES, negotiate, translation, translator
 from server.web.sessions import Login
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -21,7 +26,9 @@ _environment = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
 )
+_environment.install_null_translations()  # English where a page is rendered without a request's language
 _environment.filters["code"] = codes.display
 _environment.filters["isotime"] = lambda value: value.isoformat() if value else ""
 
@@ -40,12 +47,18 @@ def render(
     **context,
 ) -> HTMLResponse:
     language = negotiate(request)
+    catalogue = translation(language)
+    translate = translator(language)
     page = _environment.get_template(template).render(
         request=request,
         login=login,
         lang=language,
         languages=LANGUAGES,
-        _=translator(language),
+        _=translate,
+        gettext=translate,
+        ngettext=catalogue.ngettext,
+        pgettext=catalogue.pgettext,
+        npgettext=catalogue.npgettext,
         **context,
     )
     response = HTMLResponse(page, status_code=status, headers=headers)

@@ -1,15 +1,15 @@
-"""The agent's languages: chosen from the module or the OS locale, read from the .po catalogue."""
+"""The agent's languages: chosen from the module or the OS locale, read from the compiled catalogue."""
 
 import ast
+import io
 from pathlib import Path
 
 import pytest
 
 from agent import i18n
-from agent.i18n import _, parse_po, system_language, use_language
+from agent.i18n import _, system_language, use_language
 
 AGENT = Path(i18n.__file__).parent
-GERMAN = AGENT / "locale" / "de" / "LC_MESSAGES" / "sosqueue.po"
 LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
 
@@ -85,9 +85,14 @@ def test_unknown_messages_stay_as_they_are():
     assert _("A sentence nobody translated") == "A sentence nobody translated"
 
 
-def test_po_parsing_joins_continued_lines_and_skips_fuzzy_and_empty_entries():
+def test_po_entries_are_compiled_joined_and_decoded_without_fuzzy_or_empty_ones(tmp_path, monkeypatch):
     """Multi-line strings are joined, escapes decoded; fuzzy or untranslated entries are left out."""
-    catalogue = parse_po('''
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    folder = tmp_path / "de" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    source = io.BytesIO('''
 msgid ""
 msgstr "Language: de\\n"
 
@@ -106,18 +111,44 @@ msgstr "Vermutung"
 
 msgid "Missing"
 msgstr ""
-''')
-    assert catalogue == {"Hello": "Hallo", "Two lines": 'Zwei\nZeilen "quoted"'}
+'''.encode())
+    with (folder / "agent.mo").open("wb") as mo:
+        write_mo(mo, read_po(source))
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    use_language("de")
+    assert [_(text) for text in ("Hello", "Two lines", "Guess", "Missing")] == [
+        "Hallo", 'Zwei\nZeilen "quoted"', "Guess", "Missing"]
 
 
 def test_a_damaged_catalogue_falls_back_to_english(tmp_path, monkeypatch):
-    """A broken .po file means English texts, not a crash."""
+    """A broken .mo file means English texts, not a crash."""
     folder = tmp_path / "de" / "LC_MESSAGES"
     folder.mkdir(parents=True)
-    (folder / "sosqueue.po").write_text('msgid "Request help"\nmsgstr Hilfe\n', encoding="utf-8")
+    (folder / "agent.mo").write_bytes(b'msgid "Request help"\nmsgstr Hilfe\n')
     monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
     use_language("de")
     assert _("Request help") == "Request help"
+
+
+def test_a_missing_catalogue_means_english(tmp_path, monkeypatch):
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    assert use_language("de") == "de"
+    assert _("Request help") == "Request help"
+
+
+def test_the_desktop_entries_comments_come_in_every_language():
+    """The .desktop files carry Comment= and Comment[de]= whatever language the agent speaks."""
+    from agent.platforms import _linux
+
+    use_language("en")
+    assert i18n.in_every_language(_linux._SOS_COMMENT) == {"": "Ask for help now", "de": "Jetzt Hilfe anfordern"}
+    assert i18n.in_every_language(_linux._MENU_COMMENT) == {
+        "": "Ask your support team for help", "de": "Hilfe beim Support-Team anfordern"}
+
+
+def german_catalogue() -> dict[str, str]:
+    """English → German as the shipped agent.mo has it."""
+    return {english: german for english, german in i18n.translation("de")._catalog.items() if english}
 
 
 def _marked_messages() -> set[str]:
@@ -136,8 +167,7 @@ def _marked_messages() -> set[str]:
 
 def test_every_text_of_the_agent_has_a_german_translation():
     """No English sentence slips into the German window."""
-    catalogue = parse_po(GERMAN.read_text(encoding="utf-8"))
-    missing = sorted(_marked_messages() - set(catalogue))
+    missing = sorted(_marked_messages() - set(german_catalogue()))
     assert missing == []
 
 
@@ -145,6 +175,6 @@ def test_german_translations_keep_their_placeholders():
     """'{code}' in English is '{code}' in German, or format() would fail."""
     import string
 
-    for source, target in parse_po(GERMAN.read_text(encoding="utf-8")).items():
+    for source, target in german_catalogue().items():
         fields = {name for _, name, _, _ in string.Formatter().parse(source) if name}
         assert fields == {name for _, name, _, _ in string.Formatter().parse(target) if name}, source
