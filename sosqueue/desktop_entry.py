@@ -19,7 +19,7 @@ def desktop_entry(name: str, command: list[str], *, icon: str | None, comments: 
         "Type": "Application",
         "Version": "1.4",
         "Name": escape_value(name),
-        **{(f"Comment[{lang}]" if lang else "Comment"): escape_value(text) for lang, text in comments.items()},
+        **{key: escape_value(text) for key, text in localized_keys("Comment", comments).items()},
         "Exec": exec_value(command),
         **({"TryExec": escape_value(command[0])} if try_exec else {}),
         "Icon": escape_value(icon or FALLBACK_ICON),
@@ -50,3 +50,8 @@ def exec_value(command: list[str]) -> str:
 def escape_value(text: str) -> str:
     """``text`` escaped as a key file string value (readers undo this before parsing Exec quotes)."""
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+
+
+def localized_keys(key: str, texts: dict[str, str]) -> dict[str, str]:
+    """``{"": a, "de": b}`` as desktop entry keys ``{"Key": a, "Key[de]": b}``."""
+    return {(f"{key}[{language}]" if language else key): text for language, text in texts.items()}

@@ -15,7 +15,7 @@ from pathlib import Path
 from agent.i18n import N_, in_every_language
 from agent.platforms import _base
 from agent.platforms._base import Item, write_file
-from sosqueue.desktop_entry import desktop_entry
+from sosqueue.desktop_entry import desktop_entry, localized_keys
 from sosqueue.platforms import file_name
 
 log = logging.getLogger("sosqueue.agent.desktop")
@@ -27,6 +27,7 @@ SYSTEM_AUTOSTART = Path("/etc/xdg/autostart")
 #: The entries' comments, written in every language (Comment=, Comment[de]=).
 _SOS_COMMENT = N_("Ask for help now")
 _MENU_COMMENT = N_("Ask your support team for help")
+_MENU_KEYWORDS = N_("help;support;SOS;")
 
 
 class Desktop(_base.Desktop):
@@ -52,7 +53,7 @@ class Desktop(_base.Desktop):
 
     def _create_menu_entry(self, command, icon):
         folder = SYSTEM_APPLICATIONS if self.all_users else data_home() / "applications"
-        extra = {"Categories": "Utility;", "Keywords": "help;support;SOS;", "Keywords[de]": "Hilfe;Support;SOS;"}
+        extra = {"Categories": "Utility;", **localized_keys("Keywords", in_every_language(_MENU_KEYWORDS))}
         path = folder / f"{self.identifier}.desktop"
         write_file(path, self._entry(self.app_name, command, icon, _MENU_COMMENT, extra).encode())
         log.info("created the menu entry %s", path)

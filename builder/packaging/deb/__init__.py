@@ -38,6 +38,7 @@ from pathlib import Path
 import click
 
 from sosqueue import binaries, desktop_entry as entries
+from sosqueue.desktop_entry import localized_keys
 from sosqueue.errors import ConfigError, OutputError
 from sosqueue.platforms import Platform
 from builder.packaging.deb import texts
@@ -121,7 +122,7 @@ def _write_tree(tree: Path, module: Module, layout: Layout, *, version: str, aut
          marker(module, installer="deb", package=layout.package, version=version))
     _put(tree, layout.menu_entry, desktop_entry(
         layout.product, [layout.executable], icon=app_icon, comments=texts.MENU_COMMENT,
-        extra={"Categories": "Utility;", **texts.localized_keys("Keywords", texts.MENU_KEYWORDS)}))
+        extra={"Categories": "Utility;", **localized_keys("Keywords", texts.MENU_KEYWORDS)}))
     if autostart:
         _put(tree, layout.autostart_entry, desktop_entry(
             layout.product, [layout.executable, "--tray"], icon=app_icon, comments=texts.MENU_COMMENT,

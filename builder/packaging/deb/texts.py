@@ -1,15 +1,17 @@
 """Every text the ``.deb`` shows people, together, in English ("") and German ("de").
 
-The desktop entries carry their translations as ``Key[de]`` lines; the control file's
-description is English only (dpkg shows one).
+The desktop entries carry their translations (from the installers' catalogue) as ``Key[de]``
+lines; the control file's description is English only (dpkg shows one).
 """
 
+from sosqueue.i18n import installer_texts
+
 #: The menu entry's and the autostart entry's comment.
-MENU_COMMENT = {"": "Ask your support team for help", "de": "Hilfe beim Support-Team anfordern"}
+MENU_COMMENT = installer_texts("Ask your support team for help")
 #: The SOS shortcut's comment.
-SOS_COMMENT = {"": "Ask for help now", "de": "Jetzt Hilfe anfordern"}
+SOS_COMMENT = installer_texts("Ask for help now")
 #: The menu entry's search words.
-MENU_KEYWORDS = {"": "help;support;SOS;", "de": "Hilfe;Support;SOS;"}
+MENU_KEYWORDS = installer_texts("help;support;SOS;")
 
 #: The control file's ``Description``: a synopsis line, then the extended description.
 DESCRIPTION = (
@@ -22,7 +24,3 @@ DESCRIPTION = (
 WHERE_WITH_SHORTCUT = "the application menu and an SOS button on every user's desktop"
 WHERE_MENU_ONLY = "the application menu"
 
-
-def localized_keys(key: str, texts: dict[str, str]) -> dict[str, str]:
-    """``{"": a, "de": b}`` as desktop entry keys ``{"Key": a, "Key[de]": b}``."""
-    return {(f"{key}[{language}]" if language else key): text for language, text in texts.items()}
