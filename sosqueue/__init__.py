@@ -10,7 +10,11 @@ library, so the frozen agent can carry it. What lives here, one home per concept
 - :mod:`sosqueue.payload` and :mod:`sosqueue.module_config`: the module file format and the
   configuration stamped into it;
 - :mod:`sosqueue.connect`: Connect's wire vocabulary (message types, scopes, close codes);
-- :mod:`sosqueue.platforms`: platform names and file-name rules;
+- :mod:`sosqueue.platforms`: platform names and file-name rules; :mod:`sosqueue.binaries`:
+  what kind of program a file is (ELF, PE, ``.app``), its glibc needs and signature;
+- :mod:`sosqueue.desktop_entry`: freedesktop.org ``.desktop`` files;
+- :mod:`sosqueue.i18n`: the one translation mechanism (gettext catalogues, compiled with
+  Babel; each part has its own domain) and the installers' texts;
 - :mod:`sosqueue.urls`: the queue server address checks;
 - :mod:`sosqueue.errors` and :mod:`sosqueue.cli`: the ``sosqueue`` command's root, its exit
   codes and error classes; each part registers its commands (entry points
