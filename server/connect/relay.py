@@ -28,7 +28,7 @@ from server.lifecycle import CUSTOMER
 from sosqueue.statuses import Status
 from server.models import ServiceRequest, utcnow
 from server.state import AppState
-from server.web import sessions
+from server import logins
 
 log = logging.getLogger("sosqueue.connect")
 
@@ -464,7 +464,7 @@ class Hub:
         """Those of ``cookies`` that still belong to a valid login (in the threadpool)."""
         now = utcnow()
         with self.db.read() as session:
-            return {cookie for cookie in cookies if sessions.resolve(session, cookie, now=now) is not None}
+            return {cookie for cookie in cookies if logins.resolve(session, cookie, now=now) is not None}
 
     def record(self, request_id: int, type: str, actor: Actor, data: dict) -> None:
         """Add an event to the request's history (in the threadpool)."""

@@ -18,7 +18,8 @@ from server.connect import protocol
 from server.connect.relay import Admission, Hub
 from server.models import Company, ServiceRequest, User, utcnow
 from server.state import AppState
-from server.web import sessions
+from server import logins
+from sosqueue.connect import CLOSE_REASONS, CloseCode
 from sosqueue.urls import same_origin
 
 router = APIRouter()
@@ -42,7 +43,7 @@ async def customer_session(websocket: WebSocket, code: str) -> None:
 async def expert_session(websocket: WebSocket, code: str) -> None:
     """An expert's browser: the dashboard's login cookie, ``?csrf=`` its CSRF token, our own Origin."""
     await websocket.accept()
-    cookie = websocket.cookies.get(sessions.COOKIE)
+    cookie = websocket.cookies.get(logins.COOKIE)
     if not cookie:
         admission = protocol.NOT_SIGNED_IN
     elif not _same_origin(websocket):
@@ -93,11 +94,11 @@ def admit_customer(state: AppState, token: str, code: str) -> Admission | int:
 def admit_expert(state: AppState, cookie: str, csrf: str, code: str) -> Admission | int:
     """The signed-in expert's admission to the request ``code``, or the close code that refuses it."""
     with state.db.read() as session:
-        login = sessions.resolve(session, cookie, now=utcnow())
+        login = logins.resolve(session, cookie, now=utcnow())
         if login is None:
-            return protocol.NOT_SIGNED_IN
-        if not sessions.tokens_match(login.csrf_token, csrf):
-            return protocol.FORBIDDEN
+            return CloseCode.NOT_SIGNED_IN
+        if not logins.tokens_match(login.csrf_token, csrf):
+            return CloseCode.FORBIDDEN
         try:
             request = queue.find_request(session, company_id=login.user.company_id, code=code)
         except queue.NotFound:

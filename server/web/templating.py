@@ -10,7 +10,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from sosqueue import codes
 from server.web.i18n import LANGUAGES, negotiate, translator
-from server.web.sessions import Login
+from server.logins import Login
+
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")

@@ -12,7 +12,7 @@ from server.notify.outbox import split_addresses
 from server.web.deps import AdminLoginDep, FormDep
 from server.web.forms import text_field
 from server.web.routes.admin_users import AdminForm, is_email, is_single_line
-from server.web.sessions import Login
+from server.logins import Login
 from server.web.templating import render
 from sosqueue import urls
 

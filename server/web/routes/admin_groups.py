@@ -12,7 +12,7 @@ from server.web.deps import AdminLoginDep, FormDep
 from server.web.forms import text_field
 from server.web.lookups import company_row
 from server.web.routes.admin_users import AdminForm, company_user, keyed
-from server.web.sessions import Login
+from server.logins import Login
 from server.web.templating import render
 
 router = APIRouter(prefix="/admin/groups")

@@ -18,11 +18,11 @@ from server import security
 from server.admin import ROLES
 from server.api.deps import StateDep
 from server.models import Company, User
-from server.web import sessions
+from server import logins
 from server.web.deps import AdminLoginDep, FormDep
 from server.web.forms import text_field
 from server.web.lookups import company_row
-from server.web.sessions import Login
+from server.logins import Login
 from server.web.templating import render
 
 router = APIRouter(prefix="/admin/users")
@@ -209,7 +209,8 @@ def change_active(request: Request, user_id: str, login: AdminLoginDep, state: S
         if check.ok:
             user.active = active
             if not active:
-                sessions.end_all_for(session, user.id)
+                logins.end_all_for(session, user.id)
+
     if not check.ok:
         return _users_page(request, login, state, errors=keyed(check.errors, user_id), status=check.status)
     if not active:
@@ -242,7 +243,7 @@ def reset_password(request: Request, user_id: str, login: AdminLoginDep, state: 
     with state.db.write() as session:
         user = company_user(session, login, user_id)
         user.password_hash = password_hash
-        sessions.end_all_for(session, user.id)
+        logins.end_all_for(session, user.id)
     request.app.state.connect_hub.sign_out(user_id=user_id)  # their open session views close too
     if generated:
         return shown_once(request, login, heading="New password for {email}", values={"email": email},

@@ -16,7 +16,7 @@ from server.api.present import request_public
 from sosqueue.statuses import OPEN_STATUSES, Status
 from server.models import Group, User, utcnow
 from server.web.deps import FormDep, LoginDep
-from server.web.sessions import Login
+from server.logins import Login
 from server.web.templating import render
 
 router = APIRouter()

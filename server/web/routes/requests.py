@@ -19,7 +19,7 @@ from server.web.deps import FormDep, LoginDep
 from server.web.errors import WebError
 from server.web.forms import field_errors, text_field
 from server.web.routes.queue import colleagues, group_names
-from server.web.sessions import Login
+from server.logins import Login
 from server.web.templating import render
 
 router = APIRouter(prefix="/requests")
