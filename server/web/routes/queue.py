@@ -22,7 +22,8 @@ from server.web.templating import render
 router = APIRouter()
 
 PAGE_SIZE = 100
-STATUS_CHOICES = ("open", "new", "pending", "in_progress", "closed", "expired", "all")
+#: The queue's status filter: the open ones, one status, or all.
+STATUS_CHOICES = ("open", *(status.value for status in Status), "all")
 _Short = Annotated[str, Query(max_length=100, pattern=r"^[^\x00]*$")]
 _RowId = Annotated[int | None, Query(ge=1, le=2**62)]
 
