@@ -2,14 +2,13 @@
 
 import base64
 import binascii
-import math
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server import queue
+from server import creation, queue
 from server.admin import group_by_name
 from server.actors import Actor
 from server.api.deps import ActorDep, ReadDB, StateDep, UserActor
@@ -49,41 +48,20 @@ def create_service_request(
         raise Problem(403, "only a user or a support module can create service requests", code="forbidden")
     if actor.kind == "user" and source is not None:
         raise Problem(422, "source is only for support modules; users create manual requests", code="invalid_request")
-    _check_rate(state, actor)
-    for attempt in range(2):
-        try:
-            with state.db.write() as session:
-                created = queue.create_request(
-                    session,
-                    actor=actor,
-                    payload=payload,
-                    source="manual" if actor.kind == "user" else source or "module",
-                    expiry=queue.expiry_for(session, actor.company_id, state.settings.expiry_hours),
-                    idempotency_key=idempotency_key,
-                )
-                request = created.request
-                public = request_public(request, utcnow())
-            break
-        except queue.IdempotencyRace:
-            if attempt:
-                raise
-    if created.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"{router.prefix}/{public.code}"
-    return ServiceRequestCreated(
-        **public.model_dump(), customer_token=customer_token(state.secret_key, request.id, request.code)
+    filed = creation.file_request(
+        state,
+        actor=actor,
+        payload=payload,
+        source="manual" if actor.kind == "user" else source or "module",
+        idempotency_key=idempotency_key,
     )
-
-
-def _check_rate(state, actor: Actor) -> None:
-    wait = state.create_limiter.acquire(actor.key)
-    if wait > 0:
-        raise Problem(
-            429,
-            f"too many requests created; try again in {math.ceil(wait)} s",
-            code="rate_limited",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
+    if filed.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"{router.prefix}/{filed.public.code}"
+    return ServiceRequestCreated(
+        **filed.public.model_dump(),
+        customer_token=customer_token(state.secret_key, filed.request.id, filed.request.code),
+    )
 
 
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # control characters never reach the database
@@ -195,8 +173,9 @@ def claim_service_request(code: str, actor: ActorDep, state: StateDep) -> Servic
     """
     if actor.kind != "module":
         raise Problem(403, "only a support module can claim a request by its code", code="forbidden")
-    _check_rate(state, actor)
+    creation.check_rate(state, actor)
     with state.db.write() as session:
+
         request = queue.find_request(session, company_id=actor.company_id, code=code, lock=True)
         queue.claim(session, request=request, actor=actor)
         public = request_public(request, utcnow())

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server import queue
+from server import creation, queue
 from sosqueue import codes
 from server.api.deps import StateDep
 from server.api.present import event_public, request_public
@@ -57,13 +57,8 @@ def create_request(request: Request, login: LoginDep, state: StateDep, form: For
         )
     except ValidationError as error:
         return _new_form(request, login, state, values=values, errors=field_errors(error), status=422)
-    with state.db.write() as session:
-        created = queue.create_request(
-            session, actor=login.actor, payload=payload, source="manual",
-            expiry=queue.expiry_for(session, login.user.company_id, state.settings.expiry_hours),
-        )
-        code = created.request.code
-    return RedirectResponse(f"{_request_url(code)}?created=1", status_code=303)
+    filed = creation.file_request(state, actor=login.actor, payload=payload, source="manual")
+    return RedirectResponse(f"{_request_url(filed.request.code)}?created=1", status_code=303)
 
 
 # -- one request ---------------------------------------------------------------------------
