@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from branding.model import DEFAULT_COMPANY, DEFAULT_PRODUCT, Brand, BrandError
 from builder import ModuleSpec, stamp_module
 from server import admin
-from server.api.deps import StateDep
+from server.api.deps import StateDep, WriteDB
 from server.assignment import UnknownStrategy, parse_strategy
 from server.models import Company, Group, Module, User
 from server.web.deps import AdminLoginDep, FormDep
@@ -150,18 +150,17 @@ def _checked_group(check: AdminForm, session: Session, company_id: str) -> str |
 
 
 @router.post("")
-def create_module(request: Request, login: AdminLoginDep, state: StateDep, form: FormDep) -> Response:
+def create_module(request: Request, login: AdminLoginDep, state: StateDep, form: FormDep, session: WriteDB) -> Response:
     """Register a module; its token is shown once, next to the downloads that carry it."""
     check = AdminForm(form)
     company_id = login.user.company_id
     name = check.line("name", required=True)
-    with state.db.write() as session:
-        group = _checked_group(check, session, company_id)
-        assignment = _checked_assignment(check, session, company_id)
-        if check.ok:
-            created = admin.create_module(session, company=session.get(Company, company_id), name=name, group=group,
-                                          assignment=assignment, secret_key=state.secret_key)
-            module, token = {"id": created.item.id, "name": created.item.name}, created.token
+    group = _checked_group(check, session, company_id)
+    assignment = _checked_assignment(check, session, company_id)
+    if check.ok:
+        created = admin.create_module(session, company=session.get(Company, company_id), name=name, group=group,
+                                      assignment=assignment, secret_key=state.secret_key)
+        module, token = {"id": created.item.id, "name": created.item.name}, created.token
     if not check.ok:
         values = {"name": name, "group": text_field(form, "group"), "assignment": assignment}
         return _modules_page(request, login, state, values=values, errors=check.errors, status=check.status)
@@ -173,26 +172,26 @@ def create_module(request: Request, login: AdminLoginDep, state: StateDep, form:
 
 @router.post("/{module_id}/assignment")
 def change_assignment(request: Request, module_id: str, login: AdminLoginDep, state: StateDep,
-                      form: FormDep) -> Response:
+                      form: FormDep, session: WriteDB) -> Response:
     """Change who gets the module's new requests; requests already filed keep their assignee."""
     check = AdminForm(form)
-    with state.db.write() as session:
-        module = company_module(session, login, module_id)
-        assignment = _checked_assignment(check, session, login.user.company_id)
-        if check.ok:
-            module.assignment = assignment
+    module = company_module(session, login, module_id)
+    assignment = _checked_assignment(check, session, login.user.company_id)
+    if check.ok:
+        module.assignment = assignment
     if not check.ok:
         return _modules_page(request, login, state, errors=keyed(check.errors, module_id), status=check.status)
     return RedirectResponse(PAGE, status_code=303)
 
 
 @router.post("/{module_id}/rotate")
-def rotate_token(request: Request, module_id: str, login: AdminLoginDep, state: StateDep, form: FormDep) -> Response:
+def rotate_token(
+    request: Request, module_id: str, login: AdminLoginDep, state: StateDep, form: FormDep, session: WriteDB
+) -> Response:
     """Give the module a new token (this also brings a revoked module back); the old one stops at once."""
-    with state.db.write() as session:
-        module = company_module(session, login, module_id)
-        token = admin.rotate_module_token(session, module=module, secret_key=state.secret_key)
-        shown = {"id": module.id, "name": module.name}
+    module = company_module(session, login, module_id)
+    token = admin.rotate_module_token(session, module=module, secret_key=state.secret_key)
+    shown = {"id": module.id, "name": module.name}
     return shown_once(
         request, login, heading="New token for {name}", values={"name": shown["name"]},
         explanation="The old token stopped working just now. The new one is shown only this once.",
@@ -203,10 +202,9 @@ def rotate_token(request: Request, module_id: str, login: AdminLoginDep, state: 
 
 
 @router.post("/{module_id}/revoke")
-def revoke(module_id: str, login: AdminLoginDep, state: StateDep, form: FormDep) -> Response:
+def revoke(module_id: str, login: AdminLoginDep, form: FormDep, session: WriteDB) -> Response:
     """Stop the module from filing requests; rotating its token brings it back."""
-    with state.db.write() as session:
-        admin.revoke_module(session, module=company_module(session, login, module_id))
+    admin.revoke_module(session, module=company_module(session, login, module_id))
     return RedirectResponse(PAGE, status_code=303)
 
 

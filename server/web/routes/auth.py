@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from server.api.deps import StateDep
+from server.api.deps import StateDep, WriteDB
 from server import logins
 from server.web.deps import FORGED, FormDep, check_origin, optional_login
 from server.web.errors import WebError
@@ -99,15 +99,13 @@ def _address(request: Request) -> str:
 
 
 @router.post("/logout")
-def logout(request: Request, state: StateDep, _form: FormDep) -> Response:
+def logout(request: Request, state: StateDep, _form: FormDep, session: WriteDB) -> Response:
     """End this login (its open session views close too) and go back to the login page."""
     cookie = request.cookies.get(logins.COOKIE, "")
-    with state.db.write() as session:
-        logins.end(session, cookie)
+    logins.end(session, cookie)
     request.app.state.connect_hub.sign_out(login_cookie=cookie)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(logins.COOKIE, path="/")
-
     return response
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from server import queue
 from sosqueue import codes
-from server.api.deps import StateDep, current_user
+from server.api.deps import StateDep, WriteDB, current_user
 from server.api.present import request_public
 from sosqueue.statuses import OPEN_STATUSES, Status
 from server.models import Group, User, utcnow
@@ -137,10 +137,9 @@ def _search(state, login: Login, text: str) -> tuple[str | None, tuple[str, dict
 
 
 @router.post("/me/availability")
-def set_availability(request: Request, login: LoginDep, state: StateDep, form: FormDep) -> Response:
+def set_availability(request: Request, login: LoginDep, form: FormDep, session: WriteDB) -> Response:
     """Switch yourself available or away; automated assignment skips supporters who are away."""
-    with state.db.write() as session:
-        current_user(session, login.actor).available = form.get("available") == "1"
+    current_user(session, login.actor).available = form.get("available") == "1"
     return RedirectResponse(_back(request, "/queue"), status_code=303)
 
 

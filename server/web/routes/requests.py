@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from server import creation, queue
 from sosqueue import codes
-from server.api.deps import StateDep
+from server.api.deps import StateDep, WriteDB
 from server.api.present import event_public, request_public
 from server.models import RequestEvent, ServiceRequest, User, utcnow
 from server.schemas import ServiceRequestCreate
@@ -91,23 +91,21 @@ def _names(session: Session, company_id: str) -> dict[str, str]:
 
 
 @router.post("/{code}/assign")
-def assign(code: str, login: LoginDep, state: StateDep, form: FormDep) -> Response:
+def assign(code: str, login: LoginDep, form: FormDep, session: WriteDB) -> Response:
     """Assign to me, to a colleague, or unassign (an empty choice)."""
     choice = text_field(form, "user")
-    with state.db.write() as session:
-        item = _find(session, login, code, lock=True)
-        user_id = login.user.id if choice == "me" else (choice or None)
-        queue.assign(session, request=item, actor=login.actor, user_id=user_id)
-        return RedirectResponse(_request_url(item.code), status_code=303)
+    item = _find(session, login, code, lock=True)
+    user_id = login.user.id if choice == "me" else (choice or None)
+    queue.assign(session, request=item, actor=login.actor, user_id=user_id)
+    return RedirectResponse(_request_url(item.code), status_code=303)
 
 
 @router.post("/{code}/close")
-def close(code: str, login: LoginDep, state: StateDep, form: FormDep) -> Response:
+def close(code: str, login: LoginDep, form: FormDep, session: WriteDB) -> Response:
     """Close the request; it leaves the open queue."""
-    with state.db.write() as session:
-        item = _find(session, login, code, lock=True)
-        queue.close(session, request=item, actor=login.actor)
-        return RedirectResponse(_request_url(item.code), status_code=303)
+    item = _find(session, login, code, lock=True)
+    queue.close(session, request=item, actor=login.actor)
+    return RedirectResponse(_request_url(item.code), status_code=303)
 
 
 __all__ = ["router", "WebError"]
