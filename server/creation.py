@@ -16,8 +16,6 @@ from server.models import ServiceRequest, utcnow
 from server.schemas import ServiceRequestCreate, ServiceRequestPublic
 from server.state import AppState
 
-_ATTEMPTS = 2
-
 
 class RateLimited(Exception):
     """This caller filed (or claimed) too many requests lately; ``retry_after`` is whole seconds."""
@@ -51,13 +49,11 @@ def file_request(
 ) -> Filed:
     """File a new request (or replay the one ``idempotency_key`` filed), within the rate limit."""
     check_rate(state, actor)
-    for attempt in range(_ATTEMPTS):
-        try:
-            return _file_once(state, actor=actor, payload=payload, source=source, idempotency_key=idempotency_key)
-        except queue.IdempotencyRace:
-            if attempt + 1 == _ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+    try:
+        return _file_once(state, actor=actor, payload=payload, source=source, idempotency_key=idempotency_key)
+    except queue.IdempotencyRace:
+        # A concurrent retry with the same key committed first: starting over replays its request.
+        return _file_once(state, actor=actor, payload=payload, source=source, idempotency_key=idempotency_key)
 
 
 def _file_once(
