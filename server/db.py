@@ -88,7 +88,10 @@ class Database:
         self.writer_factory = sessionmaker(writer, expire_on_commit=False)
         # SQLite has one writer at a time. Queue this process's writers on a lock instead of
         # letting them poll SQLite's busy handler, which sleeps in growing steps (p99 in seconds).
-        self._write_lock = threading.RLock() if self.is_sqlite else nullcontext()
+        # A plain Lock, not an RLock: a route's write dependency enters and leaves in different
+        # threadpool threads, and only a Lock may be released by another thread. (A nested write
+        # in one thread could not work on SQLite anyway: the outer one holds its write lock.)
+        self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

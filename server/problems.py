@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from server.creation import RateLimited
 from server.lifecycle import IllegalTransition
 from server.queue import Conflict, IdempotencyMismatch, NotFound
 
@@ -75,6 +76,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     def _conflict(_request: Request, error: Conflict) -> JSONResponse:
         return problem_response(409, str(error), code="conflict")
+
+    @app.exception_handler(RateLimited)
+    def _rate_limited(_request: Request, error: RateLimited) -> JSONResponse:
+        return problem_response(429, str(error), code="rate_limited", headers={"Retry-After": str(error.retry_after)})
 
     @app.exception_handler(IdempotencyMismatch)
     def _mismatch(_request: Request, error: IdempotencyMismatch) -> JSONResponse:

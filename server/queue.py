@@ -15,6 +15,7 @@ from sosqueue import codes
 from server.actors import Actor
 from server.assignment import choose_assignee
 from server.lifecycle import Presence
+from sosqueue.events import EventType
 from sosqueue.statuses import OPEN_STATUSES, Status
 from server.models import (
     OPEN_STATUS_SQL,
@@ -65,7 +66,7 @@ def effective_status(request: ServiceRequest, now: datetime) -> Status:
 
 
 def record_event(
-    session: Session, request: ServiceRequest, *, type: str, actor: str, data: dict | None = None
+    session: Session, request: ServiceRequest, *, type: EventType, actor: str, data: dict | None = None
 ) -> RequestEvent:
     event = RequestEvent(
         request_id=request.id,
@@ -148,7 +149,7 @@ def create_request(
     _insert_with_unique_code(session, request)
     if idempotency_key is not None:
         _remember_key(session, actor=actor, key=idempotency_key, fingerprint=fingerprint, request=request, now=now)
-    record_event(session, request, type="created", actor=actor.key, data={"source": source})
+    record_event(session, request, type=EventType.CREATED, actor=actor.key, data={"source": source})
     if actor.module is not None:
         _auto_assign(session, request=request, module=actor.module, now=now)
     session.flush()
@@ -212,7 +213,7 @@ def _auto_assign(session: Session, *, request: ServiceRequest, module: Module, n
     record_event(
         session,
         request,
-        type="assigned",
+        type=EventType.ASSIGNED,
         actor="system",
         data={"assignee": request.assignee_id, "strategy": module.assignment, "reason": choice.reason},
     )
@@ -302,7 +303,7 @@ def assign(session: Session, *, request: ServiceRequest, actor: Actor, user_id: 
     if request.assignee_id == user_id:
         return
     request.assignee_id = user_id
-    record_event(session, request, type="assigned", actor=actor.key, data={"assignee": user_id})
+    record_event(session, request, type=EventType.ASSIGNED, actor=actor.key, data={"assignee": user_id})
 
 
 def claim(session: Session, *, request: ServiceRequest, actor: Actor) -> None:
@@ -314,7 +315,7 @@ def claim(session: Session, *, request: ServiceRequest, actor: Actor) -> None:
     if request.source != "manual":
         raise NotFound("no service request with this code")
     _require_open(request, "claimed", utcnow())
-    record_event(session, request, type="claimed", actor=actor.key)
+    record_event(session, request, type=EventType.CLAIMED, actor=actor.key)
 
 
 def close(session: Session, *, request: ServiceRequest, actor: Actor) -> None:
@@ -323,7 +324,7 @@ def close(session: Session, *, request: ServiceRequest, actor: Actor) -> None:
     request.closed_at = now
     request.closed_by = actor.key
     session.execute(delete(Participant).where(Participant.request_id == request.id))
-    record_event(session, request, type="closed", actor=actor.key)
+    record_event(session, request, type=EventType.CLOSED, actor=actor.key)
 
 
 def _presence(request: ServiceRequest) -> Presence:
@@ -340,7 +341,7 @@ def join(session: Session, *, request: ServiceRequest, party: str, actor: Actor)
         return
     session.add(Participant(request_id=request.id, party=party, joined_at=now))
     request.session_started = True
-    _apply_presence(session, request=request, presence=after, actor=actor, type="joined", party=party)
+    _apply_presence(session, request=request, presence=after, actor=actor, type=EventType.JOINED, party=party)
 
 
 def leave(session: Session, *, request: ServiceRequest, party: str, actor: Actor) -> None:
@@ -352,18 +353,18 @@ def leave(session: Session, *, request: ServiceRequest, party: str, actor: Actor
     session.execute(
         delete(Participant).where(Participant.request_id == request.id, Participant.party == party)
     )
-    _apply_presence(session, request=request, presence=after, actor=actor, type="left", party=party)
+    _apply_presence(session, request=request, presence=after, actor=actor, type=EventType.LEFT, party=party)
 
 
 def _apply_presence(
-    session: Session, *, request: ServiceRequest, presence: Presence, actor: Actor, type: str, party: str
+    session: Session, *, request: ServiceRequest, presence: Presence, actor: Actor, type: EventType, party: str
 ) -> None:
     session.expire(request, ["participants"])
     old, new = request.status, lifecycle.status_for(presence).value
     request.status = new
     record_event(session, request, type=type, actor=actor.key, data={"party": party})
     if old != new:
-        record_event(session, request, type="status_changed", actor=actor.key, data={"from": old, "to": new})
+        record_event(session, request, type=EventType.STATUS_CHANGED, actor=actor.key, data={"from": old, "to": new})
 
 
 def expire_due(session: Session, *, now: datetime, batch: int = 5000) -> int:
@@ -388,7 +389,7 @@ def expire_due(session: Session, *, now: datetime, batch: int = 5000) -> int:
     )
     session.execute(delete(Participant).where(Participant.request_id.in_(ids)))
     rows = [
-        {"request_id": row.id, "company_id": row.company_id, "code": row.code, "type": "expired",
+        {"request_id": row.id, "company_id": row.company_id, "code": row.code, "type": EventType.EXPIRED.value,
          "actor": "system", "status": Status.EXPIRED.value, "data": {}, "created_at": now}
         for row in due
     ]

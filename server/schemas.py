@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 from server.assignment import parse_strategy
+from sosqueue.events import EventType
 from sosqueue.statuses import Status
 
 MAX_DIAGNOSTICS_BYTES = 8 * 1024
@@ -140,7 +141,7 @@ class ServiceRequestsPublic(BaseModel):
 
 class EventPublic(BaseModel):
     id: int
-    type: str
+    type: EventType
     code: str
     status: Status
     actor: ActorPublic

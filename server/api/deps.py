@@ -29,12 +29,17 @@ def read_session(state: StateDep) -> Iterator[Session]:
 
 
 def write_session(state: StateDep) -> Iterator[Session]:
+    """One write transaction for the route: committed when it returns, rolled back when it raises."""
     with state.db.write() as session:
         yield session
 
 
 ReadDB = Annotated[Session, Depends(read_session)]
-WriteDB = Annotated[Session, Depends(write_session)]
+# scope="function": the transaction ends when the route function returns, before the response
+# is sent, so a client that reads right after sees the change, and a failed commit is an error
+# response instead of a write lost after a 2xx. Declare it after the form and login: the write
+# (on SQLite, the process's write lock) starts only once the form is read and the caller known.
+WriteDB = Annotated[Session, Depends(write_session, scope="function")]
 
 
 def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:

@@ -61,33 +61,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from server.config import Settings
+from sosqueue.connect import CUSTOMER_SENDS, EXPERT_SENDS, INPUT_PREFIX, JPEG_START, VIEW_SCOPES, Message, Scope
 
 Role = Literal["customer", "expert"]
 
-NOT_SIGNED_IN = 4401
-FORBIDDEN = 4403
-NOT_FOUND = 4404
-NOT_OPEN = 4409
-REPLACED = 4000
-TOO_SLOW = 1013
-
-CLOSE_REASONS = {
-    NOT_SIGNED_IN: "not signed in: sign in to the dashboard, or send the request's customer token",
-    FORBIDDEN: "forbidden: this login or token cannot open this session",
-    NOT_FOUND: "no service request with this code",
-    NOT_OPEN: "this service request is closed or expired",
-    REPLACED: "a newer connection of this customer took over",
-    TOO_SLOW: "this connection fell too far behind the session; reconnect",
-}
-
-JPEG_START = b"\xff\xd8"
-VIEW_SCOPES = frozenset({"view"})
 REMOTE_CONTROL_REFUSED = "remote control is not part of this session"
 
-_TYPES: dict[Role, frozenset[str]] = {
-    "customer": frozenset({"consent", "view_stop", "chat", "end"}),
-    "expert": frozenset({"view_request", "ack", "chat", "end"}),
-}
+_TYPES: dict[Role, frozenset[Message]] = {"customer": CUSTOMER_SENDS, "expert": EXPERT_SENDS}
 # Control characters (C0, DEL, C1) other than tab and line feed.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -129,16 +109,16 @@ def parse(text: str, role: Role, limits: Limits) -> dict:
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise Refused('send a JSON object with a "type", like {"type": "chat", "text": "Hello"}')
     kind = message["type"]
-    if kind.startswith("input."):
+    if kind.startswith(INPUT_PREFIX):
         raise Refused(REMOTE_CONTROL_REFUSED)
     if kind not in _TYPES[role]:
         expected = ", ".join(sorted(_TYPES[role]))
         raise Refused(f"unknown message type {kind[:40]!r}; {role}s send: {expected}")
-    if kind == "chat":
-        return {"type": "chat", "text": chat_text(message.get("text"), limits)}
-    if kind == "consent":
+    if kind == Message.CHAT:
+        return {"type": Message.CHAT, "text": chat_text(message.get("text"), limits)}
+    if kind == Message.CONSENT:
         return _consent(message)
-    return {"type": kind}
+    return {"type": Message(kind)}
 
 
 def chat_text(value: object, limits: Limits) -> str:
@@ -159,12 +139,12 @@ def _consent(message: dict) -> dict:
     allowed = message.get("allowed")
     if not isinstance(allowed, bool):
         raise Refused('consent needs "allowed": true or false')
-    scopes = message.get("scopes", ["view"])
+    scopes = message.get("scopes", [Scope.VIEW])
     if not isinstance(scopes, list) or not all(isinstance(scope, str) for scope in scopes):
         raise Refused('consent "scopes" is a list of strings, like ["view"]')
     if not set(scopes) <= VIEW_SCOPES:
         raise Refused(f'consent scopes can only be ["view"]: {REMOTE_CONTROL_REFUSED}')
-    return {"type": "consent", "allowed": allowed, "scopes": sorted(set(scopes) or VIEW_SCOPES)}
+    return {"type": Message.CONSENT, "allowed": allowed, "scopes": sorted(set(scopes) or VIEW_SCOPES)}
 
 
 def check_frame(frame: bytes, limits: Limits) -> None:

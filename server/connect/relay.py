@@ -23,19 +23,22 @@ from server import queue
 from sosqueue import codes
 from server.actors import SYSTEM, Actor
 from server.connect import protocol
+from sosqueue.connect import CLOSE_REASONS, CloseCode, Message
+from sosqueue.events import ENDING_EVENTS, EventType
 from server.connect.presence import PresenceRecorder
 from server.lifecycle import CUSTOMER
 from sosqueue.statuses import Status
 from server.models import ServiceRequest, utcnow
 from server.state import AppState
-from server.web import sessions
+from server import logins
 
 log = logging.getLogger("sosqueue.connect")
 
-_ACK = protocol.encode({"type": "ack"})
+_ACK = protocol.encode({"type": Message.ACK})
 _NOT_SHARING = "the screen is not shared: frames are taken only after the customer allowed viewing"
 _CLOSE_SECONDS = 5.0
-_ENDING_EVENTS = {"closed": Status.CLOSED, "expired": Status.EXPIRED}
+#: The status each ending event leaves (the names are the same: closed, expired).
+_ENDING_STATUS = {event: Status(event.value) for event in ENDING_EVENTS}
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ class Peer:
             return
         if len(self._outbox) >= self._backlog:
             self._outbox.clear()
-            item, self.closing = ["close", protocol.TOO_SLOW], True
+            item, self.closing = ["close", CloseCode.TOO_SLOW], True
         self._outbox.append(item)
         self._ready.set()
 
@@ -126,7 +129,7 @@ class Peer:
                 elif kind == "bytes":
                     await send({"type": "websocket.send", "bytes": payload})
                 elif kind == "close":
-                    await self.websocket.close(payload, protocol.CLOSE_REASONS[payload])
+                    await self.websocket.close(payload, CLOSE_REASONS[payload])
                     return
         except Exception:  # the client went away mid-send; its receive loop ends the session
             log.debug("stopped sending to a closed socket", exc_info=True)
@@ -158,8 +161,8 @@ class Room:
         """End the session when the request is closed or expires (through the API, the sweep…)."""
         events = self._subscription.queue
         while (wire := await events.get()) is not None:
-            if wire.type in _ENDING_EVENTS:
-                self.end(_ENDING_EVENTS[wire.type])
+            if wire.type in ENDING_EVENTS:
+                self.end(_ENDING_STATUS[wire.type])
 
     def end(self, status: Status) -> None:
         """The request is no longer open: tell everyone and close every socket with 4409."""
@@ -167,10 +170,10 @@ class Room:
             return
         self.ended, self.sharing, self.asked_by = status, False, None
         self.presence.finish()
-        ended = {"type": "session_ended", "by": "system", "reason": status.value}
+        ended = {"type": Message.SESSION_ENDED, "by": "system", "reason": status.value}
         for peer in self._peers():
             peer.send(ended)
-            peer.close(protocol.NOT_OPEN)
+            peer.close(CloseCode.NOT_OPEN)
 
     def _peers(self) -> list[Peer]:
         return ([self.customer] if self.customer else []) + self.experts
@@ -186,7 +189,7 @@ class Room:
     def _expert_list(self) -> list[dict]:
         return list({expert.user_id: expert.expert for expert in self.experts}.values())
 
-    async def _record(self, type: str, actor: Actor, data: dict) -> None:
+    async def _record(self, type: EventType, actor: Actor, data: dict) -> None:
         try:
             await run_in_threadpool(self.hub.record, self.request_id, type, actor, data)
         except Exception:  # the session goes on; only its history misses an entry
@@ -199,8 +202,8 @@ class Room:
         self.presence.want(peer.admission.party, peer.admission.actor)
         await self.presence.settle()
         if self.ended is not None:
-            peer.send({"type": "session_ended", "by": "system", "reason": self.ended.value})
-            peer.close(protocol.NOT_OPEN)
+            peer.send({"type": Message.SESSION_ENDED, "by": "system", "reason": self.ended.value})
+            peer.close(CloseCode.NOT_OPEN)
             return False
         if peer.is_customer:
             await self._seat_customer(peer)
@@ -210,19 +213,19 @@ class Room:
 
     async def _seat_customer(self, peer: Peer) -> None:
         replaced, self.customer = self.customer, peer
-        peer.send({"type": "hello", "role": "customer", "code": self.code, "experts": self._expert_list()})
+        peer.send({"type": Message.HELLO, "role": "customer", "code": self.code, "experts": self._expert_list()})
         if replaced is not None:
-            replaced.close(protocol.REPLACED)
+            replaced.close(CloseCode.REPLACED)
             await self._customer_stopped_sharing()
-        self._to_experts({"type": "customer_joined"})
+        self._to_experts({"type": Message.CUSTOMER_JOINED})
 
     def _seat_expert(self, peer: Peer) -> None:
         first = not self._has_expert(peer.user_id)
         self.experts.append(peer)
-        peer.send({"type": "hello", "role": "expert", "code": self.code,
+        peer.send({"type": Message.HELLO, "role": "expert", "code": self.code,
                    "customer_connected": self.customer is not None, "sharing": self.sharing})
         if first and self.customer is not None:
-            self.customer.send({"type": "expert_joined", "expert": peer.expert})
+            self.customer.send({"type": Message.EXPERT_JOINED, "expert": peer.expert})
 
     async def depart(self, peer: Peer, *, seated: bool) -> None:
         """Unseat the socket, record its party as gone if it was the last one, tell the others."""
@@ -237,17 +240,17 @@ class Room:
         if not seated or self.ended is not None:
             return
         if peer.is_customer and self.customer is None:
-            self._to_experts({"type": "customer_left"})
+            self._to_experts({"type": Message.CUSTOMER_LEFT})
         elif not peer.is_customer and self.customer is not None and not self._has_expert(peer.user_id):
-            self.customer.send({"type": "expert_left", "expert": peer.expert})
+            self.customer.send({"type": Message.EXPERT_LEFT, "expert": peer.expert})
 
     async def _customer_stopped_sharing(self) -> None:
         """The customer's socket closed or was replaced: its sharing and open question end."""
         self.asked_by = None
         if self.sharing:
             self.sharing = False
-            await self._record("screen_stopped", SYSTEM, {"by": "system"})
-            self._to_experts({"type": "view_stopped", "reason": "customer_left"})
+            await self._record(EventType.SCREEN_STOPPED, SYSTEM, {"by": "system"})
+            self._to_experts({"type": Message.VIEW_STOPPED, "reason": "customer_left"})
 
     async def _expert_gone(self, peer: Peer) -> None:
         """Withdraw the leaving expert's open question; with the last expert gone, end sharing too."""
@@ -255,30 +258,30 @@ class Room:
             if self.asked_by == peer.user_id and not self._has_expert(peer.user_id):
                 self.asked_by = None  # else the customer's Allow would share with experts who never asked
                 if self.customer is not None:
-                    self.customer.send({"type": "view_stop", "reason": "withdrawn"})
+                    self.customer.send({"type": Message.VIEW_STOP, "reason": "withdrawn"})
             return
         if not (self.sharing or self.asked_by):
             return
         was_sharing, self.sharing, self.asked_by = self.sharing, False, None
         if self.customer is not None:
-            self.customer.send({"type": "view_stop", "reason": "experts_left"})
+            self.customer.send({"type": Message.VIEW_STOP, "reason": "experts_left"})
         if was_sharing:
-            await self._record("screen_stopped", SYSTEM, {"by": "system"})
+            await self._record(EventType.SCREEN_STOPPED, SYSTEM, {"by": "system"})
 
     # -- what the sockets send ------------------------------------------------------------
 
     def take_frame(self, peer: Peer, frame: bytes) -> None:
         """Forward a customer's screen frame, the very bytes object, to every expert."""
         if not peer.is_customer:
-            peer.send({"type": "error", "detail": "experts do not send frames; send JSON messages"})
+            peer.send({"type": Message.ERROR, "detail": "experts do not send frames; send JSON messages"})
             return
         if not self.sharing:
-            peer.send({"type": "error", "detail": _NOT_SHARING})
+            peer.send({"type": Message.ERROR, "detail": _NOT_SHARING})
             return
         try:
             protocol.check_frame(frame, self.hub.limits)
         except protocol.Refused as refused:
-            peer.send({"type": "error", "detail": refused.detail})
+            peer.send({"type": Message.ERROR, "detail": refused.detail})
             return
         for expert in self.experts:
             expert.send_frame(frame)
@@ -289,14 +292,16 @@ class Room:
 
     async def _consent(self, peer: Peer, message: dict) -> None:
         if self.asked_by is None:
-            peer.send({"type": "error", "detail": "no expert asked to see the screen; consent answers a view_request"})
+            peer.send({"type": Message.ERROR,
+                       "detail": "no expert asked to see the screen; consent answers a view_request"})
             return
         expert_id, self.asked_by = self.asked_by, None
         allowed = message["allowed"]
         self.sharing = allowed
-        await self._record("screen_shared" if allowed else "screen_denied", peer.admission.actor, {"expert": expert_id})
+        shared = EventType.SCREEN_SHARED if allowed else EventType.SCREEN_DENIED
+        await self._record(shared, peer.admission.actor, {"expert": expert_id})
         if self.sharing == allowed:  # not stopped while the history was written
-            self._to_experts({"type": "consent", "allowed": allowed})
+            self._to_experts({"type": Message.CONSENT, "allowed": allowed})
 
     async def _customer_view_stop(self, peer: Peer, message: dict) -> None:
         await self._stop_by_customer(peer)
@@ -304,28 +309,28 @@ class Room:
     async def _stop_by_customer(self, peer: Peer) -> None:
         if self.sharing:
             self.sharing = False
-            await self._record("screen_stopped", peer.admission.actor, {"by": "customer"})
-            self._to_experts({"type": "view_stopped", "reason": "customer_stopped"})
+            await self._record(EventType.SCREEN_STOPPED, peer.admission.actor, {"by": "customer"})
+            self._to_experts({"type": Message.VIEW_STOPPED, "reason": "customer_stopped"})
 
     async def _customer_chat(self, peer: Peer, message: dict) -> None:
         if not self.experts:
-            peer.send({"type": "error", "detail": "no expert is connected; your message was not delivered"})
+            peer.send({"type": Message.ERROR, "detail": "no expert is connected; your message was not delivered"})
             return
         self._to_experts(self._chat("customer", peer, message["text"]))
 
     async def _customer_end(self, peer: Peer, message: dict) -> None:
         self.asked_by = None
         await self._stop_by_customer(peer)
-        self._to_experts({"type": "session_ended", "by": "customer"})
+        self._to_experts({"type": Message.SESSION_ENDED, "by": "customer"})
 
     async def _view_request(self, peer: Peer, message: dict) -> None:
         if self.customer is None:
-            peer.send({"type": "error", "detail": "the customer is not connected; ask again when they are"})
+            peer.send({"type": Message.ERROR, "detail": "the customer is not connected; ask again when they are"})
         elif self.sharing:
-            peer.send({"type": "consent", "allowed": True})
+            peer.send({"type": Message.CONSENT, "allowed": True})
         else:
             self.asked_by = peer.user_id
-            self.customer.send({"type": "view_request", "expert": peer.expert, "company": self.company_name})
+            self.customer.send({"type": Message.VIEW_REQUEST, "expert": peer.expert, "company": self.company_name})
 
     async def _ack(self, peer: Peer, message: dict) -> None:
         if self.sharing and self.customer is not None:
@@ -335,25 +340,29 @@ class Room:
         chat = self._chat("expert", peer, message["text"])
         self._to_experts(chat)
         if self.customer is None:
-            peer.send({"type": "error", "detail": "the customer is not connected; only the experts got this message"})
+            peer.send({"type": Message.ERROR,
+                       "detail": "the customer is not connected; only the experts got this message"})
         else:
             self.customer.send(chat)
 
     async def _expert_end(self, peer: Peer, message: dict) -> None:
         was_sharing, self.sharing, self.asked_by = self.sharing, False, None
         if self.customer is not None:
-            self.customer.send({"type": "view_stop", "reason": "expert_ended"})
+            self.customer.send({"type": Message.VIEW_STOP, "reason": "expert_ended"})
         if was_sharing:
-            await self._record("screen_stopped", peer.admission.actor, {"by": "expert"})
-            self._to_experts({"type": "view_stopped", "reason": "expert_ended"})
-        self._to_experts({"type": "session_ended", "by": "expert"})
+            await self._record(EventType.SCREEN_STOPPED, peer.admission.actor, {"by": "expert"})
+            self._to_experts({"type": Message.VIEW_STOPPED, "reason": "expert_ended"})
+        self._to_experts({"type": Message.SESSION_ENDED, "by": "expert"})
 
     @staticmethod
     def _chat(side: str, peer: Peer, text: str) -> dict:
-        return {"type": "chat", "from": side, "name": peer.admission.name, "text": text, "at": utcnow().isoformat()}
+        return {"type": Message.CHAT, "from": side, "name": peer.admission.name, "text": text,
+                "at": utcnow().isoformat()}
 
-    _CUSTOMER = {"consent": _consent, "view_stop": _customer_view_stop, "chat": _customer_chat, "end": _customer_end}
-    _EXPERT = {"view_request": _view_request, "ack": _ack, "chat": _expert_chat, "end": _expert_end}
+    _CUSTOMER = {Message.CONSENT: _consent, Message.VIEW_STOP: _customer_view_stop, Message.CHAT: _customer_chat,
+                 Message.END: _customer_end}
+    _EXPERT = {Message.VIEW_REQUEST: _view_request, Message.ACK: _ack, Message.CHAT: _expert_chat,
+               Message.END: _expert_end}
 
 
 class Hub:
@@ -413,7 +422,7 @@ class Hub:
             try:
                 parsed = protocol.parse(message.get("text") or "", role, limits)
             except protocol.Refused as refused:
-                peer.send({"type": "error", "detail": refused.detail})
+                peer.send({"type": Message.ERROR, "detail": refused.detail})
                 continue
             await room.take(peer, parsed)
 
@@ -437,7 +446,7 @@ class Hub:
         for peer in self._experts:
             if (user_id is not None and peer.user_id == user_id) or \
                     (login_cookie and peer.admission.login_cookie == login_cookie):
-                peer.close(protocol.NOT_SIGNED_IN)
+                peer.close(CloseCode.NOT_SIGNED_IN)
 
     def _watch_login(self, peer: Peer) -> None:
         self._experts.add(peer)
@@ -458,15 +467,15 @@ class Hub:
                 continue
             for peer in peers:
                 if peer.admission.login_cookie not in valid:
-                    peer.close(protocol.NOT_SIGNED_IN)
+                    peer.close(CloseCode.NOT_SIGNED_IN)
 
     def _signed_in(self, cookies: set[str]) -> set[str]:
         """Those of ``cookies`` that still belong to a valid login (in the threadpool)."""
         now = utcnow()
         with self.db.read() as session:
-            return {cookie for cookie in cookies if sessions.resolve(session, cookie, now=now) is not None}
+            return {cookie for cookie in cookies if logins.resolve(session, cookie, now=now) is not None}
 
-    def record(self, request_id: int, type: str, actor: Actor, data: dict) -> None:
+    def record(self, request_id: int, type: EventType, actor: Actor, data: dict) -> None:
         """Add an event to the request's history (in the threadpool)."""
         with self.db.write() as session:
             request = session.get(ServiceRequest, request_id)

@@ -14,11 +14,11 @@ from server import queue
 from sosqueue import codes
 from server.actors import Actor
 from server.api.deps import resolve_token
-from server.connect import protocol
 from server.connect.relay import Admission, Hub
 from server.models import Company, ServiceRequest, User, utcnow
 from server.state import AppState
-from server.web import sessions
+from server import logins
+from sosqueue.connect import CLOSE_REASONS, CloseCode
 from sosqueue.urls import same_origin
 
 router = APIRouter()
@@ -32,7 +32,7 @@ async def customer_session(websocket: WebSocket, code: str) -> None:
     """The customer's agent: ``Authorization: Bearer <the request's customer token>``."""
     await websocket.accept()
     token = _bearer(websocket.headers.get("authorization", ""))
-    admission = protocol.NOT_SIGNED_IN
+    admission = CloseCode.NOT_SIGNED_IN
     if token:
         admission = await run_in_threadpool(admit_customer, _state(websocket), token, code)
     await _serve(websocket, admission)
@@ -42,20 +42,20 @@ async def customer_session(websocket: WebSocket, code: str) -> None:
 async def expert_session(websocket: WebSocket, code: str) -> None:
     """An expert's browser: the dashboard's login cookie, ``?csrf=`` its CSRF token, our own Origin."""
     await websocket.accept()
-    cookie = websocket.cookies.get(sessions.COOKIE)
+    cookie = websocket.cookies.get(logins.COOKIE)
     if not cookie:
-        admission = protocol.NOT_SIGNED_IN
+        admission = CloseCode.NOT_SIGNED_IN
     elif not _same_origin(websocket):
-        admission = protocol.FORBIDDEN
+        admission = CloseCode.FORBIDDEN
     else:
         csrf = websocket.query_params.get("csrf", "")
         admission = await run_in_threadpool(admit_expert, _state(websocket), cookie, csrf, code)
     await _serve(websocket, admission)
 
 
-async def _serve(websocket: WebSocket, admission: Admission | int) -> None:
-    if isinstance(admission, int):
-        await websocket.close(admission, protocol.CLOSE_REASONS[admission])
+async def _serve(websocket: WebSocket, admission: Admission | CloseCode) -> None:
+    if isinstance(admission, CloseCode):
+        await websocket.close(admission, CLOSE_REASONS[admission])
         return
     hub: Hub = websocket.app.state.connect_hub
     await hub.serve(websocket, admission)
@@ -76,32 +76,32 @@ def _same_origin(websocket: WebSocket) -> bool:
     return same_origin(origin, websocket.headers.get("host", ""))
 
 
-def admit_customer(state: AppState, token: str, code: str) -> Admission | int:
+def admit_customer(state: AppState, token: str, code: str) -> Admission | CloseCode:
     """The customer's admission to the request ``code``, or the close code that refuses it."""
     with state.db.read() as session:
         actor = resolve_token(session, state, token)
         if actor is None:
-            return protocol.NOT_SIGNED_IN
+            return CloseCode.NOT_SIGNED_IN
         if actor.kind != "customer":
-            return protocol.FORBIDDEN
+            return CloseCode.FORBIDDEN
         request = session.get(ServiceRequest, actor.request_id)
         if request is None or request.code != _canonical(code):
-            return protocol.NOT_FOUND  # another request's token: the code looks unknown, as in the API
+            return CloseCode.NOT_FOUND  # another request's token: the code looks unknown, as in the API
         return _admission(session, request, actor, request.end_customer_name or "Customer")
 
 
-def admit_expert(state: AppState, cookie: str, csrf: str, code: str) -> Admission | int:
+def admit_expert(state: AppState, cookie: str, csrf: str, code: str) -> Admission | CloseCode:
     """The signed-in expert's admission to the request ``code``, or the close code that refuses it."""
     with state.db.read() as session:
-        login = sessions.resolve(session, cookie, now=utcnow())
+        login = logins.resolve(session, cookie, now=utcnow())
         if login is None:
-            return protocol.NOT_SIGNED_IN
-        if not sessions.tokens_match(login.csrf_token, csrf):
-            return protocol.FORBIDDEN
+            return CloseCode.NOT_SIGNED_IN
+        if not logins.tokens_match(login.csrf_token, csrf):
+            return CloseCode.FORBIDDEN
         try:
             request = queue.find_request(session, company_id=login.user.company_id, code=code)
         except queue.NotFound:
-            return protocol.NOT_FOUND  # also another company's request: its existence stays secret
+            return CloseCode.NOT_FOUND  # also another company's request: its existence stays secret
         return _admission(session, request, login.actor, expert_name(login.user), login_cookie=cookie)
 
 
@@ -118,9 +118,9 @@ def _canonical(code: str) -> str | None:
 
 
 def _admission(session: Session, request: ServiceRequest, actor: Actor, name: str, *,
-               login_cookie: str = "") -> Admission | int:
+               login_cookie: str = "") -> Admission | CloseCode:
     if not queue.effective_status(request, utcnow()).is_open:
-        return protocol.NOT_OPEN
+        return CloseCode.NOT_OPEN
     company = session.get(Company, request.company_id)
     return Admission(
         request_id=request.id,

@@ -12,6 +12,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from sosqueue import codes
+from sosqueue.events import EventType
 from server.config import Settings
 from server.db import Database
 from server.models import Company, Group, Notification, RequestEvent, ServiceRequest, User, utcnow
@@ -79,9 +80,9 @@ def notified_as(event: object) -> str | None:
     """The notification an event causes: request.created, request.assigned, or none."""
     if not isinstance(event, RequestEvent):  # the expiry sweep's light events notify nobody
         return None
-    if event.type == "created":
+    if event.type == EventType.CREATED:
         return CREATED
-    if event.type == "assigned" and (event.data or {}).get("assignee"):
+    if event.type == EventType.ASSIGNED and (event.data or {}).get("assignee"):
         return ASSIGNED
     return None
 

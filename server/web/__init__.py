@@ -8,20 +8,14 @@ through Jinja's autoescaping or ``textContent``, never as markup.
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from server import logins
 from server.web import errors
-from server.ratelimit import RateLimiter
 from server.web.routes import admin_company, admin_groups, admin_modules, admin_users, auth, live, queue, requests, session
 from server.web.templating import STATIC_DIR
 
 
 def install(app: FastAPI) -> None:
-    settings = app.state.sosqueue.settings
-    # Per account, and (looser, since an office shares one address) per client address.
-    per_minute = settings.login_attempts_per_minute
-    app.state.login_limiters = {
-        "email": RateLimiter(per_minute=per_minute, burst=5),
-        "ip": RateLimiter(per_minute=per_minute * 6, burst=30),
-    }
+    app.state.login_throttle = logins.Throttle(app.state.sosqueue.settings.login_attempts_per_minute)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (auth, queue, live, requests, session, admin_users, admin_groups, admin_modules, admin_company):

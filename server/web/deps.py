@@ -7,7 +7,7 @@ from starlette.datastructures import FormData
 
 from server.api.deps import StateDep
 from server.models import utcnow
-from server.web import sessions
+from server import logins
 from server.web.errors import LoginRequired, WebError
 from server.web.i18n import Translate, negotiate, translator
 from sosqueue.urls import same_origin
@@ -15,36 +15,36 @@ from sosqueue.urls import same_origin
 FORGED = "This form has expired or did not come from this dashboard. Go back, reload the page and try again."
 
 
-def optional_login(request: Request) -> sessions.Login | None:
-    token = request.cookies.get(sessions.COOKIE)
+def optional_login(request: Request) -> logins.Login | None:
+    token = request.cookies.get(logins.COOKIE)
     if not token:
         return None
     cached = request.scope.get("sosqueue.login")
     if cached is not None:
         return cached
     with request.app.state.sosqueue.db.read() as session:
-        login = sessions.resolve(session, token, now=utcnow())
+        login = logins.resolve(session, token, now=utcnow())
     request.scope["sosqueue.login"] = login
     return login
 
 
-def require_login(request: Request) -> sessions.Login:
+def require_login(request: Request) -> logins.Login:
     login = optional_login(request)
     if login is None:
-        raise LoginRequired(expired=sessions.COOKIE in request.cookies)
+        raise LoginRequired(expired=logins.COOKIE in request.cookies)
     return login
 
 
-LoginDep = Annotated[sessions.Login, Depends(require_login)]
+LoginDep = Annotated[logins.Login, Depends(require_login)]
 
 
-def require_admin(login: LoginDep) -> sessions.Login:
+def require_admin(login: LoginDep) -> logins.Login:
     if not login.is_admin:
         raise WebError(403, "Only an admin of your company can open this page.")
     return login
 
 
-AdminLoginDep = Annotated[sessions.Login, Depends(require_admin)]
+AdminLoginDep = Annotated[logins.Login, Depends(require_admin)]
 
 
 def check_origin(request: Request) -> None:
@@ -60,7 +60,7 @@ async def checked_form(request: Request, login: LoginDep) -> FormData:
     check_origin(request)
     form = await request.form()
     given = form.get("csrf_token") or request.headers.get("x-csrf-token")
-    if not sessions.tokens_match(login.csrf_token, given if isinstance(given, str) else None):
+    if not logins.tokens_match(login.csrf_token, given if isinstance(given, str) else None):
         raise WebError(403, FORGED)
     return form
 

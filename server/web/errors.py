@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from server.creation import RateLimited
 from server.lifecycle import IllegalTransition
 from server.problems import Problem
 from server.queue import Conflict, NotFound
@@ -76,6 +77,7 @@ def install(app: FastAPI) -> None:
     _take_over(app, IllegalTransition, lambda e: (409, "This request is {status} and can no longer be changed.",
                                                   {"status": f"status:{e.status.value}"}))
     _take_over(app, Conflict, lambda e: (409, str(e)))
+    _take_over(app, RateLimited, lambda e: (429, str(e)))
     _take_over(app, Problem, lambda e: (e.status, e.detail))
     _take_over(app, StarletteHTTPException, _http_message)
     _take_over(app, RequestValidationError, lambda e: (400, BAD_VALUE))

@@ -14,8 +14,10 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from sosqueue import codes
+from sosqueue.events import EventType
 from server.web.i18n import LANGUAGES, negotiate, translation, translator
-from server.web.sessions import Login
+from server.logins import Login
+from server.web.vocabulary import NAME as VOCABULARY_NAME, vocabulary_json
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -38,6 +40,10 @@ def _short_time(value: datetime | None) -> str:
 
 
 _environment.filters["when"] = _short_time
+# The vocabulary, for templates (EventType) and for the scripts (rendered as JSON in base.html).
+_environment.globals["EventType"] = EventType
+_environment.globals["vocabulary_name"] = VOCABULARY_NAME
+_environment.globals["vocabulary_json"] = vocabulary_json()
 # Diagnostics values as JSON text; autoescaping then makes it safe (|tojson would \u-escape it).
 _environment.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True)
 

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from server import admin
-from server.api.deps import AdminActor, ReadDB, StateDep, UserActor
+from server.api.deps import AdminActor, ReadDB, UserActor, WriteDB
 from server.models import Company, Group
 from server.schemas import GroupCreate, GroupPublic, GroupsPublic
 
@@ -23,9 +23,8 @@ def list_groups(actor: UserActor, session: ReadDB) -> GroupsPublic:
 
 
 @router.post("", status_code=201, response_model=GroupPublic)
-def create_group(body: GroupCreate, actor: AdminActor, state: StateDep) -> GroupPublic:
+def create_group(body: GroupCreate, actor: AdminActor, session: WriteDB) -> GroupPublic:
     """Create a group (admins)."""
-    with state.db.write() as session:
-        company = session.get(Company, actor.company_id)
-        group = admin.create_group(session, company=company, name=body.name, member_emails=body.members)
-        return group_public(group)
+    company = session.get(Company, actor.company_id)
+    group = admin.create_group(session, company=company, name=body.name, member_emails=body.members)
+    return group_public(group)

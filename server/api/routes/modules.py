@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from server import admin
-from server.api.deps import AdminActor, ReadDB, StateDep
+from server.api.deps import AdminActor, ReadDB, StateDep, WriteDB
 from server.models import Company, Module
 from server.queue import NotFound
 from server.schemas import ModuleCreate, ModuleCreated, ModulePublic, ModulesPublic
@@ -33,33 +33,30 @@ def list_modules(actor: AdminActor, session: ReadDB) -> ModulesPublic:
 
 
 @router.post("", status_code=201, response_model=ModuleCreated)
-def create_module(body: ModuleCreate, actor: AdminActor, state: StateDep) -> ModuleCreated:
+def create_module(body: ModuleCreate, actor: AdminActor, state: StateDep, session: WriteDB) -> ModuleCreated:
     """Register a module; the answer carries its token, shown only this once."""
-    with state.db.write() as session:
-        company = session.get(Company, actor.company_id)
-        created = admin.create_module(
-            session, company=company, name=body.name, group=body.group, assignment=body.assignment,
-            secret_key=state.secret_key,
-        )
-        return ModuleCreated(**module_public(created.item).model_dump(), token=created.token)
+    company = session.get(Company, actor.company_id)
+    created = admin.create_module(
+        session, company=company, name=body.name, group=body.group, assignment=body.assignment,
+        secret_key=state.secret_key,
+    )
+    return ModuleCreated(**module_public(created.item).model_dump(), token=created.token)
 
 
 @router.post("/{module_id}/rotate-token", response_model=ModuleCreated)
-def rotate_token(module_id: str, actor: AdminActor, state: StateDep) -> ModuleCreated:
+def rotate_token(module_id: str, actor: AdminActor, state: StateDep, session: WriteDB) -> ModuleCreated:
     """Give the module a new token; the old one stops working at once."""
-    with state.db.write() as session:
-        module = _company_module(session, actor, module_id)
-        token = admin.rotate_module_token(session, module=module, secret_key=state.secret_key)
-        return ModuleCreated(**module_public(module).model_dump(), token=token)
+    module = _company_module(session, actor, module_id)
+    token = admin.rotate_module_token(session, module=module, secret_key=state.secret_key)
+    return ModuleCreated(**module_public(module).model_dump(), token=token)
 
 
 @router.post("/{module_id}/revoke", response_model=ModulePublic)
-def revoke(module_id: str, actor: AdminActor, state: StateDep) -> ModulePublic:
+def revoke(module_id: str, actor: AdminActor, session: WriteDB) -> ModulePublic:
     """Stop the module from filing requests (rotate its token to bring it back)."""
-    with state.db.write() as session:
-        module = _company_module(session, actor, module_id)
-        admin.revoke_module(session, module=module)
-        return module_public(module)
+    module = _company_module(session, actor, module_id)
+    admin.revoke_module(session, module=module)
+    return module_public(module)
 
 
 def _company_module(session, actor, module_id: str) -> Module:

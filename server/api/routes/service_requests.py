@@ -2,17 +2,16 @@
 
 import base64
 import binascii
-import math
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server import queue
+from server import creation, queue
 from server.admin import group_by_name
 from server.actors import Actor
-from server.api.deps import ActorDep, ReadDB, StateDep, UserActor
+from server.api.deps import ActorDep, ReadDB, StateDep, UserActor, WriteDB
 from server.api.present import event_public, request_public
 from sosqueue.statuses import Status
 from server.models import RequestEvent, ServiceRequest, utcnow
@@ -49,41 +48,20 @@ def create_service_request(
         raise Problem(403, "only a user or a support module can create service requests", code="forbidden")
     if actor.kind == "user" and source is not None:
         raise Problem(422, "source is only for support modules; users create manual requests", code="invalid_request")
-    _check_rate(state, actor)
-    for attempt in range(2):
-        try:
-            with state.db.write() as session:
-                created = queue.create_request(
-                    session,
-                    actor=actor,
-                    payload=payload,
-                    source="manual" if actor.kind == "user" else source or "module",
-                    expiry=queue.expiry_for(session, actor.company_id, state.settings.expiry_hours),
-                    idempotency_key=idempotency_key,
-                )
-                request = created.request
-                public = request_public(request, utcnow())
-            break
-        except queue.IdempotencyRace:
-            if attempt:
-                raise
-    if created.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"{router.prefix}/{public.code}"
-    return ServiceRequestCreated(
-        **public.model_dump(), customer_token=customer_token(state.secret_key, request.id, request.code)
+    filed = creation.file_request(
+        state,
+        actor=actor,
+        payload=payload,
+        source="manual" if actor.kind == "user" else source or "module",
+        idempotency_key=idempotency_key,
     )
-
-
-def _check_rate(state, actor: Actor) -> None:
-    wait = state.create_limiter.acquire(actor.key)
-    if wait > 0:
-        raise Problem(
-            429,
-            f"too many requests created; try again in {math.ceil(wait)} s",
-            code="rate_limited",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
+    if filed.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"{router.prefix}/{filed.public.code}"
+    return ServiceRequestCreated(
+        **filed.public.model_dump(),
+        customer_token=customer_token(state.secret_key, filed.request.id, filed.request.code),
+    )
 
 
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # control characters never reach the database
@@ -170,57 +148,59 @@ def get_history(code: str, actor: ActorDep, session: ReadDB) -> list[EventPublic
 
 
 @router.post("/{code}/assign", response_model=ServiceRequestPublic)
-def assign_service_request(code: str, body: AssignRequest, actor: UserActor, state: StateDep) -> ServiceRequestPublic:
+def assign_service_request(code: str, body: AssignRequest, actor: UserActor, session: WriteDB) -> ServiceRequestPublic:
     """Assign to yourself ("me"), to a colleague (user id), or unassign (null)."""
-    with state.db.write() as session:
-        request = visible_request(session, actor, code, lock=True)
-        queue.assign(session, request=request, actor=actor, user_id=actor.user.id if body.user == "me" else body.user)
-        return request_public(_reloaded(session, request), utcnow())
+    request = visible_request(session, actor, code, lock=True)
+    queue.assign(session, request=request, actor=actor, user_id=actor.user.id if body.user == "me" else body.user)
+    return request_public(_reloaded(session, request), utcnow())
 
 
 @router.post("/{code}/close", response_model=ServiceRequestPublic)
-def close_service_request(code: str, actor: ActorDep, state: StateDep) -> ServiceRequestPublic:
+def close_service_request(code: str, actor: ActorDep, session: WriteDB) -> ServiceRequestPublic:
     """Close the request: an expert of the company, or its creator (customer token)."""
-    with state.db.write() as session:
-        request = visible_request(session, actor, code, lock=True)
-        queue.close(session, request=request, actor=actor)
-        return request_public(_reloaded(session, request), utcnow())
+    request = visible_request(session, actor, code, lock=True)
+    queue.close(session, request=request, actor=actor)
+    return request_public(_reloaded(session, request), utcnow())
+
+
+def claiming_module(actor: ActorDep, state: StateDep) -> Actor:
+    """The module that claims, within its rate limit: checked before the write transaction begins."""
+    if actor.kind != "module":
+        raise Problem(403, "only a support module can claim a request by its code", code="forbidden")
+    creation.check_rate(state, actor)
+    return actor
 
 
 @router.post("/{code}/claim", response_model=ServiceRequestCreated, responses={429: {"description": "too many"}})
-def claim_service_request(code: str, actor: ActorDep, state: StateDep) -> ServiceRequestCreated:
+def claim_service_request(
+    code: str, actor: Annotated[Actor, Depends(claiming_module)], state: StateDep, session: WriteDB
+) -> ServiceRequestCreated:
     """A support module takes over a request a supporter created, by the code the customer typed.
 
     Answers with the customer token, so the customer's agent can join, follow and close it.
     """
-    if actor.kind != "module":
-        raise Problem(403, "only a support module can claim a request by its code", code="forbidden")
-    _check_rate(state, actor)
-    with state.db.write() as session:
-        request = queue.find_request(session, company_id=actor.company_id, code=code, lock=True)
-        queue.claim(session, request=request, actor=actor)
-        public = request_public(request, utcnow())
+    request = queue.find_request(session, company_id=actor.company_id, code=code, lock=True)
+    queue.claim(session, request=request, actor=actor)
+    public = request_public(request, utcnow())
     return ServiceRequestCreated(
         **public.model_dump(), customer_token=customer_token(state.secret_key, request.id, request.code)
     )
 
 
 @router.post("/{code}/join", response_model=ServiceRequestPublic)
-def join_session(code: str, actor: ActorDep, state: StateDep) -> ServiceRequestPublic:
+def join_session(code: str, actor: ActorDep, session: WriteDB) -> ServiceRequestPublic:
     """Join the request's session as its customer (customer token) or as an expert (user token)."""
-    with state.db.write() as session:
-        request = visible_request(session, actor, code, lock=True)
-        queue.join(session, request=request, party=_party(actor), actor=actor)
-        return request_public(_reloaded(session, request), utcnow())
+    request = visible_request(session, actor, code, lock=True)
+    queue.join(session, request=request, party=_party(actor), actor=actor)
+    return request_public(_reloaded(session, request), utcnow())
 
 
 @router.post("/{code}/leave", response_model=ServiceRequestPublic)
-def leave_session(code: str, actor: ActorDep, state: StateDep) -> ServiceRequestPublic:
+def leave_session(code: str, actor: ActorDep, session: WriteDB) -> ServiceRequestPublic:
     """Leave the request's session; leaving twice is harmless."""
-    with state.db.write() as session:
-        request = visible_request(session, actor, code, lock=True)
-        queue.leave(session, request=request, party=_party(actor), actor=actor)
-        return request_public(_reloaded(session, request), utcnow())
+    request = visible_request(session, actor, code, lock=True)
+    queue.leave(session, request=request, party=_party(actor), actor=actor)
+    return request_public(_reloaded(session, request), utcnow())
 
 
 def _party(actor: Actor) -> str:

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from server.api.deps import ReadDB, StateDep, UserActor, current_user
+from server.api.deps import ReadDB, UserActor, WriteDB, current_user
 from server.models import User
 from server.schemas import AvailabilityUpdate, UserPublic, UsersPublic
 
@@ -35,10 +35,9 @@ def me(actor: UserActor, session: ReadDB) -> UserPublic:
 
 
 @router.put("/me/availability", response_model=UserPublic)
-def set_availability(body: AvailabilityUpdate, actor: UserActor, state: StateDep) -> UserPublic:
+def set_availability(body: AvailabilityUpdate, actor: UserActor, session: WriteDB) -> UserPublic:
     """Switch yourself available or away; automated assignment picks only available supporters."""
-    with state.db.write() as session:
-        user = current_user(session, actor)
-        user.available = body.available
-        session.flush()
-        return user_public(user)
+    user = current_user(session, actor)
+    user.available = body.available
+    session.flush()
+    return user_public(user)

@@ -6,13 +6,13 @@ import secrets
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from server.api.deps import StateDep
+from server.api.deps import StateDep, WriteDB
 from server.models import Company
 from server.notify.outbox import split_addresses
 from server.web.deps import AdminLoginDep, FormDep
 from server.web.forms import text_field
 from server.web.routes.admin_users import AdminForm, is_email, is_single_line
-from server.web.sessions import Login
+from server.logins import Login
 from server.web.templating import render
 from sosqueue import urls
 
@@ -54,7 +54,7 @@ def company_page(request: Request, login: AdminLoginDep, state: StateDep) -> Res
 
 
 @router.post("")
-def save_settings(request: Request, login: AdminLoginDep, state: StateDep, form: FormDep) -> Response:
+def save_settings(request: Request, login: AdminLoginDep, state: StateDep, form: FormDep, session: WriteDB) -> Response:
     """Save all settings at once, or none when one is wrong; a first webhook URL gets a secret."""
     check = AdminForm(form)
     expiry = _checked_expiry(check)
@@ -63,21 +63,19 @@ def save_settings(request: Request, login: AdminLoginDep, state: StateDep, form:
     if not check.ok:
         values = {name: text_field(form, name) for name in ("expiry_hours", "notify_emails", "webhook_url")}
         return _company_page(request, login, state, values=values, errors=check.errors, status=check.status)
-    with state.db.write() as session:
-        company = session.get(Company, login.user.company_id)
-        company.expiry_hours = expiry
-        company.notify_emails = ", ".join(emails)
-        company.webhook_url = webhook_url
-        if webhook_url and not company.webhook_secret:
-            company.webhook_secret = new_webhook_secret()
+    company = session.get(Company, login.user.company_id)
+    company.expiry_hours = expiry
+    company.notify_emails = ", ".join(emails)
+    company.webhook_url = webhook_url
+    if webhook_url and not company.webhook_secret:
+        company.webhook_secret = new_webhook_secret()
     return RedirectResponse(PAGE, status_code=303)
 
 
 @router.post("/webhook-secret")
-def renew_webhook_secret(login: AdminLoginDep, state: StateDep, form: FormDep) -> Response:
+def renew_webhook_secret(login: AdminLoginDep, form: FormDep, session: WriteDB) -> Response:
     """A new secret for signing webhook calls; the receiver must switch to it."""
-    with state.db.write() as session:
-        session.get(Company, login.user.company_id).webhook_secret = new_webhook_secret()
+    session.get(Company, login.user.company_id).webhook_secret = new_webhook_secret()
     return RedirectResponse(PAGE, status_code=303)
 
 

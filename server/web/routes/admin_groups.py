@@ -6,13 +6,13 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from server.api.deps import StateDep
+from server.api.deps import StateDep, WriteDB
 from server.models import Group, GroupMember, Module, ServiceRequest, User
 from server.web.deps import AdminLoginDep, FormDep
 from server.web.forms import text_field
 from server.web.lookups import company_row
 from server.web.routes.admin_users import AdminForm, company_user, keyed
-from server.web.sessions import Login
+from server.logins import Login
 from server.web.templating import render
 
 router = APIRouter(prefix="/admin/groups")
@@ -46,14 +46,13 @@ def groups_page(request: Request, login: AdminLoginDep, state: StateDep) -> Resp
 
 
 @router.post("")
-def create_group(request: Request, login: AdminLoginDep, state: StateDep, form: FormDep) -> Response:
+def create_group(request: Request, login: AdminLoginDep, state: StateDep, form: FormDep, session: WriteDB) -> Response:
     """Create an empty group; members are added on the page."""
     check = AdminForm(form)
     name = check.line("name", required=True)
     if check.ok:
-        with state.db.write() as session:
-            if not _insert(session, Group(company_id=login.user.company_id, name=name)):
-                check.conflict("name", "A group with this name already exists.")
+        if not _insert(session, Group(company_id=login.user.company_id, name=name)):
+            check.conflict("name", "A group with this name already exists.")
     if not check.ok:
         return _groups_page(request, login, state, values={"name": name}, errors=check.errors, status=check.status)
     return RedirectResponse(PAGE, status_code=303)
@@ -70,39 +69,38 @@ def _insert(session: Session, group: Group) -> bool:
 
 
 @router.post("/{group_id}/members/add")
-def add_member(group_id: str, login: AdminLoginDep, state: StateDep, form: FormDep) -> Response:
+def add_member(group_id: str, login: AdminLoginDep, form: FormDep, session: WriteDB) -> Response:
     """Add a user of the company to the group (adding a member twice changes nothing)."""
-    with state.db.write() as session:
-        group = company_group(session, login, group_id)
-        user = company_user(session, login, text_field(form, "user"))
-        if user not in group.members:
-            group.members.append(user)
+    group = company_group(session, login, group_id)
+    user = company_user(session, login, text_field(form, "user"))
+    if user not in group.members:
+        group.members.append(user)
     return RedirectResponse(PAGE, status_code=303)
 
 
 @router.post("/{group_id}/members/remove")
-def remove_member(group_id: str, login: AdminLoginDep, state: StateDep, form: FormDep) -> Response:
+def remove_member(group_id: str, login: AdminLoginDep, form: FormDep, session: WriteDB) -> Response:
     """Take a user out of the group; the requests already assigned to them stay theirs."""
-    with state.db.write() as session:
-        group = company_group(session, login, group_id)
-        user = company_user(session, login, text_field(form, "user"))
-        session.execute(delete(GroupMember).where(GroupMember.group_id == group.id, GroupMember.user_id == user.id))
+    group = company_group(session, login, group_id)
+    user = company_user(session, login, text_field(form, "user"))
+    session.execute(delete(GroupMember).where(GroupMember.group_id == group.id, GroupMember.user_id == user.id))
     return RedirectResponse(PAGE, status_code=303)
 
 
 @router.post("/{group_id}/delete")
-def delete_group(request: Request, group_id: str, login: AdminLoginDep, state: StateDep, form: FormDep) -> Response:
+def delete_group(
+    request: Request, group_id: str, login: AdminLoginDep, state: StateDep, form: FormDep, session: WriteDB
+) -> Response:
     """Delete a group that no module files into and no request belongs to."""
     check = AdminForm(form)
-    with state.db.write() as session:
-        group = company_group(session, login, group_id)
-        if session.scalar(select(exists().where(Module.group_id == group.id))):
-            check.conflict("group", "A module files its requests into this group, so it cannot be deleted.")
-        elif session.scalar(select(exists().where(ServiceRequest.group_id == group.id))):
-            check.conflict("group", "Service requests belong to this group, so it stays for their history.")
-        else:
-            session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
-            session.delete(group)
+    group = company_group(session, login, group_id)
+    if session.scalar(select(exists().where(Module.group_id == group.id))):
+        check.conflict("group", "A module files its requests into this group, so it cannot be deleted.")
+    elif session.scalar(select(exists().where(ServiceRequest.group_id == group.id))):
+        check.conflict("group", "Service requests belong to this group, so it stays for their history.")
+    else:
+        session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
+        session.delete(group)
     if not check.ok:
         return _groups_page(request, login, state, errors=keyed(check.errors, group_id), status=check.status)
     return RedirectResponse(PAGE, status_code=303)

@@ -1,54 +1,30 @@
 """Admin page for support modules: create, assignment strategy, rotate or revoke the token, download.
 
-A download stamps the company's module into one of the server's prebuilt base agents
-(``settings.bases_dir/<platform>/``) with the default brand under the company's name. The
-module's token is derived from the server's key (``server.admin.module_token``), so the
-download can carry it although only its hash is stored.
+Downloads are made by ``server.downloads``; the route checks that the module can go into one.
 """
 
-import logging
-import os
-import shutil
-import stat
-import tempfile
-import zipfile
-from functools import partial
-from pathlib import Path
-
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
-from starlette.concurrency import run_in_threadpool
 
-from branding.model import DEFAULT_COMPANY, DEFAULT_PRODUCT, Brand, BrandError
-from builder import ModuleSpec, stamp_module
-from server import admin
-from server.api.deps import StateDep
+from server import admin, downloads
+from server.api.deps import StateDep, WriteDB
 from server.assignment import UnknownStrategy, parse_strategy
+from server.logins import Login
 from server.models import Company, Group, Module, User
 from server.web.deps import AdminLoginDep, FormDep
 from server.web.errors import WebError
 from server.web.forms import text_field
 from server.web.lookups import company_row
+from server.web.responses import DownloadResponse
 from server.web.routes.admin_users import AdminForm, keyed, shown_once
-from server.web.sessions import Login
 from server.web.templating import render
-from sosqueue import module_config, urls
-from sosqueue.errors import SosqueueError
-from sosqueue.platforms import FILE_NAME_UNSAFE
-
-log = logging.getLogger("sosqueue.web")
+from sosqueue import urls
 
 router = APIRouter(prefix="/admin/modules")
 
 PAGE = "/admin/modules"
-# platform: (label, the base agent's name in settings.bases_dir/<platform>/)
-PLATFORMS = {
-    "linux": ("Linux", "sosqueue-agent"),
-    "windows": ("Windows", "sosqueue-agent.exe"),
-    "macos": ("macOS", "sosqueue-agent.app"),
-}
 INSECURE_URL = ("Modules must reach the queue over https:// (plain http:// works only on the server's own "
                 "computer). Whoever runs the server sets SOSQUEUE_PUBLIC_URL to its https:// address.")
 
@@ -57,14 +33,8 @@ def company_module(session: Session, login: Login, module_id: str) -> Module:
     return company_row(session, Module, module_id, company_id=login.user.company_id, what="module")
 
 
-def available_bases(bases_dir: Path) -> dict[str, Path]:
-    """The platforms this server has a base agent for, and where it is."""
-    paths = {platform: bases_dir / platform / name for platform, (_label, name) in PLATFORMS.items()}
-    return {platform: path for platform, path in paths.items() if path.exists()}
-
-
-def downloads(state) -> tuple[tuple[str, str], ...]:
-    return tuple((platform, PLATFORMS[platform][0]) for platform in available_bases(state.settings.bases_dir))
+def offered_downloads(state) -> tuple[tuple[str, str], ...]:
+    return downloads.offered(state.settings.bases_dir)
 
 
 def module_server_url(request: Request, state) -> tuple[str, str | None]:
@@ -105,7 +75,7 @@ def _modules_page(request: Request, login: Login, state, *, values: dict | None 
         return render(
             request, "admin/modules.html", login=login, modules=modules, groups=groups,
             strategies=strategy_options(users), token_states={m.id: _token_state(state, m) for m in modules},
-            downloads=downloads(state), bases_dir=str(state.settings.bases_dir), server_url=server_url,
+            downloads=offered_downloads(state), bases_dir=str(state.settings.bases_dir), server_url=server_url,
             url_problem=url_problem, values=values or {"assignment": "none"}, errors=errors or {}, status=status,
         )
 
@@ -150,63 +120,62 @@ def _checked_group(check: AdminForm, session: Session, company_id: str) -> str |
 
 
 @router.post("")
-def create_module(request: Request, login: AdminLoginDep, state: StateDep, form: FormDep) -> Response:
+def create_module(request: Request, login: AdminLoginDep, state: StateDep, form: FormDep, session: WriteDB) -> Response:
     """Register a module; its token is shown once, next to the downloads that carry it."""
     check = AdminForm(form)
     company_id = login.user.company_id
     name = check.line("name", required=True)
-    with state.db.write() as session:
-        group = _checked_group(check, session, company_id)
-        assignment = _checked_assignment(check, session, company_id)
-        if check.ok:
-            created = admin.create_module(session, company=session.get(Company, company_id), name=name, group=group,
-                                          assignment=assignment, secret_key=state.secret_key)
-            module, token = {"id": created.item.id, "name": created.item.name}, created.token
+    group = _checked_group(check, session, company_id)
+    assignment = _checked_assignment(check, session, company_id)
+    if check.ok:
+        created = admin.create_module(session, company=session.get(Company, company_id), name=name, group=group,
+                                      assignment=assignment, secret_key=state.secret_key)
+        module, token = {"id": created.item.id, "name": created.item.name}, created.token
     if not check.ok:
         values = {"name": name, "group": text_field(form, "group"), "assignment": assignment}
         return _modules_page(request, login, state, values=values, errors=check.errors, status=check.status)
     return shown_once(request, login, heading="Module {name} is registered", values={"name": module["name"]},
                       explanation="This is its token, shown only this once. The downloads below carry it already; "
                                   "you need it only to build a module yourself (sosqueue build).",
-                      secret=token, secret_id="module-token", back=PAGE, module=module, downloads=downloads(state))
+                      secret=token, secret_id="module-token", back=PAGE, module=module,
+                      downloads=offered_downloads(state))
 
 
 @router.post("/{module_id}/assignment")
 def change_assignment(request: Request, module_id: str, login: AdminLoginDep, state: StateDep,
-                      form: FormDep) -> Response:
+                      form: FormDep, session: WriteDB) -> Response:
     """Change who gets the module's new requests; requests already filed keep their assignee."""
     check = AdminForm(form)
-    with state.db.write() as session:
-        module = company_module(session, login, module_id)
-        assignment = _checked_assignment(check, session, login.user.company_id)
-        if check.ok:
-            module.assignment = assignment
+    module = company_module(session, login, module_id)
+    assignment = _checked_assignment(check, session, login.user.company_id)
+    if check.ok:
+        module.assignment = assignment
     if not check.ok:
         return _modules_page(request, login, state, errors=keyed(check.errors, module_id), status=check.status)
     return RedirectResponse(PAGE, status_code=303)
 
 
 @router.post("/{module_id}/rotate")
-def rotate_token(request: Request, module_id: str, login: AdminLoginDep, state: StateDep, form: FormDep) -> Response:
+def rotate_token(
+    request: Request, module_id: str, login: AdminLoginDep, state: StateDep, form: FormDep, session: WriteDB
+) -> Response:
     """Give the module a new token (this also brings a revoked module back); the old one stops at once."""
-    with state.db.write() as session:
-        module = company_module(session, login, module_id)
-        token = admin.rotate_module_token(session, module=module, secret_key=state.secret_key)
-        shown = {"id": module.id, "name": module.name}
+    module = company_module(session, login, module_id)
+    token = admin.rotate_module_token(session, module=module, secret_key=state.secret_key)
+    shown = {"id": module.id, "name": module.name}
     return shown_once(
         request, login, heading="New token for {name}", values={"name": shown["name"]},
         explanation="The old token stopped working just now. The new one is shown only this once.",
         notes=("Modules already handed out stop working until they are replaced: download the module again "
                "and hand it out, or rebuild your own with the new token.",),
-        secret=token, secret_id="module-token", back=PAGE, module=shown, downloads=downloads(state),
+        secret=token, secret_id="module-token", back=PAGE, module=shown, downloads=offered_downloads(state),
     )
 
 
 @router.post("/{module_id}/revoke")
-def revoke(module_id: str, login: AdminLoginDep, state: StateDep, form: FormDep) -> Response:
+def revoke(module_id: str, login: AdminLoginDep, form: FormDep, session: WriteDB) -> Response:
     """Stop the module from filing requests; rotating its token brings it back."""
-    with state.db.write() as session:
-        admin.revoke_module(session, module=company_module(session, login, module_id))
+    admin.revoke_module(session, module=company_module(session, login, module_id))
     return RedirectResponse(PAGE, status_code=303)
 
 
@@ -216,7 +185,7 @@ def revoke(module_id: str, login: AdminLoginDep, state: StateDep, form: FormDep)
 @router.get("/{module_id}/download/{platform}")
 def download(request: Request, module_id: str, platform: str, login: AdminLoginDep, state: StateDep) -> Response:
     """The module for one platform, stamped now with its current token."""
-    base = available_bases(state.settings.bases_dir).get(platform)
+    base = downloads.available_bases(state.settings.bases_dir).get(platform)
     with state.db.read() as session:
         module = company_module(session, login, module_id)
         if base is None:
@@ -230,77 +199,10 @@ def download(request: Request, module_id: str, platform: str, login: AdminLoginD
         server_url, url_problem = module_server_url(request, state)
         if url_problem:
             raise WebError(409, INSECURE_URL)
-        spec = ModuleSpec(
-            name=module.name, module_id=module.id, module_token=token,
-            group=module.group.name if module.group else None, assignment=module.assignment,
-            server_url=server_url, ca_bundle=None, brand=module_brand(module.company.name),
-            options=module_config.Options(),
-        )
-    folder, built = _stamp(spec, base, platform)
-    return TemporaryFileResponse(built, folder=folder, filename=built.name, media_type=_media_type(built),
-                                 headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
-
-
-def module_brand(company_name: str) -> Brand:
-    """The default brand under the company's name, kept to what a shortcut's file name allows."""
-    name = "".join(c for c in company_name if c not in FILE_NAME_UNSAFE and c.isprintable()).strip()[:60].strip()
+        spec = downloads.module_spec(module, token=token, server_url=server_url)
     try:
-        return Brand(company=name or DEFAULT_COMPANY, product=name or DEFAULT_PRODUCT)
-    except BrandError:
-        return Brand()
-
-
-def _stamp(spec: ModuleSpec, base: Path, platform: str) -> tuple[Path, Path]:
-    """A fresh folder holding the stamped module (a macOS bundle zipped), and the file to send."""
-    folder = Path(tempfile.mkdtemp(prefix="sosqueue-download-"))
-    try:
-        built = stamp_module(spec, base=base, out_dir=folder, module_id=spec.module_id, module_token=spec.module_token)
-        return folder, zip_bundle(built) if platform == "macos" else built
-    except SosqueueError as error:
-        shutil.rmtree(folder, ignore_errors=True)
-        log.error("cannot stamp a module onto %s: %s", base, error)
+        made = downloads.stamp(spec, base=base, platform=platform)
+    except downloads.StampFailed as failed:
         raise WebError(500, "The server's base agent for {platform} cannot be used: {reason}",
-                       platform=PLATFORMS[platform][0], reason=str(error)) from None
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-
-
-def zip_bundle(bundle: Path) -> Path:
-    """A macOS ``.app`` folder as one ``.zip``, keeping its symlinks and executable bits."""
-    archive = bundle.with_name(f"{bundle.name}.zip")
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
-        for folder, subfolders, files in os.walk(bundle):
-            for name in sorted(subfolders + files):
-                path = Path(folder, name)
-                arcname = str(path.relative_to(bundle.parent))
-                if path.is_symlink():
-                    link = zipfile.ZipInfo(arcname)
-                    link.create_system = 3  # Unix, so that unzip reads the mode below
-                    link.external_attr = (stat.S_IFLNK | 0o755) << 16
-                    zipped.writestr(link, os.readlink(path))
-                elif path.is_file():
-                    zipped.write(path, arcname)
-    return archive
-
-
-def _media_type(path: Path) -> str:
-    return "application/zip" if path.suffix == ".zip" else "application/octet-stream"
-
-
-class TemporaryFileResponse(FileResponse):
-    """Sends a file made for this one response, then removes its folder, also when the download
-    breaks off (a BackgroundTask would only run after a complete send)."""
-
-    def __init__(self, path: Path, *, folder: Path, **kwargs):
-        super().__init__(path, **kwargs)
-        self.folder = folder
-
-    async def __call__(self, scope, receive, send) -> None:
-        # With pathsend the server would read the file after we return: send it ourselves.
-        extensions = {key: value for key, value in scope.get("extensions", {}).items()
-                      if key != "http.response.pathsend"}
-        try:
-            await super().__call__({**scope, "extensions": extensions}, receive, send)
-        finally:
-            await run_in_threadpool(partial(shutil.rmtree, self.folder, ignore_errors=True))
+                       platform=failed.label, reason=failed.reason) from None
+    return DownloadResponse(made, headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})

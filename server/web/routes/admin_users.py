@@ -16,13 +16,13 @@ from starlette.datastructures import FormData
 
 from server import security
 from server.admin import ROLES
-from server.api.deps import StateDep
+from server.api.deps import StateDep, WriteDB
 from server.models import Company, User
-from server.web import sessions
+from server import logins
 from server.web.deps import AdminLoginDep, FormDep
 from server.web.forms import text_field
 from server.web.lookups import company_row
-from server.web.sessions import Login
+from server.logins import Login
 from server.web.templating import render
 
 router = APIRouter(prefix="/admin/users")
@@ -180,36 +180,38 @@ def _insert(session: Session, user: User) -> bool:
 
 
 @router.post("/{user_id}/role")
-def change_role(request: Request, user_id: str, login: AdminLoginDep, state: StateDep, form: FormDep) -> Response:
+def change_role(
+    request: Request, user_id: str, login: AdminLoginDep, state: StateDep, form: FormDep, session: WriteDB
+) -> Response:
     """Make a user admin or supporter."""
     check = AdminForm(form)
     role = check.choice("role", ROLES)
-    with state.db.write() as session:
-        lock_company(session, login)
-        user = company_user(session, login, user_id)
-        if check.ok and _leaves_no_admin(session, user, role=role, active=user.active):
-            check.conflict("role", NO_ADMIN_LEFT)
-        if check.ok:
-            user.role = role
+    lock_company(session, login)
+    user = company_user(session, login, user_id)
+    if check.ok and _leaves_no_admin(session, user, role=role, active=user.active):
+        check.conflict("role", NO_ADMIN_LEFT)
+    if check.ok:
+        user.role = role
     if not check.ok:
         return _users_page(request, login, state, errors=keyed(check.errors, user_id), status=check.status)
     return RedirectResponse("/admin/users", status_code=303)
 
 
 @router.post("/{user_id}/active")
-def change_active(request: Request, user_id: str, login: AdminLoginDep, state: StateDep, form: FormDep) -> Response:
+def change_active(
+    request: Request, user_id: str, login: AdminLoginDep, state: StateDep, form: FormDep, session: WriteDB
+) -> Response:
     """Deactivate a user (their logins and API tokens stop working at once) or reactivate them."""
     check = AdminForm(form)
     active = check.choice("active", ("0", "1")) == "1"
-    with state.db.write() as session:
-        lock_company(session, login)
-        user = company_user(session, login, user_id)
-        if check.ok and _leaves_no_admin(session, user, role=user.role, active=active):
-            check.conflict("active", NO_ADMIN_LEFT)
-        if check.ok:
-            user.active = active
-            if not active:
-                sessions.end_all_for(session, user.id)
+    lock_company(session, login)
+    user = company_user(session, login, user_id)
+    if check.ok and _leaves_no_admin(session, user, role=user.role, active=active):
+        check.conflict("active", NO_ADMIN_LEFT)
+    if check.ok:
+        user.active = active
+        if not active:
+            logins.end_all_for(session, user.id)
     if not check.ok:
         return _users_page(request, login, state, errors=keyed(check.errors, user_id), status=check.status)
     if not active:
@@ -242,7 +244,7 @@ def reset_password(request: Request, user_id: str, login: AdminLoginDep, state: 
     with state.db.write() as session:
         user = company_user(session, login, user_id)
         user.password_hash = password_hash
-        sessions.end_all_for(session, user.id)
+        logins.end_all_for(session, user.id)
     request.app.state.connect_hub.sign_out(user_id=user_id)  # their open session views close too
     if generated:
         return shown_once(request, login, heading="New password for {email}", values={"email": email},

@@ -1,6 +1,5 @@
 """Log in with email and password, log out, switch the language."""
 
-import math
 import re
 import secrets
 from datetime import timedelta
@@ -9,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from server.api.deps import StateDep
-from server.web import sessions
+from server.api.deps import StateDep, WriteDB
+from server import logins
 from server.web.deps import FORGED, FormDep, check_origin, optional_login
 from server.web.errors import WebError
 from server.web.i18n import COOKIE as LANGUAGE_COOKIE, LANGUAGES
@@ -74,42 +73,39 @@ def login(
     """Check the password; on success set the session cookie and go on to ``next``."""
     check_origin(request)
     next_url = safe_next(next)
-    if not sessions.tokens_match(request.cookies.get(_LOGIN_CSRF_COOKIE, ""), csrf_token):
+    if not logins.tokens_match(request.cookies.get(_LOGIN_CSRF_COOKIE, ""), csrf_token):
         return _login_page(request, state, next_url=next_url, email=email, status=403, error=FORGED)
-    wait = _login_wait(request, state, email)
-    if wait:
+    try:
+        token = logins.sign_in(
+            state.db, request.app.state.login_throttle, email=email, password=password, address=_address(request),
+            lifetime=timedelta(hours=state.settings.session_hours),
+        )
+    except logins.Throttled as throttled:
         return _login_page(request, state, next_url=next_url, email=email, status=429,
-                           error="Too many login attempts. Try again in {seconds} s.", error_values={"seconds": wait})
-    with state.db.write() as session:
-        user = sessions.authenticate(session, email=email, password=password)
-        token = user and sessions.start(session, user=user, lifetime=timedelta(hours=state.settings.session_hours))
+                           error="Too many login attempts. Try again in {seconds} s.",
+                           error_values={"seconds": throttled.seconds})
     if not token:
         return _login_page(request, state, next_url=next_url, email=email, status=401,
                            error="The email or the password is wrong.")
     response = RedirectResponse(next_url, status_code=303)
-    response.set_cookie(sessions.COOKIE, token, httponly=True, samesite="lax", secure=_secure(request, state),
+    response.set_cookie(logins.COOKIE, token, httponly=True, samesite="lax", secure=_secure(request, state),
                         max_age=int(state.settings.session_hours * 3600), path="/")
     response.delete_cookie(_LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
-def _login_wait(request: Request, state, email: str) -> int:
-    """Seconds to wait before another attempt from this address or for this account; 0 = go."""
-    limiters = request.app.state.login_limiters
-    client = request.client.host if request.client else "unknown"
-    wait = max(limiters["ip"].acquire(client), limiters["email"].acquire(email.strip().lower()))
-    return math.ceil(wait)
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 @router.post("/logout")
-def logout(request: Request, state: StateDep, _form: FormDep) -> Response:
+def logout(request: Request, state: StateDep, _form: FormDep, session: WriteDB) -> Response:
     """End this login (its open session views close too) and go back to the login page."""
-    cookie = request.cookies.get(sessions.COOKIE, "")
-    with state.db.write() as session:
-        sessions.end(session, cookie)
+    cookie = request.cookies.get(logins.COOKIE, "")
+    logins.end(session, cookie)
     request.app.state.connect_hub.sign_out(login_cookie=cookie)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(sessions.COOKIE, path="/")
+    response.delete_cookie(logins.COOKIE, path="/")
     return response
 
 

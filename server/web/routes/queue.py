@@ -11,18 +11,19 @@ from sqlalchemy.orm import Session
 
 from server import queue
 from sosqueue import codes
-from server.api.deps import StateDep, current_user
+from server.api.deps import StateDep, WriteDB, current_user
 from server.api.present import request_public
 from sosqueue.statuses import OPEN_STATUSES, Status
 from server.models import Group, User, utcnow
 from server.web.deps import FormDep, LoginDep
-from server.web.sessions import Login
+from server.logins import Login
 from server.web.templating import render
 
 router = APIRouter()
 
 PAGE_SIZE = 100
-STATUS_CHOICES = ("open", "new", "pending", "in_progress", "closed", "expired", "all")
+#: The queue's status filter: the open ones, one status, or all.
+STATUS_CHOICES = ("open", *(status.value for status in Status), "all")
 _Short = Annotated[str, Query(max_length=100, pattern=r"^[^\x00]*$")]
 _RowId = Annotated[int | None, Query(ge=1, le=2**62)]
 
@@ -136,10 +137,9 @@ def _search(state, login: Login, text: str) -> tuple[str | None, tuple[str, dict
 
 
 @router.post("/me/availability")
-def set_availability(request: Request, login: LoginDep, state: StateDep, form: FormDep) -> Response:
+def set_availability(request: Request, login: LoginDep, form: FormDep, session: WriteDB) -> Response:
     """Switch yourself available or away; automated assignment skips supporters who are away."""
-    with state.db.write() as session:
-        current_user(session, login.actor).available = form.get("available") == "1"
+    current_user(session, login.actor).available = form.get("available") == "1"
     return RedirectResponse(_back(request, "/queue"), status_code=303)
 
 

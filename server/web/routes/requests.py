@@ -9,9 +9,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server import queue
+from server import creation, queue
 from sosqueue import codes
-from server.api.deps import StateDep
+from server.api.deps import StateDep, WriteDB
 from server.api.present import event_public, request_public
 from server.models import RequestEvent, ServiceRequest, User, utcnow
 from server.schemas import ServiceRequestCreate
@@ -19,7 +19,7 @@ from server.web.deps import FormDep, LoginDep
 from server.web.errors import WebError
 from server.web.forms import field_errors, text_field
 from server.web.routes.queue import colleagues, group_names
-from server.web.sessions import Login
+from server.logins import Login
 from server.web.templating import render
 
 router = APIRouter(prefix="/requests")
@@ -57,13 +57,8 @@ def create_request(request: Request, login: LoginDep, state: StateDep, form: For
         )
     except ValidationError as error:
         return _new_form(request, login, state, values=values, errors=field_errors(error), status=422)
-    with state.db.write() as session:
-        created = queue.create_request(
-            session, actor=login.actor, payload=payload, source="manual",
-            expiry=queue.expiry_for(session, login.user.company_id, state.settings.expiry_hours),
-        )
-        code = created.request.code
-    return RedirectResponse(f"{_request_url(code)}?created=1", status_code=303)
+    filed = creation.file_request(state, actor=login.actor, payload=payload, source="manual")
+    return RedirectResponse(f"{_request_url(filed.request.code)}?created=1", status_code=303)
 
 
 # -- one request ---------------------------------------------------------------------------
@@ -96,23 +91,21 @@ def _names(session: Session, company_id: str) -> dict[str, str]:
 
 
 @router.post("/{code}/assign")
-def assign(code: str, login: LoginDep, state: StateDep, form: FormDep) -> Response:
+def assign(code: str, login: LoginDep, form: FormDep, session: WriteDB) -> Response:
     """Assign to me, to a colleague, or unassign (an empty choice)."""
     choice = text_field(form, "user")
-    with state.db.write() as session:
-        item = _find(session, login, code, lock=True)
-        user_id = login.user.id if choice == "me" else (choice or None)
-        queue.assign(session, request=item, actor=login.actor, user_id=user_id)
-        return RedirectResponse(_request_url(item.code), status_code=303)
+    item = _find(session, login, code, lock=True)
+    user_id = login.user.id if choice == "me" else (choice or None)
+    queue.assign(session, request=item, actor=login.actor, user_id=user_id)
+    return RedirectResponse(_request_url(item.code), status_code=303)
 
 
 @router.post("/{code}/close")
-def close(code: str, login: LoginDep, state: StateDep, form: FormDep) -> Response:
+def close(code: str, login: LoginDep, form: FormDep, session: WriteDB) -> Response:
     """Close the request; it leaves the open queue."""
-    with state.db.write() as session:
-        item = _find(session, login, code, lock=True)
-        queue.close(session, request=item, actor=login.actor)
-        return RedirectResponse(_request_url(item.code), status_code=303)
+    item = _find(session, login, code, lock=True)
+    queue.close(session, request=item, actor=login.actor)
+    return RedirectResponse(_request_url(item.code), status_code=303)
 
 
 __all__ = ["router", "WebError"]

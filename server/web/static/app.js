@@ -2,7 +2,10 @@
 // browser notifications. Pages work without it; nothing here builds markup from event data.
 "use strict";
 
-const EVENT_TYPES = ["created", "assigned", "claimed", "joined", "left", "status_changed", "closed", "expired"];
+// The server's vocabulary (server/web/vocabulary.py), rendered into every page by base.html.
+const VOCABULARY = JSON.parse(document.querySelector("meta[name='sosqueue-vocabulary']").content);
+const EVENT = VOCABULARY.event;
+const EVENT_TYPES = VOCABULARY.queueEvents;
 const RETRY_MAX_MS = 30000;
 
 function text(name) {
@@ -104,7 +107,7 @@ function startQueue() {
   const created = new Set();
   let pending = null;
   connectLive((type, event) => {
-    if (type === "created") created.add(event.code);
+    if (type === EVENT.CREATED) created.add(event.code);
     clearTimeout(pending);
     pending = setTimeout(() => {
       const codes = new Set(created);

@@ -7,8 +7,16 @@
 (() => {
   const RETRY_FIRST_MS = 1000;
   const RETRY_MAX_MS = 30000;
+  // The server's vocabulary (server/web/vocabulary.py), rendered into the page by base.html.
+  const VOCABULARY = JSON.parse(document.querySelector("meta[name='sosqueue-vocabulary']").content);
+  const MESSAGE = VOCABULARY.message;
+  const CLOSE = VOCABULARY.close;
+  const STATUS = VOCABULARY.status;
   // Closed for good by the server: trying again cannot help, so say why instead.
-  const FINAL_CLOSES = { 4401: "signedOut", 4403: "forbidden", 4404: "notFound", 4409: "closed" };
+  const FINAL_CLOSES = {
+    [CLOSE.NOT_SIGNED_IN]: "signedOut", [CLOSE.FORBIDDEN]: "forbidden", [CLOSE.NOT_FOUND]: "notFound",
+    [CLOSE.NOT_OPEN]: "closed",
+  };
   const FINAL_STATES = { signedOut: "signed_out", forbidden: "forbidden", notFound: "not_found", closed: "closed" };
   // States in which the customer is connected, not sharing, and may be asked (again).
   const ASKABLE = new Set(["denied", "stopped", "ready", "ended"]);
@@ -124,28 +132,28 @@
   }
 
   const HANDLERS = {
-    hello(message) {
+    [MESSAGE.HELLO](message) {
       view.delay = RETRY_FIRST_MS;
       view.customer = Boolean(message.customer_connected);
       view.sharing = Boolean(message.sharing);
       if (view.sharing) show("sharing");
       else customerThere();
     },
-    customer_joined() {
+    [MESSAGE.CUSTOMER_JOINED]() {
       view.customer = true;
       if (!view.sharing) customerThere();
     },
-    customer_left() {
+    [MESSAGE.CUSTOMER_LEFT]() {
       view.customer = false;
       view.sharing = false;
       show("waiting");
     },
-    consent(message) {
+    [MESSAGE.CONSENT](message) {
       view.sharing = message.allowed === true;
       view.wantView = view.sharing;
       show(view.sharing ? "sharing" : "denied");
     },
-    view_stopped(message) {
+    [MESSAGE.VIEW_STOPPED](message) {
       view.sharing = false;
       if (message.reason === "customer_stopped") {
         view.wantView = false;
@@ -154,7 +162,7 @@
         refreshControls();  // customer_left or session_ended follows and says why
       }
     },
-    session_ended(message) {
+    [MESSAGE.SESSION_ENDED](message) {
       view.sharing = false;
       view.wantView = false;
       if (message.by === "customer") {
@@ -163,14 +171,14 @@
         show("ended", view.ending ? "endedSelf" : "endedColleague");
         view.ending = false;
       } else {
-        view.endedText = message.reason === "expired" ? "endedExpired" : "endedClosed";
+        view.endedText = message.reason === STATUS.EXPIRED ? "endedExpired" : "endedClosed";
         show("ended", view.endedText);
       }
     },
-    chat(message) {
+    [MESSAGE.CHAT](message) {
       addChat(message);
     },
-    error(message) {
+    [MESSAGE.ERROR](message) {
       showError(String(message.detail || ""));
     },
   };
@@ -189,7 +197,7 @@
 
   function ask() {
     view.wantView = true;
-    if (send({ type: "view_request" })) show("asking");
+    if (send({ type: MESSAGE.VIEW_REQUEST })) show("asking");
   }
 
   // -- frames ------------------------------------------------------------------------------------
@@ -211,7 +219,7 @@
         bitmap = null;  // not a picture this browser can decode: skip it, ask for the next
       }
       if (bitmap) draw(bitmap);
-      send({ type: "ack" });
+      send({ type: MESSAGE.ACK });
     }
     view.drawing = false;
   }
@@ -257,7 +265,7 @@
     event.preventDefault();
     const text = elements.text.value.trim();
     if (!text) return;
-    if (!send({ type: "chat", text })) {
+    if (!send({ type: MESSAGE.CHAT, text })) {
       showError(elements.state.dataset.notSent);
       return;
     }
@@ -280,7 +288,7 @@
     elements.end.addEventListener("click", () => {
       view.ending = true;
       view.wantView = false;
-      send({ type: "end" });
+      send({ type: MESSAGE.END });
     });
     show("connecting");
     connect();

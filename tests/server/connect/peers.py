@@ -11,7 +11,7 @@ from PIL import Image
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from server.web.sessions import COOKIE
+from server.logins import COOKIE
 from tests.support.dashboard import DashboardClient
 from tests.support.tenants import Tenant, bearer, file_request
 

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from server.db import Database
 from server.models import WebSession, utcnow
 from server.security import token_hash
-from server.web.sessions import COOKIE
+from server.logins import COOKIE
 from tests.server.connect.peers import (
     CUSTOMER_NAME, FRAME_LIMIT, WAIT, Expert, Sockets, close_code, jpeg, receive, receive_frame, send,
 )

@@ -1,0 +1,120 @@
+"""Module downloads: a company's module stamped into one of the server's prebuilt base agents.
+
+The bases live in ``settings.bases_dir/<platform>/``. A download carries the default brand
+under the company's name and the module's current token, which is derived from the server's
+key (``server.admin.module_token``), so it can be stamped although only its hash is stored.
+Each download is made in a fresh temporary folder that its sender removes (``Download.remove``).
+"""
+
+import logging
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from branding.model import DEFAULT_COMPANY, DEFAULT_PRODUCT, Brand, BrandError
+from builder import ModuleSpec, stamp_module
+from server.models import Module
+from sosqueue import module_config
+from sosqueue.errors import SosqueueError
+from sosqueue.platforms import FILE_NAME_UNSAFE
+
+log = logging.getLogger("sosqueue.downloads")
+
+# platform: (label, the base agent's name in settings.bases_dir/<platform>/)
+PLATFORMS = {
+    "linux": ("Linux", "sosqueue-agent"),
+    "windows": ("Windows", "sosqueue-agent.exe"),
+    "macos": ("macOS", "sosqueue-agent.app"),
+}
+
+
+class StampFailed(Exception):
+    """The base agent for ``platform`` cannot take the module; ``reason`` says why."""
+
+    def __init__(self, platform: str, reason: str):
+        super().__init__(f"cannot stamp a module for {platform}: {reason}")
+        self.platform = platform
+        self.label = PLATFORMS[platform][0]
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Download:
+    """A stamped module ready to send, in a folder of its own."""
+
+    folder: Path
+    path: Path
+
+    @property
+    def media_type(self) -> str:
+        return "application/zip" if self.path.suffix == ".zip" else "application/octet-stream"
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def available_bases(bases_dir: Path) -> dict[str, Path]:
+    """The platforms this server has a base agent for, and where it is."""
+    paths = {platform: bases_dir / platform / name for platform, (_label, name) in PLATFORMS.items()}
+    return {platform: path for platform, path in paths.items() if path.exists()}
+
+
+def offered(bases_dir: Path) -> tuple[tuple[str, str], ...]:
+    """(platform, label) of each download this server offers."""
+    return tuple((platform, PLATFORMS[platform][0]) for platform in available_bases(bases_dir))
+
+
+def module_brand(company_name: str) -> Brand:
+    """The default brand under the company's name, kept to what a shortcut's file name allows."""
+    name = "".join(c for c in company_name if c not in FILE_NAME_UNSAFE and c.isprintable()).strip()[:60].strip()
+    try:
+        return Brand(company=name or DEFAULT_COMPANY, product=name or DEFAULT_PRODUCT)
+    except BrandError:
+        return Brand()
+
+
+def module_spec(module: Module, *, token: str, server_url: str) -> ModuleSpec:
+    """What goes into the module's download (``module.group`` and ``.company`` are loaded here)."""
+    return ModuleSpec(
+        name=module.name, module_id=module.id, module_token=token,
+        group=module.group.name if module.group else None, assignment=module.assignment,
+        server_url=server_url, ca_bundle=None, brand=module_brand(module.company.name),
+        options=module_config.Options(),
+    )
+
+
+def stamp(spec: ModuleSpec, *, base: Path, platform: str) -> Download:
+    """The module stamped into ``base`` (a macOS bundle zipped), in a fresh temporary folder."""
+    folder = Path(tempfile.mkdtemp(prefix="sosqueue-download-"))
+    try:
+        built = stamp_module(spec, base=base, out_dir=folder, module_id=spec.module_id, module_token=spec.module_token)
+        return Download(folder, zip_bundle(built) if platform == "macos" else built)
+    except SosqueueError as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        log.error("cannot stamp a module onto %s: %s", base, error)
+        raise StampFailed(platform, str(error)) from None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def zip_bundle(bundle: Path) -> Path:
+    """A macOS ``.app`` folder as one ``.zip``, keeping its symlinks and executable bits."""
+    archive = bundle.with_name(f"{bundle.name}.zip")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for folder, subfolders, files in os.walk(bundle):
+            for name in sorted(subfolders + files):
+                path = Path(folder, name)
+                arcname = str(path.relative_to(bundle.parent))
+                if path.is_symlink():
+                    link = zipfile.ZipInfo(arcname)
+                    link.create_system = 3  # Unix, so that unzip reads the mode below
+                    link.external_attr = (stat.S_IFLNK | 0o755) << 16
+                    zipped.writestr(link, os.readlink(path))
+                elif path.is_file():
+                    zipped.write(path, arcname)
+    return archive

@@ -1,0 +1,59 @@
+"""Module downloads without HTTP: which bases are offered, the brand, zipped bundles, failures."""
+
+import stat
+import tempfile
+import zipfile
+
+import pytest
+
+from server import downloads
+from server.models import Company, Module
+
+
+def test_only_platforms_with_a_base_agent_are_offered(tmp_path):
+    (tmp_path / "windows").mkdir()
+    (tmp_path / "windows" / "sosqueue-agent.exe").write_bytes(b"MZ")
+    (tmp_path / "macos" / "sosqueue-agent.app").mkdir(parents=True)
+    assert downloads.offered(tmp_path) == (("windows", "Windows"), ("macos", "macOS"))
+    assert set(downloads.available_bases(tmp_path)) == {"windows", "macos"}
+
+
+@pytest.mark.parametrize(("company", "expected"), [
+    ("Acme GmbH", "Acme GmbH"),
+    ('A/c\\m:e*?"<>|', "Acme"),
+    ("\x00\x01", None),  # nothing printable is left: the default brand's names
+])
+def test_the_brand_carries_what_a_file_name_allows_of_the_company_name(company, expected):
+    brand = downloads.module_brand(company)
+    if expected is None:
+        assert (brand.company, brand.product) == (downloads.DEFAULT_COMPANY, downloads.DEFAULT_PRODUCT)
+    else:
+        assert brand.company == brand.product == expected
+
+
+def test_a_bundle_is_zipped_with_its_symlinks_and_executable_bits(tmp_path):
+    bundle = tmp_path / "Agent.app"
+    (bundle / "Contents" / "MacOS").mkdir(parents=True)
+    program = bundle / "Contents" / "MacOS" / "agent"
+    program.write_bytes(b"#!/bin/sh\n")
+    program.chmod(0o755)
+    (bundle / "Contents" / "Current").symlink_to("MacOS")
+    with zipfile.ZipFile(downloads.zip_bundle(bundle)) as zipped:
+        entries = {info.filename: info for info in zipped.infolist()}
+        assert stat.S_ISLNK(entries["Agent.app/Contents/Current"].external_attr >> 16)
+        assert zipped.read("Agent.app/Contents/Current") == b"MacOS"
+        assert entries["Agent.app/Contents/MacOS/agent"].external_attr >> 16 & 0o111
+
+
+def test_a_base_that_cannot_be_stamped_fails_cleanly_and_leaves_no_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temp"))
+    (tmp_path / "temp").mkdir()
+    broken = tmp_path / "sosqueue-agent"
+    broken.write_bytes(b"not an agent")
+    module = Module(id="m-1", name="SOS", assignment="none", group=None, company=Company(name="Acme"))
+    spec = downloads.module_spec(module, token="sqm_x", server_url="https://queue.example.test")
+    assert (spec.name, spec.module_token, spec.group, spec.brand.company) == ("SOS", "sqm_x", None, "Acme")
+    with pytest.raises(downloads.StampFailed) as failed:
+        downloads.stamp(spec, base=broken, platform="linux")
+    assert failed.value.label == "Linux" and failed.value.reason
+    assert list((tmp_path / "temp").iterdir()) == []

@@ -1,0 +1,59 @@
+"""The pages carry the shared vocabulary, and the scripts take it from there instead of copying it."""
+
+import html
+import json
+import re
+
+import pytest
+
+from server.web.templating import STATIC_DIR
+from server.web.vocabulary import NAME
+from sosqueue.connect import CloseCode, Message
+from sosqueue.events import QUEUE_EVENTS, EventType
+from sosqueue.statuses import Status
+from tests.server.inprocess import in_process
+from tests.support.servers import sqlite_url
+
+_META = re.compile(rf'<meta name="{NAME}" content="([^"]*)">')
+
+
+@pytest.fixture(scope="module")
+def login_page(tmp_path_factory) -> str:
+    with in_process(sqlite_url(tmp_path_factory.mktemp("db"))) as client:
+        return client.get("/login").text
+
+
+def rendered(page: str) -> dict:
+    (content,) = _META.findall(page)
+    return json.loads(html.unescape(content))
+
+
+def test_the_rendered_constants_equal_the_enums(login_page):
+    vocabulary = rendered(login_page)
+    assert vocabulary["event"] == {event.name: event.value for event in EventType}
+    assert vocabulary["queueEvents"] == [event.value for event in QUEUE_EVENTS]
+    assert vocabulary["status"] == {status.name: status.value for status in Status}
+    assert vocabulary["message"] == {message.name: message.value for message in Message}
+    assert vocabulary["close"] == {code.name: code.value for code in CloseCode}
+
+
+def test_the_page_has_no_script_but_its_own(login_page):
+    """The vocabulary is data in a meta tag: nothing for the Content-Security-Policy to allow."""
+    assert re.findall(r"<script[^>]*>", login_page) == ['<script src="/static/app.js" defer>']
+
+
+@pytest.mark.parametrize("script", ["app.js", "session.js"])
+def test_the_scripts_use_only_names_the_vocabulary_has(login_page, script):
+    source = (STATIC_DIR / script).read_text()
+    vocabulary = rendered(login_page)
+    assert f"meta[name='{NAME}']" in source
+    for group, key in (("event", "EVENT"), ("status", "STATUS"), ("message", "MESSAGE"), ("close", "CLOSE")):
+        assert set(re.findall(rf"\b{key}\.([A-Z_]+)", source)) <= set(vocabulary[group])
+
+
+@pytest.mark.parametrize("script", ["app.js", "session.js"])
+def test_the_scripts_hold_no_copies_of_close_codes_event_or_message_types(script):
+    source = (STATIC_DIR / script).read_text()
+    assert not re.search(r"\b(4000|4401|4403|4404|4409|1013)\b", source)
+    assert not re.search(r"""type: *["']""", source)  # messages are sent as MESSAGE.…
+    assert not re.search(r"""type === *["']""", source)  # and told apart by the vocabulary
