@@ -23,7 +23,7 @@ from server import queue
 from sosqueue import codes
 from server.actors import SYSTEM, Actor
 from server.connect import protocol
-from sosqueue.connect import CLOSE_REASONS, CloseCode, Message
+from sosqueue.connect import CLOSE_REASONS, CloseCode, Message, StopReason
 from sosqueue.events import ENDING_EVENTS, EventType
 from server.connect.presence import PresenceRecorder
 from server.lifecycle import CUSTOMER
@@ -250,7 +250,7 @@ class Room:
         if self.sharing:
             self.sharing = False
             await self._record(EventType.SCREEN_STOPPED, SYSTEM, {"by": "system"})
-            self._to_experts({"type": Message.VIEW_STOPPED, "reason": "customer_left"})
+            self._to_experts({"type": Message.VIEW_STOPPED, "reason": StopReason.CUSTOMER_LEFT})
 
     async def _expert_gone(self, peer: Peer) -> None:
         """Withdraw the leaving expert's open question; with the last expert gone, end sharing too."""
@@ -258,13 +258,13 @@ class Room:
             if self.asked_by == peer.user_id and not self._has_expert(peer.user_id):
                 self.asked_by = None  # else the customer's Allow would share with experts who never asked
                 if self.customer is not None:
-                    self.customer.send({"type": Message.VIEW_STOP, "reason": "withdrawn"})
+                    self.customer.send({"type": Message.VIEW_STOP, "reason": StopReason.WITHDRAWN})
             return
         if not (self.sharing or self.asked_by):
             return
         was_sharing, self.sharing, self.asked_by = self.sharing, False, None
         if self.customer is not None:
-            self.customer.send({"type": Message.VIEW_STOP, "reason": "experts_left"})
+            self.customer.send({"type": Message.VIEW_STOP, "reason": StopReason.EXPERTS_LEFT})
         if was_sharing:
             await self._record(EventType.SCREEN_STOPPED, SYSTEM, {"by": "system"})
 
@@ -310,7 +310,7 @@ class Room:
         if self.sharing:
             self.sharing = False
             await self._record(EventType.SCREEN_STOPPED, peer.admission.actor, {"by": "customer"})
-            self._to_experts({"type": Message.VIEW_STOPPED, "reason": "customer_stopped"})
+            self._to_experts({"type": Message.VIEW_STOPPED, "reason": StopReason.CUSTOMER_STOPPED})
 
     async def _customer_chat(self, peer: Peer, message: dict) -> None:
         if not self.experts:
@@ -348,10 +348,10 @@ class Room:
     async def _expert_end(self, peer: Peer, message: dict) -> None:
         was_sharing, self.sharing, self.asked_by = self.sharing, False, None
         if self.customer is not None:
-            self.customer.send({"type": Message.VIEW_STOP, "reason": "expert_ended"})
+            self.customer.send({"type": Message.VIEW_STOP, "reason": StopReason.EXPERT_ENDED})
         if was_sharing:
             await self._record(EventType.SCREEN_STOPPED, peer.admission.actor, {"by": "expert"})
-            self._to_experts({"type": Message.VIEW_STOPPED, "reason": "expert_ended"})
+            self._to_experts({"type": Message.VIEW_STOPPED, "reason": StopReason.EXPERT_ENDED})
         self._to_experts({"type": Message.SESSION_ENDED, "by": "expert"})
 
     @staticmethod

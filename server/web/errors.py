@@ -77,7 +77,7 @@ def install(app: FastAPI) -> None:
     _take_over(app, IllegalTransition, lambda e: (409, "This request is {status} and can no longer be changed.",
                                                   {"status": f"status:{e.status.value}"}))
     _take_over(app, Conflict, lambda e: (409, str(e)))
-    _take_over(app, RateLimited, lambda e: (429, str(e)))
+    _take_over(app, RateLimited, lambda e: (429, TOO_MANY_CREATED, {"seconds": e.retry_after}))
     _take_over(app, Problem, lambda e: (e.status, e.detail))
     _take_over(app, StarletteHTTPException, _http_message)
     _take_over(app, RequestValidationError, lambda e: (400, BAD_VALUE))
@@ -88,6 +88,7 @@ def install(app: FastAPI) -> None:
 
 
 BAD_VALUE = "This address or form has a value that is not allowed. Go back and use the page's buttons."
+TOO_MANY_CREATED = "Too many requests were created lately; try again in {seconds} s."
 
 
 def _http_message(error: StarletteHTTPException):

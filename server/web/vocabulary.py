@@ -9,7 +9,7 @@ copies of event types, statuses, message types or close codes.
 
 import json
 
-from sosqueue.connect import CloseCode, Message
+from sosqueue.connect import CloseCode, Message, StopReason
 from sosqueue.events import QUEUE_EVENTS, EventType
 from sosqueue.statuses import Status
 
@@ -17,13 +17,14 @@ NAME = "sosqueue-vocabulary"
 
 
 def vocabulary() -> dict:
-    """Event types (and those the queue refreshes on), statuses, Connect's message types and close codes."""
+    """Event types (and those the queue refreshes on), statuses, Connect's message types, close codes and stop reasons."""
     return {
         "event": {event.name: event.value for event in EventType},
         "queueEvents": [event.value for event in QUEUE_EVENTS],
         "status": {status.name: status.value for status in Status},
         "message": {message.name: message.value for message in Message},
         "close": {code.name: code.value for code in CloseCode},
+        "stopReason": {reason.name: reason.value for reason in StopReason},
     }
 
 

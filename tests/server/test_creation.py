@@ -51,7 +51,7 @@ def test_the_dashboards_creation_is_rate_limited_like_the_apis(client, database_
         assert supporter.post("/requests/new", data=FORM).status_code == 303
     refused = supporter.post("/requests/new", data=FORM)
     assert refused.status_code == 429
-    assert "too many requests created; try again in" in refused.text
+    assert "Too many requests were created lately; try again in" in refused.text
     assert len(stored(database_url, tenant)) == BURST
 
 

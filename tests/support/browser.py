@@ -14,7 +14,7 @@ from agent.client import QueueClient, Ticket
 from sosqueue.module_config import Brand, ModuleConfig
 from server.db import Database
 from server.models import User
-from server.web import sessions
+from server import logins
 from tests.support.dashboard import PASSWORD
 from tests.support.servers import QueueServer
 from tests.support.tenants import Tenant
@@ -55,10 +55,10 @@ def sign_in(page: Page, server: QueueServer, email: str, *, path: str = "/queue"
     try:
         with database.write() as session:
             user = session.scalar(select(User).where(User.email == email))
-            token = sessions.start(session, user=user, lifetime=timedelta(hours=1))
+            token = logins.start(session, user=user, lifetime=timedelta(hours=1))
     finally:
         database.dispose()
-    page.context.add_cookies([{"name": sessions.COOKIE, "value": token, "url": server.url, "httpOnly": True,
+    page.context.add_cookies([{"name": logins.COOKIE, "value": token, "url": server.url, "httpOnly": True,
                                "sameSite": "Lax"}])
     page.goto(f"{server.url}{path}")
 

@@ -162,7 +162,7 @@ function announce(row) {
 // -- countdowns ----------------------------------------------------------------------------------
 
 function formatLeft(milliseconds) {
-  if (milliseconds <= 0) return document.body.dataset.lang === "de" ? "abgelaufen" : "expired";
+  if (milliseconds <= 0) return document.body.dataset.countdownEnded;
   const minutes = Math.floor(milliseconds / 60000);
   if (minutes >= 60) return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
   const seconds = Math.floor(milliseconds / 1000) % 60;

@@ -11,6 +11,7 @@
   const VOCABULARY = JSON.parse(document.querySelector("meta[name='sosqueue-vocabulary']").content);
   const MESSAGE = VOCABULARY.message;
   const CLOSE = VOCABULARY.close;
+  const STOP_REASON = VOCABULARY.stopReason;
   const STATUS = VOCABULARY.status;
   // Closed for good by the server: trying again cannot help, so say why instead.
   const FINAL_CLOSES = {
@@ -155,7 +156,7 @@
     },
     [MESSAGE.VIEW_STOPPED](message) {
       view.sharing = false;
-      if (message.reason === "customer_stopped") {
+      if (message.reason === STOP_REASON.CUSTOMER_STOPPED) {
         view.wantView = false;
         show("stopped");
       } else {

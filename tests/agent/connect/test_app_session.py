@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from websockets.sync.client import ClientConnection, connect
 
-from server.web.sessions import COOKIE
+from server.logins import COOKIE
 from tests.agent.ui.support import agent, display, needs_x_tools  # noqa: F401  (fixtures)
 from tests.support.dashboard import PASSWORD, logged_in
 from tests.support.modules import write_module_file
