@@ -15,9 +15,8 @@ from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageStat
 
 from branding import colors
 from branding.model import Brand
+from sosqueue.module_config import ASSET_NAMES
 
-ASSET_NAMES = ("app.png", "app.ico", "sos.png", "sos.ico", "tray-idle.png", "tray-waiting.png",
-               "tray-connected.png", "banner.png", "logo.png")
 APP_SIZE = 512
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
 ICNS_SIZES = (32, 64, 128, 256, 512, 1024)

@@ -4,8 +4,8 @@ What other parts may use (the server's module downloads and ``sosqueue quickstar
 here; everything else in this package is the builder's own.
 """
 
-from builder.bases import build_base, default_base
+from builder.bases import base_file_name, build_base, default_base
 from builder.module_config import ModuleSpec, parse as parse_spec, template
 from builder.stamping import stamp_module
 
-__all__ = ["ModuleSpec", "build_base", "default_base", "parse_spec", "stamp_module", "template"]
+__all__ = ["ModuleSpec", "base_file_name", "build_base", "default_base", "parse_spec", "stamp_module", "template"]

@@ -28,7 +28,12 @@ def default_base_dir() -> Path:
 
 
 def default_base() -> Path:
-    return default_base_dir() / platforms.executable_name(BASE_NAME, host_platform())
+    return default_base_dir() / base_file_name(host_platform())
+
+
+def base_file_name(platform: Platform) -> str:
+    """What the base agent for ``platform`` is called (``sosqueue-agent.exe`` on Windows)."""
+    return platforms.executable_name(BASE_NAME, platform)
 
 
 def base_platform(base: Path) -> Platform:

@@ -16,20 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from branding.model import DEFAULT_COMPANY, DEFAULT_PRODUCT, Brand, BrandError
-from builder import ModuleSpec, stamp_module
+from builder import ModuleSpec, base_file_name, stamp_module
 from server.models import Module
 from sosqueue import module_config
 from sosqueue.errors import SosqueueError
-from sosqueue.platforms import FILE_NAME_UNSAFE
+from sosqueue.platforms import FILE_NAME_UNSAFE, Platform
 
 log = logging.getLogger("sosqueue.downloads")
 
-# platform: (label, the base agent's name in settings.bases_dir/<platform>/)
-PLATFORMS = {
-    "linux": ("Linux", "sosqueue-agent"),
-    "windows": ("Windows", "sosqueue-agent.exe"),
-    "macos": ("macOS", "sosqueue-agent.app"),
-}
 
 
 class StampFailed(Exception):
@@ -38,7 +32,7 @@ class StampFailed(Exception):
     def __init__(self, platform: str, reason: str):
         super().__init__(f"cannot stamp a module for {platform}: {reason}")
         self.platform = platform
-        self.label = PLATFORMS[platform][0]
+        self.label = Platform(platform).label
         self.reason = reason
 
 
@@ -59,13 +53,13 @@ class Download:
 
 def available_bases(bases_dir: Path) -> dict[str, Path]:
     """The platforms this server has a base agent for, and where it is."""
-    paths = {platform: bases_dir / platform / name for platform, (_label, name) in PLATFORMS.items()}
+    paths = {platform.value: bases_dir / platform / base_file_name(platform) for platform in Platform}
     return {platform: path for platform, path in paths.items() if path.exists()}
 
 
 def offered(bases_dir: Path) -> tuple[tuple[str, str], ...]:
     """(platform, label) of each download this server offers."""
-    return tuple((platform, PLATFORMS[platform][0]) for platform in available_bases(bases_dir))
+    return tuple((platform, Platform(platform).label) for platform in available_bases(bases_dir))
 
 
 def module_brand(company_name: str) -> Brand:

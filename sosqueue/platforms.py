@@ -21,8 +21,14 @@ class Platform(StrEnum):
         """What a program's file name ends with: ``.exe`` on Windows, ``.app`` (a bundle) on macOS."""
         return _EXECUTABLE_SUFFIXES[self]
 
+    @property
+    def label(self) -> str:
+        """The platform's name as people write it."""
+        return _LABELS[self]
+
 
 _EXECUTABLE_SUFFIXES = {Platform.LINUX: "", Platform.WINDOWS: ".exe", Platform.MACOS: ".app"}
+_LABELS = {Platform.LINUX: "Linux", Platform.WINDOWS: "Windows", Platform.MACOS: "macOS"}
 
 
 #: ``sys.platform`` values of each platform (Linux is every ``linux*``).
