@@ -2,6 +2,8 @@
 
 import pytest
 
+from agent.runtime import make_desk
+from tests.support.modules import module_config
 from tests.support.queue_api import QueueApi
 from tests.support.servers import QueueServer, sqlite_url
 from tests.support.tenants import make_tenant
@@ -26,3 +28,14 @@ def api(queue_server):
 def tenant(queue_server):
     """A fresh company with a supporter and a module."""
     return make_tenant(queue_server.database_url)
+
+
+@pytest.fixture
+def desk_for(tmp_path, monkeypatch):
+    """A real HelpDesk for a tenant's module, keeping its files under tmp_path."""
+    monkeypatch.setenv("SOSQUEUE_AGENT_HOME", str(tmp_path / "agent-home"))
+
+    def make(tenant, url):
+        return make_desk(module_config(server_url=url, module_id=tenant.module_id, module_token=tenant.module_token))
+
+    return make

@@ -347,20 +347,6 @@ def test_a_request_saved_offline_is_delivered_by_the_next_start_without_a_form(a
 
 # -- the app in this process ------------------------------------------------------------------
 
-@pytest.fixture
-def desk_for(tmp_path, monkeypatch):
-    """A real HelpDesk for a tenant's module, keeping its files under tmp_path."""
-    from agent.runtime import make_desk
-    from tests.support.modules import module_config
-
-    monkeypatch.setenv("SOSQUEUE_AGENT_HOME", str(tmp_path / "agent-home"))
-
-    def make(tenant, url):
-        return make_desk(module_config(server_url=url, module_id=tenant.module_id, module_token=tenant.module_token))
-
-    return make
-
-
 def test_the_tray_menu_requests_help_cancels_and_quits_cleanly(tk_root, desk_for, queue_server, api, tenant,
                                                                 monkeypatch):
     """Tray actions reach the window; Quit leaves the session and ends the main loop with no thread left over."""

@@ -11,26 +11,13 @@ import pytest
 from agent.errors import Rejected, Unreachable
 from agent.request import (TRANSITIONS, Event, HelpRequest, InvalidTransition, Presenter, Progress, RetryPolicy,
                            State, deliver_with_retry, next_state, request_body)
-from agent.runtime import make_desk
 from sosqueue.statuses import Status
-from tests.support.modules import module_config
 from tests.support.polling import eventually
 from tests.support.queue_api import CODE_PATTERN, QueueApi
 from tests.support.servers import QueueServer, free_port, sqlite_url
 from tests.support.tenants import make_tenant
 
 WAIT = 60.0
-
-
-@pytest.fixture
-def desk_for(tmp_path, monkeypatch):
-    """A real HelpDesk for a tenant's module, keeping its files under tmp_path."""
-    monkeypatch.setenv("SOSQUEUE_AGENT_HOME", str(tmp_path / "agent-home"))
-
-    def make(tenant, url):
-        return make_desk(module_config(server_url=url, module_id=tenant.module_id, module_token=tenant.module_token))
-
-    return make
 
 
 def _body(text: str = "my printer is on fire") -> dict:
