@@ -13,8 +13,16 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 BACKENDS = ["sqlite", "postgresql"]
 
 
+PHASE_SECONDS = {"setup": 0.0, "call": 0.0, "teardown": 0.0}
+
+
+def pytest_runtest_logreport(report):
+    PHASE_SECONDS[report.when] += report.duration
+
+
 def pytest_terminal_summary(terminalreporter):
-    """How many queue servers the run started and how long they took to come up."""
+    """Where the run's time went: setup, call and teardown; how many queue servers started, and how fast."""
+    terminalreporter.write_line("time in " + ", ".join(f"{when} {seconds:.1f} s" for when, seconds in PHASE_SECONDS.items()))
     if servers.START_SECONDS:
         terminalreporter.write_line(f"queue servers started: {len(servers.START_SECONDS)}, "
                                     f"{sum(servers.START_SECONDS):.1f} s until they answered")
