@@ -6,10 +6,26 @@ from pathlib import Path
 import pytest
 
 from tests.support.databases import database_maker
-from tests.support.servers import PostgresDatabases, QueueServer, sqlite_url
+from tests.support import servers
+from tests.support.servers import PostgresDatabases, QueueServer, SharedServers, shared_server
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 BACKENDS = ["sqlite", "postgresql"]
+
+
+PHASE_SECONDS = {"setup": 0.0, "call": 0.0, "teardown": 0.0}
+
+
+def pytest_runtest_logreport(report):
+    PHASE_SECONDS[report.when] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Where the run's time went: setup, call and teardown; how many queue servers started, and how fast."""
+    terminalreporter.write_line("time in " + ", ".join(f"{when} {seconds:.1f} s" for when, seconds in PHASE_SECONDS.items()))
+    if servers.START_SECONDS:
+        terminalreporter.write_line(f"queue servers started: {len(servers.START_SECONDS)}, "
+                                    f"{sum(servers.START_SECONDS):.1f} s until they answered")
 
 
 @pytest.fixture(scope="session")
@@ -53,16 +69,15 @@ def backend(request) -> str:
     return request.param
 
 
+@pytest.fixture(scope="session")
+def shared_servers(tmp_path_factory) -> SharedServers:
+    """Real servers started once per test run and shared by the tests that keep apart by tenant."""
+    servers = SharedServers(tmp_path_factory)
+    yield servers
+    servers.stop_all()
+
+
 @pytest.fixture(scope="module")
-def server(backend, request, tmp_path_factory):
-    """One real server per test module and backend; tests isolate themselves by tenant."""
-    log_dir = tmp_path_factory.mktemp("logs")
-    if backend == "sqlite":
-        url, databases = sqlite_url(tmp_path_factory.mktemp("db")), None
-    else:
-        databases = request.getfixturevalue("postgres")
-        url = databases.create()
-    with QueueServer(url, log_dir=log_dir) as running:
-        yield running
-    if databases:
-        databases.drop(url)
+def server(backend, request) -> QueueServer:
+    """A real server of each backend, shared by the modules using it; tests isolate themselves by tenant."""
+    return shared_server(request, backend)

@@ -5,15 +5,14 @@ import pytest
 from agent.runtime import make_desk
 from tests.support.modules import module_config
 from tests.support.queue_api import QueueApi
-from tests.support.servers import QueueServer, sqlite_url
+from tests.support.servers import QueueServer, shared_server
 from tests.support.tenants import make_tenant
 
 
 @pytest.fixture(scope="module")
-def queue_server(tmp_path_factory):
-    """One real server (SQLite) for this file; tests keep apart by tenant."""
-    with QueueServer(sqlite_url(tmp_path_factory.mktemp("db")), log_dir=tmp_path_factory.mktemp("logs")) as server:
-        yield server
+def queue_server(request) -> QueueServer:
+    """A real server (SQLite) shared with other test files; tests keep apart by tenant."""
+    return shared_server(request, "sqlite")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import bases
-from tests.support.servers import QueueServer, sqlite_url
+from tests.support.servers import QueueServer, shared_server
 from tests.support.tenants import make_tenant
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,10 +40,9 @@ def fake_base(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def queue_server(tmp_path_factory):
-    """One real queue server (SQLite) for the builder tests; they keep apart by tenant."""
-    with QueueServer(sqlite_url(tmp_path_factory.mktemp("db")), log_dir=tmp_path_factory.mktemp("logs")) as server:
-        yield server
+def queue_server(request) -> QueueServer:
+    """The session's shared queue server (SQLite) for the builder tests; they keep apart by tenant."""
+    return shared_server(request, "sqlite")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from tests.e2e.desktop import BRAND_ACCENT, BRAND_PRIMARY, Painter, known_pictur
 from tests.support.browser import CHROMIUM, WAIT_MS, login
 from tests.support.dashboard import PASSWORD
 from tests.support.modules import write_module_file
-from tests.support.servers import QueueServer, sqlite_url
+from tests.support.servers import QueueServer, shared_server
 from tests.support.tenants import Tenant, make_tenant
 from tests.support.xserver import start_xvfb, stop
 
@@ -31,9 +31,9 @@ def display() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def queue_server(tmp_path_factory) -> Iterator[QueueServer]:
-    with QueueServer(sqlite_url(tmp_path_factory.mktemp("db")), log_dir=tmp_path_factory.mktemp("logs")) as server:
-        yield server
+def queue_server(request) -> QueueServer:
+    """The session's shared queue server (SQLite); the module works in a company of its own."""
+    return shared_server(request, "sqlite")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import time
 GENEROUS = 60.0
 
 
-def eventually(condition, *, timeout: float = GENEROUS, interval: float = 0.05, what: str = "condition"):
+def eventually(condition, *, timeout: float = GENEROUS, interval: float = 0.02, what: str = "condition"):
     """Poll ``condition()`` until it returns something truthy, and return that."""
     deadline = time.monotonic() + timeout
     while True:

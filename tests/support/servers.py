@@ -15,6 +15,10 @@ from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[2]
 SOSQUEUE = Path(sys.executable).with_name("sosqueue")
+# Rate limits are off unless a test turns them on: tests make many requests from 127.0.0.1.
+DEFAULT_ENV = {"SOSQUEUE_CREATE_RATE_PER_MINUTE": "0", "SOSQUEUE_LOGIN_ATTEMPTS_PER_MINUTE": "0"}
+# How long each server start in this test run took, for the run's summary (tests/conftest.py).
+START_SECONDS: list[float] = []
 
 
 def free_port() -> int:
@@ -31,12 +35,18 @@ class QueueServer:
         self.expiry_hours = expiry_hours
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "SOSQUEUE_CREATE_RATE_PER_MINUTE": "0", "SOSQUEUE_LOGIN_ATTEMPTS_PER_MINUTE": "0",
-                    **(env or {})}
+        self.env = {**os.environ, **DEFAULT_ENV, **(env or {})}
         self.log_path = log_dir / f"server-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> "QueueServer":
+        started = time.monotonic()
+        try:
+            return self._start(timeout)
+        finally:
+            START_SECONDS.append(time.monotonic() - started)
+
+    def _start(self, timeout: float) -> "QueueServer":
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [str(SOSQUEUE), "serve", "--db", self.database_url, "--port", str(self.port),
@@ -51,7 +61,7 @@ class QueueServer:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
             except httpx.TransportError:
-                time.sleep(0.05)
+                time.sleep(0.02)
         raise RuntimeError(f"server did not come up:\n{self.log_path.read_text()}")
 
     def stop(self) -> None:
@@ -74,6 +84,54 @@ class QueueServer:
 
     def __exit__(self, *_):
         self.stop()
+
+
+class SharedServers:
+    """Servers shared by the whole test session: one per backend and environment, started on first use.
+
+    For tests that keep apart by tenant and never stop, kill or restart the server they are given.
+    A shared server that died is an error for whoever asks for it next, never silently replaced.
+    """
+
+    def __init__(self, tmp_path_factory):
+        self._tmp = tmp_path_factory
+        self._running: dict[tuple, QueueServer] = {}
+        self._databases: list[tuple["PostgresDatabases", str]] = []
+
+    def get(self, backend: str, *, env: dict | None = None, postgres: "PostgresDatabases | None" = None) -> QueueServer:
+        """The shared server of ``backend`` with ``env``; ``postgres`` makes the database of a PostgreSQL one."""
+        key = (backend, tuple(sorted({**DEFAULT_ENV, **(env or {})}.items())))
+        running = self._running.get(key)
+        if running is None:
+            if backend == "sqlite":
+                url = sqlite_url(self._tmp.mktemp("db"))
+            else:
+                url = postgres.create()
+                self._databases.append((postgres, url))
+            running = QueueServer(url, env=env, log_dir=self._tmp.mktemp("logs")).start()
+            self._running[key] = running
+        elif running.process.poll() is not None:
+            raise RuntimeError(f"the shared {backend} server exited with {running.process.returncode}:\n"
+                               f"{running.log_path.read_text(errors='replace')}")
+        return running
+
+    def stop_all(self) -> None:
+        try:
+            for running in self._running.values():
+                running.stop()
+        finally:
+            for databases, url in self._databases:
+                databases.drop(url)
+
+
+def shared_server(request, backend: str, env: dict | None = None) -> QueueServer:
+    """The session's shared server of ``backend`` and ``env`` (see ``shared_servers`` in tests/conftest.py).
+
+    ``request`` is the asking fixture's; PostgreSQL needs the ``postgres`` fixture, which skips
+    (or fails under CI) when there is no test PostgreSQL, exactly as for a server of one's own.
+    """
+    postgres = request.getfixturevalue("postgres") if backend == "postgresql" else None
+    return request.getfixturevalue("shared_servers").get(backend, env=env, postgres=postgres)
 
 
 def sqlite_url(directory: Path) -> str:

@@ -2,10 +2,11 @@
 
 import uuid
 from dataclasses import dataclass, field
+from functools import cache
 
 import httpx
 
-from server import admin
+from server import admin, security
 from server.db import Database, upgrade
 
 
@@ -47,17 +48,18 @@ def make_tenant(
     With ``password`` every user can log in to the dashboard with it.
     """
     tag = uuid.uuid4().hex[:10]
+    password_hash = hashed(password) if password else None
     database = Database(database_url)
     try:
         upgrade(database)
         with database.write() as session:
             company = admin.create_company(session, name=f"Company {tag}")
-            boss = admin.create_user(session, company=company, email=f"admin-{tag}@example.test", role="admin",
-                                      password=password)
+            boss = with_password(admin.create_user(session, company=company, email=f"admin-{tag}@example.test",
+                                                   role="admin"), password_hash)
             tenant = Tenant(name=company.name, admin_token=boss.token, user_ids={boss.item.email: boss.item.id})
             for index in range(supporters):
-                created = admin.create_user(session, company=company, email=f"s{index}-{tag}@example.test", role="supporter",
-                                            password=password)
+                created = with_password(admin.create_user(session, company=company, email=f"s{index}-{tag}@example.test",
+                                                          role="supporter"), password_hash)
                 tenant.supporter_tokens[created.item.email] = created.token
                 tenant.user_ids[created.item.email] = created.item.id
             group = None
@@ -71,6 +73,19 @@ def make_tenant(
         return tenant
     finally:
         database.dispose()
+
+
+@cache
+def hashed(password: str) -> str:
+    """The password hashed as the server stores it; once per password, since hashing is slow on purpose."""
+    return security.hash_password(password)
+
+
+def with_password(created, password_hash: str | None):
+    """A user just made by ``admin.create_user``, given ``password_hash`` (a real hash of the password)."""
+    if password_hash is not None:
+        created.item.password_hash = password_hash
+    return created
 
 
 def bearer(token: str) -> dict:

@@ -9,8 +9,7 @@ from server.db import Database
 from server.models import User
 from tests.server.connect.peers import Api, Expert, Sockets
 from tests.support.dashboard import PASSWORD, logged_in
-from tests.support.databases import database_maker
-from tests.support.servers import QueueServer
+from tests.support.servers import QueueServer, shared_server
 from tests.support.tenants import Tenant, make_tenant
 
 COLLEAGUE_NAME = "Alex Example"
@@ -19,11 +18,12 @@ LOGIN_CHECK = {"SOSQUEUE_SWEEP_INTERVAL_SECONDS": "0.5"}
 
 
 @pytest.fixture(scope="module")
-def server(backend, request, tmp_path_factory) -> Iterator[QueueServer]:
-    """One real server per test module and backend, checking the logins of open sockets twice a second."""
-    with database_maker(request, tmp_path_factory) as make:
-        with QueueServer(make(backend), log_dir=tmp_path_factory.mktemp("logs"), env=LOGIN_CHECK) as running:
-            yield running
+def server(backend, request) -> QueueServer:
+    """A real server of each backend checking the logins of open sockets twice a second.
+
+    Shared by the Connect modules: each works in a company of its own (``tenant``).
+    """
+    return shared_server(request, backend, env=LOGIN_CHECK)
 
 
 @pytest.fixture(scope="module")

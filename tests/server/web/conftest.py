@@ -12,7 +12,7 @@ from server.db import Database
 from server.models import User
 from tests.support.browser import WAIT_MS, WATCH_SCRIPT
 from tests.support.dashboard import PASSWORD
-from tests.support.servers import QueueServer, sqlite_url
+from tests.support.servers import QueueServer, shared_server, sqlite_url
 from tests.support.tenants import Tenant, make_tenant
 
 # Every test logs in several times from 127.0.0.1; the login rate limit has tests of its own.
@@ -68,13 +68,12 @@ def _server(url: str, tmp_path_factory) -> QueueServer:
 
 
 @pytest.fixture(scope="session")
-def sqlite_server(tmp_path_factory) -> Iterator[QueueServer]:
+def sqlite_server(request) -> QueueServer:
     """One real server on SQLite for the browser tests that do not depend on the database.
 
-    Shared by all of them: each test works in a company of its own.
+    Shared by all of them (and with other tests' shared server): each test works in a company of its own.
     """
-    with _server(sqlite_url(tmp_path_factory.mktemp("db")), tmp_path_factory) as running:
-        yield running
+    return shared_server(request, "sqlite", env=_SERVER_ENV)
 
 
 @pytest.fixture
@@ -92,17 +91,12 @@ def restartable_server(tmp_path_factory) -> Iterator[QueueServer]:
 
 
 @pytest.fixture(scope="module")
-def any_server(backend, request, tmp_path_factory) -> Iterator[QueueServer]:
-    """A real server on each backend (SQLite, PostgreSQL), for what the live stream depends on."""
-    if backend == "sqlite":
-        url, databases = sqlite_url(tmp_path_factory.mktemp("db")), None
-    else:
-        databases = request.getfixturevalue("postgres")
-        url = databases.create()
-    with _server(url, tmp_path_factory) as running:
-        yield running
-    if databases:
-        databases.drop(url)
+def any_server(backend, request) -> QueueServer:
+    """A real server on each backend (SQLite, PostgreSQL), for what the live stream depends on.
+
+    The session's shared one: the tests work in companies of their own.
+    """
+    return shared_server(request, backend, env=_SERVER_ENV)
 
 
 @pytest.fixture(scope="session")
