@@ -28,9 +28,10 @@ Messages are JSON objects in text frames, ``{"type": …}``, at most ``connect_m
 
 Server → customer:
     ``hello`` {role: "customer", code, experts: [{id, name}]} · ``expert_joined`` {expert} ·
-    ``expert_left`` {expert} · ``view_request`` {expert: {id, name}, company} (show the consent
-    dialog) · ``view_stop`` {reason: "expert_ended" | "experts_left" | "withdrawn"} (stop capturing
-    at once, or close the consent dialog: "withdrawn" when the expert who asked left) ·
+    ``expert_left`` {expert} (that expert's last socket closed or ended the session) ·
+    ``view_request`` {expert: {id, name}, company} (show the consent dialog) · ``view_stop``
+    {reason: "expert_ended" | "experts_left" | "withdrawn"} (stop capturing at once, or close the
+    consent dialog: "withdrawn" when the expert who asked left) ·
     ``ack`` (an expert drew the last frame: send the next one; one frame in flight) ·
     ``chat`` {from: "expert", name, text, at} · ``session_ended`` {by: "system", reason:
     "closed" | "expired"} (then close 4409) · ``error`` {detail}
@@ -43,11 +44,17 @@ Server → expert:
     ``hello`` {role: "expert", code, customer_connected, sharing} · ``customer_joined`` ·
     ``customer_left`` · ``consent`` {allowed} · binary JPEG frames · ``view_stopped`` {reason:
     "customer_stopped" | "customer_left" | "expert_ended"} · ``session_ended`` {by: "customer" |
-    "expert" | "system", reason?} · ``chat`` {from: "customer" | "expert", name, text, at}
+    "expert" | "system", reason?} (by "expert": to the other experts at once, to the expert who
+    ended once they are recorded as left) · ``chat`` {from: "customer" | "expert", name, text, at}
     (an expert's chat goes to every expert, the sender included) · ``error`` {detail}
 Expert → server:
     ``view_request`` (ask the customer; answered at once with ``consent`` when already sharing) ·
-    ``ack`` (after drawing a frame) · ``chat`` {text} · ``end`` (stop viewing) ·
+    ``ack`` (after drawing a frame) · ``chat`` {text} · ``end`` (stop viewing, for every expert, and
+    leave the session: this expert is recorded as left unless another of their sockets is still in
+    it, and the customer gets ``expert_left``; the socket stays open, out of the session: it gets
+    ``customer_joined``, ``customer_left`` and the request's ``session_ended`` only, its chat is
+    refused, a repeated ``end`` is answered with ``session_ended`` alone, and its ``view_request``
+    joins the session again, recorded as joined, before asking the customer) ·
     ``input.*`` (remote control: refused; a later version accepts it only under a consent whose
     scopes include "control")
 

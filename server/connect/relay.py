@@ -36,6 +36,7 @@ log = logging.getLogger("sosqueue.connect")
 
 _ACK = protocol.encode({"type": Message.ACK})
 _NOT_SHARING = "the screen is not shared: frames are taken only after the customer allowed viewing"
+_LEFT = "you ended the session; ask to see the screen again to rejoin it"
 _CLOSE_SECONDS = 5.0
 #: The status each ending event leaves (the names are the same: closed, expired).
 _ENDING_STATUS = {event: Status(event.value) for event in ENDING_EVENTS}
@@ -145,6 +146,7 @@ class Room:
         self.company_name = admission.company_name
         self.customer: Peer | None = None
         self.experts: list[Peer] = []
+        self.left: list[Peer] = []  # experts' sockets still open after their expert ended the session
         self.sharing = False
         self.asked_by: str | None = None  # the expert whose view request awaits the customer's answer
         self.ended: Status | None = None
@@ -176,11 +178,12 @@ class Room:
             peer.close(CloseCode.NOT_OPEN)
 
     def _peers(self) -> list[Peer]:
-        return ([self.customer] if self.customer else []) + self.experts
+        return ([self.customer] if self.customer else []) + self.experts + self.left
 
-    def _to_experts(self, message: dict) -> None:
+    def _to_experts(self, message: dict, *, left_too: bool = False) -> None:
+        """Send to the seated experts; ``left_too``: also to the open pages of experts who ended."""
         text = protocol.encode(message)
-        for expert in self.experts:
+        for expert in self.experts + (self.left if left_too else []):
             expert.send_encoded(text)
 
     def _has_expert(self, user_id: str) -> bool:
@@ -217,7 +220,7 @@ class Room:
         if replaced is not None:
             replaced.close(CloseCode.REPLACED)
             await self._customer_stopped_sharing()
-        self._to_experts({"type": Message.CUSTOMER_JOINED})
+        self._to_experts({"type": Message.CUSTOMER_JOINED}, left_too=True)
 
     def _seat_expert(self, peer: Peer) -> None:
         first = not self._has_expert(peer.user_id)
@@ -229,6 +232,9 @@ class Room:
 
     async def depart(self, peer: Peer, *, seated: bool) -> None:
         """Unseat the socket, record its party as gone if it was the last one, tell the others."""
+        if peer in self.left:  # its expert ended the session, which released it already
+            self.left.remove(peer)
+            return
         if peer is self.customer:
             self.customer = None
             await self._customer_stopped_sharing()
@@ -240,7 +246,7 @@ class Room:
         if not seated or self.ended is not None:
             return
         if peer.is_customer and self.customer is None:
-            self._to_experts({"type": Message.CUSTOMER_LEFT})
+            self._to_experts({"type": Message.CUSTOMER_LEFT}, left_too=True)
         elif not peer.is_customer and self.customer is not None and not self._has_expert(peer.user_id):
             self.customer.send({"type": Message.EXPERT_LEFT, "expert": peer.expert})
 
@@ -324,6 +330,8 @@ class Room:
         self._to_experts({"type": Message.SESSION_ENDED, "by": "customer"})
 
     async def _view_request(self, peer: Peer, message: dict) -> None:
+        if peer in self.left and not await self._rejoin(peer):
+            return
         if self.customer is None:
             peer.send({"type": Message.ERROR, "detail": "the customer is not connected; ask again when they are"})
         elif self.sharing:
@@ -333,10 +341,13 @@ class Room:
             self.customer.send({"type": Message.VIEW_REQUEST, "expert": peer.expert, "company": self.company_name})
 
     async def _ack(self, peer: Peer, message: dict) -> None:
-        if self.sharing and self.customer is not None:
+        if self.sharing and peer in self.experts and self.customer is not None:
             self.customer.send_encoded(_ACK)
 
     async def _expert_chat(self, peer: Peer, message: dict) -> None:
+        if peer in self.left:
+            peer.send({"type": Message.ERROR, "detail": _LEFT})
+            return
         chat = self._chat("expert", peer, message["text"])
         self._to_experts(chat)
         if self.customer is None:
@@ -346,13 +357,47 @@ class Room:
             self.customer.send(chat)
 
     async def _expert_end(self, peer: Peer, message: dict) -> None:
+        """Stop the view for everyone and take this socket out of the session; it stays open.
+
+        The expert is recorded as left once their last socket in the session has ended or closed;
+        closing an ended page later records nothing more. A ``view_request`` from it joins again.
+        """
+        ended = {"type": Message.SESSION_ENDED, "by": "expert"}
+        if peer in self.left:  # ended already: nothing more to stop or record
+            peer.send(ended)
+            return
         was_sharing, self.sharing, self.asked_by = self.sharing, False, None
         if self.customer is not None:
             self.customer.send({"type": Message.VIEW_STOP, "reason": StopReason.EXPERT_ENDED})
+        self.experts.remove(peer)
+        self.left.append(peer)
+        if was_sharing:
+            stopped = {"type": Message.VIEW_STOPPED, "reason": StopReason.EXPERT_ENDED}
+            peer.send(stopped)
+            self._to_experts(stopped)
+        self._to_experts(ended)
         if was_sharing:
             await self._record(EventType.SCREEN_STOPPED, peer.admission.actor, {"by": "expert"})
-            self._to_experts({"type": Message.VIEW_STOPPED, "reason": StopReason.EXPERT_ENDED})
-        self._to_experts({"type": Message.SESSION_ENDED, "by": "expert"})
+        self.presence.release(peer.admission.party)
+        await self.presence.settle()
+        if self.ended is not None:
+            return  # closed or expired meanwhile: everyone was told, every socket closes
+        peer.send(ended)  # once the leave is recorded
+        if self.customer is not None and not self._has_expert(peer.user_id):
+            self.customer.send({"type": Message.EXPERT_LEFT, "expert": peer.expert})
+
+    async def _rejoin(self, peer: Peer) -> bool:
+        """Seat an ended expert's socket again, recorded as joined; False if the request ended meanwhile."""
+        self.presence.want(peer.admission.party, peer.admission.actor)
+        await self.presence.settle()
+        if self.ended is not None:
+            return False
+        first = not self._has_expert(peer.user_id)
+        self.left.remove(peer)
+        self.experts.append(peer)
+        if first and self.customer is not None:
+            self.customer.send({"type": Message.EXPERT_JOINED, "expert": peer.expert})
+        return True
 
     @staticmethod
     def _chat(side: str, peer: Peer, text: str) -> dict:

@@ -28,6 +28,7 @@
     customer: false,
     sharing: false,
     ending: false,         // this page sent "end" and waits for the session_ended
+    left: false,           // this page ended the session: out of it until it asks to see the screen again
     endedText: "",         // why the request's session is over, when the server said so
     delay: RETRY_FIRST_MS,
     pending: null,         // the newest frame not drawn yet
@@ -62,8 +63,8 @@
     const open = isOpen();
     elements.askAgain.hidden = !(open && view.customer && ASKABLE.has(state));
     elements.end.disabled = !(open && (state === "asking" || state === "sharing"));
-    elements.text.disabled = !open;
-    elements.send.disabled = !open;
+    elements.text.disabled = !open || view.left;
+    elements.send.disabled = !open || view.left;
     elements.frame.classList.toggle("paused", !view.sharing);
   }
 
@@ -135,6 +136,7 @@
   const HANDLERS = {
     [MESSAGE.HELLO](message) {
       view.delay = RETRY_FIRST_MS;
+      view.left = false;  // a new socket joins the session
       view.customer = Boolean(message.customer_connected);
       view.sharing = Boolean(message.sharing);
       if (view.sharing) show("sharing");
@@ -169,6 +171,7 @@
       if (message.by === "customer") {
         show("ended", "endedCustomer");
       } else if (message.by === "expert") {
+        view.left = view.left || view.ending;
         show("ended", view.ending ? "endedSelf" : "endedColleague");
         view.ending = false;
       } else {
@@ -198,7 +201,10 @@
 
   function ask() {
     view.wantView = true;
-    if (send({ type: MESSAGE.VIEW_REQUEST })) show("asking");
+    if (send({ type: MESSAGE.VIEW_REQUEST })) {
+      view.left = false;  // the server seats this page in the session again
+      show("asking");
+    }
   }
 
   // -- frames ------------------------------------------------------------------------------------

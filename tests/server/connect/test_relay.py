@@ -183,12 +183,134 @@ def test_the_expert_ending_the_view_stops_the_customers_capture_and_drops_later_
     customer, [browser, other] = sockets.sharing(filed, expert, colleague)
     send(browser, {"type": "end"})
     assert receive(customer) == {"type": "view_stop", "reason": "expert_ended"}
+    assert receive(customer) == {"type": "expert_left", "expert": expert.shown}
     for viewer in (browser, other):
         assert receive(viewer) == {"type": "view_stopped", "reason": "expert_ended"}
         assert receive(viewer) == {"type": "session_ended", "by": "expert"}
     user = f"user:{expert.user_id}"
-    assert api.history(filed.code)[-1] == ("screen_stopped", user, {"by": "expert"})
-    assert_dropped(customer, browser)
+    assert ("screen_stopped", user, {"by": "expert"}) in api.history(filed.code)
+    assert_dropped(customer, other)
+
+
+def test_the_expert_ending_leaves_the_session_at_once_and_closing_the_page_later_records_nothing(
+        sockets, api, expert, colleague):
+    filed = sockets.file()
+    customer = sockets.customer(filed)
+    browser = sockets.expert(filed, expert)
+    assert receive(customer) == {"type": "expert_joined", "expert": expert.shown}
+    send(browser, {"type": "end"})
+    assert receive(browser) == {"type": "session_ended", "by": "expert"}
+    assert api.status(filed.code) == "pending"
+    assert receive(customer) == {"type": "view_stop", "reason": "expert_ended"}
+    assert receive(customer) == {"type": "expert_left", "expert": expert.shown}
+    user = f"user:{expert.user_id}"
+    assert api.history(filed.code) == [
+        ("joined", "customer", {"party": "customer"}),
+        ("status_changed", "customer", {"from": "new", "to": "pending"}),
+        ("joined", user, {"party": user}),
+        ("status_changed", user, {"from": "pending", "to": "in_progress"}),
+        ("left", user, {"party": user}),
+        ("status_changed", user, {"from": "in_progress", "to": "pending"}),
+    ]
+    # The page stays open, out of the session: the customer's chat no longer reaches it.
+    send(customer, {"type": "chat", "text": "still there?"})
+    assert receive(customer)["type"] == "error"
+    browser.close()
+    # The colleague's arrival is recorded after whatever the page's closing recorded.
+    sockets.expert(filed, colleague)
+    assert receive(customer) == {"type": "expert_joined", "expert": colleague.shown}
+    other = f"user:{colleague.user_id}"
+    assert presence(api, filed.code) == [
+        ("joined", {"party": "customer"}), ("joined", {"party": user}), ("left", {"party": user}),
+        ("joined", {"party": other})]
+    assert api.status(filed.code) == "in_progress"
+
+
+def test_an_expert_ending_leaves_alone_while_a_colleague_and_the_customer_stay(sockets, api, expert, colleague):
+    filed = sockets.file()
+    customer, [browser, other] = sockets.sharing(filed, expert, colleague)
+    send(browser, {"type": "end"})
+    assert receive(customer) == {"type": "view_stop", "reason": "expert_ended"}
+    assert receive(customer) == {"type": "expert_left", "expert": expert.shown}
+    for viewer in (browser, other):
+        assert receive(viewer) == {"type": "view_stopped", "reason": "expert_ended"}
+        assert receive(viewer) == {"type": "session_ended", "by": "expert"}
+    assert api.status(filed.code) == "in_progress"
+    user, colleague_party = f"user:{expert.user_id}", f"user:{colleague.user_id}"
+    assert presence(api, filed.code) == [
+        ("joined", {"party": "customer"}), ("joined", {"party": user}), ("joined", {"party": colleague_party}),
+        ("left", {"party": user})]
+    # The colleague and the customer go on: chat, and a new view only the colleague sees.
+    send(other, {"type": "chat", "text": "I take over"})
+    assert receive(customer)["text"] == "I take over"
+    assert receive(other)["text"] == "I take over"
+    send(other, {"type": "view_request"})
+    assert receive(customer)["type"] == "view_request"
+    send(customer, {"type": "consent", "allowed": True})
+    assert receive(other) == {"type": "consent", "allowed": True}
+    frame = jpeg(16)
+    customer.send(frame)
+    assert receive_frame(other) == frame
+    # The ended page gets neither the consent nor the frame, and cannot chat until it joins again.
+    send(browser, {"type": "chat", "text": "me too"})
+    assert receive(browser) == {"type": "error",
+                                "detail": "you ended the session; ask to see the screen again to rejoin it"}
+
+
+def test_a_repeated_end_records_and_tells_nothing_more(sockets, api, expert):
+    filed = sockets.file()
+    customer = sockets.customer(filed)
+    browser = sockets.expert(filed, expert)
+    assert receive(customer)["type"] == "expert_joined"
+    send(browser, {"type": "end"})
+    assert receive(browser) == {"type": "session_ended", "by": "expert"}
+    history = api.history(filed.code)
+    send(browser, {"type": "end"})
+    assert receive(browser) == {"type": "session_ended", "by": "expert"}
+    assert [receive(customer)["type"] for _ in range(2)] == ["view_stop", "expert_left"]
+    send(customer, {"type": "chat", "text": "anyone?"})
+    assert receive(customer)["type"] == "error"  # nothing else reached the customer before
+    assert api.history(filed.code) == history
+    assert api.status(filed.code) == "pending"
+
+
+def test_asking_to_view_again_after_ending_joins_the_session_again(sockets, api, expert):
+    filed = sockets.file()
+    customer = sockets.customer(filed)
+    browser = sockets.expert(filed, expert)
+    assert receive(customer)["type"] == "expert_joined"
+    send(browser, {"type": "end"})
+    assert receive(browser) == {"type": "session_ended", "by": "expert"}
+    assert [receive(customer)["type"] for _ in range(2)] == ["view_stop", "expert_left"]
+    send(browser, {"type": "view_request"})
+    assert receive(customer) == {"type": "expert_joined", "expert": expert.shown}
+    assert receive(customer)["type"] == "view_request"
+    assert api.status(filed.code) == "in_progress"
+    user = f"user:{expert.user_id}"
+    assert presence(api, filed.code) == [
+        ("joined", {"party": "customer"}), ("joined", {"party": user}), ("left", {"party": user}),
+        ("joined", {"party": user})]
+    send(customer, {"type": "consent", "allowed": True})
+    assert receive(browser) == {"type": "consent", "allowed": True}
+    frame = jpeg(16)
+    customer.send(frame)
+    assert receive_frame(browser) == frame
+    browser.close()
+    assert receive(customer) == {"type": "view_stop", "reason": "experts_left"}
+    assert receive(customer) == {"type": "expert_left", "expert": expert.shown}
+    assert api.status(filed.code) == "pending"
+
+
+def test_an_ended_page_still_learns_whether_the_customer_is_there(sockets, expert):
+    filed = sockets.file()
+    customer = sockets.customer(filed)
+    browser = sockets.expert(filed, expert)
+    send(browser, {"type": "end"})
+    assert receive(browser) == {"type": "session_ended", "by": "expert"}
+    customer.close()
+    assert receive(browser) == {"type": "customer_left"}
+    sockets.customer(filed)
+    assert receive(browser) == {"type": "customer_joined"}
 
 
 def test_the_customer_leaving_while_sharing_stops_the_view_for_the_experts(sockets, api, expert):

@@ -78,6 +78,13 @@ def canvas_pixel(page: Page, x: int, y: int) -> list[int]:
                                   .getImageData(x, y, 1, 1).data.slice(0, 3))""", [x, y])
 
 
+def status(sockets: Sockets, tenant: Tenant, code: str) -> str:
+    """The request's status over the API, as the company's admin reads it."""
+    response = httpx.get(f"{sockets.base_url}/api/v1/service-requests/{code}", headers=bearer(tenant.admin_token))
+    assert response.status_code == 200, response.text
+    return response.json()["status"]
+
+
 def sharing(page: Page, sockets: Sockets, tenant: Tenant):
     """The customer connected and allowed viewing; the page shows it. Returns (filed, customer socket)."""
     filed = sockets.file()
@@ -175,15 +182,31 @@ def test_the_customer_stopping_shows_stopped_and_offers_to_ask_again(expert_page
     assert expert_page.is_visible("#ask-again") and expert_page.is_disabled("#end-session")
 
 
-def test_ending_on_the_page_stops_the_customers_sharing(expert_page, sockets, tenant):
+def test_ending_on_the_page_stops_the_customers_sharing_and_leaves_until_asking_again(
+        expert_page, sockets, tenant):
     filed, customer = sharing(expert_page, sockets, tenant)
     expert_page.click("#end-session")
     assert receive(customer) == {"type": "view_stop", "reason": "expert_ended"}
+    assert receive(customer)["type"] == "expert_left"
     wait_state(expert_page, "ended")
     assert state_text(expert_page) == "You ended the session."
+    assert status(sockets, tenant, filed.code) == "pending"
     customer.send(jpeg())
     assert receive(customer)["type"] == "error"  # the relay takes no frame after the end
     assert frames_drawn(expert_page) == 0
+    # Out of the session: no chat, but the page offers to ask again, which joins again.
+    assert expert_page.is_disabled("#chat-text") and expert_page.is_disabled("#chat-send")
+    assert expert_page.is_visible("#ask-again") and expert_page.is_disabled("#end-session")
+    expert_page.click("#ask-again")
+    assert receive(customer)["type"] == "expert_joined"
+    assert receive(customer)["type"] == "view_request"
+    wait_state(expert_page, "asking")
+    assert expert_page.is_enabled("#chat-text") and expert_page.is_enabled("#end-session")
+    assert status(sockets, tenant, filed.code) == "in_progress"
+    send(customer, {"type": "consent", "allowed": True, "scopes": ["view"]})
+    wait_state(expert_page, "sharing")
+    customer.send(jpeg())
+    wait_frames(expert_page, 1)
 
 
 def test_the_customer_ending_the_session_shows_ended(expert_page, sockets, tenant):
