@@ -8,8 +8,9 @@ Two WebSocket endpoints meet in one in-process relay per service request:
   with the dashboard's login cookie and an ``Origin`` that matches ``Host``; any user of the
   request's company may connect.
 
-Both sockets of one request must reach the same server process. With several processes behind
-a load balancer, route ``…/{code}/session`` and ``…/{code}/session/ws`` sticky by the code.
+Both sockets of one request must reach the same server process. With several processes, the
+shipped ``build_scripts/nginx/sosqueue.conf`` routes ``…/{code}/session`` and
+``…/{code}/session/ws`` to one process by a hash of the code.
 
 Refusals and endings close the socket with a code (after accepting it, so clients see the code):
 4401 not signed in or unknown token (also mid-session, when the expert's login ends: logout,
