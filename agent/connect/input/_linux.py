@@ -1,6 +1,6 @@
 """Linux: the X11 display's mouse and keyboard through the XTEST extension (python-xlib).
 
-A character the keyboard layout has (on its plain or its Shift level) is typed on its own key.
+A character the keyboard layout has (plain or with Shift) is typed on its own key.
 Any other one (``ü`` on a US layout, ``ħ`` anywhere) is typed on a *spare* keycode, one the
 layout leaves empty: the injector maps the character's keysym onto it, presses it, and puts
 the empty mapping back :attr:`Injector.restore_after` seconds after the last use. The delay is
@@ -93,11 +93,10 @@ class Injector(_base.Injector):
         self._root = self._display.screen().root
         self._first_keycode = self._display.display.info.min_keycode
         self._last_keycode = self._display.display.info.max_keycode
-        mapping = self._mapping()
-        #: Keycodes without any keysym, and the characters lent to some of them (keycode by keysym).
-        self._spare = [keycode for keycode, row in mapping.items() if not any(row)]
-        self._width = len(next(iter(mapping.values())))
-        self._borrowed: dict[int, int] = {}
+        self._width = len(next(iter(self._mapping().values())))
+        self._empty: list[int] = []  # the keycodes without any keysym when the keyboard was last read
+        self._borrowed: dict[int, int] = {}  # the spare keycodes lent to characters, by keysym
+        self._levels()
         self._timer: threading.Timer | None = None
 
     @property
@@ -134,7 +133,7 @@ class Injector(_base.Injector):
         self._display.sync()
 
     def _can_type(self, character: str) -> bool:
-        return bool(self._spare) or keysym_for_character(character) in self._levels()
+        return bool(self._empty or self._borrowed) or keysym_for_character(character) in self._levels()
 
     def _type(self, text: str) -> None:
         levels = self._levels()
@@ -174,7 +173,7 @@ class Injector(_base.Injector):
 
     def _borrow(self, keysym: int, levels: dict[int, tuple[int, int]], name: str) -> int:
         """A spare keycode that now types ``keysym`` (on both levels, so Shift makes no difference)."""
-        free = [keycode for keycode in self._spare if keycode not in self._borrowed.values()]
+        free = [keycode for keycode in self._empty if keycode not in self._borrowed.values()]
         if not free and self._borrowed:
             # Every spare keycode is lent: let applications read the keys sent so far, then take them back.
             self._display.sync()
@@ -182,7 +181,8 @@ class Injector(_base.Injector):
             for lent_keysym in list(self._borrowed):
                 levels.pop(lent_keysym, None)
             self._restore()
-            free = list(self._spare)
+            self._levels()
+            free = list(self._empty)
         if not free:
             raise KeyNotTypable(name, "is not on this keyboard and there is no spare key to type it")
         keycode = free[-1]
@@ -191,9 +191,15 @@ class Injector(_base.Injector):
         return keycode
 
     def _levels(self) -> dict[int, tuple[int, int]]:
-        """Where each keysym is now: (keycode, level), level 0 plain or 1 with Shift, the lowest first."""
-        levels: dict[int, tuple[int, int]] = {}
+        """Where each keysym is now: (keycode, level), level 0 plain or 1 with Shift, the lowest first.
+
+        Characters on other levels (AltGr's) are typed on a spare keycode instead: which modifier
+        reaches XKB's third level differs between layouts, a borrowed key's first level never does.
+        The keycodes without any keysym are noted for borrowing meanwhile.
+        """
         mapping = self._mapping()
+        self._empty = [keycode for keycode, row in mapping.items() if not any(row)]
+        levels: dict[int, tuple[int, int]] = {}
         for level in (0, 1):
             for keycode, row in mapping.items():
                 if len(row) > level and row[level] and row[level] not in levels:

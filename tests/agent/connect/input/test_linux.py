@@ -140,3 +140,21 @@ def test_no_secure_attention_on_x11(injector):
     assert Injector.HAS_SECURE_ATTENTION is False
     with pytest.raises(InjectionUnavailable, match="Ctrl\\+Alt\\+Del cannot be sent"):
         injector.send_secure_attention()
+
+
+def test_a_key_the_layout_filled_meanwhile_is_never_borrowed(injector, input_screen):
+    """The spare keycodes are read afresh for each call: one that got a keysym since is left alone."""
+    from Xlib.display import Display
+
+    taken = injector._empty[-1]
+    other = Display(input_screen)
+    try:
+        width = len(other.get_keyboard_mapping(taken, 1)[0])
+        other.change_keyboard_mapping(taken, [(0xE9,) * width])  # é, as a layout switch might bring
+        other.sync()
+        injector.type_text("ü")
+        assert injector.borrowed[0xFC] != taken
+        assert other.get_keyboard_mapping(taken, 1)[0][0] == 0xE9
+    finally:
+        other.change_keyboard_mapping(taken, [(0,) * width])
+        other.close()
