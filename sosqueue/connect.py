@@ -79,3 +79,65 @@ class StopReason(StrEnum):
     WITHDRAWN = "withdrawn"
     CUSTOMER_STOPPED = "customer_stopped"
     CUSTOMER_LEFT = "customer_left"
+
+
+class Key(StrEnum):
+    """A named key of remote control, spelled as the browser's ``KeyboardEvent.key`` spells it.
+
+    Printable characters are not keys here: they travel as text (or, in a shortcut, as the
+    one character itself, ``"c"`` for Ctrl+C).
+    """
+
+    ENTER = "Enter"
+    TAB = "Tab"
+    ESCAPE = "Escape"
+    BACKSPACE = "Backspace"
+    DELETE = "Delete"
+    INSERT = "Insert"
+    HOME = "Home"
+    END = "End"
+    PAGE_UP = "PageUp"
+    PAGE_DOWN = "PageDown"
+    ARROW_LEFT = "ArrowLeft"
+    ARROW_RIGHT = "ArrowRight"
+    ARROW_UP = "ArrowUp"
+    ARROW_DOWN = "ArrowDown"
+    F1 = "F1"
+    F2 = "F2"
+    F3 = "F3"
+    F4 = "F4"
+    F5 = "F5"
+    F6 = "F6"
+    F7 = "F7"
+    F8 = "F8"
+    F9 = "F9"
+    F10 = "F10"
+    F11 = "F11"
+    F12 = "F12"
+    CONTROL = "Control"
+    SHIFT = "Shift"
+    ALT = "Alt"
+    META = "Meta"
+    CAPS_LOCK = "CapsLock"
+    CONTEXT_MENU = "ContextMenu"
+    SPACE = " "  # the DOM's key value for the space bar is the character itself
+
+
+class Modifier(StrEnum):
+    """A key held down while another is pressed (Ctrl+C); the values are the :class:`Key` names."""
+
+    CONTROL = "Control"
+    SHIFT = "Shift"
+    ALT = "Alt"
+    META = "Meta"
+
+
+MODIFIERS = frozenset(Modifier)
+
+
+class Button(StrEnum):
+    """A mouse button of remote control."""
+
+    LEFT = "left"
+    MIDDLE = "middle"
+    RIGHT = "right"

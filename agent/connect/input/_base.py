@@ -1,0 +1,284 @@
+"""What every input backend shares: the public :class:`Injector` methods, their checks, and the hooks."""
+
+import threading
+import unicodedata
+from typing import Iterable, NamedTuple
+
+from sosqueue.connect import Button, Key, Modifier
+
+
+class InjectionUnavailable(Exception):
+    """This computer does not take remote input now; the message is one line the expert can be shown
+    (``the screen is locked``, ``this is a Wayland session without remote-desktop portal`` …)."""
+
+
+class KeyNotTypable(Exception):
+    """A character or key this computer cannot type; reported to the expert, never replaced by a guess.
+
+    :param character: the character (or key name) that cannot be typed.
+    """
+
+    def __init__(self, character: str, why: str = "cannot be typed on this computer"):
+        self.character = character
+        name = f"{character!r} (U+{ord(character):04X})" if len(character) == 1 else repr(character)
+        super().__init__(f"{name} {why}")
+
+
+class Monitor(NamedTuple):
+    """One monitor's rectangle on the desktop, in screen pixels (x and y may be negative)."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+#: The characters of text that are typed as a named key.
+TEXT_KEYS = {"\n": Key.ENTER, "\t": Key.TAB}
+
+
+class Injector:
+    """Moves the customer's pointer and types on their keyboard.
+
+    Every public method checks that the injector is open and that its arguments make sense,
+    then calls a ``_hook`` that each backend implements. The calls are synchronous and cheap
+    (a few system calls each); they do not limit the rate, the session does. One thread at a
+    time may use an injector.
+    """
+
+    #: The name of the backend, as ``SOSQUEUE_INPUT`` spells it.
+    backend_name = "base"
+    #: Whether :meth:`send_secure_attention` (Ctrl+Alt+Del) can work on this system.
+    HAS_SECURE_ATTENTION = False
+
+    def __init__(self):
+        self._closed = False
+        self._held: set[Button] = set()
+        self._lock = threading.RLock()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def monitors(self) -> list[Monitor]:
+        """The monitors, the primary one first, as rectangles on the desktop."""
+        with self._lock:
+            self._check_open()
+            return list(self._monitors())
+
+    def move(self, x: int, y: int, monitor: int = 0) -> tuple[int, int]:
+        """Move the pointer to a point of one monitor; a point outside it goes to its nearest edge.
+
+        :param x: pixels from the monitor's left edge.
+        :param y: pixels from the monitor's top edge.
+        :param monitor: the index of the monitor in :meth:`monitors`.
+        :returns: the point on the desktop the pointer went to.
+        """
+        _check_int(x=x, y=y, monitor=monitor)
+        with self._lock:
+            self._check_open()
+            screens = self._monitors()
+            if not 0 <= monitor < len(screens):
+                raise ValueError(f"there is no monitor {monitor} (there are {len(screens)})")
+            area = screens[monitor]
+            point = (area.x + min(max(x, 0), area.width - 1), area.y + min(max(y, 0), area.height - 1))
+            self._move(*point)
+            return point
+
+    def press(self, button: Button = Button.LEFT) -> None:
+        """Hold a mouse button down (until :meth:`release` or :meth:`close`).
+
+        :param button: which button.
+        """
+        button = _button(button)
+        with self._lock:
+            self._check_open()
+            self._button(button, True)
+            self._held.add(button)
+
+    def release(self, button: Button = Button.LEFT) -> None:
+        """Let a mouse button go.
+
+        :param button: which button.
+        """
+        button = _button(button)
+        with self._lock:
+            self._check_open()
+            self._button(button, False)
+            self._held.discard(button)
+
+    def click(self, button: Button = Button.LEFT) -> None:
+        """Press and release a mouse button where the pointer is.
+
+        :param button: which button.
+        """
+        self._clicks(button, 1)
+
+    def double_click(self, button: Button = Button.LEFT) -> None:
+        """Two clicks in a row, that applications take as one double click.
+
+        :param button: which button.
+        """
+        self._clicks(button, 2)
+
+    def scroll(self, dx: int = 0, dy: int = 0) -> None:
+        """Turn the mouse wheel by notches, as the browser's wheel event counts them.
+
+        :param dx: notches to the right (negative: to the left).
+        :param dy: notches down (negative: up).
+        """
+        _check_int(dx=dx, dy=dy)
+        with self._lock:
+            self._check_open()
+            if dx or dy:
+                self._scroll(dx, dy)
+
+    def type_text(self, text: str) -> None:
+        """Type text as the customer would, whatever the keyboard layout (``"Grüße"``, ``"ħ"``).
+
+        A line break is the Enter key, a tab the Tab key; other control characters are refused.
+        Every character is checked first: when one cannot be typed, nothing is.
+
+        :param text: the text to type.
+        :raises KeyNotTypable: naming the first character this computer cannot type.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, not {type(text).__name__}")
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        with self._lock:
+            self._check_open()
+            for character in text:
+                if character not in TEXT_KEYS and unicodedata.category(character) in ("Cc", "Cs"):
+                    raise KeyNotTypable(character, "is a control character, not text")
+                if character not in TEXT_KEYS and not self._can_type(character):
+                    raise KeyNotTypable(character)
+            run = ""
+            for character in text:
+                if character in TEXT_KEYS:
+                    if run:
+                        self._type(run)
+                        run = ""
+                    self._key(TEXT_KEYS[character], frozenset())
+                else:
+                    run += character
+            if run:
+                self._type(run)
+
+    def press_key(self, key: Key | str, modifiers: Iterable[Modifier | str] = ()) -> None:
+        """Press and release a key while holding modifiers: ``press_key("c", {Modifier.CONTROL})``.
+
+        :param key: a :class:`Key` (or its name, ``"Enter"``) or one printable character.
+        :param modifiers: the :class:`Modifier` keys held meanwhile (or their names).
+        :raises KeyNotTypable: when this computer has no such key.
+        """
+        key = _key(key)
+        try:
+            held = frozenset(Modifier(modifier) for modifier in modifiers)
+        except ValueError:
+            raise ValueError(f"modifiers must be among {', '.join(Modifier)}, not {list(modifiers)!r}") from None
+        with self._lock:
+            self._check_open()
+            self._key(key, held)
+
+    def send_secure_attention(self) -> None:
+        """Send Ctrl+Alt+Del, which a pressed key combination cannot (the system keeps it for itself).
+
+        :raises InjectionUnavailable: where :attr:`HAS_SECURE_ATTENTION` is false, or the system refuses.
+        """
+        with self._lock:
+            self._check_open()
+            if not self.HAS_SECURE_ATTENTION:
+                raise InjectionUnavailable("Ctrl+Alt+Del cannot be sent to this computer")
+            self._secure_attention()
+
+    def close(self) -> None:
+        """Release the buttons still held and stop; closing twice is harmless."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                for button in sorted(self._held):
+                    self._button(button, False)
+            finally:
+                self._held.clear()
+                self._closed = True
+                self._close()
+
+    def __enter__(self) -> "Injector":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the input injector is closed")
+
+    def _clicks(self, button: Button, count: int) -> None:
+        button = _button(button)
+        with self._lock:
+            self._check_open()
+            self._click(button, count)
+
+    # The hooks: each backend implements these.
+
+    def _monitors(self) -> list[Monitor]:
+        raise NotImplementedError(f"{type(self).__name__} is an input backend without _monitors")
+
+    def _move(self, x: int, y: int) -> None:
+        """Move the pointer to a point of the desktop (already inside a monitor)."""
+        raise NotImplementedError(f"{type(self).__name__} is an input backend without _move")
+
+    def _button(self, button: Button, down: bool) -> None:
+        raise NotImplementedError(f"{type(self).__name__} is an input backend without _button")
+
+    def _click(self, button: Button, count: int) -> None:
+        """``count`` presses and releases (a backend that marks double clicks overrides it)."""
+        for _ in range(count):
+            self._button(button, True)
+            self._button(button, False)
+
+    def _scroll(self, dx: int, dy: int) -> None:
+        raise NotImplementedError(f"{type(self).__name__} is an input backend without _scroll")
+
+    def _can_type(self, character: str) -> bool:
+        """Whether :meth:`_type` can type this character (no control characters get here)."""
+        return True
+
+    def _type(self, text: str) -> None:
+        """Type text without line breaks or tabs, every character of it typable."""
+        raise NotImplementedError(f"{type(self).__name__} is an input backend without _type")
+
+    def _key(self, key: Key | str, modifiers: frozenset[Modifier]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} is an input backend without _key")
+
+    def _secure_attention(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} is an input backend without _secure_attention")
+
+    def _close(self) -> None:
+        """Free what the backend holds (nothing by default)."""
+
+
+def _check_int(**values: object) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+
+
+def _button(button: Button | str) -> Button:
+    try:
+        return Button(button)
+    except ValueError:
+        raise ValueError(f"button must be one of {', '.join(Button)}, not {button!r}") from None
+
+
+def _key(key: Key | str) -> Key | str:
+    if not isinstance(key, str):
+        raise TypeError(f"key must be a Key or a character, not {type(key).__name__}")
+    try:
+        return Key(key)
+    except ValueError:
+        pass
+    if len(key) != 1 or not key.isprintable():
+        raise ValueError(f"key must be one of the Key names or one printable character, not {key!r}")
+    return key
