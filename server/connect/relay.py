@@ -35,6 +35,7 @@ from server import logins
 log = logging.getLogger("sosqueue.connect")
 
 _ACK = protocol.encode({"type": Message.ACK})
+_REFRESH = protocol.encode({"type": Message.REFRESH})
 _NOT_SHARING = "the screen is not shared: frames are taken only after the customer allowed viewing"
 _LEFT = "you ended the session; ask to see the screen again to rejoin it"
 _CLOSE_SECONDS = 5.0
@@ -84,19 +85,24 @@ class Peer:
     def send_encoded(self, text: str) -> None:
         self._put(["text", text])
 
-    def send_frame(self, frame: bytes) -> None:
+    def send_frame(self, frame: bytes, *, whole: bool = True) -> bool:
         """Queue a screen frame; a frame still waiting anywhere in the outbox gives way to the newer screen.
 
         So a socket holds at most one unsent frame, however a customer interleaves frames and
-        messages: a slow browser cannot make the server keep a backlog of screens.
+        messages: a slow browser cannot make the server keep a backlog of screens. True when a
+        region frame took the place of a waiting frame: this socket missed part of the screen
+        until the next whole frame (a whole frame replacing one loses nothing).
         """
+        missed = False
         if self._frame is not None:
+            missed = not whole
             if self._outbox and self._outbox[-1] is self._frame:
                 self._frame[1] = frame
-                return
+                return missed
             self._frame[:] = ["dropped", None]  # keeps its place in line, without the bytes
         self._frame = ["bytes", frame]
         self._put(self._frame)
+        return missed
 
     def close(self, code: int) -> None:
         """Close the socket after what is queued (nothing queued later is sent)."""
@@ -149,6 +155,7 @@ class Room:
         self.left: list[Peer] = []  # experts' sockets still open after their expert ended the session
         self.sharing = False
         self.asked_by: str | None = None  # the expert whose view request awaits the customer's answer
+        self.refresh_asked = False  # the customer was asked for a whole frame and has not sent one yet
         self.ended: Status | None = None
         self.attached = 0
         self.presence = PresenceRecorder(hub.db, self.request_id, self.end)
@@ -277,7 +284,11 @@ class Room:
     # -- what the sockets send ------------------------------------------------------------
 
     def take_frame(self, peer: Peer, frame: bytes) -> None:
-        """Forward a customer's screen frame, the very bytes object, to every expert."""
+        """Forward a customer's screen frame, the very bytes object, to every expert.
+
+        When a region frame took the place of a frame an expert had not got yet, the customer is
+        asked for a whole frame (``refresh``), so that expert's picture is whole again.
+        """
         if not peer.is_customer:
             peer.send({"type": Message.ERROR, "detail": "experts do not send frames; send JSON messages"})
             return
@@ -285,12 +296,18 @@ class Room:
             peer.send({"type": Message.ERROR, "detail": _NOT_SHARING})
             return
         try:
-            protocol.check_frame(frame, self.hub.limits)
+            whole = protocol.check_frame(frame, self.hub.limits)
         except protocol.Refused as refused:
             peer.send({"type": Message.ERROR, "detail": refused.detail})
             return
+        if whole:
+            self.refresh_asked = False
+        missed = False
         for expert in self.experts:
-            expert.send_frame(frame)
+            missed = expert.send_frame(frame, whole=whole) or missed
+        if missed and not self.refresh_asked:
+            self.refresh_asked = True  # one request until the next whole frame arrives
+            peer.send_encoded(_REFRESH)
 
     async def take(self, peer: Peer, message: dict) -> None:
         handler = (self._CUSTOMER if peer.is_customer else self._EXPERT)[message["type"]]

@@ -12,6 +12,7 @@ from server.db import Database
 from server.models import WebSession, utcnow
 from server.security import token_hash
 from server.logins import COOKIE
+from sosqueue.connect import Region, pack_region
 from tests.server.connect.peers import (
     CUSTOMER_NAME, FRAME_LIMIT, WAIT, Expert, Sockets, close_code, jpeg, receive, receive_frame, send,
 )
@@ -612,3 +613,50 @@ def test_a_login_that_expires_closes_its_session_sockets_at_the_next_check(serve
         database.dispose()
     assert close_code(closed) == 4401
     assert_still_chatting(kept)
+
+
+def test_a_region_taking_the_place_of_an_unsent_frame_asks_the_customer_for_a_whole_frame(sockets, expert):
+    """The stalled expert missed part of the screen: the customer gets one refresh, until its next whole frame."""
+    filed = sockets.file()
+    customer = sockets.customer(filed)
+    stalled = sockets.expert(filed, expert, max_queue=1)  # reads nothing more until the test does
+    assert receive(customer)["type"] == "expert_joined"
+    send(stalled, {"type": "view_request"})
+    assert receive(customer)["type"] == "view_request"
+    send(customer, {"type": "consent", "allowed": True})
+    assert receive(stalled) == {"type": "consent", "allowed": True}
+
+    def region(noise: int) -> bytes:
+        return pack_region(Region(0, 0, 64, 40, 1280, 800), jpeg(noise=noise))
+
+    customer.send(jpeg(noise=FRAME_LIMIT - 4096))  # whole frames giving way to each other lose nothing
+    for _ in range(STALLED_FRAMES):
+        customer.send(region(FRAME_LIMIT - 4096))
+    send(customer, {"type": "ping"})  # answered after the server took every frame before it
+    assert receive(customer) == {"type": "refresh"}  # once, for all the regions lost so far
+    assert receive(customer)["type"] == "error"
+
+    whole = jpeg(noise=1000)
+    customer.send(whole)  # the whole frame the customer sends for it
+    send(customer, {"type": "chat", "text": "whole"})
+    got = drain_until_chat(stalled, "whole")
+    assert got[-2:] == [whole, "whole"]
+
+    # With the whole frame sent, a later loss asks again.
+    for _ in range(STALLED_FRAMES):
+        customer.send(region(FRAME_LIMIT - 4096))
+    send(customer, {"type": "ping"})
+    assert receive(customer) == {"type": "refresh"}
+    assert receive(customer)["type"] == "error"
+
+
+def test_regions_reaching_an_expert_in_time_ask_for_nothing(sockets, expert):
+    customer, [browser] = sockets.sharing(sockets.file(), expert)
+    customer.send(whole := jpeg(noise=8))
+    assert receive_frame(browser) == whole
+    for noise in range(3):
+        frame = pack_region(Region(16, 16, 64, 40, 1280, 800), jpeg(noise=noise))
+        customer.send(frame)
+        assert receive_frame(browser) == frame
+        send(browser, {"type": "ack"})
+        assert receive(customer) == {"type": "ack"}
