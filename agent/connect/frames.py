@@ -108,17 +108,20 @@ def encode_region(picture: Image.Image, box: Box, *, quality: int = QUALITY,
 class QualityLadder:
     """The JPEG quality for the next frame, from how long the last frames took to be acknowledged.
 
-    A slow ack (over :attr:`slow` seconds, or none before the timeout) steps down one rung
-    (70 → 50 → 30); :attr:`fast_needed` fast acks in a row (under :attr:`fast` seconds) step up one.
+    :attr:`slow_needed` slow acks in a row (over :attr:`slow` seconds, or none before the
+    timeout) step down one rung (70 → 50 → 30): one slow first draw does not lower the picture;
+    :attr:`fast_needed` fast acks in a row (under :attr:`fast` seconds) step up one.
     """
 
-    RUNGS = (70, 50, 30)
+    RUNGS = (QUALITY, 50, 30)
 
-    def __init__(self, *, slow: float = 0.25, fast: float = 0.12, fast_needed: int = 3):
+    def __init__(self, *, slow: float = 0.25, fast: float = 0.12, slow_needed: int = 2, fast_needed: int = 3):
         self.slow = slow
         self.fast = fast
+        self.slow_needed = slow_needed
         self.fast_needed = fast_needed
         self._rung = 0
+        self._slow_in_a_row = 0
         self._fast_in_a_row = 0
 
     @property
@@ -127,14 +130,14 @@ class QualityLadder:
 
     def observe(self, seconds: float | None) -> int:
         """Note one frame's time from sending to its ack (None: no ack came in time); the quality to use next."""
-        if seconds is None or seconds > self.slow:
+        slow = seconds is None or seconds > self.slow
+        fast = not slow and seconds < self.fast
+        self._slow_in_a_row = self._slow_in_a_row + 1 if slow else 0
+        self._fast_in_a_row = self._fast_in_a_row + 1 if fast else 0
+        if self._slow_in_a_row >= self.slow_needed:
             self._rung = min(self._rung + 1, len(self.RUNGS) - 1)
-            self._fast_in_a_row = 0
-        elif seconds < self.fast:
-            self._fast_in_a_row += 1
-            if self._fast_in_a_row >= self.fast_needed:
-                self._rung = max(self._rung - 1, 0)
-                self._fast_in_a_row = 0
-        else:
+            self._slow_in_a_row = 0
+        elif self._fast_in_a_row >= self.fast_needed:
+            self._rung = max(self._rung - 1, 0)
             self._fast_in_a_row = 0
         return self.quality

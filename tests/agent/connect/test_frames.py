@@ -151,14 +151,16 @@ def test_a_region_drawn_over_the_last_picture_gives_the_new_one():
 
 
 def test_slow_acks_step_the_quality_down_and_fast_ones_back_up():
-    ladder = QualityLadder(slow=0.25, fast=0.12, fast_needed=3)
+    ladder = QualityLadder(slow=0.25, fast=0.12, slow_needed=2, fast_needed=3)
     assert ladder.quality == 70
-    assert ladder.observe(0.3) == 50
-    assert ladder.observe(None) == 30  # no ack before the timeout counts as slow
-    assert ladder.observe(2.0) == 30  # the lowest rung
-    assert ladder.observe(0.05) == 30
-    assert ladder.observe(0.05) == 30
-    assert ladder.observe(0.05) == 50  # three fast acks in a row: one rung up
+    assert ladder.observe(0.3) == 70  # one slow ack (a first draw, say) changes nothing
+    assert ladder.observe(0.05) == 70
+    assert ladder.observe(0.3) == 70
+    assert ladder.observe(0.3) == 50  # two in a row: one rung down
+    assert ladder.observe(None) == 50  # no ack before the timeout counts as slow
+    assert ladder.observe(2.0) == 30
+    assert [ladder.observe(1.0) for _ in range(3)] == [30, 30, 30]  # the lowest rung
+    assert [ladder.observe(0.05) for _ in range(3)] == [30, 30, 50]  # three fast acks in a row: one rung up
     assert ladder.observe(0.05) == 50
     assert ladder.observe(0.2) == 50  # neither slow nor fast: the run of fast ones starts again
     assert [ladder.observe(0.05) for _ in range(6)] == [50, 50, 70, 70, 70, 70]
