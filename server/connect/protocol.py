@@ -28,8 +28,9 @@ each; the region inside the frame), then one JPEG of the region (``sosqueue.conn
 A viewer draws a region over the last whole frame of that size and ignores it before one.
 
 A socket that falls behind gets only the newest screen: an unsent frame gives way to the next.
-When a region frame takes the place of an unsent frame, that expert missed part of the screen:
-the customer gets ``refresh`` (once, until its next whole frame) and sends a whole frame next. Anything refused is answered with
+When a region frame takes the place of an unsent frame, or goes to a socket that never got a
+whole frame (a second tab of an expert, say), that expert lacks part of the screen: the customer
+gets ``refresh`` (once, until its next whole frame) and sends a whole frame next. Anything refused is answered with
 ``{"type": "error", "detail": "one line"}`` to its sender, and the session goes on.
 
 Server → customer:

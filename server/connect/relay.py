@@ -74,6 +74,7 @@ class Peer:
         self._outbox: deque[list] = deque()
         self._ready = asyncio.Event()
         self._frame: list | None = None
+        self._had_whole = False  # a whole frame was queued for this socket
 
     @property
     def expert(self) -> dict:
@@ -89,13 +90,15 @@ class Peer:
         """Queue a screen frame; a frame still waiting anywhere in the outbox gives way to the newer screen.
 
         So a socket holds at most one unsent frame, however a customer interleaves frames and
-        messages: a slow browser cannot make the server keep a backlog of screens. True when a
-        region frame took the place of a waiting frame: this socket missed part of the screen
-        until the next whole frame (a whole frame replacing one loses nothing).
+        messages: a slow browser cannot make the server keep a backlog of screens. True when this
+        socket needs a whole frame: a region frame took the place of a waiting frame (a whole
+        frame replacing one loses nothing), or it is a region and the socket never got a whole
+        frame (it arrived while the screen was shared, say a second tab of an expert).
         """
-        missed = False
+        missed = not whole and not self._had_whole  # a socket that never got a whole frame cannot draw a region
+        self._had_whole = self._had_whole or whole
         if self._frame is not None:
-            missed = not whole
+            missed = missed or not whole
             if self._outbox and self._outbox[-1] is self._frame:
                 self._frame[1] = frame
                 return missed

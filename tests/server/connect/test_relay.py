@@ -660,3 +660,23 @@ def test_regions_reaching_an_expert_in_time_ask_for_nothing(sockets, expert):
         assert receive_frame(browser) == frame
         send(browser, {"type": "ack"})
         assert receive(customer) == {"type": "ack"}
+
+
+def test_a_second_tab_getting_a_region_before_any_whole_frame_asks_the_customer_for_one(sockets, expert):
+    """The customer learns of no new expert (the same one, another tab), so the relay asks for the whole screen."""
+    filed = sockets.file()
+    customer, [browser] = sockets.sharing(filed, expert)
+    customer.send(whole := jpeg(noise=8))
+    assert receive_frame(browser) == whole
+    tab = sockets.expert(filed, expert)  # its hello read
+    region = pack_region(Region(0, 0, 64, 40, 1280, 800), jpeg(noise=16))
+    customer.send(region)
+    assert receive_frame(browser) == region
+    assert receive_frame(tab) == region
+    assert receive(customer) == {"type": "refresh"}
+    customer.send(again := jpeg(noise=24))
+    assert receive_frame(tab) == again
+    customer.send(region)
+    assert receive_frame(tab) == region
+    send(customer, {"type": "ping"})
+    assert receive(customer)["type"] == "error"  # no second refresh: the tab has its whole frame

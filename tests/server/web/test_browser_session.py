@@ -144,6 +144,7 @@ def test_a_region_frame_is_drawn_at_its_place_over_the_whole_frame(expert_page, 
     """Before any whole frame a region has nothing to go over: skipped (and acked); after one it is drawn in place."""
     _filed, customer = sharing(expert_page, sockets, tenant)
     customer.send(pack_region(Region(32, 16, 32, 32, 320, 200), picture((32, 32), YELLOW)))
+    assert receive(customer) == {"type": "refresh"}  # the relay knows this page has no whole frame yet
     assert receive(customer) == {"type": "ack"}
     assert frames_drawn(expert_page) == 0
 
