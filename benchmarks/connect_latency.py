@@ -62,7 +62,9 @@ window.WebSocket = class extends NativeWebSocket {
   constructor(...args) {
     super(...args);
     this.addEventListener("message", (event) => {
-      if (typeof event.data !== "string") { window.__frameBytes += event.data.size ?? event.data.byteLength; window.__frames += 1; }
+      if (typeof event.data === "string") return;
+      window.__frameBytes += event.data.size ?? event.data.byteLength;  // a Blob, or the page's ArrayBuffer
+      window.__frames += 1;
     });
   }
 };

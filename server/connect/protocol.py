@@ -173,7 +173,7 @@ def _consent(message: dict) -> dict:
 
 
 def check_frame(frame: bytes, limits: Limits) -> bool:
-    """True for a whole frame, False for a region frame; raise ``Refused`` unless it is a sane one within the size limit."""
+    """True for a whole frame, False for a region frame; ``Refused`` unless a sane one within the size limit."""
     if len(frame) > limits.frame_bytes:
         raise Refused(
             f"this frame has {len(frame)} bytes; frames are limited to {limits.frame_bytes} bytes: "

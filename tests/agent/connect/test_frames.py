@@ -1,4 +1,5 @@
-"""Frames: a change is any differing pixel; a frame is a JPEG (whole, or of the changed region) of at most 1280 px width and 2 MiB."""
+"""Frames: a change is any differing pixel; a frame is a JPEG (whole, or of the changed region) of at most
+1280 px width and 2 MiB; slow acks lower the quality."""
 
 import io
 import os

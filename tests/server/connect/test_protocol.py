@@ -14,7 +14,8 @@ NOT_JSON = "this message is not valid JSON; send one JSON object per text messag
 NO_TYPE = 'send a JSON object with a "type", like {"type": "chat", "text": "Hello"}'
 CONTROL = "a chat message cannot contain control characters (line breaks and tabs are fine)"
 REMOTE_CONTROL = "remote control is not part of this session"
-NOT_A_FRAME = "a frame must be one JPEG image (its bytes start with FF D8) or a region frame (a SQR1 header, then one JPEG)"
+NOT_A_FRAME = ("a frame must be one JPEG image (its bytes start with FF D8) or a region frame "
+               "(a SQR1 header, then one JPEG)")
 REGION = pack_region(Region(16, 32, 64, 40, 1280, 800), jpeg())
 
 CUSTOMER_CASES = {
