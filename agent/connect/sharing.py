@@ -6,7 +6,8 @@ screen, else a whole JPEG (always the first, after :meth:`Sharer.refresh` and af
 ack did not come: it may never have arrived). After a frame it waits for the server's ``ack``
 (an expert has drawn it) or :data:`ACK_TIMEOUT` seconds, whichever comes first, so the rate
 adapts to the slowest link and a static screen costs no bytes at all; slow acks lower the JPEG
-quality (:class:`~agent.connect.frames.QualityLadder`), fast ones raise it again.
+quality (:class:`~agent.connect.frames.QualityLadder`), fast ones raise it again, and once the
+screen stands still after frames below the top quality it is sent once more, whole and sharp.
 """
 
 import logging
@@ -52,6 +53,7 @@ class Sharer:
         self._sent = ChangeDetector()  # the scaled pictures sent: where it changed
         self._whole_wanted = False  # set from other threads by refresh(); the sharer's thread clears it
         self._sent_at = 0.0
+        self._blurred = False  # the last frame went below the top quality
         self.quality = QualityLadder()
         self._thread = threading.Thread(target=self._run, name="sosqueue-share", daemon=True)
         self.frames_sent = 0  # handed to the channel (on a slow link a newer one may replace one waiting)
@@ -130,21 +132,25 @@ class Sharer:
                 self._whole_wanted = False
                 self._screen.forget()
                 self._sent.forget()
-            if not self._screen.changed(image):
+            changed = self._screen.changed(image)
+            if not changed and not self._blurred:
                 self._stopped.wait(self._poll)
                 continue
             picture = scaled(image.convert("RGB"))
-            box = self._sent.changed_box(picture)
-            if box is None:  # the change vanished in scaling
-                self._screen.remember(image)
-                self._stopped.wait(self._poll)
-                continue
-            region = region_of(box, picture.size)
+            if changed:
+                box = self._sent.changed_box(picture)
+                if box is None:  # the change vanished in scaling
+                    self._screen.remember(image)
+                    self._stopped.wait(self._poll)
+                    continue
+                region, quality = region_of(box, picture.size), self.quality.quality
+            else:  # the screen stands still after frames below the top quality: once more, sharp
+                region, quality = None, QualityLadder.RUNGS[0]
             try:
                 if region is None:
-                    frame = encode_jpeg(picture, quality=self.quality.quality)
+                    frame = encode_jpeg(picture, quality=quality)
                 else:
-                    frame = encode_region(picture, region, quality=self.quality.quality)
+                    frame = encode_region(picture, region, quality=quality)
             except ValueError as error:
                 log.warning("a frame was left out: %s", error)
                 self._stopped.wait(self._poll)
@@ -156,6 +162,7 @@ class Sharer:
                 self._end("channel")
                 return
             self.regions_sent += region is not None
+            self._blurred = quality < QualityLadder.RUNGS[0]
             self._screen.remember(image)
             self._sent.remember(picture)
             in_flight = True

@@ -39,7 +39,8 @@ Server → customer:
     ``view_request`` {expert: {id, name}, company} (show the consent dialog) · ``view_stop``
     {reason: "expert_ended" | "experts_left" | "withdrawn"} (stop capturing at once, or close the
     consent dialog: "withdrawn" when the expert who asked left) ·
-    ``ack`` (an expert drew the last frame: send the next one; one frame in flight) ·
+    ``ack`` (an expert drew the newest frame: send the next one; one frame in flight, one ack per
+    frame, from the first expert who drew it) ·
     ``refresh`` (an expert missed a region: make the next frame a whole one) ·
     ``chat`` {from: "expert", name, text, at} · ``session_ended`` {by: "system", reason:
     "closed" | "expired"} (then close 4409) · ``error`` {detail}

@@ -75,6 +75,7 @@ class Peer:
         self._ready = asyncio.Event()
         self._frame: list | None = None
         self._had_whole = False  # a whole frame was queued for this socket
+        self.frame_number = 0  # the room's number of the newest frame queued for this socket
 
     @property
     def expert(self) -> dict:
@@ -86,7 +87,12 @@ class Peer:
     def send_encoded(self, text: str) -> None:
         self._put(["text", text])
 
-    def send_frame(self, frame: bytes, *, whole: bool = True) -> bool:
+    @property
+    def has_newest_frame_out(self) -> bool:
+        """Whether the newest frame queued for this socket has been sent (none waits in the outbox)."""
+        return self._frame is None
+
+    def send_frame(self, frame: bytes, *, number: int, whole: bool = True) -> bool:
         """Queue a screen frame; a frame still waiting anywhere in the outbox gives way to the newer screen.
 
         So a socket holds at most one unsent frame, however a customer interleaves frames and
@@ -97,6 +103,7 @@ class Peer:
         """
         missed = not whole and not self._had_whole  # a socket that never got a whole frame cannot draw a region
         self._had_whole = self._had_whole or whole
+        self.frame_number = number
         if self._frame is not None:
             missed = missed or not whole
             if self._outbox and self._outbox[-1] is self._frame:
@@ -159,6 +166,8 @@ class Room:
         self.sharing = False
         self.asked_by: str | None = None  # the expert whose view request awaits the customer's answer
         self.refresh_asked = False  # the customer was asked for a whole frame and has not sent one yet
+        self.frames = 0  # frames forwarded in this session, numbered from 1
+        self.acked = 0  # the number of the last frame whose ack went to the customer
         self.ended: Status | None = None
         self.attached = 0
         self.presence = PresenceRecorder(hub.db, self.request_id, self.end)
@@ -306,8 +315,9 @@ class Room:
         if whole:
             self.refresh_asked = False
         missed = False
+        self.frames += 1
         for expert in self.experts:
-            missed = expert.send_frame(frame, whole=whole) or missed
+            missed = expert.send_frame(frame, whole=whole, number=self.frames) or missed
         if missed and not self.refresh_asked:
             self.refresh_asked = True  # one request until the next whole frame arrives
             peer.send_encoded(_REFRESH)
@@ -361,7 +371,12 @@ class Room:
             self.customer.send({"type": Message.VIEW_REQUEST, "expert": peer.expert, "company": self.company_name})
 
     async def _ack(self, peer: Peer, message: dict) -> None:
-        if self.sharing and peer in self.experts and self.customer is not None:
+        """One ack per frame reaches the customer: the first from an expert who has drawn the newest
+        frame. A late ack for an older frame would let the customer send two frames at once, and on a
+        slow link a region could then take the place of one still on its way."""
+        newest = peer.frame_number == self.frames and peer.has_newest_frame_out
+        if self.sharing and peer in self.experts and self.customer is not None and newest and self.acked < self.frames:
+            self.acked = self.frames
             self.customer.send_encoded(_ACK)
 
     async def _expert_chat(self, peer: Peer, message: dict) -> None:

@@ -4,6 +4,7 @@ The frames go to a collector standing in for the channel; the test plays the exp
 browser by acknowledging them (or not).
 """
 
+import io
 import threading
 import time
 
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image, ImageColor
 
 from agent.connect.capture import create_capture
+from agent.connect.frames import encode_jpeg
 from agent.connect.sharing import Sharer
 from sosqueue.connect import JPEG_START, REGION_MAGIC, Region, parse_region
 from tests.agent.connect.support import decode
@@ -260,3 +262,34 @@ def test_slow_acks_lower_the_jpeg_quality_and_fast_ones_raise_it_again(painter, 
     assert sharer.ack_timeouts == 0
     viewer.delay = 0.0
     pump(painter.root, lambda: changing_until(70), what="the quality back up")
+
+
+def test_a_still_screen_after_blurred_frames_is_sent_once_more_whole_and_sharp(painter, sharers):
+    """Slow acks lowered the quality; when the screen stops changing, one whole frame at the top
+    quality follows, then nothing."""
+    painter.fill("#000000")
+    viewer = LateViewer(delay=0.35)
+    sharers.append(sharer := share(viewer, ack_timeout=5))
+    shade = 0
+
+    def changing_until_blurred() -> bool:
+        nonlocal shade
+        shade = (shade + 17) % 256
+        painter.fill(f"#{shade:02X}{shade:02X}{shade:02X}")
+        return sharer.quality.quality < 70
+
+    pump(painter.root, lambda: changing_until_blurred(), what="a lower quality")
+    sent = viewer.count()
+    pump(painter.root, lambda: viewer.count() >= sent + 1 and quantization(viewer.frames[-1]) == SHARP,
+         what="a sharp frame of the still screen", timeout=20)
+    assert viewer.frames[-1].startswith(JPEG_START)
+    settled = viewer.count()
+    time.sleep(1.5)
+    assert viewer.count() == settled
+
+
+def quantization(frame: bytes) -> dict:
+    return Image.open(io.BytesIO(frame)).quantization
+
+
+SHARP = quantization(encode_jpeg(Image.new("RGB", (16, 16)), quality=70))

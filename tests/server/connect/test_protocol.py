@@ -98,5 +98,7 @@ def test_an_experts_bad_input_is_answered_with_an_error_and_the_session_goes_on(
     send(browser, {"type": "chat", "text": "still here"})
     assert receive(customer)["text"] == "still here"
     assert receive(browser)["text"] == "still here"
+    customer.send(frame := jpeg(noise=4))
+    assert receive_frame(browser) == frame
     send(browser, {"type": "ack"})
     assert receive(customer) == {"type": "ack"}

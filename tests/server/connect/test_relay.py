@@ -143,17 +143,29 @@ def test_before_consent_a_frame_is_dropped_with_an_error_and_reaches_no_expert(s
     assert_dropped(customer, browser)
 
 
-def test_after_consent_every_expert_gets_the_very_bytes_and_each_ack_reaches_the_customer(
+def test_after_consent_every_expert_gets_the_very_bytes_and_one_ack_per_frame_reaches_the_customer(
         sockets, api, expert, colleague):
+    """The first expert to draw the newest frame releases the next one; a colleague's later ack
+    for the same frame is not passed on (the customer would send two frames at once)."""
     filed = sockets.file()
     customer, experts = sockets.sharing(filed, expert, colleague)
-    for frame in (jpeg(noise=200_000), jpeg(noise=10)):
+    for number, frame in enumerate((jpeg(noise=200_000), jpeg(noise=10))):
         customer.send(frame)
         assert [receive_frame(browser) for browser in experts] == [frame, frame]
         for browser in experts:
             send(browser, {"type": "ack"})
-        assert [receive(customer), receive(customer)] == [{"type": "ack"}, {"type": "ack"}]
+        send(experts[1], {"type": "chat", "text": f"drawn {number}"})
+        assert receive(customer) == {"type": "ack"}
+        assert receive(customer)["text"] == f"drawn {number}"
+        assert [receive(browser)["text"] for browser in experts] == [f"drawn {number}"] * 2
     assert api.history(filed.code)[-1] == ("screen_shared", "customer", {"expert": expert.user_id})
+
+
+def test_an_ack_before_any_frame_is_not_passed_on(sockets, expert):
+    customer, [browser] = sockets.sharing(sockets.file(), expert)
+    send(browser, {"type": "ack"})
+    send(browser, {"type": "chat", "text": "marker"})
+    assert receive(customer)["text"] == "marker"
 
 
 def test_a_denied_consent_tells_the_experts_and_frames_stay_dropped(sockets, api, expert):
