@@ -5,6 +5,8 @@ The protocol itself (who sends what, and the server's checks) is described in
 (through the page's rendered constants) all take the names from here.
 """
 
+import struct
+from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
 
@@ -25,6 +27,8 @@ class Message(StrEnum):
     END = "end"
     SESSION_ENDED = "session_ended"
     ERROR = "error"
+    #: Server → customer: an expert missed part of the screen; send the whole screen next.
+    REFRESH = "refresh"
 
 
 #: Message types that each side may send; anything else is refused.
@@ -67,7 +71,7 @@ CLOSE_REASONS = {
 FINAL_CLOSES = frozenset({CloseCode.NOT_SIGNED_IN, CloseCode.FORBIDDEN, CloseCode.NOT_FOUND, CloseCode.NOT_OPEN,
                           CloseCode.REPLACED})
 
-#: Every screen frame is one JPEG image; its bytes start so.
+#: A whole screen frame is one JPEG image; its bytes start so (a region frame: see REGION_MAGIC).
 JPEG_START = b"\xff\xd8"
 
 
@@ -141,3 +145,60 @@ class Button(StrEnum):
     LEFT = "left"
     MIDDLE = "middle"
     RIGHT = "right"
+
+#: A region frame: only a part of the screen. Its bytes are :data:`REGION_MAGIC`, then six
+#: big-endian unsigned 16-bit numbers (:data:`REGION_FIELDS`: the region's x, y, width and height
+#: in the whole frame's pixels, and the whole frame's width and height), then one JPEG of the
+#: region (width × height pixels). A viewer draws it over the last whole frame of that size.
+REGION_MAGIC = b"SQR1"
+REGION_FIELDS = ("x", "y", "width", "height", "frameWidth", "frameHeight")
+_REGION_HEADER = struct.Struct(">4s6H")
+#: The bytes before a region frame's JPEG.
+REGION_HEADER_BYTES = _REGION_HEADER.size
+_MAX_SIDE = 0xFFFF
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where a region frame goes: x, y, width, height within a frame of frame_width × frame_height."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    frame_width: int
+    frame_height: int
+
+
+def pack_region(region: Region, jpeg: bytes) -> bytes:
+    """The region frame of ``jpeg`` (a picture of the region); ValueError when the region is not inside the frame."""
+    _check_region(region)
+    return _REGION_HEADER.pack(REGION_MAGIC, region.x, region.y, region.width, region.height,
+                               region.frame_width, region.frame_height) + jpeg
+
+
+def parse_region(frame: bytes) -> tuple[Region, bytes]:
+    """The region and the JPEG bytes of a region frame; ValueError (one line, why) when it is not a sane one."""
+    if not frame.startswith(REGION_MAGIC):
+        raise ValueError(f"a region frame starts with {REGION_MAGIC.decode()}")
+    if len(frame) < REGION_HEADER_BYTES + len(JPEG_START):
+        raise ValueError(f"this region frame is cut short: {len(frame)} bytes, its header alone has "
+                         f"{REGION_HEADER_BYTES}")
+    _magic, *numbers = _REGION_HEADER.unpack_from(frame)
+    region = Region(*numbers)
+    _check_region(region)
+    jpeg = frame[REGION_HEADER_BYTES:]
+    if not jpeg.startswith(JPEG_START):
+        raise ValueError(f"a region frame's header is followed by one JPEG image (FF D8 at byte {REGION_HEADER_BYTES})")
+    return region, jpeg
+
+
+def _check_region(region: Region) -> None:
+    numbers = (region.x, region.y, region.width, region.height, region.frame_width, region.frame_height)
+    if not all(isinstance(number, int) and 0 <= number <= _MAX_SIDE for number in numbers):
+        raise ValueError(f"a region's numbers are whole numbers from 0 to {_MAX_SIDE}")
+    if region.width < 1 or region.height < 1 or region.frame_width < 1 or region.frame_height < 1:
+        raise ValueError("a region and its frame are at least 1×1 pixel")
+    if region.x + region.width > region.frame_width or region.y + region.height > region.frame_height:
+        raise ValueError(f"the region {region.width}×{region.height} at {region.x},{region.y} is not inside the "
+                         f"{region.frame_width}×{region.frame_height} frame")

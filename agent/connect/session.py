@@ -171,6 +171,10 @@ class CustomerSession:
             sharer = self._sharer
             if sharer:
                 sharer.acknowledge()
+        elif kind == Message.REFRESH:
+            sharer = self._sharer
+            if sharer:
+                sharer.refresh()  # an expert missed a region: the next frame is the whole screen
         elif kind in (Message.VIEW_STOP, Message.SESSION_ENDED):
             was_sharing = self._withdraw()
             self.ui.call(self._viewing_stopped, str(message.get("reason", "")), was_sharing)

@@ -1,17 +1,22 @@
 """Sharing the screen: capture, send only what changed, one frame in flight.
 
 The sharer polls the screen every :data:`POLL_SECONDS`; a picture that differs from the last
-one sent becomes a JPEG frame. After a frame it waits for the server's ``ack`` (an expert has
-drawn it) or :data:`ACK_TIMEOUT` seconds, whichever comes first, so the rate adapts to the
-slowest link and a static screen costs no bytes at all.
+one sent becomes a frame: a region frame of the changed box when that is a small part of the
+screen, else a whole JPEG (always the first, after :meth:`Sharer.refresh` and after a frame whose
+ack did not come: it may never have arrived). After a frame it waits for the server's ``ack``
+(an expert has drawn it) or :data:`ACK_TIMEOUT` seconds, whichever comes first, so the rate
+adapts to the slowest link and a static screen costs no bytes at all; slow acks lower the JPEG
+quality (:class:`~agent.connect.frames.QualityLadder`), fast ones raise it again, and once the
+screen stands still after frames below the top quality it is sent once more, whole and sharp.
 """
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from agent.connect.capture import Capture, CaptureFailed
-from agent.connect.frames import ChangeDetector, encode_jpeg
+from agent.connect.frames import ChangeDetector, QualityLadder, encode_jpeg, encode_region, region_of, scaled
 
 log = logging.getLogger("sosqueue.agent.connect")
 
@@ -44,12 +49,18 @@ class Sharer:
         # Held only while a frame is handed on (which never waits for the network): once stop()
         # has it, no frame follows, so a view_stop queued after stop() is the last word.
         self._lock = threading.Lock()
-        self._detector = ChangeDetector()
+        self._screen = ChangeDetector()  # the captured pictures: a cheap "anything new?"
+        self._sent = ChangeDetector()  # the scaled pictures sent: where it changed
+        self._whole_wanted = False  # set from other threads by refresh(); the sharer's thread clears it
+        self._sent_at = 0.0
+        self._blurred = False  # the last frame went below the top quality
+        self.quality = QualityLadder()
         self._thread = threading.Thread(target=self._run, name="sosqueue-share", daemon=True)
         self.frames_sent = 0  # handed to the channel (on a slow link a newer one may replace one waiting)
         self.bytes_sent = 0
         self.polls = 0  # pictures grabbed
         self.ack_timeouts = 0  # frames sent because the previous one's ack did not come in time
+        self.regions_sent = 0  # of frames_sent, region frames
 
     @property
     def sharing(self) -> bool:
@@ -69,8 +80,8 @@ class Sharer:
         self._acked.set()
 
     def refresh(self) -> None:
-        """Send the whole screen again with the next frame (a new expert is watching)."""
-        self._detector.forget()
+        """Send the whole screen with the next frame (a new expert is watching, or one missed a region)."""
+        self._whole_wanted = True
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
@@ -98,10 +109,13 @@ class Sharer:
         failures = 0
         while not self._stopped.is_set():
             if in_flight:
-                self._acked.wait(self._ack_timeout)
+                acked = self._acked.wait(self._ack_timeout)
                 in_flight = False
                 if self._stopped.is_set():
                     return
+                self.quality.observe(time.monotonic() - self._sent_at if acked else None)
+                if not acked:
+                    self._whole_wanted = True  # that frame may still wait in a queue, to be replaced by the next
             try:
                 image = capture.grab()
             except CaptureFailed as error:
@@ -114,11 +128,29 @@ class Sharer:
                 continue
             failures = 0
             self.polls += 1
-            if not self._detector.changed(image):
+            if self._whole_wanted:
+                self._whole_wanted = False
+                self._screen.forget()
+                self._sent.forget()
+            changed = self._screen.changed(image)
+            if not changed and not self._blurred:
                 self._stopped.wait(self._poll)
                 continue
+            picture = scaled(image.convert("RGB"))
+            if changed:
+                box = self._sent.changed_box(picture)
+                if box is None:  # the change vanished in scaling
+                    self._screen.remember(image)
+                    self._stopped.wait(self._poll)
+                    continue
+                region, quality = region_of(box, picture.size), self.quality.quality
+            else:  # the screen stands still after frames below the top quality: once more, sharp
+                region, quality = None, QualityLadder.RUNGS[0]
             try:
-                frame = encode_jpeg(image)
+                if region is None:
+                    frame = encode_jpeg(picture, quality=quality)
+                else:
+                    frame = encode_region(picture, region, quality=quality)
             except ValueError as error:
                 log.warning("a frame was left out: %s", error)
                 self._stopped.wait(self._poll)
@@ -129,7 +161,10 @@ class Sharer:
             if not sent:
                 self._end("channel")
                 return
-            self._detector.remember(image)
+            self.regions_sent += region is not None
+            self._blurred = quality < QualityLadder.RUNGS[0]
+            self._screen.remember(image)
+            self._sent.remember(picture)
             in_flight = True
 
     def _send(self, frame: bytes) -> bool | None:
@@ -144,6 +179,7 @@ class Sharer:
             self.ack_timeouts += late
             self.frames_sent += 1
             self.bytes_sent += len(frame)
+            self._sent_at = time.monotonic()
             return True
 
     def _end(self, reason: str) -> None:

@@ -20,11 +20,17 @@ customer token), 4409 the request is closed or expired (also when that happens m
 4000 a newer connection of the same customer took over (do not reconnect), 1013 the socket fell
 too far behind the session (reconnect).
 
-A socket that falls behind gets only the newest screen: an unsent frame gives way to the next.
-
 Messages are JSON objects in text frames, ``{"type": …}``, at most ``connect_max_message_bytes``
-(16 KiB); screen frames are binary messages: one JPEG each (``FF D8 …``), at most
-``connect_max_frame_bytes`` (2 MiB). Anything refused is answered with
+(16 KiB); screen frames are binary messages of at most ``connect_max_frame_bytes`` (2 MiB),
+each either a whole frame, one JPEG (``FF D8 …``), or a region frame: ``SQR1``, then x, y,
+width, height of the region and width, height of the whole frame (big-endian unsigned 16-bit
+each; the region inside the frame), then one JPEG of the region (``sosqueue.connect.pack_region``).
+A viewer draws a region over the last whole frame of that size and ignores it before one.
+
+A socket that falls behind gets only the newest screen: an unsent frame gives way to the next.
+When a region frame takes the place of an unsent frame, or goes to a socket that never got a
+whole frame (a second tab of an expert, say), that expert lacks part of the screen: the customer
+gets ``refresh`` (once, until its next whole frame) and sends a whole frame next. Anything refused is answered with
 ``{"type": "error", "detail": "one line"}`` to its sender, and the session goes on.
 
 Server → customer:
@@ -33,17 +39,19 @@ Server → customer:
     ``view_request`` {expert: {id, name}, company} (show the consent dialog) · ``view_stop``
     {reason: "expert_ended" | "experts_left" | "withdrawn"} (stop capturing at once, or close the
     consent dialog: "withdrawn" when the expert who asked left) ·
-    ``ack`` (an expert drew the last frame: send the next one; one frame in flight) ·
+    ``ack`` (an expert drew the newest frame: send the next one; one frame in flight, one ack per
+    frame, from the first expert who drew it) ·
+    ``refresh`` (an expert missed a region: make the next frame a whole one) ·
     ``chat`` {from: "expert", name, text, at} · ``session_ended`` {by: "system", reason:
     "closed" | "expired"} (then close 4409) · ``error`` {detail}
 Customer → server:
     ``consent`` {allowed: bool, scopes: ["view"]} (the answer to a view_request) ·
-    binary JPEG frames, only while sharing (after consent and before any stop; else dropped with
+    binary frames (whole or region), only while sharing (after consent and before any stop; else dropped with
     an error) · ``view_stop`` (stop sharing) · ``chat`` {text} · ``end`` (end the session; the
     sockets stay open)
 Server → expert:
     ``hello`` {role: "expert", code, customer_connected, sharing} · ``customer_joined`` ·
-    ``customer_left`` · ``consent`` {allowed} · binary JPEG frames · ``view_stopped`` {reason:
+    ``customer_left`` · ``consent`` {allowed} · binary frames (whole or region) · ``view_stopped`` {reason:
     "customer_stopped" | "customer_left" | "expert_ended"} · ``session_ended`` {by: "customer" |
     "expert" | "system", reason?} (by "expert": to the other experts at once, to the expert who
     ended once they are recorded as left) · ``chat`` {from: "customer" | "expert", name, text, at}
@@ -69,7 +77,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 from server.config import Settings
-from sosqueue.connect import CUSTOMER_SENDS, EXPERT_SENDS, INPUT_PREFIX, JPEG_START, VIEW_SCOPES, Message, Scope
+from sosqueue.connect import (
+    CUSTOMER_SENDS,
+    EXPERT_SENDS,
+    INPUT_PREFIX,
+    JPEG_START,
+    REGION_MAGIC,
+    VIEW_SCOPES,
+    Message,
+    Scope,
+    parse_region,
+)
 
 Role = Literal["customer", "expert"]
 
@@ -155,15 +173,23 @@ def _consent(message: dict) -> dict:
     return {"type": Message.CONSENT, "allowed": allowed, "scopes": sorted(set(scopes) or VIEW_SCOPES)}
 
 
-def check_frame(frame: bytes, limits: Limits) -> None:
-    """Raise ``Refused`` unless ``frame`` looks like one JPEG within the size limit."""
+def check_frame(frame: bytes, limits: Limits) -> bool:
+    """True for a whole frame, False for a region frame; ``Refused`` unless a sane one within the size limit."""
     if len(frame) > limits.frame_bytes:
         raise Refused(
             f"this frame has {len(frame)} bytes; frames are limited to {limits.frame_bytes} bytes: "
             "send a smaller or more compressed JPEG"
         )
-    if not frame.startswith(JPEG_START):
-        raise Refused("a frame must be one JPEG image (its bytes start with FF D8)")
+    if frame.startswith(JPEG_START):
+        return True
+    if frame.startswith(REGION_MAGIC):
+        try:
+            parse_region(frame)
+        except ValueError as error:
+            raise Refused(str(error)) from None
+        return False
+    raise Refused(f"a frame must be one JPEG image (its bytes start with FF D8) or a region frame "
+                  f"(a {REGION_MAGIC.decode()} header, then one JPEG)")
 
 
 def encode(message: dict) -> str:

@@ -35,6 +35,7 @@ from server import logins
 log = logging.getLogger("sosqueue.connect")
 
 _ACK = protocol.encode({"type": Message.ACK})
+_REFRESH = protocol.encode({"type": Message.REFRESH})
 _NOT_SHARING = "the screen is not shared: frames are taken only after the customer allowed viewing"
 _LEFT = "you ended the session; ask to see the screen again to rejoin it"
 _CLOSE_SECONDS = 5.0
@@ -73,6 +74,8 @@ class Peer:
         self._outbox: deque[list] = deque()
         self._ready = asyncio.Event()
         self._frame: list | None = None
+        self._had_whole = False  # a whole frame was queued for this socket
+        self.frame_number = 0  # the room's number of the newest frame queued for this socket
 
     @property
     def expert(self) -> dict:
@@ -84,19 +87,32 @@ class Peer:
     def send_encoded(self, text: str) -> None:
         self._put(["text", text])
 
-    def send_frame(self, frame: bytes) -> None:
+    @property
+    def has_newest_frame_out(self) -> bool:
+        """Whether the newest frame queued for this socket has been sent (none waits in the outbox)."""
+        return self._frame is None
+
+    def send_frame(self, frame: bytes, *, number: int, whole: bool = True) -> bool:
         """Queue a screen frame; a frame still waiting anywhere in the outbox gives way to the newer screen.
 
         So a socket holds at most one unsent frame, however a customer interleaves frames and
-        messages: a slow browser cannot make the server keep a backlog of screens.
+        messages: a slow browser cannot make the server keep a backlog of screens. True when this
+        socket needs a whole frame: a region frame took the place of a waiting frame (a whole
+        frame replacing one loses nothing), or it is a region and the socket never got a whole
+        frame (it arrived while the screen was shared, say a second tab of an expert).
         """
+        missed = not whole and not self._had_whole  # a socket that never got a whole frame cannot draw a region
+        self._had_whole = self._had_whole or whole
+        self.frame_number = number
         if self._frame is not None:
+            missed = missed or not whole
             if self._outbox and self._outbox[-1] is self._frame:
                 self._frame[1] = frame
-                return
+                return missed
             self._frame[:] = ["dropped", None]  # keeps its place in line, without the bytes
         self._frame = ["bytes", frame]
         self._put(self._frame)
+        return missed
 
     def close(self, code: int) -> None:
         """Close the socket after what is queued (nothing queued later is sent)."""
@@ -149,6 +165,9 @@ class Room:
         self.left: list[Peer] = []  # experts' sockets still open after their expert ended the session
         self.sharing = False
         self.asked_by: str | None = None  # the expert whose view request awaits the customer's answer
+        self.refresh_asked = False  # the customer was asked for a whole frame and has not sent one yet
+        self.frames = 0  # frames forwarded in this session, numbered from 1
+        self.acked = 0  # the number of the last frame whose ack went to the customer
         self.ended: Status | None = None
         self.attached = 0
         self.presence = PresenceRecorder(hub.db, self.request_id, self.end)
@@ -277,7 +296,11 @@ class Room:
     # -- what the sockets send ------------------------------------------------------------
 
     def take_frame(self, peer: Peer, frame: bytes) -> None:
-        """Forward a customer's screen frame, the very bytes object, to every expert."""
+        """Forward a customer's screen frame, the very bytes object, to every expert.
+
+        When a region frame took the place of a frame an expert had not got yet, the customer is
+        asked for a whole frame (``refresh``), so that expert's picture is whole again.
+        """
         if not peer.is_customer:
             peer.send({"type": Message.ERROR, "detail": "experts do not send frames; send JSON messages"})
             return
@@ -285,12 +308,19 @@ class Room:
             peer.send({"type": Message.ERROR, "detail": _NOT_SHARING})
             return
         try:
-            protocol.check_frame(frame, self.hub.limits)
+            whole = protocol.check_frame(frame, self.hub.limits)
         except protocol.Refused as refused:
             peer.send({"type": Message.ERROR, "detail": refused.detail})
             return
+        if whole:
+            self.refresh_asked = False
+        missed = False
+        self.frames += 1
         for expert in self.experts:
-            expert.send_frame(frame)
+            missed = expert.send_frame(frame, whole=whole, number=self.frames) or missed
+        if missed and not self.refresh_asked:
+            self.refresh_asked = True  # one request until the next whole frame arrives
+            peer.send_encoded(_REFRESH)
 
     async def take(self, peer: Peer, message: dict) -> None:
         handler = (self._CUSTOMER if peer.is_customer else self._EXPERT)[message["type"]]
@@ -341,7 +371,12 @@ class Room:
             self.customer.send({"type": Message.VIEW_REQUEST, "expert": peer.expert, "company": self.company_name})
 
     async def _ack(self, peer: Peer, message: dict) -> None:
-        if self.sharing and peer in self.experts and self.customer is not None:
+        """One ack per frame reaches the customer: the first from an expert who has drawn the newest
+        frame. A late ack for an older frame would let the customer send two frames at once, and on a
+        slow link a region could then take the place of one still on its way."""
+        newest = peer.frame_number == self.frames and peer.has_newest_frame_out
+        if self.sharing and peer in self.experts and self.customer is not None and newest and self.acked < self.frames:
+            self.acked = self.frames
             self.customer.send_encoded(_ACK)
 
     async def _expert_chat(self, peer: Peer, message: dict) -> None:

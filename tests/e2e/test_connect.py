@@ -35,6 +35,7 @@ from tests.e2e.desktop import (
     wait_for_colour,
     xdotool,
 )
+from sosqueue.connect import REGION_MAGIC
 from tests.server.connect.peers import WAIT, Expert, Sockets, receive, send
 from tests.support.dashboard import logged_in
 from tests.support.tenants import bearer
@@ -236,3 +237,45 @@ def test_stop_sharing_on_the_agents_bar_shows_stopped_in_the_browser(expert_page
     state = customer.wait_for(lambda state: not state["session"]["sharing"], what="the agent to stop sharing")
     assert state["session"]["sharing_bar"] == "" and state["session"]["stop_sharing_at"] is None
     assert expert_page.inner_text("#session-state") == "The customer stopped sharing their screen."
+
+
+# Notes the size and first four bytes of every frame the page receives (before its own script opens the socket).
+NOTE_FRAMES = """
+window.__frames = [];
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (event) => {
+      if (typeof event.data === "string") return;
+      const head = new Uint8Array(event.data.slice(0, 4));
+      window.__frames.push([event.data.byteLength, String.fromCharCode(...head)]);
+    });
+  }
+};
+"""
+
+
+def test_a_small_change_reaches_the_browser_as_a_region_frame(expert_page, customer, painter, display, queue_server):
+    """A 100-pixel square on the known picture: the canvas shows it, and it cost a small region frame."""
+    expert_page.add_init_script(NOTE_FRAMES)
+    code = customer.state()["code"]
+    open_session(expert_page, queue_server.url, code)
+    allow_and_watch(expert_page, customer, display)
+    painter.raise_()
+    centres = [[*block.centre, list(block.colour)] for block in blocks()]
+    expert_page.wait_for_function(SHOWS_BLOCKS, arg=[centres, CENTRE_TOLERANCE])
+    time.sleep(QUIET_SECONDS)  # the screen settled: every frame of it arrived
+    whole = [size for size, head in expert_page.evaluate("window.__frames") if head.startswith("\xff\xd8")]
+    before = len(expert_page.evaluate("window.__frames"))
+
+    painter.box(600, 350, 100, "#FFCC00")
+    expert_page.wait_for_function(SHOWS_BLOCKS, arg=[[[650, 400, [255, 204, 0]]], CENTRE_TOLERANCE])
+    after = expert_page.evaluate("window.__frames")[before:]
+    assert after and all(head == REGION_MAGIC.decode() for _size, head in after), after
+    assert sum(size for size, _head in after) < max(whole) / 10
+    expected = known_picture()
+    expected.paste((255, 204, 0), (600, 350, 700, 450))
+    shown = canvas_picture(expert_page)
+    assert mean_difference(shown, expected) < jpeg_error(expected) + DECODER_ALLOWANCE
+    assert expert_page.errors == []

@@ -2,6 +2,7 @@
 // Protocol: server/connect/protocol.py. Everything the customer sends reaches the page as
 // textContent or as pixels, never as markup. Test hooks on document.body.dataset:
 // sessionState, framesDrawn, lastFrameAt (ms since the epoch, when the last frame was drawn).
+// Frames are whole (one JPEG) or regions drawn over the last whole frame (header: vocabulary's regionFrame).
 "use strict";
 
 (() => {
@@ -13,6 +14,9 @@
   const CLOSE = VOCABULARY.close;
   const STOP_REASON = VOCABULARY.stopReason;
   const STATUS = VOCABULARY.status;
+  // A region frame: magic, then big-endian unsigned two-byte fields, then one JPEG of the region.
+  const REGION = VOCABULARY.regionFrame;
+  const REGION_MAGIC = Array.from(REGION.magic, (char) => char.charCodeAt(0));
   // Closed for good by the server: trying again cannot help, so say why instead.
   const FINAL_CLOSES = {
     [CLOSE.NOT_SIGNED_IN]: "signedOut", [CLOSE.FORBIDDEN]: "forbidden", [CLOSE.NOT_FOUND]: "notFound",
@@ -31,7 +35,8 @@
     left: false,           // this page ended the session: out of it until it asks to see the screen again
     endedText: "",         // why the request's session is over, when the server said so
     delay: RETRY_FIRST_MS,
-    pending: null,         // the newest frame not drawn yet
+    pending: [],           // frames not drawn yet, {data, region}: at most one whole frame, then regions
+    whole: false,          // the canvas holds a whole frame (regions are drawn over it)
     drawing: false,
     frames: 0,
   };
@@ -88,6 +93,7 @@
 
   function connect() {
     const socket = new WebSocket(socketUrl());
+    socket.binaryType = "arraybuffer";  // a region frame's header is read at once
     view.socket = socket;
     socket.addEventListener("message", (event) => {
       if (socket !== view.socket) return;
@@ -137,6 +143,7 @@
     [MESSAGE.HELLO](message) {
       view.delay = RETRY_FIRST_MS;
       view.left = false;  // a new socket joins the session
+      view.whole = false;  // regions are drawn only over a whole frame this socket got
       view.customer = Boolean(message.customer_connected);
       view.sharing = Boolean(message.sharing);
       if (view.sharing) show("sharing");
@@ -209,35 +216,65 @@
 
   // -- frames ------------------------------------------------------------------------------------
 
-  function takeFrame(blob) {
-    view.pending = blob;  // a newer frame replaces one that is still waiting to be drawn
+  // A frame (an ArrayBuffer): a whole one makes every frame still waiting moot; regions wait in order.
+  function takeFrame(data) {
+    const frame = { data, region: regionOf(data) };
+    if (frame.region) view.pending.push(frame);
+    else view.pending = [frame];
     if (!view.drawing) drawPending();
+  }
+
+  // The region frame's header ({x, y, width, height, frameWidth, frameHeight}), or null for a whole frame.
+  function regionOf(data) {
+    if (data.byteLength < REGION.headerBytes) return null;
+    const header = new DataView(data, 0, REGION.headerBytes);
+    if (!REGION_MAGIC.every((byte, index) => header.getUint8(index) === byte)) return null;
+    const region = {};
+    REGION.fields.forEach((field, index) => {
+      region[field] = header.getUint16(REGION_MAGIC.length + 2 * index, false);
+    });
+    return region;
   }
 
   async function drawPending() {
     view.drawing = true;
-    while (view.pending) {
-      const blob = view.pending;
-      view.pending = null;
+    while (view.pending.length) {
+      const { data, region } = view.pending.shift();
       let bitmap = null;
       try {
-        bitmap = await createImageBitmap(blob);
+        // A region before any whole frame (or of another size) has nothing to go over: skipped.
+        if (!region || fits(region)) {
+          const jpeg = region ? data.slice(REGION.headerBytes) : data;
+          bitmap = await createImageBitmap(new Blob([jpeg]));  // the decoder knows a JPEG by its bytes
+        }
       } catch (error) {
         bitmap = null;  // not a picture this browser can decode: skip it, ask for the next
       }
-      if (bitmap) draw(bitmap);
+      if (bitmap) draw(bitmap, region);
       send({ type: MESSAGE.ACK });
     }
     view.drawing = false;
   }
 
-  function draw(bitmap) {
+  // Whether a region can go over the canvas: a whole frame of its frame's size is there, and it lies inside.
+  function fits(region) {
     const canvas = elements.screen;
-    if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
-      canvas.width = bitmap.width;
-      canvas.height = bitmap.height;
+    return view.whole && canvas.width === region.frameWidth && canvas.height === region.frameHeight &&
+      region.x + region.width <= canvas.width && region.y + region.height <= canvas.height;
+  }
+
+  function draw(bitmap, region) {
+    const canvas = elements.screen;
+    if (region) {
+      canvas.getContext("2d").drawImage(bitmap, region.x, region.y, region.width, region.height);
+    } else {
+      if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
+        canvas.width = bitmap.width;
+        canvas.height = bitmap.height;
+      }
+      canvas.getContext("2d").drawImage(bitmap, 0, 0);
+      view.whole = true;
     }
-    canvas.getContext("2d").drawImage(bitmap, 0, 0);
     bitmap.close();
     elements.empty.hidden = true;
     elements.frame.classList.remove("paused");

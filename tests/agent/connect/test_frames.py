@@ -1,4 +1,5 @@
-"""Frames: a change is any differing pixel; a frame is a JPEG of at most 1280 px width and 2 MiB."""
+"""Frames: a change is any differing pixel; a frame is a JPEG (whole, or of the changed region) of at most
+1280 px width and 2 MiB; slow acks lower the quality."""
 
 import io
 import os
@@ -6,7 +7,8 @@ import os
 import pytest
 from PIL import Image
 
-from agent.connect.frames import ChangeDetector, encode_jpeg, scaled
+from agent.connect.frames import ChangeDetector, QualityLadder, aligned, encode_jpeg, encode_region, region_of, scaled
+from sosqueue.connect import Region, parse_region
 from tests.agent.connect.support import decode
 
 
@@ -84,3 +86,91 @@ def _tables(frame: bytes) -> dict:
     with Image.open(io.BytesIO(frame)) as image:
         assert image.format == "JPEG"
         return image.quantization
+
+
+# -- regions ---------------------------------------------------------------------------------
+
+
+def test_a_change_in_a_corner_is_a_small_region_aligned_to_16_pixels():
+    """A few pixels in the bottom-right corner: the aligned box around them, sent as a region frame."""
+    detector = ChangeDetector()
+    picture = Image.new("RGB", (1280, 800), "#FFFFFF")
+    detector.remember(picture)
+    changed = picture.copy()
+    changed.paste((255, 0, 0), (1270, 790, 1275, 795))
+    box = detector.changed_box(changed)
+    assert box == (1270, 790, 1275, 795)
+    assert region_of(box, changed.size) == (1264, 784, 1280, 800)
+    frame = encode_region(changed, region_of(box, changed.size))
+    region, jpeg = parse_region(frame)
+    assert region == Region(1264, 784, 16, 16, 1280, 800)
+    with Image.open(io.BytesIO(jpeg)) as part:
+        assert part.size == (16, 16)
+        assert near(part.convert("RGB").getpixel((8, 8)), (255, 0, 0), tolerance=40)  # JPEG blurs a 5-pixel square
+
+
+def test_aligning_grows_a_box_outwards_within_the_picture():
+    assert aligned((17, 33, 18, 34), (100, 50)) == (16, 32, 32, 48)
+    assert aligned((0, 0, 16, 16), (100, 50)) == (0, 0, 16, 16)
+    assert aligned((90, 40, 99, 49), (100, 50)) == (80, 32, 100, 50)
+
+
+def test_a_change_over_half_the_screen_or_more_is_a_whole_frame():
+    size = (1280, 800)
+    assert region_of((0, 0, 1280, 400), size) is None
+    assert region_of((0, 0, 1280, 390), size) is None  # aligned to 400 rows: half of it, so whole
+    assert region_of((0, 0, 1280, 380), size) == (0, 0, 1280, 384)
+    assert region_of((0, 0, 640, 380), size) == (0, 0, 640, 384)
+
+
+def test_the_first_picture_and_a_new_size_are_changed_all_over():
+    detector = ChangeDetector()
+    assert detector.changed_box(Image.new("RGB", (320, 200))) == (0, 0, 320, 200)
+    detector.remember(Image.new("RGB", (320, 200)))
+    assert detector.changed_box(Image.new("RGB", (320, 200))) is None
+    assert detector.changed_box(Image.new("RGB", (640, 400))) == (0, 0, 640, 400)
+
+
+def test_a_region_drawn_over_the_last_picture_gives_the_new_one():
+    """What the viewer does: paste the region frame's JPEG at its place over the last whole picture."""
+    last = Image.new("RGB", (1280, 800), (40, 90, 160))
+    new = last.copy()
+    new.paste((250, 200, 0), (300, 200, 500, 400))  # the benchmark's 200-pixel box
+    detector = ChangeDetector()
+    detector.remember(last)
+    region = region_of(detector.changed_box(new), new.size)
+    frame = encode_region(new, region)
+    assert len(frame) < len(encode_jpeg(new)) / 3
+    placed, jpeg = parse_region(frame)
+    shown = last.copy()
+    shown.paste(decode(jpeg), (placed.x, placed.y))
+    for point in ((400, 300), (308, 208), (492, 392), (10, 10), (1270, 790), (520, 420), (290, 190)):
+        assert near(shown.getpixel(point), new.getpixel(point)), point
+
+
+# -- quality ---------------------------------------------------------------------------------
+
+
+def test_slow_acks_step_the_quality_down_and_fast_ones_back_up():
+    ladder = QualityLadder(slow=0.25, fast=0.12, slow_needed=2, fast_needed=3)
+    assert ladder.quality == 70
+    assert ladder.observe(0.3) == 70  # one slow ack (a first draw, say) changes nothing
+    assert ladder.observe(0.05) == 70
+    assert ladder.observe(0.3) == 70
+    assert ladder.observe(0.3) == 50  # two in a row: one rung down
+    assert ladder.observe(None) == 50  # no ack before the timeout counts as slow
+    assert ladder.observe(2.0) == 30
+    assert [ladder.observe(1.0) for _ in range(3)] == [30, 30, 30]  # the lowest rung
+    assert [ladder.observe(0.05) for _ in range(3)] == [30, 30, 50]  # three fast acks in a row: one rung up
+    assert ladder.observe(0.05) == 50
+    assert ladder.observe(0.2) == 50  # neither slow nor fast: the run of fast ones starts again
+    assert [ladder.observe(0.05) for _ in range(6)] == [50, 50, 70, 70, 70, 70]
+
+
+def test_a_lower_quality_makes_a_smaller_frame():
+    picture = Image.effect_noise((320, 200), 40).convert("RGB")
+    assert len(encode_jpeg(picture, quality=30)) < len(encode_jpeg(picture, quality=50)) < len(encode_jpeg(picture))
+
+
+def near(pixel, colour, tolerance: int = 16) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel, colour))

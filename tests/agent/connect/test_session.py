@@ -19,7 +19,7 @@ from agent.connect.session import CustomerSession
 from agent.ui import UiQueue, theme
 from agent.ui.chat import ChatPane
 from agent.ui.session_view import TkSessionView
-from tests.agent.connect.support import (CODE, TOKEN, StallingProxy, Watchdog, flood_until_a_write_blocks,
+from tests.agent.connect.support import (decode, CODE, TOKEN, StallingProxy, Watchdog, flood_until_a_write_blocks,
                                          noise_pictures)
 from tests.agent.ui.support import needs_x_tools, pump
 from tests.support.modules import module_config
@@ -330,3 +330,16 @@ def test_closing_the_session_stops_capture_first_and_closes_the_socket(session, 
     assert session.channel.state == "closed"
     pump(session.view.root, lambda: not relay.connected, what="the server to see the socket closed")
     grabs_stay(session, captures, painter)
+
+
+def test_a_refresh_from_the_server_brings_the_whole_screen_again(session, relay, captures, painter):
+    """An expert missed a region: on refresh the next frame is the whole screen, though nothing changed."""
+    painter.fill("#1E7F3C")
+    sharing(session, relay, painter)
+    time.sleep(0.5)  # the screen settles (the sharing bar appears): its frames go out
+    session.view.root.update()
+    sent = len(relay.frames)
+    relay.send({"type": "refresh"})
+    pump(session.view.root, lambda: len(relay.frames) > sent, what="the whole frame after refresh")
+    assert relay.frames[sent][:2] == b"\xff\xd8", [frame[:4] for frame in relay.frames]
+    assert decode(relay.frames[sent]).size == (1280, 800)

@@ -4,13 +4,17 @@ The frames go to a collector standing in for the channel; the test plays the exp
 browser by acknowledging them (or not).
 """
 
+import io
 import threading
 import time
 
 import pytest
+from PIL import Image, ImageColor
 
 from agent.connect.capture import create_capture
+from agent.connect.frames import encode_jpeg
 from agent.connect.sharing import Sharer
+from sosqueue.connect import JPEG_START, REGION_MAGIC, Region, parse_region
 from tests.agent.connect.support import decode
 from tests.agent.ui.support import pump
 
@@ -165,3 +169,127 @@ def test_a_channel_that_went_down_ends_sharing_by_itself(painter):
     sharer.join(30)
     assert ended == ["channel"]
     assert sharer.frames_sent == 0
+
+
+# -- regions and quality ---------------------------------------------------------------------
+
+
+def screen_with_box(colour: str) -> Image.Image:
+    """Blue all over, with a 100-pixel square near the bottom-right corner."""
+    picture = Image.new("RGB", (1280, 800), "#0B5FFF")
+    picture.paste(ImageColor.getrgb(colour), (1100, 650, 1200, 750))
+    return picture
+
+
+def drawn(frames: list[bytes]) -> Image.Image:
+    """What a viewer shows after the frames: whole ones replace the picture, regions go over it."""
+    shown = decode(frames[0])
+    for frame in frames[1:]:
+        if frame.startswith(REGION_MAGIC):
+            region, jpeg = parse_region(frame)
+            shown.paste(decode(jpeg), (region.x, region.y))
+        else:
+            shown = decode(frame)
+    return shown
+
+
+def test_a_small_change_sends_only_its_region_and_the_viewer_draws_the_new_screen(painter, sharers):
+    painter.show(screen_with_box("#0B5FFF"))
+    viewer = Viewer(auto_ack=True)
+    sharers.append(sharer := share(viewer))
+    pump(painter.root, lambda: viewer.count() == 1, what="the first frame")
+    assert viewer.frames[0].startswith(JPEG_START)
+    painter.show(screen_with_box("#E5262A"))
+    pump(painter.root, lambda: viewer.count() == 2, what="the frame of the change")
+    region, _jpeg = parse_region(viewer.frames[1])
+    assert region == Region(1088, 640, 112, 112, 1280, 800)  # the square (1100…1199, 650…749) aligned to 16 pixels
+    assert len(viewer.frames[1]) < len(viewer.frames[0]) / 4
+    shown = drawn(viewer.frames)
+    assert close_to(shown.getpixel((1150, 700)), (0xE5, 0x26, 0x2A))
+    assert close_to(shown.getpixel((640, 400)), (0x0B, 0x5F, 0xFF))
+    assert sharer.regions_sent == 1
+
+
+def test_refresh_sends_the_whole_screen_again_even_when_nothing_changed(painter, sharers):
+    painter.fill("#1E7F3C")
+    viewer = Viewer(auto_ack=True)
+    sharers.append(sharer := share(viewer))
+    pump(painter.root, lambda: viewer.count() == 1, what="the first frame")
+    sharer.refresh()
+    pump(painter.root, lambda: viewer.count() == 2, what="the whole frame after refresh")
+    assert viewer.frames[1].startswith(JPEG_START)
+    assert close_to(colour_of(viewer.frames[1]), (0x1E, 0x7F, 0x3C))
+
+
+def test_after_a_frame_whose_ack_did_not_come_the_next_frame_is_whole(painter, sharers):
+    """That frame may still wait in a queue where the next would replace it: a region could be lost."""
+    painter.show(screen_with_box("#0B5FFF"))
+    viewer = Viewer(auto_ack=False)
+    sharers.append(sharer := share(viewer, ack_timeout=0.3))
+    pump(painter.root, lambda: viewer.count() == 1, what="the first frame")
+    painter.show(screen_with_box("#F5A623"))
+    pump(painter.root, lambda: viewer.count() == 2, what="the frame after the timeout")
+    assert viewer.frames[1].startswith(JPEG_START)
+    assert sharer.regions_sent == 0
+
+
+class LateViewer(Viewer):
+    """Acks each frame ``delay`` seconds after it arrives."""
+
+    def __init__(self, delay: float):
+        super().__init__(auto_ack=False)
+        self.delay = delay
+
+    def receive(self, frame: bytes) -> bool:
+        super().receive(frame)
+        threading.Timer(self.delay, self.sharer.acknowledge).start()
+        return True
+
+
+def test_slow_acks_lower_the_jpeg_quality_and_fast_ones_raise_it_again(painter, sharers):
+    painter.fill("#000000")
+    viewer = LateViewer(delay=0.35)
+    sharers.append(sharer := share(viewer, ack_timeout=5))
+    shade = 0
+
+    def changing_until(quality: int) -> bool:
+        nonlocal shade
+        shade = (shade + 17) % 256
+        painter.fill(f"#{shade:02X}{shade:02X}{shade:02X}")
+        return sharer.quality.quality == quality
+
+    pump(painter.root, lambda: changing_until(30), what="the lowest quality")
+    assert sharer.ack_timeouts == 0
+    viewer.delay = 0.0
+    pump(painter.root, lambda: changing_until(70), what="the quality back up")
+
+
+def test_a_still_screen_after_blurred_frames_is_sent_once_more_whole_and_sharp(painter, sharers):
+    """Slow acks lowered the quality; when the screen stops changing, one whole frame at the top
+    quality follows, then nothing."""
+    painter.fill("#000000")
+    viewer = LateViewer(delay=0.35)
+    sharers.append(sharer := share(viewer, ack_timeout=5))
+    shade = 0
+
+    def changing_until_blurred() -> bool:
+        nonlocal shade
+        shade = (shade + 17) % 256
+        painter.fill(f"#{shade:02X}{shade:02X}{shade:02X}")
+        return sharer.quality.quality < 70
+
+    pump(painter.root, lambda: changing_until_blurred(), what="a lower quality")
+    sent = viewer.count()
+    pump(painter.root, lambda: viewer.count() >= sent + 1 and quantization(viewer.frames[-1]) == SHARP,
+         what="a sharp frame of the still screen", timeout=20)
+    assert viewer.frames[-1].startswith(JPEG_START)
+    settled = viewer.count()
+    time.sleep(1.5)
+    assert viewer.count() == settled
+
+
+def quantization(frame: bytes) -> dict:
+    return Image.open(io.BytesIO(frame)).quantization
+
+
+SHARP = quantization(encode_jpeg(Image.new("RGB", (16, 16)), quality=70))

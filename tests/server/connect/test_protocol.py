@@ -1,9 +1,11 @@
 """Bad input on either socket is answered with one error line, and the session goes on."""
 
 import json
+import struct
 
 import pytest
 
+from sosqueue.connect import Region, pack_region
 from tests.server.connect.peers import jpeg, receive, receive_frame, send
 
 TOO_LONG_CHAT = {"type": "chat", "text": "x" * 2001}
@@ -12,6 +14,9 @@ NOT_JSON = "this message is not valid JSON; send one JSON object per text messag
 NO_TYPE = 'send a JSON object with a "type", like {"type": "chat", "text": "Hello"}'
 CONTROL = "a chat message cannot contain control characters (line breaks and tabs are fine)"
 REMOTE_CONTROL = "remote control is not part of this session"
+NOT_A_FRAME = ("a frame must be one JPEG image (its bytes start with FF D8) or a region frame "
+               "(a SQR1 header, then one JPEG)")
+REGION = pack_region(Region(16, 32, 64, 40, 1280, 800), jpeg())
 
 CUSTOMER_CASES = {
     "chat of 2001 characters": (TOO_LONG_CHAT, "a chat message has at most 2000 characters; this one has 2001"),
@@ -32,8 +37,18 @@ CUSTOMER_CASES = {
     "frame over 2 MiB": (jpeg() + bytes(2 * 1024 * 1024 + 1 - len(jpeg())),
                          "this frame has 2097153 bytes; frames are limited to 2097152 bytes: "
                          "send a smaller or more compressed JPEG"),
-    "frame that is not a JPEG": (b"\x89PNG\r\n\x1a\n" + bytes(100),
-                                 "a frame must be one JPEG image (its bytes start with FF D8)"),
+    "frame that is not a JPEG": (b"\x89PNG\r\n\x1a\n" + bytes(100), NOT_A_FRAME),
+    "region frame with a bad magic": (b"SQR9" + REGION[4:], NOT_A_FRAME),
+    "region outside the frame": (b"SQR1" + struct.pack(">6H", 1250, 0, 64, 40, 1280, 800) + jpeg(),
+                                 "the region 64×40 at 1250,0 is not inside the 1280×800 frame"),
+    "region of no pixels": (b"SQR1" + struct.pack(">6H", 0, 0, 0, 40, 1280, 800) + jpeg(),
+                            "a region and its frame are at least 1×1 pixel"),
+    "region frame cut short": (REGION[:10], "this region frame is cut short: 10 bytes, its header alone has 16"),
+    "region frame without a JPEG": (REGION[:16] + b"GIF89a" + bytes(20),
+                                    "a region frame's header is followed by one JPEG image (FF D8 at byte 16)"),
+    "region frame over 2 MiB": (REGION + bytes(2 * 1024 * 1024 + 1 - len(REGION)),
+                                "this frame has 2097153 bytes; frames are limited to 2097152 bytes: "
+                                "send a smaller or more compressed JPEG"),
 }
 
 EXPERT_CASES = {
@@ -67,6 +82,14 @@ def test_the_customers_bad_input_is_answered_with_an_error_and_the_session_goes_
     assert receive_frame(browser) == frame
 
 
+def test_a_region_frame_reaches_the_expert_as_the_very_bytes(sockets, expert):
+    customer, [browser] = sockets.sharing(sockets.file(), expert)
+    customer.send(whole := jpeg(noise=8))
+    assert receive_frame(browser) == whole
+    customer.send(REGION)
+    assert receive_frame(browser) == REGION
+
+
 @pytest.mark.parametrize("payload, detail", list(EXPERT_CASES.values()), ids=list(EXPERT_CASES))
 def test_an_experts_bad_input_is_answered_with_an_error_and_the_session_goes_on(sockets, expert, payload, detail):
     customer, [browser] = sockets.sharing(sockets.file(), expert)
@@ -75,5 +98,7 @@ def test_an_experts_bad_input_is_answered_with_an_error_and_the_session_goes_on(
     send(browser, {"type": "chat", "text": "still here"})
     assert receive(customer)["text"] == "still here"
     assert receive(browser)["text"] == "still here"
+    customer.send(frame := jpeg(noise=4))
+    assert receive_frame(browser) == frame
     send(browser, {"type": "ack"})
     assert receive(customer) == {"type": "ack"}

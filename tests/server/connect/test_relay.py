@@ -12,6 +12,7 @@ from server.db import Database
 from server.models import WebSession, utcnow
 from server.security import token_hash
 from server.logins import COOKIE
+from sosqueue.connect import Region, pack_region
 from tests.server.connect.peers import (
     CUSTOMER_NAME, FRAME_LIMIT, WAIT, Expert, Sockets, close_code, jpeg, receive, receive_frame, send,
 )
@@ -142,17 +143,29 @@ def test_before_consent_a_frame_is_dropped_with_an_error_and_reaches_no_expert(s
     assert_dropped(customer, browser)
 
 
-def test_after_consent_every_expert_gets_the_very_bytes_and_each_ack_reaches_the_customer(
+def test_after_consent_every_expert_gets_the_very_bytes_and_one_ack_per_frame_reaches_the_customer(
         sockets, api, expert, colleague):
+    """The first expert to draw the newest frame releases the next one; a colleague's later ack
+    for the same frame is not passed on (the customer would send two frames at once)."""
     filed = sockets.file()
     customer, experts = sockets.sharing(filed, expert, colleague)
-    for frame in (jpeg(noise=200_000), jpeg(noise=10)):
+    for number, frame in enumerate((jpeg(noise=200_000), jpeg(noise=10))):
         customer.send(frame)
         assert [receive_frame(browser) for browser in experts] == [frame, frame]
         for browser in experts:
             send(browser, {"type": "ack"})
-        assert [receive(customer), receive(customer)] == [{"type": "ack"}, {"type": "ack"}]
+        send(experts[1], {"type": "chat", "text": f"drawn {number}"})
+        assert receive(customer) == {"type": "ack"}
+        assert receive(customer)["text"] == f"drawn {number}"
+        assert [receive(browser)["text"] for browser in experts] == [f"drawn {number}"] * 2
     assert api.history(filed.code)[-1] == ("screen_shared", "customer", {"expert": expert.user_id})
+
+
+def test_an_ack_before_any_frame_is_not_passed_on(sockets, expert):
+    customer, [browser] = sockets.sharing(sockets.file(), expert)
+    send(browser, {"type": "ack"})
+    send(browser, {"type": "chat", "text": "marker"})
+    assert receive(customer)["text"] == "marker"
 
 
 def test_a_denied_consent_tells_the_experts_and_frames_stay_dropped(sockets, api, expert):
@@ -612,3 +625,70 @@ def test_a_login_that_expires_closes_its_session_sockets_at_the_next_check(serve
         database.dispose()
     assert close_code(closed) == 4401
     assert_still_chatting(kept)
+
+
+def test_a_region_taking_the_place_of_an_unsent_frame_asks_the_customer_for_a_whole_frame(sockets, expert):
+    """The stalled expert missed part of the screen: the customer gets one refresh, until its next whole frame."""
+    filed = sockets.file()
+    customer = sockets.customer(filed)
+    stalled = sockets.expert(filed, expert, max_queue=1)  # reads nothing more until the test does
+    assert receive(customer)["type"] == "expert_joined"
+    send(stalled, {"type": "view_request"})
+    assert receive(customer)["type"] == "view_request"
+    send(customer, {"type": "consent", "allowed": True})
+    assert receive(stalled) == {"type": "consent", "allowed": True}
+
+    def region(noise: int) -> bytes:
+        return pack_region(Region(0, 0, 64, 40, 1280, 800), jpeg(noise=noise))
+
+    customer.send(jpeg(noise=FRAME_LIMIT - 4096))  # whole frames giving way to each other lose nothing
+    for _ in range(STALLED_FRAMES):
+        customer.send(region(FRAME_LIMIT - 4096))
+    send(customer, {"type": "ping"})  # answered after the server took every frame before it
+    assert receive(customer) == {"type": "refresh"}  # once, for all the regions lost so far
+    assert receive(customer)["type"] == "error"
+
+    whole = jpeg(noise=1000)
+    customer.send(whole)  # the whole frame the customer sends for it
+    send(customer, {"type": "chat", "text": "whole"})
+    got = drain_until_chat(stalled, "whole")
+    assert got[-2:] == [whole, "whole"]
+
+    # With the whole frame sent, a later loss asks again.
+    for _ in range(STALLED_FRAMES):
+        customer.send(region(FRAME_LIMIT - 4096))
+    send(customer, {"type": "ping"})
+    assert receive(customer) == {"type": "refresh"}
+    assert receive(customer)["type"] == "error"
+
+
+def test_regions_reaching_an_expert_in_time_ask_for_nothing(sockets, expert):
+    customer, [browser] = sockets.sharing(sockets.file(), expert)
+    customer.send(whole := jpeg(noise=8))
+    assert receive_frame(browser) == whole
+    for noise in range(3):
+        frame = pack_region(Region(16, 16, 64, 40, 1280, 800), jpeg(noise=noise))
+        customer.send(frame)
+        assert receive_frame(browser) == frame
+        send(browser, {"type": "ack"})
+        assert receive(customer) == {"type": "ack"}
+
+
+def test_a_second_tab_getting_a_region_before_any_whole_frame_asks_the_customer_for_one(sockets, expert):
+    """The customer learns of no new expert (the same one, another tab), so the relay asks for the whole screen."""
+    filed = sockets.file()
+    customer, [browser] = sockets.sharing(filed, expert)
+    customer.send(whole := jpeg(noise=8))
+    assert receive_frame(browser) == whole
+    tab = sockets.expert(filed, expert)  # its hello read
+    region = pack_region(Region(0, 0, 64, 40, 1280, 800), jpeg(noise=16))
+    customer.send(region)
+    assert receive_frame(browser) == region
+    assert receive_frame(tab) == region
+    assert receive(customer) == {"type": "refresh"}
+    customer.send(again := jpeg(noise=24))
+    assert receive_frame(tab) == again
+    customer.send(region)
+    assert receive_frame(tab) == region
+    send(customer, {"type": "ping"})
+    assert receive(customer)["type"] == "error"  # no second refresh: the tab has its whole frame

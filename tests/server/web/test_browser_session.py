@@ -5,12 +5,15 @@ frames; the expert is the page, driven through its buttons and read through its 
 (``document.body.dataset``: sessionState, framesDrawn, lastFrameAt).
 """
 
+import io
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.sync_api import Page
 
+from sosqueue.connect import Region, pack_region
 from tests.server.connect.peers import CUSTOMER_NAME, Sockets, jpeg, receive, send
 from tests.server.web.test_browser_security import end_logins
 from tests.support.browser import csp_violations, login
@@ -121,6 +124,45 @@ def test_the_page_asks_the_connected_customer_and_draws_each_frame_then_acks_it(
     customer.send(jpeg(noise=8))
     wait_frames(expert_page, 2)
     assert receive(customer) == {"type": "ack"}
+    assert csp_violations(expert_page) == [] and expert_page.errors == []
+
+
+def picture(size: tuple[int, int], colour: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def near(pixel, colour) -> bool:
+    return all(abs(got - want) <= JPEG_TOLERANCE for got, want in zip(pixel, colour))
+
+
+BLUE, YELLOW, GREEN = (20, 80, 200), (250, 200, 0), (30, 130, 60)
+
+
+def test_a_region_frame_is_drawn_at_its_place_over_the_whole_frame(expert_page, sockets, tenant):
+    """Before any whole frame a region has nothing to go over: skipped (and acked); after one it is drawn in place."""
+    _filed, customer = sharing(expert_page, sockets, tenant)
+    customer.send(pack_region(Region(32, 16, 32, 32, 320, 200), picture((32, 32), YELLOW)))
+    assert receive(customer) == {"type": "refresh"}  # the relay knows this page has no whole frame yet
+    assert receive(customer) == {"type": "ack"}
+    assert frames_drawn(expert_page) == 0
+
+    customer.send(picture((320, 200), BLUE))
+    wait_frames(expert_page, 1)
+    assert receive(customer) == {"type": "ack"}
+    customer.send(pack_region(Region(32, 16, 32, 32, 320, 200), picture((32, 32), YELLOW)))
+    wait_frames(expert_page, 2)
+    assert receive(customer) == {"type": "ack"}
+    assert canvas_size(expert_page) == [320, 200]
+    assert near(canvas_pixel(expert_page, 48, 32), YELLOW)
+    for x, y in ((10, 10), (70, 32), (48, 60), (300, 190)):
+        assert near(canvas_pixel(expert_page, x, y), BLUE), (x, y)
+
+    # A region of another frame size (the screen changed its resolution) waits for the whole frame.
+    customer.send(pack_region(Region(0, 0, 16, 16, 640, 400), picture((16, 16), GREEN)))
+    assert receive(customer) == {"type": "ack"}
+    assert frames_drawn(expert_page) == 2 and near(canvas_pixel(expert_page, 8, 8), BLUE)
     assert csp_violations(expert_page) == [] and expert_page.errors == []
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from server.web.templating import STATIC_DIR
 from server.web.vocabulary import NAME
-from sosqueue.connect import CloseCode, Message
+from sosqueue.connect import REGION_FIELDS, REGION_HEADER_BYTES, REGION_MAGIC, CloseCode, Message
 from sosqueue.events import QUEUE_EVENTS, EventType
 from sosqueue.statuses import Status
 from tests.server.inprocess import in_process
@@ -35,6 +35,8 @@ def test_the_rendered_constants_equal_the_enums(login_page):
     assert vocabulary["status"] == {status.name: status.value for status in Status}
     assert vocabulary["message"] == {message.name: message.value for message in Message}
     assert vocabulary["close"] == {code.name: code.value for code in CloseCode}
+    assert vocabulary["regionFrame"] == {"magic": REGION_MAGIC.decode(), "headerBytes": REGION_HEADER_BYTES,
+                                         "fields": list(REGION_FIELDS)}
 
 
 def test_the_page_has_no_script_but_its_own(login_page):
@@ -55,5 +57,6 @@ def test_the_scripts_use_only_names_the_vocabulary_has(login_page, script):
 def test_the_scripts_hold_no_copies_of_close_codes_event_or_message_types(script):
     source = (STATIC_DIR / script).read_text()
     assert not re.search(r"\b(4000|4401|4403|4404|4409|1013)\b", source)
+    assert REGION_MAGIC.decode() not in source and not re.search(rf"\b{REGION_HEADER_BYTES}\b", source)
     assert not re.search(r"""type: *["']""", source)  # messages are sent as MESSAGE.…
     assert not re.search(r"""type === *["']""", source)  # and told apart by the vocabulary
