@@ -146,6 +146,7 @@ class Button(StrEnum):
     MIDDLE = "middle"
     RIGHT = "right"
 
+
 #: A region frame: only a part of the screen. Its bytes are :data:`REGION_MAGIC`, then six
 #: big-endian unsigned 16-bit numbers (:data:`REGION_FIELDS`: the region's x, y, width and height
 #: in the whole frame's pixels, and the whole frame's width and height), then one JPEG of the
