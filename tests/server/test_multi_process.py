@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.support.servers import QueueServer
+from tests.support.servers import processes_on_one_database
 from tests.support.sse import EventStream
 from tests.support.tenants import bearer, file_request, make_tenant
 
@@ -16,17 +16,8 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture(scope="module")
 def pair(postgres, tmp_path_factory):
     """Servers A and B on the same PostgreSQL database."""
-    url = postgres.create()
-    log_dir = tmp_path_factory.mktemp("logs")
-    first, second = QueueServer(url, log_dir=log_dir), QueueServer(url, log_dir=log_dir)
-    try:
-        first.start()
-        second.start()
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
-        postgres.drop(url)
+    with processes_on_one_database(postgres, tmp_path_factory.mktemp("logs")) as servers:
+        yield servers
 
 
 def all_codes(base_url: str, token: str) -> list[str]:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -158,3 +160,18 @@ class PostgresDatabases:
         name = make_url(url).database
         with self._admin() as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def processes_on_one_database(postgres: "PostgresDatabases", log_dir: Path) -> Iterator[tuple[QueueServer, QueueServer]]:
+    """Two server processes on one fresh PostgreSQL database, stopped and dropped afterwards."""
+    url = postgres.create()
+    first, second = QueueServer(url, log_dir=log_dir), QueueServer(url, log_dir=log_dir)
+    try:
+        first.start()
+        second.start()
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+        postgres.drop(url)

@@ -456,16 +456,22 @@ def test_closing_the_request_ends_both_sockets_with_4409(sockets, api, expert):
 STALLED_FRAMES = 12  # 24 MiB: far more than the sockets' buffers hold, so the server's sending stalls
 
 
-def test_a_stalled_expert_is_sent_only_the_newest_of_the_frames_queued_for_it(sockets, expert):
-    """However the customer interleaves frames and chat, the server keeps one unsent frame per expert."""
-    filed = sockets.file()
+def sharing_with_a_stalled_expert(sockets, filed, expert):
+    """A customer sharing with an expert whose browser reads nothing more until the test does."""
     customer = sockets.customer(filed)
-    stalled = sockets.expert(filed, expert, max_queue=1)  # reads nothing more until the test does
+    stalled = sockets.expert(filed, expert, max_queue=1)
     assert receive(customer)["type"] == "expert_joined"
     send(stalled, {"type": "view_request"})
     assert receive(customer)["type"] == "view_request"
     send(customer, {"type": "consent", "allowed": True})
     assert receive(stalled) == {"type": "consent", "allowed": True}
+    return customer, stalled
+
+
+def test_a_stalled_expert_is_sent_only_the_newest_of_the_frames_queued_for_it(sockets, expert):
+    """However the customer interleaves frames and chat, the server keeps one unsent frame per expert."""
+    filed = sockets.file()
+    customer, stalled = sharing_with_a_stalled_expert(sockets, filed, expert)
     frames = [jpeg(noise=FRAME_LIMIT - 4096) for _ in range(STALLED_FRAMES)]
     for index, frame in enumerate(frames):
         customer.send(frame)
@@ -630,13 +636,7 @@ def test_a_login_that_expires_closes_its_session_sockets_at_the_next_check(serve
 def test_a_region_taking_the_place_of_an_unsent_frame_asks_the_customer_for_a_whole_frame(sockets, expert):
     """The stalled expert missed part of the screen: the customer gets one refresh, until its next whole frame."""
     filed = sockets.file()
-    customer = sockets.customer(filed)
-    stalled = sockets.expert(filed, expert, max_queue=1)  # reads nothing more until the test does
-    assert receive(customer)["type"] == "expert_joined"
-    send(stalled, {"type": "view_request"})
-    assert receive(customer)["type"] == "view_request"
-    send(customer, {"type": "consent", "allowed": True})
-    assert receive(stalled) == {"type": "consent", "allowed": True}
+    customer, stalled = sharing_with_a_stalled_expert(sockets, filed, expert)
 
     def region(noise: int) -> bytes:
         return pack_region(Region(0, 0, 64, 40, 1280, 800), jpeg(noise=noise))

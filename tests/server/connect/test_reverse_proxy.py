@@ -13,7 +13,7 @@ import pytest
 
 from tests.server.connect.peers import Expert, Sockets, jpeg, receive, receive_frame, send
 from tests.support.dashboard import PASSWORD, logged_in
-from tests.support.servers import QueueServer, free_port
+from tests.support.servers import free_port, processes_on_one_database
 from tests.support.tenants import make_tenant
 from tests.support.tools import require_tool
 
@@ -88,17 +88,8 @@ class Nginx:
 @pytest.fixture(scope="module")
 def processes(postgres, tmp_path_factory):
     """Two server processes on one PostgreSQL database."""
-    url = postgres.create()
-    logs = tmp_path_factory.mktemp("logs")
-    first, second = QueueServer(url, log_dir=logs), QueueServer(url, log_dir=logs)
-    try:
-        first.start()
-        second.start()
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
-        postgres.drop(url)
+    with processes_on_one_database(postgres, tmp_path_factory.mktemp("logs")) as servers:
+        yield servers
 
 
 def test_sessions_work_through_the_shipped_nginx_configuration_across_two_processes(processes, tmp_path):
