@@ -11,14 +11,14 @@ from tkinter import ttk
 
 from sosqueue.module_config import ModuleConfig
 from agent.i18n import _
-from agent.text import MAX_NAME, short
+from agent.text import short
 from agent.ui import theme
 
 log = logging.getLogger("sosqueue.agent")
 
 WIDTH = 400
 
-__all__ = ["MAX_NAME", "ConsentDialog", "consent_question", "short"]
+__all__ = ["ConsentDialog", "consent_question"]
 
 
 def consent_question(expert: str, company: str) -> str:

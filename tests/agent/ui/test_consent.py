@@ -6,7 +6,8 @@ import pytest
 
 from agent import i18n
 from agent.ui import theme
-from agent.ui.consent import MAX_NAME, ConsentDialog, consent_question
+from agent.text import MAX_NAME
+from agent.ui.consent import ConsentDialog, consent_question
 from tests.agent.ui.support import needs_x_tools, pump
 from tests.support.modules import module_config
 

@@ -33,6 +33,19 @@ def assert_dropped(customer, expert) -> None:
 # -- presence --------------------------------------------------------------------------------
 
 
+
+def joined_then_left(expert) -> list[tuple]:
+    """The history of a session the customer joined, then ``expert`` joined and left again."""
+    user = f"user:{expert.user_id}"
+    return [
+        ("joined", "customer", {"party": "customer"}),
+        ("status_changed", "customer", {"from": "new", "to": "pending"}),
+        ("joined", user, {"party": user}),
+        ("status_changed", user, {"from": "pending", "to": "in_progress"}),
+        ("left", user, {"party": user}),
+        ("status_changed", user, {"from": "in_progress", "to": "pending"}),
+    ]
+
 def test_the_customer_makes_it_pending_an_expert_in_progress_and_the_expert_leaving_pending(
         sockets, api, expert):
     filed = sockets.file()
@@ -44,15 +57,7 @@ def test_the_customer_makes_it_pending_an_expert_in_progress_and_the_expert_leav
     browser.close()
     assert receive(customer) == {"type": "expert_left", "expert": expert.shown}
     assert api.status(filed.code) == "pending"
-    user = f"user:{expert.user_id}"
-    assert api.history(filed.code) == [
-        ("joined", "customer", {"party": "customer"}),
-        ("status_changed", "customer", {"from": "new", "to": "pending"}),
-        ("joined", user, {"party": user}),
-        ("status_changed", user, {"from": "pending", "to": "in_progress"}),
-        ("left", user, {"party": user}),
-        ("status_changed", user, {"from": "in_progress", "to": "pending"}),
-    ]
+    assert api.history(filed.code) == joined_then_left(expert)
 
 
 def test_the_customer_leaving_an_expert_alone_makes_it_pending(sockets, api, expert):
@@ -216,15 +221,7 @@ def test_the_expert_ending_leaves_the_session_at_once_and_closing_the_page_later
     assert api.status(filed.code) == "pending"
     assert receive(customer) == {"type": "view_stop", "reason": "expert_ended"}
     assert receive(customer) == {"type": "expert_left", "expert": expert.shown}
-    user = f"user:{expert.user_id}"
-    assert api.history(filed.code) == [
-        ("joined", "customer", {"party": "customer"}),
-        ("status_changed", "customer", {"from": "new", "to": "pending"}),
-        ("joined", user, {"party": user}),
-        ("status_changed", user, {"from": "pending", "to": "in_progress"}),
-        ("left", user, {"party": user}),
-        ("status_changed", user, {"from": "in_progress", "to": "pending"}),
-    ]
+    assert api.history(filed.code) == joined_then_left(expert)
     # The page stays open, out of the session: the customer's chat no longer reaches it.
     send(customer, {"type": "chat", "text": "still there?"})
     assert receive(customer)["type"] == "error"
