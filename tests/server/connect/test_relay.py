@@ -229,7 +229,7 @@ def test_the_expert_ending_leaves_the_session_at_once_and_closing_the_page_later
     # The colleague's arrival is recorded after whatever the page's closing recorded.
     sockets.expert(filed, colleague)
     assert receive(customer) == {"type": "expert_joined", "expert": colleague.shown}
-    other = f"user:{colleague.user_id}"
+    user, other = f"user:{expert.user_id}", f"user:{colleague.user_id}"
     assert presence(api, filed.code) == [
         ("joined", {"party": "customer"}), ("joined", {"party": user}), ("left", {"party": user}),
         ("joined", {"party": other})]
