@@ -29,22 +29,47 @@ class Message(StrEnum):
     ERROR = "error"
     #: Server → customer: an expert missed part of the screen; send the whole screen next.
     REFRESH = "refresh"
+    #: Expert → server → customer: may I use the mouse and keyboard? (answered with a consent).
+    CONTROL_REQUEST = "control_request"
+    #: Customer → server: take control back; expert → server: give it back; server → customer: control ends.
+    CONTROL_STOP = "control_stop"
+    #: Server → experts: control ended (``reason``: a :class:`StopReason`).
+    CONTROL_STOPPED = "control_stopped"
+    #: Customer → server → experts: this computer cannot be controlled (``detail`` says why).
+    CONTROL_UNAVAILABLE = "control_unavailable"
+    #: Customer → server → experts: one input could not be carried out (``detail`` says why).
+    INPUT_ERROR = "input_error"
+    #: The input messages (expert → server → customer, only under a control consent).
+    INPUT_MOVE = "input.move"
+    INPUT_BUTTON = "input.button"
+    INPUT_WHEEL = "input.wheel"
+    INPUT_TEXT = "input.text"
+    INPUT_KEY = "input.key"
+    INPUT_SECURE_ATTENTION = "input.secure_attention"
+    INPUT_MONITOR = "input.monitor"
 
 
-#: Message types that each side may send; anything else is refused.
-CUSTOMER_SENDS = frozenset({Message.CONSENT, Message.VIEW_STOP, Message.CHAT, Message.END})
-EXPERT_SENDS = frozenset({Message.VIEW_REQUEST, Message.ACK, Message.CHAT, Message.END})
-#: The prefix reserved for remote-control input messages (``input.mouse`` …).
+#: The prefix of remote-control input messages (``input.move`` …).
 INPUT_PREFIX = "input."
+#: The input messages, relayed only from the expert the customer gave control to.
+INPUT_MESSAGES = frozenset(message for message in Message if message.startswith(INPUT_PREFIX))
+#: Message types that each side may send; anything else is refused.
+CUSTOMER_SENDS = frozenset({Message.CONSENT, Message.VIEW_STOP, Message.CHAT, Message.END, Message.CONTROL_STOP,
+                            Message.CONTROL_UNAVAILABLE, Message.INPUT_ERROR})
+EXPERT_SENDS = frozenset({Message.VIEW_REQUEST, Message.ACK, Message.CHAT, Message.END, Message.CONTROL_REQUEST,
+                          Message.CONTROL_STOP}) | INPUT_MESSAGES
 
 
 class Scope(StrEnum):
     """What a customer's consent allows."""
 
     VIEW = "view"
+    CONTROL = "control"
 
 
+#: The scopes of a consent to viewing, and of a consent to control (which needs the screen shared).
 VIEW_SCOPES = frozenset({Scope.VIEW})
+CONTROL_SCOPES = frozenset({Scope.VIEW, Scope.CONTROL})
 
 
 class CloseCode(IntEnum):
@@ -83,6 +108,10 @@ class StopReason(StrEnum):
     WITHDRAWN = "withdrawn"
     CUSTOMER_STOPPED = "customer_stopped"
     CUSTOMER_LEFT = "customer_left"
+    #: Control only: the expert in control gave it back.
+    EXPERT_STOPPED = "expert_stopped"
+    #: Control only: the customer's computer can no longer be controlled (the screen locked, say).
+    UNAVAILABLE = "unavailable"
 
 
 class Key(StrEnum):
@@ -139,12 +168,25 @@ class Modifier(StrEnum):
 MODIFIERS = frozenset(Modifier)
 
 
+#: The customer's key combination that takes control back at once, wherever the focus is
+#: (the agent listens for it while an expert is in control, and never sends it itself).
+TAKE_BACK_MODIFIERS = frozenset({Modifier.CONTROL, Modifier.ALT})
+TAKE_BACK_KEY = Key.SPACE
+TAKE_BACK_LABEL = "Ctrl+Alt+Space"
+
+
 class Button(StrEnum):
     """A mouse button of remote control."""
 
     LEFT = "left"
     MIDDLE = "middle"
     RIGHT = "right"
+
+
+#: Limits of input messages: a wheel turn's notches, a text's characters, a monitor list's length.
+MAX_WHEEL_NOTCHES = 20
+MAX_INPUT_TEXT_CHARS = 200
+MAX_MONITORS = 16
 
 
 #: A region frame: only a part of the screen. Its bytes are :data:`REGION_MAGIC`, then six

@@ -16,6 +16,10 @@ class EventType(StrEnum):
     SCREEN_SHARED = "screen_shared"
     SCREEN_DENIED = "screen_denied"
     SCREEN_STOPPED = "screen_stopped"
+    CONTROL_GRANTED = "control_granted"
+    CONTROL_DENIED = "control_denied"
+    #: Control ended: ``by`` the customer (taken back), the expert (given back) or the system.
+    CONTROL_STOPPED = "control_stopped"
 
 
 #: Events that end a request: nothing follows them.

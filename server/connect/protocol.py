@@ -38,21 +38,37 @@ Server → customer:
     ``expert_left`` {expert} (that expert's last socket closed or ended the session) ·
     ``view_request`` {expert: {id, name}, company} (show the consent dialog) · ``view_stop``
     {reason: "expert_ended" | "experts_left" | "withdrawn"} (stop capturing at once, or close the
-    consent dialog: "withdrawn" when the expert who asked left) ·
+    consent dialog: "withdrawn" when the expert who asked left; control, and a control question,
+    end with it) ·
     ``ack`` (an expert drew the newest frame: send the next one; one frame in flight, one ack per
     frame, from the first expert who drew it) ·
     ``refresh`` (an expert missed a region: make the next frame a whole one) ·
+    ``control_request`` {expert: {id, name}, company} (show the control question) ·
+    ``control_stop`` {reason: "expert_stopped" | "expert_ended" | "experts_left" | "withdrawn"}
+    (stop taking input at once, or close the control question) · ``input.*`` (below) ·
     ``chat`` {from: "expert", name, text, at} · ``session_ended`` {by: "system", reason:
     "closed" | "expired"} (then close 4409) · ``error`` {detail}
 Customer → server:
     ``consent`` {allowed: bool, scopes: ["view"]} (the answer to a view_request) ·
+    ``consent`` {allowed: bool, scopes: ["view", "control"], monitors: [{x, y, width, height}],
+    secure_attention: bool} (the answer to a control_request; ``monitors``, at most 16, and
+    ``secure_attention``, whether Ctrl+Alt+Del can be sent, only with allowed) ·
     binary frames (whole or region), only while sharing (after consent and before any stop; else dropped with
-    an error) · ``view_stop`` (stop sharing) · ``chat`` {text} · ``end`` (end the session; the
-    sockets stay open)
+    an error) · ``view_stop`` (stop sharing; control ends too) · ``control_stop`` (take control
+    back; the screen stays shared) · ``control_unavailable`` {detail} (this computer cannot be
+    controlled: the answer to a control_request, or the end of control) · ``input_error``
+    {detail} (one input could not be carried out) · ``chat`` {text} · ``end`` (end the session;
+    the sockets stay open)
 Server → expert:
-    ``hello`` {role: "expert", code, customer_connected, sharing} · ``customer_joined`` ·
-    ``customer_left`` · ``consent`` {allowed} · binary frames (whole or region) · ``view_stopped`` {reason:
-    "customer_stopped" | "customer_left" | "expert_ended"} · ``session_ended`` {by: "customer" |
+    ``hello`` {role: "expert", code, customer_connected, sharing, control: {expert: {id, name},
+    monitors, secure_attention} | null} · ``customer_joined`` ·
+    ``customer_left`` · ``consent`` {allowed, scopes} (a view consent) · ``consent`` {allowed,
+    scopes: ["view", "control"], expert: {id, name}, monitors, secure_attention} (a control
+    consent: only that expert may send input) · binary frames (whole or region) · ``view_stopped`` {reason:
+    "customer_stopped" | "customer_left" | "expert_ended"} · ``control_stopped`` {reason:
+    "customer_stopped" | "expert_stopped" | "expert_ended" | "experts_left" | "customer_left" |
+    "unavailable"} (control ended; it always ends before viewing does) ·
+    ``control_unavailable`` {detail} · ``input_error`` {detail} · ``session_ended`` {by: "customer" |
     "expert" | "system", reason?} (by "expert": to the other experts at once, to the expert who
     ended once they are recorded as left) · ``chat`` {from: "customer" | "expert", name, text, at}
     (an expert's chat goes to every expert, the sender included) · ``error`` {detail}
@@ -64,8 +80,22 @@ Expert → server:
     ``customer_joined``, ``customer_left`` and the request's ``session_ended`` only, its chat is
     refused, a repeated ``end`` is answered with ``session_ended`` alone, and its ``view_request``
     joins the session again, recorded as joined, before asking the customer) ·
-    ``input.*`` (remote control: refused; a later version accepts it only under a consent whose
-    scopes include "control")
+    ``control_request`` (ask for the mouse and keyboard; only while the screen is shared and
+    nobody else is in control; answered at once with the control ``consent`` when this expert is
+    in control already) · ``control_stop`` (give control back) · ``input.*``
+
+Input (expert → server → customer), relayed only while a control consent stands, only from the
+expert it names, at most ``connect_input_per_second`` messages a second (more are dropped, with
+one ``error`` a second); each is checked and passed on with exactly these fields:
+    ``input.move`` {x, y, width, height} (a point of the picture the expert sees, width × height
+    pixels; x and y are clamped into it) · ``input.button`` {button: "left" | "middle" | "right",
+    down: bool, x, y, width, height} · ``input.wheel`` {dx, dy} (notches, -20 to 20 each) ·
+    ``input.text`` {text} (1 to 200 characters; line breaks and tabs are the only control
+    characters) · ``input.key`` {key, modifiers} (a ``sosqueue.connect.Key`` name or one printable
+    character, and ``Modifier`` names; the take-back combination, Ctrl+Alt+Space, is refused) ·
+    ``input.secure_attention`` (Ctrl+Alt+Del, where the consent said it can be sent) ·
+    ``input.monitor`` {monitor: index | null} (show and control one monitor, null: the whole
+    desktop)
 
 Chat text: 1 to ``connect_max_chat_chars`` (2000) characters after trimming; line breaks and
 tabs are the only control characters allowed (``\\r\\n`` counts as a line break).
