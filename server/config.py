@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     connect_max_chat_chars: int = Field(default=2000, ge=1)
     # Messages waiting for one slow socket before the server drops it (it reconnects).
     connect_max_backlog: int = Field(default=256, ge=16)
+    # Remote-control input messages one expert socket may send per second (twice that at once);
+    # more are dropped. A browser sends about 60 pointer moves a second at most.
+    connect_input_per_second: float = Field(default=120.0, gt=0)
 
     # Dashboard logins. The cookie is Secure when the request came over HTTPS (behind a TLS
     # proxy: run with --proxy-headers); cookie_secure=true forces it.

@@ -108,12 +108,21 @@ from typing import Literal
 
 from server.config import Settings
 from sosqueue.connect import (
+    CONTROL_SCOPES,
     CUSTOMER_SENDS,
     EXPERT_SENDS,
-    INPUT_PREFIX,
     JPEG_START,
+    MAX_INPUT_TEXT_CHARS,
+    MAX_MONITORS,
+    MAX_WHEEL_NOTCHES,
+    MODIFIERS,
     REGION_MAGIC,
+    TAKE_BACK_KEY,
+    TAKE_BACK_LABEL,
+    TAKE_BACK_MODIFIERS,
     VIEW_SCOPES,
+    Button,
+    Key,
     Message,
     Scope,
     parse_region,
@@ -121,7 +130,10 @@ from sosqueue.connect import (
 
 Role = Literal["customer", "expert"]
 
-REMOTE_CONTROL_REFUSED = "remote control is not part of this session"
+#: The largest number in a point, a picture's size or a monitor's rectangle (16 bits, like frames).
+_MAX_PIXELS = 0xFFFF
+#: A line of detail (an input error, why control is unavailable) is cut to this many characters.
+_MAX_DETAIL_CHARS = 300
 
 _TYPES: dict[Role, frozenset[Message]] = {"customer": CUSTOMER_SENDS, "expert": EXPERT_SENDS}
 # Control characters (C0, DEL, C1) other than tab and line feed.
@@ -142,6 +154,7 @@ class Limits:
     message_bytes: int
     chat_chars: int
     backlog: int
+    input_per_second: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Limits":
@@ -150,6 +163,7 @@ class Limits:
             message_bytes=settings.connect_max_message_bytes,
             chat_chars=settings.connect_max_chat_chars,
             backlog=settings.connect_max_backlog,
+            input_per_second=settings.connect_input_per_second,
         )
 
 
@@ -165,16 +179,17 @@ def parse(text: str, role: Role, limits: Limits) -> dict:
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise Refused('send a JSON object with a "type", like {"type": "chat", "text": "Hello"}')
     kind = message["type"]
-    if kind.startswith(INPUT_PREFIX):
-        raise Refused(REMOTE_CONTROL_REFUSED)
     if kind not in _TYPES[role]:
         expected = ", ".join(sorted(_TYPES[role]))
         raise Refused(f"unknown message type {kind[:40]!r}; {role}s send: {expected}")
+    kind = Message(kind)
     if kind == Message.CHAT:
         return {"type": Message.CHAT, "text": chat_text(message.get("text"), limits)}
     if kind == Message.CONSENT:
         return _consent(message)
-    return {"type": Message(kind)}
+    if kind in _CHECKS:
+        return {"type": kind, **_CHECKS[kind](message)}
+    return {"type": kind}
 
 
 def chat_text(value: object, limits: Limits) -> str:
@@ -192,15 +207,124 @@ def chat_text(value: object, limits: Limits) -> str:
 
 
 def _consent(message: dict) -> dict:
-    allowed = message.get("allowed")
-    if not isinstance(allowed, bool):
-        raise Refused('consent needs "allowed": true or false')
+    """A view consent (scopes ["view"], the default) or a control consent (["view", "control"])."""
+    allowed = _bool(message, "allowed", "consent")
     scopes = message.get("scopes", [Scope.VIEW])
     if not isinstance(scopes, list) or not all(isinstance(scope, str) for scope in scopes):
         raise Refused('consent "scopes" is a list of strings, like ["view"]')
-    if not set(scopes) <= VIEW_SCOPES:
-        raise Refused(f'consent scopes can only be ["view"]: {REMOTE_CONTROL_REFUSED}')
-    return {"type": Message.CONSENT, "allowed": allowed, "scopes": sorted(set(scopes) or VIEW_SCOPES)}
+    if set(scopes) not in ({*VIEW_SCOPES}, {*CONTROL_SCOPES}, set()):
+        raise Refused('consent "scopes" are ["view"] (to see the screen) or ["view", "control"] (to use the '
+                      'mouse and keyboard)')
+    if Scope.CONTROL not in scopes:
+        return {"type": Message.CONSENT, "allowed": allowed, "scopes": sorted(VIEW_SCOPES)}
+    consent = {"type": Message.CONSENT, "allowed": allowed, "scopes": sorted(CONTROL_SCOPES)}
+    if allowed:
+        consent["monitors"] = _monitors(message.get("monitors", []))
+        consent["secure_attention"] = _bool(message, "secure_attention", "a control consent", default=False)
+    return consent
+
+
+def _monitors(value: object) -> list[dict]:
+    if not isinstance(value, list) or len(value) > MAX_MONITORS:
+        raise Refused(f'consent "monitors" is a list of at most {MAX_MONITORS} {{x, y, width, height}} objects')
+    monitors = []
+    for monitor in value:
+        if not isinstance(monitor, dict):
+            raise Refused('each of consent "monitors" is an object {x, y, width, height}')
+        monitors.append({"x": _int(monitor, "x", "a monitor", -_MAX_PIXELS, _MAX_PIXELS),
+                         "y": _int(monitor, "y", "a monitor", -_MAX_PIXELS, _MAX_PIXELS),
+                         "width": _int(monitor, "width", "a monitor", 1, _MAX_PIXELS),
+                         "height": _int(monitor, "height", "a monitor", 1, _MAX_PIXELS)})
+    return monitors
+
+
+def _detail(message: dict) -> dict:
+    detail = message.get("detail")
+    if not isinstance(detail, str) or not detail.strip():
+        raise Refused(f'{message["type"]} needs "detail": one line that says why')
+    line = _CONTROL.sub(" ", detail.strip())
+    return {"detail": line[:_MAX_DETAIL_CHARS]}
+
+
+def _point(message: dict) -> dict:
+    """x and y within the picture of width × height the expert sees, clamped into it."""
+    what = message["type"]
+    width = _int(message, "width", what, 1, _MAX_PIXELS)
+    height = _int(message, "height", what, 1, _MAX_PIXELS)
+    x = _int(message, "x", what, -_MAX_PIXELS, _MAX_PIXELS)
+    y = _int(message, "y", what, -_MAX_PIXELS, _MAX_PIXELS)
+    return {"x": min(max(x, 0), width - 1), "y": min(max(y, 0), height - 1), "width": width, "height": height}
+
+
+def _button(message: dict) -> dict:
+    button = message.get("button")
+    if button not in set(Button):
+        raise Refused(f'input.button needs "button": one of {", ".join(Button)}')
+    return {"button": Button(button), "down": _bool(message, "down", "input.button"), **_point(message)}
+
+
+def _wheel(message: dict) -> dict:
+    dx = _int(message, "dx", "input.wheel", -MAX_WHEEL_NOTCHES, MAX_WHEEL_NOTCHES, default=0)
+    dy = _int(message, "dy", "input.wheel", -MAX_WHEEL_NOTCHES, MAX_WHEEL_NOTCHES, default=0)
+    if not (dx or dy):
+        raise Refused('input.wheel needs "dx" or "dy": notches, not both 0')
+    return {"dx": dx, "dy": dy}
+
+
+def _text(message: dict) -> dict:
+    text = message.get("text")
+    if not isinstance(text, str) or not text:
+        raise Refused('input.text needs "text": the characters to type')
+    if len(text) > MAX_INPUT_TEXT_CHARS:
+        raise Refused(f"input.text has at most {MAX_INPUT_TEXT_CHARS} characters; this one has {len(text)}")
+    text = text.replace("\r\n", "\n")
+    if _CONTROL.search(text):
+        raise Refused("input.text cannot contain control characters (line breaks and tabs are fine); "
+                      'send keys such as Escape as input.key')
+    return {"text": text}
+
+
+def _key(message: dict) -> dict:
+    key, modifiers = message.get("key"), message.get("modifiers", [])
+    if not isinstance(key, str) or not (key in set(Key) or (len(key) == 1 and key.isprintable())):
+        raise Refused('input.key needs "key": a key name such as "Enter" or "ArrowLeft", or one character')
+    if not isinstance(modifiers, list) or not set(modifiers) <= MODIFIERS:
+        raise Refused(f'input.key "modifiers" is a list of {", ".join(sorted(MODIFIERS))}')
+    if key == TAKE_BACK_KEY and TAKE_BACK_MODIFIERS <= set(modifiers):
+        raise Refused(f"{TAKE_BACK_LABEL} is the customer's key to take back control; it is not sent")
+    return {"key": key, "modifiers": sorted(set(modifiers))}
+
+
+def _monitor(message: dict) -> dict:
+    monitor = message.get("monitor")
+    if monitor is None:
+        return {"monitor": None}
+    return {"monitor": _int(message, "monitor", "input.monitor", 0, MAX_MONITORS - 1)}
+
+
+_UNSET = object()
+
+
+def _int(message: dict, name: str, what: str, low: int, high: int, default: object = _UNSET) -> int:
+    value = message.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise Refused(f'{what} needs "{name}": a whole number from {low} to {high}')
+    return value
+
+
+def _bool(message: dict, name: str, what: str, default: object = _UNSET) -> bool:
+    value = message.get(name, default)
+    if not isinstance(value, bool):
+        raise Refused(f'{what} needs "{name}": true or false')
+    return value
+
+
+#: The checks of the messages with fields (besides chat and consent): each returns the fields passed on.
+_CHECKS = {
+    Message.CONTROL_UNAVAILABLE: _detail, Message.INPUT_ERROR: _detail,
+    Message.INPUT_MOVE: _point, Message.INPUT_BUTTON: _button, Message.INPUT_WHEEL: _wheel,
+    Message.INPUT_TEXT: _text, Message.INPUT_KEY: _key, Message.INPUT_MONITOR: _monitor,
+}
 
 
 def check_frame(frame: bytes, limits: Limits) -> bool:
@@ -220,6 +344,34 @@ def check_frame(frame: bytes, limits: Limits) -> bool:
         return False
     raise Refused(f"a frame must be one JPEG image (its bytes start with FF D8) or a region frame "
                   f"(a {REGION_MAGIC.decode()} header, then one JPEG)")
+
+
+class InputRate:
+    """A token bucket: ``per_second`` input messages a second, up to twice that at once."""
+
+    def __init__(self, per_second: float):
+        self.per_second = per_second
+        self._burst = 2 * per_second
+        self._tokens = self._burst
+        self._at: float | None = None
+        self._told_at = float("-inf")
+
+    def take(self, now: float) -> bool:
+        """Whether one more message may pass at ``now`` (monotonic seconds)."""
+        if self._at is not None:
+            self._tokens = min(self._burst, self._tokens + (now - self._at) * self.per_second)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+    def tell(self, now: float) -> bool:
+        """Whether to tell the sender about dropped input now (at most once a second)."""
+        if now - self._told_at < 1.0:
+            return False
+        self._told_at = now
+        return True
 
 
 def encode(message: dict) -> str:

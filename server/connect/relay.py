@@ -13,6 +13,7 @@ expiry and sign-outs in other processes.
 
 import asyncio
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -23,7 +24,8 @@ from server import queue
 from sosqueue import codes
 from server.actors import SYSTEM, Actor
 from server.connect import protocol
-from sosqueue.connect import CLOSE_REASONS, CloseCode, Message, StopReason
+from sosqueue.connect import CLOSE_REASONS, CONTROL_SCOPES, INPUT_MESSAGES, VIEW_SCOPES, CloseCode, Message, Scope, \
+    StopReason
 from sosqueue.events import ENDING_EVENTS, EventType
 from server.connect.presence import PresenceRecorder
 from server.lifecycle import CUSTOMER
@@ -38,6 +40,9 @@ _ACK = protocol.encode({"type": Message.ACK})
 _REFRESH = protocol.encode({"type": Message.REFRESH})
 _NOT_SHARING = "the screen is not shared: frames are taken only after the customer allowed viewing"
 _LEFT = "you ended the session; ask to see the screen again to rejoin it"
+_NOT_IN_CONTROL = "you are not in control of the customer's computer: ask the customer for control first"
+_VIEW_CONSENT = sorted(VIEW_SCOPES)
+_CONTROL_CONSENT = sorted(CONTROL_SCOPES)
 _CLOSE_SECONDS = 5.0
 #: The status each ending event leaves (the names are the same: closed, expired).
 _ENDING_STATUS = {event: Status(event.value) for event in ENDING_EVENTS}
@@ -74,6 +79,7 @@ class Peer:
         self._outbox: deque[list] = deque()
         self._ready = asyncio.Event()
         self._frame: list | None = None
+        self.input_rate: protocol.InputRate | None = None  # made on this expert's first input message
         self._had_whole = False  # a whole frame was queued for this socket
         self.frame_number = 0  # the room's number of the newest frame queued for this socket
 
@@ -165,11 +171,14 @@ class Room:
         self.left: list[Peer] = []  # experts' sockets still open after their expert ended the session
         self.sharing = False
         self.asked_by: str | None = None  # the expert whose view request awaits the customer's answer
+        self.control_asked_by: dict | None = None  # the expert ({id, name}) whose control request awaits an answer
+        self.control: dict | None = None  # the control consent that stands: {expert, monitors, secure_attention}
         self.refresh_asked = False  # the customer was asked for a whole frame and has not sent one yet
         self.frames = 0  # frames forwarded in this session, numbered from 1
         self.acked = 0  # the number of the last frame whose ack went to the customer
         self.ended: Status | None = None
         self.attached = 0
+        self._history = asyncio.Lock()
         self.presence = PresenceRecorder(hub.db, self.request_id, self.end)
         self._subscription = hub.broker.subscribe(company_id=admission.company_id, request_id=self.request_id)
         self._watcher = asyncio.create_task(self._watch())
@@ -190,6 +199,7 @@ class Room:
         if self.ended is not None:
             return
         self.ended, self.sharing, self.asked_by = status, False, None
+        self.control_asked_by = self.control = None  # the history ends with the request; nothing follows it
         self.presence.finish()
         ended = {"type": Message.SESSION_ENDED, "by": "system", "reason": status.value}
         for peer in self._peers():
@@ -212,8 +222,10 @@ class Room:
         return list({expert.user_id: expert.expert for expert in self.experts}.values())
 
     async def _record(self, type: EventType, actor: Actor, data: dict) -> None:
+        """Add to the history, in the order of the calls (the lock queues them first come, first served)."""
         try:
-            await run_in_threadpool(self.hub.record, self.request_id, type, actor, data)
+            async with self._history:
+                await run_in_threadpool(self.hub.record, self.request_id, type, actor, data)
         except Exception:  # the session goes on; only its history misses an entry
             log.exception("could not record %s for request %s", type, self.request_id)
 
@@ -245,7 +257,8 @@ class Room:
         first = not self._has_expert(peer.user_id)
         self.experts.append(peer)
         peer.send({"type": Message.HELLO, "role": "expert", "code": self.code,
-                   "customer_connected": self.customer is not None, "sharing": self.sharing})
+                   "customer_connected": self.customer is not None, "sharing": self.sharing,
+                   "control": self.control})
         if first and self.customer is not None:
             self.customer.send({"type": Message.EXPERT_JOINED, "expert": peer.expert})
 
@@ -274,22 +287,28 @@ class Room:
         self.asked_by = None
         if self.sharing:
             self.sharing = False
+            await self._control_stopped(self._drop_control(), SYSTEM, StopReason.CUSTOMER_LEFT)
             await self._record(EventType.SCREEN_STOPPED, SYSTEM, {"by": "system"})
             self._to_experts({"type": Message.VIEW_STOPPED, "reason": StopReason.CUSTOMER_LEFT})
 
     async def _expert_gone(self, peer: Peer) -> None:
-        """Withdraw the leaving expert's open question; with the last expert gone, end sharing too."""
+        """Withdraw the leaving expert's open questions and control; with the last expert gone, end sharing too."""
         if self.experts:
-            if self.asked_by == peer.user_id and not self._has_expert(peer.user_id):
+            if self._has_expert(peer.user_id):
+                return  # another socket of this expert is still in the session
+            if self.asked_by == peer.user_id:
                 self.asked_by = None  # else the customer's Allow would share with experts who never asked
                 if self.customer is not None:
                     self.customer.send({"type": Message.VIEW_STOP, "reason": StopReason.WITHDRAWN})
+            await self._withdraw_control(peer.user_id, SYSTEM)
             return
         if not (self.sharing or self.asked_by):
             return
         was_sharing, self.sharing, self.asked_by = self.sharing, False, None
+        stopped = self._drop_control()
         if self.customer is not None:
             self.customer.send({"type": Message.VIEW_STOP, "reason": StopReason.EXPERTS_LEFT})
+        await self._control_stopped(stopped, SYSTEM, StopReason.EXPERTS_LEFT)
         if was_sharing:
             await self._record(EventType.SCREEN_STOPPED, SYSTEM, {"by": "system"})
 
@@ -327,6 +346,9 @@ class Room:
         await handler(self, peer, message)
 
     async def _consent(self, peer: Peer, message: dict) -> None:
+        if Scope.CONTROL in message["scopes"]:
+            await self._control_consent(peer, message)
+            return
         if self.asked_by is None:
             peer.send({"type": Message.ERROR,
                        "detail": "no expert asked to see the screen; consent answers a view_request"})
@@ -337,7 +359,7 @@ class Room:
         shared = EventType.SCREEN_SHARED if allowed else EventType.SCREEN_DENIED
         await self._record(shared, peer.admission.actor, {"expert": expert_id})
         if self.sharing == allowed:  # not stopped while the history was written
-            self._to_experts({"type": Message.CONSENT, "allowed": allowed})
+            self._to_experts({"type": Message.CONSENT, "allowed": allowed, "scopes": _VIEW_CONSENT})
 
     async def _customer_view_stop(self, peer: Peer, message: dict) -> None:
         await self._stop_by_customer(peer)
@@ -345,6 +367,7 @@ class Room:
     async def _stop_by_customer(self, peer: Peer) -> None:
         if self.sharing:
             self.sharing = False
+            await self._control_stopped(self._drop_control(), peer.admission.actor, StopReason.CUSTOMER_STOPPED)
             await self._record(EventType.SCREEN_STOPPED, peer.admission.actor, {"by": "customer"})
             self._to_experts({"type": Message.VIEW_STOPPED, "reason": StopReason.CUSTOMER_STOPPED})
 
@@ -365,7 +388,7 @@ class Room:
         if self.customer is None:
             peer.send({"type": Message.ERROR, "detail": "the customer is not connected; ask again when they are"})
         elif self.sharing:
-            peer.send({"type": Message.CONSENT, "allowed": True})
+            peer.send({"type": Message.CONSENT, "allowed": True, "scopes": _VIEW_CONSENT})
         else:
             self.asked_by = peer.user_id
             self.customer.send({"type": Message.VIEW_REQUEST, "expert": peer.expert, "company": self.company_name})
@@ -402,8 +425,11 @@ class Room:
             peer.send(ended)
             return
         was_sharing, self.sharing, self.asked_by = self.sharing, False, None
+        control_stopped = self._drop_control()
         if self.customer is not None:
             self.customer.send({"type": Message.VIEW_STOP, "reason": StopReason.EXPERT_ENDED})
+        if control_stopped is not None:  # told before the view's stop (this socket too), recorded after it
+            self._tell_control_stopped(StopReason.EXPERT_ENDED)
         self.experts.remove(peer)
         self.left.append(peer)
         if was_sharing:
@@ -411,6 +437,7 @@ class Room:
             peer.send(stopped)
             self._to_experts(stopped)
         self._to_experts(ended)
+        await self._record_control_stop(control_stopped, peer.admission.actor, StopReason.EXPERT_ENDED)
         if was_sharing:
             await self._record(EventType.SCREEN_STOPPED, peer.admission.actor, {"by": "expert"})
         self.presence.release(peer.admission.party)
@@ -434,15 +461,149 @@ class Room:
             self.customer.send({"type": Message.EXPERT_JOINED, "expert": peer.expert})
         return True
 
+    # -- remote control -----------------------------------------------------------------------
+
+    def _drop_control(self) -> dict | None:
+        """End control and any control question at once; the control that stood, if one did.
+
+        Nothing is awaited, so no input slips through; the caller records the end and tells the
+        experts (:meth:`_control_stopped`).
+        """
+        self.control_asked_by = None
+        stopped, self.control = self.control, None
+        return stopped
+
+    async def _control_stopped(self, stopped: dict | None, actor: Actor, reason: StopReason) -> None:
+        """Record the end of the control that stood, then tell the experts."""
+        if stopped is not None:
+            await self._record_control_stop(stopped, actor, reason)
+            self._tell_control_stopped(reason)
+
+    def _tell_control_stopped(self, reason: StopReason) -> None:
+        self._to_experts({"type": Message.CONTROL_STOPPED, "reason": reason})
+
+    async def _record_control_stop(self, stopped: dict | None, actor: Actor, reason: StopReason) -> None:
+        if stopped is not None:
+            by = "system" if actor.kind == "system" else "customer" if actor.kind == "customer" else "expert"
+            await self._record(EventType.CONTROL_STOPPED, actor,
+                               {"by": by, "expert": stopped["expert"]["id"], "reason": reason.value})
+
+    async def _withdraw_control(self, user_id: str, actor: Actor) -> None:
+        """This expert left the session (or gave control back): their control and control question end."""
+        if self.control_asked_by is not None and self.control_asked_by["id"] == user_id:
+            self.control_asked_by = None
+            if self.customer is not None:
+                self.customer.send({"type": Message.CONTROL_STOP, "reason": StopReason.WITHDRAWN})
+        if self.control is not None and self.control["expert"]["id"] == user_id:
+            reason = StopReason.WITHDRAWN if actor is SYSTEM else StopReason.EXPERT_STOPPED
+            stopped = self._drop_control()
+            if self.customer is not None:
+                self.customer.send({"type": Message.CONTROL_STOP, "reason": reason})
+            await self._control_stopped(stopped, actor, reason)
+
+    async def _control_request(self, peer: Peer, message: dict) -> None:
+        refusal = self._control_refusal(peer)
+        if refusal:
+            peer.send({"type": Message.ERROR, "detail": refusal})
+        elif self.control is not None:  # this expert is in control already
+            peer.send({"type": Message.CONSENT, "allowed": True, "scopes": _CONTROL_CONSENT, **self.control})
+        elif self.control_asked_by is None:
+            self.control_asked_by = peer.expert
+            self.customer.send({"type": Message.CONTROL_REQUEST, "expert": peer.expert, "company": self.company_name})
+
+    def _control_refusal(self, peer: Peer) -> str:
+        """Why this expert cannot ask for control now ("" when they can)."""
+        if peer in self.left:
+            return _LEFT
+        if self.customer is None or not self.sharing:
+            return "the screen is not shared: ask to see it first; control comes after"
+        if self.control is not None and self.control["expert"]["id"] != peer.user_id:
+            return f"{self.control['expert']['name']} is in control; one expert controls at a time"
+        asker = self.control_asked_by
+        if asker is not None and asker["id"] != peer.user_id:
+            return f"the customer is answering {asker['name']}'s request for control; ask again after it"
+        return ""
+
+    async def _control_consent(self, peer: Peer, message: dict) -> None:
+        asker, self.control_asked_by = self.control_asked_by, None
+        if asker is None or not self.sharing:
+            peer.send({"type": Message.ERROR,
+                       "detail": "no expert asked for control; a control consent answers a control_request"})
+            return
+        allowed = message["allowed"]
+        control = {"expert": asker, "monitors": message["monitors"],
+                   "secure_attention": message["secure_attention"]} if allowed else None
+        self.control = control
+        event = EventType.CONTROL_GRANTED if allowed else EventType.CONTROL_DENIED
+        await self._record(event, peer.admission.actor, {"expert": asker["id"]})
+        if not allowed:
+            self._to_experts({"type": Message.CONSENT, "allowed": False, "scopes": _CONTROL_CONSENT, "expert": asker})
+        elif self.control is control:  # not taken back while the history was written
+            self._to_experts({"type": Message.CONSENT, "allowed": True, "scopes": _CONTROL_CONSENT, **control})
+
+    async def _customer_control_stop(self, peer: Peer, message: dict) -> None:
+        """The customer took control back (the screen stays shared)."""
+        await self._control_stopped(self._drop_control(), peer.admission.actor, StopReason.CUSTOMER_STOPPED)
+
+    async def _control_unavailable(self, peer: Peer, message: dict) -> None:
+        """The customer's computer cannot (or can no longer) be controlled: say why, end control."""
+        await self._control_stopped(self._drop_control(), SYSTEM, StopReason.UNAVAILABLE)
+        self._to_experts({"type": Message.CONTROL_UNAVAILABLE, "detail": message["detail"]})
+
+    async def _input_error(self, peer: Peer, message: dict) -> None:
+        self._to_experts({"type": Message.INPUT_ERROR, "detail": message["detail"]})
+
+    async def _expert_control_stop(self, peer: Peer, message: dict) -> None:
+        """The expert gives control back, or takes back their control question."""
+        if peer in self.left or not (self._controls(peer) or self._asks_control(peer)):
+            peer.send({"type": Message.ERROR, "detail": "you are not in control and did not ask for it"})
+            return
+        await self._withdraw_control(peer.user_id, peer.admission.actor)
+
+    def _controls(self, peer: Peer) -> bool:
+        return self.control is not None and self.control["expert"]["id"] == peer.user_id and peer in self.experts
+
+    def _asks_control(self, peer: Peer) -> bool:
+        return self.control_asked_by is not None and self.control_asked_by["id"] == peer.user_id
+
+    async def _input(self, peer: Peer, message: dict) -> None:
+        """Pass one input message on to the customer, if this expert is in control and within the rate."""
+        if peer.input_rate is None:
+            peer.input_rate = protocol.InputRate(self.hub.limits.input_per_second)
+        now = time.monotonic()
+        if not peer.input_rate.take(now):
+            if peer.input_rate.tell(now):
+                peer.send({"type": Message.ERROR, "detail": f"input came faster than "
+                           f"{peer.input_rate.per_second:g} messages a second; some of it was dropped"})
+            return
+        refusal = self._input_refusal(peer, message)
+        if refusal:
+            peer.send({"type": Message.ERROR, "detail": refusal})
+            return
+        self.customer.send(message)
+
+    def _input_refusal(self, peer: Peer, message: dict) -> str:
+        if not self._controls(peer) or self.customer is None:
+            return _NOT_IN_CONTROL
+        kind = message["type"]
+        if kind == Message.INPUT_SECURE_ATTENTION and not self.control["secure_attention"]:
+            return "Ctrl+Alt+Del cannot be sent to this computer"
+        if kind == Message.INPUT_MONITOR and message["monitor"] is not None \
+                and message["monitor"] >= len(self.control["monitors"]):
+            return f"there is no monitor {message['monitor']} (the customer has {len(self.control['monitors'])})"
+        return ""
+
     @staticmethod
     def _chat(side: str, peer: Peer, text: str) -> dict:
         return {"type": Message.CHAT, "from": side, "name": peer.admission.name, "text": text,
                 "at": utcnow().isoformat()}
 
     _CUSTOMER = {Message.CONSENT: _consent, Message.VIEW_STOP: _customer_view_stop, Message.CHAT: _customer_chat,
-                 Message.END: _customer_end}
+                 Message.END: _customer_end, Message.CONTROL_STOP: _customer_control_stop,
+                 Message.CONTROL_UNAVAILABLE: _control_unavailable, Message.INPUT_ERROR: _input_error}
     _EXPERT = {Message.VIEW_REQUEST: _view_request, Message.ACK: _ack, Message.CHAT: _expert_chat,
-               Message.END: _expert_end}
+               Message.END: _expert_end, Message.CONTROL_REQUEST: _control_request,
+               Message.CONTROL_STOP: _expert_control_stop, **dict.fromkeys(INPUT_MESSAGES, _input)}
 
 
 class Hub:

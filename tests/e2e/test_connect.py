@@ -194,7 +194,7 @@ def test_deny_shows_denied_and_no_frame_is_taken_or_relayed(expert_page, custome
         watcher_login.close()
 
     assert [message for message in seen if isinstance(message, bytes)] == []
-    assert {"type": "consent", "allowed": False} in seen
+    assert {"type": "consent", "allowed": False, "scopes": ["view"]} in seen
     assert frames_drawn(expert_page) == 0
     assert customer.state()["session"]["frames_sent"] == 0
     assert [kind for kind, data in history(queue_server.url, company, code)] == ["screen_denied"]

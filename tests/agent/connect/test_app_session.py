@@ -84,7 +84,7 @@ def test_an_expert_asks_the_customer_allows_and_sees_the_screen_until_stop_shari
         assert shown["session"]["consent"] == "shown"
         assert shown["session"]["consent_buttons"]["allow"][0] > shown["session"]["consent_buttons"]["deny"][0]
         process.keys("Tab", "Return")  # Deny has the focus; Tab moves to Allow
-        assert next_message(expert, "consent") == {"type": "consent", "allowed": True}
+        assert next_message(expert, "consent") == {"type": "consent", "allowed": True, "scopes": ["view"]}
         with Image.open(io.BytesIO(next_frame(expert))) as picture:
             assert (picture.format, picture.size) == ("JPEG", (1280, 800))
         expert.send(json.dumps({"type": "ack"}))

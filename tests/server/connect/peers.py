@@ -19,6 +19,7 @@ OWN = "<the login's own CSRF token>"
 CUSTOMER_NAME = "Ada Lovelace"
 WAIT = 10  # seconds a message may take; they arrive in milliseconds unless something is wrong
 FRAME_LIMIT = 2 * 1024 * 1024  # the server's connect_max_frame_bytes
+MONITOR = [{"x": 0, "y": 0, "width": 1280, "height": 800}]
 
 
 def jpeg(noise: int = 0) -> bytes:
@@ -134,7 +135,23 @@ class Sockets:
         assert receive(customer)["type"] == "view_request"
         send(customer, {"type": "consent", "allowed": True, "scopes": ["view"]})
         for expert in experts:
-            assert receive(expert) == {"type": "consent", "allowed": True}
+            assert receive(expert) == {"type": "consent", "allowed": True, "scopes": ["view"]}
+        return customer, experts
+
+    def controlling(self, filed: Filed, *viewers: Expert, monitors: list[dict] | None = None,
+                    secure_attention: bool = False) -> tuple[ClientConnection, list[ClientConnection]]:
+        """As :meth:`sharing`, and the first expert is in control by the customer's consent (all messages read)."""
+        customer, experts = self.sharing(filed, *viewers)
+        send(experts[0], {"type": "control_request"})
+        assert receive(customer) == {"type": "control_request", "expert": viewers[0].shown,
+                                     "company": self.tenant.name}
+        monitors = MONITOR if monitors is None else monitors
+        send(customer, {"type": "consent", "allowed": True, "scopes": ["control", "view"], "monitors": monitors,
+                        "secure_attention": secure_attention})
+        for expert in experts:
+            assert receive(expert) == {"type": "consent", "allowed": True, "scopes": ["control", "view"],
+                                       "expert": viewers[0].shown, "monitors": monitors,
+                                       "secure_attention": secure_attention}
         return customer, experts
 
     def close_all(self) -> None:

@@ -13,7 +13,10 @@ TOO_BIG_MESSAGE = json.dumps({"type": "chat", "text": "y" * (16 * 1024)})
 NOT_JSON = "this message is not valid JSON; send one JSON object per text message"
 NO_TYPE = 'send a JSON object with a "type", like {"type": "chat", "text": "Hello"}'
 CONTROL = "a chat message cannot contain control characters (line breaks and tabs are fine)"
-REMOTE_CONTROL = "remote control is not part of this session"
+NOT_IN_CONTROL = "you are not in control of the customer's computer: ask the customer for control first"
+CUSTOMERS_SEND = "chat, consent, control_stop, control_unavailable, end, input_error, view_stop"
+EXPERTS_SEND = ("ack, chat, control_request, control_stop, end, input.button, input.key, input.monitor, input.move, "
+                "input.secure_attention, input.text, input.wheel, view_request")
 NOT_A_FRAME = ("a frame must be one JPEG image (its bytes start with FF D8) or a region frame "
                "(a SQR1 header, then one JPEG)")
 REGION = pack_region(Region(16, 32, 64, 40, 1280, 800), jpeg())
@@ -26,14 +29,18 @@ CUSTOMER_CASES = {
     "chat with an escape sequence": ({"type": "chat", "text": "\x1b[2Jgone"}, CONTROL),
     "malformed JSON": ('{"type": "chat", "text": ', NOT_JSON),
     "JSON that is not an object": ("[1, 2]", NO_TYPE),
-    "unknown type": ({"type": "dance"}, "unknown message type 'dance'; customers send: chat, consent, end, view_stop"),
+    "unknown type": ({"type": "dance"}, f"unknown message type 'dance'; customers send: {CUSTOMERS_SEND}"),
     "an expert's message type": ({"type": "view_request"},
-                                 "unknown message type 'view_request'; customers send: chat, consent, end, view_stop"),
+                                 f"unknown message type 'view_request'; customers send: {CUSTOMERS_SEND}"),
     "message over 16 KiB": (TOO_BIG_MESSAGE, f"this message has {len(TOO_BIG_MESSAGE)} bytes; "
                                              "messages are limited to 16384 bytes"),
     "consent without allowed": ({"type": "consent", "allowed": "yes"}, 'consent needs "allowed": true or false'),
-    "consent to remote control": ({"type": "consent", "allowed": True, "scopes": ["view", "control"]},
-                                  f'consent scopes can only be ["view"]: {REMOTE_CONTROL}'),
+    "consent to control nobody asked for": ({"type": "consent", "allowed": True, "scopes": ["view", "control"]},
+                                            "no expert asked for control; a control consent answers a control_request"),
+    "consent to an unknown scope": ({"type": "consent", "allowed": True, "scopes": ["view", "files"]},
+                                    'consent "scopes" are ["view"] (to see the screen) or ["view", "control"] '
+                                    '(to use the mouse and keyboard)'),
+    "input error without detail": ({"type": "input_error"}, 'input_error needs "detail": one line that says why'),
     "frame over 2 MiB": (jpeg() + bytes(2 * 1024 * 1024 + 1 - len(jpeg())),
                          "this frame has 2097153 bytes; frames are limited to 2097152 bytes: "
                          "send a smaller or more compressed JPEG"),
@@ -56,12 +63,14 @@ EXPERT_CASES = {
     "empty chat": ({"type": "chat", "text": ""}, "a chat message needs some text"),
     "chat with a NUL": ({"type": "chat", "text": "a\x00b"}, CONTROL),
     "malformed JSON": ("{nope", NOT_JSON),
-    "unknown type": ({"type": "consent", "allowed": True},
-                     "unknown message type 'consent'; experts send: ack, chat, end, view_request"),
+    "unknown type": ({"type": "consent", "allowed": True}, f"unknown message type 'consent'; experts send: {EXPERTS_SEND}"),
     "message over 16 KiB": (TOO_BIG_MESSAGE, f"this message has {len(TOO_BIG_MESSAGE)} bytes; "
                                              "messages are limited to 16384 bytes"),
-    "remote control input": ({"type": "input.mouse", "x": 10, "y": 20, "button": "left"}, REMOTE_CONTROL),
-    "remote control keys": ({"type": "input.key", "key": "Enter"}, REMOTE_CONTROL),
+    "input without the customer's consent": ({"type": "input.button", "button": "left", "down": True, "x": 10, "y": 20,
+                                               "width": 1280, "height": 800}, NOT_IN_CONTROL),
+    "keys without the customer's consent": ({"type": "input.key", "key": "Enter"}, NOT_IN_CONTROL),
+    "an input type that does not exist": ({"type": "input.mouse", "x": 10},
+                                          f"unknown message type 'input.mouse'; experts send: {EXPERTS_SEND}"),
     "a frame": (jpeg(), "experts do not send frames; send JSON messages"),
 }
 

@@ -181,7 +181,7 @@ def test_a_denied_consent_tells_the_experts_and_frames_stay_dropped(sockets, api
     send(browser, {"type": "view_request"})
     assert receive(customer)["type"] == "view_request"
     send(customer, {"type": "consent", "allowed": False})
-    assert receive(browser) == {"type": "consent", "allowed": False}
+    assert receive(browser) == {"type": "consent", "allowed": False, "scopes": ["view"]}
     assert api.history(filed.code)[-1] == ("screen_denied", "customer", {"expert": expert.user_id})
     assert_dropped(customer, browser)
 
@@ -257,7 +257,7 @@ def test_an_expert_ending_leaves_alone_while_a_colleague_and_the_customer_stay(s
     send(other, {"type": "view_request"})
     assert receive(customer)["type"] == "view_request"
     send(customer, {"type": "consent", "allowed": True})
-    assert receive(other) == {"type": "consent", "allowed": True}
+    assert receive(other) == {"type": "consent", "allowed": True, "scopes": ["view"]}
     frame = jpeg(16)
     customer.send(frame)
     assert receive_frame(other) == frame
@@ -301,7 +301,7 @@ def test_asking_to_view_again_after_ending_joins_the_session_again(sockets, api,
         ("joined", {"party": "customer"}), ("joined", {"party": user}), ("left", {"party": user}),
         ("joined", {"party": user})]
     send(customer, {"type": "consent", "allowed": True})
-    assert receive(browser) == {"type": "consent", "allowed": True}
+    assert receive(browser) == {"type": "consent", "allowed": True, "scopes": ["view"]}
     frame = jpeg(16)
     customer.send(frame)
     assert receive_frame(browser) == frame
@@ -372,10 +372,10 @@ def test_an_expert_arriving_while_sharing_sees_the_screen_without_asking_again(s
     customer, [browser] = sockets.sharing(filed, expert)
     late = sockets.expert_raw(filed.code, colleague)
     assert receive(late) == {"type": "hello", "role": "expert", "code": filed.code,
-                             "customer_connected": True, "sharing": True}
+                             "customer_connected": True, "sharing": True, "control": None}
     assert receive(customer)["type"] == "expert_joined"
     send(late, {"type": "view_request"})
-    assert receive(late) == {"type": "consent", "allowed": True}
+    assert receive(late) == {"type": "consent", "allowed": True, "scopes": ["view"]}
     frame = jpeg(noise=1000)
     customer.send(frame)
     assert receive_frame(late) == frame
@@ -461,7 +461,7 @@ def sharing_with_a_stalled_expert(sockets, filed, expert):
     send(stalled, {"type": "view_request"})
     assert receive(customer)["type"] == "view_request"
     send(customer, {"type": "consent", "allowed": True})
-    assert receive(stalled) == {"type": "consent", "allowed": True}
+    assert receive(stalled) == {"type": "consent", "allowed": True, "scopes": ["view"]}
     return customer, stalled
 
 
@@ -528,8 +528,8 @@ def test_the_asking_expert_closing_one_of_two_tabs_keeps_the_view_request(socket
     assert receive(customer)["type"] == "view_request"
     asking.close()
     send(customer, {"type": "consent", "allowed": True})
-    assert receive(other_tab) == {"type": "consent", "allowed": True}
-    assert receive(staying) == {"type": "consent", "allowed": True}
+    assert receive(other_tab) == {"type": "consent", "allowed": True, "scopes": ["view"]}
+    assert receive(staying) == {"type": "consent", "allowed": True, "scopes": ["view"]}
 
 
 # -- the expert's login ends -----------------------------------------------------------------

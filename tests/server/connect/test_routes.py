@@ -53,7 +53,7 @@ def test_a_signed_in_supporter_of_the_company_opens_the_expert_socket(sockets, e
     filed = sockets.file()
     socket = sockets.expert_raw(filed.code, expert)
     assert receive(socket) == {"type": "hello", "role": "expert", "code": filed.code,
-                               "customer_connected": False, "sharing": False}
+                               "customer_connected": False, "sharing": False, "control": None}
 
 
 def test_an_admin_of_the_company_opens_the_expert_socket(sockets, admin):
