@@ -38,7 +38,7 @@ from PIL import Image  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-from sosqueue.connect import REGION_MAGIC, parse_region  # noqa: E402
+from sosqueue.connect import REGION_MAGIC, Message, parse_region  # noqa: E402
 from tests.agent.ui.support import AgentProcess  # noqa: E402
 from tests.e2e.desktop import BRAND_ACCENT, BRAND_PRIMARY, Painter, click, consent_buttons, known_picture  # noqa: E402
 from tests.server.connect.peers import Expert, Sockets, send  # noqa: E402
@@ -122,7 +122,8 @@ class RawViewer:
         try:
             for message in self.socket:
                 if isinstance(message, str):
-                    if json.loads(message) == {"type": "consent", "allowed": True}:
+                    answer = json.loads(message)
+                    if answer.get("type") == Message.CONSENT and answer.get("allowed") is True:
                         self.consent.set()
                     continue
                 arrived = time.time()

@@ -7,10 +7,12 @@ nothing inside the agent is reached into.
 """
 
 import io
+import json
 import os
 import re
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -260,3 +262,52 @@ class Painter:
             raise RuntimeError(f"the painter said {line!r} (exit code {self.process.poll()})")
         return float(line.removeprefix("ok "))
 
+
+
+class Recorder:
+    """``python -m tests.e2e.recorder`` on the display: a window that notes the input it receives.
+
+    Its events (dicts, see the module) are read in a thread of their own, as they come.
+    """
+
+    def __init__(self, display: str, log: Path, box: tuple[int, int, int, int]):
+        self.box = box  # left, top, width, height on the screen
+        self._log = open(log, "wb")
+        self._events: list[dict] = []
+        self._lock = threading.Lock()
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.e2e.recorder", *map(str, box)], cwd=REPO,
+                                        env=x_environment(display), stdout=subprocess.PIPE, stderr=self._log,
+                                        text=True, bufsize=1)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        eventually(lambda: self.events("ready"), timeout=PATIENCE, what="the recorder window")
+
+    @property
+    def centre(self) -> tuple[int, int]:
+        left, top, width, height = self.box
+        return left + width // 2, top + height // 2
+
+    def events(self, kind: str | None = None) -> list[dict]:
+        """The events so far (of one kind)."""
+        with self._lock:
+            return [event for event in self._events if kind is None or event["event"] == kind]
+
+    def text(self) -> str:
+        """The text box's content after the last key press."""
+        texts = self.events("text")
+        return texts[-1]["text"] if texts else ""
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            with self._lock:
+                self._events.append(json.loads(line))
