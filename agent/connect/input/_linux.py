@@ -303,7 +303,7 @@ class TakeBackListener:
         except BaseException:
             self._display.close()
             raise
-        self._down: set[int] = set()  # the keycodes held, as the raw events tell
+        self._down = self._held_now()  # the keycodes held, then as the raw events tell
         self._last_release = (0, -1)  # (keycode, time) of the last core KeyRelease, to tell auto-repeat
         self._stopping = threading.Event()
         self._wake_read, self._wake_write = os.pipe()
@@ -344,6 +344,11 @@ class TakeBackListener:
                 if levels & keysyms:
                     found[name].add(first + index)
         return {name: frozenset(codes) for name, codes in found.items()}
+
+    def _held_now(self) -> set[int]:
+        """The keycodes held down now (Control and Alt may be before the listener starts)."""
+        keymap = self._display.query_keymap()
+        return {index * 8 + bit for index, byte in enumerate(keymap) for bit in range(8) if byte >> bit & 1}
 
     def _select_raw_events(self) -> None:
         opcode = self._display.display.get_extension_major("XInputExtension")

@@ -147,7 +147,8 @@ def test_a_handler_that_closes_the_injector_ends_the_listener(injector, xdotool)
     injector.watch_take_back(injector.close)
     thread = injector._listener.thread
     xdotool("key", TAKE_BACK)
-    eventually(lambda: injector.closed and not thread.is_alive(), timeout=15, what="the injector closed by its handler")
+    eventually(lambda: injector.closed and not thread.is_alive(), timeout=15,
+               what="the injector closed by its handler")
 
 
 def test_without_xinput2_the_listener_grabs_the_key_in_every_lock_state(input_screen, xdotool):
@@ -194,3 +195,15 @@ def test_a_key_another_program_grabbed_is_unavailable(input_screen):
 def test_a_display_that_is_not_there_cannot_be_listened_to():
     with pytest.raises(InjectionUnavailable, match="cannot be opened"):
         TakeBackListener(":987", lambda: None)
+
+
+def test_control_and_alt_held_before_listening_count(injector, xdotool):
+    """The customer already holds Ctrl+Alt when listening starts: Space alone completes the combination."""
+    xdotool("keydown", "ctrl", "alt")
+    try:
+        heard = Heard()
+        injector.watch_take_back(heard)
+        xdotool("key", "space")
+        heard.wait(1, "Space over the held Control and Alt")
+    finally:
+        xdotool("keyup", "alt", "ctrl")
