@@ -238,7 +238,8 @@ class Injector:
             self._secure_attention()
 
     def close(self) -> None:
-        """Release the buttons still held and stop; closing twice is harmless."""
+        """Release the buttons still held and stop, the take-back listener too (its thread is given a
+        few seconds at most to end); closing twice is harmless."""
         with self._lock:
             if self._closed:
                 return
