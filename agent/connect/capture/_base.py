@@ -10,7 +10,8 @@ class CaptureFailed(Exception):
 
 
 class Capture:
-    """Grabs the whole (primary) screen as an RGB image.
+    """Grabs the screen as an RGB image: the whole desktop, or the primary monitor alone (see
+    :attr:`COVERS_DESKTOP`).
 
     :meth:`grab` checks the capture is open, then calls ``_grab`` which each backend
     implements; it is safe to call from one thread at a time.
@@ -18,6 +19,9 @@ class Capture:
 
     #: The name of the backend, as ``SOSQUEUE_CAPTURE`` spells it.
     backend_name = "base"
+    #: Whether a picture shows the whole desktop (every monitor, its top left the desktop's);
+    #: when false it shows the primary monitor only.
+    COVERS_DESKTOP = False
 
     def __init__(self):
         self._closed = False

@@ -1,7 +1,8 @@
 """macOS: the main screen through ``screencapture``, which Pillow runs for each grab.
 
-macOS asks the customer once to allow screen recording for the support module; until they
-do, the pictures show only the desktop background.
+It grabs the main display only (``COVERS_DESKTOP`` is false). macOS asks the customer once to
+allow screen recording for the support module; until they do, the pictures show only the
+desktop background.
 """
 
 import shutil
@@ -17,6 +18,7 @@ if sys.platform != "darwin" or not shutil.which("screencapture"):
 
 class Capture(_base.Capture):
     backend_name = "darwin"
+    COVERS_DESKTOP = False
 
     def _grab(self) -> Image.Image:
         return ImageGrab.grab()

@@ -1,4 +1,7 @@
-"""Linux: the X11 screen (also XWayland's) through Pillow's XCB grabber."""
+"""Linux: the X11 screen (also XWayland's) through Pillow's XCB grabber.
+
+It grabs the root window, which is the whole desktop: every monitor, as RandR lays them out.
+"""
 
 import os
 import time
@@ -18,6 +21,7 @@ class Capture(_base.Capture):
     """Reads the screen of ``$DISPLAY`` (the display the agent's window is on)."""
 
     backend_name = "linux"
+    COVERS_DESKTOP = True
 
     def __init__(self, display: str | None = None):
         display = display or os.environ.get("DISPLAY", "")

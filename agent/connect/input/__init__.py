@@ -4,6 +4,13 @@
 (``_linux`` for X11 through XTEST, ``_win32`` through ``SendInput``, ``_darwin`` through Quartz
 events); ``SOSQUEUE_INPUT=linux|win32|darwin`` overrides the choice. Nothing is sent until a
 method of the :class:`Injector` is called.
+
+The customer keeps a way out: :meth:`Injector.watch_take_back` listens, on a thread of the
+backend's own, for the take-back key (:data:`sosqueue.connect.TAKE_BACK_LABEL`, Ctrl+Alt+Space)
+pressed anywhere on the desktop, whatever has the focus and while the expert's input is being
+sent (an X11 listener of XInput 2 raw events, a Windows hot key, a macOS event tap), until
+:meth:`Injector.close`; and :meth:`Injector.press_key` refuses to press that combination for the
+expert.
 """
 
 import sys

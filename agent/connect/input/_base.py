@@ -1,10 +1,18 @@
-"""What every input backend shares: the public :class:`Injector` methods, their checks, and the hooks."""
+"""What every input backend shares: the public :class:`Injector` methods, their checks, and the hooks.
 
+Besides sending input, an injector listens for the customer's take-back key
+(:data:`~sosqueue.connect.TAKE_BACK_LABEL`, Ctrl+Alt+Space) once :meth:`Injector.watch_take_back`
+is called, and refuses to press that combination itself.
+"""
+
+import logging
 import threading
 import unicodedata
-from typing import Iterable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
-from sosqueue.connect import Button, Key, Modifier
+from sosqueue.connect import TAKE_BACK_KEY, TAKE_BACK_LABEL, TAKE_BACK_MODIFIERS, Button, Key, Modifier
+
+log = logging.getLogger(__name__)
 
 
 class InjectionUnavailable(Exception):
@@ -44,6 +52,10 @@ class Injector:
     then calls a ``_hook`` that each backend implements. The calls are synchronous and cheap
     (a few system calls each); they do not limit the rate, the session does. One thread at a
     time may use an injector.
+
+    :meth:`watch_take_back` is the exception: it starts a listener of the backend's own (a
+    thread with its own connection to the system) that tells the caller, from that thread,
+    whenever the customer presses the take-back key; :meth:`close` stops it.
     """
 
     #: The name of the backend, as ``SOSQUEUE_INPUT`` spells it.
@@ -55,6 +67,7 @@ class Injector:
         self._closed = False
         self._held: set[Button] = set()
         self._lock = threading.RLock()
+        self._on_take_back: Callable[[], None] | None = None
 
     @property
     def closed(self) -> bool:
@@ -176,9 +189,42 @@ class Injector:
             held = frozenset(Modifier(modifier) for modifier in modifiers)
         except ValueError:
             raise ValueError(f"modifiers must be among {', '.join(Modifier)}, not {list(modifiers)!r}") from None
+        if key == TAKE_BACK_KEY and TAKE_BACK_MODIFIERS <= held:
+            raise KeyNotTypable(TAKE_BACK_LABEL, "is the customer's key to take control back, never sent for the expert")
         with self._lock:
             self._check_open()
             self._key(key, held)
+
+    def watch_take_back(self, on_pressed: Callable[[], None]) -> None:
+        """Call ``on_pressed()`` whenever the customer presses the take-back key (Ctrl+Alt+Space).
+
+        The key is heard anywhere on the desktop, whatever window has the focus and while this
+        injector moves the pointer or types; ``on_pressed`` runs on the listener's own thread,
+        once per press (never for the key's auto-repeat), so it should only hand the news on.
+        Listening lasts until :meth:`close`. Calling this again only replaces ``on_pressed``
+        (the listener keeps running).
+
+        :param on_pressed: called without arguments; an exception it raises is logged, not fatal.
+        :raises InjectionUnavailable: when this computer does not let the key be heard (one line why).
+        """
+        if not callable(on_pressed):
+            raise TypeError(f"on_pressed must be callable, not {type(on_pressed).__name__}")
+        with self._lock:
+            self._check_open()
+            if self._on_take_back is not None:
+                self._on_take_back = on_pressed
+                return
+            self._on_take_back = on_pressed
+            try:
+                self._watch_take_back(self._take_back_pressed)
+            except BaseException:
+                self._on_take_back = None
+                raise
+
+    @property
+    def watching_take_back(self) -> bool:
+        """Whether :meth:`watch_take_back` is listening (until :meth:`close`)."""
+        return self._on_take_back is not None and not self._closed
 
     def send_secure_attention(self) -> None:
         """Send Ctrl+Alt+Del, which a pressed key combination cannot (the system keeps it for itself).
@@ -192,7 +238,8 @@ class Injector:
             self._secure_attention()
 
     def close(self) -> None:
-        """Release the buttons still held and stop; closing twice is harmless."""
+        """Release the buttons still held and stop, the take-back listener too (its thread is given a
+        few seconds at most to end); closing twice is harmless."""
         with self._lock:
             if self._closed:
                 return
@@ -213,6 +260,16 @@ class Injector:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("the input injector is closed")
+
+    def _take_back_pressed(self) -> None:
+        """What a backend's listener calls on each press of the take-back key (from its thread)."""
+        on_pressed = self._on_take_back
+        if on_pressed is None or self._closed:
+            return
+        try:
+            on_pressed()
+        except Exception:
+            log.exception("the take-back key's handler failed")
 
     def _clicks(self, button: Button, count: int) -> None:
         button = _button(button)
@@ -255,8 +312,17 @@ class Injector:
     def _secure_attention(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} is an input backend without _secure_attention")
 
+    def _watch_take_back(self, on_pressed: Callable[[], None]) -> None:
+        """Start listening for the take-back key and call ``on_pressed()`` on each press, from a
+        thread of the backend's own; :meth:`_close` stops it. Called once per injector."""
+        raise NotImplementedError(f"{type(self).__name__} is an input backend without _watch_take_back")
+
     def _close(self) -> None:
-        """Free what the backend holds (nothing by default)."""
+        """Free what the backend holds, the take-back listener included (nothing by default).
+
+        It may be called on the listener's own thread (when ``on_pressed`` closes the injector),
+        which must then not wait for itself.
+        """
 
 
 def _check_int(**values: object) -> None:

@@ -11,16 +11,27 @@ character arrives whatever the layout. Positions are Quartz's global display coo
 macOS drops every posted event until the customer allows the support module under System
 Settings → Privacy & Security → Accessibility (``AXIsProcessTrusted``), so the injector checks
 that first and says so.
+
+The take-back key (Control+Option+Space, the Mac's Ctrl+Alt+Space) is heard by a listen-only
+Quartz event tap on the session, ``CGEventTapCreate(kCGSessionEventTap, kCGHeadInsertEventTap,
+kCGEventTapOptionListenOnly, CGEventMaskBit(kCGEventKeyDown), callback, NULL)``, whose run loop
+source a thread of its own runs; :func:`is_take_back` decides for each key down. macOS gives no
+tap (NULL) to a process without the same permission, which is :class:`InjectionUnavailable`.
+The CoreGraphics and CoreFoundation calls of the tap are injectable, like ``post``.
 """
 
 import ctypes
 import ctypes.util
+import logging
 import sys
-from typing import Callable, NamedTuple, Sequence
+import threading
+from typing import Any, Callable, NamedTuple, Sequence
 
 from agent.connect.input import _base
 from agent.connect.input._base import InjectionUnavailable, KeyNotTypable, Monitor
-from sosqueue.connect import Button, Key, Modifier
+from sosqueue.connect import TAKE_BACK_KEY, TAKE_BACK_LABEL, TAKE_BACK_MODIFIERS, Button, Key, Modifier
+
+log = logging.getLogger(__name__)
 
 UNTRUSTED = ("macOS does not allow this support module to control the computer yet: "
              "System Settings → Privacy & Security → Accessibility")
@@ -56,6 +67,20 @@ ANSI_KEY_CODES = {
     "4": 0x15, "6": 0x16, "5": 0x17, "9": 0x19, "7": 0x1A, "8": 0x1C, "0": 0x1D, "o": 0x1F, "u": 0x20, "i": 0x22,
     "p": 0x23, "l": 0x25, "j": 0x26, "k": 0x28, "n": 0x2D, "m": 0x2E,
 }
+
+
+# CGEventTypes.h: the event tap of the take-back key
+SESSION_EVENT_TAP, HEAD_INSERT_EVENT_TAP, TAP_LISTEN_ONLY = 1, 0, 1  # kCGSessionEventTap, …
+KEY_DOWN = 10  # kCGEventKeyDown
+TAP_DISABLED_BY_TIMEOUT, TAP_DISABLED_BY_USER_INPUT = 0xFFFFFFFE, 0xFFFFFFFF
+AUTOREPEAT_FIELD, KEY_CODE_FIELD = 8, 9  # kCGKeyboardEventAutorepeat, kCGKeyboardEventKeycode
+RUN_LOOP_FINISHED = 1  # kCFRunLoopRunFinished: the run loop has no source left
+#: Seconds the tap's run loop runs before it looks whether it should stop (CFRunLoopStop is at once).
+RUN_LOOP_SLICE = 0.5
+#: Seconds the tap's thread gets to start, and to end.
+THREAD_PATIENCE = 5.0
+#: CGEventTapCallBack: (proxy, type, event, user info) -> the event.
+TAP_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_void_p)
 
 
 class MouseEvent(NamedTuple):
@@ -151,12 +176,37 @@ def key_events(key: Key | str, modifiers: frozenset[Modifier]) -> list[QuartzEve
     return events
 
 
+def event_mask_bit(event_type: int) -> int:
+    """``CGEventMaskBit``: the bit of an event type in an event tap's mask."""
+    return 1 << event_type
+
+
+def take_back_flags() -> int:
+    """The modifier flags of the take-back key (Control and Option)."""
+    flags = 0
+    for modifier in TAKE_BACK_MODIFIERS:
+        flags |= MODIFIER_FLAGS[modifier]
+    return flags
+
+
+def is_take_back(event_type: int, key_code: int, flags: int, autorepeat: int = 0) -> bool:
+    """Whether a tapped event is the customer pressing the take-back key: a key down of Space
+    (key code 49) with Control and Option among its flags, that is not the key's auto-repeat."""
+    needed = take_back_flags()
+    return (event_type == KEY_DOWN and key_code == KEY_CODES[TAKE_BACK_KEY] and flags & needed == needed
+            and not autorepeat)
+
+
 class Injector(_base.Injector):
     """Drives the mouse and keyboard with Quartz events.
 
     :param post: posts a list of event descriptions (CoreGraphics' ``CGEventPost`` by default).
     :param list_monitors: the displays in points, the main one first (``CGGetActiveDisplayList`` by default).
     :param is_trusted: whether macOS lets this process post events (``AXIsProcessTrusted`` by default).
+    :param quartz: what :meth:`watch_take_back` calls ``CGEventTapCreate``, ``CGEventTapEnable``,
+        ``CGEventGetIntegerValueField``, ``CGEventGetFlags``, ``CFMachPortCreateRunLoopSource``,
+        ``CFMachPortInvalidate``, ``CFRunLoopGetCurrent``, ``CFRunLoopAddSource``, ``CFRunLoopRunInMode``,
+        ``CFRunLoopStop`` and ``CFRelease`` on, with ``kCFRunLoopDefaultMode`` (the frameworks by default).
     :raises InjectionUnavailable: on another system, or without the Accessibility permission.
     """
 
@@ -164,7 +214,7 @@ class Injector(_base.Injector):
 
     def __init__(self, post: Callable[[Sequence[QuartzEvent]], None] | None = None,
                  list_monitors: Callable[[], list[Monitor]] | None = None,
-                 is_trusted: Callable[[], bool] | None = None):
+                 is_trusted: Callable[[], bool] | None = None, quartz: Any = None):
         if sys.platform != "darwin" and not (post and list_monitors and is_trusted):
             raise InjectionUnavailable("Quartz events exist only on macOS")
         if not (is_trusted or _is_trusted)():
@@ -173,6 +223,8 @@ class Injector(_base.Injector):
         self._post = post or _post
         self._list_monitors = list_monitors or _list_monitors
         self._position: tuple[int, int] | None = None
+        self._quartz = quartz
+        self._listener: EventTapListener | None = None
 
     def _monitors(self) -> list[Monitor]:
         return self._list_monitors()
@@ -196,6 +248,95 @@ class Injector(_base.Injector):
     def _key(self, key: Key | str, modifiers: frozenset[Modifier]) -> None:
         self._post(key_events(key, modifiers))
 
+    def _watch_take_back(self, on_pressed: Callable[[], None]) -> None:
+        if self._quartz is None and sys.platform != "darwin":
+            raise InjectionUnavailable("Quartz event taps exist only on macOS")
+        self._listener = EventTapListener(self._quartz or _Quartz(), on_pressed)
+
+    def _close(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+
+
+class EventTapListener:
+    """A listen-only event tap for the take-back key, run by a thread of its own that calls ``on_pressed()``.
+
+    :param quartz: the tap's calls (see :class:`Injector`).
+    :param on_pressed: called on the listener's thread, once per press.
+    :raises InjectionUnavailable: when macOS gives no tap (the Accessibility permission is missing).
+    """
+
+    def __init__(self, quartz: Any, on_pressed: Callable[[], None]):
+        self._quartz = quartz
+        self._on_pressed = on_pressed
+        self._callback = TAP_CALLBACK(self._event)  # kept here: macOS calls it as long as the tap lives
+        self._tap = None
+        self._run_loop = None
+        self._failure = UNTRUSTED  # why there is no tap, when there is none
+        self._started = threading.Event()
+        self._stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="take-back listener", daemon=True)
+        self.thread.start()
+        if not self._started.wait(THREAD_PATIENCE):
+            self.stop()
+            raise InjectionUnavailable(f"the {TAKE_BACK_LABEL} event tap did not start")
+        if not self._tap:
+            self.thread.join(THREAD_PATIENCE)
+            raise InjectionUnavailable(self._failure)
+
+    def stop(self) -> None:
+        """Stop the tap's run loop and wait (at most a few seconds) for the thread to end; twice is harmless.
+
+        From the listener's own thread it only asks: the loop ends once ``on_pressed`` returns.
+        """
+        self._stopping.set()
+        if self._run_loop:
+            self._quartz.CFRunLoopStop(self._run_loop)
+        if threading.current_thread() is not self.thread:
+            self.thread.join(THREAD_PATIENCE)
+
+    def _run(self) -> None:
+        quartz = self._quartz
+        try:
+            self._tap = quartz.CGEventTapCreate(SESSION_EVENT_TAP, HEAD_INSERT_EVENT_TAP, TAP_LISTEN_ONLY,
+                                                event_mask_bit(KEY_DOWN), self._callback, None)
+            if not self._tap:
+                return
+            source = quartz.CFMachPortCreateRunLoopSource(None, self._tap, 0)
+            self._run_loop = quartz.CFRunLoopGetCurrent()
+            quartz.CFRunLoopAddSource(self._run_loop, source, quartz.kCFRunLoopDefaultMode)
+            quartz.CGEventTapEnable(self._tap, True)
+        except Exception as error:
+            self._failure = f"the {TAKE_BACK_LABEL} event tap could not be set up ({error})"
+            self._tap = None
+            return
+        finally:
+            self._started.set()
+        try:
+            while not self._stopping.is_set():
+                if quartz.CFRunLoopRunInMode(quartz.kCFRunLoopDefaultMode, RUN_LOOP_SLICE, False) == RUN_LOOP_FINISHED:
+                    break
+        finally:
+            quartz.CGEventTapEnable(self._tap, False)
+            quartz.CFMachPortInvalidate(self._tap)
+            quartz.CFRelease(source)
+            quartz.CFRelease(self._tap)
+
+    def _event(self, proxy: int, event_type: int, event: int, user_info: int) -> int:
+        """The tap's callback (on the listener's thread): nothing it raises may reach macOS."""
+        quartz = self._quartz
+        try:
+            if event_type in (TAP_DISABLED_BY_TIMEOUT, TAP_DISABLED_BY_USER_INPUT):
+                quartz.CGEventTapEnable(self._tap, True)  # macOS switched the tap off; the key must still work
+            elif event_type == KEY_DOWN and not self._stopping.is_set():
+                key_code = quartz.CGEventGetIntegerValueField(event, KEY_CODE_FIELD)
+                autorepeat = quartz.CGEventGetIntegerValueField(event, AUTOREPEAT_FIELD)
+                if is_take_back(event_type, key_code, quartz.CGEventGetFlags(event), autorepeat):
+                    self._on_pressed()
+        except Exception:
+            log.exception("the %s handler failed", TAKE_BACK_LABEL)
+        return event
+
 
 # The calls into macOS (not run by the tests, which inject their own).
 
@@ -218,6 +359,34 @@ def _is_trusted() -> bool:
     services = _framework("ApplicationServices")
     services.AXIsProcessTrusted.restype = ctypes.c_bool
     return bool(services.AXIsProcessTrusted())
+
+
+class _Quartz:
+    """The event tap's CoreGraphics and CoreFoundation calls, with their prototypes."""
+
+    def __init__(self):
+        graphics = _framework("CoreGraphics")
+        foundation = _framework("CoreFoundation")
+        pointer = ctypes.c_void_p
+        prototypes = {
+            (graphics, "CGEventTapCreate"): (pointer, [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32,
+                                                       ctypes.c_uint64, TAP_CALLBACK, pointer]),
+            (graphics, "CGEventTapEnable"): (None, [pointer, ctypes.c_bool]),
+            (graphics, "CGEventGetIntegerValueField"): (ctypes.c_int64, [pointer, ctypes.c_uint32]),
+            (graphics, "CGEventGetFlags"): (ctypes.c_uint64, [pointer]),
+            (foundation, "CFMachPortCreateRunLoopSource"): (pointer, [pointer, pointer, ctypes.c_long]),
+            (foundation, "CFMachPortInvalidate"): (None, [pointer]),
+            (foundation, "CFRunLoopGetCurrent"): (pointer, []),
+            (foundation, "CFRunLoopAddSource"): (None, [pointer, pointer, pointer]),
+            (foundation, "CFRunLoopRunInMode"): (ctypes.c_int32, [pointer, ctypes.c_double, ctypes.c_bool]),
+            (foundation, "CFRunLoopStop"): (None, [pointer]),
+            (foundation, "CFRelease"): (None, [pointer]),
+        }
+        for (library, name), (result, arguments) in prototypes.items():
+            function = getattr(library, name)
+            function.restype, function.argtypes = result, arguments
+            setattr(self, name, function)
+        self.kCFRunLoopDefaultMode = pointer.in_dll(foundation, "kCFRunLoopDefaultMode")
 
 
 def _list_monitors() -> list[Monitor]:

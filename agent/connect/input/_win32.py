@@ -18,15 +18,27 @@ allows services (1), UI-access applications (2) or both (3); an application call
 ``AsUser=TRUE`` and must carry ``uiAccess="true"`` in its manifest, be signed and installed under
 Program Files, a service with ``AsUser=FALSE``. Otherwise the call silently does nothing, so the
 policy is read first.
+
+The take-back key (Ctrl+Alt+Space) is a system-wide hot key: a thread of its own calls
+``RegisterHotKey(NULL, id, MOD_CONTROL | MOD_ALT | MOD_NOREPEAT, VK_SPACE)`` (the hot key belongs
+to the thread that registers it, and ``MOD_NOREPEAT`` keeps auto-repeat out) and waits in a
+``GetMessageW`` loop for ``WM_HOTKEY``; closing posts it ``WM_QUIT`` with ``PostThreadMessageW``,
+and the thread unregisters the hot key on its way out. When another program has registered the
+combination first, Windows refuses, which is :class:`InjectionUnavailable`. The user32 calls are
+injectable, like ``send_input``.
 """
 
 import ctypes
+import logging
 import sys
-from typing import Callable, Sequence
+import threading
+from typing import Any, Callable, Sequence
 
 from agent.connect.input import _base
 from agent.connect.input._base import InjectionUnavailable, KeyNotTypable, Monitor
-from sosqueue.connect import Button, Key, Modifier
+from sosqueue.connect import TAKE_BACK_KEY, TAKE_BACK_LABEL, TAKE_BACK_MODIFIERS, Button, Key, Modifier
+
+log = logging.getLogger(__name__)
 
 # winuser.h
 INPUT_MOUSE, INPUT_KEYBOARD = 0, 1
@@ -60,6 +72,18 @@ EXTENDED_KEYS = frozenset({Key.DELETE, Key.INSERT, Key.HOME, Key.END, Key.PAGE_U
 MODIFIER_KEYS = {Modifier.CONTROL: Key.CONTROL, Modifier.SHIFT: Key.SHIFT, Modifier.ALT: Key.ALT,
                  Modifier.META: Key.META}
 REFUSED = "Windows refused the input: the screen is locked or the window in front runs as administrator"
+
+# winuser.h: hot keys and the messages of the hot key's thread
+MOD_ALT, MOD_CONTROL, MOD_SHIFT, MOD_WIN, MOD_NOREPEAT = 0x0001, 0x0002, 0x0004, 0x0008, 0x4000
+HOT_KEY_MODIFIERS = {Modifier.ALT: MOD_ALT, Modifier.CONTROL: MOD_CONTROL, Modifier.SHIFT: MOD_SHIFT,
+                     Modifier.META: MOD_WIN}
+WM_QUIT, WM_HOTKEY, WM_USER = 0x0012, 0x0312, 0x0400
+PM_NOREMOVE = 0x0000
+#: The hot key's id for its thread (an application's ids are 0x0000 to 0xBFFF).
+TAKE_BACK_ID = 1
+#: Seconds the hot key's thread gets to start, and to end.
+THREAD_PATIENCE = 5.0
+TAKEN = f"another program on this computer has taken {TAKE_BACK_LABEL}"
 
 ULONG_PTR = ctypes.c_size_t  # pointer-sized, as on Windows of the same bitness
 
@@ -95,6 +119,20 @@ def mouse_input(flags: int, dx: int = 0, dy: int = 0, data: int = 0) -> INPUT:
 def key_input(flags: int, virtual_key: int = 0, scan: int = 0) -> INPUT:
     """One keyboard ``INPUT``."""
     return INPUT(type=INPUT_KEYBOARD, ki=KEYBDINPUT(wVk=virtual_key, wScan=scan, dwFlags=flags))
+
+
+class MSG(ctypes.Structure):
+    _fields_ = [("hwnd", ctypes.c_void_p), ("message", ctypes.c_uint32), ("wParam", ctypes.c_size_t),
+                ("lParam", ctypes.c_ssize_t), ("time", ctypes.c_uint32), ("pt_x", ctypes.c_int32),
+                ("pt_y", ctypes.c_int32), ("lPrivate", ctypes.c_uint32)]
+
+
+def take_back_hot_key() -> tuple[int, int]:
+    """``RegisterHotKey``'s fsModifiers and vk for the take-back key: Control, Alt, no repeat; Space."""
+    modifiers = MOD_NOREPEAT
+    for modifier in TAKE_BACK_MODIFIERS:
+        modifiers |= HOT_KEY_MODIFIERS[modifier]
+    return modifiers, VIRTUAL_KEYS[TAKE_BACK_KEY]
 
 
 def virtual_desktop(monitors: Sequence[Monitor]) -> Monitor:
@@ -171,6 +209,8 @@ class Injector(_base.Injector):
         (``user32.SendInput`` by default).
     :param list_monitors: the monitors, the primary first (``EnumDisplayMonitors`` by default).
     :param send_secure_attention: sends Ctrl+Alt+Del (``sas.SendSAS`` after the policy check by default).
+    :param user32: what :meth:`watch_take_back` calls ``RegisterHotKey``, ``UnregisterHotKey``,
+        ``PeekMessageW``, ``GetMessageW`` and ``PostThreadMessageW`` on (``user32.dll`` by default).
     :raises InjectionUnavailable: on another system, when nothing is injected.
     """
 
@@ -179,13 +219,15 @@ class Injector(_base.Injector):
 
     def __init__(self, send_input: Callable[[Sequence[INPUT]], int] | None = None,
                  list_monitors: Callable[[], list[Monitor]] | None = None,
-                 send_secure_attention: Callable[[], None] | None = None):
+                 send_secure_attention: Callable[[], None] | None = None, user32: Any = None):
         if sys.platform != "win32" and not (send_input and list_monitors):
             raise InjectionUnavailable("SendInput exists only on Windows")
         super().__init__()
         self._send_input = send_input or _send_input
         self._list_monitors = list_monitors or _list_monitors
         self._send_sas = send_secure_attention or _send_sas
+        self._user32 = user32
+        self._listener: HotKeyListener | None = None
 
     def _send(self, inputs: list[INPUT]) -> None:
         if inputs and self._send_input(inputs) < len(inputs):
@@ -215,12 +257,95 @@ class Injector(_base.Injector):
     def _secure_attention(self) -> None:
         self._send_sas()
 
+    def _watch_take_back(self, on_pressed: Callable[[], None]) -> None:
+        if self._user32 is None and sys.platform != "win32":
+            raise InjectionUnavailable("hot keys exist only on Windows")
+        self._listener = HotKeyListener(self._user32 or _user32(), on_pressed)
+
+    def _close(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+
+
+class HotKeyListener:
+    """The take-back hot key, registered by a thread of its own that calls ``on_pressed()`` at each press.
+
+    :param user32: the user32 calls (see :class:`Injector`).
+    :param on_pressed: called on the listener's thread.
+    :raises InjectionUnavailable: when Windows refuses the hot key (another program has it).
+    """
+
+    def __init__(self, user32: Any, on_pressed: Callable[[], None]):
+        self._user32 = user32
+        self._on_pressed = on_pressed
+        self._started = threading.Event()
+        self._registered = False
+        self._stopped = False
+        self.thread = threading.Thread(target=self._run, name="take-back listener", daemon=True)
+        self.thread.start()
+        if not self._started.wait(THREAD_PATIENCE):
+            self.stop()
+            raise InjectionUnavailable(f"the {TAKE_BACK_LABEL} hot key did not start")
+        if not self._registered:
+            self.thread.join(THREAD_PATIENCE)
+            raise InjectionUnavailable(TAKEN)
+
+    def stop(self) -> None:
+        """Post ``WM_QUIT`` to the thread and wait (at most a few seconds) for it to end; stopping twice is harmless.
+
+        From the listener's own thread it only posts: the loop ends once ``on_pressed`` returns.
+        """
+        if not self._stopped and self.thread.native_id is not None:
+            self._stopped = True
+            self._user32.PostThreadMessageW(self.thread.native_id, WM_QUIT, 0, 0)
+        if threading.current_thread() is not self.thread:
+            self.thread.join(THREAD_PATIENCE)
+
+    def _run(self) -> None:
+        message = MSG()
+        try:
+            # Any user32 call gives the thread its message queue, so that WM_QUIT can be posted at once.
+            self._user32.PeekMessageW(ctypes.byref(message), None, WM_USER, WM_USER, PM_NOREMOVE)
+            modifiers, virtual_key = take_back_hot_key()
+            self._registered = bool(self._user32.RegisterHotKey(None, TAKE_BACK_ID, modifiers, virtual_key))
+        finally:
+            self._started.set()
+        if not self._registered:
+            return
+        try:
+            while self._user32.GetMessageW(ctypes.byref(message), None, 0, 0) > 0:  # 0 is WM_QUIT, -1 an error
+                if message.message == WM_HOTKEY and message.wParam == TAKE_BACK_ID:
+                    try:
+                        self._on_pressed()
+                    except Exception:
+                        log.exception("the %s handler failed", TAKE_BACK_LABEL)
+        finally:
+            self._user32.UnregisterHotKey(None, TAKE_BACK_ID)
+
 
 # The calls into Windows (not run by the tests, which inject their own).
 
 def _send_input(inputs: Sequence[INPUT]) -> int:
     array = (INPUT * len(inputs))(*inputs)
     return ctypes.windll.user32.SendInput(len(inputs), array, ctypes.sizeof(INPUT))
+
+
+def _user32() -> ctypes.CDLL:
+    """user32.dll with the prototypes of the hot key's calls (its own instance: the prototypes stay here)."""
+    from ctypes import wintypes
+
+    user32 = ctypes.WinDLL("user32", use_last_error=True)
+    user32.RegisterHotKey.argtypes = [wintypes.HWND, ctypes.c_int, wintypes.UINT, wintypes.UINT]
+    user32.RegisterHotKey.restype = wintypes.BOOL
+    user32.UnregisterHotKey.argtypes = [wintypes.HWND, ctypes.c_int]
+    user32.UnregisterHotKey.restype = wintypes.BOOL
+    user32.PeekMessageW.argtypes = [ctypes.POINTER(MSG), wintypes.HWND, wintypes.UINT, wintypes.UINT, wintypes.UINT]
+    user32.PeekMessageW.restype = wintypes.BOOL
+    user32.GetMessageW.argtypes = [ctypes.POINTER(MSG), wintypes.HWND, wintypes.UINT, wintypes.UINT]
+    user32.GetMessageW.restype = wintypes.BOOL
+    user32.PostThreadMessageW.argtypes = [wintypes.DWORD, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM]
+    user32.PostThreadMessageW.restype = wintypes.BOOL
+    return user32
 
 
 def _list_monitors() -> list[Monitor]:

@@ -1,5 +1,8 @@
 """The screen capture on a real X server: the real size, the real pixels, one clear error when impossible."""
 
+import importlib
+import sys
+
 import pytest
 from PIL import Image, ImageDraw
 
@@ -32,6 +35,59 @@ def test_the_capture_grabs_the_whole_screen_at_its_real_size(root):
     grabbed = create_capture().grab()
     assert grabbed.size == (root.winfo_screenwidth(), root.winfo_screenheight()) == (1280, 800)
     assert grabbed.mode == "RGB"
+
+
+def test_the_x11_capture_covers_the_whole_desktop(root):
+    """The root window is every monitor: the picture is the X screen's whole size, as COVERS_DESKTOP says."""
+    from Xlib.display import Display
+
+    from agent.connect.capture._linux import Capture
+
+    display = Display(root.winfo_screen())
+    try:
+        screen = display.screen()
+        size = (screen.width_in_pixels, screen.height_in_pixels)
+    finally:
+        display.close()
+    assert Capture.COVERS_DESKTOP is True
+    assert create_capture().grab().size == size
+
+
+def foreign_backend(platform: str):
+    """A capture backend of another system, imported here as it would be there (the test fakes its grab).
+
+    The module is left out of ``sys.modules`` again, so that the automatic choice never finds it.
+    """
+    name = f"agent.connect.capture._{platform}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "platform", platform)
+        patch.setattr("shutil.which", lambda executable: f"/usr/sbin/{executable}")
+        patch.delitem(sys.modules, name, raising=False)
+        module = importlib.import_module(name)
+    sys.modules.pop(name, None)
+    if hasattr(capture, f"_{platform}"):
+        delattr(capture, f"_{platform}")
+    return module
+
+
+def test_windows_grabs_the_whole_virtual_desktop(monkeypatch):
+    """ImageGrab.grab(all_screens=True): every monitor, so COVERS_DESKTOP is true."""
+    module = foreign_backend("win32")
+    calls = []
+    monkeypatch.setattr(module.ImageGrab, "grab", lambda **options: calls.append(options) or Image.new("RGB", (8, 4)))
+    grabbed = module.Capture().grab()
+    assert calls == [{"all_screens": True}]
+    assert grabbed.size == (8, 4) and module.Capture.COVERS_DESKTOP is True
+
+
+def test_macos_grabs_the_main_display_only(monkeypatch):
+    """screencapture with one file is the main display: COVERS_DESKTOP is false, as the base class's default."""
+    module = foreign_backend("darwin")
+    calls = []
+    monkeypatch.setattr(module.ImageGrab, "grab", lambda **options: calls.append(options) or Image.new("RGB", (8, 4)))
+    module.Capture().grab()
+    assert calls == [{}]
+    assert module.Capture.COVERS_DESKTOP is False and capture.Capture.COVERS_DESKTOP is False
 
 
 def test_a_known_picture_on_screen_comes_out_of_the_jpeg_frame(painter, artifacts_dir):
