@@ -33,6 +33,7 @@ GRADIENT_TOP = 720
 BRAND_PRIMARY = "#7A1FA2"
 BRAND_ACCENT = "#E0007A"  # the sharing bar's colour
 DIALOG_TITLE = "Share your screen?"
+CONTROL_DIALOG_TITLE = "Allow remote control?"
 
 
 @dataclass(frozen=True)
@@ -107,13 +108,14 @@ def visible_window(display: str, name: str) -> str:
 # -- the consent dialog and the chat pane, found by their looks -------------------------------------
 
 
-def consent_buttons(display: str) -> dict[str, tuple[int, int]]:
-    """Where to click Allow and Deny in the agent's consent dialog (screen pixels), once it is drawn and in place.
+def consent_buttons(display: str, title: str = DIALOG_TITLE) -> dict[str, tuple[int, int]]:
+    """Where to click Allow and Deny in the agent's consent dialog called ``title`` (screen pixels), once it is
+    drawn and in place.
 
     Allow is the button in the brand colour under the dialog's banner (also in that colour);
     Deny is the next button to its left.
     """
-    window = visible_window(display, DIALOG_TITLE)
+    window = visible_window(display, title)
     return settled(lambda: _consent_buttons(display, window), what="the consent dialog's buttons")
 
 

@@ -1,0 +1,238 @@
+"""Remote control's input latency: from a click or key in the expert's browser to the customer's window.
+
+    python benchmarks/connect_input.py [--inputs 30] [--seconds 10]
+
+Starts a real queue server on loopback, a real X server (Xvfb, 1280×800), a full-screen painter
+window, the real agent (``python -m agent --sos``) and a small recorder window
+(tests/e2e/recorder.py) that notes every click and key it gets with ``time.time()``. The
+customer allows viewing and then control by real clicks on the agent's dialogs.
+
+Each input alternates a click on the recorder window and a key typed into it. It counts as
+arrived when the recorder's Tk handler runs for it, and is timed from
+
+- baseline: a raw WebSocket expert client (``websockets``) of the same supporter sending the
+  ``input.button`` or ``input.text`` message itself (``time.time()`` just before the send);
+- browser: the session view in Chromium getting the pointerdown or keydown event (the event's
+  own timestamp, ``performance.timeOrigin + event.timeStamp``), from Playwright's real mouse
+  and keyboard.
+
+Both clocks are this machine's wall clock. Target: browser p95 ≤ 100 ms.
+
+Then the bytes per second of a 200-pixel box moving every 100 ms (``--seconds``), with the
+browser and a raw viewer watching: the bytes the browser received (region frames, as the agent
+sends them) and, as the before, the bytes whole frames of the very same screens would have cost:
+the raw viewer draws each frame as the page does and encodes the whole picture with the agent's
+own encoder at its usual quality (70).
+"""
+
+import argparse
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import emit, latency_ms, machine, percentile, ratio, start_server, table, verdict
+from connect_latency import BOX, COUNT_BYTES, RawViewer, bytes_per_second, wait_for
+
+from PIL import Image  # noqa: E402
+from playwright.sync_api import Page, sync_playwright  # noqa: E402
+
+from agent.connect.frames import encode_jpeg  # noqa: E402
+from sosqueue.connect import REGION_MAGIC, Message  # noqa: E402
+from tests.agent.ui.support import AgentProcess  # noqa: E402
+from tests.e2e.desktop import (BRAND_ACCENT, BRAND_PRIMARY, CONTROL_DIALOG_TITLE, Painter, Recorder, click,  # noqa: E402
+                               consent_buttons, known_picture)
+from tests.server.connect.peers import Expert, Sockets, send  # noqa: E402
+from tests.support.browser import launch, login  # noqa: E402
+from tests.support.dashboard import PASSWORD, logged_in  # noqa: E402
+from tests.support.modules import write_module_file  # noqa: E402
+from tests.support.tenants import make_tenant  # noqa: E402
+from tests.support.xserver import start_xvfb, stop  # noqa: E402
+
+TARGET_P95_MS = 100
+PATIENCE = 30.0
+RECORDER_BOX = (340, 220, 600, 340)
+SCREEN = {"width": 1280, "height": 800}
+# Notes the wall-clock time of every pointerdown on the view and keydown in it, as the browser stamped them.
+WATCH_INPUT = """() => {
+  window.__inputAt = [];
+  const note = (event) => window.__inputAt.push(performance.timeOrigin + event.timeStamp);
+  document.getElementById("screen").addEventListener("pointerdown", note, true);
+  document.addEventListener("keydown", note, true);
+}"""
+
+
+class WholeFrameCost(RawViewer):
+    """A raw viewer that also notes what each screen would have cost as one whole JPEG frame."""
+
+    def __init__(self, socket):
+        self.whole_bytes = 0
+        super().__init__(socket)
+
+    def _draw(self, frame: bytes) -> Image.Image | None:
+        picture = super()._draw(frame)
+        if picture is not None:
+            self.whole_bytes += len(frame) if not frame.startswith(REGION_MAGIC) else len(encode_jpeg(picture))
+        return picture
+
+
+def arrival(recorder: Recorder, kind: str, count: int) -> float:
+    """The time of the recorder's ``count``-th event of ``kind`` (waits for it)."""
+    return wait_for(lambda: (events := recorder.events(kind))[count - 1]["at"] if len(events) >= count else None,
+                    f"input number {count} ({kind}) in the recorder window")
+
+
+def measure_raw(raw, recorder: Recorder, inputs: int) -> list[float]:
+    x, y = recorder.centre
+    latencies = []
+    for number in range(inputs):
+        kind = "press" if number % 2 == 0 else "key"
+        count = len(recorder.events(kind)) + 1
+        sent = time.time()
+        if kind == "press":
+            send(raw, {"type": Message.INPUT_BUTTON, "button": "left", "down": True, "x": x, "y": y, **SCREEN})
+            send(raw, {"type": Message.INPUT_BUTTON, "button": "left", "down": False, "x": x, "y": y, **SCREEN})
+        else:
+            send(raw, {"type": Message.INPUT_TEXT, "text": "r"})
+        latencies.append(arrival(recorder, kind, count) - sent)
+        time.sleep(random.uniform(0.1, 0.2))
+    return latencies
+
+
+def measure_browser(page: Page, recorder: Recorder, inputs: int) -> list[float]:
+    box = page.locator("#screen").bounding_box()
+    x, y = recorder.centre
+    point = (box["x"] + (x + 0.5) * box["width"] / SCREEN["width"], box["y"] + (y + 0.5) * box["height"] / SCREEN["height"])
+    latencies = []
+    for number in range(inputs):
+        kind = "press" if number % 2 == 0 else "key"
+        count = len(recorder.events(kind)) + 1
+        noted = page.evaluate("window.__inputAt.length")
+        if kind == "press":
+            page.mouse.click(*point)
+        else:
+            page.keyboard.press("b")
+        pressed_at = page.evaluate("(index) => window.__inputAt[index]", noted) / 1000
+        latencies.append(arrival(recorder, kind, count) - pressed_at)
+        time.sleep(random.uniform(0.1, 0.2))
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--inputs", type=int, default=30, help="inputs per path (clicks and keys, alternating)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the moving box's phase")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="sosqueue-bench-input-"))
+    xvfb, display = start_xvfb()
+    server = painter = agent = sockets = recorder = None
+    try:
+        database = f"sqlite:///{scratch / 'queue.db'}"
+        server = start_server(database)
+        tenant = make_tenant(database, password=PASSWORD)
+        picture = scratch / "known.png"
+        known_picture().save(picture)
+        painter = Painter(display, scratch / "painter.log")
+        painter.show(picture)
+        module = write_module_file(scratch / "module.bin", server_url=server.url, module_id=tenant.module_id,
+                                   module_token=tenant.module_token, file_immediately=True, primary=BRAND_PRIMARY,
+                                   accent=BRAND_ACCENT)
+        agent = AgentProcess(module, scratch / "home", display)
+        agent.start("--sos")
+        code = agent.wait_for(lambda state: state.get("code") and state["session"]["channel"] == "connected",
+                              what="the agent's session channel")["code"]
+        recorder = Recorder(display, scratch / "recorder.log", RECORDER_BOX)
+
+        # The raw client asks to see, then to control; the customer allows both with clicks.
+        expert_login = logged_in(server.url, tenant.supporter_email)
+        supporter = Expert(expert_login, tenant.user_ids[tenant.supporter_email], "supporter")
+        sockets = Sockets(server.url, tenant)
+        raw = sockets.expert_raw(code, supporter)
+        viewer = RawViewer(raw)
+        send(raw, {"type": Message.VIEW_REQUEST})
+        agent.wait_for(lambda state: state["session"]["consent"] == "shown", what="the consent dialog")
+        click(display, *consent_buttons(display)["allow"])
+        if not viewer.consent.wait(PATIENCE):
+            raise RuntimeError("the customer's consent to viewing did not reach the raw client")
+        send(raw, {"type": Message.CONTROL_REQUEST})
+        agent.wait_for(lambda state: state["session"]["control"] == "shown", what="the control question")
+        click(display, *consent_buttons(display, CONTROL_DIALOG_TITLE)["allow"])
+        agent.wait_for(lambda state: state["session"]["in_control"], what="control")
+        raw_latencies = measure_raw(raw, recorder, args.inputs)
+
+        with sync_playwright() as playwright:
+            browser = launch(playwright)
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.add_init_script(COUNT_BYTES)
+            login(page, server.url, tenant.supporter_email)
+            page.goto(f"{server.url}/requests/{code}/session")
+            page.wait_for_function("() => document.body.dataset.controlState === 'in_control'")
+            page.wait_for_function("() => Number(document.body.dataset.framesDrawn) > 0")
+            page.evaluate(WATCH_INPUT)
+            browser_latencies = measure_browser(page, recorder, args.inputs)
+
+            recorder.close()  # the box moves over the whole screen
+            recorder = None
+            raw.close()
+            cost = WholeFrameCost(sockets.expert_raw(code, supporter))
+            time.sleep(1.0)
+            whole_before = cost.whole_bytes
+            started = time.monotonic()
+            moving_rate, moving_frames = bytes_per_second(painter, page, args.seconds, moving=True)
+            whole_rate = (cost.whole_bytes - whole_before) / (time.monotonic() - started)
+            browser.close()
+        expert_login.close()
+    finally:
+        if recorder:
+            recorder.close()
+        if sockets:
+            sockets.close_all()
+        if agent:
+            agent.terminate()
+        if painter:
+            painter.close()
+        if server:
+            server.stop()
+        stop(xvfb)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    report(args, raw_latencies, browser_latencies, moving_rate, moving_frames, whole_rate)
+
+
+def report(args, raw: list[float], browser: list[float], moving_rate: float, moving_frames: int,
+           whole_rate: float) -> None:
+    p95 = 1000 * percentile(browser, 95)
+    result = {
+        "machine": machine(),
+        "screen": "1280x800 (Xvfb), loopback, agent from source",
+        "inputs": {"per_path": args.inputs, "kinds": "clicks and keys, alternating"},
+        "browser_ms": latency_ms(browser),
+        "baseline_raw_client_ms": latency_ms(raw),
+        "ratio_p50": ratio(percentile(browser, 50), percentile(raw, 50)),
+        "ratio_p95": ratio(percentile(browser, 95), percentile(raw, 95)),
+        "target": {"p95_ms": TARGET_P95_MS, "met": p95 <= TARGET_P95_MS},
+        "browser_input_p95_ms": round(p95, 1),
+        "moving_box_bytes_per_s": {"regions": round(moving_rate, 1), "whole_frames": round(whole_rate, 1),
+                                   "ratio": ratio(moving_rate, whole_rate)},
+        "moving_box": {"seconds": args.seconds, "box_px": BOX, "moves_per_s": 10, "frames": moving_frames},
+    }
+    table([
+        ("path", "p50", "p95", "max", "ratio p50 / p95", "target"),
+        ("browser → customer's window", f"{1000 * percentile(browser, 50):.0f} ms", f"{p95:.0f} ms",
+         f"{1000 * max(browser):.0f} ms", f"{result['ratio_p50']} / {result['ratio_p95']}",
+         f"p95 ≤ {TARGET_P95_MS} ms {verdict(result['target']['met'])}"),
+        ("raw client → customer's window", f"{1000 * percentile(raw, 50):.0f} ms",
+         f"{1000 * percentile(raw, 95):.0f} ms", f"{1000 * max(raw):.0f} ms", "(baseline)", ""),
+    ])
+    table([
+        (f"{BOX}px box moving every 100 ms", "bytes/s"),
+        ("region frames (as sent)", f"{moving_rate:.0f}"),
+        ("whole frames of the same screens", f"{whole_rate:.0f}"),
+    ])
+    emit("connect_input", result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
