@@ -42,8 +42,8 @@ from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from agent.connect.frames import encode_jpeg  # noqa: E402
 from sosqueue.connect import REGION_MAGIC, Message  # noqa: E402
 from tests.agent.ui.support import AgentProcess  # noqa: E402
-from tests.e2e.desktop import (BRAND_ACCENT, BRAND_PRIMARY, CONTROL_DIALOG_TITLE, Painter, Recorder, click,  # noqa: E402
-                               consent_buttons, known_picture)
+from tests.e2e.desktop import (  # noqa: E402
+    BRAND_ACCENT, BRAND_PRIMARY, CONTROL_DIALOG_TITLE, Painter, Recorder, click, consent_buttons, known_picture)
 from tests.server.connect.peers import Expert, Sockets, send  # noqa: E402
 from tests.support.browser import launch, login  # noqa: E402
 from tests.support.dashboard import PASSWORD, logged_in  # noqa: E402
@@ -104,7 +104,8 @@ def measure_raw(raw, recorder: Recorder, inputs: int) -> list[float]:
 def measure_browser(page: Page, recorder: Recorder, inputs: int) -> list[float]:
     box = page.locator("#screen").bounding_box()
     x, y = recorder.centre
-    point = (box["x"] + (x + 0.5) * box["width"] / SCREEN["width"], box["y"] + (y + 0.5) * box["height"] / SCREEN["height"])
+    point = (box["x"] + (x + 0.5) * box["width"] / SCREEN["width"],
+             box["y"] + (y + 0.5) * box["height"] / SCREEN["height"])
     latencies = []
     for number in range(inputs):
         kind = "press" if number % 2 == 0 else "key"

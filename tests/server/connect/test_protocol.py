@@ -63,7 +63,8 @@ EXPERT_CASES = {
     "empty chat": ({"type": "chat", "text": ""}, "a chat message needs some text"),
     "chat with a NUL": ({"type": "chat", "text": "a\x00b"}, CONTROL),
     "malformed JSON": ("{nope", NOT_JSON),
-    "unknown type": ({"type": "consent", "allowed": True}, f"unknown message type 'consent'; experts send: {EXPERTS_SEND}"),
+    "unknown type": ({"type": "consent", "allowed": True},
+                     f"unknown message type 'consent'; experts send: {EXPERTS_SEND}"),
     "message over 16 KiB": (TOO_BIG_MESSAGE, f"this message has {len(TOO_BIG_MESSAGE)} bytes; "
                                              "messages are limited to 16384 bytes"),
     "input without the customer's consent": ({"type": "input.button", "button": "left", "down": True, "x": 10, "y": 20,
