@@ -264,8 +264,17 @@ def test_typed_text_arrives_as_text_in_any_script_and_shortcuts_and_named_keys_a
     assert expert_page.inner_text("#session-error") == (
         "Ctrl+Alt+Space is the customer's key to take back control; it was not sent.")
     expert_page.keyboard.press("Control")  # a modifier alone sends nothing
+    # AltGr types characters (some systems report it as Control+Alt as well): "@" is text, not a shortcut.
+    assert not altgr_keydown_prevented(expert_page, "@")
     assert sent_before_a_chat(expert_page, customer) == []
     assert csp_violations(expert_page) == [] and expert_page.errors == []
+
+
+def altgr_keydown_prevented(page: Page, key: str) -> bool:
+    """Whether the page took a keydown of ``key`` typed with AltGr (and Control and Alt) as its own."""
+    return page.evaluate("""(key) => !document.getElementById("control-keys").dispatchEvent(new KeyboardEvent(
+        "keydown", {key, ctrlKey: true, altKey: true, modifierAltGraph: true, bubbles: true, cancelable: true}))""",
+                         key)
 
 
 def test_keys_typed_while_the_screen_does_not_have_the_focus_send_nothing(expert_page, sockets, tenant):
