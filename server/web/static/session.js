@@ -584,9 +584,13 @@
     const dy = Math.trunc(control.wheel.y);
     control.wheel.x -= dx;
     control.wheel.y -= dy;
+    if (!dx && !dy) return;
+    const at = pictureAt(event);
+    if (at) control.pointer = at;
+    flushMove();  // the customer's pointer is where the wheel turns
     const most = LIMITS.wheelNotches;
     const clamp = (value) => Math.min(Math.max(value, -most), most);
-    if (dx || dy) sendInput({ type: MESSAGE.INPUT_WHEEL, dx: clamp(dx), dy: clamp(dy) });
+    sendInput({ type: MESSAGE.INPUT_WHEEL, dx: clamp(dx), dy: clamp(dy) });
   }
 
   // -- remote control: the keyboard ---------------------------------------------------------------
