@@ -210,6 +210,17 @@ def screen_point(page: Page, x: float, y: float) -> tuple[float, float]:
     return box["x"] + x, box["y"] + y
 
 
+def test_a_second_page_of_the_expert_in_control_joins_in_control(expert_page, new_page, sockets, tenant):
+    """The hello of a page opened while its expert is in control says so, with what the consent allows."""
+    filed, customer = in_control(expert_page, sockets, tenant, secure_attention=True, monitors=TWO_MONITORS)
+    second = new_page()
+    open_session(second, sockets.base_url, tenant.supporter_email, filed.code)
+    wait_control(second, "in_control")
+    assert control_text(second) == "You control the customer's computer"
+    assert second.is_visible("#secure-attention") and second.is_visible("#give-back")
+    assert second.is_visible("#monitor")
+
+
 def test_a_letterboxed_screen_maps_the_pointer_into_the_picture_and_clamps_the_bars(expert_page, sockets, tenant):
     """object-fit: contain draws the 1280×800 picture 640×400 in the middle of a 640×600 box."""
     _filed, customer = in_control(expert_page, sockets, tenant)
@@ -233,6 +244,14 @@ def test_the_wheel_arrives_in_notches_within_the_limit(expert_page, sockets, ten
     assert next_input(customer, "input.wheel") == {"type": "input.wheel", "dx": 0, "dy": 3}
     expert_page.mouse.wheel(0, -100_000)
     assert next_input(customer, "input.wheel") == {"type": "input.wheel", "dx": 0, "dy": -20}
+
+    # A touchpad's small steps add up to a notch.
+    expert_page.mouse.wheel(40, 0)
+    expert_page.mouse.wheel(40, 0)
+    assert [message for message in sent_before_a_chat(expert_page, customer)
+            if message["type"] != "input.move"] == []
+    expert_page.mouse.wheel(40, 0)
+    assert next_input(customer, "input.wheel") == {"type": "input.wheel", "dx": 1, "dy": 0}
 
 
 def test_typed_text_arrives_as_text_in_any_script_and_shortcuts_and_named_keys_as_keys(
