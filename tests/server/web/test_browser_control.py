@@ -130,18 +130,34 @@ def click_screen(page: Page, x: float, y: float, **options) -> None:
     page.click("#screen", position={"x": x, "y": y}, **options)
 
 
-def test_request_control_is_offered_while_the_screen_is_shared_and_asks_the_customer(expert_page, sockets, tenant):
+def test_request_control_is_offered_only_while_the_screen_is_shared(expert_page, sockets, tenant):
     filed = sockets.file()
-    customer = sockets.customer(filed)
     open_session(expert_page, sockets.base_url, tenant.supporter_email, filed.code)
-    assert [receive(customer)["type"] for _ in range(2)] == ["expert_joined", "view_request"]
+    wait_state(expert_page, "waiting")
+    assert expert_page.is_disabled("#request-control")
+    customer = sockets.customer(filed)
+    assert receive(customer)["type"] == "view_request"
     wait_state(expert_page, "asking")
     assert expert_page.is_disabled("#request-control")
     assert expert_page.evaluate("document.body.dataset.controlState") == "none"
 
     send(customer, {"type": "consent", "allowed": True, "scopes": ["view"]})
     wait_state(expert_page, "sharing")
+    assert state_text(expert_page) == "You see the customer's screen."
+    assert control_text(expert_page) == "View only. Ask the customer to let you use their mouse and keyboard."
     assert expert_page.is_enabled("#request-control")
+    assert expert_page.is_hidden("#give-back") and expert_page.is_hidden("#keyboard-hint")
+    assert expert_page.is_hidden("#secure-attention") and expert_page.is_hidden("#monitor")
+    assert expert_page.evaluate("document.body.dataset.keyboardFocus") == "no"
+
+    send(customer, {"type": "view_stop"})
+    wait_state(expert_page, "stopped")
+    assert expert_page.is_disabled("#request-control")
+    assert csp_violations(expert_page) == [] and expert_page.errors == []
+
+
+def test_request_control_asks_the_customer_and_waits_for_the_answer(expert_page, sockets, tenant):
+    _filed, customer = sharing(expert_page, sockets, tenant)
     asked = ask_for_control(expert_page, customer)
     assert asked == {"type": "control_request", "company": tenant.name,
                      "expert": {"id": tenant.user_ids[tenant.supporter_email],
