@@ -45,6 +45,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "event:screen_shared": NP_("event", "Screen shared"),
     "event:screen_denied": NP_("event", "Screen sharing denied"),
     "event:screen_stopped": NP_("event", "Screen sharing stopped"),
+    "event:control_granted": NP_("event", "Control allowed"),
+    "event:control_denied": NP_("event", "Control denied"),
+    "event:control_stopped": NP_("event", "Control ended"),
+    # control_stopped as the history reads it when the customer took control back, or the expert gave it back.
+    "event:control_taken_back": NP_("event", "Control taken back"),
+    "event:control_given_back": NP_("event", "Control given back"),
     "actor:system": NP_("actor", "System"),
     "actor:customer": NP_("actor", "Customer"),
     "actor:module": NP_("actor", "Support module"),

@@ -21,7 +21,8 @@ GERMAN = {english: german for english, german in translation("de")._catalog.item
 ENGLISH = {key: translator("en")(key) for key in LABELS}
 GERMAN_LABELS = {key: translator("de")(key) for key in LABELS}
 EVENT_TYPES = ["created", "assigned", "claimed", "joined", "left", "status_changed", "closed", "expired",
-               "screen_shared", "screen_denied", "screen_stopped"]
+               "screen_shared", "screen_denied", "screen_stopped", "control_granted", "control_denied",
+               "control_stopped", "control_taken_back", "control_given_back"]
 
 
 def template_texts() -> set[str]:

@@ -8,7 +8,23 @@ import pytest
 
 from server.web.templating import STATIC_DIR
 from server.web.vocabulary import NAME
-from sosqueue.connect import REGION_FIELDS, REGION_HEADER_BYTES, REGION_MAGIC, CloseCode, Message
+from sosqueue.connect import (
+    MAX_INPUT_TEXT_CHARS,
+    MAX_MONITORS,
+    MAX_WHEEL_NOTCHES,
+    REGION_FIELDS,
+    REGION_HEADER_BYTES,
+    REGION_MAGIC,
+    TAKE_BACK_KEY,
+    TAKE_BACK_LABEL,
+    TAKE_BACK_MODIFIERS,
+    Button,
+    CloseCode,
+    Key,
+    Message,
+    Modifier,
+    Scope,
+)
 from sosqueue.events import QUEUE_EVENTS, EventType
 from sosqueue.statuses import Status
 from tests.server.inprocess import in_process
@@ -39,6 +55,20 @@ def test_the_rendered_constants_equal_the_enums(login_page):
                                          "fields": list(REGION_FIELDS)}
 
 
+def test_the_rendered_remote_control_names_equal_the_enums(login_page):
+    """Keys, modifiers, buttons, scopes, the customer's take-back combination and the input limits."""
+    vocabulary = rendered(login_page)
+    assert vocabulary["key"] == {key.name: key.value for key in Key}
+    assert vocabulary["key"]["SPACE"] == " " and vocabulary["key"]["ARROW_LEFT"] == "ArrowLeft"
+    assert vocabulary["modifier"] == {modifier.name: modifier.value for modifier in Modifier}
+    assert vocabulary["button"] == {button.name: button.value for button in Button}
+    assert vocabulary["scope"] == {scope.name: scope.value for scope in Scope}
+    assert vocabulary["takeBack"] == {"modifiers": sorted(TAKE_BACK_MODIFIERS), "key": TAKE_BACK_KEY,
+                                      "label": TAKE_BACK_LABEL}
+    assert vocabulary["inputLimits"] == {"wheelNotches": MAX_WHEEL_NOTCHES, "textChars": MAX_INPUT_TEXT_CHARS,
+                                         "monitors": MAX_MONITORS}
+
+
 def test_the_page_has_no_script_but_its_own(login_page):
     """The vocabulary is data in a meta tag: nothing for the Content-Security-Policy to allow."""
     assert re.findall(r"<script[^>]*>", login_page) == ['<script src="/static/app.js" defer>']
@@ -49,7 +79,9 @@ def test_the_scripts_use_only_names_the_vocabulary_has(login_page, script):
     source = (STATIC_DIR / script).read_text()
     vocabulary = rendered(login_page)
     assert f"meta[name='{NAME}']" in source
-    for group, key in (("event", "EVENT"), ("status", "STATUS"), ("message", "MESSAGE"), ("close", "CLOSE")):
+    for group, key in (("event", "EVENT"), ("status", "STATUS"), ("message", "MESSAGE"), ("close", "CLOSE"),
+                       ("stopReason", "STOP_REASON"), ("key", "KEY"), ("modifier", "MODIFIER"), ("button", "BUTTON"),
+                       ("scope", "SCOPE")):
         assert set(re.findall(rf"\b{key}\.([A-Z_]+)", source)) <= set(vocabulary[group])
 
 
@@ -60,3 +92,11 @@ def test_the_scripts_hold_no_copies_of_close_codes_event_or_message_types(script
     assert REGION_MAGIC.decode() not in source and not re.search(rf"\b{REGION_HEADER_BYTES}\b", source)
     assert not re.search(r"""type: *["']""", source)  # messages are sent as MESSAGE.…
     assert not re.search(r"""type === *["']""", source)  # and told apart by the vocabulary
+
+
+def test_the_session_script_holds_no_copies_of_remote_control_names():
+    """Scopes, buttons, modifiers, the take-back combination and the limits come from the vocabulary."""
+    source = (STATIC_DIR / "session.js").read_text()
+    assert not re.search(r"""["'](control|left|middle|right|Control|Alt|Meta|Shift)["']""", source)
+    assert TAKE_BACK_LABEL not in source
+    assert not re.search(rf"\b({MAX_WHEEL_NOTCHES}|{MAX_INPUT_TEXT_CHARS})\b", source)

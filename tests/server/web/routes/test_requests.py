@@ -110,6 +110,32 @@ def test_the_history_names_who_was_shown_the_screen_and_who_stopped_it(server, t
     assert "Screen sharing stopped" in stopped and "(by Customer)" in stopped
 
 
+def test_the_history_names_who_was_given_control_and_how_control_ended(server, tenant, supporter):
+    from server.db import Database
+    from server.queue import find_request, record_event
+
+    code = file_request(server.url, tenant.module_token)["code"]
+    expert = {"expert": tenant.user_ids[tenant.supporter_email]}
+    database = Database(server.database_url)
+    try:
+        with database.write() as session:
+            request = find_request(session, company_id=_company_id(session, tenant), code=code)
+            for kind, data in (("control_denied", expert), ("control_granted", expert),
+                               ("control_stopped", {"by": "customer"}), ("control_stopped", {"by": "expert"}),
+                               ("control_stopped", {"by": "system"})):
+                record_event(session, request, type=kind, actor="customer", data=data)
+    finally:
+        database.dispose()
+    history = supporter.get(f"/requests/{code}").text
+    entries = [re.sub(r"\s+", " ", re.sub(r"<time.*?</time>|<[^>]+>", "", item)).strip()
+               for item in re.findall(r'<li data-type="control_\w+">(.*?)</li>', history, re.S)]
+    assert entries == [f"Control denied Customer → {tenant.supporter_email}",
+                       f"Control allowed Customer → {tenant.supporter_email}",
+                       "Control taken back Customer (by Customer)",
+                       "Control given back Customer (by Expert)",
+                       "Control ended Customer (by System)"]
+
+
 def _company_id(session, tenant) -> str:
     from sqlalchemy import select
 

@@ -43,13 +43,15 @@ def test_a_supporter_opens_the_session_view_of_a_request_of_the_company(server, 
     response = supporter.get(f"/requests/{code}/session")
     assert response.status_code == 200
     page = response.text
-    assert f'<section class="session" id="session" data-code="{code}">' in page
+    user_id = tenant.user_ids[tenant.supporter_email]  # the page tells its own expert's control consent apart
+    assert f'<section class="session" id="session" data-code="{code}" data-user-id="{user_id}">' in page
     assert '<canvas id="screen" width="0" height="0"></canvas>' in page
     assert text_of(page, "session-state") == "Connecting…"
     assert f"Session with {html.escape(CUSTOMER)}" in page  # escaped, not markup
     assert '<script src="/static/session.js" defer></script>' in page
     assert f'<meta name="csrf-token" content="{supporter.csrf_token}">' in page
-    for element in ("chat-log", "chat-text", "chat-send", "end-session", "ask-again"):
+    for element in ("chat-log", "chat-text", "chat-send", "end-session", "ask-again", "request-control", "give-back",
+                    "control-keys", "keyboard-hint"):
         assert f'id="{element}"' in page
 
 
