@@ -1,8 +1,10 @@
-"""The sharing bar: always on top while the screen is shared, with a one-click Stop sharing."""
+"""The sharing bar: always on top while the screen is shared, with a one-click Stop sharing,
+and while an expert is in control, who it is and a one-click Take back control."""
 
 import tkinter as tk
 from collections.abc import Callable
 
+from sosqueue.connect import TAKE_BACK_LABEL
 from sosqueue.module_config import ModuleConfig
 from agent.i18n import _
 from agent.ui import theme
@@ -22,7 +24,9 @@ class SharingIndicator:
         self.fonts = theme.make_fonts(parent)  # kept: Tk forgets fonts nobody references
         self._on_stop = on_stop
         self._stopped = False
-        colour = palette.accent
+        self._on_take_back: Callable[[], None] | None = None
+        self.control_row: tk.Frame | None = None  # "Alex is in control — Take back control (Ctrl+Alt+Space)"
+        self.colour = colour = palette.accent
         self.window = tk.Toplevel(parent, background=colour, padx=14, pady=6)
         self.window.withdraw()  # shown once it has its place, so it never flashes in a corner
         self.window.overrideredirect(True)
@@ -32,13 +36,62 @@ class SharingIndicator:
         self.label = tk.Label(self.window, text=_("Your screen is being shared"), background=colour,
                               foreground=theme.WHITE, font=self.fonts.strong)
         self.label.pack(side="left")
-        self.stop_button = tk.Button(
-            self.window, text=_("Stop sharing"), command=self.stop, cursor="hand2", relief="flat",
-            background=theme.WHITE, foreground=colour, activebackground=theme.SURFACE, activeforeground=colour,
-            font=self.fonts.strong, padx=12, pady=3, borderwidth=0, highlightthickness=0,
-        )
+        self.stop_button = self._button(self.window, _("Stop sharing"), self.stop)
         self.stop_button.pack(side="left", padx=(16, 0))
         self._place()
+
+    def show_control(self, expert: str, on_take_back: Callable[[], None]) -> None:
+        """Show that ``expert`` is in control, with Take back control: ``on_take_back`` once when clicked."""
+        self.hide_control()
+        self._on_take_back = on_take_back
+        row = tk.Frame(self.window, background=self.colour)
+        row.pack(side="left", padx=(24, 0))
+        self.control_label = tk.Label(row, text=_("{expert} is in control").format(expert=expert),
+                                      background=self.colour, foreground=theme.WHITE, font=self.fonts.heading)
+        self.control_label.pack(side="left")
+        self.take_back_button = self._button(row, _("Take back control"), self.take_back)
+        self.take_back_button.pack(side="left", padx=(12, 0))
+        self.keys_label = tk.Label(row, text=TAKE_BACK_LABEL, background=self.colour, foreground=theme.WHITE,
+                                   font=self.fonts.strong)
+        self.keys_label.pack(side="left", padx=(8, 0))
+        self.control_row = row
+        self._place()
+
+    def hide_control(self) -> None:
+        """Take the control part away without reporting a take-back."""
+        row, self.control_row, self._on_take_back = self.control_row, None, None
+        if row is None:
+            return
+        try:
+            row.destroy()
+            self._place()
+        except tk.TclError:
+            pass  # the bar is gone already
+
+    def control_shown(self) -> bool:
+        return self.control_row is not None
+
+    def take_back(self) -> None:
+        """The customer clicked Take back control: report it once; the bar stays (the screen is still shared)."""
+        on_take_back = self._on_take_back
+        if on_take_back is None:
+            return
+        self.hide_control()
+        on_take_back()
+
+    def take_back_centre(self) -> list[int] | None:
+        """Where a click on Take back control lands (screen pixels), or None unless it is on screen."""
+        if self.control_row is None or not self._on_screen():
+            return None
+        return _centre(self.take_back_button)
+
+    def _button(self, parent: tk.Misc, text: str, command: Callable[[], None]) -> tk.Button:
+        return tk.Button(
+            parent, text=text, command=command, cursor="hand2", relief="flat",
+            background=theme.WHITE, foreground=self.colour, activebackground=theme.SURFACE,
+            activeforeground=self.colour, font=self.fonts.strong, padx=12, pady=3, borderwidth=0,
+            highlightthickness=0,
+        )
 
     def stop(self) -> None:
         """The customer clicked Stop sharing: report it once and go away."""
@@ -66,8 +119,7 @@ class SharingIndicator:
         """Where a click on Stop sharing lands (screen pixels), or None until it is on screen and once gone."""
         if not self._on_screen():
             return None
-        button = self.stop_button
-        return [button.winfo_rootx() + button.winfo_width() // 2, button.winfo_rooty() + button.winfo_height() // 2]
+        return _centre(self.stop_button)
 
     def _on_screen(self) -> bool:
         """Mapped and laid out: before that Tk reports a size of 1×1 and a stale position."""
@@ -77,8 +129,13 @@ class SharingIndicator:
             return False
 
     def _place(self) -> None:
+        """Centred at the top; placed again when the control part comes or goes."""
         self.window.update_idletasks()
         x = (self.window.winfo_screenwidth() - self.window.winfo_reqwidth()) // 2
         self.window.geometry(f"+{max(0, x)}+{MARGIN_TOP}")
         self.window.deiconify()
         self.window.lift()
+
+
+def _centre(widget: tk.Misc) -> list[int]:
+    return [widget.winfo_rootx() + widget.winfo_width() // 2, widget.winfo_rooty() + widget.winfo_height() // 2]
