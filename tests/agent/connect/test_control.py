@@ -1,4 +1,5 @@
-"""The customer's side of remote control with a recording injector: where the pointer goes, what is typed, the end."""
+"""The customer's side of remote control: with a recording injector, where the pointer goes, what is typed and
+how control ends; with the real X11 injector, a click and text arriving in a real window."""
 
 import threading
 
@@ -7,8 +8,12 @@ import pytest
 from agent.connect.control import QUEUE_LIMIT, Controller, Ending, capture_covers_desktop
 from agent.connect.input import InjectionUnavailable, Monitor
 from sosqueue.connect import TAKE_BACK_KEY, TAKE_BACK_MODIFIERS, Message
+from tests.agent.connect.input.conftest import LEFT, TOP, Recorder
 from tests.agent.connect.recording_injector import ONE_SCREEN, TWO_SCREENS, RecordingInjector
 from tests.support.polling import eventually
+from tests.support.tools import require_tool
+from tests.support.xserver import start_xvfb
+from tests.support.xserver import stop as stop_process
 
 MARKER = {"type": Message.INPUT_TEXT, "text": "§"}
 
@@ -287,3 +292,48 @@ def test_monitors_beyond_the_protocols_limit_are_left_out(reports):
     controller.start()
     assert len(controller.monitors) == 16
     controller.stop()
+
+
+# -- on a real X display --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def control_screen():
+    """An X server (Xvfb, 1280×800) of these tests' own, for the pointer and keyboard they drive."""
+    require_tool("Xvfb", "xvfb")
+    require_tool("xdpyinfo", "x11-utils")
+    process, name = start_xvfb()
+    yield name
+    stop_process(process)
+
+
+@pytest.fixture
+def pad(control_screen):
+    """A window at (LEFT, TOP) of that screen that records the pointer's and the keyboard's events."""
+    window = Recorder(control_screen)
+    yield window
+    window.destroy()
+
+
+def test_the_experts_click_and_text_arrive_in_a_real_window(control_screen, pad, reports):
+    """The real X11 injector under a Controller: a point of a half-size picture clicks the pad where the
+    expert saw it, and "Grüße" arrives in the Entry."""
+    from agent.connect.input._linux import Injector as X11Injector
+
+    controller = Controller(open_injector=lambda: X11Injector(control_screen, restore_after=2.0), report=reports,
+                            covers_desktop=capture_covers_desktop("linux"))
+    controller.start()
+    try:
+        assert controller.monitors == [Monitor(0, 0, 1280, 800)]
+        controller.begin()
+        x, y = (LEFT + 120) // 2, (TOP + 80) // 2  # the pad's (120, 80) in a 640×400 picture
+        for down in (True, False):
+            controller.take(button(down, x, y, 640, 400))
+        pad.settle(lambda: pad.of_kind("release"), "the click")
+        assert pad.of_kind("press", "release") == [("press", 1, 120, 80), ("release", 1, 120, 80)]
+        pad.focus_entry()
+        controller.take({"type": Message.INPUT_TEXT, "text": "Grüße"})
+        pad.settle(lambda: pad.entry.get() == "Grüße", "Grüße in the Entry")
+    finally:
+        controller.stop()
+    assert reports == []
