@@ -15,7 +15,6 @@ it stops the :class:`~agent.connect.control.Controller` first: no input follows.
 """
 
 import logging
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from enum import StrEnum
@@ -27,6 +26,7 @@ from agent.connect.capture import Capture, create_capture
 from agent.connect.channel import SEND_TIMEOUT, SessionChannel, session_url, tls_context
 from agent.connect.control import Box, Controller, Ending, capture_covers_desktop
 from agent.connect.input import InjectionUnavailable, Injector, create_injector
+from agent.connect.input._darwin import UNTRUSTED as NOT_TRUSTED_ON_MACOS
 from agent.connect.sharing import ACK_TIMEOUT, POLL_SECONDS, Sharer
 from agent.i18n import _
 from agent.text import short
@@ -389,8 +389,8 @@ class CustomerSession:
         if self._closed or self._control_withdrawn(question):
             return
         if not self.sharing or self.view.asking() or self._controller is not None:
-            log.info("a control request was left unanswered: %s", "another question is on screen"
-                     if self.view.asking() else "the screen is not shared" if not self.sharing else "control stands")
+            log.info("a control request was left unanswered (sharing: %s, a question on screen: %s, in control: %s)",
+                     self.sharing, self.view.asking(), self._controller is not None)
             return
         name, company = _asker(message)
         controller = Controller(open_injector=self._open_injector, report=self.channel.send_json,
@@ -404,7 +404,7 @@ class CustomerSession:
             self.channel.send_json({"type": Message.CONTROL_UNAVAILABLE, "detail": reason})
             self._note(_("{expert} asked to use your mouse and keyboard, but this computer cannot be controlled "
                          "from a distance: {reason}").format(expert=name or _("Your supporter"), reason=reason))
-            if sys.platform == "darwin":
+            if reason == NOT_TRUSTED_ON_MACOS:
                 self._note(_("To allow it, give this program the Accessibility permission in System Settings › "
                              "Privacy & Security › Accessibility."))
             return
@@ -428,10 +428,8 @@ class CustomerSession:
                 expert=expert or _("Your supporter")))
             return
         with self._lock:
-            if self._control_withdrawals != question:  # a control_stop came in the meantime
-                withdrawn = True
-            else:
-                withdrawn = False
+            withdrawn = self._control_withdrawals != question  # a control_stop came in the meantime
+            if not withdrawn:
                 self._controller = controller  # from here on a stop ends it, even before it begins
         if withdrawn:
             controller.stop()

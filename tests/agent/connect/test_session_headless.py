@@ -17,6 +17,7 @@ from PIL import Image
 from agent.client import Ticket
 from agent.connect.capture import Capture
 from agent.connect.input import InjectionUnavailable, Monitor
+from agent.connect.input._darwin import UNTRUSTED as NOT_TRUSTED_ON_MACOS
 from agent.connect.session import CustomerSession
 from tests.agent.connect.recording_injector import RecordingInjector
 from tests.agent.connect.support import CODE, TOKEN
@@ -476,3 +477,17 @@ def frame_size(frame: bytes) -> tuple[int, int] | None:
         return None
     with Image.open(io.BytesIO(frame)) as image:
         return image.size
+
+
+def test_on_macos_without_the_accessibility_permission_the_note_says_where_to_give_it(headless, relay):
+    def untrusted():
+        raise InjectionUnavailable(NOT_TRUSTED_ON_MACOS)
+
+    session, view, main = headless(open_injector=untrusted)
+    shared(relay, view, main)
+    relay.send(CONTROL_REQUEST)
+    main.run_until(lambda: relay.of_type("control_unavailable"), what="control_unavailable")
+    main.run_until(lambda: "Accessibility permission" in view.notes[-1], what="the note about the permission")
+    assert view.notes[-1] == ("To allow it, give this program the Accessibility permission in System Settings › "
+                              "Privacy & Security › Accessibility.")
+    assert relay.of_type("control_unavailable")[0]["detail"] == NOT_TRUSTED_ON_MACOS
