@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from enum import StrEnum
 
+from agent.connect.frames import Box
 from agent.connect.input import InjectionUnavailable, Injector, KeyNotTypable, Monitor, create_injector
 from sosqueue.connect import MAX_MONITORS, Message
 
@@ -24,8 +25,6 @@ log = logging.getLogger("sosqueue.agent.connect")
 #: Input messages waiting to be carried out; more are dropped (the expert is told once).
 QUEUE_LIMIT = 64
 TOO_FAST = "input came faster than this computer carries it out; some of it was left out"
-
-Box = tuple[int, int, int, int]  # left, top, right, bottom (exclusive), in desktop pixels
 
 
 class Ending(StrEnum):
@@ -129,16 +128,21 @@ class Controller:
         """Carry out input from now on, and listen for the customer's take-back key."""
         if self._stopped.is_set():
             return
-        # Until every backend listens for the key, an injector may not have the method.
+        self.take_back_key_works = self._watch_take_back()
+        self._worker.start()
+
+    def _watch_take_back(self) -> bool:
+        # Until every backend listens for the key, an injector may lack the method.
         watch = getattr(self._injector, "watch_take_back", None)
+        if watch is None:
+            log.info("the %s input backend does not listen for the take-back key", self._injector.backend_name)
+            return False
         try:
-            if watch is None:
-                raise InjectionUnavailable(f"the {self._injector.backend_name} input backend does not listen for keys")
             watch(self._taken_back)
-            self.take_back_key_works = True
         except InjectionUnavailable as error:
             log.info("the take-back key does not work here: %s", error)
-        self._worker.start()
+            return False
+        return True
 
     def take(self, message: dict) -> None:
         """Queue one ``input.*`` message (from the channel's thread; never waits)."""
@@ -257,12 +261,12 @@ class Controller:
             raise InputError(f"unknown input {str(kind)[:40]!r}")
 
     def _move(self, message: dict) -> None:
-        x, y = self.desktop_point(message)
+        x, y = self._desktop_point(message)
         index = nearest_monitor(self.monitors, x, y)
         monitor = self.monitors[index]
         self._injector.move(x - monitor.x, y - monitor.y, index)
 
-    def desktop_point(self, message: dict) -> tuple[int, int]:
+    def _desktop_point(self, message: dict) -> tuple[int, int]:
         """The desktop point under a point of the expert's picture (``x``, ``y`` of ``width`` × ``height``)."""
         x, y, width, height = (message.get(name) for name in ("x", "y", "width", "height"))
         if not all(isinstance(number, int) and not isinstance(number, bool) for number in (x, y, width, height)):

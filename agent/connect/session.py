@@ -24,9 +24,10 @@ from agent import __version__
 from agent.client import Ticket
 from agent.connect.capture import Capture, create_capture
 from agent.connect.channel import SEND_TIMEOUT, SessionChannel, session_url, tls_context
-from agent.connect.control import Box, Controller, Ending, capture_covers_desktop
+from agent.connect.control import Controller, Ending, capture_covers_desktop
 from agent.connect.input import InjectionUnavailable, Injector, create_injector
 from agent.connect.input._darwin import UNTRUSTED as NOT_TRUSTED_ON_MACOS
+from agent.connect.frames import Box
 from agent.connect.sharing import ACK_TIMEOUT, POLL_SECONDS, Sharer
 from agent.i18n import _
 from agent.text import short
@@ -74,7 +75,8 @@ class SessionView(Protocol):
     def sharing_bar_shown(self) -> bool: ...
 
     def show_control(self, expert: str, on_take_back: Callable[[], None]) -> None:
-        """Show on the sharing bar that ``expert`` is in control; ``on_take_back`` once when the customer takes it back there."""
+        """Show on the sharing bar that ``expert`` is in control; ``on_take_back`` once when the customer
+        takes control back there."""
 
     def hide_control(self) -> None: ...
 

@@ -409,7 +409,8 @@ def test_a_computer_that_cannot_be_controlled_answers_without_asking(headless, r
 
 
 @pytest.mark.parametrize(("stop", "note"), [
-    ({"type": "control_stop", "reason": "expert_stopped"}, "Your supporter gave back control of your mouse and keyboard."),
+    ({"type": "control_stop", "reason": "expert_stopped"},
+     "Your supporter gave back control of your mouse and keyboard."),
     ({"type": "control_stop", "reason": "experts_left"}, "Your supporter left, so remote control ended."),
     ({"type": "view_stop", "reason": "expert_ended"}, "Your supporter stopped viewing your screen."),
 ])
