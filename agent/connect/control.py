@@ -212,6 +212,10 @@ class Controller:
                     return
                 except RuntimeError:  # the injector was closed under it: control is ending
                     return
+                except Exception as error:  # the system failed it (an X connection lost, say): not worth a retry
+                    log.exception("carrying out %s failed", message.get("type"))
+                    self._unavailable(f"the input failed on this computer ({type(error).__name__})")
+                    return
 
     def _next(self) -> dict | None:
         with self._ready:

@@ -294,6 +294,21 @@ def test_monitors_beyond_the_protocols_limit_are_left_out(reports):
     controller.stop()
 
 
+def test_an_unexpected_failure_ends_control_rather_than_failing_on_and_on(reports):
+    injector = RecordingInjector(ONE_SCREEN)
+    controller = control(injector, reports)
+
+    def lost(dx, dy):
+        raise ConnectionResetError("the display connection was lost")
+
+    injector._scroll = lost
+    controller.take({"type": Message.INPUT_WHEEL, "dx": 0, "dy": 1})
+    eventually(lambda: reports.endings, timeout=10, what="control to end")
+    assert reports == [{"type": Message.CONTROL_UNAVAILABLE,
+                        "detail": "the input failed on this computer (ConnectionResetError)"}]
+    assert reports.endings == [Ending.UNAVAILABLE]
+
+
 # -- on a real X display --------------------------------------------------------------------------
 
 
@@ -337,3 +352,4 @@ def test_the_experts_click_and_text_arrive_in_a_real_window(control_screen, pad,
     finally:
         controller.stop()
     assert reports == []
+
