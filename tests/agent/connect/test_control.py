@@ -312,9 +312,13 @@ def test_an_unexpected_failure_ends_control_rather_than_failing_on_and_on(report
 # -- on a real X display --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def control_screen():
-    """An X server (Xvfb, 1280×800) of these tests' own, for the pointer and keyboard they drive."""
+    """An X server (Xvfb, 1280×800) of these tests' own, for the pointer and keyboard they drive.
+
+    It lives as long as the test process: Tk keeps its display connections open after a window
+    is destroyed, and ends the process when such a server goes away.
+    """
     require_tool("Xvfb", "xvfb")
     require_tool("xdpyinfo", "x11-utils")
     process, name = start_xvfb()
