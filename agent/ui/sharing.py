@@ -13,7 +13,8 @@ MARGIN_TOP = 8
 
 
 class SharingIndicator:
-    """A small bar at the top of the screen: "Your screen is being shared — Stop sharing".
+    """A small bar at the top of the screen: "Your screen is being shared — Stop sharing", and while
+    an expert is in control "Alex is in control — Take back control  Ctrl+Alt+Space" beside it.
 
     It has no title bar (it cannot be closed or hidden by mistake) and stays above other
     windows. :param on_stop: called once when the customer clicks Stop sharing.
@@ -24,8 +25,7 @@ class SharingIndicator:
         self.fonts = theme.make_fonts(parent)  # kept: Tk forgets fonts nobody references
         self._on_stop = on_stop
         self._stopped = False
-        self._on_take_back: Callable[[], None] | None = None
-        self.control_row: tk.Frame | None = None  # "Alex is in control — Take back control (Ctrl+Alt+Space)"
+        self._on_take_back: Callable[[], None] | None = None  # set while the control part is shown
         self.colour = colour = palette.accent
         self.window = tk.Toplevel(parent, background=colour, padx=14, pady=6)
         self.window.withdraw()  # shown once it has its place, so it never flashes in a corner
@@ -38,38 +38,42 @@ class SharingIndicator:
         self.label.pack(side="left")
         self.stop_button = self._button(self.window, _("Stop sharing"), self.stop)
         self.stop_button.pack(side="left", padx=(16, 0))
+        self._build_control_row()
         self._place()
+
+    def _build_control_row(self) -> None:
+        """The control part, packed only while an expert is in control. It is hidden, never destroyed:
+        Tk (8.6 on X11) may crash later when a frame is destroyed while the pointer is over it."""
+        self.control_row = tk.Frame(self.window, background=self.colour)
+        self.control_label = tk.Label(self.control_row, background=self.colour, foreground=theme.WHITE,
+                                      font=self.fonts.heading)
+        self.control_label.pack(side="left")
+        self.take_back_button = self._button(self.control_row, _("Take back control"), self.take_back)
+        self.take_back_button.pack(side="left", padx=(12, 0))
+        self.keys_label = tk.Label(self.control_row, text=TAKE_BACK_LABEL, background=self.colour,
+                                   foreground=theme.WHITE, font=self.fonts.strong)
+        self.keys_label.pack(side="left", padx=(8, 0))
 
     def show_control(self, expert: str, on_take_back: Callable[[], None]) -> None:
         """Show that ``expert`` is in control, with Take back control: ``on_take_back`` once when clicked."""
-        self.hide_control()
         self._on_take_back = on_take_back
-        row = tk.Frame(self.window, background=self.colour)
-        row.pack(side="left", padx=(24, 0))
-        self.control_label = tk.Label(row, text=_("{expert} is in control").format(expert=expert),
-                                      background=self.colour, foreground=theme.WHITE, font=self.fonts.heading)
-        self.control_label.pack(side="left")
-        self.take_back_button = self._button(row, _("Take back control"), self.take_back)
-        self.take_back_button.pack(side="left", padx=(12, 0))
-        self.keys_label = tk.Label(row, text=TAKE_BACK_LABEL, background=self.colour, foreground=theme.WHITE,
-                                   font=self.fonts.strong)
-        self.keys_label.pack(side="left", padx=(8, 0))
-        self.control_row = row
+        self.control_label.configure(text=_("{expert} is in control").format(expert=expert))
+        self.control_row.pack(side="left", padx=(24, 0))
         self._place()
 
     def hide_control(self) -> None:
         """Take the control part away without reporting a take-back."""
-        row, self.control_row, self._on_take_back = self.control_row, None, None
-        if row is None:
+        if self._on_take_back is None:
             return
+        self._on_take_back = None
         try:
-            row.destroy()
+            self.control_row.pack_forget()
             self._place()
         except tk.TclError:
             pass  # the bar is gone already
 
     def control_shown(self) -> bool:
-        return self.control_row is not None
+        return self._on_take_back is not None
 
     def take_back(self) -> None:
         """The customer clicked Take back control: report it once; the bar stays (the screen is still shared)."""
@@ -81,7 +85,7 @@ class SharingIndicator:
 
     def take_back_centre(self) -> list[int] | None:
         """Where a click on Take back control lands (screen pixels), or None unless it is on screen."""
-        if self.control_row is None or not self._on_screen():
+        if not self.control_shown() or not _laid_out(self.take_back_button):
             return None
         return _centre(self.take_back_button)
 
@@ -122,11 +126,7 @@ class SharingIndicator:
         return _centre(self.stop_button)
 
     def _on_screen(self) -> bool:
-        """Mapped and laid out: before that Tk reports a size of 1×1 and a stale position."""
-        try:
-            return bool(self.stop_button.winfo_ismapped()) and self.stop_button.winfo_width() > 1
-        except tk.TclError:
-            return False
+        return _laid_out(self.stop_button)
 
     def _place(self) -> None:
         """Centred at the top; placed again when the control part comes or goes."""
@@ -135,6 +135,14 @@ class SharingIndicator:
         self.window.geometry(f"+{max(0, x)}+{MARGIN_TOP}")
         self.window.deiconify()
         self.window.lift()
+
+
+def _laid_out(widget: tk.Misc) -> bool:
+    """Mapped and laid out: before that Tk reports a size of 1×1 and a stale position."""
+    try:
+        return bool(widget.winfo_ismapped()) and widget.winfo_width() > 1
+    except tk.TclError:
+        return False
 
 
 def _centre(widget: tk.Misc) -> list[int]:
