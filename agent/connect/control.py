@@ -207,10 +207,11 @@ class Controller:
                     self._apply(message)
                 except (InputError, KeyNotTypable, ValueError, TypeError) as error:
                     self._report({"type": Message.INPUT_ERROR, "detail": str(error)})
+                except NotImplementedError:
+                    self._report({"type": Message.INPUT_ERROR,
+                                  "detail": f"{message.get('type')} cannot be carried out on this computer"})
                 except InjectionUnavailable as error:
                     self._unavailable(str(error))
-                    return
-                except RuntimeError:  # the injector was closed under it: control is ending
                     return
                 except Exception as error:  # the system failed it (an X connection lost, say): not worth a retry
                     log.exception("carrying out %s failed", message.get("type"))
@@ -227,6 +228,8 @@ class Controller:
             return self._waiting.popleft()
 
     def _unavailable(self, detail: str) -> None:
+        if self._stopped.is_set():
+            return  # control was ending anyway: nobody waits for the reason
         log.warning("remote control ended: %s", detail)
         self._forget()
         self._report({"type": Message.CONTROL_UNAVAILABLE, "detail": detail})

@@ -309,6 +309,19 @@ def test_an_unexpected_failure_ends_control_rather_than_failing_on_and_on(report
     assert reports.endings == [Ending.UNAVAILABLE]
 
 
+
+def test_an_input_the_backend_does_not_implement_is_an_input_error_and_control_goes_on(reports, stops):
+    injector = RecordingInjector(ONE_SCREEN)
+    stops.append(controller := control(injector, reports))
+
+    def missing(dx, dy):
+        raise NotImplementedError("RecordingInjector is an input backend without _scroll")
+
+    injector._scroll = missing
+    assert applied(controller, injector, {"type": Message.INPUT_WHEEL, "dx": 0, "dy": 1}, move(1, 1)) == [
+        ("move", 2, 2)]
+    assert reports == [{"type": Message.INPUT_ERROR, "detail": "input.wheel cannot be carried out on this computer"}]
+
 # -- on a real X display --------------------------------------------------------------------------
 
 
