@@ -25,9 +25,9 @@ from agent.client import Ticket
 from agent.connect.capture import Capture, create_capture
 from agent.connect.channel import SEND_TIMEOUT, SessionChannel, session_url, tls_context
 from agent.connect.control import Controller, Ending, capture_covers_desktop
+from agent.connect.frames import Box
 from agent.connect.input import InjectionUnavailable, Injector, create_injector
 from agent.connect.input._darwin import UNTRUSTED as NOT_TRUSTED_ON_MACOS
-from agent.connect.frames import Box
 from agent.connect.sharing import ACK_TIMEOUT, POLL_SECONDS, Sharer
 from agent.i18n import _
 from agent.text import short
@@ -38,7 +38,7 @@ log = logging.getLogger("sosqueue.agent.connect")
 
 #: The scopes of the agent's answer to a view_request, and to a control_request.
 SCOPES = [Scope.VIEW]
-CONTROL = sorted(CONTROL_SCOPES)
+CONTROL_CONSENT_SCOPES = sorted(CONTROL_SCOPES)
 CLOSE_WAIT = 5.0
 
 
@@ -158,7 +158,7 @@ class CustomerSession:
         self.channel.start()
 
     def close(self, *, wait: float | None = CLOSE_WAIT) -> None:
-        """Stop sharing first, then close the socket (the queue sees the customer leave).
+        """End control and stop sharing first, then close the socket (the queue sees the customer leave).
 
         :param wait: seconds to wait for the socket to close; None closes it in the background.
         """
@@ -425,7 +425,7 @@ class CustomerSession:
         if not allowed:
             controller.stop()
             self.control = Consent.DENIED
-            self.channel.send_json({"type": Message.CONSENT, "allowed": False, "scopes": CONTROL})
+            self.channel.send_json({"type": Message.CONSENT, "allowed": False, "scopes": CONTROL_CONSENT_SCOPES})
             self._note(_("You did not allow {expert} to use your mouse and keyboard.").format(
                 expert=expert or _("Your supporter")))
             return
@@ -438,7 +438,7 @@ class CustomerSession:
             self.control = Consent.NONE
             return
         controller.begin()
-        consent = {"type": Message.CONSENT, "allowed": True, "scopes": CONTROL,
+        consent = {"type": Message.CONSENT, "allowed": True, "scopes": CONTROL_CONSENT_SCOPES,
                    "monitors": [monitor._asdict() for monitor in controller.monitors],
                    "secure_attention": controller.secure_attention}
         if not self.channel.send_json(consent):
