@@ -242,7 +242,7 @@ def test_after_stop_returns_nothing_more_is_carried_out_and_held_buttons_are_let
         controller.take({"type": Message.INPUT_TEXT, "text": f"late {x}"})
     stopping = threading.Thread(target=controller.stop)
     stopping.start()
-    eventually(lambda: controller._stopped.is_set(), timeout=10, what="the stop under way")
+    eventually(lambda: not controller.taking, timeout=10, what="the stop under way")
     injector.proceed.set()
     stopping.join()
     assert injector.calls[-3:] == [("move", 10, 10), ("release", "left"), ("close",)]
