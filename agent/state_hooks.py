@@ -15,7 +15,8 @@ log = logging.getLogger("sosqueue.agent")
 HOOKS_ENV = "SOSQUEUE_AGENT_TEST_HOOKS"
 #: The session part while no session is open.
 NO_SESSION = {"channel": "", "consent": "none", "consent_buttons": None, "sharing": False, "frames_sent": 0,
-              "experts": [], "chat": [], "sharing_bar": "", "stop_sharing_at": None}
+              "control": "none", "in_control": "", "experts": [], "chat": [], "sharing_bar": "",
+              "stop_sharing_at": None, "take_back_at": None}
 
 
 class StateHooks:

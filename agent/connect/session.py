@@ -4,11 +4,14 @@ The session decides; a :class:`SessionView` shows. The Tk UI implements the view
 (:class:`agent.ui.session_view.TkSessionView`), so this module needs no window and runs
 headless. Everything that touches the view runs on the owner's thread (handed there through
 ``ui.call``), and nothing there waits for the network: the channel only queues what is sent.
-Two messages are handled straight in the channel's thread because they must not wait for
-the view: ``ack`` (the next frame may go) and ``view_stop`` (capture stops at once).
+Some messages are handled straight in the channel's thread because they must not wait for
+the view: ``ack`` (the next frame may go), ``view_stop`` (capture stops at once),
+``control_stop`` (input stops at once) and the expert's input (latency matters).
 
-A ``view_stop`` (or a lost socket) also withdraws the question on screen: the answer to a
-withdrawn question, even one clicked before the view heard of the stop, starts nothing.
+A ``view_stop`` (or a lost socket) also withdraws the question on screen, and a ``control_stop``
+the control question: the answer to a withdrawn question, even one clicked before the view
+heard of the stop, starts nothing. Control ends before anything else does, and whoever ends
+it stops the :class:`~agent.connect.control.Controller` first: no input follows.
 """
 
 import logging
@@ -21,21 +24,26 @@ from agent import __version__
 from agent.client import Ticket
 from agent.connect.capture import Capture, create_capture
 from agent.connect.channel import SEND_TIMEOUT, SessionChannel, session_url, tls_context
+from agent.connect.control import Controller, Ending, capture_covers_desktop
+from agent.connect.frames import Box
+from agent.connect.input import InjectionUnavailable, Injector, create_injector
+from agent.connect.input._darwin import UNTRUSTED as NOT_TRUSTED_ON_MACOS
 from agent.connect.sharing import ACK_TIMEOUT, POLL_SECONDS, Sharer
 from agent.i18n import _
 from agent.text import short
-from sosqueue.connect import Message, Scope, StopReason
+from sosqueue.connect import CONTROL_SCOPES, INPUT_MESSAGES, TAKE_BACK_LABEL, Message, Scope, StopReason
 from sosqueue.module_config import ModuleConfig
 
 log = logging.getLogger("sosqueue.agent.connect")
 
-#: The consent the agent gives: viewing only. Remote control would need its own, explicit scope.
+#: The scopes of the agent's answer to a view_request, and to a control_request.
 SCOPES = [Scope.VIEW]
+CONTROL_CONSENT_SCOPES = sorted(CONTROL_SCOPES)
 CLOSE_WAIT = 5.0
 
 
 class Consent(StrEnum):
-    """Where the customer's consent to viewing stands in this session."""
+    """Where the customer's consent to viewing (or to control) stands in this session."""
 
     NONE = "none"  # not asked, or the question was withdrawn
     SHOWN = "shown"  # the question is on screen
@@ -55,12 +63,24 @@ class SessionView(Protocol):
     def withdraw_question(self) -> None:
         """Take the consent question away without an answer."""
 
+    def ask_control(self, expert: str, company: str, on_answer: Callable[[bool], None]) -> None:
+        """Ask whether ``expert`` of ``company`` may use the mouse and keyboard; ``on_answer(allowed)`` once,
+        if answered. It is the question on screen for :meth:`asking` and :meth:`withdraw_question`."""
+
     def show_sharing_bar(self, on_stop: Callable[[], None]) -> None:
         """Show that the screen is shared; ``on_stop`` once when the customer stops it there."""
 
     def hide_sharing_bar(self) -> None: ...
 
     def sharing_bar_shown(self) -> bool: ...
+
+    def show_control(self, expert: str, on_take_back: Callable[[], None]) -> None:
+        """Show on the sharing bar that ``expert`` is in control; ``on_take_back`` once when the customer
+        takes control back there."""
+
+    def hide_control(self) -> None: ...
+
+    def control_shown(self) -> bool: ...
 
     def add_message(self, name: str, text: str) -> None:
         """A supporter's chat message (the customer's own are shown by the view when sent)."""
@@ -92,11 +112,13 @@ class CustomerSession:
     :param on_channel: told each channel state (``connecting``, ``connected``, ``reconnecting``,
         ``ended``, ``closed``) on the main thread.
     :param open_capture: makes the screen capture once the customer allowed sharing.
+    :param open_injector: makes the mouse and keyboard injector when an expert asks for control.
     """
 
     def __init__(self, view: SessionView, ui: MainThread, config: ModuleConfig, ticket: Ticket, *,
                  on_channel: Callable[[str], None] = lambda state: None,
                  open_capture: Callable[[], Capture] = create_capture,
+                 open_injector: Callable[[], Injector] = create_injector,
                  delays: Callable[[], Iterator[float]] | None = None,
                  poll_seconds: float = POLL_SECONDS, ack_timeout: float = ACK_TIMEOUT,
                  send_timeout: float = SEND_TIMEOUT):
@@ -107,6 +129,7 @@ class CustomerSession:
         view.send_chat_with(self.send_chat)
         self.on_channel = on_channel
         self._open_capture = open_capture
+        self._open_injector = open_injector
         self._sharer_options = {"poll_seconds": poll_seconds, "ack_timeout": ack_timeout}
         options = {"delays": delays} if delays else {}
         options["send_timeout"] = send_timeout
@@ -115,11 +138,17 @@ class CustomerSession:
             on_state=self._on_channel_state, on_message=self._on_message,
             ssl_context=tls_context(config.ca_bundle), user_agent=f"sosqueue-agent/{__version__}", **options,
         )
-        self._lock = threading.Lock()  # guards _sharer and _withdrawals between the channel's thread and the main one
+        # Guards _sharer, _controller and the withdrawals between the channel's thread and the main one.
+        self._lock = threading.Lock()
         self._sharer: Sharer | None = None
         self._withdrawals = 0  # view_stops and lost sockets so far: a question asked before one is withdrawn
+        self._control_withdrawals = 0  # the same, and control_stops: for the control question
+        self._controller: Controller | None = None  # the controller taking the expert's input
+        self._asking_controller: Controller | None = None  # the one started for the question on screen
         self._sharers: list[Sharer] = []  # every sharing period of this session, for the count
         self.consent = Consent.NONE
+        self.control = Consent.NONE
+        self.in_control = ""  # the name of the expert in control
         self.experts: list[dict] = []
         self._closed = False
 
@@ -129,11 +158,13 @@ class CustomerSession:
         self.channel.start()
 
     def close(self, *, wait: float | None = CLOSE_WAIT) -> None:
-        """Stop sharing first, then close the socket (the queue sees the customer leave).
+        """End control and stop sharing first, then close the socket (the queue sees the customer leave).
 
         :param wait: seconds to wait for the socket to close; None closes it in the background.
         """
         self._closed = True
+        self._end_control()
+        self._stop_asking_control()
         self._stop_sharing()
         self._close_view()
         if wait is None:
@@ -154,6 +185,7 @@ class CustomerSession:
         """What the session shows and does now (for the state hooks; nothing secret)."""
         return {
             "channel": self.channel.state, "consent": self.consent, "sharing": self.sharing,
+            "control": self.control, "in_control": self.in_control,
             "frames_sent": self.frames_sent, "experts": [expert.get("name", "") for expert in self.experts],
             **self.view.snapshot(),
         }
@@ -167,7 +199,13 @@ class CustomerSession:
 
     def _on_message(self, message: dict) -> None:
         kind = message["type"]
-        if kind == Message.ACK:
+        if kind in INPUT_MESSAGES:
+            controller = self._controller
+            if controller:
+                controller.take(message)
+            else:
+                log.debug("ignored a %r message: nobody is in control", kind)
+        elif kind == Message.ACK:
             sharer = self._sharer
             if sharer:
                 sharer.acknowledge()
@@ -182,14 +220,37 @@ class CustomerSession:
             with self._lock:
                 question = self._withdrawals
             self.ui.call(self._ask_consent, message, question)
+        elif kind == Message.CONTROL_STOP:
+            with self._lock:
+                self._control_withdrawals += 1
+            was_controlling = self._end_control()
+            self.ui.call(self._control_stopped, str(message.get("reason", "")), was_controlling)
+        elif kind == Message.CONTROL_REQUEST:
+            with self._lock:
+                question = self._control_withdrawals
+            self.ui.call(self._ask_control, message, question)
         else:
             self.ui.call(self._handle, message)
 
     def _withdraw(self) -> bool:
-        """Stop sharing and withdraw the question on screen; True when it was sharing."""
+        """End control, stop sharing and withdraw the question on screen; True when it was sharing."""
         with self._lock:
             self._withdrawals += 1
+            self._control_withdrawals += 1
+        self._end_control()
         return self._stop_sharing()
+
+    def _end_control(self) -> bool:
+        """Stop the controller taking input, if any, and show the whole screen again; True when one was."""
+        with self._lock:
+            controller, self._controller = self._controller, None
+        if controller is None:
+            return False
+        controller.stop()
+        sharer = self._sharer
+        if sharer:
+            sharer.show_area(None)
+        return True
 
     def _stop_sharing(self) -> bool:
         """Stop the sharer if there is one and forget its frames not yet sent; True when it was sharing."""
@@ -225,6 +286,7 @@ class CustomerSession:
         if self._closed:
             return  # the window's chat pane may belong to the next request's session by now
         if state != "connected":
+            self._control_gone()
             self._stop_sharing()  # a sharer started by a late answer, too
             self.view.hide_sharing_bar()
             if self.view.asking():
@@ -239,9 +301,7 @@ class CustomerSession:
         """Ask the consent question for a view_request; ``question`` tells later whether it was withdrawn."""
         if self._closed:
             return
-        expert = message.get("expert") if isinstance(message.get("expert"), dict) else {}
-        name = short(expert.get("name", "")) if isinstance(expert.get("name"), str) else ""
-        company = message.get("company") if isinstance(message.get("company"), str) else ""
+        name, company = _asker(message)
         if self.view.asking():
             return  # one question at a time
         self.consent = Consent.SHOWN
@@ -292,7 +352,8 @@ class CustomerSession:
             return self._withdrawals != question
 
     def _customer_stopped(self) -> None:
-        """Stop sharing on the bar: capture stops first, then the experts are told."""
+        """Stop sharing on the bar: input and capture stop first, then the experts are told (control ends too)."""
+        self._control_gone()
         self._stop_sharing()
         self.channel.send_json({"type": Message.VIEW_STOP})
         self._note(_("You stopped sharing your screen."))
@@ -300,6 +361,7 @@ class CustomerSession:
     def _viewing_stopped(self, reason: str, was_sharing: bool) -> None:
         if self._closed:
             return
+        self._control_gone()
         was_sharing = self._stop_sharing() or was_sharing  # a sharer started by a late answer, too
         self.view.hide_sharing_bar()
         if self.view.asking():
@@ -318,10 +380,140 @@ class CustomerSession:
             if self._sharer is not sharer or self._closed:
                 return
             self._sharer = None
+        self._control_gone()
         self.view.hide_sharing_bar()
         if reason == "capture":
             self.channel.send_json({"type": Message.VIEW_STOP})
             self._note(_("Your screen could not be captured, so it is not shared."))
+
+    def _ask_control(self, message: dict, question: int) -> None:
+        """Ask the control question for a control_request, unless this computer cannot be controlled."""
+        if self._closed or self._control_withdrawn(question):
+            return
+        if not self.sharing or self.view.asking() or self._controller is not None:
+            log.info("a control request was left unanswered (sharing: %s, a question on screen: %s, in control: %s)",
+                     self.sharing, self.view.asking(), self._controller is not None)
+            return
+        name, company = _asker(message)
+        controller = Controller(open_injector=self._open_injector, report=self.channel.send_json,
+                                on_area=self._show_area, covers_desktop=capture_covers_desktop(),
+                                on_end=lambda reason: self.ui.call(self._control_ended, controller, reason))
+        try:
+            controller.start()
+        except InjectionUnavailable as error:
+            reason = str(error)
+            log.info("remote control is not possible here: %s", reason)
+            self.channel.send_json({"type": Message.CONTROL_UNAVAILABLE, "detail": reason})
+            self._note(_("{expert} asked to use your mouse and keyboard, but this computer cannot be controlled "
+                         "from a distance: {reason}").format(expert=name or _("Your supporter"), reason=reason))
+            if reason == NOT_TRUSTED_ON_MACOS:
+                self._note(_("To allow it, give this program the Accessibility permission in System Settings › "
+                             "Privacy & Security › Accessibility."))
+            return
+        self._asking_controller = controller
+        self.control = Consent.SHOWN
+        self.view.ask_control(name, company, lambda allowed: self._control_answered(allowed, name, controller,
+                                                                                    question))
+
+    def _control_answered(self, allowed: bool, expert: str, controller: Controller, question: int) -> None:
+        if self._asking_controller is controller:
+            self._asking_controller = None
+        if self._closed or self._control_withdrawn(question) or not self.sharing:
+            controller.stop()  # the question was withdrawn, or sharing ended, before the click
+            self.control = Consent.NONE
+            return
+        if not allowed:
+            controller.stop()
+            self.control = Consent.DENIED
+            self.channel.send_json({"type": Message.CONSENT, "allowed": False, "scopes": CONTROL_CONSENT_SCOPES})
+            self._note(_("You did not allow {expert} to use your mouse and keyboard.").format(
+                expert=expert or _("Your supporter")))
+            return
+        with self._lock:
+            withdrawn = self._control_withdrawals != question  # a control_stop came in the meantime
+            if not withdrawn:
+                self._controller = controller  # from here on a stop ends it, even before it begins
+        if withdrawn:
+            controller.stop()
+            self.control = Consent.NONE
+            return
+        controller.begin()
+        consent = {"type": Message.CONSENT, "allowed": True, "scopes": CONTROL_CONSENT_SCOPES,
+                   "monitors": [monitor._asdict() for monitor in controller.monitors],
+                   "secure_attention": controller.secure_attention}
+        if not self.channel.send_json(consent):
+            self._end_control()
+            self.control = Consent.NONE
+            return
+        self.control, self.in_control = Consent.ALLOWED, expert or _("Your supporter")
+        self.view.show_control(self.in_control, self._take_back)
+        self._note(_("{expert} is using your mouse and keyboard. To take back control, press {keys} or "
+                     "click Take back control.").format(expert=self.in_control, keys=TAKE_BACK_LABEL))
+        if not controller.take_back_key_works:
+            self._note(_("{keys} does not work on this computer: take back control with the button on the "
+                         "sharing bar.").format(keys=TAKE_BACK_LABEL))
+
+    def _control_withdrawn(self, question: int) -> bool:
+        with self._lock:
+            return self._control_withdrawals != question
+
+    def _show_area(self, box: Box | None) -> None:
+        """The expert picked a monitor (from the controller's thread): send that part of the screen."""
+        sharer = self._sharer
+        if sharer:
+            sharer.show_area(box)
+
+    def _take_back(self) -> None:
+        """Take back control on the bar: input stops first, then the experts are told; sharing goes on."""
+        if self._closed or self.control != Consent.ALLOWED:
+            return
+        if self._end_control():
+            self.channel.send_json({"type": Message.CONTROL_STOP})
+        self._control_gone()
+        self._note(_("You took back control."))
+
+    def _control_ended(self, controller: Controller, reason: Ending) -> None:
+        """The controller ended by itself (the take-back key, or input no longer possible); it has stopped."""
+        with self._lock:
+            if self._controller is not controller or self._closed:
+                return
+        if reason == Ending.TAKEN_BACK:
+            self._take_back()
+            return
+        self._end_control()  # the controller told the experts already
+        self._control_gone()
+        self._note(_("Remote control ended: this computer can no longer be controlled from a distance."))
+
+    def _control_stopped(self, reason: str, was_controlling: bool) -> None:
+        """The queue ended control (the expert gave it back or left), or withdrew the question."""
+        if self._closed:
+            return
+        was_controlling = self._control_gone() or was_controlling
+        if not was_controlling:
+            return
+        if reason == StopReason.EXPERT_STOPPED:
+            self._note(_("Your supporter gave back control of your mouse and keyboard."))
+        else:
+            self._note(_("Your supporter left, so remote control ended."))
+
+    def _control_gone(self) -> bool:
+        """Control ended, or never began: no input, no control question, no indicator. True when it was in control."""
+        self._end_control()
+        was_controlling = self.control == Consent.ALLOWED
+        if self.control == Consent.SHOWN and self.view.asking():
+            self.view.withdraw_question()
+        self._stop_asking_control()
+        self.view.hide_control()
+        if self.control in (Consent.SHOWN, Consent.ALLOWED):
+            self.control = Consent.NONE
+        self.in_control = ""
+        return was_controlling
+
+    def _stop_asking_control(self) -> None:
+        """Close the injector opened for a control question that will not be answered now."""
+        controller, self._asking_controller = self._asking_controller, None
+        if controller is not None:
+            controller.stop()
 
     def _chat_received(self, message: dict) -> None:
         text, name = message.get("text"), message.get("name")
@@ -349,9 +541,18 @@ class CustomerSession:
         self._note(_("{name} left the session.").format(name=short(expert.get("name", "")) or _("Supporter")))
 
     def _close_view(self) -> None:
+        self.view.hide_control()
         self.view.hide_sharing_bar()
         if self.view.asking():
             self.view.withdraw_question()
 
     def _note(self, text: str) -> None:
         self.view.add_note(text)
+
+
+def _asker(message: dict) -> tuple[str, str]:
+    """The expert's name (one short line) and the company of a view or control request."""
+    expert = message.get("expert") if isinstance(message.get("expert"), dict) else {}
+    name = short(expert.get("name", "")) if isinstance(expert.get("name"), str) else ""
+    company = message.get("company") if isinstance(message.get("company"), str) else ""
+    return name, company

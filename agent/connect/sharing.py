@@ -8,6 +8,7 @@ ack did not come: it may never have arrived). After a frame it waits for the ser
 adapts to the slowest link and a static screen costs no bytes at all; slow acks lower the JPEG
 quality (:class:`~agent.connect.frames.QualityLadder`), fast ones raise it again, and once the
 screen stands still after frames below the top quality it is sent once more, whole and sharp.
+Under remote control the expert may pick one monitor: :meth:`Sharer.show_area` crops the grabs to it.
 """
 
 import logging
@@ -15,8 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from PIL import Image
+
 from agent.connect.capture import Capture, CaptureFailed
-from agent.connect.frames import ChangeDetector, QualityLadder, encode_jpeg, encode_region, region_of, scaled
+from agent.connect.frames import Box, ChangeDetector, QualityLadder, encode_jpeg, encode_region, region_of, scaled
 
 log = logging.getLogger("sosqueue.agent.connect")
 
@@ -52,6 +55,8 @@ class Sharer:
         self._screen = ChangeDetector()  # the captured pictures: a cheap "anything new?"
         self._sent = ChangeDetector()  # the scaled pictures sent: where it changed
         self._whole_wanted = False  # set from other threads by refresh(); the sharer's thread clears it
+        self._area: Box | None = None  # the part of the captured picture to send, None: all of it
+        self._area_lock = threading.Lock()  # the area and the whole frame it needs change together
         self._sent_at = 0.0
         self._blurred = False  # the last frame went below the top quality
         self.quality = QualityLadder()
@@ -82,6 +87,13 @@ class Sharer:
     def refresh(self) -> None:
         """Send the whole screen with the next frame (a new expert is watching, or one missed a region)."""
         self._whole_wanted = True
+
+    def show_area(self, box: Box | None) -> None:
+        """Send only ``box`` (left, top, right, bottom in the captured picture) from the next frame
+        on, None: all of it; the next frame is whole (safe from any thread)."""
+        with self._area_lock:
+            self._area = box
+            self._whole_wanted = True
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
@@ -116,20 +128,23 @@ class Sharer:
                 self.quality.observe(time.monotonic() - self._sent_at if acked else None)
                 if not acked:
                     self._whole_wanted = True  # that frame may still wait in a queue, to be replaced by the next
+            with self._area_lock:
+                area, whole_wanted, self._whole_wanted = self._area, self._whole_wanted, False
             try:
-                image = capture.grab()
+                image = cropped(capture.grab(), area)
             except CaptureFailed as error:
                 failures += 1
                 if failures >= MAX_FAILED_GRABS:
                     log.warning("the screen cannot be captured: %s", error)
                     self._end("capture")
                     return
+                if whole_wanted:
+                    self._whole_wanted = True  # for the next grab that works
                 self._stopped.wait(self._poll)
                 continue
             failures = 0
             self.polls += 1
-            if self._whole_wanted:
-                self._whole_wanted = False
+            if whole_wanted:
                 self._screen.forget()
                 self._sent.forget()
             changed = self._screen.changed(image)
@@ -188,3 +203,14 @@ class Sharer:
                 return
             self._stopped.set()
         self._on_end(reason)
+
+
+def cropped(image: Image.Image, box: Box | None) -> Image.Image:
+    """The part ``box`` of ``image`` (kept within it), or all of it for None or a box outside it."""
+    if box is None:
+        return image
+    left, top, right, bottom = box
+    inside = (max(left, 0), max(top, 0), min(right, image.width), min(bottom, image.height))
+    if inside[0] >= inside[2] or inside[1] >= inside[3]:
+        return image
+    return image.crop(inside) if inside != (0, 0, image.width, image.height) else image

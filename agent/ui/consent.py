@@ -1,14 +1,19 @@
-"""The consent question before anything of the screen leaves the computer.
+"""The consent questions: before anything of the screen leaves the computer, and before an expert
+uses its mouse and keyboard.
 
 "Alex from Acme IT wants to see your screen — Allow / Deny", in the module's colours with
 its logo. Deny is the safe answer: it has the focus, and Escape or closing the window deny.
+The question never answers itself: it waits for the customer however long it takes.
 """
 
 import logging
 import tkinter as tk
 from collections.abc import Callable
+from dataclasses import dataclass
 from tkinter import ttk
 
+from sosqueue.connect import TAKE_BACK_LABEL
+from sosqueue.i18n import N_
 from sosqueue.module_config import ModuleConfig
 from agent.i18n import _
 from agent.text import short
@@ -18,31 +23,56 @@ log = logging.getLogger("sosqueue.agent")
 
 WIDTH = 400
 
-__all__ = ["ConsentDialog", "consent_question"]
+__all__ = ["ConsentDialog", "Question", "SEE_SCREEN", "USE_MOUSE_AND_KEYBOARD", "consent_question"]
 
 
-def consent_question(expert: str, company: str) -> str:
+@dataclass(frozen=True)
+class Question:
+    """What one consent dialog asks, in English (translated when shown).
+
+    :param title: the window's title.
+    :param asks: the question, with ``{expert}`` and ``{company}``.
+    :param explains: what allowing means, with ``{keys}`` (the take-back key combination) if needed.
+    """
+
+    title: str
+    asks: str
+    explains: str
+
+
+SEE_SCREEN = Question(
+    N_("Share your screen?"), N_("{expert} from {company} wants to see your screen"),
+    N_("They will see what is on your screen while you share it, but cannot control your computer. "
+       "You can stop sharing at any time."))
+USE_MOUSE_AND_KEYBOARD = Question(
+    N_("Allow remote control?"), N_("{expert} from {company} wants to use your mouse and keyboard"),
+    N_("They will be able to move your pointer, click and type while you watch. You can take back control at "
+       "any time with the button on the sharing bar or by pressing {keys}."))
+
+
+def consent_question(expert: str, company: str, question: Question = SEE_SCREEN) -> str:
     """The question in the customer's language, e.g. "Alex from Acme IT wants to see your screen"."""
-    return _("{expert} from {company} wants to see your screen").format(
-        expert=short(expert) or _("Your supporter"), company=short(company))
+    return _(question.asks).format(expert=short(expert) or _("Your supporter"), company=short(company))
 
 
 class ConsentDialog:
     """A window of its own, on top of the others, that asks once and reports the answer once.
 
     :param on_answer: called with True (Allow) or False (Deny, Escape, closing the window).
+    :param asks: what it asks: to see the screen (the default), or to use the mouse and keyboard.
     """
 
     def __init__(self, parent: tk.Misc, config: ModuleConfig, *, expert: str, company: str,
-                 on_answer: Callable[[bool], None]):
+                 on_answer: Callable[[bool], None], asks: Question = SEE_SCREEN):
         self.palette = theme.Palette.from_brand(config.brand)
         self.fonts = theme.make_fonts(parent)  # kept: Tk forgets fonts nobody references
-        self.question = consent_question(expert, company or config.brand.company)
+        self.asks = asks
+        self.question = consent_question(expert, company or config.brand.company, asks)
         self._on_answer = on_answer
         self._answered = False
         self._images: list[tk.PhotoImage] = []
         self.window = tk.Toplevel(parent)
-        self.window.title(_("Share your screen?"))
+        self.window.title(_(asks.title))
         self.window.configure(background=theme.WHITE)
         self.window.resizable(False, False)
         self._build_banner(config)
@@ -109,9 +139,9 @@ class ConsentDialog:
         self.question_label = ttk.Label(body, text=self.question, style="Heading.TLabel", wraplength=WIDTH,
                                         justify="left")
         self.question_label.grid(row=0, column=0, columnspan=3, sticky="w")
-        ttk.Label(body, text=_("They will see what is on your screen while you share it, but cannot control your "
-                               "computer. You can stop sharing at any time."),
-                  wraplength=WIDTH, justify="left").grid(row=1, column=0, columnspan=3, sticky="w", pady=(8, 0))
+        self.explanation_label = ttk.Label(body, text=_(self.asks.explains).format(keys=TAKE_BACK_LABEL),
+                                           wraplength=WIDTH, justify="left")
+        self.explanation_label.grid(row=1, column=0, columnspan=3, sticky="w", pady=(8, 0))
         self.deny_button = ttk.Button(body, text=_("Deny"), command=lambda: self.answer(False))
         self.allow_button = ttk.Button(body, text=_("Allow"), style="Primary.TButton",
                                        command=lambda: self.answer(True))

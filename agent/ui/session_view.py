@@ -1,4 +1,4 @@
-"""The request's session on screen: the consent dialog, the sharing bar and the window's chat pane.
+"""The request's session on screen: the consent dialogs, the sharing bar (who is in control) and the window's chat pane.
 
 :class:`TkSessionView` is the Tk side of :class:`agent.connect.session.SessionView`.
 """
@@ -7,7 +7,7 @@ import tkinter as tk
 from collections.abc import Callable
 
 from agent.ui.chat import ChatPane
-from agent.ui.consent import ConsentDialog
+from agent.ui.consent import USE_MOUSE_AND_KEYBOARD, ConsentDialog
 from agent.ui.sharing import SharingIndicator
 from sosqueue.module_config import ModuleConfig
 
@@ -24,6 +24,10 @@ class TkSessionView:
 
     def ask_consent(self, expert: str, company: str, on_answer: Callable[[bool], None]) -> None:
         self.dialog = ConsentDialog(self.root, self.config, expert=expert, company=company, on_answer=on_answer)
+
+    def ask_control(self, expert: str, company: str, on_answer: Callable[[bool], None]) -> None:
+        self.dialog = ConsentDialog(self.root, self.config, expert=expert, company=company, on_answer=on_answer,
+                                    asks=USE_MOUSE_AND_KEYBOARD)
 
     def asking(self) -> bool:
         return self.dialog is not None and self.dialog.open
@@ -48,6 +52,17 @@ class TkSessionView:
     def sharing_bar_shown(self) -> bool:
         return self.indicator is not None
 
+    def show_control(self, expert: str, on_take_back: Callable[[], None]) -> None:
+        if self.indicator is not None:  # control stands only while the screen is shared
+            self.indicator.show_control(expert, on_take_back)
+
+    def hide_control(self) -> None:
+        if self.indicator is not None:
+            self.indicator.hide_control()
+
+    def control_shown(self) -> bool:
+        return self.indicator is not None and self.indicator.control_shown()
+
     def add_message(self, name: str, text: str) -> None:
         if self.chat is not None:
             self.chat.add_message("expert", name, text)
@@ -71,4 +86,5 @@ class TkSessionView:
             "chat": list(self.chat.messages) if self.chat else [],
             "sharing_bar": indicator.geometry() if indicator else "",
             "stop_sharing_at": indicator.stop_button_centre() if indicator else None,
+            "take_back_at": indicator.take_back_centre() if indicator else None,
         }

@@ -75,8 +75,8 @@ def test_an_expert_asks_the_customer_allows_and_sees_the_screen_until_stop_shari
     state = process.wait_for(lambda state: re.fullmatch(CODE_PATTERN, state.get("code", ""))
                              and state["session"]["channel"] == "connected", what="the connected session")
     assert state["session"] == {"channel": "connected", "consent": "none", "consent_buttons": None, "sharing": False,
-                                "frames_sent": 0, "experts": [], "chat": [], "sharing_bar": "",
-                                "stop_sharing_at": None}
+                                "frames_sent": 0, "control": "none", "in_control": "", "experts": [], "chat": [],
+                                "sharing_bar": "", "stop_sharing_at": None, "take_back_at": None}
     with expert_socket(queue_server.url, state["code"], expert_login) as expert:
         assert next_message(expert, "hello")["customer_connected"] is True
         expert.send(json.dumps({"type": "view_request"}))

@@ -19,6 +19,7 @@ from agent.connect.session import CustomerSession
 from agent.ui import UiQueue, theme
 from agent.ui.chat import ChatPane
 from agent.ui.session_view import TkSessionView
+from tests.agent.connect.recording_injector import RecordingInjector
 from tests.agent.connect.support import (decode, CODE, TOKEN, StallingProxy, Watchdog, flood_until_a_write_blocks,
                                          noise_pictures)
 from tests.agent.ui.support import needs_x_tools, pump
@@ -343,3 +344,29 @@ def test_a_refresh_from_the_server_brings_the_whole_screen_again(session, relay,
     pump(session.view.root, lambda: len(relay.frames) > sent, what="the whole frame after refresh")
     assert relay.frames[sent][:2] == b"\xff\xd8", [frame[:4] for frame in relay.frames]
     assert decode(relay.frames[sent]).size == (1280, 800)
+
+
+def test_remote_control_on_screen_the_question_then_the_bar_says_who_is_in_control(open_session, relay, painter):
+    """control_request: the control question (Deny focused); a real click on Allow: the consent goes out and
+    the bar names the expert; a real click on Take back control: control_stop, the screen stays shared."""
+    injectors: list[RecordingInjector] = []
+    session = open_session(relay.url, open_injector=lambda: injectors.append(RecordingInjector()) or injectors[-1])
+    root = session.view.root
+    sharing(session, relay, painter)
+    relay.send({"type": "control_request", "expert": {"id": "u1", "name": "Alex"}, "company": "Acme IT"})
+    pump(root, lambda: session.view.dialog and session.view.dialog.open and session.control == "shown",
+         what="the control question")
+    dialog = session.view.dialog
+    assert dialog.question == "Alex from Acme IT wants to use your mouse and keyboard"
+    pump(root, lambda: dialog.window.focus_get() is dialog.deny_button, what="the focus on Deny")
+    click(root, dialog.allow_button)
+    pump(root, lambda: len(relay.of_type("consent")) == 2, what="the control consent")
+    assert relay.of_type("consent")[1]["scopes"] == ["control", "view"]
+    at = pump(root, lambda: session.snapshot()["take_back_at"], what="Take back control on the bar")
+    assert session.view.indicator.control_label.cget("text") == "Alex is in control"
+    assert session.snapshot()["in_control"] == "Alex"
+    xdotool(root, "mousemove", str(at[0]), str(at[1]), "click", "1")
+    pump(root, lambda: relay.of_type("control_stop"), what="control_stop at the relay")
+    xdotool(root, "mousemove", "0", "799")  # off the hidden part of the bar: see tests/agent/ui/test_sharing_indicator
+    assert injectors[0].closed and not session.view.control_shown()
+    assert session.sharing and session.view.indicator is not None

@@ -11,12 +11,13 @@ import time
 import pytest
 from PIL import Image, ImageColor
 
-from agent.connect.capture import create_capture
+from agent.connect.capture import Capture, create_capture
 from agent.connect.frames import encode_jpeg
-from agent.connect.sharing import Sharer
+from agent.connect.sharing import Sharer, cropped
 from sosqueue.connect import JPEG_START, REGION_MAGIC, Region, parse_region
 from tests.agent.connect.support import decode
 from tests.agent.ui.support import pump
+from tests.support.polling import eventually
 
 POLL = 0.05
 QUIET_POLLS = 10  # grabs of an unchanged screen that must produce nothing
@@ -293,3 +294,38 @@ def quantization(frame: bytes) -> dict:
 
 
 SHARP = quantization(encode_jpeg(Image.new("RGB", (16, 16)), quality=70))
+
+
+class HalvesCapture(Capture):
+    """A still screen in memory: the left half red, the right half blue (320×200)."""
+
+    backend_name = "halves"
+
+    def _grab(self) -> Image.Image:
+        image = Image.new("RGB", (320, 200), (220, 20, 20))
+        image.paste((20, 20, 220), (160, 0, 320, 200))
+        return image
+
+
+def test_show_area_crops_the_next_frames_and_sends_that_part_whole(sharers):
+    """The expert picked the right half: the next frame is one whole JPEG of that half alone; None: all again."""
+    viewer = Viewer(auto_ack=True)
+    sharer = Sharer(HalvesCapture, viewer.receive, poll_seconds=POLL)
+    viewer.sharer = sharer
+    sharers.append(sharer)
+    sharer.start()
+    eventually(lambda: viewer.count() == 1, what="the first frame")
+    sharer.show_area((160, 0, 320, 200))
+    eventually(lambda: viewer.count() == 2, what="the frame of the right half")
+    second = viewer.frames[1]
+    assert second.startswith(JPEG_START) and decode(second).size == (160, 200)
+    assert close_to(decode(second).getpixel((80, 100)), (20, 20, 220))
+    sharer.show_area(None)
+    eventually(lambda: viewer.count() == 3, what="the whole screen again")
+    assert viewer.frames[2].startswith(JPEG_START) and decode(viewer.frames[2]).size == (320, 200)
+
+
+@pytest.mark.parametrize(("box", "size"), [((-10, -10, 100, 50), (100, 50)), ((300, 150, 900, 900), (20, 50)),
+                                           ((400, 0, 500, 10), (320, 200)), (None, (320, 200))])
+def test_a_box_partly_or_wholly_outside_the_picture_is_kept_within_it(box, size):
+    assert cropped(HalvesCapture().grab(), box).size == size

@@ -7,7 +7,7 @@ import pytest
 from agent import i18n
 from agent.ui import theme
 from agent.text import MAX_NAME
-from agent.ui.consent import ConsentDialog, consent_question
+from agent.ui.consent import USE_MOUSE_AND_KEYBOARD, ConsentDialog, consent_question
 from tests.agent.ui.support import needs_x_tools, pump
 from tests.support.modules import module_config
 
@@ -25,10 +25,10 @@ def config():
                          product="Acme Help", company="Acme Corp", primary="#7A1FA2", on_primary="#FFFFFF")
 
 
-def ask(root, config, answers: Answers, *, expert="Alex", company="Acme IT") -> ConsentDialog:
+def ask(root, config, answers: Answers, *, expert="Alex", company="Acme IT", **options) -> ConsentDialog:
     fonts = theme.make_fonts(root)
     theme.apply_style(root, theme.Palette.from_brand(config.brand), fonts)
-    dialog = ConsentDialog(root, config, expert=expert, company=company, on_answer=answers)
+    dialog = ConsentDialog(root, config, expert=expert, company=company, on_answer=answers, **options)
     dialog.fonts_of_style = fonts  # Tk forgets fonts nobody references
     pump(root, lambda: dialog.window.winfo_viewable(), what="the question on screen")
     return dialog
@@ -134,3 +134,30 @@ def test_the_question_speaks_german(tk_root, config, artifacts_dir):
     subprocess.run(["import", "-window", str(dialog.window.winfo_id()), str(path)],
                    env={"DISPLAY": tk_root.winfo_screen(), "PATH": "/usr/bin:/bin"}, check=True, timeout=30)
     assert path.stat().st_size > 5000
+
+
+def test_the_control_question_asks_for_the_mouse_and_keyboard_and_names_the_take_back_key(tk_root, config):
+    dialog = ask(tk_root, config, Answers(), asks=USE_MOUSE_AND_KEYBOARD)
+    assert dialog.question_label.cget("text") == "Alex from Acme IT wants to use your mouse and keyboard"
+    assert dialog.window.title() == "Allow remote control?"
+    assert "Ctrl+Alt+Space" in dialog.explanation_label.cget("text")
+    assert (dialog.deny_button.cget("text"), dialog.allow_button.cget("text")) == ("Deny", "Allow")
+
+
+def test_the_control_question_has_deny_focused_and_never_answers_by_itself(tk_root, config, display):
+    """No timer is set that could answer it; only the customer does (Escape: Deny)."""
+    answers = Answers()
+    dialog = ask(tk_root, config, answers, asks=USE_MOUSE_AND_KEYBOARD)
+    pump(tk_root, lambda: dialog.window.focus_get() is dialog.deny_button, what="the focus on Deny")
+    assert tk_root.tk.call("after", "info") == ""
+    assert answers == [] and dialog.open
+    press(display, "Escape")
+    pump(tk_root, lambda: answers, what="the answer")
+    assert answers == [False]
+
+
+def test_the_control_question_speaks_german(tk_root, config):
+    i18n.use_language("de")
+    dialog = ask(tk_root, config, Answers(), asks=USE_MOUSE_AND_KEYBOARD)
+    assert dialog.question == "Alex von Acme IT möchte Ihre Maus und Tastatur verwenden"
+    assert dialog.window.title() == "Fernsteuerung erlauben?"

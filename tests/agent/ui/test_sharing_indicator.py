@@ -72,3 +72,49 @@ def test_the_bar_speaks_german(tk_root, config, artifacts_dir):
     subprocess.run(["import", "-window", str(bar.window.winfo_id()), str(path)],
                    env={"DISPLAY": tk_root.winfo_screen(), "PATH": "/usr/bin:/bin"}, check=True, timeout=30)
     assert path.stat().st_size > 1000
+
+
+def pointer_away(display: str) -> None:
+    """Move the pointer off the bar. Tk (8.6) may crash a later Tk of this process when a widget it last
+    saw under the pointer was hidden, which Take back control does with the part it sits on."""
+    subprocess.run(["xdotool", "mousemove", "0", "799"], env={"DISPLAY": display, "PATH": "/usr/bin:/bin"},
+                   check=True, timeout=30)
+
+
+def test_the_bar_shows_who_is_in_control_and_one_real_click_takes_it_back(tk_root, display, config):
+    """"Alex is in control — Take back control  Ctrl+Alt+Space"; the click reports once, the bar stays."""
+    stops: list = []
+    bar = show(tk_root, config, stops)
+    width = bar.window.winfo_width()
+    bar.show_control("Alex", lambda: stops.append("take back"))
+    at = pump(tk_root, bar.take_back_centre, what="Take back control on screen")
+    assert bar.control_label.cget("text") == "Alex is in control"
+    assert (bar.take_back_button.cget("text"), bar.keys_label.cget("text")) == ("Take back control", "Ctrl+Alt+Space")
+    assert bar.window.winfo_width() > width and bar.control_shown()
+    assert abs(bar.window.winfo_rootx() - (tk_root.winfo_screenwidth() - bar.window.winfo_width()) // 2) <= 1
+    subprocess.run(["xdotool", "mousemove", *map(str, at), "click", "1"],
+                   env={"DISPLAY": display, "PATH": "/usr/bin:/bin"}, check=True, timeout=30)
+    pump(tk_root, lambda: stops, what="the take-back")
+    pointer_away(display)
+    tk_root.update()
+    bar.take_back()
+    assert stops == ["take back"]
+    assert not bar.control_shown() and bar.take_back_centre() is None
+    assert bar.window.winfo_exists() and bar.stop_button_centre() is not None
+
+
+def test_hide_control_takes_the_part_away_without_a_take_back(tk_root, config):
+    stops: list = []
+    bar = show(tk_root, config, stops)
+    bar.show_control("Alex", lambda: stops.append("take back"))
+    bar.hide_control()
+    tk_root.update()
+    assert stops == [] and not bar.control_shown() and bar.window.winfo_exists()
+
+
+def test_the_control_part_speaks_german(tk_root, config):
+    i18n.use_language("de")
+    bar = show(tk_root, config, [])
+    bar.show_control("Alex", lambda: None)
+    assert (bar.control_label.cget("text"), bar.take_back_button.cget("text")) == (
+        "Alex hat die Steuerung", "Steuerung zurücknehmen")
