@@ -10,12 +10,12 @@ mapped onto the desktop, then onto the monitor that holds it.
 """
 
 import logging
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 from enum import StrEnum
 
+from agent.connect import capture
 from agent.connect.frames import Box
 from agent.connect.input import InjectionUnavailable, Injector, KeyNotTypable, Monitor, create_injector
 from sosqueue.connect import MAX_MONITORS, Message
@@ -34,13 +34,16 @@ class Ending(StrEnum):
     UNAVAILABLE = "unavailable"  # this computer cannot be controlled any more
 
 
-def capture_covers_desktop(platform: str = sys.platform) -> bool:
+def capture_covers_desktop() -> bool:
     """Whether this system's screen capture shows every monitor (the whole desktop) or the primary one only.
 
-    On Linux the capture grabs X's root window, which spans every monitor; on Windows and
-    macOS it grabs the primary screen alone.
+    The capture backend says (``Capture.COVERS_DESKTOP``): X11's root window and Windows'
+    virtual screen span every monitor; macOS's capture shows the main display alone.
     """
-    return platform.startswith("linux")
+    try:
+        return capture.backend().COVERS_DESKTOP
+    except ImportError:  # no capture here, so nothing is shared to point into
+        return False
 
 
 def bounding_box(monitors: list[Monitor]) -> Monitor:
@@ -132,13 +135,8 @@ class Controller:
         self._worker.start()
 
     def _watch_take_back(self) -> bool:
-        # Until every backend listens for the key, an injector may lack the method.
-        watch = getattr(self._injector, "watch_take_back", None)
-        if watch is None:
-            log.info("the %s input backend does not listen for the take-back key", self._injector.backend_name)
-            return False
         try:
-            watch(self._taken_back)
+            self._injector.watch_take_back(self._taken_back)
         except InjectionUnavailable as error:
             log.info("the take-back key does not work here: %s", error)
             return False

@@ -26,8 +26,7 @@ from agent.connect.capture import Capture, create_capture
 from agent.connect.channel import SEND_TIMEOUT, SessionChannel, session_url, tls_context
 from agent.connect.control import Controller, Ending, capture_covers_desktop
 from agent.connect.frames import Box
-from agent.connect.input import InjectionUnavailable, Injector, create_injector
-from agent.connect.input._darwin import UNTRUSTED as NOT_TRUSTED_ON_MACOS
+from agent.connect.input import InjectionUnavailable, Injector, PermissionMissing, create_injector
 from agent.connect.sharing import ACK_TIMEOUT, POLL_SECONDS, Sharer
 from agent.i18n import _
 from agent.text import short
@@ -406,7 +405,7 @@ class CustomerSession:
             self.channel.send_json({"type": Message.CONTROL_UNAVAILABLE, "detail": reason})
             self._note(_("{expert} asked to use your mouse and keyboard, but this computer cannot be controlled "
                          "from a distance: {reason}").format(expert=name or _("Your supporter"), reason=reason))
-            if reason == NOT_TRUSTED_ON_MACOS:
+            if isinstance(error, PermissionMissing):
                 self._note(_("To allow it, give this program the Accessibility permission in System Settings › "
                              "Privacy & Security › Accessibility."))
             return

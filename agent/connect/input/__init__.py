@@ -16,11 +16,12 @@ expert.
 import sys
 
 from agent import backends
-from agent.connect.input._base import InjectionUnavailable, Injector, KeyNotTypable, Monitor
+from agent.connect.input._base import InjectionUnavailable, Injector, KeyNotTypable, Monitor, PermissionMissing
 from sosqueue.connect import Button, Key, Modifier
 
 __all__ = ["BACKENDS", "ENVIRONMENT_VARIABLE", "Button", "InjectionUnavailable", "Injector", "Key",
-           "KeyNotTypable", "Modifier", "Monitor", "backend", "create_injector"]
+           "KeyNotTypable", "Modifier", "Monitor", "PermissionMissing", "backend",
+           "create_injector"]
 
 ENVIRONMENT_VARIABLE = "SOSQUEUE_INPUT"
 #: The backends that exist, by name.

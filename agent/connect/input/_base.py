@@ -20,6 +20,11 @@ class InjectionUnavailable(Exception):
     (``the screen is locked``, ``this is a Wayland session without remote-desktop portal`` …)."""
 
 
+class PermissionMissing(InjectionUnavailable):
+    """The system would allow input once the customer gives this program a permission (macOS's
+    Accessibility); the message says where."""
+
+
 class KeyNotTypable(Exception):
     """A character or key this computer cannot type; reported to the expert, never replaced by a guess.
 

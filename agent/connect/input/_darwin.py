@@ -28,7 +28,7 @@ import threading
 from typing import Any, Callable, NamedTuple, Sequence
 
 from agent.connect.input import _base
-from agent.connect.input._base import InjectionUnavailable, KeyNotTypable, Monitor
+from agent.connect.input._base import InjectionUnavailable, KeyNotTypable, Monitor, PermissionMissing
 from sosqueue.connect import TAKE_BACK_KEY, TAKE_BACK_LABEL, TAKE_BACK_MODIFIERS, Button, Key, Modifier
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ class Injector(_base.Injector):
         ``CGEventGetIntegerValueField``, ``CGEventGetFlags``, ``CFMachPortCreateRunLoopSource``,
         ``CFMachPortInvalidate``, ``CFRunLoopGetCurrent``, ``CFRunLoopAddSource``, ``CFRunLoopRunInMode``,
         ``CFRunLoopStop`` and ``CFRelease`` on, with ``kCFRunLoopDefaultMode`` (the frameworks by default).
-    :raises InjectionUnavailable: on another system, or without the Accessibility permission.
+    :raises InjectionUnavailable: on another system; PermissionMissing without the Accessibility permission.
     """
 
     backend_name = "darwin"
@@ -218,7 +218,7 @@ class Injector(_base.Injector):
         if sys.platform != "darwin" and not (post and list_monitors and is_trusted):
             raise InjectionUnavailable("Quartz events exist only on macOS")
         if not (is_trusted or _is_trusted)():
-            raise InjectionUnavailable(UNTRUSTED)
+            raise PermissionMissing(UNTRUSTED)
         super().__init__()
         self._post = post or _post
         self._list_monitors = list_monitors or _list_monitors

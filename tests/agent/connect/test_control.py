@@ -5,6 +5,8 @@ import threading
 
 import pytest
 
+from agent.connect import capture
+from agent.connect.capture import Capture
 from agent.connect.control import QUEUE_LIMIT, Controller, Ending, capture_covers_desktop
 from agent.connect.input import InjectionUnavailable, Monitor
 from sosqueue.connect import TAKE_BACK_KEY, TAKE_BACK_MODIFIERS, Message
@@ -149,9 +151,15 @@ def test_where_the_capture_shows_the_first_monitor_only_the_picture_is_that_moni
                         "detail": "this computer's screen picture shows the first monitor only"}]
 
 
-def test_which_systems_capture_the_whole_desktop():
-    assert capture_covers_desktop("linux") is True
-    assert capture_covers_desktop("win32") is False and capture_covers_desktop("darwin") is False
+def test_the_capture_backend_tells_whether_pictures_show_the_whole_desktop(monkeypatch):
+    monkeypatch.setenv("SOSQUEUE_CAPTURE", "linux")
+    assert capture_covers_desktop() is True  # X11's root window spans every monitor
+
+    class MainDisplayOnly(Capture):
+        COVERS_DESKTOP = False
+
+    monkeypatch.setattr(capture, "backend", lambda: MainDisplayOnly)
+    assert capture_covers_desktop() is False
 
 
 def test_a_button_moves_there_first_then_presses_and_releases(reports, stops):
@@ -353,7 +361,7 @@ def test_the_experts_click_and_text_arrive_in_a_real_window(control_screen, pad,
     from agent.connect.input._linux import Injector as X11Injector
 
     controller = Controller(open_injector=lambda: X11Injector(control_screen, restore_after=2.0), report=reports,
-                            covers_desktop=capture_covers_desktop("linux"))
+                            covers_desktop=True)
     controller.start()
     try:
         assert controller.monitors == [Monitor(0, 0, 1280, 800)]

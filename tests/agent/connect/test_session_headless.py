@@ -16,7 +16,7 @@ from PIL import Image
 
 from agent.client import Ticket
 from agent.connect.capture import Capture
-from agent.connect.input import InjectionUnavailable, Monitor
+from agent.connect.input import InjectionUnavailable, Monitor, PermissionMissing
 from agent.connect.input._darwin import UNTRUSTED as NOT_TRUSTED_ON_MACOS
 from agent.connect.session import CustomerSession
 from tests.agent.connect.recording_injector import RecordingInjector
@@ -482,7 +482,7 @@ def frame_size(frame: bytes) -> tuple[int, int] | None:
 
 def test_on_macos_without_the_accessibility_permission_the_note_says_where_to_give_it(headless, relay):
     def untrusted():
-        raise InjectionUnavailable(NOT_TRUSTED_ON_MACOS)
+        raise PermissionMissing(NOT_TRUSTED_ON_MACOS)
 
     session, view, main = headless(open_injector=untrusted)
     shared(relay, view, main)

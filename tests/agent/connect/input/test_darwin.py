@@ -5,7 +5,8 @@ import threading
 
 import pytest
 
-from agent.connect.input import Button, InjectionUnavailable, Key, KeyNotTypable, Modifier, Monitor
+from agent.connect.input import (Button, InjectionUnavailable, Key, KeyNotTypable, Modifier, Monitor,
+                                 PermissionMissing)
 from agent.connect.input._darwin import (TAP_CALLBACK, Injector, KeyEvent, MouseEvent, ScrollEvent, is_take_back,
                                          utf16_units)
 from tests.support.polling import eventually
@@ -83,7 +84,7 @@ def test_keys_a_mac_lacks_are_reported(injector, quartz):
 
 
 def test_without_the_accessibility_permission_the_reason_says_where_to_allow_it(quartz):
-    with pytest.raises(InjectionUnavailable) as refused:
+    with pytest.raises(PermissionMissing) as refused:
         Injector(post=quartz.post, list_monitors=lambda: MONITORS, is_trusted=lambda: False)
     assert "Privacy & Security → Accessibility" in str(refused.value)
 
