@@ -19,10 +19,10 @@ arrived when the recorder's Tk handler runs for it, and is timed from
 Both clocks are this machine's wall clock. Target: browser p95 ≤ 100 ms.
 
 Then the bytes per second of a 200-pixel box moving every 100 ms (``--seconds``), with the
-browser and a raw viewer watching: the bytes the browser received (region frames, as the agent
-sends them) and, as the before, the bytes whole frames of the very same screens would have cost:
-the raw viewer draws each frame as the page does and encodes the whole picture with the agent's
-own encoder at its usual quality (70).
+browser watching: the bytes it received (region frames, as the agent sends them) and, as the
+before, what whole frames would have cost at the same frame rate: each screen of the phase is
+grabbed from the X server and encoded whole with the agent's own encoder (``encode_jpeg``, the
+quality it starts with), and the mean size times the frames received is the whole-frame figure.
 """
 
 import argparse
@@ -34,13 +34,13 @@ import time
 from pathlib import Path
 
 from _common import emit, latency_ms, machine, percentile, ratio, start_server, table, verdict
-from connect_latency import BOX, COUNT_BYTES, RawViewer, bytes_per_second, wait_for
+from connect_latency import BOX, COUNT_BYTES, RawViewer, wait_for
 
-from PIL import Image  # noqa: E402
+from PIL import ImageGrab  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from agent.connect.frames import encode_jpeg  # noqa: E402
-from sosqueue.connect import REGION_MAGIC, Message  # noqa: E402
+from sosqueue.connect import Message  # noqa: E402
 from tests.agent.ui.support import AgentProcess  # noqa: E402
 from tests.e2e.desktop import (  # noqa: E402
     BRAND_ACCENT, BRAND_PRIMARY, CONTROL_DIALOG_TITLE, Painter, Recorder, click, consent_buttons, known_picture)
@@ -64,24 +64,13 @@ WATCH_INPUT = """() => {
 }"""
 
 
-class WholeFrameCost(RawViewer):
-    """A raw viewer that also notes what each screen would have cost as one whole JPEG frame."""
-
-    def __init__(self, socket):
-        self.whole_bytes = 0
-        super().__init__(socket)
-
-    def _draw(self, frame: bytes) -> Image.Image | None:
-        picture = super()._draw(frame)
-        if picture is not None:
-            self.whole_bytes += len(frame) if not frame.startswith(REGION_MAGIC) else len(encode_jpeg(picture))
-        return picture
-
-
 def arrival(recorder: Recorder, kind: str, count: int) -> float:
     """The time of the recorder's ``count``-th event of ``kind`` (waits for it)."""
-    return wait_for(lambda: (events := recorder.events(kind))[count - 1]["at"] if len(events) >= count else None,
-                    f"input number {count} ({kind}) in the recorder window")
+    def arrived() -> float | None:
+        events = recorder.events(kind)
+        return events[count - 1]["at"] if len(events) >= count else None
+
+    return wait_for(arrived, f"input number {count} ({kind}) in the recorder window")
 
 
 def measure_raw(raw, recorder: Recorder, inputs: int) -> list[float]:
@@ -119,6 +108,25 @@ def measure_browser(page: Page, recorder: Recorder, inputs: int) -> list[float]:
         latencies.append(arrival(recorder, kind, count) - pressed_at)
         time.sleep(random.uniform(0.1, 0.2))
     return latencies
+
+
+def moving_box(painter: Painter, page: Page, display: str, seconds: float) -> tuple[float, int, float]:
+    """Bytes/s and frames the browser received while the box moved, and the mean size of a whole frame
+    of those screens (each grabbed after its move and encoded as the agent encodes a whole frame)."""
+    painter.fill("#336699")
+    time.sleep(1.0)  # the frame of this fill goes out first
+    start_bytes, start_frames = page.evaluate("[window.__frameBytes, window.__frames]")
+    whole_sizes = []
+    started = time.monotonic()
+    step = 0
+    while time.monotonic() - started < seconds:
+        painter.box((step * 37) % (1280 - BOX), (step * 23) % (800 - BOX), BOX, "#ffcc00")
+        whole_sizes.append(len(encode_jpeg(ImageGrab.grab(xdisplay=display))))
+        step += 1
+        time.sleep(max(0.0, step * 0.1 - (time.monotonic() - started)))
+    end_bytes, end_frames = page.evaluate("[window.__frameBytes, window.__frames]")
+    rate = (end_bytes - start_bytes) / (time.monotonic() - started)
+    return rate, end_frames - start_frames, sum(whole_sizes) / len(whole_sizes)
 
 
 def main() -> None:
@@ -176,13 +184,10 @@ def main() -> None:
 
             recorder.close()  # the box moves over the whole screen
             recorder = None
-            raw.close()
-            cost = WholeFrameCost(sockets.expert_raw(code, supporter))
-            time.sleep(1.0)
-            whole_before = cost.whole_bytes
-            started = time.monotonic()
-            moving_rate, moving_frames = bytes_per_second(painter, page, args.seconds, moving=True)
-            whole_rate = (cost.whole_bytes - whole_before) / (time.monotonic() - started)
+            raw.close()  # the browser is the only viewer from here on
+            painter.raise_()  # above the agent's window and sharing bar
+            moving_rate, moving_frames, whole_size = moving_box(painter, page, display, args.seconds)
+            whole_rate = whole_size * moving_frames / args.seconds
             browser.close()
         expert_login.close()
     finally:
@@ -217,7 +222,8 @@ def report(args, raw: list[float], browser: list[float], moving_rate: float, mov
         "browser_input_p95_ms": round(p95, 1),
         "moving_box_bytes_per_s": {"regions": round(moving_rate, 1), "whole_frames": round(whole_rate, 1),
                                    "ratio": ratio(moving_rate, whole_rate)},
-        "moving_box": {"seconds": args.seconds, "box_px": BOX, "moves_per_s": 10, "frames": moving_frames},
+        "moving_box": {"seconds": args.seconds, "box_px": BOX, "moves_per_s": 10, "frames": moving_frames,
+                       "whole_frame_bytes": round(whole_rate * args.seconds / max(moving_frames, 1))},
     }
     table([
         ("path", "p50", "p95", "max", "ratio p50 / p95", "target"),
