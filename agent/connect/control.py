@@ -123,9 +123,11 @@ class Controller:
         if not self.monitors:
             injector.close()
             raise InjectionUnavailable("this computer reports no monitor")
+        if not self._covers_desktop:
+            self.monitors = self.monitors[:1]  # the picture shows the primary monitor: only it can be pointed at
         self._injector = injector
         self.secure_attention = injector.HAS_SECURE_ATTENTION
-        self._desktop = bounding_box(self.monitors) if self._covers_desktop else self.monitors[0]
+        self._desktop = bounding_box(self.monitors)
 
     def begin(self) -> None:
         """Carry out input from now on, and listen for the customer's take-back key."""
@@ -288,8 +290,6 @@ class Controller:
             return
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(self.monitors):
             raise InputError(f"there is no monitor {index!r} (there are {len(self.monitors)})")
-        if not self._covers_desktop and index != 0:
-            raise InputError("this computer's screen picture shows the first monitor only")
         monitor, desktop = self.monitors[index], self._desktop
         self._area = monitor
         left, top = monitor.x - desktop.x, monitor.y - desktop.y

@@ -142,13 +142,13 @@ def test_a_monitor_that_is_not_there_is_an_input_error(reports, stops):
 
 
 def test_where_the_capture_shows_the_first_monitor_only_the_picture_is_that_monitor(reports, stops):
-    """Windows and macOS share the primary screen: the picture maps onto it, and monitor 1 cannot be picked."""
+    """macOS shares the main display only: the picture maps onto it, and only it is offered to pick."""
     injector = RecordingInjector(TWO_SCREENS)
     stops.append(controller := control(injector, reports, covers_desktop=False))
+    assert controller.monitors == TWO_SCREENS[:1]
     assert applied(controller, injector, move(1279, 799)) == [("move", 1918, 1078)]
     applied(controller, injector, pick(1))
-    assert reports == [{"type": Message.INPUT_ERROR,
-                        "detail": "this computer's screen picture shows the first monitor only"}]
+    assert reports == [{"type": Message.INPUT_ERROR, "detail": "there is no monitor 1 (there are 1)"}]
 
 
 def test_the_capture_backend_tells_whether_pictures_show_the_whole_desktop(monkeypatch):
