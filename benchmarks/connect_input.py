@@ -27,14 +27,11 @@ quality it starts with), and the mean size times the frames received is the whol
 
 import argparse
 import random
-import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from _common import emit, latency_ms, machine, percentile, ratio, start_server, table, verdict
-from connect_latency import BOX, COUNT_BYTES, RawViewer, wait_for
+from _common import emit, latency_ms, machine, percentile, ratio, table, verdict
+from connect_latency import BOX, COUNT_BYTES, allow_viewing, customer_desktop, wait_for
 
 from PIL import ImageGrab  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
@@ -42,17 +39,11 @@ from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from agent.connect.frames import encode_jpeg  # noqa: E402
 from sosqueue.connect import Message  # noqa: E402
 from tests.agent.ui.support import AgentProcess  # noqa: E402
-from tests.e2e.desktop import (  # noqa: E402
-    BRAND_ACCENT, BRAND_PRIMARY, CONTROL_DIALOG_TITLE, Painter, Recorder, click, consent_buttons, known_picture)
-from tests.server.connect.peers import Expert, Sockets, send  # noqa: E402
+from tests.e2e.desktop import CONTROL_DIALOG_TITLE, Painter, Recorder, click, consent_buttons  # noqa: E402
+from tests.server.connect.peers import send  # noqa: E402
 from tests.support.browser import launch, login  # noqa: E402
-from tests.support.dashboard import PASSWORD, logged_in  # noqa: E402
-from tests.support.modules import write_module_file  # noqa: E402
-from tests.support.tenants import make_tenant  # noqa: E402
-from tests.support.xserver import start_xvfb, stop  # noqa: E402
 
 TARGET_P95_MS = 100
-PATIENCE = 30.0
 RECORDER_BOX = (340, 220, 600, 340)
 SCREEN = {"width": 1280, "height": 800}
 # Notes the wall-clock time of every pointerdown on the view and keydown in it, as the browser stamped them.
@@ -134,75 +125,37 @@ def main() -> None:
     parser.add_argument("--inputs", type=int, default=30, help="inputs per path (clicks and keys, alternating)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the moving box's phase")
     args = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="sosqueue-bench-input-"))
-    xvfb, display = start_xvfb()
-    server = painter = agent = sockets = recorder = None
-    try:
-        database = f"sqlite:///{scratch / 'queue.db'}"
-        server = start_server(database)
-        tenant = make_tenant(database, password=PASSWORD)
-        picture = scratch / "known.png"
-        known_picture().save(picture)
-        painter = Painter(display, scratch / "painter.log")
-        painter.show(picture)
-        module = write_module_file(scratch / "module.bin", server_url=server.url, module_id=tenant.module_id,
-                                   module_token=tenant.module_token, file_immediately=True, primary=BRAND_PRIMARY,
-                                   accent=BRAND_ACCENT)
-        agent = AgentProcess(module, scratch / "home", display)
-        agent.start("--sos")
-        code = agent.wait_for(lambda state: state.get("code") and state["session"]["channel"] == "connected",
-                              what="the agent's session channel")["code"]
-        recorder = Recorder(display, scratch / "recorder.log", RECORDER_BOX)
+    with customer_desktop("sosqueue-bench-input-") as desktop:
+        recorder = Recorder(desktop.display, desktop.scratch / "recorder.log", RECORDER_BOX)
+        try:
+            # The raw client asks to see, then to control; the customer allows both with clicks.
+            raw, _viewer = allow_viewing(desktop)
+            send(raw, {"type": Message.CONTROL_REQUEST})
+            desktop.agent.wait_for(lambda state: state["session"]["control"] == "shown", what="the control question")
+            click(desktop.display, *consent_buttons(desktop.display, CONTROL_DIALOG_TITLE)["allow"])
+            desktop.agent.wait_for(lambda state: state["session"]["in_control"], what="control")
+            raw_latencies = measure_raw(raw, recorder, args.inputs)
 
-        # The raw client asks to see, then to control; the customer allows both with clicks.
-        expert_login = logged_in(server.url, tenant.supporter_email)
-        supporter = Expert(expert_login, tenant.user_ids[tenant.supporter_email], "supporter")
-        sockets = Sockets(server.url, tenant)
-        raw = sockets.expert_raw(code, supporter)
-        viewer = RawViewer(raw)
-        send(raw, {"type": Message.VIEW_REQUEST})
-        agent.wait_for(lambda state: state["session"]["consent"] == "shown", what="the consent dialog")
-        click(display, *consent_buttons(display)["allow"])
-        if not viewer.consent.wait(PATIENCE):
-            raise RuntimeError("the customer's consent to viewing did not reach the raw client")
-        send(raw, {"type": Message.CONTROL_REQUEST})
-        agent.wait_for(lambda state: state["session"]["control"] == "shown", what="the control question")
-        click(display, *consent_buttons(display, CONTROL_DIALOG_TITLE)["allow"])
-        agent.wait_for(lambda state: state["session"]["in_control"], what="control")
-        raw_latencies = measure_raw(raw, recorder, args.inputs)
+            with sync_playwright() as playwright:
+                browser = launch(playwright)
+                page = browser.new_page(viewport={"width": 1600, "height": 1000})
+                page.add_init_script(COUNT_BYTES)
+                login(page, desktop.server_url, desktop.tenant.supporter_email)
+                page.goto(f"{desktop.server_url}/requests/{desktop.code}/session")
+                page.wait_for_function("() => document.body.dataset.controlState === 'in_control'")
+                page.wait_for_function("() => Number(document.body.dataset.framesDrawn) > 0")
+                page.evaluate(WATCH_INPUT)
+                browser_latencies = measure_browser(page, recorder, args.inputs)
 
-        with sync_playwright() as playwright:
-            browser = launch(playwright)
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.add_init_script(COUNT_BYTES)
-            login(page, server.url, tenant.supporter_email)
-            page.goto(f"{server.url}/requests/{code}/session")
-            page.wait_for_function("() => document.body.dataset.controlState === 'in_control'")
-            page.wait_for_function("() => Number(document.body.dataset.framesDrawn) > 0")
-            page.evaluate(WATCH_INPUT)
-            browser_latencies = measure_browser(page, recorder, args.inputs)
-
-            recorder.close()  # the box moves over the whole screen
-            recorder = None
-            raw.close()  # the browser is the only viewer from here on
-            painter.raise_()  # above the agent's window and sharing bar
-            moving_rate, moving_frames, whole_size = moving_box(painter, page, display, args.seconds)
-            whole_rate = whole_size * moving_frames / args.seconds
-            browser.close()
-        expert_login.close()
-    finally:
-        if recorder:
+                recorder.close()  # the box moves over the whole screen
+                raw.close()  # the browser is the only viewer from here on
+                desktop.painter.raise_()  # above the agent's window and sharing bar
+                moving_rate, moving_frames, whole_size = moving_box(desktop.painter, page, desktop.display,
+                                                                    args.seconds)
+                whole_rate = whole_size * moving_frames / args.seconds
+                browser.close()
+        finally:
             recorder.close()
-        if sockets:
-            sockets.close_all()
-        if agent:
-            agent.terminate()
-        if painter:
-            painter.close()
-        if server:
-            server.stop()
-        stop(xvfb)
-        shutil.rmtree(scratch, ignore_errors=True)
 
     report(args, raw_latencies, browser_latencies, moving_rate, moving_frames, whole_rate)
 

@@ -30,6 +30,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from _common import emit, latency_ms, machine, percentile, ratio, start_server, table, verdict
@@ -45,7 +48,7 @@ from tests.server.connect.peers import Expert, Sockets, send  # noqa: E402
 from tests.support.browser import launch, login  # noqa: E402
 from tests.support.dashboard import PASSWORD, logged_in  # noqa: E402
 from tests.support.modules import write_module_file  # noqa: E402
-from tests.support.tenants import make_tenant  # noqa: E402
+from tests.support.tenants import Tenant, make_tenant  # noqa: E402
 from tests.support.xserver import start_xvfb, stop  # noqa: E402
 
 TARGET_P95_MS = 300
@@ -200,40 +203,75 @@ def bytes_per_second(painter: Painter, page: Page, seconds: float, *, moving: bo
     return (end_bytes - start_bytes) / (time.monotonic() - started), end_frames - start_frames
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--changes", type=int, default=30, help="screen changes per path")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each bytes-per-second phase")
-    args = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="sosqueue-bench-connect-"))
+@dataclass
+class Desktop:
+    """A customer's desktop with the real agent sharing it, and a supporter who can open its session."""
+
+    scratch: Path
+    display: str
+    server_url: str
+    tenant: Tenant
+    painter: Painter
+    agent: AgentProcess
+    code: str
+    sockets: Sockets
+    supporter: Expert
+
+
+@contextmanager
+def customer_desktop(prefix: str) -> Iterator[Desktop]:
+    """Xvfb, a real server (SQLite), the painter showing the known picture and the agent with its request
+    filed and its session channel open; all stopped and removed afterwards."""
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
     xvfb, display = start_xvfb()
-    server = painter = agent = sockets = None
-    try:
+    with ExitStack() as stack:
+        stack.callback(shutil.rmtree, scratch, ignore_errors=True)
+        stack.callback(stop, xvfb)
         database = f"sqlite:///{scratch / 'queue.db'}"
         server = start_server(database)
+        stack.callback(server.stop)
         tenant = make_tenant(database, password=PASSWORD)
         picture = scratch / "known.png"
         known_picture().save(picture)
         painter = Painter(display, scratch / "painter.log")
+        stack.callback(painter.close)
         painter.show(picture)
         module = write_module_file(scratch / "module.bin", server_url=server.url, module_id=tenant.module_id,
                                    module_token=tenant.module_token, file_immediately=True, primary=BRAND_PRIMARY,
                                    accent=BRAND_ACCENT)
         agent = AgentProcess(module, scratch / "home", display)
         agent.start("--sos")
+        stack.callback(agent.terminate)
         code = agent.wait_for(lambda state: state.get("code") and state["session"]["channel"] == "connected",
                               what="the agent's session channel")["code"]
-
-        # The baseline viewer asks; the customer allows with a click on the consent dialog.
         expert_login = logged_in(server.url, tenant.supporter_email)
+        stack.callback(expert_login.close)
         sockets = Sockets(server.url, tenant)
-        raw = sockets.expert_raw(code, Expert(expert_login, tenant.user_ids[tenant.supporter_email], "expert"))
-        viewer = RawViewer(raw)
-        send(raw, {"type": "view_request"})
-        agent.wait_for(lambda state: state["session"]["consent"] == "shown", what="the consent dialog")
-        click(display, *consent_buttons(display)["allow"])
-        if not viewer.consent.wait(PATIENCE):
-            raise RuntimeError("the customer's consent did not reach the viewer")
+        stack.callback(sockets.close_all)
+        supporter = Expert(expert_login, tenant.user_ids[tenant.supporter_email], "supporter")
+        yield Desktop(scratch, display, server.url, tenant, painter, agent, code, sockets, supporter)
+
+
+def allow_viewing(desktop: Desktop) -> tuple:
+    """A raw expert socket asks to see the screen and the customer allows it with a click: (socket, its viewer)."""
+    raw = desktop.sockets.expert_raw(desktop.code, desktop.supporter)
+    viewer = RawViewer(raw)
+    send(raw, {"type": Message.VIEW_REQUEST})
+    desktop.agent.wait_for(lambda state: state["session"]["consent"] == "shown", what="the consent dialog")
+    click(desktop.display, *consent_buttons(desktop.display)["allow"])
+    if not viewer.consent.wait(PATIENCE):
+        raise RuntimeError("the customer's consent did not reach the viewer")
+    return raw, viewer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--changes", type=int, default=30, help="screen changes per path")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each bytes-per-second phase")
+    args = parser.parse_args()
+    with customer_desktop("sosqueue-bench-connect-") as desktop:
+        raw, viewer = allow_viewing(desktop)
+        painter = desktop.painter
         painter.raise_()  # above the agent's window and sharing bar
         changes = colours(2 * args.changes)
         raw_latencies = measure_raw(painter, viewer, changes[:args.changes])
@@ -242,8 +280,8 @@ def main() -> None:
             browser = launch(playwright)
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.add_init_script(COUNT_BYTES)
-            login(page, server.url, tenant.admin_email)
-            page.goto(f"{server.url}/requests/{code}/session")
+            login(page, desktop.server_url, desktop.tenant.admin_email)
+            page.goto(f"{desktop.server_url}/requests/{desktop.code}/session")
             page.wait_for_function("() => document.body.dataset.sessionState === 'sharing'")
             raw.close()  # the browser is the only viewer from here on
             page.evaluate(WATCH_FRAMES)
@@ -251,18 +289,6 @@ def main() -> None:
             static_rate, static_frames = bytes_per_second(painter, page, args.seconds, moving=False)
             moving_rate, moving_frames = bytes_per_second(painter, page, args.seconds, moving=True)
             browser.close()
-        expert_login.close()
-    finally:
-        if sockets:
-            sockets.close_all()
-        if agent:
-            agent.terminate()
-        if painter:
-            painter.close()
-        if server:
-            server.stop()
-        stop(xvfb)
-        shutil.rmtree(scratch, ignore_errors=True)
 
     report(args, raw_latencies, browser_latencies, (static_rate, static_frames), (moving_rate, moving_frames))
 
