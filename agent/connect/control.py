@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from agent.connect import capture
 from agent.connect.frames import Box
-from agent.connect.input import InjectionUnavailable, Injector, KeyNotTypable, Monitor, create_injector
+from agent.connect.input import InjectionUnavailable, Injector, KeyNotTypable, Monitor, bounding_box, create_injector
 from sosqueue.connect import MAX_MONITORS, Message
 
 log = logging.getLogger("sosqueue.agent.connect")
@@ -44,15 +44,6 @@ def capture_covers_desktop() -> bool:
         return capture.backend().COVERS_DESKTOP
     except ImportError:  # no capture here, so nothing is shared to point into
         return False
-
-
-def bounding_box(monitors: list[Monitor]) -> Monitor:
-    """The smallest rectangle around every monitor."""
-    left = min(monitor.x for monitor in monitors)
-    top = min(monitor.y for monitor in monitors)
-    right = max(monitor.x + monitor.width for monitor in monitors)
-    bottom = max(monitor.y + monitor.height for monitor in monitors)
-    return Monitor(left, top, right - left, bottom - top)
 
 
 def nearest_monitor(monitors: list[Monitor], x: int, y: int) -> int:

@@ -16,12 +16,13 @@ expert.
 import sys
 
 from agent import backends
-from agent.connect.input._base import InjectionUnavailable, Injector, KeyNotTypable, Monitor, PermissionMissing
+from agent.connect.input._base import InjectionUnavailable, Injector, KeyNotTypable, Monitor, PermissionMissing, \
+    bounding_box
 from sosqueue.connect import Button, Key, Modifier
 
 __all__ = ["BACKENDS", "ENVIRONMENT_VARIABLE", "Button", "InjectionUnavailable", "Injector", "Key",
            "KeyNotTypable", "Modifier", "Monitor", "PermissionMissing", "backend",
-           "create_injector"]
+           "bounding_box", "create_injector"]
 
 ENVIRONMENT_VARIABLE = "SOSQUEUE_INPUT"
 #: The backends that exist, by name.

@@ -46,6 +46,16 @@ class Monitor(NamedTuple):
     height: int
 
 
+def bounding_box(monitors: Iterable[Monitor]) -> Monitor:
+    """The smallest rectangle around every monitor: the desktop (Windows calls it the virtual screen)."""
+    monitors = list(monitors)
+    left = min(monitor.x for monitor in monitors)
+    top = min(monitor.y for monitor in monitors)
+    right = max(monitor.x + monitor.width for monitor in monitors)
+    bottom = max(monitor.y + monitor.height for monitor in monitors)
+    return Monitor(left, top, right - left, bottom - top)
+
+
 #: The characters of text that are typed as a named key.
 TEXT_KEYS = {"\n": Key.ENTER, "\t": Key.TAB}
 
@@ -195,7 +205,8 @@ class Injector:
         except ValueError:
             raise ValueError(f"modifiers must be among {', '.join(Modifier)}, not {list(modifiers)!r}") from None
         if key == TAKE_BACK_KEY and TAKE_BACK_MODIFIERS <= held:
-            raise KeyNotTypable(TAKE_BACK_LABEL, "is the customer's key to take control back, never sent for the expert")
+            raise KeyNotTypable(TAKE_BACK_LABEL,
+                                "is the customer's key to take control back, never sent for the expert")
         with self._lock:
             self._check_open()
             self._key(key, held)

@@ -35,7 +35,7 @@ import threading
 from typing import Any, Callable, Sequence
 
 from agent.connect.input import _base
-from agent.connect.input._base import InjectionUnavailable, KeyNotTypable, Monitor
+from agent.connect.input._base import InjectionUnavailable, KeyNotTypable, Monitor, bounding_box
 from sosqueue.connect import TAKE_BACK_KEY, TAKE_BACK_LABEL, TAKE_BACK_MODIFIERS, Button, Key, Modifier
 
 log = logging.getLogger(__name__)
@@ -135,18 +135,9 @@ def take_back_hot_key() -> tuple[int, int]:
     return modifiers, VIRTUAL_KEYS[TAKE_BACK_KEY]
 
 
-def virtual_desktop(monitors: Sequence[Monitor]) -> Monitor:
-    """The rectangle around all monitors (what SM_XVIRTUALSCREEN … SM_CYVIRTUALSCREEN report)."""
-    left = min(monitor.x for monitor in monitors)
-    top = min(monitor.y for monitor in monitors)
-    right = max(monitor.x + monitor.width for monitor in monitors)
-    bottom = max(monitor.y + monitor.height for monitor in monitors)
-    return Monitor(left, top, right - left, bottom - top)
-
-
 def move_inputs(x: int, y: int, monitors: Sequence[Monitor]) -> list[INPUT]:
     """The pointer to desktop point (x, y): absolute, 0..65535 over the virtual desktop."""
-    desktop = virtual_desktop(monitors)
+    desktop = bounding_box(monitors)  # what SM_XVIRTUALSCREEN … SM_CYVIRTUALSCREEN report
     dx = round((x - desktop.x) * ABSOLUTE_RANGE / max(desktop.width - 1, 1))
     dy = round((y - desktop.y) * ABSOLUTE_RANGE / max(desktop.height - 1, 1))
     return [mouse_input(MOUSEEVENTF_MOVE | MOUSEEVENTF_ABSOLUTE | MOUSEEVENTF_VIRTUALDESK, dx, dy)]
