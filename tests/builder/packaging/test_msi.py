@@ -186,6 +186,8 @@ def test_major_upgrade_replaces_older_and_same_versions_and_refuses_downgrades(c
     assert upgrade[:3] == [code, "", "2.3.4"] and int(upgrade[4]) & 0x200  # VersionMaxInclusive
     assert downgrade[:3] == [code, "2.3.4", ""] and int(downgrade[4]) & 0x002  # OnlyDetect
     assert "RemoveExistingProducts" in {row[0] for row in table(msi, "InstallExecuteSequence")}
+    assert ["NOT WIX_DOWNGRADE_DETECTED", "A newer version of [ProductName] is installed."] in table(
+        msi, "LaunchCondition")
 
 
 def test_names_with_dollars_umlauts_and_markup_survive(capsys, tmp_path, out):
