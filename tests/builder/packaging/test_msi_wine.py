@@ -96,7 +96,9 @@ def test_default_install_puts_the_module_and_both_shortcuts_and_no_autostart(win
     folder = install_folder(wine, product)
     assert (folder / f"{product}.exe").read_bytes() == module.read_bytes()
     assert json.loads((folder / "sosqueue-package.json").read_text())["version"] == "1.0.0"
-    assert {f"{product}.lnk", f"{product} SOS.lnk"} <= set(wine.shortcuts())
+    shortcuts = wine.shortcuts()
+    assert shortcuts[f"{product}.lnk"].parent.parts[-2:] == ("Start Menu", "Programs")
+    assert shortcuts[f"{product} SOS.lnk"].parent.name == "Desktop"
     assert f"{product} SOS" not in wine.values(RUN_KEY)
     (entry,) = entries_of(wine, product)
     assert (entry.values["DisplayVersion"], entry.values["Publisher"]) == ("1.0.0", COMPANY)
