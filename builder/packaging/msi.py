@@ -86,8 +86,9 @@ REMOVING = 'REMOVE ~= "ALL"'
 #: property then decides only what is installed, and ``msiexec /x`` removes whatever is there,
 #: whatever switches it is given. Removing a component that was never installed does nothing.
 #: (Remembering the properties in the registry and reading them back with AppSearch would also
-#: work, but a RegistrySearch overrides the command line on upgrades, and still fails when the
-#: value was deleted by hand; the condition needs nothing to be remembered.)
+#: work, but a RegistrySearch overrides the command line on upgrades, and the Run value stays
+#: behind again if the remembered value is lost; this condition needs nothing remembered, and
+#: wixl can write it: it is one column, set with msibuild below.)
 CONDITIONS = {"DesktopShortcut": f'DESKTOP_SHORTCUT = "1" OR {REMOVING}',
               "Autostart": f'AUTOSTART = "1" OR {REMOVING}'}
 _UPGRADE_MIGRATE_FEATURES = 0x001
