@@ -1,4 +1,4 @@
-"""The Windows MSI: a per-machine install of the module, built with ``wixl`` (msitools).
+"""The Windows MSI: a per-machine install of a Windows module, built with ``wixl`` (msitools).
 
 What it installs (``ALLUSERS=1``)::
 
@@ -10,13 +10,37 @@ What it installs (``ALLUSERS=1``)::
     HKLM\\...\\CurrentVersion\\Run  "<Product> SOS"              "<exe>" --tray (when AUTOSTART=1)
     HKLM\\Software\\<Company>\\<Product>                         InstallDir, ModuleId, key paths
 
-The UpgradeCode is derived from the module id, so every build of one module upgrades the
-last one (MajorUpgrade, same version allowed); the ProductCode is new for every build.
+Public properties (``msiexec /i X.msi /qn NAME=VALUE``), both secure, so they reach the
+elevated part of a per-machine install:
 
-wixl 0.101 (Debian 12) writes every string in Windows-1252 (a name outside it would come out
-empty, so such names are refused). It does not know ``Component/Condition``,
+``DESKTOP_SHORTCUT``
+    ``1`` (default): the SOS shortcut on the Public Desktop; ``0``: none.
+``AUTOSTART``
+    ``1``: the agent starts in the tray at every logon (the HKLM ``Run`` value); ``0``
+    (default): it does not.
+
+The properties decide what is *installed* only: removing the product (``msiexec /x``, Programs
+and Features, or the removal inside an upgrade) removes the shortcut and the ``Run`` value
+whatever properties it is given (see :data:`CONDITIONS`). They are not remembered: an upgrade
+installs what its own command line says, so give them again to every version.
+
+The install folder is fixed (``INSTALLDIR`` is not a documented property): the agent and the
+``.deb`` expect the module in one place.
+
+Versions and upgrades: ``ProductVersion`` is the ``--version`` given to ``sosqueue package
+msi``. The UpgradeCode is derived from the module id, so every build of one module is one
+product: a newer (or the same) version replaces the installed one in place (MajorUpgrade; the
+old version is removed first, leaving one entry in Programs and Features), and an older one is
+refused with "A newer version of <Product> is installed." (exit code 1603). The ProductCode is
+new for every build.
+
+Text: the string pool and the summary information are in code page 1252 (Windows-1252), so
+"Müller GmbH" reads the same on every Windows, whatever its own code page. wixl 0.101 (Debian
+12) writes strings in Windows-1252 only (text outside it would come out empty), so company and
+product names it cannot hold (Cyrillic, Greek, CJK…) are refused with ``ConfigError``, not
+transliterated. wixl does not know ``Component/Condition``, ``_ForceCodepage``,
 ``MajorUpgrade/@AllowSameVersionUpgrades`` nor ``Property/@Secure``: those are set in the built
-database with ``msibuild``'s SQL, giving the tables the WiX toolset writes for them.
+database with ``msibuild`` (SQL and ``.idt`` imports), giving the tables the WiX toolset writes.
 
 Silent install and removal::
 
@@ -38,8 +62,7 @@ from sosqueue.platforms import Platform, display_name, file_name, sos_name
 from builder.packaging.format import Format
 from builder.packaging.module import PACKAGE_MARKER, Module, marker
 from builder.packaging.output import publish, staging
-from builder.tools import Tool
-from builder.tools.wixl import Wixl
+from builder.tools.wixl import MsiBuild, Wixl
 
 log = logging.getLogger("sosqueue.builder")
 
@@ -51,27 +74,26 @@ UPGRADE_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:sosqueue:msi:upgrade-cod
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 #: The only code page wixl 0.101 writes strings in; text outside it would come out empty.
 CODEPAGE = "cp1252"
+#: Its number, for the string pool (``_ForceCodepage``) and the summary information.
+CODEPAGE_NUMBER = 1252
 #: The public properties IT sets on the msiexec command line, with their defaults.
 PROPERTIES = {"DESKTOP_SHORTCUT": "1", "AUTOSTART": "0"}
-#: Which component each public property switches, and when.
-CONDITIONS = {"DesktopShortcut": 'DESKTOP_SHORTCUT = "1"', "Autostart": 'AUTOSTART = "1"'}
+#: True whenever the whole product is being removed: ``msiexec /x``, Programs and Features, and
+#: the old product's removal inside a major upgrade all set REMOVE=ALL.
+REMOVING = 'REMOVE ~= "ALL"'
+#: Which component each public property switches. A component whose condition is false is left
+#: alone by every action, removal included, so each condition is also true while removing: the
+#: property then decides only what is installed, and ``msiexec /x`` removes whatever is there,
+#: whatever switches it is given. Removing a component that was never installed does nothing.
+#: (Remembering the properties in the registry and reading them back with AppSearch would also
+#: work, but a RegistrySearch overrides the command line on upgrades, and the Run value stays
+#: behind again if the remembered value is lost; this condition needs nothing remembered, and
+#: wixl can write it: it is one column, set with msibuild below.)
+CONDITIONS = {"DesktopShortcut": f'DESKTOP_SHORTCUT = "1" OR {REMOVING}',
+              "Autostart": f'AUTOSTART = "1" OR {REMOVING}'}
 _UPGRADE_MIGRATE_FEATURES = 0x001
 _UPGRADE_VERSION_MAX_INCLUSIVE = 0x200
 _WIXL_SECURE = "WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED"
-
-
-class MsiBuild(Tool):
-    """``msibuild`` (msitools) runs SQL on an MSI database."""
-
-    name = "msibuild"
-    executable = "msibuild"
-    debian_package = "msitools"
-
-    def query(self, msi: Path, *queries: str) -> None:
-        args: list = [msi]
-        for query in queries:
-            args += ["-q", query]
-        self.run(args)
 
 
 @dataclass(frozen=True)
@@ -132,15 +154,12 @@ def build_msi(module: Module, out_dir: Path, *, version: str, wixl: Wixl | None 
               msibuild: MsiBuild | None = None) -> BuiltMsi:
     """Build ``<Product>-<version>.msi`` for a stamped module into ``out_dir``.
 
-    :raises ConfigError: if the module is a macOS app, or its names do not fit an MSI.
+    :raises ConfigError: if the module is not a Windows program, or its names do not fit an MSI.
     :raises ToolMissing: if wixl or msibuild is not installed.
     :raises ToolFailed: if one of them fails.
     :raises OutputError: if ``out_dir`` cannot be written.
     """
-    if module.platform == Platform.MACOS:
-        raise ConfigError(f"{module.path} is a macOS app; package it with build_scripts/macos/pkgbuild.sh")
-    if module.platform != PLATFORM:
-        log.warning("%s is a %s program, not a Windows one; the MSI carries it all the same", module.path, module.platform)
+    check_platform(module)
     wixl, msibuild = wixl or Wixl(), msibuild or MsiBuild()
     wixl.verify()
     msibuild.verify()
@@ -161,9 +180,50 @@ def build_msi(module: Module, out_dir: Path, *, version: str, wixl: Wixl | None 
                               "free some space in the temporary folder (TMPDIR)") from None
         built = wixl.build(source, scratch / target.name)
         msibuild.query(built, *_fixups(version, codes["upgrade"]))
+        msibuild.import_tables(built, Path(sources), *_write_codepage_tables(Path(sources), names, version))
         publish(built, target)
     log.info("MSI ready: %s", target)
     return BuiltMsi(path=target, version=version, product_code=codes["product"], upgrade_code=codes["upgrade"])
+
+
+def check_platform(module: Module) -> None:
+    """Refuse a module that is not a Windows program, saying which platform it is.
+
+    The shared ``sosqueue package`` command knows each format's platform
+    (:attr:`Format.platform`) and should make this check for every format; until it does, the
+    MSI makes it here.
+    """
+    if module.platform == PLATFORM:
+        return
+    fix = ("package it with build_scripts/macos/pkgbuild.sh" if module.platform == Platform.MACOS
+           else "package it with: sosqueue package deb")
+    raise ConfigError(f"{module.path} is a {module.platform.label} module, and an MSI installs Windows modules only; "
+                      f"stamp the Windows base agent for the MSI, or {fix}")
+
+
+def _write_codepage_tables(folder: Path, names: Names, version: str) -> tuple[str, str]:
+    """Write the ``.idt`` files that give the database its code page, and return their names.
+
+    wixl writes the string pool's text in Windows-1252 but leaves the pool's code page at 0
+    (the installing computer's own ANSI code page: "Müller" turns into "Mьller" where it is
+    Cyrillic), and writes the summary information's texts as UTF-8 under a code page 1252
+    property ("MÃ¼ller" in Explorer). Importing ``_ForceCodepage`` sets the pool's code page;
+    importing ``_SummaryInformation`` rewrites the texts people see in Explorer in that code page.
+    """
+    codepage = "\r\n\r\n" + f"{CODEPAGE_NUMBER}\t_ForceCodepage\r\n"
+    (folder / "_ForceCodepage.idt").write_bytes(codepage.encode("ascii"))
+    texts = _summary_texts(names, version)
+    rows = {1: str(CODEPAGE_NUMBER), 3: texts["Description"], 4: texts["Manufacturer"], 6: texts["Comments"]}
+    summary = "PropertyId\tValue\r\ni2\tl255\r\n_SummaryInformation\tPropertyId\r\n"
+    summary += "".join(f"{key}\t{value}\r\n" for key, value in rows.items())
+    (folder / "_SummaryInformation.idt").write_bytes(summary.encode(CODEPAGE))
+    return "_ForceCodepage.idt", "_SummaryInformation.idt"
+
+
+def _summary_texts(names: Names, version: str) -> dict[str, str]:
+    """The summary information's texts, by the ``Package`` attribute that sets them."""
+    return {"Description": f"{names.product} {version}", "Manufacturer": names.company,
+            "Comments": f"The SOS support button of {names.company}"}
 
 
 def _stage_sources(folder: Path, module: Module, version: str) -> dict[str, Path]:
@@ -204,11 +264,10 @@ def wix_document(names: Names, *, version: str, codes: dict[str, str], files: di
     ET.register_namespace("", WIX_NAMESPACE)
     wix = _element(None, "Wix")
     product = _element(wix, "Product", Id=codes["product"], Name=names.product, Language="1033",
-                       Codepage="1252", Version=version, Manufacturer=names.company,
+                       Codepage=str(CODEPAGE_NUMBER), Version=version, Manufacturer=names.company,
                        UpgradeCode=codes["upgrade"])
     _element(product, "Package", InstallerVersion="500", Compressed="yes", InstallScope="perMachine",
-             SummaryCodepage="1252", Description=f"{names.product} {version}", Manufacturer=names.company,
-             Comments=f"The SOS support button of {names.company}")
+             SummaryCodepage=str(CODEPAGE_NUMBER), **_summary_texts(names, version))
     _element(product, "Media", Id="1", Cabinet="module.cab", EmbedCab="yes")
     _element(product, "MajorUpgrade", DowngradeErrorMessage="A newer version of [ProductName] is installed.")
     for icon in ("app", "sos"):

@@ -1,11 +1,14 @@
 """``sosqueue package msi``: the MSI's tables read back with msiinfo, its cabinet unpacked with
 msiextract, its codes and switches, and bad input.
 
-The module in these tests is a stamped Linux program: the MSI does not look inside it.
+The module in these tests is a stamped minimal PE program (:mod:`windows_modules`); the MSI
+only checks that it is a Windows program. What the MSI does when installed is in
+``test_msi_wine.py``.
 """
 
 import json
 import shutil
+import struct
 import subprocess
 import uuid
 from pathlib import Path
@@ -19,6 +22,7 @@ from builder.packaging.module import read_module
 from builder.packaging.msi import UPGRADE_NAMESPACE, build_msi
 from builder.tools.wixl import MsiInfo, Wixl
 from tests.builder.packaging import assert_refused, damage, entries, plain_copy, run_cli, stamp_module, unique_product
+from tests.builder.packaging.windows_modules import stamp_windows_module, windows_base
 
 HAS_MSITOOLS = all(shutil.which(tool) for tool in ("wixl", "msiinfo", "msibuild", "msiextract"))
 pytestmark = pytest.mark.skipif(not HAS_MSITOOLS, reason="wixl and msitools are not installed")
@@ -38,6 +42,25 @@ def components(msi: Path) -> dict[str, list[str]]:
     return {row[0]: row[1:] for row in table(msi, "Component")}
 
 
+def summary_information(msi: Path) -> dict[int, int | bytes]:
+    """The summary information's properties by id, read from the raw stream: numbers, and
+    texts as the bytes stored (their code page is property 1)."""
+    data = MsiInfo().stream(msi, "\x05SummaryInformation")
+    (section,) = struct.unpack_from("<I", data, 44)
+    _, count = struct.unpack_from("<II", data, section)
+    found: dict[int, int | bytes] = {}
+    for index in range(count):
+        pid, offset = struct.unpack_from("<II", data, section + 8 + 8 * index)
+        (kind,) = struct.unpack_from("<I", data, section + offset)
+        if kind in (2, 3):  # VT_I2, VT_I4
+            found[pid] = struct.unpack_from("<h" if kind == 2 else "<i", data, section + offset + 4)[0]
+        elif kind == 30:  # VT_LPSTR: length with the terminating NUL, then the bytes
+            (length,) = struct.unpack_from("<I", data, section + offset + 4)
+            start = section + offset + 8
+            found[pid] = data[start:start + length].rstrip(b"\0")
+    return found
+
+
 @pytest.fixture
 def product() -> str:
     return unique_product()
@@ -45,7 +68,7 @@ def product() -> str:
 
 @pytest.fixture
 def module(tmp_path, product) -> Path:
-    return stamp_module(tmp_path / "modules", product=product, company="Acme Corp")
+    return stamp_windows_module(tmp_path / "modules", product=product, company="Acme Corp")
 
 
 @pytest.fixture
@@ -82,15 +105,16 @@ def test_module_is_installed_under_program_files_company_product(capsys, module,
     assert components(msi)["Module"][1] == "INSTALLDIR"
 
 
-def test_public_properties_switch_desktop_shortcut_and_autostart(capsys, module, out):
-    """DESKTOP_SHORTCUT (default 1) and AUTOSTART (default 0) are secure properties conditioning their components."""
+def test_public_properties_switch_desktop_shortcut_and_autostart_at_install_only(capsys, module, out):
+    """DESKTOP_SHORTCUT (default 1) and AUTOSTART (default 0) are secure properties conditioning their
+    components, whose conditions are also true while the product is removed (REMOVE=ALL)."""
     msi = build(capsys, module, out)
     found = properties(msi)
     assert (found["DESKTOP_SHORTCUT"], found["AUTOSTART"]) == ("1", "0")
     assert {"DESKTOP_SHORTCUT", "AUTOSTART"} <= set(found["SecureCustomProperties"].split(";"))
     parts = components(msi)
-    assert parts["DesktopShortcut"][3] == 'DESKTOP_SHORTCUT = "1"'
-    assert parts["Autostart"][3] == 'AUTOSTART = "1"'
+    assert parts["DesktopShortcut"][3] == 'DESKTOP_SHORTCUT = "1" OR REMOVE ~= "ALL"'
+    assert parts["Autostart"][3] == 'AUTOSTART = "1" OR REMOVE ~= "ALL"'
     assert parts["Module"][3] == "" and parts["MenuShortcut"][3] == ""
 
 
@@ -148,8 +172,8 @@ def test_upgrade_code_is_stable_and_product_code_new_per_build(capsys, tmp_path,
 
 def test_other_modules_get_other_upgrade_codes(capsys, tmp_path, out):
     """Modules with different ids never upgrade each other."""
-    first = build(capsys, stamp_module(tmp_path / "a", product=unique_product()), out)
-    second = build(capsys, stamp_module(tmp_path / "b", product=unique_product()), out)
+    first = build(capsys, stamp_windows_module(tmp_path / "a", product=unique_product()), out)
+    second = build(capsys, stamp_windows_module(tmp_path / "b", product=unique_product()), out)
     assert properties(first)["UpgradeCode"] != properties(second)["UpgradeCode"]
 
 
@@ -162,18 +186,35 @@ def test_major_upgrade_replaces_older_and_same_versions_and_refuses_downgrades(c
     assert upgrade[:3] == [code, "", "2.3.4"] and int(upgrade[4]) & 0x200  # VersionMaxInclusive
     assert downgrade[:3] == [code, "2.3.4", ""] and int(downgrade[4]) & 0x002  # OnlyDetect
     assert "RemoveExistingProducts" in {row[0] for row in table(msi, "InstallExecuteSequence")}
+    assert ["NOT WIX_DOWNGRADE_DETECTED", "A newer version of [ProductName] is installed."] in table(
+        msi, "LaunchCondition")
 
 
 def test_names_with_dollars_umlauts_and_markup_survive(capsys, tmp_path, out):
     """A product "Cash$ Hülfe" and a company "A & B <Co>" arrive exactly; folders drop what Windows forbids."""
     product = f"Cash$ Hülfe {unique_product()[-6:]}"
-    module = stamp_module(tmp_path / "m", product=product, company="A & B <Co>", name="module with spaces")
+    module = stamp_windows_module(tmp_path / "m", product=product, company="A & B <Co>", name="module with spaces")
     msi = build(capsys, module, out)
     found = properties(msi)
     assert (found["ProductName"], found["Manufacturer"]) == (product, "A & B <Co>")
     directories = {row[0]: row[1:] for row in table(msi, "Directory")}
     assert directories["CompanyFolder"] == ["ProgramFiles64Folder", "A & B Co"]
     assert f"{product}.exe" in {row[2] for row in table(msi, "File")}
+
+
+def test_string_pool_and_summary_information_are_in_code_page_1252(capsys, tmp_path, out):
+    """"Müller GmbH" is stored as Windows-1252 bytes under code page 1252, in the string pool
+    (_ForceCodepage) and in the summary information Explorer shows."""
+    product = f"Hülfe {unique_product()[-6:]}"
+    msi = build(capsys, stamp_windows_module(tmp_path / "m", product=product, company="Müller GmbH"), out,
+                "--version", "1.0.0")
+    assert "1252\t_ForceCodepage" in MsiInfo().export(msi, "_ForceCodepage").splitlines()
+    assert (properties(msi)["ProductName"], properties(msi)["Manufacturer"]) == (product, "Müller GmbH")
+    summary = summary_information(msi)
+    assert summary[1] == 1252
+    assert summary[3] == f"{product} 1.0.0".encode("cp1252")  # Subject
+    assert summary[4] == "Müller GmbH".encode("cp1252")  # Author
+    assert summary[6] == "The SOS support button of Müller GmbH".encode("cp1252")  # Comments
 
 
 def test_json_output_names_the_codes(capsys, module, out):
@@ -200,7 +241,7 @@ def test_missing_module_is_refused(capsys, tmp_path, out):
 
 def test_base_agent_is_refused(capsys, tmp_path, out):
     """An unstamped program: DAMAGED_MODULE, naming the base agent."""
-    refused(capsys, out, ["--module", str(plain_copy(tmp_path / "b"))], ExitCode.DAMAGED_MODULE, "base agent")
+    refused(capsys, out, ["--module", str(plain_copy(tmp_path / "b", base=windows_base(tmp_path / "w")))], ExitCode.DAMAGED_MODULE, "base agent")
 
 
 def test_damaged_module_is_refused(capsys, module, out):
@@ -217,14 +258,20 @@ def test_unwritable_out_is_refused(capsys, tmp_path, module):
 
 def test_preprocessor_syntax_in_the_product_name_is_refused(capsys, tmp_path, out):
     """wixl would expand "$(" in a name: CONFIG, before anything is written."""
-    module = stamp_module(tmp_path / "m", product="Help $(var.X)")
+    module = stamp_windows_module(tmp_path / "m", product="Help $(var.X)")
     refused(capsys, out, ["--module", str(module)], ExitCode.CONFIG, "$(")
 
 
 def test_names_outside_windows_1252_are_refused(capsys, tmp_path, out):
     """wixl writes Windows-1252 only: a Cyrillic product name is a CONFIG error, not an empty name."""
-    module = stamp_module(tmp_path / "m", product="Поддержка " + unique_product()[-6:])
+    module = stamp_windows_module(tmp_path / "m", product="Поддержка " + unique_product()[-6:])
     refused(capsys, out, ["--module", str(module)], ExitCode.CONFIG, "Windows-1252")
+
+
+def test_linux_module_is_refused_naming_its_platform(capsys, tmp_path, out):
+    """A stamped Linux program: CONFIG, one line saying it is a Linux module."""
+    module = stamp_module(tmp_path / "m", product=unique_product())
+    refused(capsys, out, ["--module", str(module)], ExitCode.CONFIG, "is a Linux module")
 
 
 def test_macos_app_is_refused(tmp_path, out, module):
