@@ -71,7 +71,7 @@ configure() {
     mkdir -p "$STATE_DIR"
     touch "$LIST"
     local_users | while IFS="$TAB" read -r name home; do
-        if ! path=$(as_user "$name" user-ensure "$home"); then
+        if ! path=$(as_user "$name" user-ensure "$home" "$(recorded_path "$name")"); then
             log "no SOS shortcut for $name"
         elif [ -n "$path" ] && [ -z "$(recorded_path "$name")" ]; then
             printf '%s\t%s\n' "$name" "$path" >> "$LIST"
@@ -138,9 +138,14 @@ mark_trusted() {
 }
 
 # The user's shortcut: made (and its path printed) if the user never had one, else refreshed
-# if the user kept it.
+# if the user kept it. $2: the path shortcuts.list has for the user (versions before the
+# per-user record listed only there), taken over as the record.
 user_ensure() {
     record="$1/$USER_STATE/sos-shortcut"
+    if [ ! -f "$record" ] && [ -n "${2:-}" ]; then
+        mkdir -p -- "$1/$USER_STATE"
+        printf '%s\n' "$2" > "$record"
+    fi
     if [ -f "$record" ]; then
         user_refresh "$(cat -- "$record")"
         return 0
@@ -191,7 +196,7 @@ case $command in
     configure) configure ;;
     remove) remove ;;
     login) login ;;
-    user-ensure) user_ensure "$1" ;;
+    user-ensure) user_ensure "$1" "${2:-}" ;;
     user-refresh) user_refresh "$1" ;;
     user-remove) user_remove "$1" ;;
     user-forget) user_forget "$1" ;;

@@ -606,6 +606,22 @@ def test_upgrade_does_not_bring_back_a_shortcut_the_user_deleted(capsys, tmp_pat
 
 
 @needs_dpkg
+def test_upgrade_from_a_version_without_user_records_keeps_a_deleted_shortcut_deleted(capsys, tmp_path, machine,
+                                                                                       module, out, product):
+    """Earlier versions listed shortcuts only in shortcuts.list; the next version takes that over
+    as the user's record instead of making the shortcut again."""
+    package = slug(product)
+    user = machine.add_user()
+    machine.install(build(capsys, module, out, "--version", "1.0.0"))
+    shutil.rmtree(user.home / ".local" / "state" / package)  # as an earlier version left it: list only
+    shortcut = user.home / "Desktop" / f"{product} SOS.desktop"
+    shortcut.unlink()
+    machine.install(build(capsys, module, tmp_path / "v2", "--version", "1.0.1"))
+    assert not shortcut.exists()
+    assert (user.home / ".local" / "state" / package / "sos-shortcut").read_text() == f"{shortcut}\n"
+
+
+@needs_dpkg
 def test_remove_keeps_a_login_shortcut_the_user_changed(capsys, machine, module, out, product):
     """Removal takes the shortcuts users got at login, but not one the user edited."""
     machine.install(build(capsys, module, out))
