@@ -1,7 +1,6 @@
 """Linux: real ``.desktop`` files on the desktop, in the menu and in autostart, that really run."""
 
 import hashlib
-import logging
 import os
 import pwd
 import re

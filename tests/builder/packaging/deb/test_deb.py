@@ -452,7 +452,8 @@ def test_missing_maintainer_is_refused_asking_for_the_option(capsys, module, out
 
 
 @pytest.mark.parametrize("maintainer", ["Acme Corp", "it@acme.example", "<it@acme.example>", "Acme IT <it@acme>",
-                                        "Acme IT <it@acme.example>, Bob <bob@acme.example>", "Acme IT <it acme.example>"])
+                                        "Acme IT <it@acme.example>, Bob <bob@acme.example>",
+                                        "Acme IT <it acme.example>"])
 def test_malformed_maintainer_is_refused(capsys, module, out, maintainer):
     """A Maintainer that is not 'Name <address>': CONFIG, with an example."""
     refused(capsys, out, ["--module", str(module), "--maintainer", maintainer], ExitCode.CONFIG, "'Name <address>'")
@@ -506,7 +507,8 @@ def test_dpkg_install_and_remove_with_shortcuts_for_every_user(capsys, machine, 
     assert "warning" not in result.stderr.lower(), result.stderr
 
     installed = Path(f"/opt/{package}/{package}")
-    conffiles = [Path(f"/etc/xdg/autostart/{package}.desktop"), Path(f"/etc/xdg/autostart/{package}-sos-shortcut.desktop")]
+    conffiles = [Path(f"/etc/xdg/autostart/{package}.desktop"),
+                 Path(f"/etc/xdg/autostart/{package}-sos-shortcut.desktop")]
     assert installed.stat().st_mode & 0o777 == 0o755
     assert module_config.parse(payload.read(installed)).module_id == read_module(module).module_id
     for path in (Path(f"/usr/share/applications/{package}.desktop"), *conffiles):
