@@ -6,6 +6,11 @@ import re
 #: The theme icon used when the module has no icon.
 FALLBACK_ICON = "help-browser"
 
+#: The X11 class (WM_CLASS res_class) of the agent's windows, for ``StartupWMClass``: docks tie
+#: a window to the launcher whose StartupWMClass is its class. Tk makes it from the root's
+#: ``className`` (``agent.ui.create_root``'s ``"SosQueue"``) with only the first letter capital.
+WINDOW_CLASS = "Sosqueue"
+
 # Characters that make an Exec argument need double quotes (Desktop Entry Spec, "The Exec key").
 _RESERVED = frozenset(" \t\n\"'\\><~|&;$*?#()`")
 _ESCAPED_IN_QUOTES = re.compile(r'(["`$\\])')

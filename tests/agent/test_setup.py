@@ -241,16 +241,21 @@ def test_module_without_icons_gets_the_theme_fallback(desktop_home, caplog):
 
 
 def test_all_users_install_uses_system_folders_and_a_shared_manifest(config, desktop_home):
-    """For all users: system menu and autostart entries, icons and manifest in the shared folder."""
+    """For all users: the SOS shortcut's login entry, system menu and autostart entries with the
+    brand's icons, icons and manifest in the shared folder; uninstall takes them and the template folder."""
     created = setup.install(config, LAUNCH, all_users=True, autostart=True)
     shared = desktop_home.agent_home / "shared" / MODULE["module_id"]
-    assert created == [desktop_home.system_applications / "sosqueue-acme-support.desktop",
+    assert created == [desktop_home.system_autostart / "sosqueue-acme-support-sos-shortcut.desktop",
+                       desktop_home.system_applications / "sosqueue-acme-support.desktop",
                        desktop_home.system_autostart / "sosqueue-acme-support.desktop"]
-    assert desktop_entry(created[0])["Icon"] == str(shared / "icons" / "app.png")
+    assert desktop_entry(created[0])["Icon"] == str(shared / "icons" / "sos.png")
+    assert desktop_entry(created[1])["Icon"] == str(shared / "icons" / "app.png")
+    assert desktop_entry(created[2])["Icon"] == str(shared / "icons" / "app.png")
     assert (shared / setup.MANIFEST_NAME).exists()
     assert not desktop_home.desktop.exists()
     setup.uninstall(config, all_users=True)
     assert files_under(desktop_home.system_applications, desktop_home.system_autostart, shared) == []
+    assert not desktop_home.system_templates.parent.exists()
 
 
 def test_user_uninstall_leaves_the_all_users_setup_alone(config, desktop_home):

@@ -1,4 +1,4 @@
-"""The ``.deb`` package: the module under ``/opt``, a menu entry, optional autostart, and an SOS
+"""The ``.deb`` package: the module under ``/opt``, a menu entry, autostart, and an SOS
 shortcut on the desktop of every user.
 
 Layout, with ``P`` the package name (``sosqueue-`` and the product name as a slug, the same id
@@ -11,34 +11,54 @@ system one instead of showing twice)::
     /opt/P/desktop-shortcuts                  adds and removes the users' copies (sh)
     /opt/P/sosqueue-package.json              tells the agent that a package set it up
     /usr/share/applications/P.desktop         the menu entry
-    /etc/xdg/autostart/P.desktop              with --autostart: the tray at every login
-    /etc/skel/Desktop/<Product> SOS.desktop   the shortcut for users created later
+    /usr/share/doc/P/copyright, changelog.gz  what Debian policy asks of every package
+    /etc/xdg/autostart/P.desktop              the tray at every login (Hidden=true without --autostart)
+    /etc/xdg/autostart/P-sos-shortcut.desktop runs ``desktop-shortcuts login`` at every login
     /var/lib/P/shortcuts.list                 the users' shortcuts the package created
 
-The files under ``/etc`` are not conffiles: they are generated, and ``dpkg -r`` must remove
-them (an autostart entry left behind would point at a removed program).
+Every file under ``/etc`` is a conffile (``DEBIAN/conffiles``): an admin's edit survives an
+upgrade, ``dpkg -r`` leaves them and ``dpkg -P`` removes them. Both entries are always shipped
+and switched on or off inside (``Hidden=true``), so a build with other options changes them
+instead of leaving an obsolete conffile behind; their ``TryExec`` keeps them from running
+anything once the package is removed but not purged.
 
-The maintainer scripts call ``desktop-shortcuts``: for every local user (``UID_MIN`` to
-``UID_MAX`` from ``/etc/login.defs``, with a home folder and a login shell; root is left out)
-it writes ``<Product> SOS.desktop`` into the user's desktop folder (``XDG_DESKTOP_DIR`` from
-``~/.config/user-dirs.dirs``, else ``~/Desktop``) *as that user* (``runuser``), so a link
-planted in a home folder can never make root write or remove anything elsewhere.
+The SOS shortcut: the maintainer scripts call ``desktop-shortcuts``, which for every local user
+(``UID_MIN`` to ``UID_MAX`` from ``/etc/login.defs``, with a home folder and a login shell; root
+is left out) writes ``<Product> SOS.desktop`` into the user's desktop folder (``XDG_DESKTOP_DIR``
+from ``~/.config/user-dirs.dirs``, else ``~/Desktop``) *as that user* (``runuser``), so a link
+planted in a home folder can never make root write or remove anything elsewhere. A user
+created later has no home yet at install time: the ``P-sos-shortcut`` autostart entry runs
+``desktop-shortcuts login`` in their session, which makes their shortcut once (a per-user
+record in ``~/.local/state/P`` keeps a deleted shortcut deleted).
+
+The data archive has no entry for ``/opt`` itself (dpkg would count the package as an owner of
+``/opt`` and warn on purge that it cannot remove it); ``preinst`` makes ``/opt`` if a system
+has none. :data:`~builder.packaging.deb.lintian.ALLOWED_TAGS` lists the lintian tags such a
+package still gets, and why each is acceptable.
 
 The helper is ``desktop-shortcuts.sh`` in this package's data (:mod:`.scripts` fills in its
 settings); the texts people see, with their German translations, are in :mod:`.texts`.
 """
 
+import email.utils
+import gzip
 import hashlib
+import io
 import logging
+import os
+import re
 import shutil
 import subprocess
+import tarfile
+import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from sosqueue import binaries, desktop_entry as entries
-from sosqueue.desktop_entry import localized_keys
+from sosqueue.desktop_entry import WINDOW_CLASS, localized_keys
 from sosqueue.errors import ConfigError, OutputError
 from sosqueue.platforms import Platform
 from builder.packaging.deb import texts
@@ -54,6 +74,11 @@ log = logging.getLogger("sosqueue.builder")
 
 PLATFORM = Platform.LINUX
 SUFFIX = ".deb"
+
+#: ``Name <address>`` as Debian policy 5.6.2 wants the Maintainer field: a name, one e-mail address.
+MAINTAINER_PATTERN = re.compile(r"^[^<>,@\s][^<>,@]*? <[^<>@\s]+@[^<>@\s]+\.[^<>@\s.]+>$")
+#: Directories that are the system's, not the package's: left out of the data archive.
+SYSTEM_DIRECTORIES = ("./opt/",)
 
 
 @dataclass(frozen=True)
@@ -77,8 +102,11 @@ def build_deb(module: Module, out_dir: Path, *, version: str, autostart: bool = 
     :raises ToolFailed: if dpkg-deb fails.
     :raises OutputError: if ``out_dir`` cannot be written.
     """
+    # The formats' shared check (builder/packaging) should replace this one.
     if module.platform != PLATFORM:
-        raise ConfigError(f"{module.path} is a {module.platform} module; a .deb needs a module stamped onto a Linux base")
+        raise ConfigError(f"{module.path} is a {Platform(module.platform).label} module; a .deb needs a module "
+                          "stamped onto a Linux base")
+    maintainer = maintainer_field(module, maintainer)
     tool = tool or DpkgDeb()
     tool.verify()
     layout = Layout.for_module(module)
@@ -90,7 +118,8 @@ def build_deb(module: Module, out_dir: Path, *, version: str, autostart: bool = 
     with staging(out_dir) as scratch:
         tree = scratch / "tree"
         try:
-            _write_tree(tree, module, layout, version=version, autostart=autostart, desktop_shortcut=desktop_shortcut)
+            _write_tree(tree, module, layout, version=version, autostart=autostart, desktop_shortcut=desktop_shortcut,
+                        maintainer=maintainer)
             _write_control(tree, module, layout, version=version, architecture=architecture, depends=depends,
                            maintainer=maintainer, desktop_shortcut=desktop_shortcut)
         except OSError as error:
@@ -100,6 +129,7 @@ def build_deb(module: Module, out_dir: Path, *, version: str, autostart: bool = 
         # gzip: the module is mostly PyInstaller's compressed archive, which dpkg-deb's default
         # xz shrinks by 0.2 % in 35 s instead of gzip's 1 s.
         tool.build(tree, built, compression="gzip")
+        _drop_directory_entries(built, SYSTEM_DIRECTORIES)
         publish(built, target)
     log.info("package ready: %s", target)
     return BuiltDeb(path=target, package=layout.package, version=version, architecture=architecture, depends=depends)
@@ -109,7 +139,7 @@ def build_deb(module: Module, out_dir: Path, *, version: str, autostart: bool = 
 
 
 def _write_tree(tree: Path, module: Module, layout: Layout, *, version: str, autostart: bool,
-                desktop_shortcut: bool) -> None:
+                desktop_shortcut: bool, maintainer: str) -> None:
     _copy(module.path, tree, layout.executable)
     icons = {}
     for name in ("app", "sos"):
@@ -120,23 +150,125 @@ def _write_tree(tree: Path, module: Module, layout: Layout, *, version: str, aut
     sos_icon = icons.get("sos") or app_icon
     _put(tree, f"{layout.install_dir}/{PACKAGE_MARKER}",
          marker(module, installer="deb", package=layout.package, version=version))
+    window = {"StartupWMClass": WINDOW_CLASS}
     _put(tree, layout.menu_entry, desktop_entry(
         layout.product, [layout.executable], icon=app_icon, comments=texts.MENU_COMMENT,
-        extra={"Categories": "Utility;", **localized_keys("Keywords", texts.MENU_KEYWORDS)}))
-    if autostart:
-        _put(tree, layout.autostart_entry, desktop_entry(
-            layout.product, [layout.executable, "--tray"], icon=app_icon, comments=texts.MENU_COMMENT,
-            extra={"NoDisplay": "true", "X-GNOME-Autostart-enabled": "true"}))
+        extra={"Categories": "Utility;", **localized_keys("Keywords", texts.MENU_KEYWORDS), **window}))
+    _put(tree, layout.autostart_entry, desktop_entry(
+        layout.product, [layout.executable, "--tray"], icon=app_icon, comments=texts.MENU_COMMENT,
+        extra={"NoDisplay": "true", **_autostart_switch(autostart), **window}))
+    _put(tree, layout.login_entry, desktop_entry(
+        layout.sos_name, [layout.helper, "login"], icon=sos_icon, comments=texts.SOS_COMMENT,
+        extra={"NoDisplay": "true", **_autostart_switch(desktop_shortcut)}))
     if desktop_shortcut:
-        shortcut = desktop_entry(layout.sos_name, [layout.executable, "--sos"], icon=sos_icon, comments=texts.SOS_COMMENT)
-        _put(tree, layout.template, shortcut)
-        _put(tree, layout.skel_shortcut, shortcut, mode=0o755)
+        _put(tree, layout.template, desktop_entry(layout.sos_name, [layout.executable, "--sos"], icon=sos_icon,
+                                                  comments=texts.SOS_COMMENT, extra=window))
     _put(tree, layout.helper, shortcut_helper(layout, wanted=desktop_shortcut).encode(), mode=0o755)
+    _put(tree, f"{layout.doc_dir}/copyright", copyright_file(module, layout).encode())
+    _put(tree, f"{layout.doc_dir}/changelog.gz", changelog(layout, version=version, maintainer=maintainer))
     for name, text in maintainer_scripts(layout).items():
         _put(tree, f"DEBIAN/{name}", text.encode(), mode=0o755)
+    _put(tree, "DEBIAN/conffiles", "".join(f"/{path}\n" for path in _etc_files(tree)).encode())
     _put(tree, "DEBIAN/md5sums", _md5sums(tree))
     for folder in [tree, *(path for path in tree.rglob("*") if path.is_dir())]:
         folder.chmod(0o755)  # the staging folder is private (0700); the package's folders are not
+
+
+def _autostart_switch(enabled: bool) -> dict[str, str]:
+    """An autostart entry switched on, or off (``Hidden=true``: "deleted", in the Desktop
+    Application Autostart Specification) so an admin can switch it on by editing one line."""
+    return {"X-GNOME-Autostart-enabled": "true"} if enabled else {"Hidden": "true"}
+
+
+def _etc_files(tree: Path) -> list[str]:
+    return sorted(path.relative_to(tree).as_posix() for path in (tree / "etc").rglob("*") if path.is_file())
+
+
+def build_time() -> int:
+    """When the package is built: ``SOURCE_DATE_EPOCH`` when set (reproducible builds), else now."""
+    return int(os.environ.get("SOURCE_DATE_EPOCH") or time.time())
+
+
+def copyright_file(module: Module, layout: Layout) -> str:
+    """``/usr/share/doc/P/copyright`` in the machine-readable format (DEP-5)."""
+    company = _one_line(module.config.brand.company)
+    year = time.gmtime(build_time()).tm_year
+    return (f"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+            f"Upstream-Name: {layout.product}\n"
+            f"Comment: {texts.COPYRIGHT_COMMENT.format(product=layout.product, company=company)}\n"
+            f"\n"
+            f"Files: *\n"
+            f"Copyright: {year} {company}\n"
+            f"License: custom\n"
+            f" {texts.LICENSE_TEXT.format(company=company)}\n")
+
+
+def changelog(layout: Layout, *, version: str, maintainer: str) -> bytes:
+    """``changelog.gz``: one entry for this version, compressed the way dpkg-buildpackage does (gzip -9n)."""
+    stamp = build_time()
+    text = (f"{layout.package} ({version}) unstable; urgency=medium\n\n"
+            f"  * {texts.CHANGELOG_ENTRY.format(product=layout.product, version=version)}\n\n"
+            f" -- {maintainer}  {email.utils.formatdate(stamp)}\n")
+    buffer = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, compresslevel=9, mtime=0) as compressed:
+        compressed.write(text.encode())
+    return buffer.getvalue()
+
+
+def maintainer_field(module: Module, maintainer: str | None) -> str:
+    """The Maintainer field: ``maintainer`` if it is ``Name <address>``, else a ``ConfigError``.
+
+    A module configuration carries no support address today; without ``--maintainer`` the
+    package is refused rather than given a contact nobody reads.
+    """
+    if maintainer is None:
+        raise ConfigError(f"the module of {_one_line(module.config.brand.company)} names no support address for the "
+                          "package's Maintainer; pass --maintainer 'Your IT <it@example.com>'")
+    field = _one_line(maintainer)
+    if not MAINTAINER_PATTERN.match(field):
+        raise ConfigError(f"--maintainer {maintainer!r} is not 'Name <address>'; "
+                          "pass e.g. --maintainer 'Acme IT <it@acme.example>'")
+    return field
+
+
+def _drop_directory_entries(deb: Path, directories: tuple[str, ...]) -> None:
+    """Rewrite ``deb`` without the data archive's entries for ``directories`` (``./opt/``):
+    dpkg-deb lists every parent folder, which makes the package an owner of ``/opt``."""
+    members = _ar_members(deb.read_bytes())
+    name = next(name for name in members if name.startswith("data.tar"))
+    if name != "data.tar.gz":
+        raise RuntimeError(f"{deb} has {name}; expected data.tar.gz")
+    source = io.BytesIO(gzip.decompress(members[name]))
+    target = io.BytesIO()
+    with tarfile.open(fileobj=source, mode="r:") as old, \
+            tarfile.open(fileobj=target, mode="w:", format=tarfile.GNU_FORMAT) as new:
+        for entry in old:
+            if entry.name in directories or f"{entry.name}/" in directories:
+                continue
+            new.addfile(entry, old.extractfile(entry) if entry.isfile() else None)
+    members[name] = gzip.compress(target.getvalue(), compresslevel=9, mtime=0)
+    deb.write_bytes(_ar_archive(members))
+
+
+def _ar_members(data: bytes) -> dict[str, bytes]:
+    if not data.startswith(b"!<arch>\n"):
+        raise RuntimeError("not an ar archive")
+    members, offset = {}, 8
+    while offset < len(data):
+        header = data[offset:offset + 60]
+        name = header[:16].decode().strip().rstrip("/")
+        size = int(header[48:58].decode().strip())
+        members[name] = data[offset + 60:offset + 60 + size]
+        offset += 60 + size + (size % 2)
+    return members
+
+
+def _ar_archive(members: dict[str, bytes]) -> bytes:
+    parts = [b"!<arch>\n"]
+    for name, data in members.items():
+        header = f"{name:<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(data):<10}`\n".encode()
+        parts += [header, data, b"\n" if len(data) % 2 else b""]
+    return b"".join(parts)
 
 
 def _put(tree: Path, path: str, data: bytes, *, mode: int = 0o644) -> Path:
@@ -170,13 +302,13 @@ def _installed_size(tree: Path) -> int:
 
 
 def _write_control(tree: Path, module: Module, layout: Layout, *, version: str, architecture: str,
-                   depends: str, maintainer: str | None, desktop_shortcut: bool) -> None:
+                   depends: str, maintainer: str, desktop_shortcut: bool) -> None:
     company = module.config.brand.company
     fields = {
         "Package": layout.package,
         "Version": version,
         "Architecture": architecture,
-        "Maintainer": _one_line(maintainer or company),
+        "Maintainer": maintainer,
         "Installed-Size": str(_installed_size(tree)),
         "Depends": depends,
         "Section": "utils",
@@ -188,7 +320,9 @@ def _write_control(tree: Path, module: Module, layout: Layout, *, version: str, 
 
 def _description(layout: Layout, company: str, *, desktop_shortcut: bool) -> str:
     where = texts.WHERE_WITH_SHORTCUT if desktop_shortcut else texts.WHERE_MENU_ONLY
-    return texts.DESCRIPTION.format(product=layout.product, company=_one_line(company), where=where)
+    synopsis = texts.SYNOPSIS.format(product=layout.product, company=_one_line(company))
+    body = texts.DESCRIPTION.format(product=layout.product, company=_one_line(company), where=where)
+    return synopsis + "\n" + textwrap.fill(body, width=79, initial_indent=" ", subsequent_indent=" ")
 
 
 def _one_line(text: str) -> str:
@@ -261,6 +395,7 @@ FORMAT = Format(
         click.option("--no-desktop-shortcut", "no_shortcut", is_flag=True,
                      help="No SOS shortcut on the users' desktops (the menu entry stays)."),
         click.option("--maintainer",
-                     help="The package's Maintainer field, e.g. 'Acme IT <it@acme.example>' (default: the brand's company)."),
+                     help="The package's Maintainer: 'Name <address>', e.g. 'Acme IT <it@acme.example>' (required: "
+                          "the module names no support address)."),
     ),
 )

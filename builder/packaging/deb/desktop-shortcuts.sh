@@ -1,11 +1,13 @@
 #!/bin/sh
-# The SOS shortcut on the desktop of every user of this computer, kept by the package's
-# maintainer scripts:
-#   configure  add a shortcut for each user who has none yet (or remove them all when the
-#              package was built without shortcuts), refresh the ones that are still there
-#   remove     remove the shortcuts listed in shortcuts.list, and unchanged copies that
-#              users created since got from /etc/skel
-# Each user's shortcut is written and removed by that user (runuser), never by root.
+# The SOS shortcut on the desktop of every user of this computer:
+#   configure  (postinst) add a shortcut for each user who never had one (or remove them all
+#              when the package was built without shortcuts), refresh the ones still there
+#   login      (the autostart entry, in each user's session) the same for the user logging in:
+#              users created after the install get their shortcut at their first login
+#   remove     (prerm) remove the shortcuts the package made, except copies a user changed
+# Each user's record, ~/.local/state/PACKAGE/sos-shortcut, holds the path of the shortcut made
+# for them: a user who deleted it does not get it back. Each user's files are written and
+# removed by that user (runuser), never by root.
 set -e
 
 # The package's settings, filled in when it is built (builder/packaging/deb/scripts.py).
@@ -16,6 +18,7 @@ STATE_DIR=''
 SELF=''
 WANTED=''
 LIST="$STATE_DIR/shortcuts.list"
+USER_STATE=".local/state/$PACKAGE"
 TAB=$(printf '\t')
 
 log() {
@@ -68,13 +71,10 @@ configure() {
     mkdir -p "$STATE_DIR"
     touch "$LIST"
     local_users | while IFS="$TAB" read -r name home; do
-        recorded=$(recorded_path "$name")
-        if [ -n "$recorded" ]; then
-            as_user "$name" user-refresh "$recorded" || log "could not refresh $recorded"
-        elif path=$(as_user "$name" user-install "$home"); then
-            printf '%s\t%s\n' "$name" "$path" >> "$LIST"
-        else
+        if ! path=$(as_user "$name" user-ensure "$home" "$(recorded_path "$name")"); then
             log "no SOS shortcut for $name"
+        elif [ -n "$path" ] && [ -z "$(recorded_path "$name")" ]; then
+            printf '%s\t%s\n' "$name" "$path" >> "$LIST"
         fi
     done
 }
@@ -88,11 +88,9 @@ remove() {
             fi
         done < "$LIST"
     fi
-    if [ -f "$TEMPLATE" ]; then
-        local_users | while IFS="$TAB" read -r name home; do
-            as_user "$name" user-remove-copy "$home" || log "could not check the desktop of $name"
-        done
-    fi
+    local_users | while IFS="$TAB" read -r name home; do
+        as_user "$name" user-forget "$home" || log "could not check the desktop of $name"
+    done
     rm -f "$LIST"
 }
 
@@ -139,11 +137,30 @@ mark_trusted() {
     timeout 10 gio set -t string "$1" metadata::xfce-exe-checksum "$checksum" > /dev/null 2>&1 || true
 }
 
-user_install() {
+# The user's shortcut: made (and its path printed) if the user never had one, else refreshed
+# if the user kept it. $2: the path shortcuts.list has for the user (versions before the
+# per-user record listed only there), taken over as the record.
+user_ensure() {
+    record="$1/$USER_STATE/sos-shortcut"
+    if [ ! -f "$record" ] && [ -n "${2:-}" ]; then
+        mkdir -p -- "$1/$USER_STATE"
+        printf '%s\n' "$2" > "$record"
+    fi
+    if [ -f "$record" ]; then
+        user_refresh "$(cat -- "$record")"
+        return 0
+    fi
     dir=$(desktop_dir "$1")
-    mkdir -p -- "$dir"
+    mkdir -p -- "$dir" "$1/$USER_STATE"
     put_shortcut "$dir/$SHORTCUT_NAME"
+    printf '%s\n' "$dir/$SHORTCUT_NAME" > "$record"
     printf '%s\n' "$dir/$SHORTCUT_NAME"
+}
+
+login() {
+    if [ "$WANTED" = 1 ] && [ -f "$TEMPLATE" ] && [ -d "${HOME:-}" ]; then
+        user_ensure "$HOME" > /dev/null
+    fi
 }
 
 user_refresh() {
@@ -158,11 +175,18 @@ user_remove() {
     fi
 }
 
-user_remove_copy() {
-    shortcut="$(desktop_dir "$1")/$SHORTCUT_NAME"
+# Remove the user's shortcut if the user did not change it, and the user's record.
+user_forget() {
+    record="$1/$USER_STATE/sos-shortcut"
+    if [ ! -f "$record" ]; then
+        return 0
+    fi
+    shortcut=$(cat -- "$record")
     if [ -f "$shortcut" ] && [ ! -L "$shortcut" ] && cmp -s -- "$shortcut" "$TEMPLATE"; then
         rm -f -- "$shortcut"
     fi
+    rm -f -- "$record"
+    rmdir -- "$1/$USER_STATE" 2> /dev/null || true
 }
 
 cd /
@@ -171,12 +195,13 @@ command=${1:-}
 case $command in
     configure) configure ;;
     remove) remove ;;
-    user-install) user_install "$1" ;;
+    login) login ;;
+    user-ensure) user_ensure "$1" "${2:-}" ;;
     user-refresh) user_refresh "$1" ;;
     user-remove) user_remove "$1" ;;
-    user-remove-copy) user_remove_copy "$1" ;;
+    user-forget) user_forget "$1" ;;
     *)
-        echo "usage: $0 configure|remove" >&2
+        echo "usage: $0 configure|login|remove" >&2
         exit 2
         ;;
 esac

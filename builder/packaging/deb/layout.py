@@ -57,8 +57,13 @@ class Layout:
         return f"/etc/xdg/autostart/{self.package}.desktop"
 
     @property
-    def skel_shortcut(self) -> str:
-        return f"/etc/skel/Desktop/{self.shortcut_file}"
+    def login_entry(self) -> str:
+        """The autostart entry that gives each user the SOS shortcut at login (``desktop-shortcuts login``)."""
+        return f"/etc/xdg/autostart/{self.package}-sos-shortcut.desktop"
+
+    @property
+    def doc_dir(self) -> str:
+        return f"/usr/share/doc/{self.package}"
 
     @property
     def state_dir(self) -> str:

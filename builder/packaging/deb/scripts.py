@@ -13,10 +13,20 @@ HELPER_SOURCE = "desktop-shortcuts.sh"
 
 
 def maintainer_scripts(layout: Layout) -> dict[str, str]:
-    """``postinst``, ``prerm`` and ``postrm``: POSIX sh, ``set -e``, safe to run again."""
+    """``preinst``, ``postinst``, ``prerm`` and ``postrm``: POSIX sh, ``set -e``, safe to run again.
+
+    ``preinst`` makes ``/opt`` where a system has none: the package does not own it.
+    """
     helper = shlex.quote(layout.helper)
     state = shlex.quote(layout.state_dir)
     return {
+        "preinst": _script(layout, "preinst", """\
+case "$1" in
+    install|upgrade)
+        [ -d /opt ] || mkdir -m 0755 /opt
+        ;;
+esac
+"""),
         "postinst": _script(layout, "postinst", f"""\
 case "$1" in
     configure|abort-upgrade|abort-remove|abort-deconfigure)

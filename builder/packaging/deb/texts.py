@@ -13,13 +13,19 @@ SOS_COMMENT = installer_texts("Ask for help now")
 #: The menu entry's search words.
 MENU_KEYWORDS = installer_texts("help;support;SOS;")
 
-#: The control file's ``Description``: a synopsis line, then the extended description.
+#: The control file's ``Description``: the synopsis line, then the extended description (one
+#: paragraph, wrapped when the package is built).
+SYNOPSIS = "{product}: ask {company}'s support team for help"
 DESCRIPTION = (
-    "{product}: ask {company}'s support team for help\n"
-    " Puts {product} into {where}.\n"
-    " One click opens a help request in {company}'s support queue; a supporter\n"
-    " picks it up and gets in touch."
+    "Puts {product} into {where}. One click opens a help request in {company}'s support queue; "
+    "a supporter picks it up and gets in touch."
 )
+
+#: ``/usr/share/doc/P/copyright``: the Comment and the License text.
+COPYRIGHT_COMMENT = "{product} is a support module of {company}, built with sosqueue."
+LICENSE_TEXT = "Licensed to {company} for use on its own computers and those of its customers."
+#: ``changelog.gz``: the one entry of a version.
+CHANGELOG_ENTRY = "{product} {version}, packaged for rollout."
 #: Where the description says the package puts the product, with and without desktop shortcuts.
 WHERE_WITH_SHORTCUT = "the application menu and an SOS button on every user's desktop"
 WHERE_MENU_ONLY = "the application menu"

@@ -29,6 +29,7 @@ class Home:
     agent_home: Path
     system_applications: Path
     system_autostart: Path
+    system_templates: Path
 
 
 def prepare_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
@@ -38,7 +39,8 @@ def prepare_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     home = Home(root=root, desktop=root / "Desktop", applications=root / ".local/share/applications",
                 autostart=root / ".config/autostart", agent_home=tmp_path / "agent",
                 system_applications=tmp_path / "system/usr/share/applications",
-                system_autostart=tmp_path / "system/etc/xdg/autostart")
+                system_autostart=tmp_path / "system/etc/xdg/autostart",
+                system_templates=tmp_path / "system/usr/local/share/sosqueue/shortcuts")
     monkeypatch.setenv("HOME", str(root))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(root / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(root / ".local/share"))
@@ -47,6 +49,8 @@ def prepare_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     monkeypatch.setenv("SOSQUEUE_PLATFORM", "linux")
     monkeypatch.setattr(_linux, "SYSTEM_APPLICATIONS", home.system_applications)
     monkeypatch.setattr(_linux, "SYSTEM_AUTOSTART", home.system_autostart)
+    monkeypatch.setattr(_linux, "SYSTEM_TEMPLATES", home.system_templates)
+    monkeypatch.setattr(_linux, "local_users", lambda: [])  # this machine's real users are not the test's
     return home
 
 

@@ -1,16 +1,26 @@
 """Linux: real ``.desktop`` files on the desktop, in the menu and in autostart, that really run."""
 
 import hashlib
-import logging
+import os
+import pwd
+import re
+import secrets
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from agent.platforms import _linux
-from sosqueue.desktop_entry import FALLBACK_ICON
+from sosqueue.desktop_entry import FALLBACK_ICON, WINDOW_CLASS
 from tests.agent.platforms.desktop_env import desktop_entry, exec_argv, launch_with_gio, make_recorder, validate
+from tests.support.tools import require_tool
+from tests.support.xserver import start_xvfb, stop
+
+REPO = Path(__file__).resolve().parents[3]
 
 NASTY_FOLDERS = [
     "Jane Doe/Downloads",
@@ -158,17 +168,122 @@ def test_remove_leaves_a_folder_in_place_of_a_file_alone(desktop, desktop_home):
     assert (folder / "keep").read_text() == "mine"
 
 
-def test_all_users_writes_system_folders_and_leaves_the_desktop_to_the_package(desktop_home, caplog):
-    """For all users: menu and autostart in the system folders; no per-user desktop file, said in the log."""
+def test_all_users_writes_system_folders_and_a_login_entry_for_the_sos_shortcut(desktop_home, tmp_path):
+    """For all users: menu and autostart in the system folders; the SOS shortcut is a template
+    and an autostart entry that copies it at login, with the brand icon; nothing on this desktop."""
+    icon = tmp_path / "icons" / "sos.png"
     desktop = _linux.Desktop("Acme Support", all_users=True)
-    with caplog.at_level(logging.INFO, logger="sosqueue.agent.desktop"):
-        assert desktop.create_sos_shortcut(["/opt/acme/agent", "--sos"]) is None
-    assert "system package" in caplog.text
+    login = desktop.create_sos_shortcut(["/opt/acme/agent", "--sos"], icon)
+    assert login == desktop_home.system_autostart / "sosqueue-acme-support-sos-shortcut.desktop"
     assert not desktop_home.desktop.exists()
+    template = desktop_home.system_templates / "sosqueue-acme-support.desktop"
+    assert desktop_entry(template)["Exec"] == "/opt/acme/agent --sos"
+    entry = desktop_entry(login)
+    assert entry["TryExec"] == "/opt/acme/agent" and entry["Icon"] == str(icon) and entry["NoDisplay"] == "true"
+    assert exec_argv(entry["Exec"]) == desktop.login_command()
     assert desktop.create_start_menu_entry(["/a"]) == desktop_home.system_applications / "sosqueue-acme-support.desktop"
     assert desktop.enable_autostart(["/a", "--tray"]) == desktop_home.system_autostart / "sosqueue-acme-support.desktop"
-    assert desktop.created() == [desktop_home.system_applications / "sosqueue-acme-support.desktop",
-                                 desktop_home.system_autostart / "sosqueue-acme-support.desktop"]
+    require_tool("desktop-file-validate", "desktop-file-utils")
+    for path in (login, template, *desktop.created()[1:]):
+        assert validate(path) == "", path
+
+
+def run_login(desktop: _linux.Desktop, home: Path, command: list[str] | None = None) -> None:
+    """What the login entry runs in a session of the user whose home is ``home``."""
+    subprocess.run(command or desktop.login_command(), env={"HOME": str(home), "PATH": "/usr/bin:/bin"}, check=True,
+                   capture_output=True)
+
+
+def test_login_copies_the_sos_shortcut_once_and_a_deleted_one_stays_deleted(desktop_home):
+    """The first login puts the SOS shortcut on the user's desktop (user-dirs.dirs respected); a
+    second adds nothing; after the user deletes it, the next login does not bring it back."""
+    (desktop_home.root / ".config").mkdir()
+    (desktop_home.root / ".config" / "user-dirs.dirs").write_text('XDG_DESKTOP_DIR="$HOME/Schreibtisch"\n')
+    desktop = _linux.Desktop("Acme Support", all_users=True)
+    desktop.create_sos_shortcut(["/opt/acme/agent", "--sos"])
+    run_login(desktop, desktop_home.root)
+    run_login(desktop, desktop_home.root)
+    shortcut = desktop_home.root / "Schreibtisch" / "Acme Support SOS.desktop"
+    assert [path.name for path in shortcut.parent.iterdir()] == [shortcut.name]
+    assert shortcut.read_bytes() == desktop.template.read_bytes()
+    assert stat.S_IMODE(shortcut.stat().st_mode) == 0o755
+    shortcut.unlink()
+    run_login(desktop, desktop_home.root)
+    assert not shortcut.exists()
+
+
+def test_removing_for_all_users_leaves_no_template_entry_or_empty_folder(desktop_home):
+    """remove_all takes the login entry, the template and the folders made for it."""
+    desktop = _linux.Desktop("Acme Support", all_users=True)
+    desktop.create_sos_shortcut(["/opt/acme/agent", "--sos"])
+    desktop.remove_all()
+    assert not desktop_home.system_autostart.joinpath("sosqueue-acme-support-sos-shortcut.desktop").exists()
+    assert not desktop_home.system_templates.parent.exists()
+
+
+def test_forgetting_removes_the_users_unchanged_copy_and_record_but_keeps_a_changed_one(desktop_home, tmp_path):
+    """What removal runs as each user: the copy they did not change goes, with its record and folder."""
+    desktop = _linux.Desktop("Acme Support", all_users=True)
+    desktop.create_sos_shortcut(["/opt/acme/agent", "--sos"])
+    other = tmp_path / "other home"
+    other.mkdir()
+    for home in (desktop_home.root, other):
+        run_login(desktop, home)
+    changed = other / "Desktop" / "Acme Support SOS.desktop"
+    changed.write_text(changed.read_text() + "X-Changed=true\n")
+    for home in (desktop_home.root, other):
+        run_login(desktop, home, desktop.forget_command())
+    assert not (desktop_home.desktop / "Acme Support SOS.desktop").exists()
+    assert changed.is_file()
+    for home in (desktop_home.root, other):
+        assert not (home / ".local" / "state" / "sosqueue-acme-support").exists()
+
+
+def test_every_entry_has_try_exec_the_window_class_and_the_brand_icon(desktop, desktop_home, tmp_path):
+    """Shortcut, menu entry and autostart entry: TryExec, StartupWMClass and the module's icon
+    (the autostart entry takes the icon of the entries made before it)."""
+    icon = tmp_path / "icons" / "app.png"
+    made = [desktop.create_sos_shortcut(["/opt/acme/agent", "--sos"], icon),
+            desktop.create_start_menu_entry(["/opt/acme/agent"], icon),
+            desktop.enable_autostart(["/opt/acme/agent", "--tray"])]
+    for path in made:
+        entry = desktop_entry(path)
+        assert entry["TryExec"] == "/opt/acme/agent", path
+        assert entry["StartupWMClass"] == WINDOW_CLASS, path
+        assert entry["Icon"] == str(icon), path
+    require_tool("desktop-file-validate", "desktop-file-utils")
+    assert [validate(path) for path in made] == ["", "", ""]
+
+
+WINDOW_CLASS_PROBE = """\
+import re, subprocess, sys
+from agent.ui import create_root
+root = create_root()
+root.title("sosqueue class probe")
+root.update()
+# the toplevel's wrapper (the window with WM_CLASS) is the X parent of the Tk window
+tree = subprocess.run([sys.argv[2], "-children", "-id", str(root.winfo_id())], capture_output=True, text=True).stdout
+wrapper = re.search(r"Parent window id: (0x[0-9a-f]+)", tree).group(1)
+print(subprocess.run([sys.argv[1], "-id", wrapper, "WM_CLASS"], capture_output=True, text=True).stdout)
+root.destroy()
+"""
+
+
+def test_window_class_of_the_launchers_is_the_agent_windows_x_class():
+    """On a real X server, the Tk root the agent opens has WM_CLASS class WINDOW_CLASS (StartupWMClass)."""
+    require_tool("Xvfb", "xvfb")
+    xprop = require_tool("xprop", "x11-utils")
+    xwininfo = require_tool("xwininfo", "x11-utils")
+    process, display = start_xvfb()
+    try:
+        child = subprocess.run([sys.executable, "-c", WINDOW_CLASS_PROBE, xprop, xwininfo],
+                               env={**os.environ, "DISPLAY": display}, capture_output=True, text=True, timeout=60,
+                               cwd=REPO)
+    finally:
+        stop(process)
+    assert child.returncode == 0, child.stderr
+    found = re.search(r'WM_CLASS\(STRING\) = "([^"]*)", "([^"]*)"', child.stdout)
+    assert found and found.group(2) == WINDOW_CLASS, child.stdout
 
 
 def test_names_with_control_characters_are_cleaned(desktop_home):
@@ -211,3 +326,38 @@ def test_no_session_bus_means_no_gio_and_no_stray_bus(desktop_home, monkeypatch)
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")  # with a bus, gio is asked
     _linux.Desktop("Acme").create_sos_shortcut(["/a"])
     assert (desktop_home.root / "gio-called.json").exists()
+
+
+@pytest.fixture
+def real_user():
+    """A throwaway local user with a home (needs root and useradd); deleted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("adding a user needs root")
+    require_tool("useradd", "passwd")
+    require_tool("runuser", "util-linux")
+    name = f"sosqa{secrets.token_hex(3)}"
+    subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True, capture_output=True)
+    yield pwd.getpwnam(name)
+    subprocess.run(["userdel", "-r", name], capture_output=True)
+
+
+def test_all_users_gives_existing_users_their_shortcut_now_and_removal_takes_it(desktop_home, monkeypatch,
+                                                                                real_user):
+    """A user who exists already gets the SOS shortcut at once, written as that user; removing
+    for all users takes it and the user's record away, as that user."""
+    shared = Path(tempfile.mkdtemp(prefix="sosqueue-templates-"))
+    try:
+        shared.chmod(0o755)  # the user reads the template from here
+        monkeypatch.setattr(_linux, "SYSTEM_TEMPLATES", shared / "shortcuts")
+        monkeypatch.setattr(_linux, "local_users", lambda: [real_user])
+        desktop = _linux.Desktop("Acme Support", all_users=True)
+        desktop.create_sos_shortcut(["/opt/acme/agent", "--sos"])
+        shortcut = Path(real_user.pw_dir) / "Desktop" / "Acme Support SOS.desktop"
+        assert shortcut.stat().st_uid == real_user.pw_uid
+        assert shortcut.read_bytes() == desktop.template.read_bytes()
+        desktop.remove_all()
+        assert not shortcut.exists()
+        assert not (Path(real_user.pw_dir) / ".local" / "state" / "sosqueue-acme-support").exists()
+        assert not (shared / "shortcuts").exists()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

@@ -1,6 +1,8 @@
 """``sosqueue package deb``: the package's files, control fields and scripts, a real ``dpkg -i``
 with users on the machine, and clean ``dpkg -r`` / ``dpkg -P``."""
 
+import dataclasses
+import gzip
 import hashlib
 import json
 import os
@@ -19,9 +21,12 @@ import pytest
 from sosqueue import module_config
 from sosqueue import payload
 from sosqueue.binaries import elf_architecture
-from sosqueue.errors import ExitCode, ToolFailed, ToolMissing
+from sosqueue.errors import ConfigError, ExitCode, ToolFailed, ToolMissing
+from sosqueue.platforms import Platform
 from builder.packaging.module import read_module
 from builder.packaging.deb import build_deb, minimum_glibc
+from builder.packaging.deb.lintian import ALLOWED_TAGS, unexpected
+from sosqueue.desktop_entry import WINDOW_CLASS
 from builder.tools.dpkg_deb import DpkgDeb
 from tests.builder.packaging import (TRUE, assert_refused, damage, entries, plain_copy, run_cli, stamp_module,
                                      unique_product)
@@ -30,7 +35,6 @@ from tests.support.tools import require_tool
 
 HAS_DPKG_DEB = shutil.which("dpkg-deb") is not None
 HAS_DPKG = shutil.which("dpkg") is not None and hasattr(os, "geteuid") and os.geteuid() == 0
-HAS_DESKTOP_FILE_VALIDATE = shutil.which("desktop-file-validate") is not None
 HAS_OBJDUMP = shutil.which("objdump") is not None
 HAS_GVFS_METADATA = bool(shutil.which("gio") and shutil.which("dbus-daemon")) and any(
     Path(folder, "gvfsd-metadata").exists() for folder in ("/usr/libexec", "/usr/lib/gvfs"))
@@ -188,17 +192,42 @@ def out(tmp_path) -> Path:
     return tmp_path / "out dir"
 
 
+MAINTAINER = "Acme IT <it@acme.example>"
+
+
 def build(capsys, module: Path, out: Path, *options: str) -> Path:
-    code, stdout, stderr = run_cli(capsys, "package", "deb", "--module", str(module), "--out", str(out), *options)
+    """``sosqueue package deb``, with ``--maintainer`` MAINTAINER unless ``options`` name one."""
+    maintainer = () if "--maintainer" in options else ("--maintainer", MAINTAINER)
+    code, stdout, stderr = run_cli(capsys, "package", "deb", "--module", str(module), "--out", str(out),
+                                   *maintainer, *options)
     assert code == ExitCode.OK, stderr
     return Path(stdout.strip())
+
+
+def login_as(user: "User", package: str) -> None:
+    """What a login of ``user`` runs from the package's SOS-shortcut autostart entry."""
+    subprocess.run(["runuser", "-u", user.name, "--", "env", f"HOME={user.home}", f"/opt/{package}/desktop-shortcuts",
+                    "login"], check=True, capture_output=True, cwd="/")
+
+
+def lintian_tags(deb: Path) -> list[tuple[str, str]]:
+    """``(tag, context)`` of everything lintian reports on ``deb``."""
+    lintian = require_tool("lintian", "lintian")
+    result = subprocess.run([lintian, "--no-cfg", "--tag-display-limit", "0", str(deb)], capture_output=True,
+                            text=True)
+    found = []
+    for line in result.stdout.splitlines():
+        match = re.match(r"^[EWIPX]: \S+: (\S+)(?: (.*))?$", line)
+        if match:
+            found.append((match.group(1), (match.group(2) or "").strip("[]")))
+    return found
 
 
 # --- the package's contents -------------------------------------------------------------------
 
 
-def test_package_holds_module_menu_entry_autostart_and_skel_shortcut(capsys, module, out, product):
-    """The .deb installs the module under /opt, the menu entry, autostart and the skel shortcut."""
+def test_package_holds_module_menu_entry_autostart_entries_and_docs(capsys, module, out, product):
+    """The .deb installs the module under /opt, the menu entry, both autostart entries, copyright and changelog."""
     deb = build(capsys, module, out, "--autostart", "--version", "1.2.3")
     package = slug(product)
     arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True).stdout.strip()
@@ -207,8 +236,11 @@ def test_package_holds_module_menu_entry_autostart_and_skel_shortcut(capsys, mod
     assert files[f"/opt/{package}/{package}"] == "-rwxr-xr-x"
     assert files[f"/usr/share/applications/{package}.desktop"] == "-rw-r--r--"
     assert files[f"/etc/xdg/autostart/{package}.desktop"] == "-rw-r--r--"
-    assert files[f"/etc/skel/Desktop/{product} SOS.desktop"] == "-rwxr-xr-x"
+    assert files[f"/etc/xdg/autostart/{package}-sos-shortcut.desktop"] == "-rw-r--r--"
     assert files[f"/opt/{package}/sosqueue-package.json"] == "-rw-r--r--"
+    assert files[f"/usr/share/doc/{package}/copyright"] == "-rw-r--r--"
+    assert files[f"/usr/share/doc/{package}/changelog.gz"] == "-rw-r--r--"
+    assert not [path for path in files if path.startswith("/etc/skel")]
     assert deb_file(deb, f"/opt/{package}/{package}") == module.read_bytes()
     assert entries(out) == [deb.name]
 
@@ -219,7 +251,7 @@ def test_control_fields_name_the_product_company_and_glibc(capsys, module, out, 
     assert deb_field(deb, "Package") == slug(product)
     assert deb_field(deb, "Version") == "2.0.7"
     assert deb_field(deb, "Architecture") == elf_architecture(TRUE)
-    assert deb_field(deb, "Maintainer") == "Acme Corp"
+    assert deb_field(deb, "Maintainer") == MAINTAINER
     assert deb_field(deb, "Section") == "utils"
     assert deb_field(deb, "Priority") == "optional"
     assert re.fullmatch(r"libc6 \(>= 2\.\d+\)", deb_field(deb, "Depends"))
@@ -227,9 +259,51 @@ def test_control_fields_name_the_product_company_and_glibc(capsys, module, out, 
 
 
 def test_maintainer_option_sets_the_maintainer_field(capsys, module, out):
-    """--maintainer replaces the company name in the Maintainer field."""
-    deb = build(capsys, module, out, "--maintainer", "Acme IT <it@acme.example>")
-    assert deb_field(deb, "Maintainer") == "Acme IT <it@acme.example>"
+    """--maintainer is the Maintainer field, on one line."""
+    deb = build(capsys, module, out, "--maintainer", "Jane  Doe\n<jane@acme.example>")
+    assert deb_field(deb, "Maintainer") == "Jane Doe <jane@acme.example>"
+
+
+def test_every_file_in_etc_is_a_conffile(capsys, tmp_path, module, out, product):
+    """DEBIAN/conffiles lists exactly the files the package puts under /etc."""
+    deb = build(capsys, module, out, "--autostart")
+    in_etc = sorted(path for path, mode in deb_listing(deb).items() if path.startswith("/etc/") and mode[0] == "-")
+    assert in_etc == [f"/etc/xdg/autostart/{slug(product)}-sos-shortcut.desktop",
+                      f"/etc/xdg/autostart/{slug(product)}.desktop"]
+    assert control_file(deb, "conffiles", tmp_path / "control").read_text().splitlines() == in_etc
+
+
+def test_copyright_and_changelog_name_the_company_version_and_maintainer(capsys, module, out, product):
+    """copyright is DEP-5 with the company; changelog.gz has this version, signed by the Maintainer."""
+    package = slug(product)
+    deb = build(capsys, module, out, "--version", "4.5.6")
+    copyright_text = deb_file(deb, f"/usr/share/doc/{package}/copyright").decode()
+    assert copyright_text.startswith("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n")
+    assert re.search(r"^Copyright: \d{4} Acme Corp$", copyright_text, re.M)
+    changelog = gzip.decompress(deb_file(deb, f"/usr/share/doc/{package}/changelog.gz")).decode()
+    assert changelog.startswith(f"{package} (4.5.6) unstable; urgency=medium\n")
+    assert f"\n -- {MAINTAINER}  " in changelog
+
+
+def test_archive_has_no_entry_for_opt_itself(capsys, module, out, product):
+    """The package does not own /opt (purge would warn it cannot remove it), only /opt/P."""
+    files = deb_listing(build(capsys, module, out))
+    assert "/opt" not in files and f"/opt/{slug(product)}" in files
+
+
+def test_lintian_finds_only_allowed_tags(capsys, module, out):
+    """lintian reports nothing beyond the allow-list, with and without autostart and shortcuts."""
+    for options in (("--autostart",), ("--no-autostart", "--no-desktop-shortcut")):
+        deb = build(capsys, module, out / options[0].lstrip("-"), *options)
+        assert unexpected(lintian_tags(deb)) == [], options
+
+
+def test_lintian_on_the_real_base_finds_only_allowed_tags(capsys, tmp_path, real_base, product):
+    """The PyInstaller module's package gets no lintian tag beyond the allow-list, each with its reason."""
+    deb = build(capsys, stamp_module(tmp_path / "modules", product=product, base=real_base), tmp_path / "out")
+    tags = lintian_tags(deb)
+    assert unexpected(tags) == []
+    assert all(ALLOWED_TAGS[tag] for tag, _ in tags)
 
 
 @pytest.mark.skipif(not HAS_OBJDUMP, reason="objdump (binutils) is not installed")
@@ -251,46 +325,57 @@ def test_architecture_comes_from_the_elf_header(capsys, tmp_path, out, product):
     assert deb_field(deb, "Architecture") == "arm64"
 
 
-def test_without_autostart_and_shortcut_the_package_has_neither(capsys, module, out, product):
-    """--no-autostart --no-desktop-shortcut leave out the autostart entry and every SOS shortcut."""
+def test_without_autostart_and_shortcut_both_autostart_entries_are_switched_off(capsys, module, out, product):
+    """--no-autostart --no-desktop-shortcut ship both autostart entries Hidden (an admin can switch them on)."""
+    package = slug(product)
     deb = build(capsys, module, out, "--no-autostart", "--no-desktop-shortcut")
     files = deb_listing(deb)
-    assert not [path for path in files if path.startswith(("/etc/xdg", "/etc/skel"))]
-    assert f"/opt/{slug(product)}/sos-shortcut.desktop" not in files
-    assert f"/usr/share/applications/{slug(product)}.desktop" in files
+    for path in (f"/etc/xdg/autostart/{package}.desktop", f"/etc/xdg/autostart/{package}-sos-shortcut.desktop"):
+        text = deb_file(deb, path).decode()
+        assert "\nHidden=true\n" in text and "X-GNOME-Autostart-enabled" not in text, path
+    assert f"/opt/{package}/sos-shortcut.desktop" not in files
+    assert f"/usr/share/applications/{package}.desktop" in files
 
 
 def test_desktop_entries_run_the_module_in_its_modes(capsys, module, out, product):
-    """The menu entry opens the module, the SOS shortcut passes --sos, autostart --tray."""
+    """The menu entry opens the module, the SOS shortcut passes --sos, autostart --tray, the
+    login entry runs the helper; each has TryExec and the brand icon, the launchers the window class."""
     deb = build(capsys, module, out, "--autostart")
     package = slug(product)
     executable = f"/opt/{package}/{package}"
     menu = deb_file(deb, f"/usr/share/applications/{package}.desktop").decode()
-    sos = deb_file(deb, f"/etc/skel/Desktop/{product} SOS.desktop").decode()
+    sos = deb_file(deb, f"/opt/{package}/sos-shortcut.desktop").decode()
     autostart = deb_file(deb, f"/etc/xdg/autostart/{package}.desktop").decode()
+    login = deb_file(deb, f"/etc/xdg/autostart/{package}-sos-shortcut.desktop").decode()
     assert f"\nName={product}\n" in menu and f"\nExec={executable}\n" in menu
     assert f"\nName={product} SOS\n" in sos and f"\nExec={executable} --sos\n" in sos
     assert f"\nExec={executable} --tray\n" in autostart and "\nNoDisplay=true\n" in autostart
-    assert f"\nIcon=/opt/{package}/icons/sos.png\n" in sos
+    assert f"\nExec=/opt/{package}/desktop-shortcuts login\n" in login
+    assert f"\nIcon=/opt/{package}/icons/sos.png\n" in sos and f"\nIcon=/opt/{package}/icons/sos.png\n" in login
+    assert f"\nIcon=/opt/{package}/icons/app.png\n" in menu and f"\nIcon=/opt/{package}/icons/app.png\n" in autostart
+    for entry in (menu, sos, autostart):
+        assert f"\nTryExec={executable}\n" in entry and f"\nStartupWMClass={WINDOW_CLASS}\n" in entry
+    assert f"\nTryExec=/opt/{package}/desktop-shortcuts\n" in login
 
 
-@pytest.mark.skipif(not HAS_DESKTOP_FILE_VALIDATE, reason="desktop-file-validate is not installed")
-def test_desktop_entries_pass_desktop_file_validate(capsys, tmp_path, module, out, product):
-    """desktop-file-validate accepts the menu, autostart and SOS entries."""
-    deb = build(capsys, module, out, "--autostart")
-    package = slug(product)
-    for index, path in enumerate((f"/usr/share/applications/{package}.desktop",
-                                  f"/etc/xdg/autostart/{package}.desktop", f"/etc/skel/Desktop/{product} SOS.desktop")):
+@pytest.mark.parametrize("options", [("--autostart",), ("--no-autostart", "--no-desktop-shortcut")])
+def test_desktop_entries_pass_desktop_file_validate(capsys, tmp_path, module, out, product, options):
+    """desktop-file-validate accepts the menu entry, both autostart entries and the SOS shortcut."""
+    validate = require_tool("desktop-file-validate", "desktop-file-utils")
+    deb = build(capsys, module, out, *options)
+    paths = [path for path, mode in deb_listing(deb).items() if path.endswith(".desktop") and mode[0] == "-"]
+    assert len(paths) == (4 if "--autostart" in options else 3)
+    for index, path in enumerate(paths):
         copy = tmp_path / f"entry{index}.desktop"
         copy.write_bytes(deb_file(deb, path))
-        result = subprocess.run(["desktop-file-validate", copy], capture_output=True, text=True)
+        result = subprocess.run([validate, copy], capture_output=True, text=True)
         assert result.returncode == 0 and not result.stdout.strip(), f"{path}: {result.stdout}"
 
 
 def test_maintainer_scripts_are_posix_sh_with_set_e(capsys, tmp_path, module, out, product):
     """postinst, prerm and postrm are #!/bin/sh scripts with set -e that sh can parse."""
     deb = build(capsys, module, out)
-    for name in ("postinst", "prerm", "postrm"):
+    for name in ("preinst", "postinst", "prerm", "postrm"):
         script = control_file(deb, name, tmp_path / "control")
         text = script.read_text()
         assert text.startswith("#!/bin/sh\n") and "\nset -e\n" in text
@@ -302,7 +387,7 @@ def test_maintainer_scripts_and_shortcut_helper_are_shellcheck_clean(capsys, tmp
     """shellcheck finds nothing in the maintainer scripts and the desktop-shortcuts helper."""
     shellcheck = require_tool("shellcheck", "shellcheck")
     deb = build(capsys, module, out)
-    scripts = [control_file(deb, name, tmp_path / "control") for name in ("postinst", "prerm", "postrm")]
+    scripts = [control_file(deb, name, tmp_path / "control") for name in ("preinst", "postinst", "prerm", "postrm")]
     helper = tmp_path / "desktop-shortcuts"
     helper.write_bytes(deb_file(deb, f"/opt/{slug(product)}/desktop-shortcuts"))
     result = subprocess.run([shellcheck, "-s", "sh", *scripts, helper], capture_output=True, text=True)
@@ -312,7 +397,7 @@ def test_maintainer_scripts_and_shortcut_helper_are_shellcheck_clean(capsys, tmp
 def test_json_output_describes_the_package(capsys, module, out, product):
     """--json prints one JSON object with the path, package, version and architecture."""
     code, stdout, _ = run_cli(capsys, "package", "deb", "--module", str(module), "--out", str(out), "--json",
-                              "--version", "3.1.4")
+                              "--version", "3.1.4", "--maintainer", MAINTAINER)
     result = json.loads(stdout)
     assert code == ExitCode.OK
     assert result["package"] == slug(product) and result["version"] == "3.1.4"
@@ -348,7 +433,30 @@ def test_windows_module_is_refused(capsys, tmp_path, out, product):
     base = tmp_path / "base.exe"
     base.write_bytes(b"MZ" + bytes(4096))
     windows_module = stamp_module(tmp_path / "modules", product=product, base=base, name="Module.exe")
-    refused(capsys, out, ["--module", str(windows_module)], ExitCode.CONFIG, "Linux")
+    refused(capsys, out, ["--module", str(windows_module), "--maintainer", MAINTAINER], ExitCode.CONFIG,
+            "is a Windows module; a .deb needs a module stamped onto a Linux base")
+
+
+def test_macos_module_is_refused_naming_its_platform(module, out):
+    """A macOS module (an app bundle) is refused before anything is written, and the message says macOS."""
+    linux = read_module(module)
+    macos = dataclasses.replace(linux, path=module.with_suffix(".app"), platform=Platform.MACOS)
+    with pytest.raises(ConfigError, match="is a macOS module; a .deb needs a module stamped onto a Linux base"):
+        build_deb(macos, out, version="1.0.0", maintainer=MAINTAINER)
+    assert not out.exists()
+
+
+def test_missing_maintainer_is_refused_asking_for_the_option(capsys, module, out):
+    """Without --maintainer (the module names no support address): CONFIG, telling to pass it."""
+    refused(capsys, out, ["--module", str(module)], ExitCode.CONFIG, "pass --maintainer")
+
+
+@pytest.mark.parametrize("maintainer", ["Acme Corp", "it@acme.example", "<it@acme.example>", "Acme IT <it@acme>",
+                                        "Acme IT <it@acme.example>, Bob <bob@acme.example>",
+                                        "Acme IT <it acme.example>"])
+def test_malformed_maintainer_is_refused(capsys, module, out, maintainer):
+    """A Maintainer that is not 'Name <address>': CONFIG, with an example."""
+    refused(capsys, out, ["--module", str(module), "--maintainer", maintainer], ExitCode.CONFIG, "'Name <address>'")
 
 
 def test_bad_version_is_refused(capsys, module, out):
@@ -360,7 +468,8 @@ def test_unwritable_out_is_refused(capsys, tmp_path, module):
     """An --out that is a file: OUTPUT, and the file is untouched."""
     blocker = tmp_path / "a file"
     blocker.write_text("keep me")
-    refused(capsys, blocker, ["--module", str(module)], ExitCode.OUTPUT, "choose another --out")
+    refused(capsys, blocker, ["--module", str(module), "--maintainer", MAINTAINER], ExitCode.OUTPUT,
+            "choose another --out")
     assert blocker.read_text() == "keep me"
 
 
@@ -368,14 +477,14 @@ def test_failing_dpkg_deb_leaves_nothing_in_out(tmp_path, module, out):
     """When dpkg-deb fails, TOOL_FAILED, and out holds no staging folder and no package."""
     failing = DpkgDeb(which=lambda _: shutil.which("false"))
     with pytest.raises(ToolFailed):
-        build_deb(read_module(module), out, version="1.0.0", tool=failing)
+        build_deb(read_module(module), out, version="1.0.0", maintainer=MAINTAINER, tool=failing)
     assert entries(out) == []
 
 
 def test_missing_dpkg_deb_says_how_to_install_it(tmp_path, module, out):
     """Without dpkg-deb: TOOL_MISSING naming the Debian package, before anything is written."""
     with pytest.raises(ToolMissing, match="apt-get install dpkg"):
-        build_deb(read_module(module), out, version="1.0.0", tool=DpkgDeb(which=lambda _: None))
+        build_deb(read_module(module), out, version="1.0.0", maintainer=MAINTAINER, tool=DpkgDeb(which=lambda _: None))
     assert not out.exists()
 
 
@@ -389,38 +498,85 @@ def shortcut_list(package: str) -> list[list[str]]:
 
 @needs_dpkg
 def test_dpkg_install_and_remove_with_shortcuts_for_every_user(capsys, machine, module, out, product):
-    """dpkg -i puts everything in place with a shortcut per user; dpkg -r and -P take it all away."""
+    """dpkg -i puts everything in place with a shortcut per user, and a later user's first login
+    makes theirs; dpkg -r takes the program and shortcuts away, dpkg -P the conffiles and state too."""
     package = slug(product)
     shortcut = f"{product} SOS.desktop"
     early = machine.add_user(desktop="$HOME/Mein Schreibtisch")
-    machine.install(build(capsys, module, out, "--autostart"))
+    result = machine.install(build(capsys, module, out, "--autostart"))
+    assert "warning" not in result.stderr.lower(), result.stderr
 
     installed = Path(f"/opt/{package}/{package}")
+    conffiles = [Path(f"/etc/xdg/autostart/{package}.desktop"),
+                 Path(f"/etc/xdg/autostart/{package}-sos-shortcut.desktop")]
     assert installed.stat().st_mode & 0o777 == 0o755
     assert module_config.parse(payload.read(installed)).module_id == read_module(module).module_id
-    for path in (f"/usr/share/applications/{package}.desktop", f"/etc/xdg/autostart/{package}.desktop",
-                 f"/etc/skel/Desktop/{shortcut}"):
-        assert Path(path).is_file(), path
+    for path in (Path(f"/usr/share/applications/{package}.desktop"), *conffiles):
+        assert path.is_file(), path
     early_shortcut = early.home / "Mein Schreibtisch" / shortcut
     assert early_shortcut.read_bytes() == Path(f"/opt/{package}/sos-shortcut.desktop").read_bytes()
     assert (early_shortcut.stat().st_uid, early_shortcut.stat().st_mode & 0o777) == (early.uid, 0o755)
     assert [early.name, str(early_shortcut)] in shortcut_list(package)
 
-    late = machine.add_user()  # created after the install: gets the shortcut from /etc/skel
+    late = machine.add_user()  # created after the install: gets the shortcut at the first login
     late_shortcut = late.home / "Desktop" / shortcut
+    assert not late_shortcut.exists()
+    login_as(late, package)
     assert late_shortcut.is_file() and late_shortcut.stat().st_uid == late.uid
 
-    machine.dpkg("-r", package)
-    for path in (installed, Path(f"/usr/share/applications/{package}.desktop"),
-                 Path(f"/etc/xdg/autostart/{package}.desktop"), Path(f"/etc/skel/Desktop/{shortcut}"),
-                 early_shortcut, late_shortcut):
+    result = machine.dpkg("-r", package)
+    assert "warning" not in result.stderr.lower(), result.stderr
+    for path in (installed, Path(f"/usr/share/applications/{package}.desktop"), early_shortcut, late_shortcut,
+                 late.home / ".local" / "state" / package, early.home / ".local" / "state" / package):
         assert not path.exists(), path
     assert not Path(f"/opt/{package}").exists()
     assert early_shortcut.parent.is_dir()  # the user's desktop folder itself stays
+    assert all(path.is_file() for path in conffiles)  # conffiles stay until purge; TryExec keeps them idle
 
-    machine.dpkg("-P", package)
+    result = machine.dpkg("-P", package)
+    assert "warning" not in result.stderr.lower(), result.stderr
+    assert not any(path.exists() for path in conffiles)
     assert not Path(f"/var/lib/{package}").exists()
     assert installed_status(package) is None
+
+
+@needs_dpkg
+def test_admins_edit_to_the_autostart_entry_survives_an_upgrade(capsys, tmp_path, machine, module, out, product):
+    """An admin switches autostart on by editing the conffile; installing the next version keeps the edit."""
+    package = slug(product)
+    machine.install(build(capsys, module, out, "--version", "1.0.0"))
+    entry = Path(f"/etc/xdg/autostart/{package}.desktop")
+    edited = entry.read_text().replace("Hidden=true\n", "X-Edited-By-Admin=true\n")
+    entry.write_text(edited)
+    result = machine.install(build(capsys, module, tmp_path / "v2", "--version", "1.0.1"))
+    assert installed_status(package) == "ii" and deb_field(next((tmp_path / "v2").iterdir()), "Version") == "1.0.1"
+    assert entry.read_text() == edited, result.stdout
+
+
+@needs_dpkg
+def test_login_gives_a_shortcut_once_and_not_after_the_user_deleted_it(capsys, machine, module, out, product):
+    """A later user's first login makes the shortcut; after they delete it, the next login does not."""
+    package = slug(product)
+    machine.install(build(capsys, module, out))
+    user = machine.add_user(desktop="$HOME/Schreibtisch")
+    login_as(user, package)
+    login_as(user, package)
+    shortcut = user.home / "Schreibtisch" / f"{product} SOS.desktop"
+    assert [path.name for path in shortcut.parent.iterdir() if product in path.name] == [shortcut.name]
+    shortcut.unlink()
+    login_as(user, package)
+    assert not shortcut.exists()
+
+
+@needs_dpkg
+def test_login_makes_no_shortcut_from_a_package_built_without_them(capsys, machine, module, out, product):
+    """With --no-desktop-shortcut the login entry is Hidden, and the helper's login does nothing anyway."""
+    package = slug(product)
+    machine.install(build(capsys, module, out, "--no-desktop-shortcut"))
+    user = machine.add_user()
+    login_as(user, package)
+    assert not (user.home / "Desktop" / f"{product} SOS.desktop").exists()
+    assert not (user.home / ".local" / "state" / package).exists()
 
 
 @needs_dpkg
@@ -434,7 +590,9 @@ def test_reinstalling_keeps_one_shortcut_per_user(capsys, machine, module, out, 
     subprocess.run([f"/var/lib/dpkg/info/{package}.postinst", "configure", "1.0.0"], check=True, capture_output=True)
     assert [entry for entry in shortcut_list(package) if entry[0] == user.name] == [
         [user.name, str(user.home / "Desktop" / f"{product} SOS.desktop")]]
-    assert [path.name for path in (user.home / "Desktop").iterdir()] == [f"{product} SOS.desktop"]
+    # other packages (another test run on this machine) may give the same user their own shortcuts
+    assert [path.name for path in (user.home / "Desktop").iterdir() if product in path.name] == [
+        f"{product} SOS.desktop"]
 
 
 @needs_dpkg
@@ -450,10 +608,27 @@ def test_upgrade_does_not_bring_back_a_shortcut_the_user_deleted(capsys, tmp_pat
 
 
 @needs_dpkg
-def test_remove_keeps_a_skel_copy_the_user_changed(capsys, machine, module, out, product):
-    """Removal takes unchanged copies from /etc/skel, but not one the user edited."""
+def test_upgrade_from_a_version_without_user_records_keeps_a_deleted_shortcut_deleted(capsys, tmp_path, machine,
+                                                                                       module, out, product):
+    """Earlier versions listed shortcuts only in shortcuts.list; the next version takes that over
+    as the user's record instead of making the shortcut again."""
+    package = slug(product)
+    user = machine.add_user()
+    machine.install(build(capsys, module, out, "--version", "1.0.0"))
+    shutil.rmtree(user.home / ".local" / "state" / package)  # as an earlier version left it: list only
+    shortcut = user.home / "Desktop" / f"{product} SOS.desktop"
+    shortcut.unlink()
+    machine.install(build(capsys, module, tmp_path / "v2", "--version", "1.0.1"))
+    assert not shortcut.exists()
+    assert (user.home / ".local" / "state" / package / "sos-shortcut").read_text() == f"{shortcut}\n"
+
+
+@needs_dpkg
+def test_remove_keeps_a_login_shortcut_the_user_changed(capsys, machine, module, out, product):
+    """Removal takes the shortcuts users got at login, but not one the user edited."""
     machine.install(build(capsys, module, out))
     user = machine.add_user()
+    login_as(user, slug(product))
     copy = user.home / "Desktop" / f"{product} SOS.desktop"
     copy.write_text(copy.read_text() + "X-Edited-By-User=true\n")
     machine.dpkg("-r", slug(product))
@@ -470,7 +645,7 @@ def test_package_built_without_shortcuts_removes_those_of_the_previous_version(c
     assert shortcut.is_file()
     machine.install(build(capsys, module, tmp_path / "v2", "--version", "1.0.1", "--no-desktop-shortcut"))
     assert not shortcut.exists()
-    assert not Path(f"/etc/skel/Desktop/{product} SOS.desktop").exists()
+    assert "\nHidden=true\n" in Path(f"/etc/xdg/autostart/{slug(product)}-sos-shortcut.desktop").read_text()
 
 
 @needs_dpkg

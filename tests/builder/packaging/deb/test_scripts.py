@@ -52,9 +52,10 @@ def test_filled_in_helper_and_maintainer_scripts_are_shellcheck_clean(tmp_path):
 
 
 def test_maintainer_scripts_call_the_helper_and_clean_up_the_state():
-    """postinst configures, prerm removes the shortcuts, postrm purges the state folder."""
+    """preinst makes /opt if missing, postinst configures, prerm removes the shortcuts, postrm purges the state."""
     scripts = maintainer_scripts(LAYOUT)
-    assert list(scripts) == ["postinst", "prerm", "postrm"]
+    assert list(scripts) == ["preinst", "postinst", "prerm", "postrm"]
+    assert "[ -d /opt ] || mkdir -m 0755 /opt\n" in scripts["preinst"]
     assert "/opt/sosqueue-acme-help/desktop-shortcuts configure\n" in scripts["postinst"]
     assert "/opt/sosqueue-acme-help/desktop-shortcuts remove || echo" in scripts["prerm"]
     assert "rm -rf /var/lib/sosqueue-acme-help\n" in scripts["postrm"]
