@@ -92,7 +92,7 @@ def build(config_path, base, out_dir, server, token, module_id, allow_insecure, 
 @click.command("inspect")
 @click.argument("module", type=click.Path(path_type=Path))
 def inspect(module: Path) -> None:
-    """Show what a module carries (tokens redacted) after verifying its checksum."""
+    """Show what a module carries (tokens redacted), its version and signature, after verifying its checksum."""
     from builder.stamping import inspect_module
 
     click.echo(json.dumps(inspect_module(module), indent=2))
