@@ -65,7 +65,7 @@ def build(config_path, base, out_dir, server, token, module_id, allow_insecure, 
         raise ConfigError("--timestamp-url is for signing: add --sign --sign-cert CERT --sign-key KEY")
     check_timestamp_url(timestamp_url)
     _check_writable(out_dir)
-    server_url = module_config.check_server_url(server, allow_insecure=allow_insecure) if server else None
+    server_url = _server_option(server, allow_insecure) if server else None
     identity_file = registration.identity_path(config_path)
     known = registration.read_identity(identity_file)
     stamped_url = _stamped_url(spec, config_path, server_url, known)
@@ -104,6 +104,15 @@ def inspect(module: Path) -> None:
 def build_base(out_dir: Path | None, onedir: bool) -> None:
     """Build the unbranded base agent for this platform with PyInstaller."""
     click.echo(str(bases.build_base(out_dir, onedir=onedir)))
+
+
+def _server_option(server: str, allow_insecure: bool) -> str:
+    from sosqueue import urls
+
+    try:
+        return urls.server_url(server, allow_insecure=allow_insecure)
+    except urls.BadServerUrl as error:
+        raise ConfigError(f"--server {error}") from None
 
 
 def _stamped_url(spec, config_path: Path, server_url: str | None, known) -> str:

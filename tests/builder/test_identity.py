@@ -13,7 +13,7 @@ import pytest
 from sosqueue import payload
 from sosqueue.errors import ExitCode
 from builder.registration import Identity, identity_path, read_identity, write_identity
-from tests.builder.conftest import folder_listing
+from tests.builder.conftest import folder_listing, run_sosqueue
 from tests.builder.test_cli_build import assert_refused, build
 from tests.support.queue_api import REQUESTS
 from tests.support.tenants import bearer, make_tenant
@@ -202,3 +202,19 @@ def test_identity_file_is_private_and_written_in_one_step(tmp_path):
 
 def test_identity_file_sits_beside_the_config():
     assert identity_path(Path("/etc/acme/module.toml")) == Path("/etc/acme/module.identity.toml")
+
+
+def test_insecure_server_option_names_the_option(sosqueue, write_config, fake_base, out):
+    """``--server http://`` to another computer: exit 3 naming --server (not server.url)."""
+    assert_refused(build(sosqueue, write_config(), fake_base, out, "--server", "http://queue.example.com",
+                         "--token", "t"), ExitCode.CONFIG, "--server", "--allow-insecure")
+
+
+def test_command_says_where_the_identity_is_on_stderr(write_config, fake_base, out, queue_server, tenant):
+    """The installed command: the module's path on stdout, the identity file named on stderr."""
+    config = write_config()
+    done = run_sosqueue("build", "--config", config, "--base", fake_base, "--out", out,
+                        *register_args(queue_server, tenant))
+    assert done.code == ExitCode.OK, done.err
+    assert done.out.strip() == str(out / "Support")
+    assert f"id and token are in {identity_path(config)}" in done.err
