@@ -5,11 +5,13 @@ import logging
 import os
 import tempfile
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from builder import bases, module_config
+from builder.tools.osslsigncode import check_timestamp_url
 from sosqueue.errors import ConfigError, OutputError
 from sosqueue.platforms import Platform
 
@@ -38,16 +40,20 @@ def module_init(path: Path | None, force: bool) -> None:
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The module config (sosqueue module init writes one).")
 @click.option("--base", type=click.Path(path_type=Path), help="The unbranded base agent (default: the one sosqueue build-base made).")
 @click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(path_type=Path), help="Folder for the module.")
-@click.option("--server", envvar="SOSQUEUE_SERVER", help="Register the module with this queue (when the config has no id and token).")
+@click.option("--server", envvar="SOSQUEUE_SERVER", help="The queue the module is registered with (needed to register it or to take --module).")
 @click.option("--token", envvar="SOSQUEUE_ADMIN_TOKEN", help="An admin's API token for --server.")
+@click.option("--module", "module_id", metavar="ID", help="Build a module registered before (its id; needs --server and --token the first time).")
 @click.option("--allow-insecure", is_flag=True, help="Allow an http:// server URL other than localhost.")
 @click.option("--sign", is_flag=True, help="Sign a Windows module with osslsigncode (needs --sign-cert and --sign-key).")
 @click.option("--sign-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), envvar="SOSQUEUE_SIGN_CERT", help="Code-signing certificate (PEM or SPC).")
 @click.option("--sign-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), envvar="SOSQUEUE_SIGN_KEY", help="Its private key (PEM).")
+@click.option("--timestamp-url", envvar="SOSQUEUE_TIMESTAMP_URL", metavar="URL", help="An RFC 3161 time-stamp authority for --sign, so the signature outlives the certificate.")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=Path), help="Also render the window and icons into this PNG.")
 @json_option
-def build(config_path, base, out_dir, server, token, allow_insecure, sign, sign_cert, sign_key, preview, as_json) -> None:
+def build(config_path, base, out_dir, server, token, module_id, allow_insecure, sign, sign_cert, sign_key, timestamp_url,
+          preview, as_json) -> None:
     """Stamp branding and config into a personalised support module."""
+    from builder import registration
     from builder.stamping import stamp_module
 
     spec = module_config.load(config_path, allow_insecure=allow_insecure)
@@ -55,21 +61,38 @@ def build(config_path, base, out_dir, server, token, allow_insecure, sign, sign_
     platform = bases.check_base(base)
     if sign and (platform != Platform.WINDOWS or not (sign_cert and sign_key)):
         raise ConfigError("--sign signs Windows modules and needs --sign-cert and --sign-key")
+    if timestamp_url and not sign:
+        raise ConfigError("--timestamp-url is for signing: add --sign --sign-cert CERT --sign-key KEY")
+    check_timestamp_url(timestamp_url)
     _check_writable(out_dir)
-    module_id, module_token = _identity(spec, server, token)
-    output = stamp_module(spec, base=base, out_dir=out_dir, module_id=module_id, module_token=module_token)
+    server_url = _server_option(server, allow_insecure) if server else None
+    identity_file = registration.identity_path(config_path)
+    known = registration.read_identity(identity_file)
+    stamped_url = _stamped_url(spec, config_path, server_url, known)
+    identity, fresh = _identity(spec, module_id, server_url, token, known, identity_file)
+    if known and known.module_id == identity.module_id:
+        _check_version(spec.version, known.version, config_path, identity_file)
+    if fresh:  # a registration must never be lost, even if stamping fails below
+        registration.write_identity(identity_file, identity)
+        log.info("the module's id and token are in %s (keep it next to %s, and secret): later builds reuse them",
+                 identity_file, config_path.name)
+    spec = replace(spec, server_url=stamped_url)
+    output = stamp_module(spec, base=base, out_dir=out_dir, module_id=identity.module_id, module_token=identity.token)
     if sign:
-        _sign(output, sign_cert, sign_key, spec.brand.product)
+        _sign(output, sign_cert, sign_key, spec.brand.product, timestamp_url)
+    registration.write_identity(identity_file, replace(identity, version=spec.version or identity.version))
     if preview:
         _preview(spec, preview)
-    result = {"path": str(output), "platform": platform, "module_id": module_id, "preview": str(preview) if preview else None}
+    result = {"path": str(output), "platform": platform, "module_id": identity.module_id, "version": spec.version or None,
+              "server_url": stamped_url, "identity": str(identity_file), "registered": fresh,
+              "preview": str(preview) if preview else None}
     click.echo(json.dumps(result) if as_json else str(output))
 
 
 @click.command("inspect")
 @click.argument("module", type=click.Path(path_type=Path))
 def inspect(module: Path) -> None:
-    """Show what a module carries (tokens redacted) after verifying its checksum."""
+    """Show what a module carries (tokens redacted), its version and signature, after verifying its checksum."""
     from builder.stamping import inspect_module
 
     click.echo(json.dumps(inspect_module(module), indent=2))
@@ -83,20 +106,77 @@ def build_base(out_dir: Path | None, onedir: bool) -> None:
     click.echo(str(bases.build_base(out_dir, onedir=onedir)))
 
 
-def _identity(spec, server: str | None, token: str | None) -> tuple[str, str]:
-    if spec.registered:
-        return spec.module_id, spec.module_token
-    if not (server and token):
-        raise ConfigError(
-            "the config has no module id and token: register the module with --server URL --token ADMIN_TOKEN, "
-            "or fill in [module] id and token"
-        )
-    from builder.registration import register
+def _server_option(server: str, allow_insecure: bool) -> str:
+    from sosqueue import urls
 
-    if server.rstrip("/") != spec.server_url:
-        log.warning("registering at %s; the module will file requests to server.url %s", server, spec.server_url)
-    log.info("registering the module with %s…", server)
-    return register(spec, server=server, admin_token=token)
+    try:
+        return urls.server_url(server, allow_insecure=allow_insecure)
+    except urls.BadServerUrl as error:
+        raise ConfigError(f"--server {error}") from None
+
+
+def _stamped_url(spec, config_path: Path, server_url: str | None, known) -> str:
+    """The queue the module files into: the config's ``[server] url`` when it names one
+    deliberately, else the registering server (``--server``, or the one the identity file names)."""
+    if spec.server_url_set:
+        if server_url and server_url != spec.server_url:
+            raise ConfigError(
+                f"{config_path.name} says server.url = {spec.server_url} but --server is {server_url}: set "
+                f'[server] url = "{server_url}" (or remove the line), or pass --server {spec.server_url}')
+        return spec.server_url
+    stamped = server_url or (known.server if known else "") or spec.server_url
+    if not stamped:
+        raise ConfigError(f"no queue to file into: pass --server URL, or set [server] url in {config_path.name}")
+    return stamped
+
+
+def _identity(spec, module_id: str | None, server_url: str | None, token: str | None, known,
+              identity_file: Path):
+    """The module's registration and whether it is new to the identity file: from the config's
+    ``[module]`` id and token, ``--module``, the identity file, or a new registration."""
+    from builder import registration
+    from builder.registration import Identity
+
+    if spec.registered:
+        if module_id and module_id != spec.module_id:
+            raise ConfigError(f"--module {module_id} is not the config's module.id {spec.module_id}: drop one of them")
+        return Identity(spec.module_id, spec.module_token, server_url or spec.server_url), False
+    if known and server_url and known.server and known.server != server_url:
+        raise ConfigError(f"{identity_file.name} holds a module of {known.server}, not {server_url}: pass --server "
+                          f"{known.server}, or move {identity_file.name} away to register the module at {server_url}")
+    if module_id:
+        if known and known.module_id != module_id:
+            raise ConfigError(f"{identity_file.name} holds module {known.module_id}, not {module_id}: drop --module, "
+                              f"or move {identity_file.name} away to build module {module_id}")
+        if known:
+            return known, False
+        if not (server_url and token):
+            raise ConfigError(f"--module {module_id} needs --server URL --token ADMIN_TOKEN to fetch its token")
+        log.info("taking module %s of %s…", module_id, server_url)
+        return Identity(module_id, registration.fetch_token(module_id, server=server_url, admin_token=token),
+                        server_url), True
+    if known:
+        log.info("building module %s again (from %s)", known.module_id, identity_file.name)
+        return known, False
+    if not (server_url and token):
+        raise ConfigError(
+            "the module is not registered yet: register it with --server URL --token ADMIN_TOKEN, "
+            "or build one registered before with --module ID"
+        )
+    log.info("registering the module with %s…", server_url)
+    new_id, new_token = registration.register(spec, server=server_url, admin_token=token)
+    return Identity(new_id, new_token, server_url), True
+
+
+def _check_version(version: str, last: str, config_path: Path, identity_file: Path) -> None:
+    """Versions of a module never go down: installers would refuse to upgrade to them."""
+    if version and last and _version_key(version) < _version_key(last):
+        raise ConfigError(f"version {version} is lower than {last}, the last version built of this module "
+                          f"({identity_file.name}): set [module] version in {config_path.name} to {last} or higher")
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 def _check_writable(out_dir: Path) -> None:
@@ -107,22 +187,15 @@ def _check_writable(out_dir: Path) -> None:
         raise OutputError(f"cannot write to {out_dir} ({error.strerror}); choose another --out") from None
 
 
-def _sign(output: Path, certificate: Path, key: Path, description: str) -> None:
-    from sosqueue.errors import ToolFailed
-    from builder.tools.osslsigncode import OsslSigncode
+def _sign(output: Path, certificate: Path, key: Path, description: str, timestamp_url: str | None) -> None:
+    from builder.tools.osslsigncode import sign_in_place
 
-    signed = output.with_name(f".{output.name}.signed")
     try:
-        OsslSigncode().sign(output, signed, certificate=certificate, key=key, description=description)
-        os.replace(signed, output)
-    except BaseException as error:
+        sign_in_place(output, certificate=certificate, key=key, description=description, timestamp_url=timestamp_url)
+    except BaseException:
         output.unlink(missing_ok=True)  # never leave an unsigned module where a signed one was asked for
-        if isinstance(error, ToolFailed):
-            raise ToolFailed(f"{error}; check that --sign-cert and --sign-key are a matching certificate and key") from None
         raise
-    finally:
-        signed.unlink(missing_ok=True)
-    log.info("signed %s", output)
+    log.info("signed %s%s", output, f" (timestamped by {timestamp_url})" if timestamp_url else "")
 
 
 def _preview(spec, path: Path) -> None:

@@ -10,6 +10,8 @@ from branding.model import Brand, BrandError as BrandInputError
 from sosqueue.errors import BrandError, ConfigError
 
 SECTIONS = {"module", "server", "brand", "options"}
+#: The address older templates filled in: a config that still has it names no server deliberately.
+TEMPLATE_SERVER_URL = "http://127.0.0.1:8765"
 
 
 def template() -> str:
@@ -33,6 +35,11 @@ class ModuleSpec:
     ca_bundle: bytes | None
     brand: Brand
     options: module_config.Options
+    #: ``[module] version`` (``X.Y.Z``), "" when the config has none.
+    version: str = ""
+    #: Whether the config names its server deliberately: ``[server] url`` is set and is not the
+    #: address older templates filled in. Otherwise the registering server (``--server``) is stamped.
+    server_url_set: bool = True
 
     @property
     def registered(self) -> bool:
@@ -48,6 +55,7 @@ class ModuleSpec:
             options=self.options,
             ca_bundle=self.ca_bundle,
             assets=assets or {},
+            version=self.version,
         )
 
 
@@ -68,7 +76,7 @@ def parse(data: dict, *, base_dir: Path, allow_insecure: bool = False) -> Module
     if unknown:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}]; the sections are {', '.join(sorted(SECTIONS))}")
     module, server = _table(data, "module"), _table(data, "server")
-    _only(module, "module", {"name", "id", "token", "group", "assignment"})
+    _only(module, "module", {"name", "id", "token", "group", "assignment", "version"})
     _only(server, "server", {"url", "ca_bundle"})
     try:
         brand = Brand.from_mapping(_table(data, "brand"), base_dir=base_dir)
@@ -77,17 +85,32 @@ def parse(data: dict, *, base_dir: Path, allow_insecure: bool = False) -> Module
     module_id, token = _text(module, "module", "id", ""), _text(module, "module", "token", "")
     if bool(module_id) != bool(token):
         raise ConfigError("module.id and module.token go together: fill in both, or leave both empty to register")
+    url = _text(server, "server", "url", "")
+    url_set = bool(url) and url.rstrip("/") != TEMPLATE_SERVER_URL
     return ModuleSpec(
         name=_text(module, "module", "name", brand.product) or brand.product,
         module_id=module_id,
         module_token=token,
         group=_text(module, "module", "group", "") or None,
         assignment=_text(module, "module", "assignment", "none"),
-        server_url=check_server_url(_text(server, "server", "url", ""), allow_insecure=allow_insecure),
+        server_url=check_server_url(url, allow_insecure=allow_insecure) if url else "",
         ca_bundle=_ca_bundle(_text(server, "server", "ca_bundle", ""), base_dir),
         brand=brand,
         options=_options(_table(data, "options")),
+        version=_version(_text(module, "module", "version", "")),
+        server_url_set=url_set,
     )
+
+
+def _version(text: str) -> str:
+    if not text:
+        return ""
+    from builder.packaging import VERSION_PATTERN, VERSION_LIMITS
+
+    found = VERSION_PATTERN.match(text)
+    if not found or any(int(part) > limit for part, limit in zip(found.groups(), VERSION_LIMITS)):
+        raise ConfigError(f"module.version {text!r} is not X.Y.Z with X and Y up to 255 and Z up to 65535, e.g. \"1.0.0\"")
+    return ".".join(str(int(part)) for part in found.groups())
 
 
 def check_server_url(url: str, *, allow_insecure: bool) -> str:

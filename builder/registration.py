@@ -1,28 +1,135 @@
-"""Register a module with a running queue to get its id and token."""
+"""A module's registration with the queue: made once, then kept next to the config and reused.
+
+The first build registers the module (:func:`register`) and writes its id and token into the
+*identity file* beside the config (``module.toml`` → ``module.identity.toml``, mode 0600,
+written atomically); every later build, for any platform or version, reads them back
+(:func:`read_identity`). ``sosqueue build --module ID`` takes a module registered before: the
+queue shows an admin its current token without rotating it (:func:`fetch_token`). The identity
+file also remembers the last version built, so that versions never go down.
+"""
+
+import os
+import re
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
-from sosqueue.errors import ConfigError, NetworkError
+from sosqueue.errors import ConfigError, NetworkError, NotFoundError, OutputError
 from builder.module_config import ModuleSpec
+
+#: What a module id looks like (the agent's own rule: it names the agent's data folder).
+MODULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A module's registration as the identity file keeps it."""
+
+    module_id: str
+    token: str
+    server: str = ""  # where it is registered
+    version: str = ""  # the last version built
+
+    def to_toml(self) -> str:
+        lines = ["# This module's registration, written by sosqueue build: later builds reuse it.",
+                 "# Keep it next to the config, and secret (it holds the module's token).",
+                 f"id = {_quote(self.module_id)}", f"token = {_quote(self.token)}",
+                 f"server = {_quote(self.server)}"]
+        if self.version:
+            lines.append(f"version = {_quote(self.version)}")
+        return "\n".join(lines) + "\n"
+
+
+def identity_path(config_path: Path) -> Path:
+    """Where the identity file of the config at ``config_path`` lives: beside it."""
+    return config_path.with_name(f"{config_path.stem}.identity.toml")
+
+
+def read_identity(path: Path) -> Identity | None:
+    """The registration kept at ``path``, or ``None`` if there is none yet."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read {path} ({error}); delete it and build with --module ID to take the registration again") from None
+    values = {key: data.get(key, "") for key in ("id", "token", "server", "version")}
+    if not all(isinstance(value, str) for value in values.values()) or not MODULE_ID.fullmatch(values["id"]) \
+            or not values["token"]:
+        raise ConfigError(f"{path} is damaged (no id and token); delete it and build with --module ID to take the registration again")
+    return Identity(module_id=values["id"], token=values["token"], server=values["server"], version=values["version"])
+
+
+def write_identity(path: Path, identity: Identity) -> Path:
+    """Write ``identity`` to ``path`` in one step (a private temporary file renamed over it)."""
+    try:
+        descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    except OSError as error:
+        raise OutputError(f"cannot write {path} ({error.strerror}); make its folder writable") from None
+    staging = Path(name)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(identity.to_toml())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(staging, path)
+    except OSError as error:
+        staging.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path} ({error.strerror}); make its folder writable") from None
+    return path
 
 
 def register(spec: ModuleSpec, *, server: str, admin_token: str) -> tuple[str, str]:
     """Create the module through the queue's API; returns (id, token)."""
     body = {"name": spec.name, "group": spec.group, "assignment": spec.assignment}
-    try:
-        response = requests.post(
-            f"{server.rstrip('/')}/api/v1/modules", json=body,
-            headers={"Authorization": f"Bearer {admin_token}"}, timeout=15,
-        )
-    except requests.exceptions.RequestException as error:
-        raise NetworkError(f"cannot reach the queue at {server} ({type(error).__name__}); check --server") from None
+    response = _call("POST", f"{server.rstrip('/')}/api/v1/modules", server=server, admin_token=admin_token, json=body)
     if response.status_code == 201:
         created = response.json()
         return created["id"], created["token"]
-    try:
-        detail = response.json().get("detail", response.reason)
-    except ValueError:
-        detail = response.reason
+    detail = _detail(response)
     if response.status_code in (401, 403):
         raise ConfigError(f"the queue refused the admin token ({detail}); pass an admin's API token with --token")
     raise NetworkError(f"the queue refused to register the module ({response.status_code}: {detail})")
+
+
+def fetch_token(module_id: str, *, server: str, admin_token: str) -> str:
+    """The current token of this company's module ``module_id``, read without rotating it."""
+    not_ours = (f"{server} has no module {module_id} in your company; check --module "
+                "(the admin page lists your modules), or leave it out to register a new module")
+    if not MODULE_ID.fullmatch(module_id):
+        raise NotFoundError(not_ours)
+    response = _call("GET", f"{server.rstrip('/')}/api/v1/modules/{module_id}/token", server=server,
+                     admin_token=admin_token)
+    if response.status_code == 200:
+        return response.json()["token"]
+    if response.status_code == 404:
+        raise NotFoundError(not_ours)
+    if response.status_code == 409:
+        raise ConfigError(
+            f"the queue cannot show module {module_id}'s token (it predates derivable tokens); rotate it once with "
+            f"POST {server.rstrip('/')}/api/v1/modules/{module_id}/rotate-token, rebuild every copy, then use --module")
+    detail = _detail(response)
+    if response.status_code in (401, 403):
+        raise ConfigError(f"the queue refused the admin token ({detail}); pass an admin's API token with --token")
+    raise NetworkError(f"the queue refused to show module {module_id} ({response.status_code}: {detail})")
+
+
+def _call(method: str, url: str, *, server: str, admin_token: str, json: dict | None = None) -> requests.Response:
+    try:
+        return requests.request(method, url, json=json, headers={"Authorization": f"Bearer {admin_token}"}, timeout=15)
+    except requests.exceptions.RequestException as error:
+        raise NetworkError(f"cannot reach the queue at {server} ({type(error).__name__}); check --server") from None
+
+
+def _detail(response: requests.Response) -> str:
+    try:
+        return response.json().get("detail", response.reason)
+    except (ValueError, AttributeError):
+        return response.reason
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

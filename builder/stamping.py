@@ -4,7 +4,7 @@ import logging
 import time
 from pathlib import Path
 
-from sosqueue import module_config, payload
+from sosqueue import binaries, module_config, payload
 from sosqueue.errors import BrandError, DamagedModuleError, NotFoundError, OutputError
 from sosqueue.platforms import Platform, module_file_name
 from builder.bases import check_base
@@ -63,5 +63,95 @@ def inspect_module(path: Path) -> dict:
         raise DamagedModuleError(f"{path} is damaged: {error}; build it again") from None
     except OSError as error:
         raise DamagedModuleError(f"cannot read {path}: {error.strerror}") from None
-    return {"path": str(path), "checksum": "ok", **config.redacted(),
-            "asset_sizes": {name: len(data) for name, data in sorted(carried.assets.items())}}
+    return {"path": str(path), "checksum": "ok", "version": config.version or None, **config.redacted(),
+            "asset_sizes": {name: len(data) for name, data in sorted(carried.assets.items())},
+            "signature": signature(path)}
+
+
+# --- the Authenticode signature, as inspect shows it ------------------------------------------
+
+#: Unsigned attributes that carry a timestamp: RFC 3161 (Microsoft's OID) and the older countersignature.
+_TIMESTAMP_OIDS = (bytes.fromhex("060a2b0601040182370303 01".replace(" ", "")), bytes.fromhex("06092a864886f70d010906"))
+_NAME_KEYS = {bytes.fromhex("550403"): "CN", bytes.fromhex("55040a"): "O", bytes.fromhex("55040b"): "OU",
+              bytes.fromhex("550406"): "C", bytes.fromhex("550407"): "L", bytes.fromhex("550408"): "ST"}
+_WIN_CERTIFICATE_HEADER = 8  # dwLength, wRevision, wCertificateType
+
+
+def signature(path: Path) -> dict:
+    """Whether a module is signed (Authenticode), by whom, whether the signature is timestamped,
+    and whether it covers the stamped configuration: it does when the signature was made after
+    stamping, i.e. the payload lies before the signature, which ends the file."""
+    if path.is_dir():
+        return {"signed": False}
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        table = binaries.pe_certificate_table(handle.read(4096))
+        if table is None:
+            return {"signed": False}
+        handle.seek(table[0] + _WIN_CERTIFICATE_HEADER)
+        blob = handle.read(max(table[1] - _WIN_CERTIFICATE_HEADER, 0))
+    try:
+        _, payload_end = payload.span(path)
+    except payload.PayloadError:
+        payload_end = None
+    covers = table[0] + table[1] == size and payload_end is not None and payload_end <= table[0]
+    return {"signed": True, "subject": _signer_subject(blob), "timestamped": any(oid in blob for oid in _TIMESTAMP_OIDS),
+            "covers_configuration": covers}
+
+
+def _signer_subject(pkcs7: bytes) -> str | None:
+    """The subject of the certificate that made a PKCS #7 signature (``CN=…, O=…``), or None."""
+    try:
+        explicit = _inside(pkcs7, _value(pkcs7, 0))[1]  # ContentInfo: type, [0] content
+        signed_data = _inside(pkcs7, _inside(pkcs7, explicit)[0])
+        certificates = next(item for item in signed_data if item[0] == 0xA0)
+        signer_infos = next(item for item in reversed(signed_data) if item[0] == 0x31)
+        issuer_and_serial = _inside(pkcs7, _inside(pkcs7, signer_infos)[0])[1]
+        wanted = [_raw(pkcs7, item) for item in _inside(pkcs7, issuer_and_serial)]
+        for certificate in _inside(pkcs7, certificates):
+            tbs = _inside(pkcs7, _inside(pkcs7, certificate)[0])
+            fields = tbs[1:] if tbs[0][0] == 0xA0 else tbs  # serial, algorithm, issuer, validity, subject
+            if [_raw(pkcs7, fields[2]), _raw(pkcs7, fields[0])] == wanted:
+                return _name(pkcs7, fields[4])
+    except (IndexError, StopIteration, ValueError):
+        pass
+    return None
+
+
+def _inside(data: bytes, item: tuple) -> list[tuple[int, int, int, int, int]]:
+    return _children(data, item[2], item[3])
+
+
+def _raw(data: bytes, item: tuple) -> bytes:
+    return data[item[1]:item[4]]
+
+
+def _value(data: bytes, at: int) -> tuple[int, int, int, int, int]:
+    """The DER element at ``at``: (tag, start, content start, content end, end)."""
+    tag, length, cursor = data[at], data[at + 1], at + 2
+    if length & 0x80:
+        count = length & 0x7F
+        length, cursor = int.from_bytes(data[cursor:cursor + count], "big"), cursor + count
+    if cursor + length > len(data):
+        raise ValueError("DER element runs past the end")
+    return tag, at, cursor, cursor + length, cursor + length
+
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int, int]]:
+    """The elements inside ``data[start:end]``: (tag, start, content start, content end, end) each."""
+    items, cursor = [], start
+    while cursor < end:
+        item = _value(data, cursor)
+        items.append(item)
+        cursor = item[4]
+    return items
+
+
+def _name(data: bytes, name: tuple) -> str:
+    parts = []
+    for relative in _inside(data, name):
+        for attribute in _inside(data, relative):
+            oid, value = _inside(data, attribute)[:2]
+            key = _NAME_KEYS.get(data[oid[2]:oid[3]], ".".join(str(b) for b in data[oid[2]:oid[3]]))
+            parts.append(f"{key}={data[value[2]:value[3]].decode('utf-8', 'replace')}")
+    return ", ".join(parts)

@@ -10,7 +10,7 @@ class ExitCode(IntEnum):
     UNEXPECTED = 1  # a bug: the traceback is written to a log file
     USAGE = 2  # a wrong option or argument (click's own code)
     CONFIG = 3  # a bad setting: database URL, secret key, module config
-    NOT_FOUND = 4  # a company, user, group or module that does not exist
+    NOT_FOUND = 4  # a company, user, group or module that does not exist (or is another company's)
     CONFLICT = 5  # it exists already
     DATABASE = 6  # the database cannot be reached or is not a sosqueue database
     BRAND = 10  # a bad logo, colour, text or contrast in the module's brand
@@ -19,7 +19,7 @@ class ExitCode(IntEnum):
     DAMAGED_MODULE = 13  # a module's payload is cut short or was changed
     TOOL_MISSING = 14  # an external tool (PyInstaller, osslsigncode, wixl, dpkg-deb) is not installed
     TOOL_FAILED = 15  # an external tool ran and failed
-    NETWORK = 16  # the queue server cannot be reached or refused the registration
+    NETWORK = 16  # the queue server cannot be reached or refused the registration; a time-stamp authority gave no timestamp
     ABORTED = 130  # Ctrl-C
 
 

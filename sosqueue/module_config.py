@@ -65,6 +65,7 @@ class ModuleConfig:
     options: Options = field(default_factory=Options)
     ca_bundle: bytes | None = None  # PEM, when the queue's certificate is from a private CA
     assets: dict[str, bytes] = field(default_factory=dict, repr=False)
+    version: str = ""  # X.Y.Z from the admin's config; "" in modules built before versions
 
     @property
     def display_name(self) -> str:
@@ -73,7 +74,7 @@ class ModuleConfig:
     def redacted(self) -> dict:
         """The configuration as ``--print-config`` shows it: no secrets."""
         return {
-            "module": {"id": self.module_id, "token": redact(self.module_token)},
+            "module": {"id": self.module_id, "token": redact(self.module_token), "version": self.version or None},
             "server": {"url": self.server_url, "custom_ca": self.ca_bundle is not None},
             "brand": asdict(self.brand),
             "options": asdict(self.options),
@@ -103,6 +104,7 @@ def parse(payload: Payload) -> ModuleConfig:
             ),
             ca_bundle=payload.assets.get("ca.pem"),
             assets=payload.assets,
+            version=_version(module.get("version", "")),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise DamagedPayload(f"the module configuration is incomplete: {error}") from None
@@ -113,9 +115,12 @@ def parse(payload: Payload) -> ModuleConfig:
 
 def to_json(config: ModuleConfig) -> dict:
     """The inverse of ``parse`` for the JSON part (the builder writes this)."""
+    module = {"id": config.module_id, "token": config.module_token}
+    if config.version:  # left out when empty, so modules without a version read as before
+        module["version"] = config.version
     return {
         "format": FORMAT_VERSION,
-        "module": {"id": config.module_id, "token": config.module_token},
+        "module": module,
         "server": {"url": config.server_url, "allow_insecure": config.server_url.startswith("http://")},
         "brand": asdict(config.brand),
         "options": asdict(config.options),
@@ -132,6 +137,12 @@ def _ident(value) -> str:
     # The id names the agent's data folder: no separators, no "..", nothing Windows refuses.
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", _text(value)):
         raise TypeError(f"module id {value!r} is not a plain identifier")
+    return value
+
+
+def _version(value) -> str:
+    if _text(value) and not re.fullmatch(r"\d{1,5}\.\d{1,5}\.\d{1,5}", value):
+        raise ValueError(f"module version {value!r} is not X.Y.Z")
     return value
 
 

@@ -70,6 +70,15 @@ def has_payload(path: Path) -> bool:
         return True
 
 
+def span(path: Path) -> tuple[int, int]:
+    """Where the payload and its trailer lie in a stamped module's file: ``(start, end)``.
+
+    :raises NoPayload: if the file carries none.
+    """
+    offset, length, _ = _locate(_payload_file(path))
+    return offset, offset + length + TRAILER.size
+
+
 def read(path: Path) -> Payload:
     """The payload of a stamped module (file, ``.app`` bundle, or bare payload file)."""
     target = _payload_file(path)

@@ -14,7 +14,6 @@ half-written installer behind.
 
 import json
 import re
-from importlib.metadata import PackageNotFoundError, version as distribution_version
 from pathlib import Path
 
 import click
@@ -23,6 +22,7 @@ from sosqueue.errors import ConfigError
 from builder.packaging import deb, msi
 from builder.packaging.format import Format
 from builder.packaging.module import PACKAGE_MARKER, Module, read_module
+from builder.packaging.output import publish, staging
 
 #: The installer formats, by the name of their command.
 FORMATS: dict[str, Format] = {format_.name: format_ for format_ in (deb.FORMAT, msi.FORMAT)}
@@ -31,17 +31,8 @@ FORMATS: dict[str, Format] = {format_.name: format_ for format_ in (deb.FORMAT, 
 VERSION_PATTERN = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,5})$")
 VERSION_LIMITS = (255, 255, 65535)
 
-__all__ = ["FORMATS", "PACKAGE_MARKER", "Format", "Module", "check_version", "default_version", "package",
+__all__ = ["FORMATS", "PACKAGE_MARKER", "Format", "Module", "check_version", "module_version", "package",
            "read_module"]
-
-
-def default_version() -> str:
-    """The builder's own version (``X.Y.Z`` part), for installers built without ``--version``."""
-    try:
-        found = re.match(r"\d+\.\d+\.\d+", distribution_version("sosqueue"))
-    except PackageNotFoundError:
-        found = None
-    return check_version(found.group(0)) if found else "0.0.0"
 
 
 def check_version(text: str) -> str:
@@ -60,7 +51,20 @@ out_option = click.option(
     "--out", "out_dir", default=".", show_default=True, type=click.Path(path_type=Path),
     help="Folder for the installer.")
 version_option = click.option(
-    "--version", "version", help="Installer version X.Y.Z; raise it for every rollout (default: the builder's version).")
+    "--version", "version", help="Installer version X.Y.Z (default: the module's, [module] version of its config).")
+#: Installer formats osslsigncode signs (Authenticode): their commands take the signing options.
+SIGNED_SUFFIXES = (".msi",)
+sign_options = (
+    click.option("--sign", is_flag=True, help="Sign the installer with osslsigncode (needs --sign-cert and --sign-key)."),
+    click.option("--sign-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), envvar="SOSQUEUE_SIGN_CERT",
+                 help="Code-signing certificate (PEM or SPC)."),
+    click.option("--sign-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), envvar="SOSQUEUE_SIGN_KEY",
+                 help="Its private key (PEM)."),
+    click.option("--timestamp-url", envvar="SOSQUEUE_TIMESTAMP_URL", metavar="URL",
+                 help="An RFC 3161 time-stamp authority, so the signature outlives the certificate."),
+)
+#: How the refusal of a module of another platform names each installer.
+_INSTALLER_NAMES = {"msi": "an MSI", "deb": "a .deb"}
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 
 
@@ -72,15 +76,63 @@ def package() -> None:
 def format_command(format_: Format) -> click.Command:
     """``sosqueue package <format>``: read the module, build the installer, print where it is."""
 
-    def run(module_path: Path, out_dir: Path, version: str | None, as_json: bool, **options) -> None:
+    signs = format_.suffix in SIGNED_SUFFIXES
+
+    def run(module_path: Path, out_dir: Path, version: str | None, as_json: bool, sign: bool = False,
+            sign_cert: Path | None = None, sign_key: Path | None = None, timestamp_url: str | None = None,
+            **options) -> None:
+        from builder.tools.osslsigncode import check_timestamp_url
+
         module = read_module(module_path)
-        result = format_.build(module, out_dir, version=check_version(version) if version else default_version(),
-                               **options)
+        check_platform(format_, module)
+        version = check_version(version) if version else module_version(module)
+        if (sign_cert or sign_key or timestamp_url) and not sign:
+            raise ConfigError("--sign-cert, --sign-key and --timestamp-url are for signing: add --sign")
+        if sign and not (sign_cert and sign_key):
+            raise ConfigError("--sign needs --sign-cert CERT and --sign-key KEY")
+        check_timestamp_url(timestamp_url)
+        if sign:
+            result = _build_signed(format_, module, out_dir, version=version, certificate=sign_cert, key=sign_key,
+                                   timestamp_url=timestamp_url, **options)
+        else:
+            result = format_.build(module, out_dir, version=version, **options)
         click.echo(json.dumps(result) if as_json else result["path"])
 
-    for option in reversed((module_option, out_option, *format_.options, version_option, json_option)):
+    own_options = (*format_.options, *(sign_options if signs else ()))
+    for option in reversed((module_option, out_option, *own_options, version_option, json_option)):
         run = option(run)
     return click.command(format_.name, help=format_.summary)(run)
+
+
+def check_platform(format_: Format, module: Module) -> None:
+    """Each installer wraps modules of its platform only, and says which one it got."""
+    if module.platform != format_.platform:
+        installer = _INSTALLER_NAMES.get(format_.name, f"a {format_.suffix} installer")
+        raise ConfigError(
+            f"{module.path} is a {module.platform} module; {installer} wraps a {format_.platform} module: build one "
+            f"with sosqueue build --base <the {format_.platform.label} base agent>")
+
+
+def module_version(module: Module) -> str:
+    """The version the module was built with, for installers built without ``--version``."""
+    if not module.config.version:
+        raise ConfigError(f"{module.path} carries no version: set [module] version = \"X.Y.Z\" in its config and "
+                          "build it again, or pass --version X.Y.Z")
+    return check_version(module.config.version)
+
+
+def _build_signed(format_: Format, module: Module, out_dir: Path, *, version: str, certificate: Path, key: Path,
+                  timestamp_url: str | None, **options) -> dict:
+    """Build in a private folder, sign there, then move into place: an installer that cannot be
+    signed never lands in ``out_dir`` (nor replaces one there)."""
+    from builder.tools.osslsigncode import sign_in_place
+
+    with staging(out_dir) as folder:
+        result = format_.build(module, folder, version=version, **options)
+        built = Path(result["path"])
+        sign_in_place(built, certificate=certificate, key=key, description=module.product, timestamp_url=timestamp_url)
+        target = publish(built, out_dir / built.name)
+    return {**result, "path": str(target), "signed": True, "timestamp_url": timestamp_url}
 
 
 for _format in FORMATS.values():

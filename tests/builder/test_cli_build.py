@@ -138,8 +138,10 @@ def test_build_json_prints_one_object(sosqueue, registered_config, fake_base, ou
     outcome = build(sosqueue, registered_config, fake_base, out, "--json")
     assert outcome.code == ExitCode.OK, outcome.err
     assert len(outcome.out.strip().splitlines()) == 1
-    assert json.loads(outcome.out) == {"path": str(out / "Support"), "platform": "linux", "module_id": "mod-1",
-                                       "preview": None}
+    assert json.loads(outcome.out) == {
+        "path": str(out / "Support"), "platform": "linux", "module_id": "mod-1", "version": "1.0.0",
+        "server_url": "https://queue.example.com", "identity": str(registered_config.with_name("module.identity.toml")),
+        "registered": False, "preview": None}
 
 
 def test_build_preview_renders_the_window_and_icons(sosqueue, registered_config, fake_base, out, tmp_path):
@@ -287,7 +289,7 @@ def test_init_into_a_folder_that_cannot_exist_is_an_output_error(sosqueue, tmp_p
 
 def test_bad_admin_token_is_a_config_error(sosqueue, write_config, fake_base, out, queue_server):
     """A token the queue refuses: exit 3, naming --token; the output folder stays as it was."""
-    config = write_config(server=HTTPS)
+    config = write_config()
     outcome = build(sosqueue, config, fake_base, out, "--server", queue_server.url, "--token", "not-a-token")
     assert_refused(outcome, ExitCode.CONFIG, "refused the admin token", "--token")
     assert folder_listing(out) == ["keep.txt"]
@@ -295,7 +297,7 @@ def test_bad_admin_token_is_a_config_error(sosqueue, write_config, fake_base, ou
 
 def test_supporter_token_cannot_register_a_module(sosqueue, write_config, fake_base, out, queue_server, tenant):
     """Only an admin registers modules: a supporter's token is refused (exit 3)."""
-    config = write_config(server=HTTPS)
+    config = write_config()
     outcome = build(sosqueue, config, fake_base, out, "--server", queue_server.url, "--token", tenant.supporter_token)
     assert_refused(outcome, ExitCode.CONFIG, "refused the admin token")
     assert folder_listing(out) == ["keep.txt"]
@@ -303,7 +305,7 @@ def test_supporter_token_cannot_register_a_module(sosqueue, write_config, fake_b
 
 def test_unreachable_server_is_a_network_error(sosqueue, write_config, fake_base, out):
     """Nobody listening at --server: exit 16 and "check --server"."""
-    config = write_config(server=HTTPS)
+    config = write_config()
     outcome = build(sosqueue, config, fake_base, out, "--server", f"http://127.0.0.1:{free_port()}", "--token", "t")
     assert_refused(outcome, ExitCode.NETWORK, "cannot reach the queue", "check --server")
     assert folder_listing(out) == ["keep.txt"]
@@ -375,7 +377,7 @@ def test_command_exit_codes_end_to_end(write_config, fake_base, tmp_path, out, c
         "bad colour": lambda: (write_config(module=REGISTERED, server=HTTPS, brand={"primary": '"#12345G"'}),
                                fake_base, []),
         "missing base": lambda: (write_config(module=REGISTERED, server=HTTPS), tmp_path / "nope", []),
-        "unreachable server": lambda: (write_config(server=HTTPS), fake_base,
+        "unreachable server": lambda: (write_config(), fake_base,
                                        ["--server", f"http://127.0.0.1:{free_port()}", "--token", "t"]),
     }
     config, base, extra = cases[case]()

@@ -78,7 +78,7 @@ def test_inspect_prints_the_contents_as_json_with_tokens_redacted(sosqueue, stam
     shown = json.loads(outcome.out)
     assert shown["path"] == str(module)
     assert shown["checksum"] == "ok"
-    assert shown["module"] == {"id": "mod-1", "token": module_config.redact(TOKEN)}
+    assert shown["module"] == {"id": "mod-1", "token": module_config.redact(TOKEN), "version": "1.0.0"}
     assert shown["server"] == {"url": "https://queue.example.com", "custom_ca": False}
     assert shown["brand"]["company"] == "Acme Corp"
     assert set(shown["asset_sizes"]) == set(module_config.ASSET_NAMES)

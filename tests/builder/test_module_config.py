@@ -22,13 +22,14 @@ def parsed(tmp_path: Path, **sections) -> module_config.ModuleSpec:
 
 
 def test_template_is_valid_toml_that_builds_the_default_brand(tmp_path):
-    """The template parses as it is: default brand, loopback server, no id yet."""
+    """The template parses as it is: default brand, no server of its own (the registering one
+    is stamped), version 1.0.0, no id yet."""
     path = tmp_path / "module.toml"
     path.write_text(template(), encoding="utf-8")
     spec = load(path)
     assert spec.brand == Brand()
     assert spec.brand.logo == DEFAULT_LOGO
-    assert spec.server_url == "http://127.0.0.1:8765"
+    assert (spec.server_url, spec.server_url_set, spec.version) == ("", False, "1.0.0")
     assert spec.registered is False
     assert (spec.name, spec.group, spec.assignment) == ("Support", None, "none")
     assert spec.options == stamped_config.Options()
@@ -40,24 +41,45 @@ def test_template_documents_every_setting():
     brand_keys = {item.name for item in dataclasses.fields(Brand) if item.init}
     option_keys = {item.name for item in dataclasses.fields(stamped_config.Options)} - {"fields"}
     assert set(data) == module_config.SECTIONS
-    assert set(data["module"]) == {"name", "id", "token", "group", "assignment"}
-    assert set(data["server"]) == {"url", "ca_bundle"}
+    assert set(data["module"]) == {"name", "id", "token", "group", "assignment", "version"}
+    assert set(data["server"]) == {"ca_bundle"}
+    assert '# url = "https://' in template()
     assert set(data["brand"]) == brand_keys
     assert set(data["options"]) == option_keys | {"fields"}
     assert set(data["options"]["fields"]) == {"name", "email", "description"}
 
 
 def test_template_defaults_match_the_parsers_defaults(tmp_path):
-    """The values the template shows are the values an empty config gets."""
+    """The values the template shows are the values an empty config gets (but the version, which
+    the template starts at 1.0.0)."""
     from_template = parse(tomllib.loads(template()), base_dir=tmp_path)
-    from_nothing = parse({"server": {"url": "http://127.0.0.1:8765"}}, base_dir=tmp_path)
+    from_nothing = parse({"module": {"version": "1.0.0"}}, base_dir=tmp_path)
     assert from_template == from_nothing
 
 
-def test_config_without_server_url_names_the_setting(tmp_path):
-    """The server address has no default: leaving it out names ``server.url``."""
-    with pytest.raises(ConfigError, match="server.url '' is not an address"):
-        parse({}, base_dir=tmp_path)
+@pytest.mark.parametrize("server, stamped, deliberate", [
+    ({}, "", False),
+    ({"url": "http://127.0.0.1:8765"}, "http://127.0.0.1:8765", False),  # what older templates filled in
+    ({"url": "https://queue.example.com/"}, "https://queue.example.com", True),
+])
+def test_server_url_is_deliberate_only_when_set_to_another_address(tmp_path, server, stamped, deliberate):
+    """Left out (or the old template's loopback address), the registering server is stamped."""
+    spec = parse({"server": server}, base_dir=tmp_path)
+    assert (spec.server_url, spec.server_url_set) == (stamped, deliberate)
+
+
+@pytest.mark.parametrize("version, parsed", [("1.2.3", "1.2.3"), ("01.002.0003", "1.2.3"), ("", "")])
+def test_version_is_read_as_x_y_z(tmp_path, version, parsed):
+    """``[module] version`` is X.Y.Z; empty means none."""
+    assert parse({"module": {"version": version}}, base_dir=tmp_path).version == parsed
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.2.3.4", "v1", "256.0.0", "1.0.65536", "latest"])
+def test_bad_version_is_one_line_naming_the_setting(tmp_path, version):
+    """A version installers cannot carry is a config error naming ``module.version``."""
+    with pytest.raises(ConfigError, match="module.version") as raised:
+        parse({"module": {"version": version}}, base_dir=tmp_path)
+    assert "\n" not in str(raised.value)
 
 
 def test_missing_config_file_says_how_to_write_one(tmp_path):

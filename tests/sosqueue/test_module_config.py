@@ -1,6 +1,7 @@
 """The module configuration: what the builder writes, the agent reads back; anything off is damage."""
 
 import copy
+import dataclasses
 import json
 
 import pytest
@@ -159,3 +160,28 @@ def test_redacted_config_is_json_serialisable_and_lists_assets(config):
     shown = json.loads(json.dumps(config.redacted()))
     assert shown["assets"] == sorted(module_config.ASSET_NAMES)
     assert shown["server"] == {"url": "https://queue.example.test", "custom_ca": False}
+
+
+def test_version_survives_the_round_trip(config):
+    """A module built from a config with a version carries it; ``redacted`` shows it."""
+    versioned = dataclasses.replace(config, version="1.2.3")
+    assert to_json(versioned)["module"]["version"] == "1.2.3"
+    parsed = parse(module_payload_for(versioned))
+    assert parsed.version == "1.2.3" and parsed.redacted()["module"]["version"] == "1.2.3"
+
+
+def test_module_without_a_version_still_reads(config):
+    """Modules stamped before versions have no ``module.version``: they read with an empty one."""
+    data = to_json(config)
+    assert "version" not in data["module"]
+    parsed = _parsed(data)
+    assert parsed.version == "" and parsed.redacted()["module"]["version"] is None
+
+
+@pytest.mark.parametrize("version", ["1.2", "v1.2.3", "1.2.3-beta", 123])
+def test_malformed_version_is_damaged(config, version):
+    """A version that is not X.Y.Z means the payload was not written by the builder."""
+    data = copy.deepcopy(to_json(config))
+    data["module"]["version"] = version
+    with pytest.raises(DamagedPayload):
+        _parsed(data)

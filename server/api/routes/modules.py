@@ -8,7 +8,7 @@ from sqlalchemy import select
 from server import admin
 from server.api.deps import AdminActor, ReadDB, StateDep, WriteDB
 from server.models import Company, Module
-from server.queue import NotFound
+from server.queue import Conflict, NotFound
 from server.schemas import ModuleCreate, ModuleCreated, ModulePublic, ModulesPublic
 
 router = APIRouter(prefix="/api/v1/modules", tags=["modules"])
@@ -48,6 +48,20 @@ def rotate_token(module_id: str, actor: AdminActor, state: StateDep, session: Wr
     """Give the module a new token; the old one stops working at once."""
     module = _company_module(session, actor, module_id)
     token = admin.rotate_module_token(session, module=module, secret_key=state.secret_key)
+    return ModuleCreated(**module_public(module).model_dump(), token=token)
+
+
+@router.get("/{module_id}/token", response_model=ModuleCreated)
+def current_token(module_id: str, actor: AdminActor, state: StateDep, session: ReadDB) -> ModuleCreated:
+    """The module's working token, without changing it, for building the module again.
+
+    Only tokens derivable from the server's key can be shown (the server stores a hash); a
+    module made before that, or under another key, answers 409: rotate its token once.
+    """
+    module = _company_module(session, actor, module_id)
+    token = admin.current_module_token(state.secret_key, module)
+    if token is None:
+        raise Conflict("this module's token cannot be derived; rotate it once (POST …/rotate-token) to build it again")
     return ModuleCreated(**module_public(module).model_dump(), token=token)
 
 

@@ -4,6 +4,7 @@ A stamped module here is a copy of ``true`` (a real ELF program of this machine)
 payload appended, exactly as ``sosqueue build`` stamps the PyInstaller base.
 """
 
+import dataclasses
 import secrets
 import shutil
 from pathlib import Path
@@ -21,12 +22,24 @@ def unique_product() -> str:
 
 
 def stamp_module(folder: Path, *, product: str, company: str = "Acme Corp", base: Path = TRUE,
-                 name: str = "My Support Module", module_id: str | None = None) -> Path:
-    """Stamp ``base`` with a payload for ``product`` into ``folder / name`` and return its path."""
+                 name: str = "My Support Module", module_id: str | None = None, version: str = "1.0.0") -> Path:
+    """Stamp ``base`` with a payload for ``product`` (module ``version``, "" for none) into
+    ``folder / name`` and return its path."""
     config = module_config(server_url=SERVER_URL, module_id=module_id or f"mod-{secrets.token_hex(8)}",
                            module_token=f"tok-{secrets.token_hex(16)}", product=product, company=company)
+    config = dataclasses.replace(config, version=version)
     folder.mkdir(parents=True, exist_ok=True)
     return payload.stamp(base, module_payload_for(config), folder / name)
+
+
+def windows_program(folder: Path, name: str = "sosqueue-agent.exe") -> Path:
+    """A tiny real Windows program to stamp: what an MSI wraps (``stamp_module(…, base=windows_program(…))``)."""
+    from tests.support.bases import minimal_pe
+
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    target.write_bytes(minimal_pe())
+    return target
 
 
 def plain_copy(folder: Path, base: Path = TRUE, name: str = "sosqueue-agent") -> Path:

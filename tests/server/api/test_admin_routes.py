@@ -167,3 +167,23 @@ def test_users_routes_need_a_user_token(api, tenant, who):
     for method, path in (("GET", USERS), ("GET", f"{USERS}/me"), ("GET", GROUPS)):
         assert_problem(api.call(method, path, token), 403)
     assert_problem(api.call("PUT", f"{USERS}/me/availability", token, json={"available": False}), 403)
+
+
+def test_current_token_is_the_registered_one_and_keeps_working(api, tenant):
+    """An admin reads a module's token again without rotating it: the same token, still filing."""
+    module = ok(api.call("POST", MODULES, tenant.admin_token, json={"name": "Again"}), 201)
+    shown = ok(api.call("GET", f"{MODULES}/{module['id']}/token", tenant.admin_token))
+    assert (shown["id"], shown["token"]) == (module["id"], module["token"])
+    api.created(module["token"])
+
+
+def test_current_token_of_a_rotated_module_is_the_new_one(api, tenant):
+    """After a rotation the shown token is the rotated one."""
+    module = ok(api.call("POST", MODULES, tenant.admin_token, json={"name": "Rotated"}), 201)
+    rotated = ok(api.call("POST", f"{MODULES}/{module['id']}/rotate-token", tenant.admin_token))
+    assert ok(api.call("GET", f"{MODULES}/{module['id']}/token", tenant.admin_token))["token"] == rotated["token"]
+
+
+def test_current_token_that_cannot_be_derived_is_409(api, tenant):
+    """A module made without the server's key (random token) says to rotate it once."""
+    assert_problem(api.call("GET", f"{MODULES}/{tenant.module_id}/token", tenant.admin_token), 409, code="conflict")

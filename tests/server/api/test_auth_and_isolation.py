@@ -142,6 +142,7 @@ def test_foreign_modules_cannot_be_rotated_or_revoked(api, tenant, rival):
     """An admin of company B gets 404 for company A's module, which keeps working."""
     for action in ("rotate-token", "revoke"):
         assert_problem(api.call("POST", f"/api/v1/modules/{tenant.module_id}/{action}", rival.admin_token), 404)
+    assert_problem(api.call("GET", f"/api/v1/modules/{tenant.module_id}/token", rival.admin_token), 404)
     api.created(tenant.module_token)
 
 
@@ -151,6 +152,7 @@ def test_foreign_modules_cannot_be_rotated_or_revoked(api, tenant, rival):
         ("POST", "/api/v1/groups", {"name": "rogue"}),
         ("POST", "/api/v1/modules", {"name": "rogue"}),
         ("GET", "/api/v1/modules", None),
+        ("GET", "/api/v1/modules/00000000-0000-0000-0000-000000000000/token", None),
     ],
 )
 def test_supporter_cannot_administer(api, tenant, method, path, body):
