@@ -106,11 +106,15 @@ def format_command(format_: Format) -> click.Command:
 
 def check_platform(format_: Format, module: Module) -> None:
     """Each installer wraps modules of its platform only, and says which one it got."""
-    if module.platform != format_.platform:
-        installer = _INSTALLER_NAMES.get(format_.name, f"a {format_.suffix} installer")
-        raise ConfigError(
-            f"{module.path} is a {module.platform} module; {installer} wraps a {format_.platform} module: build one "
-            f"with sosqueue build --base <the {format_.platform.label} base agent>")
+    if module.platform == format_.platform:
+        return
+    installer = _INSTALLER_NAMES.get(format_.name, f"a {format_.suffix} installer")
+    fitting = next((other.name for other in FORMATS.values() if other.platform == module.platform), None)
+    instead = f"sosqueue package {fitting}" if fitting else "build_scripts/macos/pkgbuild.sh"
+    raise ConfigError(
+        f"{module.path} is a {module.platform.label} module; {installer} wraps {format_.platform.label} modules: "
+        f"build one with sosqueue build --base <the {format_.platform.label} base agent>, or package this one "
+        f"with {instead}")
 
 
 def module_version(module: Module) -> str:

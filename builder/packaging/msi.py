@@ -154,12 +154,11 @@ def build_msi(module: Module, out_dir: Path, *, version: str, wixl: Wixl | None 
               msibuild: MsiBuild | None = None) -> BuiltMsi:
     """Build ``<Product>-<version>.msi`` for a stamped module into ``out_dir``.
 
-    :raises ConfigError: if the module is not a Windows program, or its names do not fit an MSI.
+    :raises ConfigError: if its names do not fit an MSI (``sosqueue package`` checks the platform first).
     :raises ToolMissing: if wixl or msibuild is not installed.
     :raises ToolFailed: if one of them fails.
     :raises OutputError: if ``out_dir`` cannot be written.
     """
-    check_platform(module)
     wixl, msibuild = wixl or Wixl(), msibuild or MsiBuild()
     wixl.verify()
     msibuild.verify()
@@ -184,21 +183,6 @@ def build_msi(module: Module, out_dir: Path, *, version: str, wixl: Wixl | None 
         publish(built, target)
     log.info("MSI ready: %s", target)
     return BuiltMsi(path=target, version=version, product_code=codes["product"], upgrade_code=codes["upgrade"])
-
-
-def check_platform(module: Module) -> None:
-    """Refuse a module that is not a Windows program, saying which platform it is.
-
-    The shared ``sosqueue package`` command knows each format's platform
-    (:attr:`Format.platform`) and should make this check for every format; until it does, the
-    MSI makes it here.
-    """
-    if module.platform == PLATFORM:
-        return
-    fix = ("package it with build_scripts/macos/pkgbuild.sh" if module.platform == Platform.MACOS
-           else "package it with: sosqueue package deb")
-    raise ConfigError(f"{module.path} is a {module.platform.label} module, and an MSI installs Windows modules only; "
-                      f"stamp the Windows base agent for the MSI, or {fix}")
 
 
 def _write_codepage_tables(folder: Path, names: Names, version: str) -> tuple[str, str]:

@@ -30,18 +30,20 @@ def package(sosqueue, installer: str, module: Path, out: Path, *extra):
 
 
 def test_msi_refuses_a_linux_module_naming_both_platforms(sosqueue, tmp_path, out):
-    """An ELF module into an MSI: exit 3, "a linux module; an MSI wraps a windows module", nothing written."""
+    """An ELF module into an MSI: exit 3, naming both platforms and both ways out, nothing written."""
     module = stamp_module(tmp_path / "modules", product=unique_product())
     assert_refused(package(sosqueue, "msi", module, out), ExitCode.CONFIG,
-                   "is a linux module; an MSI wraps a windows module", "--base")
+                   "is a Linux module; an MSI wraps Windows modules: build one with sosqueue build --base <the Windows "
+                   "base agent>, or package this one with sosqueue package deb")
     assert not out.exists() or folder_listing(out) == []
 
 
 def test_deb_refuses_a_windows_module_naming_both_platforms(sosqueue, tmp_path, out, pe_base):
-    """A PE module into a .deb: exit 3, "a windows module; a .deb wraps a linux module"."""
+    """A PE module into a .deb: exit 3, naming both platforms and both ways out."""
     module = stamp_module(tmp_path / "modules", product=unique_product(), base=pe_base, name="Support.exe")
-    assert_refused(package(sosqueue, "deb", module, out), ExitCode.CONFIG,
-                   "is a windows module; a .deb wraps a linux module", "--base")
+    assert_refused(package(sosqueue, "deb", module, out, "--maintainer", "Acme IT <it@acme.example>"),
+                   ExitCode.CONFIG, "is a Windows module; a .deb wraps Linux modules: build one with sosqueue build "
+                   "--base <the Linux base agent>, or package this one with sosqueue package msi")
     assert not out.exists() or folder_listing(out) == []
 
 
@@ -58,8 +60,9 @@ def test_module_without_a_version_needs_one(sosqueue, tmp_path, out, pe_base, in
 def test_deb_takes_the_modules_version_unless_version_is_given(sosqueue, tmp_path, out):
     """Without --version the installer has the module's; --version still wins."""
     module = stamp_module(tmp_path / "modules", product=unique_product(), version="4.5.6")
-    built = package(sosqueue, "deb", module, out, "--json")
+    built = package(sosqueue, "deb", module, out, "--json", "--maintainer", "Acme IT <it@acme.example>")
     assert built.code == ExitCode.OK, built.err
     assert json.loads(built.out)["version"] == "4.5.6"
-    again = package(sosqueue, "deb", module, tmp_path / "again", "--json", "--version", "4.5.7")
+    again = package(sosqueue, "deb", module, tmp_path / "again", "--json", "--version", "4.5.7", "--maintainer",
+                    "Acme IT <it@acme.example>")
     assert json.loads(again.out)["version"] == "4.5.7"

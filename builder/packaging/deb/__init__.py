@@ -97,15 +97,11 @@ def build_deb(module: Module, out_dir: Path, *, version: str, autostart: bool = 
               tool: DpkgDeb | None = None) -> BuiltDeb:
     """Build ``<package>_<version>_<arch>.deb`` for a stamped Linux module into ``out_dir``.
 
-    :raises ConfigError: if the module is not a Linux module, or names do not fit a package.
+    :raises ConfigError: if names do not fit a package, or the Maintainer is missing or malformed.
     :raises ToolMissing: if dpkg-deb is not installed.
     :raises ToolFailed: if dpkg-deb fails.
     :raises OutputError: if ``out_dir`` cannot be written.
     """
-    # The formats' shared check (builder/packaging) should replace this one.
-    if module.platform != PLATFORM:
-        raise ConfigError(f"{module.path} is a {Platform(module.platform).label} module; a .deb needs a module "
-                          "stamped onto a Linux base")
     maintainer = maintainer_field(module, maintainer)
     tool = tool or DpkgDeb()
     tool.verify()

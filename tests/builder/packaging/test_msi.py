@@ -19,6 +19,7 @@ from sosqueue import module_config
 from sosqueue import payload
 from sosqueue.errors import ConfigError, ExitCode, ToolFailed
 from builder.packaging.module import read_module
+from builder.packaging import check_platform, msi
 from builder.packaging.msi import UPGRADE_NAMESPACE, build_msi
 from builder.tools.wixl import MsiInfo, Wixl
 from tests.builder.packaging import assert_refused, damage, entries, plain_copy, run_cli, stamp_module, unique_product
@@ -268,20 +269,14 @@ def test_names_outside_windows_1252_are_refused(capsys, tmp_path, out):
     refused(capsys, out, ["--module", str(module)], ExitCode.CONFIG, "Windows-1252")
 
 
-def test_linux_module_is_refused_naming_its_platform(capsys, tmp_path, out):
-    """A stamped Linux program: CONFIG, one line saying it is a Linux module."""
-    module = stamp_module(tmp_path / "m", product=unique_product())
-    refused(capsys, out, ["--module", str(module)], ExitCode.CONFIG, "is a Linux module")
-
-
 def test_macos_app_is_refused(tmp_path, out, module):
     """A macOS .app cannot go into an MSI."""
     app = tmp_path / "Help.app"
     (app / "Contents" / "Resources").mkdir(parents=True)
     (app / "Contents" / "MacOS").mkdir()
     shutil.copyfile(module, app / payload.MACOS_RESOURCE)
-    with pytest.raises(ConfigError, match="macOS"):
-        build_msi(read_module(app), out, version="1.0.0")
+    with pytest.raises(ConfigError, match="is a macOS module; an MSI wraps Windows modules"):
+        check_platform(msi.FORMAT, read_module(app))
 
 
 def test_failing_wixl_leaves_nothing_in_out(tmp_path, module, out):

@@ -24,6 +24,7 @@ from sosqueue.binaries import elf_architecture
 from sosqueue.errors import ConfigError, ExitCode, ToolFailed, ToolMissing
 from sosqueue.platforms import Platform
 from builder.packaging.module import read_module
+from builder.packaging import check_platform, deb
 from builder.packaging.deb import build_deb, minimum_glibc
 from builder.packaging.deb.lintian import ALLOWED_TAGS, unexpected
 from sosqueue.desktop_entry import WINDOW_CLASS
@@ -428,21 +429,13 @@ def test_damaged_module_is_refused(capsys, module, out):
     refused(capsys, out, ["--module", str(damage(module))], ExitCode.DAMAGED_MODULE, "damaged")
 
 
-def test_windows_module_is_refused(capsys, tmp_path, out, product):
-    """A .deb needs a Linux module: a stamped PE program is a CONFIG error."""
-    base = tmp_path / "base.exe"
-    base.write_bytes(b"MZ" + bytes(4096))
-    windows_module = stamp_module(tmp_path / "modules", product=product, base=base, name="Module.exe")
-    refused(capsys, out, ["--module", str(windows_module), "--maintainer", MAINTAINER], ExitCode.CONFIG,
-            "is a Windows module; a .deb needs a module stamped onto a Linux base")
-
-
 def test_macos_module_is_refused_naming_its_platform(module, out):
     """A macOS module (an app bundle) is refused before anything is written, and the message says macOS."""
     linux = read_module(module)
     macos = dataclasses.replace(linux, path=module.with_suffix(".app"), platform=Platform.MACOS)
-    with pytest.raises(ConfigError, match="is a macOS module; a .deb needs a module stamped onto a Linux base"):
-        build_deb(macos, out, version="1.0.0", maintainer=MAINTAINER)
+    with pytest.raises(ConfigError, match="is a macOS module; a .deb wraps Linux modules: .* or package this one "
+                                          "with build_scripts/macos/pkgbuild.sh"):
+        check_platform(deb.FORMAT, macos)
     assert not out.exists()
 
 
