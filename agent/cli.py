@@ -81,6 +81,9 @@ def _dispatch(args) -> int:
         if args.uninstall:
             for item in uninstall(config, all_users=args.all_users):
                 print(f"removed {item}")
+            from agent.logs import log_file
+
+            print(f"kept on purpose: the agent's log, {log_file()} (delete it once you no longer need it)", file=sys.stderr)
         else:
             for item in install(config, module.launch_command(args.module), all_users=args.all_users,
                                 shortcut=not args.no_shortcut, autostart=args.autostart):

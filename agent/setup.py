@@ -86,6 +86,7 @@ def uninstall(config: ModuleConfig, all_users: bool = False) -> list[Item]:
             removed.append(icons.pop())
         _remove_empty(folder / "icons")
         (folder / MANIFEST_NAME).unlink(missing_ok=True)
+        _remove_empty(folder)
     except OSError as error:
         _write_manifest(folder, config, all_users, desktop.created(), icons, complete=record.get("complete", False))
         raise StorageFailure(f"Could not remove {_describe(error)}; remove it by hand or ask your IT.") from None
@@ -170,7 +171,7 @@ def _create(desktop: Desktop, what: str, command: list[str], icons: dict[str, Pa
     elif what == "menu":
         desktop.create_start_menu_entry(command, icons.get("app"))
     else:
-        desktop.enable_autostart(command + ["--tray"])
+        desktop.enable_autostart(command + ["--tray"], icons.get("app"))
 
 
 def _write_icons(config: ModuleConfig, folder: Path, image_format: str) -> dict[str, Path | None]:

@@ -92,17 +92,19 @@ class Desktop:
         self._require(self.HAS_MENU_ENTRY, "start-menu entries")
         return self._record(self._create_menu_entry(checked_command(launch), _icon(icon)))
 
-    def enable_autostart(self, launch: list[str]) -> Item | None:
+    def enable_autostart(self, launch: list[str], icon: Path | None = None) -> Item | None:
         """Start ``launch`` at every login (of this user, or of every user).
 
         :param launch: the command to run at login, e.g. ``[exe, "--tray"]``.
+        :param icon: the icon file, where the entry shows one (Linux), or ``None`` for the brand's
+            icon of the entries made before it.
         :return: what was created.
         :raises ValueError: if ``launch`` is not a usable command.
         :raises NotImplementedError: unless :attr:`HAS_AUTOSTART`.
         :raises OSError: if it cannot be written.
         """
         self._require(self.HAS_AUTOSTART, "starting at login")
-        return self._record(self._enable_autostart(checked_command(launch)))
+        return self._record(self._enable_autostart(checked_command(launch), _icon(icon)))
 
     def adopt(self, items: list[Item]) -> None:
         """Take over entries created earlier (read from a manifest), so :meth:`remove_all`
@@ -149,7 +151,7 @@ class Desktop:
     def _create_menu_entry(self, command: list[str], icon: Path | None) -> Item | None:
         raise NotImplementedError(f"{type(self).__name__} is a desktop backend without _create_menu_entry")
 
-    def _enable_autostart(self, command: list[str]) -> Item | None:
+    def _enable_autostart(self, command: list[str], icon: Path | None) -> Item | None:
         raise NotImplementedError(f"{type(self).__name__} is a desktop backend without _enable_autostart")
 
     def _remove(self, item: Item) -> None:

@@ -44,7 +44,7 @@ class Desktop(_base.Desktop):
         log.info("created the SOS shortcut %s", bundle)
         return bundle
 
-    def _enable_autostart(self, command):
+    def _enable_autostart(self, command, icon):  # a LaunchAgent shows no icon
         path = Path.home() / "Library" / "LaunchAgents" / f"{self.label}.plist"
         write_file(path, plistlib.dumps(launch_agent(self.label, command)))
         log.info("enabled starting at login: %s", path)

@@ -128,7 +128,8 @@ class Desktop(_base.Desktop):
         log.info("created the menu entry %s", path)
         return path
 
-    def _enable_autostart(self, command):
+    def _enable_autostart(self, command, icon):
+        self._icon = icon or self._icon
         folder = SYSTEM_AUTOSTART if self.all_users else config_home() / "autostart"
         extra = {"NoDisplay": "true", "X-GNOME-Autostart-enabled": "true", **self._window()}
         path = folder / f"{self.identifier}.desktop"

@@ -60,7 +60,7 @@ class Desktop(_base.Desktop):
         return self._write_link(folder / f"{file_name(self.app_name)}.lnk", command, icon,
                                 "Ask your support team for help")
 
-    def _enable_autostart(self, command):
+    def _enable_autostart(self, command, icon):  # a Run value shows no icon
         winreg = self.winreg
         hive = win32.HKEY_LOCAL_MACHINE if self.all_users else win32.HKEY_CURRENT_USER
         value = file_name(self.sos_name)  # no backslashes: they would blur the entry text

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from agent.errors import NoDisplay
 from agent.request import Progress
 from sosqueue import codes
+from sosqueue.desktop_entry import WINDOW_CLASS
 from sosqueue.statuses import Status
 
 log = logging.getLogger("sosqueue.agent")
@@ -72,7 +73,7 @@ def no_display() -> NoDisplay:
 POLL_MS = 100
 
 
-def create_root(class_name: str = "SosQueue"):
+def create_root(class_name: str = WINDOW_CLASS):
     """A new Tk root window, or :class:`~agent.errors.NoDisplay` with a plain message."""
     if _needs_x_display() and not os.environ.get("DISPLAY"):  # Tk needs X (XWayland sets DISPLAY too)
         raise no_display()

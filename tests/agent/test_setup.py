@@ -118,6 +118,13 @@ def test_uninstall_removes_everything_created_and_nothing_else(config, desktop_h
     assert files_under(desktop_home.root, desktop_home.agent_home) == sorted(unrelated)
 
 
+def test_the_autostart_entry_alone_shows_the_brands_icon(config, desktop_home):
+    """Autostart without a shortcut or menu entry made in the same run still carries the brand's icon."""
+    setup.install(config, LAUNCH, shortcut=False, start_menu=False, autostart=True)
+    icon = Path(desktop_entry(autostart_entry(desktop_home))["Icon"])
+    assert icon.parent == data_dir(desktop_home) / "icons" and icon.is_file()
+
+
 def test_uninstall_removes_what_an_older_install_created_under_another_name(desktop_home):
     """Uninstall follows the manifest, so a renamed product's old shortcut goes too."""
     setup.install(module_config(**MODULE, product="Old Name"), LAUNCH)
@@ -316,7 +323,9 @@ def test_cli_install_and_uninstall_work_without_a_display(desktop_home, tmp_path
     uninstalled = run_agent(desktop_home, "--module", str(module), "--uninstall")
     assert uninstalled.returncode == 0, uninstalled.stderr
     assert files_under(desktop_home.root) == []
-    assert not (data_dir(desktop_home) / setup.MANIFEST_NAME).exists()
+    assert not data_dir(desktop_home).exists()  # not even an empty folder
+    log = desktop_home.agent_home / "logs" / "agent.log"
+    assert f"kept on purpose: the agent's log, {log}" in uninstalled.stderr
 
 
 def test_cli_install_without_shortcut_and_a_recorded_launch(desktop_home, tmp_path):
