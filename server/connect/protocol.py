@@ -346,33 +346,5 @@ def check_frame(frame: bytes, limits: Limits) -> bool:
                   f"(a {REGION_MAGIC.decode()} header, then one JPEG)")
 
 
-class InputRate:
-    """A token bucket: ``per_second`` input messages a second, up to twice that at once."""
-
-    def __init__(self, per_second: float):
-        self.per_second = per_second
-        self._burst = 2 * per_second
-        self._tokens = self._burst
-        self._at: float | None = None
-        self._told_at = float("-inf")
-
-    def take(self, now: float) -> bool:
-        """Whether one more message may pass at ``now`` (monotonic seconds)."""
-        if self._at is not None:
-            self._tokens = min(self._burst, self._tokens + (now - self._at) * self.per_second)
-        self._at = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
-
-    def tell(self, now: float) -> bool:
-        """Whether to tell the sender about dropped input now (at most once a second)."""
-        if now - self._told_at < 1.0:
-            return False
-        self._told_at = now
-        return True
-
-
 def encode(message: dict) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))

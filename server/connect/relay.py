@@ -28,6 +28,7 @@ from sosqueue.connect import CLOSE_REASONS, CONTROL_SCOPES, INPUT_MESSAGES, VIEW
     StopReason
 from sosqueue.events import ENDING_EVENTS, EventType
 from server.connect.presence import PresenceRecorder
+from server.ratelimit import RateLimiter
 from server.lifecycle import CUSTOMER
 from sosqueue.statuses import Status
 from server.models import ServiceRequest, utcnow
@@ -41,6 +42,7 @@ _REFRESH = protocol.encode({"type": Message.REFRESH})
 _NOT_SHARING = "the screen is not shared: frames are taken only after the customer allowed viewing"
 _LEFT = "you ended the session; ask to see the screen again to rejoin it"
 _NOT_IN_CONTROL = "you are not in control of the customer's computer: ask the customer for control first"
+_INPUT = "input"  # the one key of a socket's input limit
 _VIEW_CONSENT = sorted(VIEW_SCOPES)
 _CONTROL_CONSENT = sorted(CONTROL_SCOPES)
 _CLOSE_SECONDS = 5.0
@@ -79,7 +81,8 @@ class Peer:
         self._outbox: deque[list] = deque()
         self._ready = asyncio.Event()
         self._frame: list | None = None
-        self.input_rate: protocol.InputRate | None = None  # made on this expert's first input message
+        self.input_limit: RateLimiter | None = None  # made on this expert's first input message
+        self.input_dropped_told_at = float("-inf")  # when this socket was last told its input was dropped
         self._had_whole = False  # a whole frame was queued for this socket
         self.frame_number = 0  # the room's number of the newest frame queued for this socket
 
@@ -568,13 +571,15 @@ class Room:
 
     async def _input(self, peer: Peer, message: dict) -> None:
         """Pass one input message on to the customer, if this expert is in control and within the rate."""
-        if peer.input_rate is None:
-            peer.input_rate = protocol.InputRate(self.hub.limits.input_per_second)
-        now = time.monotonic()
-        if not peer.input_rate.take(now):
-            if peer.input_rate.tell(now):
-                peer.send({"type": Message.ERROR, "detail": f"input came faster than "
-                           f"{peer.input_rate.per_second:g} messages a second; some of it was dropped"})
+        per_second = self.hub.limits.input_per_second
+        if peer.input_limit is None:  # a burst of two seconds' worth, then the steady rate
+            peer.input_limit = RateLimiter(per_minute=60 * per_second, burst=max(1, round(2 * per_second)))
+        if peer.input_limit.acquire(_INPUT):
+            now = time.monotonic()
+            if now - peer.input_dropped_told_at >= 1.0:  # one error a second, not one per dropped message
+                peer.input_dropped_told_at = now
+                peer.send({"type": Message.ERROR, "detail": f"input came faster than {per_second:g} messages a "
+                           "second; some of it was dropped"})
             return
         refusal = self._input_refusal(peer, message)
         if refusal:
