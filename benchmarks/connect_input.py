@@ -31,7 +31,7 @@ import sys
 import time
 
 from _common import emit, latency_ms, machine, percentile, ratio, table, verdict
-from connect_latency import BOX, COUNT_BYTES, allow_viewing, customer_desktop, wait_for
+from connect_latency import BOX, COUNT_BYTES, allow_viewing, bytes_per_second, customer_desktop, wait_for
 
 from PIL import ImageGrab  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
@@ -104,20 +104,10 @@ def measure_browser(page: Page, recorder: Recorder, inputs: int) -> list[float]:
 def moving_box(painter: Painter, page: Page, display: str, seconds: float) -> tuple[float, int, float]:
     """Bytes/s and frames the browser received while the box moved, and the mean size of a whole frame
     of those screens (each grabbed after its move and encoded as the agent encodes a whole frame)."""
-    painter.fill("#336699")
-    time.sleep(1.0)  # the frame of this fill goes out first
-    start_bytes, start_frames = page.evaluate("[window.__frameBytes, window.__frames]")
     whole_sizes = []
-    started = time.monotonic()
-    step = 0
-    while time.monotonic() - started < seconds:
-        painter.box((step * 37) % (1280 - BOX), (step * 23) % (800 - BOX), BOX, "#ffcc00")
-        whole_sizes.append(len(encode_jpeg(ImageGrab.grab(xdisplay=display))))
-        step += 1
-        time.sleep(max(0.0, step * 0.1 - (time.monotonic() - started)))
-    end_bytes, end_frames = page.evaluate("[window.__frameBytes, window.__frames]")
-    rate = (end_bytes - start_bytes) / (time.monotonic() - started)
-    return rate, end_frames - start_frames, sum(whole_sizes) / len(whole_sizes)
+    rate, frames = bytes_per_second(painter, page, seconds, moving=True, after_move=lambda: whole_sizes.append(
+        len(encode_jpeg(ImageGrab.grab(xdisplay=display)))))
+    return rate, frames, sum(whole_sizes) / len(whole_sizes)
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,8 +185,10 @@ def measure_browser(painter: Painter, page: Page, changes: list) -> list[float]:
     return latencies
 
 
-def bytes_per_second(painter: Painter, page: Page, seconds: float, *, moving: bool) -> tuple[float, int]:
-    """Bytes/s and frames the browser received over ``seconds`` of a static or a changing screen."""
+def bytes_per_second(painter: Painter, page: Page, seconds: float, *, moving: bool,
+                     after_move: Callable[[], None] = lambda: None) -> tuple[float, int]:
+    """Bytes/s and frames the browser received over ``seconds`` of a static or a changing screen
+    (``after_move`` runs after each move of the box)."""
     painter.fill("#336699")
     time.sleep(1.0)  # the frame of this fill goes out first
     start_bytes, start_frames = page.evaluate("[window.__frameBytes, window.__frames]")
@@ -195,6 +197,7 @@ def bytes_per_second(painter: Painter, page: Page, seconds: float, *, moving: bo
     while (elapsed := time.monotonic() - started) < seconds:
         if moving:
             painter.box((step * 37) % (1280 - BOX), (step * 23) % (800 - BOX), BOX, "#ffcc00")
+            after_move()
             step += 1
             time.sleep(max(0.0, step * 0.1 - (time.monotonic() - started)))
         else:
