@@ -38,8 +38,8 @@ from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from agent.connect.frames import encode_jpeg  # noqa: E402
 from sosqueue.connect import Message  # noqa: E402
-from tests.agent.ui.support import AgentProcess  # noqa: E402
-from tests.e2e.desktop import CONTROL_DIALOG_TITLE, Painter, Recorder, click, consent_buttons  # noqa: E402
+from tests.e2e.desktop import Painter, Recorder  # noqa: E402
+from tests.e2e.test_control import answer_control  # noqa: E402
 from tests.server.connect.peers import send  # noqa: E402
 from tests.support.browser import launch, login  # noqa: E402
 
@@ -122,7 +122,7 @@ def main() -> None:
             raw, _viewer = allow_viewing(desktop)
             send(raw, {"type": Message.CONTROL_REQUEST})
             desktop.agent.wait_for(lambda state: state["session"]["control"] == "shown", what="the control question")
-            click(desktop.display, *consent_buttons(desktop.display, CONTROL_DIALOG_TITLE)["allow"])
+            answer_control(desktop.agent, desktop.display, "allow")
             desktop.agent.wait_for(lambda state: state["session"]["in_control"], what="control")
             raw_latencies = measure_raw(raw, recorder, args.inputs)
 

@@ -13,9 +13,10 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.desktop import CONTROL_DIALOG_TITLE, Recorder, consent_buttons, click, xdotool
+from tests.e2e.desktop import CONTROL_DIALOG_TITLE, Recorder, click, settled, visible_window, xdotool
 from tests.e2e.test_connect import allow_and_watch, open_session
 from tests.server.connect.peers import WAIT, Expert, Sockets, receive, send
+from tests.server.web.test_browser_control import wait_control
 from tests.support.dashboard import logged_in
 from tests.support.polling import eventually
 from tests.support.tenants import bearer
@@ -46,17 +47,17 @@ def raw_expert(queue_server, company, customer) -> Iterator:
     client.close()
 
 
-def wait_control(page: Page, state: str) -> None:
-    page.wait_for_function("(state) => document.body.dataset.controlState === state", arg=state)
-
-
 def ask_for_control(page: Page, customer) -> None:
     page.click("#request-control")
     customer.wait_for(lambda state: state["session"]["control"] == "shown", what="the control question")
 
 
-def answer_control(display: str, button: str) -> None:
-    click(display, *consent_buttons(display, CONTROL_DIALOG_TITLE)[button])
+def answer_control(customer, display: str, button: str) -> None:
+    """A real click on Allow or Deny of the control question, where the agent reports the button once it
+    stands still (the question's longer text makes the dialog's looks a poor guide to where Deny is)."""
+    visible_window(display, CONTROL_DIALOG_TITLE)
+    centres = settled(lambda: customer.state()["session"]["consent_buttons"], what="the control question's buttons")
+    click(display, *centres[button])
 
 
 def page_point(page: Page, x: int, y: int) -> tuple[float, float]:
@@ -94,7 +95,7 @@ def test_the_experts_click_and_typing_reach_a_window_on_the_customers_screen_onl
     refused_input(raw_expert, recorder)  # sharing the screen is not consent to control
 
     ask_for_control(expert_page, customer)
-    answer_control(display, "allow")
+    answer_control(customer, display, "allow")
     wait_control(expert_page, "in_control")
     customer.wait_for(lambda state: state["session"]["in_control"], what="the bar showing who is in control")
 
@@ -122,7 +123,7 @@ def test_the_take_back_key_works_while_input_arrives_and_ends_control(
     open_session(expert_page, queue_server.url, code)
     allow_and_watch(expert_page, customer, display)
     ask_for_control(expert_page, customer)
-    answer_control(display, "allow")
+    answer_control(customer, display, "allow")
     wait_control(expert_page, "in_control")
 
     # The expert moves the pointer over the view without pause while the customer presses the keys.
@@ -154,7 +155,7 @@ def test_a_denied_control_sends_nothing_to_the_customers_window(
     open_session(expert_page, queue_server.url, code)
     allow_and_watch(expert_page, customer, display)
     ask_for_control(expert_page, customer)
-    answer_control(display, "deny")
+    answer_control(customer, display, "deny")
     wait_control(expert_page, "denied")
 
     expert_page.mouse.click(*page_point(expert_page, *recorder.centre))
