@@ -1,3 +1,5 @@
 """The customer's support agent: SOS shortcut, tray icon and help window."""
 
-__version__ = "0.1.0"
+from sosqueue import __version__  # the agent is the shared core's version: one number per release
+
+__all__ = ["__version__"]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agent import paths, platforms
 from sosqueue.module_config import ModuleConfig
+from sosqueue.updates import PACKAGE_MARKER
 from agent.errors import AgentError, StorageFailure
 from agent.outbox import write_atomically
 from agent.platforms._base import Desktop, Item, checked_command, write_file
@@ -22,8 +23,6 @@ log = logging.getLogger("sosqueue.agent.setup")
 MANIFEST_NAME = "desktop.json"
 MANIFEST_FORMAT = 1
 ICONS = ("sos", "app")
-#: What the .deb and the MSI put next to the module they install (builder.packaging).
-PACKAGE_MARKER = "sosqueue-package.json"
 _NAMES = {"shortcut": "SOS desktop shortcut", "menu": "start-menu entry", "autostart": "start at login"}
 
 

@@ -16,7 +16,12 @@ library, so the frozen agent can carry it. What lives here, one home per concept
 - :mod:`sosqueue.i18n`: the one translation mechanism (gettext catalogues, compiled with
   Babel; each part has its own domain) and the installers' texts;
 - :mod:`sosqueue.urls`: the queue server address checks;
+- :mod:`sosqueue.updates` and :mod:`sosqueue.signing`: agent updates (the signed offer, IT's
+  policy, the installers' marker) and the Ed25519 signatures they rest on;
 - :mod:`sosqueue.errors` and :mod:`sosqueue.cli`: the ``sosqueue`` command's root, its exit
   codes and error classes; each part registers its commands (entry points
   ``sosqueue.commands`` and ``sosqueue.commands.module``).
 """
+
+#: The release: the agent a base carries, the builder and the server share it; ``pyproject.toml`` reads it.
+__version__ = "0.1.0"

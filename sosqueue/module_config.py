@@ -4,7 +4,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from sosqueue import urls
+from sosqueue import updates, urls
 from sosqueue.payload import DamagedPayload, Payload
 
 FORMAT_VERSION = 1
@@ -66,6 +66,10 @@ class ModuleConfig:
     ca_bundle: bytes | None = None  # PEM, when the queue's certificate is from a private CA
     assets: dict[str, bytes] = field(default_factory=dict, repr=False)
     version: str = ""  # X.Y.Z from the admin's config; "" in modules built before versions
+    #: The server's public update key (base64, sosqueue.updates); "" when built without a server: no self-update.
+    update_key: str = ""
+    #: SHA-256 of the base agent this module was stamped onto ("" for a macOS bundle or an older module).
+    base_sha256: str = ""
 
     @property
     def display_name(self) -> str:
@@ -76,6 +80,7 @@ class ModuleConfig:
         return {
             "module": {"id": self.module_id, "token": redact(self.module_token), "version": self.version or None},
             "server": {"url": self.server_url, "custom_ca": self.ca_bundle is not None},
+            "updates": {"key": self.update_key or None, "base_sha256": self.base_sha256 or None},
             "brand": asdict(self.brand),
             "options": asdict(self.options),
             "assets": sorted(self.assets),
@@ -105,6 +110,8 @@ def parse(payload: Payload) -> ModuleConfig:
             ca_bundle=payload.assets.get("ca.pem"),
             assets=payload.assets,
             version=_version(module.get("version", "")),
+            update_key=_update_key(data.get("updates", {}).get("key", "")),
+            base_sha256=_sha256(data.get("updates", {}).get("base_sha256", "")),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise DamagedPayload(f"the module configuration is incomplete: {error}") from None
@@ -118,13 +125,17 @@ def to_json(config: ModuleConfig) -> dict:
     module = {"id": config.module_id, "token": config.module_token}
     if config.version:  # left out when empty, so modules without a version read as before
         module["version"] = config.version
-    return {
+    data = {
         "format": FORMAT_VERSION,
         "module": module,
         "server": {"url": config.server_url, "allow_insecure": config.server_url.startswith("http://")},
         "brand": asdict(config.brand),
         "options": asdict(config.options),
     }
+    update_fields = {"key": config.update_key, "base_sha256": config.base_sha256}
+    if any(update_fields.values()):  # left out when empty, like the version
+        data["updates"] = {key: value for key, value in update_fields.items() if value}
+    return data
 
 
 def _text(value) -> str:
@@ -143,6 +154,18 @@ def _ident(value) -> str:
 def _version(value) -> str:
     if _text(value) and not re.fullmatch(r"\d{1,5}\.\d{1,5}\.\d{1,5}", value):
         raise ValueError(f"module version {value!r} is not X.Y.Z")
+    return value
+
+
+def _update_key(value) -> str:
+    if _text(value):
+        updates.decode_key(value)  # ValueError (binascii.Error is one) for anything but a 32-byte key
+    return value
+
+
+def _sha256(value) -> str:
+    if _text(value) and not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise ValueError("the base's SHA-256 is not 64 lowercase hex digits")
     return value
 
 

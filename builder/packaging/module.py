@@ -8,11 +8,10 @@ from pathlib import Path
 from sosqueue import binaries, module_config, payload
 from sosqueue.errors import ConfigError, DamagedModuleError, NotFoundError
 from sosqueue.platforms import Platform
+from sosqueue.updates import PACKAGE_MARKER  # the agent then leaves shortcuts and updates to the installer
 
 #: What a module id may look like to name files, registry values and package contents.
 MODULE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-#: The file every installer puts next to the module: the agent then leaves the shortcuts to them.
-PACKAGE_MARKER = "sosqueue-package.json"
 
 
 @dataclass(frozen=True)
