@@ -40,13 +40,15 @@ class ModuleSpec:
     #: Whether the config names its server deliberately: ``[server] url`` is set and is not the
     #: address older templates filled in. Otherwise the registering server (``--server``) is stamped.
     server_url_set: bool = True
+    #: The registering server's public update key (``sosqueue.updates``); "" without a server.
+    update_key: str = ""
 
     @property
     def registered(self) -> bool:
         return bool(self.module_id and self.module_token)
 
     def agent_config(self, *, module_id: str | None = None, module_token: str | None = None,
-                     assets: dict[str, bytes] | None = None) -> module_config.ModuleConfig:
+                     assets: dict[str, bytes] | None = None, base_sha256: str = "") -> module_config.ModuleConfig:
         return module_config.ModuleConfig(
             module_id=module_id or self.module_id,
             module_token=module_token or self.module_token,
@@ -56,6 +58,8 @@ class ModuleSpec:
             ca_bundle=self.ca_bundle,
             assets=assets or {},
             version=self.version,
+            update_key=self.update_key,
+            base_sha256=base_sha256,
         )
 
 
