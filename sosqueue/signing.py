@@ -1,16 +1,18 @@
 """Ed25519 signatures (RFC 8032) with the standard library only.
 
-The queue server signs what it hands an agent to run (a re-stamped module, an update); the
-agent checks the signature with the public key stamped into it at build. A checksum would not
-do: anyone who can change the file can recompute it, but nobody without the server's private
-key can make a signature that verifies.
+The queue server signs what it hands an agent to run: the offer of an update, which names the
+file's SHA-256 and size (:class:`sosqueue.updates.Offer`); the agent checks the signature with the
+public key stamped into it at build, then the file against the offer. A checksum alone would not
+do: anyone who can change the file can recompute it, but nobody without the server's private key
+can make a signature that verifies.
 
 Keys and signatures are bytes: a private key is a 32-byte seed, a public key 32 bytes, a
-signature 64. In pure Python the curve arithmetic takes a few milliseconds; a 20 MiB module
-signs in about 80 ms and verifies in about 30 (SHA-512 over the file, twice to sign). The
-arithmetic is the RFC's: points in extended coordinates on the twisted Edwards curve
--x² + y² = 1 + d·x²·y² over GF(2²⁵⁵ - 19). It is not constant-time: sign only on the server,
-where an attacker cannot time the signing of chosen messages.
+signature 64. In pure Python the curve arithmetic takes a few milliseconds per signature, and a
+message is hashed with SHA-512 (twice to sign): a 20 MiB file would sign in about 80 ms and
+verify in about 30, an offer in a few milliseconds. The arithmetic is the RFC's: points in
+extended coordinates on the twisted Edwards curve -x² + y² = 1 + d·x²·y² over GF(2²⁵⁵ - 19). It
+is not constant-time: sign only on the server, where an attacker cannot time the signing of
+chosen messages.
 """
 
 import hashlib

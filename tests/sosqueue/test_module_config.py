@@ -185,3 +185,34 @@ def test_malformed_version_is_damaged(config, version):
     data["module"]["version"] = version
     with pytest.raises(DamagedPayload):
         _parsed(data)
+
+
+UPDATE_KEY = "A" * 43 + "="  # 32 zero bytes in base64: a well-formed key
+BASE_SHA = "0f" * 32
+
+
+def test_update_key_and_base_survive_the_round_trip(config):
+    """A module built against a server carries its update key and the SHA-256 of its base."""
+    updating = dataclasses.replace(config, update_key=UPDATE_KEY, base_sha256=BASE_SHA)
+    assert to_json(updating)["updates"] == {"key": UPDATE_KEY, "base_sha256": BASE_SHA}
+    parsed = parse(module_payload_for(updating))
+    assert (parsed.update_key, parsed.base_sha256) == (UPDATE_KEY, BASE_SHA)
+    assert parsed.redacted()["updates"] == {"key": UPDATE_KEY, "base_sha256": BASE_SHA}
+
+
+def test_module_without_updates_reads_as_one_that_never_updates_itself(config):
+    """Modules stamped before updates (or without a server) have no ``updates`` section."""
+    data = to_json(config)
+    assert "updates" not in data
+    parsed = _parsed(data)
+    assert (parsed.update_key, parsed.base_sha256) == ("", "")
+
+
+@pytest.mark.parametrize("field, value", [("key", "not a key"), ("key", "AAAA"), ("key", 7),
+                                          ("base_sha256", "0F" * 32), ("base_sha256", "0f" * 31)])
+def test_malformed_update_fields_are_damaged(config, field, value):
+    """An update key that is no Ed25519 key, or a base hash that is no SHA-256, means damage."""
+    data = copy.deepcopy(to_json(dataclasses.replace(config, update_key=UPDATE_KEY, base_sha256=BASE_SHA)))
+    data["updates"][field] = value
+    with pytest.raises(DamagedPayload):
+        _parsed(data)
