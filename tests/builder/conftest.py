@@ -17,6 +17,13 @@ REPO = Path(__file__).resolve().parents[2]
 SOSQUEUE = Path(sys.executable).with_name("sosqueue")
 
 
+def new_update_key() -> str:
+    """A server's public update key as the API and a module carry it."""
+    from sosqueue import signing, updates
+
+    return updates.encode_key(signing.public_key(signing.generate_private_key()))
+
+
 @pytest.fixture(scope="session")
 def real_base() -> Path:
     """The real unbranded base agent for this host, built with PyInstaller once per input hash."""
