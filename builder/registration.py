@@ -45,7 +45,8 @@ class Identity:
         if self.version:
             lines.append(f"version = {_quote(self.version)}")
         if self.update_key:
-            lines += ["# The queue's public key for agent updates (not secret).", f"update_key = {_quote(self.update_key)}"]
+            lines += ["# The queue's public key for agent updates (not secret).",
+                      f"update_key = {_quote(self.update_key)}"]
         return "\n".join(lines) + "\n"
 
 
@@ -117,7 +118,8 @@ def fetch(module_id: str, *, server: str, admin_token: str) -> Identity:
                      admin_token=admin_token)
     if response.status_code == 200:
         shown = response.json()
-        return Identity(module_id, shown["token"], server, update_key=_server_key(shown, server, "build again once it is fixed"))
+        key = _server_key(shown, server, "build again once it is fixed")
+        return Identity(module_id, shown["token"], server, update_key=key)
     if response.status_code == 404:
         raise NotFoundError(not_ours)
     if response.status_code == 409:

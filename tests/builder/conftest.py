@@ -182,8 +182,9 @@ def folder_listing(folder: Path) -> list[str]:
 
 
 class StandIn:
-    """A stand-in queue for the builder's side of update keys: a loopback HTTP server answering module creation (201) and token look-ups (200) with
-    ``{"id", "token"}`` plus whatever :attr:`extra` holds."""
+    """A stand-in queue for the builder's side of update keys: a loopback HTTP server answering
+    module creation (201) and token look-ups (200) with ``{"id", "token"}`` plus whatever
+    :attr:`extra` holds."""
 
     def __init__(self):
         self.extra: dict = {}
