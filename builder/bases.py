@@ -1,5 +1,11 @@
-"""The unbranded base agent: built once per platform with PyInstaller, stamped per customer."""
+"""The unbranded base agent: built once per platform with PyInstaller, stamped per customer.
 
+Beside every base it builds, :func:`build_base` writes :data:`sosqueue.updates.BASE_INFO` (the
+agent version the base carries): a queue server that holds the folder offers the base to
+modules as an update.
+"""
+
+import hashlib
 import logging
 import os
 import shutil
@@ -8,7 +14,8 @@ from pathlib import Path
 
 import platformdirs
 
-from sosqueue import binaries, payload, platforms
+import sosqueue
+from sosqueue import binaries, payload, platforms, updates
 from sosqueue.errors import BaseError, OutputError
 from sosqueue.platforms import Platform
 from builder.tools.pyinstaller import PyInstaller
@@ -77,9 +84,32 @@ def build_base(out_dir: Path | None = None, *, onedir: bool = False, tool: PyIns
         outputs = sorted((scratch_path / "dist").iterdir())
         built = next((path for path in outputs if path.suffix == ".app"), outputs[0])
         target = out_dir / built.name
+        info = scratch_path / updates.BASE_INFO
+        info.write_text(updates.base_info(sosqueue.__version__), encoding="utf-8")
         _replace(built, target)
+        _replace(info, base_info_path(target))
     log.info("base agent ready: %s", target)
+    log.info("its version (%s) is in %s, for a queue server to offer it as an update", sosqueue.__version__,
+             base_info_path(target))
     return target
+
+
+def base_info_path(base: Path) -> Path:
+    """Where the version of ``base`` is kept: :data:`sosqueue.updates.BASE_INFO` beside it."""
+    return base.parent / updates.BASE_INFO
+
+
+def base_sha256(base: Path) -> str:
+    """The SHA-256 of a base agent file (lowercase hex), read in chunks; "" for a macOS .app bundle,
+    which is a folder and not one file."""
+    if base.is_dir():
+        return ""
+    try:
+        with open(base, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError as error:
+        raise BaseError(f"cannot read the base agent {base} ({error.strerror}); "
+                        "make it readable, or build one with: sosqueue build-base") from None
 
 
 def _replace(source: Path, target: Path) -> None:

@@ -17,6 +17,10 @@ from sosqueue.platforms import Platform
 
 log = logging.getLogger("sosqueue.builder")
 
+#: Said once by a build that stamps a module without the queue's update key.
+NO_UPDATE_KEY = ("no update key: this module will not update itself; "
+                 "build it with --server URL --token ADMIN_TOKEN to let it")
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 
 
@@ -76,8 +80,12 @@ def build(config_path, base, out_dir, server, token, module_id, allow_insecure, 
         registration.write_identity(identity_file, identity)
         log.info("the module's id and token are in %s (keep it next to %s, and secret): later builds reuse them",
                  identity_file, config_path.name)
-    spec = replace(spec, server_url=stamped_url)
+    else:
+        identity = _with_update_key(identity, known, server_url, token)
+    spec = replace(spec, server_url=stamped_url, update_key=identity.update_key)
     output = stamp_module(spec, base=base, out_dir=out_dir, module_id=identity.module_id, module_token=identity.token)
+    if not identity.update_key:
+        log.warning(NO_UPDATE_KEY)
     if sign:
         _sign(output, sign_cert, sign_key, spec.brand.product, timestamp_url)
     registration.write_identity(identity_file, replace(identity, version=spec.version or identity.version))
@@ -85,6 +93,7 @@ def build(config_path, base, out_dir, server, token, module_id, allow_insecure, 
         _preview(spec, preview)
     result = {"path": str(output), "platform": platform, "module_id": identity.module_id, "version": spec.version or None,
               "server_url": stamped_url, "identity": str(identity_file), "registered": fresh,
+              "update_key": identity.update_key or None,
               "preview": str(preview) if preview else None}
     click.echo(json.dumps(result) if as_json else str(output))
 
@@ -153,8 +162,7 @@ def _identity(spec, module_id: str | None, server_url: str | None, token: str | 
         if not (server_url and token):
             raise ConfigError(f"--module {module_id} needs --server URL --token ADMIN_TOKEN to fetch its token")
         log.info("taking module %s of %s…", module_id, server_url)
-        return Identity(module_id, registration.fetch_token(module_id, server=server_url, admin_token=token),
-                        server_url), True
+        return registration.fetch(module_id, server=server_url, admin_token=token), True
     if known:
         log.info("building module %s again (from %s)", known.module_id, identity_file.name)
         return known, False
@@ -164,8 +172,21 @@ def _identity(spec, module_id: str | None, server_url: str | None, token: str | 
             "or build one registered before with --module ID"
         )
     log.info("registering the module with %s…", server_url)
-    new_id, new_token = registration.register(spec, server=server_url, admin_token=token)
-    return Identity(new_id, new_token, server_url), True
+    return registration.register(spec, server=server_url, admin_token=token), True
+
+
+def _with_update_key(identity, known, server_url: str | None, token: str | None):
+    """``identity`` with the queue's update key: taken afresh when the build may contact the queue
+    (``--server`` and ``--token``), else as the identity file keeps it for this module."""
+    from builder import registration
+
+    if server_url and token:
+        log.info("taking the update key of %s…", server_url)
+        fetched = registration.fetch(identity.module_id, server=server_url, admin_token=token)
+        return replace(identity, update_key=fetched.update_key)
+    if known and known.module_id == identity.module_id:
+        return replace(identity, update_key=known.update_key)
+    return identity
 
 
 def _check_version(version: str, last: str, config_path: Path, identity_file: Path) -> None:

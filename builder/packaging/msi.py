@@ -9,8 +9,9 @@ What it installs (``ALLUSERS=1``)::
                                                                (when DESKTOP_SHORTCUT=1, the default)
     HKLM\\...\\CurrentVersion\\Run  "<Product> SOS"              "<exe>" --tray (when AUTOSTART=1)
     HKLM\\Software\\<Company>\\<Product>                         InstallDir, ModuleId, key paths
+    HKLM\\SOFTWARE\\Policies\\sosqueue  Updates                 IT's update policy (when UPDATES is set)
 
-Public properties (``msiexec /i X.msi /qn NAME=VALUE``), both secure, so they reach the
+Public properties (``msiexec /i X.msi /qn NAME=VALUE``), all secure, so they reach the
 elevated part of a per-machine install:
 
 ``DESKTOP_SHORTCUT``
@@ -18,11 +19,18 @@ elevated part of a per-machine install:
 ``AUTOSTART``
     ``1``: the agent starts in the tray at every logon (the HKLM ``Run`` value); ``0``
     (default): it does not.
+``UPDATES`` (:data:`sosqueue.updates.MSI_POLICY_PROPERTY`)
+    ``off`` or ``notify`` (any case): writes IT's update policy for every sosqueue module on
+    the computer (:data:`sosqueue.updates.POLICY_REGISTRY_KEY`, value ``Updates``): ``off``:
+    modules do not even ask their server for updates; ``notify``: they tell the customer that
+    IT has one. Unset (default) or any other value: no policy is written (the install goes on).
+    The value is one per computer, shared by every sosqueue MSI that set it (the last install's
+    value holds); it is removed with the last of them.
 
 The properties decide what is *installed* only: removing the product (``msiexec /x``, Programs
-and Features, or the removal inside an upgrade) removes the shortcut and the ``Run`` value
-whatever properties it is given (see :data:`CONDITIONS`). They are not remembered: an upgrade
-installs what its own command line says, so give them again to every version.
+and Features, or the removal inside an upgrade) removes the shortcut, the ``Run`` value and the
+policy value whatever properties it is given (see :data:`CONDITIONS`). They are not remembered:
+an upgrade installs what its own command line says, so give them again to every version.
 
 The install folder is fixed (``INSTALLDIR`` is not a documented property): the agent and the
 ``.deb`` expect the module in one place.
@@ -44,7 +52,7 @@ database with ``msibuild`` (SQL and ``.idt`` imports), giving the tables the WiX
 
 Silent install and removal::
 
-    msiexec /i Acme-Help-1.2.3.msi /qn DESKTOP_SHORTCUT=0 AUTOSTART=1
+    msiexec /i Acme-Help-1.2.3.msi /qn DESKTOP_SHORTCUT=0 AUTOSTART=1 UPDATES=off
     msiexec /x Acme-Help-1.2.3.msi /qn
 """
 
@@ -57,6 +65,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from sosqueue import updates
 from sosqueue.errors import ConfigError, OutputError
 from sosqueue.platforms import Platform, display_name, file_name, sos_name
 from builder.packaging.format import Format
@@ -78,6 +87,12 @@ CODEPAGE = "cp1252"
 CODEPAGE_NUMBER = 1252
 #: The public properties IT sets on the msiexec command line, with their defaults.
 PROPERTIES = {"DESKTOP_SHORTCUT": "1", "AUTOSTART": "0"}
+#: The policy values IT may give in ``UPDATES`` (``~=``: in any case); others write nothing, which
+#: needs no custom action or launch condition to refuse them.
+POLICY_VALUES = (updates.Policy.OFF, updates.Policy.NOTIFY)
+#: The policy value is one per computer, so every module's MSI writes it through this one component:
+#: Windows Installer then counts the products that installed it and removes it with the last one.
+POLICY_COMPONENT = "{" + str(uuid.uuid5(UPGRADE_NAMESPACE, "update policy")).upper() + "}"
 #: True whenever the whole product is being removed: ``msiexec /x``, Programs and Features, and
 #: the old product's removal inside a major upgrade all set REMOVE=ALL.
 REMOVING = 'REMOVE ~= "ALL"'
@@ -90,7 +105,9 @@ REMOVING = 'REMOVE ~= "ALL"'
 #: behind again if the remembered value is lost; this condition needs nothing remembered, and
 #: wixl can write it: it is one column, set with msibuild below.)
 CONDITIONS = {"DesktopShortcut": f'DESKTOP_SHORTCUT = "1" OR {REMOVING}',
-              "Autostart": f'AUTOSTART = "1" OR {REMOVING}'}
+              "Autostart": f'AUTOSTART = "1" OR {REMOVING}',
+              "UpdatePolicy": " OR ".join([*(f'{updates.MSI_POLICY_PROPERTY} ~= "{value}"' for value in POLICY_VALUES),
+                                           REMOVING])}
 _UPGRADE_MIGRATE_FEATURES = 0x001
 _UPGRADE_VERSION_MAX_INCLUSIVE = 0x200
 _WIXL_SECURE = "WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED"
@@ -297,6 +314,9 @@ def wix_document(names: Names, *, version: str, codes: dict[str, str], files: di
     autostart_component = _component(install_dir, "Autostart", components)
     _element(autostart_component, "RegistryValue", Root="HKLM", Key=RUN_KEY, Name=names.sos_file, Type="string",
              Value=f'"{exe}" --tray', KeyPath="yes")
+    policy_component = _component(target, "UpdatePolicy", components, guid=POLICY_COMPONENT)
+    _element(policy_component, "RegistryValue", Root="HKLM", Key=updates.POLICY_REGISTRY_KEY,
+             Name=updates.POLICY_REGISTRY_VALUE, Type="string", Value=f"[{updates.MSI_POLICY_PROPERTY}]", KeyPath="yes")
 
     feature = _element(product, "Feature", Id="Main", Level="1", Title=names.product)
     for component in components:
@@ -304,9 +324,9 @@ def wix_document(names: Names, *, version: str, codes: dict[str, str], files: di
     return wix
 
 
-def _component(directory: ET.Element, component_id: str, components: list[str]) -> ET.Element:
+def _component(directory: ET.Element, component_id: str, components: list[str], *, guid: str = "*") -> ET.Element:
     components.append(component_id)
-    return _element(directory, "Component", Id=component_id, Guid="*", Win64="yes")
+    return _element(directory, "Component", Id=component_id, Guid=guid, Win64="yes")
 
 
 def _shortcut(component: ET.Element, shortcut_id: str, name: str, target: str, arguments: str,
@@ -324,7 +344,7 @@ def _fixups(version: str, upgrade: str) -> list[str]:
     upgrading over the same version (WiX's ``AllowSameVersionUpgrades``)."""
     queries = [f"UPDATE `Component` SET `Condition` = '{condition}' WHERE `Component` = '{component}'"
                for component, condition in CONDITIONS.items()]
-    secure = ";".join([_WIXL_SECURE, *PROPERTIES])
+    secure = ";".join([_WIXL_SECURE, *PROPERTIES, updates.MSI_POLICY_PROPERTY])
     queries.append(f"UPDATE `Property` SET `Value` = '{secure}' WHERE `Property` = 'SecureCustomProperties'")
     # Attributes is part of the Upgrade table's key, so the row is replaced, not updated.
     queries.append("DELETE FROM `Upgrade` WHERE `ActionProperty` = 'WIX_UPGRADE_DETECTED'")
@@ -344,6 +364,6 @@ FORMAT = Format(
     name="msi",
     platform=PLATFORM,
     suffix=SUFFIX,
-    summary="Build a per-machine Windows MSI; DESKTOP_SHORTCUT and AUTOSTART switch its parts at install.",
+    summary="Build a per-machine Windows MSI; DESKTOP_SHORTCUT, AUTOSTART and UPDATES switch its parts at install.",
     build=_package,
 )

@@ -4,7 +4,9 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,20 @@ from tests.support.tenants import make_tenant
 
 REPO = Path(__file__).resolve().parents[2]
 SOSQUEUE = Path(sys.executable).with_name("sosqueue")
+
+
+#: For the tests that need the queue server to return ``update_key`` in its module responses,
+#: which it does once its side of agent updates is merged; remove the mark then (strict: until
+#: then they fail, after it they would pass unnoticed).
+NEEDS_SERVER_UPDATE_KEY = pytest.mark.xfail(
+    strict=True, reason="the queue server returns update_key in its module responses only after its change is merged")
+
+
+def new_update_key() -> str:
+    """A server's public update key as the API and a module carry it."""
+    from sosqueue import signing, updates
+
+    return updates.encode_key(signing.public_key(signing.generate_private_key()))
 
 
 @pytest.fixture(scope="session")
@@ -163,3 +179,51 @@ def run_sosqueue(*args, timeout: float = 120, **kwargs) -> Outcome:
 def folder_listing(folder: Path) -> list[str]:
     """Every file and folder under ``folder`` (hidden ones too), relative, sorted."""
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+class StandIn:
+    """A stand-in queue for the builder's side of update keys: a loopback HTTP server answering
+    module creation (201) and token look-ups (200) with ``{"id", "token"}`` plus whatever
+    :attr:`extra` holds."""
+
+    def __init__(self):
+        self.extra: dict = {}
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.reply(201)
+
+            def do_GET(self):
+                self.reply(200)
+
+            def reply(self, status: int):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = json.dumps({"id": "mod-stand-in", "token": "sqm_standintoken", **stand_in.extra}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stand_in():
+    """A :class:`StandIn` queue, answering with ``stand_in.extra`` (e.g. an ``update_key``)."""
+    with StandIn() as server:
+        yield server

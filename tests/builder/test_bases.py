@@ -1,14 +1,18 @@
 """Base agents: which platform a base is for, refusing stamped ones, and building one with PyInstaller."""
 
+import hashlib
+import logging
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from sosqueue import payload
+import sosqueue
+from sosqueue import payload, updates
 from builder import bases
 from builder.bases import SPEC, base_platform, build_base, check_base
 from sosqueue.errors import BaseError, ToolFailed
@@ -155,7 +159,33 @@ def test_build_base_replaces_an_older_base_and_leaves_no_staging(tmp_path, resto
     (out / "sosqueue-agent").write_bytes(b"\x7fELF old")
     build_base(out, tool=PyInstaller(runner=RecordingRunner()))
     assert (out / "sosqueue-agent").read_bytes() == b"\x7fELF new"
-    assert [path.name for path in out.iterdir()] == ["sosqueue-agent"]
+    assert sorted(path.name for path in out.iterdir()) == sorted(["sosqueue-agent", updates.BASE_INFO])
+
+
+def test_build_base_writes_the_agent_version_beside_the_base(tmp_path, restore_base_mode, caplog):
+    """``base.json`` holds the release the base carries, as the server reads it, and stderr names it."""
+    caplog.set_level(logging.INFO, logger="sosqueue.builder")
+    base = build_base(tmp_path / "bases", tool=PyInstaller(runner=RecordingRunner()))
+    assert updates.read_base_info(base) == sosqueue.__version__
+    assert (base.parent / updates.BASE_INFO).read_text() == updates.base_info(sosqueue.__version__)
+    assert str(base.parent / updates.BASE_INFO) in caplog.text
+
+
+def test_build_base_replaces_an_older_base_info(tmp_path, restore_base_mode):
+    """A rebuilt base gets the current version, whatever the old file said."""
+    out = tmp_path / "bases"
+    out.mkdir()
+    (out / updates.BASE_INFO).write_text('{"version": "0.0.1"}')
+    base = build_base(out, tool=PyInstaller(runner=RecordingRunner()))
+    assert updates.read_base_info(base) == sosqueue.__version__
+
+
+def test_failed_pyinstaller_writes_no_base_info(tmp_path, restore_base_mode):
+    """No base, no version: a failed build leaves the folder as it was."""
+    out = tmp_path / "bases"
+    with pytest.raises(ToolFailed):
+        build_base(out, tool=PyInstaller(runner=RecordingRunner(returncode=1, stderr="ERROR: no\n")))
+    assert list(out.iterdir()) == []
 
 
 def test_build_base_onedir_builds_a_folder(tmp_path, restore_base_mode):
@@ -167,6 +197,7 @@ def test_build_base_onedir_builds_a_folder(tmp_path, restore_base_mode):
     base = build_base(out, onedir=True, tool=PyInstaller(runner=runner))
     assert runner.modes == ["onedir"]
     assert sorted(path.name for path in base.iterdir()) == ["sosqueue-agent"]
+    assert updates.read_base_info(base) == sosqueue.__version__  # beside the folder, not in it
 
 
 def test_failed_pyinstaller_keeps_the_old_base(tmp_path, restore_base_mode):
@@ -181,6 +212,23 @@ def test_failed_pyinstaller_keeps_the_old_base(tmp_path, restore_base_mode):
     assert (out / "sosqueue-agent").read_bytes() == b"\x7fELF old"
 
 
+def test_base_sha256_is_the_files_sha256(fake_base):
+    """The hash a module carries of its base is the plain SHA-256 of the file."""
+    assert bases.base_sha256(fake_base) == hashlib.sha256(fake_base.read_bytes()).hexdigest()
+
+
+def test_base_sha256_of_an_app_bundle_is_empty(tmp_path):
+    """A macOS .app is a folder: no single file to hash."""
+    assert bases.base_sha256(app_bundle(tmp_path)) == ""
+
+
+def test_base_sha256_of_an_unreadable_base_names_build_base(tmp_path):
+    """A base that cannot be read: exit 11, naming the file and ``sosqueue build-base``."""
+    with pytest.raises(BaseError, match=r"cannot read the base agent .*nope .*sosqueue build-base") as raised:
+        bases.base_sha256(tmp_path / "nope")
+    assert raised.value.exit_code == 11
+
+
 # --- the real base, built once per session -----------------------------------------------------
 
 
@@ -188,6 +236,13 @@ def test_real_base_is_an_unstamped_linux_executable(real_base):
     """The PyInstaller build is an executable ELF file with no payload."""
     assert check_base(real_base) == "linux"
     assert os.access(real_base, os.X_OK)
+
+
+def test_real_base_sha256_takes_a_few_dozen_milliseconds(real_base):
+    """Hashing the ~20 MB onefile base stays far below a second (stamping must stay fast)."""
+    started = time.perf_counter()
+    assert bases.base_sha256(real_base) == hashlib.sha256(real_base.read_bytes()).hexdigest()
+    assert time.perf_counter() - started < 0.5
 
 
 def test_real_base_is_within_the_size_target(real_base, base_build_info):

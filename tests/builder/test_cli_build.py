@@ -20,6 +20,7 @@ from sosqueue import module_config
 from sosqueue import payload
 from branding.render import PREVIEW_SIZE
 from sosqueue.errors import ExitCode
+from builder.commands import NO_UPDATE_KEY
 from builder.module_config import template
 from tests.branding.images import png_header_only
 from tests.builder.conftest import folder_listing, run_sosqueue
@@ -141,7 +142,16 @@ def test_build_json_prints_one_object(sosqueue, registered_config, fake_base, ou
     assert json.loads(outcome.out) == {
         "path": str(out / "Support"), "platform": "linux", "module_id": "mod-1", "version": "1.0.0",
         "server_url": "https://queue.example.com", "identity": str(registered_config.with_name("module.identity.toml")),
-        "registered": False, "preview": None}
+        "registered": False, "update_key": None, "preview": None}
+
+
+def test_build_without_an_update_key_says_once_that_the_module_will_not_update_itself(
+        sosqueue, caplog, registered_config, fake_base, out):
+    """No queue contacted, no key kept: one line on stderr naming --server; the module still builds."""
+    outcome = build(sosqueue, registered_config, fake_base, out)
+    assert outcome.code == ExitCode.OK, outcome.err
+    assert caplog.text.count(NO_UPDATE_KEY) == 1
+    assert "--server" in NO_UPDATE_KEY
 
 
 def test_build_preview_renders_the_window_and_icons(sosqueue, registered_config, fake_base, out, tmp_path):
@@ -367,6 +377,7 @@ def test_command_prints_the_path_on_stdout_and_progress_on_stderr(registered_con
     assert outcome.code == ExitCode.OK, outcome.err
     assert outcome.out == f"{out / 'Support'}\n"
     assert re.search(r"stamped .*Support in [\d.]+ s", outcome.err)
+    assert outcome.err.count(NO_UPDATE_KEY) == 1
 
 
 @pytest.mark.parametrize("case, code", [("bad colour", ExitCode.BRAND), ("missing base", ExitCode.BASE),

@@ -13,7 +13,8 @@ import pytest
 from sosqueue import payload
 from sosqueue.errors import ExitCode
 from builder.registration import Identity, identity_path, read_identity, write_identity
-from tests.builder.conftest import folder_listing, run_sosqueue
+from builder.commands import NO_UPDATE_KEY
+from tests.builder.conftest import NEEDS_SERVER_UPDATE_KEY, folder_listing, new_update_key, run_sosqueue
 from tests.builder.test_cli_build import assert_refused, build
 from tests.support.queue_api import REQUESTS
 from tests.support.tenants import bearer, make_tenant
@@ -218,3 +219,79 @@ def test_command_says_where_the_identity_is_on_stderr(write_config, fake_base, o
     assert done.code == ExitCode.OK, done.err
     assert done.out.strip() == str(out / "Support")
     assert f"id and token are in {identity_path(config)}" in done.err
+
+
+# --- the queue's update key: stamped, kept beside the id, taken afresh -------------------------
+
+
+def stand_in_args(stand_in) -> list[str]:
+    return ["--server", stand_in.url, "--token", "admin-token"]
+
+
+def test_registration_keeps_the_update_key_and_later_builds_without_the_queue_stamp_it(
+        sosqueue, caplog, write_config, fake_base, out, stand_in):
+    """The key the queue gave at registration is in the module and the identity file; a build
+    without --server stamps it from there, and nobody is told the module will not update."""
+    stand_in.extra = {"update_key": new_update_key()}
+    config = write_config()
+    first = build(sosqueue, config, fake_base, out, *stand_in_args(stand_in), "--json")
+    assert first.code == ExitCode.OK, first.err
+    assert json.loads(first.out)["update_key"] == stand_in.extra["update_key"]
+    assert read_identity(identity_path(config)).update_key == stand_in.extra["update_key"]
+    assert carried(out / "Support")["updates"]["key"] == stand_in.extra["update_key"]
+    (out / "Support").unlink()
+    assert build(sosqueue, config, fake_base, out).code == ExitCode.OK
+    assert carried(out / "Support")["updates"]["key"] == stand_in.extra["update_key"]
+    assert NO_UPDATE_KEY not in caplog.text
+
+
+def test_build_that_contacts_the_queue_takes_its_update_key_afresh(sosqueue, write_config, fake_base, out, stand_in):
+    """A module registered before updates (no key kept) gets the key by building with --server and
+    --token; when the queue's key changes, the next such build stamps and keeps the new one."""
+    config = write_config()
+    write_identity(identity_path(config), Identity("mod-stand-in", "sqm_standintoken", stand_in.url))
+    for key in (new_update_key(), new_update_key()):
+        stand_in.extra = {"update_key": key}
+        assert build(sosqueue, config, fake_base, out, *stand_in_args(stand_in)).code == ExitCode.OK
+        assert carried(out / "Support")["updates"]["key"] == key
+        assert read_identity(identity_path(config)) == Identity("mod-stand-in", "sqm_standintoken", stand_in.url,
+                                                                "1.0.0", key)
+
+
+def test_malformed_update_key_from_the_queue_writes_nothing(sosqueue, write_config, fake_base, out, stand_in):
+    """A registration whose key is not a public key: exit 16 naming the new module for --module; no
+    identity file, no module."""
+    stand_in.extra = {"update_key": "bm90IGEga2V5"}
+    config = write_config()
+    assert_refused(build(sosqueue, config, fake_base, out, *stand_in_args(stand_in)), ExitCode.NETWORK,
+                   "the server's update key is malformed", stand_in.url, "--module mod-stand-in")
+    assert not identity_path(config).exists()
+    assert folder_listing(out) == []
+
+
+def test_malformed_update_key_in_the_identity_file_is_refused(sosqueue, write_config, fake_base, out):
+    """A kept key that is not a public key: exit 3 naming the file, the line and how to take it again."""
+    config = write_config(server=HTTPS)
+    identity_path(config).write_text('id = "mod-a"\ntoken = "tok-a"\nupdate_key = "AAAA"\n')
+    assert_refused(build(sosqueue, config, fake_base, out), ExitCode.CONFIG, "module.identity.toml",
+                   "update_key is malformed", "--server URL --token ADMIN_TOKEN")
+    assert folder_listing(out) == []
+
+
+def test_identity_file_keeps_the_update_key_as_public(tmp_path):
+    """The key reads back, and the file says it is not secret (the token is)."""
+    path = tmp_path / "module.identity.toml"
+    identity = Identity("mod-a", "tok-a", "https://q.example.com", "1.0.0", new_update_key())
+    write_identity(path, identity)
+    assert read_identity(path) == identity
+    assert "public key for agent updates (not secret)" in path.read_text()
+
+
+@NEEDS_SERVER_UPDATE_KEY
+def test_registered_build_stamps_the_real_queues_update_key(sosqueue, write_config, fake_base, out, queue_server,
+                                                            tenant):
+    """Registered with the real queue: its update key is in the module and in the identity file."""
+    config = write_config()
+    assert build(sosqueue, config, fake_base, out, *register_args(queue_server, tenant)).code == ExitCode.OK
+    key = carried(out / "Support").get("updates", {}).get("key", "")
+    assert key and read_identity(identity_path(config)).update_key == key

@@ -1,5 +1,6 @@
 """``sosqueue inspect`` and the agent itself refuse a changed or cut-short module, in plain words."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -10,7 +11,8 @@ import pytest
 from sosqueue import module_config
 from sosqueue import payload
 from sosqueue.errors import ExitCode
-from tests.builder.conftest import run_sosqueue
+from builder.registration import Identity, identity_path, write_identity
+from tests.builder.conftest import new_update_key, run_sosqueue
 
 TOKEN = "mod_0123456789abcdef"
 AGENT_TIMEOUT = 180
@@ -83,6 +85,17 @@ def test_inspect_prints_the_contents_as_json_with_tokens_redacted(sosqueue, stam
     assert shown["brand"]["company"] == "Acme Corp"
     assert set(shown["asset_sizes"]) == set(module_config.ASSET_NAMES)
     assert TOKEN not in outcome.out
+
+
+def test_inspect_shows_the_update_key_and_the_base_sha256(sosqueue, stamp, fake_base, write_config):
+    """The ``updates`` section: the queue's update key kept beside the config, and the base's SHA-256;
+    without a key, null."""
+    assert json.loads(sosqueue("inspect", stamp(fake_base)).out)["updates"] == {
+        "key": None, "base_sha256": hashlib.sha256(fake_base.read_bytes()).hexdigest()}
+    key = new_update_key()
+    write_identity(identity_path(write_config()), Identity("mod-1", TOKEN, "https://queue.example.com", "", key))
+    shown = json.loads(sosqueue("inspect", stamp(fake_base)).out)
+    assert shown["updates"] == {"key": key, "base_sha256": hashlib.sha256(fake_base.read_bytes()).hexdigest()}
 
 
 def test_inspect_refuses_a_module_with_one_changed_byte(sosqueue, stamp, fake_base):

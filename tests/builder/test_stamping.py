@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from sosqueue import payload
 from sosqueue.errors import BaseError, DamagedModuleError, OutputError
 from builder.module_config import parse
 from builder.stamping import build_payload, inspect_module, stamp_module
+from tests.builder.conftest import new_update_key
 
 TOKEN = "mod_0123456789abcdef"
 PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -140,6 +142,39 @@ def test_macos_bundle_stamped_again_is_replaced(spec, tmp_path, out_dir):
     module = stamp(make_spec(tmp_path, company="Acme Two"), base, out_dir)
     assert payload.read(module).config["brand"]["company"] == "Acme Two"
     assert sorted(path.name for path in out_dir.iterdir()) == ["Acme-Help.app"]
+
+
+def test_module_carries_the_sha256_of_its_base(spec, fake_base, out_dir):
+    """The module knows which base it was stamped onto: the SHA-256 of the base file."""
+    module = stamp(spec, fake_base, out_dir)
+    assert module_config.parse(payload.read(module)).base_sha256 == sha256(fake_base)
+
+
+def test_macos_bundle_module_carries_no_base_sha256(spec, tmp_path, out_dir):
+    """A ``.app`` base is a folder, not one file: the module carries no base hash."""
+    module = stamp(spec, app_bundle(tmp_path), out_dir)
+    assert module_config.parse(payload.read(module)).base_sha256 == ""
+    assert "updates" not in payload.read(module).config
+
+
+def test_update_key_of_the_spec_is_stamped(spec, fake_base, out_dir):
+    """The registering server's update key reaches the module as it is."""
+    key = new_update_key()
+    module = stamp(replace(spec, update_key=key), fake_base, out_dir)
+    assert module_config.parse(payload.read(module)).update_key == key
+
+
+def test_module_without_a_server_carries_no_update_key(spec, fake_base, out_dir):
+    """Built without a server, a module has no key (and so never updates itself)."""
+    module = stamp(spec, fake_base, out_dir)
+    assert module_config.parse(payload.read(module)).update_key == ""
+    assert payload.read(module).config["updates"] == {"base_sha256": sha256(fake_base)}
+
+
+def test_real_module_carries_the_sha256_of_the_real_base(spec, real_base, out_dir):
+    """Stamped onto the real PyInstaller base, the module carries that file's SHA-256."""
+    module = stamp(spec, real_base, out_dir)
+    assert module_config.parse(payload.read(module)).base_sha256 == sha256(real_base)
 
 
 def test_ca_bundle_travels_as_an_asset(tmp_path):

@@ -36,6 +36,12 @@ The data archive has no entry for ``/opt`` itself (dpkg would count the package 
 has none. :data:`~builder.packaging.deb.lintian.ALLOWED_TAGS` lists the lintian tags such a
 package still gets, and why each is acceptable.
 
+Updates: the marker makes the module machine-wide, so it never replaces itself; it tells the
+customer when its queue has a newer agent, and IT ships the new version as a newer package.
+IT's policy for every module on the computer is ``/etc/sosqueue/policy.toml``
+(:data:`sosqueue.updates.POLICY_FILES`, ``[updates] mode = "off"``), which IT writes: no
+package ships it, as two companies' packages would both own it and conflict.
+
 The helper is ``desktop-shortcuts.sh`` in this package's data (:mod:`.scripts` fills in its
 settings); the texts people see, with their German translations, are in :mod:`.texts`.
 """

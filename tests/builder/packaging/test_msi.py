@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from sosqueue import module_config
-from sosqueue import payload
+from sosqueue import payload, updates
 from sosqueue.errors import ConfigError, ExitCode, ToolFailed
 from builder.packaging.module import read_module
 from builder.packaging import check_platform, msi
@@ -117,6 +117,27 @@ def test_public_properties_switch_desktop_shortcut_and_autostart_at_install_only
     assert parts["DesktopShortcut"][3] == 'DESKTOP_SHORTCUT = "1" OR REMOVE ~= "ALL"'
     assert parts["Autostart"][3] == 'AUTOSTART = "1" OR REMOVE ~= "ALL"'
     assert parts["Module"][3] == "" and parts["MenuShortcut"][3] == ""
+
+
+def test_updates_property_writes_the_policy_value_only_when_off_or_notify(capsys, module, out):
+    """UPDATES (no default, secure) writes HKLM\\SOFTWARE\\Policies\\sosqueue Updates = [UPDATES] from a
+    component installed for "off" or "notify" in any case, and removed with the product."""
+    msi = build(capsys, module, out)
+    found = properties(msi)
+    assert updates.MSI_POLICY_PROPERTY not in found
+    assert updates.MSI_POLICY_PROPERTY in found["SecureCustomProperties"].split(";")
+    assert components(msi)["UpdatePolicy"][3] == 'UPDATES ~= "off" OR UPDATES ~= "notify" OR REMOVE ~= "ALL"'
+    (policy,) = [row for row in table(msi, "Registry") if row[5] == "UpdatePolicy"]
+    assert policy[1:5] == ["2", updates.POLICY_REGISTRY_KEY, updates.POLICY_REGISTRY_VALUE,
+                           f"[{updates.MSI_POLICY_PROPERTY}]"]
+
+
+def test_every_modules_policy_component_is_one_shared_component(capsys, tmp_path, out):
+    """Two companies' MSIs write the one policy value through the same component id, so Windows
+    Installer counts its users and removes the value with the last of them."""
+    first = build(capsys, stamp_windows_module(tmp_path / "a", product=unique_product()), out)
+    second = build(capsys, stamp_windows_module(tmp_path / "b", product=unique_product()), out)
+    assert components(first)["UpdatePolicy"][0] == components(second)["UpdatePolicy"][0]
 
 
 def test_shortcuts_go_to_the_start_menu_and_public_desktop(capsys, module, out, product):

@@ -16,7 +16,8 @@ import pytest
 from builder.packaging.module import read_module
 from builder.packaging.msi import BuiltMsi, build_msi
 from tests.builder.packaging import unique_product
-from tests.builder.packaging.wine import ERROR_SUCCESS, RUN_KEY, WinePrefix, compile_locale
+from sosqueue import updates
+from tests.builder.packaging.wine import ERROR_SUCCESS, POLICY_KEY, RUN_KEY, WinePrefix, compile_locale
 from tests.builder.packaging.windows_modules import stamp_windows_module
 from tests.support.tools import require_tool
 
@@ -87,6 +88,7 @@ def assert_nothing_left(wine: WinePrefix, product: str) -> None:
     assert f"{product} SOS" not in wine.values(RUN_KEY)
     assert entries_of(wine, product) == []
     assert all(values == {} for values in wine.registry(COMPANY_KEY).values())
+    assert updates.POLICY_REGISTRY_VALUE not in wine.values(POLICY_KEY)
 
 
 def test_default_install_puts_the_module_and_both_shortcuts_and_no_autostart(wine, installs, module, product):
@@ -103,6 +105,7 @@ def test_default_install_puts_the_module_and_both_shortcuts_and_no_autostart(win
     (entry,) = entries_of(wine, product)
     assert (entry.values["DisplayVersion"], entry.values["Publisher"]) == ("1.0.0", COMPANY)
     assert wine.values(rf"{COMPANY_KEY}\{product}")["InstallDir"] == f"C:\\Program Files\\{COMPANY}\\{product}\\"
+    assert updates.POLICY_REGISTRY_VALUE not in wine.values(POLICY_KEY)  # no UPDATES, no policy
 
 
 def test_desktop_shortcut_0_leaves_out_the_sos_shortcut_only(wine, installs, product):
@@ -130,6 +133,38 @@ def test_uninstall_with_the_switches_off_still_removes_shortcut_and_autostart(wi
     """/x DESKTOP_SHORTCUT=0 AUTOSTART=0 (by ProductCode) after an install with both: nothing left."""
     assert installs("1.0.0", "AUTOSTART=1", "DESKTOP_SHORTCUT=1") == ERROR_SUCCESS
     assert wine.msiexec("/x", msis["1.0.0"].product_code, "/qn", "DESKTOP_SHORTCUT=0", "AUTOSTART=0") == ERROR_SUCCESS
+    assert_nothing_left(wine, product)
+
+
+def test_updates_off_writes_the_policy_value_and_a_plain_uninstall_removes_it(wine, installs, msis, product):
+    """UPDATES=off: HKLM\\SOFTWARE\\Policies\\sosqueue Updates = "off"; msiexec /x without it: gone."""
+    assert installs("1.0.0", f"{updates.MSI_POLICY_PROPERTY}=off") == ERROR_SUCCESS
+    assert wine.values(POLICY_KEY)[updates.POLICY_REGISTRY_VALUE] == updates.Policy.OFF
+    assert wine.msiexec("/x", msis["1.0.0"].path, "/qn") == ERROR_SUCCESS
+    assert_nothing_left(wine, product)
+
+
+def test_updates_with_another_value_installs_without_a_policy(wine, installs, product):
+    """UPDATES=sometimes is not a policy: the install succeeds and writes none."""
+    assert installs("1.0.0", f"{updates.MSI_POLICY_PROPERTY}=sometimes") == ERROR_SUCCESS
+    assert entries_of(wine, product) != []
+    assert updates.POLICY_REGISTRY_VALUE not in wine.values(POLICY_KEY)
+
+
+def test_policy_of_two_modules_stays_until_the_last_one_is_removed(wine, installs, msis, product, tmp_path):
+    """Another company's module installed with UPDATES=notify over ours with UPDATES=off: the last
+    value holds; removing the other keeps it (ours still uses it), removing ours as well removes it."""
+    other = build_msi(read_module(stamp_windows_module(tmp_path / "other", product=f"{product} B", company=COMPANY,
+                                                       module_id=f"mod-{secrets.token_hex(8)}")),
+                      tmp_path / "msi", version="1.0.0")
+    assert installs("1.0.0", f"{updates.MSI_POLICY_PROPERTY}=off") == ERROR_SUCCESS
+    try:
+        assert wine.msiexec("/i", other.path, "/qn", f"{updates.MSI_POLICY_PROPERTY}=notify") == ERROR_SUCCESS
+        assert wine.values(POLICY_KEY)[updates.POLICY_REGISTRY_VALUE] == updates.Policy.NOTIFY
+    finally:
+        assert wine.msiexec("/x", other.product_code, "/qn") == ERROR_SUCCESS
+    assert wine.values(POLICY_KEY)[updates.POLICY_REGISTRY_VALUE] == updates.Policy.NOTIFY
+    assert wine.msiexec("/x", msis["1.0.0"].path, "/qn") == ERROR_SUCCESS
     assert_nothing_left(wine, product)
 
 

@@ -13,11 +13,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from sosqueue import updates
+
 #: Generous deadlines: the first start of a prefix takes seconds, an install about one.
 BOOT_TIMEOUT = 180
 RUN_TIMEOUT = 120
 UNINSTALL_KEY = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall"
 RUN_KEY = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Run"
+#: Where the MSI writes IT's update policy (its ``UPDATES`` property).
+POLICY_KEY = "HKLM\\" + updates.POLICY_REGISTRY_KEY
 #: msiexec's exit code for success.
 ERROR_SUCCESS = 0
 
@@ -94,8 +98,9 @@ class WinePrefix:
         return parse_reg(exported.read_bytes().decode("utf-16"))
 
     def values(self, key: str) -> dict[str, str]:
-        """The string values of ``key`` itself."""
-        return self.registry(key).get(full_key(key), {})
+        """The string values of ``key`` itself (named in any case, as Windows reads key names)."""
+        wanted = full_key(key).lower()
+        return next((values for name, values in self.registry(key).items() if name.lower() == wanted), {})
 
     def installed(self) -> list[Installed]:
         """The entries of Programs and Features."""

@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from sosqueue import module_config
-from sosqueue import payload
+from sosqueue import payload, updates
 from sosqueue.binaries import elf_architecture
 from sosqueue.errors import ConfigError, ExitCode, ToolFailed, ToolMissing
 from sosqueue.platforms import Platform
@@ -272,6 +272,14 @@ def test_every_file_in_etc_is_a_conffile(capsys, tmp_path, module, out, product)
     assert in_etc == [f"/etc/xdg/autostart/{slug(product)}-sos-shortcut.desktop",
                       f"/etc/xdg/autostart/{slug(product)}.desktop"]
     assert control_file(deb, "conffiles", tmp_path / "control").read_text().splitlines() == in_etc
+
+
+def test_package_ships_no_update_policy(capsys, module, out):
+    """IT's policy file is IT's: a package that shipped it would conflict with every other
+    company's package, so none has it, nor its folder."""
+    policy = updates.POLICY_FILES[Platform.LINUX]
+    listing = deb_listing(build(capsys, module, out))
+    assert not [path for path in listing if path.rstrip("/") in (str(policy), str(policy.parent))]
 
 
 def test_copyright_and_changelog_name_the_company_version_and_maintainer(capsys, module, out, product):
