@@ -236,7 +236,7 @@ def _stop(process: subprocess.Popen) -> None:
 def _run(command: list[str], *, timeout: float) -> tuple[int, str]:
     options: dict = {"start_new_session": True} if os.name == "posix" else {}
     with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                          env=child_environment(), **options) as process:
+                          cwd=Path(command[0]).parent, env=child_environment(), **options) as process:
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
