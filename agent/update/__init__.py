@@ -25,7 +25,7 @@ from agent.update.policy import PolicySource, effective_policy, machine_wide, sy
 from sosqueue import module_config, payload
 from sosqueue.module_config import ModuleConfig
 from sosqueue.platforms import Platform, current
-from sosqueue.updates import CHECK_INTERVAL_SECONDS, BadOffer, Offer, Policy, is_newer_or_rebuilt
+from sosqueue.updates import CHECK_INTERVAL_SECONDS, BadOffer, Offer, Policy, is_newer_or_rebuilt, version_tuple
 
 __all__ = ["BackgroundChecks", "Outcome", "PolicySource", "Result", "Swap", "Updater", "make_updater",
            "system_policy"]
@@ -169,7 +169,7 @@ class Updater:
     def _follow(self, offer: Offer, *, retry_failed: bool) -> Result:
         installed = self._installed_base()
         if installed == offer.sha256:
-            return Result(Outcome.INSTALLED, f"version {offer.version} is installed; it runs from the next start",
+            return Result(Outcome.INSTALLED, f"version {offer.version} is already installed",
                           offer, Swap(self.executable, install.previous_of(self.executable)))
         failed = self._read(FAILED_FILE).get("sha256")
         if failed == offer.sha256 and not retry_failed:
@@ -187,6 +187,7 @@ class Updater:
     def _install(self, offer: Offer) -> Swap:
         executable = self.executable
         base = new = None
+        install.remove_leftovers(executable)
         try:
             base = install.staging_file(executable, ".download")
             new = install.staging_file(executable, ".new")
@@ -225,8 +226,7 @@ class Updater:
             log.info("cannot remove %s yet: %s", previous, error.strerror or error)
 
     def _current_line(self, offer: Offer) -> str:
-        offered, running = (tuple(int(part) for part in v.split(".")) for v in (offer.version, self.version))
-        if offered < running:
+        if version_tuple(offer.version) < version_tuple(self.version):
             return f"the server offers {offer.version}, older than this agent's {self.version}; staying"
         return f"up to date ({self.version})"
 

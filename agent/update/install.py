@@ -17,6 +17,7 @@ The on-disk protocol, for an executable ``E`` (``Acme Help`` or ``Acme Help.exe`
    The next update check of a running agent removes an ``E.previous`` it no longer needs.
 """
 
+import glob
 import hashlib
 import json
 import logging
@@ -42,6 +43,7 @@ log = logging.getLogger("sosqueue.agent.update")
 PREVIOUS_SUFFIX = ".previous"
 PREFLIGHT_TIMEOUT = 60.0  # a onefile agent unpacks itself first: slow disks, virus scanners
 RESTART_TIMEOUT = 60.0
+LEFTOVER_SECONDS = 3600.0  # younger staging files may belong to an update running now (--update)
 MISMATCH = "the download does not match the signed offer: not installed"
 
 
@@ -62,6 +64,19 @@ def staging_file(executable: Path, suffix: str) -> Path:
     descriptor, name = tempfile.mkstemp(dir=executable.parent, prefix=f".{executable.name}.", suffix=suffix)
     os.close(descriptor)
     return Path(name)
+
+
+def remove_leftovers(executable: Path, *, older_than: float = LEFTOVER_SECONDS) -> None:
+    """Remove staging files an interrupted update left beside ``executable`` (the app quit during a download)."""
+    cutoff = time.time() - older_than
+    for suffix in (".download", ".new"):
+        for leftover in executable.parent.glob(f".{glob.escape(executable.name)}.*{suffix}"):
+            try:
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+                    log.info("removed %s, left by an interrupted update", leftover)
+            except OSError as error:
+                log.info("cannot remove %s: %s", leftover, error.strerror or error)
 
 
 def download(chunks: Iterable[bytes], offer: Offer, target: Path) -> None:

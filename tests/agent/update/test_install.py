@@ -8,7 +8,7 @@ import pytest
 
 from agent.errors import UpdateFailed
 from agent.update import Outcome
-from agent.update.install import Swap, child_environment, previous_of, restart, swap
+from agent.update.install import Swap, child_environment, previous_of, remove_leftovers, restart, swap
 from tests.agent.update.conftest import script, starting_base
 from tests.support.polling import eventually
 
@@ -137,3 +137,12 @@ def test_agents_are_started_without_what_a_onefile_parent_leaves_behind(monkeypa
     assert "_PYI_APPLICATION_HOME_DIR" not in environment and "_MEIPASS2" not in environment
     assert environment["LD_LIBRARY_PATH"] == "/usr/local/lib"
     assert environment["PYINSTALLER_RESET_ENVIRONMENT"] == "1"
+
+
+def test_staging_files_of_an_interrupted_update_are_removed_once_stale(executable):
+    stale = program(executable.with_name(".Acme Help.x1y2.download"), b"half")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    fresh = program(executable.with_name(".Acme Help.z3.new"), b"in the works")
+    remove_leftovers(executable)
+    assert not stale.exists()
+    assert fresh.exists() and executable.exists()
