@@ -85,11 +85,14 @@ class Updater:
     def confirm_file(self) -> Path:
         return self.state_dir / CONFIRM_FILE
 
-    def policy(self) -> Policy:
-        """The policy in force; a machine-wide install never replaces itself, whatever it says."""
+    def policy(self) -> tuple[Policy, str]:
+        """The policy in force, and what is wrong with IT's setting (see :func:`effective_policy`).
+
+        A machine-wide install never replaces itself, whatever the policy says.
+        """
         wide = self.executable is not None and machine_wide(self.executable)
-        policy = effective_policy(self.policy_source, machine_wide=wide)
-        return Policy.NOTIFY if wide and policy is Policy.AUTO else policy
+        policy, problem = effective_policy(self.policy_source, machine_wide=wide)
+        return (Policy.NOTIFY if wide and policy is Policy.AUTO else policy), problem
 
     def check(self, *, retry_failed: bool = False) -> Result:
         """Ask the server and, if the policy lets this agent, install its offer (not restart).
@@ -102,10 +105,11 @@ class Updater:
         refusal = self._refusal()
         if refusal is not None:
             return self._decided(refusal)
-        policy = self.policy()
+        policy, problem = self.policy()
         if policy is Policy.OFF:
-            where = self.policy_source.where
-            return self._decided(Result(Outcome.OFF, f"updates are switched off by IT ({where})"))
+            line = f"updates are off: {problem}" if problem else \
+                f"updates are switched off by IT ({self.policy_source.where})"
+            return self._decided(Result(Outcome.OFF, line))
         self._forget_previous()
         offer = self.fetch_offer()
         if offer is None:

@@ -45,8 +45,9 @@ def machine_wide(executable: Path) -> bool:
     return (executable.parent / PACKAGE_MARKER).is_file()
 
 
-def effective_policy(source: PolicySource, *, machine_wide: bool) -> Policy:
-    """IT's policy if it set one, else ``NOTIFY`` for a machine-wide install, else ``AUTO``.
+def effective_policy(source: PolicySource, *, machine_wide: bool) -> tuple[Policy, str]:
+    """IT's policy if it set one, else ``NOTIFY`` for a machine-wide install, else ``AUTO``; and
+    what is wrong with IT's setting (``""`` if nothing).
 
     A policy IT set but that cannot be read counts as ``OFF``: IT asked for something, and
     "auto" is the one thing it surely did not ask for.
@@ -55,8 +56,8 @@ def effective_policy(source: PolicySource, *, machine_wide: bool) -> Policy:
         policy = source.read()
     except BadPolicy as error:
         log.warning("%s; until then this agent does not look for updates", error)
-        return Policy.OFF
+        return Policy.OFF, str(error)
     if policy is not None:
         log.info("update policy %s, set by IT in %s", policy, source.where)
-        return policy
-    return Policy.NOTIFY if machine_wide else Policy.AUTO
+        return policy, ""
+    return (Policy.NOTIFY if machine_wide else Policy.AUTO), ""

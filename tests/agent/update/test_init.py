@@ -277,6 +277,7 @@ def test_a_bad_policy_file_switches_updates_off_and_says_how_to_fix_it(installed
     with caplog.at_level(logging.INFO, logger="sosqueue.agent.update"):
         result = make_updater().check()
     assert result.outcome is Outcome.OFF
+    assert result.line.startswith(f"updates are off: {policy_path}: update mode 'sometimes' is not one of")
     assert update_server.requests == []
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     assert len(warnings) == 1 and str(policy_path) in warnings[0] and '"off"' in warnings[0]
