@@ -54,7 +54,6 @@ def run_app(config: ModuleConfig, *, mode: str = "open", code: str | None = None
     instance = SingleInstance(config.module_id)
     if not instance.acquire():
         return _hand_over(instance, wish)
-    app = None
     try:
         messages: queue.SimpleQueue[str] = queue.SimpleQueue()
         instance.listen(messages.put)
