@@ -158,3 +158,25 @@ def test_a_restarted_agent_confirms_once_it_runs_as_the_agent(agent, make_module
     assert process.run("--tray").returncode == 0  # it holds the instance: a second start hands over
     assert len(process.processes) == 1 and process.processes[0].poll() is None
     assert process.terminate() == 0
+
+
+def test_an_update_message_from_a_later_start_checks_at_once(make_app, tk_root):
+    app = make_app()
+    woken = threading.Event()
+
+    class Checks:
+        def wake(self):
+            woken.set()
+
+        def stop(self):
+            pass
+
+    def script():
+        app._updates = Checks()
+        app.messages.put("update")
+        pump(tk_root, woken.is_set, what="the check to be woken")
+        app.quit()
+
+    tk_root.after(300, script)
+    app.run("tray")
+    assert woken.is_set()
