@@ -17,7 +17,7 @@ from pathlib import Path
 
 from agent import __version__
 from agent.client import QueueClient
-from agent.errors import ModuleRevoked, Rejected, Unreachable, UpdateFailed, UpdateRefused
+from agent.errors import ModuleRevoked, Rejected, StorageFailure, Unreachable, UpdateFailed, UpdateRefused
 from agent.outbox import write_atomically
 from agent.update import install
 from agent.update.install import Swap
@@ -261,8 +261,8 @@ class Updater:
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             write_atomically(self.state_dir / name, json.dumps(data).encode())
-        except Exception as error:  # StorageFailure or OSError: it is asked again next time, no harm
-            log.info("cannot remember %s in %s: %s", data, self.state_dir, error)
+        except (OSError, StorageFailure) as error:  # then it is only asked again next time
+            log.info("cannot remember %s in %s: %s", data, self.state_dir, getattr(error, "strerror", None) or error)
 
 
 def make_updater(config: ModuleConfig) -> Updater:
