@@ -13,6 +13,7 @@ running that could keep the process alive.
 import logging
 import queue
 import signal
+from pathlib import Path
 
 from agent.client import Ticket
 from agent.desk import HelpDesk
@@ -37,12 +38,15 @@ NOTIFIED = frozenset({Status.IN_PROGRESS, Status.CLOSED, Status.EXPIRED})
 TRAY_DELAY_MS = 150
 
 
-def run_app(config: ModuleConfig, *, mode: str = "open", code: str | None = None, launch: list[str] = ()) -> int:
+def run_app(config: ModuleConfig, *, mode: str = "open", code: str | None = None, launch: list[str] = (),
+            confirm_start: Path | None = None) -> int:
     """Run the agent with its window until the customer quits; returns the exit code.
 
     :param mode: ``open`` (the module was opened), ``sos`` (the SOS shortcut) or ``tray`` (login).
     :param code: a session code a supporter gave the customer, to join instead of filing.
     :param launch: the command that starts this agent again (for the shortcuts of the first run).
+    :param confirm_start: a file to create once this agent runs (the agent that restarted into
+        this one after an update waits for it).
     :raises agent.errors.NoDisplay: when there is no display for the window.
     """
     use_language(config.brand.language)
@@ -56,10 +60,13 @@ def run_app(config: ModuleConfig, *, mode: str = "open", code: str | None = None
         root = create_root()
         root.withdraw()
         _first_run(config, launch)
-        app = HelpApp(root, config, make_desk(config), messages=messages)
-        return app.run(wish)
+        app = HelpApp(root, config, make_desk(config), messages=messages, confirm_start=confirm_start)
+        exit_code = app.run(wish)
     finally:
         instance.release()
+    if app.after_quit is not None:  # the restart into an update: only once the lock is free
+        app.after_quit()
+    return exit_code
 
 
 def _hand_over(instance: SingleInstance, wish: str) -> int:
@@ -108,7 +115,8 @@ def describe(error: Exception, *, joining: bool = False) -> str:
 class HelpApp(Presenter):
     """The customer's side of one module in the window and tray: the presenter of its :class:`HelpRequest`."""
 
-    def __init__(self, root, config: ModuleConfig, desk: HelpDesk, *, messages: "queue.SimpleQueue[str] | None" = None):
+    def __init__(self, root, config: ModuleConfig, desk: HelpDesk, *, messages: "queue.SimpleQueue[str] | None" = None,
+                 confirm_start: Path | None = None):
         from agent.ui.window import HelpWindow  # tkinter: only once create_root() has found a display
 
         self.root = root
@@ -130,6 +138,12 @@ class HelpApp(Presenter):
         self._wish_during_start = ""
         self._previous_handlers: dict[int, object] = {}
         self._hooks = StateHooks.from_env()
+        self._confirm_start = confirm_start
+        self._updates = None  # agent.update.BackgroundChecks, when this module updates itself
+        self._pending_update = None  # (updater, result) of an installed update, until idle
+        self.update_notice = ""  # for the About box: IT has a newer version
+        #: What runs after the window is gone and the instance lock released (the restart into an update).
+        self.after_quit = None
 
     @property
     def ticket(self) -> Ticket | None:
@@ -144,6 +158,7 @@ class HelpApp(Presenter):
         self._start(wish)
         # The tray loads its toolkit after the window is on screen: the code comes first.
         self.root.after(TRAY_DELAY_MS, self._start_tray)
+        self._start_updates()
         try:
             self.root.mainloop()
         finally:
@@ -155,6 +170,8 @@ class HelpApp(Presenter):
         if self.request.state == State.QUITTING:
             return
         log.info("quitting")
+        if self._updates is not None:
+            self._updates.stop()
         self.request.quit()
         if self.tray:
             try:
@@ -337,6 +354,7 @@ class HelpApp(Presenter):
             return
         self.tray = self._make_tray()
         self._update_tray()
+        self._confirm_started()
 
     def _make_tray(self):
         try:
@@ -378,7 +396,70 @@ class HelpApp(Presenter):
         from agent.ui.dialogs import show_about
 
         brand = self.config.brand
-        show_about(self.root, product=brand.product, company=brand.company, server_url=self.config.server_url)
+        show_about(self.root, product=brand.product, company=brand.company, server_url=self.config.server_url,
+                   notice=self.update_notice)
+
+    # -- updates -------------------------------------------------------------------------------
+
+    def _start_updates(self) -> None:
+        """Check for a newer agent in the background, if this module updates itself at all."""
+        if not self.config.update_key:
+            return
+        from agent.update import BackgroundChecks, make_updater
+
+        updater = make_updater(self.config)
+        self._updates = BackgroundChecks(lambda: self._check_for_update(updater))
+        self._updates.start()
+
+    def _check_for_update(self, updater) -> None:
+        """In the update thread: hand what the check found to the main thread."""
+        from agent.update import Outcome, check_once
+
+        result = check_once(updater)
+        if result is None:
+            return
+        if result.outcome is Outcome.AVAILABLE and updater.should_announce(result.offer):
+            self.ui.call(self._announce_update, result.offer.version)
+        elif result.swap is not None:
+            self.ui.call(self._restart_when_idle, updater, result)
+
+    def _announce_update(self, version: str) -> None:
+        self.update_notice = _("A newer version of this support module ({version}) is available. "
+                               "Your IT department installs it.").format(version=version)
+        if self.tray is None:
+            return
+        try:
+            self.tray.notify(self.config.brand.product, self.update_notice)
+        except Exception:
+            log.debug("the tray could not notify", exc_info=True)
+
+    def _restart_when_idle(self, updater, result) -> None:
+        self._pending_update = (updater, result)
+        log.info("version %s is installed; restarting into it when no request is open", result.offer.version)
+
+    def _is_idle(self) -> bool:
+        """No request on its way or open, no session, and the window is not in the customer's way."""
+        return (self.request.state in (State.IDLE, State.FINAL) and self.session is None
+                and not self.window.is_visible())
+
+    def _restart_if_idle(self) -> None:
+        if self._pending_update is None or not self._is_idle():
+            return
+        updater, result = self._pending_update
+        self._pending_update = None
+        self.after_quit = lambda: updater.restart(result.swap, result.offer)
+        self.quit()
+
+    def _confirm_started(self) -> None:
+        """Tell the agent that restarted into this one (after an update) that it runs."""
+        if self._confirm_start is None:
+            return
+        try:
+            self._confirm_start.touch()
+            log.info("started after an update; told the previous agent")
+        except OSError as error:
+            log.warning("cannot confirm the start to the previous agent (%s)", error.strerror or error)
+        self._confirm_start = None
 
     def _catch_signals(self) -> None:
         """SIGTERM (logout) and Ctrl+C quit like the tray's Quit: the session is left."""
@@ -402,6 +483,11 @@ class HelpApp(Presenter):
                 wish = self.messages.get_nowait()
             except queue.Empty:
                 break
+            if wish == "update":  # --update installed a new agent
+                if self._updates is not None:
+                    self._updates.wake()
+                continue
             self._on_wish(wish)
         if self._hooks:
             self._hooks.record(self)
+        self._restart_if_idle()

@@ -11,11 +11,27 @@ from agent.errors import AgentError, AgentExit, MissingField, Unreachable
 
 log = logging.getLogger("sosqueue.agent")
 
+CONFIRM_OPTION = "--confirm-start"  # agent.update.install passes it to the agent it restarts into
+EXIT_CODES = f"""exit codes:
+  {AgentExit.OK}   done
+  {AgentExit.ERROR}   unexpected error (details in the log file)
+  {AgentExit.USAGE}   wrong usage, or a required field is missing (--no-gui)
+  {AgentExit.DAMAGED_MODULE}   the support module is damaged: download it again
+  {AgentExit.QUEUED}   the request is saved and is sent when the support server is reachable
+  {AgentExit.REVOKED}   the support module was switched off on the server
+  {AgentExit.REJECTED}   the support server refused the request
+  {AgentExit.NO_DISPLAY}   no display for the window
+  {AgentExit.STORAGE}   the agent's data folder cannot be written
+  {AgentExit.UPDATE_REFUSED}   --update: the update cannot be trusted or does not start; nothing changed
+  {AgentExit.UPDATE_FAILED}  --update: the update cannot be fetched or installed now; try again later
+  {AgentExit.ABORTED} aborted (Ctrl+C)"""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sosqueue-agent",
         description="Ask for help: files a service request with your support team and shows its session code.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--module", type=Path, metavar="PATH", help="read the module configuration from PATH (when run from source)")
     parser.add_argument("--sos", action="store_true", help="ask for help now (what the SOS desktop button does)")
@@ -30,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-shortcut", action="store_true", help="with --install: no SOS desktop shortcut")
     parser.add_argument("--autostart", action="store_true", help="with --install: start in the tray at login")
     parser.add_argument("--uninstall", action="store_true", help="remove everything the agent created, then exit")
+    parser.add_argument("--update", action="store_true",
+                        help="look for a newer agent and install it now if IT's policy allows; prints the result")
+    parser.add_argument(CONFIRM_OPTION, type=Path, metavar="PATH", help=argparse.SUPPRESS)  # see agent.update.install
     parser.add_argument("--print-config", action="store_true", help="print the module configuration (secrets redacted) as JSON")
     parser.add_argument("--version", action="version", version=f"sosqueue-agent {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -65,7 +84,7 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _wants_window(args) -> bool:
-    return not (args.install or args.uninstall or args.print_config)
+    return not (args.install or args.uninstall or args.print_config or args.update)
 
 
 def _dispatch(args) -> int:
@@ -89,12 +108,42 @@ def _dispatch(args) -> int:
                                 shortcut=not args.no_shortcut, autostart=args.autostart):
                 print(item)
         return AgentExit.OK
+    if args.update:
+        return _update(config)
     if args.no_gui:
         return _file_without_window(config, args)
     from agent.app import run_app
 
     mode = "tray" if args.tray else "sos" if args.sos else "open"
-    return run_app(config, mode=mode, code=args.code, launch=module.launch_command(args.module))
+    return run_app(config, mode=mode, code=args.code, launch=module.launch_command(args.module),
+                   confirm_start=args.confirm_start)
+
+
+def _update(config) -> int:
+    """``--update``: check and install now (no restart: this is not the running agent); one line on stdout."""
+    from agent.update import Outcome, make_updater
+
+    result = make_updater(config).check(retry_failed=True)
+    line = result.line
+    if result.outcome in (Outcome.UPDATED, Outcome.INSTALLED):
+        line += "; " + _tell_running_agent(config)
+    print(line)
+    return AgentExit.OK
+
+
+def _tell_running_agent(config) -> str:
+    """Ask a running agent to restart into the new file when idle; what happens, in words."""
+    from agent.instance import InstanceError, SingleInstance
+
+    instance = SingleInstance(config.module_id)
+    if instance.acquire():
+        instance.release()
+        return "it runs from the next start"
+    try:
+        instance.send("update")
+    except InstanceError:
+        return "the running support module uses it from its next start"
+    return "the running support module switches to it when it is idle"
 
 
 def _file_without_window(config, args) -> int:

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import requests
 
 from sosqueue.module_config import ModuleConfig
+from sosqueue.updates import UPDATES_PATH
 from agent.errors import ModuleRevoked, Rejected, Unreachable
 from agent.outbox import write_atomically
 from agent.paths import data_dir
@@ -84,6 +85,24 @@ class QueueClient:
         )
         with response:
             yield from _parse_sse(response.iter_lines(decode_unicode=True))
+
+    def update_offer(self, platform: str) -> dict:
+        """The server's signed update offer for ``platform`` (JSON, not yet checked).
+
+        :raises Rejected: 404 when the server has no agent for the platform.
+        """
+        return _json(self._call("GET", f"{UPDATES_PATH}/{_path(platform)}", token=self._module_token))
+
+    def update_file(self, platform: str, *, chunk_size: int = 256 * 1024) -> Iterator[bytes]:
+        """The offered base agent's bytes, as they arrive (the caller checks size and SHA-256)."""
+        response = self._call("GET", f"{UPDATES_PATH}/{_path(platform)}/file", token=self._module_token,
+                              stream=True, timeout=(5, 60))
+        with response:
+            try:
+                yield from response.iter_content(chunk_size)
+            except requests.exceptions.RequestException as error:
+                log.info("the download from %s broke off: %s", self.base_url, error)
+                raise Unreachable(f"The download from the support server broke off ({_reason(error)}).") from None
 
     def _call(self, method: str, path: str, *, token: str, timeout=TIMEOUT, **kwargs) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}

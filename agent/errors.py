@@ -15,6 +15,8 @@ class AgentExit(IntEnum):
     REJECTED = 6  # the queue refused what was sent
     NO_DISPLAY = 7
     STORAGE = 8  # the data directory cannot be written
+    UPDATE_REFUSED = 9  # --update: the offered update cannot be trusted or does not start; nothing changed
+    UPDATE_FAILED = 10  # --update: the update cannot be fetched or installed now (offline, disk); try later
     ABORTED = 130
 
 
@@ -67,6 +69,19 @@ class StorageFailure(AgentError):
 
 class NoDisplay(AgentError):
     exit_code = AgentExit.NO_DISPLAY
+
+
+class UpdateRefused(AgentError):
+    """The server's update cannot be trusted (signature, checksum, size) or the new agent does not
+    start: it is not installed, and the same offer is not tried again."""
+
+    exit_code = AgentExit.UPDATE_REFUSED
+
+
+class UpdateFailed(AgentError):
+    """The update cannot be fetched or installed now (offline, no space, no rights); try later."""
+
+    exit_code = AgentExit.UPDATE_FAILED
 
 
 class MissingField(AgentError):

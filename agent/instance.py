@@ -9,8 +9,8 @@ life; the operating system drops it if the process dies) and listens on a local 
   secret are written to ``<runtime dir>\\<key>.port``, inside the user's own profile; a message
   must start with that secret, so other local users cannot drive the agent.
 
-A message is one UTF-8 line: ``open``, ``sos``, ``tray`` or ``code:s12-345-678``; the running
-instance answers ``ok``.
+A message is one UTF-8 line: ``open``, ``sos``, ``tray``, ``code:s12-345-678`` or ``update``
+(``--update`` installed a new agent: restart into it when idle); the running instance answers ``ok``.
 """
 
 import hashlib
@@ -29,7 +29,7 @@ from agent.paths import runtime_dir
 
 log = logging.getLogger("sosqueue.agent")
 
-MESSAGES = ("open", "sos", "tray")
+MESSAGES = ("open", "sos", "tray", "update")
 MAX_MESSAGE = 200
 UNIX_PATH_LIMIT = 100  # sun_path is 104 bytes on macOS, 108 on Linux
 HAS_UNIX_SOCKETS = hasattr(socket, "AF_UNIX") and sys.platform != "win32"

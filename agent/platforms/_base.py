@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sosqueue import platforms
 from sosqueue.platforms import display_name
+from sosqueue.updates import BadPolicy, Policy, parse_policy
 
 #: What :meth:`Desktop.created` lists: files as paths, other entries (registry values) as text.
 Item = Path | str
@@ -38,6 +39,22 @@ class Desktop:
     ICON_FORMAT = "png"
     #: Where system-wide files (icons for every user) go, or ``None``.
     SHARED_DATA_DIR: Path | None = None
+    #: IT's update policy file (``sosqueue.updates.POLICY_FILES``), or ``None`` where there is none.
+    POLICY_FILE: Path | None = None
+
+    @classmethod
+    def update_policy_source(cls) -> str:
+        """Where IT sets the update policy on this platform, as IT would look it up ("" if nowhere)."""
+        return str(cls.POLICY_FILE) if cls.POLICY_FILE else ""
+
+    @classmethod
+    def update_policy(cls) -> Policy | None:
+        """IT's update policy for every module on this computer, ``None`` if IT set none.
+
+        :raises BadPolicy: if IT's setting cannot be read or is not a policy; the text names
+            where it is and the fix.
+        """
+        return read_policy_file(cls.POLICY_FILE) if cls.POLICY_FILE else None
 
     def __init__(self, app_name: str, *, all_users: bool = False):
         self._app_name = display_name(app_name)
@@ -172,6 +189,22 @@ def checked_command(launch) -> list[str]:
     if not launch[0].strip():
         raise ValueError("launch must start with the program to run")
     return list(launch)
+
+
+def read_policy_file(path: Path) -> Policy | None:
+    """The policy in IT's policy file ``path`` (``None``: no file, or it does not set one).
+
+    :raises BadPolicy: if the file cannot be read or holds no valid policy.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise BadPolicy(f"{path} cannot be read ({reason}); make it readable for every user, "
+                        "as UTF-8 text, or remove it") from None
+    return parse_policy(text, source=str(path))
 
 
 def write_file(path: Path, data: bytes, *, mode: int = 0o644) -> Path:

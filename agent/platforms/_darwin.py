@@ -16,7 +16,8 @@ from pathlib import Path
 
 from agent.platforms import _base
 from agent.platforms._base import Item, write_file
-from sosqueue.platforms import file_name, slug
+from sosqueue.platforms import Platform, file_name, slug
+from sosqueue.updates import POLICY_FILES
 
 log = logging.getLogger("sosqueue.agent.desktop")
 
@@ -32,6 +33,7 @@ class Desktop(_base.Desktop):
     HAS_AUTOSTART = True
     HAS_ALL_USERS = False
     ICON_FORMAT = "png"
+    POLICY_FILE = POLICY_FILES[Platform.MACOS]
 
     @property
     def label(self) -> str:

@@ -28,7 +28,8 @@ from agent.i18n import N_, in_every_language
 from agent.platforms import _base
 from agent.platforms._base import Item, write_file
 from sosqueue.desktop_entry import WINDOW_CLASS, desktop_entry, escape_value, localized_keys
-from sosqueue.platforms import file_name
+from sosqueue.platforms import Platform, file_name
+from sosqueue.updates import POLICY_FILES
 
 log = logging.getLogger("sosqueue.agent.desktop")
 
@@ -77,6 +78,7 @@ class Desktop(_base.Desktop):
     HAS_ALL_USERS = True
     ICON_FORMAT = "png"
     SHARED_DATA_DIR = Path("/usr/local/share/sosqueue")
+    POLICY_FILE = POLICY_FILES[Platform.LINUX]
 
     _icon: Path | None = None
 

@@ -15,6 +15,7 @@ from pathlib import Path, PureWindowsPath
 from agent.platforms import _base
 from agent.platforms._base import Item
 from sosqueue.platforms import file_name
+from sosqueue.updates import POLICY_REGISTRY_KEY, POLICY_REGISTRY_VALUE, BadPolicy, Policy, policy_value
 from agent.platforms._util import win32
 
 log = logging.getLogger("sosqueue.agent.desktop")
@@ -50,6 +51,24 @@ class Desktop(_base.Desktop):
         if self._shell is None:
             self._shell = win32.wscript_shell()
         return self._shell
+
+    @classmethod
+    def update_policy_source(cls) -> str:
+        return registry_entry(win32.HKEY_LOCAL_MACHINE, POLICY_REGISTRY_KEY, POLICY_REGISTRY_VALUE)
+
+    @classmethod
+    def update_policy(cls, winreg=None) -> Policy | None:
+        """The policy the MSI (``UPDATES``) or IT's group policy wrote under HKLM; see the base class."""
+        winreg = winreg or win32.load_winreg()
+        try:
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, POLICY_REGISTRY_KEY, 0, winreg.KEY_READ) as key:
+                value, _kind = winreg.QueryValueEx(key, POLICY_REGISTRY_VALUE)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise BadPolicy(f"{cls.update_policy_source()} cannot be read ({error.strerror or error}); "
+                            "let every user read the key, or remove the value") from None
+        return policy_value(value, source=cls.update_policy_source())
 
     def _create_shortcut(self, command, icon):
         folder = self._special_folder(win32.ALL_USERS_DESKTOP if self.all_users else win32.DESKTOP)

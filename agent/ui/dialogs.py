@@ -40,13 +40,15 @@ def show_error(message: str, *, parent: tk.Misc | None = None, title: str | None
             parent.destroy()
 
 
-def show_about(parent: tk.Misc, *, product: str, company: str, server_url: str) -> None:
-    """Who provides this support module, its version and the support server it talks to."""
+def show_about(parent: tk.Misc, *, product: str, company: str, server_url: str, notice: str = "") -> None:
+    """Who provides this support module, its version and the support server it talks to
+    (and ``notice``, e.g. that IT has a newer version)."""
     text = "\n".join([
         product,
         _("Provided by {company}").format(company=company),
         _("Support module version {version}").format(version=__version__),
         _("Support server: {url}").format(url=server_url),
+        *([notice] if notice else []),
     ])
     messagebox.showinfo(_("About {product}").format(product=product), text, parent=parent)
 

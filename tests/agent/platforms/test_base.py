@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.platforms import _base, _dummy, _linux
+from agent.platforms import _base, _darwin, _dummy, _linux
+from sosqueue.platforms import Platform
+from sosqueue.updates import POLICY_FILES, BadPolicy, Policy
 
 
 class HooklessDesktop(_base.Desktop):
@@ -96,3 +98,38 @@ def test_write_file_replaces_atomically_with_the_given_mode(tmp_path):
     assert path.read_bytes() == b"two"
     assert path.stat().st_mode & 0o777 == 0o700
     assert [p.name for p in path.parent.iterdir()] == ["b.desktop"]
+
+
+def test_each_backend_reads_its_platforms_policy_file():
+    assert _linux.Desktop.POLICY_FILE == POLICY_FILES[Platform.LINUX]
+    assert _darwin.Desktop.POLICY_FILE == POLICY_FILES[Platform.MACOS]
+    assert _linux.Desktop.update_policy_source() == str(POLICY_FILES[Platform.LINUX])
+    assert _dummy.Desktop.update_policy() is None
+
+
+def test_a_policy_file_gives_its_mode(tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_text('[updates]\nmode = "notify"\n')
+    assert _base.read_policy_file(path) is Policy.NOTIFY
+
+
+def test_no_policy_file_or_no_mode_in_it_means_it_set_none(tmp_path):
+    path = tmp_path / "policy.toml"
+    assert _base.read_policy_file(path) is None
+    path.write_text("[other]\nkey = 1\n")
+    assert _base.read_policy_file(path) is None
+
+
+@pytest.mark.parametrize("text", ["[updates\n", '[updates]\nmode = "never"\n'], ids=["not TOML", "unknown mode"])
+def test_a_bad_policy_file_is_named_with_the_fix(tmp_path, text):
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    with pytest.raises(BadPolicy, match=str(path)):
+        _base.read_policy_file(path)
+
+
+def test_a_policy_file_that_is_not_text_is_bad(tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_bytes(b"\xff\xfe[updates]")
+    with pytest.raises(BadPolicy, match="UTF-8"):
+        _base.read_policy_file(path)

@@ -8,6 +8,7 @@ import pytest
 
 from agent.platforms import _win32
 from agent.platforms._util import win32
+from sosqueue.updates import POLICY_REGISTRY_KEY, POLICY_REGISTRY_VALUE, BadPolicy, Policy
 
 AGENT = r"C:\Users\Jane Doe\Downloads\Acme Support.exe"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
@@ -30,6 +31,7 @@ class FakeWinreg:
     HKEY_CURRENT_USER = "HKCU-handle"
     HKEY_LOCAL_MACHINE = "HKLM-handle"
     KEY_SET_VALUE = 0x0002
+    KEY_READ = 0x20019
     REG_SZ = 1
 
     def __init__(self):
@@ -44,6 +46,13 @@ class FakeWinreg:
         if (hive, path) not in self.values:
             raise FileNotFoundError(2, "The system cannot find the file specified")
         return FakeKey(self, hive, path)
+
+    def QueryValueEx(self, key, name):  # noqa: N802
+        try:
+            kind, value = self.values[(key.hive, key.path)][name]
+        except KeyError:
+            raise FileNotFoundError(2, "The system cannot find the file specified") from None
+        return value, kind
 
     def SetValueEx(self, key, name, reserved, kind, value):  # noqa: N802
         self.values[(key.hive, key.path)][name] = (kind, value)
@@ -216,3 +225,26 @@ def test_split_registry_entry_refuses_what_is_not_a_value_we_write(entry):
     """Only values under HKCU or HKLM with a key path are accepted."""
     with pytest.raises(ValueError):
         _win32.split_registry_entry(entry)
+
+
+def machine_policy(winreg, value) -> None:
+    with winreg.CreateKeyEx(winreg.HKEY_LOCAL_MACHINE, POLICY_REGISTRY_KEY, 0, winreg.KEY_SET_VALUE) as key:
+        winreg.SetValueEx(key, POLICY_REGISTRY_VALUE, 0, winreg.REG_SZ, value)
+
+
+@pytest.mark.parametrize("value, policy", [("off", Policy.OFF), (" Notify ", Policy.NOTIFY), ("auto", Policy.AUTO)])
+def test_it_sets_the_update_policy_in_the_machines_registry(winreg, value, policy):
+    machine_policy(winreg, value)
+    assert _win32.Desktop.update_policy(winreg) is policy
+
+
+def test_no_registry_policy_means_it_set_none(winreg):
+    assert _win32.Desktop.update_policy(winreg) is None
+    winreg.values[(winreg.HKEY_LOCAL_MACHINE, POLICY_REGISTRY_KEY)] = {}
+    assert _win32.Desktop.update_policy(winreg) is None
+
+
+def test_a_registry_policy_that_is_no_policy_names_the_value(winreg):
+    machine_policy(winreg, "weekly")
+    with pytest.raises(BadPolicy, match=r"HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\sosqueue\\Updates"):
+        _win32.Desktop.update_policy(winreg)
