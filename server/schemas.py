@@ -206,6 +206,10 @@ class ModulePublic(BaseModel):
 
 class ModuleCreated(ModulePublic):
     token: str = Field(description="the module token; shown once, stored only as a hash")
+    update_key: str = Field(
+        description="the server's public update key (base64 Ed25519); a module built with it trusts "
+                    "only this server's agent updates"
+    )
 
 
 class ModulesPublic(BaseModel):
