@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from server import admin, downloads
+from server import admin, downloads, updates
 from server.api.deps import StateDep, WriteDB
 from server.assignment import UnknownStrategy, parse_strategy
 from server.logins import Login
@@ -199,7 +199,8 @@ def download(request: Request, module_id: str, platform: str, login: AdminLoginD
         server_url, url_problem = module_server_url(request, state)
         if url_problem:
             raise WebError(409, INSECURE_URL)
-        spec = downloads.module_spec(module, token=token, server_url=server_url)
+        spec = downloads.module_spec(module, token=token, server_url=server_url,
+                                     update_key=updates.public_key(state.secret_key))
     try:
         made = downloads.stamp(spec, base=base, platform=platform)
     except downloads.StampFailed as failed:

@@ -277,13 +277,16 @@ def test_the_linux_download_is_the_real_base_stamped_with_a_working_token(server
     eventually(lambda: not any(scratch.iterdir()), what="the stamping folder removed")
 
 
-def test_the_windows_download_is_the_base_exe_stamped(admin, tenant, bases_dir, tmp_path):
+def test_the_windows_download_is_the_base_exe_stamped_with_the_servers_update_key(server, admin, tenant, tmp_path):
     module_id, token = create(admin, "Windows desk")
     response, module = download(admin, module_id, "windows", tmp_path)
     assert (response.status_code, module.name) == (200, tenant.name.replace(" ", "-") + ".exe")
     assert module.read_bytes().startswith(bases.minimal_pe())
     carried = module_config.parse(payload.read(module))
     assert (carried.module_id, carried.module_token) == (module_id, token)
+    registered = httpx.get(f"{server.url}/api/v1/modules/{module_id}/token", headers=bearer(tenant.admin_token),
+                           timeout=10)
+    assert carried.update_key == registered.json()["update_key"]
 
 
 def test_the_macos_download_is_the_stamped_bundle_zipped_with_its_symlinks(admin, tenant, tmp_path):
