@@ -5,6 +5,7 @@ it: a small stand-in Linux base (an ELF header and filler) with its base.json.
 """
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 
@@ -156,3 +157,10 @@ def test_processes_with_the_same_secret_share_the_update_key_and_others_do_not(
     foreign.verify(rotated["update_key"])
     with pytest.raises(BadOffer):
         foreign.verify(module["update_key"])
+
+
+def test_the_server_names_the_agent_it_offers_when_it_starts(database_url, bases_dir, caplog):
+    with caplog.at_level(logging.INFO, logger="sosqueue.updates"):
+        with in_process(database_url, bases_dir=bases_dir, secret_key=SECRET):
+            pass
+    assert "agent 0.1.0 for Linux offered to modules" in [record.getMessage() for record in caplog.records]
