@@ -75,7 +75,8 @@ def _modules_page(request: Request, login: Login, state, *, values: dict | None 
         return render(
             request, "admin/modules.html", login=login, modules=modules, groups=groups,
             strategies=strategy_options(users), token_states={m.id: _token_state(state, m) for m in modules},
-            downloads=offered_downloads(state), bases_dir=str(state.settings.bases_dir), server_url=server_url,
+            downloads=offered_downloads(state), agent_versions=updates.base_versions(state.settings.bases_dir),
+            bases_dir=str(state.settings.bases_dir), server_url=server_url,
             url_problem=url_problem, values=values or {"assignment": "none"}, errors=errors or {}, status=status,
         )
 
