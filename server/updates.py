@@ -7,6 +7,7 @@ beside it. Bases are 20–60 MB: each is hashed once per version of its file (pa
 time, size), not on every module's request.
 """
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -80,7 +81,12 @@ def current_offer(bases_dir: Path, platform: str, secret_key: str) -> Offer:
     if not 0 < size <= MAX_UPDATE_BYTES:
         raise NoUpdate(f"the server's base agent for {label} is empty or larger than modules accept "
                        f"({MAX_UPDATE_BYTES // 2 ** 20} MiB); {_BUILD_IT} again")
-    offer = Offer(platform=str(Platform(platform)), version=version, sha256=sha256, size=size)
+    return _signed(Offer(platform=str(Platform(platform)), version=version, sha256=sha256, size=size), secret_key)
+
+
+@functools.lru_cache(maxsize=16)
+def _signed(offer: Offer, secret_key: str) -> Offer:
+    # Signing takes milliseconds of pure Python; the offer is the same until the base changes.
     return offer.signed(signing_key(secret_key))
 
 
