@@ -72,16 +72,16 @@ def current_offer(bases_dir: Path, platform: str, secret_key: str) -> Offer:
 
     :raises NoUpdate: as :func:`offered_base` does, or when the base is not one modules accept.
     """
+    platform = Platform(platform)
     base, version = offered_base(bases_dir, platform)
-    label = Platform(platform).label
     try:
-        sha256, size = _digests.sha256(base)
+        sha256, size = _digests.sha256_and_size(base)
     except OSError:
-        raise NoUpdate(f"the server cannot read its base agent for {label}; {_BUILD_IT} again") from None
+        raise NoUpdate(f"the server cannot read its base agent for {platform.label}; {_BUILD_IT} again") from None
     if not 0 < size <= MAX_UPDATE_BYTES:
-        raise NoUpdate(f"the server's base agent for {label} is empty or larger than modules accept "
+        raise NoUpdate(f"the server's base agent for {platform.label} is empty or larger than modules accept "
                        f"({MAX_UPDATE_BYTES // 2 ** 20} MiB); {_BUILD_IT} again")
-    return _signed(Offer(platform=str(Platform(platform)), version=version, sha256=sha256, size=size), secret_key)
+    return _signed(Offer(platform=platform.value, version=version, sha256=sha256, size=size), secret_key)
 
 
 @functools.lru_cache(maxsize=16)
@@ -97,7 +97,7 @@ class _Digests:
         self._lock = threading.Lock()
         self._known: dict[Path, tuple[tuple[int, int], str]] = {}
 
-    def sha256(self, path: Path) -> tuple[str, int]:
+    def sha256_and_size(self, path: Path) -> tuple[str, int]:
         # The open file's own status: a base replaced meanwhile (renamed over) is hashed next time.
         with path.open("rb") as file:
             status = os.fstat(file.fileno())

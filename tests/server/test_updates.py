@@ -2,6 +2,8 @@
 
 import logging
 
+import pytest
+
 from server import updates
 from sosqueue import signing
 from sosqueue.updates import BASE_INFO, Offer, base_info, decode_key
@@ -20,6 +22,12 @@ def test_the_offer_is_signed_with_the_key_of_the_secret(tmp_path):
     offer = updates.current_offer(tmp_path, "linux", SECRET)
     Offer.from_json(offer.to_json()).verify(updates.public_key(SECRET))
     assert offer.version == "1.2.3"
+
+
+def test_an_empty_base_is_not_offered(tmp_path):
+    put_server_base(tmp_path, "linux", b"", version="1.2.3")
+    with pytest.raises(updates.NoUpdate, match="sosqueue build-base"):
+        updates.current_offer(tmp_path, "linux", SECRET)
 
 
 def test_start_up_names_each_offered_base_and_warns_of_one_without_base_json(tmp_path, caplog):
