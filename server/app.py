@@ -9,8 +9,8 @@ from datetime import timedelta
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from server import connect, problems, queue, web
-from server.api.routes import events, groups, health, modules, service_requests, users
+from server import connect, problems, queue, updates, web
+from server.api.routes import agent_updates, events, groups, health, modules, service_requests, users
 from server.config import Settings
 from server.db import Database, upgrade
 from server.events import Broker, PostgresListener, install_commit_hooks
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         if listener:
             listener.start()
         await run_in_threadpool(connect.clear_left_behind, db)
+        updates.log_bases(settings.bases_dir)
         sweeper = asyncio.create_task(_sweep_forever(state))
         notifier = asyncio.create_task(deliver_forever(state, notify_wakeup))
         _tune_gc()
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CompanyEventStreams, state=state)  # added last: the outermost of ours
-    for module in (health, service_requests, events, users, groups, modules):
+    for module in (health, service_requests, events, users, groups, modules, agent_updates):
         app.include_router(module.router)
     web.install(app)
     connect.install(app)

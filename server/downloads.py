@@ -25,7 +25,6 @@ from sosqueue.platforms import FILE_NAME_UNSAFE, Platform
 log = logging.getLogger("sosqueue.downloads")
 
 
-
 class StampFailed(Exception):
     """The base agent for ``platform`` cannot take the module; ``reason`` says why."""
 
@@ -71,13 +70,14 @@ def module_brand(company_name: str) -> Brand:
         return Brand()
 
 
-def module_spec(module: Module, *, token: str, server_url: str) -> ModuleSpec:
-    """What goes into the module's download (``module.group`` and ``.company`` are loaded here)."""
+def module_spec(module: Module, *, token: str, server_url: str, update_key: str) -> ModuleSpec:
+    """What goes into the module's download (``module.group`` and ``.company`` are loaded here);
+    ``update_key`` is the server's public update key, which the module checks its updates with."""
     return ModuleSpec(
         name=module.name, module_id=module.id, module_token=token,
         group=module.group.name if module.group else None, assignment=module.assignment,
         server_url=server_url, ca_bundle=None, brand=module_brand(module.company.name),
-        options=module_config.Options(),
+        options=module_config.Options(), update_key=update_key,
     )
 
 

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from server.creation import RateLimited
 from server.lifecycle import IllegalTransition
 from server.queue import Conflict, IdempotencyMismatch, NotFound
+from server.updates import NoUpdate
 
 log = logging.getLogger("sosqueue.api")
 
@@ -68,6 +69,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     def _not_found(_request: Request, error: NotFound) -> JSONResponse:
         return problem_response(404, str(error), code="not_found")
+
+    @app.exception_handler(NoUpdate)
+    def _no_update(_request: Request, error: NoUpdate) -> JSONResponse:
+        return problem_response(404, str(error), code=error.code)
 
     @app.exception_handler(IllegalTransition)
     def _illegal(_request: Request, error: IllegalTransition) -> JSONResponse:

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 from server.assignment import parse_strategy
 from sosqueue.events import EventType
+from sosqueue.platforms import Platform
 from sosqueue.statuses import Status
 
 MAX_DIAGNOSTICS_BYTES = 8 * 1024
@@ -206,7 +207,23 @@ class ModulePublic(BaseModel):
 
 class ModuleCreated(ModulePublic):
     token: str = Field(description="the module token; shown once, stored only as a hash")
+    update_key: str = Field(
+        description="the server's public update key (base64 Ed25519); a module built with it trusts "
+                    "only this server's agent updates"
+    )
 
 
 class ModulesPublic(BaseModel):
     items: list[ModulePublic]
+
+
+class OfferPublic(BaseModel):
+    """The base agent the server offers a platform's modules (``sosqueue.updates.Offer``)."""
+
+    platform: Platform
+    version: str = Field(examples=["0.1.0"], description="the agent version of the base, X.Y.Z")
+    sha256: str = Field(description="of the base file, lowercase hex")
+    size: int = Field(description="of the base file, in bytes")
+    signature: str = Field(
+        description="base64 Ed25519 signature by the server's update key over platform, version, sha256 and size"
+    )

@@ -97,8 +97,15 @@ def require_admin(actor: Annotated[Actor, Depends(require_user)]) -> Actor:
     return actor
 
 
+def require_module(actor: ActorDep) -> Actor:
+    if actor.kind != "module":
+        raise Problem(403, "this needs a module's token", code="forbidden")
+    return actor
+
+
 UserActor = Annotated[Actor, Depends(require_user)]
 AdminActor = Annotated[Actor, Depends(require_admin)]
+ModuleActor = Annotated[Actor, Depends(require_module)]
 
 
 def current_user(session: Session, actor: Actor) -> User:

@@ -6,8 +6,16 @@ import zipfile
 
 import pytest
 
-from server import downloads
+from server import downloads, updates
 from server.models import Company, Module
+from sosqueue import module_config, payload
+from tests.support.bases import FAKE_LINUX_BASE, put_server_base
+
+SECRET = "downloads-test-secret-0123456789abcdef0123"
+
+
+def acme_module() -> Module:
+    return Module(id="m-1", name="SOS", assignment="none", group=None, company=Company(name="Acme"))
 
 
 def test_only_platforms_with_a_base_agent_are_offered(tmp_path):
@@ -50,10 +58,22 @@ def test_a_base_that_cannot_be_stamped_fails_cleanly_and_leaves_no_folder(tmp_pa
     (tmp_path / "temp").mkdir()
     broken = tmp_path / "sosqueue-agent"
     broken.write_bytes(b"not an agent")
-    module = Module(id="m-1", name="SOS", assignment="none", group=None, company=Company(name="Acme"))
-    spec = downloads.module_spec(module, token="sqm_x", server_url="https://queue.example.test")
+    spec = downloads.module_spec(acme_module(), token="sqm_x", server_url="https://queue.example.test",
+                                 update_key=updates.public_key(SECRET))
     assert (spec.name, spec.module_token, spec.group, spec.brand.company) == ("SOS", "sqm_x", None, "Acme")
     with pytest.raises(downloads.StampFailed) as failed:
         downloads.stamp(spec, base=broken, platform="linux")
     assert failed.value.label == "Linux" and failed.value.reason
     assert list((tmp_path / "temp").iterdir()) == []
+
+
+def test_a_downloaded_module_carries_the_servers_update_key(tmp_path):
+    base = put_server_base(tmp_path / "bases", "linux", FAKE_LINUX_BASE)
+    spec = downloads.module_spec(acme_module(), token="sqm_x", server_url="https://queue.example.test",
+                                 update_key=updates.public_key(SECRET))
+    made = downloads.stamp(spec, base=base, platform="linux")
+    try:
+        carried = module_config.parse(payload.read(made.path))
+    finally:
+        made.remove()
+    assert (carried.module_token, carried.update_key) == ("sqm_x", updates.public_key(SECRET))

@@ -12,6 +12,9 @@ from schemathesis import DataGenerationMethod
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from sosqueue.codes import normalize
+from sosqueue.updates import UPDATES_PATH
+from tests.support.bases import FAKE_LINUX_BASE, put_server_base
+from tests.support.servers import shared_server
 from tests.support.tenants import file_request, make_tenant
 
 EXAMPLES_PER_OPERATION = 40
@@ -40,14 +43,27 @@ class Findings:
 
 
 @pytest.fixture(scope="module")
+def server(backend, request, tmp_path_factory):
+    """A shared server with a Linux base agent to offer, so that the update routes answer 200 as well."""
+    bases_dir = tmp_path_factory.mktemp("bases")
+    put_server_base(bases_dir, "linux", FAKE_LINUX_BASE)
+    return shared_server(request, backend, env={"SOSQUEUE_BASES_DIR": str(bases_dir)})
+
+
+@pytest.fixture(scope="module")
 def real(server) -> Fixtures:
     tenant = make_tenant(server.database_url, supporters=2, assignment="round_robin")
     filed = [file_request(server.url, tenant.module_token, description=f"fuzz target {i}") for i in range(6)]
+    # The fuzzed rotations and revocations reach module_ids only: this module's token keeps working.
+    updating = requests.post(f"{server.url}/api/v1/modules", json={"name": "fuzz updates"}, timeout=20,
+                             headers={"Authorization": f"Bearer {tenant.admin_token}"})
+    assert updating.status_code == 201, updating.text
     return Fixtures(
         tokens={
             "admin": tenant.admin_token,
             "supporter": tenant.supporter_token,
             "module": tenant.module_token,
+            "updating module": updating.json()["token"],
             "customer": filed[0]["customer_token"],
         },
         codes=[item["code"] for item in filed],
@@ -114,12 +130,19 @@ def check(case, response, findings: Findings) -> None:
         findings.failures.append(f"response does not match its schema: {where}\n{error}")
 
 
+def callers(operation) -> list[str | None]:
+    """Who calls, weighted: mostly whom the operation is for (agent updates are for modules alone)."""
+    if operation.path.startswith(UPDATES_PATH):
+        return ["updating module"] * 4 + ["module", "admin", "customer", None]
+    return ["admin", "admin", "admin", "supporter", "supporter", "customer", "module", None]
+
+
 def fuzz(operation, real: Fixtures, base_url: str, findings: Findings, http: requests.Session) -> None:
     methods = [DataGenerationMethod.positive]
     if list(operation.iter_parameters()) or list(operation.body):
         methods.append(DataGenerationMethod.negative)  # needs something to get wrong
     strategy = st.one_of([operation.as_strategy(data_generation_method=method) for method in methods])
-    who = st.sampled_from(["admin", "admin", "admin", "supporter", "supporter", "customer", "module", None])
+    who = st.sampled_from(callers(operation))
 
     @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))

@@ -3,7 +3,8 @@
 The base is keyed by a hash of what goes into it (the agent's and the shared core's sources and data, the spec, the
 entry script, the versions of Python, PyInstaller and the bundled packages), so a CI run builds
 it once and a developer only rebuilds it after changing the agent. ``SOSQUEUE_TEST_CACHE``
-moves the cache. Also the smallest Windows executable, to stamp and sign as a Windows base.
+moves the cache. Also the smallest Windows executable, to stamp and sign as a Windows base, and
+a small stand-in Linux base put where the server looks for bases (with its base.json).
 """
 
 import hashlib
@@ -16,12 +17,18 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
+from builder import base_file_name
+from sosqueue.platforms import Platform
+from sosqueue.updates import BASE_INFO, base_info
+
 REPO = Path(__file__).resolve().parents[2]
 BASE_INPUTS = (REPO / "build_scripts" / "sosqueue-agent.spec", REPO / "build_scripts" / "agent_main.py")
 BUILD_INFO = "build-info.json"
 # PyInstaller itself and what it bundles into the base besides the agent's own files.
 BUNDLED_PACKAGES = ("pyinstaller", "pillow", "pystray", "requests", "platformdirs", "websockets")
 STALE_AFTER = 7 * 24 * 3600
+#: A small stand-in for a Linux base: an ELF header and filler (stamping only reads the magic).
+FAKE_LINUX_BASE = b"\x7fELF" + bytes(range(256)) * 64
 
 
 def base_cache_root() -> Path:
@@ -115,3 +122,13 @@ def minimal_pe() -> bytes:
     text = struct.pack("<8sIIIIIIHHI", b".text", 1, 0x1000, file_align, file_align, 0, 0, 0, 0, 0x60000020)
     headers = dos_header + b"PE\0\0" + coff + optional + text
     return headers.ljust(file_align, b"\0") + b"\xc3".ljust(file_align, b"\0")
+
+
+def put_server_base(bases_dir: Path, platform: str, content: bytes, version: str | None = "0.1.0") -> Path:
+    """A base agent for ``platform`` where the server looks for it, with its base.json (none if ``version`` is None)."""
+    base = bases_dir / platform / base_file_name(Platform(platform))
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.write_bytes(content)
+    if version is not None:
+        (base.parent / BASE_INFO).write_text(base_info(version), encoding="utf-8")
+    return base

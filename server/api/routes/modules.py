@@ -5,11 +5,12 @@ import uuid
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from server import admin
+from server import admin, updates
 from server.api.deps import AdminActor, ReadDB, StateDep, WriteDB
 from server.models import Company, Module
 from server.queue import Conflict, NotFound
 from server.schemas import ModuleCreate, ModuleCreated, ModulePublic, ModulesPublic
+from server.state import AppState
 
 router = APIRouter(prefix="/api/v1/modules", tags=["modules"])
 
@@ -23,6 +24,12 @@ def module_public(module: Module) -> ModulePublic:
         revoked=module.revoked_at is not None,
         created_at=module.created_at,
     )
+
+
+def module_created(module: Module, token: str, state: AppState) -> ModuleCreated:
+    """What a build needs to stamp the module: its token and the server's update key."""
+    return ModuleCreated(**module_public(module).model_dump(), token=token,
+                         update_key=updates.public_key(state.secret_key))
 
 
 @router.get("", response_model=ModulesPublic)
@@ -40,7 +47,7 @@ def create_module(body: ModuleCreate, actor: AdminActor, state: StateDep, sessio
         session, company=company, name=body.name, group=body.group, assignment=body.assignment,
         secret_key=state.secret_key,
     )
-    return ModuleCreated(**module_public(created.item).model_dump(), token=created.token)
+    return module_created(created.item, created.token, state)
 
 
 @router.post("/{module_id}/rotate-token", response_model=ModuleCreated)
@@ -48,7 +55,7 @@ def rotate_token(module_id: str, actor: AdminActor, state: StateDep, session: Wr
     """Give the module a new token; the old one stops working at once."""
     module = _company_module(session, actor, module_id)
     token = admin.rotate_module_token(session, module=module, secret_key=state.secret_key)
-    return ModuleCreated(**module_public(module).model_dump(), token=token)
+    return module_created(module, token, state)
 
 
 @router.get("/{module_id}/token", response_model=ModuleCreated)
@@ -62,7 +69,7 @@ def current_token(module_id: str, actor: AdminActor, state: StateDep, session: R
     token = admin.current_module_token(state.secret_key, module)
     if token is None:
         raise Conflict("this module's token cannot be derived; rotate it once (POST …/rotate-token) to build it again")
-    return ModuleCreated(**module_public(module).model_dump(), token=token)
+    return module_created(module, token, state)
 
 
 @router.post("/{module_id}/revoke", response_model=ModulePublic)

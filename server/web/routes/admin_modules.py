@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from server import admin, downloads
+from server import admin, downloads, updates
 from server.api.deps import StateDep, WriteDB
 from server.assignment import UnknownStrategy, parse_strategy
 from server.logins import Login
@@ -75,7 +75,8 @@ def _modules_page(request: Request, login: Login, state, *, values: dict | None 
         return render(
             request, "admin/modules.html", login=login, modules=modules, groups=groups,
             strategies=strategy_options(users), token_states={m.id: _token_state(state, m) for m in modules},
-            downloads=offered_downloads(state), bases_dir=str(state.settings.bases_dir), server_url=server_url,
+            downloads=offered_downloads(state), agent_versions=updates.base_versions(state.settings.bases_dir),
+            bases_dir=str(state.settings.bases_dir), server_url=server_url,
             url_problem=url_problem, values=values or {"assignment": "none"}, errors=errors or {}, status=status,
         )
 
@@ -199,7 +200,8 @@ def download(request: Request, module_id: str, platform: str, login: AdminLoginD
         server_url, url_problem = module_server_url(request, state)
         if url_problem:
             raise WebError(409, INSECURE_URL)
-        spec = downloads.module_spec(module, token=token, server_url=server_url)
+        spec = downloads.module_spec(module, token=token, server_url=server_url,
+                                     update_key=updates.public_key(state.secret_key))
     try:
         made = downloads.stamp(spec, base=base, platform=platform)
     except downloads.StampFailed as failed:

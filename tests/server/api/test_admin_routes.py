@@ -4,6 +4,7 @@ from datetime import datetime
 
 import pytest
 
+from sosqueue.updates import decode_key
 from tests.support.queue_api import assert_problem
 from tests.support.tenants import make_tenant
 
@@ -182,6 +183,15 @@ def test_current_token_of_a_rotated_module_is_the_new_one(api, tenant):
     module = ok(api.call("POST", MODULES, tenant.admin_token, json={"name": "Rotated"}), 201)
     rotated = ok(api.call("POST", f"{MODULES}/{module['id']}/rotate-token", tenant.admin_token))
     assert ok(api.call("GET", f"{MODULES}/{module['id']}/token", tenant.admin_token))["token"] == rotated["token"]
+
+
+def test_every_answer_with_a_module_token_carries_the_servers_update_key(api, tenant):
+    """Create, rotate and the current token name the same public update key, for builds to stamp."""
+    module = ok(api.call("POST", MODULES, tenant.admin_token, json={"name": "Updating"}), 201)
+    rotated = ok(api.call("POST", f"{MODULES}/{module['id']}/rotate-token", tenant.admin_token))
+    current = ok(api.call("GET", f"{MODULES}/{module['id']}/token", tenant.admin_token))
+    decode_key(module["update_key"])
+    assert rotated["update_key"] == current["update_key"] == module["update_key"]
 
 
 def test_current_token_that_cannot_be_derived_is_409(api, tenant):

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from sosqueue import module_config
 from sosqueue import payload
+from sosqueue.updates import BASE_INFO, base_info
 from builder.bases import base_platform
 from builder.stamping import inspect_module
 from server import admin as setup
@@ -36,6 +37,7 @@ ROTATE_FIRST = "This module's token cannot go into a download. Rotate the token 
 INSECURE = ("Modules must reach the queue over https:// (plain http:// works only on the server's own computer). "
             "Whoever runs the server sets SOSQUEUE_PUBLIC_URL to its https:// address.")
 BUNDLE_LINK = "Contents/Frameworks/agent"
+LINUX_AGENT = "0.4.2"
 
 
 def make_bundle(bundle: Path) -> None:
@@ -55,6 +57,7 @@ def bases_dir(tmp_path_factory) -> Path:
     for platform in ("linux", "windows", "macos"):
         (folder / platform).mkdir()
     shutil.copy2(bases.real_base(), folder / "linux" / "sosqueue-agent")
+    (folder / "linux" / BASE_INFO).write_text(base_info(LINUX_AGENT), encoding="utf-8")  # Windows' base has none
     (folder / "windows" / "sosqueue-agent.exe").write_bytes(bases.minimal_pe())
     make_bundle(folder / "macos" / "sosqueue-agent.app")
     return folder
@@ -277,13 +280,16 @@ def test_the_linux_download_is_the_real_base_stamped_with_a_working_token(server
     eventually(lambda: not any(scratch.iterdir()), what="the stamping folder removed")
 
 
-def test_the_windows_download_is_the_base_exe_stamped(admin, tenant, bases_dir, tmp_path):
+def test_the_windows_download_is_the_base_exe_stamped_with_the_servers_update_key(server, admin, tenant, tmp_path):
     module_id, token = create(admin, "Windows desk")
     response, module = download(admin, module_id, "windows", tmp_path)
     assert (response.status_code, module.name) == (200, tenant.name.replace(" ", "-") + ".exe")
     assert module.read_bytes().startswith(bases.minimal_pe())
     carried = module_config.parse(payload.read(module))
     assert (carried.module_id, carried.module_token) == (module_id, token)
+    registered = httpx.get(f"{server.url}/api/v1/modules/{module_id}/token", headers=bearer(tenant.admin_token),
+                           timeout=10)
+    assert carried.update_key == registered.json()["update_key"]
 
 
 def test_the_macos_download_is_the_stamped_bundle_zipped_with_its_symlinks(admin, tenant, tmp_path):
@@ -334,6 +340,19 @@ def test_modules_made_with_the_cli_or_the_api_can_be_downloaded_at_once(server, 
     response, module = download(admin, made["id"], "windows", tmp_path)
     assert response.status_code == 200
     assert module_config.parse(payload.read(module)).module_token == made["token"]
+
+
+def agent_versions(fragment: str) -> dict[str, str]:
+    return dict(re.findall(r'<span class="agent-version" data-platform="(\w+)">([^<]*)</span>', fragment))
+
+
+def test_each_download_names_the_agent_version_of_its_base_where_the_server_knows_it(admin, server, tenant):
+    module_id, _token = create(admin)
+    assert agent_versions(row_html(admin.get("/admin/modules").text, module_id)) == {"linux": f"(agent {LINUX_AGENT})"}
+    with logged_in(server.url, tenant.admin_email) as german:
+        german.get("/language/de")
+        assert agent_versions(row_html(german.get("/admin/modules").text, module_id)) == {
+            "linux": f"(Agent {LINUX_AGENT})"}
 
 
 def test_only_platforms_whose_base_is_on_the_server_are_offered(admin, bases_dir, tmp_path):
