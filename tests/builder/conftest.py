@@ -19,13 +19,6 @@ REPO = Path(__file__).resolve().parents[2]
 SOSQUEUE = Path(sys.executable).with_name("sosqueue")
 
 
-#: For the tests that need the queue server to return ``update_key`` in its module responses,
-#: which it does once its side of agent updates is merged; remove the mark then (strict: until
-#: then they fail, after it they would pass unnoticed).
-NEEDS_SERVER_UPDATE_KEY = pytest.mark.xfail(
-    strict=True, reason="the queue server returns update_key in its module responses only after its change is merged")
-
-
 def new_update_key() -> str:
     """A server's public update key as the API and a module carry it."""
     from sosqueue import signing, updates

@@ -14,7 +14,7 @@ from sosqueue import payload
 from sosqueue.errors import ExitCode
 from builder.registration import Identity, identity_path, read_identity, write_identity
 from builder.commands import NO_UPDATE_KEY
-from tests.builder.conftest import NEEDS_SERVER_UPDATE_KEY, folder_listing, new_update_key, run_sosqueue
+from tests.builder.conftest import folder_listing, new_update_key, run_sosqueue
 from tests.builder.test_cli_build import assert_refused, build
 from tests.support.queue_api import REQUESTS
 from tests.support.tenants import bearer, make_tenant
@@ -287,7 +287,6 @@ def test_identity_file_keeps_the_update_key_as_public(tmp_path):
     assert "public key for agent updates (not secret)" in path.read_text()
 
 
-@NEEDS_SERVER_UPDATE_KEY
 def test_registered_build_stamps_the_real_queues_update_key(sosqueue, write_config, fake_base, out, queue_server,
                                                             tenant):
     """Registered with the real queue: its update key is in the module and in the identity file."""

@@ -1,10 +1,9 @@
 """Registering a module with a real queue over its API: id, token and update key back, refusals
 in plain words.
 
-The queue returns its public update key (``update_key``) in the module responses from the
-release that serves agent updates on; the tests marked :data:`NEEDS_SERVER_UPDATE_KEY` check
-that against the real queue and pass once the server side is merged. The builder's own part
-(taking the key, refusing a malformed one) is checked against a small stand-in queue on loopback.
+The queue returns its public update key (``update_key``) in the module responses; the builder's
+handling of a malformed one is checked against a small stand-in queue on loopback, since the
+real queue never sends one.
 """
 
 import httpx
@@ -14,7 +13,7 @@ from sosqueue import updates
 from sosqueue.errors import ConfigError, ExitCode, NetworkError
 from builder.module_config import parse
 from builder.registration import fetch, register
-from tests.builder.conftest import NEEDS_SERVER_UPDATE_KEY, new_update_key
+from tests.builder.conftest import new_update_key
 from tests.support.servers import free_port
 from tests.support.tenants import bearer, file_request, make_tenant
 
@@ -113,14 +112,12 @@ def test_fetch_returns_the_current_token_without_rotating(tmp_path, queue_server
     assert file_request(queue_server.url, fetched.token)["status"] == "new"
 
 
-@NEEDS_SERVER_UPDATE_KEY
 def test_register_returns_the_queues_update_key(tmp_path, queue_server, tenant):
     """The real queue's module-created response carries its public update key."""
     registered = register(spec_for(tmp_path), server=queue_server.url, admin_token=tenant.admin_token)
     assert len(updates.decode_key(registered.update_key)) == 32
 
 
-@NEEDS_SERVER_UPDATE_KEY
 def test_fetch_returns_the_same_update_key_as_the_registration(tmp_path, queue_server, tenant):
     """One queue, one key: the token look-up gives the key the registration gave."""
     registered = register(spec_for(tmp_path), server=queue_server.url, admin_token=tenant.admin_token)
