@@ -99,6 +99,17 @@ def base_info_path(base: Path) -> Path:
     return base.parent / updates.BASE_INFO
 
 
+def base_built(base: Path) -> str:
+    """When the base was built, from the base.json beside it ("" when there is none: a base from
+    an older build-base, or copied without it; its modules then follow only newer versions)."""
+    if not base_info_path(base).exists():
+        return ""
+    try:
+        return updates.read_base_info(base).built
+    except updates.UpdateError as error:
+        raise BaseError(str(error)) from None
+
+
 def base_sha256(base: Path) -> str:
     """The SHA-256 of a base agent file (lowercase hex), read in chunks; "" for a macOS .app bundle,
     which is a folder and not one file."""

@@ -48,7 +48,8 @@ class ModuleSpec:
         return bool(self.module_id and self.module_token)
 
     def agent_config(self, *, module_id: str | None = None, module_token: str | None = None,
-                     assets: dict[str, bytes] | None = None, base_sha256: str = "") -> module_config.ModuleConfig:
+                     assets: dict[str, bytes] | None = None, base_sha256: str = "",
+                     base_built: str = "") -> module_config.ModuleConfig:
         return module_config.ModuleConfig(
             module_id=module_id or self.module_id,
             module_token=module_token or self.module_token,
@@ -60,6 +61,7 @@ class ModuleSpec:
             version=self.version,
             update_key=self.update_key,
             base_sha256=base_sha256,
+            base_built=base_built,
         )
 
 

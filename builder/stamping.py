@@ -7,7 +7,7 @@ from pathlib import Path
 from sosqueue import binaries, module_config, payload
 from sosqueue.errors import BrandError, DamagedModuleError, NotFoundError, OutputError
 from sosqueue.platforms import Platform, module_file_name
-from builder.bases import base_sha256, check_base
+from builder.bases import base_built, base_sha256, check_base
 from builder.module_config import ModuleSpec
 
 log = logging.getLogger("sosqueue.builder")
@@ -25,20 +25,24 @@ def render(spec: ModuleSpec) -> dict[str, bytes]:
     return assets
 
 
-def build_payload(spec: ModuleSpec, *, module_id: str, module_token: str, base_sha256: str = "") -> payload.Payload:
+def build_payload(spec: ModuleSpec, *, module_id: str, module_token: str, base_sha256: str = "",
+                  base_built: str = "") -> payload.Payload:
     assets = render(spec)
-    config = spec.agent_config(module_id=module_id, module_token=module_token, assets=assets, base_sha256=base_sha256)
+    config = spec.agent_config(module_id=module_id, module_token=module_token, assets=assets,
+                               base_sha256=base_sha256, base_built=base_built)
     return payload.Payload(config=module_config.to_json(config), assets=assets)
 
 
 def stamp_module(spec: ModuleSpec, *, base: Path, out_dir: Path, module_id: str, module_token: str) -> Path:
     """Write the personalised module into ``out_dir`` and return its path; the base is untouched.
 
-    The module carries the SHA-256 of its base, so that it knows when its server offers another one.
+    The module carries the SHA-256 of its base and when it was built, so that it knows when its
+    server offers a newer one.
     """
     platform = check_base(base)
     started = time.perf_counter()
-    built = build_payload(spec, module_id=module_id, module_token=module_token, base_sha256=base_sha256(base))
+    built = build_payload(spec, module_id=module_id, module_token=module_token, base_sha256=base_sha256(base),
+                          base_built=base_built(base))
     output = out_dir / module_file_name(spec.brand.product, platform)
     try:
         if platform == Platform.MACOS:

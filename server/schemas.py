@@ -224,6 +224,7 @@ class OfferPublic(BaseModel):
     version: str = Field(examples=["0.1.0"], description="the agent version of the base, X.Y.Z")
     sha256: str = Field(description="of the base file, lowercase hex")
     size: int = Field(description="of the base file, in bytes")
+    built: str = Field(examples=["2026-12-02T05:00:00Z"], description="when the base was built (UTC), from its base.json")
     signature: str = Field(
-        description="base64 Ed25519 signature by the server's update key over platform, version, sha256 and size"
+        description="base64 Ed25519 signature by the server's update key over platform, version, built, sha256 and size"
     )

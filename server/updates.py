@@ -18,8 +18,8 @@ from pathlib import Path
 from server.downloads import available_bases
 from sosqueue import signing
 from sosqueue.platforms import Platform
-from sosqueue.updates import (BASE_INFO, MAX_UPDATE_BYTES, SIGNING_KEY_CONTEXT, Offer, UpdateError, encode_key,
-                              read_base_info)
+from sosqueue.updates import (BASE_INFO, MAX_UPDATE_BYTES, SIGNING_KEY_CONTEXT, BaseInfo, Offer, UpdateError,
+                              encode_key, read_base_info)
 
 log = logging.getLogger("sosqueue.updates")
 
@@ -48,8 +48,8 @@ def public_key(secret_key: str) -> str:
     return encode_key(signing.public_key(signing_key(secret_key)))
 
 
-def offered_base(bases_dir: Path, platform: str) -> tuple[Path, str]:
-    """The base file modules of ``platform`` update to, and its version.
+def offered_base(bases_dir: Path, platform: str) -> tuple[Path, BaseInfo]:
+    """The base file modules of ``platform`` update to, and its version and build time.
 
     :raises NoUpdate: without a base, or without its version; :raises NotOffered: for macOS.
     """
@@ -60,11 +60,11 @@ def offered_base(bases_dir: Path, platform: str) -> tuple[Path, str]:
     if base is None or not base.is_file():
         raise NoUpdate(f"this server has no base agent for {platform.label}; {_BUILD_IT}")
     try:
-        version = read_base_info(base)
+        info = read_base_info(base)
     except UpdateError:  # its text names the server's folders: that is for the log, not for modules
         raise NoUpdate(f"the server's base agent for {platform.label} has no {BASE_INFO} with its version; "
                        f"{_BUILD_IT} again") from None
-    return base, version
+    return base, info
 
 
 def current_offer(bases_dir: Path, platform: str, secret_key: str) -> Offer:
@@ -73,7 +73,7 @@ def current_offer(bases_dir: Path, platform: str, secret_key: str) -> Offer:
     :raises NoUpdate: as :func:`offered_base` does, or when the base is not one modules accept.
     """
     platform = Platform(platform)
-    base, version = offered_base(bases_dir, platform)
+    base, info = offered_base(bases_dir, platform)
     try:
         sha256, size = _digests.sha256_and_size(base)
     except OSError:
@@ -81,7 +81,8 @@ def current_offer(bases_dir: Path, platform: str, secret_key: str) -> Offer:
     if not 0 < size <= MAX_UPDATE_BYTES:
         raise NoUpdate(f"the server's base agent for {platform.label} is empty or larger than modules accept "
                        f"({MAX_UPDATE_BYTES // 2 ** 20} MiB); {_BUILD_IT} again")
-    return _signed(Offer(platform=platform.value, version=version, sha256=sha256, size=size), secret_key)
+    offer = Offer(platform=platform.value, version=info.version, sha256=sha256, size=size, built=info.built)
+    return _signed(offer, secret_key)
 
 
 @functools.lru_cache(maxsize=16)
@@ -119,7 +120,7 @@ def base_versions(bases_dir: Path) -> dict[str, str]:
     versions = {}
     for platform, base in available_bases(bases_dir).items():
         try:
-            versions[platform] = read_base_info(base)
+            versions[platform] = read_base_info(base).version
         except UpdateError:
             pass
     return versions
@@ -134,7 +135,7 @@ def log_bases(bases_dir: Path) -> None:
     for platform, base in bases.items():
         label = Platform(platform).label
         try:
-            version = read_base_info(base)
+            version = read_base_info(base).version
         except UpdateError as error:
             log.warning("the base agent for %s is not offered to modules: %s", label, error)
             continue

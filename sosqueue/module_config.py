@@ -70,6 +70,8 @@ class ModuleConfig:
     update_key: str = ""
     #: SHA-256 of the base agent this module was stamped onto ("" for a macOS bundle or an older module).
     base_sha256: str = ""
+    #: When that base was built (``sosqueue.updates.BUILT_FORMAT``), "" if its base.json did not say.
+    base_built: str = ""
 
     @property
     def display_name(self) -> str:
@@ -80,7 +82,8 @@ class ModuleConfig:
         return {
             "module": {"id": self.module_id, "token": redact(self.module_token), "version": self.version or None},
             "server": {"url": self.server_url, "custom_ca": self.ca_bundle is not None},
-            "updates": {"key": self.update_key or None, "base_sha256": self.base_sha256 or None},
+            "updates": {"key": self.update_key or None, "base_sha256": self.base_sha256 or None,
+                        "base_built": self.base_built or None},
             "brand": asdict(self.brand),
             "options": asdict(self.options),
             "assets": sorted(self.assets),
@@ -112,6 +115,7 @@ def parse(payload: Payload) -> ModuleConfig:
             version=_version(module.get("version", "")),
             update_key=_update_key(data.get("updates", {}).get("key", "")),
             base_sha256=_sha256(data.get("updates", {}).get("base_sha256", "")),
+            base_built=_built(data.get("updates", {}).get("base_built", "")),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise DamagedPayload(f"the module configuration is incomplete: {error}") from None
@@ -132,7 +136,7 @@ def to_json(config: ModuleConfig) -> dict:
         "brand": asdict(config.brand),
         "options": asdict(config.options),
     }
-    update_fields = {"key": config.update_key, "base_sha256": config.base_sha256}
+    update_fields = {"key": config.update_key, "base_sha256": config.base_sha256, "base_built": config.base_built}
     if any(update_fields.values()):  # left out when empty, like the version
         data["updates"] = {key: value for key, value in update_fields.items() if value}
     return data
@@ -166,6 +170,12 @@ def _update_key(value) -> str:
 def _sha256(value) -> str:
     if _text(value) and not re.fullmatch(r"[0-9a-f]{64}", value):
         raise ValueError("the base's SHA-256 is not 64 lowercase hex digits")
+    return value
+
+
+def _built(value) -> str:
+    if not updates.is_build_time(value):
+        raise ValueError(f"the base's build time {value!r} is not {updates.BUILT_FORMAT}")
     return value
 
 

@@ -4,13 +4,14 @@ The server holds one base agent per platform (``<bases_dir>/<platform>/``) with 
 :data:`BASE_INFO` file beside it that ``sosqueue build-base`` writes (the agent version the base
 carries). A module asks its server for the :class:`Offer` of its platform (``GET
 {UPDATES_PATH}/<platform>``, with its module token) and follows it when the offered base is not
-the one it was stamped onto (``ModuleConfig.base_sha256``) and is not older than itself
-(:func:`is_newer_or_rebuilt`). It downloads the base (``GET {UPDATES_PATH}/<platform>/file``),
+the one it was stamped onto (``ModuleConfig.base_sha256``) and is newer: a higher version, or the same version built later
+(``ModuleConfig.base_built``; :func:`is_newer_or_rebuilt`). It downloads the base (``GET {UPDATES_PATH}/<platform>/file``),
 checks the offer's Ed25519 signature with the key stamped into it at build
 (``ModuleConfig.update_key``) and the file's SHA-256 and size against the signed offer, stamps its
 own payload onto the new base, proves that the result starts, and only then swaps itself.
 
-The signature covers :meth:`Offer.signed_bytes`: platform, version, SHA-256 and size of the file.
+The signature covers :meth:`Offer.signed_bytes`: platform, version, build time, SHA-256 and size
+of the file, so an older build cannot be passed off as a newer one.
 Whoever can change the file can recompute a checksum, but not a signature without the server's
 private key, which the server derives from its secret key (:data:`SIGNING_KEY_CONTEXT`).
 
@@ -27,6 +28,7 @@ import json
 import re
 import tomllib
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
 
@@ -41,7 +43,7 @@ SIGNING_KEY_CONTEXT = b"sosqueue agent update signing key"
 CHECK_INTERVAL_SECONDS = 24 * 3600
 #: No base agent is this large; a bigger download is refused before it fills the disk.
 MAX_UPDATE_BYTES = 256 * 1024 * 1024
-#: Beside each base on the server: ``{"version": "X.Y.Z"}``, written by ``sosqueue build-base``.
+#: Beside each base on the server: ``{"version": "X.Y.Z", "built": BUILT}``, written by ``sosqueue build-base``.
 BASE_INFO = "base.json"
 #: What the .deb and the MSI put next to the module they install: the agent then is machine-wide.
 PACKAGE_MARKER = "sosqueue-package.json"
@@ -58,6 +60,9 @@ MSI_POLICY_PROPERTY = "UPDATES"
 
 _SIGNED_HEADER = b"sosqueue agent update 1\n"
 _VERSION = re.compile(r"\d{1,5}\.\d{1,5}\.\d{1,5}")
+#: A build time: UTC to the second, so that comparing the text compares the times.
+BUILT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_BUILT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -89,14 +94,16 @@ class Offer:
     version: str
     sha256: str  # of the file the server sends, lowercase hex
     size: int
+    built: str = ""  # when the base was built (BUILT_FORMAT); "" if its base.json does not say
     signature: str = ""  # base64 Ed25519 over signed_bytes()
 
     def signed_bytes(self) -> bytes:
-        return _SIGNED_HEADER + f"{self.platform}\n{self.version}\n{self.sha256}\n{self.size}\n".encode()
+        fields = (self.platform, self.version, self.built, self.sha256, str(self.size))
+        return _SIGNED_HEADER + "".join(f"{field}\n" for field in fields).encode()
 
     def signed(self, private_key: bytes) -> "Offer":
-        signature = signing.sign(private_key, self.signed_bytes())
-        return Offer(self.platform, self.version, self.sha256, self.size, base64.b64encode(signature).decode())
+        signature = base64.b64encode(signing.sign(private_key, self.signed_bytes())).decode()
+        return Offer(self.platform, self.version, self.sha256, self.size, self.built, signature)
 
     def verify(self, public_key: str) -> None:
         """:raises BadOffer: unless the signature is the server's for exactly this offer."""
@@ -113,7 +120,7 @@ class Offer:
     def from_json(cls, data) -> "Offer":
         try:
             offer = cls(platform=str(Platform(data["platform"])), version=data["version"], sha256=data["sha256"],
-                        size=data["size"], signature=data["signature"])
+                        size=data["size"], built=data.get("built", ""), signature=data["signature"])
         except (KeyError, TypeError, ValueError) as error:
             raise BadOffer(f"the server's update offer is incomplete or malformed ({error})") from None
         if not (isinstance(offer.version, str) and _VERSION.fullmatch(offer.version)):
@@ -122,6 +129,8 @@ class Offer:
             raise BadOffer("the server's update offer has no SHA-256 of the file")
         if not isinstance(offer.size, int) or isinstance(offer.size, bool) or not 0 < offer.size <= MAX_UPDATE_BYTES:
             raise BadOffer(f"the server's update offer has an impossible size ({offer.size!r})")
+        if not is_build_time(offer.built):
+            raise BadOffer(f"the server's update offer has a malformed build time ({offer.built!r})")
         if not isinstance(offer.signature, str):
             raise BadOffer("the server's update offer is not signed")
         return offer
@@ -148,39 +157,64 @@ def version_tuple(version: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
-def is_newer_or_rebuilt(offer: Offer, *, running_version: str, running_base_sha256: str) -> bool:
-    """Whether a module running ``running_version`` on the base ``running_base_sha256`` should move to ``offer``.
+def is_build_time(text) -> bool:
+    """Whether ``text`` is a build time as bases and offers carry it ("" means unknown)."""
+    return isinstance(text, str) and (text == "" or bool(_BUILT.fullmatch(text)))
 
-    A newer version always; the same version only when it is another build of it (the server's
-    base was rebuilt) and the module knows which base it carries. Never an older version.
+
+def is_newer_or_rebuilt(offer: Offer, *, running_version: str, running_base_sha256: str,
+                        running_base_built: str) -> bool:
+    """Whether a module running ``running_version`` on the base ``running_base_sha256`` (built at
+    ``running_base_built``) should move to ``offer``.
+
+    A newer version always; the same version only when it is a later build of it (the server's
+    base was rebuilt) and both build times are known. Never an older version or an older build,
+    even one the server once signed.
     """
     offered, running = version_tuple(offer.version), version_tuple(running_version)
     if offered != running:
         return offered > running
-    return bool(running_base_sha256) and offer.sha256 != running_base_sha256
+    if not (offer.built and running_base_built) or offer.sha256 == running_base_sha256:
+        return False
+    return offer.built > running_base_built
 
 
-def read_base_info(base: Path) -> str:
-    """The version in the :data:`BASE_INFO` file beside ``base``.
+@dataclass(frozen=True)
+class BaseInfo:
+    """What :data:`BASE_INFO` says of a base: its agent version and when it was built."""
 
-    :raises UpdateError: if the file is missing or does not hold an X.Y.Z version.
+    version: str
+    built: str = ""
+
+
+def read_base_info(base: Path) -> BaseInfo:
+    """The :data:`BASE_INFO` file beside ``base``.
+
+    :raises UpdateError: if the file is missing or does not hold an X.Y.Z version (and, if it
+        says when, a build time).
     """
     path = base.parent / BASE_INFO
     try:
-        version = json.loads(path.read_text(encoding="utf-8"))["version"]
-        version_tuple(version)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        info = BaseInfo(version=data["version"], built=data.get("built", ""))
+        version_tuple(info.version)
+        if not is_build_time(info.built):
+            raise ValueError(f"build time {info.built!r} is not {BUILT_FORMAT}")
     except FileNotFoundError:
         raise UpdateError(f"no {path}: build the base with `sosqueue build-base` (it writes the version)") from None
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise UpdateError(f"{path} does not hold the base's X.Y.Z version ({error}); "
                           "build the base again with `sosqueue build-base`") from None
-    return version
+    return info
 
 
-def base_info(version: str) -> str:
-    """The text of a :data:`BASE_INFO` file."""
+def base_info(version: str, *, built: str | None = None) -> str:
+    """The text of a :data:`BASE_INFO` file (``built``: now, unless given)."""
     version_tuple(version)
-    return json.dumps({"version": version}) + "\n"
+    built = datetime.now(timezone.utc).strftime(BUILT_FORMAT) if built is None else built
+    if not is_build_time(built):
+        raise ValueError(f"build time {built!r} is not {BUILT_FORMAT}")
+    return json.dumps({"version": version, "built": built}) + "\n"
 
 
 def parse_policy(text: str, *, source: str) -> Policy | None:

@@ -114,7 +114,8 @@ class Updater:
         offer = self.fetch_offer()
         if offer is None:
             return self._decided(Result(Outcome.NONE_OFFERED, f"the server has no agent for {self.platform.label}"))
-        if not is_newer_or_rebuilt(offer, running_version=self.version, running_base_sha256=self.config.base_sha256):
+        if not is_newer_or_rebuilt(offer, running_version=self.version, running_base_sha256=self.config.base_sha256,
+                                   running_base_built=self.config.base_built):
             return self._decided(Result(Outcome.CURRENT, self._current_line(offer), offer))
         if policy is Policy.NOTIFY:
             return self._decided(Result(Outcome.AVAILABLE, f"IT manages updates on this computer: "
@@ -196,7 +197,7 @@ class Updater:
             base = install.staging_file(executable, ".download")
             new = install.staging_file(executable, ".new")
             install.download(self.client.update_file(self.platform), offer, base)
-            install.restamp(base, executable, offer.sha256, new)
+            install.restamp(base, executable, offer, new)
             install.preflight(new, self.config.module_id, timeout=self.preflight_timeout)
             return install.swap(new, executable)
         except Unreachable as error:

@@ -102,14 +102,17 @@ def download(chunks: Iterable[bytes], offer: Offer, target: Path) -> None:
         raise UpdateRefused(MISMATCH)
 
 
-def restamp(base: Path, own: Path, base_sha256: str, output: Path) -> None:
-    """Stamp the payload of the module file ``own`` onto ``base``, with ``base_sha256`` recorded in it.
+def restamp(base: Path, own: Path, offer: Offer, output: Path) -> None:
+    """Stamp the payload of the module file ``own`` onto ``base``, the offer's base, recording which it is.
 
-    Only ``updates.base_sha256`` changes: the brand, options, token and assets carry over as they are.
+    Only ``updates.base_sha256`` and ``.base_built`` change: the brand, options, token and assets
+    carry over as they are.
     """
     current = payload.read(own)
     config = json.loads(json.dumps(current.config))  # a deep copy
-    config.setdefault("updates", {})["base_sha256"] = base_sha256
+    config.setdefault("updates", {}).update(base_sha256=offer.sha256, base_built=offer.built)
+    if not offer.built:
+        del config["updates"]["base_built"]
     try:
         payload.stamp(base, payload.Payload(config=config, assets=dict(current.assets)), output)
     except payload.PayloadError as error:

@@ -166,8 +166,8 @@ def test_build_base_writes_the_agent_version_beside_the_base(tmp_path, restore_b
     """``base.json`` holds the release the base carries, as the server reads it, and stderr names it."""
     caplog.set_level(logging.INFO, logger="sosqueue.builder")
     base = build_base(tmp_path / "bases", tool=PyInstaller(runner=RecordingRunner()))
-    assert updates.read_base_info(base) == sosqueue.__version__
-    assert (base.parent / updates.BASE_INFO).read_text() == updates.base_info(sosqueue.__version__)
+    info = updates.read_base_info(base)
+    assert info.version == sosqueue.__version__ and updates.is_build_time(info.built) and info.built
     assert str(base.parent / updates.BASE_INFO) in caplog.text
 
 
@@ -177,7 +177,7 @@ def test_build_base_replaces_an_older_base_info(tmp_path, restore_base_mode):
     out.mkdir()
     (out / updates.BASE_INFO).write_text('{"version": "0.0.1"}')
     base = build_base(out, tool=PyInstaller(runner=RecordingRunner()))
-    assert updates.read_base_info(base) == sosqueue.__version__
+    assert updates.read_base_info(base).version == sosqueue.__version__
 
 
 def test_failed_pyinstaller_writes_no_base_info(tmp_path, restore_base_mode):
@@ -197,7 +197,7 @@ def test_build_base_onedir_builds_a_folder(tmp_path, restore_base_mode):
     base = build_base(out, onedir=True, tool=PyInstaller(runner=runner))
     assert runner.modes == ["onedir"]
     assert sorted(path.name for path in base.iterdir()) == ["sosqueue-agent"]
-    assert updates.read_base_info(base) == sosqueue.__version__  # beside the folder, not in it
+    assert updates.read_base_info(base).version == sosqueue.__version__  # beside the folder, not in it
 
 
 def test_failed_pyinstaller_keeps_the_old_base(tmp_path, restore_base_mode):

@@ -10,6 +10,7 @@ import pytest
 
 from sosqueue import module_config
 from sosqueue import payload
+from sosqueue import updates
 from sosqueue.errors import ExitCode
 from builder.registration import Identity, identity_path, write_identity
 from tests.builder.conftest import new_update_key, run_sosqueue
@@ -87,15 +88,17 @@ def test_inspect_prints_the_contents_as_json_with_tokens_redacted(sosqueue, stam
     assert TOKEN not in outcome.out
 
 
-def test_inspect_shows_the_update_key_and_the_base_sha256(sosqueue, stamp, fake_base, write_config):
-    """The ``updates`` section: the queue's update key kept beside the config, and the base's SHA-256;
-    without a key, null."""
+def test_inspect_shows_the_update_key_and_the_base_sha256_and_build_time(sosqueue, stamp, fake_base, write_config):
+    """The ``updates`` section: the queue's update key kept beside the config, the base's SHA-256 and
+    when it was built (from the base.json beside it); without a key or a base.json, null."""
+    base_sha256 = hashlib.sha256(fake_base.read_bytes()).hexdigest()
     assert json.loads(sosqueue("inspect", stamp(fake_base)).out)["updates"] == {
-        "key": None, "base_sha256": hashlib.sha256(fake_base.read_bytes()).hexdigest()}
+        "key": None, "base_sha256": base_sha256, "base_built": None}
     key = new_update_key()
     write_identity(identity_path(write_config()), Identity("mod-1", TOKEN, "https://queue.example.com", "", key))
+    (fake_base.parent / updates.BASE_INFO).write_text(updates.base_info("0.1.0", built="2026-12-02T05:00:00Z"))
     shown = json.loads(sosqueue("inspect", stamp(fake_base)).out)
-    assert shown["updates"] == {"key": key, "base_sha256": hashlib.sha256(fake_base.read_bytes()).hexdigest()}
+    assert shown["updates"] == {"key": key, "base_sha256": base_sha256, "base_built": "2026-12-02T05:00:00Z"}
 
 
 def test_inspect_refuses_a_module_with_one_changed_byte(sosqueue, stamp, fake_base):

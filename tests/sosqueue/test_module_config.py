@@ -189,15 +189,16 @@ def test_malformed_version_is_damaged(config, version):
 
 UPDATE_KEY = "A" * 43 + "="  # 32 zero bytes in base64: a well-formed key
 BASE_SHA = "0f" * 32
+BUILT = "2026-12-02T05:00:00Z"
 
 
 def test_update_key_and_base_survive_the_round_trip(config):
-    """A module built against a server carries its update key and the SHA-256 of its base."""
-    updating = dataclasses.replace(config, update_key=UPDATE_KEY, base_sha256=BASE_SHA)
-    assert to_json(updating)["updates"] == {"key": UPDATE_KEY, "base_sha256": BASE_SHA}
+    """A module built against a server carries its update key, and the SHA-256 and build time of its base."""
+    updating = dataclasses.replace(config, update_key=UPDATE_KEY, base_sha256=BASE_SHA, base_built=BUILT)
+    assert to_json(updating)["updates"] == {"key": UPDATE_KEY, "base_sha256": BASE_SHA, "base_built": BUILT}
     parsed = parse(module_payload_for(updating))
-    assert (parsed.update_key, parsed.base_sha256) == (UPDATE_KEY, BASE_SHA)
-    assert parsed.redacted()["updates"] == {"key": UPDATE_KEY, "base_sha256": BASE_SHA}
+    assert (parsed.update_key, parsed.base_sha256, parsed.base_built) == (UPDATE_KEY, BASE_SHA, BUILT)
+    assert parsed.redacted()["updates"] == {"key": UPDATE_KEY, "base_sha256": BASE_SHA, "base_built": BUILT}
 
 
 def test_module_without_updates_reads_as_one_that_never_updates_itself(config):
@@ -205,14 +206,16 @@ def test_module_without_updates_reads_as_one_that_never_updates_itself(config):
     data = to_json(config)
     assert "updates" not in data
     parsed = _parsed(data)
-    assert (parsed.update_key, parsed.base_sha256) == ("", "")
+    assert (parsed.update_key, parsed.base_sha256, parsed.base_built) == ("", "", "")
 
 
 @pytest.mark.parametrize("field, value", [("key", "not a key"), ("key", "AAAA"), ("key", 7),
-                                          ("base_sha256", "0F" * 32), ("base_sha256", "0f" * 31)])
+                                          ("base_sha256", "0F" * 32), ("base_sha256", "0f" * 31),
+                                          ("base_built", "yesterday"), ("base_built", "2026-12-02 05:00:00")])
 def test_malformed_update_fields_are_damaged(config, field, value):
-    """An update key that is no Ed25519 key, or a base hash that is no SHA-256, means damage."""
-    data = copy.deepcopy(to_json(dataclasses.replace(config, update_key=UPDATE_KEY, base_sha256=BASE_SHA)))
+    """An update key that is no Ed25519 key, a base hash that is no SHA-256 or a build time that is none: damage."""
+    updating = dataclasses.replace(config, update_key=UPDATE_KEY, base_sha256=BASE_SHA, base_built=BUILT)
+    data = copy.deepcopy(to_json(updating))
     data["updates"][field] = value
     with pytest.raises(DamagedPayload):
         _parsed(data)

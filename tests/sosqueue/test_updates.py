@@ -13,8 +13,11 @@ OTHER_KEY = bytes(range(1, 33))
 SHA = "ab" * 32
 
 
+BUILT = "2026-12-02T05:00:00Z"
+
+
 def offer(**changes) -> Offer:
-    fields = {"platform": "linux", "version": "1.2.3", "sha256": SHA, "size": 20_000_000, **changes}
+    fields = {"platform": "linux", "version": "1.2.3", "sha256": SHA, "size": 20_000_000, "built": BUILT, **changes}
     return Offer(**fields).signed(SERVER_KEY)
 
 
@@ -32,7 +35,7 @@ def test_an_offer_signed_by_another_key_is_refused():
 
 
 @pytest.mark.parametrize("field, value", [("platform", "windows"), ("version", "1.2.4"), ("sha256", "cd" * 32),
-                                          ("size", 20_000_001)])
+                                          ("size", 20_000_001), ("built", "2026-12-02T05:00:01Z")])
 def test_changing_any_signed_field_breaks_the_signature(field, value):
     tampered = dataclasses.replace(offer(), **{field: value})
     with pytest.raises(BadOffer):
@@ -58,6 +61,8 @@ def test_an_offer_survives_its_json_form():
     ({"size": updates.MAX_UPDATE_BYTES + 1}, "impossible size"),
     ({"size": True}, "impossible size"),
     ({"signature": None}, "not signed"),
+    ({"built": "2026-12-02"}, "build time"),
+    ({"built": 1764651600}, "build time"),
 ])
 def test_a_malformed_offer_is_refused_with_what_is_wrong(changes, message):
     with pytest.raises(BadOffer, match=message):
@@ -71,20 +76,34 @@ def test_an_offer_without_a_field_is_refused():
         Offer.from_json(data)
 
 
-def test_a_module_moves_to_a_newer_version():
-    assert updates.is_newer_or_rebuilt(offer(version="1.3.0"), running_version="1.2.10", running_base_sha256=SHA)
+def follows(offer: Offer, version: str, sha256: str = SHA, built: str = "2026-01-01T00:00:00Z") -> bool:
+    return updates.is_newer_or_rebuilt(offer, running_version=version, running_base_sha256=sha256,
+                                       running_base_built=built)
 
 
-def test_a_module_never_moves_to_an_older_version_even_from_another_base():
-    assert not updates.is_newer_or_rebuilt(offer(version="1.2.9", sha256="cd" * 32), running_version="1.2.10",
-                                           running_base_sha256=SHA)
+def test_a_module_moves_to_a_newer_version_whenever_it_was_built():
+    assert follows(offer(version="1.3.0", built=""), "1.2.10", built="")
 
 
-def test_a_rebuilt_base_of_the_same_version_is_followed_only_by_a_module_that_knows_its_base():
-    rebuilt = offer(sha256="cd" * 32)
-    assert updates.is_newer_or_rebuilt(rebuilt, running_version="1.2.3", running_base_sha256=SHA)
-    assert not updates.is_newer_or_rebuilt(rebuilt, running_version="1.2.3", running_base_sha256="")
-    assert not updates.is_newer_or_rebuilt(offer(), running_version="1.2.3", running_base_sha256=SHA)
+def test_a_module_never_moves_to_an_older_version_even_one_built_later():
+    assert not follows(offer(version="1.2.9", sha256="cd" * 32, built="2030-01-01T00:00:00Z"), "1.2.10")
+
+
+def test_a_later_build_of_the_same_version_is_followed():
+    assert follows(offer(sha256="cd" * 32), "1.2.3")
+
+
+def test_an_earlier_build_of_the_same_version_is_not_followed_though_the_server_signed_it():
+    assert not follows(offer(sha256="cd" * 32, built="2025-12-31T23:59:59Z"), "1.2.3")
+
+
+def test_a_build_of_the_same_version_is_followed_only_when_both_build_times_are_known():
+    assert not follows(offer(sha256="cd" * 32), "1.2.3", built="")
+    assert not follows(offer(sha256="cd" * 32, built=""), "1.2.3")
+
+
+def test_the_base_a_module_runs_is_not_followed_again():
+    assert not follows(offer(), "1.2.3")
 
 
 def test_versions_compare_as_numbers_not_text():
@@ -93,10 +112,21 @@ def test_versions_compare_as_numbers_not_text():
         updates.version_tuple("1.0")
 
 
-def test_the_base_info_file_gives_the_version_it_was_written_with(tmp_path):
+def test_the_base_info_file_gives_the_version_and_build_time_it_was_written_with(tmp_path):
     base = tmp_path / "sosqueue-agent"
+    (tmp_path / updates.BASE_INFO).write_text(updates.base_info("2.0.1", built=BUILT))
+    assert updates.read_base_info(base) == updates.BaseInfo("2.0.1", BUILT)
+
+
+def test_a_new_base_info_file_says_it_was_built_now(tmp_path):
     (tmp_path / updates.BASE_INFO).write_text(updates.base_info("2.0.1"))
-    assert updates.read_base_info(base) == "2.0.1"
+    built = updates.read_base_info(tmp_path / "sosqueue-agent").built
+    assert updates.is_build_time(built) and built >= "2026-12-01T00:00:00Z"
+
+
+def test_a_base_info_file_without_a_build_time_reads_as_unknown(tmp_path):
+    (tmp_path / updates.BASE_INFO).write_text('{"version": "2.0.1"}')
+    assert updates.read_base_info(tmp_path / "sosqueue-agent") == updates.BaseInfo("2.0.1", "")
 
 
 def test_a_missing_base_info_says_how_to_make_one(tmp_path):
@@ -104,8 +134,9 @@ def test_a_missing_base_info_says_how_to_make_one(tmp_path):
         updates.read_base_info(tmp_path / "sosqueue-agent")
 
 
-@pytest.mark.parametrize("text", ["{}", '{"version": "latest"}', "not json", '["1.0.0"]'])
-def test_a_base_info_without_a_version_is_refused(tmp_path, text):
+@pytest.mark.parametrize("text", ["{}", '{"version": "latest"}', "not json", '["1.0.0"]',
+                                  '{"version": "1.0.0", "built": "Tuesday"}'])
+def test_a_base_info_without_a_version_or_with_a_bad_build_time_is_refused(tmp_path, text):
     (tmp_path / updates.BASE_INFO).write_text(text)
     with pytest.raises(UpdateError, match="X.Y.Z"):
         updates.read_base_info(tmp_path / "sosqueue-agent")

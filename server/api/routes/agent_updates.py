@@ -26,6 +26,6 @@ def offer(platform: Platform, _module: ModuleActor, state: StateDep) -> OfferPub
 @router.get("/{platform}/file", response_class=FileResponse, responses=_FILE_DOC)
 def base_file(platform: Platform, _module: ModuleActor, state: StateDep) -> FileResponse:
     """The offered base agent itself; the module checks it against the signed offer."""
-    base, _version = updates.offered_base(state.settings.bases_dir, platform)
+    base, _info = updates.offered_base(state.settings.bases_dir, platform)
     return FileResponse(base, media_type=_BINARY, headers={"Cache-Control": "no-cache",
                                                           "X-Content-Type-Options": "nosniff"})

@@ -25,6 +25,8 @@ from sosqueue.platforms import current
 from tests.support.modules import module_config as make_module_config, module_payload_for
 
 RUNNING_VERSION = "0.1.0"
+RUNNING_BUILT = "2026-11-01T00:00:00Z"  # when the installed module's base was built
+OFFERED_BUILT = "2026-12-01T00:00:00Z"  # when the server's base was, unless a test says otherwise
 MODULE_ID = "acme-help"
 MODULE_TOKEN = "module-token-that-is-secret"
 FAST_PREFLIGHT = 20.0
@@ -68,10 +70,12 @@ class UpdateServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def offer(self, version: str, data: bytes, *, key: bytes | None = None, **changes) -> updates.Offer:
-        """Serve ``data`` as the base of ``version``, offered and signed with ``key`` (the server's)."""
+    def offer(self, version: str, data: bytes, *, key: bytes | None = None, built: str = OFFERED_BUILT,
+              **changes) -> updates.Offer:
+        """Serve ``data`` as the base of ``version`` built at ``built``, offered and signed with ``key``
+        (the server's); ``changes`` are made after signing."""
         self.file = data
-        offer = updates.Offer(self.platform, version, hashlib.sha256(data).hexdigest(), len(data))
+        offer = updates.Offer(self.platform, version, hashlib.sha256(data).hexdigest(), len(data), built=built)
         offer = offer.signed(key or self.private_key)
         offer = dataclasses.replace(offer, **changes)
         self.serve_offer(offer.to_json())
@@ -161,7 +165,7 @@ def install_module(executable: Path, server: UpdateServer, *, update_key: str | 
     base = starting_base(RUNNING_VERSION)
     config = make_module_config(server_url=server.url, module_id=MODULE_ID, module_token=MODULE_TOKEN)
     config = dataclasses.replace(config, update_key=server.public_key if update_key is None else update_key,
-                                 base_sha256=hashlib.sha256(base).hexdigest())
+                                 base_sha256=hashlib.sha256(base).hexdigest(), base_built=RUNNING_BUILT)
     executable.parent.mkdir(parents=True, exist_ok=True)
     base_file = executable.parent.parent / "base"
     base_file.write_bytes(base)

@@ -12,7 +12,7 @@ from agent.update import BackgroundChecks, Outcome
 from agent.update.install import previous_of
 from sosqueue import module_config, payload, signing
 from sosqueue.updates import PACKAGE_MARKER, Offer, encode_key
-from tests.agent.update.conftest import (FOREIGN_BASE, HANGING_BASE, MODULE_TOKEN, RUNNING_VERSION, base_exiting,
+from tests.agent.update.conftest import (FOREIGN_BASE, HANGING_BASE, MODULE_TOKEN, OFFERED_BUILT, RUNNING_VERSION, base_exiting,
                                          install_module, staging_leftovers, starting_base)
 
 
@@ -31,7 +31,8 @@ def test_a_newer_signed_offer_is_installed_with_this_modules_own_payload(install
     stamped = payload.read(installed.executable)
     old = payload.read(previous_of(installed.executable))
     assert stamped.assets == old.assets
-    assert stamped.config == {**old.config, "updates": {**old.config["updates"], "base_sha256": offer.sha256}}
+    assert stamped.config == {**old.config, "updates": {**old.config["updates"], "base_sha256": offer.sha256,
+                                                        "base_built": offer.built}}
     assert module_config.parse(stamped).base_sha256 == offer.sha256
     assert staging_leftovers(installed.folder) == []
 
@@ -56,11 +57,20 @@ def test_the_same_version_and_base_is_up_to_date(installed, update_server, make_
     assert update_server.downloads() == 0
 
 
-def test_a_rebuilt_base_of_the_same_version_is_installed(installed, update_server, make_updater):
+def test_a_later_build_of_the_same_version_is_installed_and_recorded(installed, update_server, make_updater):
     rebuilt = starting_base(RUNNING_VERSION) + b"# rebuilt\n"
-    update_server.offer(RUNNING_VERSION, rebuilt)
+    offer = update_server.offer(RUNNING_VERSION, rebuilt)
     assert make_updater().check().outcome is Outcome.UPDATED
     assert installed.read().startswith(rebuilt)
+    now = module_config.parse(payload.read(installed.executable))
+    assert (now.base_sha256, now.base_built) == (offer.sha256, OFFERED_BUILT)
+
+
+def test_an_earlier_build_of_the_same_version_is_not_installed(installed, update_server, make_updater):
+    before = installed.read()
+    update_server.offer(RUNNING_VERSION, starting_base(RUNNING_VERSION) + b"# older\n", built="2026-10-01T00:00:00Z")
+    assert make_updater().check().outcome is Outcome.CURRENT
+    assert installed.read() == before and update_server.downloads() == 0
 
 
 def test_an_older_version_is_not_installed(installed, update_server, make_updater, caplog):
