@@ -20,6 +20,8 @@ class EventType(StrEnum):
     CONTROL_DENIED = "control_denied"
     #: Control ended: ``by`` the customer (taken back), the expert (given back) or the system.
     CONTROL_STOPPED = "control_stopped"
+    #: The customer added to the request's description (a second SOS while it is open): ``{text}``.
+    NOTE_ADDED = "note_added"
 
 
 #: Events that end a request: nothing follows them.
