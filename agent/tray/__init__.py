@@ -4,8 +4,10 @@ A backend is chosen when the tray is made. ``SOSQUEUE_TRAY`` names one of :data:
 to use instead of the automatic choice; on Linux the automatic choice is, in order:
 
 - ``appindicator`` and ``gtk``: pystray with the full menu (needs PyGObject and a tray host);
-- ``xorg``: pystray's plain X icon, which has no menu, together with the fallback button;
-- ``fallback``: only the always-on-top SOS button, made with Tk (needs ``tk_root``);
+- ``xorg``: pystray's plain X icon in an XEmbed system tray, with the menu drawn by Tk
+  (needs ``tk_root``);
+- ``fallback``: the always-on-top SOS button, made with Tk (needs ``tk_root``), only where
+  no tray host owns the screen's ``_NET_SYSTEM_TRAY_S<n>`` selection;
 - ``dummy``: nothing shown.
 
 Usage::
@@ -23,7 +25,7 @@ import sys
 from typing import Callable
 
 from sosqueue.module_config import ModuleConfig
-from agent.tray._base import STATES, MenuEntry, Tray, TrayActions, TrayPair, identity
+from agent.tray._base import STATES, MenuEntry, Tray, TrayActions, identity
 
 __all__ = ["BACKENDS", "ENVIRONMENT", "STATES", "MenuEntry", "Tray", "TrayActions",
            "candidates", "create_tray", "load", "override", "select"]
@@ -62,14 +64,11 @@ def load(name: str, config: ModuleConfig, actions: TrayActions, *, tk_root=None,
         return _sos_button(config, actions, tk_root, translate)
     if name not in BACKENDS:
         raise ImportError(f"unknown tray backend {name!r}; {ENVIRONMENT} takes one of {', '.join(BACKENDS)}")
-    if name == "xorg" and tk_root is None:
-        raise ImportError("xorg has no menu, so it is used only with the fallback button, "
-                          "which needs tk_root")
-    from agent.tray._pystray import PystrayTray
-    icon = PystrayTray(config, actions, translate=translate, backend=name)
     if name == "xorg":
-        return TrayPair(icon, _sos_button(config, actions, tk_root, translate))
-    return icon
+        from agent.tray._xorg import XorgTray
+        return XorgTray(config, actions, translate=translate, tk_root=tk_root)
+    from agent.tray._pystray import PystrayTray
+    return PystrayTray(config, actions, translate=translate, backend=name)
 
 
 def select(config: ModuleConfig, actions: TrayActions, *, names: list[str] | None = None,

@@ -54,7 +54,7 @@ class FallbackTray(Tray):
         self._photo: tk.PhotoImage | None = None
         self._tip: tk.Toplevel | None = None
         self._tip_job: str | None = None
-        self._bold: tkfont.Font | None = None
+        self._menu: TrayMenu | None = None
         self._press: tuple[int, int, int, int] | None = None
         self._dragged = False
 
@@ -89,9 +89,8 @@ class FallbackTray(Tray):
         window.attributes("-topmost", True)
         self._button = tk.Label(window, borderwidth=0, background=on_primary, cursor="hand2")
         self._button.pack(padx=2, pady=2)
-        self.menu = tk.Menu(window, tearoff=False)
-        self._bold = tkfont.nametofont("TkMenuFont", root=self._root).copy()
-        self._bold.configure(weight="bold")
+        self._menu = TrayMenu(self, window)
+        self.menu = self._menu.widget
         self._bind(self._button)
         self._refresh()
         self._place()
@@ -128,7 +127,7 @@ class FallbackTray(Tray):
                 self.window.destroy()
             except tk.TclError:
                 pass  # the Tk root went first
-        self.window = self.menu = self._button = None
+        self.window = self.menu = self._menu = self._button = None
 
     def _on_press(self, event) -> None:
         self._hide_tooltip()
@@ -152,22 +151,7 @@ class FallbackTray(Tray):
 
     def _on_menu(self, event) -> None:
         self._hide_tooltip()
-        self._fill_menu()
-        try:
-            self.menu.tk_popup(event.x_root, event.y_root)
-        finally:
-            self.menu.grab_release()
-
-    def _fill_menu(self) -> None:
-        self.menu.delete(0, "end")
-        for entry in self.menu_entries():
-            if entry is None:
-                self.menu.add_separator()
-            elif entry.visible:
-                self.menu.add_command(
-                    label=entry.label, state="normal" if entry.enabled else "disabled",
-                    font=self._bold if entry.default else None,
-                    command=lambda key=entry.key: self.activate(key))
+        self._menu.popup(event.x_root, event.y_root)
 
     def _on_enter(self, _event) -> None:
         self._hide_tooltip()
@@ -197,3 +181,43 @@ class FallbackTray(Tray):
             except tk.TclError:
                 pass
             self._tip = None
+
+
+class TrayMenu:
+    """The tray's menu as a Tk popup menu, as the SOS button and the X tray icon open it.
+
+    :param tray: the tray whose :meth:`Tray.menu_entries` it shows and whose actions it runs.
+    :param master: the Tk widget it belongs to.
+    """
+
+    def __init__(self, tray: Tray, master: tk.Misc):
+        self._tray = tray
+        self.widget = tk.Menu(master, tearoff=False)
+        self._bold = tkfont.nametofont("TkMenuFont", root=master).copy()
+        self._bold.configure(weight="bold")
+
+    def popup(self, x: int, y: int) -> None:
+        """Shows the menu as it is now, at ``x``, ``y`` on the screen."""
+        self._fill()
+        try:
+            self.widget.tk_popup(x, y)
+        finally:
+            self.widget.grab_release()
+
+    def destroy(self) -> None:
+        try:
+            self.widget.destroy()
+        except tk.TclError:
+            pass  # the Tk root went first
+
+    def _fill(self) -> None:
+        menu = self.widget
+        menu.delete(0, "end")
+        for entry in self._tray.menu_entries():
+            if entry is None:
+                menu.add_separator()
+            elif entry.visible:
+                menu.add_command(
+                    label=entry.label, state="normal" if entry.enabled else "disabled",
+                    font=self._bold if entry.default else None,
+                    command=lambda key=entry.key: self._tray.activate(key))

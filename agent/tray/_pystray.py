@@ -10,7 +10,7 @@ an error, when no tray host is there:
 - ``appindicator`` needs PyGObject, a D-Bus session bus and a StatusNotifier watcher or,
   for libayatana-appindicator's own fallback, an XEmbed system tray;
 - ``gtk`` needs PyGObject, a D-Bus session bus and an XEmbed system tray;
-- ``xorg`` needs an XEmbed system tray; it has no menu and only its left click works.
+- ``xorg`` needs an XEmbed system tray; pystray draws no menu for it (see :mod:`agent.tray._xorg`).
 """
 
 import functools
@@ -20,7 +20,6 @@ import os
 import re
 import sys
 import threading
-import time
 
 from agent.tray._base import MenuEntry, Tray, identity
 
@@ -37,8 +36,6 @@ _NOTIFICATIONS = "org.freedesktop.Notifications"
 _BUS_TIMEOUT_MS = 2000
 _START_TIMEOUT = 5.0
 _JOIN_TIMEOUT = 3.0
-_XORG_POLL_INTERVAL = 0.1
-_XORG_CALL_TIMEOUT = 5.0
 
 
 def load_backend(name: str):
@@ -202,89 +199,6 @@ def _flush_gtk_on_loop() -> None:
     GLib.idle_add(flush)
 
 
-@functools.cache
-def _xorg_icon(module):
-    import queue
-    import select
-
-    class XorgIcon(module.Icon):
-        """pystray's X icon, with only its own thread talking to X.
-
-        pystray hands calls from other threads (set_state, stop) to the icon's loop by
-        sending X messages on the loop's connection, and python-xlib loses track of replies
-        and events when two threads use one connection: sometimes the loop or the caller then
-        waits forever. Here such calls go through a Python queue that the loop, which polls
-        X instead of blocking on it, runs between events.
-        """
-
-        def _rewrite_implementation(self, *methods):
-            self._calls = queue.Queue()
-            for method in methods:
-                setattr(self, method.__name__, self._on_loop(method))
-
-        def _on_loop(self, method):
-            def call():
-                if threading.current_thread() is getattr(self, "_thread", None):
-                    return method()
-                done = queue.Queue()
-                self._calls.put((method, done))
-                deadline = time.monotonic() + _XORG_CALL_TIMEOUT
-                while time.monotonic() < deadline:
-                    try:
-                        error = done.get(timeout=_XORG_POLL_INTERVAL)
-                    except queue.Empty:
-                        thread = getattr(self, "_thread", None)
-                        if thread is not None and not thread.is_alive():
-                            return None  # the loop has ended; there is nothing left to change
-                        continue
-                    if error is not None:
-                        raise error
-                    return None
-                log.warning("the X tray icon's loop did not run %s", method.__name__)
-            return call
-
-        def _create_window(self):
-            from Xlib import X
-            window = super()._create_window()
-            # pystray does not ask for clicks, so its default action never runs
-            window.change_attributes(event_mask=X.ExposureMask | X.StructureNotifyMask | X.ButtonPressMask)
-            return window
-
-        def _run(self):
-            try:
-                super()._run()
-            finally:
-                self._display.close()  # the loop has ended: let go of the X connection now
-
-        def __del__(self):
-            try:
-                super().__del__()
-            except Exception:  # the connection is closed already, or the X server is gone
-                pass
-
-        def _events(self):
-            while True:
-                self._run_calls()
-                if self._display.pending_events():
-                    yield self._display.next_event()
-                else:
-                    select.select([self._display], [], [], _XORG_POLL_INTERVAL)
-
-        def _run_calls(self):
-            while True:
-                try:
-                    method, done = self._calls.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    method()
-                    done.put(None)
-                except Exception as error:
-                    done.put(error)
-
-    return XorgIcon
-
-
 class PystrayTray(Tray):
     """A tray icon drawn by pystray, with the full menu where the backend has one.
 
@@ -339,7 +253,10 @@ class PystrayTray(Tray):
         return self.tooltip.replace("—", "-").encode("latin-1", "replace").decode("latin-1")
 
     def _icon_class(self):
-        return {"gtk": _gtk_icon, "xorg": _xorg_icon}.get(self.backend_name, lambda m: m.Icon)(self._module)
+        if self.backend_name == "xorg":
+            from agent.tray._xorg import xorg_icon
+            return xorg_icon(self._module)
+        return {"gtk": _gtk_icon}.get(self.backend_name, lambda m: m.Icon)(self._module)
 
     def _on_ready(self, icon) -> None:
         icon.visible = True

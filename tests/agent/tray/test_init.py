@@ -1,15 +1,16 @@
 """Choosing the tray backend: SOSQUEUE_TRAY, the automatic order, and desktops without a tray host."""
 
 import logging
+import sys
 import tkinter as tk
 
 import pytest
 
 from agent.tray import BACKENDS, candidates, create_tray, load, select
-from agent.tray._base import TrayPair
 from agent.tray._dummy import DummyTray
 from agent.tray._fallback import FallbackTray
 from agent.tray._pystray import PystrayTray
+from agent.tray._xorg import XorgTray
 from tests.agent.tray import (PRIMARY, Recorder, bare_desktop, count_colour, desktop, eventually,  # noqa: F401
                               make_config, shared_desktop, tk_root, trays)
 
@@ -59,25 +60,39 @@ def test_sosqueue_tray_names_a_pystray_backend(desktop, trays, monkeypatch, back
     assert (tray.backend_name, tray.HAS_MENU) == (backend, True)
 
 
-def test_sosqueue_tray_xorg_shows_the_icon_in_the_tray_and_the_sos_button(desktop, tk_root, trays, monkeypatch,
+def floating_windows(root: tk.Misc) -> list[tk.Toplevel]:
+    """The Tk windows besides the hidden root that are on screen: the SOS button, if there is one."""
+    root.update()
+    return [child for child in root.winfo_children() if isinstance(child, tk.Toplevel) and child.winfo_viewable()]
+
+
+def test_sosqueue_tray_xorg_shows_the_icon_with_its_menu_and_no_sos_button(desktop, tk_root, trays, monkeypatch,
                                                                           artifacts_dir):
-    """xorg comes with the fallback button: the icon in the tray, the button with the menu; screenshot kept."""
+    """xorg: the icon in the tray in brand colour, a menu of its own, and no floating button; screenshot kept."""
     monkeypatch.setenv("SOSQUEUE_TRAY", "xorg")
     tray = make(trays, tk_root=tk_root)
-    assert isinstance(tray, TrayPair) and tray.backend_name == "xorg+fallback" and tray.HAS_MENU
+    assert isinstance(tray, XorgTray) and tray.backend_name == "xorg" and tray.HAS_MENU
     tray.set_state("waiting", code="s12-345-678")
     tray.start()
-    icon, button = tray.parts
-    shown = eventually(lambda: [i for i in desktop.tray_icons() if i.name.startswith(icon._config.brand.product)],
+    shown = eventually(lambda: [i for i in desktop.tray_icons() if i.name.startswith(tray._config.brand.product)],
                        root=tk_root, what="the icon in the tray")[0]
-    eventually(lambda: button.window.winfo_viewable(), root=tk_root, what="the SOS button")
-    window = button.window
     screen = desktop.screenshot()
     (artifacts_dir / "agent").mkdir(exist_ok=True)
-    screen.save(artifacts_dir / "agent" / "tray-xorg-fallback.png")
+    screen.save(artifacts_dir / "agent" / "tray-xorg.png")
     assert count_colour(screen, shown.box, PRIMARY) > shown.width * shown.height // 4
-    assert count_colour(screen, (window.winfo_rootx(), window.winfo_rooty(), window.winfo_rootx() + 40,
-                                 window.winfo_rooty() + 40), PRIMARY) > 400
+    assert floating_windows(tk_root) == []
+
+
+def test_with_a_tray_host_but_no_pygobject_the_x_icon_comes_without_the_sos_button(desktop, tk_root, trays,
+                                                                                   monkeypatch):
+    """The frozen Linux agent (no PyGObject) beside trayer: the X icon, and no floating button."""
+    monkeypatch.setitem(sys.modules, "gi", None)  # import gi now raises ImportError
+    tray = make(trays, tk_root=tk_root)
+    assert isinstance(tray, XorgTray)
+    tray.start()
+    eventually(lambda: [i for i in desktop.tray_icons() if i.name.startswith(tray._config.brand.product)],
+               root=tk_root, what="the icon in the tray")
+    assert floating_windows(tk_root) == []
 
 
 def test_an_explicit_choice_that_cannot_work_is_one_error_and_the_automatic_choice(desktop, trays, monkeypatch,
@@ -120,13 +135,13 @@ def test_without_a_tray_host_or_tk_root_the_automatic_choice_is_the_dummy(bare_r
     assert isinstance(make(trays), DummyTray)
 
 
-def test_without_a_session_bus_the_x_icon_comes_with_the_sos_button(desktop, tk_root, trays, monkeypatch, caplog):
-    """No D-Bus session bus (none is started for us): the XEmbed icon plus the SOS button."""
+def test_without_a_session_bus_the_automatic_choice_is_the_x_icon(desktop, tk_root, trays, monkeypatch, caplog):
+    """No D-Bus session bus (none is started for us): the XEmbed icon with its Tk menu."""
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS")
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     with caplog.at_level(logging.INFO, logger=LOGGER):
         tray = make(trays, tk_root=tk_root)
-    assert tray.backend_name == "xorg+fallback"
+    assert tray.backend_name == "xorg"
     assert "gtk: there is no D-Bus session bus" in caplog.text
 
 
@@ -143,8 +158,8 @@ def test_a_pystray_backend_without_a_tray_host_is_an_import_error(bare_root):
 
 
 def test_xorg_without_a_tk_root_is_an_import_error(desktop):
-    """xorg has no menu, so without the fallback button it is not used."""
-    with pytest.raises(ImportError, match="needs tk_root"):
+    """xorg's menu is drawn by Tk, so without a Tk root it is not used."""
+    with pytest.raises(ImportError, match="pass tk_root"):
         load("xorg", make_config(), Recorder().actions)
 
 
