@@ -1,4 +1,4 @@
-"""A small always-on-top "SOS" button, for Linux desktops without a usable tray menu.
+"""A small always-on-top "SOS" button labelled "Help", for Linux desktops without a tray host.
 
 Left click requests help, right click opens the tray's menu, and dragging moves the button.
 It is made of Tk widgets, so it lives on Tk's thread: it is made from ``tk_root`` and every
@@ -51,6 +51,9 @@ class FallbackTray(Tray):
         self.window: tk.Toplevel | None = None
         self.menu: tk.Menu | None = None
         self._button: tk.Label | None = None
+        #: The word under the picture that says what the button is for.
+        self.caption: tk.Label | None = None
+        self._caption_font: tkfont.Font | None = None
         self._photo: tk.PhotoImage | None = None
         self._tip: tk.Toplevel | None = None
         self._tip_job: str | None = None
@@ -88,12 +91,23 @@ class FallbackTray(Tray):
         window.overrideredirect(True)
         window.attributes("-topmost", True)
         self._button = tk.Label(window, borderwidth=0, background=on_primary, cursor="hand2")
-        self._button.pack(padx=2, pady=2)
+        self._button.pack(padx=2, pady=(2, 0))
+        self._caption_font = tkfont.nametofont("TkDefaultFont", root=self._root).copy()
+        self._caption_font.configure(weight="bold")
+        self.caption = tk.Label(window, text=self.caption_text(), background=primary, foreground=on_primary,
+                                font=self._caption_font, borderwidth=0, cursor="hand2")
+        self.caption.pack(fill="x", padx=2, pady=(1, 2))
         self._menu = TrayMenu(self, window)
         self.menu = self._menu.widget
-        self._bind(self._button)
+        for widget in (self._button, self.caption):
+            self._bind(widget)
         self._refresh()
         self._place()
+
+    def caption_text(self) -> str:
+        """The word under the picture, in the customer's language."""
+        _ = self._translate
+        return _("Help")
 
     def _bind(self, widget: tk.Widget) -> None:
         widget.bind("<ButtonPress-1>", self._on_press)
@@ -127,7 +141,7 @@ class FallbackTray(Tray):
                 self.window.destroy()
             except tk.TclError:
                 pass  # the Tk root went first
-        self.window = self.menu = self._menu = self._button = None
+        self.window = self.menu = self._menu = self._button = self.caption = None
 
     def _on_press(self, event) -> None:
         self._hide_tooltip()

@@ -200,3 +200,33 @@ def test_without_a_tk_root_the_button_is_an_import_error():
     """The button is made with Tk: without a root it cannot be made, and says how to fix that."""
     with pytest.raises(ImportError, match="pass tk_root"):
         FallbackTray(make_config(), Recorder().actions)
+
+
+def test_the_button_says_help_under_its_picture_in_the_brand_colours(desktop, tk_root, button, artifacts_dir):
+    """The word "Help" sits under the picture, on the brand's primary colour in its on-primary colour."""
+    tray, _ = button
+    caption, picture = tray.caption, tray._button
+    assert caption.cget("text") == "Help" and caption.winfo_viewable()
+    assert caption.winfo_rooty() >= picture.winfo_rooty() + picture.winfo_height()
+    assert (caption.cget("background").lower(), caption.cget("foreground").lower()) == ("#0b5fff", "#ffffff")
+    (artifacts_dir / "agent").mkdir(exist_ok=True)
+    desktop.screenshot().crop((tray.window.winfo_rootx() - 10, tray.window.winfo_rooty() - 10, SCREEN[0],
+                               SCREEN[1])).save(artifacts_dir / "agent" / "tray-fallback-button.png")
+
+
+def test_the_label_is_in_the_customers_language(desktop, tk_root, trays):
+    """With the agent's German catalogue the button says "Hilfe"."""
+    from agent.i18n import translation
+    tray = FallbackTray(make_config(), Recorder().actions, tk_root=tk_root, translate=translation("de").gettext)
+    trays.append(tray)
+    tray.start()
+    eventually(lambda: tray.window.winfo_viewable(), root=tk_root, what="the SOS button")
+    assert tray.caption.cget("text") == "Hilfe"
+
+
+def test_a_click_on_the_label_requests_help(desktop, tk_root, button):
+    """The label is part of the button: clicking it runs request_help."""
+    tray, recorder = button
+    caption = tray.caption
+    desktop.click(caption.winfo_rootx() + caption.winfo_width() // 2, caption.winfo_rooty() + caption.winfo_height() // 2)
+    eventually(lambda: recorder.calls == ["request_help"], root=tk_root, what="request_help")

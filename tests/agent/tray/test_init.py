@@ -130,6 +130,16 @@ def test_without_a_tray_host_the_automatic_choice_is_the_sos_button(bare_root, t
     assert "xorg: no XEmbed system tray owns this screen" in skipped
 
 
+def test_without_a_tray_host_the_sos_button_floats_labelled(bare_desktop, bare_root, trays):
+    """No owner of _NET_SYSTEM_TRAY_S0: the floating button is on screen and says "Help" under its picture."""
+    assert not bare_desktop.has_tray()
+    tray = make(trays, tk_root=bare_root)
+    tray.start()
+    eventually(lambda: tray.window.winfo_viewable(), root=bare_root, what="the SOS button")
+    assert floating_windows(bare_root) == [tray.window]
+    assert tray.caption.winfo_viewable() and tray.caption.cget("text") == "Help"
+
+
 def test_without_a_tray_host_or_tk_root_the_automatic_choice_is_the_dummy(bare_root, trays):
     """No tray host and no Tk root for the button: nothing is shown, and nothing fails."""
     assert isinstance(make(trays), DummyTray)
