@@ -10,6 +10,17 @@ to use instead of the automatic choice; on Linux the automatic choice is, in ord
   no tray host owns the screen's ``_NET_SYSTEM_TRAY_S<n>`` selection;
 - ``dummy``: nothing shown.
 
+The frozen Linux base (``build_scripts/sosqueue-agent.spec``) excludes ``gi``, so it uses
+``xorg`` or ``fallback``; ``appindicator`` and ``gtk`` serve an agent run from source. Adding
+PyGObject, GTK 3 and Ayatana AppIndicator to the onefile would add about 10.4 MiB (estimated
+on Debian 12 from the installed files, each compressed as the onefile does, zlib level 9): 53 shared libraries the base does not carry yet and
+PyGObject's modules, 9.9 MiB (libgtk-3 alone 3.0 MiB), and their typelibs, 0.5 MiB, before
+any GTK theme, icons or translations. The base is 21.0 MiB against a budget of 25 MB
+(23.8 MiB), so it would end at about 31 MiB: over budget, and the XEmbed icon with a Tk menu
+already covers desktops with a tray host. A desktop whose tray takes only StatusNotifier
+items, not XEmbed icons, gets the SOS button; an icon there would need a StatusNotifierItem
+spoken over D-Bus without GTK, which the base does not have yet.
+
 Usage::
 
     actions = TrayActions(request_help=…, show_request=…, cancel_request=…, about=…, quit=…)
