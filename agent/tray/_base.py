@@ -213,7 +213,7 @@ class Tray:
         return {"idle": _("ready"), "waiting": _("waiting for a supporter"),
                 "connected": _("supporter connected")}[self._state]
 
-    # The backend hooks: _pystray, _fallback and _dummy each implement all four.
+    # The backend hooks: _pystray (and _xorg), _fallback and _dummy each implement all four.
 
     def _start(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} is a tray backend without _start")
@@ -226,38 +226,6 @@ class Tray:
 
     def _notify(self, title: str, message: str) -> None:
         raise NotImplementedError(f"{type(self).__name__} is a tray backend without _notify")
-
-
-class TrayPair(Tray):
-    """Two trays shown together: a tray icon without a menu and a button that has one.
-
-    :param primary: the tray icon (its clicks request help).
-    :param secondary: the tray that brings the menu.
-    """
-
-    def __init__(self, primary: Tray, secondary: Tray):
-        super().__init__(primary._config, primary._actions, translate=primary._translate)
-        self.parts = (primary, secondary)
-        self.backend_name = f"{primary.backend_name}+{secondary.backend_name}"
-        self.HAS_MENU = primary.HAS_MENU or secondary.HAS_MENU
-        self.HAS_NOTIFICATION = primary.HAS_NOTIFICATION or secondary.HAS_NOTIFICATION
-        self.HAS_DEFAULT_ACTION = primary.HAS_DEFAULT_ACTION or secondary.HAS_DEFAULT_ACTION
-
-    def _start(self) -> None:
-        for part in self.parts:
-            part.set_state(self._state, code=self._code, status_text=self._status_text)
-            part.start()
-
-    def _update(self) -> None:
-        for part in self.parts:
-            part.set_state(self._state, code=self._code, status_text=self._status_text)
-
-    def _stop(self) -> None:
-        for part in self.parts:
-            part.stop()
-
-    def _notify(self, title: str, message: str) -> None:
-        next(part for part in self.parts if part.HAS_NOTIFICATION).notify(title, message)
 
 
 def state_picture(config: ModuleConfig, state: str, size: int = PICTURE_SIZE) -> Image.Image:

@@ -6,7 +6,7 @@ import logging
 import pytest
 from PIL import Image
 
-from agent.tray._base import STATUS_COLOURS, Tray, TrayActions, TrayPair, generated_picture, state_picture
+from agent.tray._base import STATUS_COLOURS, Tray, TrayActions, generated_picture, state_picture
 from agent.tray._dummy import DummyTray
 from tests.agent.tray import PRIMARY, Recorder, make_config, near
 
@@ -161,18 +161,3 @@ def test_the_base_class_leaves_the_drawing_to_backends():
     with pytest.raises(NotImplementedError):
         tray.start()
     assert not tray.running
-
-
-def test_a_pair_passes_state_to_both_trays_and_stops_both():
-    """TrayPair: set_state reaches both parts, stop stops both, flags are the union of theirs."""
-    first, second = dummy(), dummy()
-    second.HAS_MENU = True
-    pair = TrayPair(first, second)
-    pair.set_state("waiting", code=CODE)
-    pair.start()
-    pair.set_state("connected", code=CODE, status_text="Anna")
-    assert [(part.state, part.code, part.status_text, part.running) for part in (first, second)] == [
-        ("connected", CODE, "Anna", True)] * 2
-    assert (pair.backend_name, pair.HAS_MENU, pair.HAS_NOTIFICATION) == ("dummy+dummy", True, False)
-    pair.stop()
-    assert not first.running and not second.running
