@@ -104,13 +104,11 @@ def test_a_right_click_on_the_icon_opens_the_menu_and_its_items_work(desktop, tk
     tk_root.after(0, lambda: desktop.click(shown.x + shown.width // 2, shown.y + shown.height // 2, button=3))
     run_tk_until(tk_root, lambda: tray.menu is not None and tray.menu.widget.winfo_ismapped(), "the menu")
     menu = tray.menu.widget
-    entries = [(menu.entrycget(i, "label"), menu.entrycget(i, "state") != "disabled")
-               for i in range(menu.index("end") + 1) if menu.type(i) == "command"]
+    commands = [i for i in range(menu.index("end") + 1) if menu.type(i) == "command"]
+    entries = [(menu.entrycget(i, "label"), menu.entrycget(i, "state") != "disabled") for i in commands]
     assert entries == [("Request help", True), (f"My request {CODE} — waiting for a supporter", True),
                        ("Cancel my request", True), ("About", True), ("Quit", True)]
-    about = next(i for i, (label, _) in enumerate(
-        (menu.entrycget(i, "label"), 0) if menu.type(i) == "command" else ("", 0)
-        for i in range(menu.index("end") + 1)) if label == "About")
+    about = next(i for i in commands if menu.entrycget(i, "label") == "About")
     top, bottom = menu.yposition(about), menu.yposition(about + 1)
     desktop.click(menu.winfo_rootx() + 30, menu.winfo_rooty() + (top + bottom) // 2)
     eventually(lambda: recorder.calls == ["about"], root=tk_root, what="the About action")
