@@ -43,7 +43,7 @@ class ChatPane(ttk.Frame):
                                highlightcolor=theme.BORDER, padx=8, pady=6, foreground=theme.TEXT,
                                background=theme.SURFACE, takefocus=0, cursor="arrow")
         self.history.grid(row=1, column=0, columnspan=2, sticky="ew")
-        self.history.tag_configure("expert", foreground=palette.primary, font=fonts.strong)
+        self.history.tag_configure("expert", foreground=palette.link, font=fonts.strong)
         self.history.tag_configure("customer", foreground=theme.TEXT, font=fonts.strong)
         self.history.tag_configure("note", foreground=theme.MUTED, font=fonts.small)
         self.history.configure(state="disabled")
