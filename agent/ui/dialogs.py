@@ -127,13 +127,14 @@ class DiagnosticsPreview(ttk.Frame):
         self.send = tk.BooleanVar(master=self, value=True)
         self.columnconfigure(0, weight=1)
         self.check = ttk.Checkbutton(self, text=_("Send details about this computer"), variable=self.send)
-        self.check.grid(row=0, column=0, sticky="w")
+        self.check.grid(row=0, column=0, columnspan=2, sticky="w")
         names = ", ".join(_(DIAGNOSTIC_LABELS.get(key, key)) for key in self.diagnostics)
-        self.summary = ttk.Label(self, text=names, style="Muted.TLabel", wraplength=wraplength, justify="left")
+        self.summary = ttk.Label(self, text=names, style="Muted.TLabel", wraplength=wraplength - 150, justify="left")
         self.summary.grid(row=1, column=0, sticky="w", padx=(22, 0))
+        # Beside the summary rather than under it: the form must fit the window (window.WINDOW_HEIGHT).
         self.toggle = ttk.Button(self, text=_("What is sent?"), style="Link.TButton", command=self.toggle_details,
                                  cursor="hand2")
-        self.toggle.grid(row=2, column=0, sticky="w", padx=(22, 0))
+        self.toggle.grid(row=1, column=1, sticky="ne", padx=(12, 0))
         self.details = self._details_table()
         self.expanded = False
 
@@ -154,7 +155,7 @@ class DiagnosticsPreview(ttk.Frame):
         self.expanded = expanded
         if expanded:
             self.summary.grid_remove()
-            self.details.grid(row=3, column=0, sticky="ew", pady=(4, 0), padx=(22, 0))
+            self.details.grid(row=2, column=0, columnspan=2, sticky="ew", pady=(4, 0), padx=(22, 0))
             self.toggle.configure(text=_("Hide details"))
         else:
             self.details.grid_remove()

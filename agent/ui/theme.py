@@ -94,7 +94,7 @@ def apply_style(root: tk.Misc, palette: Palette, fonts: Fonts) -> ttk.Style:
               lightcolor=[("focus", SURFACE)])
     style.configure("Primary.TButton", background=palette.primary, foreground=palette.on_primary, font=fonts.heading,
                     bordercolor=palette.primary, lightcolor=palette.primary, darkcolor=palette.primary,
-                    focuscolor=palette.on_primary, padding=(20, 10))
+                    focuscolor=palette.on_primary, padding=(20, 8))
     style.map("Primary.TButton",
               background=[("disabled", DISABLED), ("pressed", palette.primary_pressed), ("active", palette.primary_active)],
               foreground=[("disabled", MUTED)],
