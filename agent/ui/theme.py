@@ -24,7 +24,7 @@ STATUS_COLOURS = {Status.NEW: WAITING, Status.PENDING: WAITING, Status.IN_PROGRE
                   Status.CLOSED: FINISHED, Status.EXPIRED: FINISHED, Progress.SENDING: MUTED, Progress.OFFLINE: WAITING}
 
 __all__ = ["BORDER", "DISABLED", "ERROR", "MUTED", "STATUS_COLOURS", "SURFACE", "TEXT", "WHITE", "Fonts", "Palette",
-           "TextPair", "apply_style", "make_fonts", "photo_image", "shade", "text_pairs", "valid_colour"]
+           "TextPair", "apply_style", "make_fonts", "named_copy", "photo_image", "shade", "text_pairs", "valid_colour"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,7 @@ def apply_style(root: tk.Misc, palette: Palette, fonts: Fonts) -> ttk.Style:
     style.configure("Field.TLabel", font=fonts.strong)
     style.configure("Muted.TLabel", foreground=MUTED, font=fonts.small)
     style.configure("Error.TLabel", foreground=ERROR, font=fonts.small)
+    style.configure("Notice.TLabel", foreground=TEXT, font=fonts.strong)
     style.configure("Surface.TLabel", background=SURFACE, foreground=MUTED, font=fonts.small)
     style.configure("Status.TLabel", font=fonts.heading)
     style.configure("TEntry", fieldbackground=WHITE, bordercolor=BORDER, lightcolor=WHITE, darkcolor=WHITE, padding=6)
@@ -134,6 +135,13 @@ def photo_image(root: tk.Misc, data: bytes, *, max_width: int, max_height: int) 
     if image.width() <= max_width and image.height() <= max_height:
         return image
     return _scaled(root, data, max_width, max_height) or _subsampled(image, max_width, max_height)
+
+
+def named_copy(root: tk.Misc, image: tk.PhotoImage, name: str) -> tk.PhotoImage:
+    """``image`` under a Tk name, so that other windows of the same Tk can show it by that name."""
+    copy = tk.PhotoImage(master=root, name=name)
+    copy.tk.call(copy.name, "copy", image.name)
+    return copy
 
 
 def _scaled(root: tk.Misc, data: bytes, max_width: int, max_height: int) -> tk.PhotoImage | None:

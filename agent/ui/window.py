@@ -16,7 +16,7 @@ from agent.i18n import N_, _
 from agent.request import Progress
 from agent.ui import STATUS_TEXTS, FormValues, WindowActions, normalise_code, theme
 from agent.ui.chat import ChatPane
-from agent.ui.dialogs import DiagnosticsPreview, ask_confirm
+from agent.ui.dialogs import LOGO_IMAGE, DiagnosticsPreview, ask_confirm
 from sosqueue.module_config import ModuleConfig
 from sosqueue.statuses import FINAL_STATUSES, Status
 
@@ -93,6 +93,7 @@ class HelpWindow:
         root.bind("<Return>", self._on_return)
         root.bind("<KP_Enter>", self._on_return)
         self._set_icon()
+        self.logo = self._named_logo()
         self._build_banner().grid(row=0, column=0, sticky="ew")
         self.form_page = self._build_form(diagnostics)
         self.request_page = self._build_request_page()
@@ -231,6 +232,16 @@ class HelpWindow:
             self._images.append(image)
             self.root.iconphoto(True, image)
 
+    def _named_logo(self) -> tk.PhotoImage | None:
+        """The module's logo at banner size, named for the About box (dialogs.LOGO_IMAGE)."""
+        data = self.config.assets.get("logo.png")
+        image = data and theme.photo_image(self.root, data, max_width=56, max_height=56)
+        if not image:
+            return None
+        logo = theme.named_copy(self.root, image, LOGO_IMAGE)
+        self._images.append(logo)
+        return logo
+
     def _build_banner(self) -> ttk.Frame:
         banner = ttk.Frame(self.root, style="Banner.TFrame")
         width = CONTENT_WIDTH + 2 * PAD
@@ -242,10 +253,8 @@ class HelpWindow:
             return banner
         inner = ttk.Frame(banner, style="Banner.TFrame", padding=(PAD, 18))
         inner.pack(fill="x")
-        logo_data = self.config.assets.get("logo.png")
-        logo = logo_data and theme.photo_image(self.root, logo_data, max_width=56, max_height=56)
+        logo = self.logo
         if logo:
-            self._images.append(logo)
             tk.Label(inner, image=logo, borderwidth=0, background=self.palette.primary).grid(
                 row=0, column=0, rowspan=2, padx=(0, 14))
         names_width = CONTENT_WIDTH - (70 if logo else 0)
