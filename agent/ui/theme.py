@@ -71,9 +71,10 @@ def apply_style(root: tk.Misc, palette: Palette, fonts: Fonts) -> ttk.Style:
     if "clam" in style.theme_names():
         style.theme_use("clam")  # the one built-in theme that lets buttons take the brand colour
     root.configure(background=WHITE)
-    _style_menus(root, palette)
+    _style_tk_widgets(root, palette)
     style.configure(".", background=WHITE, foreground=TEXT, font=fonts.body, bordercolor=BORDER,
-                    focuscolor=palette.primary)
+                    focuscolor=palette.primary, selectbackground=palette.primary, selectforeground=palette.on_primary)
+    style.map(".", foreground=[("disabled", MUTED)])
     style.configure("TFrame", background=WHITE)
     style.configure("Surface.TFrame", background=SURFACE)
     style.configure("Banner.TFrame", background=palette.primary)
@@ -117,12 +118,15 @@ def apply_style(root: tk.Misc, palette: Palette, fonts: Fonts) -> ttk.Style:
     return style
 
 
-def _style_menus(root: tk.Misc, palette: Palette) -> None:
-    """Menus made after this (the tray's fallback button has one) take the window's colours."""
-    for option, value in (("background", WHITE), ("foreground", TEXT), ("activeBackground", palette.primary),
-                          ("activeForeground", palette.on_primary), ("disabledForeground", MUTED),
-                          ("relief", "flat"), ("activeBorderWidth", 0)):
-        root.option_add(f"*Menu.{option}", value)
+def _style_tk_widgets(root: tk.Misc, palette: Palette) -> None:
+    """Classic Tk widgets made after this take the window's colours: menus (the tray's fallback
+    button has one) and selected text."""
+    for option, value in (("Menu.background", WHITE), ("Menu.foreground", TEXT),
+                          ("Menu.activeBackground", palette.primary), ("Menu.activeForeground", palette.on_primary),
+                          ("Menu.disabledForeground", MUTED), ("Menu.relief", "flat"), ("Menu.activeBorderWidth", 0),
+                          ("Text.selectBackground", palette.primary), ("Text.selectForeground", palette.on_primary),
+                          ("Text.inactiveSelectBackground", palette.primary)):
+        root.option_add(f"*{option}", value)
 
 
 def photo_image(root: tk.Misc, data: bytes, *, max_width: int, max_height: int) -> tk.PhotoImage | None:
