@@ -133,7 +133,6 @@ class HelpWindow:
         self.status_dot.configure(foreground=theme.STATUS_COLOURS.get(status, theme.TEXT))
         self.detail_label.configure(text=self._status_detail(status))
         self.code_hint.configure(text=_(CODE_HINTS.get(status, CODE_HINT)))
-        self._update_chat()
         if status in FINAL_STATUSES:
             self.hide_chat()
             self.set_connection("")
@@ -145,6 +144,7 @@ class HelpWindow:
         else:
             self.again_button.grid_remove()
             self.cancel_button.grid()
+            self._update_chat()  # a supporter on the request may bring the chat
 
     def show_chat(self) -> ChatPane:
         """Offer the chat pane under the request (the session sets where its messages go).
@@ -512,6 +512,8 @@ class HelpWindow:
         if isinstance(widget, ttk.Button):
             widget.invoke()
         elif widget is self.code_entry:
+            self.join()
+        elif self.view == "form" and self.joining():
             self.join()
         elif self.view == "form":
             self.submit()

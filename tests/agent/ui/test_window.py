@@ -11,6 +11,7 @@ import pytest
 
 from agent import i18n
 from agent.ui import FormValues, WindowActions, normalise_code
+from agent.ui.sharing import SharingIndicator
 from agent.ui.window import WELCOME_LINES, WINDOW_HEIGHT, WINDOW_WIDTH, HelpWindow, visible_texts
 from tests.agent.ui.support import needs_x_tools, pump
 from tests.support.modules import module_config
@@ -439,6 +440,10 @@ def every_state(window: HelpWindow):
     window.set_connection("reconnecting")
     window.show_notice("Cancelling did not work: the support server cannot be reached.")
     yield "in progress, long chat, reconnecting"
+    bar = SharingIndicator(window.root, window.config, on_stop=lambda: None)
+    bar.show_control("Alex", lambda: None)
+    yield "in progress, sharing, supporter in control"
+    bar.destroy()
     window.set_status("closed")
     yield "closed"
     window.set_status("expired")
