@@ -121,11 +121,12 @@ class Brand:
             return
         agent_colours = palette.Palette.from_colours(self.primary, self.on_primary, self.accent)
         for pair in palette.too_faint(agent_colours):
+            fix = f"choose another {pair.brand_key} colour or set" if pair.brand_key else "set"
             raise BrandError(
-                pair.brand_key,
+                pair.brand_key or "colours",
                 f"the agent would draw {pair.name} as {pair.text} on {pair.background}, a contrast of "
-                f"{pair.contrast:.2f}:1, below the WCAG minimum of {colors.MIN_TEXT_CONTRAST}:1; choose another "
-                f"{pair.brand_key} colour or set force_contrast = true",
+                f"{pair.contrast:.2f}:1, below the WCAG minimum of {colors.MIN_TEXT_CONTRAST}:1; {fix} "
+                "force_contrast = true",
             )
 
     @property

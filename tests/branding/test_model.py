@@ -109,7 +109,16 @@ def test_every_pair_the_agent_draws_is_checked_and_a_faint_one_is_refused_in_one
         Brand()
     message = str(raised.value)
     assert "\n" not in message
-    assert "helper text as #AAAAAA on #FFFFFF" in message and "2.32:1" in message and "force_contrast" in message
+    assert message.startswith("brand colours: the agent would draw helper text as #AAAAAA on #FFFFFF, a contrast of 2.32:1")
+    assert "force_contrast" in message
+
+
+def test_a_faint_pair_of_a_brand_colour_names_that_colour(monkeypatch):
+    """A pair drawn with a brand colour points at the setting to change."""
+    monkeypatch.setattr(palette, "readable_ink", lambda colour, background: colour)  # links as the primary itself
+    with pytest.raises(BrandError) as raised:
+        Brand(primary="#66A3FF")
+    assert raised.value.field == "primary" and "links as #66A3FF on #FFFFFF" in str(raised.value)
 
 
 def test_a_faint_agent_pair_is_accepted_when_forced(monkeypatch):
