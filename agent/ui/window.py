@@ -30,6 +30,7 @@ log = logging.getLogger("sosqueue.agent")
 WINDOW_WIDTH, WINDOW_HEIGHT = 500, 640
 PAD = 24
 CONTENT_WIDTH = WINDOW_WIDTH - 2 * PAD
+TEXT_WIDTH = CONTENT_WIDTH - 8  # wrapped text leaves room for the label's own padding, or its edge is cut off
 BANNER_HEIGHT = 80
 WELCOME_LINES = 3
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
@@ -244,7 +245,7 @@ class HelpWindow:
 
     def _build_banner(self) -> ttk.Frame:
         banner = ttk.Frame(self.root, style="Banner.TFrame")
-        width = CONTENT_WIDTH + 2 * PAD
+        width = WINDOW_WIDTH
         data = self.config.assets.get("banner.png")
         image = data and theme.photo_image(self.root, data, max_width=width, max_height=BANNER_HEIGHT)
         if image:
@@ -257,7 +258,7 @@ class HelpWindow:
         if logo:
             tk.Label(inner, image=logo, borderwidth=0, background=self.palette.primary).grid(
                 row=0, column=0, rowspan=2, padx=(0, 14))
-        names_width = CONTENT_WIDTH - (70 if logo else 0)
+        names_width = TEXT_WIDTH - (70 if logo else 0)
         ttk.Label(inner, text=self.config.brand.product, style="Banner.TLabel", wraplength=names_width).grid(
             row=0, column=1, sticky="w")
         if self.config.brand.company and self.config.brand.company != self.config.brand.product:
@@ -275,7 +276,7 @@ class HelpWindow:
         self.code_row = self._build_code_row(page)
         self.code_row.grid(row=0, sticky="new")
         self.code_row.grid_remove()
-        self.form_message = ttk.Label(page, text="", style="Error.TLabel", wraplength=CONTENT_WIDTH, justify="left")
+        self.form_message = ttk.Label(page, text="", style="Error.TLabel", wraplength=TEXT_WIDTH, justify="left")
         self.form_message.grid(row=1, sticky="w", pady=(8, 0))
         self.code_link = ttk.Button(page, text=_("I have a session code"), style="Link.TButton",
                                     command=self._toggle_code_row, cursor="hand2")
@@ -296,7 +297,7 @@ class HelpWindow:
         self._text_field(form, "description", _("What do you need help with?"), modes.description)
         self.diagnostics = None
         if diagnostics:
-            self.diagnostics = DiagnosticsPreview(form, diagnostics, wraplength=CONTENT_WIDTH - 30)
+            self.diagnostics = DiagnosticsPreview(form, diagnostics, wraplength=TEXT_WIDTH - 30)
             self.diagnostics.grid(sticky="ew", pady=(2, 10))
         self.submit_button = ttk.Button(form, text=_("Request help"), style="Primary.TButton", command=self.submit)
         self.submit_button.grid(sticky="ew", pady=(4, 0))
@@ -418,23 +419,23 @@ class HelpWindow:
         self.code_field.grid(row=0, column=0, sticky="ew")
         self.copy_button = ttk.Button(box, text=_("Copy"), command=self.copy_code, style="Small.TButton")
         self.copy_button.grid(row=0, column=1, padx=(10, 0))
-        self.code_hint = ttk.Label(page, text=_(CODE_HINT), style="Muted.TLabel", wraplength=CONTENT_WIDTH,
+        self.code_hint = ttk.Label(page, text=_(CODE_HINT), style="Muted.TLabel", wraplength=TEXT_WIDTH,
                                    justify="left")
         self.code_hint.grid(sticky="w", pady=(0, 14))
         status_row = ttk.Frame(page)
         status_row.grid(sticky="w")
         self.status_dot = ttk.Label(status_row, text="●", style="Status.TLabel")
         self.status_dot.pack(side="left", padx=(0, 8))
-        self.status_label = ttk.Label(status_row, text="", style="Status.TLabel", wraplength=CONTENT_WIDTH - 30,
+        self.status_label = ttk.Label(status_row, text="", style="Status.TLabel", wraplength=TEXT_WIDTH - 30,
                                       justify="left")
         self.status_label.pack(side="left")
-        self.detail_label = ttk.Label(page, text="", wraplength=CONTENT_WIDTH, justify="left")
+        self.detail_label = ttk.Label(page, text="", wraplength=TEXT_WIDTH, justify="left")
         self.detail_label.grid(sticky="w", pady=(8, 0))
-        self.connection_label = ttk.Label(page, text="", style="Muted.TLabel", wraplength=CONTENT_WIDTH,
+        self.connection_label = ttk.Label(page, text="", style="Muted.TLabel", wraplength=TEXT_WIDTH,
                                           justify="left")
         self.connection_label.grid(sticky="w", pady=(8, 0))
         self.connection_label.grid_remove()
-        self.notice_label = ttk.Label(page, text="", style="Error.TLabel", wraplength=CONTENT_WIDTH, justify="left")
+        self.notice_label = ttk.Label(page, text="", style="Error.TLabel", wraplength=TEXT_WIDTH, justify="left")
         self.notice_label.grid(sticky="w", pady=(8, 0))
         buttons = ttk.Frame(page)
         buttons.grid(sticky="e", pady=(12, 0))
@@ -444,7 +445,7 @@ class HelpWindow:
                                        command=lambda: self.show_form(clear=True))
         self.again_button.grid(row=0, column=1)
         # Last on the page, so Tab reaches the request's buttons first.
-        self.chat = ChatPane(page, self.palette, self.fonts, width=CONTENT_WIDTH, on_change=self._update_chat)
+        self.chat = ChatPane(page, self.palette, self.fonts, width=TEXT_WIDTH, on_change=self._update_chat)
         self.chat.grid(sticky="nsew", pady=(14, 0))
         page.rowconfigure(self.chat.grid_info()["row"], weight=1)
         self.chat.grid_remove()

@@ -395,7 +395,8 @@ def measured(root: tk.Tk) -> tuple[int, int]:
 
 
 def cut_off(root: tk.Misc) -> list[str]:
-    """Widgets on screen that stick out of their parent (Tk cuts them off there)."""
+    """Widgets on screen that stick out of their parent, or texts given less room than they need
+    (Tk cuts both off)."""
     found, stack = [], list(root.winfo_children())
     while stack:
         widget = stack.pop()
@@ -406,6 +407,9 @@ def cut_off(root: tk.Misc) -> list[str]:
         if (widget.winfo_rootx() + widget.winfo_width() > parent.winfo_rootx() + parent.winfo_width()
                 or widget.winfo_rooty() + widget.winfo_height() > parent.winfo_rooty() + parent.winfo_height()):
             found.append(f"{widget} ({_widget_text(widget)!r})")
+        elif _widget_text(widget) and isinstance(widget, (ttk.Label, ttk.Button, ttk.Checkbutton, tk.Label)) and (
+                widget.winfo_width() < widget.winfo_reqwidth() or widget.winfo_height() < widget.winfo_reqheight()):
+            found.append(f"{widget} ({_widget_text(widget)!r}) squeezed")
     return found
 
 
