@@ -51,10 +51,15 @@ def show_about(parent: tk.Misc, *, product: str, company: str, server_url: str, 
     The logo is the help window's (:data:`LOGO_IMAGE`, made by :class:`~agent.ui.window.HelpWindow`);
     without one the box shows the names alone. Return, Escape and Close dismiss it.
     """
-    dialog = tk.Toplevel(parent)
+    earlier = parent.children.get("about")
+    if earlier is not None:
+        earlier.destroy()  # one About box; the notice may have changed since
+    dialog = tk.Toplevel(parent, name="about")
     dialog.title(_("About {product}").format(product=product))
     dialog.configure(background=theme.WHITE)
     dialog.resizable(False, False)
+    if parent.winfo_viewable():
+        dialog.transient(parent)
     _about_banner(dialog, product, company).grid(row=0, column=0, sticky="ew")
     body = ttk.Frame(dialog, padding=(24, 16, 24, 16))
     body.grid(row=1, column=0, sticky="nsew")

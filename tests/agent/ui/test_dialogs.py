@@ -190,6 +190,15 @@ def test_the_about_box_shows_the_update_notice_and_return_closes_it(tk_root, hel
     assert not dialog.winfo_exists()
 
 
+def test_opening_about_again_keeps_one_box(tk_root, help_window):
+    first = show_about(tk_root, product="Acme Help", company="Acme Corp", server_url="https://help.example.com")
+    second = show_about(tk_root, product="Acme Help", company="Acme Corp", server_url="https://help.example.com",
+                        notice="New")
+    tk_root.update()
+    boxes = [child for child in tk_root.winfo_children() if child.winfo_class() == "Toplevel" and child.title().startswith("About")]
+    assert boxes == [second] and second is not first and "New" in _texts(second)
+
+
 def test_the_about_box_speaks_german(tk_root, help_window):
     i18n.use_language("de")
     dialog = show_about(tk_root, product="Acme Help", company="Acme Corp", server_url="https://help.example.com")
