@@ -195,7 +195,8 @@ def test_opening_about_again_keeps_one_box(tk_root, help_window):
     second = show_about(tk_root, product="Acme Help", company="Acme Corp", server_url="https://help.example.com",
                         notice="New")
     tk_root.update()
-    boxes = [child for child in tk_root.winfo_children() if child.winfo_class() == "Toplevel" and child.title().startswith("About")]
+    boxes = [child for child in tk_root.winfo_children()
+             if child.winfo_class() == "Toplevel" and child.title().startswith("About")]
     assert boxes == [second] and second is not first and "New" in _texts(second)
 
 
