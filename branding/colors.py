@@ -1,4 +1,5 @@
-"""Colour parsing and WCAG 2.x contrast maths for brand colours.
+"""Colour parsing and WCAG 2.x contrast maths for brand colours (the maths is the agent's own,
+:mod:`sosqueue.palette`, so that the builder and the agent agree on every ratio).
 
 Colours are kept as normalised ``#RRGGBB`` strings in the brand and as ``(r, g, b)``
 tuples while drawing.
@@ -6,14 +7,13 @@ tuples while drawing.
 
 import re
 
+from sosqueue import palette
+from sosqueue.palette import BLACK, MIN_TEXT_CONTRAST, NEAR_BLACK, WHITE
+
 RGB = tuple[int, int, int]
 
-#: WCAG 2.x minimum contrast for normal-size text (success criterion 1.4.3, level AA).
-MIN_TEXT_CONTRAST = 4.5
-
-WHITE = "#FFFFFF"
-NEAR_BLACK = "#111111"
-BLACK = "#000000"
+__all__ = ["BLACK", "MIN_TEXT_CONTRAST", "NAMED_COLORS", "NEAR_BLACK", "WHITE", "best_text_color", "contrast_ratio",
+           "mix", "normalize", "relative_luminance", "to_hex", "to_rgb"]
 
 #: The colour names a brand may use besides hex notation.
 NAMED_COLORS = {
@@ -67,36 +67,20 @@ def to_hex(rgb: RGB) -> str:
     return "#{:02X}{:02X}{:02X}".format(*rgb)
 
 
-def _linear(channel: int) -> float:
-    # sRGB transfer function as in WCAG 2.x; 0.04045 is the sRGB standard's threshold
-    # (WCAG 2.0 printed 0.03928, which gives the same result for 8-bit channels).
-    value = channel / 255
-    return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
-
-
 def relative_luminance(color: str) -> float:
     """Return the WCAG 2.x relative luminance of a colour, from 0 (black) to 1 (white)."""
-    red, green, blue = (_linear(channel) for channel in to_rgb(color))
-    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    return palette.relative_luminance(normalize(color))
 
 
 def contrast_ratio(foreground: str, background: str) -> float:
     """Return the WCAG 2.x contrast ratio of two colours, from 1 to 21 (order does not matter)."""
-    darker, lighter = sorted((relative_luminance(foreground), relative_luminance(background)))
-    return (lighter + 0.05) / (darker + 0.05)
+    return palette.contrast_ratio(normalize(foreground), normalize(background))
 
 
 def best_text_color(background: str) -> str:
-    """Return white or near-black, whichever reads better on ``background``.
-
-    Near-black is softer than black, but on a few mid-tone backgrounds neither it nor
-    white reaches :data:`MIN_TEXT_CONTRAST`; pure black always does, so it is used then.
-    """
-    def contrast(candidate: str) -> float:
-        return contrast_ratio(candidate, background)
-
-    best = max((WHITE, NEAR_BLACK), key=contrast)
-    return best if contrast(best) >= MIN_TEXT_CONTRAST else max((WHITE, BLACK), key=contrast)
+    """Return white or near-black, whichever reads better on ``background`` (black when neither reaches
+    :data:`MIN_TEXT_CONTRAST`)."""
+    return palette.readable_text(normalize(background))
 
 
 def mix(color: str, other: str, amount: float) -> str:

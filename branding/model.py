@@ -16,7 +16,7 @@ from typing import Any, Iterator, Mapping
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from branding import colors
-from sosqueue import module_config
+from sosqueue import module_config, palette
 from sosqueue.module_config import DEFAULT_ACCENT, DEFAULT_PRIMARY, LANGUAGES
 from sosqueue.platforms import FILE_NAME_UNSAFE
 
@@ -65,7 +65,8 @@ class Brand:
     :param welcome: the text above the request form; empty means the agent's built-in text.
     :param waiting: the text while the customer waits; empty means the agent's built-in text.
     :param language: ``auto`` (the customer's system language), ``en`` or ``de``.
-    :param force_contrast: accept text on the primary colour below the WCAG 4.5:1 minimum.
+    :param force_contrast: accept text below the WCAG 4.5:1 minimum: on the primary colour, and in any
+        other pair the agent draws with the brand's colours (:func:`sosqueue.palette.text_pairs`).
     :raises BrandError: for the first invalid setting.
     """
 
@@ -96,6 +97,7 @@ class Brand:
             self._check_contrast()
         else:
             self._set("on_primary", None)
+        self._check_agent_colours()
         self._set("logo", Path(self.logo).expanduser() if self.logo else DEFAULT_LOGO)
         self._set("_logo_image", load_logo(self.logo))
 
@@ -111,6 +113,20 @@ class Brand:
                 f"text {self.on_primary} on {self.primary} has a contrast of {ratio:.2f}:1, below the "
                 f"WCAG minimum of {colors.MIN_TEXT_CONTRAST}:1; use {suggestion}, leave on_primary out "
                 "to pick one automatically, or set force_contrast = true",
+            )
+
+    def _check_agent_colours(self) -> None:
+        """Every text/background pair the agent draws with this brand's colours reaches the minimum."""
+        if self.force_contrast:
+            return
+        agent_colours = palette.Palette.from_colours(self.primary, self.on_primary, self.accent)
+        for pair in palette.too_faint(agent_colours):
+            fix = f"choose another {pair.brand_key} colour or set" if pair.brand_key else "set"
+            raise BrandError(
+                pair.brand_key or "colours",
+                f"the agent would draw {pair.name} as {pair.text} on {pair.background}, a contrast of "
+                f"{pair.contrast:.2f}:1, below the WCAG minimum of {colors.MIN_TEXT_CONTRAST}:1; {fix} "
+                "force_contrast = true",
             )
 
     @property

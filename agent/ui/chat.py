@@ -28,22 +28,29 @@ class ChatPane(ttk.Frame):
 
     :param on_send: called with the customer's text; returns False when it could not be sent
         (not connected), and the text then stays in the input.
+    :param on_change: called when messages come or go or the connection changes (the window
+        decides from that whether there is a chat to show).
     """
 
     def __init__(self, parent: tk.Misc, palette: theme.Palette, fonts: theme.Fonts, *,
-                 on_send: Callable[[str], bool] = lambda text: False, width: int = 440):
+                 on_send: Callable[[str], bool] = lambda text: False, width: int = 440,
+                 on_change: Callable[[], None] = lambda: None):
         super().__init__(parent)
         self.on_send = on_send
+        self.on_change = on_change
         self.messages: list[dict] = []  # what is shown, for the state hooks: from, name, text
+        self.connected = False
         self.columnconfigure(0, weight=1)
+        self.rowconfigure(1, weight=1)
         ttk.Label(self, text=_("Chat with your supporter"), style="Field.TLabel").grid(
             row=0, column=0, columnspan=2, sticky="w", pady=(0, 4))
-        self.history = tk.Text(self, height=7, width=48, wrap="word", font=fonts.body, relief="flat",
+        # Three lines requested; it grows into the room the window has (see window.WINDOW_HEIGHT).
+        self.history = tk.Text(self, height=3, width=40, wrap="word", font=fonts.body, relief="flat",
                                highlightthickness=1, highlightbackground=theme.BORDER,
                                highlightcolor=theme.BORDER, padx=8, pady=6, foreground=theme.TEXT,
                                background=theme.SURFACE, takefocus=0, cursor="arrow")
-        self.history.grid(row=1, column=0, columnspan=2, sticky="ew")
-        self.history.tag_configure("expert", foreground=palette.primary, font=fonts.strong)
+        self.history.grid(row=1, column=0, columnspan=2, sticky="nsew")
+        self.history.tag_configure("expert", foreground=palette.link, font=fonts.strong)
         self.history.tag_configure("customer", foreground=theme.TEXT, font=fonts.strong)
         self.history.tag_configure("note", foreground=theme.MUTED, font=fonts.small)
         self.history.configure(state="disabled")
@@ -78,11 +85,13 @@ class ChatPane(ttk.Frame):
             return
         self.messages.append({"from": sender, "name": name, "text": text})
         self._append((f"{name}: ", sender), (text + "\n", ""))
+        self.on_change()
 
     def add_note(self, text: str) -> None:
         """A line about the session (someone joined, sharing stopped), not from a person."""
         self.messages.append({"from": "note", "name": "", "text": text})
         self._append((text + "\n", "note"))
+        self.on_change()
 
     def clear(self) -> None:
         """An empty conversation (a new request's session)."""
@@ -92,14 +101,17 @@ class ChatPane(ttk.Frame):
         self.history.configure(state="disabled")
         self.entry.delete(0, "end")
         self.problem.configure(text="")
+        self.on_change()
 
     def set_connected(self, connected: bool) -> None:
         """Typing makes sense only while the session channel is up."""
+        self.connected = connected
         state = ["!disabled"] if connected else ["disabled"]
         self.entry.state(state)
         self.send_button.state(state)
         if connected:
             self.problem.configure(text="")
+        self.on_change()
 
     def _append(self, *parts: tuple[str, str]) -> None:
         self.history.configure(state="normal")

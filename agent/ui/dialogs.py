@@ -11,6 +11,10 @@ from agent.ui import theme
 
 log = logging.getLogger("sosqueue.agent")
 
+#: The Tk image name of the module's logo, for every window of the agent to show.
+LOGO_IMAGE = "sosqueue-logo"
+ABOUT_WIDTH = 380
+
 # The diagnostics keys (agent.diagnostics.collect) in the words the customer reads.
 DIAGNOSTIC_LABELS = {
     "os": "Operating system",
@@ -40,17 +44,51 @@ def show_error(message: str, *, parent: tk.Misc | None = None, title: str | None
             parent.destroy()
 
 
-def show_about(parent: tk.Misc, *, product: str, company: str, server_url: str, notice: str = "") -> None:
+def show_about(parent: tk.Misc, *, product: str, company: str, server_url: str, notice: str = "") -> tk.Toplevel:
     """Who provides this support module, its version and the support server it talks to
-    (and ``notice``, e.g. that IT has a newer version)."""
-    text = "\n".join([
-        product,
-        _("Provided by {company}").format(company=company),
-        _("Support module version {version}").format(version=__version__),
-        _("Support server: {url}").format(url=server_url),
-        *([notice] if notice else []),
-    ])
-    messagebox.showinfo(_("About {product}").format(product=product), text, parent=parent)
+    (and ``notice``, e.g. that IT has a newer version), under the brand's logo and colours.
+
+    The logo is the help window's (:data:`LOGO_IMAGE`, made by :class:`~agent.ui.window.HelpWindow`);
+    without one the box shows the names alone. Return, Escape and Close dismiss it.
+    """
+    earlier = parent.children.get("about")
+    if earlier is not None:
+        earlier.destroy()  # one About box; the notice may have changed since
+    dialog = tk.Toplevel(parent, name="about")
+    dialog.title(_("About {product}").format(product=product))
+    dialog.configure(background=theme.WHITE)
+    dialog.resizable(False, False)
+    if parent.winfo_viewable():
+        dialog.transient(parent)
+    _about_banner(dialog, product, company).grid(row=0, column=0, sticky="ew")
+    body = ttk.Frame(dialog, padding=(24, 16, 24, 16))
+    body.grid(row=1, column=0, sticky="nsew")
+    lines = [_("Provided by {company}").format(company=company),
+             _("Support module version {version}").format(version=__version__),
+             _("Support server: {url}").format(url=server_url)]
+    for line in lines:
+        ttk.Label(body, text=line, wraplength=ABOUT_WIDTH, justify="left").grid(sticky="w", pady=(0, 4))
+    if notice:
+        ttk.Label(body, text=notice, style="Notice.TLabel", wraplength=ABOUT_WIDTH, justify="left").grid(
+            sticky="w", pady=(8, 0))
+    close = ttk.Button(body, text=_("Close"), command=dialog.destroy)
+    close.grid(sticky="e", pady=(16, 0))
+    for key in ("<Return>", "<KP_Enter>", "<Escape>"):
+        dialog.bind(key, lambda event: dialog.destroy())
+    close.focus_set()
+    _centre_over(dialog, parent)
+    return dialog
+
+
+def _about_banner(dialog: tk.Toplevel, product: str, company: str) -> ttk.Frame:
+    banner = ttk.Frame(dialog, style="Banner.TFrame", padding=(24, 16))
+    if LOGO_IMAGE in dialog.image_names():
+        ttk.Label(banner, image=LOGO_IMAGE, style="Banner.TLabel").grid(row=0, column=0, rowspan=2, padx=(0, 14))
+    ttk.Label(banner, text=product, style="Banner.TLabel", wraplength=ABOUT_WIDTH - 70).grid(row=0, column=1, sticky="w")
+    if company and company != product:
+        ttk.Label(banner, text=company, style="BannerSmall.TLabel", wraplength=ABOUT_WIDTH - 70).grid(
+            row=1, column=1, sticky="w")
+    return banner
 
 
 def ask_confirm(parent: tk.Misc, *, title: str, message: str, confirm: str, keep: str,
@@ -127,13 +165,14 @@ class DiagnosticsPreview(ttk.Frame):
         self.send = tk.BooleanVar(master=self, value=True)
         self.columnconfigure(0, weight=1)
         self.check = ttk.Checkbutton(self, text=_("Send details about this computer"), variable=self.send)
-        self.check.grid(row=0, column=0, sticky="w")
+        self.check.grid(row=0, column=0, columnspan=2, sticky="w")
         names = ", ".join(_(DIAGNOSTIC_LABELS.get(key, key)) for key in self.diagnostics)
-        self.summary = ttk.Label(self, text=names, style="Muted.TLabel", wraplength=wraplength, justify="left")
+        self.summary = ttk.Label(self, text=names, style="Muted.TLabel", wraplength=wraplength - 150, justify="left")
         self.summary.grid(row=1, column=0, sticky="w", padx=(22, 0))
+        # Beside the summary rather than under it: the form must fit the window (window.WINDOW_HEIGHT).
         self.toggle = ttk.Button(self, text=_("What is sent?"), style="Link.TButton", command=self.toggle_details,
                                  cursor="hand2")
-        self.toggle.grid(row=2, column=0, sticky="w", padx=(22, 0))
+        self.toggle.grid(row=1, column=1, sticky="ne", padx=(12, 0))
         self.details = self._details_table()
         self.expanded = False
 
@@ -154,7 +193,7 @@ class DiagnosticsPreview(ttk.Frame):
         self.expanded = expanded
         if expanded:
             self.summary.grid_remove()
-            self.details.grid(row=3, column=0, sticky="ew", pady=(4, 0), padx=(22, 0))
+            self.details.grid(row=2, column=0, columnspan=2, sticky="ew", pady=(4, 0), padx=(22, 0))
             self.toggle.configure(text=_("Hide details"))
         else:
             self.details.grid_remove()

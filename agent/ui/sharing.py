@@ -21,7 +21,7 @@ class SharingIndicator:
     """
 
     def __init__(self, parent: tk.Misc, config: ModuleConfig, *, on_stop: Callable[[], None]):
-        palette = theme.Palette.from_brand(config.brand)
+        self.palette = palette = theme.Palette.from_brand(config.brand)
         self.fonts = theme.make_fonts(parent)  # kept: Tk forgets fonts nobody references
         self._on_stop = on_stop
         self._stopped = False
@@ -31,10 +31,10 @@ class SharingIndicator:
         self.window.withdraw()  # shown once it has its place, so it never flashes in a corner
         self.window.overrideredirect(True)
         self.window.attributes("-topmost", True)
-        tk.Label(self.window, text="●", background=colour, foreground=theme.WHITE, font=self.fonts.heading).pack(
+        tk.Label(self.window, text="●", background=colour, foreground=palette.on_accent, font=self.fonts.heading).pack(
             side="left", padx=(0, 8))
         self.label = tk.Label(self.window, text=_("Your screen is being shared"), background=colour,
-                              foreground=theme.WHITE, font=self.fonts.strong)
+                              foreground=palette.on_accent, font=self.fonts.strong)
         self.label.pack(side="left")
         self.stop_button = self._button(self.window, _("Stop sharing"), self.stop)
         self.stop_button.pack(side="left", padx=(16, 0))
@@ -45,13 +45,13 @@ class SharingIndicator:
         """The control part, packed only while an expert is in control. It is hidden, never destroyed:
         Tk (8.6 on X11) may crash later when a frame is destroyed while the pointer is over it."""
         self.control_row = tk.Frame(self.window, background=self.colour)
-        self.control_label = tk.Label(self.control_row, background=self.colour, foreground=theme.WHITE,
+        self.control_label = tk.Label(self.control_row, background=self.colour, foreground=self.palette.on_accent,
                                       font=self.fonts.heading)
         self.control_label.pack(side="left")
         self.take_back_button = self._button(self.control_row, _("Take back control"), self.take_back)
         self.take_back_button.pack(side="left", padx=(12, 0))
         self.keys_label = tk.Label(self.control_row, text=TAKE_BACK_LABEL, background=self.colour,
-                                   foreground=theme.WHITE, font=self.fonts.strong)
+                                   foreground=self.palette.on_accent, font=self.fonts.strong)
         self.keys_label.pack(side="left", padx=(8, 0))
 
     def show_control(self, expert: str, on_take_back: Callable[[], None]) -> None:
@@ -92,8 +92,8 @@ class SharingIndicator:
     def _button(self, parent: tk.Misc, text: str, command: Callable[[], None]) -> tk.Button:
         return tk.Button(
             parent, text=text, command=command, cursor="hand2", relief="flat",
-            background=theme.WHITE, foreground=self.colour, activebackground=theme.SURFACE,
-            activeforeground=self.colour, font=self.fonts.strong, padx=12, pady=3, borderwidth=0,
+            background=theme.WHITE, foreground=self.palette.accent_ink, activebackground=theme.SURFACE,
+            activeforeground=self.palette.accent_ink, font=self.fonts.strong, padx=12, pady=3, borderwidth=0,
             highlightthickness=0,
         )
 

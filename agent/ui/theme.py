@@ -1,4 +1,8 @@
-"""The help window's look: the brand's colours on a calm white page, fonts and images."""
+"""The help window's look: the brand's colours on a calm white page, fonts and images.
+
+The colours and every text/background pair drawn with them come from :mod:`sosqueue.palette`,
+where the builder checks their contrast too; a widget takes its colours from there, never its own.
+"""
 
 import base64
 import io
@@ -10,45 +14,17 @@ from dataclasses import dataclass
 from tkinter import ttk
 
 from agent.request import Progress
-from sosqueue.module_config import Brand
+from sosqueue.palette import (BORDER, CONNECTED, DISABLED, ERROR, FINISHED, MUTED, SURFACE, TEXT, WAITING, WHITE,
+                              Palette, TextPair, shade, text_pairs, valid_colour)
 from sosqueue.statuses import Status
 
 log = logging.getLogger("sosqueue.agent")
 
-WHITE = "#FFFFFF"
-SURFACE = "#F3F5F8"  # the box around the session code
-TEXT = "#1F2933"
-MUTED = "#5B6776"
-BORDER = "#CCD3DD"
-ERROR = "#B3261E"
-WAITING = "#B26A00"
-CONNECTED = "#1E7F3C"
-FINISHED = "#5B6776"
-
 STATUS_COLOURS = {Status.NEW: WAITING, Status.PENDING: WAITING, Status.IN_PROGRESS: CONNECTED,
                   Status.CLOSED: FINISHED, Status.EXPIRED: FINISHED, Progress.SENDING: MUTED, Progress.OFFLINE: WAITING}
 
-
-@dataclass(frozen=True)
-class Palette:
-    """The brand colours the window uses, with derived shades for hover and press."""
-
-    primary: str
-    on_primary: str
-    accent: str
-    primary_active: str
-    primary_pressed: str
-
-    @classmethod
-    def from_brand(cls, brand: Brand) -> "Palette":
-        primary = valid_colour(brand.primary, "#0B5FFF")
-        return cls(
-            primary=primary,
-            on_primary=valid_colour(brand.on_primary, WHITE),
-            accent=valid_colour(brand.accent, "#E5262A"),
-            primary_active=shade(primary, 0.88),
-            primary_pressed=shade(primary, 0.76),
-        )
+__all__ = ["BORDER", "DISABLED", "ERROR", "MUTED", "STATUS_COLOURS", "SURFACE", "TEXT", "WHITE", "Fonts", "Palette",
+           "TextPair", "apply_style", "make_fonts", "named_copy", "photo_image", "shade", "text_pairs", "valid_colour"]
 
 
 @dataclass(frozen=True)
@@ -60,29 +36,6 @@ class Fonts:
     title: tkfont.Font
     code: tkfont.Font
     link: tkfont.Font
-
-
-def valid_colour(value: str, fallback: str) -> str:
-    """``#RRGGBB`` as given, or ``fallback`` when the module carries something else."""
-    text = (value or "").strip()
-    if len(text) == 7 and text.startswith("#"):
-        try:
-            int(text[1:], 16)
-            return text.upper()
-        except ValueError:
-            pass
-    log.warning("ignored the colour %r; using %s", value, fallback)
-    return fallback
-
-
-def shade(colour: str, factor: float) -> str:
-    """``colour`` darkened (factor < 1) or lightened towards white (factor > 1)."""
-    red, green, blue = (int(colour[index:index + 2], 16) for index in (1, 3, 5))
-    if factor <= 1:
-        parts = (round(part * factor) for part in (red, green, blue))
-    else:
-        parts = (round(part + (255 - part) * (factor - 1)) for part in (red, green, blue))
-    return "#" + "".join(f"{min(255, max(0, part)):02X}" for part in parts)
 
 
 def make_fonts(root: tk.Misc) -> Fonts:
@@ -118,8 +71,10 @@ def apply_style(root: tk.Misc, palette: Palette, fonts: Fonts) -> ttk.Style:
     if "clam" in style.theme_names():
         style.theme_use("clam")  # the one built-in theme that lets buttons take the brand colour
     root.configure(background=WHITE)
+    _style_tk_widgets(root, palette)
     style.configure(".", background=WHITE, foreground=TEXT, font=fonts.body, bordercolor=BORDER,
-                    focuscolor=palette.primary)
+                    focuscolor=palette.primary, selectbackground=palette.primary, selectforeground=palette.on_primary)
+    style.map(".", foreground=[("disabled", MUTED)])
     style.configure("TFrame", background=WHITE)
     style.configure("Surface.TFrame", background=SURFACE)
     style.configure("Banner.TFrame", background=palette.primary)
@@ -130,6 +85,7 @@ def apply_style(root: tk.Misc, palette: Palette, fonts: Fonts) -> ttk.Style:
     style.configure("Field.TLabel", font=fonts.strong)
     style.configure("Muted.TLabel", foreground=MUTED, font=fonts.small)
     style.configure("Error.TLabel", foreground=ERROR, font=fonts.small)
+    style.configure("Notice.TLabel", foreground=TEXT, font=fonts.strong)
     style.configure("Surface.TLabel", background=SURFACE, foreground=MUTED, font=fonts.small)
     style.configure("Status.TLabel", font=fonts.heading)
     style.configure("TEntry", fieldbackground=WHITE, bordercolor=BORDER, lightcolor=WHITE, darkcolor=WHITE, padding=6)
@@ -140,9 +96,9 @@ def apply_style(root: tk.Misc, palette: Palette, fonts: Fonts) -> ttk.Style:
               lightcolor=[("focus", SURFACE)])
     style.configure("Primary.TButton", background=palette.primary, foreground=palette.on_primary, font=fonts.heading,
                     bordercolor=palette.primary, lightcolor=palette.primary, darkcolor=palette.primary,
-                    focuscolor=palette.on_primary, padding=(20, 10))
+                    focuscolor=palette.on_primary, padding=(20, 8))
     style.map("Primary.TButton",
-              background=[("disabled", BORDER), ("pressed", palette.primary_pressed), ("active", palette.primary_active)],
+              background=[("disabled", DISABLED), ("pressed", palette.primary_pressed), ("active", palette.primary_active)],
               foreground=[("disabled", MUTED)],
               bordercolor=[("focus", palette.primary_pressed)],
               lightcolor=[("pressed", palette.primary_pressed), ("active", palette.primary_active)],
@@ -152,14 +108,25 @@ def apply_style(root: tk.Misc, palette: Palette, fonts: Fonts) -> ttk.Style:
     style.map("TButton", background=[("pressed", SURFACE), ("active", SURFACE)],
               bordercolor=[("focus", palette.primary)])
     style.configure("Small.TButton", padding=(10, 5))
-    style.configure("Link.TButton", background=WHITE, foreground=palette.primary, font=fonts.link, borderwidth=0,
+    style.configure("Link.TButton", background=WHITE, foreground=palette.link, font=fonts.link, borderwidth=0,
                     bordercolor=WHITE, lightcolor=WHITE, darkcolor=WHITE, padding=(0, 2), focuscolor=palette.primary)
     style.map("Link.TButton", background=[("active", WHITE), ("pressed", WHITE)],
-              foreground=[("active", palette.primary_pressed)])
+              foreground=[("active", palette.link_active)])
     style.configure("TCheckbutton", background=WHITE, foreground=TEXT, indicatorbackground=WHITE,
                     indicatorforeground=palette.primary, focuscolor=palette.primary)
     style.map("TCheckbutton", background=[("active", WHITE)], indicatorbackground=[("pressed", SURFACE)])
     return style
+
+
+def _style_tk_widgets(root: tk.Misc, palette: Palette) -> None:
+    """Classic Tk widgets made after this take the window's colours: menus (the tray's fallback
+    button has one) and selected text."""
+    for option, value in (("Menu.background", WHITE), ("Menu.foreground", TEXT),
+                          ("Menu.activeBackground", palette.primary), ("Menu.activeForeground", palette.on_primary),
+                          ("Menu.disabledForeground", MUTED), ("Menu.relief", "flat"), ("Menu.activeBorderWidth", 0),
+                          ("Text.selectBackground", palette.primary), ("Text.selectForeground", palette.on_primary),
+                          ("Text.inactiveSelectBackground", palette.primary)):
+        root.option_add(f"*{option}", value)
 
 
 def photo_image(root: tk.Misc, data: bytes, *, max_width: int, max_height: int) -> tk.PhotoImage | None:
@@ -172,6 +139,13 @@ def photo_image(root: tk.Misc, data: bytes, *, max_width: int, max_height: int) 
     if image.width() <= max_width and image.height() <= max_height:
         return image
     return _scaled(root, data, max_width, max_height) or _subsampled(image, max_width, max_height)
+
+
+def named_copy(root: tk.Misc, image: tk.PhotoImage, name: str) -> tk.PhotoImage:
+    """``image`` under a Tk name, so that other windows of the same Tk can show it by that name."""
+    copy = tk.PhotoImage(master=root, name=name)
+    copy.tk.call(copy.name, "copy", image.name)
+    return copy
 
 
 def _scaled(root: tk.Misc, data: bytes, max_width: int, max_height: int) -> tk.PhotoImage | None:

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from tkinter import ttk
 
-from agent.i18n import _
+from agent.i18n import N_, _
 from agent.request import Progress
 from agent.ui import STATUS_TEXTS, FormValues, WindowActions, normalise_code, theme
 from agent.ui.chat import ChatPane
-from agent.ui.dialogs import DiagnosticsPreview, ask_confirm
+from agent.ui.dialogs import LOGO_IMAGE, DiagnosticsPreview, ask_confirm
 from sosqueue.module_config import ModuleConfig
 from sosqueue.statuses import FINAL_STATUSES, Status
 
@@ -24,11 +24,26 @@ __all__ = ["FormValues", "HelpWindow", "WindowActions", "normalise_code", "visib
 
 log = logging.getLogger("sosqueue.agent")
 
-CONTENT_WIDTH = 440
+# One size in every state, so the window never jumps and always fits a 1366×768 laptop: 640 px
+# plus a title bar (about 30 px on Windows, up to 46 px on Linux desktops) stays under 700 px,
+# which leaves room for a 40 px panel. The description box and the chat take what is left over.
+WINDOW_WIDTH, WINDOW_HEIGHT = 500, 640
 PAD = 24
+CONTENT_WIDTH = WINDOW_WIDTH - 2 * PAD
+TEXT_WIDTH = CONTENT_WIDTH - 8  # wrapped text leaves room for the label's own padding, or its edge is cut off
+BANNER_HEIGHT = 80
+WELCOME_LINES = 3
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 LIMITS = {"name": 100, "email": 254, "description": 4000}  # what the queue accepts
 WAITING = frozenset({Status.NEW, Status.PENDING, Progress.SENDING, Progress.OFFLINE})
+# What the line under the session code says, by status (translated when shown).
+CODE_HINTS = {
+    Progress.SENDING: N_("Your session code appears here once your request has arrived."),
+    Progress.OFFLINE: N_("You will get a session code once your request has been sent."),
+    Status.CLOSED: N_("This session code is no longer valid."),
+    Status.EXPIRED: N_("This session code is no longer valid."),
+}
+CODE_HINT = N_("Tell this code to your supporter when they ask for it.")
 
 
 @dataclass(frozen=True)
@@ -70,17 +85,21 @@ class HelpWindow:
         self.code = ""
         self._images: list[tk.PhotoImage] = []  # Tk forgets images nobody references
         self._placed = False
+        self._chat_offered = False
         root.title(window_title(config))
+        root.geometry(f"{WINDOW_WIDTH}x{WINDOW_HEIGHT}")
         root.resizable(False, False)
         root.protocol("WM_DELETE_WINDOW", actions.close)
         root.bind("<Escape>", lambda event: actions.close())
         root.bind("<Return>", self._on_return)
         root.bind("<KP_Enter>", self._on_return)
         self._set_icon()
+        self.logo = self._named_logo()
         self._build_banner().grid(row=0, column=0, sticky="ew")
         self.form_page = self._build_form(diagnostics)
         self.request_page = self._build_request_page()
         root.columnconfigure(0, weight=1)
+        root.rowconfigure(1, weight=1)
 
     # -- what the app calls ------------------------------------------------------------------
 
@@ -114,6 +133,7 @@ class HelpWindow:
                                     foreground=theme.STATUS_COLOURS.get(status, theme.TEXT))
         self.status_dot.configure(foreground=theme.STATUS_COLOURS.get(status, theme.TEXT))
         self.detail_label.configure(text=self._status_detail(status))
+        self.code_hint.configure(text=_(CODE_HINTS.get(status, CODE_HINT)))
         if status in FINAL_STATUSES:
             self.hide_chat()
             self.set_connection("")
@@ -125,15 +145,31 @@ class HelpWindow:
         else:
             self.again_button.grid_remove()
             self.cancel_button.grid()
+            self._update_chat()  # a supporter on the request may bring the chat
 
     def show_chat(self) -> ChatPane:
-        """The chat pane under the request (the session sets where its messages go)."""
-        if not self.chat.winfo_manager():
-            self.chat.grid()
+        """Offer the chat pane under the request (the session sets where its messages go).
+
+        It is on screen only once there is a chat: a message, or a supporter on the request while
+        the session is connected; until then the waiting screen stays calm.
+        """
+        self._chat_offered = True
+        self._update_chat()
         return self.chat
 
     def hide_chat(self) -> None:
-        self.chat.grid_remove()
+        self._chat_offered = False
+        self._update_chat()
+
+    def chat_shown(self) -> bool:
+        return bool(self.chat.winfo_manager())
+
+    def _update_chat(self) -> None:
+        chatting = self.chat.messages or (self.chat.connected and self.status == Status.IN_PROGRESS)
+        if self._chat_offered and chatting and self.status not in FINAL_STATUSES:
+            self.chat.grid()
+        else:
+            self.chat.grid_remove()
 
     def set_connection(self, state: str) -> None:
         """How the session channel is doing, in words when the customer should know ("" hides it)."""
@@ -197,53 +233,103 @@ class HelpWindow:
             self._images.append(image)
             self.root.iconphoto(True, image)
 
+    def _named_logo(self) -> tk.PhotoImage | None:
+        """The module's logo at banner size, named for the About box (dialogs.LOGO_IMAGE)."""
+        data = self.config.assets.get("logo.png")
+        image = data and theme.photo_image(self.root, data, max_width=56, max_height=56)
+        if not image:
+            return None
+        logo = theme.named_copy(self.root, image, LOGO_IMAGE)
+        self._images.append(logo)
+        return logo
+
     def _build_banner(self) -> ttk.Frame:
         banner = ttk.Frame(self.root, style="Banner.TFrame")
-        width = CONTENT_WIDTH + 2 * PAD
+        width = WINDOW_WIDTH
         data = self.config.assets.get("banner.png")
-        image = data and theme.photo_image(self.root, data, max_width=width, max_height=180)
+        image = data and theme.photo_image(self.root, data, max_width=width, max_height=BANNER_HEIGHT)
         if image:
             self._images.append(image)
             tk.Label(banner, image=image, borderwidth=0, background=self.palette.primary).pack(fill="x")
             return banner
         inner = ttk.Frame(banner, style="Banner.TFrame", padding=(PAD, 18))
         inner.pack(fill="x")
-        logo_data = self.config.assets.get("logo.png")
-        logo = logo_data and theme.photo_image(self.root, logo_data, max_width=56, max_height=56)
+        logo = self.logo
         if logo:
-            self._images.append(logo)
             tk.Label(inner, image=logo, borderwidth=0, background=self.palette.primary).grid(
                 row=0, column=0, rowspan=2, padx=(0, 14))
-        ttk.Label(inner, text=self.config.brand.product, style="Banner.TLabel").grid(row=0, column=1, sticky="w")
+        names_width = TEXT_WIDTH - (70 if logo else 0)
+        ttk.Label(inner, text=self.config.brand.product, style="Banner.TLabel", wraplength=names_width).grid(
+            row=0, column=1, sticky="w")
         if self.config.brand.company and self.config.brand.company != self.config.brand.product:
-            ttk.Label(inner, text=self.config.brand.company, style="BannerSmall.TLabel").grid(row=1, column=1, sticky="w")
+            ttk.Label(inner, text=self.config.brand.company, style="BannerSmall.TLabel", wraplength=names_width).grid(
+                row=1, column=1, sticky="w")
         return banner
 
     def _build_form(self, diagnostics: dict | None) -> ttk.Frame:
-        page = ttk.Frame(self.root, padding=(PAD, 20, PAD, PAD))
-        page.columnconfigure(0, weight=1, minsize=CONTENT_WIDTH)
+        """The request form, or (after "I have a session code") the code to join instead."""
+        page = ttk.Frame(self.root, padding=(PAD, 16, PAD, 16))
+        page.columnconfigure(0, weight=1)
+        page.rowconfigure(0, weight=1)
+        self.request_form = self._build_request_form(page, diagnostics)
+        self.request_form.grid(row=0, sticky="nsew")
+        self.code_row = self._build_code_row(page)
+        self.code_row.grid(row=0, sticky="new")
+        self.code_row.grid_remove()
+        self.form_message = ttk.Label(page, text="", style="Error.TLabel", wraplength=TEXT_WIDTH, justify="left")
+        self.form_message.grid(row=1, sticky="w", pady=(8, 0))
+        self.code_link = ttk.Button(page, text=_("I have a session code"), style="Link.TButton",
+                                    command=self._toggle_code_row, cursor="hand2")
+        self.code_link.grid(row=2, sticky="w", pady=(4, 0))
+        return page
+
+    def _build_request_form(self, page: ttk.Frame, diagnostics: dict | None) -> ttk.Frame:
+        form = ttk.Frame(page)
+        form.columnconfigure(0, weight=1)
         welcome = self.config.brand.welcome or _(
             "Tell us briefly what the problem is, then click Request help. A supporter will take care of it."
         )
-        ttk.Label(page, text=welcome, wraplength=CONTENT_WIDTH, justify="left").grid(sticky="w", pady=(0, 14))
+        self._welcome(form, welcome).grid(sticky="ew", pady=(0, 10))
         modes = self.config.options.fields
         self.fields: dict[str, Field] = {}
-        self._entry_field(page, "name", _("Your name"), modes.name)
-        self._entry_field(page, "email", _("Your email address"), modes.email)
-        self._text_field(page, "description", _("What do you need help with?"), modes.description)
+        self._entry_field(form, "name", _("Your name"), modes.name)
+        self._entry_field(form, "email", _("Your email address"), modes.email)
+        self._text_field(form, "description", _("What do you need help with?"), modes.description)
         self.diagnostics = None
         if diagnostics:
-            self.diagnostics = DiagnosticsPreview(page, diagnostics, wraplength=CONTENT_WIDTH - 30)
-            self.diagnostics.grid(sticky="ew", pady=(2, 14))
-        self.submit_button = ttk.Button(page, text=_("Request help"), style="Primary.TButton", command=self.submit)
+            self.diagnostics = DiagnosticsPreview(form, diagnostics, wraplength=TEXT_WIDTH - 30)
+            self.diagnostics.grid(sticky="ew", pady=(2, 10))
+        self.submit_button = ttk.Button(form, text=_("Request help"), style="Primary.TButton", command=self.submit)
         self.submit_button.grid(sticky="ew", pady=(4, 0))
-        self.form_message = ttk.Label(page, text="", style="Error.TLabel", wraplength=CONTENT_WIDTH, justify="left")
-        self.form_message.grid(sticky="w", pady=(8, 0))
-        self.code_link = ttk.Button(page, text=_("I have a session code"), style="Link.TButton",
-                                    command=self._toggle_code_row, cursor="hand2")
-        self.code_link.grid(sticky="w", pady=(10, 0))
-        self.code_row = self._build_code_row(page)
-        return page
+        return form
+
+    def _welcome(self, parent: ttk.Frame, text: str) -> ttk.Frame:
+        """The welcome text, at most :data:`WELCOME_LINES` high: a brand's text may be long, and
+        then it scrolls, so that the form below it always fits the window."""
+        frame = ttk.Frame(parent)
+        frame.columnconfigure(0, weight=1)
+        box = tk.Text(frame, height=1, width=1, wrap="word", font=self.fonts.body, relief="flat", borderwidth=0,
+                      highlightthickness=0, padx=0, pady=0, foreground=theme.TEXT, background=theme.WHITE,
+                      takefocus=0, cursor="arrow")
+        box.insert("1.0", text)
+        box.configure(state="disabled")
+        box.grid(row=0, column=0, sticky="ew")
+        bar = ttk.Scrollbar(frame, orient="vertical", command=box.yview)
+        box.configure(yscrollcommand=bar.set)
+        box.bind("<Configure>", lambda event: self._fit_welcome(box, bar))
+        self.welcome = box
+        return frame
+
+    def _fit_welcome(self, box: tk.Text, bar: ttk.Scrollbar) -> None:
+        lines = box.count("1.0", "end", "displaylines", "update")
+        lines = lines[0] if isinstance(lines, tuple) else lines or 1
+        height = min(lines, WELCOME_LINES)
+        if int(box.cget("height")) != height:
+            box.configure(height=height)
+        if lines > WELCOME_LINES:
+            bar.grid(row=0, column=1, sticky="ns", padx=(6, 0))
+        else:
+            bar.grid_remove()
 
     def _label(self, parent: ttk.Frame, text: str, mode: str) -> None:
         row = ttk.Frame(parent)
@@ -258,30 +344,50 @@ class HelpWindow:
         self._label(parent, text, mode)
         entry = ttk.Entry(parent, font=self.fonts.body)
         entry.grid(sticky="ew")
-        self.fields[key] = Field(key, entry, self._error_label(parent), mode)
+        self.fields[key] = field = Field(key, entry, self._error_label(parent), mode)
+        self._clear_on_edit(field)
 
     def _text_field(self, parent: ttk.Frame, key: str, text: str, mode: str) -> None:
         if mode == "hidden":
             return
         self._label(parent, text, mode)
-        box = tk.Text(parent, height=4, width=40, wrap="word", font=self.fonts.body, relief="flat",
+        # The row grows into whatever the window has left, and shrinks to one line before anything
+        # below it would be cut off (see WINDOW_HEIGHT).
+        box = tk.Text(parent, height=3, width=40, wrap="word", font=self.fonts.body, relief="flat",
                       highlightthickness=1, highlightbackground=theme.BORDER, highlightcolor=self.palette.primary,
                       padx=8, pady=6, foreground=theme.TEXT, background=theme.WHITE,
                       insertbackground=theme.TEXT, undo=True)
-        box.grid(sticky="ew")
+        box.grid(sticky="nsew")
+        parent.rowconfigure(box.grid_info()["row"], weight=1, minsize=self.fonts.body.metrics("linespace") + 14)
         # Tab moves on and Return submits, as in every other field; Shift+Return starts a new line.
         box.bind("<Tab>", lambda event: (event.widget.tk_focusNext().focus_set(), "break")[1])
         box.bind("<Shift-Tab>", lambda event: (event.widget.tk_focusPrev().focus_set(), "break")[1])
         box.bind("<ISO_Left_Tab>", lambda event: (event.widget.tk_focusPrev().focus_set(), "break")[1])
         box.bind("<Return>", lambda event: (self.submit(), "break")[1])
         box.bind("<Shift-Return>", lambda event: (event.widget.insert("insert", "\n"), "break")[1])
-        self.fields[key] = Field(key, box, self._error_label(parent), mode)
+        self.fields[key] = field = Field(key, box, self._error_label(parent), mode)
+        self._clear_on_edit(field)
+
+    def _clear_on_edit(self, field: Field) -> None:
+        """A field's message goes as soon as the customer changes what it is about."""
+        if isinstance(field.widget, tk.Text):
+            field.widget.bind("<<Modified>>", lambda event: self._edited_text(field), add=True)
+        else:
+            variable = tk.StringVar(master=field.widget)
+            field.widget.configure(textvariable=variable)
+            variable.trace_add("write", lambda *args: set_error(field.error, ""))
+            field.widget.variable = variable  # Tk forgets variables nobody references
+
+    def _edited_text(self, field: Field) -> None:
+        if field.widget.edit_modified():
+            field.widget.edit_modified(False)  # so that the next change tells again
+            set_error(field.error, "")
 
     def _error_label(self, parent: ttk.Frame) -> ttk.Label:
         label = ttk.Label(parent, text="", style="Error.TLabel")
         label.grid(sticky="w", pady=(2, 0))
         label.grid_remove()  # shown with a message (set_error) so that fields sit close together
-        ttk.Frame(parent, height=12).grid()
+        ttk.Frame(parent, height=8).grid()
         return label
 
     def _build_code_row(self, page: ttk.Frame) -> ttk.Frame:
@@ -289,17 +395,20 @@ class HelpWindow:
         row.columnconfigure(0, weight=1)
         ttk.Label(row, text=_("The session code your supporter gave you"), style="Field.TLabel").grid(
             row=0, column=0, columnspan=2, sticky="w", pady=(0, 4))
-        self.code_entry = ttk.Entry(row, font=self.fonts.heading, width=14)
+        self.code_variable = tk.StringVar(master=row)
+        self.code_entry = ttk.Entry(row, font=self.fonts.heading, width=14, textvariable=self.code_variable)
+        self.code_variable.trace_add("write", lambda *args: set_error(self.code_error, ""))
         self.code_entry.grid(row=1, column=0, sticky="ew", padx=(0, 8))
         self.join_button = ttk.Button(row, text=_("Join"), command=self.join)
         self.join_button.grid(row=1, column=1)
         self.code_error = ttk.Label(row, text="", style="Error.TLabel")
         self.code_error.grid(row=2, column=0, columnspan=2, sticky="w", pady=(2, 0))
+        self.code_error.grid_remove()
         return row
 
     def _build_request_page(self) -> ttk.Frame:
-        page = ttk.Frame(self.root, padding=(PAD, 22, PAD, PAD))
-        page.columnconfigure(0, weight=1, minsize=CONTENT_WIDTH)
+        page = ttk.Frame(self.root, padding=(PAD, 18, PAD, 16))
+        page.columnconfigure(0, weight=1)
         ttk.Label(page, text=_("Your session code"), style="Muted.TLabel").grid(sticky="w")
         box = ttk.Frame(page, style="Surface.TFrame", padding=(12, 10))
         box.grid(sticky="ew", pady=(6, 4))
@@ -310,22 +419,23 @@ class HelpWindow:
         self.code_field.grid(row=0, column=0, sticky="ew")
         self.copy_button = ttk.Button(box, text=_("Copy"), command=self.copy_code, style="Small.TButton")
         self.copy_button.grid(row=0, column=1, padx=(10, 0))
-        ttk.Label(page, text=_("Tell this code to your supporter when they ask for it."), style="Muted.TLabel").grid(
-            sticky="w", pady=(0, 18))
+        self.code_hint = ttk.Label(page, text=_(CODE_HINT), style="Muted.TLabel", wraplength=TEXT_WIDTH,
+                                   justify="left")
+        self.code_hint.grid(sticky="w", pady=(0, 14))
         status_row = ttk.Frame(page)
         status_row.grid(sticky="w")
         self.status_dot = ttk.Label(status_row, text="●", style="Status.TLabel")
         self.status_dot.pack(side="left", padx=(0, 8))
-        self.status_label = ttk.Label(status_row, text="", style="Status.TLabel", wraplength=CONTENT_WIDTH - 30,
+        self.status_label = ttk.Label(status_row, text="", style="Status.TLabel", wraplength=TEXT_WIDTH - 30,
                                       justify="left")
         self.status_label.pack(side="left")
-        self.detail_label = ttk.Label(page, text="", wraplength=CONTENT_WIDTH, justify="left")
+        self.detail_label = ttk.Label(page, text="", wraplength=TEXT_WIDTH, justify="left")
         self.detail_label.grid(sticky="w", pady=(8, 0))
-        self.connection_label = ttk.Label(page, text="", style="Muted.TLabel", wraplength=CONTENT_WIDTH,
+        self.connection_label = ttk.Label(page, text="", style="Muted.TLabel", wraplength=TEXT_WIDTH,
                                           justify="left")
         self.connection_label.grid(sticky="w", pady=(8, 0))
         self.connection_label.grid_remove()
-        self.notice_label = ttk.Label(page, text="", style="Error.TLabel", wraplength=CONTENT_WIDTH, justify="left")
+        self.notice_label = ttk.Label(page, text="", style="Error.TLabel", wraplength=TEXT_WIDTH, justify="left")
         self.notice_label.grid(sticky="w", pady=(8, 0))
         buttons = ttk.Frame(page)
         buttons.grid(sticky="e", pady=(12, 0))
@@ -335,8 +445,9 @@ class HelpWindow:
                                        command=lambda: self.show_form(clear=True))
         self.again_button.grid(row=0, column=1)
         # Last on the page, so Tab reaches the request's buttons first.
-        self.chat = ChatPane(page, self.palette, self.fonts, width=CONTENT_WIDTH)
-        self.chat.grid(sticky="ew", pady=(18, 0))
+        self.chat = ChatPane(page, self.palette, self.fonts, width=TEXT_WIDTH, on_change=self._update_chat)
+        self.chat.grid(sticky="nsew", pady=(14, 0))
+        page.rowconfigure(self.chat.grid_info()["row"], weight=1)
         self.chat.grid_remove()
         return page
 
@@ -383,20 +494,27 @@ class HelpWindow:
         self.confirm_cancel(answered)
 
     def _toggle_code_row(self) -> None:
-        if self.code_row.winfo_manager():
-            self.code_row.grid_remove()
-            self.code_link.focus_set()
-        else:
-            if self.diagnostics:
-                self.diagnostics.show_details(False)  # keep the window within small screens
-            self.code_row.grid(sticky="ew")
-            self.code_entry.focus_set()
+        self._show_code_row(not self.joining())
+        self._first_input().focus_set()
+
+    def joining(self) -> bool:
+        """The form page asks for a session code instead of a new request."""
+        return bool(self.code_row.winfo_manager())
+
+    def _show_code_row(self, joining: bool) -> None:
+        """Joining needs only the code, so it takes the request form's place."""
+        shown, hidden = (self.code_row, self.request_form) if joining else (self.request_form, self.code_row)
+        hidden.grid_remove()
+        shown.grid()
+        self.code_link.configure(text=_("Back to the request form") if joining else _("I have a session code"))
 
     def _on_return(self, event) -> str | None:
         widget = event.widget
         if isinstance(widget, ttk.Button):
             widget.invoke()
         elif widget is self.code_entry:
+            self.join()
+        elif self.view == "form" and self.joining():
             self.join()
         elif self.view == "form":
             self.submit()
@@ -416,6 +534,8 @@ class HelpWindow:
         return FormValues(diagnostics=chosen, **texts), first_problem
 
     def _first_input(self) -> tk.Widget:
+        if self.joining():
+            return self.code_entry
         return next((field.widget for field in self.fields.values()), self.submit_button)
 
     def _clear_form(self) -> None:
@@ -426,7 +546,7 @@ class HelpWindow:
             set_error(field.error, "")
         self.code_entry.delete(0, "end")
         set_error(self.code_error, "")
-        self.code_row.grid_remove()
+        self._show_code_row(False)
 
     def _status_detail(self, status: str) -> str:
         if status in WAITING:
@@ -434,9 +554,9 @@ class HelpWindow:
         if status == Status.IN_PROGRESS:
             return _("Your supporter is working on your request.")
         if status == Status.CLOSED:
-            return _("Thank you. If you need help again, request it here.")
+            return _("Thank you. If you need help again, click Request help again.")
         if status == Status.EXPIRED:
-            return _("It was not handled in time. If you still need help, please request it again.")
+            return _("No supporter took it on in time. If you still need help, click Request help again.")
         return ""
 
     def _switch(self, view: str) -> None:

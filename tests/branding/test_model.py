@@ -7,7 +7,7 @@ import warnings
 import pytest
 from PIL import Image, ImageChops
 
-from sosqueue import module_config
+from sosqueue import module_config, palette
 from branding import Brand, BrandError, colors, default_brand
 from branding.model import DEFAULT_LOGO, KEPT_LOGO_SIDE, MAX_LOGO_BYTES, TEXT_LIMITS
 from tests.branding.images import ico_around_png, png_header_only
@@ -100,6 +100,38 @@ def test_low_contrast_text_is_accepted_when_forced():
 def test_just_enough_contrast_is_accepted():
     """#767676 on white (4.54:1) passes."""
     assert Brand(primary="#FFFFFF", on_primary="#767676").text_color == "#767676"
+
+
+def test_every_pair_the_agent_draws_is_checked_and_a_faint_one_is_refused_in_one_line(monkeypatch):
+    """A text/background pair of the agent below 4.5:1 names the pair, both colours and the fixes."""
+    monkeypatch.setattr(palette, "MUTED", "#AAAAAA")
+    with pytest.raises(BrandError) as raised:
+        Brand()
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("brand colours: the agent would draw helper text as #AAAAAA on #FFFFFF, a contrast of 2.32:1")
+    assert "force_contrast" in message
+
+
+def test_a_faint_pair_of_a_brand_colour_names_that_colour(monkeypatch):
+    """A pair drawn with a brand colour points at the setting to change."""
+    monkeypatch.setattr(palette, "readable_ink", lambda colour, background: colour)  # links as the primary itself
+    with pytest.raises(BrandError) as raised:
+        Brand(primary="#66A3FF")
+    assert raised.value.field == "primary" and "links as #66A3FF on #FFFFFF" in str(raised.value)
+
+
+def test_a_faint_agent_pair_is_accepted_when_forced(monkeypatch):
+    monkeypatch.setattr(palette, "MUTED", "#AAAAAA")
+    assert Brand(force_contrast=True).primary == "#0B5FFF"
+
+
+@pytest.mark.parametrize(("primary", "accent"), [("#0B5FFF", "#E5262A"), ("#FFCC00", "#FFEB3B"), ("#777777", "#00FFFF"),
+                                                 ("#000000", "#FFFFFF"), ("#FFFFFF", "#808080")])
+def test_the_agent_picks_readable_colours_for_any_primary_and_accent(primary, accent):
+    """Without a chosen text colour every pair passes: light accents get dark text, links darken."""
+    brand = Brand(primary=primary, accent=accent)
+    assert palette.too_faint(palette.Palette.from_colours(brand.primary, brand.on_primary, brand.accent)) == []
 
 
 def test_white_on_default_blue_passes():

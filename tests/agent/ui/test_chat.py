@@ -134,22 +134,58 @@ def test_the_single_line_input_turns_pasted_line_breaks_into_spaces():
     assert one_line("first line\r\nsecond line\n") == "first line second line"
 
 
-def test_the_help_window_shows_the_chat_under_the_request_and_the_reconnecting_note(tk_root):
-    """show_chat() adds the pane to the request page; set_connection says when it reconnects; final hides it."""
-    config = module_config(server_url="http://127.0.0.1:9", module_id="m-chat", module_token="t" * 24)
+def help_window(tk_root, **overrides) -> HelpWindow:
+    config = module_config(server_url="http://127.0.0.1:9", module_id="m-chat", module_token="t" * 24, **overrides)
     nothing = WindowActions(request_help=lambda values: None, join_code=lambda code: None,
                             cancel_request=lambda: None, close=lambda: None)
-    window = HelpWindow(tk_root, config, nothing)
+    return HelpWindow(tk_root, config, nothing)
+
+
+def connect_chat(window: HelpWindow) -> None:
+    """What the app does once the session channel is up (the session tells the pane first)."""
+    window.chat.set_connected(True)
+    window.show_chat()
+
+
+def test_while_waiting_a_connected_session_shows_no_chat_until_a_message_comes(tk_root):
+    """The empty chat box does not fill the waiting screen; the first message (or note) brings the chat."""
+    window = help_window(tk_root)
     window.show_request("pending", "s12-345-678")
     window.bring_forward()
     pump(tk_root, window.is_visible, what="the window")
-    assert "Chat with your supporter" not in visible_texts(tk_root)
-    window.show_chat()
-    window.set_connection("reconnecting")
+    connect_chat(window)
+    tk_root.update()
+    assert "Chat with your supporter" not in visible_texts(tk_root) and not window.chat_shown()
+    window.chat.add_note("Alex joined the session.")
     tk_root.update()
     texts = visible_texts(tk_root)
-    assert {"Chat with your supporter", "Send", "Reconnecting to the support server…"} <= set(texts)
+    assert "Chat with your supporter" in texts and "Send" in texts
     assert texts.index("Cancel request") < texts.index("Chat with your supporter")  # Tab reaches Cancel first
+    window.chat.clear()  # the next request's session
+    assert not window.chat_shown()
+
+
+def test_a_supporter_on_the_request_brings_the_chat_while_connected(tk_root):
+    """In progress and connected: the customer can write first; disconnected and empty: no chat."""
+    window = help_window(tk_root)
+    window.show_request("in_progress", "s12-345-678")
+    connect_chat(window)
+    assert window.chat_shown()
+    window.chat.set_connected(False)
+    assert not window.chat_shown()
+
+
+def test_the_chat_shows_the_reconnecting_note_and_goes_when_the_request_ends(tk_root):
+    """set_connection says when it reconnects; a closed request hides the chat with its messages."""
+    window = help_window(tk_root)
+    window.show_request("in_progress", "s12-345-678")
+    window.bring_forward()
+    pump(tk_root, window.is_visible, what="the window")
+    connect_chat(window)
+    window.chat.add_message("expert", "Alex", "Hello")
+    window.set_connection("reconnecting")
+    tk_root.update()
+    assert {"Chat with your supporter", "Send", "Reconnecting to the support server…"} <= set(visible_texts(tk_root))
     window.set_connection("connected")
     tk_root.update()
     assert "Reconnecting to the support server…" not in visible_texts(tk_root)
@@ -161,12 +197,9 @@ def test_the_help_window_shows_the_chat_under_the_request_and_the_reconnecting_n
 def test_the_chat_speaks_german(tk_root):
     """With language de the pane's labels are German."""
     i18n.use_language("de")
-    config = module_config(server_url="http://127.0.0.1:9", module_id="m-chat", module_token="t" * 24, language="de")
-    nothing = WindowActions(request_help=lambda values: None, join_code=lambda code: None,
-                            cancel_request=lambda: None, close=lambda: None)
-    window = HelpWindow(tk_root, config, nothing)
+    window = help_window(tk_root, language="de")
     window.show_request("in_progress", "s12-345-678")
-    window.show_chat()
+    connect_chat(window)
     window.set_connection("reconnecting")
     window.bring_forward()
     pump(tk_root, window.is_visible, what="the window")

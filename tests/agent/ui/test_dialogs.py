@@ -9,7 +9,8 @@ import pytest
 
 from agent.errors import NoDisplay
 from agent.ui import theme
-from agent.ui.dialogs import DiagnosticsPreview, ask_confirm, show_error
+from agent import i18n
+from agent.ui.dialogs import LOGO_IMAGE, DiagnosticsPreview, ask_confirm, show_about, show_error
 from tests.agent.ui.support import REPO, needs_x_tools, pump
 from tests.support.polling import eventually
 
@@ -124,3 +125,82 @@ def test_a_withdrawn_parent_still_gets_a_centred_question(styled_root):
     dialog.event_generate("<Escape>")
     styled_root.update()
     assert answers == [False]
+
+
+def _texts(widget) -> list[str]:
+    found = []
+    for child in widget.winfo_children():
+        try:
+            text = str(child.cget("text"))
+        except Exception:
+            text = ""
+        found += ([text] if text else []) + _texts(child)
+    return found
+
+
+def _images(widget) -> list[str]:
+    found = []
+    for child in widget.winfo_children():
+        if isinstance(child, ttk.Label) and str(child.cget("image")):
+            found += [str(name) for name in child.tk.splitlist(child.cget("image"))]
+        found += _images(child)
+    return found
+
+
+@pytest.fixture
+def help_window(tk_root):
+    """The help window on the root: it gives the About box the module's logo and the brand's styles."""
+    from agent.ui import WindowActions
+    from agent.ui.window import HelpWindow
+    from tests.support.modules import module_config
+
+    config = module_config(server_url="https://help.example.com", module_id="m-about", module_token="t" * 24,
+                           product="Acme Help", company="Acme Corp")
+    nothing = WindowActions(request_help=lambda values: None, join_code=lambda code: None,
+                            cancel_request=lambda: None, close=lambda: None)
+    return HelpWindow(tk_root, config, nothing)
+
+
+def test_the_about_box_shows_logo_product_company_version_and_server(tk_root, help_window, artifacts_dir):
+    """A branded box, not a stock message box: the module's logo on the brand colour and what it is."""
+    from agent import __version__
+
+    dialog = show_about(tk_root, product="Acme Help", company="Acme Corp", server_url="https://help.example.com")
+    pump(tk_root, dialog.winfo_viewable, what="the About box")
+    assert dialog.title() == "About Acme Help"
+    assert _images(dialog) == [LOGO_IMAGE]
+    texts = _texts(dialog)
+    for text in ("Acme Help", "Acme Corp", "Provided by Acme Corp", f"Support module version {__version__}",
+                 "Support server: https://help.example.com", "Close"):
+        assert text in texts
+    path = artifacts_dir / "agent" / "about.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["import", "-window", str(dialog.winfo_id()), str(path)],
+                   env={"DISPLAY": tk_root.winfo_screen(), "PATH": "/usr/bin:/bin"}, check=True, timeout=30)
+    assert path.stat().st_size > 1000
+
+
+def test_the_about_box_shows_the_update_notice_and_return_closes_it(tk_root, help_window):
+    dialog = show_about(tk_root, product="Acme Help", company="Acme Corp", server_url="https://help.example.com",
+                        notice="A newer version of this support module (2.0) is available. Your IT department installs it.")
+    pump(tk_root, dialog.winfo_viewable, what="the About box")
+    assert "A newer version of this support module (2.0) is available. Your IT department installs it." in _texts(dialog)
+    dialog.event_generate("<Return>")
+    tk_root.update()
+    assert not dialog.winfo_exists()
+
+
+def test_opening_about_again_keeps_one_box(tk_root, help_window):
+    first = show_about(tk_root, product="Acme Help", company="Acme Corp", server_url="https://help.example.com")
+    second = show_about(tk_root, product="Acme Help", company="Acme Corp", server_url="https://help.example.com",
+                        notice="New")
+    tk_root.update()
+    boxes = [child for child in tk_root.winfo_children()
+             if child.winfo_class() == "Toplevel" and child.title().startswith("About")]
+    assert boxes == [second] and second is not first and "New" in _texts(second)
+
+
+def test_the_about_box_speaks_german(tk_root, help_window):
+    i18n.use_language("de")
+    dialog = show_about(tk_root, product="Acme Help", company="Acme Corp", server_url="https://help.example.com")
+    assert "Schließen" in _texts(dialog)

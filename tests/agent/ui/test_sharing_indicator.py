@@ -6,6 +6,7 @@ import pytest
 
 from agent import i18n
 from agent.ui.sharing import MARGIN_TOP, SharingIndicator
+from sosqueue.palette import MIN_TEXT_CONTRAST, contrast_ratio
 from tests.agent.ui.support import needs_x_tools, pump
 from tests.support.modules import module_config
 
@@ -118,3 +119,13 @@ def test_the_control_part_speaks_german(tk_root, config):
     bar.show_control("Alex", lambda: None)
     assert (bar.control_label.cget("text"), bar.take_back_button.cget("text")) == (
         "Alex hat die Steuerung", "Steuerung zurücknehmen")
+
+
+def test_on_a_light_accent_the_bar_has_dark_text_and_readable_buttons(tk_root):
+    """The bar's text colour is picked by contrast; the buttons' text is the accent darkened until it reads."""
+    light = module_config(server_url="http://127.0.0.1:9", module_id="m-bar", module_token="t" * 24, accent="#FFEB3B")
+    bar = show(tk_root, light, [])
+    assert bar.label.cget("foreground") == "#111111"
+    for button in (bar.stop_button, bar.take_back_button):
+        assert contrast_ratio(button.cget("foreground"), button.cget("background")) >= MIN_TEXT_CONTRAST
+        assert contrast_ratio(button.cget("activeforeground"), button.cget("activebackground")) >= MIN_TEXT_CONTRAST

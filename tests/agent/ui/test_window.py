@@ -11,7 +11,8 @@ import pytest
 
 from agent import i18n
 from agent.ui import FormValues, WindowActions, normalise_code
-from agent.ui.window import HelpWindow, visible_texts
+from agent.ui.sharing import SharingIndicator
+from agent.ui.window import WELCOME_LINES, WINDOW_HEIGHT, WINDOW_WIDTH, HelpWindow, visible_texts
 from tests.agent.ui.support import needs_x_tools, pump
 from tests.support.modules import module_config
 
@@ -361,3 +362,213 @@ def test_screenshots_of_the_german_window(tk_root, recorder, artifacts_dir):
     assert "Warten auf einen Supporter …" in window.snapshot()["texts"]
     for shot in shots:
         assert shot.stat().st_size > 5000
+
+
+# --- one window size in every state
+
+LONG_GERMAN_BRAND = {
+    "language": "de",
+    "product": "Fernwartung und Benutzerunterstützung der Stadtverwaltung",
+    "company": "Zweckverband Kommunale Informationsverarbeitung Südwest",
+    "welcome": ("Bitte beschreiben Sie Ihr Anliegen möglichst genau, damit unsere Mitarbeiterinnen und Mitarbeiter "
+                "der Informationstechnik Ihnen schnell weiterhelfen können. Geben Sie bei Druckerproblemen die "
+                "Inventarnummer des Geräts an, bei Fachverfahren den Namen des Verfahrens und die Fehlermeldung "
+                "im Wortlaut. Außerhalb der Servicezeiten (Mo–Fr 7–18 Uhr) wenden Sie sich bitte an die "
+                "Rufbereitschaft unter der bekannten Telefonnummer. Vielen Dank!"),
+    "waiting": ("Ein Mitarbeiter der IT-Abteilung meldet sich in Kürze bei Ihnen. Bitte lassen Sie dieses Fenster "
+                "geöffnet und bleiben Sie in der Nähe Ihres Arbeitsplatzes. Die durchschnittliche Wartezeit beträgt "
+                "derzeit etwa fünf Minuten. Sie können in der Zwischenzeit normal weiterarbeiten; wir verbinden uns "
+                "erst, wenn Sie dem ausdrücklich zustimmen. Vielen Dank für Ihre Geduld!"),
+}
+ALL_REQUIRED = {"name": "required", "email": "required", "description": "required"}
+# A 1366×768 laptop with a 40 px panel leaves 728 px; title bars take up to about 46 px.
+LAPTOP_ROOM = 768 - 40 - 46
+
+
+def measured(root: tk.Tk) -> tuple[int, int]:
+    """The window's size on the X server, as xdotool reports it."""
+    root.update()
+    report = subprocess.run(["xdotool", "getwindowgeometry", root.wm_frame()], capture_output=True, text=True,
+                            env={"DISPLAY": root.winfo_screen(), "PATH": "/usr/bin:/bin"}, check=True, timeout=30)
+    width, height = report.stdout.split("Geometry:")[1].split()[0].split("x")
+    return int(width), int(height)
+
+
+def cut_off(root: tk.Misc) -> list[str]:
+    """Widgets on screen that stick out of their parent, or texts given less room than they need
+    (Tk cuts both off)."""
+    found, stack = [], list(root.winfo_children())
+    while stack:
+        widget = stack.pop()
+        if isinstance(widget, tk.Toplevel) or not widget.winfo_ismapped():
+            continue
+        stack += widget.winfo_children()
+        parent = widget.nametowidget(widget.winfo_parent())
+        if (widget.winfo_rootx() + widget.winfo_width() > parent.winfo_rootx() + parent.winfo_width()
+                or widget.winfo_rooty() + widget.winfo_height() > parent.winfo_rooty() + parent.winfo_height()):
+            found.append(f"{widget} ({_widget_text(widget)!r})")
+        elif _widget_text(widget) and isinstance(widget, (ttk.Label, ttk.Button, ttk.Checkbutton, tk.Label)) and (
+                widget.winfo_width() < widget.winfo_reqwidth() or widget.winfo_height() < widget.winfo_reqheight()):
+            found.append(f"{widget} ({_widget_text(widget)!r}) squeezed")
+    return found
+
+
+def _widget_text(widget) -> str:
+    try:
+        return str(widget.cget("text"))[:40]
+    except tk.TclError:
+        return ""
+
+
+def every_state(window: HelpWindow):
+    """The window in each state a customer can meet, one after the other; yields the state's name."""
+    window.submit_button.invoke()  # every field is required: each shows its message
+    yield "form with messages"
+    window.diagnostics.show_details(True)
+    yield "form with messages and the details that are sent"
+    window.code_link.invoke()
+    window.join_button.invoke()
+    yield "session code"
+    window.set_busy(True, "Connecting…")
+    yield "joining"
+    for status, code in (("sending", ""), ("offline", ""), ("new", "s12-345-678"), ("pending", "s12-345-678")):
+        window.show_request(status, code)
+        yield status
+    window.chat.set_connected(True)
+    window.show_chat()
+    yield "waiting, connected"
+    window.set_status("in_progress")
+    yield "in progress, chat"
+    for number in range(30):
+        window.chat.add_message("expert", "Alex", f"Message {number}: " + "bitte öffnen Sie die Druckereinstellungen " * 3)
+    window.set_connection("reconnecting")
+    window.show_notice("Cancelling did not work: the support server cannot be reached.")
+    yield "in progress, long chat, reconnecting"
+    bar = SharingIndicator(window.root, window.config, on_stop=lambda: None)
+    bar.show_control("Alex", lambda: None)
+    yield "in progress, sharing, supporter in control"
+    bar.destroy()
+    window.set_status("closed")
+    yield "closed"
+    window.set_status("expired")
+    yield "expired"
+
+
+@pytest.mark.parametrize("brand", [{}, LONG_GERMAN_BRAND], ids=["default", "long German"])
+def test_the_window_keeps_one_size_that_fits_a_laptop_screen_in_every_state(tk_root, recorder, brand):
+    """Measured on the X server: the same size in every state, nothing cut off, room for title bar and panel."""
+    if brand:
+        i18n.use_language("de")
+    window = make_window(tk_root, recorder, diagnostics=DIAGNOSTICS, fields=ALL_REQUIRED, **brand)
+    sizes = {"form": measured(tk_root)}
+    assert cut_off(tk_root) == []
+    for state in every_state(window):
+        sizes[state] = measured(tk_root)
+        assert cut_off(tk_root) == [], state
+    assert set(sizes.values()) == {(WINDOW_WIDTH, WINDOW_HEIGHT)}, sizes
+    assert WINDOW_HEIGHT <= LAPTOP_ROOM and WINDOW_WIDTH < 1366
+
+
+def test_a_long_welcome_text_scrolls_instead_of_pushing_the_form_out(tk_root, recorder):
+    """A brand's 500-character welcome takes at most three lines and gets a scroll bar."""
+    i18n.use_language("de")
+    window = make_window(tk_root, recorder, **LONG_GERMAN_BRAND)
+    tk_root.update()
+    assert int(window.welcome.cget("height")) == WELCOME_LINES
+    assert window.welcome.get("1.0", "end-1c") == LONG_GERMAN_BRAND["welcome"]
+    assert window.welcome.yview()[1] < 1  # the rest is there to scroll to
+
+
+def test_the_description_box_takes_the_room_the_form_leaves(tk_root, recorder):
+    """With few fields the description box grows; the window stays the same size."""
+    window = make_window(tk_root, recorder, fields={"name": "hidden", "email": "hidden", "description": "required"})
+    tk_root.update()
+    box = window.fields["description"].widget
+    assert box.winfo_height() > box.winfo_reqheight()
+    assert measured(tk_root) == (WINDOW_WIDTH, WINDOW_HEIGHT)
+
+
+# --- the session code instead of the form
+
+def test_the_session_code_takes_the_forms_place_and_the_link_goes_back(tk_root, recorder):
+    """Joining needs only the code: the form's fields go while it is asked, and come back."""
+    window = make_window(tk_root, recorder)
+    window.code_link.invoke()
+    tk_root.update()
+    texts = visible_texts(tk_root)
+    assert "The session code your supporter gave you" in texts and "Your name" not in texts
+    assert "Back to the request form" in texts
+    window.code_link.invoke()
+    tk_root.update()
+    texts = visible_texts(tk_root)
+    assert "Your name" in texts and "The session code your supporter gave you" not in texts
+
+
+# --- texts right for each state
+
+@pytest.mark.parametrize(("status", "hint"), [
+    ("sending", "Your session code appears here once your request has arrived."),
+    ("offline", "You will get a session code once your request has been sent."),
+    ("pending", "Tell this code to your supporter when they ask for it."),
+    ("in_progress", "Tell this code to your supporter when they ask for it."),
+    ("closed", "This session code is no longer valid."),
+    ("expired", "This session code is no longer valid."),
+])
+def test_the_line_under_the_code_fits_the_state(tk_root, recorder, status, hint):
+    """Only an open request's code is to be told to the supporter."""
+    window = make_window(tk_root, recorder)
+    window.show_request(status, "s12-345-678" if status not in ("sending", "offline") else "")
+    tk_root.update()
+    texts = visible_texts(tk_root)
+    assert hint in texts
+    if status in ("closed", "expired"):
+        assert "Tell this code to your supporter when they ask for it." not in texts
+
+
+@pytest.mark.parametrize(("status", "words"), [
+    ("closed", "Thank you. If you need help again, click Request help again."),
+    ("expired", "No supporter took it on in time. If you still need help, click Request help again."),
+])
+def test_a_finished_request_says_it_is_over_and_how_to_get_help_again(tk_root, recorder, status, words):
+    window = make_window(tk_root, recorder)
+    window.show_request(status, "s12-345-678")
+    tk_root.update()
+    texts = visible_texts(tk_root)
+    assert words in texts and "Request help again" in texts
+
+
+def test_the_finished_screen_speaks_german(tk_root, recorder):
+    i18n.use_language("de")
+    window = make_window(tk_root, recorder, language="de")
+    window.show_request("closed", "s12-345-678")
+    tk_root.update()
+    assert "Dieser Sitzungscode gilt nicht mehr." in visible_texts(tk_root)
+
+
+# --- messages go once the customer edits
+
+def test_a_fields_message_goes_as_soon_as_the_customer_types_in_it(tk_root, recorder, display):
+    """Typed corrections take the field's message away at once, before sending again."""
+    window = make_window(tk_root, recorder, fields=ALL_REQUIRED)
+    window.submit_button.invoke()
+    tk_root.update()
+    assert "Please enter your email address." in visible_texts(tk_root)
+    focus(tk_root, window.fields["email"].widget)
+    type_text(display, "a")
+    pump(tk_root, lambda: "Please enter your email address." not in visible_texts(tk_root), what="the message to go")
+    focus(tk_root, window.fields["description"].widget)
+    type_text(display, "b")
+    pump(tk_root, lambda: "Please describe your problem." not in visible_texts(tk_root), what="the message to go")
+    assert "Please enter your name." in visible_texts(tk_root)  # untouched fields keep theirs
+
+
+def test_the_session_codes_message_goes_when_the_code_is_edited(tk_root, recorder):
+    window = make_window(tk_root, recorder)
+    window.code_link.invoke()
+    window.code_entry.insert(0, "1234")
+    window.join_button.invoke()
+    tk_root.update()
+    assert "A session code looks like s12-345-678." in visible_texts(tk_root)
+    window.code_entry.insert("end", "5")
+    tk_root.update()
+    assert "A session code looks like s12-345-678." not in visible_texts(tk_root)
