@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import socket
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -96,11 +97,14 @@ class Sockets:
                                   additional_headers=headers, compression=None, open_timeout=WAIT))
 
     def expert_raw(self, code: str, expert: Expert | None, *, csrf: str | None = OWN,
-                   origin: str | None = None, headers: dict | None = None, max_queue: int = 16) -> ClientConnection:
+                   origin: str | None = None, headers: dict | None = None, max_queue: int = 16,
+                   receive_buffer: int | None = None) -> ClientConnection:
         """An expert's socket: the ``expert``'s login cookie, its CSRF token unless ``csrf`` says otherwise
         (None: no csrf parameter), and this server's Origin unless ``origin`` says otherwise ("": none).
 
-        ``max_queue``: how many received messages the client buffers before it stops reading the socket."""
+        ``max_queue``: how many received messages the client buffers before it stops reading the socket.
+        ``receive_buffer``: the socket's kernel receive buffer in bytes, fixed (Linux otherwise grows it,
+        up to ``net.ipv4.tcp_rmem``'s maximum, 32 MiB on some machines: a stalled browser then holds a lot)."""
         sent = dict(headers or {})
         if origin != "":
             sent["Origin"] = origin or self.base_url
@@ -109,8 +113,11 @@ class Sockets:
         if csrf is OWN:
             csrf = expert.client.csrf_token if expert is not None else None
         query = f"?csrf={csrf}" if csrf is not None else ""
-        return self._keep(connect(f"{self.ws_url}/requests/{code}/session/ws{query}", additional_headers=sent,
-                                  open_timeout=WAIT, max_size=FRAME_LIMIT + 1024, max_queue=max_queue))
+        connection = connect(f"{self.ws_url}/requests/{code}/session/ws{query}", additional_headers=sent,
+                             open_timeout=WAIT, max_size=FRAME_LIMIT + 1024, max_queue=max_queue)
+        if receive_buffer is not None:
+            connection.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        return self._keep(connection)
 
     def customer(self, filed: Filed) -> ClientConnection:
         """The customer's agent, connected: its hello is read."""

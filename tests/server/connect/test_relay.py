@@ -451,12 +451,13 @@ def test_closing_the_request_ends_both_sockets_with_4409(sockets, api, expert):
 
 
 STALLED_FRAMES = 12  # 24 MiB: far more than the sockets' buffers hold, so the server's sending stalls
+STALLED_RECEIVE_BUFFER = 64 * 1024  # the stalled browser's kernel buffer, fixed so that it cannot grow to hold them
 
 
 def sharing_with_a_stalled_expert(sockets, filed, expert):
     """A customer sharing with an expert whose browser reads nothing more until the test does."""
     customer = sockets.customer(filed)
-    stalled = sockets.expert(filed, expert, max_queue=1)
+    stalled = sockets.expert(filed, expert, max_queue=1, receive_buffer=STALLED_RECEIVE_BUFFER)
     assert receive(customer)["type"] == "expert_joined"
     send(stalled, {"type": "view_request"})
     assert receive(customer)["type"] == "view_request"
