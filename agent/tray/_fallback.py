@@ -19,6 +19,18 @@ from agent.tray._base import Tray, brand_colours, identity
 log = logging.getLogger("sosqueue.agent.tray")
 
 
+def on_tk_thread(root: tk.Misc, tk_thread: int, work: Callable[[], None], *, what: str) -> None:
+    """Runs ``work`` now on Tk's thread (``tk_thread``), or hands it to that thread from any other;
+    when Tk has gone, ``what`` is logged instead."""
+    if threading.get_ident() == tk_thread:
+        work()
+        return
+    try:
+        root.after(0, work)
+    except (RuntimeError, tk.TclError) as error:  # Tk has gone, or its loop is not running
+        log.debug("%s: %s", what, error)
+
+
 class FallbackTray(Tray):
     """The SOS button: a borderless, always-on-top Tk window near the bottom-right corner.
 
@@ -74,14 +86,7 @@ class FallbackTray(Tray):
         pass
 
     def _on_tk(self, work: Callable[[], None]) -> None:
-        """Runs ``work`` now on Tk's thread, or hands it to Tk's thread from any other."""
-        if threading.get_ident() == self._tk_thread:
-            work()
-            return
-        try:
-            self._root.after(0, work)
-        except (RuntimeError, tk.TclError) as error:  # Tk has gone, or its loop is not running
-            log.debug("the SOS button cannot be updated: %s", error)
+        on_tk_thread(self._root, self._tk_thread, work, what="the SOS button cannot be updated")
 
     def _build(self) -> None:
         if not self.running:

@@ -14,11 +14,10 @@ import queue
 import select
 import threading
 import time
-import tkinter as tk
 from typing import Callable
 
 from agent.tray._base import identity
-from agent.tray._fallback import TrayMenu
+from agent.tray._fallback import TrayMenu, on_tk_thread
 from agent.tray._pystray import PystrayTray
 
 log = logging.getLogger("sosqueue.agent.tray")
@@ -54,6 +53,10 @@ class XorgTray(PystrayTray):
 
     def _stop(self) -> None:
         super()._stop()
+        if self.icon is not None:
+            # The icon and this tray referred to each other, and this tray holds the Tk root: a
+            # garbage collection in another thread would then end Tk there, which aborts the process.
+            self.icon.on_menu = None
         self._on_tk(self._destroy_menu)
 
     def _on_menu(self, x: int, y: int) -> None:
@@ -73,13 +76,7 @@ class XorgTray(PystrayTray):
             self.menu = None
 
     def _on_tk(self, work: Callable[[], None]) -> None:
-        if threading.get_ident() == self._tk_thread:
-            work()
-            return
-        try:
-            self._root.after(0, work)
-        except (RuntimeError, tk.TclError) as error:  # Tk has gone, or its loop is not running
-            log.debug("the X icon's menu cannot be shown: %s", error)
+        on_tk_thread(self._root, self._tk_thread, work, what="the X icon's menu cannot be shown")
 
 
 @functools.cache
