@@ -14,6 +14,7 @@ from sosqueue.platforms import Platform
 from sosqueue.statuses import Status
 
 MAX_DIAGNOSTICS_BYTES = 8 * 1024
+MAX_NOTE_CHARS = 2000
 _MAX_DIAGNOSTICS_DEPTH = 4
 _ALLOWED_CONTROLS = {"\n", "\r", "\t"}
 
@@ -90,6 +91,19 @@ class ServiceRequestCreate(Strict):
     end_customer: EndCustomer = Field(default_factory=EndCustomer)
     group: Name | None = None
     diagnostics: Annotated[dict[str, Any] | None, AfterValidator(_diagnostics)] = None
+
+
+def _note_text(value: str) -> str:
+    text = _multi_line(value)
+    if not text:
+        raise ValueError("is empty; write what the customer wants to add")
+    return text
+
+
+class NoteCreate(Strict):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NOTE_CHARS), AfterValidator(_note_text)] = Field(
+        description=f"what the customer adds to the request, 1 to {MAX_NOTE_CHARS} characters"
+    )
 
 
 class AssignRequest(Strict):
