@@ -1,4 +1,4 @@
-"""The agent's HTTP client for the queue: create, claim by code, join, leave, close, follow."""
+"""The agent's HTTP client for the queue: create, claim by code, join, leave, close, add a note, follow."""
 
 import hashlib
 import json
@@ -73,6 +73,11 @@ class QueueClient:
 
     def close(self, ticket: Ticket) -> dict:
         return _json(self._call("POST", f"{API}/{_path(ticket.code)}/close", token=ticket.customer_token))
+
+    def add_note(self, ticket: Ticket, text: str, *, idempotency_key: str) -> dict:
+        """Add ``text`` to the open request (a retry with the same key adds it once)."""
+        return _json(self._call("POST", f"{API}/{_path(ticket.code)}/notes", token=ticket.customer_token,
+                                json={"text": text}, headers={"Idempotency-Key": idempotency_key}))
 
     def events(self, ticket: Ticket, last_event_id: str | None = None) -> Iterator[tuple[str, str | None, dict]]:
         """Follow the request's event stream: yields (event, id, data) until it ends."""
