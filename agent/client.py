@@ -3,9 +3,10 @@
 import hashlib
 import json
 import logging
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -20,6 +21,7 @@ log = logging.getLogger("sosqueue.agent.client")
 API = "/api/v1/service-requests"
 TIMEOUT = (5, 15)  # connect, read
 PROBLEM_TYPE = "application/problem+json"  # every error the queue itself answers
+PROBE_TIMEOUT = 1.0  # seconds for the TCP connect that tells whether the queue is back
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,19 @@ class QueueClient:
             except requests.exceptions.RequestException as error:
                 log.info("the download from %s broke off: %s", self.base_url, error)
                 raise Unreachable(f"The download from the support server broke off ({_reason(error)}).") from None
+
+    def accepts_connections(self) -> bool:
+        """Whether the queue's host takes a TCP connection now: a cheap check between retries.
+
+        Through a proxy this may stay False while HTTP works; retries then keep their back-off.
+        """
+        address = urlsplit(self.base_url)
+        port = address.port or (443 if address.scheme == "https" else 80)
+        try:
+            with socket.create_connection((address.hostname, port), timeout=PROBE_TIMEOUT):
+                return True
+        except (OSError, ValueError):
+            return False
 
     def _call(self, method: str, path: str, *, token: str, timeout=TIMEOUT, **kwargs) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}

@@ -1,4 +1,4 @@
-"""The queue as the agent uses it: the outbox, the remembered request, and one attempt at each call.
+"""The queue as the agent uses it: the outboxes, the remembered request, and one attempt at each call.
 
 Retrying, following and the request's states are the request model's (:mod:`agent.request`).
 """
@@ -8,7 +8,7 @@ import threading
 
 from agent.client import QueueClient, Ticket
 from agent.errors import ModuleRevoked, Rejected, Unreachable
-from agent.outbox import Outbox, Submission
+from agent.outbox import Note, Outbox, Submission
 from agent.state import CurrentRequest
 from sosqueue.statuses import OPEN_STATUSES, Status
 
@@ -18,10 +18,11 @@ log = logging.getLogger("sosqueue.agent")
 class HelpDesk:
     """One customer's requests for one module; safe to use from several threads."""
 
-    def __init__(self, client: QueueClient, outbox: Outbox, current: CurrentRequest):
+    def __init__(self, client: QueueClient, outbox: Outbox, current: CurrentRequest, notes: Outbox | None = None):
         self.client = client
         self.outbox = outbox
         self.current = current
+        self.notes = notes or Outbox(outbox.directory / "notes", kind=Note)
         self._lock = threading.RLock()
 
     def open_request(self) -> Ticket | None:
@@ -84,6 +85,23 @@ class HelpDesk:
             except Rejected as error:
                 log.warning("the queue refused request %s: %s", submission.key, error)
         return delivered
+
+    def save_note(self, ticket: Ticket, text: str) -> Note:
+        """Write what the customer adds to ``ticket`` to the notes outbox first; delivery comes after."""
+        note = self.notes.add(Note(code=ticket.code, customer_token=ticket.customer_token, text=text))
+        log.info("saved a note to %s in the outbox as %s", ticket.code, note.key)
+        return note
+
+    def deliver_note(self, note: Note) -> None:
+        """One attempt: Unreachable means try again later, Rejected (the request is closed) means never."""
+        ticket = Ticket(note.code, note.customer_token, "")
+        try:
+            self.client.add_note(ticket, note.text, idempotency_key=note.key)
+        except Rejected as error:
+            self.notes.reject(note, str(error))
+            raise
+        self.notes.done(note)
+        log.info("added note %s to %s", note.key, note.code)
 
     def claim(self, code: str) -> Ticket:
         """Join a request a supporter created manually, by the code they gave the customer."""

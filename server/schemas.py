@@ -9,12 +9,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 from server.assignment import parse_strategy
-from sosqueue.events import EventType
+from sosqueue.events import MAX_NOTE_CHARS, EventType
 from sosqueue.platforms import Platform
 from sosqueue.statuses import Status
 
 MAX_DIAGNOSTICS_BYTES = 8 * 1024
-MAX_NOTE_CHARS = 2000
 _MAX_DIAGNOSTICS_DEPTH = 4
 _ALLOWED_CONTROLS = {"\n", "\r", "\t"}
 
