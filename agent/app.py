@@ -345,7 +345,7 @@ class HelpApp(Presenter):
         if status != previous:
             self._notify(status)
 
-    def show_note(self, *, delivered: bool) -> None:
+    def show_note(self, delivered: bool) -> None:
         if delivered:
             self.window.show_notice(_("Your words were added to your request."))
         else:

@@ -415,7 +415,7 @@ class Presenter:
     def end_session(self, *, wait: bool) -> None:
         """The request's session channel must close now (``wait``: before quitting goes on)."""
 
-    def show_note(self, *, delivered: bool) -> None:
+    def show_note(self, delivered: bool) -> None:
         """What the customer added reached the request (``delivered``), or waits in the outbox."""
 
 
@@ -632,8 +632,8 @@ class HelpRequest:
 
     def _deliver_notes(self, notes: list[Note]) -> None:
         delivery = NoteDelivery(self.desk, notes,
-                                on_delivered=lambda note: self.post(self.presenter.show_note, delivered=True),
-                                on_offline=lambda: self.post(self.presenter.show_note, delivered=False))
+                                on_delivered=lambda note: self.post(self.presenter.show_note, True),
+                                on_offline=lambda: self.post(self.presenter.show_note, False))
         self.note_deliveries.append(delivery)
         delivery.start()
 
