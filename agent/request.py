@@ -128,27 +128,33 @@ Probe = Callable[[], bool]
 OnRetry = Callable[[Unreachable, float], None]
 
 
-def wait_to_retry(stop: threading.Event, delay: float, probe: Probe | None = None) -> bool:
+class Waited(StrEnum):
+    """How a wait between attempts ended."""
+
+    ELAPSED = "elapsed"
+    BACK = "back"  # the queue took connections again after it did not
+    STOPPED = "stopped"
+
+
+def wait_to_retry(stop: threading.Event, delay: float, probe: Probe | None = None) -> Waited:
     """Wait ``delay`` seconds, less once ``probe`` finds the queue back after finding it away.
 
     Only a change from away to back ends the wait early: a probe that always connects (a captive
     portal, a proxy in the way) leaves the back-off as it is.
-
-    :returns: True when ``stop`` was set.
     """
     if probe is None:
-        return stop.wait(delay)
+        return Waited.STOPPED if stop.wait(delay) else Waited.ELAPSED
     deadline = time.monotonic() + delay
     away = False
     while (left := deadline - time.monotonic()) > 0:
         if stop.wait(min(PROBE_INTERVAL, left)):
-            return True
+            return Waited.STOPPED
         back = probe()
         if back and away:
             log.info("the support server accepts connections again; retrying now")
-            return False
+            return Waited.BACK
         away = not back
-    return False
+    return Waited.ELAPSED
 
 
 def retry(attempt: Callable[[], T], policy: RetryPolicy, *, on_retry: OnRetry = lambda error, delay: None,
@@ -161,18 +167,21 @@ def retry(attempt: Callable[[], T], policy: RetryPolicy, *, on_retry: OnRetry = 
     """
     stop = stop or threading.Event()
     deadline = policy.deadline()
-    for delay in policy.delays():
-        if stop.is_set() or cancelled():
-            return None
+    delays = policy.delays()
+    while not (stop.is_set() or cancelled()):
+        delay = next(delays)
         try:
             return attempt()
         except Unreachable as error:
             if deadline is not None and time.monotonic() + delay > deadline:
                 raise
             on_retry(error, delay)
-        if wait_to_retry(stop, delay, probe):
-            return None
-    raise AssertionError("backoff delays never end")
+        waited = wait_to_retry(stop, delay, probe)
+        if waited == Waited.BACK:
+            # A queue just (re)starting may take connections a moment before it answers: start
+            # the back-off over, so that the next attempts come quickly.
+            delays = policy.delays()
+    return None
 
 
 def deliver_with_retry(desk: "HelpDesk", submission: Submission, policy: RetryPolicy, *,
@@ -332,8 +341,11 @@ class Follower:
                 return
             except Exception:
                 log.exception("error while following request %s", self.ticket.code)
-            if wait_to_retry(self._stop, next(delays), self.desk.client.accepts_connections):
+            waited = wait_to_retry(self._stop, next(delays), self.desk.client.accepts_connections)
+            if waited == Waited.STOPPED:
                 return
+            if waited == Waited.BACK:
+                delays = self.policy.delays()
 
     def _handle(self, event: str, data: dict) -> bool:
         """Report the status; True when the request is over."""

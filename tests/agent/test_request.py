@@ -10,8 +10,8 @@ import pytest
 
 from agent.errors import Rejected, Unreachable
 from agent.request import (DELIVERY_CAP, PROBE_INTERVAL, TRANSITIONS, Event, HelpRequest, InvalidTransition,
-                           Presenter, Progress, RetryPolicy, State, deliver_with_retry, next_state, request_body,
-                           wait_to_retry)
+                           Presenter, Progress, RetryPolicy, State, Waited, deliver_with_retry, next_state,
+                           request_body, wait_to_retry)
 from sosqueue.statuses import Status
 from tests.support.polling import eventually
 from tests.support.queue_api import CODE_PATTERN, QueueApi
@@ -334,8 +334,7 @@ def test_the_wait_between_attempts_ends_once_the_queue_takes_connections_again()
     """Away, then back: the wait ends at the next probe instead of running its full length."""
     answers = iter([False, False, True])
     started = time.monotonic()
-    stopped = wait_to_retry(threading.Event(), 30.0, probe=lambda: next(answers))
-    assert not stopped
+    assert wait_to_retry(threading.Event(), 30.0, probe=lambda: next(answers)) == Waited.BACK
     assert time.monotonic() - started < 3 * PROBE_INTERVAL + 2.0
 
 
@@ -343,7 +342,7 @@ def test_a_queue_that_always_takes_connections_leaves_the_wait_as_it_is():
     """A probe that never saw the queue away (a captive portal, say) does not shorten the back-off."""
     probes = []
     started = time.monotonic()
-    wait_to_retry(threading.Event(), 2.5, probe=lambda: probes.append(1) or True)
+    assert wait_to_retry(threading.Event(), 2.5, probe=lambda: probes.append(1) or True) == Waited.ELAPSED
     assert time.monotonic() - started >= 2.5
     assert len(probes) >= 2
 
@@ -351,7 +350,7 @@ def test_a_queue_that_always_takes_connections_leaves_the_wait_as_it_is():
 def test_stopping_ends_the_wait_at_once():
     stop = threading.Event()
     stop.set()
-    assert wait_to_retry(stop, 30.0, probe=lambda: False) is True
+    assert wait_to_retry(stop, 30.0, probe=lambda: False) == Waited.STOPPED
 
 
 # -- notes -------------------------------------------------------------------------------------
