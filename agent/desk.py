@@ -3,6 +3,7 @@
 Retrying, following and the request's states are the request model's (:mod:`agent.request`).
 """
 
+import dataclasses
 import logging
 import threading
 
@@ -72,6 +73,7 @@ class HelpDesk:
                 self.outbox.reject(submission, str(error))
                 raise
             self.current.save(ticket)
+            self._address_notes(submission, ticket)
             self.outbox.done(submission)
             log.info("delivered request %s as %s", submission.key, ticket.code)
             return ticket
@@ -91,6 +93,26 @@ class HelpDesk:
         note = self.notes.add(Note(code=ticket.code, customer_token=ticket.customer_token, text=text))
         log.info("saved a note to %s in the outbox as %s", ticket.code, note.key)
         return note
+
+    def save_note_for_waiting(self, submission: Submission, text: str) -> Note | None:
+        """Keep what another click adds to a request still in the outbox, for once it is delivered.
+
+        :returns: the note, or None when those words are already on their way.
+        """
+        with self._lock:
+            known = {submission.body.get("description", "").strip()}
+            known |= {note.text for note in self.notes.pending() if note.submission == submission.key}
+            if text in known:
+                return None
+            note = self.notes.add(Note(code="", customer_token="", text=text, submission=submission.key))
+            log.info("saved a note to waiting request %s as %s", submission.key, note.key)
+            return note
+
+    def _address_notes(self, submission: Submission, ticket: Ticket) -> None:
+        """The notes that waited for ``submission`` now go to its request."""
+        for note in self.notes.pending():
+            if note.submission == submission.key and not note.code:
+                self.notes.add(dataclasses.replace(note, code=ticket.code, customer_token=ticket.customer_token))
 
     def deliver_note(self, note: Note) -> None:
         """One attempt: Unreachable means try again later, Rejected (the request is closed) means never."""

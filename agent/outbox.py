@@ -31,13 +31,18 @@ class Submission:
 
 @dataclass(frozen=True)
 class Note:
-    """What the customer adds to their open request ``code`` (a second SOS with a description)."""
+    """What the customer adds to their open request ``code`` (a second SOS with a description).
+
+    A note to a request still in the outbox names that :class:`Submission`'s key instead, and has
+    no code until the request is delivered.
+    """
 
     code: str
     customer_token: str
     text: str
     key: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: float = field(default_factory=time.time)
+    submission: str = ""
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -212,6 +212,8 @@ def deliver_notes_with_retry(desk: "HelpDesk", notes: list[Note], policy: RetryP
     """
     delivered = []
     for note in notes:
+        if not note.code:
+            continue  # it waits for its request to leave the outbox
         try:
             if retry(lambda: desk.deliver_note(note) or note, policy, on_retry=on_retry, stop=stop,
                      probe=desk.client.accepts_connections) is None:
@@ -558,6 +560,8 @@ class HelpRequest:
             return
         self.submission = None
         self._open(ticket)
+        if any(note.code for note in self.desk.notes.pending()):  # words added while it was on its way
+            self._deliver_notes(self.desk.notes.pending())
         if self._cancel_on_delivery:
             self._cancel_on_delivery = False
             self.cancel()
@@ -743,6 +747,9 @@ class HelpRequest:
         :raises AgentError: what the queue refused, or what could not be saved.
         """
         submission = self.desk.waiting_or_submit(body, source=self.source)
+        words = body.get("description", "").strip()
+        if submission.body is not body and words:  # another click while the first still waits
+            self.desk.save_note_for_waiting(submission, words)
         self._go(Event.FILE)
         self.submission = submission
         try:
@@ -753,4 +760,12 @@ class HelpRequest:
             raise
         self.submission = None
         self._open(ticket, follow=False)
+        self._deliver_waiting_notes(policy)
         return ticket
+
+    def _deliver_waiting_notes(self, policy: RetryPolicy) -> None:
+        """The words added while the request waited in the outbox; what cannot go now goes next run."""
+        try:
+            deliver_notes_with_retry(self.desk, self.desk.notes.pending(), policy)
+        except AgentError as error:
+            log.warning("notes not delivered yet: %s", error)

@@ -289,7 +289,8 @@ def test_unwritable_data_directory_exits_8_with_a_plain_message(tmp_path, module
 
 @pytest.mark.slow
 def test_offline_sos_is_saved_and_delivered_once_when_the_server_is_back(home, tmp_path, tmp_path_factory):
-    """Server down: SOS exits 4 and saves the request; a second SOS adds nothing; server up: one request."""
+    """Server down: SOS exits 4 and saves the request; a second SOS files nothing more but keeps its words;
+    server up: one request, and the later clicks' words on it as notes."""
     database_url = sqlite_url(tmp_path_factory.mktemp("db"))
     tenant = make_tenant(database_url)
     server = QueueServer(database_url, log_dir=tmp_path_factory.mktemp("logs"))
@@ -304,16 +305,19 @@ def test_offline_sos_is_saved_and_delivered_once_when_the_server_is_back(home, t
     again = sos(home, module, "clicked again")
     assert again.returncode == 4
     assert outbox_files(home, tenant) == saved
+    assert len(note_files(home, tenant)) == 1
 
     with server:
         online = sos(home, module, "clicked once more")
         assert online.returncode == 0, online.stderr
         api = QueueApi(server.url)
         items = api.all_items(tenant.supporter_token)
+        notes = notes_of(api, tenant, online.stdout.strip())
         api.close_client()
     assert [item["code"] for item in items] == [online.stdout.strip()]
     assert items[0]["description"] == "offline problem"
-    assert outbox_files(home, tenant) == []
+    assert notes == ["clicked again", "clicked once more"]
+    assert outbox_files(home, tenant) == [] and note_files(home, tenant) == []
 
 
 @pytest.mark.slow
@@ -420,7 +424,9 @@ def test_agent_killed_between_saving_and_delivering_files_exactly_one_request(ho
     assert items[0]["description"] == "killed"
     engine = create_engine(database_url)
     with engine.connect() as connection:
-        keys = connection.execute(text("SELECT key FROM idempotency_keys")).scalars().all()
+        # The request's key; the next click's words went to it as a note, with a key of its own.
+        keys = connection.execute(text("SELECT key FROM idempotency_keys WHERE principal NOT LIKE 'customer:%'")
+                                  ).scalars().all()
     engine.dispose()
     assert keys == [hole.keys[0]]
     assert outbox_files(home, tenant) == []
