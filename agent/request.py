@@ -145,7 +145,9 @@ def wait_to_retry(stop: threading.Event, delay: float, probe: Probe | None = Non
     if probe is None:
         return Waited.STOPPED if stop.wait(delay) else Waited.ELAPSED
     deadline = time.monotonic() + delay
-    away = False
+    # At once, too: the queue may come back before the first interval is over, and would then
+    # look as if it had never been away.
+    away = not probe()
     while (left := deadline - time.monotonic()) > 0:
         if stop.wait(min(PROBE_INTERVAL, left)):
             return Waited.STOPPED

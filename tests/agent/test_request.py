@@ -332,10 +332,18 @@ def test_a_saved_request_goes_out_within_seconds_once_the_queue_is_back(desk_for
 
 def test_the_wait_between_attempts_ends_once_the_queue_takes_connections_again():
     """Away, then back: the wait ends at the next probe instead of running its full length."""
-    answers = iter([False, False, True])
+    answers = iter([False, False, False, True])
     started = time.monotonic()
     assert wait_to_retry(threading.Event(), 30.0, probe=lambda: next(answers)) == Waited.BACK
     assert time.monotonic() - started < 3 * PROBE_INTERVAL + 2.0
+
+
+def test_a_queue_back_before_the_first_probe_interval_ends_the_wait_too():
+    """Away when the wait begins, back a moment later: the wait ends at the first interval."""
+    answers = iter([False, True])
+    started = time.monotonic()
+    assert wait_to_retry(threading.Event(), 30.0, probe=lambda: next(answers)) == Waited.BACK
+    assert time.monotonic() - started < PROBE_INTERVAL + 2.0
 
 
 def test_a_queue_that_always_takes_connections_leaves_the_wait_as_it_is():
