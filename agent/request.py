@@ -4,8 +4,8 @@
 only place that says which :class:`Event` moves it where. :class:`Progress` names what the agent
 shows before the queue has given the request a :class:`~sosqueue.statuses.Status`.
 
-:class:`HelpRequest` owns filing, delivery (with a :class:`RetryPolicy`), following and
-cancelling, and tells a :class:`Presenter` what to show. The window (:mod:`agent.app`) drives it
+:class:`HelpRequest` owns filing, delivery (with a :class:`RetryPolicy`), following, the
+customer's notes to the open request, and cancelling, and tells a :class:`Presenter` what to show. The window (:mod:`agent.app`) drives it
 from Tk's main loop; ``--no-gui`` (:mod:`agent.cli`) drives the same model through its blocking
 entry points. Filing, delivering, following and leaving run in daemon threads that hand their
 results back through ``post`` to the thread that owns the model.
