@@ -25,6 +25,7 @@ from agent.request import LEAVE_TIMEOUT, Event, HelpRequest, Presenter, Progress
 from agent.runtime import make_desk
 from agent.state_hooks import StateHooks
 from agent.ui import STATUS_TEXTS, FormValues, UiQueue, WindowActions, create_root, normalise_code
+from sosqueue.events import MAX_NOTE_CHARS
 from sosqueue.module_config import ModuleConfig
 from sosqueue.statuses import Status
 
@@ -136,6 +137,7 @@ class HelpApp(Presenter):
         self.exit_code = AgentExit.OK
         self._start_wish = ""
         self._wish_during_start = ""
+        self._sent_texts: set[str] = set()  # descriptions filed or added as notes: never sent twice
         self._previous_handlers: dict[int, object] = {}
         self._hooks = StateHooks.from_env()
         self._confirm_start = confirm_start
@@ -217,10 +219,12 @@ class HelpApp(Presenter):
         self._update_tray()
 
     def _after_wish(self, wish: str) -> None:
-        """There is a request already: one click, one request — show it."""
+        """There is a request already: one click, one request — show it (and keep the customer's new words)."""
         if wish == "tray":
             return
         self.window.bring_forward()
+        if wish == "sos" and self.request.state == State.OPEN:
+            self._note_from_form()
         if wish.startswith("code:") and self.ticket and self._code_differs(wish):
             self.window.show_notice(_("You already have an open request. Cancel it to join another session."))
 
@@ -228,8 +232,39 @@ class HelpApp(Presenter):
         return normalise_code(wish.removeprefix("code:")) != self.ticket.code
 
     def _immediate_values(self) -> FormValues:
-        # Filed without a form, so the customer never saw the diagnostics: none are sent.
-        return FormValues()
+        # Filed without a form, so the customer never saw the diagnostics: none are sent. What they
+        # typed into a form on screen is their words, though.
+        return FormValues(description=self._form_description() if self.window.view == "form" else "")
+
+    def _form_description(self) -> str:
+        field = self.window.fields.get("description")
+        return field.text() if field is not None else ""
+
+    def _note_from_form(self) -> None:
+        """A second SOS while the request is open: the form's description not sent yet becomes a note."""
+        text = self._form_description()
+        if text and text not in self._sent_texts:
+            self.add_note(text)
+
+    def add_note(self, text: str) -> bool:
+        """Add ``text`` to the open request as a note (saved first, then delivered); False when it cannot be.
+
+        The hook for the window: anything that lets the customer add to an open request calls this.
+        """
+        text = text.strip()
+        if not text or self.request.state != State.OPEN:
+            return False
+        if len(text) > MAX_NOTE_CHARS:
+            self.window.show_notice(_("A note can hold {count} characters at most; please shorten it.")
+                                    .format(count=MAX_NOTE_CHARS))
+            return False
+        try:
+            self.request.add_note(text)
+        except StorageFailure as error:
+            self.window.show_notice(describe(error))
+            return False
+        self._sent_texts.add(text)
+        return True
 
     def request_help(self, values: FormValues) -> None:
         """The form was sent: file the request (outbox first), then deliver it."""
@@ -245,6 +280,8 @@ class HelpApp(Presenter):
             self.request.file(body)
         except StorageFailure as error:
             self.window.show_form_error(describe(error))
+            return
+        self._sent_texts.add(values.description)
 
     def join_code(self, code: str) -> None:
         """The customer typed the code a supporter gave them: claim that request and join it."""
@@ -307,6 +344,13 @@ class HelpApp(Presenter):
         self._update_tray()
         if status != previous:
             self._notify(status)
+
+    def show_note(self, delivered: bool) -> None:
+        if delivered:
+            self.window.show_notice(_("Your words were added to your request."))
+        else:
+            self.window.show_notice(_("You are offline — your words are saved and will be added to your "
+                                      "request automatically."))
 
     def end_session(self, *, wait: bool) -> None:
         """Stop sharing at once, then close the channel (in the background unless ``wait``)."""

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 from agent import __version__
-from agent.errors import AgentError, AgentExit, MissingField, Unreachable
+from agent.errors import AgentError, AgentExit, InvalidOption, MissingField, Unreachable
+from sosqueue.events import MAX_NOTE_CHARS
+from sosqueue.pipes import flush_stdout, silence_stdout
 
 log = logging.getLogger("sosqueue.agent")
 
@@ -24,7 +26,9 @@ EXIT_CODES = f"""exit codes:
   {AgentExit.STORAGE}   the agent's data folder cannot be written
   {AgentExit.UPDATE_REFUSED}   --update: the update cannot be trusted or does not start; nothing changed
   {AgentExit.UPDATE_FAILED}  --update: the update cannot be fetched or installed now; try again later
-  {AgentExit.ABORTED} aborted (Ctrl+C)"""
+  {AgentExit.ABORTED} aborted (Ctrl+C)
+
+A closed pipe on stdout (… | head -1) is not an error: the agent stops writing and exits {AgentExit.OK}."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tray", action="store_true", help="start quietly in the tray (used at login)")
     parser.add_argument("--code", metavar="CODE", help="join a request a supporter created, e.g. s12-345-678")
     parser.add_argument("--no-gui", action="store_true", help="no window: print the session code on stdout (with --sos or --code)")
-    parser.add_argument("--description", default="", help="the problem, with --no-gui")
+    parser.add_argument("--description", default="",
+                        help="the problem, with --no-gui; while your request is open it is added to it as a note")
     parser.add_argument("--name", default="", help="your name, with --no-gui")
     parser.add_argument("--email", default="", help="your email, with --no-gui")
     parser.add_argument("--install", action="store_true", help="create the SOS shortcut and start-menu entry, then exit")
@@ -65,7 +70,12 @@ def run(argv: list[str] | None = None) -> int:
 
     setup_logging(verbose=args.verbose)
     try:
-        return _dispatch(args)
+        exit_code = _dispatch(args)
+        flush_stdout()
+        return exit_code
+    except BrokenPipeError:  # the reader of stdout has read enough (| head -1)
+        silence_stdout()
+        return AgentExit.OK
     except KeyboardInterrupt:
         print("Aborted by user.", file=sys.stderr)
         return AgentExit.ABORTED
@@ -158,7 +168,9 @@ def _file_without_window(config, args) -> int:
         ticket = request.join_now(args.code)
     else:
         ticket = request.open_now()
-        if ticket is None:
+        if ticket is not None:
+            _add_note(request, args.description)
+        else:
             from agent.diagnostics import collect
 
             _require_fields(config, args)
@@ -178,9 +190,38 @@ def _file_without_window(config, args) -> int:
     return AgentExit.OK
 
 
+def _add_note(request, description: str) -> None:
+    """A second SOS while the request is open: its description is added to that request as a note
+    (after the notes an earlier run could not deliver)."""
+    text = description.strip()
+    if len(text) > MAX_NOTE_CHARS:
+        raise InvalidOption(f"Your request is open; a note to it takes at most {MAX_NOTE_CHARS} characters: "
+                            "shorten --description.")
+    if not text and not request.desk.notes.pending():
+        return
+    try:
+        added = request.add_note_now(
+            text, on_retry=lambda error, delay: print(f"{error} Retrying in {delay:.0f} s…", file=sys.stderr))
+    except Unreachable as error:
+        if text:
+            print(f"{error} Your description is saved and will be added to your open request when the support "
+                  "server is reachable (the next time the support module runs).", file=sys.stderr)
+        return
+    if added:
+        print("Your request is already open; your description was added to it as a note.", file=sys.stderr)
+    elif text:
+        print("Your request was closed meanwhile; your description was not added (it is kept in the "
+              "agent's outbox/notes/rejected folder).", file=sys.stderr)
+
+
 def _require_fields(config, args) -> None:
-    """The fields the module makes required must be given, as the window would insist."""
+    """The fields the module makes required must be given, as the window would insist.
+
+    A module that files at once asks for no description first: it can follow as a note.
+    """
     for field in ("description", "name", "email"):
+        if field == "description" and config.options.file_immediately:
+            continue
         if getattr(config.options.fields, field) == "required" and not getattr(args, field).strip():
             raise MissingField(f"This support module asks for your {field}: pass --{field} TEXT.")
 

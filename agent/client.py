@@ -1,11 +1,12 @@
-"""The agent's HTTP client for the queue: create, claim by code, join, leave, close, follow."""
+"""The agent's HTTP client for the queue: create, claim by code, join, leave, close, add a note, follow."""
 
 import hashlib
 import json
 import logging
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -20,6 +21,7 @@ log = logging.getLogger("sosqueue.agent.client")
 API = "/api/v1/service-requests"
 TIMEOUT = (5, 15)  # connect, read
 PROBLEM_TYPE = "application/problem+json"  # every error the queue itself answers
+PROBE_TIMEOUT = 1.0  # seconds for the TCP connect that tells whether the queue is back
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ class QueueClient:
     def close(self, ticket: Ticket) -> dict:
         return _json(self._call("POST", f"{API}/{_path(ticket.code)}/close", token=ticket.customer_token))
 
+    def add_note(self, ticket: Ticket, text: str, *, idempotency_key: str) -> dict:
+        """Add ``text`` to the open request (a retry with the same key adds it once)."""
+        return _json(self._call("POST", f"{API}/{_path(ticket.code)}/notes", token=ticket.customer_token,
+                                json={"text": text}, headers={"Idempotency-Key": idempotency_key}))
+
     def events(self, ticket: Ticket, last_event_id: str | None = None) -> Iterator[tuple[str, str | None, dict]]:
         """Follow the request's event stream: yields (event, id, data) until it ends."""
         headers = {"Accept": "text/event-stream"}
@@ -103,6 +110,19 @@ class QueueClient:
             except requests.exceptions.RequestException as error:
                 log.info("the download from %s broke off: %s", self.base_url, error)
                 raise Unreachable(f"The download from the support server broke off ({_reason(error)}).") from None
+
+    def accepts_connections(self) -> bool:
+        """Whether the queue's host takes a TCP connection now: a cheap check between retries.
+
+        Through a proxy this may stay False while HTTP works; retries then keep their back-off.
+        """
+        address = urlsplit(self.base_url)
+        port = address.port or (443 if address.scheme == "https" else 80)
+        try:
+            with socket.create_connection((address.hostname, port), timeout=PROBE_TIMEOUT):
+                return True
+        except (OSError, ValueError):
+            return False
 
     def _call(self, method: str, path: str, *, token: str, timeout=TIMEOUT, **kwargs) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}

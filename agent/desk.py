@@ -1,14 +1,15 @@
-"""The queue as the agent uses it: the outbox, the remembered request, and one attempt at each call.
+"""The queue as the agent uses it: the outboxes, the remembered request, and one attempt at each call.
 
 Retrying, following and the request's states are the request model's (:mod:`agent.request`).
 """
 
+import dataclasses
 import logging
 import threading
 
 from agent.client import QueueClient, Ticket
 from agent.errors import ModuleRevoked, Rejected, Unreachable
-from agent.outbox import Outbox, Submission
+from agent.outbox import Note, Outbox, Submission
 from agent.state import CurrentRequest
 from sosqueue.statuses import OPEN_STATUSES, Status
 
@@ -18,10 +19,11 @@ log = logging.getLogger("sosqueue.agent")
 class HelpDesk:
     """One customer's requests for one module; safe to use from several threads."""
 
-    def __init__(self, client: QueueClient, outbox: Outbox, current: CurrentRequest):
+    def __init__(self, client: QueueClient, outbox: Outbox, current: CurrentRequest, notes: Outbox | None = None):
         self.client = client
         self.outbox = outbox
         self.current = current
+        self.notes = notes or Outbox(outbox.directory / "notes", kind=Note)
         self._lock = threading.RLock()
 
     def open_request(self) -> Ticket | None:
@@ -71,6 +73,7 @@ class HelpDesk:
                 self.outbox.reject(submission, str(error))
                 raise
             self.current.save(ticket)
+            self._address_notes(submission, ticket)
             self.outbox.done(submission)
             log.info("delivered request %s as %s", submission.key, ticket.code)
             return ticket
@@ -84,6 +87,43 @@ class HelpDesk:
             except Rejected as error:
                 log.warning("the queue refused request %s: %s", submission.key, error)
         return delivered
+
+    def save_note(self, ticket: Ticket, text: str) -> Note:
+        """Write what the customer adds to ``ticket`` to the notes outbox first; delivery comes after."""
+        note = self.notes.add(Note(code=ticket.code, customer_token=ticket.customer_token, text=text))
+        log.info("saved a note to %s in the outbox as %s", ticket.code, note.key)
+        return note
+
+    def save_note_for_waiting(self, submission: Submission, text: str) -> Note | None:
+        """Keep what another click adds to a request still in the outbox, for once it is delivered.
+
+        :returns: the note, or None when those words are already on their way.
+        """
+        with self._lock:
+            known = {submission.body.get("description", "").strip()}
+            known |= {note.text for note in self.notes.pending() if note.submission == submission.key}
+            if text in known:
+                return None
+            note = self.notes.add(Note(code="", customer_token="", text=text, submission=submission.key))
+            log.info("saved a note to waiting request %s as %s", submission.key, note.key)
+            return note
+
+    def _address_notes(self, submission: Submission, ticket: Ticket) -> None:
+        """The notes that waited for ``submission`` now go to its request."""
+        for note in self.notes.pending():
+            if note.submission == submission.key and not note.code:
+                self.notes.add(dataclasses.replace(note, code=ticket.code, customer_token=ticket.customer_token))
+
+    def deliver_note(self, note: Note) -> None:
+        """One attempt: Unreachable means try again later, Rejected (the request is closed) means never."""
+        ticket = Ticket(note.code, note.customer_token, "")
+        try:
+            self.client.add_note(ticket, note.text, idempotency_key=note.key)
+        except Rejected as error:
+            self.notes.reject(note, str(error))
+            raise
+        self.notes.done(note)
+        log.info("added note %s to %s", note.key, note.code)
 
     def claim(self, code: str) -> Ticket:
         """Join a request a supporter created manually, by the code they gave the customer."""

@@ -88,3 +88,9 @@ class MissingField(AgentError):
     """A field the module makes required was not given (``--no-gui``)."""
 
     exit_code = AgentExit.USAGE
+
+
+class InvalidOption(AgentError):
+    """An option's value that cannot be used (``--no-gui``); the message says how to fix it."""
+
+    exit_code = AgentExit.USAGE

@@ -1,8 +1,10 @@
-"""Nothing lost: every request is written to disk before any network I/O, then delivered.
+"""Nothing lost: every request (and every note to an open one) is written to disk before any
+network I/O, then delivered.
 
-Each submission is one JSON file named by its idempotency key, written atomically (temporary
-file, fsync, rename). Delivery retries until the queue acknowledges it; the server's
-idempotency makes a retry after a lost answer return the same request, never a second one.
+Each submission or note is one JSON file named by its idempotency key, written atomically
+(temporary file, fsync, rename). Delivery retries until the queue acknowledges it; the server's
+idempotency makes a retry after a lost answer return the same request, never a second one, and
+add a note once.
 """
 
 import json
@@ -25,6 +27,22 @@ class Submission:
     source: str  # "module" (the module was opened) or "sos" (the desktop button)
     key: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class Note:
+    """What the customer adds to their open request ``code`` (a second SOS with a description).
+
+    A note to a request still in the outbox names that :class:`Submission`'s key instead, and has
+    no code until the request is delivered.
+    """
+
+    code: str
+    customer_token: str
+    text: str
+    key: str = field(default_factory=lambda: str(uuid.uuid4()))
+    created_at: float = field(default_factory=time.time)
+    submission: str = ""
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -55,9 +73,12 @@ def _fsync_directory(directory: Path) -> None:
 
 
 class Outbox:
-    def __init__(self, directory: Path):
+    """A folder of items waiting for delivery: :class:`Submission` (or, with ``kind``, :class:`Note`)."""
+
+    def __init__(self, directory: Path, *, kind: type = Submission):
         self.directory = directory
         self.rejected_directory = directory / "rejected"
+        self.kind = kind
 
     def add(self, submission: Submission) -> Submission:
         try:
@@ -71,7 +92,7 @@ class Outbox:
         items = []
         for path in self.directory.glob("*.json") if self.directory.is_dir() else ():
             try:
-                items.append(Submission(**json.loads(path.read_text())))
+                items.append(self.kind(**json.loads(path.read_text())))
             except (ValueError, TypeError, OSError):
                 continue  # a foreign or unreadable file is left alone, never deleted
         return sorted(items, key=lambda item: item.created_at)

@@ -4,8 +4,8 @@
 only place that says which :class:`Event` moves it where. :class:`Progress` names what the agent
 shows before the queue has given the request a :class:`~sosqueue.statuses.Status`.
 
-:class:`HelpRequest` owns filing, delivery (with a :class:`RetryPolicy`), following and
-cancelling, and tells a :class:`Presenter` what to show. The window (:mod:`agent.app`) drives it
+:class:`HelpRequest` owns filing, delivery (with a :class:`RetryPolicy`), following, the
+customer's notes to the open request, and cancelling, and tells a :class:`Presenter` what to show. The window (:mod:`agent.app`) drives it
 from Tk's main loop; ``--no-gui`` (:mod:`agent.cli`) drives the same model through its blocking
 entry points. Filing, delivering, following and leaving run in daemon threads that hand their
 results back through ``post`` to the thread that owns the model.
@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from agent.client import Ticket
 from agent.errors import AgentError, ModuleRevoked, Rejected, StorageFailure, Unreachable
-from agent.outbox import BACKOFF_CAP, BACKOFF_START, Submission, backoff_delays
+from agent.outbox import BACKOFF_CAP, BACKOFF_START, Note, Submission, backoff_delays
 from sosqueue.statuses import FINAL_STATUSES, Status
 
 if TYPE_CHECKING:
@@ -31,6 +31,10 @@ log = logging.getLogger("sosqueue.agent")
 
 STORED_TICKET_GRACE = 0.5  # seconds: show a remembered request at once if the queue is slow to confirm it
 LEAVE_TIMEOUT = 5.0
+#: Between attempts to deliver, how often the wait checks (a TCP connect) whether the queue is back.
+PROBE_INTERVAL = 1.0
+
+T = TypeVar("T")
 
 
 class State(StrEnum):
@@ -111,39 +115,116 @@ class RetryPolicy:
         return None if self.give_up_after is None else time.monotonic() + self.give_up_after
 
 
+#: Saved requests and notes wait at most this long between attempts: the customer waits for them.
+DELIVERY_CAP = 5.0
 #: With a window the request is delivered while the agent runs, however long the queue is away.
-DELIVERY_RETRY = RetryPolicy()
+DELIVERY_RETRY = RetryPolicy(cap=DELIVERY_CAP)
 #: Without a window: a while, then the request stays in the outbox for the next run.
-NO_WINDOW_RETRY = RetryPolicy(give_up_after=20.0)
+NO_WINDOW_RETRY = RetryPolicy(cap=DELIVERY_CAP, give_up_after=20.0)
 #: Following a request's events after the stream broke.
 FOLLOW_RETRY = RetryPolicy(cap=30.0)
 
+Probe = Callable[[], bool]
+OnRetry = Callable[[Unreachable, float], None]
+
+
+class Waited(StrEnum):
+    """How a wait between attempts ended."""
+
+    ELAPSED = "elapsed"
+    BACK = "back"  # the queue took connections again after it did not
+    STOPPED = "stopped"
+
+
+def wait_to_retry(stop: threading.Event, delay: float, probe: Probe | None = None) -> Waited:
+    """Wait ``delay`` seconds, less once ``probe`` finds the queue back after finding it away.
+
+    Only a change from away to back ends the wait early: a probe that always connects (a captive
+    portal, a proxy in the way) leaves the back-off as it is.
+    """
+    if probe is None:
+        return Waited.STOPPED if stop.wait(delay) else Waited.ELAPSED
+    deadline = time.monotonic() + delay
+    # At once, too: the queue may come back before the first interval is over, and would then
+    # look as if it had never been away.
+    away = not probe()
+    while (left := deadline - time.monotonic()) > 0:
+        if stop.wait(min(PROBE_INTERVAL, left)):
+            return Waited.STOPPED
+        back = probe()
+        if back and away:
+            log.info("the support server accepts connections again; retrying now")
+            return Waited.BACK
+        away = not back
+    return Waited.ELAPSED
+
+
+def retry(attempt: Callable[[], T], policy: RetryPolicy, *, on_retry: OnRetry = lambda error, delay: None,
+          stop: threading.Event | None = None, cancelled: Callable[[], bool] = lambda: False,
+          probe: Probe | None = None) -> T | None:
+    """``attempt()`` until it does not raise :class:`Unreachable`.
+
+    :returns: what it returned, or None once ``stop`` is set or ``cancelled()`` says so.
+    :raises Unreachable: when ``policy`` gives up.
+    """
+    stop = stop or threading.Event()
+    deadline = policy.deadline()
+    delays = policy.delays()
+    while not (stop.is_set() or cancelled()):
+        delay = next(delays)
+        try:
+            return attempt()
+        except Unreachable as error:
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise
+            on_retry(error, delay)
+        waited = wait_to_retry(stop, delay, probe)
+        if waited == Waited.BACK:
+            # A queue just (re)starting may take connections a moment before it answers: start
+            # the back-off over, so that the next attempts come quickly.
+            delays = policy.delays()
+    return None
+
 
 def deliver_with_retry(desk: "HelpDesk", submission: Submission, policy: RetryPolicy, *,
-                       on_retry: Callable[[Unreachable, float], None] = lambda error, delay: None,
-                       stop: threading.Event | None = None,
+                       on_retry: OnRetry = lambda error, delay: None, stop: threading.Event | None = None,
                        cancelled: Callable[[], bool] = lambda: False) -> Ticket | None:
-    """Deliver ``submission``, retrying while the queue cannot be reached.
+    """Deliver ``submission``, retrying while the queue cannot be reached (and at once when it is back).
 
     :returns: the ticket, or None once ``stop`` is set or ``cancelled()`` says so.
     :raises Unreachable: when ``policy`` gives up (the submission stays in the outbox).
     :raises AgentError: what the queue refused (:class:`Rejected`, :class:`ModuleRevoked`) or
         what could not be saved, at once.
     """
-    stop = stop or threading.Event()
-    deadline = policy.deadline()
-    for delay in policy.delays():
-        if stop.is_set() or cancelled():
-            return None
+    return retry(lambda: desk.deliver(submission), policy, on_retry=on_retry, stop=stop, cancelled=cancelled,
+                 probe=desk.client.accepts_connections)
+
+
+def deliver_notes_with_retry(desk: "HelpDesk", notes: list[Note], policy: RetryPolicy, *,
+                             on_retry: OnRetry = lambda error, delay: None,
+                             stop: threading.Event | None = None) -> list[Note]:
+    """Deliver ``notes`` oldest first, each retried while the queue cannot be reached.
+
+    A note the queue refuses (its request was closed meanwhile) is kept in the notes' ``rejected``
+    folder, and the others go on.
+
+    :returns: the notes delivered (fewer once ``stop`` is set).
+    :raises Unreachable: when ``policy`` gives up (the rest stay in the outbox).
+    :raises ModuleRevoked, StorageFailure: at once.
+    """
+    delivered = []
+    for note in notes:
+        if not note.code:
+            continue  # it waits for its request to leave the outbox
         try:
-            return desk.deliver(submission)
-        except Unreachable as error:
-            if deadline is not None and time.monotonic() + delay > deadline:
-                raise
-            on_retry(error, delay)
-        if stop.wait(delay):
-            return None
-    raise AssertionError("backoff delays never end")
+            if retry(lambda: desk.deliver_note(note) or note, policy, on_retry=on_retry, stop=stop,
+                     probe=desk.client.accepts_connections) is None:
+                break
+        except Rejected as error:
+            log.warning("the queue refused note %s to %s: %s", note.key, note.code, error)
+            continue
+        delivered.append(note)
+    return delivered
 
 
 def request_body(*, description: str, name: str = "", email: str = "", diagnostics: dict | None = None) -> dict:
@@ -264,7 +345,11 @@ class Follower:
                 return
             except Exception:
                 log.exception("error while following request %s", self.ticket.code)
-            self._stop.wait(next(delays))
+            waited = wait_to_retry(self._stop, next(delays), self.desk.client.accepts_connections)
+            if waited == Waited.STOPPED:
+                return
+            if waited == Waited.BACK:
+                delays = self.policy.delays()
 
     def _handle(self, event: str, data: dict) -> bool:
         """Report the status; True when the request is over."""
@@ -272,6 +357,42 @@ class Follower:
         if status:
             self.on_status(status)
         return status in FINAL_STATUSES
+
+
+class NoteDelivery:
+    """Delivers the notes waiting in the outbox in a daemon thread, retrying while offline."""
+
+    def __init__(self, desk: "HelpDesk", notes: list[Note], *, on_delivered: Callable[[Note], None],
+                 on_offline: Callable[[], None], policy: RetryPolicy = DELIVERY_RETRY):
+        self.desk = desk
+        self.notes = list(notes)
+        self.on_delivered, self.on_offline = on_delivered, on_offline
+        self.policy = policy
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sosqueue-notes", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        told = False
+
+        def offline(error: Unreachable, delay: float) -> None:
+            nonlocal told
+            log.info("note not delivered (%s); retrying in %.0f s", error, delay)
+            if not told:
+                told = True
+                self.on_offline()
+
+        try:
+            for note in deliver_notes_with_retry(self.desk, self.notes, self.policy, on_retry=offline,
+                                                 stop=self._stop):
+                self.on_delivered(note)
+        except AgentError as error:  # revoked or not saved: the notes stay for IT to look at
+            log.warning("notes not delivered: %s", error)
 
 
 # -- the model -------------------------------------------------------------------------------
@@ -310,6 +431,9 @@ class Presenter:
     def end_session(self, *, wait: bool) -> None:
         """The request's session channel must close now (``wait``: before quitting goes on)."""
 
+    def show_note(self, delivered: bool) -> None:
+        """What the customer added reached the request (``delivered``), or waits in the outbox."""
+
 
 def _call_now(function: Callable, *args) -> None:
     function(*args)
@@ -334,6 +458,7 @@ class HelpRequest:
         self.submission: Submission | None = None
         self.delivery: Delivery | None = None
         self.follower: Follower | None = None
+        self.note_deliveries: list[NoteDelivery] = []
         self._cancel_on_delivery = False
 
     def can(self, event: Event) -> bool:
@@ -353,7 +478,11 @@ class HelpRequest:
     # -- starting --------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Pick up where the last run stopped: a request still in the outbox, or the remembered one."""
+        """Pick up where the last run stopped: a request still in the outbox, or the remembered one,
+        and the notes still waiting to be added to it."""
+        notes = self.desk.notes.pending()
+        if notes:
+            self._deliver_notes(notes)
         pending = self.desk.outbox.pending()
         if pending:  # a click from before that has not reached the queue yet: that is the request
             self._deliver(pending)
@@ -433,6 +562,8 @@ class HelpRequest:
             return
         self.submission = None
         self._open(ticket)
+        if any(note.code for note in self.desk.notes.pending()):  # words added while it was on its way
+            self._deliver_notes(self.desk.notes.pending())
         if self._cancel_on_delivery:
             self._cancel_on_delivery = False
             self.cancel()
@@ -505,6 +636,25 @@ class HelpRequest:
         self.desk.current.clear()
         self.ticket = None
 
+    # -- notes -----------------------------------------------------------------------------
+
+    def add_note(self, text: str) -> None:
+        """Add ``text`` to the open request: saved in the outbox, then delivered in the background.
+
+        :raises StorageFailure: when it cannot be saved (nothing is sent then).
+        :raises InvalidTransition: when no request is open.
+        """
+        if self.state != State.OPEN or self.ticket is None:
+            raise InvalidTransition(f"a note needs an open request, not {self.state}")
+        self._deliver_notes([self.desk.save_note(self.ticket, text)])
+
+    def _deliver_notes(self, notes: list[Note]) -> None:
+        delivery = NoteDelivery(self.desk, notes,
+                                on_delivered=lambda note: self.post(self.presenter.show_note, True),
+                                on_offline=lambda: self.post(self.presenter.show_note, False))
+        self.note_deliveries.append(delivery)
+        delivery.start()
+
     def cancel(self) -> None:
         """The customer confirmed: close the request (or drop it from the outbox if not sent yet)."""
         if self.state == State.FILING and self.submission:
@@ -539,6 +689,8 @@ class HelpRequest:
             self.follower.stop()
         if self.delivery:
             self.delivery.stop()
+        for delivery in self.note_deliveries:
+            delivery.stop()  # what is not delivered yet stays in the outbox for the next start
         self.presenter.end_session(wait=True)
         if self.ticket:
             # The closed socket alone makes the queue count the customer gone, a moment later;
@@ -574,6 +726,21 @@ class HelpRequest:
         self._open(ticket, follow=False)
         return ticket
 
+    def add_note_now(self, text: str, *, policy: RetryPolicy = NO_WINDOW_RETRY,
+                     on_retry: OnRetry = lambda error, delay: None) -> bool:
+        """Add ``text`` (if any) to the open request on this thread, after the notes still waiting from before.
+
+        :returns: whether ``text`` reached the request (False when empty, or refused: the request
+            was closed meanwhile).
+        :raises Unreachable: when ``policy`` gives up; the notes stay in the outbox for the next run.
+        :raises AgentError: what could not be saved, or a module switched off.
+        """
+        if self.state != State.OPEN or self.ticket is None:
+            raise InvalidTransition(f"a note needs an open request, not {self.state}")
+        note = self.desk.save_note(self.ticket, text) if text else None
+        delivered = deliver_notes_with_retry(self.desk, self.desk.notes.pending(), policy, on_retry=on_retry)
+        return note is not None and note in delivered
+
     def file_now(self, body: dict, *, policy: RetryPolicy = NO_WINDOW_RETRY,
                  on_retry: Callable[[Unreachable, float], None] = lambda error, delay: None) -> Ticket:
         """File and deliver on this thread: the request still waiting in the outbox, else ``body``.
@@ -582,6 +749,9 @@ class HelpRequest:
         :raises AgentError: what the queue refused, or what could not be saved.
         """
         submission = self.desk.waiting_or_submit(body, source=self.source)
+        words = body.get("description", "").strip()
+        if submission.body is not body and words:  # another click while the first still waits
+            self.desk.save_note_for_waiting(submission, words)
         self._go(Event.FILE)
         self.submission = submission
         try:
@@ -592,4 +762,12 @@ class HelpRequest:
             raise
         self.submission = None
         self._open(ticket, follow=False)
+        self._deliver_waiting_notes(policy)
         return ticket
+
+    def _deliver_waiting_notes(self, policy: RetryPolicy) -> None:
+        """The words added while the request waited in the outbox; what cannot go now goes next run."""
+        try:
+            deliver_notes_with_retry(self.desk, self.desk.notes.pending(), policy)
+        except AgentError as error:
+            log.warning("notes not delivered yet: %s", error)

@@ -92,18 +92,20 @@ def body_fingerprint(payload: ServiceRequestCreate) -> str:
 
 
 def find_idempotent(session: Session, *, actor: Actor, key: str, fingerprint: str) -> ServiceRequest | None:
+    record = _idempotency_record(session, principal=actor.key, key=key, fingerprint=fingerprint)
+    return None if record is None else session.get(ServiceRequest, record.request_id)
+
+
+def _idempotency_record(session: Session, *, principal: str, key: str, fingerprint: str) -> IdempotencyKey | None:
+    """What ``key`` did before for ``principal``; the same key with another body is refused."""
     record = session.scalar(
-        select(IdempotencyKey).where(
-            IdempotencyKey.principal == actor.key, IdempotencyKey.key == key
-        )
+        select(IdempotencyKey).where(IdempotencyKey.principal == principal, IdempotencyKey.key == key)
     )
-    if record is None:
-        return None
-    if record.body_hash != fingerprint:
+    if record is not None and record.body_hash != fingerprint:
         raise IdempotencyMismatch(
             "this Idempotency-Key was already used with a different body; use a new key"
         )
-    return session.get(ServiceRequest, record.request_id)
+    return record
 
 
 def expiry_for(session: Session, company_id: str, default_hours: float) -> timedelta:
@@ -148,7 +150,8 @@ def create_request(
     )
     _insert_with_unique_code(session, request)
     if idempotency_key is not None:
-        _remember_key(session, actor=actor, key=idempotency_key, fingerprint=fingerprint, request=request, now=now)
+        _remember_key(session, principal=actor.key, key=idempotency_key, fingerprint=fingerprint, request=request,
+                      now=now)
     record_event(session, request, type=EventType.CREATED, actor=actor.key, data={"source": source})
     if actor.module is not None:
         _auto_assign(session, request=request, module=actor.module, now=now)
@@ -162,10 +165,12 @@ def _lock_idempotency_key(session: Session, *, principal: str, key: str) -> None
         session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{principal}\n{key}", 0))))
 
 
-def _remember_key(session: Session, *, actor: Actor, key: str, fingerprint: str, request: ServiceRequest, now: datetime) -> None:
+def _remember_key(
+    session: Session, *, principal: str, key: str, fingerprint: str, request: ServiceRequest, now: datetime
+) -> None:
     try:
         with session.begin_nested():
-            session.add(IdempotencyKey(principal=actor.key, key=key, body_hash=fingerprint, request_id=request.id, created_at=now))
+            session.add(IdempotencyKey(principal=principal, key=key, body_hash=fingerprint, request_id=request.id, created_at=now))
             session.flush()
     except IntegrityError:
         # A concurrent retry with the same key committed first; the caller starts over and replays it.
@@ -325,6 +330,29 @@ def close(session: Session, *, request: ServiceRequest, actor: Actor) -> None:
     request.closed_by = actor.key
     session.execute(delete(Participant).where(Participant.request_id == request.id))
     record_event(session, request, type=EventType.CLOSED, actor=actor.key)
+
+
+def add_note(
+    session: Session, *, request: ServiceRequest, actor: Actor, text: str, idempotency_key: str | None = None
+) -> bool:
+    """Add the customer's ``text`` to the open request's history; True when ``idempotency_key`` already did.
+
+    The caller holds the request's row lock, so retries with one key take turns.
+    """
+    # Keys are remembered per request: a customer token opens just one.
+    principal = f"{actor.key}:{request.id}"
+    fingerprint = hashlib.sha256(text.encode()).hexdigest()
+    if idempotency_key is not None and _idempotency_record(
+        session, principal=principal, key=idempotency_key, fingerprint=fingerprint
+    ):
+        return True
+    now = utcnow()
+    _require_open(request, "added to", now)
+    record_event(session, request, type=EventType.NOTE_ADDED, actor=actor.key, data={"text": text})
+    if idempotency_key is not None:
+        _remember_key(session, principal=principal, key=idempotency_key, fingerprint=fingerprint, request=request,
+                      now=now)
+    return False
 
 
 def _presence(request: ServiceRequest) -> Presence:

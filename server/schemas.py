@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 from server.assignment import parse_strategy
-from sosqueue.events import EventType
+from sosqueue.events import MAX_NOTE_CHARS, EventType
 from sosqueue.platforms import Platform
 from sosqueue.statuses import Status
 
@@ -90,6 +90,19 @@ class ServiceRequestCreate(Strict):
     end_customer: EndCustomer = Field(default_factory=EndCustomer)
     group: Name | None = None
     diagnostics: Annotated[dict[str, Any] | None, AfterValidator(_diagnostics)] = None
+
+
+def _note_text(value: str) -> str:
+    text = _multi_line(value)
+    if not text:
+        raise ValueError("is empty; write what the customer wants to add")
+    return text
+
+
+class NoteCreate(Strict):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NOTE_CHARS), AfterValidator(_note_text)] = Field(
+        description=f"what the customer adds to the request, 1 to {MAX_NOTE_CHARS} characters"
+    )
 
 
 class AssignRequest(Strict):

@@ -10,6 +10,7 @@ from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, v
 import click
 
 from sosqueue.errors import ExitCode, SosqueueError
+from sosqueue.pipes import flush_stdout, silence_stdout
 
 log = logging.getLogger("sosqueue")
 
@@ -26,6 +27,10 @@ def _version() -> str:
         return "0+unknown"
 
 
+class StdoutClosed(Exception):
+    """The reader of stdout went away (``| head -1``): not an error (see :mod:`sosqueue.pipes`)."""
+
+
 class PluginGroup(click.Group):
     """A group whose commands the parts register as entry points, imported on first use, so
     that building a module never imports the server (and the other way round)."""
@@ -39,6 +44,12 @@ class PluginGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self._registered()})
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as error:  # before click makes it exit 1
+            raise StdoutClosed() from error
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         point = self._registered().get(name)
@@ -80,7 +91,11 @@ def main(argv: list[str] | None = None) -> None:
 def run(argv: list[str] | None = None) -> int:
     try:
         result = cli.main(args=argv, prog_name="sosqueue", standalone_mode=False)
+        flush_stdout()
         return result if isinstance(result, int) else ExitCode.OK
+    except (BrokenPipeError, StdoutClosed):  # the reader of stdout has read enough (| head -1)
+        silence_stdout()
+        return ExitCode.OK
     except (KeyboardInterrupt, click.Abort):
         click.echo("Aborted by user.", err=True)
         return ExitCode.ABORTED

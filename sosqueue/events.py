@@ -24,6 +24,9 @@ class EventType(StrEnum):
     NOTE_ADDED = "note_added"
 
 
+#: The most a note (``NOTE_ADDED``'s text) may hold, after trimming.
+MAX_NOTE_CHARS = 2000
+
 #: Events that end a request: nothing follows them.
 ENDING_EVENTS = frozenset({EventType.CLOSED, EventType.EXPIRED})
 #: Events that change what the queue's list shows (the dashboard refreshes its rows on these).

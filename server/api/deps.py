@@ -103,7 +103,14 @@ def require_module(actor: ActorDep) -> Actor:
     return actor
 
 
+def require_customer(actor: ActorDep) -> Actor:
+    if actor.kind != "customer":
+        raise Problem(403, "this needs the request's customer token", code="forbidden")
+    return actor
+
+
 UserActor = Annotated[Actor, Depends(require_user)]
+CustomerActor = Annotated[Actor, Depends(require_customer)]
 AdminActor = Annotated[Actor, Depends(require_admin)]
 ModuleActor = Annotated[Actor, Depends(require_module)]
 

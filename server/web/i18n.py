@@ -51,6 +51,7 @@ LABELS: dict[str, tuple[str, str]] = {
     # control_stopped as the history reads it when the customer took control back, or the expert gave it back.
     "event:control_taken_back": NP_("event", "Control taken back"),
     "event:control_given_back": NP_("event", "Control given back"),
+    "event:note_added": NP_("event", "Note from the customer"),
     "actor:system": NP_("actor", "System"),
     "actor:customer": NP_("actor", "Customer"),
     "actor:module": NP_("actor", "Support module"),

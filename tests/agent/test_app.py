@@ -385,6 +385,69 @@ def test_the_tray_menu_requests_help_cancels_and_quits_cleanly(tk_root, desk_for
     assert leftovers == []
 
 
+def _notes(api, tenant, code: str) -> list[str]:
+    return [event["data"]["text"] for event in api.history(code, tenant.supporter_token)
+            if event["type"] == "note_added"]
+
+
+def _run_second_sos(tk_root, app, *, words: str | None) -> dict:
+    """Run the app on an SOS; once its request is pending, put ``words`` into the form and hand it two
+    more SOS clicks (as a second agent start does); returns the code and the notice shown meanwhile."""
+    import time
+
+    from tests.agent.ui.support import pump
+
+    seen: dict = {}
+
+    def script():
+        pump(tk_root, lambda: app.ticket and app.window.status == "pending", what="the open request")
+        seen["code"] = app.ticket.code
+        if words is not None:
+            app.window.fields["description"].widget.insert("1.0", words)
+        for _ in range(2):
+            app.messages.put("sos")
+            settle = time.monotonic() + 1.5
+            pump(tk_root, lambda: time.monotonic() > settle, what="the second SOS handled")
+        seen["notice"] = str(app.window.notice_label.cget("text"))
+        app.quit()
+
+    tk_root.after(300, script)
+    assert app.run("sos") == 0
+    return seen
+
+
+def test_a_second_sos_adds_the_forms_new_words_to_the_open_request_once(tk_root, desk_for, queue_server, api,
+                                                                        tenant, monkeypatch):
+    """Filed at once without words; words in the form and SOS again: they reach the request as one note."""
+    from agent.app import HelpApp
+    from tests.support.modules import module_config
+
+    monkeypatch.setenv("SOSQUEUE_TRAY", "dummy")
+    config = module_config(server_url=queue_server.url, module_id=tenant.module_id, module_token=tenant.module_token,
+                           file_immediately=True)
+    app = HelpApp(tk_root, config, desk_for(tenant, queue_server.url))
+    seen = _run_second_sos(tk_root, app, words="The printer smokes now.")
+    assert the_request(api, tenant, seen["code"])["description"] == ""
+    assert _notes(api, tenant, seen["code"]) == ["The printer smokes now."]
+    assert seen["notice"] == "Your words were added to your request."
+
+
+def test_a_second_sos_sends_the_words_it_was_filed_with_not_again(tk_root, desk_for, queue_server, api, tenant,
+                                                                  monkeypatch):
+    """Filed from the form: the form still holds those words, and another SOS adds no note of them."""
+    from agent.app import HelpApp
+    from tests.support.modules import module_config
+
+    monkeypatch.setenv("SOSQUEUE_TRAY", "dummy")
+    config = module_config(server_url=queue_server.url, module_id=tenant.module_id, module_token=tenant.module_token)
+    app = HelpApp(tk_root, config, desk_for(tenant, queue_server.url))
+    tk_root.after(200, lambda: (app.window.fields["description"].widget.insert("1.0", "No sound"),
+                                app.window.submit_button.invoke()))
+    seen = _run_second_sos(tk_root, app, words=None)
+    assert the_request(api, tenant, seen["code"])["description"] == "No sound"
+    assert _notes(api, tenant, seen["code"]) == []
+
+
 def _dialog_texts(root) -> list[str]:
     import tkinter as tk
     from tkinter import ttk

@@ -116,13 +116,60 @@ def test_no_gui_without_sos_files_a_module_request(home, module, api, tenant):
     assert api.get(result.stdout.strip(), tenant.supporter_token).json()["source"] == "module"
 
 
-def test_second_sos_while_open_prints_the_same_code_and_files_nothing(home, module, api, tenant):
-    """One click, one request: while the first request is open, SOS shows it again."""
+def notes_of(api, tenant, code: str) -> list[str]:
+    return [event["data"]["text"] for event in api.history(code, tenant.supporter_token)
+            if event["type"] == "note_added"]
+
+
+def note_files(home: Path, tenant) -> list[Path]:
+    return sorted((home / "data" / tenant.module_id / "outbox" / "notes").glob("*.json"))
+
+
+def test_second_sos_while_open_prints_the_same_code_and_adds_its_description_as_a_note(home, module, api, tenant):
+    """One click, one request: while the first is open, a second SOS prints its code and adds its words to it."""
     first = sos(home, module)
-    second = sos(home, module, "another problem")
+    second = sos(home, module, "  and now the screen flickers  ")
     assert first.returncode == second.returncode == 0, second.stderr
     assert second.stdout == first.stdout
-    assert api.codes(tenant.supporter_token) == [first.stdout.strip()]
+    assert "added to it as a note" in second.stderr
+    code = first.stdout.strip()
+    assert api.codes(tenant.supporter_token) == [code]
+    assert notes_of(api, tenant, code) == ["and now the screen flickers"]
+    assert note_files(home, tenant) == []
+
+
+def test_second_sos_without_a_description_adds_no_note(home, module, api, tenant):
+    """Nothing typed the second time: the code again, no note, nothing said about notes."""
+    code = sos(home, module).stdout.strip()
+    again = run_agent(home, module, "--sos", "--no-gui")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == code
+    assert "note" not in again.stderr
+    assert notes_of(api, tenant, code) == []
+
+
+def test_a_description_too_long_for_a_note_exits_2_and_says_how_long_it_may_be(home, module, api, tenant):
+    """A note holds 2000 characters: a longer --description is refused with what to do; nothing is saved."""
+    code = sos(home, module).stdout.strip()
+    result = sos(home, module, "x" * 2001)
+    assert result.returncode == 2
+    assert "at most 2000 characters: shorten --description" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert notes_of(api, tenant, code) == [] and note_files(home, tenant) == []
+
+
+def test_a_module_that_files_at_once_needs_no_description_and_takes_it_later_as_a_note(home, tmp_path, tenant,
+                                                                                       queue_server, api):
+    """file_immediately: SOS files without the (required) description; the next SOS's words become a note."""
+    at_once = module_file(tmp_path / "at-once.module", tenant, queue_server.url, file_immediately=True)
+    first = run_agent(home, at_once, "--sos", "--no-gui")
+    assert first.returncode == 0, first.stderr
+    code = first.stdout.strip()
+    assert api.get(code, tenant.supporter_token).json()["description"] == ""
+    later = sos(home, at_once, "the printer, again")
+    assert later.returncode == 0, later.stderr
+    assert later.stdout.strip() == code
+    assert notes_of(api, tenant, code) == ["the printer, again"]
 
 
 def test_sos_after_the_request_was_closed_files_a_new_one(home, module, api, tenant):
@@ -242,7 +289,8 @@ def test_unwritable_data_directory_exits_8_with_a_plain_message(tmp_path, module
 
 @pytest.mark.slow
 def test_offline_sos_is_saved_and_delivered_once_when_the_server_is_back(home, tmp_path, tmp_path_factory):
-    """Server down: SOS exits 4 and saves the request; a second SOS adds nothing; server up: one request."""
+    """Server down: SOS exits 4 and saves the request; a second SOS files nothing more but keeps its words;
+    server up: one request, and the later clicks' words on it as notes."""
     database_url = sqlite_url(tmp_path_factory.mktemp("db"))
     tenant = make_tenant(database_url)
     server = QueueServer(database_url, log_dir=tmp_path_factory.mktemp("logs"))
@@ -257,16 +305,47 @@ def test_offline_sos_is_saved_and_delivered_once_when_the_server_is_back(home, t
     again = sos(home, module, "clicked again")
     assert again.returncode == 4
     assert outbox_files(home, tenant) == saved
+    assert len(note_files(home, tenant)) == 1
 
     with server:
         online = sos(home, module, "clicked once more")
         assert online.returncode == 0, online.stderr
         api = QueueApi(server.url)
         items = api.all_items(tenant.supporter_token)
+        notes = notes_of(api, tenant, online.stdout.strip())
         api.close_client()
     assert [item["code"] for item in items] == [online.stdout.strip()]
     assert items[0]["description"] == "offline problem"
-    assert outbox_files(home, tenant) == []
+    assert notes == ["clicked again", "clicked once more"]
+    assert outbox_files(home, tenant) == [] and note_files(home, tenant) == []
+
+
+@pytest.mark.slow
+def test_offline_a_second_sos_keeps_its_words_and_the_next_run_adds_them_once(home, tmp_path, tmp_path_factory):
+    """Queue away while a request is open: the code, and the words saved; queue back: one note, sent once."""
+    database_url = sqlite_url(tmp_path_factory.mktemp("db"))
+    tenant = make_tenant(database_url)
+    server = QueueServer(database_url, log_dir=tmp_path_factory.mktemp("logs"))
+    module = module_file(tmp_path / "m.module", tenant, server.url)
+    with server:
+        code = sos(home, module).stdout.strip()
+    offline = sos(home, module, "it also beeps")
+    assert offline.returncode == 0, offline.stderr
+    assert offline.stdout.strip() == code
+    assert "saved and will be added to your open request" in offline.stderr
+    assert "Traceback" not in offline.stderr
+    assert len(note_files(home, tenant)) == 1
+
+    with server.start():
+        again = run_agent(home, module, "--sos", "--no-gui")
+        also = run_agent(home, module, "--sos", "--no-gui")
+        api = QueueApi(server.url)
+        notes = notes_of(api, tenant, code)
+        api.close_client()
+    assert (again.returncode, also.returncode) == (0, 0), again.stderr
+    assert again.stdout.strip() == code
+    assert notes == ["it also beeps"]
+    assert note_files(home, tenant) == []
 
 
 class BlackHole:
@@ -345,7 +424,55 @@ def test_agent_killed_between_saving_and_delivering_files_exactly_one_request(ho
     assert items[0]["description"] == "killed"
     engine = create_engine(database_url)
     with engine.connect() as connection:
-        keys = connection.execute(text("SELECT key FROM idempotency_keys")).scalars().all()
+        # The request's key; the next click's words went to it as a note, with a key of its own.
+        keys = connection.execute(text("SELECT key FROM idempotency_keys WHERE principal NOT LIKE 'customer:%'")
+                                  ).scalars().all()
     engine.dispose()
     assert keys == [hole.keys[0]]
     assert outbox_files(home, tenant) == []
+
+
+# -- stdout closed by its reader (| head -1) ---------------------------------------------
+
+
+def with_stdout_closed(home: Path, module: Path | None, *args: str) -> subprocess.CompletedProcess:
+    """Run the agent with stdout a pipe whose reading end is already closed: every write to it fails."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(agent_command(module, *args), env=agent_env(home), cwd=REPO, stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=RUN_TIMEOUT)
+    finally:
+        os.close(write_end)
+
+
+def assert_quiet_success(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 0, result.stderr
+    assert "Something went wrong" not in result.stderr
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr
+
+
+def test_print_config_piped_into_head_exits_0_quietly(home, module):
+    """``--print-config | head -1`` in a real pipeline: the first line, exit 0 for both, nothing on stderr."""
+    pipeline = subprocess.run(["bash", "-c", 'set -o pipefail; "$@" | head -1', "pipeline",
+                               *agent_command(module, "--print-config")],
+                              env=agent_env(home), cwd=REPO, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert pipeline.returncode == 0, pipeline.stderr
+    assert pipeline.stdout == "{\n"
+    assert pipeline.stderr == ""
+
+
+@pytest.mark.parametrize("option", ["--print-config", "--update", "--help"])
+def test_output_into_a_closed_pipe_exits_0_quietly(home, module, option):
+    """Whatever the agent prints for IT, a reader that went away is not an error."""
+    result = with_stdout_closed(home, module, option)
+    assert_quiet_success(result)
+    assert result.stderr == ""
+
+
+def test_sos_no_gui_into_a_closed_pipe_files_the_request_and_exits_0_quietly(home, module, api, tenant):
+    """The code cannot be printed, but the request is filed and remembered: the next SOS prints it."""
+    result = with_stdout_closed(home, module, "--sos", "--no-gui", "--description", "nobody reads this")
+    assert_quiet_success(result)
+    [code] = api.codes(tenant.supporter_token)
+    assert sos(home, module).stdout.strip() == code

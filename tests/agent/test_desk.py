@@ -247,3 +247,23 @@ def test_a_second_click_while_a_request_waits_delivers_that_one(home, tenant, qu
     ticket = online.deliver(online.waiting_or_submit(_body("third click"), source="sos"))
     items = api.all_items(tenant.supporter_token)
     assert [(item["code"], item["description"]) for item in items] == [(ticket.code, "first click")]
+
+
+def test_words_for_a_waiting_request_wait_with_it_and_go_to_it_once_delivered(home, tenant, queue_server, api):
+    """A note to a request still in the outbox has no code yet; delivering the request addresses it;
+    the same words twice, or the request's own words, are kept once."""
+    offline = desk_for(tenant, f"http://127.0.0.1:{free_port()}")
+    waiting = offline.submit(_body("first click"), source="sos")
+    assert offline.save_note_for_waiting(waiting, "first click") is None
+    note = offline.save_note_for_waiting(waiting, "it beeps too")
+    assert offline.save_note_for_waiting(waiting, "it beeps too") is None
+    assert (note.code, note.submission) == ("", waiting.key)
+
+    online = desk_for(tenant, queue_server.url)
+    ticket = online.deliver(waiting)
+    [addressed] = online.notes.pending()
+    assert (addressed.key, addressed.code, addressed.text) == (note.key, ticket.code, "it beeps too")
+    online.deliver_note(addressed)
+    history = api.history(ticket.code, tenant.supporter_token)
+    assert [event["data"]["text"] for event in history if event["type"] == "note_added"] == ["it beeps too"]
+    assert online.notes.pending() == []

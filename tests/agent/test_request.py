@@ -9,8 +9,9 @@ import time
 import pytest
 
 from agent.errors import Rejected, Unreachable
-from agent.request import (TRANSITIONS, Event, HelpRequest, InvalidTransition, Presenter, Progress, RetryPolicy,
-                           State, deliver_with_retry, next_state, request_body)
+from agent.request import (DELIVERY_CAP, PROBE_INTERVAL, TRANSITIONS, Event, HelpRequest, InvalidTransition,
+                           Presenter, Progress, RetryPolicy, State, Waited, deliver_with_retry, next_state,
+                           request_body, wait_to_retry)
 from sosqueue.statuses import Status
 from tests.support.polling import eventually
 from tests.support.queue_api import CODE_PATTERN, QueueApi
@@ -56,6 +57,9 @@ class Recorder(Presenter):
 
     def end_session(self, *, wait):
         self.shown.append(("end session", wait))
+
+    def show_note(self, delivered):
+        self.shown.append(("note", delivered))
 
     def named(self, name: str) -> list[tuple]:
         return [item for item in self.shown if item[0] == name]
@@ -292,6 +296,132 @@ def test_deliver_with_retry_delivers_once_the_server_comes_up(desk_for, tmp_path
         api.close_client()
     assert re.fullmatch(CODE_PATTERN, result[0].code)
     assert desk.outbox.pending() == []
+
+
+#: How long the queue stays away: the old back-off (1, 2, 4, 8 s …) would then wait about 16 s more.
+AWAY_SECONDS = 16.0
+#: What an attempt takes at most once the queue is back, on a busy machine.
+ATTEMPT_SECONDS = 3.0
+
+
+@pytest.mark.slow
+def test_a_saved_request_goes_out_within_seconds_once_the_queue_is_back(desk_for, tmp_path_factory):
+    """Queue killed for a while, then started again: the waiting request reaches it well before the
+    grown back-off of before (then about 16 s after a 16 s outage) would have tried again."""
+    database_url = sqlite_url(tmp_path_factory.mktemp("db"))
+    tenant = make_tenant(database_url)
+    server = QueueServer(database_url, log_dir=tmp_path_factory.mktemp("logs")).start()
+    try:
+        server.kill()
+        recorder = Recorder()
+        model = HelpRequest(desk_for(tenant, server.url), recorder)
+        model.state = State.IDLE
+        model.file(_body("filed while the queue was away"))
+        eventually(lambda: ("offline",) in recorder.shown, timeout=WAIT, what="the request to wait offline")
+        time.sleep(AWAY_SECONDS)
+        server.start()
+        back = time.monotonic()
+        eventually(lambda: model.state == State.OPEN, timeout=WAIT, interval=0.05, what="the delivery")
+        delay = time.monotonic() - back
+        print(f"\ndelivered {delay:.2f} s after the queue was back (after {AWAY_SECONDS:.0f} s away)")
+        assert delay < DELIVERY_CAP + ATTEMPT_SECONDS
+        model.quit()
+    finally:
+        server.stop()
+
+
+def test_the_wait_between_attempts_ends_once_the_queue_takes_connections_again():
+    """Away, then back: the wait ends at the next probe instead of running its full length."""
+    answers = iter([False, False, False, True])
+    started = time.monotonic()
+    assert wait_to_retry(threading.Event(), 30.0, probe=lambda: next(answers)) == Waited.BACK
+    assert time.monotonic() - started < 3 * PROBE_INTERVAL + 2.0
+
+
+def test_a_queue_back_before_the_first_probe_interval_ends_the_wait_too():
+    """Away when the wait begins, back a moment later: the wait ends at the first interval."""
+    answers = iter([False, True])
+    started = time.monotonic()
+    assert wait_to_retry(threading.Event(), 30.0, probe=lambda: next(answers)) == Waited.BACK
+    assert time.monotonic() - started < PROBE_INTERVAL + 2.0
+
+
+def test_a_queue_that_always_takes_connections_leaves_the_wait_as_it_is():
+    """A probe that never saw the queue away (a captive portal, say) does not shorten the back-off."""
+    probes = []
+    started = time.monotonic()
+    assert wait_to_retry(threading.Event(), 2.5, probe=lambda: probes.append(1) or True) == Waited.ELAPSED
+    assert time.monotonic() - started >= 2.5
+    assert len(probes) >= 2
+
+
+def test_stopping_ends_the_wait_at_once():
+    stop = threading.Event()
+    stop.set()
+    assert wait_to_retry(stop, 30.0, probe=lambda: False) == Waited.STOPPED
+
+
+# -- notes -------------------------------------------------------------------------------------
+
+def _notes(api, tenant, code: str) -> list[str]:
+    return [event["data"]["text"] for event in api.history(code, tenant.supporter_token)
+            if event["type"] == "note_added"]
+
+
+def test_add_note_saves_then_delivers_it_to_the_open_request(desk_for, queue_server, api, tenant):
+    """A note on the open request reaches its history once, and the presenter hears it arrived."""
+    recorder = Recorder()
+    model = HelpRequest(desk_for(tenant, queue_server.url), recorder)
+    model.state = State.IDLE
+    ticket = model.file_now(_body())
+    model.add_note("the screen flickers too")
+    eventually(lambda: ("note", True) in recorder.shown, timeout=WAIT, what="the note to arrive")
+    assert _notes(api, tenant, ticket.code) == ["the screen flickers too"]
+    assert model.desk.notes.pending() == []
+
+
+def test_a_note_needs_an_open_request(desk_for, queue_server, tenant):
+    model = HelpRequest(desk_for(tenant, queue_server.url))
+    model.state = State.IDLE
+    with pytest.raises(InvalidTransition):
+        model.add_note("nobody to tell")
+    assert model.desk.notes.pending() == []
+
+
+@pytest.mark.slow
+def test_a_note_saved_while_the_queue_is_away_is_delivered_once_when_it_is_back(desk_for, tmp_path_factory):
+    """Queue killed: the note waits in the outbox and the presenter says so; queue back: one note, once."""
+    database_url = sqlite_url(tmp_path_factory.mktemp("db"))
+    tenant = make_tenant(database_url)
+    server = QueueServer(database_url, log_dir=tmp_path_factory.mktemp("logs")).start()
+    try:
+        recorder = Recorder()
+        model = HelpRequest(desk_for(tenant, server.url), recorder)
+        model.state = State.IDLE
+        ticket = model.file_now(_body())
+        server.kill()
+        model.add_note("written offline")
+        eventually(lambda: ("note", False) in recorder.shown, timeout=WAIT, what="the note to wait offline")
+        assert len(model.desk.notes.pending()) == 1
+        server.start()
+        eventually(lambda: ("note", True) in recorder.shown, timeout=WAIT, what="the note to arrive")
+        api = QueueApi(server.url)
+        assert _notes(api, tenant, ticket.code) == ["written offline"]
+        api.close_client()
+        assert model.desk.notes.pending() == []
+    finally:
+        server.stop()
+
+
+def test_a_note_to_a_request_closed_meanwhile_is_kept_for_it_and_not_retried(desk_for, queue_server, api, tenant):
+    """The queue refuses a note to a closed request: it moves to notes/rejected; add_note_now says False."""
+    model = HelpRequest(desk_for(tenant, queue_server.url))
+    model.state = State.IDLE
+    ticket = model.file_now(_body())
+    assert api.action(ticket.code, "close", tenant.supporter_token).status_code == 200
+    assert model.add_note_now("too late") is False
+    assert model.desk.notes.pending() == []
+    assert len(list(model.desk.notes.rejected_directory.glob("*.json"))) == 1
 
 
 def _statuses(received) -> list[str]:

@@ -1,4 +1,4 @@
-"""Service requests: create, list, look up, assign, join, leave, close, history."""
+"""Service requests: create, list, look up, assign, join, leave, close, history, the customer's notes."""
 
 import base64
 import binascii
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from server import creation, queue
 from server.admin import group_by_name
 from server.actors import Actor
-from server.api.deps import ActorDep, ReadDB, StateDep, UserActor, WriteDB
+from server.api.deps import ActorDep, CustomerActor, ReadDB, StateDep, UserActor, WriteDB
 from server.api.present import event_public, request_public
 from sosqueue.statuses import Status
 from server.models import RequestEvent, ServiceRequest, utcnow
@@ -19,6 +19,7 @@ from server.problems import Problem
 from server.schemas import (
     AssignRequest,
     EventPublic,
+    NoteCreate,
     ServiceRequestCreate,
     ServiceRequestCreated,
     ServiceRequestPublic,
@@ -160,6 +161,22 @@ def close_service_request(code: str, actor: ActorDep, session: WriteDB) -> Servi
     """Close the request: an expert of the company, or its creator (customer token)."""
     request = visible_request(session, actor, code, lock=True)
     queue.close(session, request=request, actor=actor)
+    return request_public(_reloaded(session, request), utcnow())
+
+
+@router.post("/{code}/notes", status_code=201, response_model=ServiceRequestPublic)
+def add_note(
+    code: str,
+    body: NoteCreate,
+    actor: CustomerActor,
+    response: Response,
+    session: WriteDB,
+    idempotency_key: IdempotencyKey = None,
+) -> ServiceRequestPublic:
+    """The customer adds to the open request (customer token): recorded as a ``note_added`` event."""
+    request = visible_request(session, actor, code, lock=True)
+    if queue.add_note(session, request=request, actor=actor, text=body.text, idempotency_key=idempotency_key):
+        response.headers["Idempotent-Replayed"] = "true"
     return request_public(_reloaded(session, request), utcnow())
 
 

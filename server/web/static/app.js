@@ -6,6 +6,8 @@
 const VOCABULARY = JSON.parse(document.querySelector("meta[name='sosqueue-vocabulary']").content);
 const EVENT = VOCABULARY.event;
 const EVENT_TYPES = VOCABULARY.queueEvents;
+// A request's page also shows what the customer adds, which the queue's rows do not.
+const REQUEST_EVENT_TYPES = [...EVENT_TYPES, EVENT.NOTE_ADDED];
 const RETRY_MAX_MS = 30000;
 
 function text(name) {
@@ -23,7 +25,7 @@ function showLive(state) {
 // ``onResume`` (a stream that had no event yet has no id to resume after). The browser gives up
 // for good when an answer is not a stream: the login ended (the server sent the login page) or a
 // proxy failed. Then the stream is asked for by hand: 401 means log in again, else try again.
-function connectLive(onEvent, onResume) {
+function connectLive(types, onEvent, onResume) {
   let delay = 1000;
   let broken = false;
   const open = () => {
@@ -39,7 +41,7 @@ function connectLive(onEvent, onResume) {
       showLive("reconnecting");
       if (source.readyState === EventSource.CLOSED) setTimeout(recover, delay);
     });
-    for (const type of EVENT_TYPES) {
+    for (const type of types) {
       source.addEventListener(type, (message) => onEvent(type, JSON.parse(message.data)));
     }
   };
@@ -106,7 +108,7 @@ async function refreshRows(newCodes) {
 function startQueue() {
   const created = new Set();
   let pending = null;
-  connectLive((type, event) => {
+  connectLive(EVENT_TYPES, (type, event) => {
     if (type === EVENT.CREATED) created.add(event.code);
     clearTimeout(pending);
     pending = setTimeout(() => {
@@ -187,7 +189,7 @@ function startRequest() {
   const reload = () => {
     if (!submitting) window.location.replace(window.location.pathname);
   };
-  connectLive((type, event) => {
+  connectLive(REQUEST_EVENT_TYPES, (type, event) => {
     if (event.code === code) reload();
   }, reload);
 }

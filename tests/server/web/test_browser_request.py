@@ -145,3 +145,19 @@ def test_a_bad_email_in_the_manual_form_says_what_is_wrong_and_keeps_what_was_ty
     assert page.input_value("#new-request input[name=name]") == "Max Mustermann"
     assert page.input_value("#new-request input[name=email]") == "max at example.test"
     assert page.input_value("#new-request textarea[name=description]") == "the long story"
+
+
+def test_the_request_page_shows_the_customers_note_live_as_text(sqlite_server, tenant, page):
+    client = agent_client(sqlite_server.url, tenant)
+    ticket = file_as_agent(client, {"description": "printer"})
+    sign_in(page, sqlite_server, tenant.supporter_email, path=f"/requests/{ticket.code}")
+    wait_live(page)
+
+    client.add_note(ticket, "It smokes now. <b>really</b>", idempotency_key="note-1")
+    # No click: the page reloads itself when the customer adds to the request.
+    page.wait_for_selector('#history li[data-type="note_added"]')
+
+    assert entries(page)[-1] == "Note from the customer: It smokes now. <b>really</b>"
+    assert page.locator("#history b").count() == 0
+    assert page.errors == []
+    assert csp_violations(page) == []

@@ -141,6 +141,20 @@ def test_payloads_in_every_customer_field_are_shown_as_text_and_never_run(sqlite
     assert page.errors == []
 
 
+def test_payloads_in_the_customers_notes_are_shown_as_text_and_never_run(sqlite_server, make_company, xss_page):
+    page = xss_page
+    company = make_company(sqlite_server)
+    client = agent_client(sqlite_server.url, company)
+    ticket = file_as_agent(client, {"description": "notes follow"})
+    for number, payload in enumerate(PAYLOADS):
+        client.add_note(ticket, payload, idempotency_key=f"note-{number}")
+    sign_in(page, sqlite_server, company.supporter_email, path=f"/requests/{ticket.code}")
+    shown = page.eval_on_selector_all("#history .note", "notes => notes.map((note) => note.textContent)")
+    assert shown == PAYLOADS
+    assert page.evaluate(PAGE_STATE, INJECTED) == CLEAN
+    assert page.dialogs == []
+
+
 def assert_queue_shows_text(page, codes: dict[str, str], how: str) -> None:
     rows = page.eval_on_selector_all("#queue-rows tr[data-code]", ROW_TEXTS)
     assert sorted(queue_codes(page)) == sorted(codes), how

@@ -211,3 +211,32 @@ def test_an_unknown_page_is_a_page_and_the_api_still_answers_problems(server, su
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
     assert "This page does not exist." in page.text
     assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+
+
+def add_note(server, customer_token: str, code: str, text: str) -> None:
+    response = httpx.post(f"{server.url}/api/v1/service-requests/{code}/notes", json={"text": text},
+                          headers=bearer(customer_token))
+    assert response.status_code == 201, response.text
+
+
+def note_entry(page: str) -> str:
+    return re.search(r'<li data-type="note_added">(.*?)</li>', page, re.S).group(1)
+
+
+def test_the_history_shows_the_customers_note_in_english_and_german(server, tenant, supporter):
+    filed = file_request(server.url, tenant.module_token)
+    add_note(server, filed["customer_token"], filed["code"], "It smokes now.\nSecond line.")
+    english = note_entry(supporter.get(f"/requests/{filed['code']}").text)
+    german = note_entry(supporter.get(f"/requests/{filed['code']}", headers={"Accept-Language": "de"}).text)
+    assert "Note from the customer:" in english
+    assert "Notiz vom Kunden:" in german
+    for entry in (english, german):
+        assert '<span class="note">It smokes now.\nSecond line.</span>' in entry
+
+
+def test_a_note_with_markup_is_shown_as_text_never_as_markup(server, tenant, supporter):
+    filed = file_request(server.url, tenant.module_token)
+    add_note(server, filed["customer_token"], filed["code"], '<img src=x onerror="alert(1)"><script>alert(2)</script>')
+    entry = note_entry(supporter.get(f"/requests/{filed['code']}").text)
+    assert "<img" not in entry and "<script" not in entry
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in entry
