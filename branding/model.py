@@ -5,13 +5,15 @@ render and stamp. Every problem is a :class:`BrandError` naming the field, what 
 and how to fix it.
 """
 
+import copy
 import dataclasses
+import io
 import re
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, BinaryIO, Iterator, Mapping
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -168,6 +170,19 @@ class Brand:
             values["logo"] = Path(base_dir) / Path(logo).expanduser()
         return cls(**values)
 
+    def settings(self) -> dict[str, Any]:
+        """The brand's settings as a module config's ``[brand]`` has them, but the logo (normalised)."""
+        return {item.name: getattr(self, item.name) for item in dataclasses.fields(self)
+                if item.init and item.name != "logo"}
+
+    def with_logo(self, image: Image.Image, name: str) -> "Brand":
+        """This brand with a logo decoded before (:func:`decode_logo`) instead of its file; the logo
+        is called ``name`` where a path would be shown."""
+        branded = copy.copy(self)
+        branded._set("logo", Path(name))
+        branded._set("_logo_image", image.convert("RGBA"))
+        return branded
+
     def stamped(self) -> module_config.Brand:
         """The brand as a module carries it (:class:`sosqueue.module_config.Brand`): this brand's
         names, colours and texts, with the text colour and the window title worked out."""
@@ -190,21 +205,39 @@ def load_logo(path: Path) -> Image.Image:
         or damaged.
     """
     _check_logo_file(path)
-    with _logo_pixel_limit(path):
-        image = _open_image(path)
+    return _decode_logo(path, str(path))
+
+
+def decode_logo(data: bytes, name: str, *, max_bytes: int = MAX_LOGO_BYTES) -> Image.Image:
+    """:func:`load_logo` for a logo's bytes (an upload), called ``name`` in the messages."""
+    if len(data) > max_bytes:
+        raise _too_many_bytes(name, len(data), max_bytes)
+    return _decode_logo(io.BytesIO(data), name)
+
+
+def logo_png(image: Image.Image) -> bytes:
+    """A decoded logo (:func:`load_logo`, :attr:`Brand.logo_image`) encoded as PNG."""
+    encoded = io.BytesIO()
+    image.save(encoded, format="PNG")
+    return encoded.getvalue()
+
+
+def _decode_logo(source: Path | BinaryIO, name: str) -> Image.Image:
+    with _logo_pixel_limit(name):
+        image = _open_image(source, name)
         with image:
-            _check_logo_header(path, image)
-            _decode(path, image)
+            _check_logo_header(name, image)
+            _decode(name, image)
             upright = ImageOps.exif_transpose(image) if image.format == "JPEG" else image
             rgba = upright.convert("RGBA")
     if rgba.getchannel("A").getbbox() is None:
-        raise BrandError("logo", f"{path} is fully transparent; export the logo with its visible pixels")
+        raise BrandError("logo", f"{name} is fully transparent; export the logo with its visible pixels")
     rgba.thumbnail((KEPT_LOGO_SIDE, KEPT_LOGO_SIDE), Image.Resampling.LANCZOS)
     return rgba
 
 
 @contextmanager
-def _logo_pixel_limit(path: Path) -> Iterator[None]:
+def _logo_pixel_limit(name: str) -> Iterator[None]:
     """Run Pillow's decompression-bomb check at the logo limit, as an error, while reading a logo.
 
     Pillow checks the size from the header in ``Image.open``, before anything is decoded,
@@ -219,7 +252,7 @@ def _logo_pixel_limit(path: Path) -> Iterator[None]:
             warnings.filterwarnings("ignore", "Image was not the expected size")
             yield
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
-        raise _too_large(path, str(error)) from None
+        raise _too_large(name, str(error)) from None
     finally:
         Image.MAX_IMAGE_PIXELS = limit
 
@@ -232,31 +265,35 @@ def _check_logo_file(path: Path) -> None:
         raise BrandError("logo", f"{path} is not a file; give the path of a {_FORMATS} image")
     size = path.stat().st_size
     if size > MAX_LOGO_BYTES:
-        raise BrandError(
-            "logo",
-            f"{path} is {size / 1024 / 1024:.1f} MB, over the limit of {MAX_LOGO_BYTES // 1024 // 1024} MB; "
-            "export the logo at 512 to 1024 pixels",
-        )
+        raise _too_many_bytes(str(path), size)
 
 
-def _open_image(path: Path) -> Image.Image:
+def _too_many_bytes(name: str, size: int, limit: int = MAX_LOGO_BYTES) -> BrandError:
+    return BrandError(
+        "logo",
+        f"{name} is {size / 1024 / 1024:.1f} MB, over the limit of {limit / 1024 / 1024:g} MB; "
+        "export the logo at 512 to 1024 pixels",
+    )
+
+
+def _open_image(source: Path | BinaryIO, name: str) -> Image.Image:
     try:
-        return Image.open(path)
+        return Image.open(source)
     except UnidentifiedImageError:
-        raise BrandError("logo", f"{path} is not an image Pillow can read; use a {_FORMATS} file") from None
+        raise BrandError("logo", f"{name} is not an image Pillow can read; use a {_FORMATS} file") from None
     except OSError as error:
-        raise BrandError("logo", f"{path} cannot be read ({error.strerror or error}); "
+        raise BrandError("logo", f"{name} cannot be read ({error.strerror or error}); "
                                  "check its permissions") from None
 
 
-def _decode(path: Path, image: Image.Image) -> None:
+def _decode(path: str, image: Image.Image) -> None:
     try:
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise BrandError("logo", f"{path} is damaged ({error}); export the logo again") from None
 
 
-def _check_logo_header(path: Path, image: Image.Image) -> None:
+def _check_logo_header(path: str, image: Image.Image) -> None:
     if image.format not in LOGO_FORMATS:
         raise BrandError("logo", f"{path} is a {image.format} image; use a {_FORMATS} file")
     width, height = image.size
@@ -268,7 +305,7 @@ def _check_logo_header(path: Path, image: Image.Image) -> None:
         )
 
 
-def _too_large(path: Path, pillow_message: str) -> BrandError:
+def _too_large(path: str, pillow_message: str) -> BrandError:
     found = re.search(r"\((\d+) pixels\)", pillow_message)
     size = f"{int(found.group(1)) / 1_000_000:.1f} megapixels" if found else "too many pixels"
     return BrandError(
