@@ -9,6 +9,7 @@ import copy
 import dataclasses
 import io
 import re
+import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ MAX_LOGO_BYTES = 10 * 1024 * 1024
 MIN_LOGO_SIDE = 64
 #: The decoded logo is kept at most this large; no asset needs more.
 KEPT_LOGO_SIDE = 1024
+_LOGO_READING = threading.Lock()
 TEXT_LIMITS = {"company": 60, "product": 60, "window_title": 80, "welcome": 500, "waiting": 500}
 SINGLE_LINE = ("company", "product", "window_title")
 
@@ -171,9 +173,14 @@ class Brand:
         return cls(**values)
 
     def settings(self) -> dict[str, Any]:
-        """The brand's settings as a module config's ``[brand]`` has them, but the logo (normalised)."""
-        return {item.name: getattr(self, item.name) for item in dataclasses.fields(self)
-                if item.init and item.name != "logo"}
+        """The brand's settings as a module config's ``[brand]`` has them (normalised), which
+        :meth:`from_mapping` takes back: all but the logo, and ``on_primary`` only when it is set."""
+        return {name: getattr(self, name) for name in self.setting_names() if getattr(self, name) is not None}
+
+    @classmethod
+    def setting_names(cls) -> tuple[str, ...]:
+        """The names of the brand's settings but the logo."""
+        return tuple(item.name for item in dataclasses.fields(cls) if item.init and item.name != "logo")
 
     def with_logo(self, image: Image.Image, name: str) -> "Brand":
         """This brand with a logo decoded before (:func:`decode_logo`) instead of its file; the logo
@@ -242,19 +249,21 @@ def _logo_pixel_limit(name: str) -> Iterator[None]:
 
     Pillow checks the size from the header in ``Image.open``, before anything is decoded,
     and again for images inside others (an ICO entry may hold a PNG far larger than the
-    ICO's header says). The limit is global in Pillow; the builder reads logos on one thread.
+    ICO's header says). The limit and the warning filters are global in Pillow and Python:
+    the queue server reads uploaded logos on several threads, so one logo is read at a time.
     """
-    limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_LOGO_PIXELS
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            warnings.filterwarnings("ignore", "Image was not the expected size")
-            yield
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
-        raise _too_large(name, str(error)) from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
+    with _LOGO_READING:
+        limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = MAX_LOGO_PIXELS
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                warnings.filterwarnings("ignore", "Image was not the expected size")
+                yield
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+            raise _too_large(name, str(error)) from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
 
 
 def _check_logo_file(path: Path) -> None:

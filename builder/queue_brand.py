@@ -34,7 +34,7 @@ def pull(module_id: str, *, server: str, admin_token: str) -> tuple[Brand, modul
     try:
         options = dict(shown["options"])
         fields = module_config.Fields(**options.pop("fields"))
-        settings = {name: shown[name] for name in Brand().settings() if shown.get(name) is not None}
+        settings = {name: shown[name] for name in Brand.setting_names() if shown.get(name) is not None}
         brand = Brand.from_mapping(settings)
         if shown.get("logo_url"):
             brand = brand.with_logo(_logo(shown["logo_url"], module_id, server, admin_token), _logo_name(module_id))

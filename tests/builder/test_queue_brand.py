@@ -14,6 +14,7 @@ from server.models import Module
 from sosqueue.errors import ExitCode
 
 BRAND = {"company": '"Acme"', "product": '"Acme Help"', "logo": '"logo.png"', "primary": '"#1A7F37"',
+         "on_primary": '"#FFFFEE"',
          "welcome": '"Tell us what went wrong."', "waiting": '"Someone will be with you shortly."'}
 
 
@@ -73,7 +74,8 @@ def test_a_cli_build_and_a_download_carry_the_same_brand(sosqueue, caplog, queue
     finally:
         download.remove()
     assert from_dashboard == from_cli
-    assert from_cli["brand"]["product"] == "Acme Help" and from_cli["brand"]["primary"] == "#1A7F37"
+    assert (from_cli["brand"]["product"], from_cli["brand"]["primary"], from_cli["brand"]["on_primary"]) == (
+        "Acme Help", "#1A7F37", "#FFFFEE")
     assert from_cli["options"]["fields"]["email"] == "required" and from_cli["options"]["file_immediately"]
 
 
