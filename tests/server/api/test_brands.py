@@ -93,9 +93,11 @@ def test_an_upload_that_is_no_usable_logo_is_refused_with_what_to_do(api, tenant
     assert ok(api.call("GET", brand_path(tenant), tenant.admin_token))["version"] == 0
 
 
-def test_an_upload_over_two_megabytes_is_refused(api, tenant):
-    problem = assert_problem(api.call("PUT", f"{brand_path(tenant)}/logo", tenant.admin_token,
-                                      content=b"\0" * (2 * 1024 * 1024 + 1)), 413)
+@pytest.mark.parametrize("chunked", [False, True])
+def test_an_upload_over_two_megabytes_is_refused(api, tenant, chunked):
+    body = b"\0" * (2 * 1024 * 1024 + 1)
+    content = iter([body[:1024 * 1024], body[1024 * 1024:]]) if chunked else body
+    problem = assert_problem(api.call("PUT", f"{brand_path(tenant)}/logo", tenant.admin_token, content=content), 413)
     assert "larger than 2097152 bytes" in problem["detail"]
 
 
