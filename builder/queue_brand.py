@@ -68,6 +68,7 @@ def _answer(response, module_id: str, verb: str) -> dict:
         raise ConfigError(f"the queue refused the admin token ({detail}); pass an admin's API token with --token")
     if response.status_code == 422:
         raise ConfigError(f"the queue refused the brand: {detail}")
-    hint = "; a queue older than module brands needs updating first" if response.status_code in (404, 405) else ""
+    no_such_route = response.status_code == 405 or (response.status_code == 404 and detail == "Not Found")
+    hint = "; a queue older than module brands needs updating first" if no_such_route else ""
     raise NetworkError(f"the queue could not {verb} the brand of module {module_id} "
                        f"({response.status_code}: {detail}){hint}")

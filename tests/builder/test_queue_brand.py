@@ -26,6 +26,14 @@ def out(tmp_path) -> Path:
 
 
 @pytest.fixture
+def server_tenant(queue_server):
+    """Another company on the same queue."""
+    from tests.support.tenants import make_tenant
+
+    return make_tenant(queue_server.database_url)
+
+
+@pytest.fixture
 def branded_config(tmp_path, write_config) -> Path:
     """A config with a green logo, its own texts and the e-mail address required."""
     logo = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
@@ -122,3 +130,14 @@ def test_a_queue_without_module_brands_stops_the_build_with_what_to_do(sosqueue,
     assert outcome.code != ExitCode.OK
     assert "a queue older than module brands needs updating first" in outcome.error_line()
     assert not (out / "Support").exists()
+
+
+def test_a_module_of_another_company_is_named_not_blamed_on_an_old_queue(sosqueue, queue_server, tenant, server_tenant,
+                                                                         branded_config, fake_base, out):
+    built = build(sosqueue, branded_config, fake_base, out, "--server", queue_server.url, "--token",
+                  tenant.admin_token)
+    outcome = sosqueue("build", "--config", branded_config, "--base", fake_base, "--out", out, "--token",
+                       server_tenant.admin_token)
+    assert outcome.code != ExitCode.OK
+    line = outcome.error_line()
+    assert built["module_id"] in line and "needs updating" not in line and "no module with this id" in line
