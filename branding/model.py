@@ -5,13 +5,16 @@ render and stamp. Every problem is a :class:`BrandError` naming the field, what 
 and how to fix it.
 """
 
+import copy
 import dataclasses
+import io
 import re
+import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, BinaryIO, Iterator, Mapping
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -33,6 +36,7 @@ MAX_LOGO_BYTES = 10 * 1024 * 1024
 MIN_LOGO_SIDE = 64
 #: The decoded logo is kept at most this large; no asset needs more.
 KEPT_LOGO_SIDE = 1024
+_LOGO_READING = threading.Lock()
 TEXT_LIMITS = {"company": 60, "product": 60, "window_title": 80, "welcome": 500, "waiting": 500}
 SINGLE_LINE = ("company", "product", "window_title")
 
@@ -168,6 +172,24 @@ class Brand:
             values["logo"] = Path(base_dir) / Path(logo).expanduser()
         return cls(**values)
 
+    def settings(self) -> dict[str, Any]:
+        """The brand's settings as a module config's ``[brand]`` has them (normalised), which
+        :meth:`from_mapping` takes back: all but the logo, and ``on_primary`` only when it is set."""
+        return {name: getattr(self, name) for name in self.setting_names() if getattr(self, name) is not None}
+
+    @classmethod
+    def setting_names(cls) -> tuple[str, ...]:
+        """The names of the brand's settings but the logo."""
+        return tuple(item.name for item in dataclasses.fields(cls) if item.init and item.name != "logo")
+
+    def with_logo(self, image: Image.Image, name: str) -> "Brand":
+        """This brand with a logo decoded before (:func:`decode_logo`) instead of its file; the logo
+        is called ``name`` where a path would be shown."""
+        branded = copy.copy(self)
+        branded._set("logo", Path(name))
+        branded._set("_logo_image", image.convert("RGBA"))
+        return branded
+
     def stamped(self) -> module_config.Brand:
         """The brand as a module carries it (:class:`sosqueue.module_config.Brand`): this brand's
         names, colours and texts, with the text colour and the window title worked out."""
@@ -190,38 +212,58 @@ def load_logo(path: Path) -> Image.Image:
         or damaged.
     """
     _check_logo_file(path)
-    with _logo_pixel_limit(path):
-        image = _open_image(path)
+    return _decode_logo(path, str(path))
+
+
+def decode_logo(data: bytes, name: str, *, max_bytes: int = MAX_LOGO_BYTES) -> Image.Image:
+    """:func:`load_logo` for a logo's bytes (an upload), called ``name`` in the messages."""
+    if len(data) > max_bytes:
+        raise _too_many_bytes(name, len(data), max_bytes)
+    return _decode_logo(io.BytesIO(data), name)
+
+
+def logo_png(image: Image.Image) -> bytes:
+    """A decoded logo (:func:`load_logo`, :attr:`Brand.logo_image`) encoded as PNG."""
+    encoded = io.BytesIO()
+    image.save(encoded, format="PNG")
+    return encoded.getvalue()
+
+
+def _decode_logo(source: Path | BinaryIO, name: str) -> Image.Image:
+    with _logo_pixel_limit(name):
+        image = _open_image(source, name)
         with image:
-            _check_logo_header(path, image)
-            _decode(path, image)
+            _check_logo_header(name, image)
+            _decode(name, image)
             upright = ImageOps.exif_transpose(image) if image.format == "JPEG" else image
             rgba = upright.convert("RGBA")
     if rgba.getchannel("A").getbbox() is None:
-        raise BrandError("logo", f"{path} is fully transparent; export the logo with its visible pixels")
+        raise BrandError("logo", f"{name} is fully transparent; export the logo with its visible pixels")
     rgba.thumbnail((KEPT_LOGO_SIDE, KEPT_LOGO_SIDE), Image.Resampling.LANCZOS)
     return rgba
 
 
 @contextmanager
-def _logo_pixel_limit(path: Path) -> Iterator[None]:
+def _logo_pixel_limit(name: str) -> Iterator[None]:
     """Run Pillow's decompression-bomb check at the logo limit, as an error, while reading a logo.
 
     Pillow checks the size from the header in ``Image.open``, before anything is decoded,
     and again for images inside others (an ICO entry may hold a PNG far larger than the
-    ICO's header says). The limit is global in Pillow; the builder reads logos on one thread.
+    ICO's header says). The limit and the warning filters are global in Pillow and Python:
+    the queue server reads uploaded logos on several threads, so one logo is read at a time.
     """
-    limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_LOGO_PIXELS
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            warnings.filterwarnings("ignore", "Image was not the expected size")
-            yield
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
-        raise _too_large(path, str(error)) from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
+    with _LOGO_READING:
+        limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = MAX_LOGO_PIXELS
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                warnings.filterwarnings("ignore", "Image was not the expected size")
+                yield
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+            raise _too_large(name, str(error)) from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
 
 
 def _check_logo_file(path: Path) -> None:
@@ -232,31 +274,35 @@ def _check_logo_file(path: Path) -> None:
         raise BrandError("logo", f"{path} is not a file; give the path of a {_FORMATS} image")
     size = path.stat().st_size
     if size > MAX_LOGO_BYTES:
-        raise BrandError(
-            "logo",
-            f"{path} is {size / 1024 / 1024:.1f} MB, over the limit of {MAX_LOGO_BYTES // 1024 // 1024} MB; "
-            "export the logo at 512 to 1024 pixels",
-        )
+        raise _too_many_bytes(str(path), size)
 
 
-def _open_image(path: Path) -> Image.Image:
+def _too_many_bytes(name: str, size: int, limit: int = MAX_LOGO_BYTES) -> BrandError:
+    return BrandError(
+        "logo",
+        f"{name} is {size / 1024 / 1024:.1f} MB, over the limit of {limit / 1024 / 1024:g} MB; "
+        "export the logo at 512 to 1024 pixels",
+    )
+
+
+def _open_image(source: Path | BinaryIO, name: str) -> Image.Image:
     try:
-        return Image.open(path)
+        return Image.open(source)
     except UnidentifiedImageError:
-        raise BrandError("logo", f"{path} is not an image Pillow can read; use a {_FORMATS} file") from None
+        raise BrandError("logo", f"{name} is not an image Pillow can read; use a {_FORMATS} file") from None
     except OSError as error:
-        raise BrandError("logo", f"{path} cannot be read ({error.strerror or error}); "
+        raise BrandError("logo", f"{name} cannot be read ({error.strerror or error}); "
                                  "check its permissions") from None
 
 
-def _decode(path: Path, image: Image.Image) -> None:
+def _decode(path: str, image: Image.Image) -> None:
     try:
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise BrandError("logo", f"{path} is damaged ({error}); export the logo again") from None
 
 
-def _check_logo_header(path: Path, image: Image.Image) -> None:
+def _check_logo_header(path: str, image: Image.Image) -> None:
     if image.format not in LOGO_FORMATS:
         raise BrandError("logo", f"{path} is a {image.format} image; use a {_FORMATS} file")
     width, height = image.size
@@ -268,7 +314,7 @@ def _check_logo_header(path: Path, image: Image.Image) -> None:
         )
 
 
-def _too_large(path: Path, pillow_message: str) -> BrandError:
+def _too_large(path: str, pillow_message: str) -> BrandError:
     found = re.search(r"\((\d+) pixels\)", pillow_message)
     size = f"{int(found.group(1)) / 1_000_000:.1f} megapixels" if found else "too many pixels"
     return BrandError(

@@ -83,6 +83,7 @@ def build(config_path, base, out_dir, server, token, module_id, allow_insecure, 
     else:
         identity = _with_update_key(identity, known, server_url, token)
     spec = replace(spec, server_url=stamped_url, update_key=identity.update_key)
+    spec, brand_source, brand_version = _queue_brand(spec, identity, token, config_path)
     output = stamp_module(spec, base=base, out_dir=out_dir, module_id=identity.module_id, module_token=identity.token)
     if not identity.update_key:
         log.warning(NO_UPDATE_KEY)
@@ -93,7 +94,7 @@ def build(config_path, base, out_dir, server, token, module_id, allow_insecure, 
         _preview(spec, preview)
     result = {"path": str(output), "platform": platform, "module_id": identity.module_id, "version": spec.version or None,
               "server_url": stamped_url, "identity": str(identity_file), "registered": fresh,
-              "update_key": identity.update_key or None,
+              "update_key": identity.update_key or None, "brand": brand_source, "brand_version": brand_version,
               "preview": str(preview) if preview else None}
     click.echo(json.dumps(result) if as_json else str(output))
 
@@ -187,6 +188,31 @@ def _with_update_key(identity, known, server_url: str | None, token: str | None)
     if known and known.module_id == identity.module_id:
         return replace(identity, update_key=known.update_key)
     return identity
+
+
+def _queue_brand(spec, identity, token: str | None, config_path: Path):
+    """The spec with the brand to stamp, where it came from and the queue's brand version.
+
+    With an admin token, the module's brand on the queue and this build agree: a config with a
+    ``[brand]`` section updates the queue's ("updated"), one without takes it ("queue"). Without a
+    token, the config's brand is stamped as it is ("config").
+    """
+    from builder import queue_brand
+
+    if not (token and identity.server):
+        if not spec.brand_set:
+            log.warning("%s has no [brand] section, but without --token the build cannot take the queue's brand of "
+                        "module %s: it gets the default brand; pass --token ADMIN_TOKEN", config_path.name,
+                        identity.module_id)
+        return spec, "config", None
+    if spec.brand_set:
+        version = queue_brand.push(spec, module_id=identity.module_id, server=identity.server, admin_token=token)
+        log.info("the queue's brand of module %s updated from %s", identity.module_id, config_path)
+        return spec, "updated", version
+    brand, options, version = queue_brand.pull(identity.module_id, server=identity.server, admin_token=token)
+    log.info("building with the queue's brand of module %s (%s has no [brand] section)", identity.module_id,
+             config_path.name)
+    return replace(spec, brand=brand, options=options), "queue", version
 
 
 def _check_version(version: str, last: str, config_path: Path, identity_file: Path) -> None:

@@ -42,6 +42,9 @@ class ModuleSpec:
     server_url_set: bool = True
     #: The registering server's public update key (``sosqueue.updates``); "" without a server.
     update_key: str = ""
+    #: Whether the config has a ``[brand]`` section: its brand and options then become the queue's
+    #: brand of the module; without one, a build takes the queue's (``builder.queue_brand``).
+    brand_set: bool = True
 
     @property
     def registered(self) -> bool:
@@ -105,6 +108,7 @@ def parse(data: dict, *, base_dir: Path, allow_insecure: bool = False) -> Module
         options=_options(_table(data, "options")),
         version=_version(_text(module, "module", "version", "")),
         server_url_set=url_set,
+        brand_set="brand" in data,
     )
 
 

@@ -96,12 +96,12 @@ def write_identity(path: Path, identity: Identity) -> Path:
 def register(spec: ModuleSpec, *, server: str, admin_token: str) -> Identity:
     """Create the module through the queue's API; its id, token and the queue's update key."""
     body = {"name": spec.name, "group": spec.group, "assignment": spec.assignment}
-    response = _call("POST", f"{server.rstrip('/')}/api/v1/modules", server=server, admin_token=admin_token, json=body)
+    response = call_queue("POST", f"{server.rstrip('/')}/api/v1/modules", server=server, admin_token=admin_token, json=body)
     if response.status_code == 201:
         created = response.json()
         registered = f"module {created['id']} is registered: build it with --module {created['id']} once it is fixed"
         return Identity(created["id"], created["token"], server, update_key=_server_key(created, server, registered))
-    detail = _detail(response)
+    detail = problem_detail(response)
     if response.status_code in (401, 403):
         raise ConfigError(f"the queue refused the admin token ({detail}); pass an admin's API token with --token")
     raise NetworkError(f"the queue refused to register the module ({response.status_code}: {detail})")
@@ -114,7 +114,7 @@ def fetch(module_id: str, *, server: str, admin_token: str) -> Identity:
                 "(the admin page lists your modules), or leave it out to register a new module")
     if not MODULE_ID.fullmatch(module_id):
         raise NotFoundError(not_ours)
-    response = _call("GET", f"{server.rstrip('/')}/api/v1/modules/{module_id}/token", server=server,
+    response = call_queue("GET", f"{server.rstrip('/')}/api/v1/modules/{module_id}/token", server=server,
                      admin_token=admin_token)
     if response.status_code == 200:
         shown = response.json()
@@ -126,7 +126,7 @@ def fetch(module_id: str, *, server: str, admin_token: str) -> Identity:
         raise ConfigError(
             f"the queue cannot show module {module_id}'s token (it predates derivable tokens); rotate it once with "
             f"POST {server.rstrip('/')}/api/v1/modules/{module_id}/rotate-token, rebuild every copy, then use --module")
-    detail = _detail(response)
+    detail = problem_detail(response)
     if response.status_code in (401, 403):
         raise ConfigError(f"the queue refused the admin token ({detail}); pass an admin's API token with --token")
     raise NetworkError(f"the queue refused to show module {module_id} ({response.status_code}: {detail})")
@@ -155,14 +155,19 @@ def _is_key(text) -> bool:
         return False
 
 
-def _call(method: str, url: str, *, server: str, admin_token: str, json: dict | None = None) -> requests.Response:
+def call_queue(method: str, url: str, *, server: str, admin_token: str, json: dict | None = None,
+               image: bytes | None = None) -> requests.Response:
+    """One admin call to the queue; ``image`` is sent as the body, as a PNG."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    if image is not None:
+        headers["Content-Type"] = "image/png"
     try:
-        return requests.request(method, url, json=json, headers={"Authorization": f"Bearer {admin_token}"}, timeout=15)
+        return requests.request(method, url, json=json, data=image, headers=headers, timeout=15)
     except requests.exceptions.RequestException as error:
         raise NetworkError(f"cannot reach the queue at {server} ({type(error).__name__}); check --server") from None
 
 
-def _detail(response: requests.Response) -> str:
+def problem_detail(response: requests.Response) -> str:
     try:
         return response.json().get("detail", response.reason)
     except (ValueError, AttributeError):

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from server import connect, problems, queue, updates, web
-from server.api.routes import agent_updates, events, groups, health, modules, service_requests, users
+from server import brands as server_brands
+from server.api.routes import agent_updates, brands, events, groups, health, modules, service_requests, users
 from server.config import Settings
 from server.db import Database, upgrade
 from server.events import Broker, PostgresListener, install_commit_hooks
@@ -70,9 +71,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.sosqueue = state
     problems.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       larger=[(brands.LOGO_PATH, server_brands.MAX_UPLOAD_BYTES)])
     app.add_middleware(CompanyEventStreams, state=state)  # added last: the outermost of ours
-    for module in (health, service_requests, events, users, groups, modules, agent_updates):
+    for module in (health, service_requests, events, users, groups, modules, brands, agent_updates):
         app.include_router(module.router)
     web.install(app)
     connect.install(app)

@@ -1,7 +1,8 @@
 """Module downloads: a company's module stamped into one of the server's prebuilt base agents.
 
-The bases live in ``settings.bases_dir/<platform>/``. A download carries the default brand
-under the company's name and the module's current token, which is derived from the server's
+The bases live in ``settings.bases_dir/<platform>/``. A download carries the module's brand as the
+server keeps it (``server.brands``; the default brand under the company's name while it has none of
+its own), rendered as the builder renders it, and the module's current token, which is derived from the server's
 key (``server.admin.module_token``), so it can be stamped although only its hash is stored.
 Each download is made in a fresh temporary folder that its sender removes (``Download.remove``).
 """
@@ -15,12 +16,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from branding.model import DEFAULT_COMPANY, DEFAULT_PRODUCT, Brand, BrandError
+from branding.model import DEFAULT_COMPANY, DEFAULT_PRODUCT, Brand  # noqa: F401 (the default brand's names)
 from builder import ModuleSpec, base_file_name, stamp_module
+from server import brands
 from server.models import Module
-from sosqueue import module_config
 from sosqueue.errors import SosqueueError
-from sosqueue.platforms import FILE_NAME_UNSAFE, Platform
+from sosqueue.platforms import Platform
 
 log = logging.getLogger("sosqueue.downloads")
 
@@ -62,22 +63,19 @@ def offered(bases_dir: Path) -> tuple[tuple[str, str], ...]:
 
 
 def module_brand(company_name: str) -> Brand:
-    """The default brand under the company's name, kept to what a shortcut's file name allows."""
-    name = "".join(c for c in company_name if c not in FILE_NAME_UNSAFE and c.isprintable()).strip()[:60].strip()
-    try:
-        return Brand(company=name or DEFAULT_COMPANY, product=name or DEFAULT_PRODUCT)
-    except BrandError:
-        return Brand()
+    """The default brand under the company's name (:func:`server.brands.default_brand`)."""
+    return brands.default_brand(company_name)
 
 
 def module_spec(module: Module, *, token: str, server_url: str, update_key: str) -> ModuleSpec:
-    """What goes into the module's download (``module.group`` and ``.company`` are loaded here);
-    ``update_key`` is the server's public update key, which the module checks its updates with."""
+    """What goes into the module's download (``module.group``, ``.company`` and ``.brand`` are loaded
+    here); ``update_key`` is the server's public update key, which the module checks its updates with."""
+    brand, options = brands.module_brand(module)
     return ModuleSpec(
         name=module.name, module_id=module.id, module_token=token,
         group=module.group.name if module.group else None, assignment=module.assignment,
-        server_url=server_url, ca_bundle=None, brand=module_brand(module.company.name),
-        options=module_config.Options(), update_key=update_key,
+        server_url=server_url, ca_bundle=None, brand=brand,
+        options=options, update_key=update_key,
     )
 
 

@@ -1,23 +1,33 @@
 """Refuse request bodies over the limit before anything reads them."""
 
 import json
+import re
+from collections.abc import Sequence
 
 from server.problems import MEDIA_TYPE
 
 
 class BodySizeLimit:
-    """Pure ASGI middleware: 413 for a body larger than ``max_bytes``, declared or streamed."""
+    """Pure ASGI middleware: 413 for a body larger than ``max_bytes``, declared or streamed.
 
-    def __init__(self, app, max_bytes: int):
+    ``larger`` lists (path pattern, limit) for the few routes that take more, such as logo uploads.
+    """
+
+    def __init__(self, app, max_bytes: int, larger: Sequence[tuple[str, int]] = ()):
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = [(re.compile(pattern), limit) for pattern, limit in larger]
+
+    def _limit(self, path: str) -> int:
+        return next((limit for pattern, limit in self.larger if pattern.fullmatch(path)), self.max_bytes)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        max_bytes = self._limit(scope.get("path", ""))
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            return await self._refuse(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            return await self._refuse(send, max_bytes)
         if declared is not None or scope["method"] in ("GET", "HEAD"):
             return await self.app(scope, receive, send)
         # No length given (chunked): read it all here, within the limit, then hand it on.
@@ -28,8 +38,8 @@ class BodySizeLimit:
                 return
             body += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                return await self._refuse(send)
+            if len(body) > max_bytes:
+                return await self._refuse(send, max_bytes)
         replayed = False
 
         async def replay():
@@ -41,8 +51,8 @@ class BodySizeLimit:
 
         return await self.app(scope, replay, send)
 
-    async def _refuse(self, send) -> None:
-        detail = f"the request body is larger than {self.max_bytes} bytes; send less"
+    async def _refuse(self, send, max_bytes: int) -> None:
+        detail = f"the request body is larger than {max_bytes} bytes; send less"
         body = json.dumps(
             {"type": "about:blank", "title": "Content Too Large", "status": 413, "detail": detail, "code": "too_large"}
         ).encode()

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -135,6 +136,26 @@ class Module(Base):
 
     company: Mapped[Company] = relationship()
     group: Mapped[Group | None] = relationship()
+    brand: Mapped["ModuleBrand | None"] = relationship()
+
+
+class ModuleBrand(Base):
+    """A module's brand, the source of truth for its downloads and builds (``server/brands.py``).
+
+    ``settings`` holds the brand's names, colours and texts as ``branding.model.Brand`` takes them,
+    ``options`` the module's options (``sosqueue.module_config.Options``, fields included); the logo
+    is kept as PNG. ``version`` goes up with every change, so that a module can tell it is behind.
+    """
+
+    __tablename__ = "module_brands"
+
+    module_id: Mapped[str] = mapped_column(ForeignKey("modules.id"), primary_key=True)
+    settings: Mapped[dict] = mapped_column(JSON)
+    options: Mapped[dict] = mapped_column(JSON)
+    logo_png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    logo_sha256: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ServiceRequest(Base):

@@ -241,3 +241,56 @@ class OfferPublic(BaseModel):
     signature: str = Field(
         description="base64 Ed25519 signature by the server's update key over platform, version, built, sha256 and size"
     )
+
+
+FieldMode = Literal["required", "optional", "hidden"]
+
+
+class BrandFields(Strict):
+    """Which of the request form's fields the module shows (``sosqueue.module_config.Fields``)."""
+
+    name: FieldMode = "optional"
+    email: FieldMode = "optional"
+    description: FieldMode = "required"
+
+
+class BrandOptions(Strict):
+    """The module's options (``sosqueue.module_config.Options``), as ``[options]`` in a module config."""
+
+    sos_shortcut: StrictBool = True
+    start_menu: StrictBool = True
+    autostart: StrictBool = False
+    file_immediately: StrictBool = False
+    diagnostics: StrictBool = True
+    fields: BrandFields = BrandFields()
+
+
+# Long enough for every brand text; the brand's own rules (branding.model.Brand) check the rest.
+BrandText = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class BrandUpdate(Strict):
+    """A module's brand as ``[brand]`` and ``[options]`` of a module config have it, without the logo
+    (``PUT …/brand/logo``). Missing settings take the default brand's values."""
+
+    company: BrandText = "sosqueue"
+    product: BrandText = "Support"
+    primary: BrandText = "#0B5FFF"
+    accent: BrandText = "#E5262A"
+    on_primary: BrandText | None = Field(None, description="text colour on primary; null picks one")
+    window_title: BrandText = ""
+    welcome: BrandText = ""
+    waiting: BrandText = ""
+    language: BrandText = "auto"
+    force_contrast: StrictBool = False
+    options: BrandOptions = BrandOptions()
+
+
+class BrandPublic(BrandUpdate):
+    """The brand the server keeps for a module; downloads and builds of the module carry it."""
+
+    model_config = ConfigDict(extra="ignore")
+    version: int = Field(description="goes up with every change of the brand, its options or its logo")
+    logo_url: str | None = Field(description="the logo as PNG; null: the default logo")
+    logo_sha256: str | None = Field(description="of the PNG at logo_url")
+    updated_at: datetime | None = Field(description="null: the module has no brand of its own yet (the default)")

@@ -351,3 +351,30 @@ def test_brand_error_is_a_value_error_with_field_and_message():
     error = BrandError("primary", "bad")
     assert isinstance(error, ValueError)
     assert (error.field, error.message, str(error)) == ("primary", "bad", "brand primary: bad")
+
+
+# -- logos as bytes, as the queue server reads uploads ---------------------------------------
+
+
+def test_a_logo_read_from_bytes_is_checked_like_a_file_and_named_as_given(tmp_path):
+    """decode_logo applies load_logo's checks; its messages name the logo as the caller calls it."""
+    from branding.model import decode_logo, load_logo
+
+    assert decode_logo(DEFAULT_LOGO.read_bytes(), "the upload").tobytes() == load_logo(DEFAULT_LOGO).tobytes()
+    bomb = png_header_only(tmp_path / "bomb.png", 20_000, 20_000).read_bytes()
+    with pytest.raises(BrandError, match="^brand logo: the upload has 400.0 megapixels, over the limit of 20"):
+        decode_logo(bomb, "the upload")
+    with pytest.raises(BrandError, match="^brand logo: the upload is not an image Pillow can read"):
+        decode_logo(b"text", "the upload")
+    with pytest.raises(BrandError, match="^brand logo: the upload is 1.0 MB, over the limit of 0.5 MB"):
+        decode_logo(b"\0" * 1024 * 1024, "the upload", max_bytes=512 * 1024)
+
+
+def test_a_brand_with_a_decoded_logo_renders_that_logo_and_keeps_its_settings(make_logo):
+    """with_logo swaps the logo image only; settings() is what a config's [brand] says but the logo."""
+    from branding.model import decode_logo, logo_png
+
+    logo = Brand(logo=make_logo("logo.png", size=(200, 100))).logo_image
+    brand = Brand(product="Help", primary="#1A7F37").with_logo(decode_logo(logo_png(logo), "x"), "x")
+    assert brand.logo_image.tobytes() == logo.tobytes()
+    assert Brand.from_mapping(brand.settings()) == Brand(product="Help", primary="#1A7F37")

@@ -176,8 +176,8 @@ def folder_listing(folder: Path) -> list[str]:
 
 class StandIn:
     """A stand-in queue for the builder's side of update keys: a loopback HTTP server answering
-    module creation (201) and token look-ups (200) with ``{"id", "token"}`` plus whatever
-    :attr:`extra` holds."""
+    module creation (201), token look-ups and brand updates (200) with ``{"id", "token", "version"}``
+    plus whatever :attr:`extra` holds."""
 
     def __init__(self):
         self.extra: dict = {}
@@ -190,9 +190,12 @@ class StandIn:
             def do_GET(self):
                 self.reply(200)
 
+            do_PUT = do_DELETE = do_GET
+
             def reply(self, status: int):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                body = json.dumps({"id": "mod-stand-in", "token": "sqm_standintoken", **stand_in.extra}).encode()
+                body = json.dumps({"id": "mod-stand-in", "token": "sqm_standintoken", "version": 1,
+                                   **stand_in.extra}).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

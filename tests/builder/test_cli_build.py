@@ -142,7 +142,7 @@ def test_build_json_prints_one_object(sosqueue, registered_config, fake_base, ou
     assert json.loads(outcome.out) == {
         "path": str(out / "Support"), "platform": "linux", "module_id": "mod-1", "version": "1.0.0",
         "server_url": "https://queue.example.com", "identity": str(registered_config.with_name("module.identity.toml")),
-        "registered": False, "update_key": None, "preview": None}
+        "registered": False, "update_key": None, "brand": "config", "brand_version": None, "preview": None}
 
 
 def test_build_without_an_update_key_says_once_that_the_module_will_not_update_itself(

@@ -54,7 +54,13 @@ def test_template_defaults_match_the_parsers_defaults(tmp_path):
     the template starts at 1.0.0)."""
     from_template = parse(tomllib.loads(template()), base_dir=tmp_path)
     from_nothing = parse({"module": {"version": "1.0.0"}}, base_dir=tmp_path)
-    assert from_template == from_nothing
+    assert from_template == dataclasses.replace(from_nothing, brand_set=True)
+
+
+def test_only_a_config_with_a_brand_section_sets_the_brand():
+    """A ``[brand]`` section, even an empty one, makes the config's brand the module's brand."""
+    assert parse({"brand": {}}, base_dir=Path(".")).brand_set
+    assert not parse({}, base_dir=Path(".")).brand_set
 
 
 @pytest.mark.parametrize("server, stamped, deliberate", [

@@ -77,3 +77,37 @@ def test_a_downloaded_module_carries_the_servers_update_key(tmp_path):
     finally:
         made.remove()
     assert (carried.module_token, carried.update_key) == ("sqm_x", updates.public_key(SECRET))
+
+
+def test_a_download_carries_the_brand_the_server_keeps_for_the_module(tmp_path):
+    import io
+    from dataclasses import asdict
+
+    from PIL import Image
+
+    from server.models import ModuleBrand
+
+    logo = io.BytesIO()
+    Image.new("RGBA", (128, 128), (0, 160, 60, 255)).save(logo, "PNG")
+    options = asdict(module_config.Options(file_immediately=True, fields=module_config.Fields(email="required")))
+    module = acme_module()
+    module.brand = ModuleBrand(settings={"company": "Acme", "product": "Acme Help", "primary": "#1A7F37",
+                                         "welcome": "Hello", "on_primary": None},
+                               options=options, logo_png=logo.getvalue(), version=3)
+    base = put_server_base(tmp_path / "bases", "linux", FAKE_LINUX_BASE)
+    made = downloads.stamp(downloads.module_spec(module, token="sqm_x", server_url="https://queue.example.test",
+                                                 update_key=updates.public_key(SECRET)), base=base, platform="linux")
+    try:
+        carried = module_config.parse(payload.read(made.path))
+    finally:
+        made.remove()
+    assert (carried.brand.product, carried.brand.primary, carried.brand.welcome) == ("Acme Help", "#1A7F37", "Hello")
+    assert carried.options.file_immediately and carried.options.fields.email == "required"
+    logo_png = Image.open(io.BytesIO(carried.assets["logo.png"])).convert("RGBA")
+    assert logo_png.getpixel((logo_png.width // 2, logo_png.height // 2))[:3] == (0, 160, 60)
+
+
+def test_without_a_brand_of_its_own_a_download_carries_the_default_under_the_company_name():
+    spec = downloads.module_spec(acme_module(), token="sqm_x", server_url="https://queue.example.test",
+                                 update_key=updates.public_key(SECRET))
+    assert (spec.brand.product, spec.brand.primary, spec.options) == ("Acme", "#0B5FFF", module_config.Options())

@@ -53,7 +53,7 @@ def create_module(body: ModuleCreate, actor: AdminActor, state: StateDep, sessio
 @router.post("/{module_id}/rotate-token", response_model=ModuleCreated)
 def rotate_token(module_id: str, actor: AdminActor, state: StateDep, session: WriteDB) -> ModuleCreated:
     """Give the module a new token; the old one stops working at once."""
-    module = _company_module(session, actor, module_id)
+    module = company_module(session, actor, module_id)
     token = admin.rotate_module_token(session, module=module, secret_key=state.secret_key)
     return module_created(module, token, state)
 
@@ -65,7 +65,7 @@ def current_token(module_id: str, actor: AdminActor, state: StateDep, session: R
     Only tokens derivable from the server's key can be shown (the server stores a hash); a
     module made before that, or under another key, answers 409: rotate its token once.
     """
-    module = _company_module(session, actor, module_id)
+    module = company_module(session, actor, module_id)
     token = admin.current_module_token(state.secret_key, module)
     if token is None:
         raise Conflict("this module's token cannot be derived; rotate it once (POST …/rotate-token) to build it again")
@@ -75,12 +75,12 @@ def current_token(module_id: str, actor: AdminActor, state: StateDep, session: R
 @router.post("/{module_id}/revoke", response_model=ModulePublic)
 def revoke(module_id: str, actor: AdminActor, session: WriteDB) -> ModulePublic:
     """Stop the module from filing requests (rotate its token to bring it back)."""
-    module = _company_module(session, actor, module_id)
+    module = company_module(session, actor, module_id)
     admin.revoke_module(session, module=module)
     return module_public(module)
 
 
-def _company_module(session, actor, module_id: str) -> Module:
+def company_module(session, actor, module_id: str) -> Module:
     try:
         uuid.UUID(module_id)
     except ValueError:
