@@ -10,6 +10,7 @@ any sharing, closes the channel, leaves the request's session and stops the tray
 running that could keep the process alive.
 """
 
+import gc
 import logging
 import queue
 import signal
@@ -65,8 +66,13 @@ def run_app(config: ModuleConfig, *, mode: str = "open", code: str | None = None
         exit_code = app.run(wish)
     finally:
         instance.release()
-    if app.after_quit is not None:  # the restart into an update: only once the lock is free
-        app.after_quit()
+    after_quit, app, root = app.after_quit, None, None
+    # The app and its Tk root are in reference cycles: collect them here, on Tk's thread. A
+    # collection that another thread (the tray's, an update check's) happened to run would
+    # delete Tk there, and Tk aborts the process when that happens.
+    gc.collect()
+    if after_quit is not None:  # the restart into an update: only once the lock is free
+        after_quit()
     return exit_code
 
 

@@ -1,6 +1,8 @@
 """Shared fixtures: real queue servers on loopback over SQLite and PostgreSQL."""
 
+import gc
 import os
+import tkinter
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,33 @@ def pytest_terminal_summary(terminalreporter):
     if servers.START_SECONDS:
         terminalreporter.write_line(f"queue servers started: {len(servers.START_SECONDS)}, "
                                     f"{sum(servers.START_SECONDS):.1f} s until they answered")
+
+
+#: How many Tk roots this process has made (counted by the wrapper below).
+_TK_ROOTS_MADE = [0]
+_make_tk_root = tkinter.Tk.__init__
+
+
+def _counted_tk_root(self, *args, **kwargs):
+    _TK_ROOTS_MADE[0] += 1
+    _make_tk_root(self, *args, **kwargs)
+
+
+tkinter.Tk.__init__ = _counted_tk_root
+
+
+@pytest.fixture(autouse=True)
+def tk_garbage_collected_on_its_own_thread():
+    """A test that made a Tk root has its garbage collected here, on the thread that made the root.
+
+    Tk aborts the whole process when its interpreter is deleted on another thread, and a root
+    left in a reference cycle is deleted by whichever thread's allocation next runs the cyclic
+    GC: a server's lifespan in a later test, say (``server.app`` collects at start).
+    """
+    made = _TK_ROOTS_MADE[0]
+    yield
+    if _TK_ROOTS_MADE[0] != made:
+        gc.collect()
 
 
 @pytest.fixture(scope="session")
