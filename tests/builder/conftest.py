@@ -39,6 +39,14 @@ def base_build_info(real_base) -> dict:
 
 
 @pytest.fixture
+def out(tmp_path) -> Path:
+    """An empty output folder (test files with other needs define their own)."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
 def fake_base(tmp_path) -> Path:
     """A small stand-in for a Linux base: an ELF header and filler (stamping only reads the magic)."""
     base = tmp_path / "bases" / "sosqueue-agent"

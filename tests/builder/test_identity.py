@@ -22,13 +22,6 @@ from tests.support.tenants import bearer, make_tenant
 HTTPS = {"url": '"https://queue.example.com"'}
 
 
-@pytest.fixture
-def out(tmp_path) -> Path:
-    folder = tmp_path / "out"
-    folder.mkdir()
-    return folder
-
-
 def modules_named(queue_server, tenant, name: str = "Support") -> list[dict]:
     listed = httpx.get(f"{queue_server.url}/api/v1/modules", headers=bearer(tenant.admin_token), timeout=10).json()
     return [item for item in listed["items"] if item["name"] == name]

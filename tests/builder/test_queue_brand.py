@@ -19,13 +19,6 @@ BRAND = {"company": '"Acme"', "product": '"Acme Help"', "logo": '"logo.png"', "p
 
 
 @pytest.fixture
-def out(tmp_path) -> Path:
-    folder = tmp_path / "out"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def server_tenant(queue_server):
     """Another company on the same queue."""
     from tests.support.tenants import make_tenant

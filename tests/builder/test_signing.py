@@ -33,13 +33,6 @@ def tsa(tmp_path_factory):
 
 
 @pytest.fixture
-def out(tmp_path) -> Path:
-    folder = tmp_path / "out"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def config(write_config) -> Path:
     return write_config(module=REGISTERED, server=HTTPS)
 
