@@ -13,7 +13,7 @@ from pathlib import Path
 
 from agent import paths, platforms
 from sosqueue.module_config import ModuleConfig
-from sosqueue.updates import PACKAGE_MARKER
+from sosqueue import updates
 from agent.errors import AgentError, StorageFailure
 from agent.outbox import write_atomically
 from agent.platforms._base import Desktop, Item, checked_command, write_file
@@ -123,8 +123,8 @@ def first_run(config: ModuleConfig, launch: list[str]) -> bool:
 
 def installed_by_package(launch: list[str]) -> bool:
     """Whether a .deb or MSI (``sosqueue package``) installed this agent: it puts
-    :data:`PACKAGE_MARKER` next to the module and brings the shortcuts itself."""
-    return bool(launch) and (Path(launch[0]).parent / PACKAGE_MARKER).is_file()
+    :data:`sosqueue.updates.PACKAGE_MARKER` next to the module and brings the shortcuts itself."""
+    return bool(launch) and updates.installed_by_package(Path(launch[0]))
 
 
 def setup_dir(module_id: str, all_users: bool, desktop_class: type[Desktop]) -> Path:

@@ -32,14 +32,13 @@ def pull(module_id: str, *, server: str, admin_token: str) -> tuple[Brand, modul
     shown = _answer(call_queue("GET", _url(server, module_id), server=server, admin_token=admin_token),
                     module_id, "show")
     try:
-        options = dict(shown["options"])
-        fields = module_config.Fields(**options.pop("fields"))
+        options = module_config.options_from_json(shown["options"])
         settings = {name: shown[name] for name in Brand.setting_names() if shown.get(name) is not None}
         brand = Brand.from_mapping(settings)
         if shown.get("logo_url"):
             brand = brand.with_logo(_logo(shown["logo_url"], module_id, server, admin_token), _logo_name(module_id))
-        return brand, module_config.Options(**options, fields=fields), shown["version"]
-    except (BrandError, KeyError, TypeError, ValueError) as error:
+        return brand, options, shown["version"]
+    except (AttributeError, BrandError, KeyError, TypeError, ValueError) as error:
         raise NetworkError(f"the queue's brand of module {module_id} cannot be used ({error}); set it again on the "
                            "queue, or add a [brand] section to the config") from None
 

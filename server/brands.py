@@ -39,9 +39,7 @@ def module_brand(module: Module) -> tuple[Brand, module_config.Options]:
 
 
 def options_of(stored: ModuleBrand) -> module_config.Options:
-    values = dict(stored.options)
-    fields = module_config.Fields(**values.pop("fields", {}))
-    return module_config.Options(**values, fields=fields)
+    return module_config.options_from_json(stored.options)
 
 
 def update(session: Session, module: Module, settings: dict, options: dict) -> ModuleBrand:

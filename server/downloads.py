@@ -16,7 +16,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from branding.model import DEFAULT_COMPANY, DEFAULT_PRODUCT, Brand  # noqa: F401 (the default brand's names)
 from builder import ModuleSpec, base_file_name, stamp_module
 from server import brands
 from server.models import Module
@@ -60,11 +59,6 @@ def available_bases(bases_dir: Path) -> dict[str, Path]:
 def offered(bases_dir: Path) -> tuple[tuple[str, str], ...]:
     """(platform, label) of each download this server offers."""
     return tuple((platform, Platform(platform).label) for platform in available_bases(bases_dir))
-
-
-def module_brand(company_name: str) -> Brand:
-    """The default brand under the company's name (:func:`server.brands.default_brand`)."""
-    return brands.default_brand(company_name)
 
 
 def module_spec(module: Module, *, token: str, server_url: str, update_key: str) -> ModuleSpec:

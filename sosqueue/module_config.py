@@ -106,10 +106,7 @@ def parse(payload: Payload) -> ModuleConfig:
             module_token=_text(module["token"]),
             server_url=_url(server["url"], allow_insecure=bool(server.get("allow_insecure", False))),
             brand=Brand(**{key: _text(value) for key, value in brand.items()}),
-            options=Options(
-                **{key: _flag(value) for key, value in options.items() if key != "fields"},
-                fields=Fields(**{key: _mode(value) for key, value in options.get("fields", {}).items()}),
-            ),
+            options=options_from_json(options),
             ca_bundle=payload.assets.get("ca.pem"),
             assets=payload.assets,
             version=_version(module.get("version", "")),
@@ -122,6 +119,15 @@ def parse(payload: Payload) -> ModuleConfig:
     if config.brand.language not in LANGUAGES:
         raise DamagedPayload(f"unknown language {config.brand.language!r}")
     return config
+
+
+def options_from_json(data: dict) -> Options:
+    """Options from their JSON form (``to_json``'s, the queue's brand API's), checked.
+
+    :raises TypeError: for an unknown option or a value of the wrong kind.
+    """
+    return Options(**{key: _flag(value) for key, value in data.items() if key != "fields"},
+                   fields=Fields(**{key: _mode(value) for key, value in data.get("fields", {}).items()}))
 
 
 def to_json(config: ModuleConfig) -> dict:

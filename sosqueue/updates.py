@@ -27,7 +27,7 @@ import binascii
 import json
 import re
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
@@ -103,7 +103,7 @@ class Offer:
 
     def signed(self, private_key: bytes) -> "Offer":
         signature = base64.b64encode(signing.sign(private_key, self.signed_bytes())).decode()
-        return Offer(self.platform, self.version, self.sha256, self.size, self.built, signature)
+        return replace(self, signature=signature)
 
     def verify(self, public_key: str) -> None:
         """:raises BadOffer: unless the signature is the server's for exactly this offer."""
@@ -134,6 +134,11 @@ class Offer:
         if not isinstance(offer.signature, str):
             raise BadOffer("the server's update offer is not signed")
         return offer
+
+
+def installed_by_package(module: Path) -> bool:
+    """Whether a .deb or an MSI installed ``module`` for the whole computer (:data:`PACKAGE_MARKER` beside it)."""
+    return (module.parent / PACKAGE_MARKER).is_file()
 
 
 def encode_key(public_key: bytes) -> str:

@@ -21,11 +21,12 @@ from agent.errors import ModuleRevoked, Rejected, StorageFailure, Unreachable, U
 from agent.outbox import write_atomically
 from agent.update import install
 from agent.update.install import Swap
-from agent.update.policy import PolicySource, effective_policy, machine_wide, system_policy
+from agent.update.policy import PolicySource, effective_policy, system_policy
 from sosqueue import module_config, payload
 from sosqueue.module_config import ModuleConfig
 from sosqueue.platforms import Platform, current
-from sosqueue.updates import CHECK_INTERVAL_SECONDS, BadOffer, Offer, Policy, is_newer_or_rebuilt, version_tuple
+from sosqueue.updates import (CHECK_INTERVAL_SECONDS, BadOffer, Offer, Policy, installed_by_package,
+                              is_newer_or_rebuilt, version_tuple)
 
 __all__ = ["BackgroundChecks", "Outcome", "PolicySource", "Result", "Swap", "Updater", "make_updater",
            "system_policy"]
@@ -90,7 +91,7 @@ class Updater:
 
         A machine-wide install never replaces itself, whatever the policy says.
         """
-        wide = self.executable is not None and machine_wide(self.executable)
+        wide = self.executable is not None and installed_by_package(self.executable)
         policy, problem = effective_policy(self.policy_source, machine_wide=wide)
         return (Policy.NOTIFY if wide and policy is Policy.AUTO else policy), problem
 

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sosqueue.updates import PACKAGE_MARKER, BadPolicy, Policy
+from sosqueue.updates import BadPolicy, Policy
 
 log = logging.getLogger("sosqueue.agent.update")
 
@@ -38,11 +38,6 @@ def system_policy() -> PolicySource:
         log.info("no update policy on this system: %s", error)
         return PolicySource("", lambda: None)
     return PolicySource(desktop.update_policy_source(), desktop.update_policy)
-
-
-def machine_wide(executable: Path) -> bool:
-    """Whether a .deb or an MSI installed this agent for the whole computer (a marker beside it)."""
-    return (executable.parent / PACKAGE_MARKER).is_file()
 
 
 def effective_policy(source: PolicySource, *, machine_wide: bool) -> tuple[Policy, str]:

@@ -6,7 +6,8 @@ import zipfile
 
 import pytest
 
-from server import downloads, updates
+from branding.model import DEFAULT_COMPANY, DEFAULT_PRODUCT
+from server import brands, downloads, updates
 from server.models import Company, Module
 from sosqueue import module_config, payload
 from tests.support.bases import FAKE_LINUX_BASE, put_server_base
@@ -32,9 +33,9 @@ def test_only_platforms_with_a_base_agent_are_offered(tmp_path):
     ("\x00\x01", None),  # nothing printable is left: the default brand's names
 ])
 def test_the_brand_carries_what_a_file_name_allows_of_the_company_name(company, expected):
-    brand = downloads.module_brand(company)
+    brand = brands.default_brand(company)
     if expected is None:
-        assert (brand.company, brand.product) == (downloads.DEFAULT_COMPANY, downloads.DEFAULT_PRODUCT)
+        assert (brand.company, brand.product) == (DEFAULT_COMPANY, DEFAULT_PRODUCT)
     else:
         assert brand.company == brand.product == expected
 

@@ -169,3 +169,10 @@ def test_an_update_key_is_32_bytes_of_base64():
     assert updates.decode_key(key) == signing.public_key(SERVER_KEY)
     with pytest.raises(ValueError):
         updates.decode_key(updates.encode_key(b"short"))
+
+
+def test_the_package_marker_beside_the_module_makes_it_machine_wide(tmp_path):
+    module = tmp_path / "Acme Help"
+    assert updates.installed_by_package(module) is False
+    (tmp_path / updates.PACKAGE_MARKER).write_text("{}")
+    assert updates.installed_by_package(module) is True

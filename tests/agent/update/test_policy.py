@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from agent.update.policy import PolicySource, effective_policy, machine_wide, policy_file
-from sosqueue.updates import PACKAGE_MARKER, BadPolicy, Policy
+from agent.update.policy import PolicySource, effective_policy, policy_file
+from sosqueue.updates import BadPolicy, Policy
 
 
 def set_by_it(policy):
@@ -42,10 +42,3 @@ def test_a_policy_file_source_names_and_reads_its_file(tmp_path):
     assert source.read() is None
     path.write_text('[updates]\nmode = "off"\n')
     assert source.read() is Policy.OFF
-
-
-def test_the_package_marker_beside_the_module_makes_it_machine_wide(tmp_path):
-    executable = tmp_path / "Acme Help"
-    assert machine_wide(executable) is False
-    (tmp_path / PACKAGE_MARKER).write_text("{}")
-    assert machine_wide(executable) is True
