@@ -20,7 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from branding import colors
 from sosqueue import module_config, palette
-from sosqueue.module_config import DEFAULT_ACCENT, DEFAULT_PRIMARY, LANGUAGES
+from sosqueue.module_config import BRAND_TEXTS, DEFAULT_ACCENT, DEFAULT_PRIMARY, LANGUAGES, TEXT_LANGUAGES
 from sosqueue.platforms import FILE_NAME_UNSAFE
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "default"
@@ -37,7 +37,10 @@ MIN_LOGO_SIDE = 64
 #: The decoded logo is kept at most this large; no asset needs more.
 KEPT_LOGO_SIDE = 1024
 _LOGO_READING = threading.Lock()
-TEXT_LIMITS = {"company": 60, "product": 60, "window_title": 80, "welcome": 500, "waiting": 500}
+#: The most characters of each brand text; the longer ones wrap, the welcome text scrolls after three lines.
+BRAND_TEXT_LIMITS = {"welcome": 500, "waiting": 300, "closed": 300, "privacy": 200}
+TEXT_LIMITS = {"company": 60, "product": 60, "window_title": 80,
+               "welcome": BRAND_TEXT_LIMITS["welcome"], "waiting": BRAND_TEXT_LIMITS["waiting"]}
 SINGLE_LINE = ("company", "product", "window_title")
 
 
@@ -66,8 +69,11 @@ class Brand:
     :param on_primary: the text colour on the primary colour; ``None`` picks white or
         near-black, whichever contrasts more.
     :param window_title: the help window's title; empty means the product name.
-    :param welcome: the text above the request form; empty means the agent's built-in text.
-    :param waiting: the text while the customer waits; empty means the agent's built-in text.
+    :param welcome: the text above the request form in every language; empty means the agent's built-in text.
+    :param waiting: the text while the customer waits in every language; empty means the agent's built-in text.
+    :param texts: the brand's texts per language, ``{"de": {"welcome": …}}``: any of
+        :data:`~sosqueue.module_config.BRAND_TEXTS` in any of :data:`~sosqueue.module_config.TEXT_LANGUAGES`;
+        they win over ``welcome`` and ``waiting``, and a text not given is the agent's built-in one.
     :param language: ``auto`` (the customer's system language), ``en`` or ``de``.
     :param force_contrast: accept text below the WCAG 4.5:1 minimum: on the primary colour, and in any
         other pair the agent draws with the brand's colours (:func:`sosqueue.palette.text_pairs`).
@@ -84,6 +90,7 @@ class Brand:
     welcome: str = ""
     waiting: str = ""
     language: str = "auto"
+    texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     force_contrast: bool = False
     _logo_image: Image.Image = field(init=False, repr=False, compare=False)
 
@@ -91,6 +98,7 @@ class Brand:
         for name in TEXT_LIMITS:
             self._set(name, _check_text(name, getattr(self, name)))
         _check_product_file_name(self.product)
+        self._set("texts", _check_texts(self.texts))
         if self.language not in LANGUAGES:
             raise BrandError("language", f"{self.language!r} is not a language; use one of: "
                                          f"{', '.join(LANGUAGES)}")
@@ -164,6 +172,8 @@ class Brand:
             if key == "force_contrast":
                 if not isinstance(value, bool):
                     raise BrandError(key, f"must be true or false, not {value!r}")
+            elif key == "texts":
+                pass  # checked with the other settings, as a table of tables
             elif not isinstance(value, str):
                 raise BrandError(key, f"must be text in quotes, not {value!r}")
             values[key] = value
@@ -175,7 +185,8 @@ class Brand:
     def settings(self) -> dict[str, Any]:
         """The brand's settings as a module config's ``[brand]`` has them (normalised), which
         :meth:`from_mapping` takes back: all but the logo, and ``on_primary`` only when it is set."""
-        return {name: getattr(self, name) for name in self.setting_names() if getattr(self, name) is not None}
+        return {name: copy.deepcopy(getattr(self, name)) for name in self.setting_names()
+                if getattr(self, name) is not None}
 
     @classmethod
     def setting_names(cls) -> tuple[str, ...]:
@@ -193,7 +204,7 @@ class Brand:
     def stamped(self) -> module_config.Brand:
         """The brand as a module carries it (:class:`sosqueue.module_config.Brand`): this brand's
         names, colours and texts, with the text colour and the window title worked out."""
-        carried = {item.name: getattr(self, item.name) for item in dataclasses.fields(module_config.Brand)}
+        carried = {item.name: copy.deepcopy(getattr(self, item.name)) for item in dataclasses.fields(module_config.Brand)}
         return module_config.Brand(**{**carried, "on_primary": self.text_color, "window_title": self.title})
 
 
@@ -324,18 +335,38 @@ def _too_large(path: str, pillow_message: str) -> BrandError:
     )
 
 
-def _check_text(name: str, value: Any) -> str:
+def _check_text(name: str, value: Any, limit: int | None = None) -> str:
     if not isinstance(value, str):
         raise BrandError(name, f"must be text, not {value!r}")
     text = value.strip()
     if name in ("company", "product") and not text:
         raise BrandError(name, "is empty; give a name of 1 to 60 characters")
-    limit = TEXT_LIMITS[name]
+    limit = limit or TEXT_LIMITS[name]
     if len(text) > limit:
         raise BrandError(name, f"has {len(text)} characters, more than {limit}; shorten it")
     if name in SINGLE_LINE and any(character < " " for character in text):
         raise BrandError(name, "must be a single line; remove line breaks and tabs")
     return text
+
+
+def _check_texts(texts: Any) -> dict[str, dict[str, str]]:
+    """The texts per language, stripped, without empty ones; a ``BrandError`` names the first wrong one."""
+    if not isinstance(texts, Mapping):
+        raise BrandError("texts", "must be a table per language, such as [brand.texts.de]")
+    checked = {}
+    for language, given in texts.items():
+        if language not in TEXT_LANGUAGES:
+            raise BrandError("texts", f"{language!r} is not a language of the agent; use {' or '.join(TEXT_LANGUAGES)}")
+        if not isinstance(given, Mapping):
+            raise BrandError(f"texts.{language}", "must be a table of texts, such as welcome = \"…\"")
+        words = {}
+        for kind, value in given.items():
+            if kind not in BRAND_TEXTS:
+                raise BrandError(f"texts.{language}", f"{kind!r} is not a brand text; the texts are: {', '.join(BRAND_TEXTS)}")
+            words[kind] = _check_text(f"texts.{language}.{kind}", value, BRAND_TEXT_LIMITS[kind])
+        if any(words.values()):
+            checked[language] = {kind: text for kind, text in words.items() if text}
+    return checked
 
 
 def _check_product_file_name(product: str) -> None:

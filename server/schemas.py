@@ -6,10 +6,12 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, create_model,
+                      field_validator)
 
 from server.assignment import parse_strategy
 from sosqueue.events import MAX_NOTE_CHARS, EventType
+from sosqueue.module_config import BRAND_TEXTS, TEXT_LANGUAGES
 from sosqueue.platforms import Platform
 from sosqueue.statuses import Status
 
@@ -269,6 +271,11 @@ class BrandOptions(Strict):
 BrandText = Annotated[str, StringConstraints(max_length=2000)]
 
 
+#: A brand's texts in one language (``sosqueue.module_config.BRAND_TEXTS``); "" leaves the built-in text.
+BrandTexts = create_model("BrandTexts", __base__=Strict, **{kind: (BrandText, "") for kind in BRAND_TEXTS})
+BrandTexts.__doc__ = "The brand's own texts in one language; an empty one leaves the agent's built-in text."
+
+
 class BrandUpdate(Strict):
     """A module's brand as ``[brand]`` and ``[options]`` of a module config have it, without the logo
     (``PUT …/brand/logo``). Missing settings take the default brand's values."""
@@ -282,6 +289,8 @@ class BrandUpdate(Strict):
     welcome: BrandText = ""
     waiting: BrandText = ""
     language: BrandText = "auto"
+    texts: dict[Literal[TEXT_LANGUAGES], BrandTexts] = Field(
+        {}, description="texts per language; they win over welcome and waiting, which apply to every language")
     force_contrast: StrictBool = False
     options: BrandOptions = BrandOptions()
 

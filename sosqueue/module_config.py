@@ -15,6 +15,12 @@ ASSET_NAMES = ("app.png", "app.ico", "sos.png", "sos.ico", "tray-idle.png", "tra
                "tray-connected.png", "banner.png", "logo.png")
 
 
+#: The brand's own texts, each given per language (``Brand.texts``); the window shows its built-in text
+#: for a text the brand does not give. ``welcome`` and ``waiting`` may also be given for every language.
+BRAND_TEXTS = ("welcome", "waiting", "closed", "privacy")
+#: The languages a brand's texts are given in: the agent's languages.
+TEXT_LANGUAGES = ("en", "de")
+
 DEFAULT_PRIMARY = "#0B5FFF"
 DEFAULT_ON_PRIMARY = "#FFFFFF"
 DEFAULT_ACCENT = "#E5262A"
@@ -37,6 +43,13 @@ class Brand:
     welcome: str = ""
     waiting: str = ""
     language: str = "auto"
+    #: ``{language: {text: words}}`` for :data:`TEXT_LANGUAGES` and :data:`BRAND_TEXTS`, empty ones left out.
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def text(self, kind: str, language: str) -> str:
+        """The brand's ``kind`` of text (one of :data:`BRAND_TEXTS`) in ``language``: its own for that
+        language, else the one for every language, else "" (the window's built-in text)."""
+        return self.texts.get(language, {}).get(kind, "") or getattr(self, kind, "")
 
 
 @dataclass(frozen=True)
@@ -105,7 +118,7 @@ def parse(payload: Payload) -> ModuleConfig:
             module_id=_ident(module["id"]),
             module_token=_text(module["token"]),
             server_url=_url(server["url"], allow_insecure=bool(server.get("allow_insecure", False))),
-            brand=Brand(**{key: _text(value) for key, value in brand.items()}),
+            brand=Brand(**{key: _texts(value) if key == "texts" else _text(value) for key, value in brand.items()}),
             options=options_from_json(options),
             ca_bundle=payload.assets.get("ca.pem"),
             assets=payload.assets,
@@ -151,6 +164,19 @@ def to_json(config: ModuleConfig) -> dict:
 def _text(value) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _texts(value) -> dict[str, dict[str, str]]:
+    if not isinstance(value, dict):
+        raise TypeError(f"brand texts: expected a table, got {type(value).__name__}")
+    for language, texts in value.items():
+        if language not in TEXT_LANGUAGES or not isinstance(texts, dict):
+            raise ValueError(f"brand texts: {language!r} is not one of {', '.join(TEXT_LANGUAGES)}")
+        for kind, words in texts.items():
+            if kind not in BRAND_TEXTS:
+                raise ValueError(f"brand texts: {kind!r} is not one of {', '.join(BRAND_TEXTS)}")
+            _text(words)
     return value
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from tkinter import ttk
 
-from agent.i18n import N_, _
+from agent.i18n import N_, _, current_language
 from agent.request import Progress
 from agent.ui import STATUS_TEXTS, FormValues, WindowActions, normalise_code, theme
 from agent.ui.chat import ChatPane
@@ -44,6 +44,13 @@ CODE_HINTS = {
     Status.EXPIRED: N_("This session code is no longer valid."),
 }
 CODE_HINT = N_("Tell this code to your supporter when they ask for it.")
+# The window's built-in texts, for a brand that does not give its own (sosqueue.module_config.BRAND_TEXTS).
+BUILT_IN_TEXTS = {
+    "welcome": N_("Tell us briefly what the problem is, then click Request help. A supporter will take care of it."),
+    "waiting": N_("A supporter will be with you shortly. You can keep working meanwhile."),
+    "closed": N_("Thank you. If you need help again, click Request help again."),
+    "privacy": N_("Your supporter sees your screen only after you allow it."),
+}
 
 
 @dataclass(frozen=True)
@@ -95,13 +102,36 @@ class HelpWindow:
         root.bind("<KP_Enter>", self._on_return)
         self._set_icon()
         self.logo = self._named_logo()
-        self._build_banner().grid(row=0, column=0, sticky="ew")
+        self.banner = self._build_banner()
+        self.banner.grid(row=0, column=0, sticky="ew")
         self.form_page = self._build_form(diagnostics)
         self.request_page = self._build_request_page()
         root.columnconfigure(0, weight=1)
         root.rowconfigure(1, weight=1)
 
     # -- what the app calls ------------------------------------------------------------------
+
+    def apply_brand(self, config: ModuleConfig) -> None:
+        """Show the window in ``config``'s brand (a brand refreshed from the queue): colours, logo,
+        names and texts change in place; what the customer typed and the request shown stay."""
+        self.config = config
+        self.palette = theme.Palette.from_brand(config.brand)
+        theme.apply_style(self.root, self.palette, self.fonts)
+        self.root.title(window_title(config))
+        self._images = []
+        self._set_icon()
+        self.logo = self._named_logo()
+        old_banner, self.banner = self.banner, self._build_banner()
+        old_banner.destroy()
+        self.banner.grid(row=0, column=0, sticky="ew")
+        self._set_welcome(self.brand_text("welcome"))
+        self.privacy_label.configure(text=self.brand_text("privacy"))
+        self.detail_label.configure(text=self._status_detail(self.status))
+
+    def brand_text(self, kind: str) -> str:
+        """The brand's ``kind`` of text (``sosqueue.module_config.BRAND_TEXTS``) in the window's
+        language, or the built-in one."""
+        return self.config.brand.text(kind, current_language()) or _(BUILT_IN_TEXTS[kind])
 
     def show_form(self, *, clear: bool = False, message: str = "") -> None:
         """The form page, focused on its first field."""
@@ -139,11 +169,13 @@ class HelpWindow:
             self.set_connection("")
             moving = self.root.focus_get() is self.cancel_button
             self.cancel_button.grid_remove()
+            self.privacy_label.grid_remove()
             self.again_button.grid()
             if moving:
                 self.again_button.focus_set()
         else:
             self.again_button.grid_remove()
+            self.privacy_label.grid()
             self.cancel_button.grid()
             self._update_chat()  # a supporter on the request may bring the chat
 
@@ -286,10 +318,7 @@ class HelpWindow:
     def _build_request_form(self, page: ttk.Frame, diagnostics: dict | None) -> ttk.Frame:
         form = ttk.Frame(page)
         form.columnconfigure(0, weight=1)
-        welcome = self.config.brand.welcome or _(
-            "Tell us briefly what the problem is, then click Request help. A supporter will take care of it."
-        )
-        self._welcome(form, welcome).grid(sticky="ew", pady=(0, 10))
+        self._welcome(form, self.brand_text("welcome")).grid(sticky="ew", pady=(0, 10))
         modes = self.config.options.fields
         self.fields: dict[str, Field] = {}
         self._entry_field(form, "name", _("Your name"), modes.name)
@@ -311,14 +340,21 @@ class HelpWindow:
         box = tk.Text(frame, height=1, width=1, wrap="word", font=self.fonts.body, relief="flat", borderwidth=0,
                       highlightthickness=0, padx=0, pady=0, foreground=theme.TEXT, background=theme.WHITE,
                       takefocus=0, cursor="arrow")
-        box.insert("1.0", text)
-        box.configure(state="disabled")
         box.grid(row=0, column=0, sticky="ew")
         bar = ttk.Scrollbar(frame, orient="vertical", command=box.yview)
         box.configure(yscrollcommand=bar.set)
         box.bind("<Configure>", lambda event: self._fit_welcome(box, bar))
-        self.welcome = box
+        self.welcome, self._welcome_bar = box, bar
+        self._set_welcome(text)
         return frame
+
+    def _set_welcome(self, text: str) -> None:
+        self.welcome.configure(state="normal")
+        self.welcome.delete("1.0", "end")
+        self.welcome.insert("1.0", text)
+        self.welcome.configure(state="disabled")
+        if self.welcome.winfo_ismapped():
+            self._fit_welcome(self.welcome, self._welcome_bar)
 
     def _fit_welcome(self, box: tk.Text, bar: ttk.Scrollbar) -> None:
         lines = box.count("1.0", "end", "displaylines", "update")
@@ -431,6 +467,10 @@ class HelpWindow:
         self.status_label.pack(side="left")
         self.detail_label = ttk.Label(page, text="", wraplength=TEXT_WIDTH, justify="left")
         self.detail_label.grid(sticky="w", pady=(8, 0))
+        # While a supporter may ask to see the screen, the customer reads who decides.
+        self.privacy_label = ttk.Label(page, text=self.brand_text("privacy"), style="Muted.TLabel",
+                                       wraplength=TEXT_WIDTH, justify="left")
+        self.privacy_label.grid(sticky="w", pady=(8, 0))
         self.connection_label = ttk.Label(page, text="", style="Muted.TLabel", wraplength=TEXT_WIDTH,
                                           justify="left")
         self.connection_label.grid(sticky="w", pady=(8, 0))
@@ -550,11 +590,11 @@ class HelpWindow:
 
     def _status_detail(self, status: str) -> str:
         if status in WAITING:
-            return self.config.brand.waiting or _("A supporter will be with you shortly. You can keep working meanwhile.")
+            return self.brand_text("waiting")
         if status == Status.IN_PROGRESS:
             return _("Your supporter is working on your request.")
         if status == Status.CLOSED:
-            return _("Thank you. If you need help again, click Request help again.")
+            return self.brand_text("closed")
         if status == Status.EXPIRED:
             return _("No supporter took it on in time. If you still need help, click Request help again.")
         return ""

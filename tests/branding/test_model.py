@@ -9,7 +9,7 @@ from PIL import Image, ImageChops
 
 from sosqueue import module_config, palette
 from branding import Brand, BrandError, colors, default_brand
-from branding.model import DEFAULT_LOGO, KEPT_LOGO_SIDE, MAX_LOGO_BYTES, TEXT_LIMITS
+from branding.model import BRAND_TEXT_LIMITS, DEFAULT_LOGO, KEPT_LOGO_SIDE, MAX_LOGO_BYTES, TEXT_LIMITS
 from tests.branding.images import ico_around_png, png_header_only
 
 
@@ -175,6 +175,32 @@ def test_product_name_must_be_usable_as_a_file_name():
 def test_texts_must_be_text():
     """A number where text belongs is refused."""
     refused("welcome", "must be text", welcome=5)
+
+
+def test_texts_per_language_are_trimmed_and_the_empty_ones_left_out():
+    brand = Brand.from_mapping({"texts": {"de": {"welcome": "  Willkommen\nbei uns ", "closed": ""},
+                                          "en": {"privacy": "   "}}})
+    assert brand.texts == {"de": {"welcome": "Willkommen\nbei uns"}}
+    assert brand.stamped().texts == {"de": {"welcome": "Willkommen\nbei uns"}}
+    assert Brand.from_mapping(brand.settings()) == brand
+
+
+@pytest.mark.parametrize("kind", sorted(BRAND_TEXT_LIMITS))
+def test_a_text_per_language_longer_than_its_limit_is_refused_naming_language_and_text(kind):
+    limit = BRAND_TEXT_LIMITS[kind]
+    assert Brand(texts={"de": {kind: "x" * limit}}).texts["de"][kind] == "x" * limit
+    refused(f"texts.de.{kind}", f"{limit + 1} characters, more than {limit}", texts={"de": {kind: "x" * (limit + 1)}})
+
+
+@pytest.mark.parametrize(("texts", "field", "words"), [
+    ({"fr": {"welcome": "Bonjour"}}, "texts", "'fr' is not a language of the agent; use en or de"),
+    ({"de": {"slogan": "Hallo"}}, "texts.de", "'slogan' is not a brand text; the texts are: welcome, waiting, closed, privacy"),
+    ({"de": "Hallo"}, "texts.de", "must be a table of texts"),
+    ("Hallo", "texts", "must be a table per language"),
+    ({"de": {"welcome": 5}}, "texts.de.welcome", "must be text"),
+])
+def test_texts_per_language_that_are_not_a_table_of_known_texts_are_refused(texts, field, words):
+    refused(field, words, texts=texts)
 
 
 def test_unknown_language_is_refused():

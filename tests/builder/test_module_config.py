@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sosqueue import module_config as stamped_config
+from sosqueue.module_config import BRAND_TEXTS, TEXT_LANGUAGES
 from branding.model import DEFAULT_LOGO, Brand
 from builder import module_config
 from sosqueue.errors import BrandError, ConfigError, ExitCode
@@ -44,7 +45,10 @@ def test_template_documents_every_setting():
     assert set(data["module"]) == {"name", "id", "token", "group", "assignment", "version"}
     assert set(data["server"]) == {"ca_bundle"}
     assert '# url = "https://' in template()
-    assert set(data["brand"]) == brand_keys
+    assert set(data["brand"]) == brand_keys - {"welcome", "waiting"}  # the older form, in a comment
+    assert '# welcome = "…" and waiting = "…" directly under [brand]' in template()
+    assert {language: set(texts) for language, texts in data["brand"]["texts"].items()} == {
+        language: set(BRAND_TEXTS) for language in TEXT_LANGUAGES}
     assert set(data["options"]) == option_keys | {"fields"}
     assert set(data["options"]["fields"]) == {"name", "email", "description"}
 

@@ -98,6 +98,10 @@ def test_incomplete_configuration_is_damaged(config, path):
     lambda d: d["brand"].update(primary=["#fff"]),
     lambda d: d["brand"].update(slogan="extra key"),
     lambda d: d["brand"].update(language="fr"),
+    lambda d: d["brand"].update(texts={"fr": {"welcome": "Bonjour"}}),
+    lambda d: d["brand"].update(texts={"de": {"slogan": "Hallo"}}),
+    lambda d: d["brand"].update(texts={"de": {"welcome": 5}}),
+    lambda d: d["brand"].update(texts="Hallo"),
     lambda d: d["options"].update(unknown_option=True),
     lambda d: d.update(options=[]),
     lambda d: d["options"]["fields"].update(name="mandatory"),
@@ -107,6 +111,7 @@ def test_incomplete_configuration_is_damaged(config, path):
     lambda d: d["server"].update(url="not a url"),
     lambda d: d["server"].update(url="https://[::1"),
 ], ids=["token-number", "id-null", "module-text", "colour-list", "unknown-brand-key", "language-fr",
+        "texts-in-french", "unknown-text", "text-number", "texts-not-a-table",
         "unknown-option", "options-list", "field-mode", "unknown-field", "ftp", "no-host", "no-scheme", "bad-ipv6"])
 def test_wrong_values_are_damaged(config, mutate):
     """Wrong types, unknown keys and unusable URLs are DamagedPayload with a reason."""
@@ -219,3 +224,19 @@ def test_malformed_update_fields_are_damaged(config, field, value):
     data["updates"][field] = value
     with pytest.raises(DamagedPayload):
         _parsed(data)
+
+
+def test_a_brand_text_in_the_customers_language_wins_over_the_one_for_every_language():
+    brand = module_config.Brand(company="Acme", product="Help", welcome="Welcome, everyone",
+                                texts={"de": {"welcome": "Willkommen", "closed": "Danke"}})
+    assert brand.text("welcome", "de") == "Willkommen"
+    assert brand.text("welcome", "en") == "Welcome, everyone"
+    assert brand.text("closed", "de") == "Danke"
+    assert brand.text("closed", "en") == "", "no text of its own: the window's built-in one"
+    assert brand.text("privacy", "de") == ""
+
+
+def test_brand_texts_per_language_survive_the_round_trip(config):
+    texted = dataclasses.replace(config, brand=dataclasses.replace(
+        config.brand, texts={"en": {"privacy": "We never record."}, "de": {"waiting": "Gleich geht's los."}}))
+    assert _parsed(to_json(texted)).brand.texts == texted.brand.texts

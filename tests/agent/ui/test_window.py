@@ -306,6 +306,47 @@ def test_the_brand_sets_title_welcome_and_button_colour(tk_root, recorder):
     assert window.submit_button.cget("style") == "Primary.TButton"
 
 
+BILINGUAL_TEXTS = {"en": {"welcome": "Hello from Acme IT.", "closed": "Thanks, see you."},
+                   "de": {"welcome": "Hallo von der Acme-IT.", "privacy": "Wir zeichnen nichts auf."}}
+
+
+@pytest.mark.parametrize(("language", "shown", "built_in"), [
+    ("en", ["Hello from Acme IT.", "Thanks, see you."], "Your supporter sees your screen only after you allow it."),
+    ("de", ["Hallo von der Acme-IT.", "Wir zeichnen nichts auf."],
+     "Vielen Dank. Wenn Sie wieder Hilfe brauchen, klicken Sie auf „Erneut Hilfe anfordern“."),
+])
+def test_the_window_shows_the_brands_texts_in_its_own_language_and_built_in_ones_for_the_rest(
+        tk_root, recorder, language, shown, built_in):
+    i18n.use_language(language)
+    window = make_window(tk_root, recorder, texts=BILINGUAL_TEXTS)
+    seen = set(visible_texts(tk_root))
+    window.show_request("pending", "s12-345-678")
+    tk_root.update()
+    seen |= set(visible_texts(tk_root))
+    window.set_status("closed")
+    tk_root.update()
+    seen |= set(visible_texts(tk_root))
+    assert set(shown) <= seen and built_in in seen
+    other = "de" if language == "en" else "en"
+    assert not set(BILINGUAL_TEXTS[other].values()) & seen
+
+
+def test_a_new_brand_shows_in_the_open_window_and_keeps_what_the_customer_typed(tk_root, recorder):
+    window = make_window(tk_root, recorder, welcome="Old welcome", primary="#1A7F37")
+    description = window.fields["description"].widget
+    description.insert("1.0", "The printer is on fire")
+    newer = module_config(server_url="http://127.0.0.1:9", module_id="m-window", module_token="t" * 24,
+                          product="Acme Care", window_title="Acme Care", welcome="New welcome", primary="#7A1FA2")
+    window.apply_brand(newer)
+    tk_root.update()
+    texts = visible_texts(tk_root)
+    assert tk_root.title() == "Acme Care"
+    assert "New welcome" in texts and "Old welcome" not in texts
+    assert description.get("1.0", "end-1c") == "The printer is on fire"
+    assert ttk.Style(tk_root).lookup("Primary.TButton", "background").upper() == "#7A1FA2"
+    assert len(window.banner.winfo_children()) == 1, "the old banner is gone"
+
+
 def test_without_a_banner_picture_the_banner_shows_logo_and_names(tk_root, recorder):
     """A module with only a logo still gets a branded header: product and company on the brand colour."""
     config = module_config(server_url="http://127.0.0.1:9", module_id="m-window", module_token="t" * 24,

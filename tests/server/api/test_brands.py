@@ -55,6 +55,7 @@ def test_an_admin_sets_the_brand_and_each_change_bumps_its_version(api, tenant):
     ({"primary": "#FFFFFF", "on_primary": "#FFFFEE"}, "brand on_primary: text #FFFFEE on #FFFFFF has a contrast"),
     ({"product": "A/B"}, "brand product: contains /"),
     ({"welcome": "x" * 501}, "brand welcome: has 501 characters, more than 500; shorten it"),
+    ({"texts": {"de": {"privacy": "x" * 201}}}, "brand texts.de.privacy: has 201 characters, more than 200"),
 ])
 def test_a_brand_the_builder_refuses_is_refused_in_the_same_words(api, tenant, settings, words):
     from branding.model import Brand, BrandError
@@ -63,6 +64,21 @@ def test_a_brand_the_builder_refuses_is_refused_in_the_same_words(api, tenant, s
         Brand.from_mapping(settings)
     problem = assert_problem(api.call("PUT", brand_path(tenant), tenant.admin_token, json=settings), 422, "invalid_brand")
     assert problem["detail"] == str(refused.value) and problem["detail"].startswith(words)
+    assert ok(api.call("GET", brand_path(tenant), tenant.admin_token))["version"] == 0
+
+
+def test_texts_are_kept_per_language_without_the_empty_ones(api, tenant):
+    texts = {"de": {"welcome": "Willkommen", "closed": "  "}, "en": {"waiting": "", "privacy": "We never record."}}
+    brand = ok(api.call("PUT", brand_path(tenant), tenant.admin_token, json={"texts": texts}))
+    assert brand["texts"]["de"] == {"welcome": "Willkommen", "waiting": "", "closed": "", "privacy": ""}
+    assert brand["texts"]["en"]["privacy"] == "We never record."
+    stored = ok(api.call("GET", brand_path(tenant), tenant.admin_token))
+    assert stored["texts"] == brand["texts"]
+
+
+def test_texts_in_a_language_the_agent_does_not_speak_are_refused(api, tenant):
+    response = api.call("PUT", brand_path(tenant), tenant.admin_token, json={"texts": {"fr": {"welcome": "Bonjour"}}})
+    assert response.status_code == 422, response.text
     assert ok(api.call("GET", brand_path(tenant), tenant.admin_token))["version"] == 0
 
 
