@@ -15,7 +15,7 @@ from sosqueue import codes
 from server.actors import Actor
 from server.assignment import choose_assignee
 from server.lifecycle import Presence
-from sosqueue.events import EventType
+from sosqueue.events import MAX_NOTES_PER_REQUEST, EventType
 from sosqueue.statuses import OPEN_STATUSES, Status
 from server.models import (
     OPEN_STATUS_SQL,
@@ -348,11 +348,21 @@ def add_note(
         return True
     now = utcnow()
     _require_open(request, "added to", now)
+    _require_room_for_a_note(session, request)
     record_event(session, request, type=EventType.NOTE_ADDED, actor=actor.key, data={"text": text})
     if idempotency_key is not None:
         _remember_key(session, principal=principal, key=idempotency_key, fingerprint=fingerprint, request=request,
                       now=now)
     return False
+
+
+def _require_room_for_a_note(session: Session, request: ServiceRequest) -> None:
+    # Counted in the database under the request's row lock, so the limit holds for every server process.
+    notes = session.scalar(select(func.count()).select_from(RequestEvent).where(
+        RequestEvent.request_id == request.id, RequestEvent.type == EventType.NOTE_ADDED))
+    if notes >= MAX_NOTES_PER_REQUEST:
+        raise Conflict(f"this request already has {MAX_NOTES_PER_REQUEST} notes, the most it takes; "
+                       "tell your supporter the rest in the chat or on the phone")
 
 
 def _presence(request: ServiceRequest) -> Presence:

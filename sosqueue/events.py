@@ -26,6 +26,8 @@ class EventType(StrEnum):
 
 #: The most a note (``NOTE_ADDED``'s text) may hold, after trimming.
 MAX_NOTE_CHARS = 2000
+#: The most notes one request takes: enough for any customer, and a runaway script cannot fill the history.
+MAX_NOTES_PER_REQUEST = 20
 
 #: Events that end a request: nothing follows them.
 ENDING_EVENTS = frozenset({EventType.CLOSED, EventType.EXPIRED})

@@ -141,3 +141,17 @@ def test_the_note_reaches_the_requests_and_the_companys_event_streams(server, ap
         assert message.json()["data"] == {"text": "live words"}
         assert message.json()["code"] == filed["code"]
         assert message.json()["actor"] == {"type": "customer", "id": None}
+
+
+def test_a_request_takes_at_most_its_note_allowance_and_a_retry_of_the_last_one_still_replays(api, tenant, filed):
+    """The allowance is counted in the database, so it holds whichever server process answers."""
+    from sosqueue.events import MAX_NOTES_PER_REQUEST
+
+    keys = [str(uuid.uuid4()) for _ in range(MAX_NOTES_PER_REQUEST)]
+    for number, key in enumerate(keys):
+        assert add_note(api, filed["code"], filed["customer_token"], f"note {number}", key=key).status_code == 201
+    problem = assert_problem(add_note(api, filed["code"], filed["customer_token"], "one more"), 409, "conflict")
+    assert f"{MAX_NOTES_PER_REQUEST} notes" in problem["detail"] and "chat" in problem["detail"]
+    last = MAX_NOTES_PER_REQUEST - 1
+    assert add_note(api, filed["code"], filed["customer_token"], f"note {last}", key=keys[-1]).status_code == 201
+    assert len(notes(api, filed["code"], tenant.supporter_token)) == MAX_NOTES_PER_REQUEST
