@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DatabaseError as StorageError
 
 from sosqueue.errors import ConfigError, ConflictError, DatabaseError, NotFoundError
-from server import admin
+from server import admin, updates
 from server.config import Settings
 from server.db import Database, DatabaseUrlError, upgrade
 from server.models import Module, User
@@ -300,7 +300,8 @@ def module_create(name, company_name, group_name, assignment, database_url, as_j
             created = admin.create_module(session, company=company_row, name=name.strip(), group=group_name,
                                           assignment=assignment, secret_key=secret_key)
             result = {"id": created.item.id, "name": created.item.name, "company": company_name,
-                      "group": group_name, "assignment": assignment, "token": created.token}
+                      "group": group_name, "assignment": assignment, "token": created.token,
+                      "update_key": updates.public_key(secret_key)}
     emit(result, as_json=as_json, human=f"created module {name!r} ({result['id']}); its token:", value=created.token)
 
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from sosqueue.errors import ExitCode
+from sosqueue.updates import decode_key
 from tests.support.servers import SOSQUEUE, QueueServer, free_port, sqlite_url
 
 
@@ -84,6 +85,7 @@ def test_json_mode_prints_exactly_one_json_object_per_command(backend_name, make
                          "--assignment", "round_robin", *db)
     assert module["token"].startswith("sqm_")
     assert (module["group"], module["assignment"]) == ("Team", "round_robin")
+    assert len(decode_key(module["update_key"])) == 32, "the key modules check their updates with"
     assert len({admin["token"], supporter["token"], module["token"]}) == 3
 
 
