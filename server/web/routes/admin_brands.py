@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from branding import colors
-from branding.model import BRAND_TEXT_LIMITS, TEXT_LIMITS, Brand, BrandError, decode_logo
+from branding.model import BRAND_TEXT_LIMITS, Brand, BrandError, decode_logo
 from branding.render import preview, render_assets
 from server import brands
 from server.api.deps import StateDep
@@ -44,6 +44,7 @@ LARGER_BODIES = tuple((path, brands.MAX_UPLOAD_BYTES + FIELDS_ROOM) for path in 
 PLAIN_SETTINGS = tuple(name for name in Brand.setting_names() if name not in ("texts", "force_contrast"))
 #: The texts a brand may also give for every language (settings of their own beside ``texts``).
 EVERY_LANGUAGE_TEXTS = tuple(kind for kind in BRAND_TEXTS if kind in PLAIN_SETTINGS)
+COLOUR_SETTINGS = ("primary", "accent", "on_primary")
 OPTION_FLAGS = tuple(item.name for item in fields(module_config.Options) if item.name != "fields")
 FORM_FIELDS = tuple(item.name for item in fields(module_config.Fields))
 #: Where a refusal that belongs to no single input shows: above the form.
@@ -200,34 +201,51 @@ def data_url(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(encoded.getvalue()).decode("ascii")
 
 
-def current_logo(module: Module) -> tuple[Image.Image, str]:
-    """The logo the module's downloads carry now (its own or the default one) and what it is called."""
-    brand, _options = brands.module_brand(module)
-    has_own = module.brand is not None and module.brand.logo_png is not None
-    return brand.logo_image, brands.STORED_NAME if has_own else str(brand.logo)
+@dataclass
+class KeptBrand:
+    """The brand the module's downloads carry now, as the form shows it, and its logo."""
+
+    settings: dict
+    options: dict
+    logo: Image.Image
+    logo_name: str
+    errors: dict[str, Message]  # why a brand kept under older rules would be refused now
+
+
+def kept_brand(module: Module) -> KeptBrand:
+    stored = module.brand
+    try:
+        brand, options = brands.module_brand(module)
+    except BrandError as error:  # the editor opens all the same, to fix it
+        default = Brand()
+        settings, options = {**default.settings(), **stored.settings}, {**asdict(module_config.Options()), **stored.options}
+        return KeptBrand(settings, options, default.logo_image, str(default.logo), dict([refusal(error)]))
+    logo_name = brands.STORED_NAME if stored is not None and stored.logo_png else str(brand.logo)
+    return KeptBrand(brand.settings(), asdict(options), brand.logo_image, logo_name, {})
 
 
 def previewed_logo(module: Module, upload: bytes | None, *, remove: bool) -> tuple[Image.Image, str, dict]:
-    """The logo the preview shows: a chosen file, else the default one if it is to be removed, else the current one."""
+    """The logo the preview shows and what it is called: a chosen file, else the default one if the
+    module's own is to be removed, else the current one; with why a chosen file is refused."""
     if upload is not None:
         try:
             return decode_logo(upload, brands.UPLOAD_NAME, max_bytes=brands.MAX_UPLOAD_BYTES), brands.UPLOAD_NAME, {}
         except BrandError as error:
-            logo, name = current_logo(module)
-            return logo, name, dict([refusal(error)])
+            kept = kept_brand(module)
+            return kept.logo, kept.logo_name, dict([refusal(error)])
     if remove:
         default = Brand()
         return default.logo_image, str(default.logo), {}
-    return (*current_logo(module), {})
+    kept = kept_brand(module)
+    return kept.logo, kept.logo_name, {}
 
 
 # -- the page ------------------------------------------------------------------------------
 
 
-def editor_context(module: Module, settings: dict, options: dict, errors: dict[str, Message],
-                   logo: tuple[Image.Image, str]) -> dict:
+def editor_context(module: Module, settings: dict, options: dict, errors: dict[str, Message], kept: KeptBrand) -> dict:
     """What ``admin/brand.html`` shows for ``settings`` and ``options`` of ``module``."""
-    shown = brand_preview(settings, *logo, errors)
+    shown = brand_preview(settings, kept.logo, kept.logo_name, errors)
     stored = module.brand
     return {
         "module": {"id": module.id, "name": module.name}, "page": page_path(module.id),
@@ -236,7 +254,7 @@ def editor_context(module: Module, settings: dict, options: dict, errors: dict[s
         "errors": shown.errors, "preview": shown, "min_contrast": palette.MIN_TEXT_CONTRAST,
         "max_upload_mb": brands.MAX_UPLOAD_BYTES // (1024 * 1024),
         "max_upload_bytes": brands.MAX_UPLOAD_BYTES, "text_grid": text_grid(),
-        "text_limits": {**TEXT_LIMITS, **BRAND_TEXT_LIMITS}, "window_languages": language_choices(),
+        "window_languages": language_choices(),
         "options": [(f"options.{name}", OPTION_LABELS.get(name, name)) for name in OPTION_FLAGS],
         "form_fields": [(f"fields.{name}", FIELD_LABELS.get(name, name)) for name in FORM_FIELDS],
         "modes": [(mode, MODE_LABELS.get(mode, mode)) for mode in FIELD_MODES],
@@ -248,10 +266,16 @@ def text_grid() -> dict:
     columns = [(None, EVERY_LANGUAGE), *((language, LANGUAGE_NAMES.get(language, language))
                                         for language in TEXT_LANGUAGES)]
     rows = [(kind, TEXT_LABELS.get(kind, kind), BRAND_TEXT_LIMITS[kind],
-             [kind if language is None and kind in EVERY_LANGUAGE_TEXTS else
-              text_input(language, kind) if language else None for language, _label in columns])
-            for kind in BRAND_TEXTS]
+             [grid_input(language, kind) for language, _label in columns]) for kind in BRAND_TEXTS]
     return {"columns": [label for _language, label in columns], "rows": rows}
+
+
+def grid_input(language: str | None, kind: str) -> str | None:
+    """The input of a text in a language, or for every language (``language`` None); None where the
+    brand has no such text."""
+    if language is None:
+        return kind if kind in EVERY_LANGUAGE_TEXTS else None
+    return text_input(language, kind)
 
 
 def language_choices() -> list[tuple[str, str]]:
@@ -264,7 +288,7 @@ def colour_pickers(settings: dict) -> dict[str, str]:
     automatic one while it is left empty."""
     colours = brand_colours(settings)
     pickers = {}
-    for name in ("primary", "accent", "on_primary"):
+    for name in COLOUR_SETTINGS:
         try:
             pickers[name] = colors.normalize(settings.get(name) or getattr(colours, name, "")).lower()
         except ValueError:
@@ -273,14 +297,14 @@ def colour_pickers(settings: dict) -> dict[str, str]:
 
 
 def _brand_page(request: Request, login: Login, state, module_id: str, *, posted: tuple[dict, dict] | None = None,
-                errors: dict | None = None, logo_lost: bool = False, status: int = 200) -> Response:
+                errors: dict | None = None, logo_lost: bool = False, remove_logo: bool = False,
+                status: int = 200) -> Response:
     with state.db.read() as session:
         module = company_module(session, login, module_id)
-        if posted is None:
-            brand, options = brands.module_brand(module)
-            posted = brand.settings(), asdict(options)
-        context = editor_context(module, *posted, errors or {}, current_logo(module))
-    return render(request, "admin/brand.html", login=login, status=status, logo_lost=logo_lost,
+        kept = kept_brand(module)
+        settings, options = posted or (kept.settings, kept.options)
+        context = editor_context(module, settings, options, (errors or {}) if posted else kept.errors, kept)
+    return render(request, "admin/brand.html", login=login, status=status, logo_lost=logo_lost, remove_logo=remove_logo,
                   saved=request.query_params.get("saved") == "1", **context)
 
 
@@ -295,18 +319,19 @@ def save_brand(request: Request, module_id: str, login: AdminLoginDep, state: St
     """Keep the brand, its options and a chosen logo, all or nothing; the brand's version goes up."""
     check = AdminForm(form)
     settings, options = posted_brand(check)
-    logo = uploaded_logo(form)
+    logo, remove_logo = uploaded_logo(form), is_checked(form, "remove_logo")
     if check.ok:
         try:
             with state.db.write() as session:
                 keep_brand(session, company_module(session, login, module_id), settings, options, logo=logo,
-                           remove_logo=is_checked(form, "remove_logo"))
+                           remove_logo=remove_logo)
         except BrandError as error:
             field, (message, values) = refusal(error)
             check.refuse(field, message, **values)
     if not check.ok:
         return _brand_page(request, login, state, module_id, posted=(settings, options), errors=check.errors,
-                           logo_lost=logo is not None and "logo" not in check.errors, status=check.status)
+                           logo_lost=logo is not None and "logo" not in check.errors, remove_logo=remove_logo,
+                           status=check.status)
     return RedirectResponse(page_path(module_id) + "?saved=1", status_code=303)
 
 

@@ -167,7 +167,7 @@ def contrast_table(page: str) -> dict[str, str]:
 
 
 def test_each_module_row_links_to_its_brand_editor(admin, module_id):
-    assert f'<a class="brand-link" href="{brand_path(module_id)}">' in admin.get("/admin/modules").text
+    assert f'<a class="button brand-link" href="{brand_path(module_id)}">' in admin.get("/admin/modules").text
 
 
 def test_a_new_module_shows_the_default_brand_under_the_company_name_with_every_pair_and_a_preview(
@@ -284,6 +284,18 @@ def test_a_valid_logo_sent_with_a_refused_setting_is_not_saved_and_the_page_says
     assert response.status_code == 422
     assert 'id="logo-lost"' in response.text
     assert stored(database, module_id) is None
+
+
+def test_a_brand_kept_under_older_rules_opens_with_the_reason_beside_its_field(admin, database, module_id):
+    with database.write() as session:
+        session.add(ModuleBrand(module_id=module_id, settings={"product": "Help/Desk"}, options={}, version=3))
+    response = admin.get(brand_path(module_id))
+    assert response.status_code == 200
+    assert field_errors(response.text) == {
+        "product": REFUSED + "contains /, which cannot be in a shortcut's file name; remove them"}
+    assert form_values(response.text)["product"] == "Help/Desk"
+    assert save(admin, module_id, {"product": "Help Desk"}).status_code == 303
+    assert (stored(database, module_id).settings["product"], stored(database, module_id).version) == ("Help Desk", 4)
 
 
 def test_faint_text_is_saved_when_the_admin_ticks_force_contrast(admin, database, module_id):
