@@ -33,10 +33,17 @@ from sosqueue import module_config, palette
 from sosqueue.i18n import N_
 from sosqueue.module_config import BRAND_TEXTS, FIELD_MODES, TEXT_LANGUAGES
 
-router = APIRouter(prefix="/admin/modules/{module_id}/brand")
+PREVIEW = "/preview"
+
+
+def page_path(module_id: str) -> str:
+    return f"/admin/modules/{module_id}/brand"
+
+
+router = APIRouter(prefix=page_path("{module_id}"))
 
 #: The editor's form and its preview carry a logo upload beside the other fields (``server.limits``).
-EDITOR_PATHS = (r"/admin/modules/[^/]+/brand", r"/admin/modules/[^/]+/brand/preview")
+EDITOR_PATHS = (page_path("[^/]+"), page_path("[^/]+") + PREVIEW)
 FIELDS_ROOM = 256 * 1024
 LARGER_BODIES = tuple((path, brands.MAX_UPLOAD_BYTES + FIELDS_ROOM) for path in EDITOR_PATHS)
 
@@ -50,7 +57,6 @@ FORM_FIELDS = tuple(item.name for item in fields(module_config.Fields))
 #: Where a refusal that belongs to no single input shows: above the form.
 WHOLE_BRAND = "brand"
 REFUSED = N_("This cannot be saved: {rule}")
-NO_FILE = ""  # what a browser sends as the file name when no logo is chosen
 
 TEXT_LABELS = {
     "welcome": N_("Welcome, above the request form"),
@@ -71,13 +77,18 @@ AUTO_LANGUAGE = N_("The customer's system language")
 EVERY_LANGUAGE = N_("Every language")
 
 
-def page_path(module_id: str) -> str:
-    return f"/admin/modules/{module_id}/brand"
-
-
 def text_input(language: str, kind: str) -> str:
     """The input of one text in one language, named like the rule that checks it (``texts.de.welcome``)."""
     return f"texts.{language}.{kind}"
+
+
+def option_input(name: str) -> str:
+    return f"options.{name}"
+
+
+def field_input(name: str) -> str:
+    """The choice of how the request form shows one of its fields."""
+    return f"fields.{name}"
 
 
 TEXT_INPUTS = tuple(text_input(language, kind) for language in TEXT_LANGUAGES for kind in BRAND_TEXTS)
@@ -95,12 +106,13 @@ def posted_brand(check: AdminForm) -> tuple[dict, dict]:
     settings["texts"] = {language: {kind: text_field(form, text_input(language, kind)) for kind in BRAND_TEXTS}
                          for language in TEXT_LANGUAGES}
     settings["force_contrast"] = is_checked(form, "force_contrast")
-    options = {name: is_checked(form, f"options.{name}") for name in OPTION_FLAGS}
-    options["fields"] = {name: check.choice(f"fields.{name}", FIELD_MODES) for name in FORM_FIELDS}
+    options = {name: is_checked(form, option_input(name)) for name in OPTION_FLAGS}
+    options["fields"] = {name: check.choice(field_input(name), FIELD_MODES) for name in FORM_FIELDS}
     return settings, options
 
 
 def is_checked(form: FormData, name: str) -> bool:
+    """Whether a checkbox is ticked (a browser sends it only then)."""
     return bool(text_field(form, name))
 
 
@@ -111,15 +123,15 @@ def input_values(settings: dict, options: dict) -> dict:
     values.update({text_input(language, kind): texts.get(language, {}).get(kind, "")
                    for language in TEXT_LANGUAGES for kind in BRAND_TEXTS})
     values["force_contrast"] = bool(settings.get("force_contrast"))
-    values.update({f"options.{name}": bool(options.get(name)) for name in OPTION_FLAGS})
-    values.update({f"fields.{name}": options.get("fields", {}).get(name, "") for name in FORM_FIELDS})
+    values.update({option_input(name): bool(options.get(name)) for name in OPTION_FLAGS})
+    values.update({field_input(name): options.get("fields", {}).get(name, "") for name in FORM_FIELDS})
     return values
 
 
 def uploaded_logo(form: FormData) -> bytes | None:
     """The chosen logo file's bytes; None when none was chosen."""
     upload = form.get("logo")
-    if not isinstance(upload, UploadFile) or (upload.filename or NO_FILE) == NO_FILE:
+    if not isinstance(upload, UploadFile) or not upload.filename:  # a browser sends no name without a file
         return None
     upload.file.seek(0)
     return upload.file.read()
@@ -248,15 +260,15 @@ def editor_context(module: Module, settings: dict, options: dict, errors: dict[s
     shown = brand_preview(settings, kept.logo, kept.logo_name, errors)
     stored = module.brand
     return {
-        "module": {"id": module.id, "name": module.name}, "page": page_path(module.id),
+        "module": {"id": module.id, "name": module.name}, "page": page_path(module.id), "preview_path": page_path(module.id) + PREVIEW,
         "version": stored.version if stored else 0, "has_logo": bool(stored and stored.logo_png),
         "values": input_values(settings, options), "pickers": colour_pickers(settings),
         "errors": shown.errors, "preview": shown, "min_contrast": palette.MIN_TEXT_CONTRAST,
         "max_upload_mb": brands.MAX_UPLOAD_BYTES // (1024 * 1024),
         "max_upload_bytes": brands.MAX_UPLOAD_BYTES, "text_grid": text_grid(),
         "window_languages": language_choices(),
-        "options": [(f"options.{name}", OPTION_LABELS.get(name, name)) for name in OPTION_FLAGS],
-        "form_fields": [(f"fields.{name}", FIELD_LABELS.get(name, name)) for name in FORM_FIELDS],
+        "options": [(option_input(name), OPTION_LABELS.get(name, name)) for name in OPTION_FLAGS],
+        "form_fields": [(field_input(name), FIELD_LABELS.get(name, name)) for name in FORM_FIELDS],
         "modes": [(mode, MODE_LABELS.get(mode, mode)) for mode in FIELD_MODES],
     }
 
@@ -349,7 +361,7 @@ def keep_brand(session: Session, module: Module, settings: dict, options: dict, 
         brands.remove_logo(module)
 
 
-@router.post("/preview")
+@router.post(PREVIEW)
 def brand_preview_json(module_id: str, login: AdminLoginDep, state: StateDep, form: FormDep,
                        translate: TranslateDep) -> Response:
     """The preview of the form as it is now: ``{ok, errors, pairs, image}``; nothing is saved."""

@@ -19,8 +19,7 @@ function startBrandEditor() {
       updatePreview(form, running.signal);
     }, PREVIEW_DELAY_MS);
   };
-  form.addEventListener("input", refresh);
-  form.addEventListener("change", refresh);
+  form.addEventListener("input", refresh);  // typing, choices, ticks and a chosen file alike
   form.addEventListener("submit", (event) => {
     if (logoTooLarge(form)) {
       event.preventDefault();
