@@ -1,6 +1,6 @@
 """The brand editor in Chromium: the live preview and contrast table follow the form, and a save sticks."""
 
-from tests.support.browser import csp_violations, sign_in
+from tests.support.browser import csp_violations, mark_document, same_document, sign_in
 
 PAIR_ON_PRIMARY = "text on the primary colour"
 
@@ -39,3 +39,15 @@ def test_editing_colour_and_text_updates_preview_and_contrast_live_and_a_save_ke
     assert page.input_value("textarea[name='texts.en.welcome']") == "Hello from the browser test"
     assert page.get_attribute("#brand-version", "data-version") == "1"
     assert (page.errors, csp_violations(page)) == ([], [])
+
+
+def test_a_logo_over_the_limit_is_named_at_once_and_not_sent(sqlite_server, tenant, page):
+    sign_in(page, sqlite_server, tenant.admin_email, path=f"/admin/modules/{tenant.module_id}/brand")
+    page.set_input_files("input[name=logo]", files=[{"name": "huge.png", "mimeType": "image/png",
+                                                     "buffer": b"\x89PNG" + bytes(3 * 1024 * 1024)}])
+    page.wait_for_function("() => document.getElementById('preview-state').textContent.includes('larger')")
+    mark_document(page)
+    page.click("#brand-form button[type=submit]")
+
+    assert page.inner_text("#preview-state") == "The chosen logo is larger than 2 MB."
+    assert same_document(page)  # the form was not sent
