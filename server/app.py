@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.sosqueue = state
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
-                       larger=[(brands.LOGO_PATH, server_brands.MAX_UPLOAD_BYTES)])
+                       larger=[(brands.LOGO_PATH, server_brands.MAX_UPLOAD_BYTES), *web.LARGER_BODIES])
     app.add_middleware(CompanyEventStreams, state=state)  # added last: the outermost of ours
     for module in (health, service_requests, events, users, groups, modules, brands, agent_updates):
         app.include_router(module.router)

@@ -10,13 +10,18 @@ from fastapi.staticfiles import StaticFiles
 
 from server import logins
 from server.web import errors
-from server.web.routes import admin_company, admin_groups, admin_modules, admin_users, auth, live, queue, requests, session
+from server.web.routes import (admin_brands, admin_company, admin_groups, admin_modules, admin_users, auth, live,
+                               queue, requests, session)
 from server.web.templating import STATIC_DIR
+
+#: (path pattern, limit) of the dashboard's routes that take larger bodies (``server.limits``).
+LARGER_BODIES = admin_brands.LARGER_BODIES
 
 
 def install(app: FastAPI) -> None:
     app.state.login_throttle = logins.Throttle(app.state.sosqueue.settings.login_attempts_per_minute)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth, queue, live, requests, session, admin_users, admin_groups, admin_modules, admin_company):
+    for module in (auth, queue, live, requests, session, admin_users, admin_groups, admin_modules, admin_brands,
+                   admin_company):
         app.include_router(module.router, include_in_schema=False)
