@@ -152,7 +152,7 @@ def check_asset(manifest: BrandManifest, name: str, data: bytes) -> None:
     if expected is None:
         raise BadManifest(f"the brand has no asset {name}")
     if len(data) != expected.size:
-        raise BadManifest(f"{name} has {len(data)} bytes, not the {expected.size} the brand says (cut off?)")
+        raise BadManifest(f"{name} has {len(data)} bytes, not the {expected.size} the brand says")
     if AssetInfo.of(data).sha256 != expected.sha256:
         raise BadManifest(f"{name} does not match the brand's SHA-256 (changed on the way?)")
 
