@@ -9,6 +9,7 @@ where an admin changes the logo and the real help window, open on Xvfb, shows it
 import dataclasses
 import hashlib
 import http.server
+import io
 import json
 import logging
 import threading
@@ -16,13 +17,19 @@ import time
 
 import pytest
 import requests
+from PIL import Image
 
+from agent.app import HelpApp
 from agent.brand import BrandCache, BrandRefresher, brand_at_start, cache_dir
 from agent.client import PROBLEM_TYPE, QueueClient
 from sosqueue import signing, updates
 from sosqueue.brand_refresh import ASSETS_PATH, BRAND_PATH, BrandManifest, manifest_for
+from agent.runtime import make_desk
 from sosqueue.module_config import Brand, Options
+from tests.agent.ui.support import display, pump, tk_root  # noqa: F401  (fixtures)
 from tests.support.modules import branded_assets, module_config
+from tests.support.servers import shared_server
+from tests.support.tenants import make_tenant
 
 MODULE_ID = "acme-help"
 NEW_PRIMARY = "#1A7F37"
@@ -279,3 +286,87 @@ def test_a_damaged_cache_is_ignored_and_logged(brand_server, served, config, cap
     caplog.set_level(logging.INFO, logger="sosqueue.agent.brand")
     assert brand_at_start(config) is config
     assert "the cached brand in" in caplog.text and "is damaged" in caplog.text
+
+
+# -- a running agent and a real queue ------------------------------------------------------------
+
+FAST_POLL_SECONDS = 2.0
+RED = (200, 30, 30)
+
+
+@pytest.fixture(scope="module")
+def postgres_queue(request):
+    """A real queue on PostgreSQL, shared with other test files; tests keep apart by tenant."""
+    return shared_server(request, "postgresql")
+
+
+@pytest.fixture
+def registered(postgres_queue):
+    """A company on the queue, and its module's fresh token with the queue's update key."""
+    tenant = make_tenant(postgres_queue.database_url)
+    response = requests.post(f"{postgres_queue.url}/api/v1/modules/{tenant.module_id}/rotate-token", timeout=20,
+                             headers={"Authorization": f"Bearer {tenant.admin_token}"})
+    assert response.status_code == 200, response.text
+    return tenant, response.json()
+
+
+def red_logo() -> bytes:
+    encoded = io.BytesIO()
+    Image.new("RGBA", (256, 256), (*RED, 255)).save(encoded, "PNG")
+    return encoded.getvalue()
+
+
+def served_logo_sha256(queue_url: str, token: str) -> str:
+    response = requests.get(f"{queue_url}{BRAND_PATH}", headers={"Authorization": f"Bearer {token}"}, timeout=20)
+    assert response.status_code == 200, response.text
+    return BrandManifest.from_json(response.json()).assets["logo.png"].sha256
+
+
+def banner_logo_colour(window) -> tuple[int, int, int]:
+    """The colour the window's banner shows in the middle of its logo card (``branding.render``'s banner:
+    the card is a square as high as the banner less 32 pixels, 16 from its top and left)."""
+    image = next(child.cget("image") for child in window.banner.winfo_children() if child.cget("image"))
+    height = int(window.root.tk.call("image", "height", image))
+    return tuple(int(part) for part in window.root.tk.splitlist(window.root.tk.call(image, "get", height // 2,
+                                                                                      height // 2)))
+
+
+def test_a_logo_changed_on_the_queue_shows_in_the_open_window_within_a_minute(tk_root, postgres_queue, registered,
+                                                                              monkeypatch):
+    """The real HelpApp with its window open; an admin PUTs a red logo; the logo in the window's banner turns red."""
+    monkeypatch.setenv("SOSQUEUE_TRAY", "dummy")
+    tenant, module = registered
+    config = dataclasses.replace(
+        module_config(server_url=postgres_queue.url, module_id=module["id"], module_token=module["token"]),
+        update_key=module["update_key"])
+    app = HelpApp(tk_root, config, make_desk(config), brand_poll_seconds=FAST_POLL_SECONDS)
+    seen = {}
+
+    def script():
+        try:
+            pump(tk_root, lambda: app.window.is_visible() and app.config.brand_version == 0, what="the open window")
+            started = time.monotonic()
+            response = requests.put(f"{postgres_queue.url}/api/v1/modules/{module['id']}/brand/logo",
+                                    data=red_logo(), headers={"Authorization": f"Bearer {tenant.admin_token}"},
+                                    timeout=20)
+            assert response.status_code == 200, response.text
+            expected = served_logo_sha256(postgres_queue.url, module["token"])
+            pump(tk_root, lambda: logo_sha256(app.window.config) == expected, timeout=60,
+                 what="the new logo in the window")
+            seen["seconds"] = time.monotonic() - started
+            seen["version"] = (app.config.brand_version, response.json()["version"])
+            seen["colour"] = banner_logo_colour(app.window)
+        except BaseException as error:  # Tk swallows errors of its callbacks: hand it to the test
+            seen["error"] = error
+        finally:
+            app.quit()
+
+    tk_root.after(300, script)
+    assert app.run("open") == 0
+    if "error" in seen:
+        raise seen["error"]
+    log.info("the new logo showed %.1f s after the admin's PUT (poll every %.0f s)", seen["seconds"],
+             FAST_POLL_SECONDS)
+    assert seen["seconds"] < 60
+    assert seen["version"][0] == seen["version"][1]
+    assert all(abs(shown - wanted) < 40 for shown, wanted in zip(seen["colour"], RED)), seen["colour"]
