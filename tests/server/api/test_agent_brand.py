@@ -121,3 +121,65 @@ def test_a_revoked_module_is_unauthorised(api, module, tenant):
 
 def test_no_token_is_unauthorised(api):
     assert_problem(api.call("GET", BRAND_PATH), 401, "unauthenticated")
+
+
+def store_as_an_older_server_did(database_url: str, module_id: str, **settings) -> None:
+    """Write brand settings straight into the database, past today's checks (an older server's looser rules)."""
+    from server.db import Database
+    from server.models import Module
+
+    database = Database(database_url)
+    try:
+        with database.write() as session:
+            stored = session.get(Module, module_id).brand
+            stored.settings = {**stored.settings, **settings}
+            stored.version += 1
+    finally:
+        database.dispose()
+
+
+@pytest.fixture
+def stale_brand(api, server, tenant) -> None:
+    """A brand whose text colour on its primary fails today's contrast rule."""
+    response = api.call("PUT", f"{MODULES}/{tenant.module_id}/brand", tenant.admin_token,
+                        json={"company": "Acme", "product": "Acme Help"})
+    assert response.status_code == 200, response.text
+    store_as_an_older_server_did(server.database_url, tenant.module_id, primary="#FFFFFF", on_primary="#FFFFEE")
+
+
+def test_a_stored_brand_that_fails_todays_rules_is_a_clear_problem_for_modules(api, module, stale_brand):
+    """Not a 500: 409 naming the rule and where to fix it."""
+    problem = assert_problem(api.call("GET", BRAND_PATH, module["token"]), 409, "conflict")
+    assert problem["detail"].startswith("the module's stored brand no longer passes the current rules (brand on_primary")
+    assert problem["detail"].endswith("edit it in Admin → Modules → Brand")
+
+
+def test_a_download_of_a_module_with_a_stale_brand_is_refused_with_the_same_words(server, tenant, stale_brand):
+    from server import brands, downloads
+    from server.db import Database
+    from server.models import Module
+
+    database = Database(server.database_url)
+    try:
+        with database.read() as session, pytest.raises(brands.StoredBrandInvalid, match="edit it in Admin"):
+            downloads.module_spec(session.get(Module, tenant.module_id), token="t", server_url=server.url,
+                                  update_key="")
+    finally:
+        database.dispose()
+
+
+def test_a_download_carries_the_version_the_modules_are_offered(api, server, module, tenant):
+    """The brand version stamped into a download is the manifest's: the module starts current."""
+    from server import downloads
+    from server.db import Database
+    from server.models import Module
+
+    put_logo(api, tenant, (120, 20, 160, 255))
+    database = Database(server.database_url)
+    try:
+        with database.read() as session:
+            spec = downloads.module_spec(session.get(Module, tenant.module_id), token="t", server_url=server.url,
+                                         update_key=module["update_key"])
+    finally:
+        database.dispose()
+    assert spec.brand_version == manifest_of(api, module).version > 0
