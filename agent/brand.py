@@ -61,7 +61,7 @@ class BrandCache:
                         error.strerror or error)
             return None
         try:
-            manifest = _trusted(BrandManifest.from_bytes(body), stamped)
+            manifest = _verified(BrandManifest.from_bytes(body), stamped)
             if manifest.version <= stamped.brand_version:
                 return None
             return apply_manifest(stamped, manifest, self._files(manifest))
@@ -77,10 +77,8 @@ class BrandCache:
         """
         files = self.folder / FILES_DIR
         files.mkdir(parents=True, exist_ok=True)
-        for name, info in manifest.assets.items():
-            path = files / info.sha256
-            if not path.is_file() or path.stat().st_size != info.size:
-                write_atomically(path, assets[name])
+        for name, info in manifest.assets.items():  # written again even if there: a damaged copy is mended
+            write_atomically(files / info.sha256, assets[name])
         write_atomically(self.manifest_path, json.dumps(manifest.to_json()).encode())
         named = {info.sha256 for info in manifest.assets.values()}
         for path in files.iterdir():
@@ -92,7 +90,7 @@ class BrandCache:
         return {name: (files / info.sha256).read_bytes() for name, info in manifest.assets.items()}
 
 
-def _trusted(manifest: BrandManifest, config: ModuleConfig) -> BrandManifest:
+def _verified(manifest: BrandManifest, config: ModuleConfig) -> BrandManifest:
     manifest.verify(config.update_key, module_id=config.module_id)
     return manifest
 
@@ -151,7 +149,7 @@ class BrandRefresher:
         body, etag = self.client.brand_manifest(self._etag)
         if body is None:
             return None
-        manifest = _trusted(BrandManifest.from_bytes(body), self.config)
+        manifest = _verified(BrandManifest.from_bytes(body), self.config)
         if manifest.version <= self.config.brand_version:
             self._etag = etag
             return None

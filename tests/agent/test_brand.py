@@ -20,7 +20,7 @@ import requests
 from PIL import Image
 
 from agent.app import HelpApp
-from agent.brand import BrandCache, BrandRefresher, brand_at_start, cache_dir
+from agent.brand import BrandCache, BrandChecks, BrandRefresher, brand_at_start, cache_dir
 from agent.client import PROBLEM_TYPE, QueueClient
 from sosqueue import signing, updates
 from sosqueue.brand_refresh import ASSETS_PATH, BRAND_PATH, BrandManifest, manifest_for
@@ -28,6 +28,7 @@ from agent.runtime import make_desk
 from sosqueue.module_config import Brand, Options
 from tests.agent.ui.support import display, pump, tk_root  # noqa: F401  (fixtures)
 from tests.support.modules import branded_assets, module_config
+from tests.support.polling import eventually
 from tests.support.servers import shared_server
 from tests.support.tenants import make_tenant
 
@@ -286,6 +287,24 @@ def test_a_damaged_cache_is_ignored_and_logged(brand_server, served, config, cap
     caplog.set_level(logging.INFO, logger="sosqueue.agent.brand")
     assert brand_at_start(config) is config
     assert "the cached brand in" in caplog.text and "is damaged" in caplog.text
+
+
+def test_checks_run_at_start_when_woken_and_on_the_interval_only_while_polling():
+    """At start once; hidden window: only a wake (a reconnect) asks again; shown window: every interval."""
+    calls = []
+    checks = BrandChecks(lambda: calls.append(time.monotonic()), interval=0.05)
+    checks.start()
+    try:
+        eventually(lambda: len(calls) == 1, what="the check at start")
+        time.sleep(0.3)
+        assert len(calls) == 1
+        checks.wake()
+        eventually(lambda: len(calls) == 2, what="the check when woken")
+        checks.poll(True)
+        eventually(lambda: len(calls) >= 5, what="checks on the interval")
+    finally:
+        checks.stop()
+        checks.join(2)
 
 
 # -- a running agent and a real queue ------------------------------------------------------------
