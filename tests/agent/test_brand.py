@@ -307,6 +307,26 @@ def test_checks_run_at_start_when_woken_and_on_the_interval_only_while_polling()
         checks.join(2)
 
 
+def test_the_tray_shows_the_new_brands_picture():
+    """After apply_brand the tray's picture is the new tray-idle.png, not the cached old one."""
+    from agent.tray import TrayActions
+    from agent.tray._dummy import DummyTray
+
+    def picture(colour) -> bytes:
+        encoded = io.BytesIO()
+        Image.new("RGBA", (64, 64), colour).save(encoded, "PNG")
+        return encoded.getvalue()
+
+    old = stamped("https://queue.example", "")
+    old = dataclasses.replace(old, assets={**old.assets, "tray-idle.png": picture((0, 0, 255, 255))})
+    tray = DummyTray(old, TrayActions(*[lambda: None] * 5))
+    tray.start()
+    assert tray.picture().getpixel((32, 32)) == (0, 0, 255, 255)
+    tray.apply_brand(dataclasses.replace(old, assets={**old.assets, "tray-idle.png": picture((0, 200, 0, 255))}))
+    assert tray.picture().getpixel((32, 32)) == (0, 200, 0, 255)
+    tray.stop()
+
+
 # -- a running agent and a real queue ------------------------------------------------------------
 
 FAST_POLL_SECONDS = 2.0
