@@ -22,7 +22,7 @@ from pathlib import Path
 
 from agent import __version__
 from agent.client import QueueClient
-from agent.errors import AgentError, ModuleRevoked, Rejected, Unreachable
+from agent.errors import AgentError, ModuleRevoked, Rejected
 from agent.outbox import write_atomically
 from agent.paths import data_dir
 from sosqueue.brand_refresh import POLL_SECONDS, AssetInfo, BadManifest, BrandManifest, apply_manifest, check_asset

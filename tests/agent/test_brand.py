@@ -58,7 +58,7 @@ class BrandServer:
 
     def serve(self, version: int, *, primary: str = NEW_PRIMARY, module_id: str = MODULE_ID,
               **changes) -> BrandManifest:
-        """Serve the brand of ``version`` in ``primary``, signed for ``module_id``; ``changes`` are made after signing."""
+        """Serve brand ``version`` in ``primary``, signed for ``module_id``; ``changes`` are made after signing."""
         self.assets = dict(branded_assets("Acme Corp", "Acme Help", primary, Brand.accent))
         manifest = manifest_for(module_id, version, Brand(company="Acme Corp", product="Acme Help", primary=primary),
                                 Options(), self.assets).signed(self.private_key)

@@ -150,7 +150,8 @@ def stale_brand(api, server, tenant) -> None:
 def test_a_stored_brand_that_fails_todays_rules_is_a_clear_problem_for_modules(api, module, stale_brand):
     """Not a 500: 409 naming the rule and where to fix it."""
     problem = assert_problem(api.call("GET", BRAND_PATH, module["token"]), 409, "conflict")
-    assert problem["detail"].startswith("the module's stored brand no longer passes the current rules (brand on_primary")
+    assert problem["detail"].startswith("the module's stored brand no longer passes the current rules "
+                                        "(brand on_primary")
     assert problem["detail"].endswith("edit it in Admin → Modules → Brand")
 
 
