@@ -94,10 +94,12 @@ class ModuleConfig:
         return self.brand.product
 
     def redacted(self) -> dict:
-        """The configuration as ``--print-config`` shows it: no secrets."""
+        """The configuration as ``--print-config`` shows it: no secrets (the brand version only when there is one)."""
+        module = {"id": self.module_id, "token": redact(self.module_token), "version": self.version or None}
+        if self.brand_version:
+            module["brand_version"] = self.brand_version
         return {
-            "module": {"id": self.module_id, "token": redact(self.module_token), "version": self.version or None,
-                       "brand_version": self.brand_version},
+            "module": module,
             "server": {"url": self.server_url, "custom_ca": self.ca_bundle is not None},
             "updates": {"key": self.update_key or None, "base_sha256": self.base_sha256 or None,
                         "base_built": self.base_built or None},

@@ -139,6 +139,7 @@ def test_the_brand_version_is_stamped_and_read_back():
     assert "brand_version" not in to_json(stamped_config(brand_version=0))["module"]
     assert parse(Payload(config=to_json(stamped_config(brand_version=0)), assets={})).brand_version == 0
     assert config.redacted()["module"]["brand_version"] == 7
+    assert "brand_version" not in stamped_config(brand_version=0).redacted()["module"]
 
 
 @pytest.mark.parametrize("value", [-1, "7", 1.5, True])
