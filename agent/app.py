@@ -16,6 +16,7 @@ import queue
 import signal
 from pathlib import Path
 
+from agent.brand import BrandChecks, brand_at_start, make_refresher
 from agent.client import Ticket
 from agent.desk import HelpDesk
 from agent.diagnostics import collect
@@ -26,6 +27,7 @@ from agent.request import LEAVE_TIMEOUT, Event, HelpRequest, Presenter, Progress
 from agent.runtime import make_desk
 from agent.state_hooks import StateHooks
 from agent.ui import STATUS_TEXTS, FormValues, UiQueue, WindowActions, create_root, normalise_code
+from sosqueue.brand_refresh import POLL_SECONDS
 from sosqueue.events import MAX_NOTE_CHARS
 from sosqueue.module_config import ModuleConfig
 from sosqueue.statuses import Status
@@ -123,9 +125,10 @@ class HelpApp(Presenter):
     """The customer's side of one module in the window and tray: the presenter of its :class:`HelpRequest`."""
 
     def __init__(self, root, config: ModuleConfig, desk: HelpDesk, *, messages: "queue.SimpleQueue[str] | None" = None,
-                 confirm_start: Path | None = None):
+                 confirm_start: Path | None = None, brand_poll_seconds: float = POLL_SECONDS):
         from agent.ui.window import HelpWindow  # tkinter: only once create_root() has found a display
 
+        config = brand_at_start(config)
         self.root = root
         self.config = config
         self.desk = desk
@@ -150,6 +153,8 @@ class HelpApp(Presenter):
         self._updates = None  # agent.update.BackgroundChecks, when this module updates itself
         self._pending_update = None  # (updater, result) of an installed update, until idle
         self.update_notice = ""  # for the About box: IT has a newer version
+        self._brand_checks = None  # agent.brand.BrandChecks, when this module refreshes its brand
+        self._brand_poll_seconds = brand_poll_seconds
         #: What runs after the window is gone and the instance lock released (the restart into an update).
         self.after_quit = None
 
@@ -167,6 +172,7 @@ class HelpApp(Presenter):
         # The tray loads its toolkit after the window is on screen: the code comes first.
         self.root.after(TRAY_DELAY_MS, self._start_tray)
         self._start_updates()
+        self._start_brand_refresh()
         try:
             self.root.mainloop()
         finally:
@@ -180,6 +186,8 @@ class HelpApp(Presenter):
         log.info("quitting")
         if self._updates is not None:
             self._updates.stop()
+        if self._brand_checks is not None:
+            self._brand_checks.stop()
         self.request.quit()
         if self.tray:
             try:
@@ -388,6 +396,8 @@ class HelpApp(Presenter):
         self.window.set_connection(state)
         if state == "connected":
             self.window.show_chat()
+            if self._brand_checks is not None:  # back online: the brand may have changed meanwhile
+                self._brand_checks.wake()
 
     def _notify(self, status: str) -> None:
         if self.tray is None or self.window.is_visible() or status not in NOTIFIED:
@@ -448,6 +458,29 @@ class HelpApp(Presenter):
         brand = self.config.brand
         show_about(self.root, product=brand.product, company=brand.company, server_url=self.config.server_url,
                    notice=self.update_notice)
+
+    # -- the brand -----------------------------------------------------------------------------
+
+    def _start_brand_refresh(self) -> None:
+        """Keep the brand current from the queue in the background (at start, on reconnect, while shown)."""
+        if not self.config.update_key:
+            log.info("this module carries no key of its queue: its brand is not refreshed, the stamped one stands")
+            return
+        refresher = make_refresher(self.config, lambda config: self.ui.call(self._apply_brand, config))
+        self._brand_checks = BrandChecks(refresher.check, interval=self._brand_poll_seconds)
+        self._brand_checks.start()
+
+    def _apply_brand(self, config: ModuleConfig) -> None:
+        """A newer brand from the queue: the window and the tray show it from now on."""
+        if self.request.state == State.QUITTING:
+            return
+        self.config = config
+        self.window.apply_brand(config)
+        if self.tray is not None:
+            try:
+                self.tray.apply_brand(config)
+            except Exception:
+                log.exception("the tray icon could not take the new brand")
 
     # -- updates -------------------------------------------------------------------------------
 
@@ -538,6 +571,8 @@ class HelpApp(Presenter):
                     self._updates.wake()
                 continue
             self._on_wish(wish)
+        if self._brand_checks is not None:
+            self._brand_checks.poll(self.window.is_visible())
         if self._hooks:
             self._hooks.record(self)
         self._restart_if_idle()

@@ -1,4 +1,5 @@
-"""The agent's HTTP client for the queue: create, claim by code, join, leave, close, add a note, follow."""
+"""The agent's HTTP client for the queue: create, claim by code, join, leave, close, add a note, follow;
+its update offers and its brand."""
 
 import hashlib
 import json
@@ -10,6 +11,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from sosqueue.brand_refresh import ASSETS_PATH, BRAND_PATH, MAX_MANIFEST_BYTES
 from sosqueue.module_config import ModuleConfig
 from sosqueue.updates import UPDATES_PATH
 from agent.errors import ModuleRevoked, Rejected, Unreachable
@@ -110,6 +112,41 @@ class QueueClient:
             except requests.exceptions.RequestException as error:
                 log.info("the download from %s broke off: %s", self.base_url, error)
                 raise Unreachable(f"The download from the support server broke off ({_reason(error)}).") from None
+
+    def brand_manifest(self, etag: str | None = None) -> tuple[bytes | None, str | None]:
+        """The module's brand manifest (its body, not yet checked, and its ETag); ``None`` for the
+        body while the brand is still the one ``etag`` names (304). A body is read to at most one
+        byte more than a manifest may have."""
+        headers = {"If-None-Match": etag} if etag else {}
+        response = self._call("GET", BRAND_PATH, token=self._module_token, headers=headers, stream=True)
+        with response:
+            if response.status_code == 304:
+                return None, etag
+            return self._read_at_most(response, MAX_MANIFEST_BYTES), response.headers.get("ETag")
+
+    def brand_asset(self, name: str, *, version: int, size: int) -> bytes:
+        """The file ``name`` of brand ``version``, read to at most ``size`` + 1 bytes (the caller checks
+        size and SHA-256 against the signed manifest).
+
+        :raises Rejected: 409 when the brand changed since ``version``.
+        """
+        response = self._call("GET", f"{ASSETS_PATH}/{_path(name)}", token=self._module_token,
+                              params={"version": version}, stream=True)
+        with response:
+            return self._read_at_most(response, size)
+
+    def _read_at_most(self, response: requests.Response, limit: int) -> bytes:
+        """The body, but no more than ``limit`` + 1 bytes: a larger one is cut there, unread."""
+        body = bytearray()
+        try:
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) > limit:
+                    break
+        except requests.exceptions.RequestException as error:
+            log.info("the download from %s broke off: %s", self.base_url, error)
+            raise Unreachable(f"The download from the support server broke off ({_reason(error)}).") from None
+        return bytes(body[:limit + 1])
 
     def accepts_connections(self) -> bool:
         """Whether the queue's host takes a TCP connection now: a cheap check between retries.

@@ -2,6 +2,7 @@
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from sosqueue import binaries, module_config, payload
@@ -26,23 +27,26 @@ def render(spec: ModuleSpec) -> dict[str, bytes]:
 
 
 def build_payload(spec: ModuleSpec, *, module_id: str, module_token: str, base_sha256: str = "",
-                  base_built: str = "") -> payload.Payload:
+                  base_built: str = "", brand_version: int = 0) -> payload.Payload:
     assets = render(spec)
     config = spec.agent_config(module_id=module_id, module_token=module_token, assets=assets,
                                base_sha256=base_sha256, base_built=base_built)
+    config = replace(config, brand_version=brand_version)
     return payload.Payload(config=module_config.to_json(config), assets=assets)
 
 
-def stamp_module(spec: ModuleSpec, *, base: Path, out_dir: Path, module_id: str, module_token: str) -> Path:
+def stamp_module(spec: ModuleSpec, *, base: Path, out_dir: Path, module_id: str, module_token: str,
+                 brand_version: int = 0) -> Path:
     """Write the personalised module into ``out_dir`` and return its path; the base is untouched.
 
     The module carries the SHA-256 of its base and when it was built, so that it knows when its
-    server offers a newer one.
+    server offers a newer one, and ``brand_version``, the version of the queue's brand of the module
+    that ``spec`` carries (0: none), so that it knows when the queue has a newer brand.
     """
     platform = check_base(base)
     started = time.perf_counter()
     built = build_payload(spec, module_id=module_id, module_token=module_token, base_sha256=base_sha256(base),
-                          base_built=base_built(base))
+                          base_built=base_built(base), brand_version=brand_version)
     output = out_dir / module_file_name(spec.brand.product, platform)
     try:
         if platform == Platform.MACOS:

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server import connect, problems, queue, updates, web
 from server import brands as server_brands
+from server.api.routes import agent_brand
 from server.api.routes import agent_updates, brands, events, groups, health, modules, service_requests, users
 from server.config import Settings
 from server.db import Database, upgrade
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.add_middleware(CompanyEventStreams, state=state)  # added last: the outermost of ours
     for module in (health, service_requests, events, users, groups, modules, brands, agent_updates):
         app.include_router(module.router)
+    app.include_router(agent_brand.router)
     web.install(app)
     connect.install(app)
     return app

@@ -1,23 +1,58 @@
-"""A module's brand as the server keeps it: the source of truth for its downloads and builds.
+"""A module's brand as the server keeps it: the source of truth for its downloads, builds and refreshes.
 
 The brand is checked with the builder's own rules (``branding.model.Brand``), so a brand the
-CLI refuses is refused here in the same words. Every change bumps the brand's ``version``.
+CLI refuses is refused here in the same words. Every change bumps the brand's ``version``; running
+modules take the new version from :func:`refreshed_brand` (``sosqueue.brand_refresh``).
+
+The API sets settings and logo in two calls (``PUT …/brand``, ``PUT …/brand/logo``), each a
+transaction and a version of its own: a module may refresh in between, to the new settings with the
+old logo, and take the logo at its next refresh. A dashboard save is one transaction: it calls
+:func:`update` and :func:`update_logo` in one write session, so modules see one change.
 """
 
 import hashlib
-from dataclasses import asdict
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 from sqlalchemy.orm import Session
 
 from branding.model import DEFAULT_COMPANY, DEFAULT_PRODUCT, Brand, BrandError, decode_logo, logo_png
+from branding.render import render_assets
 from server.models import Module, ModuleBrand, utcnow
+from server.queue import Conflict
 from sosqueue import module_config
+from sosqueue.brand_refresh import BrandManifest, manifest_for
 from sosqueue.platforms import FILE_NAME_UNSAFE
 
 #: An uploaded logo may be this large; the builder sends it re-encoded, far smaller.
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 UPLOAD_NAME = "the uploaded logo"
 STORED_NAME = "the module's logo"
+#: How many modules' rendered brands the server keeps in memory (each about 250 KB).
+RENDERED_CACHE_SIZE = 64
+
+
+class StoredBrandInvalid(Conflict):
+    """The brand kept for a module fails the rules in force (kept by an older server with looser ones)."""
+
+    def __init__(self, error: BrandError):
+        super().__init__(f"the module's stored brand no longer passes the current rules ({error}); "
+                         "edit it in Admin → Modules → Brand")
+
+
+@dataclass(frozen=True)
+class RenderedBrand:
+    """One version of a module's brand as running modules take it: the signed manifest and its files."""
+
+    manifest: BrandManifest
+    assets: dict[str, bytes]
+
+    @property
+    def etag(self) -> str:
+        """The manifest's entity tag: another version, key or rendering is another tag."""
+        return f'"{self.manifest.version}-{hashlib.sha256(self.manifest.signature.encode()).hexdigest()[:16]}"'
 
 
 def default_brand(company_name: str) -> Brand:
@@ -31,11 +66,65 @@ def default_brand(company_name: str) -> Brand:
 
 def module_brand(module: Module) -> tuple[Brand, module_config.Options]:
     """The brand and options a download of ``module`` carries (``module.brand``/``.company`` load here):
-    the stored ones, or the default brand under the company's name and the default options."""
+    the stored ones, or the default brand under the company's name and the default options.
+
+    :raises StoredBrandInvalid: (a ``Conflict``, 409) if the stored brand fails the rules in force.
+    """
     stored = module.brand
     if stored is None:
         return default_brand(module.company.name), module_config.Options()
-    return _checked(stored.settings, stored.logo_png), options_of(stored)
+    try:
+        return _checked(stored.settings, stored.logo_png), options_of(stored)
+    except BrandError as error:
+        raise StoredBrandInvalid(error) from None
+
+
+def brand_version(module: Module) -> int:
+    """The version of ``module``'s brand: 0 while it has none of its own."""
+    return module.brand.version if module.brand else 0
+
+
+def refreshed_brand(module: Module, *, private_key: bytes) -> RenderedBrand:
+    """The module's brand as running modules take it, signed with ``private_key`` (the update key).
+
+    Rendered once per module and version (rendering takes a tenth of a second and more), not per request.
+
+    :raises StoredBrandInvalid: as :func:`module_brand` does.
+    """
+    version = brand_version(module)
+    # The default brand follows the company's name, which has no version of its own.
+    key = (module.id, version, "" if version else module.company.name, hashlib.sha256(private_key).digest())
+    return _rendered.get(key, lambda: _render(module, version, private_key))
+
+
+def _render(module: Module, version: int, private_key: bytes) -> RenderedBrand:
+    brand, options = module_brand(module)
+    assets = render_assets(brand)
+    manifest = manifest_for(module.id, version, brand.stamped(), options, assets)
+    return RenderedBrand(manifest=manifest.signed(private_key), assets=assets)
+
+
+class _RenderedBrands:
+    """The last :data:`RENDERED_CACHE_SIZE` rendered brands, by (module, version, …)."""
+
+    def __init__(self, size: int = RENDERED_CACHE_SIZE):
+        self._size = size
+        self._lock = threading.Lock()
+        self._known: OrderedDict[tuple, RenderedBrand] = OrderedDict()
+
+    def get(self, key: tuple, render: Callable[[], RenderedBrand]) -> RenderedBrand:
+        # Rendering under the lock: modules asking at once wait for one rendering instead of each making one.
+        with self._lock:
+            rendered = self._known.get(key)
+            if rendered is None:
+                rendered = self._known[key] = render()
+                while len(self._known) > self._size:
+                    self._known.popitem(last=False)
+            self._known.move_to_end(key)
+            return rendered
+
+
+_rendered = _RenderedBrands()
 
 
 def options_of(stored: ModuleBrand) -> module_config.Options:

@@ -4,6 +4,9 @@ The bases live in ``settings.bases_dir/<platform>/``. A download carries the mod
 server keeps it (``server.brands``; the default brand under the company's name while it has none of
 its own), rendered as the builder renders it, and the module's current token, which is derived from the server's
 key (``server.admin.module_token``), so it can be stamped although only its hash is stored.
+It also carries its brand's version, so that the running module knows when the queue has a newer
+brand (``sosqueue.brand_refresh``). The server knows no module version (``[module] version`` lives
+in the admin's config and the builder's identity file): a download carries none.
 Each download is made in a fresh temporary folder that its sender removes (``Download.remove``).
 """
 
@@ -61,23 +64,34 @@ def offered(bases_dir: Path) -> tuple[tuple[str, str], ...]:
     return tuple((platform, Platform(platform).label) for platform in available_bases(bases_dir))
 
 
-def module_spec(module: Module, *, token: str, server_url: str, update_key: str) -> ModuleSpec:
+@dataclass(frozen=True)
+class DownloadSpec(ModuleSpec):
+    """A module as a download stamps it: the builder's spec and the version of the brand it carries."""
+
+    brand_version: int = 0
+
+
+def module_spec(module: Module, *, token: str, server_url: str, update_key: str) -> DownloadSpec:
     """What goes into the module's download (``module.group``, ``.company`` and ``.brand`` are loaded
-    here); ``update_key`` is the server's public update key, which the module checks its updates with."""
+    here); ``update_key`` is the server's public update key, which the module checks its updates with.
+
+    :raises server.brands.StoredBrandInvalid: if the module's stored brand fails the rules in force.
+    """
     brand, options = brands.module_brand(module)
-    return ModuleSpec(
+    return DownloadSpec(
         name=module.name, module_id=module.id, module_token=token,
         group=module.group.name if module.group else None, assignment=module.assignment,
         server_url=server_url, ca_bundle=None, brand=brand,
-        options=options, update_key=update_key,
+        options=options, update_key=update_key, brand_version=brands.brand_version(module),
     )
 
 
-def stamp(spec: ModuleSpec, *, base: Path, platform: str) -> Download:
+def stamp(spec: DownloadSpec, *, base: Path, platform: str) -> Download:
     """The module stamped into ``base`` (a macOS bundle zipped), in a fresh temporary folder."""
     folder = Path(tempfile.mkdtemp(prefix="sosqueue-download-"))
     try:
-        built = stamp_module(spec, base=base, out_dir=folder, module_id=spec.module_id, module_token=spec.module_token)
+        built = stamp_module(spec, base=base, out_dir=folder, module_id=spec.module_id, module_token=spec.module_token,
+                             brand_version=spec.brand_version)
         return Download(folder, zip_bundle(built) if platform == "macos" else built)
     except SosqueueError as error:
         shutil.rmtree(folder, ignore_errors=True)

@@ -85,15 +85,21 @@ class ModuleConfig:
     base_sha256: str = ""
     #: When that base was built (``sosqueue.updates.BUILT_FORMAT``), "" if its base.json did not say.
     base_built: str = ""
+    #: The version of the queue's brand of the module that this configuration carries (``sosqueue.brand_refresh``);
+    #: 0 when built without a server, before brand versions, or while the module had no brand of its own.
+    brand_version: int = 0
 
     @property
     def display_name(self) -> str:
         return self.brand.product
 
     def redacted(self) -> dict:
-        """The configuration as ``--print-config`` shows it: no secrets."""
+        """The configuration as ``--print-config`` shows it: no secrets (the brand version only when there is one)."""
+        module = {"id": self.module_id, "token": redact(self.module_token), "version": self.version or None}
+        if self.brand_version:
+            module["brand_version"] = self.brand_version
         return {
-            "module": {"id": self.module_id, "token": redact(self.module_token), "version": self.version or None},
+            "module": module,
             "server": {"url": self.server_url, "custom_ca": self.ca_bundle is not None},
             "updates": {"key": self.update_key or None, "base_sha256": self.base_sha256 or None,
                         "base_built": self.base_built or None},
@@ -115,10 +121,10 @@ def parse(payload: Payload) -> ModuleConfig:
             raise DamagedPayload(f"module format {data.get('format')!r} is not {FORMAT_VERSION}")
         module, server, brand, options = data["module"], data["server"], data["brand"], data.get("options", {})
         config = ModuleConfig(
-            module_id=_ident(module["id"]),
+            module_id=check_module_id(module["id"]),
             module_token=_text(module["token"]),
             server_url=_url(server["url"], allow_insecure=bool(server.get("allow_insecure", False))),
-            brand=Brand(**{key: _texts(value) if key == "texts" else _text(value) for key, value in brand.items()}),
+            brand=brand_from_json(brand),
             options=options_from_json(options),
             ca_bundle=payload.assets.get("ca.pem"),
             assets=payload.assets,
@@ -126,12 +132,22 @@ def parse(payload: Payload) -> ModuleConfig:
             update_key=_update_key(data.get("updates", {}).get("key", "")),
             base_sha256=_sha256(data.get("updates", {}).get("base_sha256", "")),
             base_built=_built(data.get("updates", {}).get("base_built", "")),
+            brand_version=check_brand_version(module.get("brand_version", 0)),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise DamagedPayload(f"the module configuration is incomplete: {error}") from None
-    if config.brand.language not in LANGUAGES:
-        raise DamagedPayload(f"unknown language {config.brand.language!r}")
     return config
+
+
+def brand_from_json(data: dict) -> Brand:
+    """A brand from its JSON form (``to_json``'s, a brand manifest's), checked.
+
+    :raises TypeError, ValueError: for an unknown field, a value of the wrong kind, an unknown language.
+    """
+    brand = Brand(**{key: _texts(value) if key == "texts" else _text(value) for key, value in data.items()})
+    if brand.language not in LANGUAGES:
+        raise ValueError(f"unknown language {brand.language!r}")
+    return brand
 
 
 def options_from_json(data: dict) -> Options:
@@ -148,6 +164,8 @@ def to_json(config: ModuleConfig) -> dict:
     module = {"id": config.module_id, "token": config.module_token}
     if config.version:  # left out when empty, so modules without a version read as before
         module["version"] = config.version
+    if config.brand_version:  # left out when 0, likewise
+        module["brand_version"] = config.brand_version
     data = {
         "format": FORMAT_VERSION,
         "module": module,
@@ -180,10 +198,20 @@ def _texts(value) -> dict[str, dict[str, str]]:
     return value
 
 
-def _ident(value) -> str:
+def check_module_id(value) -> str:
+    """:raises TypeError: unless ``value`` is a plain module id."""
     # The id names the agent's data folder: no separators, no "..", nothing Windows refuses.
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", _text(value)):
         raise TypeError(f"module id {value!r} is not a plain identifier")
+    return value
+
+
+def check_brand_version(value) -> int:
+    """:raises TypeError, ValueError: unless ``value`` is a brand version (a whole number, 0 or more)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"brand version {value!r} is not a whole number")
+    if value < 0:
+        raise ValueError(f"brand version {value} is negative")
     return value
 
 

@@ -150,6 +150,18 @@ class Tray:
                 return
         self._update()
 
+    def apply_brand(self, config: ModuleConfig) -> None:
+        """Shows ``config``'s brand (one refreshed from the queue): its pictures and product name.
+
+        Calls after :meth:`stop` only store it.
+        """
+        with self._lock:
+            self._config = config
+            self._pictures.clear()
+            if self._phase != "running":
+                return
+        self._update()
+
     def stop(self) -> None:
         """Removes the tray and ends its thread; calling it again does nothing."""
         with self._lock:

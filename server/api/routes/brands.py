@@ -3,6 +3,10 @@
 ``PUT …/brand`` takes the brand's settings and the module's options as JSON; ``PUT …/brand/logo``
 takes the logo's image file as the request body, as it is (any Content-Type; PNG, JPEG, GIF, ICO,
 BMP or WebP, at most 2 MB and 20 megapixels), which the server keeps re-encoded as PNG.
+
+The two calls are two transactions, each a new brand version that running modules pick up
+(``sosqueue.brand_refresh``): between them a module may show the new settings with the old logo.
+A dashboard save is one transaction (``server.brands``): settings and logo change together.
 """
 
 from dataclasses import asdict
