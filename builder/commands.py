@@ -84,7 +84,8 @@ def build(config_path, base, out_dir, server, token, module_id, allow_insecure, 
         identity = _with_update_key(identity, known, server_url, token)
     spec = replace(spec, server_url=stamped_url, update_key=identity.update_key)
     spec, brand_source, brand_version = _queue_brand(spec, identity, token, config_path)
-    output = stamp_module(spec, base=base, out_dir=out_dir, module_id=identity.module_id, module_token=identity.token)
+    output = stamp_module(spec, base=base, out_dir=out_dir, module_id=identity.module_id, module_token=identity.token,
+                          brand_version=brand_version or 0)
     if not identity.update_key:
         log.warning(NO_UPDATE_KEY)
     if sign:
