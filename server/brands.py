@@ -40,6 +40,7 @@ class StoredBrandInvalid(Conflict):
     def __init__(self, error: BrandError):
         super().__init__(f"the module's stored brand no longer passes the current rules ({error}); "
                          "edit it in Admin → Modules → Brand")
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -131,17 +132,30 @@ def options_of(stored: ModuleBrand) -> module_config.Options:
     return module_config.options_from_json(stored.options)
 
 
-def update(session: Session, module: Module, settings: dict, options: dict) -> ModuleBrand:
+def update(session: Session, module: Module, settings: dict, options: dict) -> ModuleBrand | None:
     """Keep ``settings`` (as ``branding.model.Brand.settings()``) and ``options`` as the module's brand,
-    its logo unchanged.
+    its logo unchanged (:func:`save`)."""
+    return save(session, module, settings, options)
 
-    :raises BrandError: for the first setting the builder would refuse; nothing is changed then.
+
+def save(session: Session, module: Module, settings: dict, options: dict, *, logo: bytes | None = None,
+         remove_logo: bool = False) -> ModuleBrand | None:
+    """Keep ``settings``, ``options`` and a new ``logo`` (an image file; or the default logo again with
+    ``remove_logo``) as one change of the module's brand: one new version, none when nothing changed.
+
+    :raises BrandError: for the first setting or a logo the builder would refuse; nothing is changed then.
     """
     stored = module.brand
-    brand = _checked(settings, stored.logo_png if stored else None)
+    if logo is not None:
+        png = logo_png(decode_logo(logo, UPLOAD_NAME, max_bytes=MAX_UPLOAD_BYTES))
+    else:
+        png = None if remove_logo or stored is None else stored.logo_png
+    brand = _checked(settings, png)
+    if stored is not None and (stored.settings, stored.options, stored.logo_png) == (brand.settings(), options, png):
+        return stored
     stored = stored or _new(session, module)
-    stored.settings = brand.settings()
-    stored.options = options
+    stored.settings, stored.options = brand.settings(), options
+    stored.logo_png, stored.logo_sha256 = png, hashlib.sha256(png).hexdigest() if png else None
     return _changed(stored)
 
 

@@ -228,10 +228,10 @@ def kept_brand(module: Module) -> KeptBrand:
     stored = module.brand
     try:
         brand, options = brands.module_brand(module)
-    except BrandError as error:  # the editor opens all the same, to fix it
+    except brands.StoredBrandInvalid as invalid:  # the editor opens all the same, to fix it
         default = Brand()
         settings, options = {**default.settings(), **stored.settings}, {**asdict(module_config.Options()), **stored.options}
-        return KeptBrand(settings, options, default.logo_image, str(default.logo), dict([refusal(error)]))
+        return KeptBrand(settings, options, default.logo_image, str(default.logo), dict([refusal(invalid.error)]))
     logo_name = brands.STORED_NAME if stored is not None and stored.logo_png else str(brand.logo)
     return KeptBrand(brand.settings(), asdict(options), brand.logo_image, logo_name, {})
 
@@ -349,16 +349,8 @@ def save_brand(request: Request, module_id: str, login: AdminLoginDep, state: St
 
 def keep_brand(session: Session, module: Module, settings: dict, options: dict, *, logo: bytes | None,
                remove_logo: bool) -> None:
-    """Store what changed; a ``BrandError`` leaves the transaction to be rolled back."""
-    stored = module.brand
-    unchanged = (stored is not None and stored.options == options
-                 and stored.settings == Brand.from_mapping(given(settings)).settings())
-    if not unchanged:
-        brands.update(session, module, given(settings), options)
-    if logo is not None:
-        brands.update_logo(session, module, logo)
-    elif remove_logo:
-        brands.remove_logo(module)
+    """Store what changed as one version; a ``BrandError`` leaves the transaction to be rolled back."""
+    brands.save(session, module, given(settings), options, logo=logo, remove_logo=remove_logo)
 
 
 @router.post(PREVIEW)
