@@ -30,6 +30,8 @@ CONTENT_WIDTH = WINDOW_WIDTH - 2 * PAD
 TEXT_WIDTH = CONTENT_WIDTH - 8  # wrapped text leaves room for the label's own padding, or its edge is cut off
 BANNER_HEIGHT = 80
 WELCOME_LINES = 3
+#: The lines a text box asks for; a growing one takes the room left over, but not less than one line.
+TEXT_BOX_LINES = 3
 #: The pages' padding inside the window: left, top, right, bottom.
 FORM_PADDING = (PAD, 16, PAD, 16)
 REQUEST_PADDING = (PAD, 18, PAD, 16)
@@ -104,7 +106,7 @@ LOOKS = {
     Role.ERROR: Look("small", "error"),
     Role.STATUS: Look("heading", "status"),
     Role.ENTRY: Look("body", padding=(6, 6)),
-    Role.TEXT_BOX: Look("body", padding=(8, 6), frame=1),
+    Role.TEXT_BOX: Look("body", padding=(8, 6), frame=2),  # a 1-pixel border and a 1-pixel focus ring
     Role.CODE: Look("code", padding=(4, 4)),
     Role.PRIMARY_BUTTON: Look("heading", "on_primary", padding=(20, 8), frame=3),
     Role.BUTTON: Look("body", padding=(14, 7), frame=3),

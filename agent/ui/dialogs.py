@@ -166,7 +166,7 @@ class DiagnosticsPreview(ttk.Frame):
         # Beside the summary rather than under it: the form must fit the window (window_layout.WINDOW_HEIGHT).
         self.toggle = ttk.Button(self, text=_(toggle.text), style="Link.TButton", command=self.toggle_details,
                                  cursor="hand2")
-        self.toggle.grid(row=1, column=1, sticky="ne", padx=(12, 0))
+        self.toggle.grid(row=1, column=1, sticky="e", padx=(12, 0))  # centred on the row, as the layout's rows are
         self.details = self._details_table()
         self.expanded = False
 

@@ -403,13 +403,14 @@ class HelpWindow:
     def _text_box(self, parent: ttk.Frame, part: Part) -> tk.Text:
         # The row grows into whatever the window has left, and shrinks to one line before anything
         # below it would be cut off (see WINDOW_HEIGHT).
-        padding = LOOKS[part.role].padding
-        box = tk.Text(parent, height=3, width=40, wrap="word", font=self.fonts.body, relief="flat",
-                      highlightthickness=LOOKS[part.role].frame, highlightbackground=theme.BORDER,
-                      highlightcolor=self.palette.primary, padx=padding[0], pady=padding[1], foreground=theme.TEXT,
-                      background=theme.WHITE, insertbackground=theme.TEXT, undo=True)
+        look = LOOKS[part.role]
+        box = tk.Text(parent, height=layout.TEXT_BOX_LINES, width=40, wrap="word", font=self.fonts.body,
+                      relief="flat", borderwidth=1, highlightthickness=1, highlightbackground=theme.BORDER,
+                      highlightcolor=self.palette.primary, padx=look.padding[0], pady=look.padding[1],
+                      foreground=theme.TEXT, background=theme.WHITE, insertbackground=theme.TEXT, undo=True)
         box.grid(sticky="nsew", pady=(part.above, 0))
-        parent.rowconfigure(box.grid_info()["row"], weight=1, minsize=self.fonts.body.metrics("linespace") + 14)
+        one_line = self.fonts.body.metrics("linespace") + 2 * (look.padding[1] + look.frame)
+        parent.rowconfigure(box.grid_info()["row"], weight=1, minsize=one_line)
         # Tab moves on and Return submits, as in every other field; Shift+Return starts a new line.
         box.bind("<Tab>", lambda event: (event.widget.tk_focusNext().focus_set(), "break")[1])
         box.bind("<Shift-Tab>", lambda event: (event.widget.tk_focusPrev().focus_set(), "break")[1])
