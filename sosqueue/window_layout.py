@@ -177,7 +177,7 @@ def _field(key: str, label: str, role: Role = Role.ENTRY) -> tuple[Part, ...]:
                  prefix=" "),
             Part(key, role, field=key, above=4, grows=role is Role.TEXT_BOX),
             Part(f"{key}_error", Role.ERROR, field=key, when=When.MESSAGE, above=2),
-            Part(f"{key}_gap", Role.GAP, field=key, above=8))
+            Part(f"{key}_gap", Role.GAP, field=key, above=8))  # the message, when there is one, takes its place
 
 
 #: The request form (joining with a session code takes its place).

@@ -321,8 +321,7 @@ class HelpWindow:
             if first.role is Role.WELCOME:
                 self._welcome(form, self._say(first)).grid(sticky="ew", pady=(first.above, 0))
             elif first.role is Role.GAP:
-                if first.when is not When.DIAGNOSTICS or diagnostics:
-                    ttk.Frame(form, height=first.above).grid()
+                self._gap(form, first, diagnostics)
             elif first.role is Role.FIELD:
                 self._field_label(form, row, getattr(modes, first.field))
             elif first.role in (Role.ENTRY, Role.TEXT_BOX):
@@ -336,7 +335,18 @@ class HelpWindow:
             elif first.role is Role.PRIMARY_BUTTON:
                 self.submit_button = self._button(form, first, self.submit)
                 self.submit_button.grid(sticky="ew", pady=(first.above, 0))
+        for field in self.fields.values():
+            field.error.grid_remove()  # only now: a row removed while building would be given to the next one
         return form
+
+    def _gap(self, form: ttk.Frame, part: Part, diagnostics: dict | None) -> None:
+        if part.when is When.DIAGNOSTICS and not diagnostics:
+            return
+        gap = ttk.Frame(form, height=part.above)
+        if part.field:  # a field's message takes its gap's place, so that the form still fits with every message
+            gap.grid(row=self.fields[part.field].error.grid_info()["row"])
+        else:
+            gap.grid()
 
     def _welcome(self, parent: ttk.Frame, text: str) -> ttk.Frame:
         """The welcome text, at most :data:`WELCOME_LINES` high: a brand's text may be long, and
@@ -423,7 +433,6 @@ class HelpWindow:
         """A field's message line, shown with a message (set_error) so that fields sit close together."""
         label = self._label(parent, part)
         label.grid(sticky="w", pady=(part.above, 0))
-        label.grid_remove()
         self.fields[part.field] = field = Field(part.field, self.parts[part.field], label, mode)
         self._clear_on_edit(field)
 
@@ -468,6 +477,11 @@ class HelpWindow:
                     "cancel": self._request_buttons, "chat": self._chat}
         for row in layout.rows(layout.REQUEST_PAGE):
             builders[row[0].key](page, row)
+        # Hidden only now: a row removed while building would be given to the next one.
+        hidden = [self.parts[part.key] for part in layout.REQUEST_PAGE if part.key in self.parts
+                  and part.when is When.MESSAGE]
+        for widget in [*hidden, self.chat] + ([self.note_row] if self.actions.add_note is None else []):
+            widget.grid_remove()
         self.code_hint, self.detail_label, self.privacy_label = (
             self.parts["code_hint"], self.parts["detail"], self.parts["privacy"])
         self.connection_label, self.notice_label = self.parts["connection"], self.parts["notice"]
@@ -477,8 +491,6 @@ class HelpWindow:
         part = row[0]
         label = self.parts[part.key] = self._label(page, part)
         label.grid(sticky="w", pady=(part.above, 0))
-        if part.when is When.MESSAGE:
-            label.grid_remove()
 
     def _code_box(self, page: ttk.Frame, row: tuple[Part, ...]) -> None:
         code, copy = row
@@ -513,8 +525,6 @@ class HelpWindow:
         self.note_entry.grid(row=0, column=0, sticky="ew", padx=(0, 8))
         self.note_button = self._button(self.note_row, add, self.add_note)
         self.note_button.grid(row=0, column=1)
-        if self.actions.add_note is None:
-            self.note_row.grid_remove()
 
     def _request_buttons(self, page: ttk.Frame, row: tuple[Part, ...]) -> None:
         cancel, again = row
@@ -530,7 +540,6 @@ class HelpWindow:
         self.chat = ChatPane(page, self.palette, self.fonts, width=TEXT_WIDTH, on_change=self._update_chat)
         self.chat.grid(sticky="nsew", pady=(row[0].above, 0))
         page.rowconfigure(self.chat.grid_info()["row"], weight=1)
-        self.chat.grid_remove()
 
     # -- what the customer does ----------------------------------------------------------------
 
