@@ -301,12 +301,14 @@ _STATE_CAPTIONS = {"form": "Asking for help", "waiting": "Waiting for a supporte
 
 @dataclass(frozen=True)
 class Drawn:
-    """A text the preview drew: the layout part it belongs to, the words, and the part's box in
-    the window (left, top, right, bottom; the window's top left corner is 0, 0, below its title bar)."""
+    """A text the preview drew: the layout part it belongs to, the words, the part's box in the
+    window (left, top, right, bottom; the window's top left corner is 0, 0, below its title bar)
+    and the text's colour."""
 
     key: str
     text: str
     box: tuple[int, int, int, int]
+    ink: str
 
 
 def window_picture(brand: Brand, assets: dict[str, bytes], state: layout.State, *,
@@ -487,7 +489,7 @@ class _Window:
         else:
             self._button(part, box, face, ink, text)
         if text:
-            self.drawn.append(Drawn(part.key, text, box))
+            self.drawn.append(Drawn(part.key, text, box, ink))
 
     def _lines_at(self, lines: list[str], face: Font, ink: str, left: int, top: int) -> None:
         line = sum(face.getmetrics())

@@ -6,6 +6,8 @@ boxes the preview reports (:func:`branding.render.window_picture`).
 """
 
 import time
+import tkinter as tk
+from tkinter import ttk
 
 import pytest
 
@@ -78,6 +80,16 @@ def tops(root) -> list[tuple[str, int]]:
     return [(text, widget.winfo_rooty() - root.winfo_rooty()) for text, widget in visible_parts(root)]
 
 
+def ink(widget: tk.Misc) -> str:
+    """The colour a Tk widget draws its text in: its own, else its ttk style's."""
+    try:
+        own = str(widget.cget("foreground"))
+    except tk.TclError:  # a ttk widget without the option: its style decides
+        own = ""
+    style = own or ttk.Style(widget).lookup(str(widget.cget("style")) or widget.winfo_class(), "foreground")
+    return str(style).upper()
+
+
 @pytest.mark.parametrize("brand_name", BRANDS)
 @pytest.mark.parametrize("state", layout.PREVIEW_STATES, ids=lambda state: state.name)
 def test_the_preview_shows_the_windows_texts_in_order_where_the_window_shows_them(
@@ -90,6 +102,16 @@ def test_the_preview_shows_the_windows_texts_in_order_where_the_window_shows_the
     assert [text for text, _top in shown] == [part.text for part in drawn]
     offsets = {part.key: part.box[1] - top for part, (_text, top) in zip(drawn, shown)}
     assert {key: offset for key, offset in offsets.items() if abs(offset) > TOLERANCE} == {}
+
+
+@pytest.mark.parametrize("brand_name", BRANDS)
+@pytest.mark.parametrize("state", layout.PREVIEW_STATES, ids=lambda state: state.name)
+def test_the_preview_draws_each_text_in_the_windows_colour(tk_root, rendered, brand_name, state):
+    brand = BRANDS[brand_name]
+    tk_window(tk_root, brand, rendered[brand_name], state)
+    _picture, drawn = window_picture(brand, rendered[brand_name], state)
+    assert [(part.key, part.ink.upper()) for part in drawn] == [
+        (part.key, ink(widget)) for part, (_text, widget) in zip(drawn, visible_parts(tk_root))]
 
 
 def test_the_preview_draws_every_state_it_previews():
