@@ -421,9 +421,13 @@ class _Window:
         return _wrapped(self._text(part), face, part.wrap, max_lines=99)
 
     def _width(self, part: layout.Part) -> int:
+        """The part's width as Tk makes it: its longest line (or its least width), padding and frame."""
         look = layout.LOOKS[part.role]
-        text = max(self._lines(part), key=_ui_font(look.font).getlength) if part.role in _LABEL_ROLES else self._text(part)
-        return round(_ui_font(look.font).getlength(text)) + 2 * (look.padding[0] + look.frame) + (
+        face = _ui_font(look.font)
+        text = max(face.getlength(line) for line in self._lines(part)) if part.role in _LABEL_ROLES else (
+            face.getlength(self._text(part)))
+        least = look.min_chars * round(face.getlength("0"))
+        return round(max(text, least)) + 2 * (look.padding[0] + look.frame) + (
             _INDICATOR if part.role is layout.Role.CHECK else 0)
 
     # -- drawing
@@ -459,12 +463,17 @@ class _Window:
         if all(part.right for part in row):
             x = right - sum(widths) - _SPACING * (len(row) - 1)
         for part, width in zip(row, widths):
-            width = spare if width is None else width
+            width = spare - self._scroll_bar(part) if width is None else width
             if part.right and part is not row[0] and not all(p.right for p in row):
                 x = right - width
             places.append((x, x + width))
             x += width + _SPACING
         return places
+
+    def _scroll_bar(self, part: layout.Part) -> int:
+        """The room a scroll bar takes beside the part: the welcome text's, when it is longer than it shows."""
+        scrolls = part.role is layout.Role.WELCOME and len(self._lines(part)) > layout.WELCOME_LINES
+        return _SCROLLBAR if scrolls else 0
 
     def _fills(self, part: layout.Part, row: tuple[layout.Part, ...]) -> bool:
         return part.role in _FILLING_ROLES or (part.role is layout.Role.PRIMARY_BUTTON and len(row) == 1
@@ -478,8 +487,9 @@ class _Window:
         if part.role in _LABEL_ROLES or part.role is layout.Role.WELCOME:
             lines = self._lines(part)[:layout.WELCOME_LINES] if part.role is layout.Role.WELCOME else self._lines(part)
             self._lines_at(lines, face, ink, box[0] + look.frame, box[1] + look.frame)
-            if part.role is layout.Role.WELCOME and len(self._lines(part)) > layout.WELCOME_LINES:
-                self.draw.rectangle((box[2] - _SCROLLBAR + 6, box[1], box[2], box[3]), fill=SURFACE, outline=BORDER)
+            if self._scroll_bar(part):
+                self.draw.rectangle((box[2] + _SCROLLBAR - 14, box[1], box[2] + _SCROLLBAR, box[3]), fill=SURFACE,
+                                    outline=BORDER)
         elif part.role in (layout.Role.ENTRY, layout.Role.TEXT_BOX):
             self.draw.rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=WHITE, outline=BORDER)
         elif part.role is layout.Role.CODE:
@@ -497,12 +507,11 @@ class _Window:
             self.draw.text((left, top + index * line), words, font=face, fill=ink, anchor="la")
 
     def _check(self, part, box, face: Font, ink: str, text: str) -> None:
-        middle = (box[1] + box[3]) // 2
-        indicator = (box[0] + 4, middle - 6, box[0] + 16, middle + 6)
+        middle, left = (box[1] + box[3]) // 2, box[0] + layout.LOOKS[part.role].frame
+        indicator = (left, middle - 5, left + 10, middle + 5)
         self.draw.rectangle(indicator, fill=self.palette.primary)
-        self.draw.line([(indicator[0] + 3, middle), (indicator[0] + 5, middle + 3), (indicator[2] - 3, middle - 3)],
-                       fill=WHITE, width=2)
-        self.draw.text((box[0] + _INDICATOR, middle), text, font=face, fill=ink, anchor="lm")
+        self.draw.line([(left + 2, middle), (left + 4, middle + 3), (left + 8, middle - 3)], fill=WHITE, width=2)
+        self.draw.text((left + _INDICATOR, middle), text, font=face, fill=ink, anchor="lm")
 
     def _button(self, part: layout.Part, box, face: Font, ink: str, text: str) -> None:
         middle = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
@@ -521,10 +530,10 @@ class _Window:
 
 _LABEL_ROLES = frozenset({layout.Role.BODY, layout.Role.FIELD, layout.Role.MUTED, layout.Role.ERROR,
                           layout.Role.STATUS})
-_FILLING_ROLES = frozenset({layout.Role.ENTRY, layout.Role.TEXT_BOX, layout.Role.CODE})
+_FILLING_ROLES = frozenset({layout.Role.WELCOME, layout.Role.ENTRY, layout.Role.TEXT_BOX, layout.Role.CODE})
 _SPACING = 8  # between the parts of a row
-_SCROLLBAR = 20  # the welcome text's scroll bar and its gap
-_INDICATOR = 22  # a tick box and its gap before the text
+_SCROLLBAR = 20  # the welcome text's scroll bar (Tk's clam theme: 14 px) and its 6-pixel gap
+_INDICATOR = 14  # a tick box and its gap before the text
 
 
 def _ui_font(name: str) -> Font:
@@ -619,10 +628,11 @@ class _Preview:
                    top + 150)
             self.draw.rounded_rectangle(box, radius=8, fill=background)
             middle = (box[0] + box[2]) // 2
-            self.canvas.alpha_composite(_shrunk(self.images["sos.png"], 64), (middle - 32, box[1] + 14))
+            self.canvas.alpha_composite(_shrunk(self.images["sos.png"], 64), (middle - 32, box[1] + 10))
             label = font(13, bold=False)
-            self.draw.text((middle, box[1] + 88), _ellipsized(shortcut_name(self.brand), label, box[2] - box[0] - 16),
-                           font=label, fill=ink, anchor="mt")
+            # Desktops wrap a shortcut's name onto two lines and shorten the rest.
+            for number, line in enumerate(_wrapped(shortcut_name(self.brand), label, box[2] - box[0] - 16, 2)):
+                self.draw.text((middle, box[1] + 80 + number * 15), line, font=label, fill=ink, anchor="mt")
 
     def _tray_panels(self, left: int, top: int, width: int) -> None:
         self._heading(left, top, "Tray")

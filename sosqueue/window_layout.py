@@ -90,12 +90,15 @@ class Look:
     :param padding: the widget's own padding around its text, across and down (Tk styles take it).
     :param frame: what the widget adds on each side besides its padding (the Tk theme's border
         and focus ring), so that a drawing of it is as high as the widget.
+    :param min_chars: the least width of its text, in widths of the digit 0 (Tk's average
+        character); buttons are at least that wide whatever they say.
     """
 
     font: str
     ink: str = "text"
     padding: tuple[int, int] = (0, 0)
     frame: int = 2
+    min_chars: int = 0
 
 
 LOOKS = {
@@ -108,9 +111,9 @@ LOOKS = {
     Role.ENTRY: Look("body", padding=(6, 6)),
     Role.TEXT_BOX: Look("body", padding=(8, 6), frame=2),  # a 1-pixel border and a 1-pixel focus ring
     Role.CODE: Look("code", padding=(4, 4)),
-    Role.PRIMARY_BUTTON: Look("heading", "on_primary", padding=(20, 8), frame=3),
-    Role.BUTTON: Look("body", padding=(14, 7), frame=3),
-    Role.SMALL_BUTTON: Look("body", padding=(10, 5), frame=3),
+    Role.PRIMARY_BUTTON: Look("heading", "on_primary", padding=(20, 8), frame=3, min_chars=11),
+    Role.BUTTON: Look("body", padding=(14, 7), frame=3, min_chars=11),
+    Role.SMALL_BUTTON: Look("body", padding=(10, 5), frame=3, min_chars=11),
     Role.LINK: Look("link", "link", padding=(0, 2), frame=1),
     Role.CHECK: Look("body", frame=3),
     Role.GAP: Look("body", frame=0),

@@ -92,7 +92,8 @@ def apply_style(root: tk.Misc, palette: Palette, fonts: Fonts) -> ttk.Style:
               lightcolor=[("focus", SURFACE)])
     style.configure("Primary.TButton", background=palette.primary, foreground=palette.on_primary, font=fonts.heading,
                     bordercolor=palette.primary, lightcolor=palette.primary, darkcolor=palette.primary,
-                    focuscolor=palette.on_primary, padding=LOOKS[Role.PRIMARY_BUTTON].padding)
+                    focuscolor=palette.on_primary, padding=LOOKS[Role.PRIMARY_BUTTON].padding,
+                    width=-LOOKS[Role.PRIMARY_BUTTON].min_chars)
     style.map("Primary.TButton",
               background=[("disabled", DISABLED), ("pressed", palette.primary_pressed), ("active", palette.primary_active)],
               foreground=[("disabled", MUTED)],
@@ -100,12 +101,14 @@ def apply_style(root: tk.Misc, palette: Palette, fonts: Fonts) -> ttk.Style:
               lightcolor=[("pressed", palette.primary_pressed), ("active", palette.primary_active)],
               darkcolor=[("pressed", palette.primary_pressed), ("active", palette.primary_active)])
     style.configure("TButton", background=WHITE, foreground=TEXT, bordercolor=BORDER, lightcolor=WHITE,
-                    darkcolor=WHITE, padding=LOOKS[Role.BUTTON].padding)
+                    darkcolor=WHITE, padding=LOOKS[Role.BUTTON].padding, width=-LOOKS[Role.BUTTON].min_chars)
     style.map("TButton", background=[("pressed", SURFACE), ("active", SURFACE)],
               bordercolor=[("focus", palette.primary)])
-    style.configure("Small.TButton", padding=LOOKS[Role.SMALL_BUTTON].padding)
+    style.configure("Small.TButton", padding=LOOKS[Role.SMALL_BUTTON].padding,
+                    width=-LOOKS[Role.SMALL_BUTTON].min_chars)
     style.configure("Link.TButton", background=WHITE, foreground=palette.link, font=fonts.link, borderwidth=0,
                     bordercolor=WHITE, lightcolor=WHITE, darkcolor=WHITE, padding=LOOKS[Role.LINK].padding,
+                    width=-LOOKS[Role.LINK].min_chars,
                     focuscolor=palette.primary)
     style.map("Link.TButton", background=[("active", WHITE), ("pressed", WHITE)],
               foreground=[("active", palette.link_active)])
