@@ -455,20 +455,22 @@ class _Window:
             self._draw_part(part, (x0, y0, x1, y0 + part_height))
 
     def _place(self, row: tuple[layout.Part, ...], left: int, right: int) -> list[tuple[int, int]]:
-        """Each part's left and right edge: fixed parts as wide as their text, filling parts
-        (inputs, a lone primary button) the rest; ``right`` parts at the right edge."""
+        """Each part's left and right edge, side by side: fixed parts as wide as Tk makes them,
+        filling parts (inputs, a lone primary button) the rest; the ``right`` parts at the row's end
+        move to the right edge."""
         widths = [None if self._fills(part, row) else self._width(part) for part in row]
         spare = right - left - sum(width or 0 for width in widths) - _SPACING * (len(row) - 1)
-        places, x = [], left
-        if all(part.right for part in row):
-            x = right - sum(widths) - _SPACING * (len(row) - 1)
+        edges, x = [], left
         for part, width in zip(row, widths):
             width = spare - self._scroll_bar(part) if width is None else width
-            if part.right and part is not row[0] and not all(p.right for p in row):
-                x = right - width
-            places.append((x, x + width))
+            edges.append((x, x + width))
             x += width + _SPACING
-        return places
+        first_right = len(row)
+        while first_right and row[first_right - 1].right:
+            first_right -= 1
+        shift = right - edges[-1][1]
+        return [(start + shift, end + shift) if index >= first_right else (start, end)
+                for index, (start, end) in enumerate(edges)]
 
     def _scroll_bar(self, part: layout.Part) -> int:
         """The room a scroll bar takes beside the part: the welcome text's, when it is longer than it shows."""
@@ -506,14 +508,14 @@ class _Window:
         for index, words in enumerate(lines):
             self.draw.text((left, top + index * line), words, font=face, fill=ink, anchor="la")
 
-    def _check(self, part, box, face: Font, ink: str, text: str) -> None:
+    def _check(self, part: layout.Part, box: tuple[int, int, int, int], face: Font, ink: str, text: str) -> None:
         middle, left = (box[1] + box[3]) // 2, box[0] + layout.LOOKS[part.role].frame
         indicator = (left, middle - 5, left + 10, middle + 5)
         self.draw.rectangle(indicator, fill=self.palette.primary)
         self.draw.line([(left + 2, middle), (left + 4, middle + 3), (left + 8, middle - 3)], fill=WHITE, width=2)
         self.draw.text((left + _INDICATOR, middle), text, font=face, fill=ink, anchor="lm")
 
-    def _button(self, part: layout.Part, box, face: Font, ink: str, text: str) -> None:
+    def _button(self, part: layout.Part, box: tuple[int, int, int, int], face: Font, ink: str, text: str) -> None:
         middle = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
         if part.role is layout.Role.PRIMARY_BUTTON:
             self.draw.rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=self.palette.primary)
@@ -522,7 +524,8 @@ class _Window:
         if part.role is layout.Role.LINK:
             left = box[0] + layout.LOOKS[part.role].frame
             self.draw.text((left, middle[1]), text, font=face, fill=ink, anchor="lm")
-            underline = middle[1] + face.getmetrics()[0] / 2
+            ascent, descent = face.getmetrics()
+            underline = middle[1] + (ascent - descent) / 2 + 1  # just under the baseline
             self.draw.line([(left, underline), (left + face.getlength(text), underline)], fill=ink, width=1)
         else:
             self.draw.text(middle, text, font=face, fill=ink, anchor="mm")

@@ -13,11 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.errors import NoDisplay
-from sosqueue import codes
+from sosqueue import codes, window_layout
 from sosqueue.desktop_entry import WINDOW_CLASS
-from sosqueue.window_layout import STATUS_TEXTS  # the window's words for each status (app.py notifies with them)
 
 log = logging.getLogger("sosqueue.agent")
+
+#: The window's words for each status (sosqueue.window_layout's; the app notifies with them too).
+STATUS_TEXTS = window_layout.STATUS_TEXTS
+
 
 @dataclass(frozen=True)
 class FormValues:
