@@ -2,7 +2,8 @@
 
 The window only shows things and reports what the customer does (:class:`WindowActions`);
 filing, delivering and following the request is the request model's (:mod:`agent.request`),
-presented by the app (:mod:`agent.app`).
+presented by the app (:mod:`agent.app`). Its pages are built from the layout description in
+:mod:`sosqueue.window_layout`, the one the builder's preview draws, so the two cannot drift apart.
 """
 
 import logging
@@ -20,10 +21,10 @@ from sosqueue import window_layout as layout
 from sosqueue.events import MAX_NOTE_CHARS
 from sosqueue.module_config import ModuleConfig
 from sosqueue.statuses import FINAL_STATUSES, Status
-from sosqueue.window_layout import (BANNER_HEIGHT, BUILT_IN_TEXTS, LOOKS, PAD, TEXT_WIDTH, WELCOME_LINES,
-                                    WINDOW_HEIGHT, WINDOW_WIDTH, Part, Role, When)
+from sosqueue.window_layout import (BANNER_HEIGHT, LOOKS, PAD, TEXT_WIDTH, WELCOME_LINES, WINDOW_HEIGHT,
+                                    WINDOW_WIDTH, Part, Role, When)
 
-__all__ = ["BUILT_IN_TEXTS", "WELCOME_LINES", "WINDOW_HEIGHT", "WINDOW_WIDTH", "FormValues", "HelpWindow",
+__all__ = ["WELCOME_LINES", "WINDOW_HEIGHT", "WINDOW_WIDTH", "FormValues", "HelpWindow",
            "WindowActions", "normalise_code", "visible_parts", "visible_texts", "window_title"]
 
 log = logging.getLogger("sosqueue.agent")
