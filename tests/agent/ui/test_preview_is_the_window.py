@@ -17,7 +17,7 @@ from agent.ui.window import HelpWindow, visible_parts
 from branding import Brand
 from branding.render import preview_language, render_assets, window_picture
 from sosqueue import window_layout as layout
-from sosqueue.module_config import ModuleConfig, Options
+from sosqueue.module_config import Fields, ModuleConfig, Options
 from tests.agent.ui.support import needs_x_tools, pump
 
 pytestmark = needs_x_tools
@@ -25,11 +25,11 @@ pytestmark = needs_x_tools
 #: How far (pixels) a part's top in the preview may be from the Tk widget's. Both lay out the same
 #: rows with the same font sizes and paddings; what remains is the font engines: Tk measures DejaVu
 #: through Xft, the preview through Pillow's FreeType, and a line's ascent or descent could round a
-#: pixel apart (measured here: 0 px in every state). A text wrapped into a different number of lines
+#: pixel apart (measured here: 0 px for all 78 parts). A text wrapped into a different number of lines
 #: moves what follows by a whole line (17 px) and fails.
 TOLERANCE = 2
 #: The same for a part's left edge. Tk's text comes out up to 4 % wider than Pillow's (Xft rounds
-#: each glyph's advance to whole pixels), which moves a part beside a label; measured: at most 6 px.
+#: each glyph's advance to whole pixels), which moves a part beside a label; measured: at most 5 px.
 ACROSS_TOLERANCE = 8
 
 LONG_GERMAN = Brand(
@@ -46,7 +46,11 @@ LONG_GERMAN = Brand(
     texts={"de": {"closed": "Vielen Dank für Ihre Geduld. Bis zum nächsten Mal!",
                   "privacy": "Wir sehen Ihren Bildschirm erst, wenn Sie es ausdrücklich erlauben."}},
 )
-BRANDS = {"default": Brand(), "long German": LONG_GERMAN}
+BRANDS = {"default": Brand(), "long German": LONG_GERMAN, "short form": Brand(product="Contoso Care", language="en")}
+#: The module's options per case: the defaults; every field required; only the description, no diagnostics.
+OPTIONS = {"default": Options(),
+           "long German": Options(fields=Fields(name="required", email="required", description="required")),
+           "short form": Options(fields=Fields(name="hidden", email="hidden"), diagnostics=False)}
 #: What the agent collects (agent.diagnostics.collect): every key the window has words for.
 DIAGNOSTICS = {key: "…" for key in layout.DIAGNOSTIC_LABELS}
 #: Tk's pixels per point for this test: the preview's (a Windows screen at 100 %).
@@ -59,15 +63,16 @@ def rendered():
     return {name: render_assets(brand) for name, brand in BRANDS.items()}
 
 
-def tk_window(root, brand: Brand, assets: dict[str, bytes], state: layout.State) -> HelpWindow:
+def tk_window(root, brand: Brand, assets: dict[str, bytes], state: layout.State,
+              options: Options = Options()) -> HelpWindow:
     """The agent's window for ``brand`` in ``state``, on screen."""
     root.tk.call("tk", "scaling", SCALING)
     i18n.use_language(preview_language(brand))
     config = ModuleConfig(module_id="m-preview", module_token="t" * 24, server_url="http://127.0.0.1:9",
-                          brand=brand.stamped(), options=Options(), assets=assets)
+                          brand=brand.stamped(), options=options, assets=assets)
     actions = WindowActions(request_help=lambda values: None, join_code=lambda code: None,
                             cancel_request=lambda: None, close=lambda: None, add_note=lambda text: True)
-    window = HelpWindow(root, config, actions, diagnostics=DIAGNOSTICS)
+    window = HelpWindow(root, config, actions, diagnostics=DIAGNOSTICS if options.diagnostics else None)
     if state.page == "form":
         window.show_form()
     else:
@@ -104,9 +109,9 @@ def test_the_preview_shows_the_windows_texts_in_order_where_the_window_shows_the
         tk_root, rendered, brand_name, state):
     """Same texts, same order, each part's top within TOLERANCE pixels of the Tk widget's and its
     left edge within ACROSS_TOLERANCE."""
-    brand = BRANDS[brand_name]
-    tk_window(tk_root, brand, rendered[brand_name], state)
-    _picture, drawn = window_picture(brand, rendered[brand_name], state)
+    brand, options = BRANDS[brand_name], OPTIONS[brand_name]
+    tk_window(tk_root, brand, rendered[brand_name], state, options)
+    _picture, drawn = window_picture(brand, rendered[brand_name], state, options=options)
     shown = tops(tk_root)
     assert [text for text, _top in shown] == [part.text for part in drawn]
     offsets = {part.key: part.box[1] - top for part, (_text, top) in zip(drawn, shown)}
@@ -118,9 +123,9 @@ def test_the_preview_shows_the_windows_texts_in_order_where_the_window_shows_the
 @pytest.mark.parametrize("brand_name", BRANDS)
 @pytest.mark.parametrize("state", layout.PREVIEW_STATES, ids=lambda state: state.name)
 def test_the_preview_draws_each_text_in_the_windows_colour(tk_root, rendered, brand_name, state):
-    brand = BRANDS[brand_name]
-    tk_window(tk_root, brand, rendered[brand_name], state)
-    _picture, drawn = window_picture(brand, rendered[brand_name], state)
+    brand, options = BRANDS[brand_name], OPTIONS[brand_name]
+    tk_window(tk_root, brand, rendered[brand_name], state, options)
+    _picture, drawn = window_picture(brand, rendered[brand_name], state, options=options)
     assert [(part.key, part.ink.upper()) for part in drawn] == [
         (part.key, ink(widget)) for part, (_text, widget) in zip(drawn, visible_parts(tk_root))]
 
@@ -146,8 +151,7 @@ def test_a_german_brand_previews_the_windows_german_words():
 
 def test_the_preview_takes_the_modules_fields():
     """A hidden field is missing from the preview too, and a required one says no "(optional)"."""
-    options = Options(fields=Options().fields.__class__(name="hidden", email="required", description="required"),
-                      diagnostics=False)
+    options = Options(fields=Fields(name="hidden", email="required", description="required"), diagnostics=False)
     drawn = [part.key for part in window_picture(Brand(), render_assets(Brand()), layout.PREVIEW_STATES[0],
                                                  options=options)[1]]
     assert "name_label" not in drawn and "email_optional" not in drawn and "send_details" not in drawn
