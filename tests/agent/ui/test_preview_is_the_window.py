@@ -1,5 +1,5 @@
 """The builder's preview is the customer's window: for each state it previews, the Tk window and
-the preview show the same texts in the same order, each at the same height.
+the preview show the same texts in the same order, each at the same place and in the same colour.
 
 Both draw from :mod:`sosqueue.window_layout`; this measures the real Tk window on Xvfb against the
 boxes the preview reports (:func:`branding.render.window_picture`).
@@ -123,6 +123,7 @@ def test_the_preview_shows_the_windows_texts_in_order_where_the_window_shows_the
 @pytest.mark.parametrize("brand_name", BRANDS)
 @pytest.mark.parametrize("state", layout.PREVIEW_STATES, ids=lambda state: state.name)
 def test_the_preview_draws_each_text_in_the_windows_colour(tk_root, rendered, brand_name, state):
+    """Each text's colour in the preview is the one its Tk widget draws it in (status colours included)."""
     brand, options = BRANDS[brand_name], OPTIONS[brand_name]
     tk_window(tk_root, brand, rendered[brand_name], state, options)
     _picture, drawn = window_picture(brand, rendered[brand_name], state, options=options)
