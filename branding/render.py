@@ -93,17 +93,21 @@ def render_icns(brand: Brand) -> bytes:
     return buffer.getvalue()
 
 
-def preview(brand: Brand, assets: dict[str, bytes], *, options: module_config.Options | None = None) -> Image.Image:
+def preview(brand: Brand, assets: dict[str, bytes], *, options: module_config.Options | None = None,
+            language: str | None = None) -> Image.Image:
     """Draw the branded help window in each state of :data:`sosqueue.window_layout.PREVIEW_STATES`
     (as :func:`window_picture` draws it) and the icons in one picture, for a check before rollout.
 
     :param brand: the brand the assets were rendered from.
     :param assets: the result of :func:`render_assets` for ``brand``.
     :param options: the module's options (its form's fields, diagnostics); the defaults without.
+    :param language: the window's language (``en``, ``de``); without, :func:`preview_language`.
     :return: an RGB image of :data:`PREVIEW_SIZE`.
     """
     images = {name: Image.open(io.BytesIO(data)) for name, data in assets.items()}
-    return _Preview(brand, images, assets, options).picture()
+    windows = [window_picture(brand, assets, state, options=options, language=language)[0]
+               for state in layout.PREVIEW_STATES]
+    return _Preview(brand, images, windows).picture()
 
 
 @lru_cache(maxsize=64)
@@ -312,14 +316,17 @@ class Drawn:
 
 
 def window_picture(brand: Brand, assets: dict[str, bytes], state: layout.State, *,
-                   options: module_config.Options | None = None) -> tuple[Image.Image, list[Drawn]]:
+                   options: module_config.Options | None = None,
+                   language: str | None = None) -> tuple[Image.Image, list[Drawn]]:
     """The help window in ``state`` as the agent lays it out (:mod:`sosqueue.window_layout`), and
     every text drawn on it in order.
 
     :param options: the module's options (its fields and whether it sends diagnostics); the defaults without.
+    :param language: the window's language (``en``, ``de``); without, :func:`preview_language`.
     """
     banner = Image.open(io.BytesIO(assets["banner.png"])).convert("RGBA")
-    return _Window(brand.stamped(), options or module_config.Options(), banner, state).picture()
+    return _Window(brand.stamped(), options or module_config.Options(), banner, state,
+                   language or preview_language(brand)).picture()
 
 
 def shortcut_name(brand: Brand) -> str:
@@ -339,12 +346,12 @@ class _Window:
     growing part taking the room the page leaves, texts wrapped where Tk wraps them."""
 
     def __init__(self, brand: module_config.Brand, options: module_config.Options, banner: Image.Image,
-                 state: layout.State):
+                 state: layout.State, language: str):
         self.brand = brand
         self.options = options
         self.banner = banner
         self.state = state
-        self.language = preview_language(brand)
+        self.language = language
         self.gettext = layout.translation(self.language).gettext
         self.palette = Palette.from_brand(brand)
         self.image = Image.new("RGBA", (layout.WINDOW_WIDTH, layout.WINDOW_HEIGHT), WHITE)
@@ -548,11 +555,9 @@ def _ui_font(name: str) -> Font:
 class _Preview:
     """Lays out the help window in each previewed state (left) and the icon sheet (right)."""
 
-    def __init__(self, brand: Brand, images: dict[str, Image.Image], assets: dict[str, bytes],
-                 options: module_config.Options | None):
+    def __init__(self, brand: Brand, images: dict[str, Image.Image], windows: list[Image.Image]):
         self.brand = brand
-        self.assets = assets
-        self.options = options
+        self.windows = windows  # one picture for each of PREVIEW_STATES
         self.icons = images["sos.ico"]  # an ICO file: its sizes are picked one by one below
         self.images = {name: image.convert("RGBA") for name, image in images.items()}
         self.canvas = Image.new("RGBA", PREVIEW_SIZE, _CANVAS)
@@ -560,13 +565,13 @@ class _Preview:
 
     def picture(self) -> Image.Image:
         left = 40
-        for state in layout.PREVIEW_STATES:
-            self._window(left, 40, state)
+        for state, window in zip(layout.PREVIEW_STATES, self.windows):
+            self._window(left, 40, state, window)
             left += layout.WINDOW_WIDTH + WINDOW_GAP
         self._icon_sheet(left, 40)
         return self.canvas.convert("RGB")
 
-    def _window(self, left: int, top: int, state: layout.State) -> None:
+    def _window(self, left: int, top: int, state: layout.State, window: Image.Image) -> None:
         self._heading(left, top, _STATE_CAPTIONS[state.name])
         top += 30
         width = layout.WINDOW_WIDTH
@@ -577,8 +582,7 @@ class _Preview:
                        font=title, fill=_INK, anchor="lm")
         for index, color in enumerate(("#C9CDD6", "#C9CDD6", "#E0605A")):
             self.draw.ellipse(_circle(left + width - 60 + index * 20, top + TITLE_BAR // 2, 5), fill=color)
-        picture, _drawn = window_picture(self.brand, self.assets, state, options=self.options)
-        self.canvas.paste(picture, (left, top + TITLE_BAR))
+        self.canvas.paste(window, (left, top + TITLE_BAR))
 
     def _icon_sheet(self, left: int, top: int) -> None:
         right = PREVIEW_SIZE[0] - 40

@@ -241,6 +241,13 @@ def test_preview_follows_the_language(default_assets):
     assert ImageChops.difference(english, german).getbbox() is not None
 
 
+def test_a_language_can_be_chosen_for_the_preview(default_assets):
+    """A brand for every language (auto) previews in English unless asked for German."""
+    assert render.preview_language(Brand()) == "en"
+    german = preview(Brand(language="de"), default_assets)
+    assert ImageChops.difference(german, preview(Brand(), default_assets, language="de")).getbbox() is None
+
+
 def test_sample_renders_are_kept_for_ci(artifacts_dir, big_logo_brand, make_logo):
     """Sample assets and previews of three brands are written to test-artifacts/branding/."""
     brands = {
