@@ -497,8 +497,7 @@ class _Window:
             lines = self._lines(part)[:layout.WELCOME_LINES] if part.role is layout.Role.WELCOME else self._lines(part)
             self._lines_at(lines, face, ink, box[0] + look.frame, box[1] + look.frame)
             if self._scroll_bar(part):
-                self.draw.rectangle((box[2] + _SCROLLBAR - 14, box[1], box[2] + _SCROLLBAR, box[3]), fill=SURFACE,
-                                    outline=BORDER)
+                self._draw_scroll_bar(box, shown=layout.WELCOME_LINES / len(self._lines(part)))
         elif part.role in (layout.Role.ENTRY, layout.Role.TEXT_BOX):
             self.draw.rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=WHITE, outline=BORDER)
         elif part.role is layout.Role.CODE:
@@ -509,6 +508,13 @@ class _Window:
             self._button(part, box, face, ink, text)
         if text:
             self.drawn.append(Drawn(part.key, text, box, ink))
+
+    def _draw_scroll_bar(self, box: tuple[int, int, int, int], shown: float) -> None:
+        """A scroll bar right of ``box``, its thumb as long as the ``shown`` share of the text."""
+        bar = (box[2] + _SCROLLBAR - 14, box[1], box[2] + _SCROLLBAR - 1, box[3] - 1)
+        self.draw.rectangle(bar, fill=SURFACE, outline=BORDER)
+        self.draw.rectangle((bar[0] + 3, bar[1] + 3, bar[2] - 3, bar[1] + 3 + round((bar[3] - bar[1] - 6) * shown)),
+                            fill=BORDER)
 
     def _lines_at(self, lines: list[str], face: Font, ink: str, left: int, top: int) -> None:
         line = sum(face.getmetrics())
