@@ -1,6 +1,8 @@
 """The agent speaks English and German: the ``agent`` gettext catalogue.
 
-The German texts live in ``agent/locale/de/LC_MESSAGES/agent.po``; the agent reads the compiled
+The German texts live in ``agent/locale/de/LC_MESSAGES/agent.po``, and the help window's own in the
+shared core's ``window`` catalogue (:mod:`sosqueue.window_layout`, which the builder's preview reads
+too); the agent's catalogue falls back to it. The agent reads the compiled
 ``agent.mo`` beside it with the standard library (:mod:`sosqueue.i18n`), so the frozen agent
 needs no Babel. ``scripts/i18n update`` adds new texts to the ``.po``, ``scripts/i18n compile``
 writes the ``.mo``. Code marks texts with ``_()``, or with ``N_()`` where they are translated
@@ -13,13 +15,14 @@ later::
 when that is ``auto``, from the operating system's locale.
 """
 
+import copy
 import gettext
 import locale
 import logging
 import os
 from pathlib import Path
 
-from sosqueue import i18n
+from sosqueue import i18n, window_layout
 from sosqueue.i18n import N_
 
 log = logging.getLogger("sosqueue.agent")
@@ -65,9 +68,11 @@ def system_language() -> str:
 
 
 def translation(language: str) -> gettext.NullTranslations:
-    """The catalogue for ``language``; English (the source texts), a missing or a damaged
-    catalogue give the English texts."""
-    return i18n.translation(DOMAIN, language, LOCALE_DIR)
+    """The catalogue for ``language``, falling back to the window's; English (the source texts),
+    a missing or a damaged catalogue give the English texts."""
+    own = copy.copy(i18n.translation(DOMAIN, language, LOCALE_DIR))  # the shared one keeps no fallback
+    own.add_fallback(window_layout.translation(language))
+    return own
 
 
 def in_every_language(message: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ window and the icons into one picture for the admin. The same brand gives the sa
 import io
 import shutil
 import subprocess
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
@@ -15,7 +16,10 @@ from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageStat
 
 from branding import colors
 from branding.model import Brand
+from sosqueue import module_config, platforms
+from sosqueue import window_layout as layout
 from sosqueue.module_config import ASSET_NAMES
+from sosqueue.palette import BORDER, SURFACE, WHITE, Palette
 
 APP_SIZE = 512
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
@@ -24,8 +28,6 @@ TRAY_SIZE = 64
 TRAY_STATUSES = ("idle", "waiting", "connected")
 BANNER_SIZE = (640, 120)
 LOGO_SIZE = 256
-PREVIEW_SIZE = (1280, 860)
-SAMPLE_CODE = "s12-345-678"
 
 #: Badge and glyph colours of the tray icon per status (``idle`` has no badge).
 STATUS_BADGES = {"waiting": ("#F59E0B", "#3B2600"), "connected": ("#16A34A", "#FFFFFF")}
@@ -43,8 +45,18 @@ _FONT_FILES = {
             "C:/Windows/Fonts/segoeui.ttf", "C:/Windows/Fonts/arial.ttf",
             "/System/Library/Fonts/Supplemental/Arial.ttf", "/Library/Fonts/Arial.ttf"),
 }
+#: Bold fixed-width faces, for the session code (as the agent's Tk window picks them).
+_MONO_FONT_FILES = ("/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf",
+                    "/usr/share/fonts/dejavu/DejaVuSansMono-Bold.ttf", "C:/Windows/Fonts/consolab.ttf",
+                    "/System/Library/Fonts/Menlo.ttc")
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+TITLE_BAR = 30  # the window's title bar in the preview (the desktop's, not the window's)
+WINDOW_GAP = 30  # between the windows of the states, and before the icons
+ICON_SHEET_WIDTH = 510
+#: The preview: a caption and a window for each state, then the icon sheet, with a 40-pixel margin.
+PREVIEW_SIZE = (40 + len(layout.PREVIEW_STATES) * (layout.WINDOW_WIDTH + WINDOW_GAP) + ICON_SHEET_WIDTH + 40, 860)
 
 
 # ---------------------------------------------------------------------------------------
@@ -81,23 +93,31 @@ def render_icns(brand: Brand) -> bytes:
     return buffer.getvalue()
 
 
-def preview(brand: Brand, assets: dict[str, bytes]) -> Image.Image:
-    """Draw the branded help window and the icons in one picture, for a check before rollout.
+def preview(brand: Brand, assets: dict[str, bytes], *, options: module_config.Options | None = None,
+            language: str | None = None) -> Image.Image:
+    """Draw the branded help window in each state of :data:`sosqueue.window_layout.PREVIEW_STATES`
+    (as :func:`window_picture` draws it) and the icons in one picture, for a check before rollout.
 
     :param brand: the brand the assets were rendered from.
     :param assets: the result of :func:`render_assets` for ``brand``.
+    :param options: the module's options (its form's fields, diagnostics); the defaults without.
+    :param language: the window's language (``en``, ``de``); without, :func:`preview_language`.
     :return: an RGB image of :data:`PREVIEW_SIZE`.
     """
-    return _Preview(brand, {name: Image.open(io.BytesIO(data)) for name, data in assets.items()}).picture()
+    images = {name: Image.open(io.BytesIO(data)) for name, data in assets.items()}
+    windows = [window_picture(brand, assets, state, options=options, language=language)[0]
+               for state in layout.PREVIEW_STATES]
+    return _Preview(brand, images, windows).picture()
 
 
 @lru_cache(maxsize=64)
-def font(size: int, *, bold: bool = True) -> Font:
-    """Return DejaVu Sans (or the platform's Segoe UI / Arial) at ``size`` pixels.
+def font(size: int, *, bold: bool = True, mono: bool = False) -> Font:
+    """Return DejaVu Sans (or the platform's Segoe UI / Arial) at ``size`` pixels; with ``mono``
+    DejaVu Sans Mono Bold (or Consolas / Menlo), else the bold face.
 
     Falls back to Pillow's built-in font when none of them is installed.
     """
-    path = _font_file(bold)
+    path = (mono and _mono_font_file()) or _font_file(bold or mono)
     if path:
         return ImageFont.truetype(path, size)
     return ImageFont.load_default(size=size)
@@ -106,6 +126,7 @@ def font(size: int, *, bold: bool = True) -> Font:
 def clear_font_cache() -> None:
     """Forget the fonts found so far (after installing one, or in tests)."""
     _font_file.cache_clear()
+    _mono_font_file.cache_clear()
     font.cache_clear()
 
 
@@ -275,86 +296,299 @@ def _draw_badge(draw: ImageDraw.ImageDraw, scale: float, status: str,
 # The preview
 
 
-_PREVIEW_TEXT = {
-    "en": {"welcome": "Tell us briefly what you need and a supporter will be with you shortly.",
-           "waiting": "Please keep this window open. A supporter will contact you shortly.",
-           "name": "Your name", "email": "Email", "description": "What can we help you with?",
-           "button": "Request help", "code": "Your support code"},
-    "de": {"welcome": "Beschreiben Sie kurz Ihr Anliegen – ein Supporter meldet sich gleich bei Ihnen.",
-           "waiting": "Bitte lassen Sie dieses Fenster geöffnet. Ein Supporter meldet sich in Kürze.",
-           "name": "Ihr Name", "email": "E-Mail", "description": "Wobei können wir helfen?",
-           "button": "Hilfe anfordern", "code": "Ihr Support-Code"},
-}
 _INK = "#1F2430"
 _MUTED = "#5B6270"
 _LINE = "#C9CED8"
 _CANVAS = "#E9ECF2"
+_STATE_CAPTIONS = {"form": "Asking for help", "waiting": "Waiting for a supporter", "closed": "Closed"}
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A text the preview drew: the layout part it belongs to, the words, the part's box in the
+    window (left, top, right, bottom; the window's top left corner is 0, 0, below its title bar)
+    and the text's colour."""
+
+    key: str
+    text: str
+    box: tuple[int, int, int, int]
+    ink: str
+
+
+def window_picture(brand: Brand, assets: dict[str, bytes], state: layout.State, *,
+                   options: module_config.Options | None = None,
+                   language: str | None = None) -> tuple[Image.Image, list[Drawn]]:
+    """The help window in ``state`` as the agent lays it out (:mod:`sosqueue.window_layout`), and
+    every text drawn on it in order.
+
+    :param options: the module's options (its fields and whether it sends diagnostics); the defaults without.
+    :param language: the window's language (``en``, ``de``); without, :func:`preview_language`.
+    """
+    banner = Image.open(io.BytesIO(assets["banner.png"])).convert("RGBA")
+    return _Window(brand.stamped(), options or module_config.Options(), banner, state,
+                   language or preview_language(brand)).picture()
+
+
+def shortcut_name(brand: Brand) -> str:
+    """What the SOS shortcut on the desktop is called (its file name on Windows and macOS, its
+    name on Linux): the product name with "SOS"."""
+    return platforms.file_name(platforms.sos_name(brand.product))
+
+
+def preview_language(brand: Brand | module_config.Brand) -> str:
+    """The language the preview shows: the brand's, English for ``auto``."""
+    return brand.language if brand.language in module_config.TEXT_LANGUAGES else "en"
+
+
+class _Window:
+    """Draws one state of the help window from the layout, as Tk lays the same parts out:
+    rows top to bottom with their spacing, parts of a row side by side and centred on it, the
+    growing part taking the room the page leaves, texts wrapped where Tk wraps them."""
+
+    def __init__(self, brand: module_config.Brand, options: module_config.Options, banner: Image.Image,
+                 state: layout.State, language: str):
+        self.brand = brand
+        self.options = options
+        self.banner = banner
+        self.state = state
+        self.language = language
+        self.gettext = layout.translation(self.language).gettext
+        self.palette = Palette.from_brand(brand)
+        self.image = Image.new("RGBA", (layout.WINDOW_WIDTH, layout.WINDOW_HEIGHT), WHITE)
+        self.draw = ImageDraw.Draw(self.image)
+        self.drawn: list[Drawn] = []
+        self._wrapped: dict[str, list[str]] = {}  # by part key: wrapping is the slow part of measuring
+
+    def picture(self) -> tuple[Image.Image, list[Drawn]]:
+        self._draw_banner()
+        padding = layout.FORM_PADDING if self.state.page == "form" else layout.REQUEST_PADDING
+        rows = self._rows()
+        room = layout.WINDOW_HEIGHT - layout.BANNER_HEIGHT - padding[1] - padding[3]
+        leftover = room - sum(above + self._row_height(row) for above, row in rows)
+        top = layout.BANNER_HEIGHT + padding[1]
+        for above, row in rows:
+            top += above
+            height = self._row_height(row)
+            if any(part.grows for part in row):  # Tk shrinks it down to one line when room is short
+                height = max(self._height(row[0], lines=1), height + leftover)
+            self._draw_row(row, top, height)
+            top += height
+        return self.image.convert("RGB"), self.drawn
+
+    # -- measuring
+
+    def _rows(self) -> list[tuple[int, tuple[layout.Part, ...]]]:
+        """The rows on screen in this state, each with the space above it and its parts shown
+        (a row keeps its first part's spacing when only the part beside it shows)."""
+        rows = []
+        for row in layout.rows(layout.PAGES[self.state.page]):
+            shown = tuple(part for part in row if layout.shown(part, self.state, self.options.fields,
+                                                               diagnostics=self.options.diagnostics))
+            if shown:
+                rows.append((0 if row[0].role is layout.Role.GAP else row[0].above, shown))
+        return rows
+
+    def _row_height(self, row: tuple[layout.Part, ...]) -> int:
+        if row[0].role is layout.Role.GAP:
+            return row[0].above
+        height = max(self._height(part) for part in row)
+        return height + 2 * layout.CODE_BOX_PADDING[1] if row[0].role is layout.Role.CODE else height
+
+    def _height(self, part: layout.Part, *, lines: int | None = None) -> int:
+        """The part's height as Tk makes it: its lines, its padding and the theme's frame."""
+        look = layout.LOOKS[part.role]
+        line = sum(_ui_font(look.font).getmetrics())
+        if part.role in _LABEL_ROLES:
+            lines = len(self._lines(part))
+        elif part.role is layout.Role.WELCOME:
+            lines = min(len(self._lines(part)), layout.WELCOME_LINES)
+        elif part.role is layout.Role.TEXT_BOX:
+            lines = lines or layout.TEXT_BOX_LINES
+        return (lines or 1) * line + 2 * look.padding[1] + 2 * look.frame
+
+    def _text(self, part: layout.Part) -> str:
+        if part.key == "details_summary":
+            return layout.details_summary(layout.DIAGNOSTIC_LABELS, self.gettext)
+        if part.role is layout.Role.CODE:
+            return layout.SAMPLE_CODE
+        return layout.text_of(part, self.brand, self.language, self.gettext, self.state.status)
+
+    def _lines(self, part: layout.Part) -> list[str]:
+        if part.key not in self._wrapped:
+            self._wrapped[part.key] = self._wrap(part)
+        return self._wrapped[part.key]
+
+    def _wrap(self, part: layout.Part) -> list[str]:
+        face = _ui_font(layout.LOOKS[part.role].font)
+        if part.role is layout.Role.WELCOME:
+            lines = _wrapped(self._text(part), face, layout.CONTENT_WIDTH, max_lines=99)
+            if len(lines) > layout.WELCOME_LINES:  # a scroll bar takes room beside the text
+                lines = _wrapped(self._text(part), face, layout.CONTENT_WIDTH - _SCROLLBAR, max_lines=99)
+            return lines
+        return _wrapped(self._text(part), face, part.wrap, max_lines=99)
+
+    def _width(self, part: layout.Part) -> int:
+        """The part's width as Tk makes it: its longest line (or its least width), padding and frame."""
+        look = layout.LOOKS[part.role]
+        face = _ui_font(look.font)
+        text = max(face.getlength(line) for line in self._lines(part)) if part.role in _LABEL_ROLES else (
+            face.getlength(self._text(part)))
+        least = look.min_chars * round(face.getlength("0"))
+        return round(max(text, least)) + 2 * (look.padding[0] + look.frame) + (
+            _INDICATOR if part.role is layout.Role.CHECK else 0)
+
+    # -- drawing
+
+    def _draw_banner(self) -> None:
+        self.draw.rectangle((0, 0, layout.WINDOW_WIDTH, layout.BANNER_HEIGHT), fill=self.palette.primary)
+        banner = self.banner.copy()
+        banner.thumbnail((layout.WINDOW_WIDTH, layout.BANNER_HEIGHT), Image.Resampling.LANCZOS)
+        self.image.alpha_composite(banner, ((layout.WINDOW_WIDTH - banner.width) // 2,
+                                            (layout.BANNER_HEIGHT - banner.height) // 2))
+
+    def _draw_row(self, row: tuple[layout.Part, ...], top: int, height: int) -> None:
+        first = row[0]
+        if first.role is layout.Role.GAP:
+            return
+        left, right = layout.PAD + first.indent, layout.PAD + layout.CONTENT_WIDTH
+        if first.role is layout.Role.CODE:
+            self.draw.rectangle((left, top, right - 1, top + height - 1), fill=SURFACE)
+            left, right = left + layout.CODE_BOX_PADDING[0], right - layout.CODE_BOX_PADDING[0]
+            top, height = top + layout.CODE_BOX_PADDING[1], height - 2 * layout.CODE_BOX_PADDING[1]
+        boxes = self._place(row, left, right)
+        for part, (x0, x1) in zip(row, boxes):
+            part_height = height if part.grows else self._height(part)
+            y0 = top + (height - part_height) // 2
+            self._draw_part(part, (x0, y0, x1, y0 + part_height))
+
+    def _place(self, row: tuple[layout.Part, ...], left: int, right: int) -> list[tuple[int, int]]:
+        """Each part's left and right edge, side by side: fixed parts as wide as Tk makes them,
+        filling parts (inputs, a lone primary button) the rest; the ``right`` parts at the row's end
+        move to the right edge."""
+        widths = [None if self._fills(part, row) else self._width(part) for part in row]
+        spare = right - left - sum(width or 0 for width in widths) - _SPACING * (len(row) - 1)
+        edges, x = [], left
+        for part, width in zip(row, widths):
+            width = spare - self._scroll_bar(part) if width is None else width
+            edges.append((x, x + width))
+            x += width + _SPACING
+        first_right = len(row)
+        while first_right and row[first_right - 1].right:
+            first_right -= 1
+        shift = right - edges[-1][1]
+        return [(start + shift, end + shift) if index >= first_right else (start, end)
+                for index, (start, end) in enumerate(edges)]
+
+    def _scroll_bar(self, part: layout.Part) -> int:
+        """The room a scroll bar takes beside the part: the welcome text's, when it is longer than it shows."""
+        scrolls = part.role is layout.Role.WELCOME and len(self._lines(part)) > layout.WELCOME_LINES
+        return _SCROLLBAR if scrolls else 0
+
+    def _fills(self, part: layout.Part, row: tuple[layout.Part, ...]) -> bool:
+        return part.role in _FILLING_ROLES or (part.role is layout.Role.PRIMARY_BUTTON and len(row) == 1
+                                                and not part.right)
+
+    def _draw_part(self, part: layout.Part, box: tuple[int, int, int, int]) -> None:
+        look = layout.LOOKS[part.role]
+        face = _ui_font(look.font)
+        ink = layout.ink(part.role, self.palette, self.state.status)
+        text = self._text(part)
+        if part.role in _LABEL_ROLES or part.role is layout.Role.WELCOME:
+            lines = self._lines(part)[:layout.WELCOME_LINES] if part.role is layout.Role.WELCOME else self._lines(part)
+            self._lines_at(lines, face, ink, box[0] + look.frame, box[1] + look.frame)
+            if self._scroll_bar(part):
+                self._draw_scroll_bar(box, shown=layout.WELCOME_LINES / len(self._lines(part)))
+        elif part.role in (layout.Role.ENTRY, layout.Role.TEXT_BOX):
+            self.draw.rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=WHITE, outline=BORDER)
+        elif part.role is layout.Role.CODE:
+            self.draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), text, font=face, fill=ink, anchor="mm")
+        elif part.role is layout.Role.CHECK:
+            self._check(part, box, face, ink, text)
+        else:
+            self._button(part, box, face, ink, text)
+        if text:
+            self.drawn.append(Drawn(part.key, text, box, ink))
+
+    def _draw_scroll_bar(self, box: tuple[int, int, int, int], shown: float) -> None:
+        """A scroll bar right of ``box``, its thumb as long as the ``shown`` share of the text."""
+        bar = (box[2] + _SCROLLBAR - 14, box[1], box[2] + _SCROLLBAR - 1, box[3] - 1)
+        self.draw.rectangle(bar, fill=SURFACE, outline=BORDER)
+        self.draw.rectangle((bar[0] + 3, bar[1] + 3, bar[2] - 3, bar[1] + 3 + round((bar[3] - bar[1] - 6) * shown)),
+                            fill=BORDER)
+
+    def _lines_at(self, lines: list[str], face: Font, ink: str, left: int, top: int) -> None:
+        line = sum(face.getmetrics())
+        for index, words in enumerate(lines):
+            self.draw.text((left, top + index * line), words, font=face, fill=ink, anchor="la")
+
+    def _check(self, part: layout.Part, box: tuple[int, int, int, int], face: Font, ink: str, text: str) -> None:
+        middle, left = (box[1] + box[3]) // 2, box[0] + layout.LOOKS[part.role].frame
+        indicator = (left, middle - 5, left + 10, middle + 5)
+        self.draw.rectangle(indicator, fill=self.palette.primary)
+        self.draw.line([(left + 2, middle), (left + 4, middle + 3), (left + 8, middle - 3)], fill=WHITE, width=2)
+        self.draw.text((left + _INDICATOR, middle), text, font=face, fill=ink, anchor="lm")
+
+    def _button(self, part: layout.Part, box: tuple[int, int, int, int], face: Font, ink: str, text: str) -> None:
+        middle = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+        if part.role is layout.Role.PRIMARY_BUTTON:
+            self.draw.rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=self.palette.primary)
+        elif part.role is not layout.Role.LINK:
+            self.draw.rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=WHITE, outline=BORDER)
+        if part.role is layout.Role.LINK:
+            left = box[0] + layout.LOOKS[part.role].frame
+            self.draw.text((left, middle[1]), text, font=face, fill=ink, anchor="lm")
+            ascent, descent = face.getmetrics()
+            underline = middle[1] + (ascent - descent) / 2 + 1  # just under the baseline
+            self.draw.line([(left, underline), (left + face.getlength(text), underline)], fill=ink, width=1)
+        else:
+            self.draw.text(middle, text, font=face, fill=ink, anchor="mm")
+
+
+_LABEL_ROLES = frozenset({layout.Role.BODY, layout.Role.FIELD, layout.Role.MUTED, layout.Role.ERROR,
+                          layout.Role.STATUS})
+_FILLING_ROLES = frozenset({layout.Role.WELCOME, layout.Role.ENTRY, layout.Role.TEXT_BOX, layout.Role.CODE})
+_SPACING = 8  # between the parts of a row
+_SCROLLBAR = 20  # the welcome text's scroll bar (Tk's clam theme: 14 px) and its 6-pixel gap
+_INDICATOR = 14  # a tick box and its gap before the text
+
+
+def _ui_font(name: str) -> Font:
+    """The window's font ``name`` (:data:`sosqueue.window_layout.FONTS`) at the preview's scale."""
+    spec = layout.FONTS[name]
+    return font(int(spec.size * layout.PREVIEW_SCALING + 0.5), bold=spec.bold, mono=spec.mono)
 
 
 class _Preview:
-    """Lays out the help window mock (left) and the icon sheet (right)."""
+    """Lays out the help window in each previewed state (left) and the icon sheet (right)."""
 
-    def __init__(self, brand: Brand, images: dict[str, Image.Image]):
+    def __init__(self, brand: Brand, images: dict[str, Image.Image], windows: list[Image.Image]):
         self.brand = brand
+        self.windows = windows  # one picture for each of PREVIEW_STATES
         self.icons = images["sos.ico"]  # an ICO file: its sizes are picked one by one below
         self.images = {name: image.convert("RGBA") for name, image in images.items()}
-        self.text = _PREVIEW_TEXT["de" if brand.language == "de" else "en"]
         self.canvas = Image.new("RGBA", PREVIEW_SIZE, _CANVAS)
         self.draw = ImageDraw.Draw(self.canvas)
 
     def picture(self) -> Image.Image:
-        self._window(40, 40)
-        self._icon_sheet(730, 40)
+        left = 40
+        for state, window in zip(layout.PREVIEW_STATES, self.windows):
+            self._window(left, 40, state, window)
+            left += layout.WINDOW_WIDTH + WINDOW_GAP
+        self._icon_sheet(left, 40)
         return self.canvas.convert("RGB")
 
-    def _window(self, left: int, top: int) -> None:
-        width, bottom = BANNER_SIZE[0], PREVIEW_SIZE[1] - 40
-        self._card((left, top, left + width, bottom), radius=10, fill="#FFFFFF")
-        self.draw.rounded_rectangle((left, top, left + width, top + 36), radius=10, fill="#F3F4F7")
-        self.draw.rectangle((left, top + 26, left + width, top + 36), fill="#F3F4F7")
-        self.canvas.alpha_composite(_shrunk(self.images["app.ico"], 20), (left + 12, top + 8))
-        self.draw.text((left + 40, top + 18), _ellipsized(self.brand.title, font(14, bold=False), width - 160),
-                       font=font(14, bold=False), fill=_INK, anchor="lm")
+    def _window(self, left: int, top: int, state: layout.State, window: Image.Image) -> None:
+        self._heading(left, top, _STATE_CAPTIONS[state.name])
+        top += 30
+        width = layout.WINDOW_WIDTH
+        self._card((left, top, left + width, top + TITLE_BAR + layout.WINDOW_HEIGHT), radius=6, fill="#F3F4F7")
+        self.canvas.alpha_composite(_shrunk(self.images["app.ico"], 18), (left + 8, top + 6))
+        title = font(13, bold=False)
+        self.draw.text((left + 34, top + TITLE_BAR // 2), _ellipsized(self.brand.title, title, width - 120),
+                       font=title, fill=_INK, anchor="lm")
         for index, color in enumerate(("#C9CDD6", "#C9CDD6", "#E0605A")):
-            self.draw.ellipse(_circle(left + width - 68 + index * 24, top + 18, 6), fill=color)
-        self.canvas.alpha_composite(self.images["banner.png"], (left, top + 36))
-        self._form(left + 28, top + 36 + BANNER_SIZE[1] + 22, width - 56)
-
-    def _form(self, left: int, top: int, width: int) -> None:
-        body = font(15, bold=False)
-        lines = _wrapped(self.brand.welcome or self.text["welcome"], body, width, max_lines=4)
-        for line in lines:
-            self.draw.text((left, top), line, font=body, fill=_INK)
-            top += 21
-        top += 12
-        for key, height in (("name", 34), ("email", 34), ("description", 70)):
-            self.draw.text((left, top), self.text[key], font=font(13), fill=_MUTED)
-            self.draw.rounded_rectangle((left, top + 20, left + width, top + 20 + height), radius=6,
-                                        outline=_LINE, width=1, fill="#FFFFFF")
-            top += height + 32
-        button_font = font(15)
-        button_width = round(button_font.getlength(self.text["button"])) + 48
-        self.draw.rounded_rectangle((left + width - button_width, top, left + width, top + 40), radius=8,
-                                    fill=self.brand.primary)
-        self.draw.text((left + width - button_width / 2, top + 20), self.text["button"], font=button_font,
-                       fill=self.brand.text_color, anchor="mm")
-        self._code_panel(left, top + 60, width)
-
-    def _code_panel(self, left: int, top: int, width: int) -> None:
-        self.draw.text((left, top), self.text["code"], font=font(13), fill=_MUTED)
-        panel = (left, top + 22, left + width, top + 112)
-        size = (panel[2] - panel[0], panel[3] - panel[1])
-        layer = Image.new("RGBA", size, self.brand.primary)
-        ImageDraw.Draw(layer).rectangle((0, size[1] - 6, size[0], size[1]), fill=self.brand.accent)
-        layer.putalpha(_rounded_mask(size, 10))
-        self.canvas.alpha_composite(layer, panel[:2])
-        self.draw.text(((panel[0] + panel[2]) / 2, (panel[1] + panel[3]) / 2 - 2), SAMPLE_CODE,
-                       font=font(46), fill=self.brand.text_color, anchor="mm")
-        body = font(14, bold=False)
-        line_top = panel[3] + 12
-        for line in _wrapped(self.brand.waiting or self.text["waiting"], body, width, max_lines=3):
-            self.draw.text((left, line_top), line, font=body, fill=_MUTED)
-            line_top += 19
+            self.draw.ellipse(_circle(left + width - 60 + index * 20, top + TITLE_BAR // 2, 5), fill=color)
+        self.canvas.paste(window, (left, top + TITLE_BAR))
 
     def _icon_sheet(self, left: int, top: int) -> None:
         right = PREVIEW_SIZE[0] - 40
@@ -407,10 +641,11 @@ class _Preview:
                    top + 150)
             self.draw.rounded_rectangle(box, radius=8, fill=background)
             middle = (box[0] + box[2]) // 2
-            self.canvas.alpha_composite(_shrunk(self.images["sos.png"], 64), (middle - 32, box[1] + 14))
+            self.canvas.alpha_composite(_shrunk(self.images["sos.png"], 64), (middle - 32, box[1] + 10))
             label = font(13, bold=False)
-            self.draw.text((middle, box[1] + 88), _ellipsized(self.brand.product, label, box[2] - box[0] - 16),
-                           font=label, fill=ink, anchor="mt")
+            # Desktops wrap a shortcut's name onto two lines and shorten the rest.
+            for number, line in enumerate(_wrapped(shortcut_name(self.brand), label, box[2] - box[0] - 16, 2)):
+                self.draw.text((middle, box[1] + 80 + number * 15), line, font=label, fill=ink, anchor="mt")
 
     def _tray_panels(self, left: int, top: int, width: int) -> None:
         self._heading(left, top, "Tray")
@@ -449,6 +684,17 @@ def _font_file(bold: bool) -> str | None:
         except OSError:
             continue
     return _fc_match("DejaVu Sans:bold" if bold else "DejaVu Sans")
+
+
+@lru_cache(maxsize=1)
+def _mono_font_file() -> str | None:
+    for candidate in _MONO_FONT_FILES:
+        try:
+            ImageFont.truetype(candidate, 10)
+            return candidate
+        except OSError:
+            continue
+    return _fc_match("DejaVu Sans Mono:bold")
 
 
 def _fc_match(pattern: str) -> str | None:

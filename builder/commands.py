@@ -250,7 +250,7 @@ def _preview(spec, path: Path) -> None:
     from branding.render import preview
     from builder.stamping import render
 
-    picture = preview(spec.brand, render(spec))
+    picture = preview(spec.brand, render(spec), options=spec.options)
     staging = path.with_name(f".{path.name}.tmp")
     try:
         picture.save(staging, format="PNG")

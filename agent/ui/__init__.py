@@ -13,23 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.errors import NoDisplay
-from agent.request import Progress
-from sosqueue import codes
+from sosqueue import codes, window_layout
 from sosqueue.desktop_entry import WINDOW_CLASS
-from sosqueue.statuses import Status
 
 log = logging.getLogger("sosqueue.agent")
 
-# Plain words for what the window shows as the request's status (the queue's, or the agent's own).
-STATUS_TEXTS = {
-    Progress.SENDING: "Sending your request…",
-    Progress.OFFLINE: "You are offline — your request is saved and will be sent automatically.",
-    Status.NEW: "Waiting for a supporter…",
-    Status.PENDING: "Waiting for a supporter…",
-    Status.IN_PROGRESS: "A supporter is connected.",
-    Status.CLOSED: "Your request is closed.",
-    Status.EXPIRED: "Your request has expired.",
-}
+#: The window's words for each status (sosqueue.window_layout's; the app notifies with them too).
+STATUS_TEXTS = window_layout.STATUS_TEXTS
 
 
 @dataclass(frozen=True)
@@ -50,6 +40,9 @@ class WindowActions:
     join_code: Callable[[str], None]
     cancel_request: Callable[[], None]
     close: Callable[[], None]  # the window's close button or Escape
+    #: A line the customer adds for the supporter while the request is open; True once it is added
+    #: (the line then leaves the input). Without it the window offers no note field.
+    add_note: Callable[[str], bool] | None = None
 
 
 def normalise_code(text: str) -> str | None:

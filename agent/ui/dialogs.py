@@ -8,23 +8,16 @@ from tkinter import messagebox, ttk
 from agent import __version__
 from agent.i18n import _
 from agent.ui import theme
+from sosqueue import window_layout as layout
+from sosqueue.window_layout import DIAGNOSTIC_LABELS
+
+__all__ = ["DIAGNOSTIC_LABELS", "LOGO_IMAGE", "DiagnosticsPreview", "ask_confirm", "show_about", "show_error"]
 
 log = logging.getLogger("sosqueue.agent")
 
 #: The Tk image name of the module's logo, for every window of the agent to show.
 LOGO_IMAGE = "sosqueue-logo"
 ABOUT_WIDTH = 380
-
-# The diagnostics keys (agent.diagnostics.collect) in the words the customer reads.
-DIAGNOSTIC_LABELS = {
-    "os": "Operating system",
-    "os_version": "System version",
-    "machine": "Processor type",
-    "hostname": "Computer name",
-    "agent_version": "Support module version",
-    "locale": "Language setting",
-}
-
 
 def show_error(message: str, *, parent: tk.Misc | None = None, title: str | None = None) -> None:
     """Tell the customer what went wrong in a dialog; makes its own root window when there is none.
@@ -159,20 +152,21 @@ class DiagnosticsPreview(ttk.Frame):
     The customer sees every value before the request is sent and can untick the box.
     """
 
-    def __init__(self, parent: tk.Misc, diagnostics: dict, *, wraplength: int = 400):
+    def __init__(self, parent: tk.Misc, diagnostics: dict):
         super().__init__(parent)
         self.diagnostics = dict(diagnostics)
         self.send = tk.BooleanVar(master=self, value=True)
         self.columnconfigure(0, weight=1)
-        self.check = ttk.Checkbutton(self, text=_("Send details about this computer"), variable=self.send)
+        check, summary, toggle = (layout.part(key) for key in ("send_details", "details_summary", "details_toggle"))
+        self.check = ttk.Checkbutton(self, text=_(check.text), variable=self.send)
         self.check.grid(row=0, column=0, columnspan=2, sticky="w")
-        names = ", ".join(_(DIAGNOSTIC_LABELS.get(key, key)) for key in self.diagnostics)
-        self.summary = ttk.Label(self, text=names, style="Muted.TLabel", wraplength=wraplength - 150, justify="left")
-        self.summary.grid(row=1, column=0, sticky="w", padx=(22, 0))
-        # Beside the summary rather than under it: the form must fit the window (window.WINDOW_HEIGHT).
-        self.toggle = ttk.Button(self, text=_("What is sent?"), style="Link.TButton", command=self.toggle_details,
+        self.summary = ttk.Label(self, text=layout.details_summary(self.diagnostics, _), style="Muted.TLabel",
+                                 wraplength=summary.wrap, justify="left")
+        self.summary.grid(row=1, column=0, sticky="w", padx=(summary.indent, 0))
+        # Beside the summary rather than under it: the form must fit the window (window_layout.WINDOW_HEIGHT).
+        self.toggle = ttk.Button(self, text=_(toggle.text), style="Link.TButton", command=self.toggle_details,
                                  cursor="hand2")
-        self.toggle.grid(row=1, column=1, sticky="ne", padx=(12, 0))
+        self.toggle.grid(row=1, column=1, sticky="e", padx=(12, 0))  # centred on the row, as the layout's rows are
         self.details = self._details_table()
         self.expanded = False
 
@@ -198,7 +192,7 @@ class DiagnosticsPreview(ttk.Frame):
         else:
             self.details.grid_remove()
             self.summary.grid()
-            self.toggle.configure(text=_("What is sent?"))
+            self.toggle.configure(text=_(layout.part("details_toggle").text))
 
     @property
     def chosen(self) -> dict | None:

@@ -13,15 +13,11 @@ import tkinter.font as tkfont
 from dataclasses import dataclass
 from tkinter import ttk
 
-from agent.request import Progress
-from sosqueue.palette import (BORDER, CONNECTED, DISABLED, ERROR, FINISHED, MUTED, SURFACE, TEXT, WAITING, WHITE,
-                              Palette, TextPair, shade, text_pairs, valid_colour)
-from sosqueue.statuses import Status
+from sosqueue.palette import (BORDER, DISABLED, ERROR, MUTED, SURFACE, TEXT, WHITE, Palette, TextPair, shade,
+                              text_pairs, valid_colour)
+from sosqueue.window_layout import FONTS, LOOKS, STATUS_COLOURS, Role
 
 log = logging.getLogger("sosqueue.agent")
-
-STATUS_COLOURS = {Status.NEW: WAITING, Status.PENDING: WAITING, Status.IN_PROGRESS: CONNECTED,
-                  Status.CLOSED: FINISHED, Status.EXPIRED: FINISHED, Progress.SENDING: MUTED, Progress.OFFLINE: WAITING}
 
 __all__ = ["BORDER", "DISABLED", "ERROR", "MUTED", "STATUS_COLOURS", "SURFACE", "TEXT", "WHITE", "Fonts", "Palette",
            "TextPair", "apply_style", "make_fonts", "named_copy", "photo_image", "shade", "text_pairs", "valid_colour"]
@@ -42,13 +38,12 @@ def make_fonts(root: tk.Misc) -> Fonts:
     family = _ui_family(root)
     mono = _first_available(root, ("Consolas", "Menlo", "DejaVu Sans Mono", "Liberation Mono", "Courier New"), "TkFixedFont")
 
-    def font(size: int, *, weight: str = "normal", face: str = family, underline: bool = False) -> tkfont.Font:
-        return tkfont.Font(root=root, family=face, size=size, weight=weight, underline=underline)
+    def font(name: str) -> tkfont.Font:
+        spec = FONTS[name]
+        return tkfont.Font(root=root, family=mono if spec.mono else family, size=spec.size,
+                           weight="bold" if spec.bold else "normal", underline=spec.underline)
 
-    return Fonts(
-        body=font(10), small=font(9), strong=font(10, weight="bold"), heading=font(12, weight="bold"),
-        title=font(16, weight="bold"), code=font(26, weight="bold", face=mono), link=font(10, underline=True),
-    )
+    return Fonts(**{name: font(name) for name in ("body", "small", "strong", "heading", "title", "code", "link")})
 
 
 def _ui_family(root: tk.Misc) -> str:
@@ -88,15 +83,17 @@ def apply_style(root: tk.Misc, palette: Palette, fonts: Fonts) -> ttk.Style:
     style.configure("Notice.TLabel", foreground=TEXT, font=fonts.strong)
     style.configure("Surface.TLabel", background=SURFACE, foreground=MUTED, font=fonts.small)
     style.configure("Status.TLabel", font=fonts.heading)
-    style.configure("TEntry", fieldbackground=WHITE, bordercolor=BORDER, lightcolor=WHITE, darkcolor=WHITE, padding=6)
+    style.configure("TEntry", fieldbackground=WHITE, bordercolor=BORDER, lightcolor=WHITE, darkcolor=WHITE,
+                    padding=LOOKS[Role.ENTRY].padding[0])
     style.map("TEntry", bordercolor=[("focus", palette.primary)], lightcolor=[("focus", palette.primary)])
     style.configure("Code.TEntry", fieldbackground=SURFACE, bordercolor=SURFACE, lightcolor=SURFACE, darkcolor=SURFACE,
-                    foreground=TEXT, padding=4)
+                    foreground=TEXT, padding=LOOKS[Role.CODE].padding[0])
     style.map("Code.TEntry", fieldbackground=[("readonly", SURFACE)], bordercolor=[("focus", palette.primary)],
               lightcolor=[("focus", SURFACE)])
     style.configure("Primary.TButton", background=palette.primary, foreground=palette.on_primary, font=fonts.heading,
                     bordercolor=palette.primary, lightcolor=palette.primary, darkcolor=palette.primary,
-                    focuscolor=palette.on_primary, padding=(20, 8))
+                    focuscolor=palette.on_primary, padding=LOOKS[Role.PRIMARY_BUTTON].padding,
+                    width=-LOOKS[Role.PRIMARY_BUTTON].min_chars)
     style.map("Primary.TButton",
               background=[("disabled", DISABLED), ("pressed", palette.primary_pressed), ("active", palette.primary_active)],
               foreground=[("disabled", MUTED)],
@@ -104,12 +101,15 @@ def apply_style(root: tk.Misc, palette: Palette, fonts: Fonts) -> ttk.Style:
               lightcolor=[("pressed", palette.primary_pressed), ("active", palette.primary_active)],
               darkcolor=[("pressed", palette.primary_pressed), ("active", palette.primary_active)])
     style.configure("TButton", background=WHITE, foreground=TEXT, bordercolor=BORDER, lightcolor=WHITE,
-                    darkcolor=WHITE, padding=(14, 7))
+                    darkcolor=WHITE, padding=LOOKS[Role.BUTTON].padding, width=-LOOKS[Role.BUTTON].min_chars)
     style.map("TButton", background=[("pressed", SURFACE), ("active", SURFACE)],
               bordercolor=[("focus", palette.primary)])
-    style.configure("Small.TButton", padding=(10, 5))
+    style.configure("Small.TButton", padding=LOOKS[Role.SMALL_BUTTON].padding,
+                    width=-LOOKS[Role.SMALL_BUTTON].min_chars)
     style.configure("Link.TButton", background=WHITE, foreground=palette.link, font=fonts.link, borderwidth=0,
-                    bordercolor=WHITE, lightcolor=WHITE, darkcolor=WHITE, padding=(0, 2), focuscolor=palette.primary)
+                    bordercolor=WHITE, lightcolor=WHITE, darkcolor=WHITE, padding=LOOKS[Role.LINK].padding,
+                    width=-LOOKS[Role.LINK].min_chars,
+                    focuscolor=palette.primary)
     style.map("Link.TButton", background=[("active", WHITE), ("pressed", WHITE)],
               foreground=[("active", palette.link_active)])
     style.configure("TCheckbutton", background=WHITE, foreground=TEXT, indicatorbackground=WHITE,

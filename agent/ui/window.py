@@ -2,7 +2,8 @@
 
 The window only shows things and reports what the customer does (:class:`WindowActions`);
 filing, delivering and following the request is the request model's (:mod:`agent.request`),
-presented by the app (:mod:`agent.app`).
+presented by the app (:mod:`agent.app`). Its pages are built from the layout description in
+:mod:`sosqueue.window_layout`, the one the builder's preview draws, so the two cannot drift apart.
 """
 
 import logging
@@ -12,45 +13,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from tkinter import ttk
 
-from agent.i18n import N_, _, current_language
-from agent.request import Progress
-from agent.ui import STATUS_TEXTS, FormValues, WindowActions, normalise_code, theme
+from agent.i18n import _, current_language
+from agent.ui import FormValues, WindowActions, normalise_code, theme
 from agent.ui.chat import ChatPane
 from agent.ui.dialogs import LOGO_IMAGE, DiagnosticsPreview, ask_confirm
+from sosqueue import window_layout as layout
+from sosqueue.events import MAX_NOTE_CHARS
 from sosqueue.module_config import ModuleConfig
 from sosqueue.statuses import FINAL_STATUSES, Status
+from sosqueue.window_layout import (BANNER_HEIGHT, LOOKS, PAD, TEXT_WIDTH, WELCOME_LINES, WINDOW_HEIGHT,
+                                    WINDOW_WIDTH, Part, Role, When)
 
-__all__ = ["FormValues", "HelpWindow", "WindowActions", "normalise_code", "visible_texts", "window_title"]
+__all__ = ["WELCOME_LINES", "WINDOW_HEIGHT", "WINDOW_WIDTH", "FormValues", "HelpWindow",
+           "WindowActions", "normalise_code", "visible_parts", "visible_texts", "window_title"]
 
 log = logging.getLogger("sosqueue.agent")
 
-# One size in every state, so the window never jumps and always fits a 1366×768 laptop: 640 px
-# plus a title bar (about 30 px on Windows, up to 46 px on Linux desktops) stays under 700 px,
-# which leaves room for a 40 px panel. The description box and the chat take what is left over.
-WINDOW_WIDTH, WINDOW_HEIGHT = 500, 640
-PAD = 24
-CONTENT_WIDTH = WINDOW_WIDTH - 2 * PAD
-TEXT_WIDTH = CONTENT_WIDTH - 8  # wrapped text leaves room for the label's own padding, or its edge is cut off
-BANNER_HEIGHT = 80
-WELCOME_LINES = 3
+# The window's size, parts, texts and spacing are sosqueue.window_layout's (the preview draws from
+# it too); what is only the Tk window's is here.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 LIMITS = {"name": 100, "email": 254, "description": 4000}  # what the queue accepts
-WAITING = frozenset({Status.NEW, Status.PENDING, Progress.SENDING, Progress.OFFLINE})
-# What the line under the session code says, by status (translated when shown).
-CODE_HINTS = {
-    Progress.SENDING: N_("Your session code appears here once your request has arrived."),
-    Progress.OFFLINE: N_("You will get a session code once your request has been sent."),
-    Status.CLOSED: N_("This session code is no longer valid."),
-    Status.EXPIRED: N_("This session code is no longer valid."),
-}
-CODE_HINT = N_("Tell this code to your supporter when they ask for it.")
-# The window's built-in texts, for a brand that does not give its own (sosqueue.module_config.BRAND_TEXTS).
-BUILT_IN_TEXTS = {
-    "welcome": N_("Tell us briefly what the problem is, then click Request help. A supporter will take care of it."),
-    "waiting": N_("A supporter will be with you shortly. You can keep working meanwhile."),
-    "closed": N_("Thank you. If you need help again, click Request help again."),
-    "privacy": N_("Your supporter sees your screen only after you allow it."),
-}
+LABEL_STYLES = {Role.BODY: "TLabel", Role.FIELD: "Field.TLabel", Role.MUTED: "Muted.TLabel",
+                Role.ERROR: "Error.TLabel", Role.STATUS: "Status.TLabel"}
+BUTTON_STYLES = {Role.PRIMARY_BUTTON: "Primary.TButton", Role.BUTTON: "TButton", Role.SMALL_BUTTON: "Small.TButton",
+                 Role.LINK: "Link.TButton"}
 
 
 @dataclass(frozen=True)
@@ -93,6 +79,7 @@ class HelpWindow:
         self._images: list[tk.PhotoImage] = []  # Tk forgets images nobody references
         self._placed = False
         self._chat_offered = False
+        self.parts: dict[str, tk.Widget] = {}  # the layout's parts by key (sosqueue.window_layout)
         root.title(window_title(config))
         root.geometry(f"{WINDOW_WIDTH}x{WINDOW_HEIGHT}")
         root.resizable(False, False)
@@ -125,13 +112,13 @@ class HelpWindow:
         old_banner.destroy()
         self.banner.grid(row=0, column=0, sticky="ew")
         self._set_welcome(self.brand_text("welcome"))
-        self.privacy_label.configure(text=self.brand_text("privacy"))
-        self.detail_label.configure(text=self._status_detail(self.status))
+        for key in ("privacy", "detail"):
+            self.parts[key].configure(text=self._say(layout.part(key)))
 
     def brand_text(self, kind: str) -> str:
         """The brand's ``kind`` of text (``sosqueue.module_config.BRAND_TEXTS``) in the window's
         language, or the built-in one."""
-        return self.config.brand.text(kind, current_language()) or _(BUILT_IN_TEXTS[kind])
+        return layout.say(layout.Wording(brand=kind), self.config.brand, current_language(), _)
 
     def show_form(self, *, clear: bool = False, message: str = "") -> None:
         """The form page, focused on its first field."""
@@ -150,33 +137,35 @@ class HelpWindow:
         """The request page: the code (none yet while sending or offline) and the status in words."""
         self._switch("request")
         self.code = code
-        self.code_var.set(code or "— — —")
+        self.code_var.set(code or layout.NO_CODE)
         self.copy_button.state(["!disabled"] if self.code else ["disabled"])
         self.set_status(status)
 
     def set_status(self, status: str) -> None:
         """Put the request's status (queue status, ``sending`` or ``offline``) into plain words."""
         if status != self.status:
-            self.notice_label.configure(text="")  # a note belongs to the status it was shown with
+            self.show_notice("")  # a note belongs to the status it was shown with
         self.status = status
-        self.status_label.configure(text=_(STATUS_TEXTS.get(status, status)),
-                                    foreground=theme.STATUS_COLOURS.get(status, theme.TEXT))
-        self.status_dot.configure(foreground=theme.STATUS_COLOURS.get(status, theme.TEXT))
-        self.detail_label.configure(text=self._status_detail(status))
-        self.code_hint.configure(text=_(CODE_HINTS.get(status, CODE_HINT)))
-        if status in FINAL_STATUSES:
+        colour = layout.ink(Role.STATUS, self.palette, status)
+        self.status_label.configure(text=self._say(layout.part("status")), foreground=colour)
+        self.status_dot.configure(foreground=colour)
+        for key in ("detail", "code_hint"):
+            self.parts[key].configure(text=self._say(layout.part(key)))
+        final = status in FINAL_STATUSES
+        if final:
             self.hide_chat()
             self.set_connection("")
-            moving = self.root.focus_get() is self.cancel_button
-            self.cancel_button.grid_remove()
-            self.privacy_label.grid_remove()
-            self.again_button.grid()
-            if moving:
-                self.again_button.focus_set()
-        else:
-            self.again_button.grid_remove()
-            self.privacy_label.grid()
-            self.cancel_button.grid()
+        moving = self.root.focus_get() is (self.cancel_button if final else self.again_button)
+        for key, widget in (("privacy", self.privacy_label), ("note", self.note_row),
+                            ("cancel", self.cancel_button), ("again", self.again_button)):
+            open_part = layout.part(key).when is When.OPEN
+            if final != open_part and (key != "note" or self.actions.add_note is not None):
+                widget.grid()
+            else:
+                widget.grid_remove()
+        if moving:
+            (self.again_button if final else self.cancel_button).focus_set()
+        if not final:
             self._update_chat()  # a supporter on the request may bring the chat
 
     def show_chat(self) -> ChatPane:
@@ -214,7 +203,7 @@ class HelpWindow:
 
     def show_notice(self, message: str) -> None:
         """A short note on the request page (e.g. cancelling did not work)."""
-        self.notice_label.configure(text=message)
+        set_error(self.notice_label, message)
 
     def set_busy(self, busy: bool, message: str = "") -> None:
         """While something is on its way to the queue the buttons wait."""
@@ -225,10 +214,11 @@ class HelpWindow:
         set_error(self.form_message, message)
 
     def confirm_cancel(self, on_answer: Callable[[bool], None]) -> tk.Toplevel:
+        cancel = self._say(layout.part("cancel"))
         return ask_confirm(
-            self.root, title=_("Cancel request"),
+            self.root, title=cancel,
             message=_("Do you really want to cancel your request? A supporter will no longer see it."),
-            confirm=_("Cancel request"), keep=_("Keep waiting"), on_answer=on_answer,
+            confirm=cancel, keep=_("Keep waiting"), on_answer=on_answer,
         )
 
     def bring_forward(self) -> None:
@@ -277,9 +267,8 @@ class HelpWindow:
 
     def _build_banner(self) -> ttk.Frame:
         banner = ttk.Frame(self.root, style="Banner.TFrame")
-        width = WINDOW_WIDTH
         data = self.config.assets.get("banner.png")
-        image = data and theme.photo_image(self.root, data, max_width=width, max_height=BANNER_HEIGHT)
+        image = data and theme.photo_image(self.root, data, max_width=WINDOW_WIDTH, max_height=BANNER_HEIGHT)
         if image:
             self._images.append(image)
             tk.Label(banner, image=image, borderwidth=0, background=self.palette.primary).pack(fill="x")
@@ -298,9 +287,13 @@ class HelpWindow:
                 row=1, column=1, sticky="w")
         return banner
 
+    def _say(self, part: Part) -> str:
+        """What ``part`` of the layout says now, in the window's language."""
+        return layout.text_of(part, self.config.brand, current_language(), _, self.status)
+
     def _build_form(self, diagnostics: dict | None) -> ttk.Frame:
         """The request form, or (after "I have a session code") the code to join instead."""
-        page = ttk.Frame(self.root, padding=(PAD, 16, PAD, 16))
+        page = ttk.Frame(self.root, padding=layout.FORM_PADDING)
         page.columnconfigure(0, weight=1)
         page.rowconfigure(0, weight=1)
         self.request_form = self._build_request_form(page, diagnostics)
@@ -308,29 +301,53 @@ class HelpWindow:
         self.code_row = self._build_code_row(page)
         self.code_row.grid(row=0, sticky="new")
         self.code_row.grid_remove()
-        self.form_message = ttk.Label(page, text="", style="Error.TLabel", wraplength=TEXT_WIDTH, justify="left")
-        self.form_message.grid(row=1, sticky="w", pady=(8, 0))
-        self.code_link = ttk.Button(page, text=_("I have a session code"), style="Link.TButton",
-                                    command=self._toggle_code_row, cursor="hand2")
-        self.code_link.grid(row=2, sticky="w", pady=(4, 0))
+        message, link = layout.FORM_PAGE[len(layout.REQUEST_FORM):]
+        self.form_message = self._label(page, message)
+        self.form_message.grid(row=1, sticky="w", pady=(message.above, 0))
+        self.code_link = self._button(page, link, self._toggle_code_row)
+        self.code_link.grid(row=2, sticky="w", pady=(link.above, 0))
         return page
 
     def _build_request_form(self, page: ttk.Frame, diagnostics: dict | None) -> ttk.Frame:
+        """The form's parts as the layout lists them (sosqueue.window_layout.REQUEST_FORM)."""
         form = ttk.Frame(page)
         form.columnconfigure(0, weight=1)
-        self._welcome(form, self.brand_text("welcome")).grid(sticky="ew", pady=(0, 10))
-        modes = self.config.options.fields
         self.fields: dict[str, Field] = {}
-        self._entry_field(form, "name", _("Your name"), modes.name)
-        self._entry_field(form, "email", _("Your email address"), modes.email)
-        self._text_field(form, "description", _("What do you need help with?"), modes.description)
         self.diagnostics = None
-        if diagnostics:
-            self.diagnostics = DiagnosticsPreview(form, diagnostics, wraplength=TEXT_WIDTH - 30)
-            self.diagnostics.grid(sticky="ew", pady=(2, 10))
-        self.submit_button = ttk.Button(form, text=_("Request help"), style="Primary.TButton", command=self.submit)
-        self.submit_button.grid(sticky="ew", pady=(4, 0))
+        modes = self.config.options.fields
+        for row in layout.rows(layout.REQUEST_FORM):
+            first = row[0]
+            if first.field and getattr(modes, first.field) == "hidden":
+                continue
+            if first.role is Role.WELCOME:
+                self._welcome(form, self._say(first)).grid(sticky="ew", pady=(first.above, 0))
+            elif first.role is Role.GAP:
+                self._gap(form, first, diagnostics)
+            elif first.role is Role.FIELD:
+                self._field_label(form, row, getattr(modes, first.field))
+            elif first.role in (Role.ENTRY, Role.TEXT_BOX):
+                self._input(form, first)
+            elif first.role is Role.ERROR:
+                self._error_label(form, first, getattr(modes, first.field))
+            elif first.role is Role.CHECK:
+                if diagnostics:
+                    self.diagnostics = DiagnosticsPreview(form, diagnostics)
+                    self.diagnostics.grid(sticky="ew", pady=(first.above, 0))
+            elif first.role is Role.PRIMARY_BUTTON:
+                self.submit_button = self._button(form, first, self.submit)
+                self.submit_button.grid(sticky="ew", pady=(first.above, 0))
+        for field in self.fields.values():
+            field.error.grid_remove()  # only now: a row removed while building would be given to the next one
         return form
+
+    def _gap(self, form: ttk.Frame, part: Part, diagnostics: dict | None) -> None:
+        if part.when is When.DIAGNOSTICS and not diagnostics:
+            return
+        gap = ttk.Frame(form, height=part.above)
+        if part.field:  # a field's message takes its gap's place, so that the form still fits with every message
+            gap.grid(row=self.fields[part.field].error.grid_info()["row"])
+        else:
+            gap.grid()
 
     def _welcome(self, parent: ttk.Frame, text: str) -> ttk.Frame:
         """The welcome text, at most :data:`WELCOME_LINES` high: a brand's text may be long, and
@@ -367,41 +384,57 @@ class HelpWindow:
         else:
             bar.grid_remove()
 
-    def _label(self, parent: ttk.Frame, text: str, mode: str) -> None:
-        row = ttk.Frame(parent)
-        ttk.Label(row, text=text, style="Field.TLabel").pack(side="left")
+    def _label(self, parent: tk.Misc, part: Part) -> ttk.Label:
+        return ttk.Label(parent, text=self._say(part), style=LABEL_STYLES[part.role], wraplength=part.wrap,
+                         justify="left")
+
+    def _button(self, parent: tk.Misc, part: Part, command: Callable[[], None]) -> ttk.Button:
+        button = ttk.Button(parent, text=self._say(part), style=BUTTON_STYLES[part.role], command=command)
+        if part.role is Role.LINK:
+            button.configure(cursor="hand2")
+        return button
+
+    def _field_label(self, parent: ttk.Frame, row: tuple[Part, ...], mode: str) -> None:
+        """A field's label, and "(optional)" beside it when the customer may leave it empty."""
+        frame = ttk.Frame(parent)
+        label, optional = row
+        self._label(frame, label).pack(side="left")
         if mode == "optional":
-            ttk.Label(row, text=" " + _("(optional)"), style="Muted.TLabel").pack(side="left")
-        row.grid(sticky="w", pady=(0, 4))
+            self._label(frame, optional).pack(side="left")
+        frame.grid(sticky="w", pady=(label.above, 0))
 
-    def _entry_field(self, parent: ttk.Frame, key: str, text: str, mode: str) -> None:
-        if mode == "hidden":
-            return
-        self._label(parent, text, mode)
-        entry = ttk.Entry(parent, font=self.fonts.body)
-        entry.grid(sticky="ew")
-        self.fields[key] = field = Field(key, entry, self._error_label(parent), mode)
-        self._clear_on_edit(field)
+    def _input(self, parent: ttk.Frame, part: Part) -> None:
+        if part.role is Role.ENTRY:
+            widget = ttk.Entry(parent, font=self.fonts.body)
+            widget.grid(sticky="ew", pady=(part.above, 0))
+        else:
+            widget = self._text_box(parent, part)
+        self.parts[part.key] = widget
 
-    def _text_field(self, parent: ttk.Frame, key: str, text: str, mode: str) -> None:
-        if mode == "hidden":
-            return
-        self._label(parent, text, mode)
+    def _text_box(self, parent: ttk.Frame, part: Part) -> tk.Text:
         # The row grows into whatever the window has left, and shrinks to one line before anything
         # below it would be cut off (see WINDOW_HEIGHT).
-        box = tk.Text(parent, height=3, width=40, wrap="word", font=self.fonts.body, relief="flat",
-                      highlightthickness=1, highlightbackground=theme.BORDER, highlightcolor=self.palette.primary,
-                      padx=8, pady=6, foreground=theme.TEXT, background=theme.WHITE,
-                      insertbackground=theme.TEXT, undo=True)
-        box.grid(sticky="nsew")
-        parent.rowconfigure(box.grid_info()["row"], weight=1, minsize=self.fonts.body.metrics("linespace") + 14)
+        look = LOOKS[part.role]
+        box = tk.Text(parent, height=layout.TEXT_BOX_LINES, width=40, wrap="word", font=self.fonts.body,
+                      relief="flat", borderwidth=1, highlightthickness=1, highlightbackground=theme.BORDER,
+                      highlightcolor=self.palette.primary, padx=look.padding[0], pady=look.padding[1],
+                      foreground=theme.TEXT, background=theme.WHITE, insertbackground=theme.TEXT, undo=True)
+        box.grid(sticky="nsew", pady=(part.above, 0))
+        one_line = self.fonts.body.metrics("linespace") + 2 * (look.padding[1] + look.frame)
+        parent.rowconfigure(box.grid_info()["row"], weight=1, minsize=one_line)
         # Tab moves on and Return submits, as in every other field; Shift+Return starts a new line.
         box.bind("<Tab>", lambda event: (event.widget.tk_focusNext().focus_set(), "break")[1])
         box.bind("<Shift-Tab>", lambda event: (event.widget.tk_focusPrev().focus_set(), "break")[1])
         box.bind("<ISO_Left_Tab>", lambda event: (event.widget.tk_focusPrev().focus_set(), "break")[1])
         box.bind("<Return>", lambda event: (self.submit(), "break")[1])
         box.bind("<Shift-Return>", lambda event: (event.widget.insert("insert", "\n"), "break")[1])
-        self.fields[key] = field = Field(key, box, self._error_label(parent), mode)
+        return box
+
+    def _error_label(self, parent: ttk.Frame, part: Part, mode: str) -> None:
+        """A field's message line, shown with a message (set_error) so that fields sit close together."""
+        label = self._label(parent, part)
+        label.grid(sticky="w", pady=(part.above, 0))
+        self.fields[part.field] = field = Field(part.field, self.parts[part.field], label, mode)
         self._clear_on_edit(field)
 
     def _clear_on_edit(self, field: Field) -> None:
@@ -418,13 +451,6 @@ class HelpWindow:
         if field.widget.edit_modified():
             field.widget.edit_modified(False)  # so that the next change tells again
             set_error(field.error, "")
-
-    def _error_label(self, parent: ttk.Frame) -> ttk.Label:
-        label = ttk.Label(parent, text="", style="Error.TLabel")
-        label.grid(sticky="w", pady=(2, 0))
-        label.grid_remove()  # shown with a message (set_error) so that fields sit close together
-        ttk.Frame(parent, height=8).grid()
-        return label
 
     def _build_code_row(self, page: ttk.Frame) -> ttk.Frame:
         row = ttk.Frame(page, padding=(0, 6, 0, 0))
@@ -443,53 +469,78 @@ class HelpWindow:
         return row
 
     def _build_request_page(self) -> ttk.Frame:
-        page = ttk.Frame(self.root, padding=(PAD, 18, PAD, 16))
+        """The request page's parts as the layout lists them (sosqueue.window_layout.REQUEST_PAGE)."""
+        page = ttk.Frame(self.root, padding=layout.REQUEST_PADDING)
         page.columnconfigure(0, weight=1)
-        ttk.Label(page, text=_("Your session code"), style="Muted.TLabel").grid(sticky="w")
-        box = ttk.Frame(page, style="Surface.TFrame", padding=(12, 10))
-        box.grid(sticky="ew", pady=(6, 4))
+        builders = {"code_title": self._plain_row, "code": self._code_box, "code_hint": self._plain_row,
+                    "status_dot": self._status_row, "detail": self._plain_row, "privacy": self._plain_row,
+                    "connection": self._plain_row, "notice": self._plain_row, "note": self._note_row,
+                    "cancel": self._request_buttons, "chat": self._chat}
+        for row in layout.rows(layout.REQUEST_PAGE):
+            builders[row[0].key](page, row)
+        # Hidden only now: a row removed while building would be given to the next one.
+        hidden = [self.parts[part.key] for part in layout.REQUEST_PAGE if part.key in self.parts
+                  and part.when is When.MESSAGE]
+        for widget in [*hidden, self.chat] + ([self.note_row] if self.actions.add_note is None else []):
+            widget.grid_remove()
+        self.code_hint, self.detail_label, self.privacy_label = (
+            self.parts["code_hint"], self.parts["detail"], self.parts["privacy"])
+        self.connection_label, self.notice_label = self.parts["connection"], self.parts["notice"]
+        return page
+
+    def _plain_row(self, page: ttk.Frame, row: tuple[Part, ...]) -> None:
+        part = row[0]
+        label = self.parts[part.key] = self._label(page, part)
+        label.grid(sticky="w", pady=(part.above, 0))
+
+    def _code_box(self, page: ttk.Frame, row: tuple[Part, ...]) -> None:
+        code, copy = row
+        box = ttk.Frame(page, style="Surface.TFrame", padding=layout.CODE_BOX_PADDING)
+        box.grid(sticky="ew", pady=(code.above, 0))
         box.columnconfigure(0, weight=1)
         self.code_var = tk.StringVar(master=self.root, value="")
         self.code_field = ttk.Entry(box, textvariable=self.code_var, state="readonly", style="Code.TEntry",
                                     font=self.fonts.code, justify="center", width=11, takefocus=1)
         self.code_field.grid(row=0, column=0, sticky="ew")
-        self.copy_button = ttk.Button(box, text=_("Copy"), command=self.copy_code, style="Small.TButton")
+        self.copy_button = self._button(box, copy, self.copy_code)
         self.copy_button.grid(row=0, column=1, padx=(10, 0))
-        self.code_hint = ttk.Label(page, text=_(CODE_HINT), style="Muted.TLabel", wraplength=TEXT_WIDTH,
-                                   justify="left")
-        self.code_hint.grid(sticky="w", pady=(0, 14))
-        status_row = ttk.Frame(page)
-        status_row.grid(sticky="w")
-        self.status_dot = ttk.Label(status_row, text="●", style="Status.TLabel")
+
+    def _status_row(self, page: ttk.Frame, row: tuple[Part, ...]) -> None:
+        dot, status = row
+        frame = ttk.Frame(page)
+        frame.grid(sticky="w", pady=(dot.above, 0))
+        self.status_dot = self._label(frame, dot)
         self.status_dot.pack(side="left", padx=(0, 8))
-        self.status_label = ttk.Label(status_row, text="", style="Status.TLabel", wraplength=TEXT_WIDTH - 30,
-                                      justify="left")
+        self.status_label = self._label(frame, status)
         self.status_label.pack(side="left")
-        self.detail_label = ttk.Label(page, text="", wraplength=TEXT_WIDTH, justify="left")
-        self.detail_label.grid(sticky="w", pady=(8, 0))
-        # While a supporter may ask to see the screen, the customer reads who decides.
-        self.privacy_label = ttk.Label(page, text=self.brand_text("privacy"), style="Muted.TLabel",
-                                       wraplength=TEXT_WIDTH, justify="left")
-        self.privacy_label.grid(sticky="w", pady=(8, 0))
-        self.connection_label = ttk.Label(page, text="", style="Muted.TLabel", wraplength=TEXT_WIDTH,
-                                          justify="left")
-        self.connection_label.grid(sticky="w", pady=(8, 0))
-        self.connection_label.grid_remove()
-        self.notice_label = ttk.Label(page, text="", style="Error.TLabel", wraplength=TEXT_WIDTH, justify="left")
-        self.notice_label.grid(sticky="w", pady=(8, 0))
+
+    def _note_row(self, page: ttk.Frame, row: tuple[Part, ...]) -> None:
+        """A line for the supporter while the request is open (only when the app takes notes)."""
+        note, add = row
+        self.note_row = ttk.Frame(page)
+        self.note_row.grid(sticky="ew", pady=(note.above, 0))
+        self.note_row.columnconfigure(0, weight=1)
+        self.note_variable = tk.StringVar(master=self.note_row)
+        self.note_variable.trace_add("write", lambda *args: self._limit_note())
+        self.note_entry = ttk.Entry(self.note_row, font=self.fonts.body, textvariable=self.note_variable)
+        self.note_entry.grid(row=0, column=0, sticky="ew", padx=(0, 8))
+        self.note_button = self._button(self.note_row, add, self.add_note)
+        self.note_button.grid(row=0, column=1)
+
+    def _request_buttons(self, page: ttk.Frame, row: tuple[Part, ...]) -> None:
+        cancel, again = row
         buttons = ttk.Frame(page)
-        buttons.grid(sticky="e", pady=(12, 0))
-        self.cancel_button = ttk.Button(buttons, text=_("Cancel request"), command=self._ask_cancel)
+        buttons.grid(sticky="e", pady=(cancel.above, 0))
+        self.cancel_button = self._button(buttons, cancel, self._ask_cancel)
         self.cancel_button.grid(row=0, column=0)
-        self.again_button = ttk.Button(buttons, text=_("Request help again"), style="Primary.TButton",
-                                       command=lambda: self.show_form(clear=True))
+        self.again_button = self._button(buttons, again, lambda: self.show_form(clear=True))
         self.again_button.grid(row=0, column=1)
+
+    def _chat(self, page: ttk.Frame, row: tuple[Part, ...]) -> None:
         # Last on the page, so Tab reaches the request's buttons first.
         self.chat = ChatPane(page, self.palette, self.fonts, width=TEXT_WIDTH, on_change=self._update_chat)
-        self.chat.grid(sticky="nsew", pady=(14, 0))
+        self.chat.grid(sticky="nsew", pady=(row[0].above, 0))
         page.rowconfigure(self.chat.grid_info()["row"], weight=1)
-        self.chat.grid_remove()
-        return page
 
     # -- what the customer does ----------------------------------------------------------------
 
@@ -515,6 +566,19 @@ class HelpWindow:
         set_error(self.code_error, "")
         self.actions.join_code(code)
 
+    def add_note(self) -> None:
+        """Send the typed line to the supporter as a note on the request; it goes once it is added."""
+        text = single_line(self.note_entry.get())
+        if not text or self.actions.add_note is None or self.status in FINAL_STATUSES:
+            return
+        if self.actions.add_note(text):
+            self.note_entry.delete(0, "end")
+
+    def _limit_note(self) -> None:
+        text = self.note_variable.get()
+        if len(text) > MAX_NOTE_CHARS:
+            self.note_variable.set(text[:MAX_NOTE_CHARS])
+
     def copy_code(self) -> None:
         """Put the session code on the clipboard."""
         if not self.code:
@@ -522,7 +586,7 @@ class HelpWindow:
         self.root.clipboard_clear()
         self.root.clipboard_append(self.code)
         self.copy_button.configure(text=_("Copied"))
-        self.root.after(2000, lambda: self.copy_button.configure(text=_("Copy")))
+        self.root.after(2000, lambda: self.copy_button.configure(text=self._say(layout.part("copy"))))
 
     def _ask_cancel(self) -> None:
         def answered(yes: bool) -> None:
@@ -546,7 +610,7 @@ class HelpWindow:
         shown, hidden = (self.code_row, self.request_form) if joining else (self.request_form, self.code_row)
         hidden.grid_remove()
         shown.grid()
-        self.code_link.configure(text=_("Back to the request form") if joining else _("I have a session code"))
+        self.code_link.configure(text=_("Back to the request form") if joining else self._say(layout.part("code_link")))
 
     def _on_return(self, event) -> str | None:
         widget = event.widget
@@ -554,6 +618,8 @@ class HelpWindow:
             widget.invoke()
         elif widget is self.code_entry:
             self.join()
+        elif widget is self.note_entry:
+            self.add_note()
         elif self.view == "form" and self.joining():
             self.join()
         elif self.view == "form":
@@ -587,17 +653,6 @@ class HelpWindow:
         self.code_entry.delete(0, "end")
         set_error(self.code_error, "")
         self._show_code_row(False)
-
-    def _status_detail(self, status: str) -> str:
-        if status in WAITING:
-            return self.brand_text("waiting")
-        if status == Status.IN_PROGRESS:
-            return _("Your supporter is working on your request.")
-        if status == Status.CLOSED:
-            return self.brand_text("closed")
-        if status == Status.EXPIRED:
-            return _("No supporter took it on in time. If you still need help, click Request help again.")
-        return ""
 
     def _switch(self, view: str) -> None:
         if self.view == view:
@@ -648,7 +703,12 @@ def _problem(key: str, text: str, mode: str) -> str:
 
 def visible_texts(root: tk.Misc) -> list[str]:
     """Every text on screen in the window, top to bottom (labels, buttons, fields)."""
-    texts = []
+    return [text for text, _widget in visible_parts(root)]
+
+
+def visible_parts(root: tk.Misc) -> list[tuple[str, tk.Misc]]:
+    """Every text on screen in the window with the widget showing it, in the order of the layout."""
+    found = []
     stack = [root]
     while stack:
         widget = stack.pop(0)
@@ -659,8 +719,8 @@ def visible_texts(root: tk.Misc) -> list[str]:
             continue
         text = _widget_text(widget)
         if text:
-            texts.append(text)
-    return texts
+            found.append((text, widget))
+    return found
 
 
 def _widget_text(widget: tk.Misc) -> str:

@@ -8,6 +8,7 @@ import pytest
 
 from agent import i18n
 from agent.i18n import _, system_language, use_language
+from sosqueue import window_layout
 
 AGENT = Path(i18n.__file__).parent
 LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
@@ -124,16 +125,23 @@ def test_a_damaged_catalogue_falls_back_to_english(tmp_path, monkeypatch):
     """A broken .mo file means English texts, not a crash."""
     folder = tmp_path / "de" / "LC_MESSAGES"
     folder.mkdir(parents=True)
-    (folder / "agent.mo").write_bytes(b'msgid "Request help"\nmsgstr Hilfe\n')
+    (folder / "agent.mo").write_bytes(b'msgid "Keep waiting"\nmsgstr Warten\n')
     monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
     use_language("de")
-    assert _("Request help") == "Request help"
+    assert _("Keep waiting") == "Keep waiting"
 
 
 def test_a_missing_catalogue_means_english(tmp_path, monkeypatch):
     monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
     assert use_language("de") == "de"
-    assert _("Request help") == "Request help"
+    assert _("Keep waiting") == "Keep waiting"
+
+
+def test_the_windows_texts_come_from_the_shared_window_catalogue():
+    """Texts of the help window's layout (sosqueue.window_layout) are German through the agent's _()."""
+    use_language("de")
+    assert _("Your session code") == "Ihr Sitzungscode"
+    assert "Your session code" not in i18n.translation("de")._catalog  # one home: the window catalogue
 
 
 def test_the_desktop_entries_comments_come_in_every_language():
@@ -147,8 +155,9 @@ def test_the_desktop_entries_comments_come_in_every_language():
 
 
 def german_catalogue() -> dict[str, str]:
-    """English → German as the shipped agent.mo has it."""
-    return {english: german for english, german in i18n.translation("de")._catalog.items() if english}
+    """English → German as the shipped agent.mo has it, with the window.mo it falls back to."""
+    catalogues = (window_layout.translation("de")._catalog, i18n.translation("de")._catalog)
+    return {english: german for catalogue in catalogues for english, german in catalogue.items() if english}
 
 
 def _marked_messages() -> set[str]:

@@ -241,6 +241,13 @@ def test_preview_follows_the_language(default_assets):
     assert ImageChops.difference(english, german).getbbox() is not None
 
 
+def test_a_language_can_be_chosen_for_the_preview(default_assets):
+    """A brand for every language (auto) previews in English unless asked for German."""
+    assert render.preview_language(Brand()) == "en"
+    german = preview(Brand(language="de"), default_assets)
+    assert ImageChops.difference(german, preview(Brand(), default_assets, language="de")).getbbox() is None
+
+
 def test_sample_renders_are_kept_for_ci(artifacts_dir, big_logo_brand, make_logo):
     """Sample assets and previews of three brands are written to test-artifacts/branding/."""
     brands = {
@@ -261,3 +268,29 @@ def test_sample_renders_are_kept_for_ci(artifacts_dir, big_logo_brand, make_logo
         preview(brand, assets).save(target / "preview.png")
         assert Image.open(target / "preview.png").size == PREVIEW_SIZE
         assert sorted(path.name for path in target.iterdir()) == sorted([*assets, "app.icns", "preview.png"])
+
+
+@pytest.mark.parametrize(("product", "name"), [("Acme Help", "Acme Help SOS"), ("Acme SOS", "Acme SOS")])
+def test_the_desktop_label_is_what_the_sos_shortcut_is_called(product, name):
+    """The preview's desktop shows the SOS shortcut's real name, not the product name."""
+    assert render.shortcut_name(Brand(product=product)) == name
+
+
+def test_the_preview_shows_the_modules_form(default_assets):
+    """Hiding a field and the diagnostics changes the previewed form; the default options are the defaults."""
+    plain = preview(Brand(), default_assets)
+    fewer = module_config.Options(fields=module_config.Fields(name="hidden"), diagnostics=False)
+    assert ImageChops.difference(plain, preview(Brand(), default_assets, options=fewer)).getbbox() is not None
+    same = preview(Brand(), default_assets, options=module_config.Options())
+    assert ImageChops.difference(plain, same).getbbox() is None
+
+
+def test_window_picture_is_the_window_size_and_lists_what_it_drew(default_assets):
+    """Each previewed state is a window-sized picture; every text drawn lies inside it, top to bottom."""
+    from sosqueue import window_layout
+
+    for state in window_layout.PREVIEW_STATES:
+        picture, drawn = render.window_picture(Brand(), default_assets, state)
+        assert picture.size == (window_layout.WINDOW_WIDTH, window_layout.WINDOW_HEIGHT)
+        assert drawn and all(0 <= part.box[1] < part.box[3] <= window_layout.WINDOW_HEIGHT for part in drawn)
+        assert [part.box[1] for part in drawn] == sorted(part.box[1] for part in drawn)

@@ -40,7 +40,8 @@ def test_every_text_has_a_german_translation_and_the_catalogue_is_current(domain
 def test_the_extract_finds_the_texts_of_each_part(domain):
     """The extraction reads each part's files (a broken mapping would find nothing and pass)."""
     found = {message.id for message in script.extract(domain) if message.id}
-    expected = {"agent": {"Request help", "Waiting for a supporter…", "Ask for help now", "Operating system"},
+    expected = {"agent": {"Request help", "Keep waiting", "Ask for help now", "Reconnecting to the support server…"},
+                "window": {"Waiting for a supporter…", "Operating system", "Your session code", "(optional)"},
                 "dashboard": {"Log out", "Not Found", "Fill this in.", "This page does not exist.",
                               "There is no service request {code} in your queue.", "Always {email}",
                               "Session with {name}"},

@@ -13,6 +13,7 @@ from agent import i18n
 from agent.ui import FormValues, WindowActions, normalise_code
 from agent.ui.sharing import SharingIndicator
 from agent.ui.window import WELCOME_LINES, WINDOW_HEIGHT, WINDOW_WIDTH, HelpWindow, visible_texts
+from sosqueue.events import MAX_NOTE_CHARS
 from tests.agent.ui.support import needs_x_tools, pump
 from tests.support.modules import module_config
 
@@ -26,6 +27,7 @@ class Recorder:
 
     def __init__(self):
         self.calls: list[tuple[str, object]] = []
+        self.note_added = True  # what add_note answers
 
     def actions(self) -> WindowActions:
         return WindowActions(
@@ -33,7 +35,12 @@ class Recorder:
             join_code=lambda code: self.calls.append(("join_code", code)),
             cancel_request=lambda: self.calls.append(("cancel_request", None)),
             close=lambda: self.calls.append(("close", None)),
+            add_note=self._add_note,
         )
+
+    def _add_note(self, text: str) -> bool:
+        self.calls.append(("add_note", text))
+        return self.note_added
 
     def named(self, name: str) -> list:
         return [value for call, value in self.calls if call == name]
@@ -454,6 +461,29 @@ def cut_off(root: tk.Misc) -> list[str]:
     return found
 
 
+def overlapping(root: tk.Misc) -> list[str]:
+    """Widgets on screen drawn over a sibling (Tk puts two widgets in one grid cell without a word)."""
+    found, stack = [], [root]
+    while stack:
+        parent = stack.pop()
+        children = [child for child in parent.winfo_children()
+                    if not isinstance(child, tk.Toplevel) and child.winfo_ismapped()]
+        stack += children
+        children = [child for child in children if not _spacer(child)]
+        boxes = [(child, child.winfo_rootx(), child.winfo_rooty(), child.winfo_rootx() + child.winfo_width(),
+                  child.winfo_rooty() + child.winfo_height()) for child in children]
+        for index, (first, *one) in enumerate(boxes):
+            for second, *other in boxes[index + 1:]:
+                if min(one[2], other[2]) > max(one[0], other[0]) and min(one[3], other[3]) > max(one[1], other[1]):
+                    found.append(f"{first} ({_widget_text(first)!r}) and {second} ({_widget_text(second)!r})")
+    return found
+
+
+def _spacer(widget: tk.Misc) -> bool:
+    """An empty frame is room, not something drawn (a field's message may take its place)."""
+    return isinstance(widget, ttk.Frame) and not widget.winfo_children()
+
+
 def _widget_text(widget) -> str:
     try:
         return str(widget.cget("text"))[:40]
@@ -497,7 +527,8 @@ def every_state(window: HelpWindow):
 
 @pytest.mark.parametrize("brand", [{}, LONG_GERMAN_BRAND], ids=["default", "long German"])
 def test_the_window_keeps_one_size_that_fits_a_laptop_screen_in_every_state(tk_root, recorder, brand):
-    """Measured on the X server: the same size in every state, nothing cut off, room for title bar and panel."""
+    """Measured on the X server: the same size in every state, nothing cut off or drawn over something
+    else, room for title bar and panel."""
     if brand:
         i18n.use_language("de")
     window = make_window(tk_root, recorder, diagnostics=DIAGNOSTICS, fields=ALL_REQUIRED, **brand)
@@ -506,6 +537,7 @@ def test_the_window_keeps_one_size_that_fits_a_laptop_screen_in_every_state(tk_r
     for state in every_state(window):
         sizes[state] = measured(tk_root)
         assert cut_off(tk_root) == [], state
+        assert overlapping(tk_root) == [], state
     assert set(sizes.values()) == {(WINDOW_WIDTH, WINDOW_HEIGHT)}, sizes
     assert WINDOW_HEIGHT <= LAPTOP_ROOM and WINDOW_WIDTH < 1366
 
@@ -613,3 +645,73 @@ def test_the_session_codes_message_goes_when_the_code_is_edited(tk_root, recorde
     window.code_entry.insert("end", "5")
     tk_root.update()
     assert "A session code looks like s12-345-678." not in visible_texts(tk_root)
+
+
+# --- a note for the supporter while the request is open
+
+def test_a_typed_note_is_added_with_return_and_the_field_empties(tk_root, recorder, display):
+    """Return in the note field reports the line (on one line) and clears it once it is added."""
+    window = make_window(tk_root, recorder)
+    window.show_request("pending", "s12-345-678")
+    tk_root.update()
+    focus(tk_root, window.note_entry)
+    type_text(display, "The printer is on the second floor")
+    keys(display, "Return")
+    assert pump(tk_root, lambda: recorder.named("add_note"), what="the note") == ["The printer is on the second floor"]
+    assert window.note_entry.get() == ""
+
+
+def test_a_note_that_could_not_be_added_stays_in_the_field(tk_root, recorder):
+    recorder.note_added = False
+    window = make_window(tk_root, recorder)
+    window.show_request("new", "s12-345-678")
+    window.note_entry.insert(0, "Room 4.12")
+    window.note_button.invoke()
+    assert recorder.named("add_note") == ["Room 4.12"]
+    assert window.note_entry.get() == "Room 4.12"
+
+
+def test_an_empty_note_reports_nothing(tk_root, recorder):
+    window = make_window(tk_root, recorder)
+    window.show_request("new", "s12-345-678")
+    window.note_entry.insert(0, "   ")
+    window.note_button.invoke()
+    assert recorder.named("add_note") == []
+
+
+def test_a_note_is_at_most_as_long_as_the_queue_takes(tk_root, recorder):
+    """Typing or pasting past MAX_NOTE_CHARS keeps the first MAX_NOTE_CHARS characters."""
+    window = make_window(tk_root, recorder)
+    window.show_request("new", "s12-345-678")
+    window.note_entry.insert(0, "x" * (MAX_NOTE_CHARS + 50))
+    window.note_button.invoke()
+    assert recorder.named("add_note") == ["x" * MAX_NOTE_CHARS]
+
+
+@pytest.mark.parametrize(("status", "offered"), [("sending", True), ("offline", True), ("new", True),
+                                                  ("in_progress", True), ("closed", False), ("expired", False)])
+def test_the_note_field_is_there_while_the_request_is_open(tk_root, recorder, status, offered):
+    window = make_window(tk_root, recorder)
+    window.show_request(status, "s12-345-678")
+    tk_root.update()
+    assert bool(window.note_entry.winfo_ismapped()) is offered
+    assert ("Add a note" in visible_texts(tk_root)) is offered
+
+
+def test_without_an_app_that_takes_notes_there_is_no_note_field(tk_root, recorder):
+    actions = dataclasses.replace(recorder.actions(), add_note=None)
+    config = module_config(server_url="http://127.0.0.1:9", module_id="m-window", module_token="t" * 24)
+    window = HelpWindow(tk_root, config, actions)
+    window.show_request("new", "s12-345-678")
+    window.bring_forward()
+    pump(tk_root, window.is_visible, what="the window to show")
+    assert not window.note_entry.winfo_ismapped()
+    assert "Add a note" not in visible_texts(tk_root)
+
+
+def test_the_note_button_speaks_german(tk_root, recorder):
+    i18n.use_language("de")
+    window = make_window(tk_root, recorder, language="de")
+    window.show_request("new", "s12-345-678")
+    tk_root.update()
+    assert "Notiz hinzufügen" in visible_texts(tk_root)
