@@ -138,7 +138,7 @@ class HelpApp(Presenter):
         self.window = HelpWindow(
             root, config,
             WindowActions(request_help=self.request_help, join_code=self.join_code,
-                          cancel_request=self.cancel_request, close=self.close_window),
+                          cancel_request=self.cancel_request, close=self.close_window, add_note=self.add_note),
             diagnostics=collect() if config.options.diagnostics else None,
         )
         self.session = None  # agent.connect.session.CustomerSession while a request is open

@@ -105,7 +105,8 @@ class HelpWindow:
         self.palette = theme.Palette.from_brand(config.brand)
         theme.apply_style(self.root, self.palette, self.fonts)
         self.root.title(window_title(config))
-        self._images = []
+        # The old images go first: the named logo's Python object deletes its Tk image, by name, when it goes.
+        self._images, self.logo = [], None
         self._set_icon()
         self.logo = self._named_logo()
         old_banner, self.banner = self.banner, self._build_banner()

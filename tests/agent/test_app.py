@@ -448,6 +448,33 @@ def test_a_second_sos_sends_the_words_it_was_filed_with_not_again(tk_root, desk_
     assert _notes(api, tenant, seen["code"]) == []
 
 
+def test_a_note_typed_in_the_window_reaches_the_open_request_and_the_field_empties(
+        tk_root, desk_for, queue_server, api, tenant, monkeypatch):
+    from agent.app import HelpApp
+    from tests.agent.ui.support import pump
+    from tests.support.modules import module_config
+
+    monkeypatch.setenv("SOSQUEUE_TRAY", "dummy")
+    config = module_config(server_url=queue_server.url, module_id=tenant.module_id, module_token=tenant.module_token,
+                           file_immediately=True)
+    app = HelpApp(tk_root, config, desk_for(tenant, queue_server.url))
+    seen: dict = {}
+
+    def script():
+        pump(tk_root, lambda: app.ticket and app.window.status == "pending", what="the open request")
+        seen["code"] = app.ticket.code
+        app.window.note_entry.insert(0, "It is the printer on floor 3")
+        app.window.note_button.invoke()
+        seen["field"] = app.window.note_entry.get()
+        pump(tk_root, lambda: _notes(api, tenant, seen["code"]), what="the note on the request")
+        app.quit()
+
+    tk_root.after(300, script)
+    assert app.run("sos") == 0
+    assert seen["field"] == ""
+    assert _notes(api, tenant, seen["code"]) == ["It is the printer on floor 3"]
+
+
 def _dialog_texts(root) -> list[str]:
     import tkinter as tk
     from tkinter import ttk

@@ -1,6 +1,7 @@
 """The help window on a real X display: the form, the session code, the status, the keyboard."""
 
 import dataclasses
+import gc
 import subprocess
 import tkinter as tk
 import tkinter.font as tkfont
@@ -11,6 +12,7 @@ import pytest
 
 from agent import i18n
 from agent.ui import FormValues, WindowActions, normalise_code
+from agent.ui.dialogs import LOGO_IMAGE
 from agent.ui.sharing import SharingIndicator
 from agent.ui.window import WELCOME_LINES, WINDOW_HEIGHT, WINDOW_WIDTH, HelpWindow, visible_texts
 from sosqueue.events import MAX_NOTE_CHARS
@@ -352,6 +354,16 @@ def test_a_new_brand_shows_in_the_open_window_and_keeps_what_the_customer_typed(
     assert description.get("1.0", "end-1c") == "The printer is on fire"
     assert ttk.Style(tk_root).lookup("Primary.TButton", "background").upper() == "#7A1FA2"
     assert len(window.banner.winfo_children()) == 1, "the old banner is gone"
+
+
+def test_after_a_new_brand_the_about_box_still_finds_the_logo_by_its_name(tk_root, recorder):
+    window = make_window(tk_root, recorder)
+    newer = module_config(server_url="http://127.0.0.1:9", module_id="m-window", module_token="t" * 24,
+                          product="Acme Care", primary="#7A1FA2")
+    window.apply_brand(newer)
+    gc.collect()
+    assert LOGO_IMAGE in tk_root.tk.call("image", "names")
+    assert int(tk_root.tk.call("image", "width", LOGO_IMAGE)) > 0
 
 
 def test_without_a_banner_picture_the_banner_shows_logo_and_names(tk_root, recorder):
