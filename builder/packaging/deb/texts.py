@@ -11,6 +11,7 @@ MENU_COMMENT = installer_texts("Ask your support team for help")
 #: The SOS shortcut's comment.
 SOS_COMMENT = installer_texts("Ask for help now")
 #: The menu entry's search words.
+# TRANSLATORS: The menu entry's search words, separated by semicolons, ending with one.
 MENU_KEYWORDS = installer_texts("help;support;SOS;")
 
 #: The control file's ``Description``: the synopsis line, then the extended description (one

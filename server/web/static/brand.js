@@ -9,6 +9,7 @@ function startBrandEditor() {
   const form = document.getElementById("brand-form");
   linkColourPickers(form);
   paintSamples(document.getElementById("contrast"));
+  zoomOnClick(document.getElementById("preview-zoom"));
   let timer = null;
   let running = null;
   const refresh = () => {
@@ -91,6 +92,14 @@ async function updatePreview(form, signal) {
     image.hidden = false;
   }
   showState(answer.ok ? "" : state.dataset.refused, !answer.ok);
+}
+
+// Three windows and the icons side by side are small in the column: a click shows them at their real size.
+function zoomOnClick(button) {
+  button.addEventListener("click", () => {
+    const zoomed = button.getAttribute("aria-pressed") !== "true";
+    button.setAttribute("aria-pressed", String(zoomed));
+  });
 }
 
 function showState(message, isProblem) {

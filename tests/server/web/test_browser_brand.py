@@ -51,3 +51,16 @@ def test_a_logo_over_the_limit_is_named_at_once_and_not_sent(sqlite_server, tena
 
     assert page.inner_text("#preview-state") == "The chosen logo is larger than 2 MB."
     assert same_document(page)  # the form was not sent
+
+
+def test_a_click_on_the_preview_shows_it_at_its_real_size_and_another_fits_it_again(sqlite_server, tenant, page):
+    sign_in(page, sqlite_server, tenant.admin_email, path=f"/admin/modules/{tenant.module_id}/brand")
+    shown_width = "() => document.getElementById('preview').clientWidth"
+    natural_width = page.evaluate("() => document.getElementById('preview').naturalWidth")
+    fitted = page.evaluate(shown_width)
+    assert fitted < natural_width
+    page.click("#preview-zoom")
+    assert page.evaluate(shown_width) == natural_width
+    assert page.get_attribute("#preview-zoom", "aria-pressed") == "true"
+    page.click("#preview-zoom")
+    assert page.evaluate(shown_width) == fitted
