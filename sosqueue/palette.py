@@ -9,6 +9,7 @@ the same reason. Standard library only.
 import logging
 from dataclasses import dataclass
 
+from sosqueue.i18n import N_
 from sosqueue.module_config import DEFAULT_ACCENT, DEFAULT_PRIMARY
 
 log = logging.getLogger("sosqueue.agent")
@@ -139,6 +140,7 @@ class Palette:
 class TextPair:
     """Text of one colour on a background of another, somewhere in the agent's windows.
 
+    :param name: where it is, in English (marked for the dashboard's catalogue, which shows it translated).
     :param brand_key: the brand setting that decides this pair ("" for fixed colours).
     """
 
@@ -155,24 +157,24 @@ class TextPair:
 def text_pairs(palette: Palette) -> list[TextPair]:
     """Every text/background pair the agent draws (the window, its dialogs, menus and the sharing bar)."""
     return [
-        TextPair("text", TEXT, WHITE),
-        TextPair("text in a box", TEXT, SURFACE),
-        TextPair("helper text", MUTED, WHITE),
-        TextPair("helper text in a box", MUTED, SURFACE),
-        TextPair("a waiting button", MUTED, DISABLED),
-        TextPair("error text", ERROR, WHITE),
-        TextPair("waiting status", WAITING, WHITE),
-        TextPair("connected status", CONNECTED, WHITE),
-        TextPair("finished status", FINISHED, WHITE),
-        TextPair("text on the primary colour", palette.on_primary, palette.primary, "on_primary"),
-        TextPair("a hovered button", palette.on_primary, palette.primary_active, "on_primary"),
-        TextPair("a pressed button", palette.on_primary, palette.primary_pressed, "on_primary"),
-        TextPair("links", palette.link, WHITE, "primary"),
-        TextPair("the supporter's name in the chat", palette.link, SURFACE, "primary"),
-        TextPair("a hovered link", palette.link_active, WHITE, "primary"),
-        TextPair("the sharing bar", palette.on_accent, palette.accent, "accent"),
-        TextPair("the sharing bar's buttons", palette.accent_ink, WHITE, "accent"),
-        TextPair("a hovered sharing bar button", palette.accent_ink, SURFACE, "accent"),
+        TextPair(N_("text"), TEXT, WHITE),
+        TextPair(N_("text in a box"), TEXT, SURFACE),
+        TextPair(N_("helper text"), MUTED, WHITE),
+        TextPair(N_("helper text in a box"), MUTED, SURFACE),
+        TextPair(N_("a waiting button"), MUTED, DISABLED),
+        TextPair(N_("error text"), ERROR, WHITE),
+        TextPair(N_("waiting status"), WAITING, WHITE),
+        TextPair(N_("connected status"), CONNECTED, WHITE),
+        TextPair(N_("finished status"), FINISHED, WHITE),
+        TextPair(N_("text on the primary colour"), palette.on_primary, palette.primary, "on_primary"),
+        TextPair(N_("a hovered button"), palette.on_primary, palette.primary_active, "on_primary"),
+        TextPair(N_("a pressed button"), palette.on_primary, palette.primary_pressed, "on_primary"),
+        TextPair(N_("links"), palette.link, WHITE, "primary"),
+        TextPair(N_("the supporter's name in the chat"), palette.link, SURFACE, "primary"),
+        TextPair(N_("a hovered link"), palette.link_active, WHITE, "primary"),
+        TextPair(N_("the sharing bar"), palette.on_accent, palette.accent, "accent"),
+        TextPair(N_("the sharing bar's buttons"), palette.accent_ink, WHITE, "accent"),
+        TextPair(N_("a hovered sharing bar button"), palette.accent_ink, SURFACE, "accent"),
     ]
 
 

@@ -160,7 +160,8 @@ class BrandPreview:
     image: str | None  # a data: URL of the PNG
 
     def answer(self, translate) -> dict:
-        return {"ok": not self.errors, "pairs": self.pairs, "image": self.image,
+        pairs = [{**pair, "label": translate(pair["name"])} for pair in self.pairs]
+        return {"ok": not self.errors, "pairs": pairs, "image": self.image,
                 "errors": {field: translate(text, **values) for field, (text, values) in self.errors.items()}}
 
 

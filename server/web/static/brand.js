@@ -134,7 +134,7 @@ function showPairs(pairs) {
     sample.dataset.text = pair.text;
     sample.dataset.background = pair.background;
     sample.textContent = "Aa";
-    const cells = [pair.name, [sample, ` ${pair.text} / ${pair.background}`], `${pair.contrast}:1`,
+    const cells = [pair.label, [sample, ` ${pair.text} / ${pair.background}`], `${pair.contrast}:1`,
       pair.passes ? table.dataset.passes : table.dataset.fails];
     for (const [index, content] of cells.entries()) {
       const cell = document.createElement("td");

@@ -365,8 +365,11 @@ def test_the_preview_speaks_the_admins_language(server, tenant, module_id):
     with logged_in(server.url, tenant.admin_email) as german:
         german.get("/language/de")
         answer = preview(german, module_id, {"product": ""}).json()
+        drawn = preview(german, module_id, {}).json()
     assert answer["errors"] == {"product": "So kann das nicht gespeichert werden: "
                                            "is empty; give a name of 1 to 60 characters"}
+    labels = {pair["name"]: pair["label"] for pair in drawn["pairs"]}
+    assert labels["text on the primary colour"] == "Text auf der Hauptfarbe"
 
 
 # -- body limits ---------------------------------------------------------------------------
@@ -438,7 +441,8 @@ def test_the_editor_speaks_german(server, tenant, module_id):
         german.get("/language/de")
         page = german.get(brand_path(module_id)).text
         refused = save(german, module_id, {"texts.en.waiting": "x" * 301})
-    for text in ("Marke von", "Hauptfarbe", "Alle Sprachen", "Pflichtfeld", "Marke speichern", "Kontrast"):
+    for text in ("Marke von", "Hauptfarbe", "Alle Sprachen", "Pflichtfeld", "Marke speichern", "Kontrast",
+                 "Text auf der Hauptfarbe", "der Name des Supporters im Chat"):
         assert text in page
     assert field_errors(refused.text) == {
         "texts.en.waiting": "So kann das nicht gespeichert werden: has 301 characters, more than 300; shorten it"}
