@@ -16,11 +16,11 @@ checks in a daemon thread: at start, when woken (the request's channel reconnect
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from agent import __version__
+from agent.background import PeriodicChecks
 from agent.client import QueueClient
 from agent.errors import AgentError, ModuleRevoked, Rejected
 from agent.outbox import write_atomically
@@ -188,43 +188,9 @@ def make_refresher(config: ModuleConfig, on_brand: Callable[[ModuleConfig], None
     return BrandRefresher(config, client, cache=BrandCache(cache_dir(config.module_id)), on_brand=on_brand)
 
 
-class BrandChecks:
-    """Runs ``check`` in a daemon thread: at once, when woken, and every ``interval`` seconds while polling.
-
-    :meth:`poll` says whether to check on the interval (the window is on screen); :meth:`wake`
-    checks at once (a reconnect); :meth:`stop` ends the thread at its next wait.
-    """
+class BrandChecks(PeriodicChecks):
+    """The brand's checks: at once, when woken (a reconnect), and every ``interval`` seconds while
+    :meth:`poll` is on (the help window is on screen)."""
 
     def __init__(self, check: Callable[[], object], *, interval: float = POLL_SECONDS):
-        self._check = check
-        self._interval = interval
-        self._polling = threading.Event()
-        self._woken = threading.Event()
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sosqueue-brand", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def poll(self, on: bool) -> None:
-        (self._polling.set if on else self._polling.clear)()
-
-    def wake(self) -> None:
-        self._woken.set()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._woken.set()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        self._check()
-        while True:
-            woken = self._woken.wait(self._interval)
-            if self._stopped.is_set():
-                return
-            self._woken.clear()
-            if woken or self._polling.is_set():
-                self._check()
+        super().__init__(check, name="sosqueue-brand", interval=interval, only_while_polled=True)

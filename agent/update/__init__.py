@@ -9,13 +9,13 @@ with the stamped key before any field is trusted), and for ``AUTO`` the install
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from agent import __version__
+from agent.background import PeriodicChecks
 from agent.client import QueueClient
 from agent.errors import ModuleRevoked, Rejected, StorageFailure, Unreachable, UpdateFailed, UpdateRefused
 from agent.outbox import write_atomically
@@ -277,46 +277,12 @@ def make_updater(config: ModuleConfig) -> Updater:
                    state_dir=data_dir(config.module_id))
 
 
-class BackgroundChecks:
-    """Calls ``check`` in a daemon thread after ``first_delay`` seconds, then every ``interval``.
-
-    :meth:`wake` checks at once; :meth:`stop` ends the thread at its next wait.
-    """
+class BackgroundChecks(PeriodicChecks):
+    """The update checks: after ``first_delay`` seconds, then every ``interval``, and at once when woken."""
 
     def __init__(self, check: Callable[[], None], *, first_delay: float = FIRST_CHECK_SECONDS,
                  interval: float = CHECK_INTERVAL_SECONDS):
-        self._check = check
-        self._first_delay = first_delay
-        self._interval = interval
-        self._stopped = threading.Event()
-        self._woken = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sosqueue-updates", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._woken.set()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._woken.set()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        delay = self._first_delay
-        while True:
-            self._woken.wait(delay)
-            if self._stopped.is_set():
-                return
-            self._woken.clear()
-            try:
-                self._check()
-            except Exception:
-                log.exception("the update check failed")
-            delay = self._interval
+        super().__init__(check, name="sosqueue-updates", interval=interval, first_delay=first_delay)
 
 
 def check_once(updater: Updater) -> Result | None:
