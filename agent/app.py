@@ -23,14 +23,14 @@ from agent.diagnostics import collect
 from agent.errors import AgentError, AgentExit, ModuleRevoked, Rejected, StorageFailure, Unreachable
 from agent.i18n import _, use_language
 from agent.instance import InstanceError, SingleInstance
-from agent.request import LEAVE_TIMEOUT, Event, HelpRequest, Presenter, Progress, State, request_body
+from agent.request import LEAVE_TIMEOUT, Event, HelpRequest, Presenter, State, request_body
 from agent.runtime import make_desk
 from agent.state_hooks import StateHooks
 from agent.ui import STATUS_TEXTS, FormValues, UiQueue, WindowActions, create_root, normalise_code
 from sosqueue.brand_refresh import POLL_SECONDS
 from sosqueue.events import MAX_NOTE_CHARS
 from sosqueue.module_config import ModuleConfig
-from sosqueue.statuses import Status
+from sosqueue.statuses import Progress, Status
 
 log = logging.getLogger("sosqueue.agent")
 

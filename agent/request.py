@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TypeVar
 from agent.client import Ticket
 from agent.errors import AgentError, ModuleRevoked, Rejected, StorageFailure, Unreachable
 from agent.outbox import BACKOFF_CAP, BACKOFF_START, Note, Submission, backoff_delays
-from sosqueue.statuses import FINAL_STATUSES, Status
+from sosqueue.statuses import FINAL_STATUSES, Progress, Status
 
 if TYPE_CHECKING:
     from agent.desk import HelpDesk
@@ -47,13 +47,6 @@ class State(StrEnum):
     OPEN = "open"  # the queue has it: code, status, session
     FINAL = "final"  # closed or expired, still on screen
     QUITTING = "quitting"
-
-
-class Progress(StrEnum):
-    """What the customer sees while the request is on its way, before the queue gives it a status."""
-
-    SENDING = "sending"
-    OFFLINE = "offline"  # the queue cannot be reached; the request waits in the outbox
 
 
 class Event(StrEnum):

@@ -28,3 +28,10 @@ class Status(StrEnum):
 
 OPEN_STATUSES = frozenset({Status.NEW, Status.PENDING, Status.IN_PROGRESS})
 FINAL_STATUSES = frozenset({Status.CLOSED, Status.EXPIRED})
+
+
+class Progress(StrEnum):
+    """What the customer sees while the request is on its way, before the queue gives it a status."""
+
+    SENDING = "sending"
+    OFFLINE = "offline"  # the queue cannot be reached; the request waits in the outbox

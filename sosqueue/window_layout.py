@@ -16,7 +16,7 @@ from enum import StrEnum
 from sosqueue import i18n
 from sosqueue.i18n import N_
 from sosqueue.palette import CONNECTED, ERROR, FINISHED, MUTED, TEXT, WAITING, Palette
-from sosqueue.statuses import FINAL_STATUSES
+from sosqueue.statuses import FINAL_STATUSES, Progress, Status
 
 #: The window's catalogue (``sosqueue/locale``): every text this description names.
 DOMAIN = "window"
@@ -119,8 +119,8 @@ LOOKS = {
     Role.GAP: Look("body", frame=0),
 }
 
-STATUS_COLOURS = {"new": WAITING, "pending": WAITING, "in_progress": CONNECTED, "closed": FINISHED,
-                  "expired": FINISHED, "sending": MUTED, "offline": WAITING}
+STATUS_COLOURS = {Status.NEW: WAITING, Status.PENDING: WAITING, Status.IN_PROGRESS: CONNECTED,
+                  Status.CLOSED: FINISHED, Status.EXPIRED: FINISHED, Progress.SENDING: MUTED, Progress.OFFLINE: WAITING}
 
 
 def ink(role: Role, palette: Palette, status: str = "") -> str:
@@ -255,7 +255,7 @@ class State:
 
 
 #: The states the preview draws, in its order.
-PREVIEW_STATES = (State("form", "form"), State("waiting", "request", "new"), State("closed", "request", "closed"))
+PREVIEW_STATES = (State("form", "form"), State("waiting", "request", Status.NEW), State("closed", "request", Status.CLOSED))
 
 
 def shown(part: Part, state: State, fields, *, diagnostics: bool) -> bool:
@@ -283,28 +283,28 @@ BUILT_IN_TEXTS = {
 # Plain words for what the window shows as the request's status (the queue's, or the agent's own
 # ``sending`` and ``offline``).
 STATUS_TEXTS = {
-    "sending": N_("Sending your request…"),
-    "offline": N_("You are offline — your request is saved and will be sent automatically."),
-    "new": N_("Waiting for a supporter…"),
-    "pending": N_("Waiting for a supporter…"),
-    "in_progress": N_("A supporter is connected."),
-    "closed": N_("Your request is closed."),
-    "expired": N_("Your request has expired."),
+    Progress.SENDING: N_("Sending your request…"),
+    Progress.OFFLINE: N_("You are offline — your request is saved and will be sent automatically."),
+    Status.NEW: N_("Waiting for a supporter…"),
+    Status.PENDING: N_("Waiting for a supporter…"),
+    Status.IN_PROGRESS: N_("A supporter is connected."),
+    Status.CLOSED: N_("Your request is closed."),
+    Status.EXPIRED: N_("Your request has expired."),
 }
 # What the line under the session code says, by status.
 CODE_HINT = N_("Tell this code to your supporter when they ask for it.")
 CODE_HINTS = {
-    "sending": N_("Your session code appears here once your request has arrived."),
-    "offline": N_("You will get a session code once your request has been sent."),
-    "closed": N_("This session code is no longer valid."),
-    "expired": N_("This session code is no longer valid."),
+    Progress.SENDING: N_("Your session code appears here once your request has arrived."),
+    Progress.OFFLINE: N_("You will get a session code once your request has been sent."),
+    Status.CLOSED: N_("This session code is no longer valid."),
+    Status.EXPIRED: N_("This session code is no longer valid."),
 }
 # The line under the status: a brand text kind, or a message.
 STATUS_DETAILS = {
-    "sending": "waiting", "offline": "waiting", "new": "waiting", "pending": "waiting",
-    "in_progress": N_("Your supporter is working on your request."),
-    "closed": "closed",
-    "expired": N_("No supporter took it on in time. If you still need help, click Request help again."),
+    Progress.SENDING: "waiting", Progress.OFFLINE: "waiting", Status.NEW: "waiting", Status.PENDING: "waiting",
+    Status.IN_PROGRESS: N_("Your supporter is working on your request."),
+    Status.CLOSED: "closed",
+    Status.EXPIRED: N_("No supporter took it on in time. If you still need help, click Request help again."),
 }
 # The diagnostics keys (agent.diagnostics.collect, in its order) in the words the customer reads.
 DIAGNOSTIC_LABELS = {

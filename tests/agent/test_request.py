@@ -10,9 +10,9 @@ import pytest
 
 from agent.errors import Rejected, Unreachable
 from agent.request import (DELIVERY_CAP, PROBE_INTERVAL, TRANSITIONS, Event, HelpRequest, InvalidTransition,
-                           Presenter, Progress, RetryPolicy, State, Waited, deliver_with_retry, next_state,
+                           Presenter, RetryPolicy, State, Waited, deliver_with_retry, next_state,
                            request_body, wait_to_retry)
-from sosqueue.statuses import Status
+from sosqueue.statuses import Progress, Status
 from tests.support.polling import eventually
 from tests.support.queue_api import CODE_PATTERN, QueueApi
 from tests.support.servers import QueueServer, free_port, sqlite_url

@@ -62,7 +62,7 @@ TEXT_LABELS = {
     "welcome": N_("Welcome, above the request form"),
     "waiting": N_("While the customer waits"),
     "closed": N_("Once the request is done"),
-    "privacy": N_("Privacy note under the form"),
+    "privacy": N_("Privacy note while a request is open"),
 }
 OPTION_LABELS = {
     "sos_shortcut": N_("Put the SOS button on the customer's desktop"),
