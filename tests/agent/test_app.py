@@ -123,7 +123,7 @@ def test_cancel_asks_and_closes_the_request(agent, sos_module, api, tenant):
     process = agent(sos_module)
     process.start("--sos")
     code = file_by_keyboard(process)["code"]
-    process.keys("Tab", "Tab", "Return")  # code field → Copy → Cancel request
+    process.keys("Tab", "Tab", "Tab", "Tab", "Return")  # code field → Copy → note → Add a note → Cancel request
     eventually(lambda: the_request(api, tenant, code)["status"] in ("new", "pending"), what="an open request")
     process.keys("Tab", "Return")  # the question has "Keep waiting" focused; Tab to "Cancel request"
     process.wait_for(lambda state: "Your request is closed." in state["texts"], what="the closed status")

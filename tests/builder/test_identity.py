@@ -95,7 +95,10 @@ def test_module_option_takes_an_existing_registration_without_rotating(sosqueue,
     config = write_config()
     done = build(sosqueue, config, fake_base, out, *register_args(queue_server, tenant), "--module", created["id"])
     assert done.code == ExitCode.OK, done.err
-    assert carried(out / "Support")["module"] == {"id": created["id"], "token": created["token"], "version": "1.0.0"}
+    brand_version = httpx.get(f"{queue_server.url}/api/v1/modules/{created['id']}/brand",
+                              headers=bearer(tenant.admin_token), timeout=10).json()["version"]
+    assert carried(out / "Support")["module"] == {"id": created["id"], "token": created["token"], "version": "1.0.0",
+                                                  "brand_version": brand_version}
     assert read_identity(identity_path(config)).module_id == created["id"]
     assert len(modules_named(queue_server, tenant)) == 1
     filed = httpx.post(f"{queue_server.url}{REQUESTS}", json={"description": "still works"},
