@@ -160,12 +160,15 @@ def save(session: Session, module: Module, settings: dict, options: dict, *, log
 
 
 def update_logo(session: Session, module: Module, data: bytes) -> ModuleBrand:
-    """Keep the image ``data`` (re-encoded as PNG) as the module's logo; a module without a brand
-    of its own gets the default brand under the company's name with it.
+    """Keep the image ``data`` (re-encoded as PNG) as the module's logo, a new version unless it is the
+    logo already kept; a module without a brand of its own gets the default brand under the company's
+    name with it.
 
     :raises BrandError: if ``data`` is not a logo the builder would take, or larger than :data:`MAX_UPLOAD_BYTES`.
     """
     png = logo_png(decode_logo(data, UPLOAD_NAME, max_bytes=MAX_UPLOAD_BYTES))
+    if module.brand is not None and module.brand.logo_png == png:
+        return module.brand  # the same logo again (a rebuild): no new version for modules to fetch
     stored = module.brand or _new(session, module)
     stored.logo_png = png
     stored.logo_sha256 = hashlib.sha256(png).hexdigest()

@@ -67,6 +67,17 @@ def test_a_brand_the_builder_refuses_is_refused_in_the_same_words(api, tenant, s
     assert ok(api.call("GET", brand_path(tenant), tenant.admin_token))["version"] == 0
 
 
+def test_the_same_brand_and_logo_again_keep_the_version_so_running_modules_fetch_nothing(api, tenant):
+    body = {"company": "Acme", "product": "Acme Help", "primary": "#1a7f37"}
+    ok(api.call("PUT", brand_path(tenant), tenant.admin_token, json=body))
+    logo = png()
+    version = ok(api.call("PUT", f"{brand_path(tenant)}/logo", tenant.admin_token, content=logo))["version"]
+    assert ok(api.call("PUT", brand_path(tenant), tenant.admin_token, json=body))["version"] == version
+    assert ok(api.call("PUT", f"{brand_path(tenant)}/logo", tenant.admin_token, content=logo))["version"] == version
+    changed = ok(api.call("PUT", f"{brand_path(tenant)}/logo", tenant.admin_token, content=png(colour=(9, 9, 9, 255))))
+    assert changed["version"] == version + 1
+
+
 def test_texts_are_kept_per_language_without_the_empty_ones(api, tenant):
     texts = {"de": {"welcome": "Willkommen", "closed": "  "}, "en": {"waiting": "", "privacy": "We never record."}}
     brand = ok(api.call("PUT", brand_path(tenant), tenant.admin_token, json={"texts": texts}))
