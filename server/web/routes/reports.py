@@ -65,12 +65,15 @@ def reports_page(request: Request, login: AdminLoginDep, session: ReadDB, first:
     try:
         report = _report(session, login, first, last)
     except PeriodRefused as refused:
-        return render(request, "reports.html", login=login, status=400, report=None, chart=[],
-                      period={"from": first or "", "to": last or ""}, refused=refused, duration=duration_text,
-                      share=share_text)
-    return render(request, "reports.html", login=login, report=report, chart=chart_bars(report.groups),
-                  period={"from": report.period.first.isoformat(), "to": report.period.last.isoformat()},
-                  refused=None, duration=duration_text, share=share_text)
+        return _page(request, login, status=400, report=None, chart=[], refused=refused,
+                     period={"from": first or "", "to": last or ""})
+    return _page(request, login, report=report, chart=chart_bars(report.groups), refused=None,
+                 period={"from": report.period.first.isoformat(), "to": report.period.last.isoformat()})
+
+
+def _page(request: Request, login: Login, *, status: int = 200, **context) -> Response:
+    return render(request, "reports.html", login=login, status=status, duration=duration_text, share=share_text,
+                  **context)
 
 
 @router.get("/reports.csv")
