@@ -16,10 +16,11 @@ from tests.support.browser import (
 
 def entries(page) -> list[str]:
     """The history as its entries' visible text, time left out."""
-    return [
-        " ".join(text.split()[3:])  # "2026-11-26 20:22 UTC Assigned …"
-        for text in page.locator("#history li").all_inner_texts()
-    ]
+    texts = page.locator("#history li").evaluate_all(
+        "items => items.map(item => [...item.childNodes].filter(node => node.nodeName !== 'TIME')"
+        ".map(node => node.textContent).join(' '))"
+    )
+    return [" ".join(text.split()) for text in texts]
 
 
 def submit(page, selector: str) -> None:
