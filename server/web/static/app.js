@@ -198,14 +198,33 @@ function updateCountdowns() {
   }
 }
 
+// -- confirmations -------------------------------------------------------------------------------
+
+// A form with ``data-confirm="<dialog id>"`` asks first: its first submit button opens the dialog,
+// whose own submit button sends the form and whose ``data-cancel`` button closes it again.
+function setupConfirmations() {
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    const dialog = document.getElementById(form.dataset.confirm);
+    if (!dialog || typeof dialog.showModal !== "function") continue;
+    form.addEventListener("submit", (event) => {
+      if (!dialog.open) {
+        event.preventDefault();
+        dialog.showModal();
+      }
+    });
+    dialog.querySelector("[data-cancel]").addEventListener("click", () => dialog.close());
+  }
+}
+
 // -- one request ---------------------------------------------------------------------------------
 
 function startRequest() {
   const code = document.getElementById("request").dataset.code;
   // A form of this page on its way (assign, close…) brings a fresh page itself; reloading for
-  // the event it caused would abort that navigation.
+  // the event it caused would abort that navigation. A form that only asked first is not on its way.
   let submitting = false;
-  document.addEventListener("submit", () => { submitting = true; });
+  document.addEventListener("submit", (event) => { if (!event.defaultPrevented) submitting = true; });
+  setupConfirmations();
   const reload = () => {
     if (!submitting) window.location.replace(window.location.pathname);
   };

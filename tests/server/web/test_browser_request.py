@@ -86,7 +86,8 @@ def test_closing_a_request_shows_it_closed_and_takes_it_off_the_open_queue_live(
     mark_document(watcher)
     sign_in(worker, sqlite_server, list(tenant.supporter_tokens)[1], path=f"/requests/{closing.code}")
 
-    submit(worker, "#close")
+    worker.click("#close")
+    submit(worker, "#close-confirmed")
 
     assert worker.inner_text("#status") == "Closed"
     assert worker.locator(".actions form").count() == 0
@@ -99,6 +100,34 @@ def test_closing_a_request_shows_it_closed_and_takes_it_off_the_open_queue_live(
     watcher.goto(f"{sqlite_server.url}/queue?status=closed")
     assert queue_codes(watcher) == [closing.code]
     assert queue_row(watcher, closing.code).get_attribute("data-status") == "closed"
+
+
+def test_close_asks_first_and_keeping_the_request_open_leaves_it_open(sqlite_server, tenant, page):
+    """Close opens a dialog; Keep it open and Escape leave the request as it was, Close for good closes it."""
+    ticket = file_as_agent(agent_client(sqlite_server.url, tenant), {"description": "maybe done"})
+    sign_in(page, sqlite_server, tenant.supporter_email, path=f"/requests/{ticket.code}")
+    mark_document(page)
+
+    page.click("#close")
+    assert page.locator("#close-confirm").is_visible()
+    assert page.inner_text("#close-confirm p") == (
+        f"Close request {ticket.code} for good? A closed request cannot be reopened.")
+    page.click("#close-cancel")
+    assert page.locator("#close-confirm").is_hidden()
+    page.click("#close")
+    page.keyboard.press("Escape")
+    assert page.locator("#close-confirm").is_hidden()
+    assert same_document(page)
+
+    page.reload()
+    assert page.inner_text("#status") == "New"
+    assert entries(page)[-1] != f"Closed {tenant.supporter_email}"
+    page.click("#close")
+    submit(page, "#close-confirmed")
+    assert page.inner_text("#status") == "Closed"
+    assert entries(page)[-1] == f"Closed {tenant.supporter_email}"
+    assert page.errors == []
+    assert csp_violations(page) == []
 
 
 def test_a_request_filed_by_hand_shows_its_code_and_what_to_tell_the_customer_and_appears_in_the_queue(
