@@ -240,3 +240,29 @@ def test_a_note_with_markup_is_shown_as_text_never_as_markup(server, tenant, sup
     entry = note_entry(supporter.get(f"/requests/{filed['code']}").text)
     assert "<img" not in entry and "<script" not in entry
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in entry
+
+
+def preselected_assignee(page: str) -> str:
+    """The user id the Assign to… list starts with."""
+    select = re.search(r'<select name="user" id="assign-user">(.*?)</select>', page, re.S).group(1)
+    [selected] = re.findall(r'<option value="([^"]+)" selected>', select)
+    return selected
+
+
+def test_assign_to_starts_with_me_while_nobody_has_the_request(server, tenant, supporter):
+    """Not the first user alphabetically (the admin): the supporter looking at the request."""
+    code = file_request(server.url, tenant.module_token)["code"]
+
+    page = supporter.get(f"/requests/{code}").text
+
+    assert preselected_assignee(page) == tenant.user_ids[tenant.supporter_email]
+    assert re.search(r'<option value="([^"]+)"', page).group(1) != tenant.user_ids[tenant.supporter_email]
+
+
+def test_assign_to_starts_with_the_current_assignee(server, tenant, supporter, admin):
+    code = file_request(server.url, tenant.module_token)["code"]
+    colleague = list(tenant.supporter_tokens)[1]
+    assert admin.post(f"/requests/{code}/assign", {"user": tenant.user_ids[colleague]}).status_code == 303
+
+    assert preselected_assignee(supporter.get(f"/requests/{code}").text) == tenant.user_ids[colleague]
+    assert preselected_assignee(admin.get(f"/requests/{code}").text) == tenant.user_ids[colleague]
