@@ -52,7 +52,7 @@ def test_assigning_to_me_then_to_a_colleague_then_to_nobody_shows_in_the_details
     assert entries(page) == [
         "Created Support module",
         "Assigned System → nobody",
-        f"Assigned {me} → {me}",
+        f"Assigned {me} → themselves",
         f"Assigned {me} → {colleague}",
         f"Assigned {me} → nobody",
     ]
@@ -71,7 +71,7 @@ def test_the_request_page_follows_the_customer_joining_without_a_click(sqlite_se
 
     assert page.inner_text("#status") == "Pending"
     assert page.inner_text("#session") == "Customer connected · 0 expert(s) connected"
-    assert entries(page)[2:] == ["Joined Customer the customer", "Status changed Customer New → Pending"]
+    assert entries(page)[2:] == ["Joined Customer", "Status changed Customer New → Pending"]
     assert page.errors == []
     assert csp_violations(page) == []
 
