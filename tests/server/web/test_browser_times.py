@@ -39,6 +39,7 @@ def test_the_queue_and_the_request_page_show_times_in_the_browsers_time_zone(sql
 
     page.goto(f"{sqlite_server.url}/requests/{code}")
     assert page.locator("#history li time").first.inner_text() == english(local)
+    assert page.inner_text("#created-at") == english(local)
     assert page.errors == []
 
 
