@@ -1,7 +1,9 @@
 """Automated assignment: who a module's new request goes to.
 
-``none`` leaves it unassigned for the whole group; ``fixed:EMAIL`` gives it to one user;
-``round_robin`` and ``least_open`` pick among the group's available supporters.
+``none`` leaves it unassigned for the whole group; ``fixed:EMAIL`` gives it to one user while
+that user is active and available, and otherwise leaves it to the group as ``none`` does (groups
+have no rule of their own); ``round_robin`` and ``least_open`` pick among the group's available
+supporters.
 """
 
 from dataclasses import dataclass
@@ -63,8 +65,15 @@ def _fixed(session: Session, *, module: Module, email: str) -> Choice:
         select(User).where(User.company_id == module.company_id, User.email == email)
     )
     if user is None or not user.active:
-        return Choice(None, f"fixed assignee {email} is not an active user of the company")
+        return Choice(None, f"fixed assignee {email} is not an active user of the company; {_left_to(module)}")
+    if not user.available:
+        return Choice(None, f"fixed assignee {email} is away; {_left_to(module)}")
     return Choice(user, "fixed")
+
+
+def _left_to(module: Module) -> str:
+    """Where a request goes that its fixed assignee cannot take: to everyone who sees it, unassigned."""
+    return "left unassigned for the group" if module.group_id is not None else "left unassigned for everyone"
 
 
 def _available_supporters(session: Session, *, module: Module) -> list[User]:

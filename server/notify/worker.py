@@ -4,6 +4,11 @@ A claim reserves rows for a while (their next attempt moves past the send's time
 short write transaction; on PostgreSQL rows locked by another server process's claim are
 skipped, so no two processes send one notification. Sending happens outside any transaction.
 A server that dies mid-send leaves its claims to expire, and the rows are sent again then.
+
+Each receiver gets a request's notifications in the order they happened: a notification is
+claimed only when no earlier one of the same request to the same receiver (channel and target)
+is still pending, so ``request.assigned`` waits while ``request.created`` is being sent or
+retried, and goes out once that one is delivered or given up.
 """
 
 import asyncio
@@ -12,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
+from sqlalchemy.orm import aliased
 from starlette.concurrency import run_in_threadpool
 
 from server.config import Settings
@@ -61,25 +67,35 @@ def claim_seconds(settings: Settings) -> float:
 def deliver_due(state: AppState) -> int:
     """Send every notification that is due; returns how many were delivered."""
     settings, db = state.settings, state.db
-    if not _anything_due(db, utcnow()):
-        return 0
     delivered = 0
-    while True:
+    # Settling a notification can make the next one of its request due, so look again each round.
+    while _anything_due(db, utcnow()):
         jobs = claim(db, now=utcnow(), hold=timedelta(seconds=claim_seconds(settings)))
         if not jobs:
-            return delivered
+            break
         outcomes = _send_all(jobs, settings)
         record(db, outcomes, settings=settings, now=utcnow())
         delivered += sum(1 for error in outcomes.values() if error is None)
-        if len(jobs) < BATCH:
-            return delivered
+    return delivered
 
 
-def _due(now: datetime):
+def _pending(notification) -> tuple:
+    return notification.delivered_at.is_(None), notification.failed_at.is_(None)
+
+
+def _due(now: datetime) -> tuple:
+    """Pending, its time has come, and nothing earlier of its request to its receiver is pending."""
+    earlier = aliased(Notification)
     return (
-        Notification.delivered_at.is_(None),
-        Notification.failed_at.is_(None),
+        *_pending(Notification),
         Notification.next_attempt_at <= now,
+        ~exists().where(
+            earlier.request_id == Notification.request_id,
+            earlier.channel == Notification.channel,
+            earlier.target == Notification.target,
+            earlier.id < Notification.id,
+            *_pending(earlier),
+        ),
     )
 
 

@@ -164,6 +164,7 @@ class WebhookCall:
 class _Plan:
     failures_left: int = 0
     failure_status: int = 500
+    failing_event: str | None = None  # only calls of this event fail; None: any call
     redirect_to: str | None = None
     calls: list[WebhookCall] = field(default_factory=list)
 
@@ -172,7 +173,8 @@ class WebhookReceiver:
     """A threaded HTTP server that takes webhook calls on a loopback port.
 
     It answers 204 to a call signed with ``secret`` and 401 to any other; ``fail_next`` makes
-    it answer the next calls with an error first, ``redirect`` answers every call with a 302.
+    it answer the next calls (of one event, if given) with an error first, ``redirect`` answers
+    every call with a 302.
     """
 
     def __init__(self, secret: str, *, port: int | None = None):
@@ -184,9 +186,9 @@ class WebhookReceiver:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def fail_next(self, count: int, status: int = 500) -> None:
+    def fail_next(self, count: int, status: int = 500, *, event: str | None = None) -> None:
         with self._lock:
-            self._plan.failures_left, self._plan.failure_status = count, status
+            self._plan.failures_left, self._plan.failure_status, self._plan.failing_event = count, status, event
 
     def redirect(self, location: str) -> None:
         with self._lock:
@@ -209,7 +211,7 @@ class WebhookReceiver:
             plan = self._plan
             if plan.redirect_to:
                 status, extra = 302, {"Location": plan.redirect_to}
-            elif plan.failures_left > 0:
+            elif plan.failures_left > 0 and plan.failing_event in (None, headers.get("x-sosqueue-event")):
                 plan.failures_left -= 1
                 status, extra = plan.failure_status, {}
             else:

@@ -81,6 +81,7 @@ def request_page(request: Request, code: str, login: LoginDep, state: StateDep, 
         return render(
             request, "request.html", login=login, item=request_public(item, utcnow()),
             history=[event_public(e) for e in events], users=people, names=names, created=created,
+            assign_default=item.assignee_id or login.user.id,
         )
 
 

@@ -101,6 +101,7 @@ async function refreshRows(newCodes) {
     }
   }
   unannounced.clear();
+  showLocalTimes(rows);
   updateCountdowns();
   document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
 }
@@ -161,6 +162,25 @@ function announce(row) {
   }
 }
 
+// -- times -----------------------------------------------------------------------------------
+
+// The server writes every time in UTC ("2026-12-02 08:58 UTC", readable without this script) with
+// the instant in ``datetime``; shown here in the supporter's time zone and the page's language.
+// Countdowns (``time.countdown``) show the time left instead.
+function showLocalTimes(root) {
+  const format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23", timeZoneName: "short",
+  });
+  for (const element of root.querySelectorAll("time[datetime]:not(.countdown):not([data-local])")) {
+    const instant = new Date(element.getAttribute("datetime"));
+    if (Number.isNaN(instant.getTime())) continue;
+    element.title = element.textContent.trim();  // the UTC time stays at hand
+    element.textContent = format.format(instant);
+    element.dataset.local = "";
+  }
+}
+
 // -- countdowns ----------------------------------------------------------------------------------
 
 function formatLeft(milliseconds) {
@@ -178,14 +198,33 @@ function updateCountdowns() {
   }
 }
 
+// -- confirmations -------------------------------------------------------------------------------
+
+// A form with ``data-confirm="<dialog id>"`` asks first: its first submit button opens the dialog,
+// whose own submit button sends the form and whose ``data-cancel`` button closes it again.
+function setupConfirmations() {
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    const dialog = document.getElementById(form.dataset.confirm);
+    if (!dialog || typeof dialog.showModal !== "function") continue;
+    form.addEventListener("submit", (event) => {
+      if (!dialog.open) {
+        event.preventDefault();
+        dialog.showModal();
+      }
+    });
+    dialog.querySelector("[data-cancel]").addEventListener("click", () => dialog.close());
+  }
+}
+
 // -- one request ---------------------------------------------------------------------------------
 
 function startRequest() {
   const code = document.getElementById("request").dataset.code;
   // A form of this page on its way (assign, close…) brings a fresh page itself; reloading for
-  // the event it caused would abort that navigation.
+  // the event it caused would abort that navigation. A form that only asked first is not on its way.
   let submitting = false;
-  document.addEventListener("submit", () => { submitting = true; });
+  document.addEventListener("submit", (event) => { if (!event.defaultPrevented) submitting = true; });
+  setupConfirmations();
   const reload = () => {
     if (!submitting) window.location.replace(window.location.pathname);
   };
@@ -198,6 +237,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
   if (page === "queue") startQueue();
   if (page === "request") startRequest();
+  showLocalTimes(document);
   updateCountdowns();
   setInterval(updateCountdowns, 1000);
 });

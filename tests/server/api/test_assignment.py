@@ -2,6 +2,8 @@
 
 import pytest
 
+from server.db import Database
+from server.models import User
 from tests.support.queue_api import assert_problem
 from tests.support.tenants import make_tenant
 
@@ -196,3 +198,56 @@ def test_nobody_available_leaves_request_unassigned_and_says_so(api, server, str
     assert event["data"]["assignee"] is None
     reason = event["data"]["reason"]
     assert "no supporter" in reason and "available" in reason
+
+
+# -- fixed assignment and availability ------------------------------------------------------
+
+
+def fixed_tenant(server):
+    """Two supporters in the module's group; the module gives every request to the first."""
+    return make_tenant(server.database_url, supporters=2, group_members=2, assignment="fixed:{first}")
+
+
+def test_fixed_assignment_skips_an_away_supporter_and_leaves_the_request_to_the_group(api, server):
+    tenant = fixed_tenant(server)
+    fixed_email, fixed_token = next(iter(tenant.supporter_tokens.items()))
+    set_available(api, fixed_token, False)
+
+    created = api.created(tenant.module_token)
+
+    assert created["assignee"] is None
+    assert created["group"] is not None
+    [event] = [e for e in api.history(created["code"], tenant.admin_token) if e["type"] == "assigned"]
+    assert event["data"]["assignee"] is None
+    assert event["data"]["reason"] == f"fixed assignee {fixed_email} is away; left unassigned for the group"
+    assert created["code"] in api.codes(tenant.supporter_tokens[list(tenant.supporter_tokens)[1]])
+
+
+def test_fixed_assignment_resumes_when_the_supporter_is_back(api, server):
+    tenant = fixed_tenant(server)
+    fixed_token = next(iter(tenant.supporter_tokens.values()))
+    fixed_id = supporter_ids(tenant)[0]
+    set_available(api, fixed_token, False)
+    assert auto_assignees(api, tenant, 2) == [None, None]
+
+    set_available(api, fixed_token, True)
+
+    assert auto_assignees(api, tenant, 2) == [fixed_id, fixed_id]
+
+
+def test_fixed_assignment_to_a_deactivated_user_leaves_the_request_to_the_group(api, server):
+    tenant = fixed_tenant(server)
+    fixed_email = tenant.supporter_email
+    database = Database(server.database_url)
+    try:
+        with database.write() as session:
+            session.get(User, tenant.user_ids[fixed_email]).active = False
+    finally:
+        database.dispose()
+
+    created = api.created(tenant.module_token)
+
+    assert created["assignee"] is None
+    [event] = [e for e in api.history(created["code"], tenant.admin_token) if e["type"] == "assigned"]
+    assert event["data"]["reason"] == (
+        f"fixed assignee {fixed_email} is not an active user of the company; left unassigned for the group")

@@ -52,8 +52,11 @@ def test_a_request_page_and_its_actions_in_german(sqlite_server, tenant, page):
     switch_language(page, "Deutsch")
     page.goto(f"{sqlite_server.url}/requests/{code}")
 
+    page.click("#close")
+    assert page.inner_text("#close-confirm p") == (
+        f"Anfrage {code} endgültig schließen? Eine geschlossene Anfrage lässt sich nicht wieder öffnen.")
     with page.expect_navigation():
-        page.click("#close")
+        page.click("#close-confirmed")
 
     assert page.inner_text("#status") == "Geschlossen"
     assert page.locator("main h2").all_inner_texts() == ["Aktionen", "Verlauf"]

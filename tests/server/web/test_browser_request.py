@@ -16,10 +16,11 @@ from tests.support.browser import (
 
 def entries(page) -> list[str]:
     """The history as its entries' visible text, time left out."""
-    return [
-        " ".join(text.split()[3:])  # "2026-11-26 20:22 UTC Assigned …"
-        for text in page.locator("#history li").all_inner_texts()
-    ]
+    texts = page.locator("#history li").evaluate_all(
+        "items => items.map(item => [...item.childNodes].filter(node => node.nodeName !== 'TIME')"
+        ".map(node => node.textContent).join(' '))"
+    )
+    return [" ".join(text.split()) for text in texts]
 
 
 def submit(page, selector: str) -> None:
@@ -51,7 +52,7 @@ def test_assigning_to_me_then_to_a_colleague_then_to_nobody_shows_in_the_details
     assert entries(page) == [
         "Created Support module",
         "Assigned System → nobody",
-        f"Assigned {me} → {me}",
+        f"Assigned {me} → themselves",
         f"Assigned {me} → {colleague}",
         f"Assigned {me} → nobody",
     ]
@@ -70,7 +71,7 @@ def test_the_request_page_follows_the_customer_joining_without_a_click(sqlite_se
 
     assert page.inner_text("#status") == "Pending"
     assert page.inner_text("#session") == "Customer connected · 0 expert(s) connected"
-    assert entries(page)[2:] == ["Joined Customer the customer", "Status changed Customer New → Pending"]
+    assert entries(page)[2:] == ["Joined Customer", "Status changed Customer New → Pending"]
     assert page.errors == []
     assert csp_violations(page) == []
 
@@ -85,7 +86,8 @@ def test_closing_a_request_shows_it_closed_and_takes_it_off_the_open_queue_live(
     mark_document(watcher)
     sign_in(worker, sqlite_server, list(tenant.supporter_tokens)[1], path=f"/requests/{closing.code}")
 
-    submit(worker, "#close")
+    worker.click("#close")
+    submit(worker, "#close-confirmed")
 
     assert worker.inner_text("#status") == "Closed"
     assert worker.locator(".actions form").count() == 0
@@ -98,6 +100,34 @@ def test_closing_a_request_shows_it_closed_and_takes_it_off_the_open_queue_live(
     watcher.goto(f"{sqlite_server.url}/queue?status=closed")
     assert queue_codes(watcher) == [closing.code]
     assert queue_row(watcher, closing.code).get_attribute("data-status") == "closed"
+
+
+def test_close_asks_first_and_keeping_the_request_open_leaves_it_open(sqlite_server, tenant, page):
+    """Close opens a dialog; Keep it open and Escape leave the request as it was, Close for good closes it."""
+    ticket = file_as_agent(agent_client(sqlite_server.url, tenant), {"description": "maybe done"})
+    sign_in(page, sqlite_server, tenant.supporter_email, path=f"/requests/{ticket.code}")
+    mark_document(page)
+
+    page.click("#close")
+    assert page.locator("#close-confirm").is_visible()
+    assert page.inner_text("#close-confirm p") == (
+        f"Close request {ticket.code} for good? A closed request cannot be reopened.")
+    page.click("#close-cancel")
+    assert page.locator("#close-confirm").is_hidden()
+    page.click("#close")
+    page.keyboard.press("Escape")
+    assert page.locator("#close-confirm").is_hidden()
+    assert same_document(page)
+
+    page.reload()
+    assert page.inner_text("#status") == "New"
+    assert entries(page)[-1] != f"Closed {tenant.supporter_email}"
+    page.click("#close")
+    submit(page, "#close-confirmed")
+    assert page.inner_text("#status") == "Closed"
+    assert entries(page)[-1] == f"Closed {tenant.supporter_email}"
+    assert page.errors == []
+    assert csp_violations(page) == []
 
 
 def test_a_request_filed_by_hand_shows_its_code_and_what_to_tell_the_customer_and_appears_in_the_queue(

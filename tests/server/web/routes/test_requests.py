@@ -107,7 +107,7 @@ def test_the_history_names_who_was_shown_the_screen_and_who_stopped_it(server, t
     shared = re.search(r'<li data-type="screen_shared">(.*?)</li>', history, re.S).group(1)
     stopped = re.search(r'<li data-type="screen_stopped">(.*?)</li>', history, re.S).group(1)
     assert "Screen shared" in shared and f"→ {tenant.supporter_email}" in shared
-    assert "Screen sharing stopped" in stopped and "(by Customer)" in stopped
+    assert "Screen sharing stopped" in stopped and "Customer" in stopped and "(by" not in stopped  # the actor, named once
 
 
 def test_the_history_names_who_was_given_control_and_how_control_ended(server, tenant, supporter):
@@ -131,7 +131,7 @@ def test_the_history_names_who_was_given_control_and_how_control_ended(server, t
                for item in re.findall(r'<li data-type="control_\w+">(.*?)</li>', history, re.S)]
     assert entries == [f"Control denied Customer → {tenant.supporter_email}",
                        f"Control allowed Customer → {tenant.supporter_email}",
-                       "Control taken back Customer (by Customer)",
+                       "Control taken back Customer",
                        "Control given back Customer (by Expert)",
                        "Control ended Customer (by System)"]
 
@@ -240,3 +240,29 @@ def test_a_note_with_markup_is_shown_as_text_never_as_markup(server, tenant, sup
     entry = note_entry(supporter.get(f"/requests/{filed['code']}").text)
     assert "<img" not in entry and "<script" not in entry
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in entry
+
+
+def preselected_assignee(page: str) -> str:
+    """The user id the Assign to… list starts with."""
+    select = re.search(r'<select name="user" id="assign-user">(.*?)</select>', page, re.S).group(1)
+    [selected] = re.findall(r'<option value="([^"]+)" selected>', select)
+    return selected
+
+
+def test_assign_to_starts_with_me_while_nobody_has_the_request(server, tenant, supporter):
+    """Not the first user alphabetically (the admin): the supporter looking at the request."""
+    code = file_request(server.url, tenant.module_token)["code"]
+
+    page = supporter.get(f"/requests/{code}").text
+
+    assert preselected_assignee(page) == tenant.user_ids[tenant.supporter_email]
+    assert re.search(r'<option value="([^"]+)"', page).group(1) != tenant.user_ids[tenant.supporter_email]
+
+
+def test_assign_to_starts_with_the_current_assignee(server, tenant, supporter, admin):
+    code = file_request(server.url, tenant.module_token)["code"]
+    colleague = list(tenant.supporter_tokens)[1]
+    assert admin.post(f"/requests/{code}/assign", {"user": tenant.user_ids[colleague]}).status_code == 303
+
+    assert preselected_assignee(supporter.get(f"/requests/{code}").text) == tenant.user_ids[colleague]
+    assert preselected_assignee(admin.get(f"/requests/{code}").text) == tenant.user_ids[colleague]
