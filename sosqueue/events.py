@@ -24,6 +24,10 @@ class EventType(StrEnum):
     NOTE_ADDED = "note_added"
 
 
+#: The dashboard's live feed says this first, once the server passes on every change to the page:
+#: only then is the page live (the stream's opening alone comes before that).
+STREAM_SUBSCRIBED = "subscribed"
+
 #: The most a note (``NOTE_ADDED``'s text) may hold, after trimming.
 MAX_NOTE_CHARS = 2000
 #: The most notes one request takes: enough for any customer, and a runaway script cannot fill the history.

@@ -29,7 +29,7 @@ from sosqueue.connect import (
     Scope,
     StopReason,
 )
-from sosqueue.events import QUEUE_EVENTS, EventType
+from sosqueue.events import QUEUE_EVENTS, STREAM_SUBSCRIBED, EventType
 from sosqueue.statuses import Status
 
 NAME = "sosqueue-vocabulary"
@@ -42,6 +42,7 @@ def vocabulary() -> dict:
     return {
         "event": {event.name: event.value for event in EventType},
         "queueEvents": [event.value for event in QUEUE_EVENTS],
+        "streamSubscribed": STREAM_SUBSCRIBED,
         "status": {status.name: status.value for status in Status},
         "message": {message.name: message.value for message in Message},
         "close": {code.name: code.value for code in CloseCode},

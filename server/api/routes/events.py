@@ -16,6 +16,7 @@ from server.api.routes.service_requests import visible_request
 from server.events import Subscription, WireEvent, render
 from server.models import RequestEvent, ServiceRequest, utcnow
 from server.state import AppState
+from sosqueue.events import STREAM_SUBSCRIBED
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
@@ -62,10 +63,12 @@ def _stream(state: AppState, actor: Actor, request_id: int | None, last_id: int 
 
 
 async def messages(
-    state: AppState, company_id: str, request_id: int | None, last_id: int | None, receive: Receive | None = None
+    state: AppState, company_id: str, request_id: int | None, last_id: int | None, receive: Receive | None = None,
+    *, announce: bool = False,
 ):
     """The stream's chunks. With ``receive`` it ends by itself when the client goes away;
-    without, whoever runs it must stop it then (Starlette's StreamingResponse does)."""
+    without, whoever runs it must stop it then (Starlette's StreamingResponse does).
+    ``announce`` sends a :data:`~sosqueue.events.STREAM_SUBSCRIBED` event once nothing can be missed."""
     # Subscribe before reading the snapshot or backlog so that nothing falls in between.
     broker = state.broker
     subscription = broker.subscribe(company_id=company_id, request_id=request_id)
@@ -75,6 +78,8 @@ async def messages(
         if last_id is None:
             # An id right away: a reconnect before the first event then resumes from here.
             yield f"id: {await run_in_threadpool(_latest_id, state, subscription)}\n\n".encode()
+        if announce:
+            yield f"event: {STREAM_SUBSCRIBED}\ndata: {{}}\n\n".encode()
         if request_id is not None:
             yield f"event: snapshot\ndata: {await run_in_threadpool(_snapshot, state, request_id)}\n\n".encode()
         sent = last_id or 0

@@ -16,9 +16,10 @@ router = APIRouter()
 async def live(
     login: LoginDep, state: StateDep, last_event_id: Annotated[str | None, Header(max_length=20)] = None
 ) -> StreamingResponse:
-    """Every change to the company's queue as server-sent events; resumes after Last-Event-ID."""
+    """Every change to the company's queue as server-sent events, after one that says the feed is
+    subscribed; resumes after Last-Event-ID."""
     return StreamingResponse(
-        messages(state, login.user.company_id, None, parse_last_event_id(last_event_id)),
+        messages(state, login.user.company_id, None, parse_last_event_id(last_event_id), announce=True),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
     )

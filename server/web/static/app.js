@@ -32,10 +32,11 @@ function connectLive(types, onEvent, onResume) {
     const source = new EventSource("/live");
     source.addEventListener("open", () => {
       delay = 1000;
-      showLive("open");
       if (broken) onResume();
       broken = false;
     });
+    // Live once the server says so: the stream opens a moment before it passes on every change.
+    source.addEventListener(VOCABULARY.streamSubscribed, () => showLive("open"));
     source.addEventListener("error", () => {
       broken = true;
       showLive("reconnecting");

@@ -22,7 +22,8 @@ RECORD_LIVE_EVENTS = """() => {
   for (const type of ["created", "assigned", "closed", "status_changed"]) {
     source.addEventListener(type, (message) => window.__seen.push(JSON.parse(message.data).code));
   }
-  return new Promise((resolve) => source.addEventListener("open", () => resolve(true)));
+  const vocabulary = JSON.parse(document.querySelector("meta[name='sosqueue-vocabulary']").content);
+  return new Promise((resolve) => source.addEventListener(vocabulary.streamSubscribed, () => resolve(true)));
 }"""
 
 
@@ -51,6 +52,16 @@ def test_a_request_filed_by_the_agent_appears_in_the_open_queue_without_a_reload
     assert row.locator(".description").inner_text() == "The printer prints only blank pages"
     assert row.locator(".code a").get_attribute("href") == f"/requests/{ticket.code}"
     assert page.dialogs == []
+
+
+def test_a_request_filed_the_moment_the_feed_says_it_is_subscribed_is_never_missed(any_server, company, page):
+    """The stream opens before the server passes changes on; the page is live only once it says so."""
+    sign_in(page, any_server, company.supporter_email)
+    client = agent_client(any_server.url, company)
+    for attempt in range(5):
+        page.evaluate(RECORD_LIVE_EVENTS)
+        ticket = file_as_agent(client, {"description": f"at once {attempt}"})
+        page.wait_for_function("code => window.__seen.includes(code)", arg=ticket.code)
 
 
 def test_a_supporter_never_sees_another_companys_request_live(any_server, company, make_company, new_page):
