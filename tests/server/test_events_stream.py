@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.support.servers import QueueServer, sqlite_url
+from tests.support.databases import own_server
 from tests.support.sse import EventStream
 from tests.support.tenants import bearer, file_request, make_tenant
 
@@ -11,16 +11,9 @@ from tests.support.tenants import bearer, file_request, make_tenant
 @pytest.fixture(scope="module")
 def server(backend, request, tmp_path_factory):
     """The module's server, with a short keepalive so that idle streams show their comments."""
-    if backend == "sqlite":
-        url, databases = sqlite_url(tmp_path_factory.mktemp("db")), None
-    else:
-        databases = request.getfixturevalue("postgres")
-        url = databases.create()
     env = {"SOSQUEUE_KEEPALIVE_SECONDS": "0.5"}
-    with QueueServer(url, env=env, log_dir=tmp_path_factory.mktemp("logs")) as running:
+    with own_server(backend, request, tmp_path_factory, env=env) as running:
         yield running
-    if databases:
-        databases.drop(url)
 
 
 def company_stream(server, token: str, **kwargs) -> EventStream:

@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from tests.support.servers import sqlite_url
+from tests.support.servers import QueueServer, sqlite_url
 
 
 @contextmanager
@@ -30,3 +30,12 @@ def fresh_databases(backend: str, request, tmp_path_factory) -> Iterator[Callabl
     """Like ``database_maker``, for one backend: yields ``make()``."""
     with database_maker(request, tmp_path_factory) as make:
         yield lambda: make(backend)
+
+
+@contextmanager
+def own_server(backend: str, request, tmp_path_factory, *, env: dict | None = None) -> Iterator[QueueServer]:
+    """A server of its own on ``backend`` with ``env`` (for a module whose settings differ from the
+    shared servers'), on a fresh database that is dropped after."""
+    with fresh_databases(backend, request, tmp_path_factory) as make:
+        with QueueServer(make(), env=env, log_dir=tmp_path_factory.mktemp("logs")) as running:
+            yield running

@@ -12,8 +12,9 @@ from server.db import Database
 from server.models import Company, RequestEvent, ServiceRequest, utcnow
 from server.notify.outbox import install_outbox, notified_as, split_addresses
 from tests.server.notify.conftest import SECRET, configure, notifications
+from tests.support.databases import own_server
 from tests.support.queue_api import QueueApi
-from tests.support.servers import QueueServer, sqlite_url
+from tests.support.servers import sqlite_url
 from tests.support.tenants import file_request, make_tenant
 
 # No SMTP host, and a poll so long that only a commit's wake-up can get anything delivered.
@@ -22,15 +23,8 @@ QUIET = {"SOSQUEUE_NOTIFY_POLL_SECONDS": "3600"}
 
 @pytest.fixture(scope="module")
 def quiet_server(backend, request, tmp_path_factory):
-    if backend == "sqlite":
-        url, databases = sqlite_url(tmp_path_factory.mktemp("db")), None
-    else:
-        databases = request.getfixturevalue("postgres")
-        url = databases.create()
-    with QueueServer(url, env=QUIET, log_dir=tmp_path_factory.mktemp("logs")) as running:
+    with own_server(backend, request, tmp_path_factory, env=QUIET) as running:
         yield running
-    if databases:
-        databases.drop(url)
 
 
 def file_and_hand_over(server, tenant) -> dict:

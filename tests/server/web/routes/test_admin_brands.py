@@ -21,9 +21,9 @@ from server.models import ModuleBrand
 from sosqueue import module_config, palette, payload
 from sosqueue.module_config import BRAND_TEXTS, TEXT_LANGUAGES
 from tests.server.web.routes.test_admin_modules import create, download, error_message, field_errors
+from tests.support.databases import own_server
 from tests.support import bases
 from tests.support.dashboard import FORGED, NOT_ADMIN, NOT_HERE, PASSWORD, logged_in
-from tests.support.servers import QueueServer, sqlite_url
 from tests.support.tenants import make_tenant
 
 REFUSED = "This cannot be saved: "
@@ -37,15 +37,8 @@ def server(backend, request, tmp_path_factory):
     (bases_dir / "windows").mkdir()
     (bases_dir / "windows" / "sosqueue-agent.exe").write_bytes(bases.minimal_pe())
     env = {"SOSQUEUE_BASES_DIR": str(bases_dir)}
-    if backend == "sqlite":
-        url, databases = sqlite_url(tmp_path_factory.mktemp("db")), None
-    else:
-        databases = request.getfixturevalue("postgres")
-        url = databases.create()
-    with QueueServer(url, env=env, log_dir=tmp_path_factory.mktemp("logs")) as running:
+    with own_server(backend, request, tmp_path_factory, env=env) as running:
         yield running
-    if databases:
-        databases.drop(url)
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,7 @@ from builder.stamping import inspect_module
 from server import admin as setup
 from server.db import Database
 from server.models import Module
+from tests.support.databases import own_server
 from tests.support import bases
 from tests.support.dashboard import FORGED, NOT_ADMIN, NOT_HERE, PASSWORD, logged_in
 from tests.support.polling import eventually
@@ -73,15 +74,8 @@ def scratch(tmp_path_factory) -> Path:
 def server(backend, request, tmp_path_factory, bases_dir, scratch):
     """Like the shared ``server`` fixture, with base agents to stamp downloads from."""
     env = {"SOSQUEUE_BASES_DIR": str(bases_dir), "TMPDIR": str(scratch)}
-    if backend == "sqlite":
-        url, databases = sqlite_url(tmp_path_factory.mktemp("db")), None
-    else:
-        databases = request.getfixturevalue("postgres")
-        url = databases.create()
-    with QueueServer(url, env=env, log_dir=tmp_path_factory.mktemp("logs")) as running:
+    with own_server(backend, request, tmp_path_factory, env=env) as running:
         yield running
-    if databases:
-        databases.drop(url)
 
 
 @pytest.fixture(scope="module")
