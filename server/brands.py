@@ -184,8 +184,16 @@ def remove_logo(module: Module) -> ModuleBrand | None:
     return _changed(stored)
 
 
+def brand_of(settings: dict) -> Brand:
+    """The brand of ``settings`` as the API and the editor send them (``None``: the brand's default).
+
+    :raises BrandError: for the first setting the builder would refuse.
+    """
+    return Brand.from_mapping({name: value for name, value in settings.items() if value is not None})
+
+
 def _checked(settings: dict, png: bytes | None) -> Brand:
-    brand = Brand.from_mapping({name: value for name, value in settings.items() if value is not None})
+    brand = brand_of(settings)
     return brand.with_logo(decode_logo(png, STORED_NAME), STORED_NAME) if png else brand
 
 

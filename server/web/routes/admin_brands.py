@@ -143,11 +143,6 @@ def refusal(error: BrandError) -> tuple[str, Message]:
     return field, (REFUSED, {"rule": error.message})
 
 
-def given(settings: dict) -> dict:
-    """The settings ``Brand.from_mapping`` takes: those not left to the brand's defaults."""
-    return {name: value for name, value in settings.items() if value is not None}
-
-
 # -- preview and contrast ------------------------------------------------------------------
 
 
@@ -170,7 +165,7 @@ def brand_preview(settings: dict, logo: Image.Image, logo_name: str, errors: dic
     errors = dict(errors)
     brand = None
     try:
-        brand = Brand.from_mapping(given(settings))
+        brand = brands.brand_of(settings)
     except BrandError as error:
         errors.setdefault(*refusal(error))
         brand = _drawable_anyway(settings)
@@ -183,7 +178,7 @@ def brand_preview(settings: dict, logo: Image.Image, logo_name: str, errors: dic
 
 def _drawable_anyway(settings: dict) -> Brand | None:
     try:
-        return Brand.from_mapping(given({**settings, "force_contrast": True}))
+        return brands.brand_of({**settings, "force_contrast": True})
     except BrandError:
         return None
 
@@ -351,7 +346,7 @@ def save_brand(request: Request, module_id: str, login: AdminLoginDep, state: St
 def keep_brand(session: Session, module: Module, settings: dict, options: dict, *, logo: bytes | None,
                remove_logo: bool) -> None:
     """Store what changed as one version; a ``BrandError`` leaves the transaction to be rolled back."""
-    brands.save(session, module, given(settings), options, logo=logo, remove_logo=remove_logo)
+    brands.save(session, module, settings, options, logo=logo, remove_logo=remove_logo)
 
 
 @router.post(PREVIEW)
