@@ -8,11 +8,9 @@ where an admin changes the logo and the real help window, open on Xvfb, shows it
 
 import dataclasses
 import hashlib
-import http.server
 import io
 import json
 import logging
-import threading
 import time
 
 import pytest
@@ -30,6 +28,7 @@ from tests.agent.ui.support import display, pump, tk_root  # noqa: F401  (fixtur
 from tests.support.modules import branded_assets, module_config
 from tests.support.polling import eventually
 from tests.support.servers import shared_server
+from tests.support.standin import Answer, QueueStandIn
 from tests.support.tenants import make_tenant
 
 MODULE_ID = "acme-help"
@@ -38,23 +37,15 @@ CHANGED = "banner.png"  # the one file the new primary colour changes (the logo 
 log = logging.getLogger(__name__)
 
 
-class BrandServer:
+class BrandServer(QueueStandIn):
     """``GET {BRAND_PATH}`` and ``…/assets/<name>`` as the queue answers them, with knobs for the bad cases."""
 
     def __init__(self):
-        self.private_key = signing.generate_private_key()
-        self.public_key = updates.encode_key(signing.public_key(self.private_key))
+        super().__init__()
         self.manifest_body = b""
         self.etag = ""
         self.assets: dict[str, bytes] = {}
         self.cut_asset_at: int | None = None  # send only this many bytes of each file, with its full length
-        self.requests: list[tuple[str, str]] = []  # (path, Authorization)
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def serve(self, version: int, *, primary: str = NEW_PRIMARY, module_id: str = MODULE_ID,
               **changes) -> BrandManifest:
@@ -70,43 +61,16 @@ class BrandServer:
     def asset_requests(self) -> list[str]:
         return [path for path, _ in self.requests if path.startswith(ASSETS_PATH)]
 
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _handler(self):
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                server.requests.append((self.path, self.headers.get("Authorization", "")))
-                path = self.path.partition("?")[0]
-                if path == BRAND_PATH and self.headers.get("If-None-Match") == server.etag:
-                    self._send(304, "application/json", b"")
-                elif path == BRAND_PATH:
-                    self._send(200, "application/json", server.manifest_body, etag=server.etag)
-                elif path.removeprefix(ASSETS_PATH + "/") in server.assets:
-                    self._send(200, "image/png", server.assets[path.removeprefix(ASSETS_PATH + "/")],
-                               cut_at=server.cut_asset_at)
-                else:
-                    self._send(404, PROBLEM_TYPE, b'{"detail": "no such file"}')
-
-            def _send(self, status, content_type, body, cut_at=None, etag=None):
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                if etag:
-                    self.send_header("ETag", etag)
-                if status != 304:
-                    self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body if cut_at is None else body[:cut_at])
-                if cut_at is not None:
-                    self.close_connection = True
-
-        return Handler
+    def answer(self, path: str, headers) -> Answer:
+        path = path.partition("?")[0]
+        if path == BRAND_PATH and headers.get("If-None-Match") == self.etag:
+            return Answer(304, "application/json", b"")
+        if path == BRAND_PATH:
+            return Answer(200, "application/json", self.manifest_body, etag=self.etag)
+        name = path.removeprefix(ASSETS_PATH + "/")
+        if name in self.assets:
+            return Answer(200, "image/png", self.assets[name], cut_at=self.cut_asset_at)
+        return Answer(404, PROBLEM_TYPE, b'{"detail": "no such file"}')
 
 
 @pytest.fixture

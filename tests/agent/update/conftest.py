@@ -8,11 +8,9 @@ the configuration really stamped onto it.
 
 import dataclasses
 import hashlib
-import http.server
 import json
 import os
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,9 +18,10 @@ import pytest
 from agent.client import PROBLEM_TYPE, QueueClient
 from agent.update import Updater
 from agent.update.policy import PolicySource, policy_file
-from sosqueue import module_config, payload, signing, updates
+from sosqueue import module_config, payload, updates
 from sosqueue.platforms import current
 from tests.support.modules import module_config as make_module_config, module_payload_for
+from tests.support.standin import Answer, QueueStandIn
 
 RUNNING_VERSION = "0.1.0"
 RUNNING_BUILT = "2026-11-01T00:00:00Z"  # when the installed module's base was built
@@ -49,26 +48,17 @@ HANGING_BASE = script("exec sleep 60")
 FOREIGN_BASE = script('echo \'{"module": {"id": "someone-else"}}\'\nexit 0')
 
 
-class UpdateServer:
+class UpdateServer(QueueStandIn):
     """``GET {UPDATES_PATH}/<platform>`` and ``…/file`` as the queue answers them, with knobs for the bad cases."""
 
     def __init__(self):
-        self.private_key = signing.generate_private_key()
-        self.public_key = updates.encode_key(signing.public_key(self.private_key))
+        super().__init__()
         self.platform = str(current())
         self.offer_status = 200
         self.offer_body: bytes = b""
         self.offer_type = "application/json"
         self.file = b""
         self.cut_file_at: int | None = None  # send only this many bytes of a longer Content-Length
-        self.requests: list[tuple[str, str]] = []  # (path, Authorization)
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def offer(self, version: str, data: bytes, *, key: bytes | None = None, built: str = OFFERED_BUILT,
               **changes) -> updates.Offer:
@@ -92,36 +82,12 @@ class UpdateServer:
     def downloads(self) -> int:
         return sum(path.endswith("/file") for path, _ in self.requests)
 
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _handler(self):
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.requests.append((self.path, self.headers.get("Authorization", "")))
-                if self.path == f"{updates.UPDATES_PATH}/{server.platform}":
-                    self._send(server.offer_status, server.offer_type, server.offer_body)
-                elif self.path == f"{updates.UPDATES_PATH}/{server.platform}/file":
-                    self._send(200, "application/octet-stream", server.file, cut_at=server.cut_file_at)
-                else:
-                    self._send(404, PROBLEM_TYPE, b'{"detail": "no such route"}')
-
-            def _send(self, status, content_type, body, cut_at=None):
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body if cut_at is None else body[:cut_at])
-                if cut_at is not None:
-                    self.close_connection = True
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
+    def answer(self, path: str, headers) -> Answer:
+        if path == f"{updates.UPDATES_PATH}/{self.platform}":
+            return Answer(self.offer_status, self.offer_type, self.offer_body)
+        if path == f"{updates.UPDATES_PATH}/{self.platform}/file":
+            return Answer(200, "application/octet-stream", self.file, cut_at=self.cut_file_at)
+        return Answer(404, PROBLEM_TYPE, b'{"detail": "no such route"}')
 
 
 @pytest.fixture
