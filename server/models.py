@@ -74,6 +74,11 @@ class Group(Base):
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Routing (server/routing.py): minutes until an unassigned, or an assigned but not joined, request
+    # alerts (None: never); with reassign_on_lapse it then moves to the next available supporter.
+    unassigned_alert_minutes: Mapped[int | None] = mapped_column(Integer)
+    unjoined_alert_minutes: Mapped[int | None] = mapped_column(Integer)
+    reassign_on_lapse: Mapped[bool] = mapped_column(Boolean, default=False)
 
     members: Mapped[list["User"]] = relationship(secondary="group_members", back_populates="groups")
 
@@ -170,6 +175,16 @@ class ServiceRequest(Base):
             sqlite_where=text(OPEN_STATUS_SQL),
             postgresql_where=text(OPEN_STATUS_SQL),
         ),
+        # The waiting rooms: a group's open requests, oldest first, and its recent first joins.
+        Index(
+            "ix_requests_open_group_id",
+            "company_id",
+            "group_id",
+            "id",
+            sqlite_where=text(OPEN_STATUS_SQL),
+            postgresql_where=text(OPEN_STATUS_SQL),
+        ),
+        Index("ix_requests_group_first_joined", "company_id", "group_id", "first_joined_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -179,6 +194,7 @@ class ServiceRequest(Base):
     module_id: Mapped[str | None] = mapped_column(ForeignKey("modules.id"))
     source: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(12))
+    topic: Mapped[str] = mapped_column(String(60), default="")  # the label the customer picked, "" for none
     description: Mapped[str] = mapped_column(Text)
     end_customer_name: Mapped[str] = mapped_column(String(100), default="")
     end_customer_email: Mapped[str] = mapped_column(String(254), default="")
@@ -187,6 +203,12 @@ class ServiceRequest(Base):
     created_by: Mapped[str] = mapped_column(String(50))
     session_started: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the current assignee got it (None while unassigned), and when a supporter first joined.
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Routing: when the current lapse was alerted (cleared by a new assignment), and the users who let it lapse.
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lapsed_by: Mapped[list] = mapped_column(JSON, default=list)
     valid_until: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[str | None] = mapped_column(String(50))

@@ -139,6 +139,7 @@ def create_request(
         module_id=actor.module.id if actor.module else None,
         source=source,
         status=Status.NEW.value,
+        topic=payload.topic or "",
         description=payload.description,
         end_customer_name=payload.end_customer.name,
         end_customer_email=payload.end_customer.email,
@@ -213,6 +214,7 @@ def _auto_assign(session: Session, *, request: ServiceRequest, module: Module, n
         module = session.scalar(select(Module).where(Module.id == module.id).with_for_update(key_share=True))
     choice = choose_assignee(session, module=module, now=now)
     request.assignee_id = choice.user.id if choice.user else None
+    request.assigned_at = now if choice.user else None
     if turns and choice.user is not None:
         module.last_assigned_user_id = choice.user.id
     record_event(
@@ -308,6 +310,8 @@ def assign(session: Session, *, request: ServiceRequest, actor: Actor, user_id: 
     if request.assignee_id == user_id:
         return
     request.assignee_id = user_id
+    request.assigned_at = now if user_id is not None else None
+    request.escalated_at = None  # a new assignment starts a new wait
     record_event(session, request, type=EventType.ASSIGNED, actor=actor.key, data={"assignee": user_id})
 
 
@@ -379,6 +383,8 @@ def join(session: Session, *, request: ServiceRequest, party: str, actor: Actor)
         return
     session.add(Participant(request_id=request.id, party=party, joined_at=now))
     request.session_started = True
+    if party != lifecycle.CUSTOMER and request.first_joined_at is None:
+        request.first_joined_at = now
     _apply_presence(session, request=request, presence=after, actor=actor, type=EventType.JOINED, party=party)
 
 

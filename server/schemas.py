@@ -11,7 +11,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, 
 
 from server.assignment import parse_strategy
 from sosqueue.events import MAX_NOTE_CHARS, EventType
-from sosqueue.module_config import BRAND_TEXTS, TEXT_LANGUAGES
+from sosqueue.module_config import BRAND_TEXTS, MAX_TOPIC_CHARS, MAX_TOPICS, TEXT_LANGUAGES
 from sosqueue.platforms import Platform
 from sosqueue.statuses import Status
 
@@ -49,6 +49,7 @@ def _line(max_length: int, min_length: int = 0):
 
 Name = _line(100)
 RequiredName = _line(100, min_length=1)
+Topic = _line(MAX_TOPIC_CHARS, min_length=1)
 Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_single_line), AfterValidator(_email)]
 Description = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_multi_line)]
 
@@ -91,6 +92,8 @@ class ServiceRequestCreate(Strict):
     description: Description = ""
     end_customer: EndCustomer = Field(default_factory=EndCustomer)
     group: Name | None = None
+    topic: Topic | None = Field(None, description="what the request is about: one of the module's topics "
+                                "(it routes the request to that topic's group)")
     diagnostics: Annotated[dict[str, Any] | None, AfterValidator(_diagnostics)] = None
 
 
@@ -134,6 +137,7 @@ class ServiceRequestPublic(BaseModel):
     description: str
     end_customer: EndCustomer
     group: str | None
+    topic: str = Field("", description="the topic the customer picked; empty for none")
     assignee: UserRef | None
     source: Literal["manual", "module", "sos"]
     session: SessionPublic
@@ -256,6 +260,13 @@ class BrandFields(Strict):
     description: FieldMode = "required"
 
 
+class BrandTopic(Strict):
+    """One of the module's topics (``sosqueue.module_config.Topic``)."""
+
+    label: Topic = Field(description="as the customer reads it; a request carries it")
+    group: Name = Field("", description="the group its requests go to; empty keeps the module's own group")
+
+
 class BrandOptions(Strict):
     """The module's options (``sosqueue.module_config.Options``), as ``[options]`` in a module config."""
 
@@ -265,6 +276,8 @@ class BrandOptions(Strict):
     file_immediately: StrictBool = False
     diagnostics: StrictBool = True
     fields: BrandFields = BrandFields()
+    topics: list[BrandTopic] = Field([], max_length=MAX_TOPICS, description=(
+        'what the customer may pick from ("What is it about?"); none: the module asks no such question'))
 
 
 # Long enough for every brand text; the brand's own rules (branding.model.Brand) check the rest.

@@ -22,6 +22,9 @@ class EventType(StrEnum):
     CONTROL_STOPPED = "control_stopped"
     #: The customer added to the request's description (a second SOS while it is open): ``{text}``.
     NOTE_ADDED = "note_added"
+    #: The request lapsed at its group's threshold (``server/routing.py``): ``{reason, minutes}``, with
+    #: ``reason`` ``unassigned`` or ``not_joined``, and ``lapsed_by`` (a user id) when an assignee let it lapse.
+    ESCALATED = "escalated"
 
 
 #: The dashboard's live feed says this first, once the server passes on every change to the page:
@@ -37,4 +40,4 @@ MAX_NOTES_PER_REQUEST = 20
 ENDING_EVENTS = frozenset({EventType.CLOSED, EventType.EXPIRED})
 #: Events that change what the queue's list shows (the dashboard refreshes its rows on these).
 QUEUE_EVENTS = (EventType.CREATED, EventType.ASSIGNED, EventType.CLAIMED, EventType.JOINED, EventType.LEFT,
-                EventType.STATUS_CHANGED, EventType.CLOSED, EventType.EXPIRED)
+                EventType.STATUS_CHANGED, EventType.CLOSED, EventType.EXPIRED, EventType.ESCALATED)

@@ -59,6 +59,20 @@ class Fields:
     description: FieldMode = "required"
 
 
+#: The most topics a module offers, and the most characters of a topic's label.
+MAX_TOPICS = 8
+MAX_TOPIC_CHARS = 60
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One answer to "What is it about?": its ``label`` as the customer reads it, and the ``group`` (a
+    group's name) its requests go to; "" keeps the module's own group. A request carries the label."""
+
+    label: str
+    group: str = ""
+
+
 @dataclass(frozen=True)
 class Options:
     sos_shortcut: bool = True
@@ -67,6 +81,8 @@ class Options:
     file_immediately: bool = False
     diagnostics: bool = True
     fields: Fields = field(default_factory=Fields)
+    #: What the customer may pick from; none: the module asks no such question.
+    topics: tuple[Topic, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,8 +171,36 @@ def options_from_json(data: dict) -> Options:
 
     :raises TypeError: for an unknown option or a value of the wrong kind.
     """
-    return Options(**{key: _flag(value) for key, value in data.items() if key != "fields"},
-                   fields=Fields(**{key: _mode(value) for key, value in data.get("fields", {}).items()}))
+    return Options(**{key: _flag(value) for key, value in data.items() if key not in ("fields", "topics")},
+                   fields=Fields(**{key: _mode(value) for key, value in data.get("fields", {}).items()}),
+                   topics=topics_from_json(data.get("topics", [])))
+
+
+def topics_from_json(data: list) -> tuple[Topic, ...]:
+    """Topics from their JSON form (a list of ``{label, group}``), checked.
+
+    :raises TypeError, ValueError: for something else than such a list, too many topics, an empty,
+        too long or repeated label.
+    """
+    if not isinstance(data, (list, tuple)):
+        raise TypeError(f"topics: expected a list, got {type(data).__name__}")
+    if len(data) > MAX_TOPICS:
+        raise ValueError(f"topics: at most {MAX_TOPICS}, not {len(data)}")
+    topics = tuple(Topic(**{key: _text(value) for key, value in item.items()}) for item in data)
+    for topic in topics:
+        check_topic_label(topic.label)
+    labels = [topic.label.casefold() for topic in topics]
+    if len(set(labels)) != len(labels):
+        raise ValueError("topics: each label may appear only once")
+    return topics
+
+
+def check_topic_label(label: str) -> str:
+    """:raises ValueError: unless ``label`` is one line of 1 to :data:`MAX_TOPIC_CHARS` characters."""
+    if not label.strip() or label != label.strip() or len(label) > MAX_TOPIC_CHARS or not label.isprintable():
+        raise ValueError(f"topic {label!r}: a label is one line of 1 to {MAX_TOPIC_CHARS} characters, "
+                         "without blanks around it")
+    return label
 
 
 def to_json(config: ModuleConfig) -> dict:

@@ -1,0 +1,61 @@
+"""The customer's waiting room: where their open request stands in its group's queue.
+
+The queue serves it to the request's customer (``GET /api/v1/service-requests/{code}/waiting-room``)
+and the agent shows it in its window and tray while the request is open.
+
+- ``position``: 1 for the next request to be taken. The group's queue is its open requests that
+  nobody is assigned to and no supporter has joined, oldest first; ``None`` once the request is
+  out of that queue (assigned, joined, over).
+- ``expected_wait_seconds``: how much longer it will probably take until a supporter joins, from
+  the group's recent history (:func:`expected_wait`); ``None`` when the history is too thin to say.
+- ``assignee``: the display name of the supporter the request is assigned to, once there is one.
+"""
+
+import statistics
+from dataclasses import dataclass
+
+#: How far back, and how many of the group's latest first joins, the expected wait looks at.
+HISTORY_DAYS = 14
+HISTORY_SIZE = 50
+#: Fewer first joins than this (of requests that had waited at least as long) and the room shows no expected wait.
+MIN_HISTORY = 5
+#: How often the agent asks while its request waits (it also asks at once on each of the request's events).
+POLL_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class WaitingRoom:
+    status: str
+    position: int | None = None
+    expected_wait_seconds: int | None = None
+    assignee: str | None = None
+
+    def to_json(self) -> dict:
+        return {"status": self.status, "position": self.position,
+                "expected_wait_seconds": self.expected_wait_seconds, "assignee": self.assignee}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "WaitingRoom":
+        """:raises TypeError, ValueError: for anything but the queue's answer."""
+        position, expected, assignee = data.get("position"), data.get("expected_wait_seconds"), data.get("assignee")
+        if not isinstance(data.get("status"), str):
+            raise TypeError("waiting room: status must be text")
+        for name, value in (("position", position), ("expected_wait_seconds", expected)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                raise ValueError(f"waiting room: {name} must be a whole number, 0 or more, or null")
+        if assignee is not None and not isinstance(assignee, str):
+            raise TypeError("waiting room: assignee must be text or null")
+        return cls(status=data["status"], position=position, expected_wait_seconds=expected, assignee=assignee)
+
+
+def expected_wait(first_join_seconds: list[float], waited_seconds: float) -> int | None:
+    """How much longer a request that has waited ``waited_seconds`` will probably wait.
+
+    ``first_join_seconds`` are the times to first join of the group's recent requests. Of those
+    that had waited at least as long, the median time to first join, less what was waited already:
+    the conditional median. ``None`` when fewer than :data:`MIN_HISTORY` such requests are known.
+    """
+    longer = [seconds for seconds in first_join_seconds if seconds >= waited_seconds]
+    if len(longer) < MIN_HISTORY:
+        return None
+    return max(0, round(statistics.median(longer) - waited_seconds))
