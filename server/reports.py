@@ -1,16 +1,14 @@
 """Reports on a company's requests over a period, and the queue's live gauges for operators.
 
-Everything is computed from the request history (``request_events``), as
-:mod:`server.queue` writes it: a request's *time to first join* is its first ``joined`` event
-of an expert (a party other than the customer) minus its creation; its *time to close* is its
-``closed`` event minus its creation; it counts as *expired* when its effective status is
+Everything is computed from the requests' times, as :mod:`server.queue` keeps them: a request's
+*time to first join* is when an expert (a party other than the customer) first joined
+(``first_joined_at``) minus its creation; its *time to close* is its ``closed_at`` minus its
+creation; it counts as *expired* when its effective status is
 expired (swept or past its deadline, :func:`server.queue.effective_status`). A request belongs
 to the period in which it was created, to its group, and to the supporter it is assigned to.
 
 Scaling: SQLite has no percentile function, so the database returns one row per request of the
-period (group, assignee, status, creation, first expert join, close; the two event times are
-correlated sub-queries on the ``(request_id, id)`` index of ``request_events``) and Python
-aggregates. The cost grows with the requests created in the period, not with the whole history;
+period (group, assignee, status, creation, first expert join, close) and Python aggregates. The cost grows with the requests created in the period, not with the whole history;
 a period of more than :data:`MAX_REQUESTS` requests is refused (choose a shorter one) rather than
 read without bound.
 """
@@ -144,23 +142,12 @@ def figures(key: str | None, name: str, outcomes: Sequence[Outcome]) -> Figures:
     )
 
 
-def _first_event_at(*conditions):
-    return (
-        select(func.min(RequestEvent.created_at))
-        .where(RequestEvent.request_id == ServiceRequest.id, *conditions)
-        .scalar_subquery()
-    )
-
-
 def outcomes(session: Session, *, company_id: str, period: Period, now: datetime) -> list[Outcome]:
     """One :class:`Outcome` per request the company created in ``period``."""
-    expert_joined = _first_event_at(
-        RequestEvent.type == EventType.JOINED.value, RequestEvent.data["party"].as_string() != CUSTOMER
-    ).label("first_join_at")
-    closed = _first_event_at(RequestEvent.type == EventType.CLOSED.value).label("closed_at")
     rows = session.execute(
         select(ServiceRequest.group_id, ServiceRequest.assignee_id, ServiceRequest.status,
-               ServiceRequest.valid_until, ServiceRequest.created_at, expert_joined, closed)
+               ServiceRequest.valid_until, ServiceRequest.created_at, ServiceRequest.first_joined_at,
+               ServiceRequest.closed_at)
         .where(ServiceRequest.company_id == company_id, ServiceRequest.created_at >= period.starts,
                ServiceRequest.created_at < period.ends)
         .limit(MAX_REQUESTS + 1)
@@ -174,7 +161,7 @@ def _outcome(row, now: datetime) -> Outcome:
     return Outcome(
         group_id=row.group_id,
         assignee_id=row.assignee_id,
-        first_join_seconds=_seconds_between(row.created_at, row.first_join_at),
+        first_join_seconds=_seconds_between(row.created_at, row.first_joined_at),
         close_seconds=_seconds_between(row.created_at, row.closed_at),
         expired=effective_status(row, now) is Status.EXPIRED,
     )

@@ -48,12 +48,19 @@ class History:
     def request(self, *, created: datetime = IN_PERIOD, group: str | None = None, assignee: str | None = None,
                 status: Status = Status.NEW, valid_for: timedelta = timedelta(days=30),
                 events: tuple[tuple[EventType, float, dict], ...] = ()) -> int:
-        """A request created at ``created``, its events ``(type, seconds after creation, data)``."""
+        """A request created at ``created``, its events ``(type, seconds after creation, data)``, and the times
+        they set on the request (first expert join, close) as the queue keeps them."""
+        def first(type: EventType, *, expert_only: bool = False) -> datetime | None:
+            times = [seconds for kind, seconds, data in events
+                     if kind == type and not (expert_only and data.get("party") == CUSTOMER)]
+            return created + timedelta(seconds=min(times)) if times else None
+
         with self.database.write() as session:
             row = ServiceRequest(
                 code=uuid.uuid4().hex[:9], company_id=self.company_id, group_id=self.groups.get(group),
                 source="manual", status=status.value, description="test", created_by="system",
                 assignee_id=self.users.get(assignee), created_at=created, valid_until=created + valid_for,
+                first_joined_at=first(EventType.JOINED, expert_only=True), closed_at=first(EventType.CLOSED),
             )
             session.add(row)
             session.flush()
