@@ -22,10 +22,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.lifecycle import CUSTOMER
-from server.models import Group, RequestEvent, ServiceRequest, User
+from server.models import Group, ServiceRequest, User
 from server.queue import effective_status
-from sosqueue.events import EventType
 from sosqueue.statuses import OPEN_STATUSES, Status
 
 #: The most requests one report reads; a longer period is refused.
