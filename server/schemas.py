@@ -169,6 +169,22 @@ class EventPublic(BaseModel):
     created_at: datetime
 
 
+class WaitingRoomPublic(BaseModel):
+    """Where the customer's request stands (``sosqueue.waiting_room``); the agent asks every
+    ``POLL_SECONDS`` while it waits, and at once on each of the request's events."""
+
+    status: Status
+    position: int | None = Field(ge=1, description=(
+        "1 for the next request to be taken in the request's group: its open requests that nobody is "
+        "assigned to and no supporter has joined, oldest first; null once the request is out of that queue"))
+    expected_wait_seconds: int | None = Field(ge=0, description=(
+        "how much longer until a supporter probably joins, from the group's recent times to first join; "
+        "null when the history is too thin to say, or while position is null"))
+    assignee: str | None = Field(description=(
+        "the display name of the supporter the request is assigned to; null while unassigned or when "
+        "that supporter has no display name (the email address is never shown)"))
+
+
 class UserPublic(BaseModel):
     id: str
     email: str

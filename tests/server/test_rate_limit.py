@@ -79,3 +79,14 @@ def test_rate_limit_leaves_reads_alone(limited, tenant):
     assert_problem(api.create(tenant.module_token), 429)
     assert api.get(code, tenant.supporter_token).status_code == 200
     assert api.action(code, "close", tenant.supporter_token).json()["status"] == "closed"
+
+
+def test_waiting_room_polls_are_never_limited_nor_spend_the_creation_allowance(limited, tenant):
+    """A customer's agent and a supporter poll the waiting room far beyond the burst: every poll is
+    answered, and the supporter can still file a whole burst afterwards."""
+    _, api = limited
+    filed = api.created(tenant.module_token)
+    polls = [api.call("GET", f"/api/v1/service-requests/{filed['code']}/waiting-room", token).status_code
+             for token in (filed["customer_token"], tenant.supporter_token) for _ in range(4 * BURST)]
+    assert set(polls) == {200}
+    assert len(exhaust(api, tenant.supporter_token)) == BURST

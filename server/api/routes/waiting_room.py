@@ -1,0 +1,23 @@
+"""The customer's waiting room: the request's place in its group's queue, for its agent to show."""
+
+from fastapi import APIRouter, Response
+
+from server.api.deps import ActorDep, ReadDB
+from server.api.routes.service_requests import visible_request
+from server.models import utcnow
+from server.schemas import WaitingRoomPublic
+from server.waiting_room import waiting_room
+
+router = APIRouter(prefix="/api/v1/service-requests", tags=["service requests"])
+
+_NOT_CACHED = {"Cache-Control": {"description": "always `no-store`: the answer changes with the queue",
+                                 "schema": {"type": "string"}}}
+
+
+@router.get("/{code}/waiting-room", response_model=WaitingRoomPublic, responses={200: {"headers": _NOT_CACHED}})
+def get_waiting_room(code: str, actor: ActorDep, session: ReadDB, response: Response) -> WaitingRoomPublic:
+    """The request's waiting room: its position in its group's queue, the expected wait and the
+    assignee's display name (the request's customer token, or a user of the company)."""
+    request = visible_request(session, actor, code)
+    response.headers["Cache-Control"] = "no-store"
+    return WaitingRoomPublic(**waiting_room(session, request, utcnow()).to_json())
