@@ -473,7 +473,7 @@ def take_next(session: Session, *, actor: Actor, now: datetime) -> ServiceReques
             ServiceRequest.first_joined_at.is_(None),
             takeable_by(actor.user.id),
         )
-        .order_by(ServiceRequest.id)
+        .order_by(ServiceRequest.created_at, ServiceRequest.id)  # as the queue page lists them
         .limit(1)
         .with_for_update(skip_locked=True)
     )

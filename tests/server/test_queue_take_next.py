@@ -114,10 +114,10 @@ def test_another_companys_requests_are_never_taken(database, company):
     assert company.take("cy") is None
 
 
-def test_oldest_means_filed_first_whatever_the_clock_said(company):
-    """Filing order decides, as in the customer's waiting room (its position counts oldest first)."""
+def test_oldest_means_filed_longest_ago_as_the_queue_page_lists_them(company):
     first, second = company.file(), company.file()
     with company.database.write() as session:
         session.execute(update(ServiceRequest).where(ServiceRequest.code == second)
                         .values(created_at=utcnow() - timedelta(hours=1)))
+    assert company.take("cy") == second
     assert company.take("cy") == first
