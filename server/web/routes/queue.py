@@ -33,7 +33,7 @@ OPEN_LIMIT = 300
 STATUS_CHOICES = ("open", *(status.value for status in Status), "all")
 _Short = Annotated[str, Query(max_length=100, pattern=r"^[^\x00]*$")]
 _RowId = Annotated[int | None, Query(ge=1, le=2**62)]
-#: What each urgency says beside its colour (translated in the templates), for readers who cannot tell colours apart.
+#: What each urgency says beside its colour (see urgency_labels), for readers who cannot tell colours apart.
 URGENCY_LABELS = {Urgency.CALM: "", Urgency.AMBER: N_("Waiting long"), Urgency.RED: N_("Overdue")}
 
 
