@@ -63,9 +63,11 @@ def in_database(server, change) -> None:
         database.dispose()
 
 
-def set_group_threshold(server, minutes: int) -> None:
+def set_group_threshold(server, company, minutes: int) -> None:
+    """The unassigned threshold of the company's group (make_tenant names it after the company)."""
+    group = f"team-{company.name.split()[-1]}"
     in_database(server, lambda session: session.execute(update(Group).values(unassigned_alert_minutes=minutes)
-                                                        .where(Group.name.like("team-%"))))
+                                                        .where(Group.name == group)))
 
 
 def filed_ago(server, code: str, seconds: float) -> None:
@@ -81,7 +83,7 @@ def urgency(page, code: str) -> tuple[str, str]:
 
 def test_rows_turn_amber_then_red_as_they_wait_without_a_reload(sqlite_server, team, page):
     """A 1-minute threshold: amber from 30 s on, red from 60 s on; the label turns with the colour."""
-    set_group_threshold(sqlite_server, 1)
+    set_group_threshold(sqlite_server, team, 1)
     client = agent_client(sqlite_server.url, team)
     soon_amber, soon_red = (file_as_agent(client, {"description": text}).code for text in ("a", "b"))
     filed_ago(sqlite_server, soon_amber, 20)  # turns in 10 s: time enough to see it calm first
