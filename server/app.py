@@ -13,8 +13,7 @@ from server import connect, problems, queue, updates, web
 from server import brands as server_brands
 from server.api.routes import agent_brand
 from server.api.routes import agent_updates, brands, events, groups, health, modules, service_requests, users
-from server.api.routes import metrics
-from server.api.routes import waiting_room
+from server.api.routes import metrics, queue_next, waiting_room
 from server.config import Settings
 from server.db import Database, upgrade
 from server.events import Broker, PostgresListener, install_commit_hooks
@@ -82,6 +81,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(agent_brand.router)
     app.include_router(metrics.router)
     app.include_router(waiting_room.router)
+    app.include_router(queue_next.router)
     web.install(app)
     connect.install(app)
     return app

@@ -21,6 +21,7 @@ from server.models import (
     OPEN_STATUS_SQL,
     Company,
     Group,
+    GroupMember,
     IdempotencyKey,
     Module,
     Participant,
@@ -446,3 +447,36 @@ def expire_due(session: Session, *, now: datetime, batch: int = 5000) -> int:
 
 def purge_idempotency_keys(session: Session, *, older_than: datetime) -> None:
     session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < older_than))
+
+
+def takeable_by(user_id: str):
+    """A WHERE clause for the requests a supporter may take and is alerted about: those of the
+    groups they are a member of, and those of no group. Admins too: a team's work goes to its members."""
+    their_groups = select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+    return or_(ServiceRequest.group_id.is_(None), ServiceRequest.group_id.in_(their_groups))
+
+
+def take_next(session: Session, *, actor: Actor, now: datetime) -> ServiceRequest | None:
+    """Assign the oldest request waiting for a supporter that ``actor`` may take to them; None when none waits.
+
+    Waiting: open, not past its deadline, nobody assigned and no supporter joined yet. On PostgreSQL
+    a request that a concurrent call is taking is skipped (FOR UPDATE SKIP LOCKED), so two supporters
+    pressing at once never get the same one; SQLite runs one writer at a time.
+    """
+    request = session.scalar(
+        select(ServiceRequest)
+        .where(
+            ServiceRequest.company_id == actor.company_id,
+            ServiceRequest.status.in_(_OPEN),
+            ServiceRequest.valid_until > now,
+            ServiceRequest.assignee_id.is_(None),
+            ServiceRequest.first_joined_at.is_(None),
+            takeable_by(actor.user.id),
+        )
+        .order_by(ServiceRequest.created_at, ServiceRequest.id)  # as the queue page lists them
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if request is not None:
+        assign(session, request=request, actor=actor, user_id=actor.user.id)
+    return request

@@ -1,31 +1,40 @@
-"""The queue page: filters, views (mine, unassigned), code search, availability."""
+"""The queue page: filters, views (mine, unassigned), code search, availability, Get next."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select, text
+from sqlalchemy.orm import Session, joinedload
 
 from server import queue
 from sosqueue import codes
+from sosqueue.i18n import N_
 from server.api.deps import StateDep, WriteDB, current_user
 from server.api.present import request_public
 from sosqueue.statuses import OPEN_STATUSES, Status
-from server.models import Group, User, utcnow
-from server.web.deps import FormDep, LoginDep
+from server.models import OPEN_STATUS_SQL, Group, Module, ModuleBrand, ServiceRequest, User, utcnow
+from server.schemas import ServiceRequestPublic
+from server.urgency import WAITING_SINCE_SQL, Urgency, Wait, wait_of
+from server.web.deps import FormDep, LoginDep, TranslateDep
+from server.web.i18n import Translate
 from server.logins import Login
 from server.web.templating import render
 
 router = APIRouter()
 
 PAGE_SIZE = 100
+#: The most open requests the page lists (longest waiting first); narrower filters show the others.
+OPEN_LIMIT = 300
 #: The queue's status filter: the open ones, one status, or all.
 STATUS_CHOICES = ("open", *(status.value for status in Status), "all")
 _Short = Annotated[str, Query(max_length=100, pattern=r"^[^\x00]*$")]
 _RowId = Annotated[int | None, Query(ge=1, le=2**62)]
+#: What each urgency says beside its colour (see urgency_labels), for readers who cannot tell colours apart.
+URGENCY_LABELS = {Urgency.CALM: "", Urgency.AMBER: N_("Waiting long"), Urgency.RED: N_("Overdue")}
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,7 @@ class QueueFilters:
     status: str = "open"
     group: str = ""
     assignee: str = ""  # "", "me", "none" or a user id
+    topic: str = ""
     before: int | None = None
 
     @property
@@ -45,40 +55,117 @@ class QueueFilters:
             return {Status(self.status)}
         return set(OPEN_STATUSES)
 
+    @property
+    def by_waiting(self) -> bool:
+        """Open requests only: listed by how long they waited, not newest first."""
+        return self.statuses is not None and all(status.is_open for status in self.statuses)
+
     def query(self, **changes) -> str:
-        values = {"status": self.status, "group": self.group, "assignee": self.assignee, **changes}
+        values = {"status": self.status, "group": self.group, "assignee": self.assignee, "topic": self.topic,
+                  **changes}
         return urlencode({key: value for key, value in values.items() if value})
 
 
 def queue_filters(
-    status: _Short = "open", group: _Short = "", assignee: _Short = "", before: _RowId = None
+    status: _Short = "open", group: _Short = "", assignee: _Short = "", topic: _Short = "", before: _RowId = None
 ) -> QueueFilters:
     """The filters from the query string; an unknown status shows the open requests."""
     return QueueFilters(status=status if status in STATUS_CHOICES else "open", group=group, assignee=assignee,
-                        before=before)
+                        topic=topic, before=before)
 
 
 FiltersDep = Annotated[QueueFilters, Depends(queue_filters)]
 
 
-def load_queue(session: Session, login: Login, filters: QueueFilters) -> tuple[list, int | None]:
+@dataclass(frozen=True)
+class QueueRow:
+    item: ServiceRequestPublic
+    wait: Wait
+    urgency: Urgency
+    mine: bool  # one the supporter may take (Get next) and is alerted about
+
+    @property
+    def urgency_steps(self) -> list[list[str]]:
+        """From when on the row shows which urgency, for the page's script: ``[[instant, urgency], …]``."""
+        return [[at.isoformat(), urgency.value] for at, urgency in self.wait.steps()]
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    more: int | None = None  # newest first: the id to continue before
+    overflow: bool = False  # by waiting: more open requests than the page shows
+
+
+def load_queue(session: Session, login: Login, filters: QueueFilters) -> QueuePage:
+    """Open requests: those waiting for a supporter first, longest waiting first, then the joined ones,
+    oldest first. Other views: newest first, a page at a time."""
     now = utcnow()
-    group_id = session.scalar(
-        select(Group.id).where(Group.company_id == login.user.company_id, Group.name == filters.group)
-    ) if filters.group else None
-    if filters.group and group_id is None:
-        return [], None
-    page, more = queue.list_requests(
-        session,
-        company_id=login.user.company_id,
-        statuses=filters.statuses,
-        assignee=login.user.id if filters.assignee == "me" else (filters.assignee or None),
-        group_id=group_id,
-        limit=PAGE_SIZE,
-        before_id=filters.before,
-        now=now,
+    query = _filtered(session, login, filters, now)
+    if query is None:
+        return QueuePage([])
+    if filters.by_waiting:
+        order = (ServiceRequest.first_joined_at.is_not(None), WAITING_SINCE_SQL, ServiceRequest.id)
+        found = session.execute(query.order_by(*order).limit(OPEN_LIMIT + 1)).all()
+        return QueuePage(_rows(found[:OPEN_LIMIT], now), overflow=len(found) > OPEN_LIMIT)
+    if filters.before is not None:
+        query = query.where(ServiceRequest.id < filters.before)
+    found = session.execute(query.order_by(ServiceRequest.id.desc()).limit(PAGE_SIZE + 1)).all()
+    page = found[:PAGE_SIZE]
+    return QueuePage(_rows(page, now), more=page[-1][0].id if len(found) > PAGE_SIZE else None)
+
+
+def _filtered(session: Session, login: Login, filters: QueueFilters, now: datetime) -> Select | None:
+    """The company's requests that the filters let through, each with whether it is the supporter's; None: none."""
+    company_id = login.user.company_id
+    query = (
+        select(ServiceRequest, queue.takeable_by(login.user.id).label("mine"))
+        .where(ServiceRequest.company_id == company_id)
+        .options(joinedload(ServiceRequest.group), joinedload(ServiceRequest.assignee))
     )
-    return [request_public(item, now) for item in page], more
+    if filters.statuses:
+        query = query.where(queue.status_filter(filters.statuses, now))
+    assignee = login.user.id if filters.assignee == "me" else filters.assignee
+    if assignee == "none":
+        query = query.where(ServiceRequest.assignee_id.is_(None))
+    elif assignee:
+        query = query.where(ServiceRequest.assignee_id == assignee)
+    if filters.group:
+        group_id = session.scalar(select(Group.id).where(Group.company_id == company_id, Group.name == filters.group))
+        if group_id is None:
+            return None
+        query = query.where(ServiceRequest.group_id == group_id)
+    if filters.topic:
+        query = query.where(ServiceRequest.topic == filters.topic)
+    return query
+
+
+def _rows(found, now: datetime) -> list[QueueRow]:
+    rows = []
+    for request, mine in found:
+        item = request_public(request, now)
+        wait = wait_of(request) if item.status.is_open else Wait(since=None)
+        rows.append(QueueRow(item=item, wait=wait, urgency=wait.urgency(now), mine=bool(mine)))
+    return rows
+
+
+def urgency_labels(translate: Translate) -> dict[str, str]:
+    """Each urgency's label in the page's language, by its name (the rows and the script read them)."""
+    return {urgency.value: translate(label) if label else "" for urgency, label in URGENCY_LABELS.items()}
+
+
+def topics_seen(session: Session, company_id: str, selected: str) -> list[str]:
+    """The topics to filter by: those the company's modules offer, those of its open requests, the selected one."""
+    offered = {
+        topic.get("label")
+        for options in session.scalars(select(ModuleBrand.options).join(Module).where(Module.company_id == company_id))
+        for topic in (options or {}).get("topics", [])
+        if isinstance(topic, dict)
+    }
+    open_topics = session.scalars(
+        select(ServiceRequest.topic).distinct().where(ServiceRequest.company_id == company_id, text(OPEN_STATUS_SQL))
+    )
+    return sorted({*offered, *open_topics, selected} - {"", None}, key=str.casefold)
 
 
 def colleagues(session: Session, company_id: str) -> list[User]:
@@ -97,29 +184,46 @@ def home() -> Response:
 
 
 @router.get("/queue")
-def queue_page(request: Request, login: LoginDep, state: StateDep, filters: FiltersDep, q: _Short = "") -> Response:
-    """The company's queue, newest first, live."""
+def queue_page(
+    request: Request, login: LoginDep, state: StateDep, filters: FiltersDep, translate: TranslateDep, q: _Short = "",
+    nothing_waiting: bool = False,
+) -> Response:
+    """The company's queue, live: open requests by how long they waited for a supporter."""
     search_error = None
     if q.strip():
         found, search_error = _search(state, login, q)
         if found:
             return RedirectResponse(f"/requests/{codes.display(found)}", status_code=303)
     with state.db.read() as session:
-        rows, more = load_queue(session, login, filters)
+        page = load_queue(session, login, filters)
         me = current_user(session, login.actor)
+        company_id = login.user.company_id
         return render(
-            request, "queue.html", login=login, rows=rows, more=more, filters=filters, search=q,
-            search_error=search_error, statuses=STATUS_CHOICES, groups=group_names(session, login.user.company_id),
-            users=colleagues(session, login.user.company_id), available=me.available,
+            request, "queue.html", login=login, page=page, filters=filters, search=q, search_error=search_error,
+            statuses=STATUS_CHOICES, groups=group_names(session, company_id), users=colleagues(session, company_id),
+            topics=topics_seen(session, company_id, filters.topic), available=me.available,
+            nothing_waiting=nothing_waiting, urgency_labels=urgency_labels(translate),
         )
 
 
 @router.get("/queue/rows")
-def queue_rows(request: Request, login: LoginDep, state: StateDep, filters: FiltersDep) -> Response:
+def queue_rows(
+    request: Request, login: LoginDep, state: StateDep, filters: FiltersDep, translate: TranslateDep
+) -> Response:
     """Just the rows of the queue, for the page's live refresh."""
     with state.db.read() as session:
-        rows, more = load_queue(session, login, filters)
-    return render(request, "_rows.html", login=login, rows=rows, more=more, filters=filters)
+        page = load_queue(session, login, filters)
+    return render(request, "_rows.html", login=login, page=page, filters=filters,
+                  urgency_labels=urgency_labels(translate))
+
+
+@router.post("/queue/next")
+def get_next(login: LoginDep, form: FormDep, session: WriteDB) -> Response:
+    """Get next: take the oldest request waiting for you and open it, or say that nothing is waiting."""
+    taken = queue.take_next(session, actor=login.actor, now=utcnow())
+    if taken is None:
+        return RedirectResponse("/queue?nothing_waiting=1", status_code=303)
+    return RedirectResponse(f"/requests/{codes.display(taken.code)}", status_code=303)
 
 
 def _search(state, login: Login, text: str) -> tuple[str | None, tuple[str, dict] | None]:

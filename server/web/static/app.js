@@ -74,11 +74,13 @@ function currentCodes() {
 
 let latestRefresh = 0;
 const unannounced = new Set();  // codes created since the last refresh that got through
+const unescalated = new Set();  // codes escalated since the last refresh that got through
 
-async function refreshRows(newCodes) {
+async function refreshRows(newCodes, escalatedCodes = new Set()) {
   const table = document.getElementById("queue");
   const refresh = ++latestRefresh;
   for (const code of newCodes) unannounced.add(code);
+  for (const code of escalatedCodes) unescalated.add(code);
   let response, body;
   try {
     response = await fetch(table.dataset.rowsUrl, { headers: { "X-Requested-With": "fetch" } });
@@ -98,25 +100,32 @@ async function refreshRows(newCodes) {
   for (const row of rows.querySelectorAll("tr[data-code]")) {
     if (!before.has(row.dataset.code)) {
       row.classList.add("fresh");
-      if (unannounced.has(row.dataset.code)) announce(row);
+      if (unannounced.has(row.dataset.code)) announce(row, `SOS ${row.dataset.code}`);
     }
+    if (unescalated.has(row.dataset.code)) announce(row, `${table.dataset.escalated}: ${row.dataset.code}`);
   }
   unannounced.clear();
+  unescalated.clear();
   showLocalTimes(rows);
   updateCountdowns();
+  updateUrgencies();
   document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
 }
 
 function startQueue() {
   const created = new Set();
+  const escalated = new Set();
   let pending = null;
   connectLive(EVENT_TYPES, (type, event) => {
     if (type === EVENT.CREATED) created.add(event.code);
+    if (type === EVENT.ESCALATED) escalated.add(event.code);
     clearTimeout(pending);
     pending = setTimeout(() => {
       const codes = new Set(created);
+      const lapsed = new Set(escalated);
       created.clear();
-      refreshRows(codes);
+      escalated.clear();
+      refreshRows(codes, lapsed);
     }, 50);
   }, () => refreshRows(new Set()));
   setupSound();
@@ -153,13 +162,16 @@ function setupNotifications() {
   button.addEventListener("click", () => Notification.requestPermission());
 }
 
-function announce(row) {
+// Only about the supporter's own requests (``data-mine``: of their groups or of no group), so
+// that only the team a request is for is alerted.
+function announce(row, title) {
+  if (!("mine" in row.dataset)) return;
   if (localStorage.getItem("sosqueue.sound") === "on") {
     try { beep(); } catch (error) { /* no audio device: stay silent */ }
   }
   if ("Notification" in window && Notification.permission === "granted") {
     const customer = row.querySelector(".customer").textContent.trim();
-    new Notification(`SOS ${row.dataset.code}`, { body: customer, tag: row.dataset.code });
+    new Notification(title, { body: customer, tag: `${title} ${row.dataset.code}` });
   }
 }
 
@@ -167,13 +179,13 @@ function announce(row) {
 
 // The server writes every time in UTC ("2026-12-02 08:58 UTC", readable without this script) with
 // the instant in ``datetime``; shown here in the supporter's time zone and the page's language.
-// Countdowns (``time.countdown``) show the time left instead.
+// Countdowns (``time.countdown``) show the time left instead, waits (``time.waited``) the time waited.
 function showLocalTimes(root) {
   const format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
     year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
     hourCycle: "h23", timeZoneName: "short",
   });
-  for (const element of root.querySelectorAll("time[datetime]:not(.countdown):not([data-local])")) {
+  for (const element of root.querySelectorAll("time[datetime]:not(.countdown):not(.waited):not([data-local])")) {
     const instant = new Date(element.getAttribute("datetime"));
     if (Number.isNaN(instant.getTime())) continue;
     element.title = element.textContent.trim();  // the UTC time stays at hand
@@ -196,6 +208,34 @@ function updateCountdowns() {
   const now = Date.now();
   for (const element of document.querySelectorAll("time.countdown")) {
     element.textContent = formatLeft(Date.parse(element.getAttribute("datetime")) - now);
+  }
+}
+
+// -- waiting times and their urgency ----------------------------------------------------------
+
+function formatWaited(milliseconds) {
+  const minutes = Math.floor(Math.max(milliseconds, 0) / 60000);
+  if (minutes >= 60) return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
+  return `${minutes} min ${String(Math.floor(Math.max(milliseconds, 0) / 1000) % 60).padStart(2, "0")} s`;
+}
+
+// Each waiting row says from when on it is which urgency (``data-urgency-steps``, worked out by
+// the server from its group's thresholds); here it turns as time passes, colour and label alike.
+function updateUrgencies() {
+  const table = document.getElementById("queue");
+  if (!table) return;
+  const labels = JSON.parse(table.dataset.urgencyLabels);
+  const now = Date.now();
+  for (const row of table.querySelectorAll("tr[data-urgency-steps]")) {
+    const steps = JSON.parse(row.dataset.urgencySteps);
+    let urgency = steps[0][1];
+    for (const [at, name] of steps) if (Date.parse(at) <= now) urgency = name;
+    if (row.dataset.urgency !== urgency) {
+      row.dataset.urgency = urgency;
+      row.querySelector(".urgency").textContent = labels[urgency];
+    }
+    const waited = row.querySelector("time.waited");
+    waited.textContent = formatWaited(now - Date.parse(waited.getAttribute("datetime")));
   }
 }
 
@@ -240,5 +280,6 @@ document.addEventListener("DOMContentLoaded", () => {
   if (page === "request") startRequest();
   showLocalTimes(document);
   updateCountdowns();
-  setInterval(updateCountdowns, 1000);
+  updateUrgencies();
+  setInterval(() => { updateCountdowns(); updateUrgencies(); }, 1000);
 });

@@ -9,8 +9,10 @@ from tests.support.browser import (
     wait_live,
 )
 
-QUEUE_HEADINGS_DE = ["Code", "Status", "Kunde", "Beschreibung", "Gruppe", "Zuständig", "Erstellt", "Verbleibende Zeit"]
-QUEUE_HEADINGS_EN = ["Code", "Status", "Customer", "Description", "Group", "Assignee", "Created", "Time left"]
+QUEUE_HEADINGS_DE = ["Code", "Status", "Wartet", "Kunde", "Thema", "Beschreibung", "Gruppe", "Zuständig", "Erstellt",
+                     "Verbleibende Zeit"]
+QUEUE_HEADINGS_EN = ["Code", "Status", "Waiting", "Customer", "Topic", "Description", "Group", "Assignee", "Created",
+                     "Time left"]
 
 
 def switch_language(page, label: str) -> None:

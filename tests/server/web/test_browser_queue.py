@@ -43,7 +43,7 @@ def test_my_requests_unassigned_and_the_assignee_filter_show_the_right_rows(sqli
     api.assign(mine, tenant.supporter_tokens[me], tenant.user_ids[me]).raise_for_status()
     api.assign(theirs, tenant.supporter_tokens[me], tenant.user_ids[colleague]).raise_for_status()
     sign_in(page, sqlite_server, me)
-    assert queue_codes(page) == [nobodys, theirs, mine]
+    assert queue_codes(page) == [nobodys, mine, theirs]  # waiting since filed, or since assigned once assigned
 
     go(page, "#view-mine")
     assert queue_codes(page) == [mine]
@@ -69,7 +69,7 @@ def test_the_status_and_group_filters_show_the_right_rows(sqlite_server, team, p
         ungrouped = response.headers["location"].split("/")[2].split("?")[0]
     group = f"team-{team.name.split()[-1]}"
     sign_in(page, sqlite_server, team.supporter_email)
-    assert queue_codes(page) == [ungrouped, grouped]
+    assert queue_codes(page) == [grouped, ungrouped]  # the open ones: the longest waiting first
 
     page.select_option("form.filters select[name=status]", "closed")
     go(page, "form.filters button[type=submit]")
@@ -82,7 +82,7 @@ def test_the_status_and_group_filters_show_the_right_rows(sqlite_server, team, p
     page.select_option("form.filters select[name=group]", group)
     go(page, "form.filters button[type=submit]")
     assert queue_codes(page) == [closed.code, grouped]
-    assert page.url == f"{sqlite_server.url}/queue?status=all&group={group}&assignee="
+    assert page.url == f"{sqlite_server.url}/queue?status=all&group={group}&assignee=&topic="
 
     page.select_option("form.filters select[name=status]", "new")
     go(page, "form.filters button[type=submit]")
