@@ -21,8 +21,9 @@ customer token), 4409 the request is closed or expired (also when that happens m
 4000 a newer connection of the same customer took over (do not reconnect), 1013 the socket fell
 too far behind the session (reconnect).
 
-Messages are JSON objects in text frames, ``{"type": …}``, at most ``connect_max_message_bytes``
-(16 KiB); screen frames are binary messages of at most ``connect_max_frame_bytes`` (2 MiB),
+Messages are JSON objects in text frames, ``{"type": …}``, those a client sends at most
+``connect_max_message_bytes`` (16 KiB; an expert's ``hello`` with the chat so far may be longer);
+screen frames are binary messages of at most ``connect_max_frame_bytes`` (2 MiB),
 each either a whole frame, one JPEG (``FF D8 …``), or a region frame: ``SQR1``, then x, y,
 width, height of the region and width, height of the whole frame (big-endian unsigned 16-bit
 each; the region inside the frame), then one JPEG of the region (``sosqueue.connect.pack_region``).
