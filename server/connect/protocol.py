@@ -6,7 +6,8 @@ Two WebSocket endpoints meet in one in-process relay per service request:
   ``Authorization: Bearer <customer token>`` (the ``sqc_…`` token of that very request);
 - an expert's browser: ``ws(s)://SERVER/requests/{code}/session/ws?csrf=<login's csrf token>``
   with the dashboard's login cookie and an ``Origin`` that matches ``Host``; any user of the
-  request's company may connect.
+  request's company may connect. ``&mode=session`` (the default, the session page's) joins the
+  session; ``&mode=chat`` (the request page's) opens a chat-only socket beside it (below).
 
 Both sockets of one request must reach the same server process. With several processes, the
 shipped ``build_scripts/nginx/sosqueue.conf`` routes ``…/{code}/session`` and
@@ -15,13 +16,14 @@ shipped ``build_scripts/nginx/sosqueue.conf`` routes ``…/{code}/session`` and
 Refusals and endings close the socket with a code (after accepting it, so clients see the code):
 4401 not signed in or unknown token (also mid-session, when the expert's login ends: logout,
 deactivation, password reset, expiry), 4403 forbidden (another kind of token, bad ``Origin`` or
-CSRF token), 4404 no such request (also a request of another company, or another request's
+CSRF token, an unknown ``mode``), 4404 no such request (also a request of another company, or another request's
 customer token), 4409 the request is closed or expired (also when that happens mid-session),
 4000 a newer connection of the same customer took over (do not reconnect), 1013 the socket fell
 too far behind the session (reconnect).
 
-Messages are JSON objects in text frames, ``{"type": …}``, at most ``connect_max_message_bytes``
-(16 KiB); screen frames are binary messages of at most ``connect_max_frame_bytes`` (2 MiB),
+Messages are JSON objects in text frames, ``{"type": …}``, those a client sends at most
+``connect_max_message_bytes`` (16 KiB; an expert's ``hello`` with the chat so far may be longer);
+screen frames are binary messages of at most ``connect_max_frame_bytes`` (2 MiB),
 each either a whole frame, one JPEG (``FF D8 …``), or a region frame: ``SQR1``, then x, y,
 width, height of the region and width, height of the whole frame (big-endian unsigned 16-bit
 each; the region inside the frame), then one JPEG of the region (``sosqueue.connect.pack_region``).
@@ -46,7 +48,8 @@ Server → customer:
     ``control_request`` {expert: {id, name}, company} (show the control question) ·
     ``control_stop`` {reason: "expert_stopped" | "expert_ended" | "experts_left" | "withdrawn"}
     (stop taking input at once, or close the control question) · ``input.*`` (below) ·
-    ``chat`` {from: "expert", name, text, at} · ``session_ended`` {by: "system", reason:
+    ``chat`` {from: "expert", name, text, at} (from a socket in the session or a chat-only one) ·
+    ``session_ended`` {by: "system", reason:
     "closed" | "expired"} (then close 4409) · ``error`` {detail}
 Customer → server:
     ``consent`` {allowed: bool, scopes: ["view"]} (the answer to a view_request) ·
@@ -61,7 +64,9 @@ Customer → server:
     the sockets stay open)
 Server → expert:
     ``hello`` {role: "expert", code, customer_connected, sharing, control: {expert: {id, name},
-    monitors, secure_attention} | null} · ``customer_joined`` ·
+    monitors, secure_attention} | null, chat: [chat, …] (the room's latest chat messages, at most
+    ``relay.CHAT_BACKLOG``, oldest first, kept while any socket of the request is open)} ·
+    ``customer_joined`` ·
     ``customer_left`` · ``consent`` {allowed, scopes} (a view consent) · ``consent`` {allowed,
     scopes: ["view", "control"], expert: {id, name}, monitors, secure_attention} (a control
     consent: only that expert may send input) · binary frames (whole or region) · ``view_stopped`` {reason:
@@ -71,7 +76,8 @@ Server → expert:
     ``control_unavailable`` {detail} · ``input_error`` {detail} · ``session_ended`` {by: "customer" |
     "expert" | "system", reason?} (by "expert": to the other experts at once, to the expert who
     ended once they are recorded as left) · ``chat`` {from: "customer" | "expert", name, text, at}
-    (an expert's chat goes to every expert, the sender included) · ``error`` {detail}
+    (all chat goes to every expert socket in the session and every chat-only one, an expert's to
+    its sender too) · ``error`` {detail}
 Expert → server:
     ``view_request`` (ask the customer; answered at once with ``consent`` when already sharing) ·
     ``ack`` (after drawing a frame) · ``chat`` {text} · ``end`` (stop viewing, for every expert, and
@@ -83,6 +89,16 @@ Expert → server:
     ``control_request`` (ask for the mouse and keyboard; only while the screen is shared and
     nobody else is in control; answered at once with the control ``consent`` when this expert is
     in control already) · ``control_stop`` (give control back) · ``input.*``
+
+A chat-only expert socket (``mode=chat``) talks with the customer while nobody needs to join:
+it is not recorded as a participant, so it changes neither the request's status nor its first
+join, and the customer gets no ``expert_joined`` or ``expert_left`` for it. It gets ``hello``
+{role: "expert", mode: "chat", code, customer_connected, chat: [chat, …]}, then only
+``customer_joined``, ``customer_left``, ``chat``, ``error`` and the request's ``session_ended``
+{by: "system", reason} (then close 4409); it sends ``chat`` {text} alone: anything else (a
+``view_request``, ``control_request``, ``input.*``…) is refused with an ``error``, and so is a
+frame. Its chat goes where any expert's goes; the customer's chat is delivered while any expert
+socket in the session or chat-only one is open (else refused with an ``error``).
 
 Input (expert → server → customer), relayed only while a control consent stands, only from the
 expert it names, at most ``connect_input_per_second`` messages a second (more are dropped, with
@@ -129,6 +145,11 @@ from sosqueue.connect import (
 )
 
 Role = Literal["customer", "expert"]
+
+#: ``?mode=`` of an expert's socket that only chats (the request page's), beside the session, not in it.
+CHAT_MODE = "chat"
+#: ``?mode=`` of an expert's socket in the session (the session page's); the default.
+SESSION_MODE = "session"
 
 #: The largest number in a point, a picture's size or a monitor's rectangle (16 bits, like frames).
 _MAX_PIXELS = 0xFFFF

@@ -41,11 +41,14 @@ _ACK = protocol.encode({"type": Message.ACK})
 _REFRESH = protocol.encode({"type": Message.REFRESH})
 _NOT_SHARING = "the screen is not shared: frames are taken only after the customer allowed viewing"
 _LEFT = "you ended the session; ask to see the screen again to rejoin it"
+_CHAT_ONLY = "this socket only chats; open the request's session page to see the screen or use the computer"
 _NOT_IN_CONTROL = "you are not in control of the customer's computer: ask the customer for control first"
 _INPUT = "input"  # the one key of a socket's input limit
 _VIEW_CONSENT = sorted(VIEW_SCOPES)
 _CONTROL_CONSENT = sorted(CONTROL_SCOPES)
 _CLOSE_SECONDS = 5.0
+#: How many of the latest chat messages a room keeps for the experts' sockets that open later (``hello``'s chat).
+CHAT_BACKLOG = 50
 #: The status each ending event leaves (the names are the same: closed, expired).
 _ENDING_STATUS = {event: Status(event.value) for event in ENDING_EVENTS}
 
@@ -62,6 +65,7 @@ class Admission:
     actor: Actor  # the customer, or the expert's user
     name: str  # how this party is shown to the others
     login_cookie: str = field(default="", repr=False)  # an expert's login, checked again while the socket is open
+    chat_only: bool = False  # an expert's socket that chats without joining the session (a request page's)
 
     @property
     def party(self) -> str:
@@ -76,6 +80,7 @@ class Peer:
         self.admission = admission
         self.is_customer = admission.actor.kind == "customer"
         self.user_id = None if self.is_customer else admission.actor.user.id
+        self.chat_only = admission.chat_only
         self.closing = False
         self._backlog = backlog
         self._outbox: deque[list] = deque()
@@ -172,6 +177,8 @@ class Room:
         self.customer: Peer | None = None
         self.experts: list[Peer] = []
         self.left: list[Peer] = []  # experts' sockets still open after their expert ended the session
+        self.chatting: list[Peer] = []  # chat-only expert sockets: never in the session, never recorded
+        self.chat: deque[dict] = deque(maxlen=CHAT_BACKLOG)  # the latest chat messages, oldest first
         self.sharing = False
         self.asked_by: str | None = None  # the expert whose view request awaits the customer's answer
         self.control_asked_by: dict | None = None  # the expert ({id, name}) whose control request awaits an answer
@@ -210,12 +217,13 @@ class Room:
             peer.close(CloseCode.NOT_OPEN)
 
     def _peers(self) -> list[Peer]:
-        return ([self.customer] if self.customer else []) + self.experts + self.left
+        return ([self.customer] if self.customer else []) + self.experts + self.left + self.chatting
 
-    def _to_experts(self, message: dict, *, left_too: bool = False) -> None:
-        """Send to the seated experts; ``left_too``: also to the open pages of experts who ended."""
+    def _to_experts(self, message: dict, *, left_too: bool = False, chatting_too: bool = False) -> None:
+        """Send to the seated experts; ``left_too``: also to the open pages of experts who ended;
+        ``chatting_too``: also to the chat-only sockets."""
         text = protocol.encode(message)
-        for expert in self.experts + (self.left if left_too else []):
+        for expert in self.experts + (self.left if left_too else []) + (self.chatting if chatting_too else []):
             expert.send_encoded(text)
 
     def _has_expert(self, user_id: str) -> bool:
@@ -235,15 +243,21 @@ class Room:
     # -- arriving and leaving -------------------------------------------------------------
 
     async def arrive(self, peer: Peer) -> bool:
-        """Record the socket's party as joined, then seat it; False if the request ended."""
-        self.presence.want(peer.admission.party, peer.admission.actor)
-        await self.presence.settle()
+        """Record the socket's party as joined, then seat it; False if the request ended.
+
+        A chat-only socket is recorded nowhere: it takes its place beside the session, not in it.
+        """
+        if not peer.chat_only:
+            self.presence.want(peer.admission.party, peer.admission.actor)
+            await self.presence.settle()
         if self.ended is not None:
             peer.send({"type": Message.SESSION_ENDED, "by": "system", "reason": self.ended.value})
             peer.close(CloseCode.NOT_OPEN)
             return False
         if peer.is_customer:
             await self._seat_customer(peer)
+        elif peer.chat_only:
+            self._seat_chatting(peer)
         else:
             self._seat_expert(peer)
         return True
@@ -254,21 +268,30 @@ class Room:
         if replaced is not None:
             replaced.close(CloseCode.REPLACED)
             await self._customer_stopped_sharing()
-        self._to_experts({"type": Message.CUSTOMER_JOINED}, left_too=True)
+        self._to_experts({"type": Message.CUSTOMER_JOINED}, left_too=True, chatting_too=True)
 
     def _seat_expert(self, peer: Peer) -> None:
         first = not self._has_expert(peer.user_id)
         self.experts.append(peer)
         peer.send({"type": Message.HELLO, "role": "expert", "code": self.code,
                    "customer_connected": self.customer is not None, "sharing": self.sharing,
-                   "control": self.control})
+                   "control": self.control, "chat": list(self.chat)})
         if first and self.customer is not None:
             self.customer.send({"type": Message.EXPERT_JOINED, "expert": peer.expert})
+
+    def _seat_chatting(self, peer: Peer) -> None:
+        self.chatting.append(peer)
+        peer.send({"type": Message.HELLO, "role": "expert", "mode": protocol.CHAT_MODE, "code": self.code,
+                   "customer_connected": self.customer is not None, "chat": list(self.chat)})
 
     async def depart(self, peer: Peer, *, seated: bool) -> None:
         """Unseat the socket, record its party as gone if it was the last one, tell the others."""
         if peer in self.left:  # its expert ended the session, which released it already
             self.left.remove(peer)
+            return
+        if peer.chat_only:
+            if seated:
+                self.chatting.remove(peer)
             return
         if peer is self.customer:
             self.customer = None
@@ -281,7 +304,7 @@ class Room:
         if not seated or self.ended is not None:
             return
         if peer.is_customer and self.customer is None:
-            self._to_experts({"type": Message.CUSTOMER_LEFT}, left_too=True)
+            self._to_experts({"type": Message.CUSTOMER_LEFT}, left_too=True, chatting_too=True)
         elif not peer.is_customer and self.customer is not None and not self._has_expert(peer.user_id):
             self.customer.send({"type": Message.EXPERT_LEFT, "expert": peer.expert})
 
@@ -345,6 +368,9 @@ class Room:
             peer.send_encoded(_REFRESH)
 
     async def take(self, peer: Peer, message: dict) -> None:
+        if peer.chat_only and message["type"] != Message.CHAT:
+            peer.send({"type": Message.ERROR, "detail": _CHAT_ONLY})
+            return
         handler = (self._CUSTOMER if peer.is_customer else self._EXPERT)[message["type"]]
         await handler(self, peer, message)
 
@@ -375,10 +401,15 @@ class Room:
             self._to_experts({"type": Message.VIEW_STOPPED, "reason": StopReason.CUSTOMER_STOPPED})
 
     async def _customer_chat(self, peer: Peer, message: dict) -> None:
-        if not self.experts:
+        if not (self.experts or self.chatting):
             peer.send({"type": Message.ERROR, "detail": "no expert is connected; your message was not delivered"})
             return
-        self._to_experts(self._chat("customer", peer, message["text"]))
+        self._say(self._chat("customer", peer, message["text"]))
+
+    def _say(self, chat: dict) -> None:
+        """A chat message to every expert socket that chats (the session's and the chat-only ones), kept."""
+        self.chat.append(chat)
+        self._to_experts(chat, chatting_too=True)
 
     async def _customer_end(self, peer: Peer, message: dict) -> None:
         self.asked_by = None
@@ -410,7 +441,7 @@ class Room:
             peer.send({"type": Message.ERROR, "detail": _LEFT})
             return
         chat = self._chat("expert", peer, message["text"])
-        self._to_experts(chat)
+        self._say(chat)
         if self.customer is None:
             peer.send({"type": Message.ERROR,
                        "detail": "the customer is not connected; only the experts got this message"})

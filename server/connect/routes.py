@@ -14,6 +14,7 @@ from server import queue
 from sosqueue import codes
 from server.actors import Actor
 from server.api.deps import resolve_token
+from server.connect.protocol import CHAT_MODE, SESSION_MODE
 from server.connect.relay import Admission, Hub
 from server.models import Company, ServiceRequest, User, utcnow
 from server.state import AppState
@@ -40,16 +41,19 @@ async def customer_session(websocket: WebSocket, code: str) -> None:
 
 @router.websocket(EXPERT_PATH)
 async def expert_session(websocket: WebSocket, code: str) -> None:
-    """An expert's browser: the dashboard's login cookie, ``?csrf=`` its CSRF token, our own Origin."""
+    """An expert's browser: the dashboard's login cookie, ``?csrf=`` its CSRF token, our own Origin;
+    ``?mode=chat`` for a socket that only chats (see the protocol)."""
     await websocket.accept()
     cookie = websocket.cookies.get(logins.COOKIE)
+    mode = websocket.query_params.get("mode", SESSION_MODE)
     if not cookie:
         admission = CloseCode.NOT_SIGNED_IN
-    elif not _same_origin(websocket):
+    elif not _same_origin(websocket) or mode not in (SESSION_MODE, CHAT_MODE):
         admission = CloseCode.FORBIDDEN
     else:
         csrf = websocket.query_params.get("csrf", "")
-        admission = await run_in_threadpool(admit_expert, _state(websocket), cookie, csrf, code)
+        admission = await run_in_threadpool(admit_expert, _state(websocket), cookie, csrf, code,
+                                            chat_only=mode == CHAT_MODE)
     await _serve(websocket, admission)
 
 
@@ -90,8 +94,10 @@ def admit_customer(state: AppState, token: str, code: str) -> Admission | CloseC
         return _admission(session, request, actor, request.end_customer_name or "Customer")
 
 
-def admit_expert(state: AppState, cookie: str, csrf: str, code: str) -> Admission | CloseCode:
-    """The signed-in expert's admission to the request ``code``, or the close code that refuses it."""
+def admit_expert(state: AppState, cookie: str, csrf: str, code: str, *,
+                 chat_only: bool = False) -> Admission | CloseCode:
+    """The signed-in expert's admission to the request ``code`` (``chat_only``: beside its session, to
+    chat), or the close code that refuses it."""
     with state.db.read() as session:
         login = logins.resolve(session, cookie, now=utcnow())
         if login is None:
@@ -102,7 +108,8 @@ def admit_expert(state: AppState, cookie: str, csrf: str, code: str) -> Admissio
             request = queue.find_request(session, company_id=login.user.company_id, code=code)
         except queue.NotFound:
             return CloseCode.NOT_FOUND  # also another company's request: its existence stays secret
-        return _admission(session, request, login.actor, expert_name(login.user), login_cookie=cookie)
+        return _admission(session, request, login.actor, expert_name(login.user), login_cookie=cookie,
+                          chat_only=chat_only)
 
 
 def expert_name(user: User) -> str:
@@ -118,7 +125,7 @@ def _canonical(code: str) -> str | None:
 
 
 def _admission(session: Session, request: ServiceRequest, actor: Actor, name: str, *,
-               login_cookie: str = "") -> Admission | CloseCode:
+               login_cookie: str = "", chat_only: bool = False) -> Admission | CloseCode:
     if not queue.effective_status(request, utcnow()).is_open:
         return CloseCode.NOT_OPEN
     company = session.get(Company, request.company_id)
@@ -131,4 +138,5 @@ def _admission(session: Session, request: ServiceRequest, actor: Actor, name: st
         actor=actor,
         name=name,
         login_cookie=login_cookie,
+        chat_only=chat_only,
     )

@@ -1,6 +1,7 @@
 """One service request: details and history, assign, unassign, close; manual creation.
 
-*Connect* opens the session view (server/web/routes/session.py).
+*Connect* opens the session view (server/web/routes/session.py). An open request's page chats
+with the customer without joining the session (static/chat.js, a chat-only Connect socket).
 """
 
 from fastapi import APIRouter, Request
@@ -13,6 +14,7 @@ from server import creation, queue
 from sosqueue import codes
 from server.api.deps import StateDep, WriteDB
 from server.api.present import event_public, request_public
+from server.connect.protocol import CHAT_MODE
 from server.models import RequestEvent, ServiceRequest, User, utcnow
 from server.schemas import ServiceRequestCreate
 from server.web.deps import FormDep, LoginDep
@@ -81,7 +83,8 @@ def request_page(request: Request, code: str, login: LoginDep, state: StateDep, 
         return render(
             request, "request.html", login=login, item=request_public(item, utcnow()),
             history=[event_public(e) for e in events], users=people, names=names, created=created,
-            assign_default=item.assignee_id or login.user.id,
+            assign_default=item.assignee_id or login.user.id, chat_mode=CHAT_MODE,
+            chat_chars=state.settings.connect_max_chat_chars,
         )
 
 

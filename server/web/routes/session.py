@@ -30,4 +30,4 @@ def session_page(request: Request, code: str, login: LoginDep, state: StateDep) 
             raise WebError(409, NOT_OPEN, status=f"status:{status.value}")
         company = session.get(Company, item.company_id)
         return render(request, "session.html", login=login, code=item.code, customer=item.end_customer_name or "",
-                      company=company.name)
+                      company=company.name, chat_chars=state.settings.connect_max_chat_chars)

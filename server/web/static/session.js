@@ -1,4 +1,5 @@
-// The expert's session view: the customer's screen over a WebSocket, drawn frame by frame, and a chat.
+// The expert's session view: the customer's screen over a WebSocket, drawn frame by frame, and a chat
+// (drawn and sent with chat.js, loaded before this file).
 // Protocol: server/connect/protocol.py. Everything the customer sends reaches the page as
 // textContent or as pixels, never as markup. Test hooks on document.body.dataset:
 // sessionState, framesDrawn, lastFrameAt (ms since the epoch, when the last frame was drawn),
@@ -193,6 +194,7 @@
       view.left = false;  // a new socket joins the session
       view.whole = false;  // regions are drawn only over a whole frame this socket got
       view.customer = Boolean(message.customer_connected);
+      SosqueueChat.fill(elements.log, message.chat);  // the conversation so far, also from request pages
       view.sharing = Boolean(message.sharing);
       const standing = message.control;
       if (view.sharing && standing && standing.expert) controlGranted(standing);
@@ -245,7 +247,7 @@
       }
     },
     [MESSAGE.CHAT](message) {
-      addChat(message);
+      SosqueueChat.add(elements.log, message);
     },
     [MESSAGE.ERROR](message) {
       showError(String(message.detail || ""));
@@ -666,35 +668,10 @@
 
   // -- chat --------------------------------------------------------------------------------------
 
-  function addChat(message) {
-    const item = document.createElement("li");
-    item.className = message.from === "customer" ? "from-customer" : "from-expert";
-    const time = document.createElement("time");
-    const at = new Date(message.at);
-    if (!Number.isNaN(at.getTime())) {
-      time.dateTime = at.toISOString();
-      time.textContent = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    }
-    const name = document.createElement("strong");
-    name.className = "name";
-    name.textContent = String(message.name || "");
-    const text = document.createElement("span");
-    text.className = "text";
-    text.textContent = String(message.text || "");
-    item.append(time, name, text);
-    elements.log.append(item);
-    elements.log.scrollTop = elements.log.scrollHeight;
-  }
-
-  function sendChat(event) {
-    event.preventDefault();
-    const text = elements.text.value.trim();
-    if (!text) return;
-    if (!send({ type: MESSAGE.CHAT, text })) {
-      showError(elements.state.dataset.notSent);
-      return;
-    }
-    elements.text.value = "";
+  function sendChat(text) {
+    if (send({ type: MESSAGE.CHAT, text })) return true;
+    showError(elements.state.dataset.notSent);
+    return false;
   }
 
   // -- start -------------------------------------------------------------------------------------
@@ -702,13 +679,7 @@
   function start() {
     elements = find();
     document.body.dataset.framesDrawn = "0";
-    elements.form.addEventListener("submit", sendChat);
-    elements.text.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        elements.form.requestSubmit();
-      }
-    });
+    SosqueueChat.bind(elements.form, elements.text, sendChat);
     elements.askAgain.addEventListener("click", ask);
     startControl();
     elements.end.addEventListener("click", () => {

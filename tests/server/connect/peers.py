@@ -98,13 +98,14 @@ class Sockets:
 
     def expert_raw(self, code: str, expert: Expert | None, *, csrf: str | None = OWN,
                    origin: str | None = None, headers: dict | None = None, max_queue: int = 16,
-                   receive_buffer: int | None = None) -> ClientConnection:
+                   receive_buffer: int | None = None, mode: str | None = None) -> ClientConnection:
         """An expert's socket: the ``expert``'s login cookie, its CSRF token unless ``csrf`` says otherwise
         (None: no csrf parameter), and this server's Origin unless ``origin`` says otherwise ("": none).
 
         ``max_queue``: how many received messages the client buffers before it stops reading the socket.
         ``receive_buffer``: the socket's kernel receive buffer in bytes, fixed (Linux otherwise grows it,
-        up to ``net.ipv4.tcp_rmem``'s maximum, 32 MiB on some machines: a stalled browser then holds a lot)."""
+        up to ``net.ipv4.tcp_rmem``'s maximum, 32 MiB on some machines: a stalled browser then holds a lot).
+        ``mode``: the socket's ``?mode=`` (None: none, which joins the session)."""
         sent = dict(headers or {})
         if origin != "":
             sent["Origin"] = origin or self.base_url
@@ -112,7 +113,8 @@ class Sockets:
             sent["Cookie"] = f"{COOKIE}={expert.client.http.cookies[COOKIE]}"
         if csrf is OWN:
             csrf = expert.client.csrf_token if expert is not None else None
-        query = f"?csrf={csrf}" if csrf is not None else ""
+        query = "&".join(f"{name}={value}" for name, value in (("csrf", csrf), ("mode", mode)) if value is not None)
+        query = f"?{query}" if query else ""
         connection = connect(f"{self.ws_url}/requests/{code}/session/ws{query}", additional_headers=sent,
                              open_timeout=WAIT, max_size=FRAME_LIMIT + 1024, max_queue=max_queue)
         if receive_buffer is not None:
@@ -128,6 +130,12 @@ class Sockets:
     def expert(self, filed: Filed, expert: Expert, **options) -> ClientConnection:
         """An expert's browser, connected: its hello is read (``options`` go to ``expert_raw``)."""
         socket = self.expert_raw(filed.code, expert, **options)
+        assert receive(socket)["type"] == "hello"
+        return socket
+
+    def chatting(self, filed: Filed, expert: Expert, **options) -> ClientConnection:
+        """A request page's chat-only socket, connected: its hello is read."""
+        socket = self.expert_raw(filed.code, expert, mode="chat", **options)
         assert receive(socket)["type"] == "hello"
         return socket
 

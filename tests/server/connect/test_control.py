@@ -167,7 +167,7 @@ def test_an_expert_arriving_while_someone_is_in_control_is_told_who(sockets, exp
     late = sockets.expert_raw(filed.code, colleague)
     assert receive(late) == {"type": "hello", "role": "expert", "code": filed.code, "customer_connected": True,
                              "sharing": True, "control": {"expert": expert.shown, "monitors": MONITOR,
-                                                          "secure_attention": False}}
+                                                          "secure_attention": False}, "chat": []}
 
 
 BAD_INPUT = {

@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from server.db import Database
-from server.models import WebSession, utcnow
+from server.models import ServiceRequest, WebSession, utcnow
 from server.security import token_hash
 from server.logins import COOKIE
+from sosqueue import codes
 from sosqueue.connect import Region, pack_region
 from tests.server.connect.peers import (
     CUSTOMER_NAME, FRAME_LIMIT, WAIT, Expert, Sockets, close_code, jpeg, receive, receive_frame, send,
@@ -372,7 +373,7 @@ def test_an_expert_arriving_while_sharing_sees_the_screen_without_asking_again(s
     customer, [browser] = sockets.sharing(filed, expert)
     late = sockets.expert_raw(filed.code, colleague)
     assert receive(late) == {"type": "hello", "role": "expert", "code": filed.code,
-                             "customer_connected": True, "sharing": True, "control": None}
+                             "customer_connected": True, "sharing": True, "control": None, "chat": []}
     assert receive(customer)["type"] == "expert_joined"
     send(late, {"type": "view_request"})
     assert receive(late) == {"type": "consent", "allowed": True, "scopes": ["view"]}
@@ -432,6 +433,142 @@ def test_a_customer_chat_with_no_expert_connected_is_refused(sockets):
     customer = sockets.customer(filed)
     send(customer, {"type": "chat", "text": "anyone there?"})
     assert receive(customer) == {"type": "error", "detail": "no expert is connected; your message was not delivered"}
+
+
+# -- chat without joining (a request page's chat-only socket) ----------------------------------
+
+CHAT_ONLY = "this socket only chats; open the request's session page to see the screen or use the computer"
+
+
+def first_joined_at(server, code: str):
+    database = Database(server.database_url)
+    try:
+        with database.read() as session:
+            return session.scalars(select(ServiceRequest.first_joined_at)
+                                   .where(ServiceRequest.code == codes.normalize(code))).one()
+    finally:
+        database.dispose()
+
+
+def test_chatting_from_a_request_page_reaches_the_customer_and_joins_nobody(server, sockets, api, expert):
+    filed = sockets.file()
+    page = sockets.chatting(filed, expert)
+    customer = sockets.customer_raw(filed.code, filed.customer_token)
+    assert receive(customer) == {"type": "hello", "role": "customer", "code": filed.code, "experts": []}
+    assert receive(page) == {"type": "customer_joined"}
+    send(page, {"type": "chat", "text": "Hello, we are on it; may I ask which printer?"})
+    said = receive(customer)
+    assert said == {"type": "chat", "from": "expert", "name": expert.name,
+                    "text": "Hello, we are on it; may I ask which printer?", "at": said["at"]}
+    assert receive(page) == said
+    send(customer, {"type": "chat", "text": "The one on the 2nd floor"})
+    assert receive(page)["text"] == "The one on the 2nd floor"
+    assert api.status(filed.code) == "pending"  # the customer's joining alone
+    assert api.history(filed.code) == [("joined", "customer", {"party": "customer"}),
+                                       ("status_changed", "customer", {"from": "new", "to": "pending"})]
+    assert first_joined_at(server, filed.code) is None
+
+
+def test_a_chat_only_socket_without_the_customer_leaves_the_request_new(sockets, api, expert):
+    filed = sockets.file()
+    page = sockets.chatting(filed, expert)
+    send(page, {"type": "chat", "text": "anyone?"})
+    assert receive(page)["text"] == "anyone?"
+    assert receive(page) == {"type": "error",
+                             "detail": "the customer is not connected; only the experts got this message"}
+    page.close()
+    assert api.status(filed.code) == "new"
+    assert api.history(filed.code) == []
+
+
+def test_chat_from_request_pages_and_the_session_page_reaches_every_expert_socket(sockets, expert, colleague):
+    filed = sockets.file()
+    customer = sockets.customer(filed)
+    page = sockets.chatting(filed, expert)
+    session = sockets.expert(filed, colleague)
+    assert receive(customer) == {"type": "expert_joined", "expert": colleague.shown}  # the session's expert only
+    send(page, {"type": "chat", "text": "from the request page"})
+    for socket in (customer, page, session):
+        assert receive(socket)["text"] == "from the request page"
+    send(session, {"type": "chat", "text": "from the session page"})
+    for socket in (customer, page, session):
+        assert receive(socket)["text"] == "from the session page"
+    send(customer, {"type": "chat", "text": "from the customer"})
+    for socket in (page, session):
+        assert receive(socket)["text"] == "from the customer"
+
+
+@pytest.mark.parametrize("message", [
+    {"type": "view_request"}, {"type": "control_request"}, {"type": "control_stop"}, {"type": "end"},
+    {"type": "ack"}, {"type": "input.move", "x": 1, "y": 1, "width": 10, "height": 10},
+    {"type": "input.text", "text": "rm -rf"},
+])
+def test_a_chat_only_socket_cannot_view_control_or_send_input(sockets, api, expert, message):
+    filed = sockets.file()
+    customer = sockets.customer(filed)
+    page = sockets.chatting(filed, expert)
+    send(page, message)
+    assert receive(page) == {"type": "error", "detail": CHAT_ONLY}
+    send(page, {"type": "chat", "text": "after it"})
+    assert receive(customer)["text"] == "after it"  # nothing else reached the customer before
+    assert api.status(filed.code) == "pending"
+
+
+def test_a_chat_only_socket_cannot_send_frames(sockets, expert):
+    filed = sockets.file()
+    page = sockets.chatting(filed, expert)
+    page.send(jpeg())
+    assert receive(page) == {"type": "error", "detail": "experts do not send frames; send JSON messages"}
+
+
+def test_a_chat_only_socket_sees_no_screen_while_the_session_shares_it(sockets, expert, colleague):
+    filed = sockets.file()
+    customer, [session] = sockets.sharing(filed, colleague)
+    page = sockets.chatting(filed, expert)
+    frame = jpeg(8)
+    customer.send(frame)
+    assert receive_frame(session) == frame
+    send(customer, {"type": "chat", "text": "after the frame"})
+    assert receive(page)["text"] == "after the frame"  # no frame before it
+
+
+def test_a_chat_only_socket_learns_whether_the_customer_is_there(sockets, expert):
+    filed = sockets.file()
+    page = sockets.chatting(filed, expert)
+    customer = sockets.customer(filed)
+    assert receive(page) == {"type": "customer_joined"}
+    customer.close()
+    assert receive(page) == {"type": "customer_left"}
+
+
+def test_the_customers_chat_reaches_a_chat_only_socket_alone(sockets, expert):
+    filed = sockets.file()
+    customer = sockets.customer(filed)
+    page = sockets.chatting(filed, expert)
+    send(customer, {"type": "chat", "text": "still waiting"})
+    assert receive(page)["from"] == "customer"
+
+
+def test_a_socket_opened_later_gets_the_conversation_so_far(sockets, expert, colleague):
+    filed = sockets.file()
+    customer = sockets.customer(filed)
+    page = sockets.chatting(filed, expert)
+    send(page, {"type": "chat", "text": "one"})
+    send(customer, {"type": "chat", "text": "two"})
+    said = [receive(page), receive(page)]
+    assert [message["text"] for message in said] == ["one", "two"]
+    reloaded = sockets.expert_raw(filed.code, expert, mode="chat")
+    assert receive(reloaded)["chat"] == said
+    session = sockets.expert_raw(filed.code, colleague)
+    assert receive(session)["chat"] == said
+
+
+def test_closing_the_request_ends_a_chat_only_socket_with_4409(sockets, api, expert):
+    filed = sockets.file()
+    page = sockets.chatting(filed, expert)
+    api.close(filed.code)
+    assert receive(page) == {"type": "session_ended", "by": "system", "reason": "closed"}
+    assert close_code(page) == 4409
 
 
 # -- the request ends ------------------------------------------------------------------------
@@ -604,6 +741,14 @@ def test_resetting_a_password_closes_the_users_session_sockets_with_4401(team):
     assert response.status_code == 200, response.text
     assert close_code(socket) == 4401
     assert_still_chatting(admin)
+
+
+def test_logging_out_closes_that_logins_chat_only_sockets_too(team):
+    filed = team.sockets.file()
+    leaving = team.member()
+    page = team.sockets.chatting(filed, leaving)
+    assert leaving.client.post("/logout").status_code == 303
+    assert close_code(page) == 4401
 
 
 def test_logging_out_closes_that_logins_session_sockets_and_no_other(team):

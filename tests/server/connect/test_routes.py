@@ -53,7 +53,7 @@ def test_a_signed_in_supporter_of_the_company_opens_the_expert_socket(sockets, e
     filed = sockets.file()
     socket = sockets.expert_raw(filed.code, expert)
     assert receive(socket) == {"type": "hello", "role": "expert", "code": filed.code,
-                               "customer_connected": False, "sharing": False, "control": None}
+                               "customer_connected": False, "sharing": False, "control": None, "chat": []}
 
 
 def test_an_admin_of_the_company_opens_the_expert_socket(sockets, admin):
@@ -123,3 +123,42 @@ def test_a_request_past_its_deadline_refuses_both_sockets(server, sockets, exper
     socket = sockets.customer_raw(filed.code, filed.customer_token) if side == "customer" else \
         sockets.expert_raw(filed.code, expert)
     assert close_code(socket) == 4409
+
+
+# -- a request page's chat-only socket: the same rules ----------------------------------------
+
+
+def test_a_signed_in_supporter_opens_a_chat_only_socket(sockets, expert):
+    filed = sockets.file()
+    socket = sockets.expert_raw(filed.code, expert, mode="chat")
+    assert receive(socket) == {"type": "hello", "role": "expert", "mode": "chat", "code": filed.code,
+                               "customer_connected": False, "chat": []}
+
+
+def test_an_unknown_mode_is_forbidden(sockets, expert):
+    filed = sockets.file()
+    assert close_code(sockets.expert_raw(filed.code, expert, mode="spy")) == 4403
+
+
+@pytest.mark.parametrize("refusal", [
+    {"csrf": None}, {"csrf": "not-the-token"}, {"origin": ""}, {"origin": "https://evil.example"},
+])
+def test_a_chat_only_socket_needs_the_csrf_token_and_our_origin(sockets, expert, refusal):
+    filed = sockets.file()
+    assert close_code(sockets.expert_raw(filed.code, expert, mode="chat", **refusal)) == 4403
+
+
+def test_a_chat_only_socket_needs_a_login(sockets):
+    filed = sockets.file()
+    assert close_code(sockets.expert_raw(filed.code, None, csrf="anything", mode="chat")) == 4401
+
+
+def test_a_supporter_of_another_company_cannot_chat_with_the_customer(sockets, outsider):
+    filed = sockets.file()
+    assert close_code(sockets.expert_raw(filed.code, outsider, mode="chat")) == 4404
+
+
+def test_a_closed_request_refuses_a_chat_only_socket(sockets, api, expert):
+    filed = sockets.file()
+    api.close(filed.code)
+    assert close_code(sockets.expert_raw(filed.code, expert, mode="chat")) == 4409

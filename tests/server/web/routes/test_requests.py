@@ -1,11 +1,14 @@
-"""A request's page over HTTP: details, history, assign, unassign, close, connect, manual creation."""
+"""A request's page over HTTP: details, history, assign, unassign, close, connect, chat, manual creation."""
 
 import html
 import re
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from server.models import ServiceRequest
+from sosqueue import codes
 from tests.support.dashboard import PASSWORD
 from tests.support.tenants import bearer, file_request, make_tenant
 
@@ -266,3 +269,34 @@ def test_assign_to_starts_with_the_current_assignee(server, tenant, supporter, a
 
     assert preselected_assignee(supporter.get(f"/requests/{code}").text) == tenant.user_ids[colleague]
     assert preselected_assignee(admin.get(f"/requests/{code}").text) == tenant.user_ids[colleague]
+
+
+# -- the chat panel and the topic --------------------------------------------------------------
+
+
+def test_an_open_requests_page_has_a_chat_panel_that_its_script_shows(server, tenant, supporter):
+    code = file_request(server.url, tenant.module_token)["code"]
+    page = supporter.get(f"/requests/{code}").text
+    panel = re.search(r'<section class="card chat request-chat" id="request-chat"([^>]*)>', page).group(1)
+    assert f'data-code="{code}"' in panel and 'data-mode="chat"' in panel
+    assert panel.rstrip().endswith("hidden")  # without scripts the page has no chat
+    assert '<script src="/static/chat.js" defer></script>' in page
+    assert '<label for="chat-text">Message to the customer</label>' in page
+    assert re.search(r'<ol id="chat-log" class="chat-log" aria-live="polite"', page)
+    assert 'maxlength="2000"' in page  # the server's connect_max_chat_chars
+
+
+def test_a_closed_requests_page_has_no_chat(server, tenant, supporter):
+    code = file_request(server.url, tenant.module_token)["code"]
+    supporter.post(f"/requests/{code}/close")
+    page = supporter.get(f"/requests/{code}").text
+    assert 'id="request-chat"' not in page and "/static/chat.js" not in page
+
+
+def test_the_page_shows_the_requests_topic_when_it_has_one(server, tenant, supporter, database):
+    with_topic, without = (file_request(server.url, tenant.module_token)["code"] for _ in range(2))
+    with database.write() as session:
+        session.execute(update(ServiceRequest).where(ServiceRequest.code == codes.normalize(with_topic))
+                        .values(topic="Printer <jams>"))
+    assert text_of(supporter.get(f"/requests/{with_topic}").text, "topic") == "Printer <jams>"
+    assert 'id="topic"' not in supporter.get(f"/requests/{without}").text
