@@ -35,6 +35,7 @@ class QueueFilters:
     status: str = "open"
     group: str = ""
     assignee: str = ""  # "", "me", "none" or a user id
+    topic: str = ""  # a topic's label, exactly; "" for every topic
     before: int | None = None
 
     @property
@@ -46,16 +47,17 @@ class QueueFilters:
         return set(OPEN_STATUSES)
 
     def query(self, **changes) -> str:
-        values = {"status": self.status, "group": self.group, "assignee": self.assignee, **changes}
+        values = {"status": self.status, "group": self.group, "assignee": self.assignee, "topic": self.topic,
+                  **changes}
         return urlencode({key: value for key, value in values.items() if value})
 
 
 def queue_filters(
-    status: _Short = "open", group: _Short = "", assignee: _Short = "", before: _RowId = None
+    status: _Short = "open", group: _Short = "", assignee: _Short = "", topic: _Short = "", before: _RowId = None
 ) -> QueueFilters:
     """The filters from the query string; an unknown status shows the open requests."""
     return QueueFilters(status=status if status in STATUS_CHOICES else "open", group=group, assignee=assignee,
-                        before=before)
+                        topic=topic, before=before)
 
 
 FiltersDep = Annotated[QueueFilters, Depends(queue_filters)]
@@ -74,6 +76,7 @@ def load_queue(session: Session, login: Login, filters: QueueFilters) -> tuple[l
         statuses=filters.statuses,
         assignee=login.user.id if filters.assignee == "me" else (filters.assignee or None),
         group_id=group_id,
+        topic=filters.topic or None,
         limit=PAGE_SIZE,
         before_id=filters.before,
         now=now,

@@ -130,3 +130,10 @@ def test_every_open_row_carries_its_deadline_for_the_countdown(server, tenant, a
     row = re.search(rf'<tr data-code="{created["code"]}".*?</tr>', admin.get("/queue").text, re.S).group(0)
     deadline = re.search(r'<time class="countdown" datetime="([^"]+)"', row).group(1)
     assert deadline[:19] == created["valid_until"][:19]
+
+
+def test_the_topic_filter_shows_only_requests_of_that_topic(server, tenant, admin):
+    billing = file_request(server.url, tenant.supporter_token, topic="Billing (queue page)")["code"]
+    other = file_request(server.url, tenant.supporter_token, topic="Other (queue page)")["code"]
+    assert codes_on(admin.get("/queue", params={"topic": "Billing (queue page)"}).text) == [billing]
+    assert other in codes_on(admin.get("/queue").text)
