@@ -47,13 +47,14 @@ def parse_strategy(text: str) -> Strategy:
 
 
 #: ``choose_assignee``'s group when none is given: the module's own.
-MODULE_GROUP = "module's group"
+MODULE_GROUP = object()
 
 
-def choose_assignee(session: Session, *, module: Module, now: datetime, group_id: str | None = MODULE_GROUP) -> Choice:
+def choose_assignee(session: Session, *, module: Module, now: datetime,
+                    group_id: str | None | object = MODULE_GROUP) -> Choice:
     """The user a new request of ``module`` for the group ``group_id`` (None: the whole company) goes
     to, and why (recorded in its event)."""
-    group_id = module.group_id if group_id == MODULE_GROUP else group_id
+    group_id = module.group_id if group_id is MODULE_GROUP else group_id
     strategy = parse_strategy(module.assignment)
     if strategy.name == "none":
         return Choice(None, "module assigns nobody")
