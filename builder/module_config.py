@@ -131,8 +131,8 @@ def check_server_url(url: str, *, allow_insecure: bool) -> str:
 
 
 def _options(table: dict) -> module_config.Options:
-    flags = {f.name for f in fields(module_config.Options)} - {"fields"}
-    _only(table, "options", flags | {"fields"})
+    flags = {f.name for f in fields(module_config.Options)} - {"fields", "topics"}
+    _only(table, "options", flags | {"fields", "topics"})
     values = {}
     for key in flags & set(table):
         if not isinstance(table[key], bool):
@@ -144,7 +144,30 @@ def _options(table: dict) -> module_config.Options:
     for key, mode in field_table.items():
         if mode not in module_config.FIELD_MODES:
             raise ConfigError(f"options.fields.{key} must be {modes}, not {mode!r}")
-    return module_config.Options(**values, fields=module_config.Fields(**field_table))
+    return module_config.Options(**values, fields=module_config.Fields(**field_table),
+                                 topics=_topics(table.get("topics", [])))
+
+
+def _topics(items) -> tuple[module_config.Topic, ...]:
+    """``[[options.topics]]``: each a ``label`` and an optional ``group`` (a group's name on the queue)."""
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ConfigError("options.topics must be tables: write each topic as [[options.topics]] with label = \"…\"")
+    if len(items) > module_config.MAX_TOPICS:
+        raise ConfigError(f"options.topics: {len(items)} topics, at most {module_config.MAX_TOPICS}; remove some")
+    topics, seen = [], set()
+    for number, item in enumerate(items, start=1):
+        section = f"options.topics #{number}"
+        _only(item, section, {"label", "group"})
+        label, group = _text(item, section, "label", ""), _text(item, section, "group", "")
+        try:
+            module_config.check_topic_label(label)
+        except ValueError as error:
+            raise ConfigError(f"{section}: {error}; give it a label = \"…\"") from None
+        if label.casefold() in seen:
+            raise ConfigError(f"{section}: the label {label!r} is there twice; give each topic its own label")
+        seen.add(label.casefold())
+        topics.append(module_config.Topic(label=label, group=group))
+    return tuple(topics)
 
 
 def _ca_bundle(path_text: str, base_dir: Path) -> bytes | None:

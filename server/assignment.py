@@ -3,7 +3,8 @@
 ``none`` leaves it unassigned for the whole group; ``fixed:EMAIL`` gives it to one user while
 that user is active and available, and otherwise leaves it to the group as ``none`` does (groups
 have no rule of their own); ``round_robin`` and ``least_open`` pick among the group's available
-supporters.
+supporters. The group is the request's: the module's own, or the group of the topic the customer
+picked (``server.queue``).
 """
 
 from dataclasses import dataclass
@@ -45,14 +46,21 @@ def parse_strategy(text: str) -> Strategy:
     )
 
 
-def choose_assignee(session: Session, *, module: Module, now: datetime) -> Choice:
-    """The user a new request of ``module`` goes to, and why (recorded in its event)."""
+#: ``choose_assignee``'s group when none is given: the module's own.
+MODULE_GROUP = object()
+
+
+def choose_assignee(session: Session, *, module: Module, now: datetime,
+                    group_id: str | None | object = MODULE_GROUP) -> Choice:
+    """The user a new request of ``module`` for the group ``group_id`` (None: the whole company) goes
+    to, and why (recorded in its event)."""
+    group_id = module.group_id if group_id is MODULE_GROUP else group_id
     strategy = parse_strategy(module.assignment)
     if strategy.name == "none":
         return Choice(None, "module assigns nobody")
     if strategy.name == "fixed":
-        return _fixed(session, module=module, email=strategy.email)
-    candidates = _available_supporters(session, module=module)
+        return _fixed(session, module=module, email=strategy.email, group_id=group_id)
+    candidates = _available_supporters(session, company_id=module.company_id, group_id=group_id)
     if not candidates:
         return Choice(None, "no supporter of the group is available")
     if strategy.name == "round_robin":
@@ -60,29 +68,29 @@ def choose_assignee(session: Session, *, module: Module, now: datetime) -> Choic
     return Choice(_least_open(session, candidates=candidates, now=now), "least_open")
 
 
-def _fixed(session: Session, *, module: Module, email: str) -> Choice:
+def _fixed(session: Session, *, module: Module, email: str, group_id: str | None) -> Choice:
     user = session.scalar(
         select(User).where(User.company_id == module.company_id, User.email == email)
     )
     if user is None or not user.active:
-        return Choice(None, f"fixed assignee {email} is not an active user of the company; {_left_to(module)}")
+        return Choice(None, f"fixed assignee {email} is not an active user of the company; {_left_to(group_id)}")
     if not user.available:
-        return Choice(None, f"fixed assignee {email} is away; {_left_to(module)}")
+        return Choice(None, f"fixed assignee {email} is away; {_left_to(group_id)}")
     return Choice(user, "fixed")
 
 
-def _left_to(module: Module) -> str:
+def _left_to(group_id: str | None) -> str:
     """Where a request goes that its fixed assignee cannot take: to everyone who sees it, unassigned."""
-    return "left unassigned for the group" if module.group_id is not None else "left unassigned for everyone"
+    return "left unassigned for the group" if group_id is not None else "left unassigned for everyone"
 
 
-def _available_supporters(session: Session, *, module: Module) -> list[User]:
+def _available_supporters(session: Session, *, company_id: str, group_id: str | None) -> list[User]:
     query = select(User).where(
-        User.company_id == module.company_id, User.active.is_(True), User.available.is_(True)
+        User.company_id == company_id, User.active.is_(True), User.available.is_(True)
     )
-    if module.group_id is not None:
+    if group_id is not None:
         query = query.join(GroupMember, GroupMember.user_id == User.id).where(
-            GroupMember.group_id == module.group_id
+            GroupMember.group_id == group_id
         )
     return list(session.scalars(query.order_by(User.id)))
 

@@ -4,6 +4,10 @@ The brand is checked with the builder's own rules (``branding.model.Brand``), so
 CLI refuses is refused here in the same words. Every change bumps the brand's ``version``; running
 modules take the new version from :func:`refreshed_brand` (``sosqueue.brand_refresh``).
 
+The options carry the module's topics (``module_config.Topic``): each label once, each group one
+of the company's (:func:`checked_options`), so that a request is never routed to a group that was
+not there when the topics were saved.
+
 The API sets settings and logo in two calls (``PUT …/brand``, ``PUT …/brand/logo``), each a
 transaction and a version of its own: a module may refresh in between, to the new settings with the
 old logo, and take the logo at its next refresh. A dashboard save is one transaction: it calls
@@ -16,11 +20,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from branding.model import DEFAULT_COMPANY, DEFAULT_PRODUCT, Brand, BrandError, decode_logo, logo_png
 from branding.render import render_assets
-from server.models import Module, ModuleBrand, utcnow
+from server.models import Group, Module, ModuleBrand, utcnow
 from server.queue import Conflict
 from sosqueue import module_config
 from sosqueue.brand_refresh import BrandManifest, manifest_for
@@ -32,6 +37,16 @@ UPLOAD_NAME = "the uploaded logo"
 STORED_NAME = "the module's logo"
 #: How many modules' rendered brands the server keeps in memory (each about 250 KB).
 RENDERED_CACHE_SIZE = 64
+
+
+class TopicsInvalid(ValueError):
+    """The module's topics cannot be kept; ``field`` is the input at fault (``topics``, ``topics.N.label``
+    or ``topics.N.group``, N counting from 0), ``message`` says what is wrong and how to fix it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
 class StoredBrandInvalid(Conflict):
@@ -132,6 +147,42 @@ def options_of(stored: ModuleBrand) -> module_config.Options:
     return module_config.options_from_json(stored.options)
 
 
+def options_json(options: module_config.Options) -> dict:
+    """``options`` as the brand keeps them (JSON: lists, not tuples), so that kept and sent ones compare equal."""
+    return {**asdict(options), "topics": [asdict(topic) for topic in options.topics]}
+
+
+def checked_options(session: Session, module: Module, options: dict) -> dict:
+    """``options`` (JSON, as the API and the editor send them) in the form the brand keeps them, checked.
+
+    :raises TopicsInvalid: for an empty, too long or repeated topic label, too many topics, or a topic's
+        group that the company does not have.
+    """
+    topics = options.get("topics", [])
+    for index, topic in enumerate(topics):
+        try:
+            module_config.check_topic_label(topic.get("label", ""))
+        except ValueError as error:
+            raise TopicsInvalid(f"topics.{index}.label", f"{error}; write a short one, or remove the topic") from None
+    try:
+        parsed = module_config.options_from_json(options)
+    except (TypeError, ValueError) as error:
+        raise TopicsInvalid("topics", f"{error}; remove or rename topics to fix it") from None
+    _check_topic_groups(session, module, parsed.topics)
+    return options_json(parsed)
+
+
+def _check_topic_groups(session: Session, module: Module, topics: tuple[module_config.Topic, ...]) -> None:
+    named = {topic.group for topic in topics if topic.group}
+    known = set(session.scalars(select(Group.name).where(Group.company_id == module.company_id,
+                                                          Group.name.in_(named)))) if named else set()
+    for index, topic in enumerate(topics):
+        if topic.group and topic.group not in known:
+            raise TopicsInvalid(f"topics.{index}.group",
+                                f"topic {topic.label!r}: there is no group {topic.group!r}; create it first "
+                                "(Admin → Groups), or leave the group empty for the module's own")
+
+
 def update(session: Session, module: Module, settings: dict, options: dict) -> ModuleBrand | None:
     """Keep ``settings`` (as ``branding.model.Brand.settings()``) and ``options`` as the module's brand,
     its logo unchanged (:func:`save`)."""
@@ -144,14 +195,17 @@ def save(session: Session, module: Module, settings: dict, options: dict, *, log
     ``remove_logo``) as one change of the module's brand: one new version, none when nothing changed.
 
     :raises BrandError: for the first setting or a logo the builder would refuse; nothing is changed then.
+    :raises TopicsInvalid: for topics :func:`checked_options` refuses; nothing is changed then.
     """
+    options = checked_options(session, module, options)
     stored = module.brand
     if logo is not None:
         png = logo_png(decode_logo(logo, UPLOAD_NAME, max_bytes=MAX_UPLOAD_BYTES))
     else:
         png = None if remove_logo or stored is None else stored.logo_png
     brand = _checked(settings, png)
-    if stored is not None and (stored.settings, stored.options, stored.logo_png) == (brand.settings(), options, png):
+    if stored is not None and (stored.settings, stored.logo_png) == (brand.settings(), png) \
+            and _same_options(stored.options, options):
         return stored
     stored = stored or _new(session, module)
     stored.settings, stored.options = brand.settings(), options
@@ -197,9 +251,17 @@ def _checked(settings: dict, png: bytes | None) -> Brand:
     return brand.with_logo(decode_logo(png, STORED_NAME), STORED_NAME) if png else brand
 
 
+def _same_options(kept: dict, options: dict) -> bool:
+    """Whether ``kept`` options (JSON, perhaps from before some option existed) say what ``options`` say."""
+    try:
+        return module_config.options_from_json(kept) == module_config.options_from_json(options)
+    except (TypeError, ValueError):
+        return False
+
+
 def _new(session: Session, module: Module) -> ModuleBrand:
     stored = ModuleBrand(module_id=module.id, settings=default_brand(module.company.name).settings(),
-                         options=asdict(module_config.Options()), version=0)
+                         options=options_json(module_config.Options()), version=0)
     session.add(stored)
     module.brand = stored
     return stored

@@ -24,6 +24,7 @@ from server.models import (
     GroupMember,
     IdempotencyKey,
     Module,
+    ModuleBrand,
     Participant,
     RequestEvent,
     ServiceRequest,
@@ -31,6 +32,7 @@ from server.models import (
     utcnow,
 )
 from server.schemas import ServiceRequestCreate
+from sosqueue import module_config
 
 _CODE_ATTEMPTS = 20
 _OPEN = [status.value for status in OPEN_STATUSES]
@@ -133,10 +135,10 @@ def create_request(
         if existing is not None:
             return Created(existing, replayed=True)
     now = utcnow()
-    group = _resolve_group(session, actor=actor, name=payload.group)
+    route = _resolve_group(session, actor=actor, name=payload.group, topic=payload.topic)
     request = ServiceRequest(
         company_id=actor.company_id,
-        group_id=group.id if group else None,
+        group_id=route.group.id if route.group else None,
         module_id=actor.module.id if actor.module else None,
         source=source,
         status=Status.NEW.value,
@@ -154,7 +156,8 @@ def create_request(
     if idempotency_key is not None:
         _remember_key(session, principal=actor.key, key=idempotency_key, fingerprint=fingerprint, request=request,
                       now=now)
-    record_event(session, request, type=EventType.CREATED, actor=actor.key, data={"source": source})
+    created = {"source": source, **({"routing": route.note} if route.note else {})}
+    record_event(session, request, type=EventType.CREATED, actor=actor.key, data=created)
     if actor.module is not None:
         _auto_assign(session, request=request, module=actor.module, now=now)
     session.flush()
@@ -192,18 +195,56 @@ def _insert_with_unique_code(session: Session, request: ServiceRequest) -> None:
     raise RuntimeError("could not find a free session code; the code space is exhausted")
 
 
-def _resolve_group(session: Session, *, actor: Actor, name: str | None) -> Group | None:
+@dataclass(frozen=True)
+class Route:
+    """Where a new request goes, and why not where it asked to, if so (kept in its created event)."""
+
+    group: Group | None
+    note: str = ""
+
+
+def _resolve_group(session: Session, *, actor: Actor, name: str | None, topic: str | None = None) -> Route:
     if actor.module is not None:
         module_group = actor.module.group
         if name is not None and (module_group is None or module_group.name != name):
             raise NotFound(f"this module files requests only for its own group, not {name!r}")
-        return module_group
+        return _topic_route(session, actor.module, topic) if topic else Route(module_group)
     if name is None:
-        return None
+        return Route(None)
     group = session.scalar(select(Group).where(Group.company_id == actor.company_id, Group.name == name))
     if group is None:
         raise NotFound(f"there is no group {name!r}; create it first or leave group out")
-    return group
+    return Route(group)
+
+
+def _topic_route(session: Session, module: Module, label: str) -> Route:
+    """The group of ``module``'s topic ``label``.
+
+    A label the module no longer offers (its topics changed while the customer had the old ones on
+    screen, or the request waited in the agent's outbox) is filed all the same, for the module's own
+    group, with the label kept: refusing it would lose the customer's request. So is a topic whose
+    group was deleted since.
+    """
+    topic = next((topic for topic in module_topics(session, module.id) if topic.label == label), None)
+    if topic is None:
+        return Route(module.group, f"topic {label!r} is not one of the module's topics (any more): "
+                                   "filed for the module's own group")
+    if not topic.group:
+        return Route(module.group)
+    group = session.scalar(select(Group).where(Group.company_id == module.company_id, Group.name == topic.group))
+    if group is None:
+        return Route(module.group, f"topic {label!r} goes to group {topic.group!r}, which no longer exists: "
+                                   "filed for the module's own group")
+    return Route(group)
+
+
+def module_topics(session: Session, module_id: str) -> tuple[module_config.Topic, ...]:
+    """The topics a module offers: those of its stored brand (none without one, or with unreadable options)."""
+    options = session.scalar(select(ModuleBrand.options).where(ModuleBrand.module_id == module_id))
+    try:
+        return module_config.options_from_json(options).topics if options else ()
+    except (TypeError, ValueError):
+        return ()
 
 
 def _auto_assign(session: Session, *, request: ServiceRequest, module: Module, now: datetime) -> None:
@@ -213,7 +254,7 @@ def _auto_assign(session: Session, *, request: ServiceRequest, module: Module, n
         # FOR NO KEY UPDATE: the request rows just inserted hold KEY SHARE locks on this module
         # (their foreign key), which a plain FOR UPDATE would wait for and deadlock on.
         module = session.scalar(select(Module).where(Module.id == module.id).with_for_update(key_share=True))
-    choice = choose_assignee(session, module=module, now=now)
+    choice = choose_assignee(session, module=module, group_id=request.group_id, now=now)
     request.assignee_id = choice.user.id if choice.user else None
     request.assigned_at = now if choice.user else None
     if turns and choice.user is not None:
@@ -272,8 +313,10 @@ def list_requests(
     limit: int,
     before_id: int | None,
     now: datetime,
+    topic: str | None = None,
 ) -> tuple[list[ServiceRequest], int | None]:
-    """Newest first; returns the page and the id to continue before, if there is more."""
+    """Newest first; returns the page and the id to continue before, if there is more. ``topic`` is
+    matched exactly; "" finds the requests without one."""
     query = (
         select(ServiceRequest)
         .where(ServiceRequest.company_id == company_id)
@@ -287,6 +330,8 @@ def list_requests(
         query = query.where(ServiceRequest.assignee_id == assignee)
     if group_id is not None:
         query = query.where(ServiceRequest.group_id == group_id)
+    if topic is not None:
+        query = query.where(ServiceRequest.topic == topic)
     if before_id is not None:
         query = query.where(ServiceRequest.id < before_id)
     rows = list(session.scalars(query.order_by(ServiceRequest.id.desc()).limit(limit + 1)))

@@ -38,7 +38,8 @@ def test_template_is_valid_toml_that_builds_the_default_brand(tmp_path):
 
 def test_template_documents_every_setting():
     """Every key the parser accepts appears in the template, in its section."""
-    data = tomllib.loads(template().replace("# on_primary =", "on_primary ="))
+    data = tomllib.loads(template().replace("# on_primary =", "on_primary =").replace("# [[options.topics]]", "[[options.topics]]")
+                         .replace("# label =", "label =").replace("# group =", "group ="))
     brand_keys = {item.name for item in dataclasses.fields(Brand) if item.init}
     option_keys = {item.name for item in dataclasses.fields(stamped_config.Options)} - {"fields"}
     assert set(data) == module_config.SECTIONS
@@ -51,6 +52,7 @@ def test_template_documents_every_setting():
         language: set(BRAND_TEXTS) for language in TEXT_LANGUAGES}
     assert set(data["options"]) == option_keys | {"fields"}
     assert set(data["options"]["fields"]) == {"name", "email", "description"}
+    assert set(data["options"]["topics"][0]) == {item.name for item in dataclasses.fields(stamped_config.Topic)}
 
 
 def test_template_defaults_match_the_parsers_defaults(tmp_path):
@@ -247,3 +249,58 @@ def test_agent_config_carries_the_brand_and_options(tmp_path):
     assert config.options.autostart is True
     assert config.options.fields.email == "required"
     assert config.assets == {"logo.png": b"x"}
+
+
+# -- topics --------------------------------------------------------------------------------
+
+
+TOPICS_TOML = """
+[options]
+autostart = true
+
+[[options.topics]]
+label = "Invoices and payments"
+group = "Accounts"
+
+[[options.topics]]
+label = "Something else"
+"""
+
+
+def test_topics_are_read_in_order_with_their_groups(tmp_path):
+    """``[[options.topics]]`` gives each topic a label and a group; without one, the module's own ("")."""
+    spec = parse(tomllib.loads(TOPICS_TOML), base_dir=tmp_path)
+    assert spec.options.topics == (stamped_config.Topic("Invoices and payments", "Accounts"),
+                                   stamped_config.Topic("Something else", ""))
+    assert spec.options.autostart is True
+
+
+def test_the_templates_topic_example_parses_as_it_reads(tmp_path):
+    uncommented = template().replace("# [[options.topics]]", "[[options.topics]]").replace("# label =", "label =") \
+        .replace("# group =", "group =")
+    topics = parse(tomllib.loads(uncommented), base_dir=tmp_path).options.topics
+    assert [(topic.label, topic.group) for topic in topics] == [("Invoices and payments", "Accounts"),
+                                                               ("Something else", "")]
+
+
+@pytest.mark.parametrize("topics, message", [
+    ([{"group": "Accounts"}], r"options.topics #1: topic '': a label is one line of 1 to 60 characters.*give it a label"),
+    ([{"label": "x" * 61}], r"options.topics #1: .*1 to 60 characters"),
+    ([{"label": "Billing"}, {"label": "billing"}], r"options.topics #2: the label 'billing' is there twice; give each"),
+    ([{"label": "Billing", "team": "A"}], r"options.topics #1.team is not a setting; the settings are: group, label"),
+    ([{"label": 5}], r"options.topics #1.label must be text"),
+    ([{"label": f"T{n}"} for n in range(9)], r"options.topics: 9 topics, at most 8; remove some"),
+    ("Billing", r"options.topics must be tables: write each topic as \[\[options.topics\]\]"),
+])
+def test_bad_topics_are_one_line_saying_what_to_fix(tmp_path, topics, message):
+    with pytest.raises(ConfigError, match=message) as raised:
+        parsed(tmp_path, options={"topics": topics})
+    assert raised.value.exit_code == ExitCode.CONFIG
+    assert "\n" not in str(raised.value)
+
+
+def test_topics_reach_the_modules_config(tmp_path):
+    spec = parse(tomllib.loads(TOPICS_TOML), base_dir=tmp_path)
+    config = spec.agent_config(module_id="m-1", module_token="tok")
+    assert stamped_config.to_json(config)["options"]["topics"] == (
+        {"label": "Invoices and payments", "group": "Accounts"}, {"label": "Something else", "group": ""})

@@ -134,3 +134,37 @@ def test_a_module_of_another_company_is_named_not_blamed_on_an_old_queue(sosqueu
     assert outcome.code != ExitCode.OK
     line = outcome.error_line()
     assert built["module_id"] in line and "needs updating" not in line and "no module with this id" in line
+
+
+def with_topics(config: Path, *topics: tuple[str, str]) -> Path:
+    """``config`` with ``[[options.topics]]`` of these (label, group) appended."""
+    tables = "".join(f'\n[[options.topics]]\nlabel = "{label}"\ngroup = "{group}"\n' for label, group in topics)
+    config.write_text(config.read_text(encoding="utf-8") + tables, encoding="utf-8")
+    return config
+
+
+def test_a_build_makes_the_configs_topics_the_queues(sosqueue, queue_server, tenant, branded_config, fake_base, out):
+    from tests.support.queue_api import QueueApi
+
+    api = QueueApi(queue_server.url)
+    try:
+        group = api.new_group(tenant.admin_token, f"accounts-{tenant.name}")
+        built = build(sosqueue, with_topics(branded_config, ("Invoices", group), ("Other", "")), fake_base, out,
+                      "--server", queue_server.url, "--token", tenant.admin_token)
+        shown = api.call("GET", f"/api/v1/modules/{built['module_id']}/brand", tenant.admin_token).json()
+    finally:
+        api.close_client()
+    topics = [{"label": "Invoices", "group": group}, {"label": "Other", "group": ""}]
+    assert shown["options"]["topics"] == topics
+    assert list(carried(Path(built["path"]))["options"]["topics"]) == topics
+
+
+def test_a_topic_naming_a_group_the_queue_lacks_stops_the_build_saying_which(sosqueue, queue_server, tenant,
+                                                                            branded_config, fake_base, out):
+    outcome = sosqueue("build", "--config", with_topics(branded_config, ("Invoices", "Acounts")), "--base", fake_base,
+                       "--out", out, "--server", queue_server.url, "--token", tenant.admin_token)
+    assert outcome.code == ExitCode.CONFIG
+    assert outcome.error_line() == ("Error: the queue refused the brand: options.topics.0.group: topic 'Invoices': there is no "
+                                    "group 'Acounts'; create it first (Admin → Groups), or leave the group empty for "
+                                    "the module's own")
+    assert not (out / "Support").exists()

@@ -65,6 +65,16 @@ class QueueApi:
     def assign(self, code: str, token: str, user: str | None):
         return self.client.post(f"{REQUESTS}/{code}/assign", json={"user": user}, headers=bearer(token))
 
+    def new_group(self, admin_token: str, name: str, members: list[str] = ()) -> str:
+        """Create the group ``name`` with the users of these emails; returns its name."""
+        response = self.call("POST", "/api/v1/groups", admin_token, json={"name": name, "members": list(members)})
+        assert response.status_code == 201, response.text
+        return name
+
+    def set_topics(self, admin_token: str, module_id: str, topics: list[dict]):
+        """Give the module these topics (``{label, group}``) with the default brand; returns the response."""
+        return self.call("PUT", f"/api/v1/modules/{module_id}/brand", admin_token, json={"options": {"topics": topics}})
+
     def call(self, method: str, path: str, token: str | None = None, **kwargs):
         headers = {**(bearer(token) if token else {}), **kwargs.pop("headers", {})}
         return self.client.request(method, path, headers=headers, **kwargs)

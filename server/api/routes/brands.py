@@ -7,9 +7,12 @@ BMP or WebP, at most 2 MB and 20 megapixels), which the server keeps re-encoded 
 The two calls are two transactions, each a new brand version that running modules pick up
 (``sosqueue.brand_refresh``): between them a module may show the new settings with the old logo.
 A dashboard save is one transaction (``server.brands``): settings and logo change together.
+
+``options.topics`` are what the module's customers pick from ("What is it about?"): a label each
+and the name of the group its requests go to ("" for the module's own group). A group the company
+does not have, or an empty, too long or repeated label, is refused with 422 ``invalid_topics``.
 """
 
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -43,7 +46,7 @@ def brand_public(module: Module) -> BrandPublic:
     stored = module.brand
     if stored is None:
         brand, options = brands.module_brand(module)
-        return BrandPublic(**brand.settings(), options=asdict(options), version=0, logo_url=None,
+        return BrandPublic(**brand.settings(), options=brands.options_json(options), version=0, logo_url=None,
                            logo_sha256=None, updated_at=None)
     return BrandPublic(**stored.settings, options=stored.options, version=stored.version,
                        logo_url=_logo_url(stored), logo_sha256=stored.logo_sha256, updated_at=stored.updated_at)
@@ -68,6 +71,8 @@ def update_brand(module_id: str, body: BrandUpdate, actor: AdminActor, session: 
         brands.update(session, module, settings, body.options.model_dump())
     except BrandError as error:
         raise Problem(422, str(error), code="invalid_brand") from None
+    except brands.TopicsInvalid as error:
+        raise Problem(422, f"options.{error.field}: {error.message}", code="invalid_topics") from None
     return brand_public(module)
 
 

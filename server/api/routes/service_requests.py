@@ -13,6 +13,7 @@ from server.admin import group_by_name
 from server.actors import Actor
 from server.api.deps import ActorDep, CustomerActor, ReadDB, StateDep, UserActor, WriteDB
 from server.api.present import event_public, request_public
+from sosqueue.module_config import MAX_TOPIC_CHARS
 from sosqueue.statuses import Status
 from server.models import RequestEvent, ServiceRequest, utcnow
 from server.problems import Problem
@@ -75,6 +76,8 @@ def list_service_requests(
     status: Annotated[str | None, Query(description="comma-separated: new,pending,in_progress,closed,expired")] = None,
     assignee: Annotated[str | None, Query(max_length=36, pattern=_PRINTABLE, description="me, none or a user id")] = None,
     group: Annotated[str | None, Query(max_length=100, pattern=_PRINTABLE)] = None,
+    topic: Annotated[str | None, Query(max_length=MAX_TOPIC_CHARS, pattern=_PRINTABLE,
+                                       description="a topic's label, exactly; empty for the requests without one")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> ServiceRequestsPublic:
@@ -89,6 +92,7 @@ def list_service_requests(
         statuses=_parse_statuses(status),
         assignee=actor.user.id if assignee == "me" else assignee,
         group_id=group_id,
+        topic=topic,
         limit=limit,
         before_id=_decode_cursor(cursor),
         now=now,

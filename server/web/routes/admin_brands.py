@@ -1,8 +1,10 @@
-"""Admin page for a module's brand: logo, names, colours, texts per language, the form's fields, options.
+"""Admin page for a module's brand: logo, names, colours, texts per language, the form's fields, topics, options.
 
 The server keeps the brand (``server.brands``), checked by the builder's own rules
 (``branding.model.Brand``): a refused setting shows beside its input in the rule's own words, and
-nothing is saved. The live preview and the contrast table come from the server
+nothing is saved. Topics are :data:`module_config.MAX_TOPICS` rows of a label and a group (the
+company's groups, or the module's own); empty rows are left out, and a topic whose group the company
+does not have is refused beside that group (``server.brands.checked_options``). The live preview and the contrast table come from the server
 (``…/brand/preview``), so the page has one renderer and one contrast computation with the builder.
 """
 
@@ -28,10 +30,11 @@ from server.web.forms import text_field
 from server.web.i18n import LANGUAGES as LANGUAGE_NAMES
 from server.web.routes.admin_modules import company_module
 from server.web.routes.admin_users import AdminForm, Message
+from server.web.routes.queue import group_names
 from server.web.templating import render
 from sosqueue import module_config, palette
 from sosqueue.i18n import N_
-from sosqueue.module_config import BRAND_TEXTS, FIELD_MODES, TEXT_LANGUAGES
+from sosqueue.module_config import BRAND_TEXTS, FIELD_MODES, MAX_TOPIC_CHARS, MAX_TOPICS, TEXT_LANGUAGES
 
 PREVIEW = "/preview"
 
@@ -52,7 +55,7 @@ PLAIN_SETTINGS = tuple(name for name in Brand.setting_names() if name not in ("t
 #: The texts a brand may also give for every language (settings of their own beside ``texts``).
 EVERY_LANGUAGE_TEXTS = tuple(kind for kind in BRAND_TEXTS if kind in PLAIN_SETTINGS)
 COLOUR_SETTINGS = ("primary", "accent", "on_primary")
-OPTION_FLAGS = tuple(item.name for item in fields(module_config.Options) if item.name != "fields")
+OPTION_FLAGS = tuple(item.name for item in fields(module_config.Options) if item.name not in ("fields", "topics"))
 FORM_FIELDS = tuple(item.name for item in fields(module_config.Fields))
 #: Where a refusal that belongs to no single input shows: above the form.
 WHOLE_BRAND = "brand"
@@ -73,6 +76,9 @@ OPTION_LABELS = {
 }
 FIELD_LABELS = {"name": N_("Name"), "email": N_("Email"), "description": N_("Description")}
 MODE_LABELS = {"required": N_("Required"), "optional": N_("Optional"), "hidden": N_("Hidden")}
+MODULE_GROUP = N_("The module's group")
+GONE_GROUP = N_("{name} (no longer exists)")
+NO_LABEL = N_("Give the topic a label, or set its group back to the module's group to leave the row empty.")
 AUTO_LANGUAGE = N_("The customer's system language")
 EVERY_LANGUAGE = N_("Every language")
 
@@ -91,8 +97,14 @@ def field_input(name: str) -> str:
     return f"fields.{name}"
 
 
+def topic_input(row: int, part: str) -> str:
+    """The label or group input of the topic in ``row`` (from 0), named like the API's refusals (``topics.0.group``)."""
+    return f"topics.{row}.{part}"
+
+
 TEXT_INPUTS = tuple(text_input(language, kind) for language in TEXT_LANGUAGES for kind in BRAND_TEXTS)
-BRAND_INPUTS = frozenset((*PLAIN_SETTINGS, *TEXT_INPUTS, "logo"))
+TOPIC_INPUTS = tuple(topic_input(row, part) for row in range(MAX_TOPICS) for part in ("label", "group"))
+BRAND_INPUTS = frozenset((*PLAIN_SETTINGS, *TEXT_INPUTS, *TOPIC_INPUTS, "topics", "logo"))
 
 
 # -- the form's values ---------------------------------------------------------------------
@@ -108,7 +120,21 @@ def posted_brand(check: AdminForm) -> tuple[dict, dict]:
     settings["force_contrast"] = is_checked(form, "force_contrast")
     options = {name: is_checked(form, option_input(name)) for name in OPTION_FLAGS}
     options["fields"] = {name: check.choice(field_input(name), FIELD_MODES) for name in FORM_FIELDS}
+    options["topics"] = posted_topics(check)
     return settings, options
+
+
+def posted_topics(check: AdminForm) -> list[dict]:
+    """The topics of the rows filled in, in order: the page shows them again in the first rows."""
+    topics = []
+    for row in range(MAX_TOPICS):
+        label = text_field(check.form, topic_input(row, "label")).strip()
+        group = text_field(check.form, topic_input(row, "group")).strip()
+        if label or group:
+            topics.append({"label": label, "group": group})
+            if not label:
+                check.refuse(topic_input(len(topics) - 1, "label"), NO_LABEL)
+    return topics
 
 
 def is_checked(form: FormData, name: str) -> bool:
@@ -125,6 +151,11 @@ def input_values(settings: dict, options: dict) -> dict:
     values["force_contrast"] = bool(settings.get("force_contrast"))
     values.update({option_input(name): bool(options.get(name)) for name in OPTION_FLAGS})
     values.update({field_input(name): options.get("fields", {}).get(name, "") for name in FORM_FIELDS})
+    topics = list(options.get("topics", ()))
+    for row in range(MAX_TOPICS):
+        topic = topics[row] if row < len(topics) else {}
+        values[topic_input(row, "label")] = topic.get("label", "")
+        values[topic_input(row, "group")] = topic.get("group", "")
     return values
 
 
@@ -137,7 +168,7 @@ def uploaded_logo(form: FormData) -> bytes | None:
     return upload.file.read()
 
 
-def refusal(error: BrandError) -> tuple[str, Message]:
+def refusal(error: BrandError | brands.TopicsInvalid) -> tuple[str, Message]:
     """The input a rule's refusal belongs to, and the message shown beside it."""
     field = error.field if error.field in BRAND_INPUTS else WHOLE_BRAND
     return field, (REFUSED, {"rule": error.message})
@@ -251,8 +282,9 @@ def previewed_logo(module: Module, upload: bytes | None, *, remove: bool) -> tup
 # -- the page ------------------------------------------------------------------------------
 
 
-def editor_context(module: Module, settings: dict, options: dict, errors: dict[str, Message], kept: KeptBrand) -> dict:
-    """What ``admin/brand.html`` shows for ``settings`` and ``options`` of ``module``."""
+def editor_context(module: Module, settings: dict, options: dict, errors: dict[str, Message], kept: KeptBrand,
+                   groups: list[str] = ()) -> dict:
+    """What ``admin/brand.html`` shows for ``settings`` and ``options`` of ``module``, whose company has ``groups``."""
     shown = brand_preview(settings, kept.logo, kept.logo_name, errors)
     stored = module.brand
     return {
@@ -266,7 +298,22 @@ def editor_context(module: Module, settings: dict, options: dict, errors: dict[s
         "options": [(option_input(name), OPTION_LABELS.get(name, name)) for name in OPTION_FLAGS],
         "form_fields": [(field_input(name), FIELD_LABELS.get(name, name)) for name in FORM_FIELDS],
         "modes": [(mode, MODE_LABELS.get(mode, mode)) for mode in FIELD_MODES],
+        "topic_rows": topic_rows(input_values(settings, options), groups), "max_topic_chars": MAX_TOPIC_CHARS,
     }
+
+
+def topic_rows(values: dict, groups: list[str]) -> list[dict]:
+    """Each topic row's inputs and its group choices (value, message or None for the value itself, the
+    message's values): the module's group, the company's groups, and a group the row names that is gone
+    (so that the page shows it, and saving says what to fix)."""
+    rows = []
+    for row in range(MAX_TOPICS):
+        label, group = topic_input(row, "label"), topic_input(row, "group")
+        choices = [("", MODULE_GROUP, {}), *((name, None, {}) for name in groups)]  # None: the name as it is
+        if values[group] and values[group] not in groups:
+            choices.append((values[group], GONE_GROUP, {"name": values[group]}))
+        rows.append({"label": label, "group": group, "choices": choices})
+    return rows
 
 
 def text_grid() -> dict:
@@ -311,7 +358,8 @@ def _brand_page(request: Request, login: Login, state, module_id: str, *, posted
         module = company_module(session, login, module_id)
         kept = kept_brand(module)
         settings, options = posted or (kept.settings, kept.options)
-        context = editor_context(module, settings, options, (errors or {}) if posted else kept.errors, kept)
+        context = editor_context(module, settings, options, (errors or {}) if posted else kept.errors, kept,
+                                 group_names(session, module.company_id))
     return render(request, "admin/brand.html", login=login, status=status, logo_lost=logo_lost, remove_logo=remove_logo,
                   saved=request.query_params.get("saved") == "1", **context)
 
@@ -333,7 +381,7 @@ def save_brand(request: Request, module_id: str, login: AdminLoginDep, state: St
             with state.db.write() as session:
                 keep_brand(session, company_module(session, login, module_id), settings, options, logo=logo,
                            remove_logo=remove_logo)
-        except BrandError as error:
+        except (BrandError, brands.TopicsInvalid) as error:
             field, (message, values) = refusal(error)
             check.refuse(field, message, **values)
     if not check.ok:
@@ -345,7 +393,8 @@ def save_brand(request: Request, module_id: str, login: AdminLoginDep, state: St
 
 def keep_brand(session: Session, module: Module, settings: dict, options: dict, *, logo: bytes | None,
                remove_logo: bool) -> None:
-    """Store what changed as one version; a ``BrandError`` leaves the transaction to be rolled back."""
+    """Store what changed as one version; a ``BrandError`` or ``TopicsInvalid`` leaves the transaction to be
+    rolled back."""
     brands.save(session, module, settings, options, logo=logo, remove_logo=remove_logo)
 
 

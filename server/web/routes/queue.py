@@ -44,7 +44,7 @@ class QueueFilters:
     status: str = "open"
     group: str = ""
     assignee: str = ""  # "", "me", "none" or a user id
-    topic: str = ""
+    topic: str = ""  # a topic's label, exactly; "" for every topic
     before: int | None = None
 
     @property

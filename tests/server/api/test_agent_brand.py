@@ -184,3 +184,12 @@ def test_a_download_carries_the_version_the_modules_are_offered(api, server, mod
     finally:
         database.dispose()
     assert spec.brand_version == manifest_of(api, module).version > 0
+
+
+def test_the_manifest_carries_the_modules_topics(api, module, tenant):
+    """Running modules learn their topics (and a change of them) from the signed manifest."""
+    topics = [{"label": "Billing", "group": ""}, {"label": "Other", "group": ""}]
+    response = api.set_topics(tenant.admin_token, tenant.module_id, topics)
+    assert response.status_code == 200, response.text
+    manifest = manifest_of(api, module)
+    assert (manifest.version, list(manifest.options["topics"])) == (response.json()["version"], topics)

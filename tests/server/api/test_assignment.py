@@ -251,3 +251,28 @@ def test_fixed_assignment_to_a_deactivated_user_leaves_the_request_to_the_group(
     [event] = [e for e in api.history(created["code"], tenant.admin_token) if e["type"] == "assigned"]
     assert event["data"]["reason"] == (
         f"fixed assignee {fixed_email} is not an active user of the company; left unassigned for the group")
+
+
+def test_a_topics_request_is_auto_assigned_among_the_topics_group(api, server):
+    """``round_robin`` and ``least_open`` pick among the group of the topic the customer picked, not the module's."""
+    for strategy in ("round_robin", "least_open"):
+        tenant = make_tenant(server.database_url, supporters=3, assignment=strategy, group_members=1)
+        first, second, third = supporter_ids(tenant)
+        emails = list(tenant.supporter_tokens)
+        billing = api.new_group(tenant.admin_token, f"billing-{tenant.name}", emails[1:])
+        assert api.set_topics(tenant.admin_token, tenant.module_id, [{"label": "Billing", "group": billing}]).status_code == 200
+        picked = [api.created(tenant.module_token, {"description": "invoice", "topic": "Billing"})["assignee"]["id"]
+                  for _ in range(4)]
+        assert set(picked) == {second, third}, strategy
+        assert api.created(tenant.module_token)["assignee"]["id"] == first
+
+
+def test_a_fixed_assignee_who_is_away_leaves_a_topics_request_to_the_topics_group(api, server):
+    tenant = make_tenant(server.database_url, supporters=2, assignment="fixed:{first}")
+    set_available(api, tenant.supporter_token, False)
+    billing = api.new_group(tenant.admin_token, f"billing-{tenant.name}", list(tenant.supporter_tokens)[1:])
+    assert api.set_topics(tenant.admin_token, tenant.module_id, [{"label": "Billing", "group": billing}]).status_code == 200
+    body = api.created(tenant.module_token, {"description": "invoice", "topic": "Billing"})
+    assert (body["group"], body["assignee"]) == (billing, None)
+    reason = api.history(body["code"], tenant.supporter_token)[1]["data"]["reason"]
+    assert reason.endswith("left unassigned for the group")

@@ -140,3 +140,67 @@ def test_removing_the_logo_brings_back_the_default(api, tenant):
     brand = ok(api.call("DELETE", f"{brand_path(tenant)}/logo", tenant.admin_token))
     assert (brand["logo_url"], brand["logo_sha256"], brand["version"]) == (None, None, 2)
     assert_problem(api.call("GET", f"{brand_path(tenant)}/logo", tenant.admin_token), 404)
+
+
+# -- topics --------------------------------------------------------------------------------
+
+
+def topics_of(api, tenant) -> list[dict]:
+    return ok(api.call("GET", brand_path(tenant), tenant.admin_token))["options"]["topics"]
+
+
+def test_topics_are_kept_in_the_options_with_their_groups(api, tenant):
+    billing = api.new_group(tenant.admin_token, f"billing-{tenant.name}")
+    topics = [{"label": "Billing", "group": billing}, {"label": "Other", "group": ""}]
+    brand = ok(api.set_topics(tenant.admin_token, tenant.module_id, topics))
+    assert (brand["options"]["topics"], brand["version"]) == (topics, 1)
+    assert topics_of(api, tenant) == topics
+
+
+def test_the_same_topics_again_keep_the_version(api, tenant):
+    topics = [{"label": "Billing"}, {"label": "Other"}]
+    version = ok(api.set_topics(tenant.admin_token, tenant.module_id, topics))["version"]
+    assert ok(api.set_topics(tenant.admin_token, tenant.module_id, topics))["version"] == version
+    changed = ok(api.set_topics(tenant.admin_token, tenant.module_id, topics[::-1]))
+    assert changed["version"] == version + 1
+
+
+def test_options_kept_before_topics_existed_are_the_same_as_no_topics(api, tenant, server):
+    """A brand saved by an older server (options without "topics") saved again unchanged is no new version."""
+    from server.db import Database
+    from server.models import ModuleBrand
+
+    version = ok(api.call("PUT", brand_path(tenant), tenant.admin_token, json={}))["version"]
+    database = Database(server.database_url)
+    try:
+        with database.write() as session:
+            stored = session.get(ModuleBrand, tenant.module_id)
+            stored.options = {key: value for key, value in stored.options.items() if key != "topics"}
+    finally:
+        database.dispose()
+    assert ok(api.call("PUT", brand_path(tenant), tenant.admin_token, json={}))["version"] == version
+
+
+@pytest.mark.parametrize(("topics", "words"), [
+    ([{"label": "Billing", "group": "no such group"}], "options.topics.0.group: topic 'Billing': there is no group "
+                                                       "'no such group'; create it first"),
+    ([{"label": "Billing"}, {"label": "billing"}], "options.topics: topics: each label may appear only once"),
+])
+def test_topics_that_cannot_route_are_refused_saying_what_to_fix(api, tenant, topics, words):
+    problem = assert_problem(api.set_topics(tenant.admin_token, tenant.module_id, topics), 422, "invalid_topics")
+    assert problem["detail"].startswith(words)
+    assert ok(api.call("GET", brand_path(tenant), tenant.admin_token))["version"] == 0
+
+
+@pytest.mark.parametrize("topics", [[{"label": ""}], [{"label": "x" * 61}], [{"label": f"t{n}"} for n in range(9)]])
+def test_empty_too_long_or_too_many_topics_are_a_422(api, tenant, topics):
+    assert_problem(api.set_topics(tenant.admin_token, tenant.module_id, topics), 422)
+    assert topics_of(api, tenant) == []
+
+
+def test_another_companys_group_is_no_group_for_topics(api, tenant, server):
+    stranger = make_tenant(server.database_url)
+    foreign = api.new_group(stranger.admin_token, f"theirs-{stranger.name}")
+    problem = assert_problem(api.set_topics(tenant.admin_token, tenant.module_id, [{"label": "X", "group": foreign}]),
+                             422, "invalid_topics")
+    assert foreign in problem["detail"]

@@ -7,7 +7,10 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import delete
 
+from server.db import Database
+from server.models import Group
 from tests.support.queue_api import CODE_PATTERN, REQUESTS, assert_problem
 from tests.support.tenants import bearer, make_tenant
 
@@ -203,3 +206,90 @@ def test_concurrent_retries_with_one_key_file_one_request(api, server, tenant):
         for client in clients:
             client.close()
     assert len(api.codes(tenant.supporter_token)) == 3
+
+
+# -- topics --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def with_topics(server, api):
+    """A tenant whose module (filing into its own group) offers "Billing" (group "billing-…"), "Other"
+    (the module's group) and "Lost" (a group deleted since); returns (tenant, billing group, module group)."""
+    tenant = make_tenant(server.database_url, supporters=2, group_members=1)
+    module_group = api.call("GET", "/api/v1/groups", tenant.admin_token).json()["items"][0]["name"]
+    billing = api.new_group(tenant.admin_token, f"billing-{module_group}", [list(tenant.supporter_tokens)[1]])
+    lost = api.new_group(tenant.admin_token, f"lost-{module_group}")
+    topics = [{"label": "Billing", "group": billing}, {"label": "Other", "group": ""}, {"label": "Lost", "group": lost}]
+    assert api.set_topics(tenant.admin_token, tenant.module_id, topics).status_code == 200
+    delete_group(server.database_url, lost)
+    return tenant, billing, module_group
+
+
+def delete_group(database_url: str, name: str) -> None:
+    database = Database(database_url)
+    try:
+        with database.write() as session:
+            session.execute(delete(Group).where(Group.name == name))
+    finally:
+        database.dispose()
+
+
+def created_event(api, code: str, token: str) -> dict:
+    return api.history(code, token)[0]
+
+
+def test_a_module_request_with_a_topic_goes_to_the_topics_group_and_carries_it(api, with_topics):
+    tenant, billing, _module_group = with_topics
+    body = api.created(tenant.module_token, {"description": "invoice twice", "topic": "Billing"})
+    assert (body["topic"], body["group"]) == ("Billing", billing)
+    assert api.get(body["code"], tenant.admin_token).json()["topic"] == "Billing"
+    assert created_event(api, body["code"], tenant.admin_token)["data"] == {"source": "module"}
+
+
+def test_a_topic_without_a_group_keeps_the_modules_group(api, with_topics):
+    tenant, _billing, module_group = with_topics
+    body = api.created(tenant.module_token, {"description": "hello", "topic": "Other"}, params={"source": "sos"})
+    assert (body["topic"], body["group"], body["source"]) == ("Other", module_group, "sos")
+
+
+def test_a_topic_whose_group_was_deleted_is_filed_for_the_modules_group_and_says_so(api, with_topics):
+    tenant, _billing, module_group = with_topics
+    body = api.created(tenant.module_token, {"description": "hello", "topic": "Lost"})
+    assert (body["topic"], body["group"]) == ("Lost", module_group)
+    routing = created_event(api, body["code"], tenant.admin_token)["data"]["routing"]
+    assert "'Lost'" in routing and "no longer exists" in routing and "module's own group" in routing
+
+
+def test_a_topic_the_module_no_longer_offers_is_filed_for_its_group_never_lost(api, with_topics):
+    """A customer's pick from topics changed since (or from the agent's outbox) still reaches the queue."""
+    tenant, _billing, module_group = with_topics
+    body = api.created(tenant.module_token, {"description": "hello", "topic": "Shipping"})
+    assert (body["topic"], body["group"]) == ("Shipping", module_group)
+    routing = created_event(api, body["code"], tenant.admin_token)["data"]["routing"]
+    assert routing == "topic 'Shipping' is not one of the module's topics (any more): filed for the module's own group"
+
+
+def test_a_topic_label_is_matched_exactly(api, with_topics):
+    tenant, _billing, module_group = with_topics
+    body = api.created(tenant.module_token, {"description": "hello", "topic": "billing"})
+    assert body["group"] == module_group
+    assert "routing" in created_event(api, body["code"], tenant.admin_token)["data"]
+
+
+def test_a_module_request_without_a_topic_goes_to_the_modules_group(api, with_topics):
+    tenant, _billing, module_group = with_topics
+    body = api.created(tenant.module_token)
+    assert (body["topic"], body["group"]) == ("", module_group)
+
+
+def test_a_user_may_give_any_topic(api, with_topics):
+    tenant, _billing, _module_group = with_topics
+    body = api.created(tenant.supporter_token, {"description": "phoned in", "topic": "Phone call"})
+    assert (body["topic"], body["group"]) == ("Phone call", None)
+
+
+@pytest.mark.parametrize("topic", ["", "x" * 61, "two\nlines"])
+def test_a_topic_that_is_no_label_is_a_422_saying_so(api, with_topics, topic):
+    tenant, _billing, _module_group = with_topics
+    problem = assert_problem(api.create(tenant.module_token, {"description": "hello", "topic": topic}), 422)
+    assert "topic" in problem["detail"]

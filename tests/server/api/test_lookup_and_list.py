@@ -159,3 +159,17 @@ def test_unknown_assignee_id_lists_nothing(api, tenant):
     """Filtering by an id that is nobody's is an empty list, not an error."""
     api.created(tenant.supporter_token)
     assert api.codes(tenant.supporter_token, assignee="00000000-0000-0000-0000-000000000000") == []
+
+
+def test_list_filters_by_topic_exactly(api, server):
+    """``topic=LABEL`` lists only the requests with that topic; an empty one those without a topic."""
+    tenant = make_tenant(server.database_url, supporters=1)
+    assert api.set_topics(tenant.admin_token, tenant.module_id, [{"label": "Billing"}, {"label": "Other"}]).status_code == 200
+    billing = [api.created(tenant.module_token, {"description": "invoice", "topic": "Billing"})["code"] for _ in range(2)]
+    other = api.created(tenant.module_token, {"description": "hello", "topic": "Other"})["code"]
+    plain = api.created(tenant.supporter_token)["code"]
+    assert api.codes(tenant.supporter_token, topic="Billing") == billing[::-1]
+    assert api.codes(tenant.supporter_token, topic="Other", status="new") == [other]
+    assert api.codes(tenant.supporter_token, topic="") == [plain]
+    assert api.codes(tenant.supporter_token, topic="billing") == []
+    assert_problem(api.listing(tenant.supporter_token, topic="x" * 61), 422)

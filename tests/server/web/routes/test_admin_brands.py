@@ -22,6 +22,7 @@ from sosqueue import module_config, palette, payload
 from sosqueue.module_config import BRAND_TEXTS, TEXT_LANGUAGES
 from tests.server.web.routes.test_admin_modules import create, download, error_message, field_errors
 from tests.support.databases import own_server
+from tests.support.queue_api import QueueApi
 from tests.support import bases
 from tests.support.dashboard import FORGED, NOT_ADMIN, NOT_HERE, PASSWORD, logged_in
 from tests.support.tenants import make_tenant
@@ -439,3 +440,70 @@ def test_the_editor_speaks_german(server, tenant, module_id):
         assert text in page
     assert field_errors(refused.text) == {
         "texts.en.waiting": "So kann das nicht gespeichert werden: has 301 characters, more than 300; shorten it"}
+
+
+# -- topics --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def groups(server, tenant) -> list[str]:
+    """Two groups of the tenant, made over the API."""
+    api = QueueApi(server.url)
+    try:
+        return [api.new_group(tenant.admin_token, name) for name in ("Accounts", "Hardware")]
+    finally:
+        api.close_client()
+
+
+def topic_rows(values: dict) -> list[tuple[str, str]]:
+    return [(values[f"topics.{row}.label"], values[f"topics.{row}.group"]) for row in range(module_config.MAX_TOPICS)]
+
+
+def test_topics_are_saved_without_the_empty_rows_and_shown_again_in_order(admin, database, module_id, groups):
+    changes = {"topics.0.label": "Invoices", "topics.0.group": groups[0], "topics.2.label": "Printer",
+               "topics.2.group": groups[1], "topics.5.label": "Something else"}
+    assert save(admin, module_id, changes).status_code == 303
+    kept = stored(database, module_id)
+    assert kept.options["topics"] == [{"label": "Invoices", "group": groups[0]},
+                                      {"label": "Printer", "group": groups[1]},
+                                      {"label": "Something else", "group": ""}]
+    shown = topic_rows(editor(admin, module_id))
+    assert shown[:4] == [("Invoices", groups[0]), ("Printer", groups[1]), ("Something else", ""), ("", "")]
+    assert save(admin, module_id, {}).status_code == 303
+    assert stored(database, module_id).version == kept.version
+
+
+def test_each_topic_row_offers_the_module_group_and_every_group_of_the_company(admin, module_id, groups):
+    page = admin.get(brand_path(module_id)).text
+    select = re.search(r'<select name="topics\.0\.group"[^>]*>(.*?)</select>', page, re.S).group(1)
+    assert re.findall(r'<option value="([^"]*)"', select) == ["", *groups]
+    assert "The module&#39;s group" in select
+
+
+@pytest.mark.parametrize("changes, field, words", [
+    ({"topics.0.label": "Invoices", "topics.0.group": "Gone"}, "topics.0.group", "there is no group 'Gone'"),
+    ({"topics.0.label": "Invoices", "topics.1.label": "invoices"}, "topics", "each label may appear only once"),
+    ({"topics.3.group": "Accounts"}, "topics.0.label", "Give the topic a label"),
+    ({"topics.0.label": "x" * 61}, "topics.0.label", "a label is one line of 1 to 60 characters"),
+], ids=["unknown group", "repeated label", "group without label", "too long"])
+def test_topics_that_cannot_be_kept_are_refused_beside_their_row_and_nothing_is_saved(
+        admin, database, module_id, groups, changes, field, words):
+    response = save(admin, module_id, {**changes, "product": "Typed but not saved"})
+    assert response.status_code == 422
+    assert words in field_errors(response.text)[field]
+    assert stored(database, module_id) is None
+    assert form_values(response.text)["product"] == "Typed but not saved"
+
+
+def test_a_topic_whose_group_was_deleted_shows_it_as_gone_and_must_be_changed_to_save(
+        admin, database, module_id, groups):
+    save(admin, module_id, {"topics.0.label": "Old team", "topics.0.group": groups[1]})
+    with database.write() as session:
+        kept = session.get(ModuleBrand, module_id)
+        kept.options = {**kept.options, "topics": [{"label": "Old team", "group": "Disbanded"}]}
+    page = admin.get(brand_path(module_id)).text
+    assert '<option value="Disbanded" selected>Disbanded (no longer exists)</option>' in page
+    response = save(admin, module_id, {})
+    assert "there is no group 'Disbanded'" in field_errors(response.text)["topics.0.group"]
+    assert save(admin, module_id, {"topics.0.group": ""}).status_code == 303
+    assert stored(database, module_id).options["topics"] == [{"label": "Old team", "group": ""}]

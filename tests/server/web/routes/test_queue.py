@@ -250,3 +250,10 @@ def test_get_next_refuses_a_form_without_its_csrf_token(server):
         assert client.post("/queue/next", data={"csrf_token": "forged"}).status_code == 403
     assert httpx.get(f"{server.url}/api/v1/service-requests/{code}",
                      headers=bearer(company.admin_token)).json()["assignee"] is None
+
+
+def test_the_topic_filter_shows_only_requests_of_that_topic(server, tenant, admin):
+    billing = file_request(server.url, tenant.supporter_token, topic="Billing (queue page)")["code"]
+    other = file_request(server.url, tenant.supporter_token, topic="Other (queue page)")["code"]
+    assert codes_on(admin.get("/queue", params={"topic": "Billing (queue page)"}).text) == [billing]
+    assert other in codes_on(admin.get("/queue").text)
