@@ -31,6 +31,8 @@ from sosqueue.brand_refresh import POLL_SECONDS
 from sosqueue.events import MAX_NOTE_CHARS
 from sosqueue.module_config import ModuleConfig
 from sosqueue.statuses import Progress, Status
+from sosqueue.waiting_room import WaitingRoom
+from sosqueue.window_layout import POSITION_TEXT
 
 log = logging.getLogger("sosqueue.agent")
 
@@ -289,12 +291,13 @@ class HelpApp(Presenter):
 
     def _file(self, values: FormValues) -> None:
         body = request_body(description=values.description, name=values.name, email=values.email,
-                            diagnostics=values.diagnostics)
+                            diagnostics=values.diagnostics, topic=values.topic)
         try:
             self.request.file(body)
         except StorageFailure as error:
             self.window.show_form_error(describe(error))
             return
+        self.window.show_topic(values.topic)
         self._sent_texts.add(values.description)
 
     def join_code(self, code: str) -> None:
@@ -350,6 +353,8 @@ class HelpApp(Presenter):
 
     def show_opened(self, ticket: Ticket) -> None:
         self.window.show_request(ticket.status, ticket.code)
+        self.window.show_topic(ticket.topic)
+        self.window.show_waiting_room(None)  # until the queue says where this request stands
         self._open_session(ticket)
         self._update_tray()
 
@@ -358,6 +363,10 @@ class HelpApp(Presenter):
         self._update_tray()
         if status != previous:
             self._notify(status)
+
+    def show_waiting_room(self, room: WaitingRoom) -> None:
+        self.window.show_waiting_room(room)
+        self._update_tray()
 
     def show_note(self, delivered: bool) -> None:
         if delivered:
@@ -443,9 +452,17 @@ class HelpApp(Presenter):
         status = self.window.status if self.request.state in (State.FILING, State.OPEN) else ""
         try:
             self.tray.set_state(TRAY_STATES.get(status, "idle"), code=self.ticket.code if self.ticket else None,
-                                status_text=_(STATUS_TEXTS[status]) if status in STATUS_TEXTS else "")
+                                status_text=self._tray_status_text(status))
         except Exception:
             log.exception("could not update the tray icon")
+
+    def _tray_status_text(self, status: str) -> str:
+        """The status in words, and the request's place in the queue once the queue has said."""
+        words = [_(STATUS_TEXTS[status])] if status in STATUS_TEXTS else []
+        room = self.request.waiting_room if self.request.state == State.OPEN else None
+        if words and room is not None and room.position is not None:
+            words.append(_(POSITION_TEXT).format(position=room.position))
+        return " ".join(words)
 
     def _cancel_from_tray(self) -> None:
         if self.request.state in (State.FILING, State.OPEN):

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the problem, with --no-gui; while your request is open it is added to it as a note")
     parser.add_argument("--name", default="", help="your name, with --no-gui")
     parser.add_argument("--email", default="", help="your email, with --no-gui")
+    parser.add_argument("--topic", default="",
+                        help="what it is about, with --no-gui: one of the module's topics (--print-config lists them)")
     parser.add_argument("--install", action="store_true", help="create the SOS shortcut and start-menu entry, then exit")
     parser.add_argument("--all-users", action="store_true", help="with --install/--uninstall: for every user of this computer")
     parser.add_argument("--no-shortcut", action="store_true", help="with --install: no SOS desktop shortcut")
@@ -175,7 +177,8 @@ def _file_without_window(config, args) -> int:
 
             _require_fields(config, args)
             body = request_body(description=args.description, name=args.name, email=args.email,
-                                diagnostics=collect() if config.options.diagnostics else None)
+                                diagnostics=collect() if config.options.diagnostics else None,
+                                topic=_topic(config, args.topic))
             try:
                 ticket = request.file_now(
                     body, policy=NO_WINDOW_RETRY,
@@ -224,6 +227,25 @@ def _require_fields(config, args) -> None:
             continue
         if getattr(config.options.fields, field) == "required" and not getattr(args, field).strip():
             raise MissingField(f"This support module asks for your {field}: pass --{field} TEXT.")
+
+
+def _topic(config, given: str) -> str:
+    """The module's topic ``given`` names (in the module's spelling), as the window asks for one: required
+    when the module offers topics, unless it files at once."""
+    labels = [topic.label for topic in config.options.topics]
+    given = given.strip()
+    if not labels:
+        if given:
+            raise InvalidOption("This support module offers no topics: leave out --topic.")
+        return ""
+    if not given:
+        if config.options.file_immediately:
+            return ""
+        raise MissingField(f"This support module asks what it is about: pass --topic with one of: {', '.join(labels)}.")
+    chosen = next((label for label in labels if label.casefold() == given.casefold()), None)
+    if chosen is None:
+        raise InvalidOption(f"--topic {given!r} is not one of this module's topics: {', '.join(labels)}.")
+    return chosen
 
 
 def _show_error_dialog(message: str) -> None:

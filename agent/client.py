@@ -1,5 +1,5 @@
-"""The agent's HTTP client for the queue: create, claim by code, join, leave, close, add a note, follow;
-its update offers and its brand."""
+"""The agent's HTTP client for the queue: create, claim by code, join, leave, close, add a note, follow,
+the waiting room; its update offers and its brand."""
 
 import hashlib
 import json
@@ -14,6 +14,7 @@ import requests
 from sosqueue.brand_refresh import ASSETS_PATH, BRAND_PATH, MAX_MANIFEST_BYTES
 from sosqueue.module_config import ModuleConfig
 from sosqueue.updates import UPDATES_PATH
+from sosqueue.waiting_room import WaitingRoom
 from agent.errors import ModuleRevoked, Rejected, Unreachable
 from agent.outbox import write_atomically
 from agent.paths import data_dir
@@ -28,17 +29,19 @@ PROBE_TIMEOUT = 1.0  # seconds for the TCP connect that tells whether the queue 
 
 @dataclass(frozen=True)
 class Ticket:
-    """What the agent keeps of its request: the code and the token that opens it."""
+    """What the agent keeps of its request: the code and the token that opens it (and the topic the
+    customer picked, to show it)."""
 
     code: str
     customer_token: str
     status: str
+    topic: str = ""
 
     @classmethod
     def from_json(cls, body: dict) -> "Ticket":
         try:
             return cls(code=_text(body["code"]), customer_token=_text(body["customer_token"]),
-                       status=_text(body["status"]))
+                       status=_text(body["status"]), topic=_text(body.get("topic") or ""))
         except (KeyError, TypeError) as error:
             raise Unreachable(f"The support server's answer is not one the agent understands ({error}).") from None
 
@@ -82,6 +85,18 @@ class QueueClient:
         """Add ``text`` to the open request (a retry with the same key adds it once)."""
         return _json(self._call("POST", f"{API}/{_path(ticket.code)}/notes", token=ticket.customer_token,
                                 json={"text": text}, headers={"Idempotency-Key": idempotency_key}))
+
+    def waiting_room(self, ticket: Ticket) -> WaitingRoom:
+        """Where the open request stands in its group's queue.
+
+        :raises Rejected: 404 when the queue no longer shows the request (or has no waiting room), 401
+            when the token no longer opens it.
+        """
+        body = _json(self._call("GET", f"{API}/{_path(ticket.code)}/waiting-room", token=ticket.customer_token))
+        try:
+            return WaitingRoom.from_json(body)
+        except (TypeError, ValueError) as error:
+            raise Unreachable(f"The support server's answer is not one the agent understands ({error}).") from None
 
     def events(self, ticket: Ticket, last_event_id: str | None = None) -> Iterator[tuple[str, str | None, dict]]:
         """Follow the request's event stream: yields (event, id, data) until it ends."""

@@ -33,15 +33,17 @@ class HelpDesk:
             if ticket is None:
                 return None
             try:
-                status = self.client.status(ticket)["status"]
+                body = self.client.status(ticket)
+                status = body["status"]
+                topic = body.get("topic") if isinstance(body.get("topic"), str) else ticket.topic
             except Unreachable:
                 return ticket if ticket.status in OPEN_STATUSES else None
             except Rejected:
-                status = Status.CLOSED  # gone from the queue (or no longer ours)
+                status, topic = Status.CLOSED, ""  # gone from the queue (or no longer ours)
             if status not in OPEN_STATUSES:
                 self.current.clear()
                 return None
-            ticket = Ticket(ticket.code, ticket.customer_token, status)
+            ticket = dataclasses.replace(ticket, status=status, topic=topic)
             self.current.save(ticket)
             return ticket
 
@@ -153,7 +155,7 @@ class HelpDesk:
 
     def _remember(self, ticket: Ticket, status: str) -> Ticket:
         with self._lock:
-            updated = Ticket(ticket.code, ticket.customer_token, status)
+            updated = dataclasses.replace(ticket, status=status)
             if status in OPEN_STATUSES:
                 self.current.save(updated)
             else:

@@ -11,6 +11,7 @@ entry points. Filing, delivering, following and leaving run in daemon threads th
 results back through ``post`` to the thread that owns the model.
 """
 
+import dataclasses
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from agent.client import Ticket
 from agent.errors import AgentError, ModuleRevoked, Rejected, StorageFailure, Unreachable
 from agent.outbox import BACKOFF_CAP, BACKOFF_START, Note, Submission, backoff_delays
 from sosqueue.statuses import FINAL_STATUSES, Progress, Status
+from sosqueue.waiting_room import POLL_SECONDS, WaitingRoom
 
 if TYPE_CHECKING:
     from agent.desk import HelpDesk
@@ -220,9 +222,13 @@ def deliver_notes_with_retry(desk: "HelpDesk", notes: list[Note], policy: RetryP
     return delivered
 
 
-def request_body(*, description: str, name: str = "", email: str = "", diagnostics: dict | None = None) -> dict:
-    """What the queue is sent for a new request (diagnostics only when the customer agreed to them)."""
+def request_body(*, description: str, name: str = "", email: str = "", diagnostics: dict | None = None,
+                 topic: str = "") -> dict:
+    """What the queue is sent for a new request (diagnostics only when the customer agreed to them; the
+    topic only when the customer picked one of the module's)."""
     body: dict = {"description": description, "end_customer": {"name": name, "email": email}}
+    if topic:
+        body["topic"] = topic
     if diagnostics:
         body["diagnostics"] = diagnostics
     return body
@@ -304,10 +310,11 @@ class Follower:
     """
 
     def __init__(self, desk: "HelpDesk", ticket: Ticket, *, on_status: Callable[[str], None],
-                 policy: RetryPolicy = FOLLOW_RETRY):
+                 on_event: Callable[[], None] = lambda: None, policy: RetryPolicy = FOLLOW_RETRY):
         self.desk = desk
         self.ticket = ticket
         self.on_status = on_status
+        self.on_event = on_event  # any event at all (the waiting room asks again on each)
         self.policy = policy
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sosqueue-follow", daemon=True)
@@ -345,11 +352,76 @@ class Follower:
                 delays = self.policy.delays()
 
     def _handle(self, event: str, data: dict) -> bool:
-        """Report the status; True when the request is over."""
+        """Report the event and the status; True when the request is over."""
+        self.on_event()
         status = data.get("status")
         if status:
             self.on_status(status)
         return status in FINAL_STATUSES
+
+
+class WaitingRoomWatch:
+    """Asks the queue where the open request stands (:class:`~sosqueue.waiting_room.WaitingRoom`) in a
+    daemon thread: at once, on :meth:`wake` (each of the request's events), and every ``interval``
+    seconds while no supporter is connected; reports each change through ``on_room``.
+
+    It stops once the room says the request is over, or the queue no longer shows it (the
+    :class:`Follower` tells the request's end).
+    """
+
+    def __init__(self, desk: "HelpDesk", ticket: Ticket, *, on_room: Callable[[WaitingRoom], None],
+                 interval: float = POLL_SECONDS):
+        self.desk = desk
+        self.ticket = ticket
+        self.on_room = on_room
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sosqueue-waiting-room", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Ask again now (safe from any thread)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        last = None
+        while not self._stop.is_set():
+            self._wake.clear()  # before asking: an event during the question asks once more
+            room = self._ask()
+            if self._stop.is_set():
+                return
+            if room is not None and room != last:
+                last = room
+                self.on_room(room)
+            if room is not None and room.status in FINAL_STATUSES:
+                return
+            self._wake.wait(ask_again_in(room, self.interval))
+
+    def _ask(self) -> WaitingRoom | None:
+        try:
+            return self.desk.client.waiting_room(self.ticket)
+        except Unreachable as error:
+            log.info("no waiting room for %s now: %s", self.ticket.code, error)
+        except Rejected as error:
+            log.info("the queue shows no waiting room for %s: %s", self.ticket.code, error)
+            self._stop.set()
+        except Exception:
+            log.exception("error while asking for the waiting room of %s", self.ticket.code)
+        return None
+
+
+def ask_again_in(room: WaitingRoom | None, interval: float) -> float | None:
+    """How long the waiting room waits before it asks by itself: ``interval`` while the request waits
+    for a supporter (or the last question went unanswered), never (only on an event) while a supporter
+    is connected, whose leaving is an event."""
+    return None if room is not None and room.status == Status.IN_PROGRESS else interval
 
 
 class NoteDelivery:
@@ -421,6 +493,9 @@ class Presenter:
     def show_cancel_failure(self, error: AgentError) -> None:
         """Closing the open request did not work."""
 
+    def show_waiting_room(self, room: WaitingRoom) -> None:
+        """Where the open request stands in its group's queue changed (position, expected wait, assignee)."""
+
     def end_session(self, *, wait: bool) -> None:
         """The request's session channel must close now (``wait``: before quitting goes on)."""
 
@@ -451,6 +526,9 @@ class HelpRequest:
         self.submission: Submission | None = None
         self.delivery: Delivery | None = None
         self.follower: Follower | None = None
+        self.watch: WaitingRoomWatch | None = None
+        #: Where the open request stands in its group's queue, once the queue has said.
+        self.waiting_room: WaitingRoom | None = None
         self.note_deliveries: list[NoteDelivery] = []
         self._cancel_on_delivery = False
 
@@ -604,27 +682,42 @@ class HelpRequest:
         self.presenter.show_opened(ticket)
 
     def _follow(self, ticket: Ticket) -> None:
-        if self.follower:
-            self.follower.stop()
+        self._stop_following()
+        self.watch = WaitingRoomWatch(self.desk, ticket,
+                                      on_room=lambda room: self.post(self._room_changed, ticket.code, room))
         self.follower = Follower(self.desk, ticket,
-                                 on_status=lambda status: self.post(self.status_changed, ticket.code, status))
+                                 on_status=lambda status: self.post(self.status_changed, ticket.code, status),
+                                 on_event=self.watch.wake)
+        self.watch.start()
         self.follower.start()
+
+    def _stop_following(self) -> None:
+        for worker in (self.follower, self.watch):
+            if worker:
+                worker.stop()
+        self.follower = self.watch = None
+        self.waiting_room = None
+
+    def _room_changed(self, code: str, room: WaitingRoom) -> None:
+        """The queue says where request ``code`` stands now."""
+        if self.ticket is None or self.ticket.code != code or self.state != State.OPEN:
+            return
+        self.waiting_room = room
+        self.presenter.show_waiting_room(room)
 
     def status_changed(self, code: str, status: str) -> None:
         """The queue says request ``code`` now has ``status``."""
         if self.ticket is None or self.ticket.code != code or self.state != State.OPEN:
             return
         previous = self.ticket.status
-        self.ticket = Ticket(self.ticket.code, self.ticket.customer_token, status)
+        self.ticket = dataclasses.replace(self.ticket, status=status)
         if status in FINAL_STATUSES:
             self._forget()
             self._go(Event.ENDED)
         self.presenter.show_status(status, previous)
 
     def _forget(self) -> None:
-        if self.follower:
-            self.follower.stop()
-            self.follower = None
+        self._stop_following()
         self.presenter.end_session(wait=False)
         self.desk.current.clear()
         self.ticket = None
@@ -678,8 +771,7 @@ class HelpRequest:
         if self.state == State.QUITTING:
             return False
         self._go(Event.QUIT)
-        if self.follower:
-            self.follower.stop()
+        self._stop_following()
         if self.delivery:
             self.delivery.stop()
         for delivery in self.note_deliveries:

@@ -14,7 +14,8 @@ class CurrentRequest:
     def load(self) -> Ticket | None:
         try:
             data = json.loads(self.path.read_text())
-            return Ticket(code=data["code"], customer_token=data["customer_token"], status=data["status"])
+            return Ticket(code=data["code"], customer_token=data["customer_token"], status=data["status"],
+                          topic=data.get("topic", ""))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 

@@ -33,7 +33,8 @@ class StateHooks:
 
     def record(self, app) -> None:
         """What :class:`agent.app.HelpApp` shows now: its state, the tray, the window and the session."""
-        tray = {"tray": getattr(app.tray, "backend_name", ""), "tray_state": getattr(app.tray, "state", "")}
+        tray = {"tray": getattr(app.tray, "backend_name", ""), "tray_state": getattr(app.tray, "state", ""),
+                "tray_tooltip": getattr(app.tray, "tooltip", "")}
         session = app.session.snapshot() if app.session else NO_SESSION
         self.write({"state": app.request.state, **tray, **app.window.snapshot(), "session": session})
 

@@ -383,7 +383,8 @@ class _Window:
         rows = []
         for row in layout.rows(layout.PAGES[self.state.page]):
             shown = tuple(part for part in row if layout.shown(part, self.state, self.options.fields,
-                                                               diagnostics=self.options.diagnostics))
+                                                               diagnostics=self.options.diagnostics,
+                                                               topics=bool(self.options.topics)))
             if shown:
                 rows.append((0 if row[0].role is layout.Role.GAP else row[0].above, shown))
         return rows

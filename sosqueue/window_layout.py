@@ -21,10 +21,11 @@ from sosqueue.statuses import FINAL_STATUSES, Progress, Status
 #: The window's catalogue (``sosqueue/locale``): every text this description names.
 DOMAIN = "window"
 
-# One size in every state, so the window never jumps and always fits a 1366×768 laptop: 640 px
-# plus a title bar (about 30 px on Windows, up to 46 px on Linux desktops) stays under 700 px,
-# which leaves room for a 40 px panel. The description box and the chat take what is left over.
-WINDOW_WIDTH, WINDOW_HEIGHT = 500, 640
+# One size in every state, so the window never jumps and always fits a 1366×768 laptop: 680 px
+# plus a title bar (about 30 px on Windows, up to 46 px on Linux desktops) stays under 728 px,
+# which leaves room for a 40 px panel. That is what the form needs with every field, the topics,
+# every message and the diagnostics shown. The description box and the chat take what is left over.
+WINDOW_WIDTH, WINDOW_HEIGHT = 500, 680
 PAD = 24
 CONTENT_WIDTH = WINDOW_WIDTH - 2 * PAD
 TEXT_WIDTH = CONTENT_WIDTH - 8  # wrapped text leaves room for the label's own padding, or its edge is cut off
@@ -137,6 +138,7 @@ class When(StrEnum):
     OPEN = "open"  # while the request is open
     FINAL = "final"  # once it is closed or expired
     DIAGNOSTICS = "diagnostics"  # when the module sends details about the computer
+    TOPICS = "topics"  # when the module offers topics to pick from
     OPTIONAL = "optional"  # beside a field the customer may leave empty
     MESSAGE = "message"  # only with something to say (errors, notes, the chat): never in a preview
 
@@ -189,6 +191,12 @@ REQUEST_FORM = (
     Part("welcome_gap", Role.GAP, above=10),
     *_field("name", N_("Your name")),
     *_field("email", N_("Your email address")),
+    # The module's topics in a read-only list (Role.ENTRY's look) beside its question, so that the form
+    # still fits with every field and message; picking one is required.
+    Part("topic_label", Role.FIELD, N_("What is it about?"), field="topic", when=When.TOPICS),
+    Part("topic", Role.ENTRY, field="topic", when=When.TOPICS, beside=True),
+    Part("topic_error", Role.ERROR, field="topic", when=When.MESSAGE, above=2),
+    Part("topic_gap", Role.GAP, field="topic", when=When.TOPICS, above=8),
     *_field("description", N_("What do you need help with?"), Role.TEXT_BOX),
     Part("send_details", Role.CHECK, N_("Send details about this computer"), when=When.DIAGNOSTICS, above=2),
     Part("details_summary", Role.MUTED, when=When.DIAGNOSTICS, wrap=TEXT_WIDTH - 180, indent=22),
@@ -206,11 +214,15 @@ FORM_PAGE = (
 #: The request page: the session code, the status in words, and what the customer can do.
 REQUEST_PAGE = (
     Part("code_title", Role.MUTED, N_("Your session code")),
+    # The topic the customer picked, at the right of the title: the page has no line to spare.
+    Part("topic_shown", Role.MUTED, when=When.MESSAGE, beside=True, right=True, wrap=TEXT_WIDTH // 2),
     Part("code", Role.CODE, above=6),  # in a box of CODE_BOX_PADDING
     Part("copy", Role.SMALL_BUTTON, N_("Copy"), beside=True, right=True),
     Part("code_hint", Role.MUTED, above=4),
     Part("status_dot", Role.STATUS, STATUS_DOT, above=14),
     Part("status", Role.STATUS, beside=True, wrap=TEXT_WIDTH - 30),
+    # Where the request stands in its group's queue (sosqueue.waiting_room), once the queue says.
+    Part("waiting_room", Role.BODY, when=When.MESSAGE, above=8),
     Part("detail", Role.BODY, above=8),
     Part("privacy", Role.MUTED, brand_text="privacy", when=When.OPEN, above=8),
     Part("connection", Role.MUTED, when=When.MESSAGE, above=8),
@@ -258,17 +270,23 @@ class State:
 PREVIEW_STATES = (State("form", "form"), State("waiting", "request", Status.NEW), State("closed", "request", Status.CLOSED))
 
 
-def shown(part: Part, state: State, fields, *, diagnostics: bool) -> bool:
+def shown(part: Part, state: State, fields, *, diagnostics: bool, topics: bool = False) -> bool:
     """Whether ``part`` is on screen in ``state`` before the customer does anything.
 
     :param fields: the module's field modes (``sosqueue.module_config.Fields``).
     :param diagnostics: whether the module offers to send details about the computer.
+    :param topics: whether the module offers topics to pick from.
     """
-    mode = getattr(fields, part.field) if part.field else "required"
+    mode = field_mode(part.field, fields)
     return mode != "hidden" and {
         When.ALWAYS: True, When.OPEN: not state.final, When.FINAL: state.final, When.DIAGNOSTICS: diagnostics,
-        When.OPTIONAL: mode == "optional", When.MESSAGE: False,
+        When.TOPICS: topics, When.OPTIONAL: mode == "optional", When.MESSAGE: False,
     }[part.when]
+
+
+def field_mode(field: str, fields) -> str:
+    """How the form asks for ``field``: the module's mode for it; the topic (when offered at all) is required."""
+    return getattr(fields, field) if field and field != "topic" else "required"
 
 
 # -- the words -----------------------------------------------------------------------------
@@ -306,6 +324,42 @@ STATUS_DETAILS = {
     Status.CLOSED: "closed",
     Status.EXPIRED: N_("No supporter took it on in time. If you still need help, click Request help again."),
 }
+# Where the request stands in its group's queue (sosqueue.waiting_room.WaitingRoom), in words.
+POSITION_TEXT = N_("You are number {position} in the queue.")
+WAIT_SOON = N_("Expected wait: less than a minute.")
+WAIT_A_MINUTE = N_("Expected wait: about a minute.")
+WAIT_MINUTES = N_("Expected wait: about {minutes} minutes.")
+ASSIGNEE_TEXT = N_("{name} will help you.")
+TOPIC_SHOWN = N_("About: {topic}")
+
+
+def wait_minutes(seconds: int) -> int:
+    """An expected wait in whole minutes as a person would say it: to the minute under ten, to five
+    under an hour, to ten beyond (the estimate is a median, not a promise)."""
+    minutes = seconds / 60
+    step = 1 if minutes < 10 else 5 if minutes < 60 else 10
+    return max(1, round(minutes / step) * step)
+
+
+def waiting_room_lines(room, gettext_: Callable[[str], str]) -> list[str]:
+    """What the window says of ``room`` (a ``sosqueue.waiting_room.WaitingRoom``): only what the queue
+    knows, nothing for what it does not."""
+    lines = []
+    if room.position is not None:
+        lines.append(gettext_(POSITION_TEXT).format(position=room.position))
+    if room.expected_wait_seconds is not None:
+        minutes = wait_minutes(room.expected_wait_seconds)
+        if room.expected_wait_seconds < 60:
+            lines.append(gettext_(WAIT_SOON))
+        elif minutes == 1:
+            lines.append(gettext_(WAIT_A_MINUTE))
+        else:
+            lines.append(gettext_(WAIT_MINUTES).format(minutes=minutes))
+    if room.assignee:
+        lines.append(gettext_(ASSIGNEE_TEXT).format(name=room.assignee))
+    return lines
+
+
 # The diagnostics keys (agent.diagnostics.collect, in its order) in the words the customer reads.
 DIAGNOSTIC_LABELS = {
     "os": N_("Operating system"),

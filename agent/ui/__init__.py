@@ -24,11 +24,13 @@ STATUS_TEXTS = window_layout.STATUS_TEXTS
 
 @dataclass(frozen=True)
 class FormValues:
-    """What the customer typed (hidden fields stay empty) and the diagnostics they agreed to send."""
+    """What the customer typed (hidden fields stay empty), the topic they picked (empty when the module
+    offers none) and the diagnostics they agreed to send."""
 
     name: str = ""
     email: str = ""
     description: str = ""
+    topic: str = ""
     diagnostics: dict | None = None
 
 

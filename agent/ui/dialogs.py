@@ -171,7 +171,8 @@ class DiagnosticsPreview(ttk.Frame):
         self.expanded = False
 
     def _details_table(self) -> ttk.Frame:
-        table = ttk.Frame(self, style="Surface.TFrame", padding=(12, 8))
+        # Close padding: the form must still fit the window with every field, topic and message shown.
+        table = ttk.Frame(self, style="Surface.TFrame", padding=(12, 4))
         for row, (key, value) in enumerate(self.diagnostics.items()):
             ttk.Label(table, text=_(DIAGNOSTIC_LABELS.get(key, key)), style="Surface.TLabel").grid(
                 row=row, column=0, sticky="nw", padx=(0, 12))

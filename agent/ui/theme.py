@@ -86,6 +86,12 @@ def apply_style(root: tk.Misc, palette: Palette, fonts: Fonts) -> ttk.Style:
     style.configure("TEntry", fieldbackground=WHITE, bordercolor=BORDER, lightcolor=WHITE, darkcolor=WHITE,
                     padding=LOOKS[Role.ENTRY].padding[0])
     style.map("TEntry", bordercolor=[("focus", palette.primary)], lightcolor=[("focus", palette.primary)])
+    # The topic list looks like an entry: the same frame and padding, white also while read-only.
+    style.configure("TCombobox", fieldbackground=WHITE, background=WHITE, bordercolor=BORDER, lightcolor=WHITE,
+                    darkcolor=WHITE, padding=LOOKS[Role.ENTRY].padding[0])
+    style.map("TCombobox", fieldbackground=[("readonly", WHITE)], background=[("readonly", WHITE)],
+              bordercolor=[("focus", palette.primary)], lightcolor=[("focus", palette.primary)],
+              selectbackground=[("focus", palette.primary)], selectforeground=[("focus", palette.on_primary)])
     style.configure("Code.TEntry", fieldbackground=SURFACE, bordercolor=SURFACE, lightcolor=SURFACE, darkcolor=SURFACE,
                     foreground=TEXT, padding=LOOKS[Role.CODE].padding[0])
     style.map("Code.TEntry", fieldbackground=[("readonly", SURFACE)], bordercolor=[("focus", palette.primary)],

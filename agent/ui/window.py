@@ -19,8 +19,9 @@ from agent.ui.chat import ChatPane
 from agent.ui.dialogs import LOGO_IMAGE, DiagnosticsPreview, ask_confirm
 from sosqueue import window_layout as layout
 from sosqueue.events import MAX_NOTE_CHARS
-from sosqueue.module_config import ModuleConfig
+from sosqueue.module_config import MAX_TOPIC_CHARS, ModuleConfig
 from sosqueue.statuses import FINAL_STATUSES, Status
+from sosqueue.waiting_room import WaitingRoom
 from sosqueue.window_layout import (BANNER_HEIGHT, LOOKS, PAD, TEXT_WIDTH, WELCOME_LINES, WINDOW_HEIGHT,
                                     WINDOW_WIDTH, Part, Role, When)
 
@@ -32,7 +33,7 @@ log = logging.getLogger("sosqueue.agent")
 # The window's size, parts, texts and spacing are sosqueue.window_layout's (the preview draws from
 # it too); what is only the Tk window's is here.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-LIMITS = {"name": 100, "email": 254, "description": 4000}  # what the queue accepts
+LIMITS = {"name": 100, "email": 254, "description": 4000, "topic": MAX_TOPIC_CHARS}  # what the queue accepts
 LABEL_STYLES = {Role.BODY: "TLabel", Role.FIELD: "Field.TLabel", Role.MUTED: "Muted.TLabel",
                 Role.ERROR: "Error.TLabel", Role.STATUS: "Status.TLabel"}
 BUTTON_STYLES = {Role.PRIMARY_BUTTON: "Primary.TButton", Role.BUTTON: "TButton", Role.SMALL_BUTTON: "Small.TButton",
@@ -51,6 +52,8 @@ class Field:
     def text(self) -> str:
         if isinstance(self.widget, tk.Text):
             return self.widget.get("1.0", "end-1c").strip()
+        if isinstance(self.widget, ttk.Combobox):
+            return self.widget.get()  # one of the module's topics as it spells it, or none
         return single_line(self.widget.get())
 
 
@@ -76,6 +79,8 @@ class HelpWindow:
         self.view = ""
         self.status = ""
         self.code = ""
+        self.room: WaitingRoom | None = None  # where the open request stands, once the queue has said
+        self.topic = ""  # the open request's topic
         self._images: list[tk.PhotoImage] = []  # Tk forgets images nobody references
         self._placed = False
         self._chat_offered = False
@@ -156,6 +161,7 @@ class HelpWindow:
         if final:
             self.hide_chat()
             self.set_connection("")
+            self.show_waiting_room(None)
         moving = self.root.focus_get() is (self.cancel_button if final else self.again_button)
         for key, widget in (("privacy", self.privacy_label), ("note", self.note_row),
                             ("cancel", self.cancel_button), ("again", self.again_button)):
@@ -168,6 +174,23 @@ class HelpWindow:
             (self.again_button if final else self.cancel_button).focus_set()
         if not final:
             self._update_chat()  # a supporter on the request may bring the chat
+
+    def show_waiting_room(self, room: WaitingRoom | None) -> None:
+        """Where the open request stands in its group's queue, in words; only what the queue knows
+        (nothing while it has not said, or for a request that is over)."""
+        self.room = room
+        lines = layout.waiting_room_lines(room, _) if room is not None and self.status not in FINAL_STATUSES else []
+        label = self.parts["waiting_room"]
+        label.configure(text="\n".join(lines))
+        if lines:
+            label.grid()
+        else:
+            label.grid_remove()
+
+    def show_topic(self, topic: str) -> None:
+        """The topic the customer picked for the request shown ("" hides the line)."""
+        self.topic = topic
+        self.parts["topic_shown"].configure(text=_(layout.TOPIC_SHOWN).format(topic=topic) if topic else "")
 
     def show_chat(self) -> ChatPane:
         """Offer the chat pane under the request (the session sets where its messages go).
@@ -245,6 +268,8 @@ class HelpWindow:
             "view": self.view, "status": self.status, "code": self.code_var.get() if self.view == "request" else "",
             "visible": self.is_visible(), "title": self.root.title(), "window": self.root.wm_frame(),
             "texts": visible_texts(self.root),
+            "topic": self.topic if self.view == "request" else "",
+            "waiting_room": self.room.to_json() if self.room is not None and self.view == "request" else None,
         }
 
     # -- building ------------------------------------------------------------------------------
@@ -318,18 +343,20 @@ class HelpWindow:
         modes = self.config.options.fields
         for row in layout.rows(layout.REQUEST_FORM):
             first = row[0]
-            if first.field and getattr(modes, first.field) == "hidden":
+            if not self._offered(first):
                 continue
-            if first.role is Role.WELCOME:
+            if first.key == "topic_label":
+                self._topic_row(form, row)
+            elif first.role is Role.WELCOME:
                 self._welcome(form, self._say(first)).grid(sticky="ew", pady=(first.above, 0))
             elif first.role is Role.GAP:
                 self._gap(form, first, diagnostics)
             elif first.role is Role.FIELD:
-                self._field_label(form, row, getattr(modes, first.field))
+                self._field_label(form, row, layout.field_mode(first.field, modes))
             elif first.role in (Role.ENTRY, Role.TEXT_BOX):
                 self._input(form, first)
             elif first.role is Role.ERROR:
-                self._error_label(form, first, getattr(modes, first.field))
+                self._error_label(form, first, layout.field_mode(first.field, modes))
             elif first.role is Role.CHECK:
                 if diagnostics:
                     self.diagnostics = DiagnosticsPreview(form, diagnostics)
@@ -340,6 +367,37 @@ class HelpWindow:
         for field in self.fields.values():
             field.error.grid_remove()  # only now: a row removed while building would be given to the next one
         return form
+
+    def _offered(self, part: Part) -> bool:
+        """Whether the module's form has ``part`` at all: not for a hidden field, nor the topic's
+        parts when the module offers no topics."""
+        if part.field == "topic" or part.when is When.TOPICS:
+            return bool(self.config.options.topics)
+        return not part.field or layout.field_mode(part.field, self.config.options.fields) != "hidden"
+
+    def _topic_row(self, parent: ttk.Frame, row: tuple[Part, ...]) -> None:
+        """The question and the module's topics to pick from: a read-only list with nothing picked at
+        first. As in a Windows drop-down list, Tab reaches it, the arrow keys step through the topics,
+        and Alt+Down or F4 (or a click) opens the list."""
+        label, part = row
+        frame = ttk.Frame(parent)
+        frame.grid(sticky="ew", pady=(label.above, 0))
+        self._label(frame, label).pack(side="left", padx=(0, 8))
+        labels = [topic.label for topic in self.config.options.topics]
+        box = ttk.Combobox(frame, values=labels, state="readonly", font=self.fonts.body, height=len(labels))
+        box.pack(side="left", fill="x", expand=True)
+        box.bind("<Down>", lambda event: (self._step_topic(box, 1), "break")[1])
+        box.bind("<Up>", lambda event: (self._step_topic(box, -1), "break")[1])
+        for keys in ("<Alt-Down>", "<F4>"):
+            box.bind(keys, lambda event: (box.tk.call("ttk::combobox::Post", box), "break")[1])
+        self.parts[part.key] = box
+
+    @staticmethod
+    def _step_topic(box: ttk.Combobox, step: int) -> None:
+        """The next (or previous) topic; the first one when none is picked yet."""
+        count = len(box.cget("values"))
+        current = box.current()
+        box.current(0 if current < 0 else min(max(current + step, 0), count - 1))
 
     def _gap(self, form: ttk.Frame, part: Part, diagnostics: dict | None) -> None:
         if part.when is When.DIAGNOSTICS and not diagnostics:
@@ -398,10 +456,10 @@ class HelpWindow:
     def _field_label(self, parent: ttk.Frame, row: tuple[Part, ...], mode: str) -> None:
         """A field's label, and "(optional)" beside it when the customer may leave it empty."""
         frame = ttk.Frame(parent)
-        label, optional = row
+        label = row[0]
         self._label(frame, label).pack(side="left")
         if mode == "optional":
-            self._label(frame, optional).pack(side="left")
+            self._label(frame, row[1]).pack(side="left")
         frame.grid(sticky="w", pady=(label.above, 0))
 
     def _input(self, parent: ttk.Frame, part: Part) -> None:
@@ -473,15 +531,16 @@ class HelpWindow:
         """The request page's parts as the layout lists them (sosqueue.window_layout.REQUEST_PAGE)."""
         page = ttk.Frame(self.root, padding=layout.REQUEST_PADDING)
         page.columnconfigure(0, weight=1)
-        builders = {"code_title": self._plain_row, "code": self._code_box, "code_hint": self._plain_row,
+        builders = {"code_title": self._title_row, "code": self._code_box, "code_hint": self._plain_row,
                     "status_dot": self._status_row, "detail": self._plain_row, "privacy": self._plain_row,
+                    "waiting_room": self._plain_row,
                     "connection": self._plain_row, "notice": self._plain_row, "note": self._note_row,
                     "cancel": self._request_buttons, "chat": self._chat}
         for row in layout.rows(layout.REQUEST_PAGE):
             builders[row[0].key](page, row)
         # Hidden only now: a row removed while building would be given to the next one.
         hidden = [self.parts[part.key] for part in layout.REQUEST_PAGE if part.key in self.parts
-                  and part.when is When.MESSAGE]
+                  and part.when is When.MESSAGE and not part.beside]  # one beside another is empty instead
         for widget in [*hidden, self.chat] + ([self.note_row] if self.actions.add_note is None else []):
             widget.grid_remove()
         self.code_hint, self.detail_label, self.privacy_label = (
@@ -493,6 +552,15 @@ class HelpWindow:
         part = row[0]
         label = self.parts[part.key] = self._label(page, part)
         label.grid(sticky="w", pady=(part.above, 0))
+
+    def _title_row(self, page: ttk.Frame, row: tuple[Part, ...]) -> None:
+        """The code's title, and at the right the request's topic once there is one."""
+        title, topic = row
+        frame = ttk.Frame(page)
+        frame.grid(sticky="ew", pady=(title.above, 0))
+        self._label(frame, title).pack(side="left")
+        self.parts[topic.key] = self._label(frame, topic)
+        self.parts[topic.key].pack(side="right")
 
     def _code_box(self, page: ttk.Frame, row: tuple[Part, ...]) -> None:
         code, copy = row
@@ -649,6 +717,9 @@ class HelpWindow:
         description = self.fields.get("description")
         if description is not None:
             description.widget.delete("1.0", "end")
+        topic = self.fields.get("topic")
+        if topic is not None:
+            topic.widget.set("")
         for field in self.fields.values():
             set_error(field.error, "")
         self.code_entry.delete(0, "end")
@@ -694,7 +765,8 @@ def _problem(key: str, text: str, mode: str) -> str:
         if mode != "required":
             return ""
         return {"name": _("Please enter your name."), "email": _("Please enter your email address."),
-                "description": _("Please describe your problem.")}[key]
+                "description": _("Please describe your problem."),
+                "topic": _("Please choose what your request is about.")}[key]
     if len(text) > LIMITS[key]:
         return _("Please keep this under {limit} characters.").format(limit=LIMITS[key])
     if key == "email" and not EMAIL.match(text):

@@ -489,3 +489,62 @@ def _dialog_texts(root) -> list[str]:
                 if isinstance(widget, ttk.Label):
                     texts.append(str(widget.cget("text")))
     return texts
+
+
+# -- the waiting room, against the queue stand-in (the endpoint's contract) --------------------
+
+def test_the_waiting_room_changes_live_in_the_window_and_the_tray(agent, tmp_path):
+    """With nothing done by the customer: their place in the queue, the expected wait, then the supporter
+    who will help, in the window and the tray's tooltip; nothing once the request is over."""
+    from agent.client import Ticket
+    from agent.state import CurrentRequest
+    from sosqueue.module_config import Topic
+    from sosqueue.waiting_room import WaitingRoom
+    from tests.support.modules import write_module_file
+    from tests.support.standin import RequestStandIn
+
+    stand_in = RequestStandIn(room=WaitingRoom("new", position=3).to_json(), topic="Printers")
+    try:
+        module = write_module_file(tmp_path / "module.bin", server_url=stand_in.url, module_id="m-waiting-room",
+                                   module_token="t" * 24, topics=(Topic("Printers"), Topic("Email")))
+        process = agent(module)
+        CurrentRequest(process.home / "data" / "m-waiting-room" / "current.json").save(
+            Ticket(stand_in.CODE, stand_in.TOKEN, "new"))
+        process.start("--sos")
+        state = process.wait_for(lambda state: "You are number 3 in the queue." in state["texts"],
+                                 what="the place in the queue")
+        assert state["code"] == stand_in.CODE and state["topic"] == "Printers"
+        assert "You are number 3 in the queue." in state["texts"] and "About: Printers" in state["texts"]
+        assert state["tray_tooltip"] == "Acme Help — Waiting for a supporter… You are number 3 in the queue."
+        stand_in.set_room(WaitingRoom("new", position=1, expected_wait_seconds=200).to_json())
+        state = process.wait_for(
+            lambda state: "You are number 1 in the queue.\nExpected wait: about 3 minutes." in state["texts"],
+            what="the next place and the expected wait")
+        assert state["tray_tooltip"].endswith("You are number 1 in the queue.")
+        stand_in.set_room(WaitingRoom("pending", assignee="Sam Supporter").to_json(), status="pending")
+        state = process.wait_for(lambda state: "Sam Supporter will help you." in state["texts"], what="the supporter")
+        assert not [text for text in state["texts"] if "in the queue" in text]
+        stand_in.set_room(WaitingRoom("closed").to_json(), status="closed")
+        state = process.wait_for(lambda state: state["status"] == "closed", what="the closed request")
+        assert state["waiting_room"] is None and not [text for text in state["texts"] if "will help you" in text]
+    finally:
+        stand_in.stop()
+
+
+def test_the_topic_picked_with_the_keyboard_goes_with_the_request_and_shows_on_it(agent, make_module, api, tenant):
+    """A module with topics asks first what it is about; the pick reaches the queue and the request page."""
+    from sosqueue.module_config import Topic
+
+    module = make_module(fields={"name": "hidden", "email": "hidden", "description": "required"},
+                         topics=(Topic("Printers"), Topic("Email")))
+    process = agent(module)
+    process.start("--sos")
+    process.wait_for(lambda state: state["view"] == "form" and state["visible"], what="the form")
+    assert "What is it about?" in process.state()["texts"]
+    process.focus_window()
+    process.keys("Down", "Down")  # the topic list has the focus: the first, then the second topic
+    process.wait_for(lambda state: "Email" in state["texts"], what="the picked topic")
+    process.keys("Tab")
+    state = file_by_keyboard(process, "Outlook asks for my password")
+    assert state["topic"] == "Email" and "About: Email" in state["texts"]
+    assert the_request(api, tenant, state["code"])["topic"] == "Email"

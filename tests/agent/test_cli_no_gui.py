@@ -476,3 +476,36 @@ def test_sos_no_gui_into_a_closed_pipe_files_the_request_and_exits_0_quietly(hom
     assert_quiet_success(result)
     [code] = api.codes(tenant.supporter_token)
     assert sos(home, module).stdout.strip() == code
+
+
+# -- topics ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def topics_module(tmp_path, tenant, queue_server) -> Path:
+    from sosqueue.module_config import Topic
+
+    return module_file(tmp_path / "topics.module", tenant, queue_server.url,
+                       topics=(Topic("Printers", "print"), Topic("Email")))
+
+
+def test_topic_names_one_of_the_modules_topics_in_any_case_and_goes_with_the_request(home, topics_module, api,
+                                                                                       tenant):
+    result = sos(home, topics_module, "Outlook asks for my password", "--topic", "email")
+    assert result.returncode == 0, result.stderr
+    assert api.get(result.stdout.strip(), tenant.supporter_token).json()["topic"] == "Email"
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    ((), "asks what it is about: pass --topic with one of: Printers, Email"),
+    (("--topic", "Scanners"), "--topic 'Scanners' is not one of this module's topics: Printers, Email"),
+])
+def test_a_missing_or_unknown_topic_exits_2_naming_the_modules_topics(home, topics_module, api, tenant, args, words):
+    result = sos(home, topics_module, "The printer jams", *args)
+    assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr
+    assert api.all_items(tenant.supporter_token) == []
+
+
+def test_a_topic_for_a_module_without_topics_exits_2(home, module, api, tenant):
+    result = sos(home, module, "The printer jams", "--topic", "Printers")
+    assert result.returncode == 2 and "offers no topics: leave out --topic" in result.stderr
+    assert api.all_items(tenant.supporter_token) == []

@@ -8,6 +8,7 @@ import ssl
 import threading
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,7 +17,9 @@ from agent.errors import ModuleRevoked, Rejected, Unreachable
 from agent.request import RetryPolicy, deliver_with_retry
 from agent.runtime import make_desk
 from tests.support.certificates import self_signed
+from sosqueue.waiting_room import WaitingRoom
 from tests.support.modules import module_config
+from tests.support.standin import RequestStandIn
 
 WAIT = 60.0
 
@@ -372,3 +375,41 @@ def test_plain_http_answer_on_an_https_url_is_unreachable(tenant):
         with pytest.raises(Unreachable):
             client.create(BODY, idempotency_key=str(uuid.uuid4()), source="sos")
 
+
+
+# -- the waiting room (against the queue stand-in: the endpoint's contract) -------------------
+
+STAND_IN_MODULE = SimpleNamespace(module_id="m-waiting-room", module_token="t" * 24)
+
+
+@pytest.fixture
+def stand_in():
+    server = RequestStandIn()
+    yield server
+    server.stop()
+
+
+def test_the_waiting_room_is_asked_with_the_customer_token_and_read_as_the_queue_sends_it(stand_in):
+    room = WaitingRoom("new", position=2, expected_wait_seconds=240)
+    stand_in.set_room(room.to_json())
+    client = client_for(STAND_IN_MODULE, stand_in.url)
+    assert client.waiting_room(Ticket(stand_in.CODE, stand_in.TOKEN, "new")) == room
+    assert stand_in.requests[-1] == (f"{stand_in.PREFIX}/waiting-room", f"Bearer {stand_in.TOKEN}")
+
+
+def test_a_waiting_room_of_a_gone_request_or_with_a_wrong_token_is_rejected(stand_in):
+    """404 and 401, as for the other customer calls (a wrong customer token is not a revoked module)."""
+    client = client_for(STAND_IN_MODULE, stand_in.url)
+    with pytest.raises(Rejected) as gone:
+        client.waiting_room(Ticket(stand_in.CODE, stand_in.TOKEN, "new"))
+    stand_in.set_room(WaitingRoom("new", position=1).to_json())
+    with pytest.raises(Rejected) as not_ours:
+        client.waiting_room(Ticket(stand_in.CODE, "sqc_not-the-token", "new"))
+    assert (gone.value.status, not_ours.value.status) == (404, 401)
+
+
+def test_a_waiting_room_the_agent_does_not_understand_is_not_reached(stand_in):
+    """An answer that is not the queue's waiting room (a position in words) is Unreachable, never shown."""
+    stand_in.set_room({"status": "new", "position": "third", "expected_wait_seconds": None, "assignee": None})
+    with pytest.raises(Unreachable, match="not one the agent understands"):
+        client_for(STAND_IN_MODULE, stand_in.url).waiting_room(Ticket(stand_in.CODE, stand_in.TOKEN, "new"))

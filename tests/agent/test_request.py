@@ -5,17 +5,21 @@ import queue
 import re
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
+from agent.client import Ticket
 from agent.errors import Rejected, Unreachable
-from agent.request import (DELIVERY_CAP, PROBE_INTERVAL, TRANSITIONS, Event, HelpRequest, InvalidTransition,
-                           Presenter, RetryPolicy, State, Waited, deliver_with_retry, next_state,
-                           request_body, wait_to_retry)
+from agent.request import (DELIVERY_CAP, PROBE_INTERVAL, TRANSITIONS, Event, Follower, HelpRequest,
+                           InvalidTransition, Presenter, RetryPolicy, State, WaitingRoomWatch, Waited, ask_again_in,
+                           deliver_with_retry, next_state, request_body, wait_to_retry)
 from sosqueue.statuses import Progress, Status
+from sosqueue.waiting_room import WaitingRoom
 from tests.support.polling import eventually
 from tests.support.queue_api import CODE_PATTERN, QueueApi
 from tests.support.servers import QueueServer, free_port, sqlite_url
+from tests.support.standin import RequestStandIn
 from tests.support.tenants import make_tenant
 
 WAIT = 60.0
@@ -60,6 +64,9 @@ class Recorder(Presenter):
 
     def show_note(self, delivered):
         self.shown.append(("note", delivered))
+
+    def show_waiting_room(self, room):
+        self.shown.append(("waiting room", room))
 
     def named(self, name: str) -> list[tuple]:
         return [item for item in self.shown if item[0] == name]
@@ -514,3 +521,101 @@ def test_a_request_cancelled_while_offline_is_never_sent(desk_for, tmp_path_fact
     finally:
         api.close_client()
         server.stop()
+
+
+# -- the waiting room ------------------------------------------------------------------------
+
+#: A module of the queue stand-in (tests.support.standin.RequestStandIn), for the model's desk.
+STAND_IN_MODULE = SimpleNamespace(module_id="m-waiting-room", module_token="t" * 24)
+STAND_IN_TICKET = Ticket(RequestStandIn.CODE, RequestStandIn.TOKEN, "new")
+
+
+@pytest.fixture
+def stand_in():
+    """The queue stand-in with one open request, number 3 in its group's queue."""
+    server = RequestStandIn(room=WaitingRoom("new", position=3).to_json())
+    yield server
+    server.stop()
+
+
+def test_a_request_sends_the_topic_only_when_the_customer_picked_one():
+    assert "topic" not in request_body(description="my printer")
+    assert request_body(description="my printer", topic="Printers")["topic"] == "Printers"
+
+
+def test_the_open_request_shows_its_place_in_the_queue_and_each_change_after_an_event(model_for, stand_in):
+    """Asked at once when the request opens, then again on the request's events (long before the poll
+    interval): position, expected wait, then the supporter it is assigned to; nothing once it is over."""
+    model, presenter, owner = model_for(STAND_IN_MODULE, stand_in.url)
+    model.desk.current.save(STAND_IN_TICKET)
+    model.start()
+    owner.until(lambda: model.waiting_room == WaitingRoom("new", position=3), what="the first waiting room")
+    moved = WaitingRoom("new", position=1, expected_wait_seconds=90)
+    stand_in.set_room(moved.to_json())
+    owner.until(lambda: model.waiting_room == moved, what="the room after the next event")
+    assigned = WaitingRoom("pending", assignee="Sam Supporter")
+    stand_in.set_room(assigned.to_json(), status="pending")
+    owner.until(lambda: model.waiting_room == assigned, what="the assignee")
+    watch = model.watch
+    stand_in.set_room(WaitingRoom("closed").to_json(), status="closed")
+    owner.until(lambda: model.state == State.FINAL, what="the closed request")
+    assert model.waiting_room is None
+    eventually(lambda: not watch._thread.is_alive(), what="the waiting room to stop asking")
+    rooms = [room for _name, room in presenter.named("waiting room")]
+    assert rooms[:3] == [WaitingRoom("new", position=3), moved, assigned]
+
+
+def test_while_nobody_is_connected_the_waiting_room_asks_again_by_itself(desk_for, stand_in):
+    """Without any event the room is asked every interval, and a changed answer is reported once."""
+    rooms: list[WaitingRoom] = []
+    watch = WaitingRoomWatch(desk_for(STAND_IN_MODULE, stand_in.url), STAND_IN_TICKET, on_room=rooms.append,
+                             interval=0.1)
+    watch.start()
+    try:
+        eventually(lambda: rooms == [WaitingRoom("new", position=3)], what="the first room")
+        stand_in.set_room(WaitingRoom("new", position=2).to_json())
+        eventually(lambda: rooms[-1:] == [WaitingRoom("new", position=2)], what="the next room without an event")
+        eventually(lambda: stand_in.waiting_room_asks() >= 5, what="more questions")
+        assert rooms == [WaitingRoom("new", position=3), WaitingRoom("new", position=2)]
+    finally:
+        watch.stop()
+
+
+def test_the_waiting_room_stops_asking_once_the_request_is_over_or_gone(desk_for, stand_in):
+    """A final room is reported and ends the questions; so does a queue that no longer shows the request (404)."""
+    desk = desk_for(STAND_IN_MODULE, stand_in.url)
+    stand_in.set_room(WaitingRoom("expired").to_json())
+    rooms: list[WaitingRoom] = []
+    over = WaitingRoomWatch(desk, STAND_IN_TICKET, on_room=rooms.append, interval=0.01)
+    over.start()
+    eventually(lambda: not over._thread.is_alive(), what="the watch of an expired request to end")
+    assert rooms == [WaitingRoom("expired")]
+    stand_in.set_room(None)
+    gone = WaitingRoomWatch(desk, STAND_IN_TICKET, on_room=rooms.append, interval=0.01)
+    gone.start()
+    eventually(lambda: not gone._thread.is_alive(), what="the watch of a request the queue does not show to end")
+    assert rooms == [WaitingRoom("expired")] and stand_in.waiting_room_asks() == 2
+
+
+def test_the_waiting_room_asks_by_itself_only_while_no_supporter_is_connected():
+    """Waiting, assigned or unanswered: every interval; with a supporter connected only the request's
+    events ask again (a supporter leaving is one)."""
+    assert ask_again_in(WaitingRoom("new", position=4), 15) == 15
+    assert ask_again_in(WaitingRoom("pending", assignee="Sam"), 15) == 15
+    assert ask_again_in(None, 15) == 15
+    assert ask_again_in(WaitingRoom("in_progress", assignee="Sam"), 15) is None
+
+
+def test_the_follower_wakes_the_waiting_room_on_every_event(desk_for, queue_server, api, tenant):
+    """Each event of the request, whatever it says, is told to whoever listens (the waiting room)."""
+    desk = desk_for(tenant, queue_server.url)
+    ticket = desk.deliver(desk.submit(_body(), source="module"))
+    events = threading.Semaphore(0)
+    follower = Follower(desk, ticket, on_status=lambda status: None, on_event=events.release)
+    follower.start()
+    try:
+        assert events.acquire(timeout=WAIT)  # the snapshot
+        desk.client.join(ticket)  # the request turns pending
+        assert events.acquire(timeout=WAIT)
+    finally:
+        follower.stop()

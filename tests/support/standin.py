@@ -3,6 +3,7 @@ sets, for the cases a real queue never produces (tampered, truncated, oversized)
 key of its own."""
 
 import http.server
+import json
 import threading
 from dataclasses import dataclass
 
@@ -62,3 +63,53 @@ def _handler(stand_in: QueueStandIn):
             pass
 
     return Handler
+
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class RequestStandIn(QueueStandIn):
+    """One open request as the queue shows its customer: its status (``GET …/{code}``), its events (each
+    connection gets one event with the status, then the stream ends, so the agent reconnects and sees
+    the next) and its waiting room (``GET …/{code}/waiting-room``, :meth:`set_room`).
+
+    Everything else, and a token other than :attr:`TOKEN`, gets the queue's 404 or 401 problem.
+    """
+
+    CODE = "s12-345-678"
+    TOKEN = "c" * 32
+    PREFIX = f"/api/v1/service-requests/{CODE}"
+
+    def __init__(self, *, status: str = "new", topic: str = "", room: dict | None = None):
+        super().__init__()
+        self.status = status
+        self.topic = topic
+        self.room = room  # the waiting room's JSON (sosqueue.waiting_room.WaitingRoom.to_json); None: 404
+
+    def set_room(self, room: dict | None, *, status: str | None = None) -> None:
+        self.room = room
+        if status is not None:
+            self.status = status
+
+    def waiting_room_asks(self) -> int:
+        return sum(1 for path, _token in self.requests if path == f"{self.PREFIX}/waiting-room")
+
+    def answer(self, path: str, headers) -> Answer:
+        if headers.get("Authorization") != f"Bearer {self.TOKEN}":
+            return _problem(401, "this token does not open the request")
+        if path == self.PREFIX:
+            return _json({"code": self.CODE, "status": self.status, "topic": self.topic})
+        if path == f"{self.PREFIX}/events":
+            event = json.dumps({"status": self.status})
+            return Answer(200, "text/event-stream", f"event: status\ndata: {event}\n\n".encode())
+        if path == f"{self.PREFIX}/waiting-room" and self.room is not None:
+            return _json(self.room)
+        return _problem(404, "no such request")
+
+
+def _json(data: dict) -> Answer:
+    return Answer(200, "application/json", json.dumps(data).encode())
+
+
+def _problem(status: int, detail: str) -> Answer:
+    return Answer(status, PROBLEM_JSON, json.dumps({"title": "stand-in", "status": status, "detail": detail}).encode())

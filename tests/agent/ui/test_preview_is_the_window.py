@@ -17,7 +17,7 @@ from agent.ui.window import HelpWindow, visible_parts
 from branding import Brand
 from branding.render import preview_language, render_assets, window_picture
 from sosqueue import window_layout as layout
-from sosqueue.module_config import Fields, ModuleConfig, Options
+from sosqueue.module_config import Fields, ModuleConfig, Options, Topic
 from tests.agent.ui.support import needs_x_tools, pump
 
 pytestmark = needs_x_tools
@@ -46,11 +46,15 @@ LONG_GERMAN = Brand(
     texts={"de": {"closed": "Vielen Dank für Ihre Geduld. Bis zum nächsten Mal!",
                   "privacy": "Wir sehen Ihren Bildschirm erst, wenn Sie es ausdrücklich erlauben."}},
 )
-BRANDS = {"default": Brand(), "long German": LONG_GERMAN, "short form": Brand(product="Contoso Care", language="en")}
-#: The module's options per case: the defaults; every field required; only the description, no diagnostics.
+BRANDS = {"default": Brand(), "long German": LONG_GERMAN, "short form": Brand(product="Contoso Care", language="en"),
+          "topics": Brand(product="Contoso Care", language="de")}
+#: The module's options per case: the defaults; every field required; only the description, no diagnostics;
+#: every field and topics to pick from.
 OPTIONS = {"default": Options(),
            "long German": Options(fields=Fields(name="required", email="required", description="required")),
-           "short form": Options(fields=Fields(name="hidden", email="hidden"), diagnostics=False)}
+           "short form": Options(fields=Fields(name="hidden", email="hidden"), diagnostics=False),
+           "topics": Options(fields=Fields(name="required", email="optional", description="required"),
+                             topics=(Topic("Drucker und Scanner", "print"), Topic("E-Mail"), Topic("Fachverfahren")))}
 #: What the agent collects (agent.diagnostics.collect): every key the window has words for.
 DIAGNOSTICS = {key: "…" for key in layout.DIAGNOSTIC_LABELS}
 #: Tk's pixels per point for this test: the preview's (a Windows screen at 100 %).
@@ -157,6 +161,16 @@ def test_the_preview_takes_the_modules_fields():
                                                  options=options)[1]]
     assert "name_label" not in drawn and "email_optional" not in drawn and "send_details" not in drawn
     assert "email_label" in drawn
+
+
+def test_the_preview_asks_what_it_is_about_only_for_a_module_with_topics():
+    """The topic's label and list are in the form's preview when the module offers topics, and not without."""
+    form = layout.PREVIEW_STATES[0]
+    with_topics = [part.key for part in window_picture(Brand(), render_assets(Brand()), form,
+                                                       options=OPTIONS["topics"])[1]]
+    without = [part.key for part in window_picture(Brand(), render_assets(Brand()), form)[1]]
+    assert with_topics.index("email_label") < with_topics.index("topic_label") < with_topics.index("description_label")
+    assert "topic_label" not in without
 
 
 def test_the_preview_is_quick_enough_for_a_live_editor(rendered):

@@ -16,6 +16,8 @@ from agent.ui.dialogs import LOGO_IMAGE
 from agent.ui.sharing import SharingIndicator
 from agent.ui.window import WELCOME_LINES, WINDOW_HEIGHT, WINDOW_WIDTH, HelpWindow, visible_texts
 from sosqueue.events import MAX_NOTE_CHARS
+from sosqueue.module_config import Topic
+from sosqueue.waiting_room import WaitingRoom
 from tests.agent.ui.support import needs_x_tools, pump
 from tests.support.modules import module_config
 
@@ -441,6 +443,9 @@ LONG_GERMAN_BRAND = {
                 "erst, wenn Sie dem ausdrücklich zustimmen. Vielen Dank für Ihre Geduld!"),
 }
 ALL_REQUIRED = {"name": "required", "email": "required", "description": "required"}
+#: As many topics as a module may offer, as long as a label may be.
+TOPICS = tuple(Topic(f"Fachverfahren Nummer {number}: Einwohnermeldewesen und Personenstandswesen"[:60])
+               for number in range(1, 9))
 # A 1366×768 laptop with a 40 px panel leaves 728 px; title bars take up to about 46 px.
 LAPTOP_ROOM = 768 - 40 - 46
 
@@ -517,6 +522,10 @@ def every_state(window: HelpWindow):
     for status, code in (("sending", ""), ("offline", ""), ("new", "s12-345-678"), ("pending", "s12-345-678")):
         window.show_request(status, code)
         yield status
+    window.show_topic(TOPICS[0].label)
+    window.show_waiting_room(WaitingRoom("pending", position=12, expected_wait_seconds=1500,
+                                         assignee="Alexandra Musterfrau-Beispielname"))
+    yield "pending, topic and waiting room"
     window.chat.set_connected(True)
     window.show_chat()
     yield "waiting, connected"
@@ -543,7 +552,7 @@ def test_the_window_keeps_one_size_that_fits_a_laptop_screen_in_every_state(tk_r
     else, room for title bar and panel."""
     if brand:
         i18n.use_language("de")
-    window = make_window(tk_root, recorder, diagnostics=DIAGNOSTICS, fields=ALL_REQUIRED, **brand)
+    window = make_window(tk_root, recorder, diagnostics=DIAGNOSTICS, fields=ALL_REQUIRED, topics=TOPICS, **brand)
     sizes = {"form": measured(tk_root)}
     assert cut_off(tk_root) == []
     for state in every_state(window):
@@ -727,3 +736,140 @@ def test_the_note_button_speaks_german(tk_root, recorder):
     window.show_request("new", "s12-345-678")
     tk_root.update()
     assert "Notiz hinzufügen" in visible_texts(tk_root)
+
+
+# -- topics ------------------------------------------------------------------------------------
+
+PRINTING = (Topic("Printers", "print"), Topic("Email"), Topic("Something else"))
+
+
+def test_without_topics_the_form_asks_nothing_about_them(tk_root, recorder):
+    window = make_window(tk_root, recorder)
+    assert "What is it about?" not in visible_texts(tk_root) and "topic" not in window.fields
+
+
+def test_the_topic_comes_between_email_and_description_and_is_picked_with_the_keyboard(tk_root, recorder, display):
+    """Tab reaches the list after the email address; the arrow keys step through the topics (the first
+    Down picks the first), Alt+Down opens the list, and the request carries the topic's label."""
+    window = make_window(tk_root, recorder, topics=PRINTING,
+                         fields={"name": "hidden", "email": "optional", "description": "required"})
+    assert visible_texts(tk_root).index("Your email address") < visible_texts(tk_root).index("What is it about?") \
+        < visible_texts(tk_root).index("What do you need help with?")
+    focus(tk_root, window.fields["email"].widget)
+    keys(display, "Tab")
+    topic = window.fields["topic"].widget
+    pump(tk_root, lambda: tk_root.focus_get() is topic, what="the topic list to take the focus")
+    keys(display, "Down", "Down", "Down", "Up")
+    pump(tk_root, lambda: topic.get() == "Email", what="the picked topic")
+    keys(display, "alt+Down")
+    popdown = topic.tk.eval(f"ttk::combobox::PopdownWindow {topic}")
+    pump(tk_root, lambda: topic.tk.eval(f"winfo ismapped {popdown}") == "1", what="the open list")
+    keys(display, "Escape")
+    pump(tk_root, lambda: topic.tk.eval(f"winfo ismapped {popdown}") == "0", what="the list to close")
+    assert topic.get() == "Email"
+    focus(tk_root, window.fields["description"].widget)
+    type_text(display, "Outlook asks for my password")
+    keys(display, "Return")
+    sent = pump(tk_root, lambda: recorder.named("request_help"), what="the request")[0]
+    assert (sent.topic, sent.description) == ("Email", "Outlook asks for my password")
+
+
+def test_a_module_with_topics_requires_one_and_says_so_inline(tk_root, recorder, display):
+    """Nothing is picked at first; sending without a topic names it under the list and focuses the list,
+    and the message goes once a topic is picked."""
+    window = make_window(tk_root, recorder, topics=PRINTING, fields={"name": "hidden", "email": "hidden"})
+    window.fields["description"].widget.insert("1.0", "The printer jams")
+    topic = window.fields["topic"].widget
+    assert topic.get() == "" and str(topic.cget("state")) == "readonly"
+    window.submit()
+    message = "Please choose what your request is about."
+    pump(tk_root, lambda: message in visible_texts(tk_root), what="the inline message")
+    assert recorder.named("request_help") == [] and tk_root.focus_get() is topic
+    topic.set("Printers")
+    pump(tk_root, lambda: message not in visible_texts(tk_root), what="the message to go")
+    window.submit()
+    assert recorder.named("request_help")[0].topic == "Printers"
+
+
+def test_help_again_starts_without_the_last_topic(tk_root, recorder):
+    window = make_window(tk_root, recorder, topics=PRINTING)
+    window.fields["topic"].widget.set("Email")
+    window.show_request("closed", "s12-345-678")
+    window.show_form(clear=True)
+    assert window.fields["topic"].widget.get() == ""
+
+
+def test_the_request_page_says_what_the_request_is_about(tk_root, recorder):
+    window = make_window(tk_root, recorder, topics=PRINTING)
+    window.show_request("new", "s12-345-678")
+    window.show_topic("Printers")
+    tk_root.update()
+    assert "About: Printers" in visible_texts(tk_root)
+    window.show_topic("")
+    tk_root.update()
+    assert not [text for text in visible_texts(tk_root) if text.startswith("About:")]
+
+
+# -- the waiting room --------------------------------------------------------------------------
+
+def _waiting_lines(root) -> list[str]:
+    texts = visible_texts(root)
+    return [text for text in texts if "queue" in text or "wait" in text or "help you" in text
+            or "Warteschlange" in text or "Wartezeit" in text or "hilft Ihnen" in text]
+
+
+def test_the_waiting_room_says_place_wait_and_supporter_and_nothing_it_does_not_know(tk_root, recorder):
+    window = make_window(tk_root, recorder)
+    window.show_request("new", "s12-345-678")
+    tk_root.update()
+    assert _waiting_lines(tk_root) == []  # not asked yet: nothing, not a guess
+    window.show_waiting_room(WaitingRoom("new", position=3))
+    tk_root.update()
+    assert "You are number 3 in the queue." in visible_texts(tk_root)
+    assert not [text for text in visible_texts(tk_root) if "Expected wait" in text]
+    window.show_waiting_room(WaitingRoom("new", position=1, expected_wait_seconds=40))
+    tk_root.update()
+    assert "You are number 1 in the queue.\nExpected wait: less than a minute." in visible_texts(tk_root)
+    window.show_waiting_room(WaitingRoom("pending", assignee="Sam Supporter"))
+    tk_root.update()
+    assert "Sam Supporter will help you." in visible_texts(tk_root)
+    assert not [text for text in visible_texts(tk_root) if "in the queue" in text]
+    window.set_status("closed")
+    tk_root.update()
+    assert not [text for text in visible_texts(tk_root) if "will help you" in text]
+    assert window.snapshot()["waiting_room"] is None
+
+
+@pytest.mark.parametrize(("seconds", "words"), [
+    (0, "less than a minute"), (59, "less than a minute"), (60, "about a minute"), (89, "about a minute"),
+    (150, "about 2 minutes"), (9 * 60 + 20, "about 9 minutes"), (23 * 60, "about 25 minutes"),
+    (97 * 60, "about 100 minutes"),
+])
+def test_the_expected_wait_is_said_in_round_minutes(tk_root, recorder, seconds, words):
+    window = make_window(tk_root, recorder)
+    window.show_request("new", "s12-345-678")
+    window.show_waiting_room(WaitingRoom("new", position=2, expected_wait_seconds=seconds))
+    tk_root.update()
+    assert f"You are number 2 in the queue.\nExpected wait: {words}." in visible_texts(tk_root)
+
+
+def test_the_waiting_room_speaks_german(tk_root, recorder):
+    i18n.use_language("de")
+    window = make_window(tk_root, recorder, language="de")
+    window.show_request("pending", "s12-345-678")
+    window.show_topic("Drucker")
+    window.show_waiting_room(WaitingRoom("pending", position=4, expected_wait_seconds=600, assignee="Sam"))
+    tk_root.update()
+    assert ("Sie sind Nummer 4 in der Warteschlange.\nVoraussichtliche Wartezeit: etwa 10 Minuten.\n"
+            "Sam hilft Ihnen.") in visible_texts(tk_root)
+    assert "Thema: Drucker" in visible_texts(tk_root)
+
+
+def test_the_snapshot_reports_the_waiting_room_and_topic_for_tests_and_it(tk_root, recorder):
+    window = make_window(tk_root, recorder)
+    window.show_request("new", "s12-345-678")
+    window.show_topic("Printers")
+    room = WaitingRoom("new", position=2, expected_wait_seconds=300)
+    window.show_waiting_room(room)
+    snapshot = window.snapshot()
+    assert (snapshot["topic"], snapshot["waiting_room"]) == ("Printers", room.to_json())
