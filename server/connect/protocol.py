@@ -97,8 +97,9 @@ join, and the customer gets no ``expert_joined`` or ``expert_left`` for it. It g
 ``customer_joined``, ``customer_left``, ``chat``, ``error`` and the request's ``session_ended``
 {by: "system", reason} (then close 4409); it sends ``chat`` {text} alone: anything else (a
 ``view_request``, ``control_request``, ``input.*``…) is refused with an ``error``, and so is a
-frame. Its chat goes where any expert's goes; the customer's chat is delivered while any expert
-socket in the session or chat-only one is open (else refused with an ``error``).
+frame. Its chat goes where any expert's goes; the customer's chat goes to every expert socket
+open, in the session or chat-only, and is kept for the ``hello`` of the next one to open (the
+customer may write while nobody looks: the supporter who opens the request page reads it).
 
 Input (expert → server → customer), relayed only while a control consent stands, only from the
 expert it names, at most ``connect_input_per_second`` messages a second (more are dropped, with

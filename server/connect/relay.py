@@ -401,9 +401,7 @@ class Room:
             self._to_experts({"type": Message.VIEW_STOPPED, "reason": StopReason.CUSTOMER_STOPPED})
 
     async def _customer_chat(self, peer: Peer, message: dict) -> None:
-        if not (self.experts or self.chatting):
-            peer.send({"type": Message.ERROR, "detail": "no expert is connected; your message was not delivered"})
-            return
+        # With no expert socket open it is kept all the same: the next one to open gets it in its hello.
         self._say(self._chat("customer", peer, message["text"]))
 
     def _say(self, chat: dict) -> None:

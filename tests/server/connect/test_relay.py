@@ -428,11 +428,14 @@ def test_a_customer_without_a_name_chats_as_customer(sockets, expert):
     assert receive(browser)["name"] == "Customer"
 
 
-def test_a_customer_chat_with_no_expert_connected_is_refused(sockets):
+def test_a_customer_chat_with_no_expert_connected_reaches_the_next_expert_to_open_the_request(sockets, expert):
     filed = sockets.file()
     customer = sockets.customer(filed)
     send(customer, {"type": "chat", "text": "anyone there?"})
-    assert receive(customer) == {"type": "error", "detail": "no expert is connected; your message was not delivered"}
+    send(customer, {"type": "consent", "allowed": True})  # answered only after the chat was handled
+    assert receive(customer)["type"] == "error"
+    browser = sockets.expert_raw(filed.code, expert)
+    assert [chat["text"] for chat in receive(browser)["chat"]] == ["anyone there?"]
 
 
 # -- chat without joining (a request page's chat-only socket) ----------------------------------
