@@ -6,6 +6,7 @@ have no rule of their own); ``round_robin`` and ``least_open`` pick among the gr
 supporters.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,9 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sosqueue.statuses import OPEN_STATUSES
-from server.models import GroupMember, Module, ServiceRequest, User
+from server.models import Group, GroupMember, Module, ServiceRequest, User
 
 STRATEGIES = ("none", "fixed", "round_robin", "least_open")
+#: The range of a group's routing thresholds (``Group.unassigned_alert_minutes``, ``unjoined_alert_minutes``).
+MIN_ALERT_MINUTES, MAX_ALERT_MINUTES = 1, 24 * 60
 
 
 class UnknownStrategy(ValueError):
@@ -57,7 +60,7 @@ def choose_assignee(session: Session, *, module: Module, now: datetime) -> Choic
         return Choice(None, "no supporter of the group is available")
     if strategy.name == "round_robin":
         return Choice(_next_in_turn(candidates, module.last_assigned_user_id), "round_robin")
-    return Choice(_least_open(session, candidates=candidates, now=now), "least_open")
+    return Choice(_least_open(session, candidates=candidates, now=now), "lapsed: the group's next available supporter")
 
 
 def _fixed(session: Session, *, module: Module, email: str) -> Choice:
@@ -77,14 +80,28 @@ def _left_to(module: Module) -> str:
 
 
 def _available_supporters(session: Session, *, module: Module) -> list[User]:
+    return _available_members(session, company_id=module.company_id, group_id=module.group_id)
+
+
+def _available_members(session: Session, *, company_id: str, group_id: str | None) -> list[User]:
     query = select(User).where(
-        User.company_id == module.company_id, User.active.is_(True), User.available.is_(True)
+        User.company_id == company_id, User.active.is_(True), User.available.is_(True)
     )
-    if module.group_id is not None:
+    if group_id is not None:
         query = query.join(GroupMember, GroupMember.user_id == User.id).where(
-            GroupMember.group_id == module.group_id
+            GroupMember.group_id == group_id
         )
     return list(session.scalars(query.order_by(User.id)))
+
+
+def next_in_group(session: Session, *, group: Group, excluding: Collection[str], now: datetime) -> Choice:
+    """Who a request of ``group`` goes to when it lapsed: the available member with the fewest open
+    requests, never one in ``excluding`` (those who let it lapse before)."""
+    candidates = [user for user in _available_members(session, company_id=group.company_id, group_id=group.id)
+                  if user.id not in excluding]
+    if not candidates:
+        return Choice(None, "no other supporter of the group is available; left unassigned for the group")
+    return Choice(_least_open(session, candidates=candidates, now=now), "lapsed: the group's next available supporter")
 
 
 def _next_in_turn(candidates: list[User], last_user_id: str | None) -> User:
