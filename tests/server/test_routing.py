@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 
+from server.app import sweep_once
 from server.db import Database
 from server.models import RequestEvent, ServiceRequest, User, utcnow
 from server.routing import escalate_due
@@ -47,6 +48,15 @@ def file(client: TestClient, tenant: Tenant, token: str | None = None) -> str:
     response = client.post(REQUESTS, json={"description": "printer on fire"}, headers=bearer(token or tenant.module_token))
     assert response.status_code == 201, response.text
     return response.json()["code"]
+
+
+def filed_before(client: TestClient, code: str, *, minutes: float) -> None:
+    """Move the request's filing, and what happened with it so far, ``minutes`` into the past."""
+    earlier = utcnow() - timedelta(minutes=minutes)
+    stored_code = session_codes.normalize(code)
+    with database(client).write() as session:
+        session.execute(update(ServiceRequest).where(ServiceRequest.code == stored_code).values(created_at=earlier))
+        session.execute(update(RequestEvent).where(RequestEvent.code == stored_code).values(created_at=earlier))
 
 
 def assign(client: TestClient, tenant: Tenant, code: str, user: str | None) -> None:
@@ -145,9 +155,7 @@ def test_requests_without_a_group_or_of_a_group_without_thresholds_never_escalat
 def test_an_unassigned_wait_starts_again_when_the_request_is_unassigned(client):
     tenant = team(client, unassigned_alert_minutes=10)
     code = file(client, tenant)
-    with database(client).write() as session:  # filed half an hour ago
-        session.execute(update(ServiceRequest).where(ServiceRequest.code == session_codes.normalize(code))
-                        .values(created_at=utcnow() - timedelta(minutes=30)))
+    filed_before(client, code, minutes=30)
     assign(client, tenant, code, supporters(tenant)[0])
     assign(client, tenant, code, None)  # unassigned just now
 
@@ -230,6 +238,19 @@ def test_expired_and_closed_requests_do_not_escalate(client):
     sweep(client, minutes_from_now=6)
 
     assert escalations(client, tenant, closed) == escalations(client, tenant, expired) == []
+
+
+def test_the_server_sweeper_escalates_with_the_expiry_sweep(client):
+    tenant = team(client, unassigned_alert_minutes=5)
+    code = file(client, tenant)
+    filed_before(client, code, minutes=10)
+    events_before = len(client.get(f"{REQUESTS}/{code}/history", headers=bearer(tenant.admin_token)).json())
+
+    sweep_once(client.app.state.sosqueue)
+    sweep_once(client.app.state.sosqueue)
+
+    assert escalations(client, tenant, code) == [{"reason": "unassigned", "minutes": 5}]
+    assert len(client.get(f"{REQUESTS}/{code}/history", headers=bearer(tenant.admin_token)).json()) == events_before + 1
 
 
 # -- several server processes on one PostgreSQL ---------------------------------------------------
