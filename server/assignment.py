@@ -60,7 +60,7 @@ def choose_assignee(session: Session, *, module: Module, now: datetime) -> Choic
         return Choice(None, "no supporter of the group is available")
     if strategy.name == "round_robin":
         return Choice(_next_in_turn(candidates, module.last_assigned_user_id), "round_robin")
-    return Choice(_least_open(session, candidates=candidates, now=now), "lapsed: the group's next available supporter")
+    return Choice(_least_open(session, candidates=candidates, now=now), "least_open")
 
 
 def _fixed(session: Session, *, module: Module, email: str) -> Choice:
