@@ -1,4 +1,4 @@
-"""The ASGI application: routers, error handling, the expiry sweeper and live events."""
+"""The ASGI application: routers, error handling, the expiry and escalation sweeper and live events."""
 
 import asyncio
 import gc
@@ -9,7 +9,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from server import connect, problems, queue, updates, web
+from server import connect, problems, queue, routing, updates, web
 from server import brands as server_brands
 from server.api.routes import agent_brand
 from server.api.routes import agent_updates, brands, events, groups, health, modules, service_requests, users
@@ -99,7 +99,7 @@ def _tune_gc() -> None:
 
 
 def sweep_once(state: AppState) -> int:
-    """Expire every open request past its deadline; returns how many."""
+    """Expire every open request past its deadline, and escalate lapsed ones; returns how many expired."""
     total = 0
     while True:
         with state.db.write() as session:
@@ -107,10 +107,24 @@ def sweep_once(state: AppState) -> int:
         total += count
         if count < 5000:
             break
+    escalated = escalate_all(state)
+    if escalated:
+        log.info("escalated %d service requests", escalated)
     retention = timedelta(hours=max(state.settings.expiry_hours, 24))
     with state.db.write() as session:
         queue.purge_idempotency_keys(session, older_than=utcnow() - 2 * retention)
     return total
+
+
+def escalate_all(state: AppState) -> int:
+    """Escalate every request past its group's thresholds (server/routing.py); returns how many."""
+    total = 0
+    while True:
+        with state.db.write() as session:
+            count = routing.escalate_due(session, now=utcnow())
+        total += count
+        if count < routing.BATCH:
+            return total
 
 
 async def _sweep_forever(state: AppState) -> None:

@@ -7,6 +7,7 @@ supporters. The group is the request's: the module's own, or the group of the to
 picked (``server.queue``).
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,9 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sosqueue.statuses import OPEN_STATUSES
-from server.models import GroupMember, Module, ServiceRequest, User
+from server.models import Group, GroupMember, Module, ServiceRequest, User
 
 STRATEGIES = ("none", "fixed", "round_robin", "least_open")
+#: The range of a group's routing thresholds (``Group.unassigned_alert_minutes``, ``unjoined_alert_minutes``).
+MIN_ALERT_MINUTES, MAX_ALERT_MINUTES = 1, 24 * 60
 
 
 class UnknownStrategy(ValueError):
@@ -93,6 +96,16 @@ def _available_supporters(session: Session, *, company_id: str, group_id: str | 
             GroupMember.group_id == group_id
         )
     return list(session.scalars(query.order_by(User.id)))
+
+
+def next_in_group(session: Session, *, group: Group, excluding: Collection[str], now: datetime) -> Choice:
+    """Who a request of ``group`` goes to when it lapsed: the available member with the fewest open
+    requests, never one in ``excluding`` (those who let it lapse before)."""
+    candidates = [user for user in _available_supporters(session, company_id=group.company_id, group_id=group.id)
+                  if user.id not in excluding]
+    if not candidates:
+        return Choice(None, "no other supporter of the group is available; left unassigned for the group")
+    return Choice(_least_open(session, candidates=candidates, now=now), "lapsed: the group's next available supporter")
 
 
 def _next_in_turn(candidates: list[User], last_user_id: str | None) -> User:

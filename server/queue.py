@@ -346,7 +346,9 @@ def _require_open(request: ServiceRequest, action: str, now: datetime) -> None:
     lifecycle.require_open(effective_status(request, now), action)
 
 
-def assign(session: Session, *, request: ServiceRequest, actor: Actor, user_id: str | None) -> None:
+def assign(
+    session: Session, *, request: ServiceRequest, actor: Actor, user_id: str | None, reason: str | None = None
+) -> None:
     now = utcnow()
     _require_open(request, "assigned", now)
     if user_id is not None:
@@ -358,7 +360,8 @@ def assign(session: Session, *, request: ServiceRequest, actor: Actor, user_id: 
     request.assignee_id = user_id
     request.assigned_at = now if user_id is not None else None
     request.escalated_at = None  # a new assignment starts a new wait
-    record_event(session, request, type=EventType.ASSIGNED, actor=actor.key, data={"assignee": user_id})
+    data = {"assignee": user_id} | ({"reason": reason} if reason else {})
+    record_event(session, request, type=EventType.ASSIGNED, actor=actor.key, data=data)
 
 
 def claim(session: Session, *, request: ServiceRequest, actor: Actor) -> None:

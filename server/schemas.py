@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, create_model,
                       field_validator)
 
-from server.assignment import parse_strategy
+from server.assignment import MAX_ALERT_MINUTES, MIN_ALERT_MINUTES, parse_strategy
 from sosqueue.events import MAX_NOTE_CHARS, EventType
 from sosqueue.module_config import BRAND_TEXTS, MAX_TOPIC_CHARS, MAX_TOPICS, TEXT_LANGUAGES
 from sosqueue.platforms import Platform
@@ -202,17 +202,43 @@ class AvailabilityUpdate(Strict):
     available: StrictBool
 
 
-class GroupCreate(Strict):
+AlertMinutes = Annotated[int, Field(strict=True, ge=MIN_ALERT_MINUTES, le=MAX_ALERT_MINUTES)]
+
+
+class GroupRouting(Strict):
+    """When a group's waiting requests alert, and whether they then move on (server/routing.py)."""
+
+    unassigned_alert_minutes: AlertMinutes | None = Field(
+        None, description="alert when an open request has waited this long unassigned; null: never")
+    unjoined_alert_minutes: AlertMinutes | None = Field(
+        None, description="alert when an assigned request has waited this long with no supporter joined; null: never")
+    reassign_on_lapse: StrictBool = Field(
+        False, description="on such an alert, give the request to the group's next available supporter "
+                           "(never back to one who let it lapse)")
+
+
+class GroupCreate(GroupRouting):
     name: RequiredName
     members: list[_line(254)] = Field(
         default_factory=list, description="emails of users of the same company"
     )
 
 
+class GroupUpdate(Strict):
+    """The routing settings to change; the ones left out stay as they are."""
+
+    unassigned_alert_minutes: AlertMinutes | None = None
+    unjoined_alert_minutes: AlertMinutes | None = None
+    reassign_on_lapse: StrictBool = None
+
+
 class GroupPublic(BaseModel):
     id: str
     name: str
     members: list[str]
+    unassigned_alert_minutes: int | None
+    unjoined_alert_minutes: int | None
+    reassign_on_lapse: bool
 
 
 class GroupsPublic(BaseModel):

@@ -1,6 +1,6 @@
-"""Notifications of new and assigned service requests: email and signed webhooks.
+"""Notifications of new, assigned and escalated service requests: email and signed webhooks.
 
-``install_outbox`` makes every write that files or assigns a request also store the
+``install_outbox`` makes every write that files, assigns or escalates a request also store the
 notifications it causes (the outbox); ``deliver_forever`` sends them, retrying with backoff.
 How receivers check a webhook's signature: see ``server.notify.webhook`` and its
 ``verify_signature``.

@@ -14,15 +14,20 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from server.config import Settings
 from server.models import utcnow
 from server.notify.errors import DeliveryError, PermanentError
-from server.notify.outbox import ASSIGNED, CREATED
+from server.notify.outbox import ASSIGNED, CREATED, ESCALATED
 
 _INTRO = {
     CREATED: "A new service request is waiting in the queue.",
     ASSIGNED: "Service request {code} was assigned to you.",
 }
+_LAPSED = {  # an escalation's intro, by its reason (server.routing)
+    "unassigned": "Service request {code} has waited {minutes} minutes without being assigned.",
+    "not_joined": "Service request {code} was assigned {minutes} minutes ago, and no supporter has joined it yet.",
+}
 _SUBJECT = {
     CREATED: "New service request {code}",
     ASSIGNED: "Service request {code} assigned to you",
+    ESCALATED: "Service request {code} is waiting too long",
 }
 
 
@@ -45,9 +50,10 @@ def body(payload: dict) -> str:
     request = payload["request"]
     customer = request["end_customer"]
     lines = [
-        _INTRO[payload["event"]].format(code=request["code"]),
+        _intro(payload),
         "",
         f"Code:        {request['code']}",
+        f"Topic:       {request.get('topic') or 'none'}",
         f"Customer:    {_person(customer['name'], customer['email'])}",
         f"Group:       {request['group'] or 'none'}",
         f"Assigned to: {_assignee(request['assignee'])}",
@@ -59,6 +65,16 @@ def body(payload: dict) -> str:
     if request["url"]:
         lines += ["", f"Open it: {request['url']}"]
     return "\n".join(lines) + "\n"
+
+
+def _intro(payload: dict) -> str:
+    code = payload["request"]["code"]
+    if payload["event"] != ESCALATED:
+        return _INTRO[payload["event"]].format(code=code)
+    escalation = payload["escalation"]
+    intro = _LAPSED[escalation["reason"]].format(code=code, minutes=escalation["minutes"])
+    lapsed_by = escalation.get("lapsed_by")
+    return intro + (f" It was with {_person(lapsed_by['name'], lapsed_by['email'])}." if lapsed_by else "")
 
 
 def _person(name: str, email: str) -> str:

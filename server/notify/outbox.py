@@ -19,6 +19,7 @@ from server.models import Company, Group, Notification, RequestEvent, ServiceReq
 
 CREATED = "request.created"
 ASSIGNED = "request.assigned"
+ESCALATED = "request.escalated"  # it waited past its group's threshold (server/routing.py)
 _ENQUEUED = "notifications_enqueued"
 
 
@@ -51,7 +52,7 @@ class Wakeup:
 
 
 def install_outbox(database: Database, settings: Settings) -> Wakeup:
-    """Enqueue notifications with every write that files or assigns a request."""
+    """Enqueue notifications with every write that files, assigns or escalates a request."""
     wakeup = Wakeup()
     writer = database.writer_factory
 
@@ -77,13 +78,15 @@ def install_outbox(database: Database, settings: Settings) -> Wakeup:
 
 
 def notified_as(event: object) -> str | None:
-    """The notification an event causes: request.created, request.assigned, or none."""
+    """The notification an event causes: request.created, request.assigned, request.escalated, or none."""
     if not isinstance(event, RequestEvent):  # the expiry sweep's light events notify nobody
         return None
     if event.type == EventType.CREATED:
         return CREATED
     if event.type == EventType.ASSIGNED and (event.data or {}).get("assignee"):
         return ASSIGNED
+    if event.type == EventType.ESCALATED:
+        return ESCALATED
     return None
 
 
@@ -102,7 +105,8 @@ def enqueue(session: Session, events: list, settings: Settings) -> int:
         if not targets:
             continue
         request = session.get(ServiceRequest, event.request_id)
-        body = payload(session, request, name, event.created_at, settings.public_url)
+        body = payload(session, request, name, event.created_at, settings.public_url,
+                       escalation=event.data if name == ESCALATED else None)
         for channel, target in targets:
             session.add(Notification(
                 company_id=company.id, request_id=request.id, event=name, channel=channel,
@@ -123,7 +127,7 @@ def targets_for(session: Session, company: Company, event: RequestEvent, name: s
 
 
 def _email_recipients(session: Session, company: Company, event: RequestEvent, name: str) -> list[str]:
-    if name == CREATED:
+    if name in (CREATED, ESCALATED):  # the people who watch the queue
         return split_addresses(company.notify_emails)
     assignee_id = event.data["assignee"]
     if event.actor == f"user:{assignee_id}":  # took it themselves: nothing to tell them
@@ -138,23 +142,45 @@ def split_addresses(text: str) -> list[str]:
     return list(dict.fromkeys(address for address in addresses if address))
 
 
-def payload(session: Session, request: ServiceRequest, name: str, occurred_at: datetime, public_url: str) -> dict:
-    """What the notification says, as the request stood when it was enqueued."""
+def payload(session: Session, request: ServiceRequest, name: str, occurred_at: datetime, public_url: str,
+            escalation: dict | None = None) -> dict:
+    """What the notification says, as the request stood when it was enqueued.
+
+    A ``request.escalated`` one also says why: ``escalation`` is ``{reason, minutes}``, with
+    ``lapsed_by`` (``{id, email, name}``) when an assignee let it lapse.
+    """
     code = codes.display(request.code)
     group = session.get(Group, request.group_id) if request.group_id else None
     assignee = session.get(User, request.assignee_id) if request.assignee_id else None
-    return {
+    body = {
         "event": name,
         "occurred_at": occurred_at.isoformat(),
         "request": {
             "code": code,
             "status": request.status,
             "source": request.source,
+            "topic": request.topic or "",
             "description": request.description,
             "end_customer": {"name": request.end_customer_name, "email": request.end_customer_email},
             "group": group.name if group else None,
-            "assignee": {"id": assignee.id, "email": assignee.email, "name": assignee.name} if assignee else None,
+            "assignee": _person(assignee) if assignee else None,
             "valid_until": request.valid_until.isoformat(),
             "url": f"{public_url.rstrip('/')}/requests/{code}" if public_url else None,
         },
     }
+    if escalation is not None:
+        body["escalation"] = _escalation(session, escalation)
+    return body
+
+
+def _escalation(session: Session, data: dict) -> dict:
+    lapsed_by = session.get(User, data["lapsed_by"]) if data.get("lapsed_by") else None
+    return {
+        "reason": data["reason"],
+        "minutes": data["minutes"],
+        "lapsed_by": _person(lapsed_by) if lapsed_by else None,
+    }
+
+
+def _person(user: User) -> dict:
+    return {"id": user.id, "email": user.email, "name": user.name}

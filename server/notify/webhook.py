@@ -4,7 +4,8 @@ Each call is ``POST <company webhook URL>`` with a compact UTF-8 JSON body (the 
 payload) and these headers:
 
 - ``Content-Type: application/json``, ``User-Agent: sosqueue/<version>``
-- ``X-Sosqueue-Event``: ``request.created`` or ``request.assigned``
+- ``X-Sosqueue-Event``: ``request.created``, ``request.assigned`` or ``request.escalated`` (the
+  payload's ``event``; an escalated one's payload also has ``escalation``: ``{reason, minutes, lapsed_by}``)
 - ``X-Sosqueue-Delivery``: the notification's id; a retry repeats it, so receivers can drop repeats
 - ``X-Sosqueue-Timestamp``: when this attempt was sent, in Unix seconds
 - ``X-Sosqueue-Signature``: ``sha256=`` + hex HMAC-SHA256 with the company's webhook secret over

@@ -1,4 +1,4 @@
-"""Admin page for groups: create, add and remove members, delete unused groups."""
+"""Admin page for groups: create, add and remove members, routing settings, delete unused groups."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from server.api.deps import StateDep, WriteDB
+from server.assignment import MAX_ALERT_MINUTES, MIN_ALERT_MINUTES
 from server.models import Group, GroupMember, Module, ServiceRequest, User
 from server.web.deps import AdminLoginDep, FormDep
 from server.web.forms import text_field
@@ -36,7 +37,8 @@ def _groups_page(request: Request, login: Login, state, *, values: dict | None =
             select(User).where(User.company_id == company_id, User.active.is_(True)).order_by(User.email)
         ).all()
         return render(request, "admin/groups.html", login=login, groups=groups, users=users,
-                      values=values or {}, errors=errors or {}, status=status)
+                      values=values or {}, errors=errors or {}, status=status,
+                      min_alert_minutes=MIN_ALERT_MINUTES, max_alert_minutes=MAX_ALERT_MINUTES)
 
 
 @router.get("")
@@ -104,3 +106,34 @@ def delete_group(
     if not check.ok:
         return _groups_page(request, login, state, errors=keyed(check.errors, group_id), status=check.status)
     return RedirectResponse(PAGE, status_code=303)
+
+
+@router.post("/{group_id}/routing")
+def change_routing(
+    request: Request, group_id: str, login: AdminLoginDep, state: StateDep, form: FormDep, session: WriteDB
+) -> Response:
+    """Set when the group's waiting requests alert (empty: never) and whether they then move on."""
+    check = AdminForm(form)
+    group = company_group(session, login, group_id)
+    unassigned = alert_minutes(check, "unassigned_alert_minutes")
+    unjoined = alert_minutes(check, "unjoined_alert_minutes")
+    if not check.ok:
+        values = {f"{name}:{group_id}": text_field(form, name)
+                  for name in ("unassigned_alert_minutes", "unjoined_alert_minutes")}
+        return _groups_page(request, login, state, values=values, errors=keyed(check.errors, group_id),
+                            status=check.status)
+    group.unassigned_alert_minutes, group.unjoined_alert_minutes = unassigned, unjoined
+    group.reassign_on_lapse = text_field(form, "reassign_on_lapse") == "on"
+    return RedirectResponse(PAGE, status_code=303)
+
+
+def alert_minutes(check: AdminForm, name: str) -> int | None:
+    """A threshold in whole minutes; an empty field is None (never)."""
+    value = text_field(check.form, name).strip()
+    if not value:
+        return None
+    if not (len(value) <= 4 and value.isascii() and value.isdigit()) or not MIN_ALERT_MINUTES <= int(value) <= MAX_ALERT_MINUTES:
+        check.refuse(name, "Enter whole minutes from {low} to {high}, or leave it empty for never.",
+                     low=MIN_ALERT_MINUTES, high=MAX_ALERT_MINUTES)
+        return None
+    return int(value)

@@ -66,6 +66,53 @@ def test_companies_may_share_group_names(api, server, tenant):
     ok(api.call("POST", GROUPS, other.admin_token, json={"name": "support"}), 201)
 
 
+def test_a_group_is_created_with_routing_settings_that_default_to_never(api, tenant):
+    """A group alerts only when told to; its settings come back with it."""
+    plain = ok(api.call("POST", GROUPS, tenant.admin_token, json={"name": "plain"}), 201)
+    assert (plain["unassigned_alert_minutes"], plain["unjoined_alert_minutes"], plain["reassign_on_lapse"]) == (
+        None, None, False)
+    routed = ok(api.call("POST", GROUPS, tenant.admin_token, json={
+        "name": "routed", "unassigned_alert_minutes": 1, "unjoined_alert_minutes": 1440, "reassign_on_lapse": True}), 201)
+    assert (routed["unassigned_alert_minutes"], routed["unjoined_alert_minutes"], routed["reassign_on_lapse"]) == (
+        1, 1440, True)
+
+
+def test_patch_changes_the_given_routing_settings_and_keeps_the_rest(api, tenant):
+    """PATCH sets what it names (null: never alert) and leaves the others as they were."""
+    group = ok(api.call("POST", GROUPS, tenant.admin_token, json={"name": "night", "unassigned_alert_minutes": 5}), 201)
+    path = f"{GROUPS}/{group['id']}"
+    changed = ok(api.call("PATCH", path, tenant.admin_token, json={"unjoined_alert_minutes": 15, "reassign_on_lapse": True}))
+    assert (changed["unassigned_alert_minutes"], changed["unjoined_alert_minutes"], changed["reassign_on_lapse"]) == (
+        5, 15, True)
+    cleared = ok(api.call("PATCH", path, tenant.admin_token, json={"unassigned_alert_minutes": None}))
+    assert (cleared["unassigned_alert_minutes"], cleared["unjoined_alert_minutes"]) == (None, 15)
+    assert ok(api.call("GET", GROUPS, tenant.admin_token))["items"] == [cleared]
+
+
+@pytest.mark.parametrize("body", [
+    {"unassigned_alert_minutes": 0}, {"unassigned_alert_minutes": 1441}, {"unjoined_alert_minutes": -5},
+    {"unjoined_alert_minutes": "10"}, {"unjoined_alert_minutes": 2.5}, {"unjoined_alert_minutes": True},
+    {"reassign_on_lapse": None}, {"reassign_on_lapse": "yes"}, {"escalate_after": 5},
+], ids=lambda body: "-".join(f"{k}={v!r}" for k, v in body.items()))
+def test_bad_routing_settings_are_422_and_change_nothing(api, tenant, body):
+    """Minutes are whole numbers from 1 to 1440, or null; the switch is true or false."""
+    group = ok(api.call("POST", GROUPS, tenant.admin_token, json={"name": "strict", "unjoined_alert_minutes": 7}), 201)
+    assert_problem(api.call("PATCH", f"{GROUPS}/{group['id']}", tenant.admin_token, json=body), 422)
+    assert_problem(api.call("POST", GROUPS, tenant.admin_token, json={"name": "strict too", **body}), 422)
+    assert ok(api.call("GET", GROUPS, tenant.admin_token))["items"] == [group]
+
+
+def test_only_admins_of_the_company_change_a_group(api, server, tenant):
+    """A supporter gets 403; another company's group, or no group at all, is a 404."""
+    group = ok(api.call("POST", GROUPS, tenant.admin_token, json={"name": "mine"}), 201)
+    other = make_tenant(server.database_url)
+    path, change = f"{GROUPS}/{group['id']}", {"unassigned_alert_minutes": 3}
+    assert_problem(api.call("PATCH", path, tenant.supporter_token, json=change), 403)
+    assert_problem(api.call("PATCH", path, other.admin_token, json=change), 404)
+    assert_problem(api.call("PATCH", f"{GROUPS}/not-an-id", tenant.admin_token, json=change), 404)
+    assert ok(api.call("GET", GROUPS, tenant.admin_token))["items"] == [group]
+
+
 # -- modules --------------------------------------------------------------------------------
 
 

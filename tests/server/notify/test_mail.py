@@ -30,6 +30,7 @@ def expected_body(intro: str, created: dict, *, assigned_to: str, description: s
     return (
         f"{intro}\n\n"
         f"Code:        {code}\n"
+        f"Topic:       none\n"
         f"Customer:    Ada Lovelace <ada@customer.test>\n"
         f"Group:       none\n"
         f"Assigned to: {assigned_to}\n"

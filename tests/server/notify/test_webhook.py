@@ -105,7 +105,7 @@ def test_new_request_posts_signed_compact_json_to_the_company_webhook(notify_ser
         "event": "request.created",
         "occurred_at": history_time(notify_server, code, tenant.admin_token, "created"),
         "request": {
-            "code": code, "status": "new", "source": "module", "description": description,
+            "code": code, "status": "new", "source": "module", "topic": "", "description": description,
             "end_customer": CUSTOMER, "group": None, "assignee": None,
             "valid_until": datetime.fromisoformat(created["valid_until"]),
             "url": f"{PUBLIC_URL}/requests/{code}",

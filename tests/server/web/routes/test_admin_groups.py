@@ -124,8 +124,9 @@ def test_another_company_group_or_user_gives_404_and_changes_nothing(admin, tena
         admin.post(f"/admin/groups/{other_group}/members/remove", {"user": other.user_ids[other.supporter_email]}),
         admin.post(f"/admin/groups/{other_group}/delete"),
         admin.post(f"/admin/groups/{own_group}/members/add", {"user": other.user_ids[other.admin_email]}),
+        admin.post(f"/admin/groups/{other_group}/routing", {"unassigned_alert_minutes": "5"}),
     ]
-    assert [r.status_code for r in responses] == [404] * 4
+    assert [r.status_code for r in responses] == [404] * 5
     assert {error_message(r.text) for r in responses} == {NOT_HERE}
     assert stored_groups(database, tag) == before
     assert other.admin_email not in admin.get("/admin/groups").text
@@ -178,10 +179,52 @@ def test_supporters_get_the_403_page_on_every_groups_page_and_action(server, adm
             supporter.post(f"/admin/groups/{team}/members/add", {"user": tenant.user_ids[email]}),
             supporter.post(f"/admin/groups/{team}/members/remove", {"user": tenant.user_ids[tenant.supporter_email]}),
             supporter.post(f"/admin/groups/{team}/delete"),
+            supporter.post(f"/admin/groups/{team}/routing", {"unassigned_alert_minutes": "5"}),
         ]
-    assert [r.status_code for r in responses] == [403] * 5
+    assert [r.status_code for r in responses] == [403] * 6
     assert {error_message(r.text) for r in responses} == {NOT_ADMIN}
     assert stored_groups(database, tag) == before
+
+
+def stored_routing(database: Database, group: str) -> tuple:
+    with database.read() as session:
+        stored = session.get(Group, group)
+        return stored.unassigned_alert_minutes, stored.unjoined_alert_minutes, stored.reassign_on_lapse
+
+
+def routing_inputs(page: str, group: str) -> dict[str, str]:
+    """{field: value} of the group's routing form as the page shows it; the checkbox as "checked" or ""."""
+    form = re.search(rf'action="/admin/groups/{group}/routing"(.*?)</form>', page, re.S).group(1)
+    values = dict(re.findall(r'name="(\w+_minutes)"[^>]*value="([^"]*)"', form, re.S))
+    values["reassign_on_lapse"] = "checked" if re.search(r'name="reassign_on_lapse" checked', form) else ""
+    return values
+
+
+def test_an_admin_sets_the_thresholds_and_the_reassign_switch_of_a_group(admin, database):
+    group = create(admin, new_name("Routed"))
+    response = admin.post(f"/admin/groups/{group}/routing", {
+        "unassigned_alert_minutes": " 15 ", "unjoined_alert_minutes": "1440", "reassign_on_lapse": "on"})
+    assert (response.status_code, response.headers["location"]) == (303, "/admin/groups")
+    assert stored_routing(database, group) == (15, 1440, True)
+    assert routing_inputs(admin.get("/admin/groups").text, group) == {
+        "unassigned_alert_minutes": "15", "unjoined_alert_minutes": "1440", "reassign_on_lapse": "checked"}
+
+    assert admin.post(f"/admin/groups/{group}/routing", {"unassigned_alert_minutes": "",
+                                                         "unjoined_alert_minutes": "1"}).status_code == 303
+    assert stored_routing(database, group) == (None, 1, False)  # empty: never; unchecked: off
+
+
+@pytest.mark.parametrize("typed", ["0", "1441", "-5", "2.5", "ten", "٣", "9" * 30])
+def test_bad_thresholds_are_refused_beside_the_field_and_nothing_is_saved(admin, database, typed):
+    group = create(admin, new_name("Strict"))
+    admin.post(f"/admin/groups/{group}/routing", {"unassigned_alert_minutes": "30", "unjoined_alert_minutes": ""})
+    response = admin.post(f"/admin/groups/{group}/routing", {
+        "unassigned_alert_minutes": "45", "unjoined_alert_minutes": typed, "reassign_on_lapse": "on"})
+    assert response.status_code == 422
+    assert field_errors(response.text) == {
+        f"unjoined_alert_minutes:{group}": "Enter whole minutes from 1 to 1440, or leave it empty for never."}
+    assert routing_inputs(response.text, group)["unjoined_alert_minutes"] == html.escape(typed)  # kept to fix
+    assert stored_routing(database, group) == (30, None, False)
 
 
 def test_a_forged_form_creates_no_group(admin, database):
