@@ -203,7 +203,8 @@ class ServiceRequest(Base):
     created_by: Mapped[str] = mapped_column(String(50))
     session_started: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # When the current assignee got it (None while unassigned), and when a supporter first joined.
+    # When its assignee last changed, to someone or to nobody (None: not since it was filed), and when a
+    # supporter first joined. A wait for a supporter starts at the first (server/urgency.py).
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Routing: when the current lapse was alerted (cleared by a new assignment), and the users who let it lapse.

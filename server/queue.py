@@ -358,7 +358,7 @@ def assign(
     if request.assignee_id == user_id:
         return
     request.assignee_id = user_id
-    request.assigned_at = now if user_id is not None else None
+    request.assigned_at = now
     request.escalated_at = None  # a new assignment starts a new wait
     data = {"assignee": user_id} | ({"reason": reason} if reason else {})
     record_event(session, request, type=EventType.ASSIGNED, actor=actor.key, data=data)

@@ -1,8 +1,8 @@
 """Routing: a group's requests that wait too long alert, and may move on to the next supporter.
 
 A group's ``unassigned_alert_minutes`` is how long one of its open requests may wait unassigned
-(since it was filed, or last unassigned); ``unjoined_alert_minutes`` how long it may wait assigned
-with no supporter joined (since it was assigned). ``None`` means never. A request past either
+and ``unjoined_alert_minutes`` how long it may wait assigned with no supporter joined, each since its
+current wait began (``server.urgency.wait_start``: when its assignee last changed, else when it was filed). ``None`` means never. A request past either
 lapses: the sweep records an ``escalated`` event (which alerts by email and webhook) and, if the
 group says ``reassign_on_lapse``, gives it to the group's next available supporter, never back to
 one who let it lapse; with nobody left it stays unassigned for the group.
@@ -15,13 +15,14 @@ again on every sweep. Its next alert needs a new wait, which only an assignment 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy import Select, or_, select, text
 from sqlalchemy.orm import Session
 
 from server import queue
 from server.actors import SYSTEM
 from server.assignment import next_in_group
-from server.models import OPEN_STATUS_SQL, Group, RequestEvent, ServiceRequest
+from server.urgency import WAIT_START_SQL
+from server.models import OPEN_STATUS_SQL, Group, ServiceRequest
 from sosqueue.events import EventType
 
 UNASSIGNED = "unassigned"
@@ -72,28 +73,16 @@ def _lapses(group: Group, now: datetime) -> list[tuple[Lapse, Select]]:
         cutoff = now - timedelta(minutes=group.unassigned_alert_minutes)
         lapses.append((Lapse(UNASSIGNED, group.unassigned_alert_minutes), waiting.where(
             ServiceRequest.assignee_id.is_(None),
-            ServiceRequest.created_at <= cutoff,  # cheap first: it waits at least since it was filed
-            func.coalesce(_last_assignment(), ServiceRequest.created_at) <= cutoff,
+            WAIT_START_SQL <= cutoff,
         )))
     if group.unjoined_alert_minutes is not None:
         cutoff = now - timedelta(minutes=group.unjoined_alert_minutes)
         lapses.append((Lapse(NOT_JOINED, group.unjoined_alert_minutes), waiting.where(
             ServiceRequest.assignee_id.is_not(None),
             ServiceRequest.first_joined_at.is_(None),
-            # Requests assigned before assigned_at was kept count from when they were filed.
-            func.coalesce(ServiceRequest.assigned_at, ServiceRequest.created_at) <= cutoff,
+            WAIT_START_SQL <= cutoff,
         )))
     return lapses
-
-
-def _last_assignment():
-    """When the request's assignee last changed (an unassigned one's wait starts then)."""
-    return (
-        select(func.max(RequestEvent.created_at))
-        .where(RequestEvent.request_id == ServiceRequest.id, RequestEvent.type == EventType.ASSIGNED)
-        .correlate(ServiceRequest)
-        .scalar_subquery()
-    )
 
 
 def escalate(session: Session, *, request: ServiceRequest, group: Group, lapse: Lapse, now: datetime) -> None:

@@ -1,7 +1,7 @@
 """How long an open request has waited for a supporter, and how urgent that makes it on the queue page.
 
-A request waits for a supporter until one joins it: since it was filed while nobody is assigned, since
-it was assigned once somebody is. Its group's alert thresholds (``Group.unassigned_alert_minutes`` and
+A request waits for a supporter until one joins it: since its assignee last changed (to somebody, or
+back to nobody), or since it was filed when that never happened. Its group's alert thresholds (``Group.unassigned_alert_minutes`` and
 ``Group.unjoined_alert_minutes``, the ones that alert in ``server/routing.py``) colour the wait: amber
 from half the threshold on (time to take it), red from the threshold on (the group has been alerted).
 A group without a threshold, or a request of no group, never turns.
@@ -25,11 +25,15 @@ class Urgency(StrEnum):
 #: The share of its group's threshold a request has waited when it turns amber; red at the whole threshold.
 AMBER_SHARE = 0.5
 
-#: The start of the current wait in SQL, as :func:`wait_of` reads it (a joined request's filing time, for order).
-WAITING_SINCE_SQL = case(
-    (ServiceRequest.first_joined_at.is_(None), func.coalesce(ServiceRequest.assigned_at, ServiceRequest.created_at)),
-    else_=ServiceRequest.created_at,
-)
+#: The start of the current wait of a request no supporter has joined, in SQL (:func:`wait_start` in Python).
+WAIT_START_SQL = func.coalesce(ServiceRequest.assigned_at, ServiceRequest.created_at)
+#: The queue page's order: the start of the current wait, for a joined request its filing time.
+WAITING_SINCE_SQL = case((ServiceRequest.first_joined_at.is_(None), WAIT_START_SQL), else_=ServiceRequest.created_at)
+
+
+def wait_start(request: ServiceRequest) -> datetime:
+    """When the current wait of ``request`` (no supporter joined yet) began."""
+    return request.assigned_at or request.created_at
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,11 @@ def wait_of(request: ServiceRequest) -> Wait:
     if request.first_joined_at is not None:
         return Wait(since=None)
     group = request.group
-    if request.assignee_id is None:
-        since, minutes = request.created_at, group.unassigned_alert_minutes if group else None
+    since = wait_start(request)
+    if group is None:
+        minutes = None
     else:
-        since, minutes = request.assigned_at or request.created_at, group.unjoined_alert_minutes if group else None
+        minutes = group.unassigned_alert_minutes if request.assignee_id is None else group.unjoined_alert_minutes
     if minutes is None:
         return Wait(since=since)
     threshold = timedelta(minutes=minutes)

@@ -29,11 +29,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('first_joined_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('escalated_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('lapsed_by', sa.JSON(), nullable=False, server_default='[]'))
-    # Existing requests: their first join by a supporter and their latest assignment, from their history.
+    # Existing requests: their first join by a supporter and their assignee's last change, from their history.
     op.execute("UPDATE service_requests SET first_joined_at = (SELECT min(e.created_at) FROM request_events e "
                "WHERE e.request_id = service_requests.id AND e.type = 'joined' AND e.actor LIKE 'user:%')")
     op.execute("UPDATE service_requests SET assigned_at = (SELECT max(e.created_at) FROM request_events e "
-               "WHERE e.request_id = service_requests.id AND e.type = 'assigned') WHERE assignee_id IS NOT NULL")
+               "WHERE e.request_id = service_requests.id AND e.type = 'assigned')")
     # The defaults only fill existing rows; the application sets every value from now on.
     with op.batch_alter_table('groups', schema=None) as batch_op:
         batch_op.alter_column('reassign_on_lapse', server_default=None)
