@@ -8,20 +8,17 @@ from sqlalchemy import select, update
 
 from server import admin, queue
 from server.actors import Actor
-from server.db import Database, upgrade
+from server.db import Database
 from server.models import RequestEvent, ServiceRequest, User, utcnow
 from server.schemas import ServiceRequestCreate
 from sosqueue.events import EventType
-from tests.support.databases import fresh_databases
+from tests.support.databases import migrated_database
 
 
 @pytest.fixture(scope="module")
 def database(backend, request, tmp_path_factory):
-    with fresh_databases(backend, request, tmp_path_factory) as make:
-        db = Database(make())
-        upgrade(db)
-        yield db
-        db.dispose()
+    with migrated_database(backend, request, tmp_path_factory) as database:
+        yield database
 
 
 class Company:

@@ -6,12 +6,12 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from server import admin, reports
-from server.db import Database, upgrade
+from server.db import Database
 from server.lifecycle import CUSTOMER
-from server.models import Group, RequestEvent, ServiceRequest
+from server.models import RequestEvent, ServiceRequest
 from sosqueue.events import EventType
 from sosqueue.statuses import Status
-from tests.support.databases import fresh_databases
+from tests.support.databases import migrated_database
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 PERIOD = reports.Period(first=date(2026, 3, 4), last=date(2026, 3, 10))
@@ -20,12 +20,8 @@ IN_PERIOD = datetime(2026, 3, 8, 9, 0, tzinfo=timezone.utc)
 
 @pytest.fixture(scope="module")
 def database(backend, request, tmp_path_factory):
-    """An empty, migrated database of the module's backend."""
-    with fresh_databases(backend, request, tmp_path_factory) as make:
-        db = Database(make())
-        upgrade(db)
-        yield db
-        db.dispose()
+    with migrated_database(backend, request, tmp_path_factory) as database:
+        yield database
 
 
 class History:

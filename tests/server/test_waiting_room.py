@@ -11,7 +11,7 @@ from server.db import Database, upgrade
 from server.models import ServiceRequest
 from sosqueue.statuses import Status
 from sosqueue.waiting_room import HISTORY_DAYS, HISTORY_SIZE, MIN_HISTORY
-from tests.support.databases import fresh_databases
+from tests.support.databases import migrated_database
 from tests.support.servers import sqlite_url
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
@@ -20,12 +20,8 @@ MINUTE = timedelta(minutes=1)
 
 @pytest.fixture(scope="module")
 def database(backend, request, tmp_path_factory):
-    """An empty, migrated database of the module's backend."""
-    with fresh_databases(backend, request, tmp_path_factory) as make:
-        db = Database(make())
-        upgrade(db)
-        yield db
-        db.dispose()
+    with migrated_database(backend, request, tmp_path_factory) as database:
+        yield database
 
 
 class Queue:

@@ -3,6 +3,7 @@
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from server.db import Database, upgrade
 from tests.support.servers import QueueServer, sqlite_url
 
 
@@ -30,6 +31,19 @@ def fresh_databases(backend: str, request, tmp_path_factory) -> Iterator[Callabl
     """Like ``database_maker``, for one backend: yields ``make()``."""
     with database_maker(request, tmp_path_factory) as make:
         yield lambda: make(backend)
+
+
+@contextmanager
+def migrated_database(backend: str, request, tmp_path_factory) -> Iterator[Database]:
+    """An empty database of ``backend``, migrated to the newest schema, for tests of the queue's own
+    operations without a server; dropped after."""
+    with fresh_databases(backend, request, tmp_path_factory) as make:
+        database = Database(make())
+        upgrade(database)
+        try:
+            yield database
+        finally:
+            database.dispose()
 
 
 @contextmanager
