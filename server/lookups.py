@@ -1,4 +1,4 @@
-"""Rows of the signed-in user's company by their id from an address or form."""
+"""Rows of the caller's company by their id from an address, a form or an API path."""
 
 import uuid
 

@@ -1,14 +1,12 @@
 """Groups of a company: who works which module's requests, and when their waiting requests alert."""
 
-import uuid
-
 from fastapi import APIRouter
 from sqlalchemy import select
 
 from server import admin
 from server.api.deps import AdminActor, ReadDB, UserActor, WriteDB
 from server.models import Company, Group
-from server.queue import NotFound
+from server.lookups import company_row
 from server.schemas import GroupCreate, GroupPublic, GroupRouting, GroupsPublic, GroupUpdate
 
 router = APIRouter(prefix="/api/v1/groups", tags=["groups"])
@@ -51,11 +49,4 @@ def _set_routing(group: Group, settings: dict) -> None:
 
 
 def company_group(session, actor, group_id: str) -> Group:
-    try:
-        uuid.UUID(group_id)
-    except ValueError:
-        raise NotFound("no group with this id in your company") from None
-    group = session.get(Group, group_id)
-    if group is None or group.company_id != actor.company_id:
-        raise NotFound("no group with this id in your company")
-    return group
+    return company_row(session, Group, group_id, company_id=actor.company_id, what="group")

@@ -1,14 +1,13 @@
 """Support modules: each personalised agent's identity and token (admins)."""
 
-import uuid
-
 from fastapi import APIRouter
 from sqlalchemy import select
 
 from server import admin, updates
 from server.api.deps import AdminActor, ReadDB, StateDep, WriteDB
 from server.models import Company, Module
-from server.queue import Conflict, NotFound
+from server.lookups import company_row
+from server.queue import Conflict
 from server.schemas import ModuleCreate, ModuleCreated, ModulePublic, ModulesPublic
 from server.state import AppState
 
@@ -81,11 +80,4 @@ def revoke(module_id: str, actor: AdminActor, session: WriteDB) -> ModulePublic:
 
 
 def company_module(session, actor, module_id: str) -> Module:
-    try:
-        uuid.UUID(module_id)
-    except ValueError:
-        raise NotFound("no module with this id in your company") from None
-    module = session.get(Module, module_id)
-    if module is None or module.company_id != actor.company_id:
-        raise NotFound("no module with this id in your company")
-    return module
+    return company_row(session, Module, module_id, company_id=actor.company_id, what="module")

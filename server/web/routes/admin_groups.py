@@ -11,7 +11,7 @@ from server.assignment import MAX_ALERT_MINUTES, MIN_ALERT_MINUTES
 from server.models import Group, GroupMember, Module, ServiceRequest, User
 from server.web.deps import AdminLoginDep, FormDep
 from server.web.forms import text_field
-from server.web.lookups import company_row
+from server.lookups import company_row
 from server.web.routes.admin_users import AdminForm, company_user, keyed
 from server.logins import Login
 from server.web.templating import render

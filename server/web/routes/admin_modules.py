@@ -16,7 +16,7 @@ from server.models import Company, Group, Module, User
 from server.web.deps import AdminLoginDep, FormDep
 from server.web.errors import WebError
 from server.web.forms import text_field
-from server.web.lookups import company_row
+from server.lookups import company_row
 from server.web.responses import DownloadResponse
 from server.web.routes.admin_users import AdminForm, keyed, shown_once
 from server.web.templating import render

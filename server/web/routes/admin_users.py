@@ -21,7 +21,7 @@ from server.models import Company, User
 from server import logins
 from server.web.deps import AdminLoginDep, FormDep
 from server.web.forms import text_field
-from server.web.lookups import company_row
+from server.lookups import company_row
 from server.logins import Login
 from server.web.templating import render
 
