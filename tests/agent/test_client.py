@@ -263,6 +263,16 @@ def test_events_start_with_a_snapshot_and_report_the_close(tenant, queue_server,
     assert event[1] is not None and event[1].isdigit()
 
 
+def test_the_real_queue_tells_each_waiting_customer_their_place_and_moves_them_up(tenant, queue_server, api):
+    client = client_for(tenant, queue_server.url)
+    first, second = (client.create(BODY, idempotency_key=str(uuid.uuid4()), source="sos") for _ in range(2))
+    ahead = client.waiting_room(first).position
+    assert client.waiting_room(second) == WaitingRoom("new", position=ahead + 1)
+    assert api.assign(first.code, tenant.admin_token, tenant.user_ids[tenant.supporter_email]).status_code == 200
+    assert client.waiting_room(first).position is None
+    assert client.waiting_room(second).position == ahead
+
+
 # -- lost answers: the server did the work, the agent never heard -----------------------
 
 

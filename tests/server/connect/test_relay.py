@@ -225,7 +225,10 @@ def test_the_expert_ending_leaves_the_session_at_once_and_closing_the_page_later
     assert api.history(filed.code) == joined_then_left(expert)
     # The page stays open, out of the session: the customer's chat no longer reaches it.
     send(customer, {"type": "chat", "text": "still there?"})
+    send(customer, {"type": "consent", "allowed": True})  # answered once the chat was handled
     assert receive(customer)["type"] == "error"
+    send(browser, {"type": "chat", "text": "hello?"})  # refused out of the session…
+    assert receive(browser)["type"] == "error"  # …and the customer's chat did not come first
     browser.close()
     # The colleague's arrival is recorded after whatever the page's closing recorded.
     sockets.expert(filed, colleague)
@@ -279,7 +282,7 @@ def test_a_repeated_end_records_and_tells_nothing_more(sockets, api, expert):
     send(browser, {"type": "end"})
     assert receive(browser) == {"type": "session_ended", "by": "expert"}
     assert [receive(customer)["type"] for _ in range(2)] == ["view_stop", "expert_left"]
-    send(customer, {"type": "chat", "text": "anyone?"})
+    send(customer, {"type": "consent", "allowed": True})  # no question is open: refused
     assert receive(customer)["type"] == "error"  # nothing else reached the customer before
     assert api.history(filed.code) == history
     assert api.status(filed.code) == "pending"

@@ -33,7 +33,7 @@ def test_the_live_queue_reconnects_after_a_server_restart_and_shows_what_was_fil
 
     wait_for_row(page, meanwhile)
     wait_live(page)
-    assert queue_codes(page) == [meanwhile, before]
+    assert queue_codes(page) == [before, meanwhile]  # longest waiting first
     assert same_document(page)
 
 

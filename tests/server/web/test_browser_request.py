@@ -82,7 +82,7 @@ def test_closing_a_request_shows_it_closed_and_takes_it_off_the_open_queue_live(
     watcher, worker = new_page(), new_page()
     sign_in(watcher, sqlite_server, tenant.supporter_email)
     wait_live(watcher)
-    assert queue_codes(watcher) == [staying.code, closing.code]
+    assert queue_codes(watcher) == [closing.code, staying.code]  # longest waiting first
     mark_document(watcher)
     sign_in(worker, sqlite_server, list(tenant.supporter_tokens)[1], path=f"/requests/{closing.code}")
 
