@@ -1,7 +1,7 @@
-"""What the running app holds: settings, database, event broker, rate limiter, secret."""
+"""What the running app holds: settings, database, event broker, rate limiter, secret, waiting rooms' history."""
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +11,7 @@ from server.db import Database
 from server.events import Broker
 from server.models import InstanceSecret
 from server.ratelimit import RateLimiter
+from server.waiting_room import HistoryCache
 
 
 @dataclass
@@ -20,6 +21,7 @@ class AppState:
     broker: Broker
     create_limiter: RateLimiter
     secret_key: str
+    waiting_history: HistoryCache = field(default_factory=HistoryCache)
 
 
 def load_secret_key(db: Database, settings: Settings) -> str:

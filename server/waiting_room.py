@@ -1,5 +1,8 @@
 """The customer's waiting room (``sosqueue.waiting_room``): where an open request stands in its group's queue."""
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select, text
@@ -7,11 +10,38 @@ from sqlalchemy.orm import Session
 
 from server.models import OPEN_STATUS_SQL, ServiceRequest
 from server.queue import effective_status
-from sosqueue.waiting_room import HISTORY_DAYS, HISTORY_SIZE, WaitingRoom, expected_wait
+from sosqueue.waiting_room import HISTORY_CACHE_SECONDS, HISTORY_DAYS, HISTORY_SIZE, WaitingRoom, expected_wait
 
 
-def waiting_room(session: Session, request: ServiceRequest, now: datetime) -> WaitingRoom:
-    """The request's status, place in its group's queue, expected wait and assignee, as of ``now``."""
+class HistoryCache:
+    """Each group's recent first joins, read at most every :data:`HISTORY_CACHE_SECONDS` per group and
+    server process: every waiting customer of a group polls, and the history moves slowly."""
+
+    MAX_GROUPS = 10_000
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._kept: dict[tuple[str, str | None], tuple[float, list[float]]] = {}
+
+    def first_join_seconds(self, session: Session, request: ServiceRequest, now: datetime) -> list[float]:
+        key, moment = (request.company_id, request.group_id), self._clock()
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is not None and moment - kept[0] < HISTORY_CACHE_SECONDS:
+            return kept[1]
+        samples = first_join_seconds(session, request, now)
+        with self._lock:
+            if len(self._kept) >= self.MAX_GROUPS:
+                self._kept.clear()
+            self._kept[key] = (moment, samples)
+        return samples
+
+
+def waiting_room(session: Session, request: ServiceRequest, now: datetime, *,
+                 history: HistoryCache | None = None) -> WaitingRoom:
+    """The request's status, place in its group's queue, expected wait and assignee, as of ``now``;
+    with ``history`` the group's first joins may be up to :data:`HISTORY_CACHE_SECONDS` old."""
     status = effective_status(request, now)
     position = None
     if status.is_open and request.assignee_id is None and request.first_joined_at is None:
@@ -19,7 +49,8 @@ def waiting_room(session: Session, request: ServiceRequest, now: datetime) -> Wa
     expected = None
     if position is not None:
         waited = (now - request.created_at).total_seconds()
-        expected = expected_wait(first_join_seconds(session, request, now), waited)
+        samples = (history.first_join_seconds if history else first_join_seconds)(session, request, now)
+        expected = expected_wait(samples, waited)
     return WaitingRoom(status=status.value, position=position, expected_wait_seconds=expected,
                        assignee=assignee_name(request))
 

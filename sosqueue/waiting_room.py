@@ -19,6 +19,8 @@ HISTORY_DAYS = 14
 HISTORY_SIZE = 50
 #: Fewer first joins than this (of requests that had waited at least as long) and the room shows no expected wait.
 MIN_HISTORY = 5
+#: How long a server process reuses a group's history for the expected wait before reading it again.
+HISTORY_CACHE_SECONDS = 30
 #: How often the agent asks while its request waits (it also asks at once on each of the request's events).
 POLL_SECONDS = 15
 

@@ -10,7 +10,7 @@ from server import admin, waiting_room
 from server.db import Database, upgrade
 from server.models import ServiceRequest
 from sosqueue.statuses import Status
-from sosqueue.waiting_room import HISTORY_DAYS, HISTORY_SIZE, MIN_HISTORY
+from sosqueue.waiting_room import HISTORY_CACHE_SECONDS, HISTORY_DAYS, HISTORY_SIZE, MIN_HISTORY
 from tests.support.databases import migrated_database
 from tests.support.servers import sqlite_url
 
@@ -178,6 +178,28 @@ def test_expected_wait_is_the_conditional_median_less_the_time_waited(queue):
     assert queue.room(queue.request(created=NOW - timedelta(seconds=10))).expected_wait_seconds == 290
     # Waited 250 s: only four took longer; too few to say.
     assert queue.room(queue.request(created=NOW - timedelta(seconds=250))).expected_wait_seconds is None
+
+
+def test_a_history_cache_reuses_a_group_s_first_joins_for_its_seconds_then_reads_them_again(queue):
+    """Every waiting customer of a group polls: a server process reads the group's history once per
+    HISTORY_CACHE_SECONDS, and what joined meanwhile counts from the next read on."""
+    clock = [1000.0]
+    history = waiting_room.HistoryCache(clock=lambda: clock[0])
+
+    def expected(request_id: int) -> int | None:
+        with queue.database.read() as session:
+            request = session.get(ServiceRequest, request_id)
+            return waiting_room.waiting_room(session, request, NOW, history=history).expected_wait_seconds
+
+    waiting = queue.request(created=NOW - MINUTE)
+    queue.history(*[300] * (MIN_HISTORY - 1))
+    assert expected(waiting) is None
+    queue.history(300)
+    clock[0] += HISTORY_CACHE_SECONDS - 1
+    assert expected(waiting) is None
+    assert queue.room(waiting).expected_wait_seconds == 240  # read afresh without the cache
+    clock[0] += 1
+    assert expected(waiting) == 240
 
 
 def test_expected_wait_reads_only_the_group_s_recent_history(queue):
