@@ -22,7 +22,8 @@ Measured through a real ``sosqueue serve`` on one keep-alive connection, in ``--
 - GET …/{code} with the same customer tokens: a second baseline, the same request's plain read.
 
 Also reported: the server's CPU time per call (psutil), and the service alone in-process
-(``server.waiting_room.waiting_room`` on a fresh read session per call) as information.
+(``server.waiting_room.waiting_room`` on a fresh read session per call, with a history cache as the
+route has) as information.
 """
 
 import argparse
@@ -56,7 +57,7 @@ from server import admin
 from server.db import Database, upgrade
 from server.models import ServiceRequest
 from server.security import customer_token
-from server.waiting_room import waiting_room
+from server.waiting_room import HistoryCache, waiting_room
 from sosqueue import codes
 from sosqueue.waiting_room import WaitingRoom
 
@@ -268,15 +269,16 @@ async def measure_endpoints(url: str, args, company: Company, polled: list[tuple
 
 
 def measure_service(url: str, requests: list[ServiceRequest], calls: int) -> dict:
-    """The service alone: a fresh read session per call, as the route has."""
+    """The service alone: a fresh read session per call and the process's history cache, as the route has."""
     database = Database(url)
+    history = HistoryCache()
     latencies = []
     try:
         for index in range(calls):
             request = requests[index % len(requests)]
             started = time.perf_counter()
             with database.read() as session:
-                waiting_room(session, session.merge(request, load=False), datetime.now(timezone.utc))
+                waiting_room(session, session.merge(request, load=False), datetime.now(timezone.utc), history=history)
             latencies.append(time.perf_counter() - started)
     finally:
         database.dispose()
