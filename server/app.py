@@ -3,6 +3,7 @@
 import asyncio
 import gc
 import logging
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -100,14 +101,8 @@ def _tune_gc() -> None:
 
 def sweep_once(state: AppState) -> int:
     """Expire every open request past its deadline, and escalate lapsed ones; returns how many expired."""
-    total = 0
-    while True:
-        with state.db.write() as session:
-            count = queue.expire_due(session, now=utcnow())
-        total += count
-        if count < 5000:
-            break
-    escalated = escalate_all(state)
+    total = _in_batches(state, queue.expire_due, 5000)
+    escalated = _in_batches(state, routing.escalate_due, routing.BATCH)
     if escalated:
         log.info("escalated %d service requests", escalated)
     retention = timedelta(hours=max(state.settings.expiry_hours, 24))
@@ -116,14 +111,15 @@ def sweep_once(state: AppState) -> int:
     return total
 
 
-def escalate_all(state: AppState) -> int:
-    """Escalate every request past its group's thresholds (server/routing.py); returns how many."""
+def _in_batches(state: AppState, step: Callable[..., int], batch: int) -> int:
+    """``step(session, now=…)`` in one write transaction after another until one does less than ``batch``
+    (expire_due, escalate_due: each does up to ``batch``); returns how many in all."""
     total = 0
     while True:
         with state.db.write() as session:
-            count = routing.escalate_due(session, now=utcnow())
+            count = step(session, now=utcnow())
         total += count
-        if count < routing.BATCH:
+        if count < batch:
             return total
 
 
