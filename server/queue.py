@@ -504,10 +504,17 @@ def takeable_by(user_id: str):
     return or_(ServiceRequest.group_id.is_(None), ServiceRequest.group_id.in_(their_groups))
 
 
+def waiting_for_a_supporter(now: datetime):
+    """A WHERE clause for the requests waiting for a supporter: open, not past their deadline, nobody
+    assigned and no supporter joined yet (a group's queue: Get next, the waiting room)."""
+    return and_(ServiceRequest.status.in_(_OPEN), ServiceRequest.valid_until > now,
+                ServiceRequest.assignee_id.is_(None), ServiceRequest.first_joined_at.is_(None))
+
+
 def take_next(session: Session, *, actor: Actor, now: datetime) -> ServiceRequest | None:
     """Assign the oldest request waiting for a supporter that ``actor`` may take to them; None when none waits.
 
-    Waiting: open, not past its deadline, nobody assigned and no supporter joined yet. On PostgreSQL
+    Waiting: :func:`waiting_for_a_supporter`. On PostgreSQL
     a request that a concurrent call is taking is skipped (FOR UPDATE SKIP LOCKED), so two supporters
     pressing at once never get the same one; SQLite runs one writer at a time.
     """
@@ -515,13 +522,10 @@ def take_next(session: Session, *, actor: Actor, now: datetime) -> ServiceReques
         select(ServiceRequest)
         .where(
             ServiceRequest.company_id == actor.company_id,
-            ServiceRequest.status.in_(_OPEN),
-            ServiceRequest.valid_until > now,
-            ServiceRequest.assignee_id.is_(None),
-            ServiceRequest.first_joined_at.is_(None),
+            waiting_for_a_supporter(now),
             takeable_by(actor.user.id),
         )
-        .order_by(ServiceRequest.created_at, ServiceRequest.id)  # as the queue page lists them
+        .order_by(ServiceRequest.created_at, ServiceRequest.id)  # the one at position 1 of its waiting room
         .limit(1)
         .with_for_update(skip_locked=True)
     )

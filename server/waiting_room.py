@@ -5,11 +5,11 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from server.models import OPEN_STATUS_SQL, ServiceRequest
-from server.queue import effective_status
+from server.queue import effective_status, waiting_for_a_supporter
 from sosqueue.waiting_room import HISTORY_CACHE_SECONDS, HISTORY_DAYS, HISTORY_SIZE, WaitingRoom, expected_wait
 
 
@@ -64,15 +64,13 @@ def _same_queue(request: ServiceRequest):
 
 def _waiting_before(session: Session, request: ServiceRequest, now: datetime) -> int:
     """How many of the queue's waiting requests are older (smaller id) than ``request``."""
-    waiting = and_(ServiceRequest.valid_until > now, ServiceRequest.assignee_id.is_(None),
-                   ServiceRequest.first_joined_at.is_(None))
     # Only the WHERE clause picks the index: ix_requests_open_group_id's own clause, word for
     # word (SQLite uses a partial index only then, see queue.expire_due), and its columns. The
     # rest is a FILTER on the few rows found: in the WHERE clause, SQLite without statistics
     # (the server never runs ANALYZE) would walk ix_requests_group_first_joined instead, every
     # closed and expired request of the group that nobody joined.
     return session.scalar(
-        select(func.count().filter(waiting))
+        select(func.count().filter(waiting_for_a_supporter(now)))
         .select_from(ServiceRequest)
         .where(text(OPEN_STATUS_SQL), *_same_queue(request), ServiceRequest.id < request.id)
     )
