@@ -303,6 +303,24 @@ def status_filter(statuses: set[Status], now: datetime):
     return or_(*clauses)
 
 
+def request_filters(*, company_id: str, statuses: set[Status] | None, assignee: str | None, group_id: str | None,
+                    topic: str | None, now: datetime) -> list:
+    """The WHERE clauses of a listing of the company's requests: by effective status, assignee (a user id,
+    or "none" for the unassigned), group and topic (exactly; "" for none); None leaves a filter out."""
+    clauses = [ServiceRequest.company_id == company_id]
+    if statuses:
+        clauses.append(status_filter(statuses, now))
+    if assignee == "none":
+        clauses.append(ServiceRequest.assignee_id.is_(None))
+    elif assignee is not None:
+        clauses.append(ServiceRequest.assignee_id == assignee)
+    if group_id is not None:
+        clauses.append(ServiceRequest.group_id == group_id)
+    if topic is not None:
+        clauses.append(ServiceRequest.topic == topic)
+    return clauses
+
+
 def list_requests(
     session: Session,
     *,
@@ -317,21 +335,10 @@ def list_requests(
 ) -> tuple[list[ServiceRequest], int | None]:
     """Newest first; returns the page and the id to continue before, if there is more. ``topic`` is
     matched exactly; "" finds the requests without one."""
-    query = (
-        select(ServiceRequest)
-        .where(ServiceRequest.company_id == company_id)
-        .options(joinedload(ServiceRequest.group), joinedload(ServiceRequest.assignee))
-    )
-    if statuses:
-        query = query.where(status_filter(statuses, now))
-    if assignee == "none":
-        query = query.where(ServiceRequest.assignee_id.is_(None))
-    elif assignee is not None:
-        query = query.where(ServiceRequest.assignee_id == assignee)
-    if group_id is not None:
-        query = query.where(ServiceRequest.group_id == group_id)
-    if topic is not None:
-        query = query.where(ServiceRequest.topic == topic)
+    query = select(ServiceRequest).where(
+        *request_filters(company_id=company_id, statuses=statuses, assignee=assignee, group_id=group_id,
+                         topic=topic, now=now)
+    ).options(joinedload(ServiceRequest.group), joinedload(ServiceRequest.assignee))
     if before_id is not None:
         query = query.where(ServiceRequest.id < before_id)
     rows = list(session.scalars(query.order_by(ServiceRequest.id.desc()).limit(limit + 1)))

@@ -118,26 +118,19 @@ def load_queue(session: Session, login: Login, filters: QueueFilters) -> QueuePa
 def _filtered(session: Session, login: Login, filters: QueueFilters, now: datetime) -> Select | None:
     """The company's requests that the filters let through, each with whether it is the supporter's; None: none."""
     company_id = login.user.company_id
-    query = (
-        select(ServiceRequest, queue.takeable_by(login.user.id).label("mine"))
-        .where(ServiceRequest.company_id == company_id)
-        .options(joinedload(ServiceRequest.group), joinedload(ServiceRequest.assignee))
-    )
-    if filters.statuses:
-        query = query.where(queue.status_filter(filters.statuses, now))
-    assignee = login.user.id if filters.assignee == "me" else filters.assignee
-    if assignee == "none":
-        query = query.where(ServiceRequest.assignee_id.is_(None))
-    elif assignee:
-        query = query.where(ServiceRequest.assignee_id == assignee)
+    group_id = None
     if filters.group:
         group_id = session.scalar(select(Group.id).where(Group.company_id == company_id, Group.name == filters.group))
         if group_id is None:
             return None
-        query = query.where(ServiceRequest.group_id == group_id)
-    if filters.topic:
-        query = query.where(ServiceRequest.topic == filters.topic)
-    return query
+    assignee = login.user.id if filters.assignee == "me" else filters.assignee
+    where = queue.request_filters(company_id=company_id, statuses=filters.statuses, assignee=assignee or None,
+                                  group_id=group_id, topic=filters.topic or None, now=now)
+    return (
+        select(ServiceRequest, queue.takeable_by(login.user.id).label("mine"))
+        .where(*where)
+        .options(joinedload(ServiceRequest.group), joinedload(ServiceRequest.assignee))
+    )
 
 
 def _rows(found, now: datetime) -> list[QueueRow]:
