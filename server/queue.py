@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from server import lifecycle
 from sosqueue import codes
@@ -271,7 +271,10 @@ def _auto_assign(session: Session, *, request: ServiceRequest, module: Module, n
 # -- look-ups ------------------------------------------------------------------------------
 
 
-def find_request(session: Session, *, company_id: str, code: str, lock: bool = False) -> ServiceRequest:
+def find_request(session: Session, *, company_id: str, code: str, lock: bool = False,
+                 participants: bool = True) -> ServiceRequest:
+    """The company's request with this code, in any spelling; ``participants=False`` leaves them to
+    be loaded when first touched (one query fewer where they are not needed)."""
     try:
         canonical = codes.normalize(code)
     except codes.InvalidCode:
@@ -279,6 +282,8 @@ def find_request(session: Session, *, company_id: str, code: str, lock: bool = F
     query = select(ServiceRequest).where(
         ServiceRequest.code == canonical, ServiceRequest.company_id == company_id
     )
+    if not participants:
+        query = query.options(lazyload(ServiceRequest.participants))
     request = session.scalar(query.with_for_update() if lock else query)
     if request is None:
         raise NotFound("no service request with this code")

@@ -1,6 +1,7 @@
 """Dependencies shared by the routes: app state, database sessions and the caller."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -52,11 +53,29 @@ def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
 
 def get_actor(state: StateDep, token: Annotated[str, Depends(bearer_token)]) -> Actor:
     with state.db.read() as session:
-        actor = resolve_token(session, state, token)
+        return known_actor(resolve_token(session, state, token))
+
+
+def known_actor(actor: Actor | None) -> Actor:
     if actor is None:
         raise Problem(401, "this token is unknown, revoked or expired; ask your admin for a new one",
                       code="invalid_token", headers=_CHALLENGE)
     return actor
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The caller and a read session, the caller resolved in that session."""
+
+    actor: Actor
+    session: Session
+
+
+def read_as_caller(state: StateDep, token: Annotated[str, Depends(bearer_token)]) -> Iterator[Reading]:
+    """One read session for the token check and the route: one connection and one thread hop fewer
+    than ``ActorDep`` with ``ReadDB``, for the calls every agent repeats (the waiting room's poll)."""
+    with state.db.read() as session:
+        yield Reading(actor=known_actor(resolve_token(session, state, token)), session=session)
 
 
 def resolve_token(session: Session, state: AppState, token: str) -> Actor | None:
@@ -75,14 +94,19 @@ def resolve_token(session: Session, state: AppState, token: str) -> Actor | None
         return Actor(kind="module", company_id=module.company_id, module=module)
     if token.startswith(security.CUSTOMER_TOKEN_PREFIX):
         code = security.parse_customer_token(token)
-        request = session.scalar(select(ServiceRequest).where(ServiceRequest.code == code)) if code else None
-        if request is None or not security.customer_token_matches(state.secret_key, request.id, request.code, token):
+        # The columns alone: the request's entity would load its participants too, and an agent's
+        # every poll passes here.
+        found = session.execute(
+            select(ServiceRequest.id, ServiceRequest.code, ServiceRequest.company_id).where(ServiceRequest.code == code)
+        ).one_or_none() if code else None
+        if found is None or not security.customer_token_matches(state.secret_key, found.id, found.code, token):
             return None
-        return Actor(kind="customer", company_id=request.company_id, request_id=request.id)
+        return Actor(kind="customer", company_id=found.company_id, request_id=found.id)
     return None
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
+ReadAsCaller = Annotated[Reading, Depends(read_as_caller)]
 
 
 def require_user(actor: ActorDep) -> Actor:

@@ -128,11 +128,13 @@ def _decode_cursor(cursor: str | None) -> int | None:
     raise Problem(400, "this cursor is not one the server gave out; start again without cursor", code="bad_cursor")
 
 
-def visible_request(session: Session, actor: Actor, code: str, *, lock: bool = False) -> ServiceRequest:
+def visible_request(session: Session, actor: Actor, code: str, *, lock: bool = False,
+                    participants: bool = True) -> ServiceRequest:
     """The request as this caller may see it; anything else looks like an unknown code."""
     if actor.kind == "module":
         raise Problem(403, "a module token cannot read service requests", code="forbidden")
-    request = queue.find_request(session, company_id=actor.company_id, code=code, lock=lock)
+    request = queue.find_request(session, company_id=actor.company_id, code=code, lock=lock,
+                                 participants=participants)
     if actor.kind == "customer" and request.id != actor.request_id:
         raise queue.NotFound("no service request with this code")
     return request

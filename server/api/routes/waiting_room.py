@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Response
 
-from server.api.deps import ActorDep, ReadDB, StateDep
+from server.api.deps import ReadAsCaller, StateDep
 from server.api.routes.service_requests import visible_request
 from server.models import utcnow
 from server.schemas import WaitingRoomPublic
@@ -15,11 +15,10 @@ _NOT_CACHED = {"Cache-Control": {"description": "always `no-store`: the answer c
 
 
 @router.get("/{code}/waiting-room", response_model=WaitingRoomPublic, responses={200: {"headers": _NOT_CACHED}})
-def get_waiting_room(code: str, actor: ActorDep, session: ReadDB, state: StateDep,
-                     response: Response) -> WaitingRoomPublic:
+def get_waiting_room(code: str, reading: ReadAsCaller, state: StateDep, response: Response) -> WaitingRoomPublic:
     """The request's waiting room: its position in its group's queue, the expected wait and the
     assignee's display name (the request's customer token, or a user of the company)."""
-    request = visible_request(session, actor, code)
+    request = visible_request(reading.session, reading.actor, code, participants=False)
     response.headers["Cache-Control"] = "no-store"
-    room = waiting_room(session, request, utcnow(), history=state.waiting_history)
+    room = waiting_room(reading.session, request, utcnow(), history=state.waiting_history)
     return WaitingRoomPublic(**room.to_json())

@@ -1,11 +1,13 @@
-"""The write-transaction dependency: one transaction per route, committed before the answer."""
+"""The database dependencies: one write transaction per route, committed before the answer; one read
+session for the caller and the route where the route asks for it."""
 
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import event, select
 
 from server.db import Database
-from server.models import User
+from server.models import ServiceRequest, User
 from tests.server.inprocess import in_process
 from tests.support.servers import sqlite_url
 from tests.support.tenants import bearer, make_tenant
@@ -27,6 +29,15 @@ def available(database_url: str, user_id: str) -> bool:
     try:
         with database.read() as session:
             return session.get(User, user_id).available
+    finally:
+        database.dispose()
+
+
+def request_id_of(database_url: str, code: str) -> int:
+    database = Database(database_url)
+    try:
+        with database.read() as session:
+            return session.scalar(select(ServiceRequest.id).where(ServiceRequest.code == code))
     finally:
         database.dispose()
 
@@ -65,3 +76,32 @@ def test_a_refused_change_is_rolled_back(client, database_url):
     assert response.status_code == 404
     history = client.get(f"/api/v1/service-requests/{code}/history", headers=bearer(tenant.admin_token)).json()
     assert [event["type"] for event in history] == ["created", "assigned"]  # the module's own assignment
+
+
+def test_a_waiting_room_poll_reads_the_caller_and_the_room_in_one_session_without_participants(client, database_url):
+    """The agent's most frequent call: the customer token, the request and its position, three
+    statements on one connection, and never the request's participants."""
+    tenant = make_tenant(database_url)
+    created = client.post("/api/v1/service-requests", headers=bearer(tenant.module_token),
+                          json={"description": "waiting", "end_customer": {"name": "Ada"}}).json()
+    poll = f"/api/v1/service-requests/{created['code']}/waiting-room"
+    assert client.get(poll, headers=bearer(created["customer_token"])).status_code == 200  # the history, now cached
+    canonical = created["code"].replace("-", "")
+    request_id = request_id_of(database_url, canonical)
+    seen = []
+
+    def note(connection, _cursor, statement, parameters, _context, _many):
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        if any(value in (canonical, request_id) for value in values):
+            seen.append((connection, statement))  # the connection kept, so no other gets its id
+
+    engine = client.app.state.sosqueue.db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        response = client.get(poll, headers=bearer(created["customer_token"]))
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert response.status_code == 200 and response.json()["position"] == 1
+    assert len(seen) == 3, [statement for _, statement in seen]
+    assert len({id(connection) for connection, _ in seen}) == 1
+    assert not any("request_participants" in statement for _, statement in seen)
