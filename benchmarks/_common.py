@@ -111,6 +111,7 @@ class RawClient:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.last_headers: dict[str, str] = {}  # the last answer's, names in lower case
 
     async def connect(self) -> "RawClient":
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
@@ -146,6 +147,7 @@ class RawClient:
             body = b""
         if headers.get("connection", "").lower() == "close":
             await self.close()
+        self.last_headers = headers
         return status, body
 
     async def _chunked(self) -> bytes:
@@ -164,6 +166,15 @@ class RawClient:
             with contextlib.suppress(Exception):
                 await self.writer.wait_closed()
             self.writer = None
+
+
+def server_timing_ms(headers: dict[str, str]) -> float:
+    """The server's own time for a call, from its ``Server-Timing: app;dur=<ms>`` header (server/timing.py)."""
+    for metric in headers.get("server-timing", "").split(","):
+        name, _, duration = metric.strip().partition(";dur=")
+        if name == "app":
+            return float(duration)
+    raise ValueError(f"no app time in Server-Timing: {headers.get('server-timing')!r}")
 
 
 def bearer(token: str) -> dict:

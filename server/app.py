@@ -24,6 +24,7 @@ from server.notify import deliver_forever, install_outbox
 from server.ratelimit import RateLimiter
 from server.state import AppState, load_secret_key
 from server.streams import CompanyEventStreams
+from server.timing import ServerTiming
 
 log = logging.getLogger("sosqueue.server")
 
@@ -76,7 +77,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        larger=[(brands.LOGO_PATH, server_brands.MAX_UPLOAD_BYTES), *web.LARGER_BODIES])
-    app.add_middleware(CompanyEventStreams, state=state)  # added last: the outermost of ours
+    app.add_middleware(CompanyEventStreams, state=state)
+    app.add_middleware(ServerTiming)  # added last: the outermost of ours
     for module in (health, service_requests, events, users, groups, modules, brands, agent_updates):
         app.include_router(module.router)
     app.include_router(agent_brand.router)
