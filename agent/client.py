@@ -2,8 +2,10 @@
 the waiting room; its update offers and its brand."""
 
 import hashlib
+import hmac
 import json
 import logging
+import secrets
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,11 +13,12 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from sosqueue import codes
 from sosqueue.brand_refresh import ASSETS_PATH, BRAND_PATH, MAX_MANIFEST_BYTES
 from sosqueue.module_config import ModuleConfig
 from sosqueue.updates import UPDATES_PATH
 from sosqueue.waiting_room import WaitingRoom
-from agent.errors import ModuleRevoked, Rejected, Unreachable
+from agent.errors import ModuleRevoked, Rejected, StorageFailure, Unreachable
 from agent.outbox import write_atomically
 from agent.paths import data_dir
 
@@ -25,6 +28,7 @@ API = "/api/v1/service-requests"
 TIMEOUT = (5, 15)  # connect, read
 PROBLEM_TYPE = "application/problem+json"  # every error the queue itself answers
 PROBE_TIMEOUT = 1.0  # seconds for the TCP connect that tells whether the queue is back
+CLAIM_SECRET_FILE = "claim-secret"  # in the module's data folder: what makes this computer's claim keys its own
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,9 @@ class QueueClient:
 
     def __init__(self, config: ModuleConfig, *, user_agent: str = "sosqueue-agent"):
         self.base_url = config.server_url
+        self._module_id = config.module_id
         self._module_token = config.module_token
+        self._claim_secret: bytes | None = None
         self._session = requests.Session()
         self._session.headers["User-Agent"] = user_agent
         # Passed with every call: a session-level verify loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE.
@@ -65,9 +71,39 @@ class QueueClient:
         return Ticket.from_json(_json(response))
 
     def claim(self, code: str) -> Ticket:
-        """Take over a request a supporter created, by the code the customer was given."""
-        response = self._call("POST", f"{API}/{_path(code)}/claim", token=self._module_token)
+        """Take over a request a supporter created, by the code the customer was given.
+
+        The queue lets a request be claimed once. Its Idempotency-Key is this computer's own for the
+        code, so claiming the same code again from here (after an answer that never came, even after
+        a restart) gets the same answer, while a claim from anywhere else is refused (409).
+        """
+        response = self._call("POST", f"{API}/{_path(code)}/claim", token=self._module_token,
+                              headers={"Idempotency-Key": self._claim_key(code)})
         return Ticket.from_json(_json(response))
+
+    def _claim_key(self, code: str) -> str:
+        """An HMAC of the code in its canonical spelling with a secret that never leaves this computer's user."""
+        try:
+            canonical = codes.normalize(code)
+        except codes.InvalidCode:
+            canonical = code  # the queue answers that no request has it
+        return "claim-" + hmac.new(self._secret_for_claims(), canonical.encode(), hashlib.sha256).hexdigest()
+
+    def _secret_for_claims(self) -> bytes:
+        if self._claim_secret is None:
+            path = data_dir(self._module_id) / CLAIM_SECRET_FILE
+            try:
+                secret = path.read_bytes().strip() if path.is_file() else b""
+                if len(secret) < 32:  # none yet (or not one this client wrote)
+                    secret = secrets.token_hex(32).encode()
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomically(path, secret)
+                self._claim_secret = secret
+            except (OSError, StorageFailure) as error:
+                # Retries from this run still match; after a restart a lost answer needs a new code.
+                log.warning("cannot keep the secret for claims in %s: %s", path, error)
+                self._claim_secret = secrets.token_hex(32).encode()
+        return self._claim_secret
 
     def status(self, ticket: Ticket) -> dict:
         return _json(self._call("GET", f"{API}/{_path(ticket.code)}", token=ticket.customer_token))

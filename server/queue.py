@@ -54,6 +54,10 @@ class Conflict(ValueError):
     """A change that the request's current state does not allow."""
 
 
+class AlreadyClaimed(Conflict):
+    """The request was claimed by its code before, and this claim is not the claimant's retry."""
+
+
 @dataclass(frozen=True)
 class Created:
     request: ServiceRequest
@@ -376,16 +380,36 @@ def assign(
     record_event(session, request, type=EventType.ASSIGNED, actor=actor.key, data=data)
 
 
-def claim(session: Session, *, request: ServiceRequest, actor: Actor) -> None:
-    """Record that a customer's module took over this open request by its code.
+def claim(session: Session, *, request: ServiceRequest, actor: Actor, idempotency_key: str | None = None) -> bool:
+    """Record that a customer's module took over this open request by its code; True when this is
+    the claimant's retry (the same module and ``idempotency_key`` claimed it before), which records nothing.
 
     Only requests a supporter created by hand can be claimed: a module token ships inside
     every customer's download, and must not open other customers' requests by guessing codes.
+    A request is claimed once, since the claim answers with the token that opens it: anyone else
+    with the module and the code is refused. The caller holds the request's row lock, so
+    concurrent claims take turns and only the first one finds the request unclaimed.
     """
     if request.source != "manual":
         raise NotFound("no service request with this code")
-    _require_open(request, "claimed", utcnow())
+    principal = f"claim:{request.id}"  # one claim per request; its key proves a retry
+    claimant = hashlib.sha256(actor.key.encode()).hexdigest()
+    if idempotency_key is not None and session.scalar(
+        select(IdempotencyKey.id).where(IdempotencyKey.principal == principal, IdempotencyKey.key == idempotency_key,
+                                        IdempotencyKey.body_hash == claimant)
+    ):
+        return True
+    now = utcnow()
+    _require_open(request, "claimed", now)
+    if session.scalar(select(RequestEvent.id).where(RequestEvent.request_id == request.id,
+                                                    RequestEvent.type == EventType.CLAIMED.value).limit(1)):
+        raise AlreadyClaimed("this request was already claimed by its code; "
+                             "ask the supporter to create a new request for this customer")
     record_event(session, request, type=EventType.CLAIMED, actor=actor.key)
+    if idempotency_key is not None:
+        session.add(IdempotencyKey(principal=principal, key=idempotency_key, body_hash=claimant,
+                                   request_id=request.id, created_at=now))
+    return False
 
 
 def close(session: Session, *, request: ServiceRequest, actor: Actor) -> None:

@@ -18,6 +18,12 @@ few minutes old so that a recorded call cannot be replayed later.
 
 Any 2xx answer means delivered. Other answers and network errors are retried; redirects are never
 followed (the configured URL is the only place a notification goes).
+
+The receiver's name is looked up once per call, and the call connects to an address of that
+answer (the next one only when one refuses the connection), never to what a second lookup might
+say: the addresses checked against private networks are the ones called (no DNS rebinding). The
+name still goes in the ``Host`` header and in TLS (SNI), and the certificate is verified for it.
+Calls go straight to the receiver; proxy settings of the environment are not used.
 """
 
 import hashlib
@@ -76,39 +82,75 @@ def headers_for(*, event: str, delivery_id: int, secret: str, body: bytes, times
     return headers
 
 
-def require_public_host(url: str) -> None:
-    """Refuse a URL whose host resolves to a loopback, private, link-local or other non-public address.
+def resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` has now, in the resolver's order: the one lookup of a webhook call."""
+    return list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)))
 
-    For servers that host companies which must not reach into the server's own network. The
-    address is checked when the call is made; a name that changes its address between this check
-    and the connection (DNS rebinding) is not covered.
-    """
-    host = httpx.URL(url).host
+
+_PORTS = {"http": 80, "https": 443}
+
+
+def _uncallable(url: str, reason: object) -> PermanentError:
+    return PermanentError(f"the webhook URL {url!r} cannot be called: {reason}; fix it in the company settings")
+
+
+def _target(url: str) -> httpx.URL:
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        target = httpx.URL(url)
+    except httpx.InvalidURL as error:
+        raise _uncallable(url, error) from None
+    if target.scheme not in _PORTS or not target.raw_host:
+        raise _uncallable(url, "it needs http:// or https:// and a host")
+    return target
+
+
+def addresses_to_call(target: httpx.URL, *, allow_private: bool) -> list[str]:
+    """The addresses a call to ``target`` may connect to, from one lookup of its host.
+
+    Without ``allow_private``, every address of the host must be public: one loopback, private,
+    link-local or other non-public address among them refuses the URL.
+    """
+    host = target.raw_host.decode("ascii")
+    try:
+        addresses = resolve(host, target.port or _PORTS[target.scheme])
     except (socket.gaierror, UnicodeError) as error:
         raise DeliveryError(f"cannot resolve the webhook host {host!r}: {error}") from None
+    if not addresses:
+        raise DeliveryError(f"cannot resolve the webhook host {host!r}: no address")
     private = sorted(a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_global)
-    if private:
+    if private and not allow_private:
         raise PermanentError(
             f"the webhook URL points into a private network ({host} is {', '.join(private)}); this server "
             "allows only public addresses (SOSQUEUE_WEBHOOK_ALLOW_PRIVATE=false)"
         )
+    return addresses
 
 
 def post(url: str, *, event: str, delivery_id: int, payload: dict, secret: str, timeout: float,
          allow_private: bool = True) -> None:
     """Send one webhook call; raises DeliveryError unless the receiver answered 2xx."""
-    if not allow_private:
-        require_public_host(url)
+    target = _target(url)
+    addresses = addresses_to_call(target, allow_private=allow_private)
     body = encode_body(payload)
     headers = headers_for(event=event, delivery_id=delivery_id, secret=secret, body=body, timestamp=int(time.time()))
+    headers["Host"] = target.netloc.decode("ascii")
+    name = {"sni_hostname": target.raw_host.decode("ascii")}  # TLS: SNI, and the name the certificate must have
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            with client.stream("POST", url, content=body, headers=headers) as response:
-                status = response.status_code  # the answer's body is not needed, so not read
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
-        raise PermanentError(f"the webhook URL {url!r} cannot be called: {error}; fix it in the company settings") from None
+        # Not the environment's proxy (it would look the name up again) nor its netrc; SSL_CERT_FILE
+        # and SSL_CERT_DIR still name the CAs to trust.
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+                          verify=httpx.create_ssl_context()) as client:
+            for index, address in enumerate(addresses):
+                try:
+                    with client.stream("POST", target.copy_with(host=address), content=body, headers=headers,
+                                       extensions=name) as response:
+                        status = response.status_code  # the answer's body is not needed, so not read
+                    break
+                except httpx.ConnectError:
+                    if index == len(addresses) - 1:
+                        raise
+    except httpx.InvalidURL as error:
+        raise _uncallable(url, error) from None
     except httpx.HTTPError as error:
         raise DeliveryError(f"webhook call failed: {type(error).__name__}: {error}") from None
     if not 200 <= status < 300:

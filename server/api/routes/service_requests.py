@@ -196,14 +196,26 @@ def claiming_module(actor: ActorDep, state: StateDep) -> Actor:
 
 @router.post("/{code}/claim", response_model=ServiceRequestCreated, responses={429: {"description": "too many"}})
 def claim_service_request(
-    code: str, actor: Annotated[Actor, Depends(claiming_module)], state: StateDep, session: WriteDB
+    code: str,
+    actor: Annotated[Actor, Depends(claiming_module)],
+    state: StateDep,
+    response: Response,
+    session: WriteDB,
+    idempotency_key: IdempotencyKey = None,
 ) -> ServiceRequestCreated:
     """A support module takes over a request a supporter created, by the code the customer typed.
 
-    Answers with the customer token, so the customer's agent can join, follow and close it.
+    Answers with the customer token, so the customer's agent can join, follow and close it. A
+    request is claimed once: another claim is 409 ``already_claimed``, unless it is the claimant's
+    retry (the same module and ``Idempotency-Key``), which gets the answer again.
     """
     request = queue.find_request(session, company_id=actor.company_id, code=code, lock=True)
-    queue.claim(session, request=request, actor=actor)
+    try:
+        replayed = queue.claim(session, request=request, actor=actor, idempotency_key=idempotency_key)
+    except queue.AlreadyClaimed as error:
+        raise Problem(409, str(error), code="already_claimed") from None
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     public = request_public(request, utcnow())
     return ServiceRequestCreated(
         **public.model_dump(), customer_token=customer_token(state.secret_key, request.id, request.code)

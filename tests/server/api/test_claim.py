@@ -1,6 +1,8 @@
 """Claiming a request by its code: a support module takes over what a supporter created."""
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -16,8 +18,8 @@ def tenant(server):
     return make_tenant(server.database_url)
 
 
-def claim(api: QueueApi, code: str, token: str | None):
-    return api.call("POST", f"{REQUESTS}/{code}/claim", token)
+def claim(api: QueueApi, code: str, token: str | None, *, key: str | None = None):
+    return api.call("POST", f"{REQUESTS}/{code}/claim", token, headers={"Idempotency-Key": key} if key else {})
 
 
 def digits(code: str) -> str:
@@ -73,13 +75,71 @@ def test_supporters_see_the_claim_live(api, tenant, server):
     assert seen[-1].json()["status"] == "new"
 
 
-def test_claiming_twice_gives_the_same_customer_token(api, tenant):
-    """Claiming again (the customer retried) answers with the same token; both claims are recorded."""
+def test_a_claimed_request_cannot_be_claimed_again(api, tenant):
+    """Anyone else with the module and the code gets 409 ``already_claimed``, no token, and no claim is recorded."""
     code = api.created(tenant.supporter_token)["code"]
-    first = claim(api, code, tenant.module_token).json()
-    second = claim(api, code, tenant.module_token).json()
-    assert second["customer_token"] == first["customer_token"]
-    assert [e["type"] for e in api.history(code, tenant.supporter_token)].count("claimed") == 2
+    assert claim(api, code, tenant.module_token).status_code == 200
+    again = claim(api, code, tenant.module_token)
+    problem = assert_problem(again, 409, "already_claimed")
+    assert problem["detail"] == ("this request was already claimed by its code; "
+                                 "ask the supporter to create a new request for this customer")
+    assert "customer_token" not in again.text
+    assert [e["type"] for e in api.history(code, tenant.supporter_token)].count("claimed") == 1
+
+
+def test_a_claim_with_another_key_is_refused_like_one_without(api, tenant):
+    """Only the key of the claim that succeeded proves a retry; any other key is 409."""
+    code = api.created(tenant.supporter_token)["code"]
+    assert claim(api, code, tenant.module_token, key="first-claimant").status_code == 200
+    assert_problem(claim(api, code, tenant.module_token, key="second-claimant"), 409, "already_claimed")
+    assert_problem(claim(api, code, tenant.module_token), 409, "already_claimed")
+
+
+def test_the_claimants_retry_with_its_key_gets_the_same_answer_and_records_nothing(api, tenant):
+    """An answer lost on the way (network cut after the commit): the retry with the same key gets it again."""
+    code = api.created(tenant.supporter_token)["code"]
+    first = claim(api, code, tenant.module_token, key="claim-key-1")
+    assert first.status_code == 200, first.text
+    assert "idempotent-replayed" not in first.headers
+    api.action(code, "join", first.json()["customer_token"])  # the customer got on before the retry
+    retry = claim(api, code, tenant.module_token, key="claim-key-1")
+    assert retry.status_code == 200, retry.text
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.json()["customer_token"] == first.json()["customer_token"]
+    assert retry.json()["status"] == "pending"  # the request as it is now
+    assert [e["type"] for e in api.history(code, tenant.supporter_token)].count("claimed") == 1
+
+
+def test_the_claimants_key_from_another_module_is_refused(api, tenant):
+    """The key proves a retry only from the module that claimed: another module of the company gets 409."""
+    code = api.created(tenant.supporter_token)["code"]
+    other = api.call("POST", "/api/v1/modules", tenant.admin_token, json={"name": "Kiosk"})
+    assert other.status_code == 201, other.text
+    assert claim(api, code, tenant.module_token, key="claim-key-2").status_code == 200
+    assert_problem(claim(api, code, other.json()["token"], key="claim-key-2"), 409, "already_claimed")
+
+
+def test_concurrent_claims_of_one_request_yield_exactly_one_token(api, tenant, server):
+    """Claims at the same moment (each with its own key, as from different computers): one wins, the rest are 409."""
+    claimants = 4
+    for _ in range(3):
+        code = api.created(tenant.supporter_token)["code"]
+        start = threading.Barrier(claimants)
+
+        def attempt(index: int):
+            own = QueueApi(server.url)  # a connection of its own, as another computer has
+            try:
+                start.wait(10)
+                return claim(own, code, tenant.module_token, key=f"computer-{index}")
+            finally:
+                own.close_client()
+
+        with ThreadPoolExecutor(claimants) as pool:
+            answers = list(pool.map(attempt, range(claimants)))
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [200] + [409] * (claimants - 1), [a.text for a in answers]
+        assert all(a.json()["code"] == "already_claimed" for a in answers if a.status_code == 409)
+        assert [e["type"] for e in api.history(code, tenant.supporter_token)].count("claimed") == 1
 
 
 def test_claim_does_not_change_the_request(api, tenant):

@@ -1,17 +1,24 @@
 """Webhook calls: signed, compact JSON, retried, never redirected; checked by a real receiver."""
 
 import json
+import socket
+import ssl
+import threading
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata
+from pathlib import Path
 
+import httpx
 import pytest
 
 from server.notify import webhook
-from server.notify.errors import PermanentError
+from server.notify.errors import DeliveryError, PermanentError
 from server.notify.webhook import encode_body, headers_for, sign, verify_signature
 from tests.server.notify.conftest import MAX_ATTEMPTS, PUBLIC_URL, SECRET, configure, name_user, notifications
 from tests.support.polling import eventually
 from tests.support.queue_api import QueueApi
+from tests.support.certificates import self_signed
 from tests.support.receivers import WebhookReceiver
 from tests.support.tenants import file_request, make_tenant
 
@@ -201,4 +208,158 @@ def test_without_private_networks_a_webhook_into_one_is_given_up_at_once(url):
 
 
 def test_a_public_address_passes_the_private_network_check():
-    webhook.require_public_host("https://93.184.216.34/hook")  # a literal address: no lookup leaves the machine
+    # A literal address: no lookup leaves the machine.
+    assert webhook.addresses_to_call(httpx.URL("https://93.184.216.34/hook"), allow_private=False) == ["93.184.216.34"]
+
+
+# -- one lookup, and the call goes where it said ---------------------------------------------
+# DNS cannot be steered here, so the lookup is the one thing faked: the system resolver's function,
+# which the webhook module and its HTTP client's own connection would both ask.
+
+HOOK_HOST = "hooks.example.test"
+PUBLIC_ADDRESS = "93.184.216.34"  # never answers here: there is no route out, or the port is shut
+
+
+class Dns:
+    """Answers for the names it was told, in turn (the last one repeats); other names go to the real resolver."""
+
+    def __init__(self, real):
+        self._real = real
+        self._answers: dict[str, list[list[str]]] = {}
+        self.asked: list[str] = []
+
+    def answer(self, host: str, *answers: list[str]) -> None:
+        self._answers[host] = list(answers)
+
+    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
+        if host not in self._answers:
+            return self._real(host, port, family, type, proto, flags)
+        self.asked.append(host)
+        turns = self._answers[host]
+        addresses = turns.pop(0) if len(turns) > 1 else turns[0]
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (a, port, 0, 0)) if ":" in a
+                else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
+
+
+@pytest.fixture
+def dns(monkeypatch) -> Dns:
+    fake = Dns(socket.getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", fake.getaddrinfo)
+    return fake
+
+
+def call(url: str, *, allow_private: bool, timeout: float = 5) -> None:
+    webhook.post(url, event="request.created", delivery_id=7, payload={"event": "request.created"}, secret=SECRET,
+                 timeout=timeout, allow_private=allow_private)
+
+
+def test_a_name_that_turns_private_after_the_check_never_reaches_the_private_address(dns, webhook):
+    """DNS rebinding: public when checked, loopback a moment later. The call goes to the checked address."""
+    dns.answer(HOOK_HOST, [PUBLIC_ADDRESS], ["127.0.0.1"])
+
+    with pytest.raises(DeliveryError):
+        call(f"http://{HOOK_HOST}:{webhook.port}/hooks/sosqueue", allow_private=False, timeout=1)
+
+    assert webhook.calls == []
+    assert dns.asked == [HOOK_HOST]
+
+
+def test_every_address_of_the_name_is_checked(dns, webhook):
+    """One private address among public ones refuses the URL, before any connection."""
+    dns.answer(HOOK_HOST, [PUBLIC_ADDRESS, "127.0.0.1"])
+
+    with pytest.raises(PermanentError, match=r"\(hooks\.example\.test is 127\.0\.0\.1\)"):
+        call(f"http://{HOOK_HOST}:{webhook.port}/hooks/sosqueue", allow_private=False)
+
+    assert webhook.calls == []
+
+
+def test_the_call_goes_to_the_address_looked_up_with_the_name_as_host(dns, webhook):
+    """Private targets allowed: the call reaches the address of the one lookup (not a later one's), signed,
+    with the configured name and port in ``Host``."""
+    dns.answer(HOOK_HOST, ["127.0.0.1"], ["127.0.0.2"])  # nothing listens on 127.0.0.2
+
+    call(f"http://{HOOK_HOST}:{webhook.port}/hooks/sosqueue", allow_private=True)
+
+    [delivered] = webhook.calls
+    assert delivered.answered == 204
+    assert delivered.headers["host"] == f"{HOOK_HOST}:{webhook.port}"
+    assert delivered.json() == {"event": "request.created"}
+    assert dns.asked == [HOOK_HOST]
+
+
+def test_an_address_that_refuses_the_connection_makes_way_for_the_next_one(dns, webhook):
+    dns.answer(HOOK_HOST, ["127.0.0.2", "127.0.0.1"])
+
+    call(f"http://{HOOK_HOST}:{webhook.port}/hooks/sosqueue", allow_private=True)
+
+    assert [c.answered for c in webhook.calls] == [204]
+
+
+class TlsReceiver:
+    """An HTTPS server on 127.0.0.1 with ``certificate``; keeps the name each client asked for (SNI)
+    and the ``Host`` of each call, and answers 204."""
+
+    def __init__(self, certificate: tuple[Path, Path]):
+        self.server_names: list[str | None] = []
+        self.hosts: list[str] = []
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*certificate)
+        context.sni_callback = lambda _socket, name, _context: self.server_names.append(name)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.hosts.append(self.headers["Host"])
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.port = self._server.server_address[1]
+
+    def __enter__(self) -> "TlsReceiver":
+        threading.Thread(target=self._server.serve_forever, name="tls-receiver", daemon=True).start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(scope="module")
+def hook_certificate(tmp_path_factory) -> tuple[Path, Path]:
+    return self_signed(tmp_path_factory.mktemp("tls"), common_name=HOOK_HOST, alt_name=f"DNS:{HOOK_HOST}")
+
+
+def test_https_to_the_pinned_address_verifies_the_certificate_for_the_name(dns, hook_certificate, monkeypatch):
+    """TLS still asks for the name (SNI) and checks the certificate against it, not against the address."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(hook_certificate[0]))  # the receiver's self-signed CA is trusted
+    dns.answer(HOOK_HOST, ["127.0.0.1"])
+    with TlsReceiver(hook_certificate) as receiver:
+        call(f"https://{HOOK_HOST}:{receiver.port}/hooks/sosqueue", allow_private=True)
+    assert receiver.server_names == [HOOK_HOST]
+    assert receiver.hosts == [f"{HOOK_HOST}:{receiver.port}"]
+
+
+def test_https_to_a_name_the_certificate_is_not_for_is_not_delivered(dns, hook_certificate, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(hook_certificate[0]))
+    dns.answer("other.example.test", ["127.0.0.1"])
+    with TlsReceiver(hook_certificate) as receiver:
+        with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
+            call(f"https://other.example.test:{receiver.port}/hooks/sosqueue", allow_private=True)
+    assert receiver.hosts == []
+
+
+def test_https_to_an_untrusted_certificate_is_not_delivered(dns, hook_certificate, monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    dns.answer(HOOK_HOST, ["127.0.0.1"])
+    with TlsReceiver(hook_certificate) as receiver:
+        with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
+            call(f"https://{HOOK_HOST}:{receiver.port}/hooks/sosqueue", allow_private=True)
+    assert receiver.hosts == []
