@@ -3,6 +3,8 @@
 With SQLite every writer is in this process, so commits publish directly. With PostgreSQL
 several server processes share the database: commits send ``NOTIFY`` with the new event ids
 and every process (the writer included) ``LISTEN``s, loads them once and fans them out.
+
+Clients never see an event's number, only its public id (``server.event_ids``).
 """
 
 import asyncio
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from server.actors import actor_public
 from server.db import Database
+from server.event_ids import EventIds
 from server.models import RequestEvent
 from sosqueue import codes
 
@@ -31,7 +34,7 @@ _QUEUE_SIZE = 512
 class WireEvent:
     """An event rendered once, however many watchers it goes to."""
 
-    id: int
+    id: int  # the event's number: orders the stream on the server, never sent
     company_id: str
     request_id: int
     type: str
@@ -39,9 +42,10 @@ class WireEvent:
     frame: bytes  # the whole SSE message, encoded once for every watcher
 
 
-def render(event: RequestEvent) -> WireEvent:
+def render(event: RequestEvent, ids: EventIds) -> WireEvent:
+    public_id = ids.public(event.company_id, event.id)
     body = {
-        "id": event.id,
+        "id": public_id,
         "type": event.type,
         "code": codes.display(event.code),
         "status": event.status,
@@ -50,7 +54,7 @@ def render(event: RequestEvent) -> WireEvent:
         "created_at": event.created_at.isoformat(),
     }
     data = json.dumps(body)
-    frame = f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
+    frame = f"id: {public_id}\nevent: {event.type}\ndata: {data}\n\n".encode()
     return WireEvent(event.id, event.company_id, event.request_id, event.type, data, frame)
 
 
@@ -70,9 +74,13 @@ class Subscription:
 
 
 class Broker:
-    """Fans events out to subscriptions; ``publish`` may be called from any thread."""
+    """Fans events out to subscriptions; ``publish`` may be called from any thread.
 
-    def __init__(self):
+    ``ids`` shows the events' numbers to clients as their public ids.
+    """
+
+    def __init__(self, ids: EventIds):
+        self.ids = ids
         self._loop: asyncio.AbstractEventLoop | None = None
         self._by_company: dict[str, set[Subscription]] = {}
         self._by_request: dict[int, set[Subscription]] = {}
@@ -138,7 +146,7 @@ def install_commit_hooks(database: Database, broker: Broker) -> None:
         events = session.info.pop("events", None)
         if events and not database.is_postgres:
             # Render only what someone watches: an expiry sweep commits thousands at once.
-            broker.publish([render(e) for e in events if broker.is_watched(e.company_id, e.request_id)])
+            broker.publish([render(e, broker.ids) for e in events if broker.is_watched(e.company_id, e.request_id)])
 
     @sa_event.listens_for(writer, "after_rollback")
     def _forget(session: Session) -> None:
@@ -196,4 +204,4 @@ class PostgresListener:
     def _load(self, ids: list[int]) -> list[WireEvent]:
         with self._database.read() as session:
             rows = session.scalars(select(RequestEvent).where(RequestEvent.id.in_(ids)).order_by(RequestEvent.id))
-            return [render(row) for row in rows]
+            return [render(row, self._broker.ids) for row in rows]

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, create_model,
                       field_validator)
 
+from server import event_ids
 from server.assignment import MAX_ALERT_MINUTES, MIN_ALERT_MINUTES, parse_strategy
 from sosqueue.events import MAX_NOTE_CHARS, EventType
 from sosqueue.module_config import BRAND_TEXTS, MAX_TOPIC_CHARS, MAX_TOPICS, TEXT_LANGUAGES
@@ -160,7 +161,9 @@ class ServiceRequestsPublic(BaseModel):
 
 
 class EventPublic(BaseModel):
-    id: int
+    id: str = Field(pattern=event_ids.PATTERN, description=(
+        "the event's id: opaque, it tells nothing of order or of other companies; the same id as the "
+        "live streams send, which Last-Event-ID resumes after"))
     type: EventType
     code: str
     status: Status

@@ -1,8 +1,12 @@
 """Live event streams (server-sent events) of a real server: company queue and single request."""
 
+import re
+
 import httpx
 import pytest
 
+from server.api.routes.events import STARTING_AFRESH
+from server.event_ids import PATTERN
 from tests.support.databases import own_server
 from tests.support.sse import EventStream
 from tests.support.tenants import bearer, file_request, make_tenant
@@ -50,7 +54,8 @@ def test_module_request_appears_on_company_stream_as_created_and_assigned(server
     assert all(m.json()["code"] == created["code"] for m in events)
     assert events[0].json()["data"] == {"source": "module"}
     assert events[1].json()["data"]["assignee"] == created["assignee"]["id"]
-    assert int(events[0].id) < int(events[1].id)
+    assert [m.id for m in events] == [m.json()["id"] for m in events]
+    assert [m.id for m in events] == [e["id"] for e in history(server, created["code"], tenant.admin_token)[:2]]
 
 
 def test_manual_request_appears_on_company_stream_with_its_creator(server):
@@ -175,7 +180,9 @@ def test_last_event_id_resumes_company_stream_with_exactly_the_missed_events(ser
     act(server, code, "join", tenant.supporter_token)
     act(server, code, "join", created["customer_token"])
     act(server, code, "close", tenant.admin_token)
-    missed = [(str(e["id"]), e["type"]) for e in history(server, code, tenant.admin_token) if e["id"] > int(last_seen.id)]
+    events = history(server, code, tenant.admin_token)
+    seen = [e["id"] for e in events].index(last_seen.id)
+    missed = [(e["id"], e["type"]) for e in events[seen + 1:]]
     with company_stream(server, tenant.admin_token, last_event_id=last_seen.id) as stream:
         marker = file_request(server.url, tenant.supporter_token)
         events = stream.events_until(is_event("created", marker["code"]))
@@ -200,7 +207,7 @@ def test_last_event_id_resumes_request_stream_after_its_snapshot(server):
     assert snapshot.event == "snapshot"
     assert snapshot.json()["status"] == "closed"
     assert [m.event for m in resumed] == ["left", "closed"]
-    assert all(int(m.id) > int(seen[-1].id) for m in resumed)
+    assert [m.id for m in resumed] == [e["id"] for e in history(server, code, customer)[-2:]]
 
 
 def test_idle_stream_receives_keepalive_comments(server):
@@ -218,3 +225,102 @@ def test_stream_tells_clients_how_long_to_wait_before_reconnecting(server):
     with company_stream(server, tenant.supporter_token) as stream:
         assert stream.retry_ms is not None and stream.retry_ms > 0
         assert stream.response.headers["content-type"].startswith("text/event-stream")
+
+
+def test_a_company_cannot_count_another_companys_events_between_its_own(server):
+    """Company A's ids are opaque: two of its events with none of B's between are as far apart as two
+    with twenty of B's between (far beyond any count), and its ids do not sort in the order they came."""
+    company_a = make_tenant(server.database_url)
+    company_b = make_tenant(server.database_url)
+
+    def filed_by_a(stream) -> list[str]:
+        code = file_request(server.url, company_a.module_token)["code"]  # created, assigned: nothing between
+        return [m.id for m in stream.events_until(is_event("assigned", code))]
+
+    with company_stream(server, company_a.admin_token) as stream:
+        quiet = filed_by_a(stream)
+        for _ in range(10):  # twenty events of B's
+            file_request(server.url, company_b.module_token)
+        busy = filed_by_a(stream)
+        seen = quiet + busy + [public for _ in range(10) for public in filed_by_a(stream)]
+    assert all(re.fullmatch(PATTERN, public) for public in seen), seen
+    values = [int(public, 16) for public in seen]
+    assert abs(values[1] - values[0]) > 2**32  # no event of B's between
+    assert abs(values[2] - values[1]) > 2**32  # twenty of B's between
+    assert values != sorted(values) and values != sorted(values, reverse=True)
+
+
+def test_last_event_id_resumes_the_company_stream_across_a_restart(server):
+    """An id sent before the server restarts still resumes exactly after that event: the key stays."""
+    tenant = make_tenant(server.database_url)
+    with company_stream(server, tenant.admin_token) as stream:
+        created = file_request(server.url, tenant.supporter_token)
+        last_seen = stream.next_event()
+    server.stop()
+    server.start()
+    act(server, created["code"], "join", tenant.supporter_token)
+    with company_stream(server, tenant.admin_token, last_event_id=last_seen.id) as stream:
+        marker = file_request(server.url, tenant.supporter_token)
+        events = stream.events_until(is_event("created", marker["code"]))
+    assert [(m.event, m.json()["code"]) for m in events[:-1]] == [("joined", created["code"]),
+                                                                  ("status_changed", created["code"])]
+
+
+@pytest.mark.parametrize("garbled", ["garbage", "12345", "0123456789abcdef", "FFFFFFFFFFFFFFFF"])
+def test_company_stream_starts_afresh_after_an_id_it_did_not_send(server, garbled):
+    """A garbled, bare-number or unknown Last-Event-ID is no error: the stream says so in a comment,
+    starts from a new position and passes on only what happens from then on."""
+    tenant = make_tenant(server.database_url)
+    file_request(server.url, tenant.module_token)  # the backlog, had the id resumed anything
+    with company_stream(server, tenant.admin_token, last_event_id=garbled) as stream:
+        assert stream.status_code == 200
+        assert stream.next().comment == STARTING_AFRESH
+        assert re.fullmatch(PATTERN, stream.position())
+        marker = file_request(server.url, tenant.module_token)
+        events = stream.events_until(is_event("assigned", marker["code"]))
+    assert [m.event for m in events] == ["created", "assigned"]
+    assert {m.json()["code"] for m in events} == {marker["code"]}
+
+
+def test_another_companys_event_id_does_not_resume_a_stream(server):
+    """An id company B's stream sent, given to company A's, names nothing of A's: A's stream starts afresh."""
+    company_a = make_tenant(server.database_url)
+    company_b = make_tenant(server.database_url)
+    with company_stream(server, company_b.admin_token) as stream:
+        foreign = stream.events_until(is_event("created", file_request(server.url, company_b.module_token)["code"]))
+    file_request(server.url, company_a.module_token)  # after B's event: the backlog, had B's id resumed A's stream
+    with company_stream(server, company_a.admin_token, last_event_id=foreign[-1].id) as stream:
+        assert stream.next().comment == STARTING_AFRESH
+        marker = file_request(server.url, company_a.module_token)
+        events = stream.events_until(is_event("created", marker["code"]))
+    assert [m.json()["code"] for m in events] == [marker["code"]]
+
+
+def test_request_stream_starts_afresh_with_its_snapshot_after_another_requests_id(server):
+    """The customer's stream given an id it did not send (another request's) still opens with the
+    snapshot and goes on live, never with an error that the agent would take for the request's end."""
+    tenant = make_tenant(server.database_url)
+    other = file_request(server.url, tenant.module_token)
+    created = file_request(server.url, tenant.module_token)
+    code, customer = created["code"], created["customer_token"]
+    other_id = history(server, other["code"], tenant.admin_token)[0]["id"]
+    with request_stream(server, code, customer, last_event_id=other_id) as stream:
+        assert stream.status_code == 200
+        assert stream.next().comment == STARTING_AFRESH
+        snapshot = stream.next_event()
+        act(server, code, "join", customer)
+        joined = stream.next_event()
+    assert (snapshot.event, snapshot.json()["status"]) == ("snapshot", "new")
+    assert (joined.event, joined.json()["code"]) == ("joined", code)
+
+
+def test_a_request_streams_position_tells_nothing_of_the_companys_other_requests(server):
+    """A fresh request stream starts after the request's own latest event, whatever else the company did."""
+    tenant = make_tenant(server.database_url)
+    created = file_request(server.url, tenant.module_token)
+    with request_stream(server, created["code"], created["customer_token"]) as stream:
+        position = stream.position()
+    file_request(server.url, tenant.module_token)
+    with request_stream(server, created["code"], created["customer_token"]) as stream:
+        assert stream.position() == position
+    assert position == history(server, created["code"], created["customer_token"])[-1]["id"]

@@ -46,6 +46,7 @@ class EventStream:
         self._client = httpx.Client(timeout=httpx.Timeout(10.0, read=None))
         self._request = self._client.build_request("GET", url, headers=headers)
         self._messages: queue.Queue = queue.Queue()
+        self._positions: queue.Queue = queue.Queue()
         self._subscribed = threading.Event()
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -85,6 +86,14 @@ class EventStream:
             message = self.next(timeout)
             if not message.is_comment:
                 return message
+
+    def position(self, timeout: float = WAIT) -> str:
+        """The id of the next block that carries only an id: where a fresh stream starts, which a
+        reconnect resumes after (a browser keeps it as ``lastEventId``)."""
+        try:
+            return self._positions.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no position within {timeout} s") from None
 
     def events_until(self, predicate, timeout: float = WAIT) -> list[Message]:
         """Every event up to and including the first that matches ``predicate``."""
@@ -134,6 +143,8 @@ class EventStream:
             self._messages.put(Message(event, event_id, "\n".join(block["data"])))
         elif "" in block:  # lines starting with ':' are comments
             self._messages.put(Message(None, None, "", comment=block[""][-1].strip()))
+        elif "id" in block:
+            self._positions.put(block["id"][-1])
         self._subscribed.set()
 
 

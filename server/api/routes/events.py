@@ -22,7 +22,12 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 
 _BACKLOG_LIMIT = 1000
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-LastEventId = Annotated[str | None, Header(max_length=20)]
+LastEventId = Annotated[str | None, Header(max_length=20, description=(
+    "the id of the last event received: the stream goes on after it; an id this stream did not send "
+    "starts it afresh, from the current position"))]
+
+#: The comment a stream starts with when it cannot resume after the client's Last-Event-ID.
+STARTING_AFRESH = "unknown Last-Event-ID, starting afresh"
 
 _STREAM_DOC = {200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}}
 
@@ -52,41 +57,51 @@ def _snapshot(state: AppState, request_id: int) -> str:
         return request_public(session.get(ServiceRequest, request_id), utcnow()).model_dump_json()
 
 
-def parse_last_event_id(header: str | None) -> int | None:
-    return int(header) if header and header.isdigit() else None
+def parse_last_event_id(header: str | None) -> str | None:
+    """The public id a client resumes after (``server.event_ids``), or None to start afresh."""
+    return (header.strip() or None) if header else None
 
 
-def _stream(state: AppState, actor: Actor, request_id: int | None, last_id: int | None) -> StreamingResponse:
+def _stream(state: AppState, actor: Actor, request_id: int | None, last_id: str | None) -> StreamingResponse:
     return StreamingResponse(
         messages(state, actor.company_id, request_id, last_id), media_type="text/event-stream", headers=SSE_HEADERS
     )
 
 
 async def messages(
-    state: AppState, company_id: str, request_id: int | None, last_id: int | None, receive: Receive | None = None,
+    state: AppState, company_id: str, request_id: int | None, last_id: str | None, receive: Receive | None = None,
     *, announce: bool = False,
 ):
-    """The stream's chunks. With ``receive`` it ends by itself when the client goes away;
-    without, whoever runs it must stop it then (Starlette's StreamingResponse does).
-    ``announce`` sends a :data:`~sosqueue.events.STREAM_SUBSCRIBED` event once nothing can be missed."""
+    """The stream's chunks, after the event ``last_id`` names (a public id), or from now on.
+
+    An id this stream did not send (garbled, another company's, or a number from before public
+    ids) starts it afresh, as a first connect does: the request stream's snapshot says where the
+    request stands, and the dashboard reloads its rows on reconnecting. Not an error answer: the
+    browser would then stop reconnecting, and the agent would take the request for gone.
+
+    With ``receive`` it ends by itself when the client goes away; without, whoever runs it must
+    stop it then (Starlette's StreamingResponse does). ``announce`` sends a
+    :data:`~sosqueue.events.STREAM_SUBSCRIBED` event once nothing can be missed."""
     # Subscribe before reading the snapshot or backlog so that nothing falls in between.
     broker = state.broker
     subscription = broker.subscribe(company_id=company_id, request_id=request_id)
     watch = asyncio.ensure_future(_end_on_disconnect(receive, subscription)) if receive else None
     try:
         yield b"retry: 2000\n\n"
-        if last_id is None:
+        after, backlog = await run_in_threadpool(_opening, state, subscription, last_id)
+        if backlog is None:
+            if last_id is not None:
+                yield f": {STARTING_AFRESH}\n\n".encode()
             # An id right away: a reconnect before the first event then resumes from here.
-            yield f"id: {await run_in_threadpool(_latest_id, state, subscription)}\n\n".encode()
+            yield f"id: {broker.ids.public(company_id, after)}\n\n".encode()
         if announce:
             yield f"event: {STREAM_SUBSCRIBED}\ndata: {{}}\n\n".encode()
         if request_id is not None:
             yield f"event: snapshot\ndata: {await run_in_threadpool(_snapshot, state, request_id)}\n\n".encode()
-        sent = last_id or 0
-        if last_id is not None:
-            for wire in await run_in_threadpool(_backlog, state, subscription, last_id):
-                yield wire.frame
-                sent = wire.id
+        sent = 0 if backlog is None else after  # a fresh start passes on whatever arrives
+        for wire in backlog or ():
+            yield wire.frame
+            sent = wire.id
         while not subscription.overflowed:
             try:
                 # asyncio.timeout, not wait_for: no extra task per watcher and event.
@@ -112,15 +127,25 @@ async def _end_on_disconnect(receive: Receive, subscription: Subscription) -> No
     subscription.end()
 
 
-def _latest_id(state: AppState, subscription: Subscription) -> int:
-    query = select(func.max(RequestEvent.id)).where(RequestEvent.company_id == subscription.company_id)
+def _opening(state: AppState, subscription: Subscription, last_id: str | None) -> tuple[int, list[WireEvent] | None]:
+    """Where the stream starts: after the event ``last_id`` names, with the events since (up to
+    ``_BACKLOG_LIMIT``); or, when it names none the stream could have sent, after the latest event
+    (and no backlog). Event numbers, not public ids."""
+    ids = state.broker.ids
+    number = ids.number(subscription.company_id, last_id) if last_id is not None else None
+    scope = _scope(subscription)
     with state.db.read() as session:
-        return session.scalar(query) or 0
+        known = number == 0 or number is not None and session.scalar(
+            select(RequestEvent.id).where(RequestEvent.id == number, *scope)) is not None
+        if known:
+            backlog = select(RequestEvent).where(RequestEvent.id > number, *scope).order_by(RequestEvent.id)
+            return number, [render(e, ids) for e in session.scalars(backlog.limit(_BACKLOG_LIMIT))]
+        return session.scalar(select(func.max(RequestEvent.id)).where(*scope)) or 0, None
 
 
-def _backlog(state: AppState, subscription: Subscription, last_id: int) -> list[WireEvent]:
-    query = select(RequestEvent).where(RequestEvent.id > last_id, RequestEvent.company_id == subscription.company_id)
-    if subscription.request_id is not None:
-        query = query.where(RequestEvent.request_id == subscription.request_id)
-    with state.db.read() as session:
-        return [render(e) for e in session.scalars(query.order_by(RequestEvent.id).limit(_BACKLOG_LIMIT))]
+def _scope(subscription: Subscription) -> list:
+    """The events the subscription's stream sends. A request's stream counts from its own events
+    only: its position tells nothing of the company's other requests."""
+    if subscription.request_id is None:
+        return [RequestEvent.company_id == subscription.company_id]
+    return [RequestEvent.request_id == subscription.request_id, RequestEvent.company_id == subscription.company_id]

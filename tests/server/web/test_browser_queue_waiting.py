@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 
 from server import queue
 from server.db import Database
+from server.event_ids import EventIds
 from server.events import Broker, install_commit_hooks
 from server.models import Group, ServiceRequest, utcnow
 from sosqueue.events import EventType
@@ -56,7 +57,7 @@ def team(sqlite_server, make_company):
 def in_database(server, change) -> None:
     database = Database(server.database_url)
     try:
-        install_commit_hooks(database, Broker())  # PostgreSQL: the server hears of the events this writes
+        install_commit_hooks(database, Broker(EventIds("")))  # PostgreSQL: the server hears of the events this writes
         with database.write() as session:
             change(session)
     finally:
