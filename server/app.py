@@ -17,6 +17,7 @@ from server.api.routes import agent_updates, brands, events, groups, health, mod
 from server.api.routes import metrics, queue_next, waiting_room
 from server.config import Settings
 from server.db import Database, upgrade
+from server.event_ids import EventIds
 from server.events import Broker, PostgresListener, install_commit_hooks
 from server.limits import BodySizeLimit
 from server.models import utcnow
@@ -36,7 +37,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     db = Database(settings.database_url)
     if migrate:
         upgrade(db)
-    broker = Broker()
+    secret_key = load_secret_key(db, settings)
+    broker = Broker(EventIds(secret_key))
     install_commit_hooks(db, broker)
     notify_wakeup = install_outbox(db, settings)
     state = AppState(
@@ -44,7 +46,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         db=db,
         broker=broker,
         create_limiter=RateLimiter(per_minute=settings.create_rate_per_minute, burst=settings.create_burst),
-        secret_key=load_secret_key(db, settings),
+        secret_key=secret_key,
     )
 
     @asynccontextmanager

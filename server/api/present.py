@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sosqueue import codes
 from server.actors import actor_public
+from server.event_ids import EventIds
 from server.lifecycle import CUSTOMER
 from server.models import RequestEvent, ServiceRequest
 from server.queue import effective_status
@@ -30,9 +31,9 @@ def request_public(request: ServiceRequest, now: datetime) -> ServiceRequestPubl
     )
 
 
-def event_public(event: RequestEvent) -> EventPublic:
+def event_public(event: RequestEvent, ids: EventIds) -> EventPublic:
     return EventPublic(
-        id=event.id,
+        id=ids.public(event.company_id, event.id),
         type=event.type,
         code=codes.display(event.code),
         status=event.status,

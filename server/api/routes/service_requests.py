@@ -147,11 +147,11 @@ def get_service_request(code: str, actor: ActorDep, session: ReadDB) -> ServiceR
 
 
 @router.get("/{code}/history", response_model=list[EventPublic])
-def get_history(code: str, actor: ActorDep, session: ReadDB) -> list[EventPublic]:
+def get_history(code: str, actor: ActorDep, session: ReadDB, state: StateDep) -> list[EventPublic]:
     """The request's full event history, oldest first."""
     request = visible_request(session, actor, code)
     events = session.scalars(select(RequestEvent).where(RequestEvent.request_id == request.id).order_by(RequestEvent.id))
-    return [event_public(e) for e in events]
+    return [event_public(e, state.broker.ids) for e in events]
 
 
 @router.post("/{code}/assign", response_model=ServiceRequestPublic)

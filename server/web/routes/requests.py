@@ -82,7 +82,7 @@ def request_page(request: Request, code: str, login: LoginDep, state: StateDep, 
         names = _names(session, login.user.company_id)
         return render(
             request, "request.html", login=login, item=request_public(item, utcnow()),
-            history=[event_public(e) for e in events], users=people, names=names, created=created,
+            history=[event_public(e, state.broker.ids) for e in events], users=people, names=names, created=created,
             assign_default=item.assignee_id or login.user.id, chat_mode=CHAT_MODE,
             chat_chars=state.settings.connect_max_chat_chars,
         )
