@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from server import connect, problems, queue, routing, updates, web
+from server import api_docs, connect, problems, queue, routing, updates, web
 from server import brands as server_brands
 from server.api.routes import agent_brand
 from server.api.routes import agent_updates, brands, events, groups, health, modules, service_requests, users
@@ -74,6 +74,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         version=API_VERSION,
         summary="The service queue: service requests with session codes, statuses and live events.",
         lifespan=lifespan,
+        docs_url=None,  # server.api_docs serves them from files this server ships
+        redoc_url=None,
     )
     app.state.sosqueue = state
     problems.install(app)
@@ -87,6 +89,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(metrics.router)
     app.include_router(waiting_room.router)
     app.include_router(queue_next.router)
+    if settings.api_docs:
+        api_docs.install(app)
     web.install(app)
     connect.install(app)
     return app

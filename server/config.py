@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     cookie_secure: bool = False
     login_attempts_per_minute: float = Field(default=10.0, ge=0)
+    # The API's documentation pages, /docs and /redoc; /openapi.json is served either way.
+    api_docs: bool = True
     # Where supporters reach the dashboard; links in emails and webhooks start with it.
     public_url: str = ""
 

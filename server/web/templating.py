@@ -68,16 +68,40 @@ def render(
         **context,
     )
     response = HTMLResponse(page, status_code=status, headers=headers)
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(PAGE_HEADERS)
     return response
 
 
 # Scripts and styles only from this server: a stray injected tag could not run even if it
 # got past escaping. Images may be data: URLs (the session view's frames, later).
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
-)
+_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data: blob:",
+    "connect-src": "'self'",
+    "frame-ancestors": "'none'",
+    "form-action": "'self'",
+    "base-uri": "'none'",
+    "object-src": "'none'",
+}
+
+
+def content_security_policy(**more: str) -> str:
+    """The dashboard's policy, with ``more`` sources for some directives (``style_src="'nonce-…'"``;
+    a directive it lacks is added)."""
+    directives = dict(_POLICY)
+    for name, sources in more.items():
+        directive = name.replace("_", "-")
+        directives[directive] = f"{directives[directive]} {sources}" if directive in directives else sources
+    return "; ".join(f"{directive} {sources}" for directive, sources in directives.items())
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
+#: What every page of this server carries: the dashboard's and the API documentation's (server.api_docs).
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}

@@ -21,6 +21,7 @@ from server.schemas import ServiceRequestPublic
 from server.urgency import WAITING_SINCE_SQL, Urgency, Wait, wait_of
 from server.web.deps import FormDep, LoginDep, TranslateDep
 from server.web.i18n import Translate
+from server.web.routes.auth import safe_next
 from server.logins import Login
 from server.web.templating import render
 
@@ -241,10 +242,11 @@ def set_availability(request: Request, login: LoginDep, form: FormDep, session: 
 
 
 def _back(request: Request, fallback: str) -> str:
-    """The page the form was on, when it is ours."""
+    """The page the form was on, when it is ours (a path a browser would read as another host is not)."""
     referer = request.headers.get("referer", "")
     host = request.headers.get("host", "")
     for prefix in (f"http://{host}", f"https://{host}"):
         if referer.startswith(prefix + "/"):
-            return referer[len(prefix):]
+            path = referer[len(prefix):]
+            return path if safe_next(path) == path else fallback
     return fallback
