@@ -14,6 +14,8 @@ class Message(StrEnum):
     """The ``type`` of a JSON message on a Connect socket."""
 
     HELLO = "hello"
+    #: Expert → server, the first message of an expert's socket and only then: the login's CSRF token.
+    AUTH = "auth"
     EXPERT_JOINED = "expert_joined"
     EXPERT_LEFT = "expert_left"
     CUSTOMER_JOINED = "customer_joined"

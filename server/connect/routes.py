@@ -2,9 +2,12 @@
 
 Both accept first and then close with a 4xxx code when refused, so that clients learn why
 (a refusal before accepting reaches them only as HTTP 403). Database look-ups run in the
-threadpool; the relay takes over once a socket is admitted.
+threadpool; the relay takes over once a socket is admitted. No secret rides in a socket's URL,
+which access logs keep: the customer token comes in a header, the expert's CSRF token in the
+socket's first message.
 """
 
+import asyncio
 
 from fastapi import APIRouter, WebSocket
 from sqlalchemy.orm import Session
@@ -14,7 +17,7 @@ from server import queue
 from sosqueue import codes
 from server.actors import Actor
 from server.api.deps import resolve_token
-from server.connect.protocol import CHAT_MODE, SESSION_MODE
+from server.connect.protocol import CHAT_MODE, SESSION_MODE, auth_csrf
 from server.connect.relay import Admission, Hub
 from server.models import Company, ServiceRequest, User, utcnow
 from server.state import AppState
@@ -26,6 +29,8 @@ router = APIRouter()
 
 CUSTOMER_PATH = "/api/v1/service-requests/{code}/session"
 EXPERT_PATH = "/requests/{code}/session/ws"
+#: Seconds an expert's socket has, once open, to send its ``auth`` message (a browser sends it at once).
+AUTH_SECONDS = 10.0
 
 
 @router.websocket(CUSTOMER_PATH)
@@ -41,8 +46,8 @@ async def customer_session(websocket: WebSocket, code: str) -> None:
 
 @router.websocket(EXPERT_PATH)
 async def expert_session(websocket: WebSocket, code: str) -> None:
-    """An expert's browser: the dashboard's login cookie, ``?csrf=`` its CSRF token, our own Origin;
-    ``?mode=chat`` for a socket that only chats (see the protocol)."""
+    """An expert's browser: the dashboard's login cookie and our own Origin, then a first message
+    ``auth`` with the login's CSRF token; ``?mode=chat`` for a socket that only chats (see the protocol)."""
     await websocket.accept()
     cookie = websocket.cookies.get(logins.COOKIE)
     mode = websocket.query_params.get("mode", SESSION_MODE)
@@ -51,10 +56,24 @@ async def expert_session(websocket: WebSocket, code: str) -> None:
     elif not _same_origin(websocket) or mode not in (SESSION_MODE, CHAT_MODE):
         admission = CloseCode.FORBIDDEN
     else:
-        csrf = websocket.query_params.get("csrf", "")
+        csrf = await _first_message_csrf(websocket)
+        if csrf is None:
+            return  # the browser went away before it said who it is
         admission = await run_in_threadpool(admit_expert, _state(websocket), cookie, csrf, code,
                                             chat_only=mode == CHAT_MODE)
     await _serve(websocket, admission)
+
+
+async def _first_message_csrf(websocket: WebSocket) -> str | None:
+    """The CSRF token in the socket's first message, its ``auth``: "" when that is something else or does not
+    come within ``AUTH_SECONDS``; None when the client closed the socket first."""
+    try:
+        message = await asyncio.wait_for(websocket.receive(), AUTH_SECONDS)
+    except TimeoutError:
+        return ""
+    if message["type"] == "websocket.disconnect":
+        return None
+    return auth_csrf(message.get("text"))
 
 
 async def _serve(websocket: WebSocket, admission: Admission | CloseCode) -> None:
