@@ -3,7 +3,10 @@
 Two WebSocket endpoints meet in one in-process relay per service request:
 
 - the customer's agent: ``ws(s)://SERVER/api/v1/service-requests/{code}/session`` with
-  ``Authorization: Bearer <customer token>`` (the ``sqc_…`` token of that very request);
+  ``Authorization: Bearer <customer token>`` (the ``sqc_…`` token of that very request) and
+  ``Sosqueue-Agent-Instance: <instance>`` (``sosqueue.connect.INSTANCE_HEADER``: a random id the
+  agent makes once per session, 16 to 128 characters of ``A-Z a-z 0-9 _ -``, and sends on every
+  connection of it);
 - an expert's browser: ``ws(s)://SERVER/requests/{code}/session/ws`` with the dashboard's login
   cookie and an ``Origin`` that matches ``Host``; any user of the request's company may connect.
   Its first message, sent as soon as it opens and within ``routes.AUTH_SECONDS`` (10 s), is
@@ -18,14 +21,21 @@ Both sockets of one request must reach the same server process. With several pro
 shipped ``build_scripts/nginx/sosqueue.conf`` routes ``…/{code}/session`` and
 ``…/{code}/session/ws`` to one process by a hash of the code.
 
+One customer socket per request: a second one takes the open one's place only when it comes from
+the same agent instance (an agent reconnecting after a drop the server has not noticed yet: the
+old socket closes with 4000). Any other (no instance, or another one: someone else holding the
+customer token) is closed with 4001 and the open one stays; the agent tries again later, so a
+restarted agent gets in once the server has noticed its old socket gone (its pings go unanswered).
+
 Refusals and endings close the socket with a code (after accepting it, so clients see the code):
 4401 not signed in or unknown token (also mid-session, when the expert's login ends: logout,
 deactivation, password reset, expiry), 4403 forbidden (another kind of token, bad ``Origin``, an
 unknown ``mode``, a first message that is not ``auth`` with the login's CSRF token or none in
 time), 4404 no such request (also a request of another company, or another request's
 customer token), 4409 the request is closed or expired (also when that happens mid-session),
-4000 a newer connection of the same customer took over (do not reconnect), 1013 the socket fell
-too far behind the session (reconnect).
+4000 a newer connection of the same agent took over (do not reconnect), 4001 the customer is
+connected already from another agent (try again later), 1013 the socket fell too far behind the
+session (reconnect).
 
 Messages are JSON objects in text frames, ``{"type": …}``, those a client sends at most
 ``connect_max_message_bytes`` (16 KiB; an expert's ``hello`` with the chat so far may be longer);

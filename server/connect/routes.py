@@ -22,7 +22,7 @@ from server.connect.relay import Admission, Hub
 from server.models import Company, ServiceRequest, User, utcnow
 from server.state import AppState
 from server import logins
-from sosqueue.connect import CLOSE_REASONS, CloseCode
+from sosqueue.connect import CLOSE_REASONS, INSTANCE_HEADER, CloseCode, is_instance
 from sosqueue.urls import same_origin
 
 router = APIRouter()
@@ -35,12 +35,15 @@ AUTH_SECONDS = 10.0
 
 @router.websocket(CUSTOMER_PATH)
 async def customer_session(websocket: WebSocket, code: str) -> None:
-    """The customer's agent: ``Authorization: Bearer <the request's customer token>``."""
+    """The customer's agent: ``Authorization: Bearer <the request's customer token>``, and the agent's
+    instance (``INSTANCE_HEADER``), without which this socket never takes an open one's place."""
     await websocket.accept()
     token = _bearer(websocket.headers.get("authorization", ""))
+    instance = websocket.headers.get(INSTANCE_HEADER, "")
     admission = CloseCode.NOT_SIGNED_IN
     if token:
-        admission = await run_in_threadpool(admit_customer, _state(websocket), token, code)
+        admission = await run_in_threadpool(admit_customer, _state(websocket), token, code,
+                                            instance if is_instance(instance) else "")
     await _serve(websocket, admission)
 
 
@@ -99,8 +102,9 @@ def _same_origin(websocket: WebSocket) -> bool:
     return same_origin(origin, websocket.headers.get("host", ""))
 
 
-def admit_customer(state: AppState, token: str, code: str) -> Admission | CloseCode:
-    """The customer's admission to the request ``code``, or the close code that refuses it."""
+def admit_customer(state: AppState, token: str, code: str, instance: str = "") -> Admission | CloseCode:
+    """The customer's admission to the request ``code`` from the agent ``instance`` ("": unknown), or the close
+    code that refuses it."""
     with state.db.read() as session:
         actor = resolve_token(session, state, token)
         if actor is None:
@@ -110,7 +114,7 @@ def admit_customer(state: AppState, token: str, code: str) -> Admission | CloseC
         request = session.get(ServiceRequest, actor.request_id)
         if request is None or request.code != _canonical(code):
             return CloseCode.NOT_FOUND  # another request's token: the code looks unknown, as in the API
-        return _admission(session, request, actor, request.end_customer_name or "Customer")
+        return _admission(session, request, actor, request.end_customer_name or "Customer", instance=instance)
 
 
 def admit_expert(state: AppState, cookie: str, csrf: str, code: str, *,
@@ -144,7 +148,7 @@ def _canonical(code: str) -> str | None:
 
 
 def _admission(session: Session, request: ServiceRequest, actor: Actor, name: str, *,
-               login_cookie: str = "", chat_only: bool = False) -> Admission | CloseCode:
+               login_cookie: str = "", chat_only: bool = False, instance: str = "") -> Admission | CloseCode:
     if not queue.effective_status(request, utcnow()).is_open:
         return CloseCode.NOT_OPEN
     company = session.get(Company, request.company_id)
@@ -158,4 +162,5 @@ def _admission(session: Session, request: ServiceRequest, actor: Actor, name: st
         name=name,
         login_cookie=login_cookie,
         chat_only=chat_only,
+        instance=instance,
     )

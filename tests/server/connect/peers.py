@@ -13,6 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from server.logins import COOKIE
+from sosqueue.connect import INSTANCE_HEADER, new_instance
 from tests.support.dashboard import DashboardClient
 from tests.support.tenants import Tenant, bearer, file_request
 
@@ -90,8 +91,13 @@ class Sockets:
         created = file_request(self.base_url, self.tenant.module_token, **body)
         return Filed(created["code"], created["customer_token"])
 
-    def customer_raw(self, code: str, token: str | None) -> ClientConnection:
+    def customer_raw(self, code: str, token: str | None, instance: str | None = None) -> ClientConnection:
+        """A customer's socket with ``token`` (None: no Authorization) from the agent ``instance`` (None: a fresh
+        one, "": no instance header, as an agent of an older version)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        instance = new_instance() if instance is None else instance
+        if instance:
+            headers[INSTANCE_HEADER] = instance
         # The agent sends JPEG, which does not deflate: it turns compression off.
         return self._keep(connect(f"{self.ws_url}/api/v1/service-requests/{code}/session",
                                   additional_headers=headers, compression=None, open_timeout=WAIT))
@@ -130,9 +136,9 @@ class Sockets:
                 pass  # refused before it was said (no login, another site): close_code tells the code
         return connection
 
-    def customer(self, filed: Filed) -> ClientConnection:
-        """The customer's agent, connected: its hello is read."""
-        socket = self.customer_raw(filed.code, filed.customer_token)
+    def customer(self, filed: Filed, instance: str | None = None) -> ClientConnection:
+        """The customer's agent (its ``instance``, as in :meth:`customer_raw`), connected: its hello is read."""
+        socket = self.customer_raw(filed.code, filed.customer_token, instance)
         assert receive(socket)["type"] == "hello"
         return socket
 
@@ -148,9 +154,11 @@ class Sockets:
         assert receive(socket)["type"] == "hello"
         return socket
 
-    def sharing(self, filed: Filed, *viewers: Expert) -> tuple[ClientConnection, list[ClientConnection]]:
-        """A customer who allowed viewing, and experts who see the screen (all messages so far read)."""
-        customer = self.customer(filed)
+    def sharing(self, filed: Filed, *viewers: Expert,
+                instance: str | None = None) -> tuple[ClientConnection, list[ClientConnection]]:
+        """A customer (of the agent ``instance``) who allowed viewing, and experts who see the screen (all
+        messages so far read)."""
+        customer = self.customer(filed, instance)
         experts = []
         for viewer in viewers:
             experts.append(self.expert(filed, viewer))
