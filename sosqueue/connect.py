@@ -5,6 +5,8 @@ The protocol itself (who sends what, and the server's checks) is described in
 (through the page's rendered constants) all take the names from here.
 """
 
+import re
+import secrets
 import struct
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
@@ -14,6 +16,8 @@ class Message(StrEnum):
     """The ``type`` of a JSON message on a Connect socket."""
 
     HELLO = "hello"
+    #: Expert → server, the first message of an expert's socket and only then: the login's CSRF token.
+    AUTH = "auth"
     EXPERT_JOINED = "expert_joined"
     EXPERT_LEFT = "expert_left"
     CUSTOMER_JOINED = "customer_joined"
@@ -80,6 +84,7 @@ class CloseCode(IntEnum):
     NOT_FOUND = 4404
     NOT_OPEN = 4409
     REPLACED = 4000
+    ALREADY_CONNECTED = 4001
     TOO_SLOW = 1013
 
 
@@ -90,11 +95,30 @@ CLOSE_REASONS = {
     CloseCode.NOT_FOUND: "no service request with this code",
     CloseCode.NOT_OPEN: "this service request is closed or expired",
     CloseCode.REPLACED: "a newer connection of this customer took over",
+    CloseCode.ALREADY_CONNECTED: "the customer is connected already, from another agent; try again once it has left",
     CloseCode.TOO_SLOW: "this connection fell too far behind the session; reconnect",
 }
 #: Closes after which a client must not reconnect (every other close is worth a retry).
 FINAL_CLOSES = frozenset({CloseCode.NOT_SIGNED_IN, CloseCode.FORBIDDEN, CloseCode.NOT_FOUND, CloseCode.NOT_OPEN,
                           CloseCode.REPLACED})
+
+#: The customer socket's handshake header with the agent's instance: a random id the agent makes once per
+#: session and sends on every connection. Only a socket with the same instance as the customer's open one
+#: takes its place (the agent reconnecting after a drop the server has not noticed yet); any other is closed
+#: with :attr:`CloseCode.ALREADY_CONNECTED`, so the token alone cannot push the real customer out.
+INSTANCE_HEADER = "Sosqueue-Agent-Instance"
+_INSTANCE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+def new_instance() -> str:
+    """A fresh agent instance id (unguessable: 192 random bits)."""
+    return secrets.token_urlsafe(24)
+
+
+def is_instance(value: str) -> bool:
+    """Whether ``value`` has the shape of an instance id (16 to 128 URL-safe characters)."""
+    return _INSTANCE.fullmatch(value) is not None
+
 
 #: A whole screen frame is one JPEG image; its bytes start so (a region frame: see REGION_MAGIC).
 JPEG_START = b"\xff\xd8"

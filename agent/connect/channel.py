@@ -8,7 +8,12 @@ no port is ever opened on the customer's computer.
 
 Messages are JSON text frames; screen frames are binary. A background thread receives and
 reconnects after a drop with backoff (about 1, 2, 4 … 30 s); the close codes in
-:data:`~sosqueue.connect.FINAL_CLOSES` end the channel for good. Sending only queues: each socket has a
+:data:`~sosqueue.connect.FINAL_CLOSES` end the channel for good. Every socket of one channel
+carries the same random instance id (:data:`~sosqueue.connect.INSTANCE_HEADER`): with it a
+reconnect takes the place of the channel's own old socket, which the server may still hold after
+a drop, while a socket of anyone else holding the customer token is refused. The channel is
+``connected`` once the server's first message (its hello) arrives: a socket closed before that
+was refused, and the backoff goes on. Sending only queues: each socket has a
 :class:`~agent.connect.writer.SocketWriter` thread, so a stalled network never blocks the caller,
 and a write that has not finished within :data:`SEND_TIMEOUT` seconds drops the socket (then the
 channel reconnects). Reading is never time-limited: a quiet session stays open.
@@ -26,7 +31,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from agent.connect.writer import SocketWriter, bound_writes, cut
 from agent.outbox import backoff_delays
-from sosqueue.connect import FINAL_CLOSES, CloseCode
+from sosqueue.connect import FINAL_CLOSES, INSTANCE_HEADER, CloseCode, new_instance
 
 log = logging.getLogger("sosqueue.agent.connect")
 
@@ -100,6 +105,7 @@ class SessionChannel:
                  send_timeout: float = SEND_TIMEOUT):
         self.url = url
         self._token = token
+        self._instance = new_instance()
         self._on_state = on_state
         self._on_message = on_message
         self._ssl = ssl_context if url.startswith("wss://") else None
@@ -116,6 +122,11 @@ class SessionChannel:
     @property
     def state(self) -> str:
         return self._state
+
+    @property
+    def instance(self) -> str:
+        """The random id every socket of this channel sends (:data:`~sosqueue.connect.INSTANCE_HEADER`)."""
+        return self._instance
 
     @property
     def connected(self) -> bool:
@@ -181,10 +192,12 @@ class SessionChannel:
         self._set_state("closed")
 
     def _connect_and_receive(self) -> str | None:
-        """One socket's life: None when it did not open, else "" or the reason the server ended it for good."""
+        """One socket's life: None when it did not open or was refused before the server's first message,
+        else "" or the reason the server ended it for good."""
         try:
             with connect(
-                self.url, additional_headers={"Authorization": f"Bearer {self._token}"}, ssl=self._ssl,
+                self.url, additional_headers={"Authorization": f"Bearer {self._token}",
+                                              INSTANCE_HEADER: self._instance}, ssl=self._ssl,
                 user_agent_header=self._user_agent, compression=None,  # JPEG does not compress further
                 open_timeout=OPEN_TIMEOUT, close_timeout=CLOSE_TIMEOUT, max_size=MAX_INCOMING,
             ) as connection:
@@ -207,11 +220,15 @@ class SessionChannel:
             self._writer.start()
         return True
 
-    def _receive(self, connection: ClientConnection) -> str:
-        """Hand on messages until the socket closes; the reason when the server ended it for good."""
-        self._set_state("connected")
+    def _receive(self, connection: ClientConnection) -> str | None:
+        """Hand on messages until the socket closes; the reason when the server ended it for good, None when
+        it closed the socket before its first message (a refusal worth another try later), else ""."""
+        admitted = False
         try:
             for message in connection:
+                if not admitted:
+                    admitted = True
+                    self._set_state("connected")
                 self._dispatch(message)
         except ConnectionClosed:
             pass
@@ -223,9 +240,11 @@ class SessionChannel:
                 writer.stop()
         code, reason = received_close(connection)
         log.info("the session channel closed (%s %s)", code, reason)
-        if self._closing.is_set() or code not in FINAL_CLOSES:
+        if self._closing.is_set():
             return ""
-        return ENDED_REASONS.get(code) or CloseCode(code).name.lower()
+        if code in FINAL_CLOSES:
+            return ENDED_REASONS.get(code) or CloseCode(code).name.lower()
+        return "" if admitted else None
 
     def _dispatch(self, message: str | bytes) -> None:
         if isinstance(message, bytes):

@@ -3,23 +3,39 @@
 Two WebSocket endpoints meet in one in-process relay per service request:
 
 - the customer's agent: ``ws(s)://SERVER/api/v1/service-requests/{code}/session`` with
-  ``Authorization: Bearer <customer token>`` (the ``sqc_…`` token of that very request);
-- an expert's browser: ``ws(s)://SERVER/requests/{code}/session/ws?csrf=<login's csrf token>``
-  with the dashboard's login cookie and an ``Origin`` that matches ``Host``; any user of the
-  request's company may connect. ``&mode=session`` (the default, the session page's) joins the
-  session; ``&mode=chat`` (the request page's) opens a chat-only socket beside it (below).
+  ``Authorization: Bearer <customer token>`` (the ``sqc_…`` token of that very request) and
+  ``Sosqueue-Agent-Instance: <instance>`` (``sosqueue.connect.INSTANCE_HEADER``: a random id the
+  agent makes once per session, 16 to 128 characters of ``A-Z a-z 0-9 _ -``, and sends on every
+  connection of it);
+- an expert's browser: ``ws(s)://SERVER/requests/{code}/session/ws`` with the dashboard's login
+  cookie and an ``Origin`` that matches ``Host``; any user of the request's company may connect.
+  Its first message, sent as soon as it opens and within ``routes.AUTH_SECONDS`` (10 s), is
+  ``{"type": "auth", "csrf": <the login's CSRF token>}``; the server sends nothing before it, and
+  ``auth`` is refused anywhere else. ``?mode=session`` (the default, the session page's) joins the
+  session; ``?mode=chat`` (the request page's) opens a chat-only socket beside it (below).
+
+No secret rides in either URL: access logs (the server's, a proxy's) keep URLs, not headers or
+messages.
 
 Both sockets of one request must reach the same server process. With several processes, the
 shipped ``build_scripts/nginx/sosqueue.conf`` routes ``…/{code}/session`` and
 ``…/{code}/session/ws`` to one process by a hash of the code.
 
+One customer socket per request: a second one takes the open one's place only when it comes from
+the same agent instance (an agent reconnecting after a drop the server has not noticed yet: the
+old socket closes with 4000). Any other (no instance, or another one: someone else holding the
+customer token) is closed with 4001 and the open one stays; the agent tries again later, so a
+restarted agent gets in once the server has noticed its old socket gone (its pings go unanswered).
+
 Refusals and endings close the socket with a code (after accepting it, so clients see the code):
 4401 not signed in or unknown token (also mid-session, when the expert's login ends: logout,
-deactivation, password reset, expiry), 4403 forbidden (another kind of token, bad ``Origin`` or
-CSRF token, an unknown ``mode``), 4404 no such request (also a request of another company, or another request's
+deactivation, password reset, expiry), 4403 forbidden (another kind of token, bad ``Origin``, an
+unknown ``mode``, a first message that is not ``auth`` with the login's CSRF token or none in
+time), 4404 no such request (also a request of another company, or another request's
 customer token), 4409 the request is closed or expired (also when that happens mid-session),
-4000 a newer connection of the same customer took over (do not reconnect), 1013 the socket fell
-too far behind the session (reconnect).
+4000 a newer connection of the same agent took over (do not reconnect), 4001 the customer is
+connected already from another agent (try again later), 1013 the socket fell too far behind the
+session (reconnect).
 
 Messages are JSON objects in text frames, ``{"type": …}``, those a client sends at most
 ``connect_max_message_bytes`` (16 KiB; an expert's ``hello`` with the chat so far may be longer);
@@ -79,7 +95,7 @@ Server → expert:
     (all chat goes to every expert socket in the session and every chat-only one, an expert's to
     its sender too) · ``error`` {detail}
 Expert → server:
-    ``view_request`` (ask the customer; answered at once with ``consent`` when already sharing) ·
+    ``auth`` {csrf} (the first message, and only then: see above) · ``view_request`` (ask the customer; answered at once with ``consent`` when already sharing) ·
     ``ack`` (after drawing a frame) · ``chat`` {text} · ``end`` (stop viewing, for every expert, and
     leave the session: this expert is recorded as left unless another of their sockets is still in
     it, and the customer gets ``expert_left``; the socket stays open, out of the session: it gets
@@ -154,6 +170,8 @@ SESSION_MODE = "session"
 
 #: The largest number in a point, a picture's size or a monitor's rectangle (16 bits, like frames).
 _MAX_PIXELS = 0xFFFF
+#: An expert's ``auth`` message is short: a CSRF token is some 43 characters.
+_MAX_AUTH_CHARS = 1024
 #: A line of detail (an input error, why control is unavailable) is cut to this many characters.
 _MAX_DETAIL_CHARS = 300
 
@@ -212,6 +230,20 @@ def parse(text: str, role: Role, limits: Limits) -> dict:
     if kind in _CHECKS:
         return {"type": kind, **_CHECKS[kind](message)}
     return {"type": kind}
+
+
+def auth_csrf(text: object) -> str:
+    """The CSRF token in an expert's first message, when that is ``{"type": "auth", "csrf": …}``; else ""."""
+    if not isinstance(text, str) or len(text) > _MAX_AUTH_CHARS:
+        return ""
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        return ""
+    if not isinstance(message, dict) or message.get("type") != Message.AUTH:
+        return ""
+    csrf = message.get("csrf")
+    return csrf if isinstance(csrf, str) else ""
 
 
 def chat_text(value: object, limits: Limits) -> str:

@@ -13,6 +13,7 @@ expiry and sign-outs in other processes.
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class Admission:
     name: str  # how this party is shown to the others
     login_cookie: str = field(default="", repr=False)  # an expert's login, checked again while the socket is open
     chat_only: bool = False  # an expert's socket that chats without joining the session (a request page's)
+    instance: str = field(default="", repr=False)  # the customer's agent instance ("": none sent)
 
     @property
     def party(self) -> str:
@@ -255,12 +257,26 @@ class Room:
             peer.close(CloseCode.NOT_OPEN)
             return False
         if peer.is_customer:
+            if not self._may_seat_customer(peer):
+                log.info("refused a second customer socket for request %s: another agent is connected", self.code)
+                peer.close(CloseCode.ALREADY_CONNECTED)
+                return False
             await self._seat_customer(peer)
         elif peer.chat_only:
             self._seat_chatting(peer)
         else:
             self._seat_expert(peer)
         return True
+
+    def _may_seat_customer(self, peer: Peer) -> bool:
+        """Whether this customer socket may sit down: nobody is there, or the socket there is of the same agent
+        instance (a reconnect after a drop not noticed yet). The customer token alone proves nothing more: it
+        may have reached someone else."""
+        seated = self.customer
+        if seated is None:
+            return True
+        mine, theirs = peer.admission.instance, seated.admission.instance
+        return bool(mine and theirs) and secrets.compare_digest(mine, theirs)
 
     async def _seat_customer(self, peer: Peer) -> None:
         replaced, self.customer = self.customer, peer

@@ -1,8 +1,9 @@
-// The chat with the customer, shared by the session view (session.js) and the request page.
-// Protocol: server/connect/protocol.py. What anyone wrote reaches the page as textContent, never as
-// markup. The request page opens a chat-only socket (?mode=chat): it joins nobody to the session,
-// so the request's status stays as it is. Test hooks on document.body.dataset: chatState
-// (connecting, there, away, reconnecting, and the final signed_out, forbidden, not_found, closed).
+// The chat with the customer, and the expert's socket to a request's session, shared by the session
+// view (session.js) and the request page. Protocol: server/connect/protocol.py. What anyone wrote
+// reaches the page as textContent, never as markup. The request page opens a chat-only socket
+// (?mode=chat): it joins nobody to the session, so the request's status stays as it is.
+// Test hooks on document.body.dataset: chatState (connecting, there, away, reconnecting, and the
+// final signed_out, forbidden, not_found, closed).
 "use strict";
 
 const SosqueueChat = (() => {
@@ -55,7 +56,20 @@ const SosqueueChat = (() => {
     });
   }
 
-  return { add, fill, bind };
+  // The expert's socket to the session of the request ``code`` (``mode``: "chat" for a chat-only one).
+  // Its URL carries nothing secret, since access logs keep URLs: its first message, sent as it opens,
+  // proves the page's login with the CSRF token.
+  function openSocket(code, mode) {
+    const auth = JSON.parse(document.querySelector("meta[name='sosqueue-vocabulary']").content).message.AUTH;
+    const csrf = document.querySelector('meta[name="csrf-token"]').content;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const query = mode ? `?mode=${encodeURIComponent(mode)}` : "";
+    const socket = new WebSocket(`${scheme}://${location.host}/requests/${encodeURIComponent(code)}/session/ws${query}`);
+    socket.addEventListener("open", () => socket.send(JSON.stringify({ type: auth, csrf })));
+    return socket;
+  }
+
+  return { add, fill, bind, openSocket };
 })();
 
 // -- the request page's chat -----------------------------------------------------------------------
@@ -97,14 +111,6 @@ const SosqueueChat = (() => {
       elements.error.hidden = !detail;
     }
 
-    function url() {
-      const csrf = document.querySelector('meta[name="csrf-token"]').content;
-      const scheme = location.protocol === "https:" ? "wss" : "ws";
-      const code = encodeURIComponent(panel.dataset.code);
-      return `${scheme}://${location.host}/requests/${code}/session/ws` +
-        `?csrf=${encodeURIComponent(csrf)}&mode=${encodeURIComponent(panel.dataset.mode)}`;
-    }
-
     const HANDLERS = {
       [MESSAGE.HELLO](message) {
         delay = RETRY_FIRST_MS;
@@ -121,7 +127,7 @@ const SosqueueChat = (() => {
     };
 
     function connect() {
-      const opened = new WebSocket(url());
+      const opened = SosqueueChat.openSocket(panel.dataset.code, panel.dataset.mode);
       socket = opened;
       opened.addEventListener("message", (event) => {
         if (opened !== socket || typeof event.data !== "string") return;

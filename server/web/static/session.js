@@ -132,15 +132,8 @@
 
   // -- the socket --------------------------------------------------------------------------------
 
-  function socketUrl() {
-    const code = elements.root.dataset.code;
-    const csrf = document.querySelector('meta[name="csrf-token"]').content;
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    return `${scheme}://${location.host}/requests/${encodeURIComponent(code)}/session/ws?csrf=${encodeURIComponent(csrf)}`;
-  }
-
   function connect() {
-    const socket = new WebSocket(socketUrl());
+    const socket = SosqueueChat.openSocket(elements.root.dataset.code);
     socket.binaryType = "arraybuffer";  // a region frame's header is read at once
     view.socket = socket;
     socket.addEventListener("message", (event) => {

@@ -11,10 +11,12 @@ import io
 import itertools
 import json
 import os
+import re
 import select
 import socket
 import socketserver
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -26,6 +28,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
 from agent.connect.capture import Capture
+from sosqueue.connect import INSTANCE_HEADER
 from tests.support.polling import eventually
 
 CODE = "s12-345-678"
@@ -46,6 +49,7 @@ class LocalRelay:
         self.frames: list[bytes] = []  # binary messages from the customer, in order
         self.events: list[object] = []  # both, in the order they arrived
         self.authorizations: list[str | None] = []
+        self.instances: list[str | None] = []  # each socket's agent instance header
         self.paths: list[str] = []
         self.connections = 0  # accepted customer sockets so far
         self.refuse_with: int | None = None  # close every new socket with this code
@@ -92,6 +96,7 @@ class LocalRelay:
     def _handle(self, connection: ServerConnection) -> None:
         self.paths.append(connection.request.path)
         self.authorizations.append(connection.request.headers.get("Authorization"))
+        self.instances.append(connection.request.headers.get(INSTANCE_HEADER))
         if self.refuse_with is not None:
             connection.close(self.refuse_with, "refused")
             return
@@ -256,6 +261,90 @@ class StallingProxy:
             agent.shutdown(socket.SHUT_WR)  # a half close: a stalled write stays stalled
         except OSError:
             pass
+
+
+class VanishingProxy:
+    """A TCP relay on 127.0.0.1 in front of a server whose links can vanish as a dead network does.
+
+    :meth:`vanish` resets the agent's side of the open links and leaves the server's side open and
+    silent: what the server sends there is kept (:attr:`after_vanishing`), nothing goes back, so the
+    server goes on thinking the agent is there. Links opened later flow normally.
+    """
+
+    def __init__(self, target_port: int):
+        self._target = ("127.0.0.1", target_port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._links: list[tuple[socket.socket, socket.socket, threading.Event]] = []
+        self._lock = threading.Lock()
+        self.after_vanishing = bytearray()  # what the server sent on vanished links
+
+    def __enter__(self) -> "VanishingProxy":
+        threading.Thread(target=self._accept, name="vanishing-proxy", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._listener.close()
+        with self._lock:
+            links = list(self._links)
+        for agent, upstream, _vanished in links:
+            _close(agent)
+            _close(upstream)
+
+    def vanish(self) -> None:
+        """Reset the agent's side of every open link (it sees the connection drop at once); the server sees nothing."""
+        with self._lock:
+            links = [link for link in self._links if not link[2].is_set()]
+        for agent, _upstream, vanished in links:
+            vanished.set()
+            agent.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close sends RST
+            _close(agent)
+
+    def close_codes_after_vanishing(self) -> list[int]:
+        """The codes of the Close frames the server sent on vanished links (its frames are not masked)."""
+        return [int.from_bytes(match.group(1), "big")
+                for match in re.finditer(rb"\x88[\x02-\x7d](..)", bytes(self.after_vanishing), re.DOTALL)]
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                agent, _address = self._listener.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.create_connection(self._target, timeout=10)
+            upstream.settimeout(None)
+            vanished = threading.Event()
+            with self._lock:
+                self._links.append((agent, upstream, vanished))
+            threading.Thread(target=self._carry_agent, args=(agent, upstream, vanished), daemon=True).start()
+            threading.Thread(target=self._carry_server, args=(upstream, agent, vanished), daemon=True).start()
+
+    @staticmethod
+    def _carry_agent(agent: socket.socket, upstream: socket.socket, vanished: threading.Event) -> None:
+        try:
+            while data := agent.recv(65536):
+                upstream.sendall(data)
+        except OSError:
+            pass
+        if not vanished.is_set():
+            _close(upstream)
+
+    def _carry_server(self, upstream: socket.socket, agent: socket.socket, vanished: threading.Event) -> None:
+        try:
+            while data := upstream.recv(65536):
+                if not vanished.is_set():
+                    try:
+                        agent.sendall(data)
+                        continue
+                    except OSError:
+                        if not vanished.is_set():
+                            break
+                with self._lock:
+                    self.after_vanishing += data
+        except OSError:
+            pass
+        if not vanished.is_set():
+            _close(agent)
 
 
 def _close(sock: socket.socket) -> None:

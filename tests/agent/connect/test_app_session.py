@@ -40,10 +40,12 @@ def expert_login(queue_server, company):
 
 
 def expert_socket(base_url: str, code: str, client) -> ClientConnection:
-    """The expert's browser side: login cookie, CSRF token, our own Origin."""
-    return connect(f"ws{base_url.removeprefix('http')}/requests/{code}/session/ws?csrf={client.csrf_token}",
-                   additional_headers={"Origin": base_url, "Cookie": f"{COOKIE}={client.http.cookies[COOKIE]}"},
-                   open_timeout=WAIT)
+    """The expert's browser side: login cookie, our own Origin, then the CSRF token as its first message."""
+    socket = connect(f"ws{base_url.removeprefix('http')}/requests/{code}/session/ws",
+                     additional_headers={"Origin": base_url, "Cookie": f"{COOKIE}={client.http.cookies[COOKIE]}"},
+                     open_timeout=WAIT)
+    socket.send(json.dumps({"type": "auth", "csrf": client.csrf_token}))
+    return socket
 
 
 def next_message(socket: ClientConnection, kind: str) -> dict:

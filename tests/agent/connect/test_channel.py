@@ -8,6 +8,7 @@ import time
 import pytest
 
 from agent.connect.channel import SessionChannel, session_url, tls_context
+from sosqueue.connect import is_instance
 from tests.agent.connect.support import (CODE, SESSION_PATH, TOKEN, ConnectProxy, LocalRelay, StallingProxy,
                                          Watchdog)
 from tests.support.polling import eventually
@@ -101,6 +102,35 @@ def test_after_the_server_drops_the_channel_reports_reconnecting_then_connected(
     assert [state for state, _ in states] == ["connecting", "connected", "reconnecting", "connected"]
     assert channel.send_json({"type": "view_stop"}) is True
     eventually(lambda: relay.messages == [{"type": "view_stop"}], what="the message on the new socket")
+
+
+def test_every_socket_of_a_channel_carries_its_instance_and_another_channel_has_another(relay, channels):
+    """The reconnect proves it is the same agent (the server lets it replace its old socket); the id is fresh."""
+    reports = Reports()
+    channels(relay, reports)
+    reports.state_until("connected")
+    relay.drop()
+    eventually(lambda: relay.connections == 2, what="a second socket")
+    first, again = relay.instances
+    assert first == again and is_instance(first)
+    other = Reports()
+    channels(relay, other)
+    other.state_until("connected")
+    assert relay.instances[-1] != first and is_instance(relay.instances[-1])
+
+
+def test_a_socket_refused_before_the_hello_is_tried_again_without_reporting_connected(channels):
+    """The server closed it before admitting it (4001: another agent is connected): reconnecting, never
+    connected, until a later attempt is admitted."""
+    with LocalRelay() as relay:
+        reports = Reports()
+        relay.refuse_with = 4001
+        channels(relay, reports)
+        eventually(lambda: len(relay.instances) >= 3, what="three attempts")
+        assert not reports.reported("connected")
+        assert reports.reported("reconnecting") and not reports.reported("ended")
+        relay.refuse_with = None
+        reports.state_until("connected")
 
 
 def test_while_the_server_is_away_sending_fails_and_nothing_is_queued(channels):

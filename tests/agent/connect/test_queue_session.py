@@ -1,11 +1,13 @@
 """The session channel against the real queue server: the open socket is the customer's presence."""
 
+import itertools
 import queue
 
 import pytest
 
 from agent.client import QueueClient
 from agent.connect.channel import SessionChannel, session_url
+from tests.agent.connect.support import VanishingProxy
 from tests.support.modules import module_config
 from tests.support.polling import eventually
 
@@ -19,11 +21,12 @@ class States:
     def on_state(self, state: str, reason: str) -> None:
         self.seen.put((state, reason))
 
-    def until(self, state: str) -> list[tuple[str, str]]:
+    def until(self, state: str, times: int = 1) -> list[tuple[str, str]]:
+        """Every state reported until ``state`` was reported ``times`` times."""
         def reached():
             while not self.seen.empty():
                 self.states.append(self.seen.get())
-            return any(seen == state for seen, _ in self.states)
+            return [seen for seen, _ in self.states].count(state) >= times
 
         eventually(reached, what=f"the channel to report {state}")
         return self.states
@@ -97,3 +100,26 @@ def test_another_requests_token_is_refused_without_retrying(queue_server, api, t
     finally:
         channel.close()
     assert the_request(api, tenant, filed.code)["session"]["customer_joined"] is False
+
+
+def test_a_reconnect_after_a_drop_the_server_missed_takes_the_place_of_the_stale_socket(queue_server, api, tenant,
+                                                                                        filed):
+    """The link dies without the server noticing: the agent's next socket, of the same instance, replaces the
+    stale one at once (4000 to it) instead of being refused as another agent's; the customer stays joined."""
+    states = States()
+    with VanishingProxy(queue_server.port) as proxy:
+        channel = SessionChannel(session_url(proxy.url, filed.code), filed.customer_token,
+                                 on_state=states.on_state, on_message=states.messages.append,
+                                 delays=lambda: itertools.repeat(0.05))
+        channel.start()
+        try:
+            states.until("connected")
+            proxy.vanish()
+            states.until("connected", times=2)
+            eventually(lambda: 4000 in proxy.close_codes_after_vanishing(), what="the stale socket closed with 4000")
+        finally:
+            channel.close()
+    history = eventually(lambda: (events := api.history(filed.code, tenant.supporter_token))
+                         and any(event["type"] == "left" for event in events) and events, what="the left event")
+    presence = [(event["type"], event["data"]) for event in history if event["type"] in ("joined", "left")]
+    assert presence == [("joined", {"party": "customer"}), ("left", {"party": "customer"})]

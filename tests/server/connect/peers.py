@@ -13,6 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from server.logins import COOKIE
+from sosqueue.connect import INSTANCE_HEADER, new_instance
 from tests.support.dashboard import DashboardClient
 from tests.support.tenants import Tenant, bearer, file_request
 
@@ -90,22 +91,30 @@ class Sockets:
         created = file_request(self.base_url, self.tenant.module_token, **body)
         return Filed(created["code"], created["customer_token"])
 
-    def customer_raw(self, code: str, token: str | None) -> ClientConnection:
+    def customer_raw(self, code: str, token: str | None, instance: str | None = None) -> ClientConnection:
+        """A customer's socket with ``token`` (None: no Authorization) from the agent ``instance`` (None: a fresh
+        one, "": no instance header, as an agent of an older version)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        instance = new_instance() if instance is None else instance
+        if instance:
+            headers[INSTANCE_HEADER] = instance
         # The agent sends JPEG, which does not deflate: it turns compression off.
         return self._keep(connect(f"{self.ws_url}/api/v1/service-requests/{code}/session",
                                   additional_headers=headers, compression=None, open_timeout=WAIT))
 
     def expert_raw(self, code: str, expert: Expert | None, *, csrf: str | None = OWN,
                    origin: str | None = None, headers: dict | None = None, max_queue: int = 16,
-                   receive_buffer: int | None = None, mode: str | None = None) -> ClientConnection:
-        """An expert's socket: the ``expert``'s login cookie, its CSRF token unless ``csrf`` says otherwise
-        (None: no csrf parameter), and this server's Origin unless ``origin`` says otherwise ("": none).
+                   receive_buffer: int | None = None, mode: str | None = None,
+                   query: str = "") -> ClientConnection:
+        """An expert's socket: the ``expert``'s login cookie, this server's Origin unless ``origin`` says otherwise
+        ("": none), and a first message ``auth`` with the login's CSRF token unless ``csrf`` says otherwise
+        (None: no first message; the test sends its own).
 
         ``max_queue``: how many received messages the client buffers before it stops reading the socket.
         ``receive_buffer``: the socket's kernel receive buffer in bytes, fixed (Linux otherwise grows it,
         up to ``net.ipv4.tcp_rmem``'s maximum, 32 MiB on some machines: a stalled browser then holds a lot).
-        ``mode``: the socket's ``?mode=`` (None: none, which joins the session)."""
+        ``mode``: the socket's ``?mode=`` (None: none, which joins the session); ``query``: more of the URL's
+        query, as it is."""
         sent = dict(headers or {})
         if origin != "":
             sent["Origin"] = origin or self.base_url
@@ -113,17 +122,23 @@ class Sockets:
             sent["Cookie"] = f"{COOKIE}={expert.client.http.cookies[COOKIE]}"
         if csrf is OWN:
             csrf = expert.client.csrf_token if expert is not None else None
-        query = "&".join(f"{name}={value}" for name, value in (("csrf", csrf), ("mode", mode)) if value is not None)
+        query = "&".join(part for part in (f"mode={mode}" if mode is not None else "", query) if part)
         query = f"?{query}" if query else ""
         connection = connect(f"{self.ws_url}/requests/{code}/session/ws{query}", additional_headers=sent,
                              open_timeout=WAIT, max_size=FRAME_LIMIT + 1024, max_queue=max_queue)
         if receive_buffer is not None:
             connection.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-        return self._keep(connection)
+        self._keep(connection)
+        if csrf is not None:
+            try:
+                send(connection, {"type": "auth", "csrf": csrf})
+            except ConnectionClosed:
+                pass  # refused before it was said (no login, another site): close_code tells the code
+        return connection
 
-    def customer(self, filed: Filed) -> ClientConnection:
-        """The customer's agent, connected: its hello is read."""
-        socket = self.customer_raw(filed.code, filed.customer_token)
+    def customer(self, filed: Filed, instance: str | None = None) -> ClientConnection:
+        """The customer's agent (its ``instance``, as in :meth:`customer_raw`), connected: its hello is read."""
+        socket = self.customer_raw(filed.code, filed.customer_token, instance)
         assert receive(socket)["type"] == "hello"
         return socket
 
@@ -139,9 +154,11 @@ class Sockets:
         assert receive(socket)["type"] == "hello"
         return socket
 
-    def sharing(self, filed: Filed, *viewers: Expert) -> tuple[ClientConnection, list[ClientConnection]]:
-        """A customer who allowed viewing, and experts who see the screen (all messages so far read)."""
-        customer = self.customer(filed)
+    def sharing(self, filed: Filed, *viewers: Expert,
+                instance: str | None = None) -> tuple[ClientConnection, list[ClientConnection]]:
+        """A customer (of the agent ``instance``) who allowed viewing, and experts who see the screen (all
+        messages so far read)."""
+        customer = self.customer(filed, instance)
         experts = []
         for viewer in viewers:
             experts.append(self.expert(filed, viewer))

@@ -13,7 +13,7 @@ from server.models import ServiceRequest, WebSession, utcnow
 from server.security import token_hash
 from server.logins import COOKIE
 from sosqueue import codes
-from sosqueue.connect import Region, pack_region
+from sosqueue.connect import Region, new_instance, pack_region
 from tests.server.connect.peers import (
     CUSTOMER_NAME, FRAME_LIMIT, WAIT, Expert, Sockets, close_code, jpeg, receive, receive_frame, send,
 )
@@ -104,10 +104,12 @@ def test_two_tabs_of_one_expert_leave_only_when_the_last_closes(sockets, api, ex
 
 
 
-def test_a_reconnecting_customer_takes_over_and_the_old_socket_closes_with_4000(sockets, api, expert, colleague):
+def test_a_reconnect_of_the_same_agent_takes_over_and_the_old_socket_closes_with_4000(
+        sockets, api, expert, colleague):
     filed = sockets.file()
-    customer, [browser] = sockets.sharing(filed, expert)
-    again = sockets.customer_raw(filed.code, filed.customer_token)
+    agent = new_instance()
+    customer, [browser] = sockets.sharing(filed, expert, instance=agent)
+    again = sockets.customer_raw(filed.code, filed.customer_token, agent)  # the old socket looks alive still
     assert receive(again) == {"type": "hello", "role": "customer", "code": filed.code, "experts": [expert.shown]}
     assert close_code(customer) == 4000
     assert receive(browser) == {"type": "view_stopped", "reason": "customer_left"}
@@ -119,6 +121,39 @@ def test_a_reconnecting_customer_takes_over_and_the_old_socket_closes_with_4000(
     assert presence(api, filed.code) == [
         ("joined", {"party": "customer"}), ("joined", {"party": user}), ("joined", {"party": other})]
     assert api.status(filed.code) == "in_progress"
+
+
+@pytest.mark.parametrize("intruder", ["another agent", "an agent without an instance"])
+def test_a_second_customer_socket_of_another_agent_is_refused_with_4001_and_the_first_stays(
+        sockets, api, expert, colleague, intruder):
+    """Whoever else holds the customer token cannot push the customer out; the session goes on untouched."""
+    filed = sockets.file()
+    customer, [browser] = sockets.sharing(filed, expert)
+    second = sockets.customer_raw(filed.code, filed.customer_token, "" if intruder.endswith("instance") else None)
+    assert close_code(second) == 4001
+    send(customer, {"type": "chat", "text": "still here"})
+    assert receive(browser)["text"] == "still here"  # no customer_left, no view_stopped before it
+    frame = jpeg()
+    customer.send(frame)
+    assert receive_frame(browser) == frame
+    send(browser, {"type": "chat", "text": "I see you"})
+    assert receive(customer)["text"] == "I see you"
+    sockets.expert(filed, colleague)  # recorded after whatever the refused socket might have recorded
+    assert receive(customer) == {"type": "expert_joined", "expert": colleague.shown}
+    user, other = f"user:{expert.user_id}", f"user:{colleague.user_id}"
+    assert presence(api, filed.code) == [
+        ("joined", {"party": "customer"}), ("joined", {"party": user}), ("joined", {"party": other})]
+
+
+def test_once_the_customer_left_another_agent_may_connect(sockets, expert):
+    filed = sockets.file()
+    browser = sockets.expert(filed, expert)
+    sockets.customer(filed).close()
+    assert receive(browser) == {"type": "customer_joined"}
+    assert receive(browser) == {"type": "customer_left"}
+    sockets.customer(filed)  # another instance: nobody is connected, so it is the customer now
+    assert receive(browser) == {"type": "customer_joined"}
+
 
 def presence(api, code: str) -> list[tuple]:
     return [(kind, data) for kind, _, data in api.history(code) if kind in ("joined", "left")]

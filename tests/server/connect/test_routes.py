@@ -1,14 +1,22 @@
 """Who may open a session's sockets: the request's own customer token, and its company's signed-in users."""
 
+import json
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
 
+from starlette.websockets import WebSocketDisconnect
+
 from sosqueue import codes
+from server.connect import routes
 from server.db import Database
 from server.models import ServiceRequest, utcnow
-from tests.server.connect.peers import close_code, receive
+from tests.server.inprocess import dashboard, in_process
+from tests.server.connect.peers import close_code, receive, send
+from tests.support.dashboard import PASSWORD
+from tests.support.servers import sqlite_url
+from tests.support.tenants import bearer, make_tenant
 
 
 def test_the_requests_own_customer_token_opens_the_customer_socket(sockets):
@@ -87,9 +95,29 @@ def test_a_socket_without_an_origin_header_is_forbidden(sockets, expert):
     assert close_code(sockets.expert_raw(filed.code, expert, origin="")) == 4403
 
 
-def test_a_missing_csrf_token_is_forbidden(sockets, expert):
+@pytest.mark.parametrize("first", [
+    {"type": "chat", "text": "hello"}, {"type": "auth"}, {"type": "auth", "csrf": 7}, "not json", b"\xff\xd8",
+])
+def test_a_first_message_other_than_auth_with_the_csrf_token_is_forbidden(sockets, expert, first):
     filed = sockets.file()
-    assert close_code(sockets.expert_raw(filed.code, expert, csrf=None)) == 4403
+    socket = sockets.expert_raw(filed.code, expert, csrf=None)
+    socket.send(json.dumps(first) if isinstance(first, dict) else first)
+    assert close_code(socket) == 4403
+
+
+def test_the_csrf_token_in_the_url_opens_nothing(sockets, expert):
+    """The token belongs in the first message: access logs keep URLs."""
+    filed = sockets.file()
+    socket = sockets.expert_raw(filed.code, expert, csrf=None, query=f"csrf={expert.client.csrf_token}")
+    send(socket, {"type": "chat", "text": "hello"})
+    assert close_code(socket) == 4403
+
+
+def test_auth_is_the_first_message_only(sockets, expert):
+    filed = sockets.file()
+    socket = sockets.expert(filed, expert)
+    send(socket, {"type": "auth", "csrf": expert.client.csrf_token})
+    assert receive(socket)["type"] == "error"
 
 
 def test_a_page_of_another_site_cannot_open_the_expert_socket(sockets, expert):
@@ -141,7 +169,7 @@ def test_an_unknown_mode_is_forbidden(sockets, expert):
 
 
 @pytest.mark.parametrize("refusal", [
-    {"csrf": None}, {"csrf": "not-the-token"}, {"origin": ""}, {"origin": "https://evil.example"},
+    {"csrf": ""}, {"csrf": "not-the-token"}, {"origin": ""}, {"origin": "https://evil.example"},
 ])
 def test_a_chat_only_socket_needs_the_csrf_token_and_our_origin(sockets, expert, refusal):
     filed = sockets.file()
@@ -162,3 +190,22 @@ def test_a_closed_request_refuses_a_chat_only_socket(sockets, api, expert):
     filed = sockets.file()
     api.close(filed.code)
     assert close_code(sockets.expert_raw(filed.code, expert, mode="chat")) == 4409
+
+
+# -- the first message's deadline, in this process (the deadline is shortened) ----------------
+
+
+def test_an_expert_socket_that_never_says_who_it_is_hears_nothing_and_closes_with_4403(tmp_path, monkeypatch):
+    monkeypatch.setattr(routes, "AUTH_SECONDS", 0.2)
+    url = sqlite_url(tmp_path)
+    with in_process(url) as client:
+        tenant = make_tenant(url, password=PASSWORD)
+        created = client.post("/api/v1/service-requests", headers=bearer(tenant.module_token),
+                              json={"description": "my printer is on fire"})
+        assert created.status_code == 201, created.text
+        dashboard(client, tenant.supporter_email)
+        with client.websocket_connect(f"/requests/{created.json()['code']}/session/ws",
+                                      headers={"Origin": str(client.base_url)}) as socket:
+            with pytest.raises(WebSocketDisconnect) as closed:
+                socket.receive_text()  # the close comes first: nothing is said before the auth message
+    assert closed.value.code == 4403
