@@ -32,9 +32,11 @@ def free_port() -> int:
 class QueueServer:
     """``sosqueue serve`` in its own process; ``kill()`` is a real SIGKILL."""
 
-    def __init__(self, database_url: str, *, expiry_hours: float = 24, env: dict | None = None, log_dir: Path):
+    def __init__(self, database_url: str, *, expiry_hours: float = 24, env: dict | None = None, log_dir: Path,
+                 log_level: str = "warning"):
         self.database_url = database_url
         self.expiry_hours = expiry_hours
+        self.log_level = log_level  # "info" logs every request and socket, as `sosqueue serve` does by default
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **DEFAULT_ENV, **(env or {})}
@@ -52,7 +54,7 @@ class QueueServer:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [str(SOSQUEUE), "serve", "--db", self.database_url, "--port", str(self.port),
-             "--expiry-hours", str(self.expiry_hours), "--log-level", "warning"],
+             "--expiry-hours", str(self.expiry_hours), "--log-level", self.log_level],
             stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=REPO,
         )
         deadline = time.monotonic() + timeout
