@@ -34,10 +34,33 @@ class AgentError(Exception):
 
 
 class DamagedModule(AgentError):
+    """The file is cut short or its program is not the one it was built on: a damaged download."""
+
     exit_code = AgentExit.DAMAGED_MODULE
 
     def __init__(self, reason: str):
         super().__init__(f"This support module is damaged — download it again. ({reason})")
+
+
+class UnbrandedAgent(AgentError):
+    """The program carries no module configuration: the base agent the builder stamps, run by itself."""
+
+    exit_code = AgentExit.DAMAGED_MODULE
+
+    def __init__(self):
+        super().__init__("This is the unbranded base agent, not a support module: it carries no configuration. "
+                         "Run the support module your support team gave you.")
+
+
+class TamperedModule(AgentError):
+    """The configuration was changed after the module was built (its program is intact): downloading the
+    same file again does not help."""
+
+    exit_code = AgentExit.DAMAGED_MODULE
+
+    def __init__(self, reason: str):
+        super().__init__(f"This support module's configuration was changed after it was built — do not use it; "
+                         f"ask your support team for a new one. ({reason})")
 
 
 class Unreachable(AgentError):

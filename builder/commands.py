@@ -103,7 +103,11 @@ def build(config_path, base, out_dir, server, token, module_id, allow_insecure, 
 @click.command("inspect")
 @click.argument("module", type=click.Path(path_type=Path))
 def inspect(module: Path) -> None:
-    """Show what a module carries (tokens redacted), its version and signature, after verifying its checksum."""
+    """Show what a module carries (tokens redacted), its version and signature, after verifying the whole file.
+
+    Exit 13 when it is not a module (the unbranded base), is damaged (cut short, or its program is not
+    the base it was built on: get it again) or has a changed configuration (build it again).
+    """
     from builder.stamping import inspect_module
 
     click.echo(json.dumps(inspect_module(module), indent=2))

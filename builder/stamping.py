@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sosqueue import binaries, module_config, payload
-from sosqueue.errors import BrandError, DamagedModuleError, NotFoundError, OutputError
+from sosqueue.errors import BrandError, ConfigError, DamagedModuleError, NotFoundError, OutputError
 from sosqueue.platforms import Platform, module_file_name
 from builder.bases import base_built, base_sha256, check_base
 from builder.module_config import ModuleSpec
@@ -53,6 +53,8 @@ def stamp_module(spec: ModuleSpec, *, base: Path, out_dir: Path, module_id: str,
             payload.stamp_bundle(base, built, output)
         else:
             payload.stamp(base, built, output)
+    except payload.PayloadError as error:  # e.g. a CA bundle over the size a module may carry
+        raise ConfigError(f"cannot stamp {output}: {error}") from None
     except PermissionError as error:
         raise OutputError(f"cannot write {output} ({error.strerror}); choose another --out") from None
     except OSError as error:
@@ -62,20 +64,37 @@ def stamp_module(spec: ModuleSpec, *, base: Path, out_dir: Path, module_id: str,
 
 
 def inspect_module(path: Path) -> dict:
-    """What a module carries (tokens redacted), after verifying its checksum."""
+    """What a module carries (tokens redacted), after verifying the whole file: its program against
+    the base it was stamped onto, its payload against its checksum and size limits.
+
+    ``program`` says what was verified of the program part (:class:`sosqueue.payload.Program`):
+    ``ok``, ``unverified`` (a module built before modules recorded their base, also said on
+    stderr) or ``none`` (a macOS bundle or a bare payload file, which have no program part).
+    """
     if not path.exists():
         raise NotFoundError(f"{path} does not exist; give the path of a module that sosqueue build made")
     try:
-        carried = payload.read(path)
-        config = module_config.parse(carried)
+        verified = payload.verify(path)
+        config = module_config.parse(verified.payload)
     except payload.NoPayload:
-        raise DamagedModuleError(f"{path} carries no module configuration (is it a base agent?)") from None
+        raise DamagedModuleError(f"{path} carries no module configuration: it is the unbranded base agent or "
+                                 "another program, not a module; stamp one with: sosqueue build") from None
+    except payload.DamagedDownload as error:
+        raise DamagedModuleError(f"{path} is damaged: {error}; download or copy it again, "
+                                 "or build it again") from None
+    except payload.TamperedPayload as error:
+        raise DamagedModuleError(f"{path} has a changed configuration: {error}; do not hand it out, "
+                                 "build it again") from None
     except payload.PayloadError as error:
         raise DamagedModuleError(f"{path} is damaged: {error}; build it again") from None
     except OSError as error:
         raise DamagedModuleError(f"cannot read {path}: {error.strerror}") from None
-    return {"path": str(path), "checksum": "ok", "version": config.version or None, **config.redacted(),
-            "asset_sizes": {name: len(data) for name, data in sorted(carried.assets.items())},
+    if verified.program is payload.Program.UNRECORDED:
+        log.warning("%s was built before modules recorded their base agent: its program part cannot be "
+                    "verified, only its configuration; build it again to verify the whole file", path)
+    carried = verified.payload
+    return {"path": str(path), "checksum": "ok", "program": str(verified.program), "version": config.version or None,
+            **config.redacted(), "asset_sizes": {name: len(data) for name, data in sorted(carried.assets.items())},
             "signature": signature(path)}
 
 

@@ -449,11 +449,11 @@ def test_real_module_prints_its_brand(real_module, tmp_path):
     assert payload.read(real_module).config["module"]["token"] not in done.stdout
 
 
-def test_real_base_alone_says_it_has_no_configuration(real_base, tmp_path):
-    """The unbranded base run by itself exits 3 with the damaged-module message, no traceback."""
+def test_real_base_alone_says_it_is_the_unbranded_base(real_base, tmp_path):
+    """The unbranded base run by itself exits 3 saying it is the base, not a damaged module; no traceback."""
     done = run_module(real_base, tmp_path / "home", "--print-config")
     assert done.returncode == 3
-    assert "damaged — download it again" in done.stderr
-    assert "no configuration" in done.stderr
+    assert "This is the unbranded base agent, not a support module: it carries no configuration." in done.stderr
+    assert "damaged" not in done.stderr
     assert "Traceback" not in done.stderr
     assert done.stdout == ""

@@ -129,6 +129,21 @@ def test_inspect_shows_signer_timestamp_version_and_coverage(sosqueue, config, w
                                   "covers_configuration": True}
 
 
+def test_module_signed_after_stamping_still_verifies_its_program(sosqueue, config, windows_base, out, code_signing):
+    """Signing rewrites the PE's CheckSum and certificate entry and appends the signature; the program
+    part still matches the base recorded at stamping (``program: ok``), and any other changed byte does not."""
+    module = Path(build(sosqueue, config, windows_base, out, *sign_args(code_signing)).out.strip())
+    start, _ = payload.span(module)
+    assert module.read_bytes()[:start] != windows_base.read_bytes()  # the signer changed the header
+    assert inspected(sosqueue, module)["program"] == "ok"
+    data = bytearray(module.read_bytes())
+    data[start - 1] ^= 0xFF
+    module.write_bytes(bytes(data))
+    outcome = sosqueue("inspect", module)
+    assert outcome.code == ExitCode.DAMAGED_MODULE
+    assert "program part is not the base agent it was built on" in outcome.error_line()
+
+
 def test_inspect_of_an_unsigned_module_says_unsigned(sosqueue, config, fake_base, out):
     shown = inspected(sosqueue, Path(build(sosqueue, config, fake_base, out).out.strip()))
     assert shown["signature"] == {"signed": False}

@@ -212,10 +212,10 @@ def test_inspect_refuses_a_base_without_a_payload(fake_base):
 
 
 def test_inspect_refuses_a_changed_payload(spec, fake_base, out_dir):
-    """One changed byte inside the payload fails the checksum."""
+    """One changed byte inside the payload fails the checksum while the program is intact: a changed configuration."""
     module = stamp(spec, fake_base, out_dir)
     data = bytearray(module.read_bytes())
     data[fake_base.stat().st_size + 100] ^= 0xFF
     module.write_bytes(bytes(data))
-    with pytest.raises(DamagedModuleError, match="is damaged: .*checksum.*build it again"):
+    with pytest.raises(DamagedModuleError, match="has a changed configuration: .*checksum.*build it again"):
         inspect_module(module)
