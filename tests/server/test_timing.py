@@ -5,6 +5,7 @@ import re
 import time
 
 import pytest
+from fastapi.testclient import TestClient
 
 from server.timing import METRIC, ServerTiming
 from tests.server.inprocess import in_process
@@ -40,25 +41,19 @@ def test_the_time_covers_the_app_up_to_the_answer_s_headers():
         await send({"type": "http.response.start", "status": 204, "headers": [(b"x-kept", b"1")]})
         await send({"type": "http.response.body", "body": b""})
 
-    sent = []
-
-    async def send(message):
-        sent.append(message)
-
-    asyncio.run(ServerTiming(slow_app)({"type": "http"}, None, send))
-    headers = {name.decode(): value.decode() for name, value in sent[0]["headers"]}
-    assert headers["x-kept"] == "1"
-    assert app_milliseconds(headers) >= 50
+    response = TestClient(ServerTiming(slow_app)).get("/")  # no lifespan: the bare app has none
+    assert response.headers["x-kept"] == "1"
+    assert app_milliseconds(response.headers) >= 50
 
 
 def test_websockets_pass_untouched():
-    seen = []
+    async def echo(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        message = await receive()
+        await send({"type": "websocket.send", "text": message["text"]})
+        await send({"type": "websocket.close"})
 
-    async def app(scope, receive, send):
-        seen.append(send)
-
-    async def send(message):
-        pass
-
-    asyncio.run(ServerTiming(app)({"type": "websocket"}, None, send))
-    assert seen == [send]
+    with TestClient(ServerTiming(echo)).websocket_connect("/") as socket:
+        socket.send_text("hello")
+        assert socket.receive_text() == "hello"
