@@ -18,7 +18,8 @@ EXIT_CODES = f"""exit codes:
   {AgentExit.OK}   done
   {AgentExit.ERROR}   unexpected error (details in the log file)
   {AgentExit.USAGE}   wrong usage, or a required field is missing (--no-gui)
-  {AgentExit.DAMAGED_MODULE}   the support module is damaged: download it again
+  {AgentExit.DAMAGED_MODULE}   the support module is damaged (download it again), its configuration was changed
+      (ask for a new one), or this is the unbranded base agent
   {AgentExit.QUEUED}   the request is saved and is sent when the support server is reachable
   {AgentExit.REVOKED}   the support module was switched off on the server
   {AgentExit.REJECTED}   the support server refused the request

@@ -105,8 +105,9 @@ def build(config_path, base, out_dir, server, token, module_id, allow_insecure, 
 def inspect(module: Path) -> None:
     """Show what a module carries (tokens redacted), its version and signature, after verifying the whole file.
 
-    Exit 13 when it is not a module (the unbranded base), is damaged (cut short, or its program is not
-    the base it was built on: get it again) or has a changed configuration (build it again).
+    Exit 13 when it is damaged (cut short, or its program is not the base it was built on: get it
+    again), 17 when it is not a module (the unbranded base, another program), 18 when its
+    configuration was changed after it was built (do not hand it out: build it again).
     """
     from builder.stamping import inspect_module
 

@@ -6,7 +6,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from sosqueue import binaries, module_config, payload
-from sosqueue.errors import BrandError, ConfigError, DamagedModuleError, NotFoundError, OutputError
+from sosqueue.errors import (
+    BrandError,
+    ChangedModuleError,
+    ConfigError,
+    DamagedModuleError,
+    NotAModuleError,
+    NotFoundError,
+    OutputError,
+)
 from sosqueue.platforms import Platform, module_file_name
 from builder.bases import base_built, base_sha256, check_base
 from builder.module_config import ModuleSpec
@@ -63,6 +71,32 @@ def stamp_module(spec: ModuleSpec, *, base: Path, out_dir: Path, module_id: str,
     return output
 
 
+def verified_module(path: Path) -> tuple[payload.Verified, module_config.ModuleConfig]:
+    """The module at ``path``, the whole file verified, and its configuration; each fault its own error."""
+    if not path.exists():
+        raise NotFoundError(f"{path} does not exist; give the path of a module that sosqueue build made")
+    try:
+        verified = payload.verify(path)
+        config = module_config.parse(verified.payload)
+    except payload.NoPayload:
+        raise NotAModuleError(f"{path} carries no module configuration: it is the unbranded base agent or "
+                              "another program, not a module; stamp one with: sosqueue build") from None
+    except payload.DamagedDownload as error:
+        raise DamagedModuleError(f"{path} is damaged: {error}; download or copy it again, "
+                                 "or build it again") from None
+    except payload.TamperedPayload as error:
+        raise ChangedModuleError(f"{path} has a changed configuration: {error}; do not hand it out, "
+                                 "build it again") from None
+    except payload.PayloadError as error:
+        raise DamagedModuleError(f"{path} is damaged: {error}; build it again") from None
+    except OSError as error:
+        raise DamagedModuleError(f"cannot read {path}: {error.strerror or error}") from None
+    if verified.program is payload.Program.UNRECORDED:
+        log.warning("%s was built before modules recorded their base agent: its program part cannot be "
+                    "verified, only its configuration; build it again to verify the whole file", path)
+    return verified, config
+
+
 def inspect_module(path: Path) -> dict:
     """What a module carries (tokens redacted), after verifying the whole file: its program against
     the base it was stamped onto, its payload against its checksum and size limits.
@@ -71,27 +105,7 @@ def inspect_module(path: Path) -> dict:
     ``ok``, ``unverified`` (a module built before modules recorded their base, also said on
     stderr) or ``none`` (a macOS bundle or a bare payload file, which have no program part).
     """
-    if not path.exists():
-        raise NotFoundError(f"{path} does not exist; give the path of a module that sosqueue build made")
-    try:
-        verified = payload.verify(path)
-        config = module_config.parse(verified.payload)
-    except payload.NoPayload:
-        raise DamagedModuleError(f"{path} carries no module configuration: it is the unbranded base agent or "
-                                 "another program, not a module; stamp one with: sosqueue build") from None
-    except payload.DamagedDownload as error:
-        raise DamagedModuleError(f"{path} is damaged: {error}; download or copy it again, "
-                                 "or build it again") from None
-    except payload.TamperedPayload as error:
-        raise DamagedModuleError(f"{path} has a changed configuration: {error}; do not hand it out, "
-                                 "build it again") from None
-    except payload.PayloadError as error:
-        raise DamagedModuleError(f"{path} is damaged: {error}; build it again") from None
-    except OSError as error:
-        raise DamagedModuleError(f"cannot read {path}: {error.strerror}") from None
-    if verified.program is payload.Program.UNRECORDED:
-        log.warning("%s was built before modules recorded their base agent: its program part cannot be "
-                    "verified, only its configuration; build it again to verify the whole file", path)
+    verified, config = verified_module(path)
     carried = verified.payload
     return {"path": str(path), "checksum": "ok", "program": str(verified.program), "version": config.version or None,
             **config.redacted(), "asset_sizes": {name: len(data) for name, data in sorted(carried.assets.items())},

@@ -20,6 +20,8 @@ class ExitCode(IntEnum):
     TOOL_MISSING = 14  # an external tool (PyInstaller, osslsigncode, wixl, dpkg-deb) is not installed
     TOOL_FAILED = 15  # an external tool ran and failed
     NETWORK = 16  # the queue server cannot be reached or refused the registration; a time-stamp authority gave no timestamp
+    NOT_A_MODULE = 17  # the file carries no module configuration (the unbranded base, another program)
+    CHANGED_MODULE = 18  # a module's configuration was changed after it was built
     ABORTED = 130  # Ctrl-C
 
 
@@ -66,6 +68,14 @@ class OutputError(SosqueueError):
 
 class DamagedModuleError(SosqueueError):
     exit_code = ExitCode.DAMAGED_MODULE
+
+
+class NotAModuleError(SosqueueError):
+    exit_code = ExitCode.NOT_A_MODULE
+
+
+class ChangedModuleError(DamagedModuleError):
+    exit_code = ExitCode.CHANGED_MODULE
 
 
 class ToolMissing(SosqueueError):

@@ -5,8 +5,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sosqueue import binaries, module_config, payload
-from sosqueue.errors import ConfigError, DamagedModuleError, NotFoundError
+from builder.stamping import verified_module
+from sosqueue import binaries, module_config
+from sosqueue.errors import ConfigError, NotFoundError
 from sosqueue.platforms import Platform
 from sosqueue.updates import PACKAGE_MARKER  # the agent then leaves shortcuts and updates to the installer
 
@@ -36,25 +37,16 @@ class Module:
 
 
 def read_module(path: Path) -> Module:
-    """The stamped module at ``path``, after verifying its checksum and configuration.
+    """The stamped module at ``path``, after verifying the whole file (``builder.stamping.verified_module``).
 
     :raises NotFoundError: if there is no file at ``path``.
-    :raises DamagedModuleError: if it carries no payload (a base agent) or a damaged one.
+    :raises NotAModuleError: if it carries no payload (a base agent).
+    :raises DamagedModuleError: if it is damaged; ``ChangedModuleError`` if its configuration was changed.
     :raises ConfigError: if it is a bare payload without a program, or its id cannot name files.
     """
     if not path.exists():
         raise NotFoundError(f"no module at {path}; build one with: sosqueue build --config module.toml")
-    try:
-        config = module_config.parse(payload.read(path))
-    except payload.NoPayload:
-        raise DamagedModuleError(
-            f"{path} carries no module configuration (is it a base agent?); "
-            "stamp a module with: sosqueue build --config module.toml"
-        ) from None
-    except payload.PayloadError as error:
-        raise DamagedModuleError(f"{path} is damaged: {error}; build it again with: sosqueue build") from None
-    except OSError as error:
-        raise DamagedModuleError(f"cannot read {path}: {error.strerror or error}") from None
+    _, config = verified_module(path)
     if not MODULE_ID_PATTERN.match(config.module_id):
         raise ConfigError(f"the module id {config.module_id!r} cannot name installed files; register the module again")
     return Module(path=path, config=config, platform=_platform(path))

@@ -57,9 +57,9 @@ def run_agent(module: Path, home: Path, *args: str) -> subprocess.CompletedProce
                           text=True, timeout=AGENT_TIMEOUT, cwd=home.parent)
 
 
-def assert_inspect_refuses(sosqueue, module: Path, *fragments: str) -> None:
+def assert_inspect_refuses(sosqueue, module: Path, code: ExitCode, *fragments: str) -> None:
     outcome = sosqueue("inspect", module)
-    assert outcome.code == ExitCode.DAMAGED_MODULE, outcome.err
+    assert outcome.code == code, outcome.err
     line = outcome.error_line()
     assert outcome.out == ""
     for fragment in fragments:
@@ -116,7 +116,7 @@ def test_inspect_refuses_a_module_with_one_changed_byte(sosqueue, stamp, fake_ba
     """A byte changed inside the payload in front of an intact program: exit 13, a changed configuration."""
     module = stamp(fake_base)
     flip_byte(module, payload_offset(module, fake_base))
-    assert_inspect_refuses(sosqueue, module, "has a changed configuration", "checksum", "do not hand it out",
+    assert_inspect_refuses(sosqueue, module, ExitCode.CHANGED_MODULE, "has a changed configuration", "checksum", "do not hand it out",
                            "build it again")
 
 
@@ -124,7 +124,7 @@ def test_inspect_refuses_a_module_with_a_changed_trailer_digest(sosqueue, stamp,
     """A changed checksum in the trailer itself is caught as well."""
     module = stamp(fake_base)
     flip_byte(module, module.stat().st_size - 1)
-    assert_inspect_refuses(sosqueue, module, "has a changed configuration", "checksum")
+    assert_inspect_refuses(sosqueue, module, ExitCode.CHANGED_MODULE, "has a changed configuration", "checksum")
 
 
 @pytest.mark.parametrize("by", [1, 1000])
@@ -132,7 +132,7 @@ def test_inspect_refuses_a_module_cut_short_as_damaged_not_as_a_base(sosqueue, s
     """A download cut short loses the trailer but keeps the header: exit 13, damaged, get it again."""
     module = stamp(fake_base)
     cut_short(module, by)
-    assert_inspect_refuses(sosqueue, module, "is damaged", "cut short", "download or copy it again")
+    assert_inspect_refuses(sosqueue, module, ExitCode.DAMAGED_MODULE, "is damaged", "cut short", "download or copy it again")
 
 
 @pytest.mark.parametrize("where", ["start", "middle", "end"])
@@ -141,27 +141,28 @@ def test_inspect_refuses_a_module_with_a_changed_program_byte(sosqueue, stamp, f
     damaged, get it again."""
     module = stamp(fake_base)
     flip_byte(module, {"start": 1, "middle": program_end(module) // 2, "end": program_end(module) - 1}[where])
-    assert_inspect_refuses(sosqueue, module, "is damaged", "program part is not the base agent it was built on",
+    assert_inspect_refuses(sosqueue, module, ExitCode.DAMAGED_MODULE, "is damaged", "program part is not the base agent it was built on",
                            "download or copy it again")
 
 
 def test_inspect_refuses_a_base_agent(sosqueue, fake_base):
     """A base carries no configuration; inspect says so (exit 13)."""
-    assert_inspect_refuses(sosqueue, fake_base, "carries no module configuration", "unbranded base agent",
+    assert_inspect_refuses(sosqueue, fake_base, ExitCode.NOT_A_MODULE, "carries no module configuration", "unbranded base agent",
                            "sosqueue build")
 
 
 def test_inspect_refuses_a_module_whose_asset_expands_to_512_mib_with_little_memory(sosqueue, stamp, fake_base,
                                                                                     tmp_path):
     """A bomb (512 MiB of zeros below 1 MiB, valid checksum, the right base): the real ``sosqueue
-    inspect`` exits 13 naming the asset and the limit, and its peak memory stays far below the bomb."""
+    inspect`` exits 18 (no build writes that: a changed configuration) naming the asset and the limit,
+    and its peak memory stays far below the bomb."""
     module = stamp(fake_base)
     _, normal = bombs.peak_rss([SOSQUEUE, "inspect", module], capture_output=True)
     bomb = tmp_path / "bomb"
     bomb.write_bytes(bombs.stamped_bomb(fake_base))
     assert bomb.stat().st_size < fake_base.stat().st_size + bombs.MIB
     done, peak = bombs.peak_rss([SOSQUEUE, "inspect", bomb], capture_output=True, text=True)
-    assert done.returncode == ExitCode.DAMAGED_MODULE, done.stderr
+    assert done.returncode == ExitCode.CHANGED_MODULE, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
         f"Error: {bomb} has a changed configuration: the module's assets/zeros-0.png expands to more than 8 MiB, "
         "more than sosqueue build writes; do not hand it out, build it again")
@@ -196,12 +197,12 @@ def test_inspect_of_a_missing_file_says_it_does_not_exist(sosqueue, tmp_path):
     assert "does not exist" in outcome.error_line()
 
 
-def test_inspect_command_exits_13_end_to_end(stamp, fake_base):
-    """The real ``sosqueue inspect`` on a changed module: exit 13, one ``Error:`` line, stdout empty."""
+def test_inspect_command_exits_18_for_a_changed_configuration_end_to_end(stamp, fake_base):
+    """The real ``sosqueue inspect`` on a changed module: exit 18, one ``Error:`` line, stdout empty."""
     module = stamp(fake_base)
     flip_byte(module, payload_offset(module, fake_base))
     outcome = run_sosqueue("inspect", module)
-    assert outcome.code == ExitCode.DAMAGED_MODULE
+    assert outcome.code == ExitCode.CHANGED_MODULE
     assert outcome.error_line().startswith("Error: ")
     assert outcome.out == ""
 
@@ -210,10 +211,10 @@ def test_inspect_command_exits_13_end_to_end(stamp, fake_base):
 
 
 def test_real_module_with_a_changed_byte_is_refused_by_inspect_and_by_itself(sosqueue, stamp, real_base, tmp_path):
-    """One changed payload byte: inspect exits 13; the module exits 3: its configuration was changed."""
+    """One changed payload byte: inspect exits 18; the module exits 3: its configuration was changed."""
     module = stamp(real_base)
     flip_byte(module, payload_offset(module, real_base))
-    assert_inspect_refuses(sosqueue, module, "has a changed configuration")
+    assert_inspect_refuses(sosqueue, module, ExitCode.CHANGED_MODULE, "has a changed configuration")
     done = run_agent(module, tmp_path / "home", "--sos", "--no-gui", "--description", "help")
     assert_agent_refuses(done, TAMPERED)
     assert "checksum does not match" in done.stderr
@@ -223,7 +224,7 @@ def test_real_module_cut_short_is_refused_by_inspect_and_by_itself(sosqueue, sta
     """A module cut short by a byte: inspect exits 13; the module exits 3 with "download it again"."""
     module = stamp(real_base)
     cut_short(module, 1)
-    assert_inspect_refuses(sosqueue, module, "is damaged", "cut short")
+    assert_inspect_refuses(sosqueue, module, ExitCode.DAMAGED_MODULE, "is damaged", "cut short")
     done = run_agent(module, tmp_path / "home", "--print-config")
     assert_agent_refuses(done)
     assert "cut short" in done.stderr
@@ -235,7 +236,7 @@ def test_real_module_with_a_changed_program_byte_is_refused_by_inspect_and_by_it
     PyInstaller archive's last field): the module starts, finds it, and exits 3 with "download it again"."""
     module = stamp(real_base)
     flip_byte(module, program_end(module) - 1)
-    assert_inspect_refuses(sosqueue, module, "is damaged", "program part")
+    assert_inspect_refuses(sosqueue, module, ExitCode.DAMAGED_MODULE, "is damaged", "program part")
     done = run_agent(module, tmp_path / "home", "--print-config")
     assert_agent_refuses(done)
     assert "program part is not the base agent it was built on" in done.stderr

@@ -9,7 +9,7 @@ import pytest
 
 from sosqueue import module_config
 from sosqueue import payload
-from sosqueue.errors import BaseError, DamagedModuleError, OutputError
+from sosqueue.errors import BaseError, ChangedModuleError, NotAModuleError, OutputError
 from builder.module_config import parse
 from builder.stamping import build_payload, inspect_module, stamp_module
 from tests.builder.conftest import new_update_key
@@ -207,7 +207,7 @@ def test_inspect_shows_the_config_with_tokens_redacted(spec, fake_base, out_dir)
 
 def test_inspect_refuses_a_base_without_a_payload(fake_base):
     """A base agent carries no configuration, and inspect says so."""
-    with pytest.raises(DamagedModuleError, match="carries no module configuration"):
+    with pytest.raises(NotAModuleError, match="carries no module configuration"):
         inspect_module(fake_base)
 
 
@@ -217,5 +217,5 @@ def test_inspect_refuses_a_changed_payload(spec, fake_base, out_dir):
     data = bytearray(module.read_bytes())
     data[fake_base.stat().st_size + 100] ^= 0xFF
     module.write_bytes(bytes(data))
-    with pytest.raises(DamagedModuleError, match="has a changed configuration: .*checksum.*build it again"):
+    with pytest.raises(ChangedModuleError, match="has a changed configuration: .*checksum.*build it again"):
         inspect_module(module)

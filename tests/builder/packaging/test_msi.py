@@ -262,13 +262,13 @@ def test_missing_module_is_refused(capsys, tmp_path, out):
 
 
 def test_base_agent_is_refused(capsys, tmp_path, out):
-    """An unstamped program: DAMAGED_MODULE, naming the base agent."""
-    refused(capsys, out, ["--module", str(plain_copy(tmp_path / "b", base=windows_base(tmp_path / "w")))], ExitCode.DAMAGED_MODULE, "base agent")
+    """An unstamped program: NOT_A_MODULE, naming the base agent."""
+    refused(capsys, out, ["--module", str(plain_copy(tmp_path / "b", base=windows_base(tmp_path / "w")))], ExitCode.NOT_A_MODULE, "base agent")
 
 
 def test_damaged_module_is_refused(capsys, module, out):
-    """A changed payload byte: DAMAGED_MODULE."""
-    refused(capsys, out, ["--module", str(damage(module))], ExitCode.DAMAGED_MODULE, "damaged")
+    """A changed payload byte: CHANGED_MODULE."""
+    refused(capsys, out, ["--module", str(damage(module))], ExitCode.CHANGED_MODULE, "changed configuration")
 
 
 def test_unwritable_out_is_refused(capsys, tmp_path, module):

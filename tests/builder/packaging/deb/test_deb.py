@@ -427,14 +427,14 @@ def test_missing_module_is_refused(capsys, tmp_path, out):
 
 
 def test_base_agent_is_refused(capsys, tmp_path, out):
-    """An unstamped program is a base, not a module: DAMAGED_MODULE."""
+    """An unstamped program is a base, not a module: NOT_A_MODULE."""
     base = plain_copy(tmp_path / "base")
-    refused(capsys, out, ["--module", str(base)], ExitCode.DAMAGED_MODULE, "base agent")
+    refused(capsys, out, ["--module", str(base)], ExitCode.NOT_A_MODULE, "base agent")
 
 
 def test_damaged_module_is_refused(capsys, module, out):
-    """A module with a changed payload byte fails its checksum: DAMAGED_MODULE."""
-    refused(capsys, out, ["--module", str(damage(module))], ExitCode.DAMAGED_MODULE, "damaged")
+    """A module with a changed payload byte fails its checksum: CHANGED_MODULE."""
+    refused(capsys, out, ["--module", str(damage(module))], ExitCode.CHANGED_MODULE, "changed configuration")
 
 
 def test_macos_module_is_refused_naming_its_platform(module, out):
