@@ -30,6 +30,7 @@ from agent.ui import STATUS_TEXTS, FormValues, UiQueue, WindowActions, create_ro
 from sosqueue.brand_refresh import POLL_SECONDS
 from sosqueue.events import MAX_NOTE_CHARS
 from sosqueue.module_config import ModuleConfig
+from sosqueue.problem_codes import ALREADY_CLAIMED
 from sosqueue.statuses import Progress, Status
 from sosqueue.waiting_room import WaitingRoom
 from sosqueue.window_layout import POSITION_TEXT
@@ -111,6 +112,8 @@ def describe(error: Exception, *, joining: bool = False) -> str:
         return _("This support module has been switched off — ask your IT for a new one.")
     if isinstance(error, Rejected) and joining and error.status == 404:
         return _("There is no request with this code. Check the code and try again.")
+    if isinstance(error, Rejected) and joining and error.code == ALREADY_CLAIMED:
+        return _("This code was already used on another computer. Ask your supporter for a new code.")
     if isinstance(error, Rejected) and joining and error.status == 409:
         return _("This request is already closed. Ask your supporter for a new code.")
     if isinstance(error, Rejected):

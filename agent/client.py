@@ -238,7 +238,7 @@ class QueueClient:
             raise ModuleRevoked()
         if response.status_code == 429 or response.status_code >= 500:
             raise Unreachable(f"The support server is busy ({response.status_code}: {detail}).")
-        raise Rejected(detail, response.status_code)
+        raise Rejected(detail, response.status_code, _problem_code(response))
 
 
 def _path(code: str) -> str:
@@ -270,6 +270,13 @@ def _problem_detail(response: requests.Response) -> str:
         return str(response.json().get("detail") or response.reason)
     except ValueError:
         return response.reason or f"HTTP {response.status_code}"
+
+
+def _problem_code(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("code") or "")
+    except (ValueError, AttributeError):
+        return ""
 
 
 def _reason(error: requests.exceptions.RequestException) -> str:

@@ -81,9 +81,10 @@ class Rejected(AgentError):
 
     exit_code = AgentExit.REJECTED
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, code: str = ""):
         super().__init__(message)
         self.status = status
+        self.code = code  # the problem's code (sosqueue.problem_codes), "" when it has none
 
 
 class StorageFailure(AgentError):

@@ -3,7 +3,9 @@
 import pytest
 
 from agent.client import QueueClient
+from agent.app import describe
 from agent.errors import Rejected, Unreachable
+from sosqueue.problem_codes import ALREADY_CLAIMED
 from tests.agent.test_client import LoopbackProxy, config_for
 
 
@@ -40,4 +42,6 @@ def test_another_computer_cannot_claim_a_code_this_one_claimed(tenant, queue_ser
     with pytest.raises(Rejected) as refused:
         QueueClient(config_for(tenant, queue_server.url)).claim(code)
     assert refused.value.status == 409
+    assert refused.value.code == ALREADY_CLAIMED
+    assert describe(refused.value, joining=True).startswith("This code was already used on another computer.")
     assert claims(api, code, tenant) == 1

@@ -14,6 +14,7 @@ from server.actors import Actor
 from server.api.deps import ActorDep, CustomerActor, ReadDB, StateDep, UserActor, WriteDB
 from server.api.present import event_public, request_public
 from sosqueue.module_config import MAX_TOPIC_CHARS
+from sosqueue.problem_codes import ALREADY_CLAIMED
 from sosqueue.statuses import Status
 from server.models import RequestEvent, ServiceRequest, utcnow
 from server.problems import Problem
@@ -213,7 +214,7 @@ def claim_service_request(
     try:
         replayed = queue.claim(session, request=request, actor=actor, idempotency_key=idempotency_key)
     except queue.AlreadyClaimed as error:
-        raise Problem(409, str(error), code="already_claimed") from None
+        raise Problem(409, str(error), code=ALREADY_CLAIMED) from None
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     public = request_public(request, utcnow())
