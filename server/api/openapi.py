@@ -24,6 +24,7 @@ from fastapi import FastAPI, routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from server import security
 from server.api import deps
 from server.api.routes import events, service_requests
 from server.problems import MEDIA_TYPE, ProblemDetails
@@ -115,7 +116,9 @@ def describe(schema: dict, routes: list) -> None:
     schemas[PROBLEM_SCHEMA] = problem | {"title": PROBLEM_SCHEMA}
     components.setdefault("securitySchemes", {})[BEARER_SCHEME] = {
         "type": "http", "scheme": "bearer",
-        "description": "a user's API token (squ_…), a module's token (sqm_…) or a request's customer token (sqc_…)",
+        "description": f"a user's API token ({security.USER_TOKEN_PREFIX}…), a module's token "
+                       f"({security.MODULE_TOKEN_PREFIX}…) or a request's customer token "
+                       f"({security.CUSTOMER_TOKEN_PREFIX}…)",
     }
 
 
@@ -139,6 +142,7 @@ def _describe_operation(operation: dict, route: APIRoute) -> None:
     for key, response in responses.items():
         if key.isdigit() and int(key) >= 400:
             _problem_content(response, int(key))
+    operation["responses"] = dict(sorted(responses.items()))
     if _needs_token(route):
         operation["security"] = [{BEARER_SCHEME: []}]
         parameters = [p for p in operation.get("parameters", [])

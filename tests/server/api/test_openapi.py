@@ -5,8 +5,13 @@ from dataclasses import dataclass, field
 
 import jsonschema
 import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
 
+from server.api import deps
+from server.api.openapi import install
 from server.problems import MEDIA_TYPE
+from sosqueue.platforms import Platform
 from tests.server.inprocess import in_process
 from tests.support.servers import sqlite_url
 from tests.support.tenants import bearer, make_tenant
@@ -111,3 +116,45 @@ def test_problems_the_server_sends_are_the_documented_ones(running, status, toke
     jsonschema.validate(answer.json(), {**PROBLEM_REF, "components": running.document["components"]})
     required = [name for name, header in documented[str(status)].get("headers", {}).items() if header["required"]]
     assert all(name in answer.headers for name in required), (required, dict(answer.headers))
+
+
+def derived(build) -> dict[str, list[str]]:
+    """The problem statuses the document gives each operation of a small app that ``build`` fills."""
+    app = FastAPI()
+    build(app)
+    install(app)
+    return {f"{method.upper()} {path}": sorted(status for status in operation["responses"] if int(status) >= 400)
+            for path, methods in app.openapi()["paths"].items() for method, operation in methods.items()}
+
+
+def test_problem_statuses_are_derived_from_what_a_route_depends_on():
+    """Token: 401; role: 403; path parameter: 404; JSON body: 400, 413, 422; a validated parameter: 422."""
+    class Body(BaseModel):
+        name: str
+
+    def build(app):
+        app.get("/open")(lambda: {})
+
+        @app.get("/caller")
+        def caller(actor: deps.ActorDep) -> dict:
+            return {}
+
+        @app.get("/admins/{thing}")
+        def admins_thing(thing: str, actor: deps.AdminActor) -> dict:
+            return {}
+
+        @app.get("/platforms/{platform}")
+        def platform(platform: Platform, limit: int = 10) -> dict:
+            return {}
+
+        @app.post("/things", responses={409: {"description": "it exists"}})
+        def create(body: Body, actor: deps.UserActor) -> dict:
+            return {}
+
+    assert derived(build) == {
+        "GET /open": [],
+        "GET /caller": ["401"],
+        "GET /admins/{thing}": ["401", "403", "404"],
+        "GET /platforms/{platform}": ["404", "422"],
+        "POST /things": ["400", "401", "403", "409", "413", "422"],
+    }
