@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server import api_docs, connect, problems, queue, routing, updates, web
 from server import brands as server_brands
+from server.api import openapi
 from server.api.routes import agent_brand
 from server.api.routes import agent_updates, brands, events, groups, health, modules, service_requests, users
 from server.api.routes import metrics, queue_next, waiting_room
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         api_docs.install(app)
     web.install(app)
     connect.install(app)
+    openapi.install(app)
     return app
 
 

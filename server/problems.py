@@ -6,6 +6,7 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.creation import RateLimited
@@ -18,6 +19,29 @@ log = logging.getLogger("sosqueue.api")
 MEDIA_TYPE = "application/problem+json"
 
 
+class FieldProblem(BaseModel):
+    """One invalid part of a request."""
+
+    field: str = Field(description="where, as a dotted path: body.description, query.limit, header.idempotency-key")
+    message: str = Field(description="what is wrong with it")
+
+
+class ProblemDetails(BaseModel):
+    """The body of every error answer: RFC 9457 problem details with a stable ``code``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="always about:blank: the status and the code say what happened")
+    title: str = Field(description="the status's phrase, such as Not Found")
+    status: int = Field(ge=400, le=599, description="the answer's HTTP status")
+    detail: str = Field(description="what went wrong and how to fix it, for people")
+    code: str = Field(description="what went wrong, for programs: not_found, invalid_request, rate_limited …")
+    errors: list[FieldProblem] = Field(
+        default=None, json_schema_extra=lambda schema: schema.pop("default"),
+        description="each invalid part of the request (422 invalid_request only)",
+    )
+
+
 class Problem(Exception):
     """An error to answer with; ``code`` is a stable machine-readable name."""
 
@@ -25,19 +49,25 @@ class Problem(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
-        self.code = code or HTTPStatus(status).phrase.lower().replace(" ", "_")
+        self.code = code or default_code(status)
         self.headers = headers
 
 
-def problem_response(status: int, detail: str, *, code: str | None = None, headers: dict | None = None, **extra) -> JSONResponse:
-    body = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "code": code or HTTPStatus(status).phrase.lower().replace(" ", "_"),
-        **extra,
-    }
+def default_code(status: int) -> str:
+    """The code of a problem that names none: the status's phrase, such as ``not_found``."""
+    return HTTPStatus(status).phrase.lower().replace(" ", "_")
+
+
+def problem_body(status: int, detail: str, *, code: str | None = None, errors: list[dict] | None = None) -> dict:
+    """The body of an error answer, as :class:`ProblemDetails` describes it."""
+    details = ProblemDetails(type="about:blank", title=HTTPStatus(status).phrase, status=status, detail=detail,
+                             code=code or default_code(status), **({"errors": errors} if errors is not None else {}))
+    return details.model_dump(exclude_none=True)
+
+
+def problem_response(status: int, detail: str, *, code: str | None = None, headers: dict | None = None,
+                     errors: list[dict] | None = None) -> JSONResponse:
+    body = problem_body(status, detail, code=code, errors=errors)
     return JSONResponse(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
 
 

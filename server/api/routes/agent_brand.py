@@ -21,11 +21,16 @@ from sosqueue.module_config import ASSET_NAMES
 router = APIRouter(prefix=BRAND_PATH, tags=["agent brand"])
 
 _MEDIA_TYPES = {".png": "image/png", ".ico": "image/vnd.microsoft.icon"}
+_STORED_INVALID = {"description": "the module's stored brand fails the rules in force: an admin must edit it"}
 _MANIFEST_DOC = {200: {"description": "the module's brand manifest, signed with the server's update key"},
-                 304: {"description": "the brand is the one named by If-None-Match"}}
+                 304: {"description": "the brand is the one named by If-None-Match"},
+                 409: _STORED_INVALID}
 _ASSET_DOC = {200: {"content": {media: {"schema": {"type": "string", "format": "binary"}}
                                 for media in _MEDIA_TYPES.values()},
-                    "description": "one rendered file of the brand"}}
+                    "description": "one rendered file of the brand"},
+              404: {"description": "the brand has no file of this name"},
+              409: {"description": "the brand changed since `version` (ask for its manifest again), or the "
+                                   "module's stored brand fails the rules in force"}}
 
 
 def _rendered(session, actor, state) -> brands.RenderedBrand:

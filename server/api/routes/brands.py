@@ -76,7 +76,8 @@ def update_brand(module_id: str, body: BrandUpdate, actor: AdminActor, session: 
     return brand_public(module)
 
 
-@router.put("/{module_id}/brand/logo", response_model=BrandPublic, openapi_extra=LOGO_BODY)
+@router.put("/{module_id}/brand/logo", response_model=BrandPublic, openapi_extra=LOGO_BODY, responses={
+    422: {"description": "not an image the builder takes (PNG, JPEG, GIF, ICO, BMP or WebP, at most 20 megapixels)"}})
 def update_logo(module_id: str, data: LogoUpload, actor: AdminActor, session: WriteDB) -> BrandPublic:
     """Set the module's logo: the image file's bytes as the body."""
     module = company_module(session, actor, module_id)
@@ -96,7 +97,8 @@ def remove_logo(module_id: str, actor: AdminActor, session: WriteDB) -> BrandPub
 
 
 @router.get("/{module_id}/brand/logo", response_class=Response,
-            responses={200: {"content": {"image/png": {}}, "description": "the logo as PNG"}})
+            responses={200: {"content": {"image/png": {}}, "description": "the logo as PNG"},
+                       404: {"description": "no module with this id in the company, or it has the default logo"}})
 def read_logo(module_id: str, actor: AdminActor, session: ReadDB) -> Response:
     """The module's logo as the server keeps it (PNG); 404 while it has the default logo."""
     stored = company_module(session, actor, module_id).brand

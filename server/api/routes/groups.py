@@ -26,7 +26,9 @@ def list_groups(actor: UserActor, session: ReadDB) -> GroupsPublic:
     return GroupsPublic(items=[group_public(g) for g in groups])
 
 
-@router.post("", status_code=201, response_model=GroupPublic)
+@router.post("", status_code=201, response_model=GroupPublic, responses={
+    404: {"description": "a member is not a user of the company"},
+    409: {"description": "the company has a group of this name already"}})
 def create_group(body: GroupCreate, actor: AdminActor, session: WriteDB) -> GroupPublic:
     """Create a group (admins)."""
     company = session.get(Company, actor.company_id)

@@ -38,7 +38,8 @@ def list_modules(actor: AdminActor, session: ReadDB) -> ModulesPublic:
     return ModulesPublic(items=[module_public(m) for m in modules])
 
 
-@router.post("", status_code=201, response_model=ModuleCreated)
+@router.post("", status_code=201, response_model=ModuleCreated, responses={
+    404: {"description": "no group of this name, or no user of this email for fixed assignment, in the company"}})
 def create_module(body: ModuleCreate, actor: AdminActor, state: StateDep, session: WriteDB) -> ModuleCreated:
     """Register a module; the answer carries its token, shown only this once."""
     company = session.get(Company, actor.company_id)
@@ -57,7 +58,8 @@ def rotate_token(module_id: str, actor: AdminActor, state: StateDep, session: Wr
     return module_created(module, token, state)
 
 
-@router.get("/{module_id}/token", response_model=ModuleCreated)
+@router.get("/{module_id}/token", response_model=ModuleCreated, responses={
+    409: {"description": "the module's token cannot be derived: rotate it once"}})
 def current_token(module_id: str, actor: AdminActor, state: StateDep, session: ReadDB) -> ModuleCreated:
     """The module's working token, without changing it, for building the module again.
 

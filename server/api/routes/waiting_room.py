@@ -14,7 +14,8 @@ _NOT_CACHED = {"Cache-Control": {"description": "always `no-store`: the answer c
                                  "schema": {"type": "string"}}}
 
 
-@router.get("/{code}/waiting-room", response_model=WaitingRoomPublic, responses={200: {"headers": _NOT_CACHED}})
+@router.get("/{code}/waiting-room", response_model=WaitingRoomPublic, responses={
+    200: {"headers": _NOT_CACHED}, 403: {"description": "a module token cannot read service requests"}})
 def get_waiting_room(code: str, reading: ReadAsCaller, state: StateDep, response: Response) -> WaitingRoomPublic:
     """The request's waiting room: its position in its group's queue, the expected wait and the
     assignee's display name (the request's customer token, or a user of the company)."""
