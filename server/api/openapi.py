@@ -15,10 +15,10 @@ The statuses are derived from what a route depends on:
 
 Statuses that depend on what a route does (409 for a closed request, 429 for a rate limit) are
 declared where the route is, in its decorator's ``responses`` (a description is enough: the problem
-content and headers are added here), except for the routes in :data:`ROUTE_PROBLEMS`.
+content and headers are added here).
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from fastapi import FastAPI, routing
 from fastapi.dependencies.models import Dependant
@@ -26,7 +26,6 @@ from fastapi.routing import APIRoute
 
 from server import security
 from server.api import deps
-from server.api.routes import events, service_requests
 from server.problems import MEDIA_TYPE, ProblemDetails
 
 PROBLEM_SCHEMA = "Problem"
@@ -55,33 +54,6 @@ HEADERS = {
 
 _ROLES = {deps.require_user, deps.require_admin, deps.require_module, deps.require_customer}
 _AUTHORIZATION = "authorization"
-
-_MODULES_READ_NO_REQUESTS = "a module token cannot read service requests"
-_CLOSED = "the request is closed or expired"
-
-#: What the routes of :mod:`server.api.routes.service_requests` and :mod:`server.api.routes.events`
-#: answer beyond the derived statuses. They belong in those routes' decorators
-#: (``responses={409: {"description": …}}``); kept here until they move there.
-ROUTE_PROBLEMS: dict[Callable, dict[int, str]] = {
-    service_requests.create_service_request: {
-        403: "only a user or a module token can create service requests",
-        404: "no group of this name (or, for a module, not its own group)",
-    },
-    service_requests.list_service_requests: {
-        400: "the cursor is not one the server gave out",
-        404: "no group of this name in the caller's company",
-    },
-    service_requests.get_service_request: {403: _MODULES_READ_NO_REQUESTS},
-    service_requests.get_history: {403: _MODULES_READ_NO_REQUESTS},
-    service_requests.assign_service_request: {409: _CLOSED},
-    service_requests.close_service_request: {403: _MODULES_READ_NO_REQUESTS, 409: _CLOSED},
-    service_requests.add_note: {409: f"{_CLOSED}, or it has as many notes as it takes"},
-    service_requests.claim_service_request: {403: "only a module token can claim a request", 409: _CLOSED},
-    service_requests.join_session: {403: _MODULES_READ_NO_REQUESTS, 409: _CLOSED},
-    service_requests.leave_session: {403: _MODULES_READ_NO_REQUESTS, 409: _CLOSED},
-    events.request_events: {403: _MODULES_READ_NO_REQUESTS},
-}
-
 
 def install(app: FastAPI) -> None:
     """Complete the app's OpenAPI document with every problem response, each time FastAPI makes it."""
@@ -178,7 +150,7 @@ def problem_statuses(route: APIRoute) -> dict[int, str]:
     if _validated_parameters(dependants):
         statuses.add(422)
     derived = {status: DESCRIPTIONS[status] for status in sorted(statuses)}
-    return derived | ROUTE_PROBLEMS.get(route.endpoint, {})
+    return derived
 
 
 def _needs_token(route: APIRoute) -> bool:

@@ -12,7 +12,7 @@ from starlette.types import Receive
 from server.actors import Actor
 from server.api.deps import ActorDep, StateDep, UserActor
 from server.api.present import request_public
-from server.api.routes.service_requests import visible_request
+from server.api.routes.service_requests import MODULES_READ_NO_REQUESTS, visible_request
 from server.events import Subscription, WireEvent, render
 from server.models import RequestEvent, ServiceRequest, utcnow
 from server.state import AppState
@@ -38,7 +38,8 @@ async def company_events(actor: UserActor, state: StateDep, last_event_id: LastE
     return _stream(state, actor, None, parse_last_event_id(last_event_id))
 
 
-@router.get("/service-requests/{code}/events", response_class=StreamingResponse, responses=_STREAM_DOC)
+@router.get("/service-requests/{code}/events", response_class=StreamingResponse,
+            responses=_STREAM_DOC | MODULES_READ_NO_REQUESTS)
 async def request_events(
     code: str, actor: ActorDep, state: StateDep, last_event_id: LastEventId = None
 ) -> StreamingResponse:

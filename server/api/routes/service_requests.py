@@ -37,7 +37,15 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("", status_code=201, response_model=ServiceRequestCreated, responses={429: {"description": "too many"}})
+# What the routes answer beyond what server.api.openapi derives from their parameters and dependencies.
+MODULES_READ_NO_REQUESTS = {403: {"description": "a module token cannot read service requests"}}
+CLOSED = "the request is closed or expired"
+
+
+@router.post("", status_code=201, response_model=ServiceRequestCreated, responses={
+    403: {"description": "only a user or a module token can create service requests"},
+    404: {"description": "no group of this name (or, for a module, not its own group)"},
+    429: {"description": "this caller filed too many requests lately"}})
 def create_service_request(
     payload: ServiceRequestCreate,
     actor: ActorDep,
@@ -70,7 +78,9 @@ def create_service_request(
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # control characters never reach the database
 
 
-@router.get("", response_model=ServiceRequestsPublic)
+@router.get("", response_model=ServiceRequestsPublic, responses={
+    400: {"description": "the cursor is not one the server gave out"},
+    404: {"description": "no group of this name in the caller's company"}})
 def list_service_requests(
     actor: UserActor,
     session: ReadDB,
@@ -141,13 +151,13 @@ def visible_request(session: Session, actor: Actor, code: str, *, lock: bool = F
     return request
 
 
-@router.get("/{code}", response_model=ServiceRequestPublic)
+@router.get("/{code}", response_model=ServiceRequestPublic, responses=MODULES_READ_NO_REQUESTS)
 def get_service_request(code: str, actor: ActorDep, session: ReadDB) -> ServiceRequestPublic:
     """One request by its session code, in any spelling (s12345678, S12-345-678, 12 345 678)."""
     return request_public(visible_request(session, actor, code), utcnow())
 
 
-@router.get("/{code}/history", response_model=list[EventPublic])
+@router.get("/{code}/history", response_model=list[EventPublic], responses=MODULES_READ_NO_REQUESTS)
 def get_history(code: str, actor: ActorDep, session: ReadDB, state: StateDep) -> list[EventPublic]:
     """The request's full event history, oldest first."""
     request = visible_request(session, actor, code)
@@ -155,7 +165,7 @@ def get_history(code: str, actor: ActorDep, session: ReadDB, state: StateDep) ->
     return [event_public(e, state.broker.ids) for e in events]
 
 
-@router.post("/{code}/assign", response_model=ServiceRequestPublic)
+@router.post("/{code}/assign", response_model=ServiceRequestPublic, responses={409: {"description": CLOSED}})
 def assign_service_request(code: str, body: AssignRequest, actor: UserActor, session: WriteDB) -> ServiceRequestPublic:
     """Assign to yourself ("me"), to a colleague (user id), or unassign (null)."""
     request = visible_request(session, actor, code, lock=True)
@@ -163,7 +173,8 @@ def assign_service_request(code: str, body: AssignRequest, actor: UserActor, ses
     return request_public(_reloaded(session, request), utcnow())
 
 
-@router.post("/{code}/close", response_model=ServiceRequestPublic)
+@router.post("/{code}/close", response_model=ServiceRequestPublic,
+             responses=MODULES_READ_NO_REQUESTS | {409: {"description": CLOSED}})
 def close_service_request(code: str, actor: ActorDep, session: WriteDB) -> ServiceRequestPublic:
     """Close the request: an expert of the company, or its creator (customer token)."""
     request = visible_request(session, actor, code, lock=True)
@@ -171,7 +182,8 @@ def close_service_request(code: str, actor: ActorDep, session: WriteDB) -> Servi
     return request_public(_reloaded(session, request), utcnow())
 
 
-@router.post("/{code}/notes", status_code=201, response_model=ServiceRequestPublic)
+@router.post("/{code}/notes", status_code=201, response_model=ServiceRequestPublic, responses={
+    409: {"description": f"{CLOSED}, or it has as many notes as it takes"}})
 def add_note(
     code: str,
     body: NoteCreate,
@@ -195,7 +207,10 @@ def claiming_module(actor: ActorDep, state: StateDep) -> Actor:
     return actor
 
 
-@router.post("/{code}/claim", response_model=ServiceRequestCreated, responses={429: {"description": "too many"}})
+@router.post("/{code}/claim", response_model=ServiceRequestCreated, responses={
+    403: {"description": "only a module token can claim a request"},
+    409: {"description": f"{CLOSED}, or another computer claimed it already (code `already_claimed`)"},
+    429: {"description": "this caller claimed too many requests lately"}})
 def claim_service_request(
     code: str,
     actor: Annotated[Actor, Depends(claiming_module)],
@@ -223,7 +238,8 @@ def claim_service_request(
     )
 
 
-@router.post("/{code}/join", response_model=ServiceRequestPublic)
+@router.post("/{code}/join", response_model=ServiceRequestPublic,
+             responses=MODULES_READ_NO_REQUESTS | {409: {"description": CLOSED}})
 def join_session(code: str, actor: ActorDep, session: WriteDB) -> ServiceRequestPublic:
     """Join the request's session as its customer (customer token) or as an expert (user token)."""
     request = visible_request(session, actor, code, lock=True)
@@ -231,7 +247,8 @@ def join_session(code: str, actor: ActorDep, session: WriteDB) -> ServiceRequest
     return request_public(_reloaded(session, request), utcnow())
 
 
-@router.post("/{code}/leave", response_model=ServiceRequestPublic)
+@router.post("/{code}/leave", response_model=ServiceRequestPublic,
+             responses=MODULES_READ_NO_REQUESTS | {409: {"description": CLOSED}})
 def leave_session(code: str, actor: ActorDep, session: WriteDB) -> ServiceRequestPublic:
     """Leave the request's session; leaving twice is harmless."""
     request = visible_request(session, actor, code, lock=True)
