@@ -4,7 +4,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from server.problems import MEDIA_TYPE
+from server.problems import MEDIA_TYPE, problem_body
 
 
 class BodySizeLimit:
@@ -53,9 +53,7 @@ class BodySizeLimit:
 
     async def _refuse(self, send, max_bytes: int) -> None:
         detail = f"the request body is larger than {max_bytes} bytes; send less"
-        body = json.dumps(
-            {"type": "about:blank", "title": "Content Too Large", "status": 413, "detail": detail, "code": "too_large"}
-        ).encode()
+        body = json.dumps(problem_body(413, detail, code="too_large")).encode()
         await send(
             {
                 "type": "http.response.start",
