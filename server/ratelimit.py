@@ -1,13 +1,123 @@
-"""Token buckets per caller, in this process: a burst, then a steady rate."""
+"""Rate limits: a burst, then a steady rate, per caller.
 
+A ``Limit`` is shared by every server process of a deployment and survives restarts: it lives in
+the database's ``rate_limits`` table. Each caller's allowance is a token bucket kept as one
+number, the time at which its bucket is whole again (the "theoretical arrival time" of the
+generic cell rate algorithm): one more call is allowed while that time is at most
+``(burst - 1) × interval`` ahead, and moves it one ``interval`` on. So a check is one short
+statement, ``INSERT … ON CONFLICT DO UPDATE … WHERE … RETURNING`` (SQLite ≥ 3.35 and PostgreSQL
+alike), which writes only when it allows; a refusal reads the row once more for its wait. A row
+whose bucket is whole again says nothing more: ``prune`` deletes it. Keys are stored as SHA-256,
+so the table holds no email or address.
+
+``RateLimiter`` is the same bucket in this process's memory, for what lives in one process
+anyway: the input messages of one expert's socket.
+"""
+
+import hashlib
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 _MAX_TRACKED = 100_000
+# A refusal always asks for some wait, also when a concurrent call has just changed the row.
+_LEAST_WAIT = 0.001
+
+
+@dataclass(frozen=True)
+class Limit:
+    """``burst`` calls at once, then ``per_minute``, for each key; 0 per minute turns it off."""
+
+    name: str
+    per_minute: float
+    burst: int
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_minute > 0
+
+    @property
+    def interval(self) -> float:
+        """Seconds for one call to come back."""
+        return 60.0 / self.per_minute
+
+    @property
+    def tolerance(self) -> float:
+        """How far ahead of now the bucket's whole-again time may be while one call is left."""
+        return (self.burst - 1) * self.interval
+
+
+# One statement per check, in the SQL that SQLite (>= 3.35) and PostgreSQL share; as text, since
+# SQLAlchemy would compile an ON CONFLICT statement again on every call (~1 ms).
+_TAKE = text(
+    "INSERT INTO rate_limits (name, key_hash, full_at) VALUES (:name, :key_hash, :now + :interval) "
+    "ON CONFLICT (name, key_hash) DO UPDATE "
+    "SET full_at = CASE WHEN rate_limits.full_at > :now THEN rate_limits.full_at ELSE :now END + :interval "
+    "WHERE rate_limits.full_at <= :now + :tolerance "
+    "RETURNING full_at"
+)
+_FULL_AT = text("SELECT full_at FROM rate_limits WHERE name = :name AND key_hash = :key_hash")
+_GIVE_BACK = text("UPDATE rate_limits SET full_at = full_at - :interval WHERE name = :name AND key_hash = :key_hash")
+_FORGET = text("DELETE FROM rate_limits WHERE name = :name AND key_hash = :key_hash")
+_REMEMBER = text(
+    "INSERT INTO rate_limits (name, key_hash, full_at) VALUES (:name, :key_hash, :until) "
+    "ON CONFLICT (name, key_hash) DO UPDATE SET full_at = :until"
+)
+_PRUNE = text("DELETE FROM rate_limits WHERE full_at <= :now")
+
+
+def take(session: Session, limit: Limit, key: str, *, now: float) -> float:
+    """Take one call from ``key``'s allowance: 0 when allowed, else the seconds until one comes back.
+
+    ``now`` is seconds since the epoch (``time.time()``), the clock every process shares.
+    """
+    if not limit.enabled:
+        return 0.0
+    row = _row(limit.name, key)
+    taken = session.execute(_TAKE, {**row, "now": now, "interval": limit.interval, "tolerance": limit.tolerance})
+    if taken.first() is not None:
+        return 0.0
+    full_at = session.scalar(_FULL_AT, row)
+    return max((full_at or now) - now - limit.tolerance, _LEAST_WAIT)
+
+
+def give_back(session: Session, limit: Limit, key: str) -> None:
+    """Return one call that ``take`` took (the attempt turned out not to count)."""
+    if limit.enabled:
+        session.execute(_GIVE_BACK, {**_row(limit.name, key), "interval": limit.interval})
+
+
+def forget(session: Session, name: str, key: str) -> None:
+    """Make ``key``'s allowance whole again (or forget what ``remember`` kept)."""
+    session.execute(_FORGET, _row(name, key))
+
+
+def remember(session: Session, name: str, key: str, *, until: float) -> None:
+    """Keep a mark for ``key`` until ``until`` (seconds since the epoch), in the same table."""
+    session.execute(_REMEMBER, {**_row(name, key), "until": until})
+
+
+def remembered(session: Session, name: str, key: str, *, now: float) -> bool:
+    """Whether ``remember`` kept a mark for ``key`` that lasts beyond ``now``."""
+    return (session.scalar(_FULL_AT, _row(name, key)) or 0.0) > now
+
+
+def prune(session: Session, *, now: float) -> int:
+    """Delete every row that says nothing any more (a whole bucket, a lapsed mark); returns how many."""
+    return session.execute(_PRUNE, {"now": now}).rowcount
+
+
+def _row(name: str, key: str) -> dict:
+    return {"name": name, "key_hash": hashlib.sha256(key.encode()).hexdigest()}
 
 
 class RateLimiter:
+    """The token bucket in this process's memory, per key."""
+
     def __init__(self, *, per_minute: float, burst: int, clock=time.monotonic):
         self._rate = per_minute / 60.0
         self._burst = burst
