@@ -5,6 +5,7 @@ from contextlib import ExitStack
 
 import pytest
 
+from tests.support.dashboard import PASSWORD, DashboardClient
 from tests.support.databases import fresh_databases
 from tests.support.queue_api import QueueApi, assert_problem
 from tests.support.servers import QueueServer
@@ -12,7 +13,8 @@ from tests.support.tenants import make_tenant
 
 BURST = 3
 PER_MINUTE = 6
-LIMITED = {"SOSQUEUE_CREATE_RATE_PER_MINUTE": str(PER_MINUTE), "SOSQUEUE_CREATE_BURST": str(BURST)}
+LIMITED = {"SOSQUEUE_CREATE_RATE_PER_MINUTE": str(PER_MINUTE), "SOSQUEUE_CREATE_BURST": str(BURST),
+           "SOSQUEUE_LOGIN_ATTEMPTS_PER_MINUTE": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +136,16 @@ def test_claims_through_one_process_draw_on_the_allowance_creations_used_through
     exhaust(first, tenant.module_token)
     claimed = second.call("POST", f"/api/v1/service-requests/{manual['code']}/claim", tenant.module_token)
     assert_problem(claimed, 429, code="rate_limited")
+
+
+@pytest.mark.postgres
+def test_login_attempts_are_counted_across_processes(two_processes):
+    """Five wrong passwords through one process: the next attempt through the other is refused."""
+    servers, _ = two_processes
+    tenant = make_tenant(servers[0].database_url, password=PASSWORD, supporters=0)
+    with DashboardClient(servers[0].url) as first, DashboardClient(servers[1].url) as second:
+        assert [first.login(tenant.admin_email, "guess").status_code for _ in range(5)] == [401] * 5
+        assert second.login(tenant.admin_email, "guess").status_code == 429
 
 
 def test_a_restart_keeps_the_count(backend, request, tmp_path_factory):
