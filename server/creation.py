@@ -14,7 +14,6 @@ every concurrent creation of one module.
 """
 
 import math
-import time
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -54,9 +53,9 @@ def check_rate(state: AppState, actor: Actor, session: Session | None = None) ->
         return
     if session is None:
         with state.db.write() as own:
-            wait = ratelimit.take(own, limit, actor.key, now=time.time())
+            wait = ratelimit.take(own, limit, actor.key)
     else:
-        wait = ratelimit.take(session, limit, actor.key, now=time.time())
+        wait = ratelimit.take(session, limit, actor.key)
     if wait > 0:
         raise RateLimited(math.ceil(wait))
 

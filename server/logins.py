@@ -23,7 +23,7 @@ only failures count.
 
 import math
 import secrets
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -71,7 +71,8 @@ class Throttle:
     #: How long a successful login exempts its (account, address) from the account's backstop.
     KNOWN_FOR = timedelta(days=90)
 
-    def __init__(self, per_minute: float, *, clock=time.time):
+    def __init__(self, per_minute: float, *, clock: Callable[[], float] | None = None):
+        """``clock`` (seconds since the epoch) is for tests; by default the database's clock counts."""
         self.by_account_and_address = ratelimit.Limit("login:account+address", per_minute=per_minute, burst=5)
         self.by_address = ratelimit.Limit("login:address", per_minute=per_minute * 6, burst=30)
         self.by_account = ratelimit.Limit("login:account", per_minute=per_minute / 5, burst=50)
@@ -96,17 +97,17 @@ class Throttle:
         if not self.by_account_and_address.enabled:
             return
         account, pair = _keys(address, email)
-        now = self._clock()
+        now = self._clock() if self._clock else None
         ratelimit.forget(session, self.by_account_and_address.name, pair)
         ratelimit.give_back(session, self.by_address, address)
         if not ratelimit.remembered(session, _KNOWN, pair, now=now):
             ratelimit.give_back(session, self.by_account, account)
-        ratelimit.remember(session, _KNOWN, pair, until=now + self.KNOWN_FOR.total_seconds())
+        ratelimit.remember(session, _KNOWN, pair, seconds=self.KNOWN_FOR.total_seconds(), now=now)
 
     def _take(self, session: Session, *, address: str, email: str) -> None:
         """Take from each allowance in turn; raises ``Throttled`` at the first that is used up."""
         account, pair = _keys(address, email)
-        now = self._clock()
+        now = self._clock() if self._clock else None
         checks = [(self.by_account_and_address, pair), (self.by_address, address)]
         if not ratelimit.remembered(session, _KNOWN, pair, now=now):
             checks.append((self.by_account, account))

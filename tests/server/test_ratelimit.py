@@ -128,7 +128,7 @@ def test_give_back_returns_one_call_and_forget_makes_the_allowance_whole(databas
 def test_remembered_marks_last_until_their_time(database, key):
     """A mark is there until its time, then gone; forgetting it ends it at once."""
     with database.write() as session:
-        ratelimit.remember(session, "test-mark", key, until=2000.0)
+        ratelimit.remember(session, "test-mark", key, seconds=1000.0, now=1000.0)
     with database.read() as session:
         assert ratelimit.remembered(session, "test-mark", key, now=1999.0)
         assert not ratelimit.remembered(session, "test-mark", key, now=2000.0)
@@ -156,3 +156,14 @@ def test_keys_are_stored_as_digests(database):
     with database.read() as session:
         stored = session.scalars(select(RateLimit.key_hash).where(RateLimit.name == SIX_A_MINUTE.name)).all()
     assert stored and all(len(value) == 64 and "@" not in value for value in stored)
+
+
+def test_without_a_time_given_the_databases_clock_counts(database, key):
+    """The burst passes, then the next call waits about one interval; pruning now leaves the row."""
+    limit = Limit("test-clock", per_minute=60, burst=2)
+    with database.write() as session:
+        waits = [ratelimit.take(session, limit, key) for _ in range(3)]
+    assert waits[:2] == [0.0, 0.0] and 0.5 < waits[2] <= 1.0
+    with database.write() as session:
+        ratelimit.prune(session)
+        assert ratelimit.take(session, limit, key) > 0
