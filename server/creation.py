@@ -8,9 +8,9 @@ that retry's request.
 
 Where the limit is taken depends on the database. SQLite has one writer at a time anyway, so the
 check joins the filing's write transaction: one commit (one fsync) per creation, not two, and a
-rollback gives the creation back. PostgreSQL takes it in a statement of its own, because inside
-the filing's transaction it would hold the caller's row locked until the commit and so serialise
-every concurrent creation of one module.
+rollback gives the creation back. PostgreSQL takes it in one statement committed at once, because
+inside the filing's transaction it would hold the caller's row locked until the commit and so
+serialise every concurrent creation of one module.
 """
 
 import math
@@ -45,15 +45,12 @@ def check_rate(state: AppState, actor: Actor, session: Session | None = None) ->
     """Take one creation (or claim) from the caller's allowance; raises ``RateLimited`` when it is used up.
 
     Within ``session``'s write transaction when given (its rollback gives the creation back),
-    else in a short write transaction of its own.
+    else in a statement committed at once.
     """
     limit = ratelimit.Limit("create", per_minute=state.settings.create_rate_per_minute,
                             burst=state.settings.create_burst)
-    if not limit.enabled:
-        return
     if session is None:
-        with state.db.write() as own:
-            wait = ratelimit.take(own, limit, actor.key)
+        wait = ratelimit.take_alone(state.db, limit, actor.key)
     else:
         wait = ratelimit.take(session, limit, actor.key)
     if wait > 0:

@@ -22,8 +22,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
+
+from server.db import Database
 
 _MAX_TRACKED = 100_000
 # A refusal always asks for some wait, also when a concurrent call has just changed the row.
@@ -81,7 +83,7 @@ _COMPILED = {
 }
 
 
-def take(session: Session, limit: Limit, key: str, *, now: float | None = None) -> float:
+def take(session: Session | Connection, limit: Limit, key: str, *, now: float | None = None) -> float:
     """Take one call from ``key``'s allowance: 0 when allowed, else the seconds until one comes back.
 
     ``now`` (seconds since the epoch) is for tests; by default the database's clock counts.
@@ -95,6 +97,18 @@ def take(session: Session, limit: Limit, key: str, *, now: float | None = None) 
         return 0.0
     ahead = session.scalar(statements["ahead"], row)  # None: the row went in the meantime
     return max((ahead or 0.0) - limit.tolerance, _LEAST_WAIT)
+
+
+def take_alone(db: Database, limit: Limit, key: str) -> float:
+    """``take`` outside any other transaction, committed at once: on PostgreSQL one statement on
+    an autocommit connection (no BEGIN or COMMIT round trip); on SQLite a write transaction."""
+    if not limit.enabled:
+        return 0.0
+    if db.is_sqlite:
+        with db.write() as session:
+            return take(session, limit, key)
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return take(connection, limit, key)
 
 
 def give_back(session: Session, limit: Limit, key: str) -> None:
@@ -123,8 +137,9 @@ def prune(session: Session, *, now: float | None = None) -> int:
     return session.execute(_statements(session)["prune"], {"now": now}).rowcount
 
 
-def _statements(session: Session) -> dict:
-    return _COMPILED[session.get_bind().dialect.name]
+def _statements(bind: Session | Connection) -> dict:
+    dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect
+    return _COMPILED[dialect.name]
 
 
 def _row(name: str, key: str) -> dict:

@@ -167,3 +167,12 @@ def test_without_a_time_given_the_databases_clock_counts(database, key):
     with database.write() as session:
         ratelimit.prune(session)
         assert ratelimit.take(session, limit, key) > 0
+
+
+def test_take_alone_commits_at_once_and_counts_with_take(database, key):
+    """Calls taken on their own count against the same allowance as those taken in a transaction."""
+    limit = Limit("test-alone", per_minute=1, burst=2)
+    assert ratelimit.take_alone(database, limit, key) == 0.0
+    with database.write() as session:
+        assert ratelimit.take(session, limit, key) == 0.0
+    assert 0 < ratelimit.take_alone(database, limit, key) <= 60
