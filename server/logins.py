@@ -2,23 +2,38 @@
 
 A login is a random cookie token, stored as SHA-256, with its own CSRF token; it ends on
 logout, on expiry, and everywhere at once when its user is deactivated or gets a new password.
-Attempts are throttled per account and (looser, since an office shares one address) per client
-address, before any password is checked.
+
+Attempts are throttled before any password is checked, through limits that every server process
+shares (``server.ratelimit``), with P = ``login_attempts_per_minute`` (10 by default; 0 turns
+throttling off):
+
+- per account and client address: 5 at once, then P a minute. A successful login from that
+  address wipes the pair's count, so a user who mistypes now and then is never held back, and
+  failures from an attacker's address do not touch the user's own.
+- per client address, whatever the account (against one address trying a password on many
+  accounts): 30 at once, then 6 P a minute (an office shares one address).
+- per account, whatever the address (the backstop against guessing from many addresses):
+  50 at once, then P / 5 a minute. It does not apply to an address the account has signed in
+  from in the last 90 days, so an attacker who exhausts it cannot lock the user out of a
+  place they already used.
+
+A successful attempt gives back what it took from the address's and the account's allowances:
+only failures count.
 """
 
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
-from server import security
+from server import ratelimit, security
 from server.actors import Actor
 from server.db import Database
 from server.models import User, WebSession, utcnow
-from server.ratelimit import RateLimiter
 
 COOKIE = "sosqueue_session"
 
@@ -51,16 +66,65 @@ class Throttled(Exception):
 
 
 class Throttle:
-    """Login attempts per account, and per client address (six times as many: offices share one)."""
+    """The login limits of the module's docstring, for ``per_minute`` attempts (P)."""
 
-    def __init__(self, per_minute: float):
-        self.by_email = RateLimiter(per_minute=per_minute, burst=5)
-        self.by_address = RateLimiter(per_minute=per_minute * 6, burst=30)
+    #: How long a successful login exempts its (account, address) from the account's backstop.
+    KNOWN_FOR = timedelta(days=90)
 
-    def wait(self, *, address: str, email: str) -> int:
-        """Take one attempt from both allowances; seconds to wait before the next, 0 = go."""
-        wait = max(self.by_address.acquire(address), self.by_email.acquire(email.strip().lower()))
-        return math.ceil(wait)
+    def __init__(self, per_minute: float, *, clock: Callable[[], float] | None = None):
+        """``clock`` (seconds since the epoch) is for tests; by default the database's clock counts."""
+        self.by_account_and_address = ratelimit.Limit("login:account+address", per_minute=per_minute, burst=5)
+        self.by_address = ratelimit.Limit("login:address", per_minute=per_minute * 6, burst=30)
+        self.by_account = ratelimit.Limit("login:account", per_minute=per_minute / 5, burst=50)
+        self._clock = clock
+
+    def wait(self, db: Database, *, address: str, email: str) -> int:
+        """Take one attempt from every allowance that applies; seconds to wait before the next, 0 = go.
+
+        A refused attempt takes nothing (its write transaction rolls back).
+        """
+        if not self.by_account_and_address.enabled:
+            return 0
+        try:
+            with db.write() as session:
+                self._take(session, address=address, email=email)
+        except Throttled as refused:
+            return refused.seconds
+        return 0
+
+    def succeeded(self, session: Session, *, address: str, email: str) -> None:
+        """The attempt's password was right: wipe the pair's count, give back the rest, remember the pair."""
+        if not self.by_account_and_address.enabled:
+            return
+        account, pair = _keys(address, email)
+        now = self._clock() if self._clock else None
+        ratelimit.forget(session, self.by_account_and_address.name, pair)
+        ratelimit.give_back(session, self.by_address, address)
+        if not ratelimit.remembered(session, _KNOWN, pair, now=now):
+            ratelimit.give_back(session, self.by_account, account)
+        ratelimit.remember(session, _KNOWN, pair, seconds=self.KNOWN_FOR.total_seconds(), now=now)
+
+    def _take(self, session: Session, *, address: str, email: str) -> None:
+        """Take from each allowance in turn; raises ``Throttled`` at the first that is used up."""
+        account, pair = _keys(address, email)
+        now = self._clock() if self._clock else None
+        checks = [(self.by_account_and_address, pair), (self.by_address, address)]
+        if not ratelimit.remembered(session, _KNOWN, pair, now=now):
+            checks.append((self.by_account, account))
+        for limit, key in checks:
+            wait = ratelimit.take(session, limit, key, now=now)
+            if wait:
+                raise Throttled(math.ceil(wait))
+
+
+#: The marks of (account, address) pairs that signed in lately.
+_KNOWN = "login:known"
+
+
+def _keys(address: str, email: str) -> tuple[str, str]:
+    """The account's key and the (account, address) pair's key of an attempt."""
+    account = email.strip().lower()
+    return account, f"{account}\n{address}"
 
 
 def sign_in(
@@ -68,14 +132,19 @@ def sign_in(
 ) -> str | None:
     """A new login's cookie token, or None when the email or the password is wrong.
 
-    Raises ``Throttled`` (without checking the password) when the attempts are used up.
+    Raises ``Throttled`` (without checking the password) when the attempts are used up. The
+    password is checked outside any write transaction: a flood of wrong ones holds no lock.
     """
-    wait = throttle.wait(address=address, email=email)
+    wait = throttle.wait(db, address=address, email=email)
     if wait:
         raise Throttled(wait)
-    with db.write() as session:
+    with db.read() as session:
         user = authenticate(session, email=email, password=password)
-        return start(session, user=user, lifetime=lifetime) if user else None
+    if user is None:
+        return None
+    with db.write() as session:
+        throttle.succeeded(session, address=address, email=email)
+        return start(session, user=user, lifetime=lifetime)
 
 
 def authenticate(session: Session, *, email: str, password: str) -> User | None:

@@ -274,6 +274,17 @@ class InstanceSecret(Base):
     value: Mapped[str] = mapped_column(String(200))
 
 
+class RateLimit(Base):
+    """One caller's allowance under one shared rate limit, or a mark kept for a while (``server.ratelimit``)."""
+
+    __tablename__ = "rate_limits"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)  # which limit: create, login:address…
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the caller's key
+    # Seconds since the epoch when the allowance is whole again (or the mark lapses): then the row goes.
+    full_at: Mapped[float] = mapped_column(Float)
+
+
 class WebSession(Base):
     """A dashboard login; the cookie holds a random token, only its SHA-256 is stored."""
 

@@ -1,7 +1,11 @@
-"""A flood of creations from one caller is cut off with 429 and Retry-After; others carry on."""
+"""A flood of creations from one caller is cut off with 429 and Retry-After; others carry on. The
+allowances are the deployment's: every server process draws on them, and a restart keeps them."""
+
+from contextlib import ExitStack
 
 import pytest
 
+from tests.support.dashboard import PASSWORD, DashboardClient
 from tests.support.databases import fresh_databases
 from tests.support.queue_api import QueueApi, assert_problem
 from tests.support.servers import QueueServer
@@ -9,14 +13,15 @@ from tests.support.tenants import make_tenant
 
 BURST = 3
 PER_MINUTE = 6
+LIMITED = {"SOSQUEUE_CREATE_RATE_PER_MINUTE": str(PER_MINUTE), "SOSQUEUE_CREATE_BURST": str(BURST),
+           "SOSQUEUE_LOGIN_ATTEMPTS_PER_MINUTE": "1"}
 
 
 @pytest.fixture(scope="module")
 def limited(backend, request, tmp_path_factory):
     """A server of this module's backend with a tight creation limit, and its API client."""
-    env = {"SOSQUEUE_CREATE_RATE_PER_MINUTE": str(PER_MINUTE), "SOSQUEUE_CREATE_BURST": str(BURST)}
     with fresh_databases(backend, request, tmp_path_factory) as make_url:
-        with QueueServer(make_url(), env=env, log_dir=tmp_path_factory.mktemp("logs")) as running:
+        with QueueServer(make_url(), env=LIMITED, log_dir=tmp_path_factory.mktemp("logs")) as running:
             api = QueueApi(running.url)
             yield running, api
             api.close_client()
@@ -90,3 +95,74 @@ def test_waiting_room_polls_are_never_limited_nor_spend_the_creation_allowance(l
              for token in (filed["customer_token"], tenant.supporter_token) for _ in range(4 * BURST)]
     assert set(polls) == {200}
     assert len(exhaust(api, tenant.supporter_token)) == BURST
+
+
+# -- one allowance for the whole deployment ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_processes(postgres, tmp_path_factory):
+    """Two limited server processes on one PostgreSQL database, with an API client for each."""
+    url = postgres.create()
+    try:
+        with ExitStack() as stack:
+            servers = [stack.enter_context(QueueServer(url, env=LIMITED, log_dir=tmp_path_factory.mktemp("logs")))
+                       for _ in range(2)]
+            apis = [QueueApi(server.url) for server in servers]
+            for api in apis:
+                stack.callback(api.close_client)
+            yield servers, apis
+    finally:
+        postgres.drop(url)
+
+
+@pytest.mark.postgres
+def test_a_second_process_refuses_once_the_first_used_the_allowance(two_processes):
+    """The burst used up through one process leaves nothing to take through the other."""
+    servers, (first, second) = two_processes
+    tenant = make_tenant(servers[0].database_url, supporters=1)
+    exhaust(first, tenant.module_token)
+    assert_problem(second.create(tenant.module_token), 429, code="rate_limited")
+    assert sorted(second.codes(tenant.supporter_token)) == sorted(first.codes(tenant.supporter_token))
+    assert len(first.codes(tenant.supporter_token)) == BURST
+
+
+@pytest.mark.postgres
+def test_claims_through_one_process_draw_on_the_allowance_creations_used_through_the_other(two_processes):
+    """A module that filed its burst through one process cannot claim through the other."""
+    servers, (first, second) = two_processes
+    tenant = make_tenant(servers[0].database_url, supporters=1)
+    manual = second.created(tenant.supporter_token, {"description": "Ann on the phone"})
+    exhaust(first, tenant.module_token)
+    claimed = second.call("POST", f"/api/v1/service-requests/{manual['code']}/claim", tenant.module_token)
+    assert_problem(claimed, 429, code="rate_limited")
+
+
+@pytest.mark.postgres
+def test_login_attempts_are_counted_across_processes(two_processes):
+    """Five wrong passwords through one process: the next attempt through the other is refused."""
+    servers, _ = two_processes
+    tenant = make_tenant(servers[0].database_url, password=PASSWORD, supporters=0)
+    with DashboardClient(servers[0].url) as first, DashboardClient(servers[1].url) as second:
+        assert [first.login(tenant.admin_email, "guess").status_code for _ in range(5)] == [401] * 5
+        assert second.login(tenant.admin_email, "guess").status_code == 429
+
+
+def test_a_restart_keeps_the_count(backend, request, tmp_path_factory):
+    """A caller that used up its burst is still refused by the restarted server."""
+    slow = {**LIMITED, "SOSQUEUE_CREATE_RATE_PER_MINUTE": "1"}  # nothing comes back while the server restarts
+    with fresh_databases(backend, request, tmp_path_factory) as make_url:
+        url = make_url()
+        with QueueServer(url, env=slow, log_dir=tmp_path_factory.mktemp("logs")) as before:
+            tenant = make_tenant(url, supporters=1)
+            api = QueueApi(before.url)
+            exhaust(api, tenant.module_token)
+            api.close_client()
+        with QueueServer(url, env=slow, log_dir=tmp_path_factory.mktemp("logs")) as after:
+            api = QueueApi(after.url)
+            try:
+                response = api.create(tenant.module_token)
+                assert_problem(response, 429, code="rate_limited")
+                assert 0 < int(response.headers["Retry-After"]) <= 60
+            finally:
+                api.close_client()
