@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from server import api_docs, connect, problems, queue, routing, updates, web
+from server import api_docs, connect, problems, queue, ratelimit, routing, updates, web
 from server import brands as server_brands
 from server.api import openapi
 from server.api.routes import agent_brand
@@ -23,7 +23,6 @@ from server.events import Broker, PostgresListener, install_commit_hooks
 from server.limits import BodySizeLimit
 from server.models import utcnow
 from server.notify import deliver_forever, install_outbox
-from server.ratelimit import RateLimiter
 from server.state import AppState, load_secret_key
 from server.streams import CompanyEventStreams
 from server.timing import ServerTiming
@@ -46,7 +45,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         settings=settings,
         db=db,
         broker=broker,
-        create_limiter=RateLimiter(per_minute=settings.create_rate_per_minute, burst=settings.create_burst),
         secret_key=secret_key,
     )
 
@@ -118,6 +116,7 @@ def sweep_once(state: AppState) -> int:
     retention = timedelta(hours=max(state.settings.expiry_hours, 24))
     with state.db.write() as session:
         queue.purge_idempotency_keys(session, older_than=utcnow() - 2 * retention)
+        ratelimit.prune(session)
     return total
 
 

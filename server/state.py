@@ -1,4 +1,4 @@
-"""What the running app holds: settings, database, event broker, rate limiter, secret, waiting rooms' history."""
+"""What the running app holds: settings, database, event broker, secret, waiting rooms' history."""
 
 import secrets
 from dataclasses import dataclass, field
@@ -10,7 +10,6 @@ from server.config import Settings
 from server.db import Database
 from server.events import Broker
 from server.models import InstanceSecret
-from server.ratelimit import RateLimiter
 from server.waiting_room import HistoryCache
 
 
@@ -19,7 +18,6 @@ class AppState:
     settings: Settings
     db: Database
     broker: Broker
-    create_limiter: RateLimiter
     secret_key: str
     waiting_history: HistoryCache = field(default_factory=HistoryCache)
 

@@ -5,9 +5,12 @@ import pytest
 from sqlalchemy import func, select
 
 from server import ratelimit
+from server.app import sweep_once
 from server.models import RateLimit
 from server.ratelimit import Limit, RateLimiter
+from tests.server.inprocess import in_process
 from tests.support.databases import migrated_database
+from tests.support.servers import sqlite_url
 
 SIX_A_MINUTE = Limit("test", per_minute=6, burst=3)
 
@@ -176,3 +179,13 @@ def test_take_alone_commits_at_once_and_counts_with_take(database, key):
     with database.write() as session:
         assert ratelimit.take(session, limit, key) == 0.0
     assert 0 < ratelimit.take_alone(database, limit, key) <= 60
+
+
+def test_the_sweep_prunes_the_limits_that_say_nothing_any_more(tmp_path):
+    """A server's periodic sweep deletes buckets that are whole again (taken long ago)."""
+    with in_process(sqlite_url(tmp_path)) as client:
+        state = client.app.state.sosqueue
+        take(state.db, "module:long-ago", 1000.0)
+        sweep_once(state)
+        with state.db.read() as session:
+            assert session.scalar(select(func.count()).select_from(RateLimit)) == 0
