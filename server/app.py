@@ -18,7 +18,7 @@ from server.api.routes import agent_updates, brands, events, groups, health, mod
 from server.api.routes import metrics, queue_next, waiting_room
 from server.config import Settings
 from server.db import Database, upgrade
-from server.event_ids import EventIds
+from server.event_ids import DELIVERY_CONTEXT, EventIds
 from server.events import Broker, PostgresListener, install_commit_hooks
 from server.limits import BodySizeLimit
 from server.models import utcnow
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         db=db,
         broker=broker,
         secret_key=secret_key,
+        delivery_ids=EventIds(secret_key, context=DELIVERY_CONTEXT),
     )
 
     @asynccontextmanager

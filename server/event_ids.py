@@ -22,6 +22,8 @@ LENGTH = 16
 #: The numbers events can have: ``request_events.id`` is an INTEGER (32 bits, signed).
 NUMBERS = range(2**31)
 _CONTEXT = b"sosqueue event ids v1"
+#: The same for webhook deliveries (``X-Sosqueue-Delivery``): notifications are one sequence too.
+DELIVERY_CONTEXT = b"sosqueue delivery ids v1"
 _ROUNDS = 10  # as NIST's FF1 for small domains; each round costs about half a microsecond
 _HALF = 0xFFFFFFFF
 _DIGITS = f"[0-9a-f]{{{LENGTH}}}"
@@ -31,10 +33,11 @@ _ID = re.compile(_DIGITS)
 
 
 class EventIds:
-    """Turns an event's number into its public id for a company, and back."""
+    """Turns an event's number into its public id for a company, and back; with another ``context``,
+    the numbers of another sequence (:data:`DELIVERY_CONTEXT`), whose ids never match an event's."""
 
-    def __init__(self, secret_key: str):
-        master = hmac.digest(secret_key.encode(), _CONTEXT, "sha256")
+    def __init__(self, secret_key: str, *, context: bytes = _CONTEXT):
+        master = hmac.digest(secret_key.encode(), context, "sha256")
         self._rounds = lru_cache(maxsize=4096)(lambda company_id: _round_functions(master, company_id))
 
     def public(self, company_id: str, number: int) -> str:

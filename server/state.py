@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server.config import Settings
 from server.db import Database
+from server.event_ids import EventIds
 from server.events import Broker
 from server.models import InstanceSecret
 from server.waiting_room import HistoryCache
@@ -19,6 +20,7 @@ class AppState:
     db: Database
     broker: Broker
     secret_key: str
+    delivery_ids: EventIds
     waiting_history: HistoryCache = field(default_factory=HistoryCache)
 
 

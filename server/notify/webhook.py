@@ -6,7 +6,8 @@ payload) and these headers:
 - ``Content-Type: application/json``, ``User-Agent: sosqueue/<version>``
 - ``X-Sosqueue-Event``: ``request.created``, ``request.assigned`` or ``request.escalated`` (the
   payload's ``event``; an escalated one's payload also has ``escalation``: ``{reason, minutes, lapsed_by}``)
-- ``X-Sosqueue-Delivery``: the notification's id; a retry repeats it, so receivers can drop repeats
+- ``X-Sosqueue-Delivery``: the notification's id, 16 hex digits that tell nothing of other companies
+  (``server.event_ids``); a retry repeats it, so receivers can drop repeats
 - ``X-Sosqueue-Timestamp``: when this attempt was sent, in Unix seconds
 - ``X-Sosqueue-Signature``: ``sha256=`` + hex HMAC-SHA256 with the company's webhook secret over
   ``f"{timestamp}.{body}"`` (the timestamp header, a dot, the raw body bytes). Sent only when the
@@ -69,12 +70,12 @@ def verify_signature(secret: str, timestamp: int | str, body: bytes, header: str
     return hmac.compare_digest(sign(secret, timestamp, body), header)
 
 
-def headers_for(*, event: str, delivery_id: int, secret: str, body: bytes, timestamp: int) -> dict[str, str]:
+def headers_for(*, event: str, delivery_id: str, secret: str, body: bytes, timestamp: int) -> dict[str, str]:
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-Sosqueue-Event": event,
-        "X-Sosqueue-Delivery": str(delivery_id),
+        "X-Sosqueue-Delivery": delivery_id,
         "X-Sosqueue-Timestamp": str(timestamp),
     }
     if secret:
@@ -126,7 +127,7 @@ def addresses_to_call(target: httpx.URL, *, allow_private: bool) -> list[str]:
     return addresses
 
 
-def post(url: str, *, event: str, delivery_id: int, payload: dict, secret: str, timeout: float,
+def post(url: str, *, event: str, delivery_id: str, payload: dict, secret: str, timeout: float,
          allow_private: bool = True) -> None:
     """Send one webhook call; raises DeliveryError unless the receiver answered 2xx."""
     target = _target(url)

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server.config import Settings
 from server.db import Database
+from server.event_ids import EventIds
 from server.models import Company, Notification, utcnow
 from server.notify import mail, webhook
 from server.notify.errors import DeliveryError, PermanentError
@@ -41,6 +42,7 @@ class Job:
     """One claimed notification, everything needed to send it without the database."""
 
     id: int
+    delivery_id: str  # what the receiver sees: the id, public for its company (server.event_ids)
     event: str
     channel: str
     target: str
@@ -70,7 +72,7 @@ def deliver_due(state: AppState) -> int:
     delivered = 0
     # Settling a notification can make the next one of its request due, so look again each round.
     while _anything_due(db, utcnow()):
-        jobs = claim(db, now=utcnow(), hold=timedelta(seconds=claim_seconds(settings)))
+        jobs = claim(db, now=utcnow(), hold=timedelta(seconds=claim_seconds(settings)), ids=state.delivery_ids)
         if not jobs:
             break
         outcomes = _send_all(jobs, settings)
@@ -105,7 +107,7 @@ def _anything_due(db: Database, now: datetime) -> bool:
         return session.scalar(select(Notification.id).where(*_due(now)).limit(1)) is not None
 
 
-def claim(db: Database, *, now: datetime, hold: timedelta) -> list[Job]:
+def claim(db: Database, *, now: datetime, hold: timedelta, ids: EventIds) -> list[Job]:
     """Reserve up to BATCH due notifications for this worker; counts the attempt."""
     with db.write() as session:
         rows = session.scalars(
@@ -120,8 +122,8 @@ def claim(db: Database, *, now: datetime, hold: timedelta) -> list[Job]:
             if row.channel == "webhook" and row.company_id not in secrets:
                 company = session.get(Company, row.company_id)
                 secrets[row.company_id] = company.webhook_secret if company else ""
-            jobs.append(Job(row.id, row.event, row.channel, row.target, row.payload, row.attempts,
-                            secrets.get(row.company_id, "")))
+            jobs.append(Job(row.id, ids.public(row.company_id, row.id), row.event, row.channel, row.target,
+                            row.payload, row.attempts, secrets.get(row.company_id, "")))
         return jobs
 
 
@@ -131,7 +133,7 @@ def send(job: Job, settings: Settings) -> None:
         message = mail.compose(job.payload, to=job.target, sender=settings.smtp_from)
         mail.send(message, to=job.target, settings=settings)
     elif job.channel == "webhook":
-        webhook.post(job.target, event=job.event, delivery_id=job.id, payload=job.payload,
+        webhook.post(job.target, event=job.event, delivery_id=job.delivery_id, payload=job.payload,
                      secret=job.secret, timeout=settings.notify_timeout_seconds,
                      allow_private=settings.webhook_allow_private)
     else:

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from server.event_ids import NUMBERS, PATTERN, EventIds
+from server.event_ids import DELIVERY_CONTEXT, NUMBERS, PATTERN, EventIds
 
 KEY = "the server's secret key"
 
@@ -64,3 +64,12 @@ def test_a_number_out_of_range_is_refused():
     for number in (-1, 2**64):
         with pytest.raises(ValueError):
             ids.public("company-a", number)
+
+
+def test_delivery_ids_are_a_permutation_of_their_own():
+    """Webhook delivery ids come from the same codec under another context: the same number gives
+    another id, and an event id does not decode as a delivery."""
+    events, deliveries = EventIds("k" * 32), EventIds("k" * 32, context=DELIVERY_CONTEXT)
+    assert deliveries.public("company-a", 41) != events.public("company-a", 41)
+    assert deliveries.number("company-a", deliveries.public("company-a", 41)) == 41
+    assert deliveries.number("company-a", events.public("company-a", 41)) != 41

@@ -156,8 +156,8 @@ class WebhookCall:
         return hmac.compare_digest(expected, signature)
 
     @property
-    def delivery(self) -> int:
-        return int(self.headers["x-sosqueue-delivery"])
+    def delivery(self) -> str:
+        return self.headers["x-sosqueue-delivery"]
 
 
 @dataclass

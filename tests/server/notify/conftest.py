@@ -6,8 +6,11 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import select
 
+from server.config import Settings
 from server.db import Database
+from server.event_ids import DELIVERY_CONTEXT, EventIds
 from server.models import Company, Notification, User
+from server.state import load_secret_key
 from tests.support.databases import database_maker
 from tests.support.receivers import SmtpReceiver, WebhookReceiver
 from tests.support.servers import QueueServer
@@ -108,3 +111,11 @@ def _database(url: str) -> Iterator[Database]:
         yield database
     finally:
         database.dispose()
+
+
+def delivery_id(database_url: str, row: Notification) -> str:
+    """The ``X-Sosqueue-Delivery`` the server sends for ``row``: its public id, under the key the
+    server keeps in the database."""
+    with _database(database_url) as database:
+        key = load_secret_key(database, Settings(database_url=database_url))
+    return EventIds(key, context=DELIVERY_CONTEXT).public(row.company_id, row.id)

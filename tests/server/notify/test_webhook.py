@@ -15,7 +15,7 @@ import pytest
 from server.notify import webhook
 from server.notify.errors import DeliveryError, PermanentError
 from server.notify.webhook import encode_body, headers_for, sign, verify_signature
-from tests.server.notify.conftest import MAX_ATTEMPTS, PUBLIC_URL, SECRET, configure, name_user, notifications
+from tests.server.notify.conftest import MAX_ATTEMPTS, PUBLIC_URL, SECRET, configure, delivery_id, name_user, notifications
 from tests.support.polling import eventually
 from tests.support.queue_api import QueueApi
 from tests.support.certificates import self_signed
@@ -56,12 +56,12 @@ def test_body_is_compact_utf8_json():
 
 
 def test_without_a_secret_no_signature_header_is_sent():
-    headers = headers_for(event="request.created", delivery_id=7, secret="", body=b"{}", timestamp=1700000000)
+    headers = headers_for(event="request.created", delivery_id="00000000000000a7", secret="", body=b"{}", timestamp=1700000000)
     assert headers == {
         "Content-Type": "application/json",
         "User-Agent": f"sosqueue/{metadata.version('sosqueue')}",
         "X-Sosqueue-Event": "request.created",
-        "X-Sosqueue-Delivery": "7",
+        "X-Sosqueue-Delivery": "00000000000000a7",
         "X-Sosqueue-Timestamp": "1700000000",
     }
 
@@ -103,7 +103,7 @@ def test_new_request_posts_signed_compact_json_to_the_company_webhook(notify_ser
     assert call.headers["content-type"] == "application/json"
     assert call.headers["user-agent"] == f"sosqueue/{metadata.version('sosqueue')}"
     assert call.headers["x-sosqueue-event"] == "request.created"
-    assert call.delivery == row.id
+    assert call.delivery == delivery_id(notify_server.database_url, row)
     assert call.signed_with(SECRET) and not call.signed_with(SECRET + "x")
     assert verify_signature(SECRET, call.headers["x-sosqueue-timestamp"], call.body, call.headers["x-sosqueue-signature"])
     assert not verify_signature("wrong", call.headers["x-sosqueue-timestamp"], call.body, call.headers["x-sosqueue-signature"])
@@ -151,7 +151,7 @@ def test_receiver_errors_are_retried_until_delivered_once(notify_server, webhook
 
     [row] = settled(notify_server.database_url, tenant, 1)
     assert [call.answered for call in webhook.calls] == [500, 500, 204]
-    assert {call.delivery for call in webhook.calls} == {row.id}
+    assert {call.delivery for call in webhook.calls} == {delivery_id(notify_server.database_url, row)}
     assert (row.attempts, row.failed_at, row.last_error) == (3, None, "")
     assert row.delivered_at is not None
 
@@ -203,7 +203,7 @@ def test_redirects_are_not_followed(notify_server, webhook):
 ])
 def test_without_private_networks_a_webhook_into_one_is_given_up_at_once(url):
     with pytest.raises(PermanentError, match=r"^the webhook URL points into a private network \("):
-        webhook.post(url, event="request.created", delivery_id=1, payload={}, secret="s", timeout=1,
+        webhook.post(url, event="request.created", delivery_id="0000000000000001", payload={}, secret="s", timeout=1,
                      allow_private=False)
 
 
@@ -249,7 +249,7 @@ def dns(monkeypatch) -> Dns:
 
 
 def call(url: str, *, allow_private: bool, timeout: float = 5) -> None:
-    webhook.post(url, event="request.created", delivery_id=7, payload={"event": "request.created"}, secret=SECRET,
+    webhook.post(url, event="request.created", delivery_id="0000000000000007", payload={"event": "request.created"}, secret=SECRET,
                  timeout=timeout, allow_private=allow_private)
 
 

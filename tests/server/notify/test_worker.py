@@ -6,7 +6,7 @@ import pytest
 
 from server.config import Settings
 from server.notify.worker import retry_base_seconds, retry_delay
-from tests.server.notify.conftest import FAST_NOTIFY, SECRET, configure, notifications
+from tests.server.notify.conftest import FAST_NOTIFY, SECRET, configure, delivery_id, notifications
 from tests.support.polling import eventually
 from tests.support.receivers import WebhookReceiver
 from tests.support.servers import QueueServer, free_port
@@ -45,7 +45,7 @@ def test_notification_enqueued_while_the_receiver_is_down_is_delivered_after_a_r
         [call] = receiver.wait_for_accepted()
         [row] = eventually(lambda: [r for r in notifications(database_url, tenant) if r.delivered_at], what="delivered")
 
-    assert call.delivery == row.id
+    assert call.delivery == delivery_id(database_url, row)
     assert [c.answered for c in receiver.calls] == [204]
     assert (row.failed_at, row.last_error) == (None, "")
 
@@ -64,7 +64,7 @@ def test_two_server_processes_send_each_notification_once(postgres, tmp_path):
                 receiver.wait_for_accepted(16)
                 rows = eventually(lambda: (rows := notifications(database_url, tenant)) and len(rows) == 16
                                   and all(r.delivered_at for r in rows) and rows, what="16 delivered")
-        assert Counter(call.delivery for call in receiver.calls) == Counter({row.id: 1 for row in rows})
+        assert Counter(call.delivery for call in receiver.calls) == Counter({delivery_id(database_url, row): 1 for row in rows})
         assert [row.attempts for row in rows] == [1] * 16
     finally:
         postgres.drop(database_url)
