@@ -23,8 +23,10 @@ _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def safe_next(target: str | None) -> str:
-    """Only paths on this server: a login link must not send anyone elsewhere."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    """Only paths on this server: a login link must not send anyone elsewhere. Control characters
+    are refused too: browsers drop tabs and line breaks from a URL, so "/<tab>/host" is "//host"."""
+    if (target and target.startswith("/") and not target.startswith(("//", "/\\"))
+            and not any(ord(char) < 0x20 or ord(char) == 0x7F for char in target)):
         return target
     return "/"
 

@@ -89,7 +89,8 @@ def test_a_login_posted_from_another_site_is_refused(client, tenant):
     assert "did not come from this dashboard" in response.text
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example"])
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example",
+                                    "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example"])
 def test_after_login_only_paths_on_this_server_are_followed(client, tenant, target):
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
