@@ -135,6 +135,7 @@ def _require_free_port(host: str, port: int) -> None:
 @click.option("--base", type=click.Path(path_type=Path), help="The base agent to stamp (default: build one for this machine once).")
 def quickstart(database_url, port, out_dir, no_module, base) -> None:
     """Run the queue with a demo company and a support module built for this machine."""
+    settings = load_settings(database_url=database_url)
     password = secrets.token_urlsafe(12)
     with open_database(database_url) as database:
         secret_key = module_secret_key(database, database_url)
@@ -146,7 +147,7 @@ def quickstart(database_url, port, out_dir, no_module, base) -> None:
     module_path = None if no_module else _demo_module_file(url, module_id, module_token, out_dir, base)
     lines = [
         "",
-        f"  Dashboard: {url}/   (log in as the admin below; API docs: {url}/docs)",
+        f"  Dashboard: {url}/   (log in as the admin below{f'; API docs: {url}/docs' if settings.api_docs else ''})",
         "  Company:  Demo Company",
         f"  Admin:    admin@demo.example / {password}",
         f"  Token:    {token}",
@@ -162,7 +163,7 @@ def quickstart(database_url, port, out_dir, no_module, base) -> None:
     ]
     click.echo("\n".join(lines))
     sys.stdout.flush()
-    _serve(load_settings(database_url=database_url), "127.0.0.1", port, "info")
+    _serve(settings, "127.0.0.1", port, "info")
 
 
 def _demo_admin(session, company, password: str) -> str:

@@ -4,6 +4,8 @@ import json
 import os
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 
 import httpx
@@ -11,6 +13,7 @@ import pytest
 
 from sosqueue.errors import ExitCode
 from sosqueue.updates import decode_key
+from tests.support.polling import eventually
 from tests.support.servers import SOSQUEUE, QueueServer, free_port, sqlite_url
 
 
@@ -336,3 +339,51 @@ def test_serve_with_unsupported_database_exits_with_config_error():
     result = sosqueue("serve", "--db", "mysql://x", "--port", str(free_port()))
     assert result.returncode == ExitCode.CONFIG
     error_line(result)
+
+
+
+@contextmanager
+def quickstart(tmp_path, env: dict | None = None) -> Iterator[tuple[str, list[str]]]:
+    """``sosqueue quickstart --no-module`` on a fresh database, serving: its URL and what it printed."""
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SOSQUEUE_")}
+    process = subprocess.Popen(
+        [str(SOSQUEUE), "quickstart", "--no-module", "--port", str(port), "--db", sqlite_url(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**clean, **(env or {})})
+    try:
+        lines = []
+        while not lines or not lines[-1].strip().startswith("Queue:"):
+            line = process.stdout.readline()
+            assert line, f"quickstart ended early after: {lines}"
+            lines.append(line)
+        url = f"http://127.0.0.1:{port}"
+        eventually(lambda: _answers(f"{url}/healthz"), what="the quickstart queue answering", timeout=60)
+        yield url, lines
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.mark.timeout(120)
+def test_quickstart_prints_a_working_admin_token_and_the_api_docs(tmp_path):
+    """The README's first command: the token it prints reads the queue, and the docs it names exist."""
+    with quickstart(tmp_path) as (url, lines):
+        token = next(line.split()[-1] for line in lines if line.strip().startswith("Token:"))
+        assert any(f"API docs: {url}/docs" in line for line in lines), lines
+        listed = httpx.get(f"{url}/api/v1/service-requests", headers={"Authorization": f"Bearer {token}"})
+        assert listed.status_code == 200
+        assert httpx.get(f"{url}/docs").status_code == 200
+
+
+@pytest.mark.timeout(120)
+def test_quickstart_names_no_api_docs_when_they_are_turned_off(tmp_path):
+    with quickstart(tmp_path, env={"SOSQUEUE_API_DOCS": "false"}) as (url, lines):
+        assert not any("API docs" in line for line in lines), lines
+        assert httpx.get(f"{url}/docs").status_code == 404
