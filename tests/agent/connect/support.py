@@ -171,7 +171,49 @@ class ConnectProxy:
             _pipe(client, upstream)
 
 
-class StallingProxy:
+class _LinkProxy:
+    """A TCP relay on 127.0.0.1 in front of ``target_port``: each accepted link is (agent's socket,
+    upstream socket, a flag of the subclass's), carried by ``_carry_agent`` and ``_carry_back``."""
+
+    def __init__(self, target_port: int, listener: socket.socket):
+        self._target = ("127.0.0.1", target_port)
+        self._listener = listener
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._links: list[tuple[socket.socket, socket.socket, threading.Event]] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        threading.Thread(target=self._accept, name=type(self).__name__, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._listener.close()
+        with self._lock:
+            links = list(self._links)
+        for agent, upstream, _flag in links:
+            _close(agent)
+            _close(upstream)
+
+    def _new_flag(self) -> threading.Event:
+        return threading.Event()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                agent, _address = self._listener.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.create_connection(self._target, timeout=10)
+            upstream.settimeout(None)
+            flag = self._new_flag()
+            with self._lock:
+                self._links.append((agent, upstream, flag))
+            threading.Thread(target=self._carry_agent, args=(agent, upstream, flag), daemon=True).start()
+            threading.Thread(target=self._carry_back, args=(upstream, agent, flag), daemon=True).start()
+
+
+class StallingProxy(_LinkProxy):
     """A TCP relay on 127.0.0.1 in front of a :class:`LocalRelay` that can stop reading what the agent sends.
 
     Its sockets take little into their receive buffer, so after :meth:`stall` the agent's
@@ -183,28 +225,15 @@ class StallingProxy:
     RECEIVE_BUFFER = 16 * 1024
 
     def __init__(self, target_port: int):
-        self._target = ("127.0.0.1", target_port)
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RECEIVE_BUFFER)  # accepted ones inherit it
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen()
-        self.port = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._links: list[tuple[socket.socket, socket.socket, threading.Event]] = []
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> "StallingProxy":
-        threading.Thread(target=self._accept, name="stalling-proxy", daemon=True).start()
-        return self
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RECEIVE_BUFFER)  # accepted ones inherit it
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        super().__init__(target_port, listener)
 
     def __exit__(self, *exc) -> None:
-        self._listener.close()
         self.resume()
-        with self._lock:
-            links = list(self._links)
-        for agent, upstream, _flowing in links:
-            _close(agent)
-            _close(upstream)
+        super().__exit__(*exc)
 
     def stall(self) -> None:
         """Stop reading from the agent's open sockets."""
@@ -225,20 +254,10 @@ class StallingProxy:
             _close(agent)
             _close(upstream)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                agent, _address = self._listener.accept()
-            except OSError:
-                return  # closed
-            upstream = socket.create_connection(self._target, timeout=10)
-            upstream.settimeout(None)
-            flowing = threading.Event()
-            flowing.set()
-            with self._lock:
-                self._links.append((agent, upstream, flowing))
-            threading.Thread(target=self._carry_agent, args=(agent, upstream, flowing), daemon=True).start()
-            threading.Thread(target=self._carry_relay, args=(upstream, agent), daemon=True).start()
+    def _new_flag(self) -> threading.Event:
+        flowing = threading.Event()
+        flowing.set()
+        return flowing
 
     @staticmethod
     def _carry_agent(agent: socket.socket, upstream: socket.socket, flowing: threading.Event) -> None:
@@ -254,7 +273,7 @@ class StallingProxy:
         _close(upstream)
 
     @staticmethod
-    def _carry_relay(upstream: socket.socket, agent: socket.socket) -> None:
+    def _carry_back(upstream: socket.socket, agent: socket.socket, _flowing: threading.Event) -> None:
         try:
             while data := upstream.recv(65536):
                 agent.sendall(data)
@@ -263,7 +282,7 @@ class StallingProxy:
             pass
 
 
-class VanishingProxy:
+class VanishingProxy(_LinkProxy):
     """A TCP relay on 127.0.0.1 in front of a server whose links can vanish as a dead network does.
 
     :meth:`vanish` resets the agent's side of the open links and leaves the server's side open and
@@ -272,24 +291,8 @@ class VanishingProxy:
     """
 
     def __init__(self, target_port: int):
-        self._target = ("127.0.0.1", target_port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._links: list[tuple[socket.socket, socket.socket, threading.Event]] = []
-        self._lock = threading.Lock()
+        super().__init__(target_port, socket.create_server(("127.0.0.1", 0)))
         self.after_vanishing = bytearray()  # what the server sent on vanished links
-
-    def __enter__(self) -> "VanishingProxy":
-        threading.Thread(target=self._accept, name="vanishing-proxy", daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._listener.close()
-        with self._lock:
-            links = list(self._links)
-        for agent, upstream, _vanished in links:
-            _close(agent)
-            _close(upstream)
 
     def vanish(self) -> None:
         """Reset the agent's side of every open link (it sees the connection drop at once); the server sees nothing."""
@@ -305,20 +308,6 @@ class VanishingProxy:
         return [int.from_bytes(match.group(1), "big")
                 for match in re.finditer(rb"\x88[\x02-\x7d](..)", bytes(self.after_vanishing), re.DOTALL)]
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                agent, _address = self._listener.accept()
-            except OSError:
-                return  # closed
-            upstream = socket.create_connection(self._target, timeout=10)
-            upstream.settimeout(None)
-            vanished = threading.Event()
-            with self._lock:
-                self._links.append((agent, upstream, vanished))
-            threading.Thread(target=self._carry_agent, args=(agent, upstream, vanished), daemon=True).start()
-            threading.Thread(target=self._carry_server, args=(upstream, agent, vanished), daemon=True).start()
-
     @staticmethod
     def _carry_agent(agent: socket.socket, upstream: socket.socket, vanished: threading.Event) -> None:
         try:
@@ -329,7 +318,7 @@ class VanishingProxy:
         if not vanished.is_set():
             _close(upstream)
 
-    def _carry_server(self, upstream: socket.socket, agent: socket.socket, vanished: threading.Event) -> None:
+    def _carry_back(self, upstream: socket.socket, agent: socket.socket, vanished: threading.Event) -> None:
         try:
             while data := upstream.recv(65536):
                 if not vanished.is_set():
