@@ -21,7 +21,7 @@ Any 2xx answer means delivered. Other answers and network errors are retried; re
 followed (the configured URL is the only place a notification goes).
 
 The receiver's name is looked up once per call, and the call connects to an address of that
-answer (the next one only when one refuses the connection), never to what a second lookup might
+answer (the next one when one refuses the connection or takes none within its share of the time), never to what a second lookup might
 say: the addresses checked against private networks are the ones called (no DNS rebinding). The
 name still goes in the ``Host`` header and in TLS (SNI), and the certificate is verified for it.
 Calls go straight to the receiver; proxy settings of the environment are not used.
@@ -139,7 +139,10 @@ def post(url: str, *, event: str, delivery_id: str, payload: dict, secret: str, 
     try:
         # Not the environment's proxy (it would look the name up again) nor its netrc; SSL_CERT_FILE
         # and SSL_CERT_DIR still name the CAs to trust.
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+        # Each address gets its share of the connect time, so that a dead first one (an IPv6 address
+        # on a server without IPv6) leaves time for the next.
+        budget = httpx.Timeout(timeout, connect=max(timeout / len(addresses), 1.0))
+        with httpx.Client(timeout=budget, follow_redirects=False, trust_env=False,
                           verify=httpx.create_ssl_context()) as client:
             for index, address in enumerate(addresses):
                 try:
@@ -147,7 +150,7 @@ def post(url: str, *, event: str, delivery_id: str, payload: dict, secret: str, 
                                        extensions=name) as response:
                         status = response.status_code  # the answer's body is not needed, so not read
                     break
-                except httpx.ConnectError:
+                except (httpx.ConnectError, httpx.ConnectTimeout):
                     if index == len(addresses) - 1:
                         raise
     except httpx.InvalidURL as error:

@@ -296,6 +296,21 @@ def test_an_address_that_refuses_the_connection_makes_way_for_the_next_one(dns, 
     assert [c.answered for c in webhook.calls] == [204]
 
 
+def test_an_address_that_never_answers_makes_way_for_the_next_one(dns, webhook):
+    """The first address takes no connection (its accept queue is full, so the kernel drops the
+    handshake): after its share of the time, the call goes to the next."""
+    with socket.socket() as full:
+        full.bind(("127.0.0.2", webhook.port))
+        full.listen(0)
+        queued = socket.create_connection(("127.0.0.2", webhook.port))  # fills the queue
+        try:
+            dns.answer(HOOK_HOST, ["127.0.0.2", "127.0.0.1"])
+            call(f"http://{HOOK_HOST}:{webhook.port}/hooks/sosqueue", allow_private=True, timeout=4)
+        finally:
+            queued.close()
+    assert [c.answered for c in webhook.calls] == [204]
+
+
 class TlsReceiver:
     """An HTTPS server on 127.0.0.1 with ``certificate``; keeps the name each client asked for (SNI)
     and the ``Host`` of each call, and answers 204."""
