@@ -45,7 +45,7 @@ def load(path: Path | None = None) -> module_config.ModuleConfig:
     except payload.PayloadError as error:
         raise DamagedModule(str(error)) from None
     except OSError as error:
-        raise DamagedModule(f"cannot read {location}: {error.strerror}") from None
+        raise DamagedModule(f"cannot read {location}: {error.strerror or error}") from None
     if verified.program is payload.Program.UNRECORDED:
         log.info("%s was built before modules recorded their base agent: its program cannot be verified", location)
     return config

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sosqueue import binaries, module_config, payload
 from sosqueue.errors import (
+    BaseError,
     BrandError,
     ChangedModuleError,
     ConfigError,
@@ -61,8 +62,10 @@ def stamp_module(spec: ModuleSpec, *, base: Path, out_dir: Path, module_id: str,
             payload.stamp_bundle(base, built, output)
         else:
             payload.stamp(base, built, output)
-    except payload.PayloadError as error:  # e.g. a CA bundle over the size a module may carry
+    except payload.OversizedPayload as error:  # e.g. a CA bundle over the size a module may carry
         raise ConfigError(f"cannot stamp {output}: {error}") from None
+    except payload.PayloadError as error:  # the base changed under us (check_base saw it whole)
+        raise BaseError(f"cannot stamp onto {base}: {error}") from None
     except PermissionError as error:
         raise OutputError(f"cannot write {output} ({error.strerror}); choose another --out") from None
     except OSError as error:

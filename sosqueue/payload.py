@@ -78,8 +78,14 @@ class DamagedDownload(DamagedPayload):
 
 
 class TamperedPayload(DamagedPayload):
-    """The configuration was changed after stamping (its program part is intact), or is not one that
-    ``sosqueue build`` writes (it expands beyond the limits)."""
+    """The configuration was changed after stamping: its checksum fails in front of an intact program
+    part. The checksum finds accidents and naive edits, not a forger who writes a new one: that is what
+    signing the module (Authenticode, codesign) is for."""
+
+
+class OversizedPayload(DamagedPayload):
+    """The payload holds more than ``sosqueue build`` writes (:data:`MAX_ENTRY_BYTES` per file,
+    :data:`MAX_EXPANDED_BYTES` and :data:`MAX_ENTRIES` in all), compressed or expanded."""
 
 
 class Program(StrEnum):
@@ -99,17 +105,17 @@ class Payload:
         """The header, payload and trailer, ready to append to the base program whose
         :func:`program_digest` is ``program_sha256`` (none: a bare payload or a bundle's resource).
 
-        :raises PayloadError: if an asset or all of them are larger than a module may carry.
+        :raises OversizedPayload: if an asset or all of them are larger than a module may carry.
         """
         entries = {CONFIG_NAME: json.dumps(self.config, indent=2, sort_keys=True).encode(),
                    **{f"assets/{name}": data for name, data in sorted(self.assets.items())}}
         for name, data in entries.items():
             if len(data) > MAX_ENTRY_BYTES:
-                raise PayloadError(f"{name} has {len(data)} bytes; a module carries at most "
+                raise OversizedPayload(f"{name} has {len(data)} bytes; a module carries at most "
                                    f"{MAX_ENTRY_BYTES // _MIB} MiB in one file")
         total = sum(map(len, entries.values()))
         if total > MAX_EXPANDED_BYTES or len(entries) > MAX_ENTRIES:
-            raise PayloadError(f"the module's files have {total} bytes in {len(entries)} files; a module carries "
+            raise OversizedPayload(f"the module's files have {total} bytes in {len(entries)} files; a module carries "
                                f"at most {MAX_EXPANDED_BYTES // _MIB} MiB in {MAX_ENTRIES} files")
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -166,7 +172,8 @@ def verify(path: Path) -> Verified:
 
     :raises NoPayload: if the file carries no payload (a base agent).
     :raises DamagedDownload: if it is cut short or its program part is not the recorded base.
-    :raises TamperedPayload: if the payload changed in front of an intact program part, or expands too far.
+    :raises TamperedPayload: if the payload changed in front of an intact program part.
+    :raises OversizedPayload: if it holds or expands to more than the limits.
     :raises DamagedPayload: if the payload is otherwise unusable (not a zip archive, no configuration).
     :raises OSError: if the file cannot be read.
     """
@@ -293,19 +300,23 @@ def _holds_header(handle, size: int) -> bool:
 
 
 def _recorded_program(body: bytes, magic: bytes) -> bytes | None:
-    """The program digest the header records; ``None`` when there is none (a legacy payload, zeros)."""
+    """The program digest the header records (:data:`NO_PROGRAM` for a bare payload); ``None`` for a
+    legacy payload, which has no header."""
     if magic != MAGIC or len(body) < HEADER.size:
         return None
     header_magic, recorded = HEADER.unpack_from(body)
-    return recorded if header_magic == HEADER_MAGIC and recorded != NO_PROGRAM else None
+    return recorded if header_magic == HEADER_MAGIC else None
 
 
 def _check_program(handle, offset: int, recorded: bytes | None) -> Program | None:
-    """What the program part before ``offset`` is; ``None`` when it differs from ``recorded``."""
+    """What the program part before ``offset`` is; ``None`` when it differs from ``recorded`` (a header
+    that records no program, in front of a program, differs too: stamping always records it)."""
     if offset == 0:
         return Program.ABSENT
     if recorded is None:
         return Program.UNRECORDED
+    if recorded == NO_PROGRAM:
+        return None
     return Program.VERIFIED if program_digest(handle, offset) == recorded else None
 
 
@@ -329,14 +340,18 @@ def _parse(archive: bytes) -> Payload:
         with zipfile.ZipFile(io.BytesIO(archive)) as opened:
             entries = [info for info in opened.infolist() if not info.is_dir()]
             if len(entries) > MAX_ENTRIES:
-                raise TamperedPayload(f"the module payload holds {len(entries)} files, more than sosqueue build "
+                raise OversizedPayload(f"the module payload holds {len(entries)} files, more than sosqueue build "
                                       f"writes ({MAX_ENTRIES} at most)")
             contents, budget = {}, MAX_EXPANDED_BYTES
             for info in entries:
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    raise DamagedPayload(f"the module's {info.filename} is compressed in a way sosqueue build "
+                                         "never writes")
                 contents[info.filename] = data = _bounded(opened, info, budget)
                 budget -= len(data)
             config = json.loads(contents[CONFIG_NAME])
-    except (zipfile.BadZipFile, KeyError, ValueError, zlib.error, EOFError, NotImplementedError, RuntimeError) as error:
+    except (zipfile.BadZipFile, KeyError, ValueError, zlib.error, EOFError, NotImplementedError, RuntimeError,
+            OSError) as error:
         raise DamagedPayload(f"the module payload cannot be read: {error}") from None
     if not isinstance(config, dict):
         raise DamagedPayload("the module configuration is not a JSON object")
@@ -347,7 +362,7 @@ def _parse(archive: bytes) -> Payload:
 def _bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
     """The entry ``info`` expanded, reading at most one byte more than its limit (a stream, never the whole).
 
-    :raises TamperedPayload: if it expands beyond :data:`MAX_ENTRY_BYTES` or the ``budget`` left of all entries.
+    :raises OversizedPayload: if it expands beyond :data:`MAX_ENTRY_BYTES` or the ``budget`` left of all entries.
     """
     limit = min(MAX_ENTRY_BYTES, budget)
     if info.file_size <= limit:
@@ -356,9 +371,9 @@ def _bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> by
         if len(data) <= limit:
             return data
     if limit < MAX_ENTRY_BYTES:
-        raise TamperedPayload(f"the module payload expands to more than {MAX_EXPANDED_BYTES // _MIB} MiB, "
+        raise OversizedPayload(f"the module payload expands to more than {MAX_EXPANDED_BYTES // _MIB} MiB, "
                               "more than sosqueue build writes")
-    raise TamperedPayload(f"the module's {info.filename} expands to more than {MAX_ENTRY_BYTES // _MIB} MiB, "
+    raise OversizedPayload(f"the module's {info.filename} expands to more than {MAX_ENTRY_BYTES // _MIB} MiB, "
                           "more than sosqueue build writes")
 
 

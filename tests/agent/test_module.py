@@ -104,7 +104,7 @@ def test_a_module_stamped_before_payloads_recorded_their_base_still_loads(stampe
 
 def test_the_agent_refuses_a_payload_expanding_to_512_mib_at_start_with_little_memory(stamped, base, tmp_path):
     """The bomb (512 MiB of zeros below 1 MiB, valid checksum, the right base) given to the agent as
-    a real process: exit 3, a changed configuration, no traceback; its peak memory stays far below the bomb."""
+    a real process: exit 3, damaged, no traceback; its peak memory stays far below the bomb."""
     env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["SOSQUEUE_AGENT_HOME"] = str(tmp_path / "home")
     run = dict(capture_output=True, text=True, env=env, cwd=REPO, timeout=TIMEOUT)
@@ -114,7 +114,7 @@ def test_the_agent_refuses_a_payload_expanding_to_512_mib_at_start_with_little_m
     bomb.write_bytes(bombs.stamped_bomb(base))
     done, peak = bombs.peak_rss([sys.executable, "-m", "agent", "--module", bomb, "--print-config"], **run)
     assert done.returncode == AgentExit.DAMAGED_MODULE, done.stderr
-    assert "configuration was changed after it was built" in done.stderr
+    assert "This support module is damaged" in done.stderr
     assert "assets/zeros-0.png expands to more than 8 MiB" in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
     assert peak < normal_peak + 64 * bombs.MIB, (peak, normal_peak)

@@ -154,18 +154,18 @@ def test_inspect_refuses_a_base_agent(sosqueue, fake_base):
 def test_inspect_refuses_a_module_whose_asset_expands_to_512_mib_with_little_memory(sosqueue, stamp, fake_base,
                                                                                     tmp_path):
     """A bomb (512 MiB of zeros below 1 MiB, valid checksum, the right base): the real ``sosqueue
-    inspect`` exits 18 (no build writes that: a changed configuration) naming the asset and the limit,
-    and its peak memory stays far below the bomb."""
+    inspect`` exits 13 (damaged: no build writes that) naming the asset and the limit, and its peak
+    memory stays far below the bomb."""
     module = stamp(fake_base)
     _, normal = bombs.peak_rss([SOSQUEUE, "inspect", module], capture_output=True)
     bomb = tmp_path / "bomb"
     bomb.write_bytes(bombs.stamped_bomb(fake_base))
     assert bomb.stat().st_size < fake_base.stat().st_size + bombs.MIB
     done, peak = bombs.peak_rss([SOSQUEUE, "inspect", bomb], capture_output=True, text=True)
-    assert done.returncode == ExitCode.CHANGED_MODULE, done.stderr
+    assert done.returncode == ExitCode.DAMAGED_MODULE, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
-        f"Error: {bomb} has a changed configuration: the module's assets/zeros-0.png expands to more than 8 MiB, "
-        "more than sosqueue build writes; do not hand it out, build it again")
+        f"Error: {bomb} is damaged: the module's assets/zeros-0.png expands to more than 8 MiB, "
+        "more than sosqueue build writes; build it again")
     assert peak < normal + 64 * bombs.MIB, (peak, normal)
 
 
@@ -257,7 +257,7 @@ def test_real_module_whose_asset_expands_to_512_mib_is_refused_at_start_with_lit
     bomb.chmod(0o755)
     done, peak = bombs.peak_rss([bomb, "--print-config"], capture_output=True, text=True, env=env,
                                 timeout=AGENT_TIMEOUT, cwd=tmp_path)
-    assert_agent_refuses(done, TAMPERED)
+    assert_agent_refuses(done, DAMAGED)
     assert "expands to more than 8 MiB" in done.stderr
     assert peak < normal_peak + 64 * bombs.MIB, (peak, normal_peak)
 

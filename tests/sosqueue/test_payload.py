@@ -1,16 +1,26 @@
 """The module payload: written once, read back exactly, stamped onto a base, damage detected."""
 
 import hashlib
+import io
 import random
 import shutil
 import subprocess
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from sosqueue import payload
-from sosqueue.payload import DamagedDownload, DamagedPayload, NoPayload, Payload, PayloadError, TamperedPayload
+from sosqueue.payload import (
+    DamagedDownload,
+    DamagedPayload,
+    NoPayload,
+    OversizedPayload,
+    Payload,
+    PayloadError,
+    TamperedPayload,
+)
 from tests.support import bombs
 from tests.support.modules import sample_assets
 
@@ -321,7 +331,7 @@ def test_asset_expanding_to_512_mib_is_refused_without_inflating_it(tmp_path):
     assert path.stat().st_size < bombs.MIB
 
     def read():
-        with pytest.raises(TamperedPayload, match="zeros-0.png expands to more than 8 MiB"):
+        with pytest.raises(OversizedPayload, match="zeros-0.png expands to more than 8 MiB"):
             payload.read(path)
 
     assert peak_while(read) < PEAK_LIMIT
@@ -345,7 +355,7 @@ def test_assets_expanding_beyond_the_total_limit_are_refused(tmp_path):
     """Five assets of 7 MiB each pass one by one but not together (32 MiB in all)."""
     path = tmp_path / "bombs.bin"
     path.write_bytes(payload.frame(bombs.bomb_archive(7 * bombs.MIB, entries=5)))
-    with pytest.raises(TamperedPayload, match="expands to more than 32 MiB"):
+    with pytest.raises(OversizedPayload, match="expands to more than 32 MiB"):
         payload.read(path)
 
 
@@ -353,14 +363,37 @@ def test_more_files_than_a_module_holds_are_refused(tmp_path):
     """A payload of many tiny files is refused before any is read."""
     path = tmp_path / "many.bin"
     path.write_bytes(payload.frame(bombs.bomb_archive(0, entries=payload.MAX_ENTRIES)))
-    with pytest.raises(TamperedPayload, match="holds 65 files"):
+    with pytest.raises(OversizedPayload, match="holds 65 files"):
         payload.read(path)
 
 
 def test_an_asset_over_the_limit_is_never_written():
     """Writing refuses what reading would refuse: one asset over 8 MiB, or all over 32 MiB."""
-    with pytest.raises(PayloadError, match="assets/big.png has 8388609 bytes"):
+    with pytest.raises(OversizedPayload, match="assets/big.png has 8388609 bytes"):
         Payload(config={}, assets={"big.png": bytes(payload.MAX_ENTRY_BYTES + 1)}).to_bytes()
     many = {f"{index}.png": bytes(payload.MAX_ENTRY_BYTES) for index in range(4)}
-    with pytest.raises(PayloadError, match="at most 32 MiB"):
+    with pytest.raises(OversizedPayload, match="at most 32 MiB"):
         Payload(config={}, assets=many).to_bytes()
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_LZMA, zipfile.ZIP_BZIP2])
+def test_an_entry_compressed_as_sosqueue_build_never_does_is_damaged_before_it_is_read(tmp_path, compression):
+    """A valid checksum around an LZMA or bzip2 entry (whose broken data would raise errors of their
+    own): DamagedPayload naming the file, never a crash."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        archive.writestr(payload.CONFIG_NAME, b"not what it claims to be")
+    data = bytearray(buffer.getvalue())
+    data[40] ^= 0xFF  # inside the compressed data
+    path = tmp_path / "module.bin"
+    path.write_bytes(payload.frame(bytes(data)))
+    with pytest.raises(DamagedPayload, match=f"{payload.CONFIG_NAME} is compressed in a way sosqueue build never writes"):
+        payload.read(path)
+
+
+def test_a_header_that_records_no_program_in_front_of_a_program_is_a_damaged_download(tmp_path, base, sample):
+    """Stamping always records its base: a header of zeros in front of a program is not "unverified"."""
+    path = tmp_path / "zeros"
+    path.write_bytes(base.read_bytes() + sample.to_bytes(payload.NO_PROGRAM))
+    with pytest.raises(DamagedDownload, match="not the base agent it was built on"):
+        payload.verify(path)
