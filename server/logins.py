@@ -140,11 +140,17 @@ def sign_in(
         raise Throttled(wait)
     with db.read() as session:
         user = authenticate(session, email=email, password=password)
-    if user is None:
+        checked = None if user is None else (user.id, user.password_hash)
+    if checked is None:
         return None
     with db.write() as session:
+        # A password reset or a deactivation that committed since the check ends every login
+        # (end_all_for): this one must not outlive it.
+        current = session.get(User, checked[0])
+        if current is None or not current.active or current.password_hash != checked[1]:
+            return None
         throttle.succeeded(session, address=address, email=email)
-        return start(session, user=user, lifetime=lifetime)
+        return start(session, user=current, lifetime=lifetime)
 
 
 def authenticate(session: Session, *, email: str, password: str) -> User | None:

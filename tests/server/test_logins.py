@@ -3,10 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
-from server import logins
+from server import logins, security
 from server.db import Database, upgrade
-from server.models import utcnow
+from server.models import User, WebSession, utcnow
 from tests.support.dashboard import PASSWORD
 from tests.support.servers import sqlite_url
 from tests.support.tenants import make_tenant
@@ -137,3 +138,28 @@ def test_csrf_tokens_match_only_when_equal_and_given():
     assert not logins.tokens_match("abc", "abd")
     assert not logins.tokens_match("abc", None)
     assert not logins.tokens_match("abc", "")
+
+
+@pytest.mark.parametrize("change", ["password reset", "deactivated"])
+def test_a_password_reset_or_deactivation_during_the_check_leaves_no_login(database, email, change, monkeypatch):
+    """The password is checked in a read; a reset (or deactivation) that commits before the login is
+    written ends it as it ends every other login: nobody is signed in."""
+    real = logins.authenticate
+
+    def authenticate_then_change(session, **given):
+        user = real(session, **given)
+        with database.write() as other:
+            changed = other.scalar(select(User).where(User.email == email))
+            if change == "password reset":
+                changed.password_hash = security.hash_password("a new one")
+            else:
+                changed.active = False
+            logins.end_all_for(other, changed.id)
+        return user
+
+    monkeypatch.setattr(logins, "authenticate", authenticate_then_change)
+    assert logins.sign_in(database, logins.Throttle(per_minute=0), email=email, password=PASSWORD,
+                          address="10.0.9.1", lifetime=HOUR) is None
+    with database.read() as session:
+        user_id = session.scalar(select(User.id).where(User.email == email))
+        assert session.scalar(select(func.count()).select_from(WebSession).where(WebSession.user_id == user_id)) == 0
