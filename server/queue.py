@@ -392,15 +392,17 @@ def claim(session: Session, *, request: ServiceRequest, actor: Actor, idempotenc
     """
     if request.source != "manual":
         raise NotFound("no service request with this code")
-    principal = f"claim:{request.id}"  # one claim per request; its key proves a retry
+    now = utcnow()
+    _require_open(request, "claimed", now)  # a retry too: the token is of no use on a closed request
+    # The claim's key is kept among the idempotency keys under a principal of the request's own (no
+    # caller's principal has a "claim:" prefix); its body_hash holds the claimant, not a body.
+    principal = f"claim:{request.id}"
     claimant = hashlib.sha256(actor.key.encode()).hexdigest()
     if idempotency_key is not None and session.scalar(
         select(IdempotencyKey.id).where(IdempotencyKey.principal == principal, IdempotencyKey.key == idempotency_key,
                                         IdempotencyKey.body_hash == claimant)
     ):
         return True
-    now = utcnow()
-    _require_open(request, "claimed", now)
     if session.scalar(select(RequestEvent.id).where(RequestEvent.request_id == request.id,
                                                     RequestEvent.type == EventType.CLAIMED.value).limit(1)):
         raise AlreadyClaimed("this request was already claimed by its code; "

@@ -205,6 +205,16 @@ def test_request_a_module_filed_cannot_be_claimed_by_its_code(api, tenant):
     assert answer.json()["detail"] == unknown.json()["detail"]
 
 
+def test_the_claimants_retry_after_the_request_closed_is_409_like_any_change(api, tenant):
+    """A retry of a claim is answered again only while the request is open: closed, it is 409 closed."""
+    code = api.created(tenant.supporter_token)["code"]
+    assert claim(api, code, tenant.module_token, key="claim-key-3").status_code == 200
+    api.action(code, "close", tenant.supporter_token)
+    retry = claim(api, code, tenant.module_token, key="claim-key-3")
+    assert_problem(retry, 409)
+    assert retry.json()["code"] != "already_claimed"
+
+
 def test_closed_request_cannot_be_claimed(api, tenant):
     """Once closed, a request is 409 for a claim and records nothing."""
     code = api.created(tenant.supporter_token)["code"]
