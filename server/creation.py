@@ -47,14 +47,18 @@ def check_rate(state: AppState, actor: Actor, session: Session | None = None) ->
     Within ``session``'s write transaction when given (its rollback gives the creation back),
     else in a statement committed at once.
     """
-    limit = ratelimit.Limit("create", per_minute=state.settings.create_rate_per_minute,
-                            burst=state.settings.create_burst)
+    limit = _create_limit(state)
     if session is None:
         wait = ratelimit.take_alone(state.db, limit, actor.key)
     else:
         wait = ratelimit.take(session, limit, actor.key)
     if wait > 0:
         raise RateLimited(math.ceil(wait))
+
+
+def _create_limit(state: AppState) -> ratelimit.Limit:
+    return ratelimit.Limit("create", per_minute=state.settings.create_rate_per_minute,
+                           burst=state.settings.create_burst)
 
 
 def file_request(
@@ -65,14 +69,21 @@ def file_request(
     source: str,
     idempotency_key: str | None = None,
 ) -> Filed:
-    """File a new request (or replay the one ``idempotency_key`` filed), within the rate limit."""
+    """File a new request (or replay the one ``idempotency_key`` filed), within the rate limit; a
+    filing that fails takes nothing from the allowance, on either database."""
     if not state.db.is_sqlite:
         check_rate(state, actor)
     try:
-        return _file_once(state, actor=actor, payload=payload, source=source, idempotency_key=idempotency_key)
-    except queue.IdempotencyRace:
-        # A concurrent retry with the same key committed first: starting over replays its request.
-        return _file_once(state, actor=actor, payload=payload, source=source, idempotency_key=idempotency_key)
+        try:
+            return _file_once(state, actor=actor, payload=payload, source=source, idempotency_key=idempotency_key)
+        except queue.IdempotencyRace:
+            # A concurrent retry with the same key committed first: starting over replays its request.
+            return _file_once(state, actor=actor, payload=payload, source=source, idempotency_key=idempotency_key)
+    except Exception:
+        if not state.db.is_sqlite:  # on SQLite the filing's rollback gave it back
+            with state.db.write() as session:
+                ratelimit.give_back(session, _create_limit(state), actor.key)
+        raise
 
 
 def _file_once(

@@ -57,6 +57,14 @@ def test_refused_creations_store_nothing(limited, tenant):
     assert sorted(api.codes(tenant.supporter_token)) == sorted(allowed)
 
 
+def test_failed_creations_take_nothing_from_the_allowance(limited, tenant):
+    """Creations refused for what they ask (an unknown group) leave the whole burst, on either database."""
+    _, api = limited
+    for _ in range(BURST + 2):
+        assert api.create(tenant.supporter_token, {"description": "x", "group": "no such group"}).status_code == 404
+    assert len(exhaust(api, tenant.supporter_token)) == BURST
+
+
 def test_other_modules_are_not_limited_by_one_flood(limited, tenant):
     """A second module of the same company, and another company's module, still file requests."""
     server, api = limited
