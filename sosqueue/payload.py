@@ -17,6 +17,9 @@ SHA-256, so a program part that differs from it, or a file whose trailer is gone
 is still there, is a damaged download, while a payload that fails its checksum in front of an
 intact program part was changed. Modules stamped before the header (trailer magic
 :data:`LEGACY_MAGIC`) still read; their program part cannot be verified (:attr:`Program.UNRECORDED`).
+The header's digest is :func:`program_digest`, which counts the two PE fields a signer rewrites as
+zeros; it differs on purpose from the configuration's ``updates.base_sha256``, the plain SHA-256 of
+the base file that self-update compares with what the server offers.
 
 Nothing is inflated whole: each zip entry is read through a bounded stream, so a payload that
 expands beyond :data:`MAX_ENTRY_BYTES` per entry or :data:`MAX_EXPANDED_BYTES` in all is refused
