@@ -3,6 +3,7 @@
 import http.server
 import json
 import queue
+import re
 import socket
 import ssl
 import threading
@@ -16,6 +17,7 @@ from agent.client import QueueClient, Ticket
 from agent.errors import ModuleRevoked, Rejected, Unreachable
 from agent.request import RetryPolicy, deliver_with_retry
 from agent.runtime import make_desk
+from server import event_ids
 from tests.support.certificates import self_signed
 from sosqueue.waiting_room import WaitingRoom
 from tests.support.modules import module_config
@@ -260,7 +262,7 @@ def test_events_start_with_a_snapshot_and_report_the_close(tenant, queue_server,
         if event[0] == "closed":
             break
     assert event[2]["status"] == "closed"
-    assert event[1] is not None and event[1].isdigit()
+    assert event[1] is not None and re.fullmatch(event_ids.PATTERN, event[1])  # opaque, for Last-Event-ID
 
 
 def test_the_real_queue_tells_each_waiting_customer_their_place_and_moves_them_up(tenant, queue_server, api):
