@@ -10,7 +10,9 @@ keep-alive connections each send one request after the other. Each round measure
 GET /readyz (a second reference: one SELECT 1 through the thread pool) and
 POST /api/v1/service-requests. Target: creations/s ÷ healthz/s ≥ 0.5.
 
-Besides rates it reports the server's CPU time per call, which a busy machine disturbs less.
+Besides rates it reports the server's CPU time per call, which a busy machine disturbs less, and on
+PostgreSQL how many database connections each phase opened (``pg_stat_database.sessions``): a steady
+pool opens none once warm.
 """
 
 import argparse
@@ -19,6 +21,7 @@ import itertools
 import time
 
 import psutil
+import psycopg
 
 from _common import (
     REPO,
@@ -114,6 +117,26 @@ class Calls:
             await self.httpx.aclose()
 
 
+class PostgresSessions:
+    """Database connections opened so far (PostgreSQL's own count); None on SQLite."""
+
+    def __init__(self, url: str):
+        self.connection = None
+        if is_postgres(url):
+            self.connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True)
+
+    def opened(self) -> int | None:
+        if self.connection is None:
+            return None
+        self.connection.execute("SELECT pg_stat_clear_snapshot()")
+        return self.connection.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()").fetchone()[0]
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+
 class CpuMeter:
     """CPU seconds that the server and this (client) process spend; less noisy than rates."""
 
@@ -134,13 +157,16 @@ class Tally:
     """Everything measured for one endpoint, over all rounds."""
 
     def __init__(self, ok: int):
-        self.ok, self.load, self.server_cpu_s = ok, LoadResult(), 0.0
+        self.ok, self.load, self.server_cpu_s, self.connections_opened = ok, LoadResult(), 0.0, None
 
-    def add(self, result: LoadResult, before, after) -> dict:
+    def add(self, result: LoadResult, before, after, connections_opened: int | None) -> dict:
         self.load = self.load.merge(result)
         self.server_cpu_s += after[1] - before[1]
+        if connections_opened is not None:
+            self.connections_opened = (self.connections_opened or 0) + connections_opened
         wall = after[0] - before[0]
         return {"per_second": round(result.rate(self.ok), 1), "ok": result.count(self.ok),
+                "db_connections_opened": connections_opened,
                 "other_statuses": {k: v for k, v in result.statuses.items() if k != self.ok},
                 "transport_errors": result.errors,
                 "server_cpu_cores": round((after[1] - before[1]) / wall, 2),
@@ -150,10 +176,11 @@ class Tally:
         done = self.load.count(self.ok)
         return {"per_second": round(self.load.rate(self.ok), 1), "latency_ms": latency_ms(self.load.latencies),
                 "server_cpu_ms_per_call": round(1000 * self.server_cpu_s / done, 3) if done else None,
+                "db_connections_opened": self.connections_opened,
                 "failed": self.load.errors + sum(v for k, v in self.load.statuses.items() if k != self.ok)}
 
 
-async def measure(args, calls: Calls, cpu: CpuMeter) -> dict:
+async def measure(args, calls: Calls, cpu: CpuMeter, sessions: PostgresSessions) -> dict:
     workers = args.clients
     call_of = {"healthz": calls.healthz, "readyz": calls.readyz, "create": calls.create}
     log(f"warming up ({args.warmup:g} s per endpoint)...")
@@ -168,9 +195,11 @@ async def measure(args, calls: Calls, cpu: CpuMeter) -> dict:
             if args.profile and name == "create" and number == 1:
                 profiler = start_profiler(cpu.server.pid, args.duration, "profile-server_create")
             await calls.reconnect()
-            before = cpu.snapshot()
+            before, opened = cpu.snapshot(), sessions.opened()
             result = await run_load([call_of[name]] * workers, duration=args.duration, max_calls=args.max_requests)
-            phase[name] = tallies[name].add(result, before, cpu.snapshot())
+            now_opened = sessions.opened()
+            phase[name] = tallies[name].add(result, before, cpu.snapshot(),
+                                            None if opened is None else now_opened - opened)
             if profiler:
                 phase[name]["profile"] = await asyncio.to_thread(finish_profiler, profiler)
             log(f"round {number} {name}: {phase[name]['per_second']}/s "
@@ -204,24 +233,27 @@ def summarise(args, measured: dict, backend: str) -> dict:
 
 
 def show(summary: dict) -> None:
-    rows = [("endpoint", "per second", "p50 ms", "p99 ms", "server CPU ms/call", "failed")]
+    rows = [("endpoint", "per second", "p50 ms", "p99 ms", "server CPU ms/call", "failed", "DB connections opened")]
     for label, key in (("GET /healthz (baseline)", "baseline_healthz"), ("GET /readyz (SELECT 1)", "readyz"),
                        ("POST service-requests", "create")):
         m = summary[key]
         rows.append((label, m["per_second"], m["latency_ms"]["p50"], m["latency_ms"]["p99"],
-                     m["server_cpu_ms_per_call"], m["failed"]))
+                     m["server_cpu_ms_per_call"], m["failed"],
+                     "" if m["db_connections_opened"] is None else m["db_connections_opened"]))
     r = summary["ratios"]
     rows.append(("ratio create/healthz", r["creations_per_healthz"], r["p50_latency_create_over_healthz"],
-                 r["p99_latency_create_over_healthz"], r["server_cpu_per_call_create_over_healthz"], ""))
+                 r["p99_latency_create_over_healthz"], r["server_cpu_per_call_create_over_healthz"], "", ""))
     table(rows)
     log(f"target creations/healthz >= {TARGET_RATIO}: {verdict(summary['target']['met'])}")
 
 
-async def main_async(args, server, tenant) -> dict:
+async def main_async(args, server, tenant, url: str) -> dict:
     calls = Calls(server.url, tenant.module_token, args.clients, args.client)
+    sessions = PostgresSessions(url)
     try:
-        return await measure(args, calls, CpuMeter(server.process.pid))
+        return await measure(args, calls, CpuMeter(server.process.pid), sessions)
     finally:
+        sessions.close()
         await calls.close()
 
 
@@ -233,7 +265,7 @@ def main() -> None:
         server = start_server(url, env={"SOSQUEUE_CREATE_RATE_PER_MINUTE": "0"})
         log(f"server {server.url} on {backend}; {args.clients} clients, {args.rounds} x {args.duration:g} s per endpoint")
         try:
-            measured = asyncio.run(main_async(args, server, tenant))
+            measured = asyncio.run(main_async(args, server, tenant, url))
         finally:
             server.stop()
     summary = summarise(args, measured, backend)
