@@ -11,6 +11,12 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# The connections a process keeps: one for each thread of the thread pool that runs the routes, the
+# dependencies and the background sweeps (anyio's default, 40), so that a busy server reuses them
+# instead of opening and closing connections beyond a smaller pool (PostgreSQL forks a process for
+# each). The overflow is for a thread that holds two sessions at once; those are closed after use.
+POOL_SIZE = 40
+MAX_OVERFLOW = 40
 
 
 class DatabaseUrlError(ValueError):
@@ -33,7 +39,7 @@ def create_db_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.drivername != "postgresql+psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_size=20, max_overflow=20, pool_pre_ping=True)
+        return create_engine(parsed, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, pool_pre_ping=True)
     raise DatabaseUrlError(
         f"unsupported database {backend!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
     )
@@ -50,8 +56,8 @@ def _sqlite_engine(url) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
-        pool_size=20,
-        max_overflow=20,
+        pool_size=POOL_SIZE,
+        max_overflow=MAX_OVERFLOW,
     )
 
     @event.listens_for(engine, "connect")
