@@ -336,7 +336,7 @@ def test_offline_a_second_sos_keeps_its_words_and_the_next_run_adds_them_once(ho
     assert "Traceback" not in offline.stderr
     assert len(note_files(home, tenant)) == 1
 
-    with server.start():
+    with server:
         again = run_agent(home, module, "--sos", "--no-gui")
         also = run_agent(home, module, "--sos", "--no-gui")
         api = QueueApi(server.url)

@@ -44,6 +44,10 @@ class QueueServer:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> "QueueServer":
+        if self.process and self.process.poll() is None:
+            # A second process would find the port taken and exit, while the first answered its
+            # health check and was never stopped.
+            raise RuntimeError(f"the queue server on port {self.port} is running already")
         started = time.monotonic()
         try:
             return self._start(timeout)
