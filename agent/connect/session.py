@@ -132,10 +132,12 @@ class CustomerSession:
         self._sharer_options = {"poll_seconds": poll_seconds, "ack_timeout": ack_timeout}
         options = {"delays": delays} if delays else {}
         options["send_timeout"] = send_timeout
+        url = session_url(config.server_url, ticket.code)
+        # A TLS context reads the CA stores (tens of ms, on the Tk thread): only for a wss:// queue.
         self.channel = SessionChannel(
-            session_url(config.server_url, ticket.code), ticket.customer_token,
-            on_state=self._on_channel_state, on_message=self._on_message,
-            ssl_context=tls_context(config.ca_bundle), user_agent=f"sosqueue-agent/{__version__}", **options,
+            url, ticket.customer_token, on_state=self._on_channel_state, on_message=self._on_message,
+            ssl_context=tls_context(config.ca_bundle) if url.startswith("wss://") else None,
+            user_agent=f"sosqueue-agent/{__version__}", **options,
         )
         # Guards _sharer, _controller and the withdrawals between the channel's thread and the main one.
         self._lock = threading.Lock()
