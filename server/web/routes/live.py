@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from server.api.deps import StateDep
@@ -14,12 +14,14 @@ router = APIRouter()
 
 @router.get("/live")
 async def live(
-    login: LoginDep, state: StateDep, last_event_id: Annotated[str | None, Header(max_length=20)] = None
+    login: LoginDep, state: StateDep, last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+    after: Annotated[str | None, Query(max_length=20)] = None,
 ) -> StreamingResponse:
     """Every change to the company's queue as server-sent events, after one that says the feed is
-    subscribed; resumes after Last-Event-ID."""
+    subscribed; resumes after Last-Event-ID, else after ``after`` (the event a page was rendered at)."""
+    resume = parse_last_event_id(last_event_id) or parse_last_event_id(after)
     return StreamingResponse(
-        messages(state, login.user.company_id, None, parse_last_event_id(last_event_id), announce=True),
+        messages(state, login.user.company_id, None, resume, announce=True),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
     )

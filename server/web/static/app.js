@@ -25,11 +25,14 @@ function showLive(state) {
 // ``onResume`` (a stream that had no event yet has no id to resume after). The browser gives up
 // for good when an answer is not a stream: the login ended (the server sent the login page) or a
 // proxy failed. Then the stream is asked for by hand: 401 means log in again, else try again.
-function connectLive(types, onEvent, onResume) {
+// ``after``: the event the page was rendered at (its changes since then come first); the browser's
+// own Last-Event-ID takes over once an event came.
+function connectLive(types, onEvent, onResume, after = "") {
   let delay = 1000;
   let broken = false;
+  const url = after ? `/live?after=${encodeURIComponent(after)}` : "/live";
   const open = () => {
-    const source = new EventSource("/live");
+    const source = new EventSource(url);
     source.addEventListener("open", () => {
       delay = 1000;
       if (broken) onResume();
@@ -51,7 +54,7 @@ function connectLive(types, onEvent, onResume) {
     const probe = new AbortController();
     let response;
     try {
-      response = await fetch("/live", { headers: { "X-Requested-With": "fetch" }, signal: probe.signal });
+      response = await fetch(url, { headers: { "X-Requested-With": "fetch" }, signal: probe.signal });
     } catch (error) {
       setTimeout(recover, delay);  // the server is not reachable yet
       return;
@@ -260,7 +263,7 @@ function setupConfirmations() {
 // -- one request ---------------------------------------------------------------------------------
 
 function startRequest() {
-  const code = document.getElementById("request").dataset.code;
+  const { code, liveAfter } = document.getElementById("request").dataset;
   // A form of this page on its way (assign, close…) brings a fresh page itself; reloading for
   // the event it caused would abort that navigation. A form that only asked first is not on its way.
   let submitting = false;
@@ -271,7 +274,7 @@ function startRequest() {
   };
   connectLive(REQUEST_EVENT_TYPES, (type, event) => {
     if (event.code === code) reload();
-  }, reload);
+  }, reload, liveAfter);
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -177,6 +177,26 @@ def test_a_bad_email_in_the_manual_form_says_what_is_wrong_and_keeps_what_was_ty
     assert page.input_value("#new-request textarea[name=description]") == "the long story"
 
 
+def test_a_note_added_between_the_page_and_its_live_feed_still_reaches_the_page(sqlite_server, tenant, page):
+    """The page is rendered, then the customer adds a note, then the page's live feed connects: the
+    feed goes on from where the page was rendered, so the page reloads with the note."""
+    client = agent_client(sqlite_server.url, tenant)
+    ticket = file_as_agent(client, {"description": "printer"})
+    held = []
+
+    def note_before_the_feed(route):
+        if not held:
+            held.append(route.request.url)
+            client.add_note(ticket, "in between", idempotency_key="note-between")
+        route.continue_()
+
+    page.route("**/live*", note_before_the_feed)
+    sign_in(page, sqlite_server, tenant.supporter_email, path=f"/requests/{ticket.code}")
+    page.wait_for_selector('#history li[data-type="note_added"]')
+    assert entries(page)[-1] == "Note from the customer: in between"
+    assert held and "after=" in held[0]
+
+
 def test_the_request_page_shows_the_customers_note_live_as_text(sqlite_server, tenant, page):
     client = agent_client(sqlite_server.url, tenant)
     ticket = file_as_agent(client, {"description": "printer"})
