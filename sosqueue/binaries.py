@@ -162,9 +162,9 @@ def _c_string(data, offset: int) -> str:
 # --- PE: the Authenticode signature -------------------------------------------------------------
 
 
-def pe_certificate_table(head: bytes) -> tuple[int, int] | None:
-    """Offset and length of a PE's certificate table (its Authenticode signature), from the
-    file's first bytes; ``None`` if ``head`` is no PE or names no table."""
+def _pe_headers(head: bytes) -> tuple[int, int] | None:
+    """Where a PE's optional header and its certificate table's entry start, from the file's first
+    bytes; ``None`` if ``head`` is no PE (or too short to hold that entry)."""
     if len(head) < 0x40 or head[:2] != PE_MAGIC:
         return None
     pe, = struct.unpack_from("<I", head, 0x3C)
@@ -172,12 +172,28 @@ def pe_certificate_table(head: bytes) -> tuple[int, int] | None:
         return None
     optional = pe + 24
     magic, = struct.unpack_from("<H", head, optional)
-    directories = optional + _PE_DATA_DIRECTORIES.get(magic, len(head))
-    entry = directories + _PE_CERTIFICATE_TABLE * 8
-    if entry + 8 > len(head):
+    entry = optional + _PE_DATA_DIRECTORIES.get(magic, len(head)) + _PE_CERTIFICATE_TABLE * 8
+    return (optional, entry) if entry + 8 <= len(head) else None
+
+
+def pe_certificate_table(head: bytes) -> tuple[int, int] | None:
+    """Offset and length of a PE's certificate table (its Authenticode signature), from the
+    file's first bytes; ``None`` if ``head`` is no PE or names no table."""
+    headers = _pe_headers(head)
+    if headers is None:
         return None
-    offset, length = struct.unpack_from("<II", head, entry)
+    offset, length = struct.unpack_from("<II", head, headers[1])
     return (offset, length) if offset else None
+
+
+def pe_signing_fields(head: bytes) -> list[tuple[int, int]]:
+    """Where a PE header keeps what Authenticode signing rewrites, ``(start, size)`` each: the
+    optional header's CheckSum and the certificate table's entry; none if ``head`` is no PE."""
+    headers = _pe_headers(head)
+    if headers is None:
+        return []
+    optional, entry = headers
+    return [(optional + 64, 4), (entry, 8)]
 
 
 def signed_end(handle, size: int) -> int:

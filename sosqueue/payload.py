@@ -115,11 +115,11 @@ class Payload:
         for name, data in entries.items():
             if len(data) > MAX_ENTRY_BYTES:
                 raise OversizedPayload(f"{name} has {len(data)} bytes; a module carries at most "
-                                   f"{MAX_ENTRY_BYTES // _MIB} MiB in one file")
+                                       f"{MAX_ENTRY_BYTES // _MIB} MiB in one file")
         total = sum(map(len, entries.values()))
         if total > MAX_EXPANDED_BYTES or len(entries) > MAX_ENTRIES:
             raise OversizedPayload(f"the module's files have {total} bytes in {len(entries)} files; a module carries "
-                               f"at most {MAX_EXPANDED_BYTES // _MIB} MiB in {MAX_ENTRIES} files")
+                                   f"at most {MAX_EXPANDED_BYTES // _MIB} MiB in {MAX_ENTRIES} files")
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for name, data in entries.items():
@@ -210,7 +210,7 @@ def program_digest(handle, end: int, *, copy_to=None) -> bytes:
     handle.seek(0)
     head = handle.read(min(end, _CHUNK))
     counted = bytearray(head)
-    for start, size in _signing_fields(head):
+    for start, size in binaries.pe_signing_fields(head):
         counted[start:start + size] = bytes(size)
     digest = hashlib.sha256(counted)
     chunk, left = head, end - len(head)
@@ -321,21 +321,6 @@ def _check_program(handle, offset: int, recorded: bytes | None) -> Program | Non
     if recorded == NO_PROGRAM:
         return None
     return Program.VERIFIED if program_digest(handle, offset) == recorded else None
-
-
-def _signing_fields(head: bytes) -> list[tuple[int, int]]:
-    """Where a PE header keeps its CheckSum and its certificate table's entry: ``(start, size)`` each."""
-    if len(head) < 0x40 or head[:2] != binaries.PE_MAGIC:
-        return []
-    pe, = struct.unpack_from("<I", head, 0x3C)
-    optional = pe + 24
-    if head[pe:pe + 4] != b"PE\0\0" or optional + 2 > len(head):
-        return []
-    directories = {0x10B: 96, 0x20B: 112}.get(struct.unpack_from("<H", head, optional)[0])
-    if directories is None:
-        return []
-    fields = [(optional + 64, 4), (optional + directories + 4 * 8, 8)]
-    return [(start, size) for start, size in fields if start + size <= len(head)]
 
 
 def _parse(archive: bytes) -> Payload:
