@@ -13,7 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from sqlalchemy import event as sa_event, select, text
+from sqlalchemy import event as sa_event, func, select, text
 from sqlalchemy.orm import Session
 
 from server.actors import actor_public
@@ -40,6 +40,14 @@ class WireEvent:
     type: str
     data: str
     frame: bytes  # the whole SSE message, encoded once for every watcher
+
+
+def latest_event(session: Session, company_id: str, request_id: int | None = None) -> int:
+    """The number of the company's (or one request's) latest event; 0 before any."""
+    scope = [RequestEvent.company_id == company_id]
+    if request_id is not None:
+        scope.append(RequestEvent.request_id == request_id)
+    return session.scalar(select(func.max(RequestEvent.id)).where(*scope)) or 0
 
 
 def render(event: RequestEvent, ids: EventIds) -> WireEvent:

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive
 
@@ -13,7 +13,7 @@ from server.actors import Actor
 from server.api.deps import ActorDep, StateDep, UserActor
 from server.api.present import request_public
 from server.api.routes.service_requests import MODULES_READ_NO_REQUESTS, visible_request
-from server.events import Subscription, WireEvent, render
+from server.events import Subscription, WireEvent, latest_event, render
 from server.models import RequestEvent, ServiceRequest, utcnow
 from server.state import AppState
 from sosqueue.events import STREAM_SUBSCRIBED
@@ -141,7 +141,7 @@ def _opening(state: AppState, subscription: Subscription, last_id: str | None) -
         if known:
             backlog = select(RequestEvent).where(RequestEvent.id > number, *scope).order_by(RequestEvent.id)
             return number, [render(e, ids) for e in session.scalars(backlog.limit(_BACKLOG_LIMIT))]
-        return session.scalar(select(func.max(RequestEvent.id)).where(*scope)) or 0, None
+        return latest_event(session, subscription.company_id, subscription.request_id), None
 
 
 def _scope(subscription: Subscription) -> list:

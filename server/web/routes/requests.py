@@ -7,7 +7,7 @@ with the customer without joining the session (static/chat.js, a chat-only Conne
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server import creation, queue
@@ -15,6 +15,7 @@ from sosqueue import codes
 from server.api.deps import StateDep, WriteDB
 from server.api.present import event_public, request_public
 from server.connect.protocol import CHAT_MODE
+from server.events import latest_event
 from server.models import RequestEvent, ServiceRequest, User, utcnow
 from server.schemas import ServiceRequestCreate
 from server.web.deps import FormDep, LoginDep
@@ -82,10 +83,9 @@ def request_page(request: Request, code: str, login: LoginDep, state: StateDep, 
         names = _names(session, login.user.company_id)
         # The page's live feed goes on from here: a change committed before the feed subscribes still
         # reaches the page (and reloads it) instead of falling between the two.
-        latest = session.scalar(select(func.max(RequestEvent.id)).where(RequestEvent.company_id == item.company_id))
         return render(
             request, "request.html", login=login, item=request_public(item, utcnow()),
-            live_after=state.broker.ids.public(item.company_id, latest or 0),
+            live_after=state.broker.ids.public(item.company_id, latest_event(session, item.company_id)),
             history=[event_public(e, state.broker.ids) for e in events], users=people, names=names, created=created,
             assign_default=item.assignee_id or login.user.id, chat_mode=CHAT_MODE,
             chat_chars=state.settings.connect_max_chat_chars,
