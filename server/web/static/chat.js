@@ -7,6 +7,9 @@
 "use strict";
 
 const SosqueueChat = (() => {
+  // The server's vocabulary (server/web/vocabulary.py), rendered into the page by base.html.
+  const vocabulary = JSON.parse(document.querySelector("meta[name='sosqueue-vocabulary']").content);
+
   // One conversation item: its time (local), who wrote it and the text.
   function item(message) {
     const entry = document.createElement("li");
@@ -60,16 +63,15 @@ const SosqueueChat = (() => {
   // Its URL carries nothing secret, since access logs keep URLs: its first message, sent as it opens,
   // proves the page's login with the CSRF token.
   function openSocket(code, mode) {
-    const auth = JSON.parse(document.querySelector("meta[name='sosqueue-vocabulary']").content).message.AUTH;
     const csrf = document.querySelector('meta[name="csrf-token"]').content;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const query = mode ? `?mode=${encodeURIComponent(mode)}` : "";
     const socket = new WebSocket(`${scheme}://${location.host}/requests/${encodeURIComponent(code)}/session/ws${query}`);
-    socket.addEventListener("open", () => socket.send(JSON.stringify({ type: auth, csrf })));
+    socket.addEventListener("open", () => socket.send(JSON.stringify({ type: vocabulary.message.AUTH, csrf })));
     return socket;
   }
 
-  return { add, fill, bind, openSocket };
+  return { add, fill, bind, openSocket, vocabulary };
 })();
 
 // -- the request page's chat -----------------------------------------------------------------------
@@ -79,9 +81,8 @@ const SosqueueChat = (() => {
   const RETRY_MAX_MS = 30000;
 
   function start(panel) {
-    const vocabulary = JSON.parse(document.querySelector("meta[name='sosqueue-vocabulary']").content);
-    const MESSAGE = vocabulary.message;
-    const CLOSE = vocabulary.close;
+    const MESSAGE = SosqueueChat.vocabulary.message;
+    const CLOSE = SosqueueChat.vocabulary.close;
     const FINAL = {
       [CLOSE.NOT_SIGNED_IN]: "signed_out", [CLOSE.FORBIDDEN]: "forbidden", [CLOSE.NOT_FOUND]: "not_found",
       [CLOSE.NOT_OPEN]: "closed",
