@@ -55,6 +55,7 @@ HEADERS = {
 _ROLES = {deps.require_user, deps.require_admin, deps.require_module, deps.require_customer}
 _AUTHORIZATION = "authorization"
 
+
 def install(app: FastAPI) -> None:
     """Complete the app's OpenAPI document with every problem response, each time FastAPI makes it."""
     generate = app.openapi

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from server.api.deps import ReadAsCaller, StateDep
-from server.api.routes.service_requests import visible_request
+from server.api.routes.service_requests import MODULES_READ_NO_REQUESTS, visible_request
 from server.models import utcnow
 from server.schemas import WaitingRoomPublic
 from server.waiting_room import waiting_room
@@ -15,7 +15,7 @@ _NOT_CACHED = {"Cache-Control": {"description": "always `no-store`: the answer c
 
 
 @router.get("/{code}/waiting-room", response_model=WaitingRoomPublic, responses={
-    200: {"headers": _NOT_CACHED}, 403: {"description": "a module token cannot read service requests"}})
+    200: {"headers": _NOT_CACHED}} | MODULES_READ_NO_REQUESTS)
 def get_waiting_room(code: str, reading: ReadAsCaller, state: StateDep, response: Response) -> WaitingRoomPublic:
     """The request's waiting room: its position in its group's queue, the expected wait and the
     assignee's display name (the request's customer token, or a user of the company)."""
