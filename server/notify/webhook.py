@@ -21,8 +21,9 @@ Any 2xx answer means delivered. Other answers and network errors are retried; re
 followed (the configured URL is the only place a notification goes).
 
 The receiver's name is looked up once per call, and the call connects to an address of that
-answer (the next one when one refuses the connection or takes none within its share of the time), never to what a second lookup might
-say: the addresses checked against private networks are the ones called (no DNS rebinding). The
+answer (the next one when one refuses the connection or takes none within its share of the
+time), never to what a second lookup might say: the addresses checked against private networks
+are the ones called (no DNS rebinding). The
 name still goes in the ``Host`` header and in TLS (SNI), and the certificate is verified for it.
 Calls go straight to the receiver; proxy settings of the environment are not used.
 """
