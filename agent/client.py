@@ -233,12 +233,12 @@ class QueueClient:
                 f"Something other than the support server answered (HTTP {response.status_code} "
                 f"{response.reason}); check the network connection."
             )
-        detail = _problem_detail(response)
+        detail, code = _problem(response)
         if response.status_code == 401 and token == self._module_token:
             raise ModuleRevoked()
         if response.status_code == 429 or response.status_code >= 500:
             raise Unreachable(f"The support server is busy ({response.status_code}: {detail}).")
-        raise Rejected(detail, response.status_code, _problem_code(response))
+        raise Rejected(detail, response.status_code, code)
 
 
 def _path(code: str) -> str:
@@ -265,18 +265,15 @@ def _json(response: requests.Response) -> dict:
     return body
 
 
-def _problem_detail(response: requests.Response) -> str:
+def _problem(response: requests.Response) -> tuple[str, str]:
+    """A problem answer's ``detail`` (else the HTTP reason) and ``code`` ("" without one)."""
     try:
-        return str(response.json().get("detail") or response.reason)
+        body = response.json()
     except ValueError:
-        return response.reason or f"HTTP {response.status_code}"
-
-
-def _problem_code(response: requests.Response) -> str:
-    try:
-        return str(response.json().get("code") or "")
-    except (ValueError, AttributeError):
-        return ""
+        body = None
+    if not isinstance(body, dict):
+        return response.reason or f"HTTP {response.status_code}", ""
+    return str(body.get("detail") or response.reason), str(body.get("code") or "")
 
 
 def _reason(error: requests.exceptions.RequestException) -> str:
