@@ -1,4 +1,4 @@
-"""What the running app holds: settings, database, event broker, secret, waiting rooms' history."""
+"""What the running app holds: settings, database, event broker, secret, webhook delivery ids, waiting rooms' history."""
 
 import secrets
 from dataclasses import dataclass, field
