@@ -1,7 +1,12 @@
 """Sharing the screen: capture, send only what changed, one frame in flight.
 
-The sharer polls the screen every :data:`POLL_SECONDS`; a picture that differs from the last
-one sent becomes a frame: a region frame of the changed box when that is a small part of the
+The sharer looks at the screen every :data:`POLL_SECONDS`. Where the capture hears of changes
+from the system (:attr:`~agent.connect.capture.Capture.watches_changes`: X11's DAMAGE) it grabs
+only after one, and every :data:`RECHECK_SECONDS` in case a change went unreported, so a still
+screen costs almost nothing; elsewhere it grabs and compares, every :data:`IDLE_POLL_SECONDS`
+once the screen has stood still for :data:`IDLE_AFTER_GRABS` grabs (:meth:`Sharer.nudge`, a
+change or a refresh bring the quick pace back). A picture that differs from the last one sent
+becomes a frame: a region frame of the changed box when that is a small part of the
 screen, else a whole JPEG (always the first, after :meth:`Sharer.refresh` and after a frame whose
 ack did not come: it may never have arrived). After a frame it waits for the server's ``ack``
 (an expert has drawn it) or :data:`ACK_TIMEOUT` seconds, whichever comes first, so the rate
@@ -24,6 +29,13 @@ from agent.connect.frames import Box, ChangeDetector, QualityLadder, encode_jpeg
 log = logging.getLogger("sosqueue.agent.connect")
 
 POLL_SECONDS = 0.08
+#: Even where the system reports changes, a grab at least this often: a driver that draws past
+#: the X server (direct rendering) may leave a change unreported.
+RECHECK_SECONDS = 2.0
+#: Without change reports: after this many grabs of an unchanged screen in a row (2 s at
+#: POLL_SECONDS), grab every IDLE_POLL_SECONDS only, until the screen changes or nudge().
+IDLE_AFTER_GRABS = 25
+IDLE_POLL_SECONDS = 0.25
 ACK_TIMEOUT = 1.0
 #: After this many failed grabs in a row the screen cannot be shared (not one busy moment).
 MAX_FAILED_GRABS = 50
@@ -41,14 +53,18 @@ class Sharer:
 
     def __init__(self, open_capture: Callable[[], Capture], send_frame: Callable[[bytes], bool], *,
                  poll_seconds: float = POLL_SECONDS, ack_timeout: float = ACK_TIMEOUT,
+                 recheck_seconds: float = RECHECK_SECONDS, idle_poll_seconds: float = IDLE_POLL_SECONDS,
                  on_end: Callable[[str], None] = lambda reason: None):
         self._open_capture = open_capture
         self._send_frame = send_frame
         self._poll = poll_seconds
+        self._recheck = recheck_seconds
+        self._idle_poll = max(idle_poll_seconds, poll_seconds)
         self._ack_timeout = ack_timeout
         self._on_end = on_end
         self._stopped = threading.Event()
         self._acked = threading.Event()
+        self._wake = threading.Event()  # ends a pause between looks at the screen
         # Held only while a frame is handed on (which never waits for the network): once stop()
         # has it, no frame follows, so a view_stop queued after stop() is the last word.
         self._lock = threading.Lock()
@@ -59,11 +75,13 @@ class Sharer:
         self._area_lock = threading.Lock()  # the area and the whole frame it needs change together
         self._sent_at = 0.0
         self._blurred = False  # the last frame went below the top quality
+        self._still_grabs = 0  # grabs of an unchanged screen in a row
         self.quality = QualityLadder()
         self._thread = threading.Thread(target=self._run, name="sosqueue-share", daemon=True)
         self.frames_sent = 0  # handed to the channel (on a slow link a newer one may replace one waiting)
         self.bytes_sent = 0
         self.polls = 0  # pictures grabbed
+        self.skipped = 0  # looks at the screen without a grab: the capture reported no change
         self.ack_timeouts = 0  # frames sent because the previous one's ack did not come in time
         self.regions_sent = 0  # of frames_sent, region frames
 
@@ -79,6 +97,7 @@ class Sharer:
         with self._lock:
             self._stopped.set()
         self._acked.set()  # wake the thread if it waits for an ack
+        self._wake.set()
 
     def acknowledge(self) -> None:
         """The server says an expert drew the last frame: the next may go."""
@@ -87,6 +106,18 @@ class Sharer:
     def refresh(self) -> None:
         """Send the whole screen with the next frame (a new expert is watching, or one missed a region)."""
         self._whole_wanted = True
+        self._wake.set()
+
+    def nudge(self) -> None:
+        """Something is about to change the screen (input arrived): look at it at the quick pace again."""
+        self._still_grabs = 0
+        self._wake.set()
+
+    @property
+    def interval(self) -> float:
+        """Seconds until the next look at the screen: :data:`POLL_SECONDS`, or the idle pace when
+        grabs are compared and the screen has stood still."""
+        return self._idle_poll if self._still_grabs >= IDLE_AFTER_GRABS else self._poll
 
     def show_area(self, box: Box | None) -> None:
         """Send only ``box`` (left, top, right, bottom in the captured picture) from the next frame
@@ -94,6 +125,7 @@ class Sharer:
         with self._area_lock:
             self._area = box
             self._whole_wanted = True
+        self._wake.set()
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
@@ -119,6 +151,7 @@ class Sharer:
     def _share(self, capture: Capture) -> None:
         in_flight = False
         failures = 0
+        grabbed_at = float("-inf")
         while not self._stopped.is_set():
             if in_flight:
                 acked = self._acked.wait(self._ack_timeout)
@@ -130,6 +163,10 @@ class Sharer:
                     self._whole_wanted = True  # that frame may still wait in a queue, to be replaced by the next
             with self._area_lock:
                 area, whole_wanted, self._whole_wanted = self._area, self._whole_wanted, False
+            if not (whole_wanted or self._blurred or self._worth_a_grab(capture, grabbed_at)):
+                self.skipped += 1
+                self._pause(self._poll)
+                continue
             try:
                 image = cropped(capture.grab(), area)
             except CaptureFailed as error:
@@ -140,23 +177,27 @@ class Sharer:
                     return
                 if whole_wanted:
                     self._whole_wanted = True  # for the next grab that works
-                self._stopped.wait(self._poll)
+                self._pause(self._poll)
                 continue
             failures = 0
+            grabbed_at = time.monotonic()
             self.polls += 1
             if whole_wanted:
                 self._screen.forget()
                 self._sent.forget()
+                self._still_grabs = 0
             changed = self._screen.changed(image)
             if not changed and not self._blurred:
-                self._stopped.wait(self._poll)
+                self._still_grabs += not capture.watches_changes
+                self._pause(self.interval)
                 continue
+            self._still_grabs = 0
             picture = scaled(image.convert("RGB"))
             if changed:
                 box = self._sent.changed_box(picture)
                 if box is None:  # the change vanished in scaling
                     self._screen.remember(image)
-                    self._stopped.wait(self._poll)
+                    self._pause(self._poll)
                     continue
                 region, quality = region_of(box, picture.size), self.quality.quality
             else:  # the screen stands still after frames below the top quality: once more, sharp
@@ -168,7 +209,7 @@ class Sharer:
                     frame = encode_region(picture, region, quality=quality)
             except ValueError as error:
                 log.warning("a frame was left out: %s", error)
-                self._stopped.wait(self._poll)
+                self._pause(self._poll)
                 continue
             sent = self._send(frame)
             if sent is None:
@@ -181,6 +222,15 @@ class Sharer:
             self._screen.remember(image)
             self._sent.remember(picture)
             in_flight = True
+
+    def _worth_a_grab(self, capture: Capture, grabbed_at: float) -> bool:
+        """Whether the capture reports a change, or the last grab is so old that one is due anyway."""
+        return capture.changed() or time.monotonic() - grabbed_at >= self._recheck
+
+    def _pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when stopped, nudged, refreshed or given another area."""
+        self._wake.wait(seconds)
+        self._wake.clear()
 
     def _send(self, frame: bytes) -> bool | None:
         """True when handed on, False when the channel is down, None when stopped meanwhile."""

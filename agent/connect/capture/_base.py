@@ -1,4 +1,4 @@
-"""What every capture backend shares: the public :meth:`Capture.grab` and its private hook."""
+"""What every capture backend shares: the public :meth:`Capture.grab` and :meth:`Capture.changed`, and their private hooks."""
 
 import threading
 
@@ -14,7 +14,8 @@ class Capture:
     :attr:`COVERS_DESKTOP`).
 
     :meth:`grab` checks the capture is open, then calls ``_grab`` which each backend
-    implements; it is safe to call from one thread at a time.
+    implements; :meth:`changed` asks ``_changed`` whether a grab is worth it. Both are safe to
+    call from one thread at a time.
     """
 
     #: The name of the backend, as ``SOSQUEUE_CAPTURE`` spells it.
@@ -22,6 +23,10 @@ class Capture:
     #: Whether a picture shows the whole desktop (every monitor, its top left the desktop's);
     #: when false it shows the primary monitor only.
     COVERS_DESKTOP = False
+    #: Whether the backend can hear from the system that the screen changed, so that an
+    #: unchanged screen need not be grabbed (X11's DAMAGE extension). Whether it does on this
+    #: display is :attr:`watches_changes`; without it :meth:`changed` is always True.
+    HAS_CHANGE_EVENTS = False
 
     def __init__(self):
         self._closed = False
@@ -46,6 +51,24 @@ class Capture:
                 raise CaptureFailed(str(error) or type(error).__name__) from None
         return image if image.mode == "RGB" else image.convert("RGB")
 
+    @property
+    def watches_changes(self) -> bool:
+        """Whether :meth:`changed` can say False here (the system reports changes to this capture)."""
+        return False
+
+    def changed(self) -> bool:
+        """Whether the screen may have changed since the last :meth:`grab` (True before the first).
+
+        Never waits. False only when the system said nothing changed; without
+        :attr:`watches_changes` (or when in doubt) True: only a grab can tell.
+
+        :raises RuntimeError: after :meth:`close`.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the screen capture is closed")
+            return self._changed()
+
     def close(self) -> None:
         """Grab nothing more; closing twice is harmless."""
         with self._lock:
@@ -56,6 +79,11 @@ class Capture:
     def _grab(self) -> Image.Image:
         """The backend's grab (``_linux``, ``_win32``, ``_darwin`` each implement it)."""
         raise NotImplementedError(f"{type(self).__name__} is a capture backend without a _grab")
+
+    def _changed(self) -> bool:
+        """The backend's answer to :meth:`changed`: unknown, so grab (Windows could read DXGI Desktop
+        Duplication's dirty rectangles, macOS a CGDisplayStream's update rectangles)."""
+        return True
 
     def _close(self) -> None:
         """Free what the backend holds (nothing by default)."""
