@@ -31,7 +31,7 @@ log = logging.getLogger("sosqueue.agent.connect")
 POLL_SECONDS = 0.08
 #: Even where the system reports changes, a grab at least this often: a driver that draws past
 #: the X server (direct rendering) may leave a change unreported.
-RECHECK_SECONDS = 2.0
+RECHECK_SECONDS = 5.0
 #: Without change reports: after this many grabs of an unchanged screen in a row (2 s at
 #: POLL_SECONDS), grab every IDLE_POLL_SECONDS only, until the screen changes or nudge().
 IDLE_AFTER_GRABS = 25
