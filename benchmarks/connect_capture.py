@@ -81,14 +81,20 @@ def worker(mode: str, seconds: float, grabs: int) -> None:
         deadline = time.monotonic() + STARTUP_PATIENCE
         while not frames and time.monotonic() < deadline:
             time.sleep(0.01)
-        first = (sharer.polls, len(frames), getattr(sharer, "skipped", 0))
+        first = (grabs_of(sharer), len(frames), sharer.polls)
         print(READY, flush=True)
         result = measured(seconds)
         sharer.stop()
         sharer.join(10)
-        result.update(grabs=sharer.polls - first[0], frames=len(frames) - first[1],
-                      frame_bytes=sum(frames[first[1]:]), skipped=getattr(sharer, "skipped", 0) - first[2])
+        grabs = grabs_of(sharer) - first[0]
+        result.update(grabs=grabs, frames=len(frames) - first[1], frame_bytes=sum(frames[first[1]:]),
+                      skipped=sharer.polls - first[2] - grabs)
     print(json.dumps(result), flush=True)
+
+
+def grabs_of(sharer) -> int:
+    """The sharer's grabs so far (before change reports every poll was a grab)."""
+    return getattr(sharer, "grabs", sharer.polls)
 
 
 def sharer_options(mode: str, sharer: type, poll_seconds: float) -> dict | None:

@@ -87,7 +87,7 @@ def encode_jpeg(image: Image.Image, *, quality: int = QUALITY, max_width: int = 
 
     :raises ValueError: when even the lowest quality does not fit (a screen of pure noise).
     """
-    picture = scaled(image.convert("RGB"), max_width)
+    picture = scaled(image if image.mode == "RGB" else image.convert("RGB"), max_width)
     for level in (quality, *(q for q in _FALLBACK_QUALITIES if q < quality)):
         buffer = io.BytesIO()
         picture.save(buffer, "JPEG", quality=level)

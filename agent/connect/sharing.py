@@ -80,8 +80,8 @@ class Sharer:
         self._thread = threading.Thread(target=self._run, name="sosqueue-share", daemon=True)
         self.frames_sent = 0  # handed to the channel (on a slow link a newer one may replace one waiting)
         self.bytes_sent = 0
-        self.polls = 0  # pictures grabbed
-        self.skipped = 0  # looks at the screen without a grab: the capture reported no change
+        self.polls = 0  # looks at the screen: a grab, or the capture's word that nothing changed
+        self.grabs = 0  # pictures grabbed
         self.ack_timeouts = 0  # frames sent because the previous one's ack did not come in time
         self.regions_sent = 0  # of frames_sent, region frames
 
@@ -163,8 +163,8 @@ class Sharer:
                     self._whole_wanted = True  # that frame may still wait in a queue, to be replaced by the next
             with self._area_lock:
                 area, whole_wanted, self._whole_wanted = self._area, self._whole_wanted, False
+            self.polls += 1
             if not (whole_wanted or self._blurred or self._worth_a_grab(capture, grabbed_at)):
-                self.skipped += 1
                 self._pause(self._poll)
                 continue
             try:
@@ -181,20 +181,22 @@ class Sharer:
                 continue
             failures = 0
             grabbed_at = time.monotonic()
-            self.polls += 1
+            self.grabs += 1
             if whole_wanted:
                 self._screen.forget()
                 self._sent.forget()
                 self._still_grabs = 0
-            changed = self._screen.changed(image)
+            screen_box = self._screen.changed_box(image)
+            changed = screen_box is not None
             if not changed and not self._blurred:
                 self._still_grabs += not capture.watches_changes
                 self._pause(self.interval)
                 continue
             self._still_grabs = 0
-            picture = scaled(image.convert("RGB"))
+            picture = scaled(image)  # grabs are RGB already
             if changed:
-                box = self._sent.changed_box(picture)
+                # Unscaled, the picture is the grab, and both detectors remember the same pictures.
+                box = screen_box if picture is image else self._sent.changed_box(picture)
                 if box is None:  # the change vanished in scaling
                     self._screen.remember(image)
                     self._pause(self._poll)
