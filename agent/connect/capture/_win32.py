@@ -3,6 +3,12 @@
 ``ImageGrab.grab(all_screens=True)`` reads every monitor: the picture is the rectangle around
 them all (what SM_XVIRTUALSCREEN … SM_CYVIRTUALSCREEN report), its top left the virtual
 desktop's, which is left of or above the primary monitor's when another monitor is there.
+
+GDI says nothing of what changed, so :meth:`~agent.connect.capture.Capture.changed` stays the
+base class's "maybe" and the sharer compares grabs, slower once the screen stands still. Change
+reports would come from DXGI Desktop Duplication (``IDXGIOutputDuplication::AcquireNextFrame``
+with a zero timeout: ``DXGI_ERROR_WAIT_TIMEOUT`` means nothing new, ``GetFrameDirtyRects`` and
+``GetFrameMoveRects`` say where), one duplication per monitor through a Direct3D 11 device.
 """
 
 import sys
