@@ -1,4 +1,4 @@
-"""What every capture backend shares: the public :meth:`Capture.grab` and :meth:`Capture.changed`, and their private hooks."""
+"""What every capture backend shares: the public grab() and changed(), and their private hooks."""
 
 import threading
 
