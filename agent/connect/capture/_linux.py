@@ -77,6 +77,10 @@ class DamageWatch:
             self._display.next_event()
         self._drawn = False
 
+    def assume_drawn(self) -> None:
+        """The grab after :meth:`reset` failed: what it would have shown is still news."""
+        self._drawn = True
+
     def close(self) -> None:
         try:
             self._display.damage_destroy(self._damage)
@@ -130,6 +134,14 @@ class Capture(_base.Capture):
                 self._lose_watch(error)
         # Naming the display keeps Pillow on XCB: without it a failed grab would start
         # gnome-screenshot or grim, which flash the screen or ask the customer each time.
+        try:
+            return self._grab_root()
+        except OSError:
+            if self._watch is not None:
+                self._watch.assume_drawn()
+            raise
+
+    def _grab_root(self) -> Image.Image:
         for attempt in range(ATTEMPTS):
             try:
                 return ImageGrab.grab(xdisplay=self.display)

@@ -44,6 +44,27 @@ def test_a_drawing_is_reported_and_a_grab_clears_the_report(capture, painter):
     assert capture.changed() is False
 
 
+def test_after_a_failed_grab_the_screen_counts_as_changed(capture, painter, monkeypatch):
+    """The report was cleared for a grab that then failed: the next look must grab again."""
+    from PIL import ImageGrab
+
+    from agent.connect.capture import CaptureFailed
+
+    painter.fill("#0B5FFF")
+    capture.grab()
+    painter.root.update()
+    assert capture.changed() is False
+    monkeypatch.setattr(ImageGrab, "grab", refused)
+    with pytest.raises(CaptureFailed):
+        capture.grab()
+    assert capture.changed() is True
+
+
+def refused(**options):
+    """Pillow's grab when the X server refuses the connection."""
+    raise OSError("X connection failed: error 1")
+
+
 def test_asked_not_to_watch_the_capture_always_says_maybe(root):
     """watch_changes=False: no change reports, so every look needs a grab."""
     grabber = Capture(watch_changes=False)
