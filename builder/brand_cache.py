@@ -8,15 +8,12 @@ short, changed, from another format) is rendered again and replaced, never used.
 
 import hashlib
 import logging
-import os
 import struct
-import tempfile
 from pathlib import Path
-
-import platformdirs
 
 from branding.fingerprint import render_key
 from branding.model import Brand
+from builder.cache import cache_dir as builder_cache_dir, keep
 from sosqueue.module_config import ASSET_NAMES
 
 log = logging.getLogger("sosqueue.builder")
@@ -31,7 +28,7 @@ KEPT_ENTRIES = 32
 
 def cache_dir() -> Path:
     """Where rendered brands are kept: ``brands`` in the user's cache folder for sosqueue."""
-    return Path(platformdirs.user_cache_dir("sosqueue", appauthor=False)) / "brands"
+    return builder_cache_dir("brands")
 
 
 def rendered(brand: Brand, *, directory: Path | None = None) -> dict[str, bytes]:
@@ -48,7 +45,7 @@ def rendered(brand: Brand, *, directory: Path | None = None) -> dict[str, bytes]
     if kept is not None:
         return kept
     assets = _render(brand)
-    _keep(entry, assets)
+    keep(entry, encode(assets), kept=KEPT_ENTRIES)
     return assets
 
 
@@ -97,27 +94,3 @@ def _read(entry: Path) -> dict[str, bytes] | None:
     if assets is None:
         log.debug("the rendered brand %s is damaged: rendering it again", entry)
     return assets
-
-
-def _keep(entry: Path, assets: dict[str, bytes]) -> None:
-    """Write the entry in one step; without fsync, as a torn entry fails its digest and is rendered
-    again. Failing to keep it only costs the next build a rendering."""
-    staging = None
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, name = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.name}.")
-        staging = Path(name)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(encode(assets))
-        os.replace(staging, entry)
-        _prune(entry.parent)
-    except OSError as error:
-        if staging is not None:
-            staging.unlink(missing_ok=True)
-        log.debug("cannot keep the rendered brand in %s (%s)", entry.parent, error)
-
-
-def _prune(directory: Path) -> None:
-    entries = sorted(directory.glob("*.bin"), key=lambda path: path.stat().st_mtime_ns, reverse=True)
-    for old in entries[KEPT_ENTRIES:]:
-        old.unlink(missing_ok=True)
