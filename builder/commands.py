@@ -57,13 +57,14 @@ def module_init(path: Path | None, force: bool) -> None:
 def build(config_path, base, out_dir, server, token, module_id, allow_insecure, sign, sign_cert, sign_key, timestamp_url,
           preview, as_json) -> None:
     """Stamp branding and config into a personalised support module."""
-    from builder import registration
+    from builder import base_checks, registration
     from builder.stamping import render, stamp_module
 
     spec = module_config.load(config_path, allow_insecure=allow_insecure, defer_logo=True)
     assets = render(spec, kept=True)  # also where a logo that cannot be decoded is refused, before any call
     base = base or bases.default_base()
-    platform = bases.check_base(base)
+    checked_base = base_checks.checked(base)
+    platform = checked_base.platform
     if sign and (platform != Platform.WINDOWS or not (sign_cert and sign_key)):
         raise ConfigError("--sign signs Windows modules and needs --sign-cert and --sign-key")
     if timestamp_url and not sign:
@@ -88,7 +89,7 @@ def build(config_path, base, out_dir, server, token, module_id, allow_insecure, 
     if brand_source == "queue":
         assets = render(spec, kept=True)
     output = stamp_module(spec, base=base, out_dir=out_dir, module_id=identity.module_id, module_token=identity.token,
-                          brand_version=brand_version or 0, assets=assets, platform=platform)
+                          brand_version=brand_version or 0, assets=assets, checked=checked_base)
     if not identity.update_key:
         log.warning(NO_UPDATE_KEY)
     if sign:

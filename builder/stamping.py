@@ -19,6 +19,7 @@ from sosqueue.errors import (
 from sosqueue.platforms import Platform, module_file_name
 from branding.model import BrandError as BrandInputError
 from builder import brand_cache
+from builder.base_checks import CheckedBase
 from builder.bases import base_built, base_sha256, check_base
 from builder.module_config import ModuleSpec
 
@@ -59,7 +60,7 @@ def build_payload(spec: ModuleSpec, *, module_id: str, module_token: str, base_s
 
 def stamp_module(spec: ModuleSpec, *, base: Path, out_dir: Path, module_id: str, module_token: str,
                  brand_version: int = 0, assets: dict[str, bytes] | None = None,
-                 platform: Platform | None = None) -> Path:
+                 checked: CheckedBase | None = None) -> Path:
     """Write the personalised module into ``out_dir`` and return its path; the base is untouched.
 
     The module carries the SHA-256 of its base and when it was built, so that it knows when its
@@ -67,12 +68,13 @@ def stamp_module(spec: ModuleSpec, *, base: Path, out_dir: Path, module_id: str,
     that ``spec`` carries (0: none), so that it knows when the queue has a newer brand.
 
     :param assets: what :func:`render` made for ``spec``; rendered here without.
-    :param platform: the base's platform, from :func:`builder.bases.check_base` of a caller that
-        checked it already; checked here without.
+    :param checked: the base's platform and digest (:func:`builder.base_checks.checked`) from a
+        caller that checked it already; checked here without.
     """
-    platform = platform or check_base(base)
+    checked = checked or CheckedBase(check_base(base), base_sha256(base))
+    platform = checked.platform
     started = time.perf_counter()
-    built = build_payload(spec, module_id=module_id, module_token=module_token, base_sha256=base_sha256(base),
+    built = build_payload(spec, module_id=module_id, module_token=module_token, base_sha256=checked.sha256,
                           base_built=base_built(base), brand_version=brand_version, assets=assets)
     output = out_dir / module_file_name(spec.brand.product, platform)
     try:
