@@ -2,7 +2,8 @@
 
 A :class:`Brand` is checked when it is made, so a brand that exists is one the builder can
 render and stamp. Every problem is a :class:`BrandError` naming the field, what is wrong
-and how to fix it.
+and how to fix it. Pillow is imported only when a logo is decoded: a build whose rendered brand
+is cached (``builder.brand_cache``) needs neither.
 """
 
 import copy
@@ -12,16 +13,17 @@ import re
 import threading
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Mapping
-
-from PIL import Image, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, Mapping
 
 from branding import colors
 from sosqueue import module_config, palette
 from sosqueue.module_config import BRAND_TEXTS, DEFAULT_ACCENT, DEFAULT_PRIMARY, LANGUAGES, TEXT_LANGUAGES
 from sosqueue.platforms import FILE_NAME_UNSAFE
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as Picture
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "default"
 #: The logo of the default brand, drawn by ``branding/default/make_logo.py``.
@@ -77,6 +79,9 @@ class Brand:
     :param language: ``auto`` (the customer's system language), ``en`` or ``de``.
     :param force_contrast: accept text below the WCAG 4.5:1 minimum: on the primary colour, and in any
         other pair the agent draws with the brand's colours (:func:`sosqueue.palette.text_pairs`).
+    :param defer_logo: check only that the logo file exists and is not too large, and read its bytes
+        (:attr:`logo_bytes`); decode it on first use of :attr:`logo_image`, which raises the
+        :class:`BrandError` a bad logo would have raised here.
     :raises BrandError: for the first invalid setting.
     """
 
@@ -92,9 +97,11 @@ class Brand:
     language: str = "auto"
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     force_contrast: bool = False
-    _logo_image: Image.Image = field(init=False, repr=False, compare=False)
+    defer_logo: InitVar[bool] = False
+    _logo_image: "Picture | None" = field(init=False, repr=False, compare=False)
+    _logo_bytes: bytes | None = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, defer_logo: bool) -> None:
         for name in TEXT_LIMITS:
             self._set(name, _check_text(name, getattr(self, name)))
         _check_product_file_name(self.product)
@@ -111,7 +118,12 @@ class Brand:
             self._set("on_primary", None)
         self._check_agent_colours()
         self._set("logo", Path(self.logo).expanduser() if self.logo else DEFAULT_LOGO)
-        self._set("_logo_image", load_logo(self.logo))
+        if defer_logo:
+            self._set("_logo_bytes", read_logo(self.logo))
+            self._set("_logo_image", None)
+        else:
+            self._set("_logo_bytes", None)
+            self._set("_logo_image", load_logo(self.logo))
 
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
@@ -152,16 +164,28 @@ class Brand:
         return self.window_title or self.product
 
     @property
-    def logo_image(self) -> Image.Image:
-        """The decoded logo as an RGBA image, at most :data:`KEPT_LOGO_SIDE` pixels a side (a copy)."""
+    def logo_image(self) -> "Picture":
+        """The decoded logo as an RGBA image, at most :data:`KEPT_LOGO_SIDE` pixels a side (a copy).
+
+        :raises BrandError: for a deferred logo (``defer_logo``) that cannot be decoded.
+        """
+        if self._logo_image is None:
+            self._set("_logo_image", decode_logo(self._logo_bytes, str(self.logo)))
         return self._logo_image.copy()
 
+    @property
+    def logo_bytes(self) -> bytes | None:
+        """The logo file's bytes as a brand made with ``defer_logo`` read them; ``None`` otherwise."""
+        return self._logo_bytes
+
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, base_dir: Path | None = None) -> "Brand":
+    def from_mapping(cls, data: Mapping[str, Any], *, base_dir: Path | None = None,
+                     defer_logo: bool = False) -> "Brand":
         """Make a brand from a module config's ``[brand]`` table.
 
         :param data: keys as in :class:`Brand`; missing keys take the default brand's values.
         :param base_dir: the folder relative logo paths start from (the config file's folder).
+        :param defer_logo: decode the logo on first use (see :class:`Brand`).
         :raises BrandError: for unknown keys, wrong types and every invalid setting.
         """
         known = [item.name for item in dataclasses.fields(cls) if item.init]
@@ -180,7 +204,7 @@ class Brand:
         logo = values.get("logo")
         if logo and base_dir is not None:
             values["logo"] = Path(base_dir) / Path(logo).expanduser()
-        return cls(**values)
+        return cls(**values, defer_logo=defer_logo)
 
     def settings(self) -> dict[str, Any]:
         """The brand's settings as a module config's ``[brand]`` has them (normalised), which
@@ -193,12 +217,13 @@ class Brand:
         """The names of the brand's settings but the logo."""
         return tuple(item.name for item in dataclasses.fields(cls) if item.init and item.name != "logo")
 
-    def with_logo(self, image: Image.Image, name: str) -> "Brand":
+    def with_logo(self, image: "Picture", name: str) -> "Brand":
         """This brand with a logo decoded before (:func:`decode_logo`) instead of its file; the logo
         is called ``name`` where a path would be shown."""
         branded = copy.copy(self)
         branded._set("logo", Path(name))
         branded._set("_logo_image", image.convert("RGBA"))
+        branded._set("_logo_bytes", None)
         return branded
 
     def stamped(self) -> module_config.Brand:
@@ -213,7 +238,7 @@ def default_brand() -> Brand:
     return Brand()
 
 
-def load_logo(path: Path) -> Image.Image:
+def load_logo(path: Path) -> "Picture":
     """Check a logo file and decode it, refusing oversized images before decoding them.
 
     :param path: the logo file.
@@ -226,21 +251,34 @@ def load_logo(path: Path) -> Image.Image:
     return _decode_logo(path, str(path))
 
 
-def decode_logo(data: bytes, name: str, *, max_bytes: int = MAX_LOGO_BYTES) -> Image.Image:
+def read_logo(path: Path) -> bytes:
+    """The bytes of a logo file, after the checks that need no decoding (it exists, is a file, is
+    not too large); :func:`decode_logo` checks the rest."""
+    _check_logo_file(path)
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise BrandError("logo", f"{path} cannot be read ({error.strerror or error}); "
+                                 "check its permissions") from None
+
+
+def decode_logo(data: bytes, name: str, *, max_bytes: int = MAX_LOGO_BYTES) -> "Picture":
     """:func:`load_logo` for a logo's bytes (an upload), called ``name`` in the messages."""
     if len(data) > max_bytes:
         raise _too_many_bytes(name, len(data), max_bytes)
     return _decode_logo(io.BytesIO(data), name)
 
 
-def logo_png(image: Image.Image) -> bytes:
+def logo_png(image: "Picture") -> bytes:
     """A decoded logo (:func:`load_logo`, :attr:`Brand.logo_image`) encoded as PNG."""
     encoded = io.BytesIO()
     image.save(encoded, format="PNG")
     return encoded.getvalue()
 
 
-def _decode_logo(source: Path | BinaryIO, name: str) -> Image.Image:
+def _decode_logo(source: Path | BinaryIO, name: str) -> "Picture":
+    from PIL import Image, ImageOps
+
     with _logo_pixel_limit(name):
         image = _open_image(source, name)
         with image:
@@ -263,6 +301,8 @@ def _logo_pixel_limit(name: str) -> Iterator[None]:
     ICO's header says). The limit and the warning filters are global in Pillow and Python:
     the queue server reads uploaded logos on several threads, so one logo is read at a time.
     """
+    from PIL import Image
+
     with _LOGO_READING:
         limit = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = MAX_LOGO_PIXELS
@@ -296,7 +336,9 @@ def _too_many_bytes(name: str, size: int, limit: int = MAX_LOGO_BYTES) -> BrandE
     )
 
 
-def _open_image(source: Path | BinaryIO, name: str) -> Image.Image:
+def _open_image(source: Path | BinaryIO, name: str) -> "Picture":
+    from PIL import Image, UnidentifiedImageError
+
     try:
         return Image.open(source)
     except UnidentifiedImageError:
@@ -306,14 +348,14 @@ def _open_image(source: Path | BinaryIO, name: str) -> Image.Image:
                                  "check its permissions") from None
 
 
-def _decode(path: str, image: Image.Image) -> None:
+def _decode(path: str, image: "Picture") -> None:
     try:
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise BrandError("logo", f"{path} is damaged ({error}); export the logo again") from None
 
 
-def _check_logo_header(path: str, image: Image.Image) -> None:
+def _check_logo_header(path: str, image: "Picture") -> None:
     if image.format not in LOGO_FORMATS:
         raise BrandError("logo", f"{path} is a {image.format} image; use a {_FORMATS} file")
     width, height = image.size

@@ -15,6 +15,7 @@ from typing import Callable
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageStat
 
 from branding import colors
+from branding.fingerprint import FONT_FILES as _FONT_FILES, MONO_FONT_FILES as _MONO_FONT_FILES
 from branding.model import Brand
 from sosqueue import module_config, platforms
 from sosqueue import window_layout as layout
@@ -35,20 +36,6 @@ WIDE_LOGO = 2.2  # logos wider (or taller) than this ratio get a monogram icon i
 PLATE_BELOW_COVERAGE = 0.8  # logos covering less of their square than this sit on a plate
 PLATE = "#FFFFFF"
 PLATE_EDGE = "#D5DAE1"
-
-_FONT_FILES = {
-    True: ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-           "/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf",
-           "C:/Windows/Fonts/segoeuib.ttf", "C:/Windows/Fonts/arialbd.ttf",
-           "/System/Library/Fonts/Supplemental/Arial Bold.ttf", "/Library/Fonts/Arial Bold.ttf"),
-    False: ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-            "C:/Windows/Fonts/segoeui.ttf", "C:/Windows/Fonts/arial.ttf",
-            "/System/Library/Fonts/Supplemental/Arial.ttf", "/Library/Fonts/Arial.ttf"),
-}
-#: Bold fixed-width faces, for the session code (as the agent's Tk window picks them).
-_MONO_FONT_FILES = ("/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf",
-                    "/usr/share/fonts/dejavu/DejaVuSansMono-Bold.ttf", "C:/Windows/Fonts/consolab.ttf",
-                    "/System/Library/Fonts/Menlo.ttc")
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 

@@ -57,12 +57,14 @@ def module_init(path: Path | None, force: bool) -> None:
 def build(config_path, base, out_dir, server, token, module_id, allow_insecure, sign, sign_cert, sign_key, timestamp_url,
           preview, as_json) -> None:
     """Stamp branding and config into a personalised support module."""
-    from builder import registration
-    from builder.stamping import stamp_module
+    from builder import base_checks, registration
+    from builder.stamping import render, stamp_module
 
-    spec = module_config.load(config_path, allow_insecure=allow_insecure)
+    spec = module_config.load(config_path, allow_insecure=allow_insecure, defer_logo=True)
+    assets = render(spec, kept=True)  # also where a logo that cannot be decoded is refused, before any call
     base = base or bases.default_base()
-    platform = bases.check_base(base)
+    checked_base = base_checks.checked(base)
+    platform = checked_base.platform
     if sign and (platform != Platform.WINDOWS or not (sign_cert and sign_key)):
         raise ConfigError("--sign signs Windows modules and needs --sign-cert and --sign-key")
     if timestamp_url and not sign:
@@ -84,15 +86,19 @@ def build(config_path, base, out_dir, server, token, module_id, allow_insecure, 
         identity = _with_update_key(identity, known, server_url, token)
     spec = replace(spec, server_url=stamped_url, update_key=identity.update_key)
     spec, brand_source, brand_version = _queue_brand(spec, identity, token, config_path)
+    if brand_source == "queue":
+        assets = render(spec, kept=True)
     output = stamp_module(spec, base=base, out_dir=out_dir, module_id=identity.module_id, module_token=identity.token,
-                          brand_version=brand_version or 0)
+                          brand_version=brand_version or 0, assets=assets, checked=checked_base)
     if not identity.update_key:
         log.warning(NO_UPDATE_KEY)
     if sign:
         _sign(output, sign_cert, sign_key, spec.brand.product, timestamp_url)
-    registration.write_identity(identity_file, replace(identity, version=spec.version or identity.version))
+    built = replace(identity, version=spec.version or identity.version)
+    if built != known:
+        registration.write_identity(identity_file, built)
     if preview:
-        _preview(spec, preview)
+        _preview(spec, assets, preview)
     result = {"path": str(output), "platform": platform, "module_id": identity.module_id, "version": spec.version or None,
               "server_url": stamped_url, "identity": str(identity_file), "registered": fresh,
               "update_key": identity.update_key or None, "brand": brand_source, "brand_version": brand_version,
@@ -203,14 +209,14 @@ def _queue_brand(spec, identity, token: str | None, config_path: Path):
     ``[brand]`` section updates the queue's ("updated"), one without takes it ("queue"). Without a
     token, the config's brand is stamped as it is ("config").
     """
-    from builder import queue_brand
-
     if not (token and identity.server):
         if not spec.brand_set:
             log.warning("%s has no [brand] section, but without --token the build cannot take the queue's brand of "
                         "module %s: it gets the default brand; pass --token ADMIN_TOKEN", config_path.name,
                         identity.module_id)
         return spec, "config", None
+    from builder import queue_brand
+
     if spec.brand_set:
         version = queue_brand.push(spec, module_id=identity.module_id, server=identity.server, admin_token=token)
         log.info("the queue's brand of module %s updated from %s", identity.module_id, config_path)
@@ -251,11 +257,10 @@ def _sign(output: Path, certificate: Path, key: Path, description: str, timestam
     log.info("signed %s%s", output, f" (timestamped by {timestamp_url})" if timestamp_url else "")
 
 
-def _preview(spec, path: Path) -> None:
+def _preview(spec, assets: dict[str, bytes], path: Path) -> None:
     from branding.render import preview
-    from builder.stamping import render
 
-    picture = preview(spec.brand, render(spec), options=spec.options)
+    picture = preview(spec.brand, assets, options=spec.options)
     staging = path.with_name(f".{path.name}.tmp")
     try:
         picture.save(staging, format="PNG")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sosqueue import module_config, urls
 from branding.model import Brand, BrandError as BrandInputError
+from builder.versions import VERSION_LIMITS, VERSION_PATTERN
 from sosqueue.errors import BrandError, ConfigError
 
 SECTIONS = {"module", "server", "brand", "options"}
@@ -68,7 +69,9 @@ class ModuleSpec:
         )
 
 
-def load(path: Path, *, allow_insecure: bool = False) -> ModuleSpec:
+def load(path: Path, *, allow_insecure: bool = False, defer_logo: bool = False) -> ModuleSpec:
+    """The module config at ``path``; with ``defer_logo`` its logo is decoded on first use
+    (:class:`branding.model.Brand`), so that a build with a cached rendering never decodes it."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -77,10 +80,10 @@ def load(path: Path, *, allow_insecure: bool = False) -> ModuleSpec:
         raise ConfigError(f"cannot read {path}: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
-    return parse(data, base_dir=path.parent, allow_insecure=allow_insecure)
+    return parse(data, base_dir=path.parent, allow_insecure=allow_insecure, defer_logo=defer_logo)
 
 
-def parse(data: dict, *, base_dir: Path, allow_insecure: bool = False) -> ModuleSpec:
+def parse(data: dict, *, base_dir: Path, allow_insecure: bool = False, defer_logo: bool = False) -> ModuleSpec:
     unknown = set(data) - SECTIONS
     if unknown:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}]; the sections are {', '.join(sorted(SECTIONS))}")
@@ -88,7 +91,7 @@ def parse(data: dict, *, base_dir: Path, allow_insecure: bool = False) -> Module
     _only(module, "module", {"name", "id", "token", "group", "assignment", "version"})
     _only(server, "server", {"url", "ca_bundle"})
     try:
-        brand = Brand.from_mapping(_table(data, "brand"), base_dir=base_dir)
+        brand = Brand.from_mapping(_table(data, "brand"), base_dir=base_dir, defer_logo=defer_logo)
     except BrandInputError as error:
         raise BrandError(f"{error}") from None
     module_id, token = _text(module, "module", "id", ""), _text(module, "module", "token", "")
@@ -115,8 +118,6 @@ def parse(data: dict, *, base_dir: Path, allow_insecure: bool = False) -> Module
 def _version(text: str) -> str:
     if not text:
         return ""
-    from builder.packaging import VERSION_PATTERN, VERSION_LIMITS
-
     found = VERSION_PATTERN.match(text)
     if not found or any(int(part) > limit for part, limit in zip(found.groups(), VERSION_LIMITS)):
         raise ConfigError(f"module.version {text!r} is not X.Y.Z with X and Y up to 255 and Z up to 65535, e.g. \"1.0.0\"")

@@ -16,12 +16,14 @@ import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-
-import requests
+from typing import TYPE_CHECKING
 
 from sosqueue import updates
 from sosqueue.errors import ConfigError, NetworkError, NotFoundError, OutputError
 from builder.module_config import ModuleSpec
+
+if TYPE_CHECKING:
+    import requests
 
 #: What a module id looks like (the agent's own rule: it names the agent's data folder).
 MODULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -156,8 +158,10 @@ def _is_key(text) -> bool:
 
 
 def call_queue(method: str, url: str, *, server: str, admin_token: str, json: dict | None = None,
-               image: bytes | None = None) -> requests.Response:
+               image: bytes | None = None) -> "requests.Response":
     """One admin call to the queue; ``image`` is sent as the body, as a PNG."""
+    import requests  # here: a build that calls no queue does not pay for importing it
+
     headers = {"Authorization": f"Bearer {admin_token}"}
     if image is not None:
         headers["Content-Type"] = "image/png"
@@ -167,7 +171,7 @@ def call_queue(method: str, url: str, *, server: str, admin_token: str, json: di
         raise NetworkError(f"cannot reach the queue at {server} ({type(error).__name__}); check --server") from None
 
 
-def problem_detail(response: requests.Response) -> str:
+def problem_detail(response: "requests.Response") -> str:
     try:
         return response.json().get("detail", response.reason)
     except (ValueError, AttributeError):

@@ -17,27 +17,41 @@ from sosqueue.errors import (
     OutputError,
 )
 from sosqueue.platforms import Platform, module_file_name
+from branding.model import BrandError as BrandInputError
+from builder import brand_cache
+from builder.base_checks import CheckedBase
 from builder.bases import base_built, base_sha256, check_base
 from builder.module_config import ModuleSpec
 
 log = logging.getLogger("sosqueue.builder")
 
 
-def render(spec: ModuleSpec) -> dict[str, bytes]:
-    from branding.render import render_assets
-
+def render(spec: ModuleSpec, *, kept: bool = False) -> dict[str, bytes]:
+    """The files the module carries: the brand's images and the CA bundle. With ``kept``, the
+    images are taken from the user's cache when this very brand was rendered before
+    (:mod:`builder.brand_cache`), and kept there when not."""
     try:
-        assets = dict(render_assets(spec.brand))
+        if kept:
+            images = brand_cache.rendered(spec.brand)
+        else:
+            from branding.render import render_assets
+
+            images = render_assets(spec.brand)
+    except BrandInputError as error:  # a logo decoded only now (defer_logo): as the config's check says it
+        raise BrandError(f"{error}") from None
     except ValueError as error:
         raise BrandError(f"cannot render the brand: {error}") from None
+    assets = dict(images)
     if spec.ca_bundle:
         assets["ca.pem"] = spec.ca_bundle
     return assets
 
 
 def build_payload(spec: ModuleSpec, *, module_id: str, module_token: str, base_sha256: str = "",
-                  base_built: str = "", brand_version: int = 0) -> payload.Payload:
-    assets = render(spec)
+                  base_built: str = "", brand_version: int = 0,
+                  assets: dict[str, bytes] | None = None) -> payload.Payload:
+    """The payload of a module of ``spec``; ``assets`` are what :func:`render` made for it (rendered here without)."""
+    assets = render(spec) if assets is None else assets
     config = spec.agent_config(module_id=module_id, module_token=module_token, assets=assets,
                                base_sha256=base_sha256, base_built=base_built)
     config = replace(config, brand_version=brand_version)
@@ -45,17 +59,23 @@ def build_payload(spec: ModuleSpec, *, module_id: str, module_token: str, base_s
 
 
 def stamp_module(spec: ModuleSpec, *, base: Path, out_dir: Path, module_id: str, module_token: str,
-                 brand_version: int = 0) -> Path:
+                 brand_version: int = 0, assets: dict[str, bytes] | None = None,
+                 checked: CheckedBase | None = None) -> Path:
     """Write the personalised module into ``out_dir`` and return its path; the base is untouched.
 
     The module carries the SHA-256 of its base and when it was built, so that it knows when its
     server offers a newer one, and ``brand_version``, the version of the queue's brand of the module
     that ``spec`` carries (0: none), so that it knows when the queue has a newer brand.
+
+    :param assets: what :func:`render` made for ``spec``; rendered here without.
+    :param checked: the base's platform and digest (:func:`builder.base_checks.checked`) from a
+        caller that checked it already; checked here without.
     """
-    platform = check_base(base)
+    checked = checked or CheckedBase(check_base(base), base_sha256(base))
+    platform = checked.platform
     started = time.perf_counter()
-    built = build_payload(spec, module_id=module_id, module_token=module_token, base_sha256=base_sha256(base),
-                          base_built=base_built(base), brand_version=brand_version)
+    built = build_payload(spec, module_id=module_id, module_token=module_token, base_sha256=checked.sha256,
+                          base_built=base_built(base), brand_version=brand_version, assets=assets)
     output = out_dir / module_file_name(spec.brand.product, platform)
     try:
         if platform == Platform.MACOS:
