@@ -255,7 +255,8 @@ def test_control_fields_name_the_product_company_and_glibc(capsys, module, out, 
     assert deb_field(deb, "Maintainer") == MAINTAINER
     assert deb_field(deb, "Section") == "utils"
     assert deb_field(deb, "Priority") == "optional"
-    assert re.fullmatch(r"libc6 \(>= 2\.\d+\), libx11-6, libxext6, libxrender1, libfontconfig1", deb_field(deb, "Depends"))
+    assert re.fullmatch(r"libc6 \(>= 2\.\d+\), libx11-6, libxext6, libxrender1, libfontconfig1",
+                        deb_field(deb, "Depends"))
     assert deb_field(deb, "Description").startswith(f"{product}: ask Acme Corp's support team for help")
 
 
@@ -736,7 +737,8 @@ def test_onedir_base_without_its_internal_folder_is_refused(capsys, tmp_path, mo
     """A folder without _internal beside the program is no folder base, and the error says how to build one."""
     base = folder_base(tmp_path / "onedir")
     shutil.rmtree(base / onedir.CONTENTS)
-    assert_refused(capsys, out, "deb", ["--module", str(module), "--maintainer", MAINTAINER, "--onedir-base", str(base)],
+    assert_refused(capsys, out, "deb",
+                   ["--module", str(module), "--maintainer", MAINTAINER, "--onedir-base", str(base)],
                    ExitCode.BASE, "sosqueue build-base --onedir")
 
 
@@ -745,8 +747,18 @@ def test_onedir_base_with_a_stamped_program_is_refused(capsys, tmp_path, module,
     base = folder_base(tmp_path / "onedir")
     (base / "sosqueue-agent").unlink()
     stamp_module(base, product=product, name="sosqueue-agent")
-    assert_refused(capsys, out, "deb", ["--module", str(module), "--maintainer", MAINTAINER, "--onedir-base", str(base)],
+    assert_refused(capsys, out, "deb",
+                   ["--module", str(module), "--maintainer", MAINTAINER, "--onedir-base", str(base)],
                    ExitCode.BASE, "already a stamped module")
+
+
+def test_lintian_on_the_real_folder_form_finds_only_allowed_tags(capsys, tmp_path, real_base, real_folder_base,
+                                                                 product):
+    """The folder form's package gets no lintian tag beyond the allow-list, each with its reason."""
+    module = stamp_module(tmp_path / "modules", product=product, base=real_base)
+    tags = lintian_tags(build(capsys, module, tmp_path / "out", "--onedir-base", str(real_folder_base)))
+    assert unexpected(tags) == []
+    assert all(ALLOWED_TAGS[tag] for tag, _ in tags)
 
 
 @needs_dpkg
