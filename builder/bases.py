@@ -30,8 +30,14 @@ def host_platform() -> Platform:
     return platforms.current()
 
 
-def default_base_dir() -> Path:
-    return Path(platformdirs.user_cache_dir("sosqueue", appauthor=False)) / "bases" / host_platform()
+#: The folder inside the default base folder where ``build-base --onedir`` puts the folder base,
+#: beside the one-file base rather than over it (both are named :data:`BASE_NAME`).
+ONEDIR_FOLDER = "onedir"
+
+
+def default_base_dir(*, onedir: bool = False) -> Path:
+    folder = Path(platformdirs.user_cache_dir("sosqueue", appauthor=False)) / "bases" / host_platform()
+    return folder / ONEDIR_FOLDER if onedir else folder
 
 
 def default_base() -> Path:
@@ -72,7 +78,7 @@ def build_base(out_dir: Path | None = None, *, onedir: bool = False, tool: PyIns
     """Build the base agent for this host with PyInstaller; returns its path."""
     tool = tool or PyInstaller()
     tool.verify()
-    out_dir = (out_dir or default_base_dir()).resolve()
+    out_dir = (out_dir or default_base_dir(onedir=onedir)).resolve()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:

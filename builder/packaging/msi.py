@@ -3,6 +3,7 @@
 What it installs (``ALLUSERS=1``)::
 
     ProgramFiles64Folder\\<Company>\\<Product>\\<Product>.exe    the module
+    ...\\<Product>\\_internal\\                                 its libraries, from a folder base (--onedir-base)
     ...\\<Product>\\sosqueue-package.json                      tells the agent a package set it up
     ProgramMenuFolder\\<Product>.lnk                           the Start menu entry
     DesktopFolder\\<Product> SOS.lnk                            the SOS shortcut on the Public Desktop
@@ -56,6 +57,7 @@ Silent install and removal::
     msiexec /x Acme-Help-1.2.3.msi /qn
 """
 
+import hashlib
 import logging
 import re
 import shutil
@@ -68,6 +70,7 @@ from pathlib import Path
 from sosqueue import updates
 from sosqueue.errors import ConfigError, OutputError
 from sosqueue.platforms import Platform, display_name, file_name, sos_name
+from builder.packaging import onedir
 from builder.packaging.format import Format
 from builder.packaging.module import PACKAGE_MARKER, Module, marker
 from builder.packaging.output import publish, staging
@@ -167,9 +170,13 @@ def upgrade_code(module_id: str) -> str:
     return "{" + str(uuid.uuid5(UPGRADE_NAMESPACE, module_id)).upper() + "}"
 
 
-def build_msi(module: Module, out_dir: Path, *, version: str, wixl: Wixl | None = None,
-              msibuild: MsiBuild | None = None) -> BuiltMsi:
+def build_msi(module: Module, out_dir: Path, *, version: str, folder_base: onedir.FolderBase | None = None,
+              wixl: Wixl | None = None, msibuild: MsiBuild | None = None) -> BuiltMsi:
     """Build ``<Product>-<version>.msi`` for a stamped module into ``out_dir``.
+
+    With ``folder_base`` the MSI installs the module in the folder form, which starts faster
+    (:mod:`builder.packaging.onedir`): the folder's program with the module's payload, and
+    ``_internal`` beside it, a component per file.
 
     :raises ConfigError: if its names do not fit an MSI (``sosqueue package`` checks the platform first).
     :raises ToolMissing: if wixl or msibuild is not installed.
@@ -186,7 +193,7 @@ def build_msi(module: Module, out_dir: Path, *, version: str, wixl: Wixl | None 
     with staging(out_dir) as scratch, tempfile.TemporaryDirectory(prefix="sosqueue-msi-") as sources:
         source = Path(sources) / "module.wxs"
         try:
-            files = _stage_sources(Path(sources), module, version)
+            files = _stage_sources(Path(sources), module, version, folder_base)
             tree = ET.ElementTree(wix_document(names, version=version, codes=codes, files=files,
                                                module_id=module.module_id))
             ET.indent(tree)
@@ -227,12 +234,17 @@ def _summary_texts(names: Names, version: str) -> dict[str, str]:
             "Comments": f"The SOS support button of {names.company}"}
 
 
-def _stage_sources(folder: Path, module: Module, version: str) -> dict[str, Path]:
+def _stage_sources(folder: Path, module: Module, version: str,
+                   folder_base: onedir.FolderBase | None = None) -> dict[str, Path]:
     """Copy what goes into the cabinet next to the WiX source, which names them relative to
     itself: wixl cannot take an absolute icon path, and its preprocessor would mangle a ``$``
-    in the module's own path."""
+    in the module's own path. With a folder base, ``contents`` is its ``_internal`` there."""
     files = {"exe": folder / "module.exe", "marker": folder / PACKAGE_MARKER}
-    shutil.copyfile(module.path, files["exe"])
+    if folder_base:
+        onedir.install_files(module, folder_base, files["exe"])
+        files["contents"] = folder / onedir.CONTENTS
+    else:
+        shutil.copyfile(module.path, files["exe"])
     files["marker"].write_bytes(marker(module, installer="msi", package=module.product, version=version))
     for icon in ("app", "sos"):
         data = module.config.assets.get(f"{icon}.ico")
@@ -259,8 +271,8 @@ def wix_document(names: Names, *, version: str, codes: dict[str, str], files: di
                  module_id: str) -> ET.Element:
     """The WiX source of the MSI (conditions and upgrade rules are added after wixl, see above).
 
-    :param files: the sources by role (``exe``, ``marker``, and icons ``app``, ``sos``), in the
-        folder the WiX source is written to.
+    :param files: the sources by role (``exe``, ``marker``, icons ``app``, ``sos``, and the
+        folder base's ``contents``), in the folder the WiX source is written to.
     """
     ET.register_namespace("", WIX_NAMESPACE)
     wix = _element(None, "Wix")
@@ -290,6 +302,8 @@ def wix_document(names: Names, *, version: str, codes: dict[str, str], files: di
     module_component = _component(install_dir, "Module", components)
     _element(module_component, "File", Id="ModuleExe", Name=names.exe, Source=files["exe"].name, KeyPath="yes")
     _element(module_component, "File", Id="PackageMarker", Name=PACKAGE_MARKER, Source=files["marker"].name)
+    if "contents" in files:
+        _add_folder(install_dir, files["contents"], files["contents"].parent, components)
 
     folder_component = _component(install_dir, "InstallFolder", components)
     _element(folder_component, "RemoveFolder", Id="RemoveInstallFolder", On="uninstall")
@@ -324,6 +338,25 @@ def wix_document(names: Names, *, version: str, codes: dict[str, str], files: di
     return wix
 
 
+def _add_folder(parent: ET.Element, folder: Path, root: Path, components: list[str]) -> None:
+    """``folder`` (under ``root``, the WiX source's folder) as a Directory, a component per file,
+    so that each is installed, repaired and removed on its own."""
+    relative = folder.relative_to(root).as_posix()
+    directory = _element(parent, "Directory", Id=_identifier("Dir", relative), Name=folder.name)
+    for path in sorted(folder.iterdir()):
+        if path.is_dir():
+            _add_folder(directory, path, root, components)
+        else:
+            source = path.relative_to(root).as_posix()
+            component = _component(directory, _identifier("Part", source), components)
+            _element(component, "File", Id=_identifier("File", source), Name=path.name, Source=source, KeyPath="yes")
+
+
+def _identifier(kind: str, relative: str) -> str:
+    """An MSI identifier (letters, digits, ``_`` and ``.``, at most 72) for a path, stable between builds."""
+    return f"{kind}_{hashlib.sha256(relative.encode()).hexdigest()[:32]}"
+
+
 def _component(directory: ET.Element, component_id: str, components: list[str], *, guid: str = "*") -> ET.Element:
     components.append(component_id)
     return _element(directory, "Component", Id=component_id, Guid=guid, Win64="yes")
@@ -354,10 +387,11 @@ def _fixups(version: str, upgrade: str) -> list[str]:
     return queries
 
 
-def _package(module: Module, out_dir: Path, *, version: str) -> dict:
-    built = build_msi(module, out_dir, version=version)
+def _package(module: Module, out_dir: Path, *, version: str, onedir_base: Path | None) -> dict:
+    folder_base = onedir.read_folder_base(onedir_base, module) if onedir_base else None
+    built = build_msi(module, out_dir, version=version, folder_base=folder_base)
     return {"path": str(built.path), "product_code": built.product_code, "upgrade_code": built.upgrade_code,
-            "version": built.version, "module_id": module.module_id}
+            "version": built.version, "module_id": module.module_id, "form": "onedir" if folder_base else "onefile"}
 
 
 FORMAT = Format(
@@ -366,4 +400,5 @@ FORMAT = Format(
     suffix=SUFFIX,
     summary="Build a per-machine Windows MSI; DESKTOP_SHORTCUT, AUTOSTART and UPDATES switch its parts at install.",
     build=_package,
+    options=(onedir.option,),
 )

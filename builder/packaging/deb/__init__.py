@@ -6,6 +6,7 @@ the agent gives its own menu and autostart entries, so that a user's entry repla
 system one instead of showing twice)::
 
     /opt/P/P                                  the module (0755)
+    /opt/P/_internal/                         its libraries, when built from a folder base (--onedir-base)
     /opt/P/icons/app.png, sos.png             its icons
     /opt/P/sos-shortcut.desktop               the SOS shortcut every user gets a copy of
     /opt/P/desktop-shortcuts                  adds and removes the users' copies (sh)
@@ -58,6 +59,7 @@ import subprocess
 import tarfile
 import textwrap
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +73,7 @@ from builder.packaging.deb import texts
 from builder.packaging.deb.layout import Layout
 from builder.packaging.deb.scripts import maintainer_scripts, shortcut_helper
 from builder.packaging.format import Format
+from builder.packaging import onedir
 from builder.packaging.module import PACKAGE_MARKER, Module, marker
 from builder.packaging.output import publish, staging
 from builder.tools.dpkg_deb import DpkgDeb
@@ -85,6 +88,10 @@ SUFFIX = ".deb"
 MAINTAINER_PATTERN = re.compile(r"^[^<>,@\s][^<>,@]*? <[^<>@\s]+@[^<>@\s]+\.[^<>@\s.]+>$")
 #: Directories that are the system's, not the package's: left out of the data archive.
 SYSTEM_DIRECTORIES = ("./opt/",)
+#: The desktop's libraries the base agent loads from the system instead of carrying them
+#: (``system_libraries`` in build_scripts/sosqueue-agent.spec): X11 and the extensions Tk draws
+#: with, and fontconfig, which brings FreeType, expat, libpng and zlib.
+DESKTOP_LIBRARIES = ("libx11-6", "libxext6", "libxrender1", "libfontconfig1")
 
 
 @dataclass(frozen=True)
@@ -100,8 +107,11 @@ class BuiltDeb:
 
 def build_deb(module: Module, out_dir: Path, *, version: str, autostart: bool = False,
               desktop_shortcut: bool = True, maintainer: str | None = None,
-              tool: DpkgDeb | None = None) -> BuiltDeb:
+              folder_base: onedir.FolderBase | None = None, tool: DpkgDeb | None = None) -> BuiltDeb:
     """Build ``<package>_<version>_<arch>.deb`` for a stamped Linux module into ``out_dir``.
+
+    With ``folder_base`` the package installs the module in the folder form, which starts
+    faster (:mod:`builder.packaging.onedir`): the folder's program with the module's payload.
 
     :raises ConfigError: if names do not fit a package, or the Maintainer is missing or malformed.
     :raises ToolMissing: if dpkg-deb is not installed.
@@ -112,16 +122,17 @@ def build_deb(module: Module, out_dir: Path, *, version: str, autostart: bool = 
     tool = tool or DpkgDeb()
     tool.verify()
     layout = Layout.for_module(module)
-    architecture = _architecture(module.path)
-    glibc = minimum_glibc(module.path)
-    depends = f"libc6 (>= {glibc})" if glibc else "libc6"
+    program = folder_base.program(module) if folder_base else module.path
+    architecture = _architecture(program)
+    glibc = minimum_glibc(program, onedir.libraries(folder_base) if folder_base else None)
+    depends = ", ".join((f"libc6 (>= {glibc})" if glibc else "libc6", *DESKTOP_LIBRARIES))
     target = out_dir / f"{layout.package}_{version}_{architecture}{SUFFIX}"
     log.info("packaging %s %s for %s (%s)…", layout.package, version, architecture, depends)
     with staging(out_dir) as scratch:
         tree = scratch / "tree"
         try:
             _write_tree(tree, module, layout, version=version, autostart=autostart, desktop_shortcut=desktop_shortcut,
-                        maintainer=maintainer)
+                        maintainer=maintainer, folder_base=folder_base)
             _write_control(tree, module, layout, version=version, architecture=architecture, depends=depends,
                            maintainer=maintainer, desktop_shortcut=desktop_shortcut)
         except OSError as error:
@@ -141,8 +152,13 @@ def build_deb(module: Module, out_dir: Path, *, version: str, autostart: bool = 
 
 
 def _write_tree(tree: Path, module: Module, layout: Layout, *, version: str, autostart: bool,
-                desktop_shortcut: bool, maintainer: str) -> None:
-    _copy(module.path, tree, layout.executable)
+                desktop_shortcut: bool, maintainer: str, folder_base: onedir.FolderBase | None = None) -> None:
+    if folder_base:
+        program = tree / layout.executable.lstrip("/")
+        program.parent.mkdir(parents=True, exist_ok=True)
+        onedir.install_files(module, folder_base, program)
+    else:
+        _copy(module.path, tree, layout.executable)
     icons = {}
     for name in ("app", "sos"):
         if f"{name}.png" in module.config.assets:
@@ -292,7 +308,7 @@ def _md5sums(tree: Path) -> bytes:
     lines = []
     for path in sorted(tree.rglob("*")):
         relative = path.relative_to(tree)
-        if path.is_file() and relative.parts[0] != "DEBIAN":
+        if path.is_file() and not path.is_symlink() and relative.parts[0] != "DEBIAN":
             lines.append(f"{hashlib.md5(path.read_bytes()).hexdigest()}  {relative.as_posix()}\n")
     return "".join(lines).encode()
 
@@ -362,14 +378,14 @@ def host_architecture() -> str:
     return result.stdout.strip()
 
 
-def minimum_glibc(path: Path) -> str | None:
+def minimum_glibc(path: Path, libraries: Iterable[bytes] | None = None) -> str | None:
     """The newest ``GLIBC_x.y`` version the module's program needs, or ``None`` if it needs none.
 
-    A PyInstaller one-file program unpacks its Python and libraries at start, so their needs
-    count as well; they are read from its archive when PyInstaller is installed.
+    The libraries it loads count as well: ``libraries``, else those a PyInstaller one-file
+    program unpacks at start, read from its archive when PyInstaller is installed.
     """
     needed = binaries.file_glibc_versions(path)
-    for library in bundled_binaries(path):
+    for library in bundled_binaries(path) if libraries is None else libraries:
         needed |= binaries.glibc_versions(library)
     return binaries.version_text(max(needed)) if needed else None
 
@@ -378,11 +394,13 @@ def minimum_glibc(path: Path) -> str | None:
 
 
 def _package(module: Module, out_dir: Path, *, version: str, autostart: bool, no_shortcut: bool,
-             maintainer: str | None) -> dict:
+             maintainer: str | None, onedir_base: Path | None) -> dict:
+    folder_base = onedir.read_folder_base(onedir_base, module) if onedir_base else None
     built = build_deb(module, out_dir, version=version, autostart=autostart, desktop_shortcut=not no_shortcut,
-                      maintainer=maintainer)
+                      maintainer=maintainer, folder_base=folder_base)
     return {"path": str(built.path), "package": built.package, "version": built.version,
-            "architecture": built.architecture, "depends": built.depends, "module_id": module.module_id}
+            "architecture": built.architecture, "depends": built.depends, "module_id": module.module_id,
+            "form": "onedir" if folder_base else "onefile"}
 
 
 FORMAT = Format(
@@ -399,5 +417,6 @@ FORMAT = Format(
         click.option("--maintainer",
                      help="The package's Maintainer: 'Name <address>', e.g. 'Acme IT <it@acme.example>' (required: "
                           "the module names no support address)."),
+        onedir.option,
     ),
 )

@@ -15,6 +15,20 @@ ALLOWED_TAGS: dict[str, str] = {
     "hardening-no-pie":
         "the module is PyInstaller's prebuilt one-file bootloader, linked without PIE; the package cannot "
         "rebuild it",
+    # The folder form (--onedir-base) shows lintian the libraries that the one-file module carries
+    # inside its archive, where lintian does not look: they are the same prebuilt files.
+    "custom-library-search-path":
+        "the folder form's Python and its extension modules keep the RUNPATH of the Python they were built "
+        "with; the program loads them from _internal by path, so it is never searched",
+    "shared-library-is-executable":
+        "the folder form's libraries keep the modes PyInstaller gave them (0755)",
+    "shared-library-lacks-prerequisites":
+        "some of Python's prebuilt extension modules link no library at all",
+    "library-not-linked-against-libc":
+        "some of Python's prebuilt extension modules need nothing from libc",
+    "embedded-library":
+        "the folder form carries Pillow's prebuilt libraries (libpng, and FreeType with bzip2 inside), as the "
+        "one-file module does, so that the agent runs the same on every distribution",
 }
 
 #: Tags allowed only with these contexts (what lintian shows in brackets).

@@ -25,10 +25,11 @@ def test_package_has_a_command_per_format_with_the_common_options(name):
 
 
 def test_each_command_has_its_formats_options_between_the_common_ones():
-    """The .deb's --autostart, --no-desktop-shortcut and --maintainer; the MSI's signing options."""
+    """The .deb's --autostart, --no-desktop-shortcut and --maintainer; the MSI's signing options;
+    both installers' --onedir-base."""
     options = [parameter.opts for parameter in package.commands["deb"].params]
     assert options == [["--module"], ["--out"], ["--autostart"], ["--no-desktop-shortcut"], ["--maintainer"],
-                       ["--version"], ["--json"]]
+                       ["--onedir-base"], ["--version"], ["--json"]]
     assert [parameter.opts for parameter in package.commands["msi"].params] == [
-        ["--module"], ["--out"], ["--sign"], ["--sign-cert"], ["--sign-key"], ["--timestamp-url"], ["--version"],
-        ["--json"]]
+        ["--module"], ["--out"], ["--onedir-base"], ["--sign"], ["--sign-cert"], ["--sign-key"], ["--timestamp-url"],
+        ["--version"], ["--json"]]

@@ -19,11 +19,11 @@ from sosqueue import module_config
 from sosqueue import payload, updates
 from sosqueue.errors import ConfigError, ExitCode, ToolFailed
 from builder.packaging.module import read_module
-from builder.packaging import check_platform, msi
+from builder.packaging import check_platform, msi, onedir
 from builder.packaging.msi import UPGRADE_NAMESPACE, build_msi
 from builder.tools.wixl import MsiInfo, Wixl
 from tests.builder.packaging import assert_refused, damage, entries, plain_copy, run_cli, stamp_module, unique_product
-from tests.builder.packaging.windows_modules import stamp_windows_module, windows_base
+from tests.builder.packaging.windows_modules import stamp_windows_module, windows_base, windows_folder_base
 
 HAS_MSITOOLS = all(shutil.which(tool) for tool in ("wixl", "msiinfo", "msibuild", "msiextract"))
 pytestmark = pytest.mark.skipif(not HAS_MSITOOLS, reason="wixl and msitools are not installed")
@@ -247,6 +247,47 @@ def test_json_output_names_the_codes(capsys, module, out):
     assert code == ExitCode.OK
     assert properties(Path(result["path"]))["ProductCode"] == result["product_code"]
     assert result["version"] == "4.5.6" and result["upgrade_code"].startswith("{")
+
+
+# --- the folder form (--onedir-base) ---------------------------------------------------------
+
+
+def test_onedir_base_installs_the_folders_program_and_internal_a_component_each(capsys, tmp_path, module, out,
+                                                                               product):
+    """The cabinet holds the folder base's program carrying the module's payload as <Product>.exe
+    and every file of _internal beside it, in its folders; each file is its own component."""
+    base = windows_folder_base(tmp_path / "onedir")
+    msi = build(capsys, module, out, "--onedir-base", str(base))
+    unpacked = tmp_path / "unpacked"
+    subprocess.run(["msiextract", "-C", unpacked, msi], check=True, capture_output=True)
+    exe = next(unpacked.rglob(f"{product}.exe"))
+    verified = payload.verify(exe)
+    assert verified.program is payload.Program.VERIFIED and verified.payload == payload.read(module)
+    assert exe.read_bytes()[:payload.span(exe)[0]] == (base / "sosqueue-agent.exe").read_bytes()
+    contents = exe.parent / onedir.CONTENTS
+    assert (contents / "python311.dll").read_bytes() == (base / onedir.CONTENTS / "python311.dll").read_bytes()
+    assert (contents / "_tcl_data" / "encoding" / "cp1252.enc").read_text() == "encoding table"
+    keys = {component: columns[4] for component, columns in components(msi).items()}  # its KeyPath
+    files = {row[0]: row[1] for row in table(msi, "File")}
+    parts = [component for component in keys if component.startswith("Part_")]
+    assert len(parts) == 2 and all(keys[component] in files for component in parts)
+    assert {row[1] for row in table(msi, "FeatureComponents")} == set(keys)
+
+
+def test_onedir_json_names_the_form(capsys, tmp_path, module, out):
+    """--json says which form the MSI installs."""
+    code, stdout, stderr = run_cli(capsys, "package", "msi", "--module", str(module), "--out", str(out), "--json",
+                                   "--onedir-base", str(windows_folder_base(tmp_path / "onedir")))
+    assert code == ExitCode.OK, stderr
+    assert json.loads(stdout)["form"] == "onedir"
+
+
+def test_linux_folder_base_is_refused_for_a_windows_module(capsys, tmp_path, module, out):
+    """A folder base must be of the module's platform."""
+    base = tmp_path / "onedir"
+    plain_copy(base, name="sosqueue-agent.exe")  # an ELF program under the Windows name
+    (base / onedir.CONTENTS).mkdir()
+    refused(capsys, out, ["--module", str(module), "--onedir-base", str(base)], ExitCode.BASE, "Linux base agent")
 
 
 # --- bad input ------------------------------------------------------------------------------

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from builder.packaging import onedir
 from builder.packaging.module import read_module
 from builder.packaging.msi import BuiltMsi, build_msi
 from tests.builder.packaging import unique_product
-from sosqueue import updates
+from sosqueue import payload, updates
 from tests.builder.packaging.wine import ERROR_SUCCESS, POLICY_KEY, RUN_KEY, WinePrefix, compile_locale
-from tests.builder.packaging.windows_modules import stamp_windows_module
+from tests.builder.packaging.windows_modules import stamp_windows_module, windows_folder_base
 from tests.support.tools import require_tool
 
 COMPANY = "Müller GmbH"
@@ -217,3 +218,20 @@ def test_latin_names_survive_a_cyrillic_system_code_page(tmp_path, msis, product
         assert entry.values["Publisher"] == COMPANY
     finally:
         russian.stop()
+
+
+def test_folder_form_installs_internal_beside_the_module_and_uninstall_removes_it(wine, tmp_path, module, product):
+    """Built with a folder base: _internal lands beside <Product>.exe with its subfolders, the
+    program carries the module's payload, and msiexec /x leaves nothing behind."""
+    stamped = read_module(module)
+    base = onedir.read_folder_base(windows_folder_base(tmp_path / "onedir"), stamped)
+    built = build_msi(stamped, tmp_path / "msi", version="1.0.0", folder_base=base)
+    try:
+        assert wine.msiexec("/i", built.path, "/qn") == ERROR_SUCCESS
+        folder = install_folder(wine, product)
+        assert payload.read(folder / f"{product}.exe") == payload.read(module)
+        assert (folder / onedir.CONTENTS / "python311.dll").is_file()
+        assert (folder / onedir.CONTENTS / "_tcl_data" / "encoding" / "cp1252.enc").read_text() == "encoding table"
+    finally:
+        assert wine.msiexec("/x", built.path, "/qn") == ERROR_SUCCESS
+    assert_nothing_left(wine, product)

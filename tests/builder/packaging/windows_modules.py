@@ -1,9 +1,11 @@
 """Windows modules for the MSI tests: the smallest valid x64 PE program, stamped with a real
 payload exactly as ``sosqueue build`` stamps the Windows base agent."""
 
+import shutil
 from pathlib import Path
 
-from tests.builder.packaging import stamp_module
+from builder.packaging import onedir
+from tests.builder.packaging import plain_copy, stamp_module
 from tests.support.bases import minimal_pe
 
 
@@ -19,3 +21,14 @@ def windows_base(folder: Path) -> Path:
 def stamp_windows_module(folder: Path, **options) -> Path:
     """:func:`tests.builder.packaging.stamp_module` onto :func:`windows_base`."""
     return stamp_module(folder, base=windows_base(folder / "base"), **options)
+
+
+def windows_folder_base(folder: Path) -> Path:
+    """A stand-in Windows folder base in ``folder``: an unstamped PE program, and ``_internal``
+    with a DLL and a data file in a subfolder."""
+    plain_copy(folder, base=windows_base(folder.parent / "pe"), name="sosqueue-agent.exe")
+    contents = folder / onedir.CONTENTS
+    (contents / "_tcl_data" / "encoding").mkdir(parents=True)
+    shutil.copy2(windows_base(folder.parent / "pe"), contents / "python311.dll")
+    (contents / "_tcl_data" / "encoding" / "cp1252.enc").write_text("encoding table")
+    return folder

@@ -24,8 +24,8 @@ from sosqueue.binaries import elf_architecture
 from sosqueue.errors import ConfigError, ExitCode, ToolFailed, ToolMissing
 from sosqueue.platforms import Platform
 from builder.packaging.module import read_module
-from builder.packaging import check_platform, deb
-from builder.packaging.deb import build_deb, minimum_glibc
+from builder.packaging import check_platform, deb, onedir
+from builder.packaging.deb import DESKTOP_LIBRARIES, build_deb, minimum_glibc
 from builder.packaging.deb.lintian import ALLOWED_TAGS, unexpected
 from sosqueue.desktop_entry import WINDOW_CLASS
 from builder.tools.dpkg_deb import DpkgDeb
@@ -255,7 +255,8 @@ def test_control_fields_name_the_product_company_and_glibc(capsys, module, out, 
     assert deb_field(deb, "Maintainer") == MAINTAINER
     assert deb_field(deb, "Section") == "utils"
     assert deb_field(deb, "Priority") == "optional"
-    assert re.fullmatch(r"libc6 \(>= 2\.\d+\)", deb_field(deb, "Depends"))
+    assert re.fullmatch(r"libc6 \(>= 2\.\d+\), libx11-6, libxext6, libxrender1, libfontconfig1",
+                        deb_field(deb, "Depends"))
     assert deb_field(deb, "Description").startswith(f"{product}: ask Acme Corp's support team for help")
 
 
@@ -654,7 +655,7 @@ def test_real_base_module_installs_and_prints_its_config(capsys, tmp_path, machi
     """A module stamped on the real PyInstaller base runs from /opt and reads its own payload."""
     module = stamp_module(tmp_path / "modules", product=product, base=real_base)
     deb = build(capsys, module, tmp_path / "out")
-    assert deb_field(deb, "Depends") == f"libc6 (>= {minimum_glibc(module)})"
+    assert deb_field(deb, "Depends") == f"libc6 (>= {minimum_glibc(module)}), {', '.join(DESKTOP_LIBRARIES)}"
     machine.install(deb)
     package = slug(product)
     result = subprocess.run([f"/opt/{package}/{package}", "--print-config"], capture_output=True, text=True,
@@ -678,3 +679,101 @@ def test_shortcut_is_marked_trusted_for_a_user_with_a_session(capsys, machine, s
     assert "metadata::trusted: true" in info and "metadata::trust: true" in info
     checksum = hashlib.sha256(shortcut.read_bytes()).hexdigest()
     assert f"metadata::xfce-exe-checksum: {checksum}" in info
+
+
+# --- the folder form (--onedir-base) ------------------------------------------------------------
+
+
+def folder_base(folder: Path) -> Path:
+    """A stand-in folder base: an unstamped program, and ``_internal`` with a library and a link to it."""
+    plain_copy(folder)
+    library = folder / onedir.CONTENTS / "lib" / "libstand-in.so.1"
+    library.parent.mkdir(parents=True)
+    shutil.copy2(TRUE, library)
+    (folder / onedir.CONTENTS / library.name).symlink_to(f"lib/{library.name}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def real_folder_base(tmp_path_factory) -> Path:
+    """The real folder base (``sosqueue build-base --onedir``), built once for this file's tests."""
+    from builder.bases import build_base
+
+    mode = os.environ.get("SOSQUEUE_BASE_MODE")
+    try:
+        return build_base(tmp_path_factory.mktemp("onedir"), onedir=True)
+    finally:  # build_base sets SOSQUEUE_BASE_MODE in this process
+        os.environ.pop("SOSQUEUE_BASE_MODE", None) if mode is None else os.environ.update(SOSQUEUE_BASE_MODE=mode)
+
+
+def test_onedir_base_installs_the_folders_program_with_the_modules_payload(capsys, tmp_path, module, out, product):
+    """/opt/P/P is the folder base's program carrying the module's payload (which verifies against
+    it); _internal lies beside it, its link a link, which md5sums leaves out as dpkg wants."""
+    base = folder_base(tmp_path / "onedir")
+    deb = build(capsys, module, out, "--onedir-base", str(base))
+    package = slug(product)
+    listing = deb_listing(deb)
+    assert listing[f"/opt/{package}/{onedir.CONTENTS}/lib/libstand-in.so.1"] == "-rwxr-xr-x"
+    assert listing[f"/opt/{package}/{onedir.CONTENTS}/libstand-in.so.1 -> lib/libstand-in.so.1"].startswith("l")
+    program = tmp_path / "program"
+    program.write_bytes(deb_file(deb, f"/opt/{package}/{package}"))
+    verified = payload.verify(program)
+    assert verified.program is payload.Program.VERIFIED and verified.payload == payload.read(module)
+    assert program.read_bytes()[:payload.span(program)[0]] == (base / "sosqueue-agent").read_bytes()
+    md5sums = control_file(deb, "md5sums", tmp_path / "control").read_text()
+    assert f"opt/{package}/{onedir.CONTENTS}/lib/libstand-in.so.1\n" in md5sums
+    assert f"opt/{package}/{onedir.CONTENTS}/libstand-in.so.1\n" not in md5sums
+
+
+def test_onedir_json_names_the_form(capsys, tmp_path, module, out):
+    """--json says which form the package installs."""
+    code, stdout, stderr = run_cli(capsys, "package", "deb", "--module", str(module), "--out", str(out), "--maintainer",
+                                   MAINTAINER, "--onedir-base", str(folder_base(tmp_path / "onedir")), "--json")
+    assert code == ExitCode.OK, stderr
+    assert json.loads(stdout)["form"] == "onedir"
+
+
+def test_onedir_base_without_its_internal_folder_is_refused(capsys, tmp_path, module, out):
+    """A folder without _internal beside the program is no folder base, and the error says how to build one."""
+    base = folder_base(tmp_path / "onedir")
+    shutil.rmtree(base / onedir.CONTENTS)
+    assert_refused(capsys, out, "deb",
+                   ["--module", str(module), "--maintainer", MAINTAINER, "--onedir-base", str(base)],
+                   ExitCode.BASE, "sosqueue build-base --onedir")
+
+
+def test_onedir_base_with_a_stamped_program_is_refused(capsys, tmp_path, module, out, product):
+    """A folder whose program is already a module is not a base."""
+    base = folder_base(tmp_path / "onedir")
+    (base / "sosqueue-agent").unlink()
+    stamp_module(base, product=product, name="sosqueue-agent")
+    assert_refused(capsys, out, "deb",
+                   ["--module", str(module), "--maintainer", MAINTAINER, "--onedir-base", str(base)],
+                   ExitCode.BASE, "already a stamped module")
+
+
+def test_lintian_on_the_real_folder_form_finds_only_allowed_tags(capsys, tmp_path, real_base, real_folder_base,
+                                                                 product):
+    """The folder form's package gets no lintian tag beyond the allow-list, each with its reason."""
+    module = stamp_module(tmp_path / "modules", product=product, base=real_base)
+    tags = lintian_tags(build(capsys, module, tmp_path / "out", "--onedir-base", str(real_folder_base)))
+    assert unexpected(tags) == []
+    assert all(ALLOWED_TAGS[tag] for tag, _ in tags)
+
+
+@needs_dpkg
+def test_real_onedir_module_installs_and_prints_its_config(capsys, tmp_path, machine, real_base, real_folder_base,
+                                                           product):
+    """The folder form of a module stamped on the real base runs from /opt/P with its _internal,
+    and purge leaves nothing of it."""
+    module = stamp_module(tmp_path / "modules", product=product, base=real_base)
+    deb = build(capsys, module, tmp_path / "out", "--onedir-base", str(real_folder_base))
+    machine.install(deb)
+    package = slug(product)
+    assert Path(f"/opt/{package}/{onedir.CONTENTS}").is_dir()
+    result = subprocess.run([f"/opt/{package}/{package}", "--print-config"], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "SOSQUEUE_AGENT_HOME": str(tmp_path / "agent-home")})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["module"]["id"] == read_module(module).module_id
+    machine.dpkg("-P", package)
+    assert not Path(f"/opt/{package}").exists()
