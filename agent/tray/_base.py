@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from PIL import Image, ImageColor, ImageDraw, ImageFont
+from PIL import Image, ImageColor
 
 from sosqueue.module_config import ModuleConfig
 
@@ -266,6 +266,8 @@ def generated_picture(primary: str, on_primary: str, state: str, size: int = PIC
     :param state: one of :data:`STATES`; picks the dot's colour.
     :param size: the width and height in pixels.
     """
+    from PIL import ImageDraw, ImageFont  # FreeType's 1.5 MB: only for a module without its own tray pictures
+
     scale = 4  # draw large and shrink, for smooth edges
     big = size * scale
     fill, ink = _colour(primary, _DEFAULT_PRIMARY), _colour(on_primary, _DEFAULT_ON_PRIMARY)
