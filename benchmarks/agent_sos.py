@@ -97,6 +97,7 @@ def tree_rss(process: subprocess.Popen) -> int:
 
 def idle_tray_rss(command: list[str], home: Path, display: str, settle: float, extra_env: dict | None = None) -> int:
     env = environment(home, display, os.environ.get("SOSQUEUE_TRAY", ""), extra_env)
+    del env["SOSQUEUE_AGENT_TEST_HOOKS"]  # as customers run it: the state report would build the window
     process = subprocess.Popen([*command, "--tray"], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
