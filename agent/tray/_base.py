@@ -251,11 +251,22 @@ def state_picture(config: ModuleConfig, state: str, size: int = PICTURE_SIZE) ->
     data = config.assets.get(name)
     if data:
         try:
-            with Image.open(io.BytesIO(data)) as image:
+            with _open_picture(data) as image:
                 return image.convert("RGBA").resize((size, size), Image.LANCZOS)
         except (OSError, ValueError) as error:
             log.warning("the module's %s cannot be read (%s); drawing one instead", name, error)
     return generated_picture(config.brand.primary, config.brand.on_primary, state, size)
+
+
+def _open_picture(data: bytes) -> Image.Image:
+    """A tray picture, read as the PNG it is named; :func:`PIL.Image.open` (which loads Pillow's GIF, JPEG,
+    BMP and PPM readers first, about 1 MB) only for one that is not."""
+    from PIL import PngImagePlugin
+
+    try:
+        return PngImagePlugin.PngImageFile(io.BytesIO(data))
+    except SyntaxError:  # Pillow's way of saying "not a PNG"
+        return Image.open(io.BytesIO(data))
 
 
 def generated_picture(primary: str, on_primary: str, state: str, size: int = PICTURE_SIZE) -> Image.Image:
