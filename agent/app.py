@@ -268,7 +268,8 @@ class HelpApp(Presenter):
     def _immediate_values(self) -> FormValues:
         # Filed without a form, so the customer never saw the diagnostics: none are sent. What they
         # typed into a form on screen is their words, though.
-        return FormValues(description=self._form_description() if self.window.view == "form" else "")
+        on_form = self._window is not None and self._window.view == "form"  # else built after the request is on its way
+        return FormValues(description=self._form_description() if on_form else "")
 
     def _form_description(self) -> str:
         field = self.window.fields.get("description")
