@@ -131,8 +131,6 @@ class HelpApp(Presenter):
 
     def __init__(self, root, config: ModuleConfig, desk: HelpDesk, *, messages: "queue.SimpleQueue[str] | None" = None,
                  confirm_start: Path | None = None, brand_poll_seconds: float = POLL_SECONDS):
-        from agent.ui.window import HelpWindow  # tkinter: only once create_root() has found a display
-
         config = brand_at_start(config)
         self.root = root
         self.config = config
@@ -140,12 +138,7 @@ class HelpApp(Presenter):
         self.messages = messages or queue.SimpleQueue()
         self.ui = UiQueue(root, on_idle=self._on_idle)
         self.request = HelpRequest(desk, self, post=self.ui.call)
-        self.window = HelpWindow(
-            root, config,
-            WindowActions(request_help=self.request_help, join_code=self.join_code,
-                          cancel_request=self.cancel_request, close=self.close_window, add_note=self.add_note),
-            diagnostics=collect() if config.options.diagnostics else None,
-        )
+        self._window = None  # agent.ui.window.HelpWindow, once something needs it (see window)
         self.session = None  # agent.connect.session.CustomerSession while a request is open
         self.tray = None
         self.exit_code = AgentExit.OK
@@ -166,6 +159,28 @@ class HelpApp(Presenter):
     @property
     def ticket(self) -> Ticket | None:
         return self.request.ticket
+
+    @property
+    def window(self):
+        """The help window (:class:`agent.ui.window.HelpWindow`), built the first time it is needed.
+
+        A start in the tray with no request open never needs it: its widgets, fonts and images
+        are about 7 MB of an idle agent's memory.
+        """
+        if self._window is None:
+            from agent.ui.window import HelpWindow  # tkinter: only once create_root() has found a display
+
+            self._window = HelpWindow(
+                self.root, self.config,
+                WindowActions(request_help=self.request_help, join_code=self.join_code,
+                              cancel_request=self.cancel_request, close=self.close_window, add_note=self.add_note),
+                diagnostics=collect() if self.config.options.diagnostics else None,
+            )
+        return self._window
+
+    def _window_visible(self) -> bool:
+        """Whether the help window is on screen (without building it)."""
+        return self._window is not None and self._window.is_visible()
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -253,7 +268,8 @@ class HelpApp(Presenter):
     def _immediate_values(self) -> FormValues:
         # Filed without a form, so the customer never saw the diagnostics: none are sent. What they
         # typed into a form on screen is their words, though.
-        return FormValues(description=self._form_description() if self.window.view == "form" else "")
+        on_form = self._window is not None and self._window.view == "form"  # else built after the request is on its way
+        return FormValues(description=self._form_description() if on_form else "")
 
     def _form_description(self) -> str:
         field = self.window.fields.get("description")
@@ -412,7 +428,7 @@ class HelpApp(Presenter):
                 self._brand_checks.wake()
 
     def _notify(self, status: str) -> None:
-        if self.tray is None or self.window.is_visible() or status not in NOTIFIED:
+        if self.tray is None or self._window_visible() or status not in NOTIFIED:
             return
         try:
             self.tray.notify(self.config.brand.product, _(STATUS_TEXTS[status]))
@@ -475,6 +491,7 @@ class HelpApp(Presenter):
     def _about(self) -> None:
         from agent.ui.dialogs import show_about
 
+        self.window  # the About box shows the window's logo (agent.ui.dialogs.LOGO_IMAGE)
         brand = self.config.brand
         show_about(self.root, product=brand.product, company=brand.company, server_url=self.config.server_url,
                    notice=self.update_notice)
@@ -495,7 +512,8 @@ class HelpApp(Presenter):
         if self.request.state == State.QUITTING:
             return
         self.config = config
-        self.window.apply_brand(config)
+        if self._window is not None:  # else it is built in this brand
+            self._window.apply_brand(config)
         if self.tray is not None:
             try:
                 self.tray.apply_brand(config)
@@ -543,7 +561,7 @@ class HelpApp(Presenter):
     def _is_idle(self) -> bool:
         """No request on its way or open, no session, and the window is not in the customer's way."""
         return (self.request.state in (State.IDLE, State.FINAL) and self.session is None
-                and not self.window.is_visible())
+                and not self._window_visible())
 
     def _restart_if_idle(self) -> None:
         if self._pending_update is None or not self._is_idle():
@@ -592,7 +610,8 @@ class HelpApp(Presenter):
                 continue
             self._on_wish(wish)
         if self._brand_checks is not None:
-            self._brand_checks.poll(self.window.is_visible())
+            self._brand_checks.poll(self._window_visible())
         if self._hooks:
+            self.root.update_idletasks()  # the report shows the window laid out, not half-way through a change
             self._hooks.record(self)
         self._restart_if_idle()

@@ -615,14 +615,14 @@ class HelpRequest:
     def _deliver(self, submissions: list[Submission]) -> None:
         self._go(Event.FILE)
         self.submission = submissions[-1]
-        self.presenter.show_sending()
         self.delivery = Delivery(
             self.desk, submissions,
             on_delivered=lambda submission, ticket: self.post(self._delivered, submission, ticket),
             on_offline=lambda submission: self.post(self._offline, submission),
             on_failed=lambda submission, error: self.post(self._delivery_failed, submission, error),
         )
-        self.delivery.start()
+        self.delivery.start()  # on its way first: the presenter shows it meanwhile (its answer is posted)
+        self.presenter.show_sending()
 
     def _filing(self, submission: Submission) -> bool:
         """Still filing ``submission`` (not an older click, nor one the customer cancelled meanwhile)."""

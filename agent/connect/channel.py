@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
+from agent import tls
 from agent.connect.writer import SocketWriter, bound_writes, cut
 from agent.outbox import backoff_delays
 from sosqueue.connect import FINAL_CLOSES, INSTANCE_HEADER, CloseCode, new_instance
@@ -48,6 +49,9 @@ CLOSE_TIMEOUT = 3.0
 SEND_TIMEOUT = 20.0
 MAX_INCOMING = 64 * 1024  # the server's JSON messages are at most 16 KiB
 
+#: The context that verifies a ``wss://`` queue: the HTTP client's own (:mod:`agent.tls`), built once.
+tls_context = tls.tls_context
+
 #: The channel's states, as :class:`SessionChannel` reports them.
 STATES = ("connecting", "connected", "reconnecting", "ended", "closed")
 
@@ -60,26 +64,6 @@ def session_url(server_url: str, code: str) -> str:
         raise ValueError(f"the server address {server_url!r} is not an http(s) URL")
     path = parts.path + SESSION_PATH.format(code=quote(code.replace(" ", ""), safe=""))
     return f"{scheme}://{parts.netloc}{path}"
-
-
-def tls_context(ca_bundle: bytes | None) -> ssl.SSLContext:
-    """Verify the queue's certificate: the module's own CA when it has one, else the usual ones.
-
-    The usual ones are the system's plus certifi's, as :mod:`requests` (the agent's HTTP client) uses.
-    """
-    if ca_bundle:
-        try:
-            return ssl.create_default_context(cadata=ca_bundle.decode("ascii"))
-        except (ssl.SSLError, ValueError) as error:  # then the queue's certificate fails to verify: no downgrade
-            log.warning("the module's certificate authority cannot be read (%s); using the usual ones", error)
-    context = ssl.create_default_context()
-    try:
-        import certifi
-
-        context.load_verify_locations(cafile=certifi.where())
-    except (ImportError, OSError) as error:
-        log.debug("using only the system's certificate authorities: %s", error)
-    return context
 
 
 def received_close(connection: ClientConnection) -> tuple[int | None, str]:

@@ -511,8 +511,9 @@ def test_the_waiting_room_changes_live_in_the_window_and_the_tray(agent, tmp_pat
         CurrentRequest(process.home / "data" / "m-waiting-room" / "current.json").save(
             Ticket(stand_in.CODE, stand_in.TOKEN, "new"))
         process.start("--sos")
-        state = process.wait_for(lambda state: "You are number 3 in the queue." in state["texts"],
-                                 what="the place in the queue")
+        # The tray comes up a moment after the window (TRAY_DELAY_MS): the tooltip may follow the window's text.
+        state = process.wait_for(lambda state: "You are number 3 in the queue." in state["texts"]
+                                 and state["tray_tooltip"], what="the place in the queue in the window and the tray")
         assert state["code"] == stand_in.CODE and state["topic"] == "Printers"
         assert "You are number 3 in the queue." in state["texts"] and "About: Printers" in state["texts"]
         assert state["tray_tooltip"] == "Acme Help — Waiting for a supporter… You are number 3 in the queue."
