@@ -11,8 +11,10 @@ import asyncio
 import json
 import logging
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 
+from anyio.to_thread import current_default_thread_limiter
 from sqlalchemy import event as sa_event, func, select, text
 from sqlalchemy.orm import Session
 
@@ -28,6 +30,14 @@ CHANNEL = "sosqueue_events"
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; an expiry sweep commits 5000 events.
 _NOTIFY_BYTES = 7500
 _QUEUE_SIZE = 512
+# Watchers handed an event before the fan-out lets the loop run something else (a request's
+# answer, say): each one handed an event wakes its stream, which writes to its socket.
+_FAN_OUT_SLICE = 128
+# Between slices, while requests run in the thread pool, the fan-out waits for them (in steps,
+# up to the limit): the loop's thread otherwise holds the GIL and a request's thread gets it
+# back only every switch interval (5 ms), at each of its many database calls.
+_YIELD_STEP_S = 0.001
+_YIELD_LIMIT_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,10 @@ class Subscription:
 class Broker:
     """Fans events out to subscriptions; ``publish`` may be called from any thread.
 
+    ``publish`` only hands the events over: one task on the loop hands them to the watchers in
+    the order published, in slices of :data:`_FAN_OUT_SLICE` with the loop free in between, so
+    that ten thousand watchers do not hold up the answer to the request that wrote the event.
+
     ``ids`` shows the events' numbers to clients as their public ids.
     """
 
@@ -92,6 +106,8 @@ class Broker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._by_company: dict[str, set[Subscription]] = {}
         self._by_request: dict[int, set[Subscription]] = {}
+        self._pending: deque[WireEvent] = deque()
+        self._fan_out_task: asyncio.Task | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -123,18 +139,51 @@ class Broker:
         return company_id in self._by_company or request_id in self._by_request
 
     def publish(self, events: list[WireEvent]) -> None:
+        """Queue the events for their watchers and return at once."""
         if self._loop is not None and events:
-            self._loop.call_soon_threadsafe(self._fan_out, events)
+            self._loop.call_soon_threadsafe(self._enqueue, events)
 
-    def _fan_out(self, events: list[WireEvent]) -> None:
-        for wire in events:
-            watchers = self._by_company.get(wire.company_id, set()) | self._by_request.get(wire.request_id, set())
-            for subscription in watchers:
-                try:
-                    subscription.queue.put_nowait(wire)
-                except asyncio.QueueFull:
-                    # A watcher this far behind reconnects and catches up with Last-Event-ID.
-                    subscription.overflowed = True
+    def _enqueue(self, events: list[WireEvent]) -> None:
+        self._pending.extend(events)
+        if self._fan_out_task is None:
+            self._fan_out_task = self._loop.create_task(self._fan_out())
+
+    async def _fan_out(self) -> None:
+        """Hand the pending events out, oldest first, each to the watchers it has when its turn comes."""
+        handed = 0
+        try:
+            while self._pending:
+                wire = self._pending.popleft()
+                for subscription in self._watchers_of(wire):
+                    _hand(subscription, wire)
+                    handed += 1
+                    if handed == _FAN_OUT_SLICE:
+                        handed = 0
+                        await _let_requests_run()
+        finally:
+            self._fan_out_task = None
+
+    def _watchers_of(self, wire: WireEvent) -> list[Subscription]:
+        """A copy, as watchers come and go while the fan-out yields. A subscription is in one
+        index only, so the two never overlap."""
+        return [*self._by_company.get(wire.company_id, ()), *self._by_request.get(wire.request_id, ())]
+
+
+async def _let_requests_run() -> None:
+    await asyncio.sleep(0)
+    threads = current_default_thread_limiter()
+    waited = 0.0
+    while threads.borrowed_tokens and waited < _YIELD_LIMIT_S:
+        await asyncio.sleep(_YIELD_STEP_S)
+        waited += _YIELD_STEP_S
+
+
+def _hand(subscription: Subscription, wire: WireEvent) -> None:
+    try:
+        subscription.queue.put_nowait(wire)
+    except asyncio.QueueFull:
+        # A watcher this far behind reconnects and catches up with Last-Event-ID.
+        subscription.overflowed = True
 
 
 def install_commit_hooks(database: Database, broker: Broker) -> None:
