@@ -414,7 +414,7 @@ def main() -> None:
             log(f"{args.watchers:,} watchers from {args.client_processes} client processes...")
             many = phase(args, server, tenant, args.watchers, args.client_processes)
             after = {"watchers": wait_for_watchers(server.url, 0)}
-            after["rss_mb"] = settle_rss(proc)
+            after["rss_mb"] = settle_rss(proc, 4.0)  # the server gives memory back a second after they left
         finally:
             server.stop()
     summary = summarise(args, idle_rss, alone, one, many, after, nofile)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from server.actors import actor_public
 from server.db import Database
 from server.event_ids import EventIds
+from server.memory import release_freed_memory
 from server.models import RequestEvent
 from sosqueue import codes
 
@@ -38,6 +39,10 @@ _FAN_OUT_SLICE = 128
 # back only every switch interval (5 ms), at each of its many database calls.
 _YIELD_STEP_S = 0.001
 _YIELD_LIMIT_S = 0.01
+# Once this many watchers were connected and three quarters of them have left, the memory they
+# used is given back (``server.memory``), a little after the last of the crowd left.
+RELEASE_AFTER_WATCHERS = 1000
+_RELEASE_DELAY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -108,13 +113,16 @@ class Broker:
         self._by_request: dict[int, set[Subscription]] = {}
         self._pending: deque[WireEvent] = deque()
         self._fan_out_task: asyncio.Task | None = None
+        self._count = 0
+        self._peak = 0  # the most watchers since memory was last given back
+        self._release: asyncio.TimerHandle | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
     @property
     def watchers(self) -> int:
-        return sum(len(s) for s in self._by_company.values()) + sum(len(s) for s in self._by_request.values())
+        return self._count
 
     def subscribe(self, *, company_id: str, request_id: int | None = None) -> Subscription:
         subscription = Subscription(company_id, request_id)
@@ -122,6 +130,8 @@ class Broker:
             self._by_company.setdefault(company_id, set()).add(subscription)
         else:
             self._by_request.setdefault(request_id, set()).add(subscription)
+        self._count += 1
+        self._peak = max(self._peak, self._count)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -130,10 +140,27 @@ class Broker:
         else:
             index, key = self._by_request, subscription.request_id
         watchers = index.get(key)
-        if watchers is not None:
-            watchers.discard(subscription)
-            if not watchers:
-                del index[key]
+        if watchers is None or subscription not in watchers:
+            return
+        watchers.remove(subscription)
+        if not watchers:
+            del index[key]
+        self._count -= 1
+        if self._peak >= RELEASE_AFTER_WATCHERS and self._count <= self._peak // 4:
+            self._release_soon()
+
+    def _release_soon(self) -> None:
+        """Give the crowd's memory back once it has finished leaving (each leaver pushes it on)."""
+        if self._loop is None:
+            return
+        if self._release is not None:
+            self._release.cancel()
+        self._release = self._loop.call_later(_RELEASE_DELAY_S, self._release_memory)
+
+    def _release_memory(self) -> None:
+        self._release = None
+        self._peak = self._count
+        release_freed_memory()
 
     def is_watched(self, company_id: str, request_id: int) -> bool:
         return company_id in self._by_company or request_id in self._by_request

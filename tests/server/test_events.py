@@ -1,8 +1,11 @@
-"""The broker's fan-out: off the publisher's path, in slices, in order, exactly once, to the right watchers."""
+"""The broker's fan-out (off the publisher's path, in slices, in order, exactly once, to the right
+watchers) and the memory it gives back when a crowd of watchers has left."""
 
 import asyncio
+import gc
 import threading
 
+from server import events
 from server.event_ids import EventIds
 from server.events import _FAN_OUT_SLICE, _QUEUE_SIZE, Broker, WireEvent
 
@@ -129,3 +132,36 @@ def test_the_broker_holds_nothing_once_every_watcher_has_left():
         assert not broker._pending and broker._fan_out_task is None
 
     asyncio.run(scenario())
+
+
+def test_memory_is_given_back_once_a_crowd_of_watchers_has_left(monkeypatch):
+    """A full collection runs (freeing the cycles ended streams leave) a moment after a crowd
+    of watchers has left, and not while it is still there."""
+    monkeypatch.setattr(events, "_RELEASE_DELAY_S", 0.05)
+    collections = []
+
+    def note(phase, info):
+        if phase == "stop" and info["generation"] == 2:
+            collections.append(info)
+
+    async def scenario():
+        broker = bound_broker()
+        crowd = [broker.subscribe(company_id=COMPANY) for _ in range(events.RELEASE_AFTER_WATCHERS)]
+        for subscription in crowd[: len(crowd) // 2]:
+            broker.unsubscribe(subscription)
+        await asyncio.sleep(0.2)
+        half_left = len(collections)
+        for subscription in crowd[len(crowd) // 2:]:
+            broker.unsubscribe(subscription)
+        await asyncio.sleep(0.2)
+        return half_left
+
+    gc.callbacks.append(note)
+    gc.disable()  # only the broker's collection counts
+    try:
+        half_left = asyncio.run(scenario())
+    finally:
+        gc.enable()
+        gc.callbacks.remove(note)
+    assert half_left == 0
+    assert len(collections) == 1
