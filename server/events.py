@@ -10,6 +10,7 @@ Clients never see an event's number, only its public id (``server.event_ids``).
 import asyncio
 import json
 import logging
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ _FAN_OUT_SLICE = 128
 # back only every switch interval (5 ms), at each of its many database calls.
 _YIELD_STEP_S = 0.001
 _YIELD_LIMIT_S = 0.01
+# And while the fan-out runs, a thread waiting for the GIL asks for it after this long instead
+# of Python's 5 ms: a creation takes it back a dozen times (each statement, the commit).
+_FAN_OUT_SWITCH_INTERVAL_S = 0.0005
 # Once this many watchers were connected and three quarters of them have left, the memory they
 # used is given back (``server.memory``), a little after the last of the crowd left.
 RELEASE_AFTER_WATCHERS = 1000
@@ -178,6 +182,8 @@ class Broker:
     async def _fan_out(self) -> None:
         """Hand the pending events out, oldest first, each to the watchers it has when its turn comes."""
         handed = 0
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(_FAN_OUT_SWITCH_INTERVAL_S)
         try:
             while self._pending:
                 wire = self._pending.popleft()
@@ -188,6 +194,7 @@ class Broker:
                         handed = 0
                         await _let_requests_run()
         finally:
+            sys.setswitchinterval(switch_interval)
             self._fan_out_task = None
 
     def _watchers_of(self, wire: WireEvent) -> list[Subscription]:

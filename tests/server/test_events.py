@@ -3,6 +3,7 @@ watchers) and the memory it gives back when a crowd of watchers has left."""
 
 import asyncio
 import gc
+import sys
 import threading
 
 from server import events
@@ -41,6 +42,8 @@ def test_publish_returns_before_any_watcher_has_the_event_and_the_loop_runs_betw
     """Publishing hands over and returns; with more watchers than a slice, other work on the loop
     (the publishing request's answer) runs before the last watcher is handed the event."""
 
+    switch_interval = sys.getswitchinterval()
+
     async def scenario():
         broker = bound_broker()
         watchers = [broker.subscribe(company_id=COMPANY) for _ in range(3 * _FAN_OUT_SLICE)]
@@ -54,6 +57,7 @@ def test_publish_returns_before_any_watcher_has_the_event_and_the_loop_runs_betw
         assert all(drained(w) == [1] for w in watchers)
 
     asyncio.run(scenario())
+    assert sys.getswitchinterval() == switch_interval  # lowered only while the fan-out runs
 
 
 def test_every_watcher_gets_every_event_once_in_order_while_publishers_and_watchers_come_and_go():
