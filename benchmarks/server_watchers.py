@@ -10,7 +10,10 @@ per connection). Then:
 - server RSS with all watchers connected, against the idle server's RSS as the baseline
   (target: ≤ 300 MB with 10,000 watchers);
 - a request is created and the time until every watcher has received its event is taken, with
-  p50/p95 per watcher (target: all within 2 s); baseline: the same with a single watcher.
+  p50/p95 per watcher (target: all within 2 s); baseline: the same with a single watcher;
+- the creating POST's own latency, ``--posts`` creations one after the other (``--post-interval``
+  apart) with all watchers listening, against the same with none (target: p95 at most 2x);
+- server RSS after every watcher has left, against its RSS before any came (memory returns).
 
 Times are CLOCK_MONOTONIC, which all processes on the machine share.
 """
@@ -44,6 +47,7 @@ from _common import (
 TARGET_RSS_MB = 300
 TARGET_RSS_AT = 10_000
 TARGET_DELIVERY_S = 2.0
+TARGET_CREATE_P95_RATIO = 2.0
 MARKER = b"event: created"
 READY = b"retry:"  # the stream's first line, sent once the watcher is subscribed
 
@@ -52,6 +56,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--watchers", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3, help="status changes to time (each one request created)")
+    parser.add_argument("--posts", type=int, default=20, help="creations timed for the POST's own latency, per phase")
+    parser.add_argument("--post-interval", type=float, default=0.3, help="seconds between the timed creations")
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--connect-parallel", type=int, default=200, help="connections being opened at once, per client")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for connecting, per phase")
@@ -230,8 +236,31 @@ def server_watchers(url: str) -> int:
     return httpx.get(f"{url}/readyz", timeout=30).json().get("watchers", -1)
 
 
+def wait_for_watchers(url: str, count: int, timeout: float = 60) -> int:
+    """The server's watcher count once it has come down to ``count`` (or the last one seen)."""
+    deadline = time.monotonic() + timeout
+    while (seen := server_watchers(url)) > count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return seen
+
+
+def timed_posts(args, server, tenant, label: str) -> dict:
+    """The creating POST's own latency: ``--posts`` creations on one keep-alive connection."""
+    times, statuses = [], []
+    with httpx.Client(base_url=server.url, headers=bearer(tenant.admin_token), timeout=60) as client:
+        client.get("/healthz")
+        for number in range(args.posts):
+            time.sleep(args.post_interval)
+            began = time.monotonic()
+            response = client.post("/api/v1/service-requests", json={"description": f"{label} post {number}"})
+            times.append(time.monotonic() - began)
+            statuses.append(response.status_code)
+    return {"statuses": sorted(set(statuses)), "create_ms": latency_ms(times)}
+
+
 def phase(args, server, tenant, count: int, processes: int) -> dict:
-    """Connect ``count`` watchers, take RSS, then time ``--rounds`` status changes reaching them."""
+    """Connect ``count`` watchers, take RSS, time ``--rounds`` creations reaching them, then the
+    creating POSTs' own latency while they listen."""
     proc = psutil.Process(server.process.pid)
     started = time.monotonic()
     clients = Clients(server.url, tenant.supporter_token, count, processes, args)
@@ -265,11 +294,13 @@ def phase(args, server, tenant, count: int, processes: int) -> dict:
             })
             log(f"  round {number}: {len(delays):,} received, {missing} missing, "
                 f"all after {rounds[-1]['all_received_s']} s")
+        posts = timed_posts(args, server, tenant, f"{count} watchers")
+        log(f"  POST p95 with {connected:,} watchers: {posts['create_ms'].get('p95')} ms")
     finally:
         clients.close()
     return {"watchers": count, "connected": connected, "failed": failed, "server_saw_watchers": seen,
             "connect_s": round(connect_s, 2), "connect_failures": [f for r in ready for f in r["failures"]][:5],
-            "server_rss_mb": rss, "server_fds": fds, "rounds": rounds}
+            "server_rss_mb": rss, "server_fds": fds, "rounds": rounds, "posts": posts}
 
 
 def worst_all_received(result: dict) -> float | None:
@@ -282,11 +313,14 @@ def median_all_received(result: dict) -> float | None:
     return times[len(times) // 2] if times else None
 
 
-def summarise(args, idle_rss: float, one: dict, many: dict, after_rss: float, nofile: dict) -> dict:
+def summarise(args, idle_rss: float, alone: dict, one: dict, many: dict, after: dict, nofile: dict) -> dict:
     per_watcher_kb = round((many["server_rss_mb"] - idle_rss) * 1024 / max(many["connected"], 1), 2)
     projected = round(idle_rss + per_watcher_kb * TARGET_RSS_AT / 1024, 1)
     worst, worst_one = worst_all_received(many), worst_all_received(one)
     median, median_one = median_all_received(many), median_all_received(one)
+    after_rss = after["rss_mb"]
+    p95_none, p95_many = alone["create_ms"].get("p95"), many["posts"]["create_ms"].get("p95")
+    create_ratio = ratio(p95_many, p95_none) if p95_many and p95_none else None
     rss_ok = many["server_rss_mb"] <= TARGET_RSS_MB if args.watchers >= TARGET_RSS_AT else projected <= TARGET_RSS_MB
     return {
         "parameters": {"watchers": args.watchers, "rounds": args.rounds, "client_processes": args.client_processes},
@@ -298,6 +332,14 @@ def summarise(args, idle_rss: float, one: dict, many: dict, after_rss: float, no
         "rss_kb_per_watcher": per_watcher_kb,
         "rss_mb_projected_for_10000": projected,
         "rss_mb_after_disconnect": after_rss,
+        "rss_before_watchers_mb": alone["rss_mb"],
+        "rss_after_leave_mb": after_rss,
+        "rss_after_leave_ratio_to_before": ratio(after_rss, alone["rss_mb"]),
+        "server_watchers_after_leave": after["watchers"],
+        "create_p95_ms_no_watchers": p95_none,
+        "create_p95_ms_with_watchers": p95_many,
+        "create_p95_ratio": create_ratio,
+        "create_no_watchers": alone,
         "all_received_s": {"worst": worst, "median": median, "baseline_1_watcher_worst": worst_one,
                            "baseline_1_watcher_median": median_one,
                            "ratio_median_to_1_watcher": ratio(median, median_one) if median and median_one else None},
@@ -306,6 +348,8 @@ def summarise(args, idle_rss: float, one: dict, many: dict, after_rss: float, no
         "targets": {
             "rss": {"at_most_mb": TARGET_RSS_MB, "for_watchers": TARGET_RSS_AT,
                     "judged_on": "measured" if args.watchers >= TARGET_RSS_AT else "projected", "met": rss_ok},
+            "create_p95": {"at_most_ratio": TARGET_CREATE_P95_RATIO, "for_watchers": args.watchers,
+                           "met": create_ratio is not None and create_ratio <= TARGET_CREATE_P95_RATIO},
             "delivery": {"all_within_s": TARGET_DELIVERY_S,
                          "met": worst is not None and worst <= TARGET_DELIVERY_S and many["connected"] == args.watchers},
         },
@@ -317,6 +361,8 @@ def show(s: dict) -> None:
     table([
         ("server RSS", "MB", "ratio to idle"),
         ("idle (baseline)", s["baseline_idle_rss_mb"], 1),
+        ("before watchers (after the first creations)", s["rss_before_watchers_mb"],
+         ratio(s["rss_before_watchers_mb"], s["baseline_idle_rss_mb"])),
         ("1 watcher", one["server_rss_mb"], ratio(one["server_rss_mb"], s["baseline_idle_rss_mb"])),
         (f"{many['connected']:,} watchers", many["server_rss_mb"], s["rss_ratio_to_idle"]),
         ("after they left", s["rss_mb_after_disconnect"], ratio(s["rss_mb_after_disconnect"], s["baseline_idle_rss_mb"])),
@@ -328,7 +374,14 @@ def show(s: dict) -> None:
             rows.append((f"{label}, round {number}", r["all_received_s"], r["delivery_ms"].get("p50"),
                          r["delivery_ms"].get("p95"), r["missing"], r["create_s"]))
     table(rows)
+    table([
+        ("creating POST", "p50 ms", "p95 ms", "ratio of p95"),
+        ("no watchers (baseline)", s["create_no_watchers"]["create_ms"].get("p50"), s["create_p95_ms_no_watchers"], 1),
+        (f"{many['connected']:,} watchers", many["posts"]["create_ms"].get("p50"), s["create_p95_ms_with_watchers"],
+         s["create_p95_ratio"]),
+    ])
     t = s["targets"]
+    log(f"target POST p95 <= {TARGET_CREATE_P95_RATIO:g}x without watchers: {verdict(t['create_p95']['met'])}")
     log(f"target RSS <= {TARGET_RSS_MB} MB at 10,000 ({t['rss']['judged_on']}): {verdict(t['rss']['met'])}")
     log(f"target all received <= {TARGET_DELIVERY_S} s: {verdict(t['delivery']['met'])}")
 
@@ -353,14 +406,18 @@ def main() -> None:
             for _ in range(20):
                 httpx.get(f"{server.url}/healthz")
             idle_rss = settle_rss(proc)
-            log(f"server {server.url}: idle RSS {idle_rss} MB; baseline with 1 watcher...")
+            log(f"server {server.url}: idle RSS {idle_rss} MB; {args.posts} creations without watchers...")
+            alone = timed_posts(args, server, tenant, "no watchers")
+            alone["rss_mb"] = settle_rss(proc)
+            log("baseline with 1 watcher...")
             one = phase(args, server, tenant, 1, 1)
             log(f"{args.watchers:,} watchers from {args.client_processes} client processes...")
             many = phase(args, server, tenant, args.watchers, args.client_processes)
-            after_rss = settle_rss(proc)
+            after = {"watchers": wait_for_watchers(server.url, 0)}
+            after["rss_mb"] = settle_rss(proc, 4.0)  # the server gives memory back a second after they left
         finally:
             server.stop()
-    summary = summarise(args, idle_rss, one, many, after_rss, nofile)
+    summary = summarise(args, idle_rss, alone, one, many, after, nofile)
     show(summary)
     emit("server_watchers", summary)
 

@@ -10,15 +10,19 @@ Clients never see an event's number, only its public id (``server.event_ids``).
 import asyncio
 import json
 import logging
+import sys
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 
+from anyio.to_thread import current_default_thread_limiter
 from sqlalchemy import event as sa_event, func, select, text
 from sqlalchemy.orm import Session
 
 from server.actors import actor_public
 from server.db import Database
 from server.event_ids import EventIds
+from server.memory import release_freed_memory
 from server.models import RequestEvent
 from sosqueue import codes
 
@@ -28,6 +32,21 @@ CHANNEL = "sosqueue_events"
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; an expiry sweep commits 5000 events.
 _NOTIFY_BYTES = 7500
 _QUEUE_SIZE = 512
+# Watchers handed an event before the fan-out lets the loop run something else (a request's
+# answer, say): each one handed an event wakes its stream, which writes to its socket.
+_FAN_OUT_SLICE = 128
+# Between slices, while requests run in the thread pool, the fan-out waits for them (in steps,
+# up to the limit): the loop's thread otherwise holds the GIL and a request's thread gets it
+# back only every switch interval (5 ms), at each of its many database calls.
+_YIELD_STEP_S = 0.001
+_YIELD_LIMIT_S = 0.01
+# And while the fan-out runs, a thread waiting for the GIL asks for it after this long instead
+# of Python's 5 ms: a creation takes it back a dozen times (each statement, the commit).
+_FAN_OUT_SWITCH_INTERVAL_S = 0.0005
+# Once this many watchers were connected and three quarters of them have left, the memory they
+# used is given back (``server.memory``), a little after the last of the crowd left.
+RELEASE_AFTER_WATCHERS = 1000
+_RELEASE_DELAY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +103,10 @@ class Subscription:
 class Broker:
     """Fans events out to subscriptions; ``publish`` may be called from any thread.
 
+    ``publish`` only hands the events over: one task on the loop hands them to the watchers in
+    the order published, in slices of :data:`_FAN_OUT_SLICE` with the loop free in between, so
+    that ten thousand watchers do not hold up the answer to the request that wrote the event.
+
     ``ids`` shows the events' numbers to clients as their public ids.
     """
 
@@ -92,13 +115,18 @@ class Broker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._by_company: dict[str, set[Subscription]] = {}
         self._by_request: dict[int, set[Subscription]] = {}
+        self._pending: deque[WireEvent] = deque()
+        self._fan_out_task: asyncio.Task | None = None
+        self._count = 0
+        self._peak = 0  # the most watchers since memory was last given back
+        self._release: asyncio.TimerHandle | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
     @property
     def watchers(self) -> int:
-        return sum(len(s) for s in self._by_company.values()) + sum(len(s) for s in self._by_request.values())
+        return self._count
 
     def subscribe(self, *, company_id: str, request_id: int | None = None) -> Subscription:
         subscription = Subscription(company_id, request_id)
@@ -106,6 +134,8 @@ class Broker:
             self._by_company.setdefault(company_id, set()).add(subscription)
         else:
             self._by_request.setdefault(request_id, set()).add(subscription)
+        self._count += 1
+        self._peak = max(self._peak, self._count)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -114,27 +144,80 @@ class Broker:
         else:
             index, key = self._by_request, subscription.request_id
         watchers = index.get(key)
-        if watchers is not None:
-            watchers.discard(subscription)
-            if not watchers:
-                del index[key]
+        if watchers is None or subscription not in watchers:
+            return
+        watchers.remove(subscription)
+        if not watchers:
+            del index[key]
+        self._count -= 1
+        if self._peak >= RELEASE_AFTER_WATCHERS and self._count <= self._peak // 4:
+            self._release_soon()
+
+    def _release_soon(self) -> None:
+        """Give the crowd's memory back once it has finished leaving (each leaver pushes it on)."""
+        if self._loop is None:
+            return
+        if self._release is not None:
+            self._release.cancel()
+        self._release = self._loop.call_later(_RELEASE_DELAY_S, self._release_memory)
+
+    def _release_memory(self) -> None:
+        self._release = None
+        self._peak = self._count
+        release_freed_memory()
 
     def is_watched(self, company_id: str, request_id: int) -> bool:
         return company_id in self._by_company or request_id in self._by_request
 
     def publish(self, events: list[WireEvent]) -> None:
+        """Queue the events for their watchers and return at once."""
         if self._loop is not None and events:
-            self._loop.call_soon_threadsafe(self._fan_out, events)
+            self._loop.call_soon_threadsafe(self._enqueue, events)
 
-    def _fan_out(self, events: list[WireEvent]) -> None:
-        for wire in events:
-            watchers = self._by_company.get(wire.company_id, set()) | self._by_request.get(wire.request_id, set())
-            for subscription in watchers:
-                try:
-                    subscription.queue.put_nowait(wire)
-                except asyncio.QueueFull:
-                    # A watcher this far behind reconnects and catches up with Last-Event-ID.
-                    subscription.overflowed = True
+    def _enqueue(self, events: list[WireEvent]) -> None:
+        self._pending.extend(events)
+        if self._fan_out_task is None:
+            self._fan_out_task = self._loop.create_task(self._fan_out())
+
+    async def _fan_out(self) -> None:
+        """Hand the pending events out, oldest first, each to the watchers it has when its turn comes."""
+        handed = 0
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(_FAN_OUT_SWITCH_INTERVAL_S)
+        try:
+            while self._pending:
+                wire = self._pending.popleft()
+                for subscription in self._watchers_of(wire):
+                    _hand(subscription, wire)
+                    handed += 1
+                    if handed == _FAN_OUT_SLICE:
+                        handed = 0
+                        await _let_requests_run()
+        finally:
+            sys.setswitchinterval(switch_interval)
+            self._fan_out_task = None
+
+    def _watchers_of(self, wire: WireEvent) -> list[Subscription]:
+        """A copy, as watchers come and go while the fan-out yields. A subscription is in one
+        index only, so the two never overlap."""
+        return [*self._by_company.get(wire.company_id, ()), *self._by_request.get(wire.request_id, ())]
+
+
+async def _let_requests_run() -> None:
+    await asyncio.sleep(0)
+    threads = current_default_thread_limiter()
+    waited = 0.0
+    while threads.borrowed_tokens and waited < _YIELD_LIMIT_S:
+        await asyncio.sleep(_YIELD_STEP_S)
+        waited += _YIELD_STEP_S
+
+
+def _hand(subscription: Subscription, wire: WireEvent) -> None:
+    try:
+        subscription.queue.put_nowait(wire)
+    except asyncio.QueueFull:
+        # A watcher this far behind reconnects and catches up with Last-Event-ID.
+        subscription.overflowed = True
 
 
 def install_commit_hooks(database: Database, broker: Broker) -> None:

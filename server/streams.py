@@ -7,10 +7,8 @@ a valid user token goes on to the regular route, which answers errors in the API
 and keeps the endpoint in the OpenAPI document.
 """
 
-from starlette.concurrency import run_in_threadpool
-
 from server.api import deps
-from server.api.routes.events import SSE_HEADERS, messages, parse_last_event_id
+from server.api.routes.events import SSE_HEADERS, in_opening_thread, messages, parse_last_event_id
 from server.state import AppState
 
 PATH = "/api/v1/events"
@@ -32,7 +30,7 @@ class CompanyEventStreams:
         headers = dict(scope["headers"])
         last = headers.get(b"last-event-id", b"").decode("latin-1")
         authorization = headers.get(b"authorization", b"").decode("latin-1")
-        company_id = await run_in_threadpool(_user_company, self.state, authorization) if len(last) <= 20 else None
+        company_id = await in_opening_thread(_user_company, self.state, authorization) if len(last) <= 20 else None
         if company_id is None:
             return await self.app(scope, receive, send)
         await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})

@@ -1,12 +1,14 @@
 """Live event streams (server-sent events): a company's queue, or one request."""
 
 import asyncio
+import functools
 from typing import Annotated
 
+from anyio import CapacityLimiter, to_thread
+from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive
 
 from server.actors import Actor
@@ -29,6 +31,12 @@ LastEventId = Annotated[str | None, Header(max_length=20, description=(
 #: The comment a stream starts with when it cannot resume after the client's Last-Event-ID.
 STARTING_AFRESH = "unknown Last-Event-ID, starting afresh"
 
+# Threads opening streams at once (token, backlog, snapshot). A crowd of watchers connecting
+# together then neither takes every thread and database connection from the requests, nor grows
+# the thread and connection pools for good (their objects would pin the memory the crowd used).
+OPENING_THREADS = 4
+_opening_threads: RunVar[CapacityLimiter] = RunVar("sosqueue_stream_openings")
+
 _STREAM_DOC = {200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}}
 
 
@@ -44,8 +52,18 @@ async def request_events(
     code: str, actor: ActorDep, state: StateDep, last_event_id: LastEventId = None
 ) -> StreamingResponse:
     """Changes to one request, live (user or customer token); starts with a snapshot."""
-    request_id = await run_in_threadpool(_visible_id, state, actor, code)
+    request_id = await in_opening_thread(_visible_id, state, actor, code)
     return _stream(state, actor, request_id, parse_last_event_id(last_event_id))
+
+
+async def in_opening_thread(func, *args):
+    """``func(*args)`` in the thread pool, at most :data:`OPENING_THREADS` at once."""
+    try:
+        limiter = _opening_threads.get()
+    except LookupError:
+        limiter = CapacityLimiter(OPENING_THREADS)
+        _opening_threads.set(limiter)
+    return await to_thread.run_sync(functools.partial(func, *args), limiter=limiter)
 
 
 def _visible_id(state: AppState, actor: Actor, code: str) -> int:
@@ -89,7 +107,7 @@ async def messages(
     watch = asyncio.ensure_future(_end_on_disconnect(receive, subscription)) if receive else None
     try:
         yield b"retry: 2000\n\n"
-        after, backlog = await run_in_threadpool(_opening, state, subscription, last_id)
+        after, backlog = await in_opening_thread(_opening, state, subscription, last_id)
         if backlog is None:
             if last_id is not None:
                 yield f": {STARTING_AFRESH}\n\n".encode()
@@ -98,7 +116,7 @@ async def messages(
         if announce:
             yield f"event: {STREAM_SUBSCRIBED}\ndata: {{}}\n\n".encode()
         if request_id is not None:
-            yield f"event: snapshot\ndata: {await run_in_threadpool(_snapshot, state, request_id)}\n\n".encode()
+            yield f"event: snapshot\ndata: {await in_opening_thread(_snapshot, state, request_id)}\n\n".encode()
         sent = 0 if backlog is None else after  # a fresh start passes on whatever arrives
         for wire in backlog or ():
             yield wire.frame

@@ -1,0 +1,30 @@
+"""Giving memory back to the system after a crowd (of event-stream watchers, say) has left."""
+
+import ctypes
+import ctypes.util
+import gc
+import sys
+
+
+def _libc_malloc_trim():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return None
+
+
+_malloc_trim = _libc_malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Free what only the cyclic GC frees, then hand the C heap's free pages back (glibc).
+
+    The GC runs rarely while thousands of long-lived streams are open (``server.app._tune_gc``),
+    so the cycles that ended streams leave wait long; and glibc keeps the pages freed in the
+    middle of its heaps until ``malloc_trim``.
+    """
+    gc.collect()
+    if _malloc_trim is not None:
+        _malloc_trim(0)
