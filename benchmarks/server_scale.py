@@ -9,7 +9,7 @@ random codes, the newest ``--open-share`` of them recent and mostly open, the ol
 or expired, and ``--due`` open ones past their deadline, not swept yet.
 
 1. Expiry sweep, in-process: ``server.app.sweep_once`` on an AppState over the same database,
-   with ``--due`` requests due (target ≤ 2 s); baseline: ``SELECT count(*)`` over the table.
+   with ``--due`` requests due (target ≤ 0.5 s); baseline: ``SELECT count(*)`` over the table.
 2. Queue listing through a real ``sosqueue serve``: ``--calls`` sequential calls of
    GET /api/v1/service-requests per filter variant (target p95 ≤ 20 ms); baseline: the p95 of
    GET /healthz, same server, same client, same run.
@@ -31,12 +31,15 @@ from _common import (
     RawClient,
     bearer,
     emit,
+    finish_profiler,
     fresh_database,
     is_postgres,
     latency_ms,
     log,
     machine,
     ratio,
+    server_timing_ms,
+    start_profiler,
     start_server,
     table,
     verdict,
@@ -48,8 +51,9 @@ from server.models import Company, Group, ServiceRequest
 from tests.support.tenants import make_tenant
 
 TARGET_LIST_P95_MS = 20.0
-TARGET_SWEEP_S = 2.0
+TARGET_SWEEP_S = 0.5
 BATCH = 20_000
+_PROFILE_SECONDS_PER_CALL = 0.008  # about what a listing call takes: the sampling covers the variants' calls
 
 
 def parse_args() -> argparse.Namespace:
@@ -63,6 +67,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--analyze", action="store_true", help="run ANALYZE after the preload (the server never does)")
     parser.add_argument("--db", help="PostgreSQL server URL; a fresh database is made on it and dropped after")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the server with py-spy during the listing calls (results/profile-*.txt)")
     args = parser.parse_args()
     if not 0 <= args.due <= args.requests:
         parser.error("--due must be between 0 and --requests")
@@ -247,13 +253,17 @@ def variants(requests: int) -> dict[str, str]:
     }
 
 
-async def timed_calls(client: RawClient, path: str, headers: dict, calls: int) -> tuple[list[float], dict]:
+async def timed_calls(client: RawClient, path: str, headers: dict, calls: int,
+                      server_times: list[float] | None = None) -> tuple[list[float], dict]:
+    """Latencies at the client and the statuses; the server's own times (Server-Timing) into ``server_times``."""
     latencies, statuses = [], {}
     for _ in range(calls):
         started = time.perf_counter()
         status, _ = await client.request("GET", path, headers)
         latencies.append(time.perf_counter() - started)
         statuses[status] = statuses.get(status, 0) + 1
+        if server_times is not None:
+            server_times.append(server_timing_ms(client.last_headers) / 1000)
     return latencies, statuses
 
 
@@ -276,11 +286,15 @@ async def measure_listing(url: str, token: str, args, server_pid: int) -> dict:
         health, health_statuses = await timed_calls(client, "/healthz", {}, args.calls)
         health_cpu = cpu_seconds(server) - cpu
         results = {}
+        profiler = start_profiler(server_pid, _PROFILE_SECONDS_PER_CALL * args.calls * len(variants(args.requests)),
+                                  "profile-server_scale") if args.profile else None
         for name, path in variants(args.requests).items():
-            cpu = cpu_seconds(server)
-            latencies, statuses = await timed_calls(client, path, auth, args.calls)
+            cpu, server_times = cpu_seconds(server), []
+            latencies, statuses = await timed_calls(client, path, auth, args.calls, server_times)
             results[name] = {"path": path, "latency_ms": latency_ms(latencies), "statuses": statuses,
+                             "server_timing_ms": latency_ms(server_times),
                              "server_cpu_ms_per_call": round(1000 * (cpu_seconds(server) - cpu) / args.calls, 3)}
+        profile = await asyncio.to_thread(finish_profiler, profiler)
         cpu = cpu_seconds(server)
         health_after, _ = await timed_calls(client, "/healthz", {}, args.calls)
         health_cpu += cpu_seconds(server) - cpu
@@ -297,6 +311,10 @@ async def measure_listing(url: str, token: str, args, server_pid: int) -> dict:
         "baseline_statuses": health_statuses,
         "variants": results,
         "worst_p95_ms": worst,
+        # The server's own time (Server-Timing): less of the client's and the other processes' share of
+        # a loaded machine's cores than the latency at the client.
+        "worst_server_timing_p95_ms": max(r["server_timing_ms"]["p95"] for r in results.values()),
+        **({"profile": profile} if profile else {}),
         "target": {"p95_at_most_ms": TARGET_LIST_P95_MS, "met": worst <= TARGET_LIST_P95_MS
                    and all(r["statuses"] == {200: args.calls} for r in results.values())},
     }
@@ -310,13 +328,13 @@ def show(summary: dict) -> None:
     log(f"preload: {pre['requests']:,} requests at {pre['requests_per_second']:,}/s, events at "
         f"{pre['events_per_second']:,}/s ({pre['seconds']} s)")
     base = listing["baseline_healthz_ms"]
-    rows = [("GET", "p50 ms", "p95 ms", "p99 ms", "p95 / healthz p95", "server CPU ms/call"),
+    rows = [("GET", "p50 ms", "p95 ms", "p99 ms", "p95 / healthz p95", "server CPU ms/call", "Server-Timing p95"),
             ("/healthz (baseline)", base["p50"], base["p95"], base["p99"], 1,
-             listing["baseline_healthz_server_cpu_ms_per_call"])]
+             listing["baseline_healthz_server_cpu_ms_per_call"], "")]
     for name, result in listing["variants"].items():
         ms = result["latency_ms"]
         rows.append((f"list: {name}", ms["p50"], ms["p95"], ms["p99"], result["ratio_p95_over_healthz_p95"],
-                     result["server_cpu_ms_per_call"]))
+                     result["server_cpu_ms_per_call"], result["server_timing_ms"]["p95"]))
     table(rows)
     log(f"target listing p95 <= {TARGET_LIST_P95_MS} ms: {verdict(listing['target']['met'])}")
     table([

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 OPEN_STATUS_SQL = "status IN ('new', 'pending', 'in_progress')"
+UNASSIGNED_SQL = "assignee_id IS NULL"
 PENDING_NOTIFICATION_SQL = "delivered_at IS NULL AND failed_at IS NULL"
 
 
@@ -185,6 +186,14 @@ class ServiceRequest(Base):
             postgresql_where=text(OPEN_STATUS_SQL),
         ),
         Index("ix_requests_group_first_joined", "company_id", "group_id", "first_joined_at"),
+        # The queue listing, newest first: open requests (by anyone, or by one assignee) and unassigned
+        # ones. PostgreSQL reads no order from an IS NULL condition, hence a partial index of its own.
+        Index("ix_requests_open_id", "company_id", "id",
+              sqlite_where=text(OPEN_STATUS_SQL), postgresql_where=text(OPEN_STATUS_SQL)),
+        Index("ix_requests_open_assignee_id", "company_id", "assignee_id", "id",
+              sqlite_where=text(OPEN_STATUS_SQL), postgresql_where=text(OPEN_STATUS_SQL)),
+        Index("ix_requests_unassigned_id", "company_id", "id",
+              sqlite_where=text(UNASSIGNED_SQL), postgresql_where=text(UNASSIGNED_SQL)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
