@@ -1,24 +1,26 @@
 """Filing a service request: the one operation behind the API's POST and the dashboard's form.
 
-It applies, in this order, the caller's creation rate limit (shared by every server process
-through the database, ``server.ratelimit``), then (in one write transaction) the company's expiry,
-the idempotency key if one was sent, and the filing itself. A concurrent retry with the same
-idempotency key that committed first makes the transaction start over once, which then replays
-that retry's request.
+Filings go through the process's group commit (``server.group_commit``): each runs in its own
+savepoint of a write transaction that several filings share, and is answered once that transaction
+committed. A filing takes, in this order, the caller's creation allowance (``server.ratelimit``,
+shared by every server process through the database), the company's expiry, the idempotency key if
+one was sent, and the filing itself. A filing that fails rolls back its savepoint, so it takes
+nothing from the allowance and leaves the other filings of its batch alone. A concurrent retry
+with the same idempotency key that committed first (another process, PostgreSQL) makes the filing
+run again in the next batch, which then replays that retry's request.
 
-Where the limit is taken depends on the database. SQLite has one writer at a time anyway, so the
-check joins the filing's write transaction: one commit (one fsync) per creation, not two, and a
-rollback gives the creation back. PostgreSQL takes it in one statement committed at once, because
-inside the filing's transaction it would hold the caller's row locked until the commit and so
-serialise every concurrent creation of one module.
+The allowance is taken inside the filing's savepoint on both databases. On PostgreSQL that holds
+the caller's ``rate_limits`` row locked until the batch commits; the filings of one process share
+that transaction, so only batches of other processes wait for it, one commit each.
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from server import queue, ratelimit
+from server import group_commit, queue, ratelimit
 from server.actors import Actor
 from server.api.present import request_public
 from server.models import ServiceRequest, utcnow
@@ -61,6 +63,10 @@ def _create_limit(state: AppState) -> ratelimit.Limit:
                            burst=state.settings.create_burst)
 
 
+Caller = Callable[[Session], tuple[Actor, str]]
+"""Who files, and as which source, found (and checked) in the filing's own session."""
+
+
 def file_request(
     state: AppState,
     *,
@@ -69,36 +75,34 @@ def file_request(
     source: str,
     idempotency_key: str | None = None,
 ) -> Filed:
-    """File a new request (or replay the one ``idempotency_key`` filed), within the rate limit; a
-    filing that fails takes nothing from the allowance, on either database."""
-    if not state.db.is_sqlite:
-        check_rate(state, actor)
-    try:
-        try:
-            return _file_once(state, actor=actor, payload=payload, source=source, idempotency_key=idempotency_key)
-        except queue.IdempotencyRace:
-            # A concurrent retry with the same key committed first: starting over replays its request.
-            return _file_once(state, actor=actor, payload=payload, source=source, idempotency_key=idempotency_key)
-    except Exception:
-        if not state.db.is_sqlite:  # on SQLite the filing's rollback gave it back
-            with state.db.write() as session:
-                ratelimit.give_back(session, _create_limit(state), actor.key)
-        raise
+    """File a new request (or replay the one ``idempotency_key`` filed), within the rate limit,
+    waiting in this thread until it is committed."""
+    return state.db.group_commit.run(_filing(state, lambda _session: (actor, source), payload, idempotency_key))
 
 
-def _file_once(
-    state: AppState, *, actor: Actor, payload: ServiceRequestCreate, source: str, idempotency_key: str | None
+async def file_request_async(
+    state: AppState, *, caller: Caller, payload: ServiceRequestCreate, idempotency_key: str | None = None
 ) -> Filed:
-    with state.db.write() as session:
-        if state.db.is_sqlite:
-            check_rate(state, actor, session)
-        created = queue.create_request(
-            session,
-            actor=actor,
-            payload=payload,
-            source=source,
-            expiry=queue.expiry_for(session, actor.company_id, state.settings.expiry_hours),
-            idempotency_key=idempotency_key,
-        )
-        public = request_public(created.request, utcnow())
-    return Filed(created.request, public, created.replayed)
+    """``file_request`` for the event loop, with the caller found in the filing's session: no
+    thread of the pool waits, and no session of its own is opened for the token."""
+    return await state.db.group_commit.run_async(_filing(state, caller, payload, idempotency_key))
+
+
+def _filing(state: AppState, caller: Caller, payload: ServiceRequestCreate, idempotency_key: str | None):
+    def job(session: Session) -> Filed:
+        actor, source = caller(session)
+        check_rate(state, actor, session)
+        try:
+            created = queue.create_request(
+                session,
+                actor=actor,
+                payload=payload,
+                source=source,
+                expiry=queue.expiry_for(session, actor.company_id, state.settings.expiry_hours),
+                idempotency_key=idempotency_key,
+            )
+        except queue.IdempotencyRace:
+            raise group_commit.Retry() from None  # the next batch sees the other filing and replays it
+        return Filed(created.request, request_public(created.request, utcnow()), created.replayed)
+
+    return job

@@ -17,7 +17,8 @@ from server.state import AppState
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="sosqueue"'}
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async, as ``bearer_token``: a sync dependency, however trivial, costs a hop to the thread pool.
     return request.app.state.sosqueue
 
 
@@ -43,7 +44,8 @@ ReadDB = Annotated[Session, Depends(read_session)]
 WriteDB = Annotated[Session, Depends(write_session, scope="function")]
 
 
-def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+async def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+    # async: it only reads a header (see get_state).
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "send an API, module or customer token as 'Authorization: Bearer <token>'",
@@ -51,7 +53,10 @@ def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
     return token.strip()
 
 
-def get_actor(state: StateDep, token: Annotated[str, Depends(bearer_token)]) -> Actor:
+BearerToken = Annotated[str, Depends(bearer_token)]
+
+
+def get_actor(state: StateDep, token: BearerToken) -> Actor:
     with state.db.read() as session:
         return known_actor(resolve_token(session, state, token))
 
@@ -71,7 +76,7 @@ class Reading:
     session: Session
 
 
-def read_as_caller(state: StateDep, token: Annotated[str, Depends(bearer_token)]) -> Iterator[Reading]:
+def read_as_caller(state: StateDep, token: BearerToken) -> Iterator[Reading]:
     """One read session for the token check and the route: one connection and one thread hop fewer
     than ``ActorDep`` with ``ReadDB``, for the calls every agent repeats (the waiting room's poll)."""
     with state.db.read() as session:
