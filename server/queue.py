@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import TextClause, and_, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload, lazyload, make_transient_to_detached
 
 from server import lifecycle
@@ -197,14 +195,12 @@ def create_request(
 
 def _insert_events(session: Session, request: ServiceRequest, events: list[tuple[EventType, str, dict]],
                    now: datetime) -> None:
-    """``record_event`` for a new request's first events, in one statement."""
-    rows = [{"request_id": request.id, "company_id": request.company_id, "code": request.code, "type": type,
-             "actor": actor, "status": request.status, "data": data, "created_at": now} for type, actor, data in events]
-    ids = session.scalars(_INSERT_EVENTS, rows).all()
-    session.info.setdefault("events", []).extend(RequestEvent(id=id, **row) for id, row in zip(ids, rows))
-
-
-_INSERT_EVENTS = insert(RequestEvent.__table__).returning(RequestEvent.__table__.c.id, sort_by_parameter_order=True)
+    """``record_event`` for a new request's first events, with Core statements."""
+    for type, actor, data in events:
+        row = {"request_id": request.id, "company_id": request.company_id, "code": request.code, "type": type,
+               "actor": actor, "status": request.status, "data": data, "created_at": now}
+        event_id = session.scalar(_insert_unless_present(RequestEvent), row)
+        session.info.setdefault("events", []).append(RequestEvent(id=event_id, **row))
 
 
 def _lock_idempotency_key(session: Session, *, principal: str, key: str) -> None:
@@ -217,14 +213,14 @@ def _remember_key(
     session: Session, *, principal: str, key: str, fingerprint: str, request: ServiceRequest, now: datetime
 ) -> None:
     row = {"principal": principal, "key": key, "body_hash": fingerprint, "request_id": request.id, "created_at": now}
-    if session.scalar(_insert_unless_present(session, IdempotencyKey, ("principal", "key")), row) is None:
+    if session.scalar(_insert_unless_present(IdempotencyKey, ("principal", "key")), row) is None:
         # A concurrent retry with the same key committed first; the caller starts over and replays it.
         raise IdempotencyRace()
 
 
 def _insert_with_unique_code(session: Session, row: dict, *, group: Group | None, assignee: User | None) -> ServiceRequest:
     """Insert the request under a free random code; returns it attached to the session as stored."""
-    statement = _insert_unless_present(session, ServiceRequest, ("code",))
+    statement = _insert_unless_present(ServiceRequest, ("code",))
     for _ in range(_CODE_ATTEMPTS):
         code = codes.generate()
         request_id = session.scalar(statement, {**row, "code": code})
@@ -237,19 +233,26 @@ def _insert_with_unique_code(session: Session, row: dict, *, group: Group | None
     raise RuntimeError("could not find a free session code; the code space is exhausted")
 
 
-def _insert_unless_present(session: Session, model: type, unique: tuple[str, ...]):
-    """``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING id``: the new id, or no row when taken."""
-    dialect = session.get_bind().dialect.name
-    statement = _INSERTS.get((dialect, model))
+def _insert_unless_present(model: type, unique: tuple[str, ...] = ()) -> TextClause:
+    """``INSERT … [ON CONFLICT (unique) DO NOTHING] RETURNING id`` of all columns but the id: the new
+    id, or no row when ``unique`` is taken.
+
+    As text with typed parameters, in the SQL SQLite (>= 3.35) and PostgreSQL share, built once: an
+    ``insert()`` construct with ON CONFLICT is compiled again on every call (as in server.ratelimit).
+    """
+    statement = _INSERTS.get((model, unique))
     if statement is None:
-        table = model.__table__
-        statement = _DIALECT_INSERTS[dialect](table).on_conflict_do_nothing(index_elements=list(unique))
-        statement = _INSERTS[(dialect, model)] = statement.returning(table.c.id)
+        columns = [column for column in model.__table__.columns if column.name != "id"]
+        names = ", ".join(f'"{column.name}"' for column in columns)
+        values = ", ".join(f":{column.name}" for column in columns)
+        conflict = f" ON CONFLICT ({', '.join(unique)}) DO NOTHING" if unique else ""
+        statement = text(f"INSERT INTO {model.__tablename__} ({names}) VALUES ({values}){conflict} RETURNING id")
+        statement = statement.bindparams(*(bindparam(column.name, type_=column.type) for column in columns))
+        _INSERTS[(model, unique)] = statement
     return statement
 
 
-_DIALECT_INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
-_INSERTS: dict = {}  # (dialect, model) -> statement: built once, so SQLAlchemy's compiled cache is hit
+_INSERTS: dict[tuple[type, tuple[str, ...]], TextClause] = {}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from server.models import ApiToken, Module, ServiceRequest, User
 from server.problems import Problem
 from server.state import AppState
 
+_ACTORS = "actors"  # session.info: token -> Actor, for actor_in
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="sosqueue"'}
 
 
@@ -59,6 +60,15 @@ BearerToken = Annotated[str, Depends(bearer_token)]
 def get_actor(state: StateDep, token: BearerToken) -> Actor:
     with state.db.read() as session:
         return known_actor(resolve_token(session, state, token))
+
+
+def actor_in(session: Session, state: AppState, token: str) -> Actor:
+    """The token's caller, found in ``session``: once per transaction, which the filings of a group
+    commit share (``server.group_commit``), so a module's burst resolves its token once."""
+    known = session.info.setdefault(_ACTORS, {})
+    if token not in known:
+        known[token] = known_actor(resolve_token(session, state, token))
+    return known[token]
 
 
 def known_actor(actor: Actor | None) -> Actor:

@@ -19,8 +19,7 @@ from server.api.deps import (
     StateDep,
     UserActor,
     WriteDB,
-    known_actor,
-    resolve_token,
+    actor_in,
 )
 from server.api.present import event_public, request_public
 from sosqueue.module_config import MAX_TOPIC_CHARS
@@ -67,7 +66,7 @@ async def create_service_request(
     """File a service request: manually (user token) or from a support module (module token)."""
 
     def caller(session: Session) -> tuple[Actor, str]:
-        actor = known_actor(resolve_token(session, state, token))
+        actor = actor_in(session, state, token)
         if actor.kind not in ("user", "module"):
             raise Problem(403, "only a user or a support module can create service requests", code="forbidden")
         if actor.kind == "user" and source is not None:
