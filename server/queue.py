@@ -199,7 +199,7 @@ def _insert_events(session: Session, request: ServiceRequest, events: list[tuple
     for type, actor, data in events:
         row = {"request_id": request.id, "company_id": request.company_id, "code": request.code, "type": type,
                "actor": actor, "status": request.status, "data": data, "created_at": now}
-        event_id = session.scalar(_insert_unless_present(RequestEvent), row)
+        event_id = session.connection().execute(_insert_unless_present(RequestEvent), row).scalar()
         session.info.setdefault("events", []).append(RequestEvent(id=event_id, **row))
 
 
@@ -213,7 +213,8 @@ def _remember_key(
     session: Session, *, principal: str, key: str, fingerprint: str, request: ServiceRequest, now: datetime
 ) -> None:
     row = {"principal": principal, "key": key, "body_hash": fingerprint, "request_id": request.id, "created_at": now}
-    if session.scalar(_insert_unless_present(IdempotencyKey, ("principal", "key")), row) is None:
+    inserted = session.connection().execute(_insert_unless_present(IdempotencyKey, ("principal", "key")), row)
+    if inserted.scalar() is None:
         # A concurrent retry with the same key committed first; the caller starts over and replays it.
         raise IdempotencyRace()
 
@@ -221,9 +222,10 @@ def _remember_key(
 def _insert_with_unique_code(session: Session, row: dict, *, group: Group | None, assignee: User | None) -> ServiceRequest:
     """Insert the request under a free random code; returns it attached to the session as stored."""
     statement = _insert_unless_present(ServiceRequest, ("code",))
+    connection = session.connection()  # past the ORM's execute: these rows need none of it
     for _ in range(_CODE_ATTEMPTS):
         code = codes.generate()
-        request_id = session.scalar(statement, {**row, "code": code})
+        request_id = connection.execute(statement, {**row, "code": code}).scalar()
         if request_id is not None:
             # nobody has joined yet (participants); group and assignee are known: no lazy loads later
             request = ServiceRequest(id=request_id, code=code, **row, group=group, assignee=assignee, participants=[])
