@@ -184,8 +184,8 @@ def create_request(
         created = {"source": source, **({"routing": route.note} if route.note else {})}
         events = [(EventType.CREATED, actor.key, created)]
         if choice is not None:
-            events.append((EventType.ASSIGNED, "system", {"assignee": row["assignee_id"],
-                                                          "strategy": actor.module.assignment, "reason": choice.reason}))
+            assigned = {"assignee": row["assignee_id"], "strategy": actor.module.assignment, "reason": choice.reason}
+            events.append((EventType.ASSIGNED, "system", assigned))
         _insert_events(session, request, events, now)
     except BaseException:
         session.expunge(request)  # its row goes with the rollback; the session must not keep it
@@ -219,7 +219,8 @@ def _remember_key(
         raise IdempotencyRace()
 
 
-def _insert_with_unique_code(session: Session, row: dict, *, group: Group | None, assignee: User | None) -> ServiceRequest:
+def _insert_with_unique_code(session: Session, row: dict, *, group: Group | None,
+                             assignee: User | None) -> ServiceRequest:
     """Insert the request under a free random code; returns it attached to the session as stored."""
     statement = _insert_unless_present(ServiceRequest, ("code",))
     connection = session.connection()  # past the ORM's execute: these rows need none of it

@@ -70,7 +70,8 @@ async def create_service_request(
         if actor.kind not in ("user", "module"):
             raise Problem(403, "only a user or a support module can create service requests", code="forbidden")
         if actor.kind == "user" and source is not None:
-            raise Problem(422, "source is only for support modules; users create manual requests", code="invalid_request")
+            raise Problem(422, "source is only for support modules; users create manual requests",
+                          code="invalid_request")
         return actor, "manual" if actor.kind == "user" else source or "module"
 
     filed = await creation.file_request_async(state, caller=caller, payload=payload, idempotency_key=idempotency_key)
