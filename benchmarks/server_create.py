@@ -237,14 +237,17 @@ class RawFloor:
             "SELECT id, company_id, group_id FROM modules WHERE token_hash = ?", (self.token_hash,)).fetchone()
         self.db.execute("SELECT * FROM companies WHERE id = ?", (company_id,)).fetchone()
         n, now = next(self.serial), datetime.now(timezone.utc)
-        request_id = self.db.execute(
-            "INSERT INTO service_requests (code, company_id, group_id, module_id, source, status, topic, description, "
-            "end_customer_name, end_customer_email, diagnostics, created_by, session_started, created_at, lapsed_by, "
-            "valid_until) VALUES (?, ?, ?, ?, 'module', 'new', '', ?, ?, ?, ?, ?, 0, ?, '[]', ?) "
-            "ON CONFLICT (code) DO NOTHING RETURNING id",
-            (f"s{random.randrange(10**8):08d}", company_id, group_id, module_id, f"Benchmark request {n}",
-             f"Customer {n}", f"customer{n}@example.test", json.dumps({"os": "Windows 11 23H2"}),
-             f"module:{module_id}", now.isoformat(), (now + timedelta(hours=24)).isoformat())).fetchone()[0]
+        request_id = None
+        while request_id is None:  # a code taken already: another, as the server does
+            request_id = self.db.execute(
+                "INSERT INTO service_requests (code, company_id, group_id, module_id, source, status, topic, "
+                "description, end_customer_name, end_customer_email, diagnostics, created_by, session_started, "
+                "created_at, lapsed_by, valid_until) VALUES (?, ?, ?, ?, 'module', 'new', '', ?, ?, ?, ?, ?, 0, ?, "
+                "'[]', ?) ON CONFLICT (code) DO NOTHING RETURNING id",
+                (f"s{random.randrange(10**8):08d}", company_id, group_id, module_id, f"Benchmark request {n}",
+                 f"Customer {n}", f"customer{n}@example.test", json.dumps({"os": "Windows 11 23H2"}),
+                 f"module:{module_id}", now.isoformat(), (now + timedelta(hours=24)).isoformat())).fetchone()
+        request_id = request_id[0]
         for type, data in (("created", {"source": "module"}), ("assigned", {"assignee": None, "strategy": "none"})):
             self.db.execute(
                 "INSERT INTO request_events (request_id, company_id, code, type, actor, status, data, created_at) "

@@ -4,14 +4,16 @@ Filings go through the process's group commit (``server.group_commit``): each ru
 savepoint of a write transaction that several filings share, and is answered once that transaction
 committed. A filing takes, in this order, the caller's creation allowance (``server.ratelimit``,
 shared by every server process through the database), the company's expiry, the idempotency key if
-one was sent, and the filing itself. A filing that fails rolls back its savepoint, so it takes
-nothing from the allowance and leaves the other filings of its batch alone. A concurrent retry
+one was sent, and the filing itself. A filing that fails rolls back its savepoint and leaves the
+other filings of its batch alone; it takes nothing from the allowance. A concurrent retry
 with the same idempotency key that committed first (another process, PostgreSQL) makes the filing
 run again in the next batch, which then replays that retry's request.
 
-The allowance is taken inside the filing's savepoint on both databases. On PostgreSQL that holds
-the caller's ``rate_limits`` row locked until the batch commits; the filings of one process share
-that transaction, so only batches of other processes wait for it, one commit each.
+Where the allowance is taken depends on the database. SQLite has one writer at a time anyway, so
+it is taken in the filing's savepoint: its rollback gives the creation back. PostgreSQL takes it in
+one statement committed at once (a failed filing gives it back after), because inside the batch's
+transaction it would hold the caller's row locked until that commits: batches of other writers
+would wait for it, and two that took two callers' rows in turn would deadlock.
 """
 
 import math
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from server import group_commit, queue, ratelimit
 from server.actors import Actor
@@ -77,7 +80,12 @@ def file_request(
 ) -> Filed:
     """File a new request (or replay the one ``idempotency_key`` filed), within the rate limit,
     waiting in this thread until it is committed."""
-    return state.db.group_commit.run(_filing(state, lambda _session: (actor, source), payload, idempotency_key))
+    filing = _Filing(state, lambda _session: (actor, source), payload, idempotency_key)
+    try:
+        return state.db.group_commit.run(filing)
+    except Exception:
+        filing.give_back()
+        raise
 
 
 async def file_request_async(
@@ -85,24 +93,45 @@ async def file_request_async(
 ) -> Filed:
     """``file_request`` for the event loop, with the caller found in the filing's session: no
     thread of the pool waits, and no session of its own is opened for the token."""
-    return await state.db.group_commit.run_async(_filing(state, caller, payload, idempotency_key))
+    filing = _Filing(state, caller, payload, idempotency_key)
+    try:
+        return await state.db.group_commit.run_async(filing)
+    except Exception:
+        if filing.charged is not None:
+            await run_in_threadpool(filing.give_back)
+        raise
 
 
-def _filing(state: AppState, caller: Caller, payload: ServiceRequestCreate, idempotency_key: str | None):
-    def job(session: Session) -> Filed:
-        actor, source = caller(session)
-        check_rate(state, actor, session)
+class _Filing:
+    """One filing, as a job of the group commit (``server.group_commit``)."""
+
+    def __init__(self, state: AppState, caller: Caller, payload: ServiceRequestCreate, idempotency_key: str | None):
+        self.state, self.caller, self.payload, self.idempotency_key = state, caller, payload, idempotency_key
+        self.charged: Actor | None = None  # PostgreSQL: whose allowance it took, committed at once
+
+    def __call__(self, session: Session) -> Filed:
+        actor, source = self.caller(session)
+        if self.state.db.is_sqlite:
+            check_rate(self.state, actor, session)
+        elif self.charged is None:  # not again when the job runs once more
+            check_rate(self.state, actor)
+            self.charged = actor
         try:
             created = queue.create_request(
                 session,
                 actor=actor,
-                payload=payload,
+                payload=self.payload,
                 source=source,
-                expiry=queue.expiry_for(session, actor.company_id, state.settings.expiry_hours),
-                idempotency_key=idempotency_key,
+                expiry=queue.expiry_for(session, actor.company_id, self.state.settings.expiry_hours),
+                idempotency_key=self.idempotency_key,
             )
         except queue.IdempotencyRace:
             raise group_commit.Retry() from None  # the next batch sees the other filing and replays it
         return Filed(created.request, request_public(created.request, utcnow()), created.replayed)
 
-    return job
+    def give_back(self) -> None:
+        """After the filing failed: the allowance it took on PostgreSQL comes back (on SQLite its
+        savepoint's rollback gave it back)."""
+        if self.charged is not None:
+            with self.state.db.write() as session:
+                ratelimit.give_back(session, _create_limit(self.state), self.charged.key)

@@ -20,7 +20,7 @@ import asyncio
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -148,10 +148,18 @@ class GroupCommit:
                 if queued not in outcomes and queued not in requeued and not queued.future.done():
                     outcomes[queued] = error  # the transaction failed before it ran
         for queued, outcome in outcomes.items():
-            if isinstance(outcome, BaseException):
-                queued.future.set_exception(outcome)
-            else:
-                queued.future.set_result(outcome)
+            _answer(queued.future, outcome)
+
+
+def _answer(future: Future, outcome: object) -> None:
+    try:
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+    except InvalidStateError:
+        pass  # cancelled by its caller before it ran (the transaction failed before it)
+
 
 def _run_one(session: Session, job: Job, events: list) -> object:
     """``job``'s result (its events added to ``events``), or the exception it raised (rolled back)."""
