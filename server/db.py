@@ -19,9 +19,6 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 # each). The overflow is for a thread that holds two sessions at once; those are closed after use.
 POOL_SIZE = 40
 MAX_OVERFLOW = 40
-# Batches of creations that one process runs at once on PostgreSQL (server.group_commit), each on a
-# connection of the pool: while one waits for the database, the next is filled.
-POSTGRES_WRITERS = 4
 
 
 class DatabaseUrlError(ValueError):
@@ -104,7 +101,7 @@ class Database:
         # in one thread could not work on SQLite anyway: the outer one holds its write lock.)
         self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
         # Creations: many to one commit (server.group_commit).
-        self.group_commit = GroupCommit(self.write, writers=1 if self.is_sqlite else POSTGRES_WRITERS)
+        self.group_commit = GroupCommit(self.write)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

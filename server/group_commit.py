@@ -1,15 +1,20 @@
 """Group commit: the creations that queued meanwhile share one write transaction and one commit.
 
 A commit costs an fsync (SQLite, synchronous=FULL) or a WAL flush (PostgreSQL) however little it
-writes, so one commit per creation caps creations at the disk's flush rate. A writer thread (of
-``writers`` per process) takes every job that has queued (up to ``MAX_BATCH``), runs each in its
-own SAVEPOINT of one write transaction (a job that raises rolls back only itself, and its caller
-gets that error), commits once, and only then answers each caller: an answered job is as durable
-as if it had committed alone. An error of the commit itself goes to every caller of that batch.
+writes, so one commit per creation caps creations at the disk's flush rate. One writer thread per
+process takes every job that has queued (up to ``MAX_BATCH``), runs each in its own SAVEPOINT of
+one write transaction (a job that raises rolls back only itself, and its caller gets that error),
+commits once, and only then answers each caller: an answered job is as durable as if it had
+committed alone. An error of the commit itself goes to every caller of that batch.
 
 A job that raises ``Retry``, or that PostgreSQL picked as a deadlock's victim (batches of two
-processes, or two writers of one, lock the same rows in another order), goes back into the
-queue, up to ``_RETRIES`` times.
+processes lock the same rows in another order), goes back into the queue, up to ``_RETRIES``
+times.
+
+One writer, also on PostgreSQL, where several could overlap their round trips: the event streams
+(``server.api.routes.events``) pass on only events numbered above the last they sent, so the
+events of one process must commit in the order of their numbers, which overlapping transactions
+do not keep (one that drew lower numbers can commit later, and its events would be skipped).
 
 The request events a job records (``session.info["events"]``) are set aside while the next job
 runs: the commit hooks (``server.events``, ``server.notify.outbox``) fire on every savepoint's end
@@ -51,18 +56,12 @@ class _Queued:
 
 
 class GroupCommit:
-    """The writer threads of one ``Database``, started on the first job.
+    """The writer thread of one ``Database``, started on the first job."""
 
-    ``writers`` batches may run at once: one for SQLite (one writer at a time anyway); several for
-    PostgreSQL, where each batch waits on round trips to the database and its commit's WAL flush,
-    which other batches can use.
-    """
-
-    def __init__(self, write_session: Callable, *, writers: int = 1):
+    def __init__(self, write_session: Callable):
         self._write_session = write_session  # Database.write
-        self._writers = writers
         self._queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
     def submit(self, job: Job) -> Future:
@@ -81,23 +80,19 @@ class GroupCommit:
         return await asyncio.wrap_future(self.submit(job))
 
     def stop(self) -> None:
-        """Commit what has queued, then end the threads."""
+        """Commit what has queued, then end the thread."""
         with self._start_lock:
-            threads, self._threads = self._threads, []
-        for _ in threads:
+            thread, self._thread = self._thread, None
+        if thread is not None:
             self._queue.put(None)
-        for thread in threads:
             thread.join(timeout=30)
 
     def _started(self) -> None:
-        if not self._threads:
+        if self._thread is None:
             with self._start_lock:
-                if not self._threads:
-                    threads = [threading.Thread(target=self._serve, name=f"sosqueue-group-commit-{n}", daemon=True)
-                               for n in range(self._writers)]
-                    for thread in threads:
-                        thread.start()
-                    self._threads = threads
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._serve, name="sosqueue-group-commit", daemon=True)
+                    self._thread.start()
 
     def _serve(self) -> None:
         while True:

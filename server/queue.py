@@ -196,10 +196,11 @@ def create_request(
 def _insert_events(session: Session, request: ServiceRequest, events: list[tuple[EventType, str, dict]],
                    now: datetime) -> None:
     """``record_event`` for a new request's first events, with Core statements."""
+    connection, statement = session.connection(), _insert_unless_present(RequestEvent)
     for type, actor, data in events:
         row = {"request_id": request.id, "company_id": request.company_id, "code": request.code, "type": type,
                "actor": actor, "status": request.status, "data": data, "created_at": now}
-        event_id = session.connection().execute(_insert_unless_present(RequestEvent), row).scalar()
+        event_id = connection.execute(statement, row).scalar()
         session.info.setdefault("events", []).append(RequestEvent(id=event_id, **row))
 
 
