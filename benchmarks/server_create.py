@@ -13,12 +13,22 @@ POST /api/v1/service-requests. Target: creations/s ÷ healthz/s ≥ 0.5.
 Besides rates it reports the server's CPU time per call, which a busy machine disturbs less, and on
 PostgreSQL how many database connections each phase opened (``pg_stat_database.sessions``): a steady
 pool opens none once warm.
+
+The storage floor (``raw_sqlite_floor``, on either backend): the statements a creation makes on
+SQLite (the token's module, the company, the request, its two events), in raw ``sqlite3`` on a
+fresh migrated file of the same schema (WAL, synchronous=FULL), one thread, for ``--floor-duration``
+seconds each: one commit (one fsync) per creation, then ``--floor-batch`` creations per commit,
+each in its own savepoint as the server's group commit runs them.
 """
 
 import argparse
 import asyncio
 import itertools
+import json
+import random
+import sqlite3
 import time
+from datetime import datetime, timedelta, timezone
 
 import psutil
 import psycopg
@@ -59,6 +69,8 @@ def parse_args() -> argparse.Namespace:
                         help="raw asyncio HTTP/1.1 (lean) or httpx.AsyncClient")
     parser.add_argument("--db", help="PostgreSQL server URL; a fresh database is made on it and dropped after")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--floor-duration", type=float, default=2.0, help="seconds per raw-sqlite floor mode")
+    parser.add_argument("--floor-batch", type=int, default=50, help="creations per commit in the batched floor")
     parser.add_argument("--profile", action="store_true",
                         help="sample the server with py-spy during the first create phase (results/profile-*.txt)")
     return parser.parse_args()
@@ -208,7 +220,74 @@ async def measure(args, calls: Calls, cpu: CpuMeter, sessions: PostgresSessions)
     return {"rounds": rounds, **{name: tally.summary() for name, tally in tallies.items()}}
 
 
-def summarise(args, measured: dict, backend: str) -> dict:
+class RawFloor:
+    """A creation's statements in raw sqlite3, as the server makes them on SQLite (server/queue.py)."""
+
+    def __init__(self, url: str, module_token: str):
+        from server.security import token_hash
+
+        self.db = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.token_hash = token_hash(module_token)
+        self.serial = itertools.count()
+
+    def create(self) -> None:
+        module_id, company_id, group_id = self.db.execute(
+            "SELECT id, company_id, group_id FROM modules WHERE token_hash = ?", (self.token_hash,)).fetchone()
+        self.db.execute("SELECT * FROM companies WHERE id = ?", (company_id,)).fetchone()
+        n, now = next(self.serial), datetime.now(timezone.utc)
+        request_id = None
+        while request_id is None:  # a code taken already: another, as the server does
+            request_id = self.db.execute(
+                "INSERT INTO service_requests (code, company_id, group_id, module_id, source, status, topic, "
+                "description, end_customer_name, end_customer_email, diagnostics, created_by, session_started, "
+                "created_at, lapsed_by, valid_until) VALUES (?, ?, ?, ?, 'module', 'new', '', ?, ?, ?, ?, ?, 0, ?, "
+                "'[]', ?) ON CONFLICT (code) DO NOTHING RETURNING id",
+                (f"s{random.randrange(10**8):08d}", company_id, group_id, module_id, f"Benchmark request {n}",
+                 f"Customer {n}", f"customer{n}@example.test", json.dumps({"os": "Windows 11 23H2"}),
+                 f"module:{module_id}", now.isoformat(), (now + timedelta(hours=24)).isoformat())).fetchone()
+        request_id = request_id[0]
+        for type, data in (("created", {"source": "module"}), ("assigned", {"assignee": None, "strategy": "none"})):
+            self.db.execute(
+                "INSERT INTO request_events (request_id, company_id, code, type, actor, status, data, created_at) "
+                "VALUES (?, ?, 'x', ?, 'system', 'new', ?, ?) RETURNING id",
+                (request_id, company_id, type, json.dumps(data), now.isoformat())).fetchone()
+
+    def rate(self, duration: float, per_commit: int) -> float:
+        """Creations per second, ``per_commit`` of them (each in a savepoint when more than one) per commit."""
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < duration:
+            self.db.execute("BEGIN IMMEDIATE")
+            for _ in range(per_commit):
+                if per_commit > 1:
+                    self.db.execute("SAVEPOINT creation")
+                self.create()
+                if per_commit > 1:
+                    self.db.execute("RELEASE creation")
+            self.db.execute("COMMIT")
+            done += per_commit
+        return done / (time.perf_counter() - start)
+
+
+def raw_sqlite_floor(args) -> dict:
+    with fresh_database(None, REPO / "benchmarks" / "results" / "db") as url:
+        tenant = make_tenant(url, supporters=1, assignment="none")
+        floor = RawFloor(url, tenant.module_token)
+        try:
+            floor.rate(min(args.floor_duration, 0.5), 1)  # warm-up
+            single = floor.rate(args.floor_duration, 1)
+            batched = floor.rate(args.floor_duration, args.floor_batch)
+        finally:
+            floor.db.close()
+    log(f"raw sqlite3 floor: {single:.0f} creations/s with one commit each, "
+        f"{batched:.0f}/s with {args.floor_batch} per commit")
+    return {"one_commit_each_per_second": round(single, 1), "batched_per_second": round(batched, 1),
+            "batched_per_commit": args.floor_batch, "statements_per_creation": 5,
+            "duration_s": args.floor_duration}
+
+
+def summarise(args, measured: dict, backend: str, floor: dict) -> dict:
     health, ready, create = measured["healthz"], measured["readyz"], measured["create"]
     throughput_ratio = ratio(create["per_second"], health["per_second"])
     return {
@@ -225,7 +304,11 @@ def summarise(args, measured: dict, backend: str) -> dict:
             "server_cpu_per_call_create_over_healthz": ratio(create["server_cpu_ms_per_call"] or 0,
                                                              health["server_cpu_ms_per_call"] or 0),
             "creations_per_readyz": ratio(create["per_second"], ready["per_second"]),
+            "creations_per_raw_sqlite_one_commit_each": ratio(create["per_second"],
+                                                              floor["one_commit_each_per_second"]),
+            "creations_per_raw_sqlite_batched": ratio(create["per_second"], floor["batched_per_second"]),
         },
+        "raw_sqlite_floor": floor,
         "target": {"creations_per_healthz_at_least": TARGET_RATIO,
                    "met": None if throughput_ratio is None else throughput_ratio >= TARGET_RATIO},
         "rounds": measured["rounds"],
@@ -268,7 +351,7 @@ def main() -> None:
             measured = asyncio.run(main_async(args, server, tenant, url))
         finally:
             server.stop()
-    summary = summarise(args, measured, backend)
+    summary = summarise(args, measured, backend, raw_sqlite_floor(args))
     show(summary)
     emit("server_create", summary)
 

@@ -1,24 +1,29 @@
 """Filing a service request: the one operation behind the API's POST and the dashboard's form.
 
-It applies, in this order, the caller's creation rate limit (shared by every server process
-through the database, ``server.ratelimit``), then (in one write transaction) the company's expiry,
-the idempotency key if one was sent, and the filing itself. A concurrent retry with the same
-idempotency key that committed first makes the transaction start over once, which then replays
-that retry's request.
+Filings go through the process's group commit (``server.group_commit``): each runs in its own
+savepoint of a write transaction that several filings share, and is answered once that transaction
+committed. A filing takes, in this order, the caller's creation allowance (``server.ratelimit``,
+shared by every server process through the database), the company's expiry, the idempotency key if
+one was sent, and the filing itself. A filing that fails rolls back its savepoint and leaves the
+other filings of its batch alone; it takes nothing from the allowance. A concurrent retry
+with the same idempotency key that committed first (another process, PostgreSQL) makes the filing
+run again in the next batch, which then replays that retry's request.
 
-Where the limit is taken depends on the database. SQLite has one writer at a time anyway, so the
-check joins the filing's write transaction: one commit (one fsync) per creation, not two, and a
-rollback gives the creation back. PostgreSQL takes it in one statement committed at once, because
-inside the filing's transaction it would hold the caller's row locked until the commit and so
-serialise every concurrent creation of one module.
+Where the allowance is taken depends on the database. SQLite has one writer at a time anyway, so
+it is taken in the filing's savepoint: its rollback gives the creation back. PostgreSQL takes it in
+one statement committed at once (a failed filing gives it back after), because inside the batch's
+transaction it would hold the caller's row locked until that commits: batches of other writers
+would wait for it, and two that took two callers' rows in turn would deadlock.
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from server import queue, ratelimit
+from server import group_commit, queue, ratelimit
 from server.actors import Actor
 from server.api.present import request_public
 from server.models import ServiceRequest, utcnow
@@ -61,6 +66,10 @@ def _create_limit(state: AppState) -> ratelimit.Limit:
                            burst=state.settings.create_burst)
 
 
+Caller = Callable[[Session], tuple[Actor, str]]
+"""Who files, and as which source, found (and checked) in the filing's own session."""
+
+
 def file_request(
     state: AppState,
     *,
@@ -69,36 +78,60 @@ def file_request(
     source: str,
     idempotency_key: str | None = None,
 ) -> Filed:
-    """File a new request (or replay the one ``idempotency_key`` filed), within the rate limit; a
-    filing that fails takes nothing from the allowance, on either database."""
-    if not state.db.is_sqlite:
-        check_rate(state, actor)
+    """File a new request (or replay the one ``idempotency_key`` filed), within the rate limit,
+    waiting in this thread until it is committed."""
+    filing = _Filing(state, lambda _session: (actor, source), payload, idempotency_key)
     try:
-        try:
-            return _file_once(state, actor=actor, payload=payload, source=source, idempotency_key=idempotency_key)
-        except queue.IdempotencyRace:
-            # A concurrent retry with the same key committed first: starting over replays its request.
-            return _file_once(state, actor=actor, payload=payload, source=source, idempotency_key=idempotency_key)
+        return state.db.group_commit.run(filing)
     except Exception:
-        if not state.db.is_sqlite:  # on SQLite the filing's rollback gave it back
-            with state.db.write() as session:
-                ratelimit.give_back(session, _create_limit(state), actor.key)
+        filing.give_back()
         raise
 
 
-def _file_once(
-    state: AppState, *, actor: Actor, payload: ServiceRequestCreate, source: str, idempotency_key: str | None
+async def file_request_async(
+    state: AppState, *, caller: Caller, payload: ServiceRequestCreate, idempotency_key: str | None = None
 ) -> Filed:
-    with state.db.write() as session:
-        if state.db.is_sqlite:
-            check_rate(state, actor, session)
-        created = queue.create_request(
-            session,
-            actor=actor,
-            payload=payload,
-            source=source,
-            expiry=queue.expiry_for(session, actor.company_id, state.settings.expiry_hours),
-            idempotency_key=idempotency_key,
-        )
-        public = request_public(created.request, utcnow())
-    return Filed(created.request, public, created.replayed)
+    """``file_request`` for the event loop, with the caller found in the filing's session: no
+    thread of the pool waits, and no session of its own is opened for the token."""
+    filing = _Filing(state, caller, payload, idempotency_key)
+    try:
+        return await state.db.group_commit.run_async(filing)
+    except Exception:
+        if filing.charged is not None:
+            await run_in_threadpool(filing.give_back)
+        raise
+
+
+class _Filing:
+    """One filing, as a job of the group commit (``server.group_commit``)."""
+
+    def __init__(self, state: AppState, caller: Caller, payload: ServiceRequestCreate, idempotency_key: str | None):
+        self.state, self.caller, self.payload, self.idempotency_key = state, caller, payload, idempotency_key
+        self.charged: Actor | None = None  # PostgreSQL: whose allowance it took, committed at once
+
+    def __call__(self, session: Session) -> Filed:
+        actor, source = self.caller(session)
+        if self.state.db.is_sqlite:
+            check_rate(self.state, actor, session)
+        elif self.charged is None:  # not again when the job runs once more
+            check_rate(self.state, actor)
+            self.charged = actor
+        try:
+            created = queue.create_request(
+                session,
+                actor=actor,
+                payload=self.payload,
+                source=source,
+                expiry=queue.expiry_for(session, actor.company_id, self.state.settings.expiry_hours),
+                idempotency_key=self.idempotency_key,
+            )
+        except queue.IdempotencyRace:
+            raise group_commit.Retry() from None  # the next batch sees the other filing and replays it
+        return Filed(created.request, request_public(created.request, utcnow()), created.replayed)
+
+    def give_back(self) -> None:
+        """After the filing failed: the allowance it took on PostgreSQL comes back (on SQLite its
+        savepoint's rollback gave it back)."""
+        if self.charged is not None:
+            with self.state.db.write() as session:
+                ratelimit.give_back(session, _create_limit(self.state), self.charged.key)

@@ -10,6 +10,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.group_commit import GroupCommit
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The connections a process keeps: one for each thread of the thread pool that runs the routes, the
 # dependencies and the background sweeps (anyio's default, 40), so that a busy server reuses them
@@ -98,6 +100,8 @@ class Database:
         # threadpool threads, and only a Lock may be released by another thread. (A nested write
         # in one thread could not work on SQLite anyway: the outer one holds its write lock.)
         self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
+        # Creations: many to one commit (server.group_commit).
+        self.group_commit = GroupCommit(self.write)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -111,6 +115,7 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        self.group_commit.stop()
         self.engine.dispose()
 
 

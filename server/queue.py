@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import JSON, and_, delete, func, insert, literal, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy import JSON, TextClause, and_, bindparam, delete, func, insert, literal, or_, select, text, update
+from sqlalchemy.orm import Session, joinedload, lazyload, make_transient_to_detached
 
 from server import lifecycle
 from sosqueue import codes
 from server.actors import Actor
-from server.assignment import choose_assignee
+from server.assignment import Choice, choose_assignee
 from server.lifecycle import Presence
 from sosqueue.events import MAX_NOTES_PER_REQUEST, EventType
 from sosqueue.statuses import OPEN_STATUSES, Status
@@ -36,6 +35,7 @@ from server.schemas import ServiceRequestCreate
 from sosqueue import module_config
 
 _CODE_ATTEMPTS = 20
+_KEPT_COMPANIES = "companies"  # session.info: the company rows read by expiry_for, held to the session's end
 _OPEN = [status.value for status in OPEN_STATUSES]
 
 
@@ -118,8 +118,13 @@ def _idempotency_record(session: Session, *, principal: str, key: str, fingerpri
 
 def expiry_for(session: Session, company_id: str, default_hours: float) -> timedelta:
     """How long the company's new requests stay open: its own setting, or the server's."""
-    # The whole row, into the session: the notification outbox reads it from there at commit.
-    company = session.get(Company, company_id)
+    # The whole row, held by the session to its end: the notification outbox reads it from there at
+    # commit, and the other filings of a batch read it from there too (a session's identity map
+    # holds rows only weakly, so without this reference each would read it again).
+    kept = session.info.setdefault(_KEPT_COMPANIES, {})
+    if company_id not in kept:
+        kept[company_id] = session.get(Company, company_id)
+    company = kept[company_id]
     return timedelta(hours=(company.expiry_hours if company else None) or default_hours)
 
 
@@ -132,41 +137,72 @@ def create_request(
     expiry: timedelta,
     idempotency_key: str | None = None,
 ) -> Created:
-    """File a new request, or return the one this idempotency key already filed."""
-    fingerprint = body_fingerprint(payload)
+    """File a new request, or return the one this idempotency key already filed.
+
+    The rows go in with Core statements, not the ORM's unit of work (which costs several times
+    more per row); the request is then attached to the session as stored, so that what reads it in
+    this transaction (the answer, the notification outbox) finds it there.
+    """
     if idempotency_key is not None:
+        fingerprint = body_fingerprint(payload)
         _lock_idempotency_key(session, principal=actor.key, key=idempotency_key)
         existing = find_idempotent(session, actor=actor, key=idempotency_key, fingerprint=fingerprint)
         if existing is not None:
             return Created(existing, replayed=True)
     now = utcnow()
     route = _resolve_group(session, actor=actor, name=payload.group, topic=payload.topic)
-    request = ServiceRequest(
-        company_id=actor.company_id,
-        group_id=route.group.id if route.group else None,
-        module_id=actor.module.id if actor.module else None,
-        source=source,
-        status=Status.NEW.value,
-        topic=payload.topic or "",
-        description=payload.description,
-        end_customer_name=payload.end_customer.name,
-        end_customer_email=payload.end_customer.email,
-        diagnostics=payload.diagnostics,
-        created_by=actor.key,
-        created_at=now,
-        valid_until=now + expiry,
-        participants=[],  # nobody has joined yet; spares a lazy load when it is presented
-    )
-    _insert_with_unique_code(session, request)
-    if idempotency_key is not None:
-        _remember_key(session, principal=actor.key, key=idempotency_key, fingerprint=fingerprint, request=request,
-                      now=now)
-    created = {"source": source, **({"routing": route.note} if route.note else {})}
-    record_event(session, request, type=EventType.CREATED, actor=actor.key, data=created)
-    if actor.module is not None:
-        _auto_assign(session, request=request, module=actor.module, now=now)
-    session.flush()
+    group_id = route.group.id if route.group else None
+    choice = _auto_assign(session, module=actor.module, group_id=group_id, now=now) if actor.module else None
+    assignee = choice.user if choice else None
+    row = {
+        "company_id": actor.company_id,
+        "group_id": group_id,
+        "module_id": actor.module.id if actor.module else None,
+        "source": source,
+        "status": Status.NEW.value,
+        "topic": payload.topic or "",
+        "description": payload.description,
+        "end_customer_name": payload.end_customer.name,
+        "end_customer_email": payload.end_customer.email,
+        "diagnostics": payload.diagnostics,
+        "assignee_id": assignee.id if assignee else None,
+        "created_by": actor.key,
+        "session_started": False,
+        "created_at": now,
+        "assigned_at": now if assignee else None,
+        "first_joined_at": None,
+        "escalated_at": None,
+        "lapsed_by": [],
+        "valid_until": now + expiry,
+        "closed_at": None,
+        "closed_by": None,
+    }
+    request = _insert_with_unique_code(session, row, group=route.group, assignee=assignee)
+    try:
+        if idempotency_key is not None:
+            _remember_key(session, principal=actor.key, key=idempotency_key, fingerprint=fingerprint, request=request,
+                          now=now)
+        created = {"source": source, **({"routing": route.note} if route.note else {})}
+        events = [(EventType.CREATED, actor.key, created)]
+        if choice is not None:
+            assigned = {"assignee": row["assignee_id"], "strategy": actor.module.assignment, "reason": choice.reason}
+            events.append((EventType.ASSIGNED, "system", assigned))
+        _insert_events(session, request, events, now)
+    except BaseException:
+        session.expunge(request)  # its row goes with the rollback; the session must not keep it
+        raise
     return Created(request, replayed=False)
+
+
+def _insert_events(session: Session, request: ServiceRequest, events: list[tuple[EventType, str, dict]],
+                   now: datetime) -> None:
+    """``record_event`` for a new request's first events, with Core statements."""
+    connection, statement = session.connection(), _insert_unless_present(RequestEvent)
+    for type, actor, data in events:
+        row = {"request_id": request.id, "company_id": request.company_id, "code": request.code, "type": type,
+               "actor": actor, "status": request.status, "data": data, "created_at": now}
+        event_id = connection.execute(statement, row).scalar()
+        session.info.setdefault("events", []).append(RequestEvent(id=event_id, **row))
 
 
 def _lock_idempotency_key(session: Session, *, principal: str, key: str) -> None:
@@ -178,26 +214,50 @@ def _lock_idempotency_key(session: Session, *, principal: str, key: str) -> None
 def _remember_key(
     session: Session, *, principal: str, key: str, fingerprint: str, request: ServiceRequest, now: datetime
 ) -> None:
-    try:
-        with session.begin_nested():
-            session.add(IdempotencyKey(principal=principal, key=key, body_hash=fingerprint, request_id=request.id, created_at=now))
-            session.flush()
-    except IntegrityError:
+    row = {"principal": principal, "key": key, "body_hash": fingerprint, "request_id": request.id, "created_at": now}
+    inserted = session.connection().execute(_insert_unless_present(IdempotencyKey, ("principal", "key")), row)
+    if inserted.scalar() is None:
         # A concurrent retry with the same key committed first; the caller starts over and replays it.
-        raise IdempotencyRace() from None
+        raise IdempotencyRace()
 
 
-def _insert_with_unique_code(session: Session, request: ServiceRequest) -> None:
+def _insert_with_unique_code(session: Session, row: dict, *, group: Group | None,
+                             assignee: User | None) -> ServiceRequest:
+    """Insert the request under a free random code; returns it attached to the session as stored."""
+    statement = _insert_unless_present(ServiceRequest, ("code",))
+    connection = session.connection()  # past the ORM's execute: these rows need none of it
     for _ in range(_CODE_ATTEMPTS):
-        request.code = codes.generate()
-        try:
-            with session.begin_nested():
-                session.add(request)
-                session.flush()
-            return
-        except IntegrityError:
-            continue  # the savepoint rolled back; try another code
+        code = codes.generate()
+        request_id = connection.execute(statement, {**row, "code": code}).scalar()
+        if request_id is not None:
+            # nobody has joined yet (participants); group and assignee are known: no lazy loads later
+            request = ServiceRequest(id=request_id, code=code, **row, group=group, assignee=assignee, participants=[])
+            make_transient_to_detached(request)
+            session.add(request)
+            return request
     raise RuntimeError("could not find a free session code; the code space is exhausted")
+
+
+def _insert_unless_present(model: type, unique: tuple[str, ...] = ()) -> TextClause:
+    """``INSERT … [ON CONFLICT (unique) DO NOTHING] RETURNING id`` of all columns but the id: the new
+    id, or no row when ``unique`` is taken.
+
+    As text with typed parameters, in the SQL SQLite (>= 3.35) and PostgreSQL share, built once: an
+    ``insert()`` construct with ON CONFLICT is compiled again on every call (as in server.ratelimit).
+    """
+    statement = _INSERTS.get((model, unique))
+    if statement is None:
+        columns = [column for column in model.__table__.columns if column.name != "id"]
+        names = ", ".join(f'"{column.name}"' for column in columns)
+        values = ", ".join(f":{column.name}" for column in columns)
+        conflict = f" ON CONFLICT ({', '.join(unique)}) DO NOTHING" if unique else ""
+        statement = text(f"INSERT INTO {model.__tablename__} ({names}) VALUES ({values}){conflict} RETURNING id")
+        statement = statement.bindparams(*(bindparam(column.name, type_=column.type) for column in columns))
+        _INSERTS[(model, unique)] = statement
+    return statement
+
+
+_INSERTS: dict[tuple[type, tuple[str, ...]], TextClause] = {}
 
 
 @dataclass(frozen=True)
@@ -252,25 +312,21 @@ def module_topics(session: Session, module_id: str) -> tuple[module_config.Topic
         return ()
 
 
-def _auto_assign(session: Session, *, request: ServiceRequest, module: Module, now: datetime) -> None:
+def _auto_assign(session: Session, *, module: Module, group_id: str | None, now: datetime) -> Choice:
+    """Who a new request of ``module`` goes to; chosen before it is inserted, which changes no pick:
+    a request without an assignee counts for nobody."""
     turns = module.assignment in ("round_robin", "least_open")
     if turns:  # picks that depend on the other picks take turns; none and fixed need no lock
-        # Lock the module row so that concurrent round-robin picks take turns (PostgreSQL).
-        # FOR NO KEY UPDATE: the request rows just inserted hold KEY SHARE locks on this module
-        # (their foreign key), which a plain FOR UPDATE would wait for and deadlock on.
-        module = session.scalar(select(Module).where(Module.id == module.id).with_for_update(key_share=True))
-    choice = choose_assignee(session, module=module, group_id=request.group_id, now=now)
-    request.assignee_id = choice.user.id if choice.user else None
-    request.assigned_at = now if choice.user else None
+        # Lock the module row so that concurrent round-robin picks take turns (PostgreSQL), and read it
+        # afresh (populate_existing): the session may hold it from the token's check.
+        # FOR NO KEY UPDATE: request rows of this module inserted by this transaction hold KEY SHARE
+        # locks on it (their foreign key), which a plain FOR UPDATE would wait for and deadlock on.
+        module = session.scalar(select(Module).where(Module.id == module.id).with_for_update(key_share=True)
+                                .execution_options(populate_existing=True))
+    choice = choose_assignee(session, module=module, group_id=group_id, now=now)
     if turns and choice.user is not None:
         module.last_assigned_user_id = choice.user.id
-    record_event(
-        session,
-        request,
-        type=EventType.ASSIGNED,
-        actor="system",
-        data={"assignee": request.assignee_id, "strategy": module.assignment, "reason": choice.reason},
-    )
+    return choice
 
 
 # -- look-ups ------------------------------------------------------------------------------

@@ -14,10 +14,12 @@ from server.models import ApiToken, Module, ServiceRequest, User
 from server.problems import Problem
 from server.state import AppState
 
+_ACTORS = "actors"  # session.info: token -> Actor, for actor_in
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="sosqueue"'}
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async, as ``bearer_token``: a sync dependency, however trivial, costs a hop to the thread pool.
     return request.app.state.sosqueue
 
 
@@ -43,7 +45,8 @@ ReadDB = Annotated[Session, Depends(read_session)]
 WriteDB = Annotated[Session, Depends(write_session, scope="function")]
 
 
-def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+async def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+    # async: it only reads a header (see get_state).
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "send an API, module or customer token as 'Authorization: Bearer <token>'",
@@ -51,9 +54,21 @@ def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
     return token.strip()
 
 
-def get_actor(state: StateDep, token: Annotated[str, Depends(bearer_token)]) -> Actor:
+BearerToken = Annotated[str, Depends(bearer_token)]
+
+
+def get_actor(state: StateDep, token: BearerToken) -> Actor:
     with state.db.read() as session:
         return known_actor(resolve_token(session, state, token))
+
+
+def actor_in(session: Session, state: AppState, token: str) -> Actor:
+    """The token's caller, found in ``session``: once per transaction, which the filings of a group
+    commit share (``server.group_commit``), so a module's burst resolves its token once."""
+    known = session.info.setdefault(_ACTORS, {})
+    if token not in known:
+        known[token] = known_actor(resolve_token(session, state, token))
+    return known[token]
 
 
 def known_actor(actor: Actor | None) -> Actor:
@@ -71,7 +86,7 @@ class Reading:
     session: Session
 
 
-def read_as_caller(state: StateDep, token: Annotated[str, Depends(bearer_token)]) -> Iterator[Reading]:
+def read_as_caller(state: StateDep, token: BearerToken) -> Iterator[Reading]:
     """One read session for the token check and the route: one connection and one thread hop fewer
     than ``ActorDep`` with ``ReadDB``, for the calls every agent repeats (the waiting room's poll)."""
     with state.db.read() as session:

@@ -11,7 +11,16 @@ from sqlalchemy.orm import Session
 from server import creation, queue
 from server.admin import group_by_name
 from server.actors import Actor
-from server.api.deps import ActorDep, CustomerActor, ReadDB, StateDep, UserActor, WriteDB
+from server.api.deps import (
+    ActorDep,
+    BearerToken,
+    CustomerActor,
+    ReadDB,
+    StateDep,
+    UserActor,
+    WriteDB,
+    actor_in,
+)
 from server.api.present import event_public, request_public
 from sosqueue.module_config import MAX_TOPIC_CHARS
 from sosqueue.problem_codes import ALREADY_CLAIMED
@@ -46,26 +55,26 @@ CLOSED = "the request is closed or expired"
     403: {"description": "only a user or a module token can create service requests"},
     404: {"description": "no group of this name (or, for a module, not its own group)"},
     429: {"description": "this caller filed too many requests lately"}})
-def create_service_request(
+async def create_service_request(
     payload: ServiceRequestCreate,
-    actor: ActorDep,
+    token: BearerToken,
     state: StateDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
     source: Annotated[Literal["module", "sos"] | None, Query(description="for module tokens: module or sos")] = None,
 ) -> ServiceRequestCreated:
     """File a service request: manually (user token) or from a support module (module token)."""
-    if actor.kind not in ("user", "module"):
-        raise Problem(403, "only a user or a support module can create service requests", code="forbidden")
-    if actor.kind == "user" and source is not None:
-        raise Problem(422, "source is only for support modules; users create manual requests", code="invalid_request")
-    filed = creation.file_request(
-        state,
-        actor=actor,
-        payload=payload,
-        source="manual" if actor.kind == "user" else source or "module",
-        idempotency_key=idempotency_key,
-    )
+
+    def caller(session: Session) -> tuple[Actor, str]:
+        actor = actor_in(session, state, token)
+        if actor.kind not in ("user", "module"):
+            raise Problem(403, "only a user or a support module can create service requests", code="forbidden")
+        if actor.kind == "user" and source is not None:
+            raise Problem(422, "source is only for support modules; users create manual requests",
+                          code="invalid_request")
+        return actor, "manual" if actor.kind == "user" else source or "module"
+
+    filed = await creation.file_request_async(state, caller=caller, payload=payload, idempotency_key=idempotency_key)
     if filed.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"{router.prefix}/{filed.public.code}"
