@@ -249,6 +249,9 @@ def _restamp(binary: Path, module_file: Path, target: Path) -> None:
         out.write(source.read(size - payload.TRAILER.size - length))
     payload.stamp(base, carried, target)
     base.unlink()
+    contents = binary.resolve().parent / "_internal"  # an onedir module's libraries
+    if contents.is_dir():
+        (target.parent / "_internal").symlink_to(contents)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import platformdirs
-
 import sosqueue
 from sosqueue import binaries, payload, platforms, updates
 from sosqueue.errors import BaseError, OutputError
 from sosqueue.platforms import Platform
+from builder.cache import cache_dir
 from builder.tools.pyinstaller import PyInstaller
 
 log = logging.getLogger("sosqueue.builder")
@@ -36,7 +35,7 @@ ONEDIR_FOLDER = "onedir"
 
 
 def default_base_dir(*, onedir: bool = False) -> Path:
-    folder = Path(platformdirs.user_cache_dir("sosqueue", appauthor=False)) / "bases" / host_platform()
+    folder = cache_dir("bases", host_platform())
     return folder / ONEDIR_FOLDER if onedir else folder
 
 

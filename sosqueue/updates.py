@@ -26,7 +26,6 @@ import base64
 import binascii
 import json
 import re
-import tomllib
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from enum import StrEnum
@@ -227,6 +226,8 @@ def parse_policy(text: str, *, source: str) -> Policy | None:
 
     :raises BadPolicy: naming ``source`` and the values it may hold.
     """
+    import tomllib  # here, not at the top: only a policy file needs it, and the idle agent reads none
+
     try:
         mode = tomllib.loads(text).get("updates", {}).get("mode")
     except (tomllib.TOMLDecodeError, AttributeError) as error:

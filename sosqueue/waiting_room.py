@@ -11,7 +11,6 @@ and the agent shows it in its window and tray while the request is open.
 - ``assignee``: the display name of the supporter the request is assigned to, once there is one.
 """
 
-import statistics
 from dataclasses import dataclass
 
 #: How far back, and how many of the group's latest first joins, the expected wait looks at.
@@ -60,4 +59,6 @@ def expected_wait(first_join_seconds: list[float], waited_seconds: float) -> int
     longer = [seconds for seconds in first_join_seconds if seconds >= waited_seconds]
     if len(longer) < MIN_HISTORY:
         return None
+    import statistics  # here, not at the top: it pulls in fractions and decimal, which the idle agent never needs
+
     return max(0, round(statistics.median(longer) - waited_seconds))

@@ -204,6 +204,9 @@ class CustomerSession:
             controller = self._controller
             if controller:
                 controller.take(message)
+                sharer = self._sharer
+                if sharer:
+                    sharer.nudge()  # the input will change the screen: look at it at the quick pace
             else:
                 log.debug("ignored a %r message: nobody is in control", kind)
         elif kind == Message.ACK:

@@ -13,7 +13,6 @@ half-written installer behind.
 """
 
 import json
-import re
 from pathlib import Path
 
 import click
@@ -23,13 +22,10 @@ from builder.packaging import deb, msi
 from builder.packaging.format import Format
 from builder.packaging.module import PACKAGE_MARKER, Module, read_module
 from builder.packaging.output import publish, staging
+from builder.versions import VERSION_LIMITS, VERSION_PATTERN
 
 #: The installer formats, by the name of their command.
 FORMATS: dict[str, Format] = {format_.name: format_ for format_ in (deb.FORMAT, msi.FORMAT)}
-
-#: Versions both installers accept: MSI allows at most 255.255.65535.
-VERSION_PATTERN = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,5})$")
-VERSION_LIMITS = (255, 255, 65535)
 
 __all__ = ["FORMATS", "PACKAGE_MARKER", "Format", "Module", "check_version", "module_version", "package",
            "read_module"]
