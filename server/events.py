@@ -295,4 +295,6 @@ class PostgresListener:
     def _load(self, ids: list[int]) -> list[WireEvent]:
         with self._database.read() as session:
             rows = session.scalars(select(RequestEvent).where(RequestEvent.id.in_(ids)).order_by(RequestEvent.id))
-            return [render(row, self._broker.ids) for row in rows]
+            # As on SQLite, render only what someone here watches: a sweep's NOTIFY names thousands.
+            watched = self._broker.is_watched
+            return [render(row, self._broker.ids) for row in rows if watched(row.company_id, row.request_id)]
