@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from sqlalchemy import create_engine, text
 from agent import __version__
 from tests.support.modules import write_module_file
 from tests.support.polling import eventually
+from tests.support.loopback import LoopbackListener
 from tests.support.queue_api import CODE_PATTERN, QueueApi
 from tests.support.servers import QueueServer, free_port, sqlite_url
 from tests.support.tenants import make_tenant
@@ -348,7 +348,7 @@ def test_offline_a_second_sos_keeps_its_words_and_the_next_run_adds_them_once(ho
     assert note_files(home, tenant) == []
 
 
-class BlackHole:
+class BlackHole(LoopbackListener):
     """A TCP server that reads each HTTP request and never answers; remembers what it got."""
 
     def __init__(self, port: int, outbox: Path):
@@ -356,27 +356,17 @@ class BlackHole:
         self.keys: list[str] = []
         self.saved_before_sent: list[bool] = []
         self._connections: list[socket.socket] = []
-        self._listener = socket.create_server(("127.0.0.1", port))
-
-    def __enter__(self):
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
+        super().__init__(port)
 
     def __exit__(self, *_):
-        self._listener.close()
+        super().__exit__()
         for connection in self._connections:
             connection.close()
 
-    def _accept(self):
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            self._connections.append(connection)
-            threading.Thread(target=self._swallow, args=(connection,), daemon=True).start()
+    def _accepted(self, connection: socket.socket) -> None:
+        self._connections.append(connection)
 
-    def _swallow(self, connection: socket.socket):
+    def _serve(self, connection: socket.socket):
         head = b""
         try:
             while b"\r\n\r\n" not in head and (chunk := connection.recv(4096)):

@@ -19,6 +19,7 @@ from agent.request import RetryPolicy, deliver_with_retry
 from agent.runtime import make_desk
 from server import event_ids
 from tests.support.certificates import self_signed
+from tests.support.loopback import LoopbackListener
 from sosqueue.waiting_room import WaitingRoom
 from tests.support.modules import module_config
 from tests.support.standin import RequestStandIn
@@ -64,7 +65,7 @@ def _read_message(reader) -> tuple[bytes, bytes] | None:
     return head, reader.read(length) if length else b""
 
 
-class LoopbackProxy:
+class LoopbackProxy(LoopbackListener):
     """Forwards each HTTP request to ``upstream`` and each answer back, except as told.
 
     :param drop_answers: this many answers are read from upstream (so the server did the work)
@@ -78,28 +79,12 @@ class LoopbackProxy:
         self.tls = tls
         self.dropped: list[dict] = []
         self.request_lines: list[str] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
+        super().__init__()
         self._lock = threading.Lock()
 
     @property
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
-
-    def __enter__(self):
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    def __exit__(self, *_):
-        self._listener.close()
-
-    def _accept(self):
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
 
     def _serve(self, connection: socket.socket):
         try:

@@ -15,6 +15,7 @@ from agent import tls, transport
 from agent.client import QueueClient, Ticket
 from agent.errors import Unreachable
 from tests.support.certificates import self_signed
+from tests.support.loopback import LoopbackListener
 from tests.support.modules import module_config
 from tests.support.tls_relay import TlsRelay
 
@@ -47,31 +48,16 @@ def client_for(tenant, url: str, **extra) -> QueueClient:
                                      **extra))
 
 
-class ConnectProxy:
+class ConnectProxy(LoopbackListener):
     """A forward proxy on loopback that only tunnels (``CONNECT``), optionally asking for credentials."""
 
     def __init__(self, *, credentials: str | None = None):
         self.credentials = credentials
         self.requests: list[str] = []  # each CONNECT's request line
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self):
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    def __exit__(self, *_):
-        self._listener.close()
-
-    def _accept(self):
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._tunnel, args=(connection,), daemon=True).start()
-
-    def _tunnel(self, connection: socket.socket):
+    def _serve(self, connection: socket.socket):
         reader = connection.makefile("rb")
         head = [reader.readline().decode()]
         while head[-1] not in ("\r\n", ""):
@@ -102,32 +88,15 @@ def _pump(source: socket.socket, target: socket.socket):
         target.close()
 
 
-class FixedAnswers:
+class FixedAnswers(LoopbackListener):
     """An HTTP/1.1 server on loopback answering each request with the next of ``answers`` (raw bytes),
     then closing the connection when told; counts the connections it accepted."""
 
     def __init__(self, *answers: bytes, close_after_each: bool = False):
         self.answers = list(answers)
         self.close_after_each = close_after_each
-        self.connections = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-
-    def __enter__(self):
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    def __exit__(self, *_):
-        self._listener.close()
-
-    def _accept(self):
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def _serve(self, connection: socket.socket):
         reader = connection.makefile("rb")
