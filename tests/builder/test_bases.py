@@ -13,7 +13,7 @@ import pytest
 
 import sosqueue
 from sosqueue import payload, updates
-from builder import bases
+from builder import bases, cache
 from builder.bases import SPEC, base_platform, build_base, check_base
 from sosqueue.errors import BaseError, ToolFailed
 from builder.tools.pyinstaller import PyInstaller
@@ -138,7 +138,7 @@ def test_default_base_is_in_the_builders_cache_for_this_host():
 def test_default_folder_base_lies_beside_the_onefile_base(tmp_path, monkeypatch, restore_base_mode):
     """``build-base --onedir`` without --out builds into its own folder: the one-file base, which
     has the same name, stays."""
-    monkeypatch.setattr(bases.platformdirs, "user_cache_dir", lambda *args, **kwargs: str(tmp_path / "cache"))
+    monkeypatch.setattr(cache.platformdirs, "user_cache_dir", lambda *args, **kwargs: str(tmp_path / "cache"))
     onefile = build_base(tool=PyInstaller(runner=RecordingRunner()))
     folder = build_base(onedir=True, tool=PyInstaller(runner=RecordingRunner(onedir=True)))
     assert folder == bases.default_base_dir(onedir=True) / "sosqueue-agent" and folder.is_dir()
