@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 BASE_INPUTS = (REPO / "build_scripts" / "sosqueue-agent.spec", REPO / "build_scripts" / "agent_main.py")
 BUILD_INFO = "build-info.json"
 # PyInstaller itself and what it bundles into the base besides the agent's own files.
-BUNDLED_PACKAGES = ("pyinstaller", "pillow", "pystray", "requests", "platformdirs", "websockets")
+BUNDLED_PACKAGES = ("pyinstaller", "pillow", "pystray", "certifi", "platformdirs", "websockets", "python-xlib")
 STALE_AFTER = 7 * 24 * 3600
 #: A small stand-in for a Linux base: an ELF header and filler (stamping only reads the magic).
 FAKE_LINUX_BASE = b"\x7fELF" + bytes(range(256)) * 64
