@@ -9,6 +9,7 @@ import threading
 from server import events
 from server.event_ids import EventIds
 from server.events import _FAN_OUT_SLICE, _QUEUE_SIZE, Broker, WireEvent
+from tests.support.loops import run_apart
 
 COMPANY = "company-a"
 OTHER = "company-b"
@@ -56,7 +57,7 @@ def test_publish_returns_before_any_watcher_has_the_event_and_the_loop_runs_betw
         assert 0 < seen_by_other_work[0] < len(watchers)
         assert all(drained(w) == [1] for w in watchers)
 
-    asyncio.run(scenario())
+    run_apart(scenario())
     assert sys.getswitchinterval() == switch_interval  # lowered only while the fan-out runs
 
 
@@ -86,7 +87,7 @@ def test_every_watcher_gets_every_event_once_in_order_while_publishers_and_watch
             received = drained(subscription)
             assert received == sorted(set(received))
 
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 def test_events_reach_only_their_company_and_their_request_watchers():
@@ -103,7 +104,7 @@ def test_events_reach_only_their_company_and_their_request_watchers():
         assert drained(request_1) == [1]
         assert drained(request_2) == [2]
 
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 def test_a_watcher_too_far_behind_is_marked_overflowed_and_the_others_still_get_theirs():
@@ -118,7 +119,7 @@ def test_a_watcher_too_far_behind_is_marked_overflowed_and_the_others_still_get_
         assert stuck.overflowed and not reading.overflowed
         assert drained(reading) == [_QUEUE_SIZE + 1]
 
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 def test_the_broker_holds_nothing_once_every_watcher_has_left():
@@ -135,7 +136,7 @@ def test_the_broker_holds_nothing_once_every_watcher_has_left():
         assert not broker._by_company and not broker._by_request
         assert not broker._pending and broker._fan_out_task is None
 
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 def test_memory_is_given_back_once_a_crowd_of_watchers_has_left(monkeypatch):
@@ -163,7 +164,7 @@ def test_memory_is_given_back_once_a_crowd_of_watchers_has_left(monkeypatch):
     gc.callbacks.append(note)
     gc.disable()  # only the broker's collection counts
     try:
-        half_left = asyncio.run(scenario())
+        half_left = run_apart(scenario())
     finally:
         gc.enable()
         gc.callbacks.remove(note)

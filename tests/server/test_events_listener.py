@@ -14,6 +14,7 @@ from server.events import Broker, PostgresListener
 from server.models import User
 from server.schemas import ServiceRequestCreate
 from tests.support.databases import migrated_database
+from tests.support.loops import run_apart
 
 
 @pytest.fixture(scope="module")
@@ -47,5 +48,5 @@ def test_the_listener_renders_the_events_of_watched_companies_and_requests_only(
         broker.subscribe(company_id="another company", request_id=watched_request)
         return [event.id for event in listener._load([by_company, by_request, unwatched])], [by_company, by_request]
 
-    loaded, expected = asyncio.run(scenario())
+    loaded, expected = run_apart(scenario())
     assert loaded == expected
