@@ -115,11 +115,10 @@ def test_a_job_that_asks_to_retry_runs_again_in_a_later_batch(database):
     assert stored(database, "retried") == {"retried"}
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], scope="module")  # deferring every foreign key is SQLite's PRAGMA
 def test_a_failed_commit_fails_every_job_of_its_batch(backend, database):
     """A foreign key checked only at commit (SQLite's deferred checks) fails the commit: every caller of
     the batch gets the error, and none of its rows is stored."""
-    if backend != "sqlite":
-        pytest.skip("deferring every foreign key to the commit is SQLite's PRAGMA")
 
     def breaks_the_commit(session):
         session.execute(text("PRAGMA defer_foreign_keys = ON"))
