@@ -94,8 +94,16 @@ def record_event(
 # -- creation ------------------------------------------------------------------------------
 
 
+#: Fields added later: left out of the fingerprint while empty, so a key stored before they existed still matches.
+_LATER_FIELDS = ("waiting_message", "custom_api")
+
+
 def body_fingerprint(payload: ServiceRequestCreate) -> str:
-    canonical = json.dumps(payload.model_dump(mode="json"), sort_keys=True, ensure_ascii=True)
+    fields = payload.model_dump(mode="json")
+    for name in _LATER_FIELDS:
+        if not fields[name]:
+            del fields[name]
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -176,6 +184,8 @@ def create_request(
         "valid_until": now + expiry,
         "closed_at": None,
         "closed_by": None,
+        "waiting_message": payload.waiting_message,
+        "custom_api": payload.custom_api,
     }
     request = _insert_with_unique_code(session, row, group=route.group, assignee=assignee)
     try:

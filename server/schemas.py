@@ -15,6 +15,7 @@ from sosqueue.events import MAX_NOTE_CHARS, EventType
 from sosqueue.module_config import BRAND_TEXTS, MAX_TOPIC_CHARS, MAX_TOPICS, TEXT_LANGUAGES
 from sosqueue.platforms import Platform
 from sosqueue.statuses import Status
+from sosqueue.waiting_room import MAX_WAITING_MESSAGE_CHARS
 
 MAX_DIAGNOSTICS_BYTES = 8 * 1024
 _MAX_DIAGNOSTICS_DEPTH = 4
@@ -53,6 +54,10 @@ RequiredName = _line(100, min_length=1)
 Topic = _line(MAX_TOPIC_CHARS, min_length=1)
 Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_single_line), AfterValidator(_email)]
 Description = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_multi_line)]
+WaitingMessage = Annotated[str, StringConstraints(max_length=MAX_WAITING_MESSAGE_CHARS), AfterValidator(_multi_line)]
+#: An integration's own data for a request: stored and given back through the API, never shown to anyone.
+MAX_CUSTOM_API_CHARS = 4000
+CustomApi = Annotated[str, StringConstraints(max_length=MAX_CUSTOM_API_CHARS)]
 
 
 def _check_json(value: Any, depth: int = 0) -> None:
@@ -96,6 +101,8 @@ class ServiceRequestCreate(Strict):
     topic: Topic | None = Field(None, description="what the request is about: one of the module's topics "
                                 "(it routes the request to that topic's group)")
     diagnostics: Annotated[dict[str, Any] | None, AfterValidator(_diagnostics)] = None
+    waiting_message: WaitingMessage = Field("", description="shown to the customer while the request waits")
+    custom_api: CustomApi = Field("", description="an integration's own data: given back by the API, shown to nobody")
 
 
 def _note_text(value: str) -> str:

@@ -20,6 +20,8 @@ HISTORY_SIZE = 50
 MIN_HISTORY = 5
 #: How long a server process reuses a group's history for the expected wait before reading it again.
 HISTORY_CACHE_SECONDS = 30
+#: The most a request's waiting message (what its supporters tell the waiting customer) may hold.
+MAX_WAITING_MESSAGE_CHARS = 1000
 #: How often the agent asks while its request waits (it also asks at once on each of the request's events).
 POLL_SECONDS = 15
 

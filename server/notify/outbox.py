@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from sosqueue import codes
 from sosqueue.events import EventType
+from server import links
 from server.config import Settings
 from server.db import Database
 from server.models import Company, Group, Notification, RequestEvent, ServiceRequest, User, utcnow
@@ -165,7 +166,7 @@ def payload(session: Session, request: ServiceRequest, name: str, occurred_at: d
             "group": group.name if group else None,
             "assignee": _person(assignee) if assignee else None,
             "valid_until": request.valid_until.isoformat(),
-            "url": f"{public_url.rstrip('/')}/requests/{code}" if public_url else None,
+            "url": links.supporter_link(links.public_base(public_url), request.code) if public_url else None,
         },
     }
     if escalation is not None:
