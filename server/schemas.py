@@ -193,6 +193,9 @@ class WaitingRoomPublic(BaseModel):
     assignee: str | None = Field(description=(
         "the display name of the supporter the request is assigned to; null while unassigned or when "
         "that supporter has no display name (the email address is never shown)"))
+    message: str = Field("", max_length=MAX_WAITING_MESSAGE_CHARS, description=(
+        "what the request's supporters tell the waiting customer (the request's waiting message), as plain "
+        "text; empty for none"))
 
 
 class UserPublic(BaseModel):

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from server.models import OPEN_STATUS_SQL, ServiceRequest
 from server.queue import effective_status, waiting_for_a_supporter
-from sosqueue.waiting_room import HISTORY_CACHE_SECONDS, HISTORY_DAYS, HISTORY_SIZE, WaitingRoom, expected_wait
+from sosqueue.waiting_room import (HISTORY_CACHE_SECONDS, HISTORY_DAYS, HISTORY_SIZE, MAX_WAITING_MESSAGE_CHARS,
+                                   WaitingRoom, expected_wait)
 
 
 class HistoryCache:
@@ -40,8 +41,8 @@ class HistoryCache:
 
 def waiting_room(session: Session, request: ServiceRequest, now: datetime, *,
                  history: HistoryCache | None = None) -> WaitingRoom:
-    """The request's status, place in its group's queue, expected wait and assignee, as of ``now``;
-    with ``history`` the group's first joins may be up to :data:`HISTORY_CACHE_SECONDS` old."""
+    """The request's status, place in its group's queue, expected wait, assignee and waiting message,
+    as of ``now``; with ``history`` the group's first joins may be up to :data:`HISTORY_CACHE_SECONDS` old."""
     status = effective_status(request, now)
     position = None
     if status.is_open and request.assignee_id is None and request.first_joined_at is None:
@@ -52,7 +53,7 @@ def waiting_room(session: Session, request: ServiceRequest, now: datetime, *,
         samples = (history.first_join_seconds if history else first_join_seconds)(session, request, now)
         expected = expected_wait(samples, waited)
     return WaitingRoom(status=status.value, position=position, expected_wait_seconds=expected,
-                       assignee=assignee_name(request))
+                       assignee=assignee_name(request), message=waiting_message(request))
 
 
 def _same_queue(request: ServiceRequest):
@@ -94,3 +95,9 @@ def assignee_name(request: ServiceRequest) -> str | None:
     if request.assignee is None:
         return None
     return request.assignee.name.strip() or None
+
+
+def waiting_message(request: ServiceRequest) -> str:
+    """What the request's supporters tell the waiting customer; "" for none (also for a request kept
+    before there were waiting messages)."""
+    return (request.waiting_message or "")[:MAX_WAITING_MESSAGE_CHARS]

@@ -9,6 +9,8 @@ and the agent shows it in its window and tray while the request is open.
 - ``expected_wait_seconds``: how much longer it will probably take until a supporter joins, from
   the group's recent history (:func:`expected_wait`); ``None`` when the history is too thin to say.
 - ``assignee``: the display name of the supporter the request is assigned to, once there is one.
+- ``message``: what the request's supporters (or their ticket system) tell the waiting customer, as
+  plain text; "" for none. A queue older than this field sends none: the agent reads it as "".
 """
 
 from dataclasses import dataclass
@@ -32,10 +34,12 @@ class WaitingRoom:
     position: int | None = None
     expected_wait_seconds: int | None = None
     assignee: str | None = None
+    message: str = ""
 
     def to_json(self) -> dict:
         return {"status": self.status, "position": self.position,
-                "expected_wait_seconds": self.expected_wait_seconds, "assignee": self.assignee}
+                "expected_wait_seconds": self.expected_wait_seconds, "assignee": self.assignee,
+                "message": self.message}
 
     @classmethod
     def from_json(cls, data: dict) -> "WaitingRoom":
@@ -48,7 +52,11 @@ class WaitingRoom:
                 raise ValueError(f"waiting room: {name} must be a whole number, 0 or more, or null")
         if assignee is not None and not isinstance(assignee, str):
             raise TypeError("waiting room: assignee must be text or null")
-        return cls(status=data["status"], position=position, expected_wait_seconds=expected, assignee=assignee)
+        message = data.get("message") or ""
+        if not isinstance(message, str):
+            raise TypeError("waiting room: message must be text")
+        return cls(status=data["status"], position=position, expected_wait_seconds=expected, assignee=assignee,
+                   message=message[:MAX_WAITING_MESSAGE_CHARS])
 
 
 def expected_wait(first_join_seconds: list[float], waited_seconds: float) -> int | None:

@@ -9,6 +9,7 @@ agent's own catalogue falls back to it). Standard library only.
 """
 
 import gettext
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,6 +32,8 @@ CONTENT_WIDTH = WINDOW_WIDTH - 2 * PAD
 TEXT_WIDTH = CONTENT_WIDTH - 8  # wrapped text leaves room for the label's own padding, or its edge is cut off
 BANNER_HEIGHT = 80
 WELCOME_LINES = 3
+#: The lines the supporters' waiting message takes at most; a longer one scrolls.
+WAITING_MESSAGE_LINES = 3
 #: The lines a text box asks for; a growing one takes the room left over, but not less than one line.
 TEXT_BOX_LINES = 3
 #: The pages' padding inside the window: left, top, right, bottom.
@@ -49,7 +52,7 @@ class Role(StrEnum):
     """How a part looks: its font, colour and the room the widget takes around its text."""
 
     BODY = "body"
-    WELCOME = "welcome"  # body text in a box of at most WELCOME_LINES lines that scrolls
+    WELCOME = "welcome"  # body text in a box of a few lines that scrolls (WELCOME_LINES, WAITING_MESSAGE_LINES)
     FIELD = "field"  # a field's label
     MUTED = "muted"  # helper text
     ERROR = "error"
@@ -223,6 +226,9 @@ REQUEST_PAGE = (
     Part("status", Role.STATUS, beside=True, wrap=TEXT_WIDTH - 30),
     # Where the request stands in its group's queue (sosqueue.waiting_room), once the queue says.
     Part("waiting_room", Role.BODY, when=When.MESSAGE, above=8),
+    # What the request's supporters tell the customer while it waits (sosqueue.waiting_room), as plain text;
+    # shown in place of the detail below (the brand's waiting text), so that the page still fits.
+    Part("waiting_message", Role.WELCOME, when=When.MESSAGE, above=8),
     Part("detail", Role.BODY, above=8),
     Part("privacy", Role.MUTED, brand_text="privacy", when=When.OPEN, above=8),
     Part("connection", Role.MUTED, when=When.MESSAGE, above=8),
@@ -358,6 +364,21 @@ def waiting_room_lines(room, gettext_: Callable[[str], str]) -> list[str]:
     if room.assignee:
         lines.append(gettext_(ASSIGNEE_TEXT).format(name=room.assignee))
     return lines
+
+
+#: The statuses in which the window shows the supporters' waiting message: until a supporter is connected.
+WAITING_MESSAGE_STATUSES = frozenset({Status.NEW, Status.PENDING})
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def waiting_message(room, status: str) -> str:
+    """The supporters' waiting message of ``room`` (a ``sosqueue.waiting_room.WaitingRoom`` or None) as the
+    window shows it for a request in ``status``: plain text, its lines kept, control and direction-changing
+    characters left out; "" once a supporter is connected or the request is over."""
+    if room is None or status not in WAITING_MESSAGE_STATUSES:
+        return ""
+    text = room.message.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    return _CONTROL_CHARACTERS.sub("", text).strip()
 
 
 # The diagnostics keys (agent.diagnostics.collect, in its order) in the words the customer reads.

@@ -22,8 +22,8 @@ from sosqueue.events import MAX_NOTE_CHARS
 from sosqueue.module_config import MAX_TOPIC_CHARS, ModuleConfig
 from sosqueue.statuses import FINAL_STATUSES, Status
 from sosqueue.waiting_room import WaitingRoom
-from sosqueue.window_layout import (BANNER_HEIGHT, LOOKS, PAD, TEXT_WIDTH, WELCOME_LINES, WINDOW_HEIGHT,
-                                    WINDOW_WIDTH, Part, Role, When)
+from sosqueue.window_layout import (BANNER_HEIGHT, LOOKS, PAD, TEXT_WIDTH, WAITING_MESSAGE_LINES, WELCOME_LINES,
+                                    WINDOW_HEIGHT, WINDOW_WIDTH, Part, Role, When)
 
 __all__ = ["WELCOME_LINES", "WINDOW_HEIGHT", "WINDOW_WIDTH", "FormValues", "HelpWindow",
            "WindowActions", "normalise_code", "visible_parts", "visible_texts", "window_title"]
@@ -162,6 +162,7 @@ class HelpWindow:
             self.hide_chat()
             self.set_connection("")
             self.show_waiting_room(None)
+        self._show_waiting_message()
         moving = self.root.focus_get() is (self.cancel_button if final else self.again_button)
         for key, widget in (("privacy", self.privacy_label), ("note", self.note_row),
                             ("cancel", self.cancel_button), ("again", self.again_button)):
@@ -186,6 +187,26 @@ class HelpWindow:
             label.grid()
         else:
             label.grid_remove()
+        self._show_waiting_message()
+
+    def _show_waiting_message(self) -> None:
+        """The supporters' waiting message while the request waits for one of them, as plain text in
+        a box of at most :data:`WAITING_MESSAGE_LINES` lines that scrolls; it takes the place of the
+        brand's waiting text (the line under the status), which says less."""
+        text = layout.waiting_message(self.room, self.status)
+        if text != self.waiting_message.get("1.0", "end-1c"):
+            set_text_view(self.waiting_message, self._waiting_message_bar, text, WAITING_MESSAGE_LINES)
+        frame = self.parts["waiting_message"]
+        if text and not frame.winfo_manager():
+            frame.grid()
+            # Its height follows its wrapped lines, known once the grid has given it its width.
+            self.root.after_idle(fit_text_view, self.waiting_message, self._waiting_message_bar, WAITING_MESSAGE_LINES)
+        elif not text:
+            frame.grid_remove()
+        if text:
+            self.detail_label.grid_remove()
+        else:
+            self.detail_label.grid()
 
     def show_topic(self, topic: str) -> None:
         """The topic the customer picked for the request shown ("" hides the line)."""
@@ -411,37 +432,25 @@ class HelpWindow:
     def _welcome(self, parent: ttk.Frame, text: str) -> ttk.Frame:
         """The welcome text, at most :data:`WELCOME_LINES` high: a brand's text may be long, and
         then it scrolls, so that the form below it always fits the window."""
-        frame = ttk.Frame(parent)
-        frame.columnconfigure(0, weight=1)
-        box = tk.Text(frame, height=1, width=1, wrap="word", font=self.fonts.body, relief="flat", borderwidth=0,
-                      highlightthickness=0, padx=0, pady=0, foreground=theme.TEXT, background=theme.WHITE,
-                      takefocus=0, cursor="arrow")
-        box.grid(row=0, column=0, sticky="ew")
-        bar = ttk.Scrollbar(frame, orient="vertical", command=box.yview)
-        box.configure(yscrollcommand=bar.set)
-        box.bind("<Configure>", lambda event: self._fit_welcome(box, bar))
-        self.welcome, self._welcome_bar = box, bar
+        frame, self.welcome, self._welcome_bar = self._text_view(parent, WELCOME_LINES)
         self._set_welcome(text)
         return frame
 
     def _set_welcome(self, text: str) -> None:
-        self.welcome.configure(state="normal")
-        self.welcome.delete("1.0", "end")
-        self.welcome.insert("1.0", text)
-        self.welcome.configure(state="disabled")
-        if self.welcome.winfo_ismapped():
-            self._fit_welcome(self.welcome, self._welcome_bar)
+        set_text_view(self.welcome, self._welcome_bar, text, WELCOME_LINES)
 
-    def _fit_welcome(self, box: tk.Text, bar: ttk.Scrollbar) -> None:
-        lines = box.count("1.0", "end", "displaylines", "update")
-        lines = lines[0] if isinstance(lines, tuple) else lines or 1
-        height = min(lines, WELCOME_LINES)
-        if int(box.cget("height")) != height:
-            box.configure(height=height)
-        if lines > WELCOME_LINES:
-            bar.grid(row=0, column=1, sticky="ns", padx=(6, 0))
-        else:
-            bar.grid_remove()
+    def _text_view(self, parent: tk.Misc, most_lines: int) -> tuple[ttk.Frame, tk.Text, ttk.Scrollbar]:
+        """Read-only text wrapped at words, at most ``most_lines`` high, with a scroll bar once it is longer."""
+        frame = ttk.Frame(parent)
+        frame.columnconfigure(0, weight=1)
+        box = tk.Text(frame, height=1, width=1, wrap="word", font=self.fonts.body, relief="flat", borderwidth=0,
+                      highlightthickness=0, padx=0, pady=0, foreground=theme.TEXT, background=theme.WHITE,
+                      takefocus=0, cursor="arrow", state="disabled")
+        box.grid(row=0, column=0, sticky="ew")
+        bar = ttk.Scrollbar(frame, orient="vertical", command=box.yview)
+        box.configure(yscrollcommand=bar.set)
+        box.bind("<Configure>", lambda event: fit_text_view(box, bar, most_lines))
+        return frame, box, bar
 
     def _label(self, parent: tk.Misc, part: Part) -> ttk.Label:
         return ttk.Label(parent, text=self._say(part), style=LABEL_STYLES[part.role], wraplength=part.wrap,
@@ -533,7 +542,7 @@ class HelpWindow:
         page.columnconfigure(0, weight=1)
         builders = {"code_title": self._title_row, "code": self._code_box, "code_hint": self._plain_row,
                     "status_dot": self._status_row, "detail": self._plain_row, "privacy": self._plain_row,
-                    "waiting_room": self._plain_row,
+                    "waiting_room": self._plain_row, "waiting_message": self._message_row,
                     "connection": self._plain_row, "notice": self._plain_row, "note": self._note_row,
                     "cancel": self._request_buttons, "chat": self._chat}
         for row in layout.rows(layout.REQUEST_PAGE):
@@ -552,6 +561,12 @@ class HelpWindow:
         part = row[0]
         label = self.parts[part.key] = self._label(page, part)
         label.grid(sticky="w", pady=(part.above, 0))
+
+    def _message_row(self, page: ttk.Frame, row: tuple[Part, ...]) -> None:
+        part = row[0]
+        frame, self.waiting_message, self._waiting_message_bar = self._text_view(page, WAITING_MESSAGE_LINES)
+        frame.grid(sticky="ew", pady=(part.above, 0))
+        self.parts[part.key] = frame
 
     def _title_row(self, page: ttk.Frame, row: tuple[Part, ...]) -> None:
         """The code's title, and at the right the request's topic once there is one."""
@@ -757,6 +772,29 @@ def set_error(label: ttk.Label, message: str) -> None:
         label.grid()
     else:
         label.grid_remove()
+
+
+def set_text_view(box: tk.Text, bar: ttk.Scrollbar, text: str, most_lines: int) -> None:
+    """Put ``text`` into a read-only text view (``HelpWindow._text_view``) as plain text: nothing in it is markup."""
+    box.configure(state="normal")
+    box.delete("1.0", "end")
+    box.insert("1.0", text)
+    box.configure(state="disabled")
+    if box.winfo_ismapped():
+        fit_text_view(box, bar, most_lines)
+
+
+def fit_text_view(box: tk.Text, bar: ttk.Scrollbar, most_lines: int) -> None:
+    """As high as its wrapped text, but at most ``most_lines``; the scroll bar only when it has more."""
+    lines = box.count("1.0", "end", "displaylines", "update")
+    lines = lines[0] if isinstance(lines, tuple) else lines or 1
+    height = min(lines, most_lines)
+    if int(box.cget("height")) != height:
+        box.configure(height=height)
+    if lines > most_lines:
+        bar.grid(row=0, column=1, sticky="ns", padx=(6, 0))
+    else:
+        bar.grid_remove()
 
 
 def _problem(key: str, text: str, mode: str) -> str:

@@ -10,7 +10,8 @@ from server import admin, waiting_room
 from server.db import Database, upgrade
 from server.models import ServiceRequest
 from sosqueue.statuses import Status
-from sosqueue.waiting_room import HISTORY_CACHE_SECONDS, HISTORY_DAYS, HISTORY_SIZE, MIN_HISTORY
+from sosqueue.waiting_room import (HISTORY_CACHE_SECONDS, HISTORY_DAYS, HISTORY_SIZE, MAX_WAITING_MESSAGE_CHARS,
+                                   MIN_HISTORY)
 from tests.support.databases import migrated_database
 from tests.support.servers import sqlite_url
 
@@ -241,6 +242,24 @@ def test_assignee_without_a_display_name_is_null_never_the_email(queue):
     assert room.assignee is None
     assert queue.users[""].email not in str(room.to_json())
     assert room.position is None  # the agent still tells that someone has it
+
+
+# -- the waiting message -------------------------------------------------------------------
+
+
+def test_the_room_carries_the_request_s_waiting_message_as_stored(queue):
+    request_id = queue.request()
+    assert queue.room(request_id).message == ""
+    queue.change(request_id, waiting_message="Back at 3 pm.\n<i>Sorry!</i>")
+    assert queue.room(request_id).message == "Back at 3 pm.\n<i>Sorry!</i>"
+    assert queue.room(request_id).to_json()["message"] == "Back at 3 pm.\n<i>Sorry!</i>"
+
+
+def test_the_message_is_no_longer_than_the_agent_takes(queue):
+    """A longer one (stored by other means than the API's checks) is cut, never refused."""
+    request_id = queue.request()
+    queue.change(request_id, waiting_message="y" * (MAX_WAITING_MESSAGE_CHARS + 1))
+    assert len(queue.room(request_id).message) == MAX_WAITING_MESSAGE_CHARS
 
 
 # -- query plans ---------------------------------------------------------------------------

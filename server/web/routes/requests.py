@@ -1,4 +1,5 @@
-"""One service request: details and history, assign, unassign, close; manual creation.
+"""One service request: details (with the message its waiting customer reads), history, assign, unassign,
+close; manual creation.
 
 *Connect* opens the session view (server/web/routes/session.py). An open request's page chats
 with the customer without joining the session (static/chat.js, a chat-only Connect socket).
@@ -88,7 +89,7 @@ def request_page(request: Request, code: str, login: LoginDep, state: StateDep, 
             live_after=state.broker.ids.public(item.company_id, latest_event(session, item.company_id)),
             history=[event_public(e, state.broker.ids) for e in events], users=people, names=names, created=created,
             assign_default=item.assignee_id or login.user.id, chat_mode=CHAT_MODE,
-            chat_chars=state.settings.connect_max_chat_chars,
+            chat_chars=state.settings.connect_max_chat_chars, waiting_message=item.waiting_message,
         )
 
 

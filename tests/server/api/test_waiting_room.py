@@ -44,7 +44,7 @@ def test_customer_sees_its_place_in_its_group_s_queue(api, tenant):
     """The third request filed waits in position 3; without history there is no expected wait."""
     third = file(api, tenant, 3)[-1]
     assert room_of(api, third["code"], third["customer_token"]) == {
-        "status": "new", "position": 3, "expected_wait_seconds": None, "assignee": None}
+        "status": "new", "position": 3, "expected_wait_seconds": None, "assignee": None, "message": ""}
 
 
 def test_position_moves_up_as_the_requests_before_it_are_taken(api, tenant):
@@ -67,7 +67,7 @@ def test_assigned_request_shows_its_supporter_s_name_and_no_position(api, server
     in_database(server, lambda s: s.execute(update(User).where(User.email == email).values(name="Sam Lee")))
     assert api.assign(mine["code"], tenant.supporter_token, "me").status_code == 200
     assert room_of(api, mine["code"], mine["customer_token"]) == {
-        "status": "new", "position": None, "expected_wait_seconds": None, "assignee": "Sam Lee"}
+        "status": "new", "position": None, "expected_wait_seconds": None, "assignee": "Sam Lee", "message": ""}
 
 
 def test_supporter_without_a_name_is_never_shown_by_email(api, tenant):
@@ -138,3 +138,26 @@ def test_without_a_token_is_401(api, tenant):
     (mine,) = file(api, tenant, 1)
     response = api.call("GET", f"{REQUESTS}/{mine['code']}/waiting-room")
     assert_problem(response, 401, code="unauthenticated")
+
+
+# -- the waiting message -----------------------------------------------------------------------
+
+
+def test_the_customer_reads_the_waiting_message_its_supporters_left(api, server, tenant):
+    """Filed with a message, the room carries it; changed later, the next question has the new one."""
+    filed = api.created(tenant.supporter_token, {"description": "call back",
+                                                 "waiting_message": "We call you at 3 pm.\nKeep the line free."})
+    code = filed["code"]
+    assert room_of(api, code, tenant.admin_token)["message"] == "We call you at 3 pm.\nKeep the line free."
+    in_database(server, lambda s: s.execute(update(ServiceRequest).where(ServiceRequest.code == code.replace("-", ""))
+                                            .values(waiting_message="<b>Now</b> at 4 pm")))
+    assert room_of(api, code, tenant.admin_token)["message"] == "<b>Now</b> at 4 pm"
+
+
+def test_another_customer_of_the_company_reads_none_of_a_request_s_message(api, tenant):
+    """A customer token of another request still gets the unknown code's 404, never the message."""
+    (mine,) = file(api, tenant, 1)
+    other = api.created(tenant.supporter_token, {"description": "x", "waiting_message": "secret plan"})
+    response = api.call("GET", f"{REQUESTS}/{other['code']}/waiting-room", mine["customer_token"])
+    assert response.status_code == 404 and "secret plan" not in response.text
+    assert room_of(api, mine["code"], mine["customer_token"])["message"] == ""
