@@ -10,8 +10,8 @@ from fastapi.staticfiles import StaticFiles
 
 from server import logins
 from server.web import errors
-from server.web.routes import (admin_brands, admin_company, admin_groups, admin_modules, admin_users, auth, live,
-                               queue, requests, session)
+from server.web.routes import (admin_brands, admin_company, admin_groups, admin_modules, admin_users, auth, join,
+                               live, queue, requests, session)
 from server.web.routes import reports
 from server.web.templating import STATIC_DIR
 
@@ -24,5 +24,5 @@ def install(app: FastAPI) -> None:
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (auth, queue, live, requests, session, admin_users, admin_groups, admin_modules, admin_brands,
-                   admin_company, reports):
+                   admin_company, reports, join):
         app.include_router(module.router, include_in_schema=False)
