@@ -27,6 +27,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from branding.model import BrandError
 from server import admin, brands, downloads, ratelimit, updates
 from server.api.deps import StateDep
 from server.links import END_CUSTOMER_PATH
@@ -34,6 +35,7 @@ from server.models import Company, Module, ServiceRequest, utcnow
 from server.queue import effective_status
 from server.web.responses import DownloadResponse
 from server.web.routes.admin_modules import module_server_url
+from server.web.routes.auth import _address as client_address  # the address the login limits count by
 from server.web.templating import render
 from sosqueue import codes
 from sosqueue.i18n import N_
@@ -46,9 +48,10 @@ DOWNLOAD_PATH = END_CUSTOMER_PATH + "/download/{platform}"
 _NOT_INDEXED = {"X-Robots-Tag": "noindex, nofollow"}
 #: The largest logo the page shows inline; a larger one is left out rather than make the page heavy.
 MAX_LOGO_BYTES = 256 * 1024
-#: How to start a downloaded module with the code, by platform: {file} and {code} are filled in.
+#: How to start a downloaded module with the code, by platform, in the folder it was saved to: {file} and {code}
+#: are filled in (on Windows the same in the command prompt and PowerShell).
 START_COMMANDS = {
-    Platform.WINDOWS: "{file} --code {code}",
+    Platform.WINDOWS: ".\\{file} --code {code}",
     Platform.LINUX: "chmod +x {file} && ./{file} --code {code}",
     Platform.MACOS: "open {file} --args --code {code}",
 }
@@ -88,7 +91,7 @@ def _limits(state) -> tuple[ratelimit.Limit, ratelimit.Limit]:
 
 
 def _throttle(request: Request, state, limit: ratelimit.Limit) -> None:
-    wait = ratelimit.take_alone(state.db, limit, request.client.host if request.client else "unknown")
+    wait = ratelimit.take_alone(state.db, limit, client_address(request))
     if wait:
         seconds = math.ceil(wait)
         raise Refused(429, N_("Please wait a moment"), N_("Too many support pages were opened from your network. "
@@ -162,17 +165,16 @@ def platform_of(user_agent: str) -> str | None:
 
 def _brand_names(session: Session, request: ServiceRequest, chosen: CustomerModule | None) -> tuple[str, str, str]:
     """The company's and the module's names as the module shows them, and its logo as a data: URL ("" for none)."""
-    if chosen is not None:
-        try:
-            brand, _options = brands.module_brand(chosen.module)
-        except brands.StoredBrandInvalid:
-            brand = brands.default_brand(chosen.module.company.name)
-        stored = chosen.module.brand
-        logo = stored.logo_png if stored is not None and stored.logo_png else b""
-        data_url = ("data:image/png;base64," + base64.b64encode(logo).decode()) if 0 < len(logo) <= MAX_LOGO_BYTES else ""
-        return brand.company, brand.product, data_url
-    brand = brands.default_brand(session.get(Company, request.company_id).name)
-    return brand.company, brand.product, ""
+    company = session.get(Company, request.company_id).name
+    stored = chosen.module.brand if chosen is not None else None
+    try:
+        # The settings alone: the page needs the names, not the logo decoded and checked again.
+        brand = brands.brand_of(stored.settings) if stored is not None else brands.default_brand(company)
+    except BrandError:  # kept by an older server with looser rules
+        brand = brands.default_brand(company)
+    logo = stored.logo_png if stored is not None and stored.logo_png else b""
+    data_url = "data:image/png;base64," + base64.b64encode(logo).decode() if 0 < len(logo) <= MAX_LOGO_BYTES else ""
+    return brand.company, brand.product, data_url
 
 
 @dataclass(frozen=True)

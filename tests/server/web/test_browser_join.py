@@ -52,6 +52,7 @@ def test_the_customer_sees_the_code_downloads_the_module_for_windows_and_reads_h
     buttons = page.locator("#join-downloads a.download")
     assert buttons.all_inner_texts() == ["Download for Windows", "Download for Linux"]
     assert "primary" in buttons.first.get_attribute("class")
+    assert "On a Mac" not in page.locator("#join").inner_text()  # no macOS download here
     page.screenshot(path=artifacts_dir / "join-page.png", full_page=True)
     with page.expect_download() as started:
         buttons.first.click()
@@ -64,7 +65,8 @@ def test_the_customer_sees_the_code_downloads_the_module_for_windows_and_reads_h
     assert module_config.parse(payload.read(saved)).module_token == tenant.module_token
     assert not page.locator("#join-commands code[data-platform=windows]").is_visible()
     page.locator("#join-commands summary").click()
-    assert page.locator("#join-commands code[data-platform=windows]").inner_text() == f"{slug}.exe --code {code}"
+    command = page.locator("#join-commands code[data-platform=windows]")
+    assert command.inner_text() == f".\\{slug}.exe --code {code}"
     assert page.evaluate("window.__violations") == [] and page.errors == []
 
 

@@ -141,24 +141,32 @@ def test_the_page_names_the_company_shows_the_code_and_offers_each_platform(serv
     assert 'class="button download primary" data-platform="windows"' in response.text
     assert f'"I have a session code", type {code} and click "Join"' in html.unescape(response.text)
     slug = tenant.name.replace(" ", "-")
-    assert f"{slug}.exe --code {code}" in response.text
+    assert f".\\{slug}.exe --code {code}" in response.text
     assert f"chmod +x {slug} &amp;&amp; ./{slug} --code {code}" in response.text
+    assert "On a Mac, open the zip file first" in response.text
     assert token not in response.text and SECRET not in response.text
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Robots-Tag"] == "noindex, nofollow"
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
 
 
-def test_a_module_with_a_logo_shows_it_inline(server, database, tenant):
-    """The logo the admin uploaded, as a data: URL (the page's policy loads images from nowhere else)."""
+def test_a_module_with_a_brand_of_its_own_shows_its_names_and_logo(server, database, tenant):
+    """The names the admin gave the module, and its logo as a data: URL (the page's policy loads images from
+    nowhere else); the product names the file to start."""
     make_derivable(database, tenant.module_id)
+    named = httpx.put(f"{server.url}/api/v1/modules/{tenant.module_id}/brand", json={
+        "company": "Acme <Corp>", "product": "Acme Help"}, headers=bearer(tenant.admin_token), timeout=30)
+    assert named.status_code == 200, named.text
     logo = io.BytesIO()
     Image.new("RGB", (128, 128), "#6A1B9A").save(logo, "PNG")
     response = httpx.put(f"{server.url}/api/v1/modules/{tenant.module_id}/brand/logo", content=logo.getvalue(),
                          headers={**bearer(tenant.admin_token), "Content-Type": "image/png"}, timeout=30)
     assert response.status_code == 200, response.text
     code = file_request(server.url, tenant.supporter_token)["code"]
-    assert 'id="join-logo" src="data:image/png;base64,' in page(server, code).text
+    shown = page(server, code).text
+    assert 'id="join-logo" src="data:image/png;base64,' in shown
+    assert (text_of(shown, "join-product"), text_of(shown, "join-company")) == ("Acme Help", "Acme <Corp>")
+    assert "Acme &lt;Corp&gt;" in shown and f".\\Acme-Help.exe --code {code}" in shown
 
 
 def test_a_manual_request_offers_the_group_s_module_whose_token_can_be_stamped(server, database, tenant):
@@ -187,7 +195,8 @@ def _request_id(session, code: str) -> int:
 ])
 def test_the_module_is_the_closest_to_the_request_that_can_be_stamped(server, database, tenant, modules, expected,
                                                                        stamped):
-    """Its own, its group's, the company's, another group's; one that can go into a download first; never a revoked one."""
+    """Its own, its group's, the company's, another group's; one that can go into a download first; never a
+    revoked one."""
     with database.write() as session:
         company = setup.company_by_name(session, tenant.name)
         setup.revoke_module(session, module=session.get(Module, tenant.module_id))
