@@ -15,6 +15,11 @@ from sosqueue.urls import same_origin
 FORGED = "This form has expired or did not come from this dashboard. Go back, reload the page and try again."
 
 
+def client_address(request: Request) -> str:
+    """The address the limits on guessing (logins, customer pages) count a client by."""
+    return request.client.host if request.client else "unknown"
+
+
 def optional_login(request: Request) -> logins.Login | None:
     token = request.cookies.get(logins.COOKIE)
     if not token:

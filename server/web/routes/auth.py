@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from server.api.deps import StateDep, WriteDB
 from server import logins
-from server.web.deps import FORGED, FormDep, check_origin, optional_login
+from server.web.deps import FORGED, FormDep, check_origin, client_address, optional_login
 from server.web.errors import WebError
 from server.web.i18n import COOKIE as LANGUAGE_COOKIE, LANGUAGES
 from server.web.templating import render
@@ -79,7 +79,7 @@ def login(
         return _login_page(request, state, next_url=next_url, email=email, status=403, error=FORGED)
     try:
         token = logins.sign_in(
-            state.db, request.app.state.login_throttle, email=email, password=password, address=_address(request),
+            state.db, request.app.state.login_throttle, email=email, password=password, address=client_address(request),
             lifetime=timedelta(hours=state.settings.session_hours),
         )
     except logins.Throttled as throttled:
@@ -94,10 +94,6 @@ def login(
                         max_age=int(state.settings.session_hours * 3600), path="/")
     response.delete_cookie(_LOGIN_CSRF_COOKIE, path="/login")
     return response
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @router.post("/logout")

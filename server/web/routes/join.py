@@ -33,9 +33,9 @@ from server.api.deps import StateDep
 from server.links import END_CUSTOMER_PATH
 from server.models import Company, Module, ServiceRequest, utcnow
 from server.queue import effective_status
+from server.web.deps import client_address
 from server.web.responses import DownloadResponse
 from server.web.routes.admin_modules import module_server_url
-from server.web.routes.auth import _address as client_address  # the address the login limits count by
 from server.web.templating import render
 from sosqueue import codes
 from sosqueue.i18n import N_

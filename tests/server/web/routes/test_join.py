@@ -145,6 +145,7 @@ def test_the_page_names_the_company_shows_the_code_and_offers_each_platform(serv
     assert f"chmod +x {slug} &amp;&amp; ./{slug} --code {code}" in response.text
     assert "On a Mac, open the zip file first" in response.text
     assert token not in response.text and SECRET not in response.text
+    assert 'href="/queue"' not in response.text and 'href="/login"' not in response.text  # no way into the dashboard
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Robots-Tag"] == "noindex, nofollow"
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
