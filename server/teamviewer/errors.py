@@ -41,7 +41,7 @@ DESCRIPTIONS = {
 }
 
 
-class ErrorBody(BaseModel):
+class TeamViewerError(BaseModel):
     """The body of every error answer under ``/tv/api/v1``."""
 
     error: str = Field(description="what went wrong, for programs: invalid_request, invalid_token, not_found …")
@@ -68,5 +68,5 @@ def for_status(status: int, description: str, headers: dict | None = None) -> Tv
 
 
 def error_response(error: TvError) -> JSONResponse:
-    body = ErrorBody(error=error.kind.error, error_description=error.description, error_code=error.kind.code)
+    body = TeamViewerError(error=error.kind.error, error_description=error.description, error_code=error.kind.code)
     return JSONResponse(body.model_dump(), status_code=error.kind.status, headers=error.headers, media_type=MEDIA_TYPE)

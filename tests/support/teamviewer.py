@@ -28,7 +28,7 @@ class TvCompany:
 
 
 def tv_company(client, database_url: str, **tenant_options) -> TvCompany:
-    """A fresh company with groups "first line" and "second line"; ``client`` is an httpx or TestClient on the server."""
+    """A fresh company with groups "first line" and "second line"; ``client``: an httpx or test client of the server."""
     tenant = make_tenant(database_url, supporters=2, **tenant_options)
     company_groups = {}
     for name in ("first line", "second line"):

@@ -30,13 +30,14 @@ log = logging.getLogger("sosqueue.api")
 PREFIX = "/tv/api/v1"
 TAG = "TeamViewer compatibility"
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+_NO_TOKEN = "send a user's API token as 'Authorization: Bearer <token>'; a TeamViewer script token does not work here"
 
 
 class TeamViewerRoute(APIRoute):
     """A route whose every error, its parameters' and token's included, is in TeamViewer's shape."""
 
     #: Read by ``server.api.openapi``: what this route's error answers are.
-    error_model = errors.ErrorBody
+    error_model = errors.TeamViewerError
     error_media_type = errors.MEDIA_TYPE
     error_descriptions = errors.DESCRIPTIONS
 
@@ -59,7 +60,8 @@ def as_tv_error(error: Exception) -> TvError:
     if isinstance(error, RequestValidationError):
         return _invalid_input(error)
     if isinstance(error, Problem):
-        return errors.for_status(error.status, error.detail, error.headers)
+        detail = _NO_TOKEN if error.code == "unauthenticated" else error.detail
+        return errors.for_status(error.status, detail, error.headers)
     if isinstance(error, queue.NotFound):
         return TvError(errors.NOT_FOUND, str(error))
     if isinstance(error, (IllegalTransition, queue.Conflict)):

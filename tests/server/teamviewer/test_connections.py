@@ -50,7 +50,8 @@ def test_each_join_is_a_record_ended_by_its_leave_or_the_sessions_end(app, story
         company.groups["first line"], "first line", "John Doe")
     assert left["username"] == company.tenant.supporter_email
     for record in (left, closed):
-        start, end = (datetime.fromisoformat(record[name].replace("Z", "+00:00")) for name in ("start_date", "end_date"))
+        start, end = (datetime.fromisoformat(record[name].replace("Z", "+00:00"))
+                      for name in ("start_date", "end_date"))
         assert start <= end and record["duration"] == round((end - start).total_seconds())
     assert (ongoing["end_date"], ongoing["duration"]) == (None, None)
 
@@ -69,7 +70,8 @@ def test_filters_narrow_the_report(app, story):
     now = datetime.now(timezone.utc)
     assert codes(from_date=(now + timedelta(hours=1)).isoformat()) == []
     assert codes(to_date=(now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")) == []
-    assert len(codes(from_date=(now - timedelta(hours=1)).isoformat(), to_date=(now + timedelta(hours=1)).isoformat())) == 3
+    hour_ago, in_an_hour = (now - timedelta(hours=1)).isoformat(), (now + timedelta(hours=1)).isoformat()
+    assert len(codes(from_date=hour_ago, to_date=in_an_hour)) == 3
 
 
 def test_pages_start_at_the_offset_id(app, story, monkeypatch):

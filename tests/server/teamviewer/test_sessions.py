@@ -201,7 +201,7 @@ def test_listing_filters_by_state_group_and_assignee(app):
 
 
 def test_listing_pages_continue_after_the_offset(app, monkeypatch):
-    """Pages of PAGE_SIZE: next_offset is the page's last code, sessions_remaining what follows; the last page has neither."""
+    """Pages of PAGE_SIZE: next_offset is the page's last code, sessions_remaining what follows; none on the last."""
     monkeypatch.setattr(sessions, "PAGE_SIZE", 2)
     company = tv_company(app.client, app.database_url)
     made = [create(app, company)["code"] for _ in range(5)][::-1]  # newest first

@@ -121,11 +121,12 @@ def test_the_openapi_document_lists_the_compatibility_api_under_its_own_tag(serv
     operations = {(method.upper(), path): operation for path, methods in document["paths"].items()
                   if path.startswith(TV) for method, operation in methods.items()}
     assert set(operations) == {("GET", f"{TV}/ping"), ("GET", f"{TV}/account"), ("GET", f"{TV}/users"),
-                               ("POST", f"{TV}/sessions"), ("GET", f"{TV}/sessions"), ("GET", f"{TV}/sessions/{{code}}"),
-                               ("PUT", f"{TV}/sessions/{{code}}"), ("GET", f"{TV}/reports/connections")}
+                               ("POST", f"{TV}/sessions"), ("GET", f"{TV}/sessions"),
+                               ("GET", f"{TV}/sessions/{{code}}"), ("PUT", f"{TV}/sessions/{{code}}"),
+                               ("GET", f"{TV}/reports/connections")}
     assert all(operation["tags"] == [TAG] for operation in operations.values())
     assert TAG in {tag["name"] for tag in document["tags"]}
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/TeamViewerError"}}}
     for (method, path), operation in operations.items():
         for status, response in operation["responses"].items():
             if int(status) >= 400:

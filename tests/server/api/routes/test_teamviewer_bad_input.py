@@ -35,15 +35,19 @@ def stage(tmp_path_factory):
     url = sqlite_url(tmp_path_factory.mktemp("db"))
     with in_process(url) as client:
         ours, theirs = tv_company(client, url), tv_company(client, url)
-        open_code = client.post(f"{TV}/sessions", json={"groupname": "first line"}, headers=ours.headers).json()["code"]
+        open_code, closed_code = (new_session(client, ours) for _ in range(2))
         client.put(f"{TV}/sessions/{open_code}", json={"assigned_userid": ours.supporter}, headers=ours.headers)
-        closed_code = client.post(f"{TV}/sessions", json={"groupname": "first line"}, headers=ours.headers).json()["code"]
         client.put(f"{TV}/sessions/{closed_code}", json={"state": "closed"}, headers=ours.headers)
-        their_code = client.post(f"{TV}/sessions", json={"groupname": "first line"},
-                                 headers=theirs.headers).json()["code"]
+        their_code = new_session(client, theirs)
         claimed = client.post(f"/api/v1/service-requests/{open_code}/claim", headers=bearer(ours.tenant.module_token))
         assert claimed.status_code == 200, claimed.text
         yield Stage(client, ours, theirs, open_code, closed_code, their_code, claimed.json()["customer_token"])
+
+
+def new_session(client, company: TvCompany) -> str:
+    response = client.post(f"{TV}/sessions", json={"groupname": "first line"}, headers=company.headers)
+    assert response.status_code == 200, response.text
+    return response.json()["code"]
 
 
 def snapshot(stage: Stage) -> dict:
@@ -105,7 +109,8 @@ CASES = [
     (400, "invalid_request", OURS, "PUT", f"/sessions/{OPEN}", {"state": "closed", "description": LONG}, None),
     (400, "invalid_request", OURS, "PUT", f"/sessions/{OPEN}",
      {"state": "closed", "custom_api": "x" * (MAX_CUSTOM_API_CHARS + 1)}, None),
-    (400, "invalid_request", OURS, "PUT", f"/sessions/{OPEN}", {"description": "moved", "groupid": "{their_group}"}, None),
+    (400, "invalid_request", OURS, "PUT", f"/sessions/{OPEN}",
+     {"description": "moved", "groupid": "{their_group}"}, None),
     (400, "invalid_request", OURS, "PUT", f"/sessions/{OPEN}",
      {"description": "moved", "groupid": "{second_group}", "groupname": "first line"}, None),
     (400, "invalid_request", OURS, "PUT", f"/sessions/{OPEN}",
@@ -185,6 +190,20 @@ def test_an_unexpected_failure_is_a_500_in_teamviewers_shape(stage):
         app.dependency_overrides.clear()
     assert_tv_error(answer, 500, "internal_error")
     assert "database" not in answer.json()["error_description"]
+
+
+def test_creating_past_the_allowance_is_429_with_retry_after(tmp_path_factory):
+    """Sessions take from the caller's creation allowance as any request does; past it, rate_limit_reached."""
+    url = sqlite_url(tmp_path_factory.mktemp("db"))
+    with in_process(url, create_rate_per_minute=1, create_burst=1) as client:
+        company = tv_company(client, url)
+        answers = [client.post(f"{TV}/sessions", json={"groupname": "first line"}, headers=company.headers)
+                   for _ in range(2)]
+        assert answers[0].status_code == 200, answers[0].text
+        assert_tv_error(answers[1], 429, "rate_limit_reached")
+        assert int(answers[1].headers["Retry-After"]) >= 1
+        listed = client.get(f"{TV}/sessions", headers=company.headers).json()["sessions"]
+        assert [item["code"] for item in listed] == [answers[0].json()["code"]]
 
 
 def test_errors_elsewhere_keep_the_native_problem_shape(stage):
