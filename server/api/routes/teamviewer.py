@@ -212,3 +212,10 @@ def _utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=timezone.utc)
+
+
+@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+def unknown(path: str, request: Request) -> Response:
+    """Anything else under the prefix (declared last): TeamViewer's not_found rather than the native problem."""
+    raise TvError(errors.NOT_FOUND, f"this API has no {request.method} {PREFIX}/{path}; "
+                                    "see the TeamViewer compatibility part of /openapi.json")
