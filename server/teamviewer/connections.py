@@ -17,6 +17,7 @@ from server.event_ids import EventIds
 from server.models import RequestEvent, ServiceRequest, User
 from server.teamviewer import ids, schemas
 from server.teamviewer.errors import invalid
+from server.teamviewer.sessions import name_of
 from sosqueue import codes
 from sosqueue.events import ENDING_EVENTS, EventType
 
@@ -123,7 +124,7 @@ def _record(join: RequestEvent, request: ServiceRequest, user: User | None, end:
     return schemas.Connection(
         id=record_id,
         userid=ids.user_tv_id(user_id),
-        username=(user.name or user.email) if user else "",
+        username=name_of(user) if user else "",
         session_code=codes.display(request.code),
         groupid=ids.group_tv_id(request.group_id) if request.group_id else None,
         groupname=request.group.name if request.group else None,

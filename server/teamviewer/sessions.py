@@ -90,11 +90,16 @@ def resolve_user(session: DbSession, company_id: str, userid: str) -> User | Non
     return user
 
 
+def name_of(user: User) -> str:
+    """How TeamViewer's name fields show a user: their display name, else their email."""
+    return user.name or user.email
+
+
 def users_of(session: DbSession, company_id: str) -> list[schemas.User]:
     """The company's active users, as ``GET /users`` lists them."""
     found = session.scalars(select(User).where(User.company_id == company_id, User.active.is_(True))
                             .order_by(User.email))
-    users = [schemas.User(id=ids.user_tv_id(user.id), name=user.name or user.email, email=user.email)
+    users = [schemas.User(id=ids.user_tv_id(user.id), name=name_of(user), email=user.email)
              for user in found]
     if len({user.id for user in users}) != len(users):
         raise ids.IdCollision("two users of this company have the same TeamViewer id; sosqueue refuses to guess")

@@ -22,6 +22,7 @@ from server.api.deps import ActorDep, ReadDB, StateDep, WriteDB, resolve_token
 from server.lifecycle import IllegalTransition
 from server.models import Company, utcnow
 from server.problems import Problem
+from server.state import AppState
 from server.teamviewer import connections, errors, ids, schemas, sessions
 from server.teamviewer.errors import TvError
 
@@ -103,7 +104,7 @@ def require_user(actor: ActorDep) -> Actor:
 UserActor = Annotated[Actor, Depends(require_user)]
 
 
-def _base(state, request: Request) -> str:
+def _base(state: AppState, request: Request) -> str:
     return links.public_base(state.settings.public_url, request)
 
 
@@ -121,7 +122,7 @@ def ping(state: StateDep, session: ReadDB, request: Request) -> schemas.Ping:
 def account(actor: UserActor, session: ReadDB) -> schemas.Account:
     """The token's user."""
     user = actor.user
-    return schemas.Account(userid=ids.user_tv_id(user.id), name=user.name or user.email, email=user.email,
+    return schemas.Account(userid=ids.user_tv_id(user.id), name=sessions.name_of(user), email=user.email,
                            company_name=session.get(Company, actor.company_id).name)
 
 
