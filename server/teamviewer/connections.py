@@ -37,6 +37,8 @@ class Filters:
     from_date: datetime | None = None
     to_date: datetime | None = None
     offset_id: str | None = None
+    #: A supporter's report: their own connections only (admins see the whole company's, as in the dashboard).
+    only_user_id: str | None = None
 
 
 def report(session: Session, company_id: str, event_ids: EventIds, filters: Filters) -> schemas.Connections:
@@ -63,6 +65,8 @@ def _where(session: Session, company_id: str, event_ids: EventIds, filters: Filt
         if user is None:
             raise invalid(f"userid {filters.userid} is not a user of your company; GET /users lists them")
         where.append(RequestEvent.actor == _USER + user.id)
+    if filters.only_user_id is not None:
+        where.append(RequestEvent.actor == _USER + filters.only_user_id)
     if filters.username is not None:
         named = select(literal(_USER) + User.id).where(
             User.company_id == company_id, or_(User.name == filters.username, User.email == filters.username))

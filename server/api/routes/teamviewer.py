@@ -203,9 +203,11 @@ def connection_report(
     offset_id: Annotated[str | None, Query(max_length=16, pattern=_PRINTABLE,
                                            description="next_offset of the previous page")] = None,
 ) -> schemas.Connections:
-    """The company's supporters' connections to sessions, oldest first, a page at a time."""
+    """Supporters' connections to sessions, oldest first, a page at a time: the company's for an admin, a
+    supporter's own for a supporter (as the dashboard's reports are for admins only)."""
     filters = connections.Filters(userid=userid, username=username, groupid=groupid, session_code=session_code,
-                                  from_date=_utc(from_date), to_date=_utc(to_date), offset_id=offset_id)
+                                  from_date=_utc(from_date), to_date=_utc(to_date), offset_id=offset_id,
+                                  only_user_id=None if actor.is_admin else actor.user.id)
     return connections.report(session, actor.company_id, state.broker.ids, filters)
 
 

@@ -85,6 +85,16 @@ def test_pages_start_at_the_offset_id(app, story, monkeypatch):
     assert rest["records"][0]["id"] == whole["next_offset"]
 
 
+def test_a_supporter_sees_their_own_connections_only(app, story):
+    """As the dashboard's reports are an admin's: a supporter's report holds their own records, whatever the filter."""
+    company, first, second = story
+    response = app.client.get(f"{TV}/reports/connections", headers=bearer(company.tenant.supporter_token))
+    assert [record["userid"] for record in response.json()["records"]] == [company.supporter] * 2
+    theirs = app.client.get(f"{TV}/reports/connections", params={"session_code": second},
+                            headers=bearer(company.tenant.supporter_token))
+    assert theirs.json()["records"] == []
+
+
 def test_a_company_sees_its_own_connections_only(app, story):
     """Another company's report is empty; its ids filter nothing of ours."""
     company, *_ = story
