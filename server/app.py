@@ -15,7 +15,7 @@ from server import brands as server_brands
 from server.api import openapi
 from server.api.routes import agent_brand
 from server.api.routes import agent_updates, brands, events, groups, health, modules, service_requests, users
-from server.api.routes import metrics, queue_next, waiting_room
+from server.api.routes import metrics, queue_next, teamviewer, waiting_room
 from server.config import Settings
 from server.db import Database, upgrade
 from server.event_ids import DELIVERY_CONTEXT, EventIds
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(metrics.router)
     app.include_router(waiting_room.router)
     app.include_router(queue_next.router)
+    app.include_router(teamviewer.router)
     if settings.api_docs:
         api_docs.install(app)
     web.install(app)

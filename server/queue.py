@@ -521,6 +521,31 @@ def close(session: Session, *, request: ServiceRequest, actor: Actor) -> None:
     record_event(session, request, type=EventType.CLOSED, actor=actor.key)
 
 
+#: What ``amend`` changes: the request's own texts, and its group.
+AMENDABLE = frozenset({"description", "end_customer_name", "end_customer_email", "waiting_message", "custom_api",
+                       "group_id"})
+
+
+def amend(session: Session, *, request: ServiceRequest, actor: Actor, changes: dict[str, str | None]) -> None:
+    """Change the open request's ``changes`` (columns of :data:`AMENDABLE` to their new values), with one
+    ``updated`` event; values it already has change nothing, and a request that is no longer open refuses
+    any other. ``group_id`` must be a group of the request's company (the caller checks it)."""
+    if unknown := set(changes) - AMENDABLE:
+        raise ValueError(f"not changed by amend: {sorted(unknown)}")
+    changed = {name: value for name, value in changes.items() if getattr(request, name) != value}
+    if not changed:
+        return
+    _require_open(request, "changed", utcnow())
+    for name, value in changed.items():
+        setattr(request, name, value)
+    data: dict = {"fields": sorted(changed)}
+    if "group_id" in changed:
+        request.escalated_at = None  # the wait in its new group starts afresh, as after a new assignment
+        session.expire(request, ["group"])
+        data["group"] = changed["group_id"]
+    record_event(session, request, type=EventType.UPDATED, actor=actor.key, data=data)
+
+
 def add_note(
     session: Session, *, request: ServiceRequest, actor: Actor, text: str, idempotency_key: str | None = None
 ) -> bool:

@@ -25,6 +25,9 @@ class EventType(StrEnum):
     #: The request lapsed at its group's threshold (``server/routing.py``): ``{reason, minutes}``, with
     #: ``reason`` ``unassigned`` or ``not_joined``, and ``lapsed_by`` (a user id) when an assignee let it lapse.
     ESCALATED = "escalated"
+    #: The request's own texts or its group changed through the API: ``{fields}`` names the columns
+    #: changed (not their values: ``custom_api`` is an integration's own), ``group`` the new group's id.
+    UPDATED = "updated"
 
 
 #: The dashboard's live feed says this first, once the server passes on every change to the page:
@@ -40,4 +43,4 @@ MAX_NOTES_PER_REQUEST = 20
 ENDING_EVENTS = frozenset({EventType.CLOSED, EventType.EXPIRED})
 #: Events that change what the queue's list shows (the dashboard refreshes its rows on these).
 QUEUE_EVENTS = (EventType.CREATED, EventType.ASSIGNED, EventType.CLAIMED, EventType.JOINED, EventType.LEFT,
-                EventType.STATUS_CHANGED, EventType.CLOSED, EventType.EXPIRED, EventType.ESCALATED)
+                EventType.STATUS_CHANGED, EventType.CLOSED, EventType.EXPIRED, EventType.ESCALATED, EventType.UPDATED)

@@ -16,6 +16,11 @@ The statuses are derived from what a route depends on:
 Statuses that depend on what a route does (409 for a closed request, 429 for a rate limit) are
 declared where the route is, in its decorator's ``responses`` (a description is enough: the problem
 content and headers are added here).
+
+Routes of another API's shape (the TeamViewer-compatible one, ``server/api/routes/teamviewer.py``)
+say so with ``error_model``, ``error_media_type`` and ``error_descriptions`` on their route class:
+their errors are documented as that model, with the statuses derived as above (a validation error
+is their 400), and their routers' tags are described from ``TAG_DESCRIPTIONS``.
 """
 
 from collections.abc import Iterator
@@ -53,6 +58,13 @@ HEADERS = {
 }
 
 _ROLES = {deps.require_user, deps.require_admin, deps.require_module, deps.require_customer}
+#: The OpenAPI tags with a description of their own.
+TAG_DESCRIPTIONS = {
+    "TeamViewer compatibility": (
+        "TeamViewer's Web API for service cases, under /tv/api/v1: point an integration written for "
+        "https://webapi.teamviewer.com/api/v1 here, with a user's API token as the Bearer token. Errors are in "
+        "TeamViewer's shape (error, error_description, error_code), not problem+json."),
+}
 _AUTHORIZATION = "authorization"
 
 
@@ -76,11 +88,20 @@ def describe(schema: dict, routes: list) -> None:
     """Add the problem responses, the ``Problem`` schema and the bearer scheme to ``schema``, in place."""
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
+    foreign: dict[str, type] = {}
     for route in api_routes(routes):
         if not route.include_in_schema:
             continue
         for method in route.methods:
-            _describe_operation(schema["paths"][route.path_format][method.lower()], route)
+            operation = schema["paths"][route.path_format][method.lower()]
+            if model := _error_model(route):
+                foreign[model.__name__] = model
+                _describe_foreign_operation(operation, route)
+            else:
+                _describe_operation(operation, route)
+    for name, model in foreign.items():
+        schemas[name] = model.model_json_schema(ref_template=_REF)
+    _describe_tags(schema)
     # FastAPI's own 422 shape, which the server never sends, is no longer referred to.
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
@@ -124,6 +145,53 @@ def _describe_operation(operation: dict, route: APIRoute) -> None:
             operation["parameters"] = parameters
         else:
             operation.pop("parameters", None)
+
+
+def _error_model(route) -> type | None:
+    return getattr(getattr(route, "original_route", route), "error_model", None)
+
+
+def _describe_foreign_operation(operation: dict, route: APIRoute) -> None:
+    """An operation whose errors are in its route class's ``error_model``: the statuses derived as for
+    the others, each with that model; the 422 of a problem is its 400, and a token of the wrong kind
+    is its 403 (such an API takes one kind of token)."""
+    original = getattr(route, "original_route", route)
+    responses = operation.setdefault("responses", {})
+    responses.pop("422", None)
+    statuses = set(problem_statuses(route)) - {413}  # a body too large is refused before the route, as a problem
+    if _needs_token(route):
+        statuses.add(403)  # such an API takes one kind of token
+    if 422 in statuses:
+        statuses = statuses - {422} | {400}
+    for status in sorted(statuses):
+        if not _declared(route, status):
+            responses[str(status)] = {"description": original.error_descriptions.get(status, DESCRIPTIONS[status])}
+    schema_ref = {"$ref": _REF.format(model=original.error_model.__name__)}
+    for key, response in responses.items():
+        if key.isdigit() and int(key) >= 400:
+            response["content"] = {original.error_media_type: {"schema": schema_ref}}
+            if int(key) in HEADERS:
+                response["headers"] = {**HEADERS[int(key)], **response.get("headers", {})}
+    operation["responses"] = dict(sorted(responses.items()))
+    if _needs_token(route):
+        operation["security"] = [{BEARER_SCHEME: []}]
+        parameters = [p for p in operation.get("parameters", [])
+                      if not (p["in"] == "header" and p["name"].lower() == _AUTHORIZATION)]
+        if parameters:
+            operation["parameters"] = parameters
+        else:
+            operation.pop("parameters", None)
+
+
+def _describe_tags(schema: dict) -> None:
+    used = {tag for methods in schema["paths"].values() for operation in methods.values()
+            for tag in operation.get("tags", [])}
+    tags = {tag["name"]: tag for tag in schema.get("tags", [])}
+    for name, description in TAG_DESCRIPTIONS.items():
+        if name in used:
+            tags.setdefault(name, {"name": name, "description": description})
+    if tags:
+        schema["tags"] = list(tags.values())
 
 
 def _problem_content(response: dict, status: int) -> None:
