@@ -146,6 +146,7 @@ class ServiceRequestPublic(BaseModel):
     end_customer: EndCustomer
     group: str | None
     topic: str = Field("", description="the topic the customer picked; empty for none")
+    waiting_message: str = Field("", description="shown to the customer while the request waits; empty for none")
     assignee: UserRef | None
     source: Literal["manual", "module", "sos"]
     session: SessionPublic

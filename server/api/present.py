@@ -20,6 +20,7 @@ def request_public(request: ServiceRequest, now: datetime) -> ServiceRequestPubl
         end_customer={"name": request.end_customer_name, "email": request.end_customer_email},
         group=request.group.name if request.group else None,
         topic=request.topic,
+        waiting_message=request.waiting_message,
         assignee={"id": request.assignee.id, "email": request.assignee.email} if request.assignee else None,
         source=request.source,
         session={"customer_joined": CUSTOMER in parties, "experts_joined": len(parties - {CUSTOMER})},

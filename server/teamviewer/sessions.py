@@ -3,13 +3,13 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session as DbSession
 
-from server import links, queue
+from server import admin, links, queue
 from server.actors import Actor
 from server.lifecycle import CUSTOMER
-from server.models import Group, ServiceRequest, User, utcnow
+from server.models import Company, Group, ServiceRequest, User, utcnow
 from server.schemas import EndCustomer as QueueEndCustomer
 from server.schemas import ServiceRequestCreate
 from server.teamviewer import ids, schemas
@@ -65,19 +65,56 @@ def _closed_at(request: ServiceRequest, status: Status) -> datetime | None:
 
 def resolve_group(session: DbSession, company_id: str, groupid: str | None, groupname: str | None) -> Group | None:
     """The company's group that ``groupid`` and ``groupname`` name (both given: they must agree); None if neither is."""
+    group, _ = _group(session, company_id, groupid, groupname, create=False)
+    return group
+
+
+def group_or_new(session: DbSession, company_id: str, groupid: str | None, groupname: str | None
+                 ) -> tuple[Group | None, bool]:
+    """As :func:`resolve_group`, but a ``groupname`` alone that names no group creates it, as TeamViewer makes
+    a session group on first use; and whether it did (in ``session``'s transaction)."""
+    return _group(session, company_id, groupid, groupname, create=True)
+
+
+def _group(session: DbSession, company_id: str, groupid: str | None, groupname: str | None, *,
+           create: bool) -> tuple[Group | None, bool]:
     by_id = by_name = None
+    created = False
     if groupid is not None:
         by_id = ids.find_group(session, company_id, groupid)
         if by_id is None:
             raise invalid(f"groupid {groupid} is not a group of your company (sessions' groupid shows them)")
     if groupname is not None:
-        by_name = session.scalar(select(Group).where(Group.company_id == company_id, Group.name == groupname))
-        if by_name is None:
-            raise invalid(f"there is no group named {groupname!r} in your company; an admin creates it first "
-                          "(dashboard, Groups), sosqueue does not create groups on the fly")
+        by_name = _group_named(session, company_id, groupname)
+        if by_name is None and create and by_id is None:
+            by_name, created = _new_group(session, company_id, groupname)
+        elif by_name is None:
+            raise invalid(f"there is no group named {groupname!r} in your company; give its groupid, or the "
+                          "name of a group of your company")
     if by_id is not None and by_name is not None and by_id.id != by_name.id:
         raise invalid(f"groupid {groupid} and groupname {groupname!r} name two different groups; give one of them")
-    return by_id or by_name
+    return by_id or by_name, created
+
+
+def forget_new_group(db, group: Group) -> None:
+    """Remove a group a refused creation made, unless something uses it already (a concurrent creation)."""
+    with db.write() as session:
+        unused = session.scalar(select(func.count()).select_from(ServiceRequest)
+                                .where(ServiceRequest.group_id == group.id)) == 0
+        if unused:
+            session.execute(delete(Group).where(Group.id == group.id))
+
+
+def _group_named(session: DbSession, company_id: str, name: str) -> Group | None:
+    return session.scalar(select(Group).where(Group.company_id == company_id, Group.name == name))
+
+
+def _new_group(session: DbSession, company_id: str, name: str) -> tuple[Group, bool]:
+    """A new group ``name``, or the one a concurrent call created a moment ago; and whether it is new."""
+    try:
+        return admin.create_group(session, company=session.get(Company, company_id), name=name), True
+    except queue.Conflict:
+        return _group_named(session, company_id, name), False
 
 
 def resolve_user(session: DbSession, company_id: str, userid: str) -> User | None:
@@ -183,7 +220,7 @@ def update(session: DbSession, *, request: ServiceRequest, actor: Actor, body: s
     """Apply ``body`` to the request, all of it or (raising) nothing: every id is checked before anything changes."""
     given = body.model_fields_set
     moving = body.groupid is not None or body.groupname is not None
-    group = resolve_group(session, actor.company_id, body.groupid, body.groupname) if moving else None
+    group, _ = group_or_new(session, actor.company_id, body.groupid, body.groupname) if moving else (None, False)
     assigning = body.assigned_userid is not None
     assignee = resolve_user(session, actor.company_id, body.assigned_userid) if assigning else None
     changes = {name: getattr(body, name) for name in ("description", "waiting_message", "custom_api")

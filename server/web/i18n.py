@@ -52,6 +52,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "event:control_taken_back": NP_("event", "Control taken back"),
     "event:control_given_back": NP_("event", "Control given back"),
     "event:note_added": NP_("event", "Note from the customer"),
+    "event:escalated": NP_("event", "Escalated"),
+    "event:updated": NP_("event", "Changed"),
     "actor:system": NP_("actor", "System"),
     "actor:customer": NP_("actor", "Customer"),
     "actor:module": NP_("actor", "Support module"),

@@ -135,10 +135,17 @@ def users(actor: UserActor, session: ReadDB) -> schemas.Users:
 @router.post("/sessions", response_model=schemas.Session, responses={
     429: {"description": errors.DESCRIPTIONS[429]}})
 def create_session(body: schemas.SessionCreate, actor: UserActor, state: StateDep, request: Request) -> schemas.Session:
-    """Create a session: a manual request in the queue, for the group of ``groupid`` or ``groupname``."""
-    with state.db.read() as session:
-        group = sessions.resolve_group(session, actor.company_id, body.groupid, body.groupname)
-    filed = creation.file_request(state, actor=actor, payload=sessions.creation_payload(body, group), source="manual")
+    """Create a session: a manual request in the queue, for the group of ``groupid`` or ``groupname`` (a new
+    group when no group has that name, as TeamViewer makes one)."""
+    with state.db.write() as session:
+        group, created = sessions.group_or_new(session, actor.company_id, body.groupid, body.groupname)
+    try:
+        filed = creation.file_request(state, actor=actor, payload=sessions.creation_payload(body, group),
+                                      source="manual")
+    except Exception:
+        if created:
+            sessions.forget_new_group(state.db, group)  # a refused call changes nothing
+        raise
     with state.db.read() as session:
         stored = queue.find_request(session, company_id=actor.company_id, code=filed.request.code)
         return sessions.session_object(stored, utcnow(), _base(state, request))

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from server.db import Database
 from server.models import ServiceRequest, utcnow
 from server.schemas import MAX_CUSTOM_API_CHARS
-from server.teamviewer import sessions
+from server.teamviewer import ids, sessions
 from sosqueue import codes
 from tests.support.teamviewer import TV, assert_tv_error, tv_company
 from tests.support.tenants import bearer
@@ -103,6 +103,19 @@ def test_a_session_is_created_by_groupid_or_groupname_or_both_when_they_agree(ap
     disagree = app.client.post(f"{TV}/sessions", json={"groupid": group, "groupname": "first line"},
                                headers=company.headers)
     assert_tv_error(disagree, 400, "invalid_request")
+
+
+def test_a_groupname_that_names_no_group_makes_the_group_as_teamviewer_does(app, company):
+    """Creating with a new groupname makes that group (once: the next creation finds it); moving to one too."""
+    first = create(app, company, groupname="Helpdesk app")
+    again = create(app, company, groupname="Helpdesk app")
+    assert first["groupid"] == again["groupid"] and first["groupid"] not in company.groups.values()
+    put(app, company, first["code"], {"groupname": "Escalations"})
+    moved = get(app, company, first["code"])["groupid"]
+    groups = app.client.get("/api/v1/groups", headers=company.headers).json()["items"]
+    assert {ids.group_tv_id(group["id"]): group["name"] for group in groups
+            if group["name"] in ("Helpdesk app", "Escalations")} == {first["groupid"]: "Helpdesk app",
+                                                                     moved: "Escalations"}
 
 
 def test_each_field_of_a_session_changes_alone(app, company):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
+from sosqueue.events import EventType
 from sosqueue.statuses import Status
 from server.web.i18n import LABELS, translation, translator
 from server.web import templating
@@ -20,9 +21,8 @@ GERMAN = {english: german for english, german in translation("de")._catalog.item
           if english and "\x04" not in english}
 ENGLISH = {key: translator("en")(key) for key in LABELS}
 GERMAN_LABELS = {key: translator("de")(key) for key in LABELS}
-EVENT_TYPES = ["created", "assigned", "claimed", "joined", "left", "status_changed", "closed", "expired",
-               "screen_shared", "screen_denied", "screen_stopped", "control_granted", "control_denied",
-               "control_stopped", "control_taken_back", "control_given_back"]
+# every event type, and the two ways control ends that the history tells apart
+EVENT_TYPES = [event_type.value for event_type in EventType] + ["control_taken_back", "control_given_back"]
 
 
 def template_texts() -> set[str]:

@@ -52,7 +52,7 @@ def test_create_assign_update_close_round_trip_shows_in_the_dashboard_and_the_na
     users = requests.get(f"{base}/users", headers=headers, timeout=TIMEOUT).json()["users"]
     supporter = next(user for user in users if user["email"] == company.tenant.supporter_email)
     change = {"assigned_userid": supporter["id"], "description": "Corporate email: the password expired",
-              "custom_api": json.dumps({"ticket": "T-1001"})}
+              "custom_api": json.dumps({"ticket": "T-1001"}), "waiting_message": "Sam calls you in 5 minutes."}
     assert requests.put(f"{base}/sessions/{code}", data=json.dumps(change), headers=headers,
                         timeout=TIMEOUT).status_code == 204
     fetched = requests.get(f"{base}/sessions/{code}", headers=headers, timeout=TIMEOUT).json()
@@ -62,6 +62,7 @@ def test_create_assign_update_close_round_trip_shows_in_the_dashboard_and_the_na
                           timeout=TIMEOUT).json()
     assert (native["status"], native["description"], native["group"]) == ("new", change["description"], "first line")
     assert native["assignee"]["email"] == company.tenant.supporter_email
+    assert native["waiting_message"] == change["waiting_message"] and "custom_api" not in native  # API-only
     with logged_in(server.url, company.tenant.supporter_email) as dashboard:
         page = dashboard.get(f"/requests/{code}").text
         assert change["description"] in page and company.tenant.supporter_email in page and "John Doe" in page

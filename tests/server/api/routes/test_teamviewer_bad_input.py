@@ -57,6 +57,7 @@ def snapshot(stage: Stage) -> dict:
         items = stage.client.get("/api/v1/service-requests", params={"limit": 200}, headers=company.headers).json()
         held[company.tenant.name] = {
             "requests": items,
+            "groups": stage.client.get("/api/v1/groups", headers=company.headers).json(),
             "histories": [stage.client.get(f"/api/v1/service-requests/{item['code']}/history",
                                            headers=company.headers).json() for item in items["items"]],
         }
@@ -89,7 +90,8 @@ CASES = [
     (400, "invalid_request", OURS, "POST", "/sessions", {"description": "no group"}, None),
     (400, "invalid_request", OURS, "POST", "/sessions", {"groupid": "first line"}, None),
     (400, "invalid_request", OURS, "POST", "/sessions", {"groupid": "g1"}, None),
-    (400, "invalid_request", OURS, "POST", "/sessions", {"groupname": "nobody's"}, None),
+    (400, "invalid_request", OURS, "POST", "/sessions", {"groupname": "x" * 101}, None),
+    (400, "invalid_request", OURS, "POST", "/sessions", {"groupname": "new group", "description": LONG}, None),
     (400, "invalid_request", OURS, "POST", "/sessions", {"groupname": ""}, None),
     (400, "invalid_request", OURS, "POST", "/sessions", {"groupname": "first line", "description": 5}, None),
     (400, "invalid_request", OURS, "POST", "/sessions", {"groupname": "first line", "description": LONG}, None),
@@ -195,18 +197,21 @@ def test_an_unexpected_failure_is_a_500_in_teamviewers_shape(stage):
     assert "database" not in answer.json()["error_description"]
 
 
-def test_creating_past_the_allowance_is_429_with_retry_after(tmp_path_factory):
-    """Sessions take from the caller's creation allowance as any request does; past it, rate_limit_reached."""
+def test_creating_past_the_allowance_is_429_with_retry_after_and_makes_no_group(tmp_path_factory):
+    """Sessions take from the caller's creation allowance as any request does; past it, rate_limit_reached,
+    and a group its groupname would have made is not left behind."""
     url = sqlite_url(tmp_path_factory.mktemp("db"))
     with in_process(url, create_rate_per_minute=1, create_burst=1) as client:
         company = tv_company(client, url)
-        answers = [client.post(f"{TV}/sessions", json={"groupname": "first line"}, headers=company.headers)
-                   for _ in range(2)]
+        answers = [client.post(f"{TV}/sessions", json={"groupname": name}, headers=company.headers)
+                   for name in ("first line", "made on the fly")]
         assert answers[0].status_code == 200, answers[0].text
         assert_tv_error(answers[1], 429, "rate_limit_reached")
         assert int(answers[1].headers["Retry-After"]) >= 1
         listed = client.get(f"{TV}/sessions", headers=company.headers).json()["sessions"]
         assert [item["code"] for item in listed] == [answers[0].json()["code"]]
+        groups = client.get("/api/v1/groups", headers=company.headers).json()
+        assert "made on the fly" not in [group["name"] for group in groups["items"]]
 
 
 def test_errors_elsewhere_keep_the_native_problem_shape(stage):
