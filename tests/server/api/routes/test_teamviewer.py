@@ -9,7 +9,9 @@ import pytest
 import requests
 
 from server.api.routes.teamviewer import TAG
+from tests.server.notify.conftest import SECRET, configure
 from tests.support.dashboard import PASSWORD, logged_in
+from tests.support.receivers import WebhookReceiver
 from tests.support.teamviewer import TV, assert_tv_error, tv_company
 from tests.support.tenants import bearer
 
@@ -135,3 +137,21 @@ def test_the_openapi_document_lists_the_compatibility_api_under_its_own_tag(serv
     assert set(operations[("PUT", f"{TV}/sessions/{{code}}")]["responses"]) == {"204", "400", "401", "403", "404"}
     assert set(operations[("POST", f"{TV}/sessions")]["responses"]) == {"200", "400", "401", "403", "429"}
     assert set(operations[("GET", f"{TV}/ping")]["responses"]) == {"200"}
+
+
+def test_a_session_made_and_changed_here_notifies_the_company_s_webhook_as_any_request(server):
+    """Same queue, same webhooks: the creation calls request.created, the assignment request.assigned,
+    signed with the company's secret and linking the dashboard's page of the request."""
+    company = new_company(server)
+    base, headers = server.url + TV, headers_of(company.tenant.admin_token)
+    with WebhookReceiver(SECRET) as receiver:
+        configure(server.database_url, company.tenant, webhook_url=receiver.url)
+        code = requests.post(f"{base}/sessions", json={"groupname": "first line", "description": "VPN is down"},
+                             headers=headers, timeout=TIMEOUT).json()["code"]
+        assert requests.put(f"{base}/sessions/{code}", json={"assigned_userid": company.supporter},
+                            headers=headers, timeout=TIMEOUT).status_code == 204
+        calls = receiver.wait_for_accepted(2)
+    assert [call.json()["event"] for call in calls] == ["request.created", "request.assigned"]
+    assert all(call.signed_with(SECRET) for call in calls)
+    assert {call.json()["request"]["code"] for call in calls} == {code}
+    assert calls[1].json()["request"]["assignee"]["email"] == company.tenant.supporter_email
