@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server import creation, queue
+from server import creation, links, queue
 from sosqueue import codes
 from server.api.deps import StateDep, WriteDB
 from server.api.present import event_public, request_public
@@ -89,7 +89,8 @@ def request_page(request: Request, code: str, login: LoginDep, state: StateDep, 
             live_after=state.broker.ids.public(item.company_id, latest_event(session, item.company_id)),
             history=[event_public(e, state.broker.ids) for e in events], users=people, names=names, created=created,
             assign_default=item.assignee_id or login.user.id, chat_mode=CHAT_MODE,
-            chat_chars=state.settings.connect_max_chat_chars, waiting_message=item.waiting_message,
+            chat_chars=state.settings.connect_max_chat_chars,
+            customer_link=links.end_customer_link(links.public_base(state.settings.public_url, request), item.code),
         )
 
 

@@ -1,10 +1,12 @@
-"""The request page shows the message its waiting customer reads, read-only and as plain text."""
+"""The request page shows the message its waiting customer reads, read-only and as plain text, and the
+customer's link."""
 
+import httpx
 import pytest
 
 from tests.server.web.routes.test_requests import text_of
 from tests.support.dashboard import PASSWORD
-from tests.support.tenants import file_request, make_tenant
+from tests.support.tenants import bearer, file_request, make_tenant
 
 
 @pytest.fixture(scope="module")
@@ -24,3 +26,13 @@ def test_without_a_message_the_page_has_no_such_line(server, tenant, supporter):
     code = file_request(server.url, tenant.supporter_token)["code"]
     page = supporter.get(f"/requests/{code}").text
     assert 'id="waiting-message"' not in page and 'id="description"' in page
+
+
+def test_an_open_request_s_page_gives_the_customer_s_link_and_a_closed_one_s_does_not(server, tenant, supporter):
+    """Supporters copy the link that tells the customer how to get the module and start it with this code."""
+    code = file_request(server.url, tenant.supporter_token)["code"]
+    assert text_of(supporter.get(f"/requests/{code}").text, "customer-link") == f"{server.url}/join/{code}"
+    closed = httpx.post(f"{server.url}/api/v1/service-requests/{code}/close", headers=bearer(tenant.supporter_token),
+                        timeout=30)
+    assert closed.status_code == 200, closed.text
+    assert 'id="customer-link"' not in supporter.get(f"/requests/{code}").text
