@@ -1,6 +1,7 @@
 """Many live event-stream watchers on one server process: memory, and how fast a change reaches them.
 
     .venv/bin/python benchmarks/server_watchers.py [--watchers 2000] [--rounds 3] [--client-processes 2]
+        [--server-env PYTHONMALLOC=malloc]
 
 ``--watchers 10000`` is the issue's figure. One real ``sosqueue serve`` (SQLite) with a raised
 open-file limit; the watchers connect to GET /api/v1/events of one company from separate client
@@ -13,7 +14,9 @@ per connection). Then:
   p50/p95 per watcher (target: all within 2 s); baseline: the same with a single watcher;
 - the creating POST's own latency, ``--posts`` creations one after the other (``--post-interval``
   apart) with all watchers listening, against the same with none (target: p95 at most 2x);
-- server RSS after every watcher has left, against its RSS before any came (memory returns).
+- server RSS after every watcher has left, against its RSS before any came (memory returns);
+  ``--server-env PYTHONMALLOC=malloc`` measures it with every object in glibc's heap, which
+  ``malloc_trim`` can give back (``server.memory``).
 
 Times are CLOCK_MONOTONIC, which all processes on the machine share.
 """
