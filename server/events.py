@@ -95,7 +95,8 @@ class Subscription:
 
     Small on purpose (slots, no queue object, no timer per wait): with ten thousand watchers,
     every object one holds is ten thousand objects to allocate, scan and give back. An idle
-    stream waits on one future, which the fan-out resolves with the event itself.
+    stream waits on one future, which the fan-out resolves with the event itself. One reader
+    per subscription.
     """
 
     __slots__ = ("company_id", "request_id", "overflowed", "_items", "_waiter", "_quiet", "_keepalive")
@@ -168,7 +169,7 @@ class Subscription:
         self._keepalive = asyncio.get_running_loop().call_later(seconds, self._tick, seconds)
 
     def _tick(self, seconds: float) -> None:
-        if self._quiet:
+        if self._quiet and not self._items:  # a stream with something still to send is not idle
             self.put_nowait(KEEPALIVE)
         self.keep_alive(seconds)
 

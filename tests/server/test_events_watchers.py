@@ -57,6 +57,19 @@ def test_a_quiet_watcher_gets_keepalives_and_a_busy_one_only_after_a_quiet_perio
     run_apart(scenario())
 
 
+def test_a_watcher_with_events_still_to_send_gets_no_keepalive():
+    async def scenario():
+        broker = bound_broker()
+        behind = broker.subscribe(company_id=COMPANY)
+        behind.put_nowait(wire(1))
+        behind.keep_alive(0.01)
+        await asyncio.sleep(0.1)  # several periods
+        broker.unsubscribe(behind)
+        return drained(behind)
+
+    assert run_apart(scenario()) == [1]
+
+
 def test_leaving_stops_the_keepalive_timer():
     async def scenario():
         broker = bound_broker()
