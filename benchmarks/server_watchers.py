@@ -1,6 +1,7 @@
 """Many live event-stream watchers on one server process: memory, and how fast a change reaches them.
 
     .venv/bin/python benchmarks/server_watchers.py [--watchers 2000] [--rounds 3] [--client-processes 2]
+        [--server-env PYTHONMALLOC=malloc]
 
 ``--watchers 10000`` is the issue's figure. One real ``sosqueue serve`` (SQLite) with a raised
 open-file limit; the watchers connect to GET /api/v1/events of one company from separate client
@@ -13,7 +14,9 @@ per connection). Then:
   p50/p95 per watcher (target: all within 2 s); baseline: the same with a single watcher;
 - the creating POST's own latency, ``--posts`` creations one after the other (``--post-interval``
   apart) with all watchers listening, against the same with none (target: p95 at most 2x);
-- server RSS after every watcher has left, against its RSS before any came (memory returns).
+- server RSS after every watcher has left, against its RSS before any came (memory returns);
+  ``--server-env PYTHONMALLOC=malloc`` measures it with every object in glibc's heap, which
+  ``malloc_trim`` can give back (``server.memory``).
 
 Times are CLOCK_MONOTONIC, which all processes on the machine share.
 """
@@ -61,6 +64,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--connect-parallel", type=int, default=200, help="connections being opened at once, per client")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for connecting, per phase")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the server (PYTHONMALLOC=malloc, say); repeatable")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--client", nargs=3, metavar=("URL", "TOKEN", "COUNT"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -323,7 +328,8 @@ def summarise(args, idle_rss: float, alone: dict, one: dict, many: dict, after: 
     create_ratio = ratio(p95_many, p95_none) if p95_many and p95_none else None
     rss_ok = many["server_rss_mb"] <= TARGET_RSS_MB if args.watchers >= TARGET_RSS_AT else projected <= TARGET_RSS_MB
     return {
-        "parameters": {"watchers": args.watchers, "rounds": args.rounds, "client_processes": args.client_processes},
+        "parameters": {"watchers": args.watchers, "rounds": args.rounds, "client_processes": args.client_processes,
+                       "server_env": args.server_env},
         "machine": machine(),
         "nofile_limits": nofile,
         "baseline_idle_rss_mb": idle_rss,
@@ -397,7 +403,7 @@ def main() -> None:
         from tests.support.tenants import make_tenant
 
         tenant = make_tenant(url, supporters=1)
-        server = start_server(url)
+        server = start_server(url, env=dict(item.split("=", 1) for item in args.server_env))
         try:
             proc = psutil.Process(server.process.pid)
             if proc.rlimit(psutil.RLIMIT_NOFILE)[0] < args.watchers + 1024:

@@ -13,7 +13,7 @@ import logging
 import sys
 import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from anyio.to_thread import current_default_thread_limiter
 from sqlalchemy import event as sa_event, func, select, text
@@ -35,9 +35,10 @@ _QUEUE_SIZE = 512
 # Watchers handed an event before the fan-out lets the loop run something else (a request's
 # answer, say): each one handed an event wakes its stream, which writes to its socket.
 _FAN_OUT_SLICE = 128
-# Between slices, while requests run in the thread pool, the fan-out waits for them (in steps,
-# up to the limit): the loop's thread otherwise holds the GIL and a request's thread gets it
-# back only every switch interval (5 ms), at each of its many database calls.
+# Between slices, while requests await their answer (``answers_pending``) or run in the thread
+# pool, the fan-out waits for them (in steps, up to the limit): each stream it wakes writes to its
+# socket, holding the loop and the GIL, which the request's callbacks on the loop and its work in
+# other threads (the group commit's writer, at each of its database calls) then wait for.
 _YIELD_STEP_S = 0.001
 _YIELD_LIMIT_S = 0.01
 # And while the fan-out runs, a thread waiting for the GIL asks for it after this long instead
@@ -85,19 +86,97 @@ def render(event: RequestEvent, ids: EventIds) -> WireEvent:
     return WireEvent(event.id, event.company_id, event.request_id, event.type, data, frame)
 
 
-@dataclass(eq=False)
+#: Handed to a watcher that has had nothing for a keepalive period: its stream sends a comment.
+KEEPALIVE = object()
+
+
 class Subscription:
-    company_id: str
-    request_id: int | None
-    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(_QUEUE_SIZE))
-    overflowed: bool = False
+    """One watcher: the events handed to it that its stream has not taken yet.
+
+    Small on purpose (slots, no queue object, no timer per wait): with ten thousand watchers,
+    every object one holds is ten thousand objects to allocate, scan and give back. An idle
+    stream waits on one future, which the fan-out resolves with the event itself. One reader
+    per subscription.
+    """
+
+    __slots__ = ("company_id", "request_id", "overflowed", "_items", "_waiter", "_quiet", "_keepalive")
+
+    def __init__(self, company_id: str, request_id: int | None = None):
+        self.company_id = company_id
+        self.request_id = request_id
+        self.overflowed = False
+        self._items: list | None = None  # handed while the stream was busy, oldest first
+        self._waiter: asyncio.Future | None = None
+        self._quiet = False  # nothing handed since the last keepalive tick
+        self._keepalive: asyncio.TimerHandle | None = None
+
+    @property
+    def queue(self) -> "Subscription":
+        """What readers take events from, one at a time (``get``)."""
+        return self
+
+    def put_nowait(self, item) -> None:
+        """Hand over an event, ``KEEPALIVE`` or ``None`` (the end); a watcher too far behind is
+        marked overflowed instead (it reconnects and catches up with Last-Event-ID)."""
+        self._quiet = False
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(item)
+                return
+        items = self._items
+        if items is None:
+            self._items = [item]
+        elif len(items) < _QUEUE_SIZE:
+            items.append(item)
+        else:
+            self.overflowed = True
+
+    def get_nowait(self):
+        items = self._items
+        if not items:
+            raise asyncio.QueueEmpty
+        if len(items) == 1:
+            self._items = None
+        return items.pop(0)
+
+    async def get(self):
+        """The next item handed over, waiting for it."""
+        if self._items:
+            return self.get_nowait()
+        self._waiter = waiter = asyncio.get_running_loop().create_future()
+        try:
+            return await waiter
+        finally:
+            if self._waiter is waiter:
+                self._waiter = None
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
 
     def end(self) -> None:
         """Wake the stream and let it finish (its client went away)."""
-        try:
-            self.queue.put_nowait(None)
-        except asyncio.QueueFull:
-            self.overflowed = True
+        self.put_nowait(None)
+
+    def keep_alive(self, seconds: float) -> None:
+        """Hand over ``KEEPALIVE`` after each period of ``seconds`` in which nothing was handed
+        over: one timer per period, not one per wait (so at most two periods pass silent)."""
+        self._quiet = True
+        self._keepalive = asyncio.get_running_loop().call_later(seconds, self._tick, seconds)
+
+    def _tick(self, seconds: float) -> None:
+        if self._quiet and not self._items:  # a stream with something still to send is not idle
+            self.put_nowait(KEEPALIVE)
+        self.keep_alive(seconds)
+
+    def close(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
 
 
 class Broker:
@@ -120,6 +199,9 @@ class Broker:
         self._count = 0
         self._peak = 0  # the most watchers since memory was last given back
         self._release: asyncio.TimerHandle | None = None
+        #: Requests being handled that have not started their answer (``server.streams`` counts
+        #: them): the fan-out gives way to them.
+        self.answers_pending = 0
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -139,6 +221,7 @@ class Broker:
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
+        subscription.close()
         if subscription.request_id is None:
             index, key = self._by_company, subscription.company_id
         else:
@@ -188,36 +271,27 @@ class Broker:
             while self._pending:
                 wire = self._pending.popleft()
                 for subscription in self._watchers_of(wire):
-                    _hand(subscription, wire)
+                    subscription.put_nowait(wire)
                     handed += 1
                     if handed == _FAN_OUT_SLICE:
                         handed = 0
-                        await _let_requests_run()
+                        await self._let_requests_run()
         finally:
             sys.setswitchinterval(switch_interval)
             self._fan_out_task = None
+
+    async def _let_requests_run(self) -> None:
+        await asyncio.sleep(0)
+        threads = current_default_thread_limiter()
+        waited = 0.0
+        while (self.answers_pending or threads.borrowed_tokens) and waited < _YIELD_LIMIT_S:
+            await asyncio.sleep(_YIELD_STEP_S)
+            waited += _YIELD_STEP_S
 
     def _watchers_of(self, wire: WireEvent) -> list[Subscription]:
         """A copy, as watchers come and go while the fan-out yields. A subscription is in one
         index only, so the two never overlap."""
         return [*self._by_company.get(wire.company_id, ()), *self._by_request.get(wire.request_id, ())]
-
-
-async def _let_requests_run() -> None:
-    await asyncio.sleep(0)
-    threads = current_default_thread_limiter()
-    waited = 0.0
-    while threads.borrowed_tokens and waited < _YIELD_LIMIT_S:
-        await asyncio.sleep(_YIELD_STEP_S)
-        waited += _YIELD_STEP_S
-
-
-def _hand(subscription: Subscription, wire: WireEvent) -> None:
-    try:
-        subscription.queue.put_nowait(wire)
-    except asyncio.QueueFull:
-        # A watcher this far behind reconnects and catches up with Last-Event-ID.
-        subscription.overflowed = True
 
 
 def install_commit_hooks(database: Database, broker: Broker) -> None:

@@ -15,7 +15,7 @@ from server.actors import Actor
 from server.api.deps import ActorDep, StateDep, UserActor
 from server.api.present import request_public
 from server.api.routes.service_requests import MODULES_READ_NO_REQUESTS, visible_request
-from server.events import Subscription, WireEvent, latest_event, render
+from server.events import KEEPALIVE, Subscription, WireEvent, latest_event, render
 from server.models import RequestEvent, ServiceRequest, utcnow
 from server.state import AppState
 from sosqueue.events import STREAM_SUBSCRIBED
@@ -121,17 +121,14 @@ async def messages(
         for wire in backlog or ():
             yield wire.frame
             sent = wire.id
+        subscription.keep_alive(state.settings.keepalive_seconds)
         while not subscription.overflowed:
-            try:
-                # asyncio.timeout, not wait_for: no extra task per watcher and event.
-                async with asyncio.timeout(state.settings.keepalive_seconds):
-                    wire = await subscription.queue.get()
-            except TimeoutError:
-                yield b": keepalive\n\n"
-                continue
+            wire = await subscription.get()
             if wire is None:  # the client went away
                 break
-            if wire.id > sent:
+            if wire is KEEPALIVE:
+                yield b": keepalive\n\n"
+            elif wire.id > sent:
                 yield wire.frame
                 sent = wire.id
     finally:
