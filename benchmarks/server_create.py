@@ -242,8 +242,9 @@ class RawFloor:
             request_id = self.db.execute(
                 "INSERT INTO service_requests (code, company_id, group_id, module_id, source, status, topic, "
                 "description, end_customer_name, end_customer_email, diagnostics, created_by, session_started, "
-                "created_at, lapsed_by, valid_until) VALUES (?, ?, ?, ?, 'module', 'new', '', ?, ?, ?, ?, ?, 0, ?, "
-                "'[]', ?) ON CONFLICT (code) DO NOTHING RETURNING id",
+                "created_at, lapsed_by, valid_until, waiting_message, custom_api) "
+                "VALUES (?, ?, ?, ?, 'module', 'new', '', ?, ?, ?, ?, ?, 0, ?, '[]', ?, '', '') "
+                "ON CONFLICT (code) DO NOTHING RETURNING id",
                 (f"s{random.randrange(10**8):08d}", company_id, group_id, module_id, f"Benchmark request {n}",
                  f"Customer {n}", f"customer{n}@example.test", json.dumps({"os": "Windows 11 23H2"}),
                  f"module:{module_id}", now.isoformat(), (now + timedelta(hours=24)).isoformat())).fetchone()
