@@ -8,8 +8,9 @@ from types import SimpleNamespace
 
 from sqlalchemy import JSON, TextClause, and_, bindparam, delete, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload, lazyload, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
-from server import lifecycle
+from server import driver_sql, lifecycle
 from sosqueue import codes
 from server.actors import Actor
 from server.assignment import Choice, choose_assignee
@@ -206,13 +207,12 @@ def create_request(
 
 def _insert_events(session: Session, request: ServiceRequest, events: list[tuple[EventType, str, dict]],
                    now: datetime) -> None:
-    """``record_event`` for a new request's first events, with Core statements."""
-    connection, statement = session.connection(), _insert_unless_present(RequestEvent)
+    """``record_event`` for a new request's first events, on the driver's cursor."""
+    statement, recorded = _insert_unless_present(RequestEvent), session.info.setdefault("events", [])
     for type, actor, data in events:
         row = {"request_id": request.id, "company_id": request.company_id, "code": request.code, "type": type,
                "actor": actor, "status": request.status, "data": data, "created_at": now}
-        event_id = connection.execute(statement, row).scalar()
-        session.info.setdefault("events", []).append(RequestEvent(id=event_id, **row))
+        recorded.append(_as_stored(RequestEvent, {"id": driver_sql.first_value(session, statement, row), **row}))
 
 
 def _lock_idempotency_key(session: Session, *, principal: str, key: str) -> None:
@@ -225,8 +225,7 @@ def _remember_key(
     session: Session, *, principal: str, key: str, fingerprint: str, request: ServiceRequest, now: datetime
 ) -> None:
     row = {"principal": principal, "key": key, "body_hash": fingerprint, "request_id": request.id, "created_at": now}
-    inserted = session.connection().execute(_insert_unless_present(IdempotencyKey, ("principal", "key")), row)
-    if inserted.scalar() is None:
+    if driver_sql.first_value(session, _insert_unless_present(IdempotencyKey, ("principal", "key")), row) is None:
         # A concurrent retry with the same key committed first; the caller starts over and replays it.
         raise IdempotencyRace()
 
@@ -235,17 +234,26 @@ def _insert_with_unique_code(session: Session, row: dict, *, group: Group | None
                              assignee: User | None) -> ServiceRequest:
     """Insert the request under a free random code; returns it attached to the session as stored."""
     statement = _insert_unless_present(ServiceRequest, ("code",))
-    connection = session.connection()  # past the ORM's execute: these rows need none of it
     for _ in range(_CODE_ATTEMPTS):
         code = codes.generate()
-        request_id = connection.execute(statement, {**row, "code": code}).scalar()
+        request_id = driver_sql.first_value(session, statement, {**row, "code": code})
         if request_id is not None:
+            request = _as_stored(ServiceRequest, {"id": request_id, "code": code, **row})
             # nobody has joined yet (participants); group and assignee are known: no lazy loads later
-            request = ServiceRequest(id=request_id, code=code, **row, group=group, assignee=assignee, participants=[])
+            for name, value in (("group", group), ("assignee", assignee), ("participants", [])):
+                set_committed_value(request, name, value)
             make_transient_to_detached(request)
             session.add(request)
             return request
     raise RuntimeError("could not find a free session code; the code space is exhausted")
+
+
+def _as_stored(model: type, row: dict):
+    """A ``model`` object holding ``row`` as its stored state, as a query loads one: past ``__init__``,
+    whose attribute events cost more than the insert itself."""
+    instance = model.__mapper__.class_manager.new_instance()
+    instance.__dict__.update(row)
+    return instance
 
 
 def _insert_unless_present(model: type, unique: tuple[str, ...] = ()) -> TextClause:
