@@ -10,9 +10,8 @@ the same SQL, the same values, in the same transaction.
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import TextClause
+from sqlalchemy import Connection, TextClause
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session
 
 
 class DriverStatement:
@@ -34,10 +33,10 @@ class DriverStatement:
 _COMPILED: dict[tuple[int, str], DriverStatement] = {}
 
 
-def first_value(session: Session, statement: TextClause, row: Mapping[str, Any]):
+def first_value(connection: Connection, statement: TextClause, row: Mapping[str, Any]):
     """The first column of the first row ``statement`` returns with ``row`` (None if no row), run
-    on ``session``'s DBAPI connection within its transaction."""
-    connection = session.connection()
+    on ``connection``'s DBAPI connection within its transaction. ``statement`` must live as long
+    as the process (a module's constant): it is known by its id."""
     dialect = connection.dialect
     key = (id(statement), dialect.name)
     compiled = _COMPILED.get(key)

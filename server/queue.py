@@ -208,11 +208,12 @@ def create_request(
 def _insert_events(session: Session, request: ServiceRequest, events: list[tuple[EventType, str, dict]],
                    now: datetime) -> None:
     """``record_event`` for a new request's first events, on the driver's cursor."""
-    statement, recorded = _insert_unless_present(RequestEvent), session.info.setdefault("events", [])
+    connection, statement = session.connection(), _insert_unless_present(RequestEvent)
+    recorded = session.info.setdefault("events", [])
     for type, actor, data in events:
         row = {"request_id": request.id, "company_id": request.company_id, "code": request.code, "type": type,
                "actor": actor, "status": request.status, "data": data, "created_at": now}
-        recorded.append(_as_stored(RequestEvent, {"id": driver_sql.first_value(session, statement, row), **row}))
+        recorded.append(_as_stored(RequestEvent, {"id": driver_sql.first_value(connection, statement, row), **row}))
 
 
 def _lock_idempotency_key(session: Session, *, principal: str, key: str) -> None:
@@ -225,7 +226,8 @@ def _remember_key(
     session: Session, *, principal: str, key: str, fingerprint: str, request: ServiceRequest, now: datetime
 ) -> None:
     row = {"principal": principal, "key": key, "body_hash": fingerprint, "request_id": request.id, "created_at": now}
-    if driver_sql.first_value(session, _insert_unless_present(IdempotencyKey, ("principal", "key")), row) is None:
+    statement = _insert_unless_present(IdempotencyKey, ("principal", "key"))
+    if driver_sql.first_value(session.connection(), statement, row) is None:
         # A concurrent retry with the same key committed first; the caller starts over and replays it.
         raise IdempotencyRace()
 
@@ -233,10 +235,10 @@ def _remember_key(
 def _insert_with_unique_code(session: Session, row: dict, *, group: Group | None,
                              assignee: User | None) -> ServiceRequest:
     """Insert the request under a free random code; returns it attached to the session as stored."""
-    statement = _insert_unless_present(ServiceRequest, ("code",))
+    connection, statement = session.connection(), _insert_unless_present(ServiceRequest, ("code",))
     for _ in range(_CODE_ATTEMPTS):
         code = codes.generate()
-        request_id = driver_sql.first_value(session, statement, {**row, "code": code})
+        request_id = driver_sql.first_value(connection, statement, {**row, "code": code})
         if request_id is not None:
             request = _as_stored(ServiceRequest, {"id": request_id, "code": code, **row})
             # nobody has joined yet (participants); group and assignee are known: no lazy loads later
