@@ -107,7 +107,9 @@ class _Filing:
 
     def __init__(self, state: AppState, caller: Caller, payload: ServiceRequestCreate, idempotency_key: str | None):
         self.state, self.caller, self.payload, self.idempotency_key = state, caller, payload, idempotency_key
-        self.charged: Actor | None = None  # PostgreSQL: whose allowance it took, committed at once
+        # PostgreSQL: whose allowance it took (the actor's key: the actor's rows may expire with a
+        # rolled back batch), committed at once
+        self.charged: str | None = None
 
     def __call__(self, session: Session) -> Filed:
         actor, source = self.caller(session)
@@ -115,7 +117,7 @@ class _Filing:
             check_rate(self.state, actor, session)
         elif self.charged is None:  # not again when the job runs once more
             check_rate(self.state, actor)
-            self.charged = actor
+            self.charged = actor.key
         try:
             created = queue.create_request(
                 session,
@@ -134,4 +136,4 @@ class _Filing:
         savepoint's rollback gave it back)."""
         if self.charged is not None:
             with self.state.db.write() as session:
-                ratelimit.give_back(session, _create_limit(self.state), self.charged.key)
+                ratelimit.give_back(session, _create_limit(self.state), self.charged)
