@@ -126,6 +126,7 @@ class _Filing:
                 source=source,
                 expiry=queue.expiry_for(session, actor.company_id, self.state.settings.expiry_hours),
                 idempotency_key=self.idempotency_key,
+                attach=False,
             )
         except queue.IdempotencyRace:
             raise group_commit.Retry() from None  # the next batch sees the other filing and replays it

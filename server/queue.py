@@ -145,12 +145,16 @@ def create_request(
     source: str,
     expiry: timedelta,
     idempotency_key: str | None = None,
+    attach: bool = True,
 ) -> Created:
     """File a new request, or return the one this idempotency key already filed.
 
-    The rows go in with Core statements, not the ORM's unit of work (which costs several times
-    more per row); the request is then attached to the session as stored, so that what reads it in
-    this transaction (the answer, the notification outbox) finds it there.
+    The rows go in on the driver's cursor, not through the ORM's unit of work (which costs several
+    times more per row); the request is built as stored and, with ``attach``, added to the session,
+    so that what changes it later in this transaction is written. Without (the filings of the
+    group commit, which change nothing after), adding it would cost more than its insert: the
+    notification outbox, the only other reader in the transaction, then loads it by its id when it
+    has someone to notify.
     """
     if idempotency_key is not None:
         fingerprint = body_fingerprint(payload)
@@ -188,7 +192,7 @@ def create_request(
         "waiting_message": payload.waiting_message,
         "custom_api": payload.custom_api,
     }
-    request = _insert_with_unique_code(session, row, group=route.group, assignee=assignee)
+    request = _insert_with_unique_code(session, row, group=route.group, assignee=assignee, attach=attach)
     try:
         if idempotency_key is not None:
             _remember_key(session, principal=actor.key, key=idempotency_key, fingerprint=fingerprint, request=request,
@@ -200,7 +204,8 @@ def create_request(
             events.append((EventType.ASSIGNED, "system", assigned))
         _insert_events(session, request, events, now)
     except BaseException:
-        session.expunge(request)  # its row goes with the rollback; the session must not keep it
+        if attach:
+            session.expunge(request)  # its row goes with the rollback; the session must not keep it
         raise
     return Created(request, replayed=False)
 
@@ -233,8 +238,9 @@ def _remember_key(
 
 
 def _insert_with_unique_code(session: Session, row: dict, *, group: Group | None,
-                             assignee: User | None) -> ServiceRequest:
-    """Insert the request under a free random code; returns it attached to the session as stored."""
+                             assignee: User | None, attach: bool) -> ServiceRequest:
+    """Insert the request under a free random code; returns it as stored (attached to the session
+    with ``attach``)."""
     connection, statement = session.connection(), _insert_unless_present(ServiceRequest, ("code",))
     for _ in range(_CODE_ATTEMPTS):
         code = codes.generate()
@@ -245,7 +251,8 @@ def _insert_with_unique_code(session: Session, row: dict, *, group: Group | None
             for name, value in (("group", group), ("assignee", assignee), ("participants", [])):
                 set_committed_value(request, name, value)
             make_transient_to_detached(request)
-            session.add(request)
+            if attach:
+                session.add(request)
             return request
     raise RuntimeError("could not find a free session code; the code space is exhausted")
 
