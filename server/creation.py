@@ -1,19 +1,20 @@
 """Filing a service request: the one operation behind the API's POST and the dashboard's form.
 
-Filings go through the process's group commit (``server.group_commit``): each runs in its own
-savepoint of a write transaction that several filings share, and is answered once that transaction
-committed. A filing takes, in this order, the caller's creation allowance (``server.ratelimit``,
-shared by every server process through the database), the company's expiry, the idempotency key if
-one was sent, and the filing itself. A filing that fails rolls back its savepoint and leaves the
-other filings of its batch alone; it takes nothing from the allowance. A concurrent retry
-with the same idempotency key that committed first (another process, PostgreSQL) makes the filing
-run again in the next batch, which then replays that retry's request.
+Filings go through the process's group commit (``server.group_commit``): each runs in a write
+transaction that several filings share, and is answered once that transaction committed. A filing
+takes, in this order, the caller's creation allowance (``server.ratelimit``, shared by every server
+process through the database), the company's expiry, the idempotency key if one was sent, and the
+filing itself. A filing that fails leaves the other filings of its batch alone (they run again, each
+in a savepoint) and takes nothing from the allowance. A concurrent retry with the same idempotency
+key that committed first (another process, PostgreSQL) makes the filing run again in the next batch,
+which then replays that retry's request.
 
-Where the allowance is taken depends on the database. SQLite has one writer at a time anyway, so
-it is taken in the filing's savepoint: its rollback gives the creation back. PostgreSQL takes it in
-one statement committed at once (a failed filing gives it back after), because inside the batch's
-transaction it would hold the caller's row locked until that commits: batches of other writers
-would wait for it, and two that took two callers' rows in turn would deadlock.
+Where the allowance is taken depends on the database. SQLite has one writer at a time anyway, so it
+is taken in the batch's transaction: the rollback of a failed filing gives the creation back.
+PostgreSQL takes it in one statement committed at once (a failed filing gives it back after),
+because inside the batch's transaction it would hold the caller's row locked until that commits:
+batches of other writers would wait for it, and two that took two callers' rows in turn would
+deadlock.
 """
 
 import math
