@@ -4,7 +4,8 @@
                                                  [--db postgresql+psycopg://USER@HOST:PORT/DB]
 
 One real ``sosqueue serve`` on loopback (SQLite by default; with ``--db`` a fresh database on
-that PostgreSQL server), a support module's token, creation rate limit off. ``--clients``
+that PostgreSQL server), a support module's token, creation rate limit off (``--rate-limit``: on,
+never reached: what its check costs). ``--clients``
 keep-alive connections each send one request after the other. Each round measures, for
 ``--duration`` seconds each: GET /healthz (the baseline: same server, client and concurrency),
 GET /readyz (a second reference: one SELECT 1 through the thread pool) and
@@ -56,6 +57,8 @@ from _common import (
 from tests.support.tenants import make_tenant
 
 TARGET_RATIO = 0.5
+# --rate-limit: every creation is checked and counted, and none is refused.
+RATE_LIMIT_NEVER_REACHED = {"SOSQUEUE_CREATE_RATE_PER_MINUTE": "100000000", "SOSQUEUE_CREATE_BURST": "100000000"}
 
 
 def parse_args() -> argparse.Namespace:
@@ -71,6 +74,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--floor-duration", type=float, default=2.0, help="seconds per raw-sqlite floor mode")
     parser.add_argument("--floor-batch", type=int, default=50, help="creations per commit in the batched floor")
+    parser.add_argument("--rate-limit", action="store_true",
+                        help="keep the creation rate limit on (one allowance per module, never used up): "
+                             "what its check costs; off by default")
     parser.add_argument("--profile", action="store_true",
                         help="sample the server with py-spy during the first create phase (results/profile-*.txt)")
     return parser.parse_args()
@@ -242,8 +248,9 @@ class RawFloor:
             request_id = self.db.execute(
                 "INSERT INTO service_requests (code, company_id, group_id, module_id, source, status, topic, "
                 "description, end_customer_name, end_customer_email, diagnostics, created_by, session_started, "
-                "created_at, lapsed_by, valid_until) VALUES (?, ?, ?, ?, 'module', 'new', '', ?, ?, ?, ?, ?, 0, ?, "
-                "'[]', ?) ON CONFLICT (code) DO NOTHING RETURNING id",
+                "created_at, lapsed_by, valid_until, waiting_message, custom_api) "
+                "VALUES (?, ?, ?, ?, 'module', 'new', '', ?, ?, ?, ?, ?, 0, ?, '[]', ?, '', '') "
+                "ON CONFLICT (code) DO NOTHING RETURNING id",
                 (f"s{random.randrange(10**8):08d}", company_id, group_id, module_id, f"Benchmark request {n}",
                  f"Customer {n}", f"customer{n}@example.test", json.dumps({"os": "Windows 11 23H2"}),
                  f"module:{module_id}", now.isoformat(), (now + timedelta(hours=24)).isoformat())).fetchone()
@@ -292,7 +299,7 @@ def summarise(args, measured: dict, backend: str, floor: dict) -> dict:
     throughput_ratio = ratio(create["per_second"], health["per_second"])
     return {
         "parameters": {"clients": args.clients, "duration_s": args.duration, "rounds": args.rounds,
-                       "client": args.client, "backend": backend},
+                       "client": args.client, "backend": backend, "rate_limit": args.rate_limit},
         "machine": machine(),
         "baseline_healthz": health,
         "readyz": ready,
@@ -345,7 +352,8 @@ def main() -> None:
     backend = "postgresql" if is_postgres(args.db) else "sqlite"
     with fresh_database(args.db, REPO / "benchmarks" / "results" / "db", keep=args.keep) as url:
         tenant = make_tenant(url, supporters=1, assignment="none")
-        server = start_server(url, env={"SOSQUEUE_CREATE_RATE_PER_MINUTE": "0"})
+        rate = RATE_LIMIT_NEVER_REACHED if args.rate_limit else {"SOSQUEUE_CREATE_RATE_PER_MINUTE": "0"}
+        server = start_server(url, env=rate)
         log(f"server {server.url} on {backend}; {args.clients} clients, {args.rounds} x {args.duration:g} s per endpoint")
         try:
             measured = asyncio.run(main_async(args, server, tenant, url))

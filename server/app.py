@@ -20,6 +20,7 @@ from server.config import Settings
 from server.db import Database, upgrade
 from server.event_ids import DELIVERY_CONTEXT, EventIds
 from server.events import Broker, PostgresListener, install_commit_hooks
+from server.lean_create import LeanCreate
 from server.limits import BodySizeLimit
 from server.models import utcnow
 from server.notify import deliver_forever, install_outbox
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.sosqueue = state
     problems.install(app)
+    app.add_middleware(LeanCreate, state=state, handlers=app.exception_handlers)  # inside the body limit
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        larger=[(brands.LOGO_PATH, server_brands.MAX_UPLOAD_BYTES), *web.LARGER_BODIES])
     app.add_middleware(CompanyEventStreams, state=state)

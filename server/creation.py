@@ -1,19 +1,20 @@
 """Filing a service request: the one operation behind the API's POST and the dashboard's form.
 
-Filings go through the process's group commit (``server.group_commit``): each runs in its own
-savepoint of a write transaction that several filings share, and is answered once that transaction
-committed. A filing takes, in this order, the caller's creation allowance (``server.ratelimit``,
-shared by every server process through the database), the company's expiry, the idempotency key if
-one was sent, and the filing itself. A filing that fails rolls back its savepoint and leaves the
-other filings of its batch alone; it takes nothing from the allowance. A concurrent retry
-with the same idempotency key that committed first (another process, PostgreSQL) makes the filing
-run again in the next batch, which then replays that retry's request.
+Filings go through the process's group commit (``server.group_commit``): each runs in a write
+transaction that several filings share, and is answered once that transaction committed. A filing
+takes, in this order, the caller's creation allowance (``server.ratelimit``, shared by every server
+process through the database), the company's expiry, the idempotency key if one was sent, and the
+filing itself. A filing that fails leaves the other filings of its batch alone (they run again, each
+in a savepoint) and takes nothing from the allowance. A concurrent retry with the same idempotency
+key that committed first (another process, PostgreSQL) makes the filing run again in the next batch,
+which then replays that retry's request.
 
-Where the allowance is taken depends on the database. SQLite has one writer at a time anyway, so
-it is taken in the filing's savepoint: its rollback gives the creation back. PostgreSQL takes it in
-one statement committed at once (a failed filing gives it back after), because inside the batch's
-transaction it would hold the caller's row locked until that commits: batches of other writers
-would wait for it, and two that took two callers' rows in turn would deadlock.
+Where the allowance is taken depends on the database. SQLite has one writer at a time anyway, so it
+is taken in the batch's transaction: the rollback of a failed filing gives the creation back.
+PostgreSQL takes it in one statement committed at once (a failed filing gives it back after),
+because inside the batch's transaction it would hold the caller's row locked until that commits:
+batches of other writers would wait for it, and two that took two callers' rows in turn would
+deadlock.
 """
 
 import math
@@ -107,7 +108,9 @@ class _Filing:
 
     def __init__(self, state: AppState, caller: Caller, payload: ServiceRequestCreate, idempotency_key: str | None):
         self.state, self.caller, self.payload, self.idempotency_key = state, caller, payload, idempotency_key
-        self.charged: Actor | None = None  # PostgreSQL: whose allowance it took, committed at once
+        # PostgreSQL: whose allowance it took (the actor's key: the actor's rows may expire with a
+        # rolled back batch), committed at once
+        self.charged: str | None = None
 
     def __call__(self, session: Session) -> Filed:
         actor, source = self.caller(session)
@@ -115,7 +118,7 @@ class _Filing:
             check_rate(self.state, actor, session)
         elif self.charged is None:  # not again when the job runs once more
             check_rate(self.state, actor)
-            self.charged = actor
+            self.charged = actor.key
         try:
             created = queue.create_request(
                 session,
@@ -124,6 +127,7 @@ class _Filing:
                 source=source,
                 expiry=queue.expiry_for(session, actor.company_id, self.state.settings.expiry_hours),
                 idempotency_key=self.idempotency_key,
+                attach=False,
             )
         except queue.IdempotencyRace:
             raise group_commit.Retry() from None  # the next batch sees the other filing and replays it
@@ -134,4 +138,4 @@ class _Filing:
         savepoint's rollback gave it back)."""
         if self.charged is not None:
             with self.state.db.write() as session:
-                ratelimit.give_back(session, _create_limit(self.state), self.charged.key)
+                ratelimit.give_back(session, _create_limit(self.state), self.charged)

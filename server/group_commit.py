@@ -2,10 +2,17 @@
 
 A commit costs an fsync (SQLite, synchronous=FULL) or a WAL flush (PostgreSQL) however little it
 writes, so one commit per creation caps creations at the disk's flush rate. One writer thread per
-process takes every job that has queued (up to ``MAX_BATCH``), runs each in its own SAVEPOINT of
-one write transaction (a job that raises rolls back only itself, and its caller gets that error),
+process takes every job that has queued (up to ``MAX_BATCH``), runs them in one write transaction,
 commits once, and only then answers each caller: an answered job is as durable as if it had
 committed alone. An error of the commit itself goes to every caller of that batch.
+
+A job that raises must lose only its own work. Savepoints would do that, at two statements (on
+PostgreSQL two round trips) per job, for what is rare: so a batch first runs without any; if one
+of its jobs raises, the whole transaction rolls back and the batch runs again with each job in its
+own SAVEPOINT (a job that raises rolls back only itself, and its caller gets that error), and so do
+the batches after it until one runs without an error. A job may therefore run more than once
+before it is committed: it must be safe to run again (``server.creation._Filing`` takes a
+PostgreSQL allowance once).
 
 A job that raises ``Retry``, or that PostgreSQL picked as a deadlock's victim (batches of two
 processes lock the same rows in another order), goes back into the queue, up to ``_RETRIES``
@@ -63,6 +70,7 @@ class GroupCommit:
         self._queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._trusting = True  # batches run without savepoints until one has a failing job
 
     def submit(self, job: Job) -> Future:
         """Queue ``job(session)``; the future holds its result once its batch has committed."""
@@ -119,31 +127,60 @@ class GroupCommit:
         return batch, False
 
     def _commit(self, batch: list[_Queued]) -> None:
-        outcomes: dict[_Queued, object] = {}
-        requeued: set[_Queued] = set()
+        batch = [queued for queued in batch if queued.start()]  # not those whose callers went away
+        if not batch:
+            return
+        outcomes = self._all_or_nothing(batch) if self._trusting or len(batch) == 1 else None
+        self._trusting = outcomes is not None
+        if outcomes is None:  # a job of several failed: they all run again, each in a savepoint
+            outcomes = self._each_in_a_savepoint(batch)
+            self._trusting = not any(isinstance(outcome, BaseException) for outcome in outcomes.values())
+        for queued, outcome in outcomes.items():
+            if _retryable(outcome, queued):
+                queued.retries += 1
+                self._queue.put(queued)
+            else:
+                _answer(queued.future, outcome)
+
+    def _all_or_nothing(self, batch: list[_Queued]) -> dict[_Queued, object] | None:
+        """Every job in one transaction without savepoints (each costs two statements more, and on
+        PostgreSQL two round trips): their outcomes, or None when one of several raised (then
+        nothing of the batch is kept). A lone job's error is its outcome: its rollback was the
+        transaction's."""
+        results: dict[_Queued, object] = {}
+        failed: Exception | None = None
         try:
             with self._write_session() as session:
                 events: list = []
                 for queued in batch:
-                    if not queued.start():
-                        continue  # its caller went away before it started
-                    outcome = _run_one(session, queued.job, events)
-                    if _retryable(outcome, queued):
-                        queued.retries += 1
-                        requeued.add(queued)
-                        self._queue.put(queued)
-                    else:
-                        outcomes[queued] = outcome
+                    try:
+                        results[queued] = queued.job(session)
+                        session.flush()  # what the job changed through the ORM fails as its own
+                    except Exception as error:
+                        failed = error
+                        raise
+                    events.extend(session.info.pop("events", []))
+                if events:
+                    session.info["events"] = events
+        except Exception as error:
+            if failed is None:  # the commit (or the transaction) failed: no job of it counts
+                return {queued: error for queued in batch}
+            return {batch[0]: failed} if len(batch) == 1 else None
+        return results
+
+    def _each_in_a_savepoint(self, batch: list[_Queued]) -> dict[_Queued, object]:
+        outcomes: dict[_Queued, object] = {}
+        try:
+            with self._write_session() as session:
+                events: list = []
+                for queued in batch:
+                    outcomes[queued] = _run_one(session, queued.job, events)
                 if events:
                     session.info["events"] = events
         except Exception as error:  # the commit (or the transaction) failed: no job of it counts
-            outcomes = {queued: outcome if isinstance(outcome, BaseException) else error
-                        for queued, outcome in outcomes.items()}
-            for queued in batch:
-                if queued not in outcomes and queued not in requeued and not queued.future.done():
-                    outcomes[queued] = error  # the transaction failed before it ran
-        for queued, outcome in outcomes.items():
-            _answer(queued.future, outcome)
+            return {queued: outcomes[queued] if isinstance(outcomes.get(queued), BaseException) else error
+                    for queued in batch}
+        return outcomes
 
 
 def _answer(future: Future, outcome: object) -> None:

@@ -8,8 +8,9 @@ from types import SimpleNamespace
 
 from sqlalchemy import JSON, TextClause, and_, bindparam, delete, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload, lazyload, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
-from server import lifecycle
+from server import driver_sql, lifecycle
 from sosqueue import codes
 from server.actors import Actor
 from server.assignment import Choice, choose_assignee
@@ -144,12 +145,16 @@ def create_request(
     source: str,
     expiry: timedelta,
     idempotency_key: str | None = None,
+    attach: bool = True,
 ) -> Created:
     """File a new request, or return the one this idempotency key already filed.
 
-    The rows go in with Core statements, not the ORM's unit of work (which costs several times
-    more per row); the request is then attached to the session as stored, so that what reads it in
-    this transaction (the answer, the notification outbox) finds it there.
+    The rows go in on the driver's cursor, not through the ORM's unit of work (which costs several
+    times more per row); the request is built as stored and, with ``attach``, added to the session,
+    so that what changes it later in this transaction is written. Without (the filings of the
+    group commit, which change nothing after), adding it would cost more than its insert: the
+    notification outbox, the only other reader in the transaction, then loads it by its id when it
+    has someone to notify.
     """
     if idempotency_key is not None:
         fingerprint = body_fingerprint(payload)
@@ -187,7 +192,7 @@ def create_request(
         "waiting_message": payload.waiting_message,
         "custom_api": payload.custom_api,
     }
-    request = _insert_with_unique_code(session, row, group=route.group, assignee=assignee)
+    request = _insert_with_unique_code(session, row, group=route.group, assignee=assignee, attach=attach)
     try:
         if idempotency_key is not None:
             _remember_key(session, principal=actor.key, key=idempotency_key, fingerprint=fingerprint, request=request,
@@ -199,20 +204,21 @@ def create_request(
             events.append((EventType.ASSIGNED, "system", assigned))
         _insert_events(session, request, events, now)
     except BaseException:
-        session.expunge(request)  # its row goes with the rollback; the session must not keep it
+        if attach:
+            session.expunge(request)  # its row goes with the rollback; the session must not keep it
         raise
     return Created(request, replayed=False)
 
 
 def _insert_events(session: Session, request: ServiceRequest, events: list[tuple[EventType, str, dict]],
                    now: datetime) -> None:
-    """``record_event`` for a new request's first events, with Core statements."""
+    """``record_event`` for a new request's first events, on the driver's cursor."""
     connection, statement = session.connection(), _insert_unless_present(RequestEvent)
+    recorded = session.info.setdefault("events", [])
     for type, actor, data in events:
         row = {"request_id": request.id, "company_id": request.company_id, "code": request.code, "type": type,
                "actor": actor, "status": request.status, "data": data, "created_at": now}
-        event_id = connection.execute(statement, row).scalar()
-        session.info.setdefault("events", []).append(RequestEvent(id=event_id, **row))
+        recorded.append(_as_stored(RequestEvent, {"id": driver_sql.first_value(connection, statement, row), **row}))
 
 
 def _lock_idempotency_key(session: Session, *, principal: str, key: str) -> None:
@@ -225,27 +231,38 @@ def _remember_key(
     session: Session, *, principal: str, key: str, fingerprint: str, request: ServiceRequest, now: datetime
 ) -> None:
     row = {"principal": principal, "key": key, "body_hash": fingerprint, "request_id": request.id, "created_at": now}
-    inserted = session.connection().execute(_insert_unless_present(IdempotencyKey, ("principal", "key")), row)
-    if inserted.scalar() is None:
+    statement = _insert_unless_present(IdempotencyKey, ("principal", "key"))
+    if driver_sql.first_value(session.connection(), statement, row) is None:
         # A concurrent retry with the same key committed first; the caller starts over and replays it.
         raise IdempotencyRace()
 
 
 def _insert_with_unique_code(session: Session, row: dict, *, group: Group | None,
-                             assignee: User | None) -> ServiceRequest:
-    """Insert the request under a free random code; returns it attached to the session as stored."""
-    statement = _insert_unless_present(ServiceRequest, ("code",))
-    connection = session.connection()  # past the ORM's execute: these rows need none of it
+                             assignee: User | None, attach: bool) -> ServiceRequest:
+    """Insert the request under a free random code; returns it as stored (attached to the session
+    with ``attach``)."""
+    connection, statement = session.connection(), _insert_unless_present(ServiceRequest, ("code",))
     for _ in range(_CODE_ATTEMPTS):
         code = codes.generate()
-        request_id = connection.execute(statement, {**row, "code": code}).scalar()
+        request_id = driver_sql.first_value(connection, statement, {**row, "code": code})
         if request_id is not None:
+            request = _as_stored(ServiceRequest, {"id": request_id, "code": code, **row})
             # nobody has joined yet (participants); group and assignee are known: no lazy loads later
-            request = ServiceRequest(id=request_id, code=code, **row, group=group, assignee=assignee, participants=[])
+            for name, value in (("group", group), ("assignee", assignee), ("participants", [])):
+                set_committed_value(request, name, value)
             make_transient_to_detached(request)
-            session.add(request)
+            if attach:
+                session.add(request)
             return request
     raise RuntimeError("could not find a free session code; the code space is exhausted")
+
+
+def _as_stored(model: type, row: dict):
+    """A ``model`` object holding ``row`` as its stored state, as a query loads one: past ``__init__``,
+    whose attribute events cost more than the insert itself."""
+    instance = model.__mapper__.class_manager.new_instance()
+    instance.__dict__.update(row)
+    return instance
 
 
 def _insert_unless_present(model: type, unique: tuple[str, ...] = ()) -> TextClause:

@@ -27,6 +27,7 @@ from sosqueue.problem_codes import ALREADY_CLAIMED
 from sosqueue.statuses import Status
 from server.models import RequestEvent, ServiceRequest, utcnow
 from server.problems import Problem
+from server.state import AppState
 from server.schemas import (
     AssignRequest,
     EventPublic,
@@ -64,6 +65,15 @@ async def create_service_request(
     source: Annotated[Literal["module", "sos"] | None, Query(description="for module tokens: module or sos")] = None,
 ) -> ServiceRequestCreated:
     """File a service request: manually (user token) or from a support module (module token)."""
+    filed = await creation.file_request_async(state, caller=filing_caller(state, token, source), payload=payload,
+                                              idempotency_key=idempotency_key)
+    answer, headers = created_answer(state, filed)
+    response.headers.update(headers)
+    return answer
+
+
+def filing_caller(state: AppState, token: str, source: str | None) -> creation.Caller:
+    """Who files with ``token``, and as which source; also for the lean path (``server.lean_create``)."""
 
     def caller(session: Session) -> tuple[Actor, str]:
         actor = actor_in(session, state, token)
@@ -74,14 +84,18 @@ async def create_service_request(
                           code="invalid_request")
         return actor, "manual" if actor.kind == "user" else source or "module"
 
-    filed = await creation.file_request_async(state, caller=caller, payload=payload, idempotency_key=idempotency_key)
-    if filed.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"{router.prefix}/{filed.public.code}"
-    return ServiceRequestCreated(
+    return caller
+
+
+def created_answer(state: AppState, filed: creation.Filed) -> tuple[ServiceRequestCreated, dict[str, str]]:
+    """The 201's body and its headers beyond the content's, in the order the route sends them."""
+    headers = {"Idempotent-Replayed": "true"} if filed.replayed else {}
+    headers["Location"] = f"{router.prefix}/{filed.public.code}"
+    answer = ServiceRequestCreated(
         **filed.public.model_dump(),
         customer_token=customer_token(state.secret_key, filed.request.id, filed.request.code),
     )
+    return answer, headers
 
 
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # control characters never reach the database
