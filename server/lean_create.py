@@ -123,5 +123,5 @@ def _payload(body: bytes) -> ServiceRequestCreate | None:
     """The body as the route reads it (``json.loads``, then the model), or None: the route answers."""
     try:
         return ServiceRequestCreate.model_validate(json.loads(body), from_attributes=True)
-    except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    except (ValueError, ValidationError, RecursionError):  # JSONDecodeError, UnicodeDecodeError: ValueErrors
         return None
