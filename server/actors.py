@@ -26,6 +26,11 @@ class Actor:
         return self.kind
 
     @property
+    def is_staff(self) -> bool:
+        """One of the company's users, who see colleagues' email addresses (a customer or module does not)."""
+        return self.kind == "user"
+
+    @property
     def is_admin(self) -> bool:
         return self.kind == "user" and self.user.role == "admin"
 

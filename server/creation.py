@@ -131,7 +131,8 @@ class _Filing:
             )
         except queue.IdempotencyRace:
             raise group_commit.Retry() from None  # the next batch sees the other filing and replays it
-        return Filed(created.request, request_public(created.request, utcnow()), created.replayed)
+        return Filed(created.request, request_public(created.request, utcnow(), staff=actor.is_staff),
+                     created.replayed)
 
     def give_back(self) -> None:
         """After the filing failed: the allowance it took on PostgreSQL comes back (on SQLite its

@@ -131,7 +131,8 @@ class ActorPublic(BaseModel):
 
 class UserRef(BaseModel):
     id: str
-    email: str
+    email: str | None = Field(description="null for a customer's or a module's token: a supporter's address "
+                                          "is theirs to give")
 
 
 class SessionPublic(BaseModel):

@@ -11,7 +11,9 @@ from server.queue import effective_status
 from server.schemas import EventPublic, ServiceRequestPublic
 
 
-def request_public(request: ServiceRequest, now: datetime) -> ServiceRequestPublic:
+def request_public(request: ServiceRequest, now: datetime, *, staff: bool = True) -> ServiceRequestPublic:
+    """The request as the API shows it; to a customer's or a module's token (not ``staff``), without the
+    assignee's email address."""
     parties = {p.party for p in request.participants}
     return ServiceRequestPublic(
         code=codes.display(request.code),
@@ -21,7 +23,8 @@ def request_public(request: ServiceRequest, now: datetime) -> ServiceRequestPubl
         group=request.group.name if request.group else None,
         topic=request.topic,
         waiting_message=request.waiting_message,
-        assignee={"id": request.assignee.id, "email": request.assignee.email} if request.assignee else None,
+        assignee={"id": request.assignee.id, "email": request.assignee.email if staff else None}
+        if request.assignee else None,
         source=request.source,
         session={"customer_joined": CUSTOMER in parties, "experts_joined": len(parties - {CUSTOMER})},
         diagnostics=request.diagnostics,

@@ -71,9 +71,9 @@ def _visible_id(state: AppState, actor: Actor, code: str) -> int:
         return visible_request(session, actor, code).id
 
 
-def _snapshot(state: AppState, request_id: int) -> str:
+def _snapshot(state: AppState, request_id: int, staff: bool) -> str:
     with state.db.read() as session:
-        return request_public(session.get(ServiceRequest, request_id), utcnow()).model_dump_json()
+        return request_public(session.get(ServiceRequest, request_id), utcnow(), staff=staff).model_dump_json()
 
 
 def parse_last_event_id(header: str | None) -> str | None:
@@ -83,13 +83,14 @@ def parse_last_event_id(header: str | None) -> str | None:
 
 def _stream(state: AppState, actor: Actor, request_id: int | None, last_id: str | None) -> StreamingResponse:
     return StreamingResponse(
-        messages(state, actor.company_id, request_id, last_id), media_type="text/event-stream", headers=SSE_HEADERS
+        messages(state, actor.company_id, request_id, last_id, staff=actor.is_staff), media_type="text/event-stream",
+        headers=SSE_HEADERS
     )
 
 
 async def messages(
     state: AppState, company_id: str, request_id: int | None, last_id: str | None, receive: Receive | None = None,
-    *, announce: bool = False,
+    *, announce: bool = False, staff: bool = True,
 ):
     """The stream's chunks, after the event ``last_id`` names (a public id), or from now on.
 
@@ -100,7 +101,8 @@ async def messages(
 
     With ``receive`` it ends by itself when the client goes away; without, whoever runs it must
     stop it then (Starlette's StreamingResponse does). ``announce`` sends a
-    :data:`~sosqueue.events.STREAM_SUBSCRIBED` event once nothing can be missed."""
+    :data:`~sosqueue.events.STREAM_SUBSCRIBED` event once nothing can be missed. The request
+    stream's snapshot shows the assignee's email address only to ``staff`` (the company's users)."""
     # Subscribe before reading the snapshot or backlog so that nothing falls in between.
     broker = state.broker
     subscription = broker.subscribe(company_id=company_id, request_id=request_id)
@@ -116,7 +118,7 @@ async def messages(
         if announce:
             yield f"event: {STREAM_SUBSCRIBED}\ndata: {{}}\n\n".encode()
         if request_id is not None:
-            yield f"event: snapshot\ndata: {await in_opening_thread(_snapshot, state, request_id)}\n\n".encode()
+            yield f"event: snapshot\ndata: {await in_opening_thread(_snapshot, state, request_id, staff)}\n\n".encode()
         sent = 0 if backlog is None else after  # a fresh start passes on whatever arrives
         for wire in backlog or ():
             yield wire.frame

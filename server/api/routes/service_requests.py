@@ -177,7 +177,7 @@ def visible_request(session: Session, actor: Actor, code: str, *, lock: bool = F
 @router.get("/{code}", response_model=ServiceRequestPublic, responses=MODULES_READ_NO_REQUESTS)
 def get_service_request(code: str, actor: ActorDep, session: ReadDB) -> ServiceRequestPublic:
     """One request by its session code, in any spelling (s12345678, S12-345-678, 12 345 678)."""
-    return request_public(visible_request(session, actor, code), utcnow())
+    return request_public(visible_request(session, actor, code), utcnow(), staff=actor.is_staff)
 
 
 @router.get("/{code}/history", response_model=list[EventPublic], responses=MODULES_READ_NO_REQUESTS)
@@ -202,7 +202,7 @@ def close_service_request(code: str, actor: ActorDep, session: WriteDB) -> Servi
     """Close the request: an expert of the company, or its creator (customer token)."""
     request = visible_request(session, actor, code, lock=True)
     queue.close(session, request=request, actor=actor)
-    return request_public(_reloaded(session, request), utcnow())
+    return request_public(_reloaded(session, request), utcnow(), staff=actor.is_staff)
 
 
 @router.post("/{code}/notes", status_code=201, response_model=ServiceRequestPublic, responses={
@@ -219,7 +219,7 @@ def add_note(
     request = visible_request(session, actor, code, lock=True)
     if queue.add_note(session, request=request, actor=actor, text=body.text, idempotency_key=idempotency_key):
         response.headers["Idempotent-Replayed"] = "true"
-    return request_public(_reloaded(session, request), utcnow())
+    return request_public(_reloaded(session, request), utcnow(), staff=actor.is_staff)
 
 
 def claiming_module(actor: ActorDep, state: StateDep) -> Actor:
@@ -255,7 +255,7 @@ def claim_service_request(
         raise Problem(409, str(error), code=ALREADY_CLAIMED) from None
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    public = request_public(request, utcnow())
+    public = request_public(request, utcnow(), staff=False)
     return ServiceRequestCreated(
         **public.model_dump(), customer_token=customer_token(state.secret_key, request.id, request.code)
     )
@@ -267,7 +267,7 @@ def join_session(code: str, actor: ActorDep, session: WriteDB) -> ServiceRequest
     """Join the request's session as its customer (customer token) or as an expert (user token)."""
     request = visible_request(session, actor, code, lock=True)
     queue.join(session, request=request, party=_party(actor), actor=actor)
-    return request_public(_reloaded(session, request), utcnow())
+    return request_public(_reloaded(session, request), utcnow(), staff=actor.is_staff)
 
 
 @router.post("/{code}/leave", response_model=ServiceRequestPublic,
@@ -276,7 +276,7 @@ def leave_session(code: str, actor: ActorDep, session: WriteDB) -> ServiceReques
     """Leave the request's session; leaving twice is harmless."""
     request = visible_request(session, actor, code, lock=True)
     queue.leave(session, request=request, party=_party(actor), actor=actor)
-    return request_public(_reloaded(session, request), utcnow())
+    return request_public(_reloaded(session, request), utcnow(), staff=actor.is_staff)
 
 
 def _party(actor: Actor) -> str:

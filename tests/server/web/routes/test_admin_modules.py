@@ -184,7 +184,7 @@ def test_a_new_module_shows_its_token_once_and_files_into_its_group_for_its_assi
     assert download_links(response.text) == [(p, f"/admin/modules/{module_id}/download/{p}")
                                              for p in ("linux", "windows", "macos")]
     filed = file_request(server.url, token)
-    assert (filed["group"], filed["assignee"]["email"]) == (f"team-{tenant.name.split()[-1]}", first)
+    assert (filed["group"], filed["assignee"]["id"]) == (f"team-{tenant.name.split()[-1]}", tenant.user_ids[first])
     page = admin.get("/admin/modules").text
     assert token not in page
     assert module_rows(page)[module_id] == ("Front desk", "active", f"fixed:{first}")
@@ -214,14 +214,14 @@ def test_a_changed_strategy_decides_who_gets_the_next_request(server, admin, ten
     response = admin.post(f"/admin/modules/{module_id}/assignment", {"assignment": f"fixed:{second}"})
     assert (response.status_code, response.headers["location"]) == (303, "/admin/modules")
     assert module_rows(admin.get("/admin/modules").text)[module_id][2] == f"fixed:{second}"
-    assert file_request(server.url, token)["assignee"]["email"] == second
+    assert file_request(server.url, token)["assignee"]["id"] == tenant.user_ids[second]
 
     refused = admin.post(f"/admin/modules/{module_id}/assignment", {"assignment": "fixed:"})
     assert refused.status_code == 422
     assert field_errors(refused.text) == {
         f"assignment:{module_id}": "Choose who gets the module's new requests from the list.",
     }
-    assert file_request(server.url, token)["assignee"]["email"] == second
+    assert file_request(server.url, token)["assignee"]["id"] == tenant.user_ids[second]
 
 
 def test_rotation_stops_the_old_token_at_once_and_the_new_one_works(server, admin):
