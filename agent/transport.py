@@ -14,7 +14,9 @@ the agent:
   ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` (and on Windows and macOS the system's settings,
   through :func:`urllib.request.getproxies`), except for hosts ``NO_PROXY`` names (suffixes,
   ``host:port``, ``*`` and, for IP addresses, networks such as ``10.0.0.0/8``). ``http://``
-  proxies only; an ``https://`` queue is reached through a ``CONNECT`` tunnel.
+  proxies only; an ``https://`` queue is reached through a ``CONNECT`` tunnel. Elsewhere the
+  settings are the environment's only, read here as :mod:`urllib.request` reads them: that
+  module and what only it imports are not worth an idle agent's memory for a few variables.
 - **Timeouts**: one for connecting (with the proxy's tunnel and the TLS handshake), one for
   every read.
 - **Kept-alive connections**, checked before reuse: a connection the server has closed is
@@ -33,8 +35,8 @@ import os
 import select
 import socket
 import ssl
+import sys
 import threading
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlencode, urlsplit
@@ -312,7 +314,7 @@ def _dropped(sock: socket.socket | None) -> bool:
 
 def _proxy_for(scheme: str, host: str, port: int) -> str | None:
     """The proxy for ``scheme://host:port`` from the environment and the system, or None (as requests chose)."""
-    proxies = urllib.request.getproxies()
+    proxies = _system_proxies()
     proxy = proxies.get(scheme) or proxies.get("all")
     if not proxy or _bypasses_proxy(host, port):
         return None
@@ -328,10 +330,58 @@ def _bypasses_proxy(host: str, port: int) -> bool:
             return True
     elif any(host.endswith(entry) or f"{host}:{port}".endswith(entry) for entry in entries):
         return True
+    if not _SYSTEM_SETTINGS:  # the environment's exceptions as urllib.request reads them
+        return _environment_bypass(host, _environment_proxies().get("no", ""))
+    import urllib.request
+
     try:
         return bool(urllib.request.proxy_bypass(host))
     except (OSError, TypeError, ValueError):
         return False
+
+
+#: Where the system has proxy settings of its own beside the environment's (read by urllib.request).
+_SYSTEM_SETTINGS = sys.platform in ("win32", "darwin")
+
+
+def _system_proxies() -> dict[str, str]:
+    """``scheme -> proxy`` (and ``no`` for the exceptions), as :func:`urllib.request.getproxies` says."""
+    if not _SYSTEM_SETTINGS:
+        return _environment_proxies()
+    import urllib.request
+
+    return urllib.request.getproxies()
+
+
+def _environment_proxies() -> dict[str, str]:
+    """The ``*_proxy`` variables, as :func:`urllib.request.getproxies_environment` reads them: any case,
+    lower case first; ``HTTP_PROXY`` not in a CGI script (``REQUEST_METHOD``, CVE-2016-1000110)."""
+    proxies = {}
+    for name, value in os.environ.items():
+        name = name.lower()
+        if value and name.endswith("_proxy"):
+            proxies[name.removesuffix("_proxy")] = value
+    if "REQUEST_METHOD" in os.environ:
+        proxies.pop("http", None)
+    for name, value in os.environ.items():
+        if name.endswith("_proxy"):  # lower case only: it wins
+            if value:
+                proxies[name.removesuffix("_proxy")] = value
+            else:
+                proxies.pop(name.removesuffix("_proxy"), None)
+    return proxies
+
+
+def _environment_bypass(host: str, no_proxy: str) -> bool:
+    """Whether ``no_proxy`` exempts ``host``, as :func:`urllib.request.proxy_bypass_environment` decides."""
+    if no_proxy == "*":
+        return True
+    host = host.lower()
+    for name in no_proxy.split(","):
+        name = name.strip().lstrip(".").lower()
+        if name and (host == name or host.endswith(f".{name}")):
+            return True
+    return False
 
 
 def _is_ip(host: str) -> bool:
