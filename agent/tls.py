@@ -7,15 +7,20 @@ background call pays it before the window's thread needs the context.
 
 import functools
 import logging
-import ssl
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger("sosqueue.agent.tls")
 
 
 @functools.lru_cache(maxsize=4)
-def tls_context(ca_bundle: bytes | None) -> ssl.SSLContext:
+def tls_context(ca_bundle: bytes | None) -> "ssl.SSLContext":
     """Verify the queue's certificate: the module's own CA when it has one, else the usual ones
     (the system's plus certifi's). Shared by every connection: do not change it."""
+    import ssl  # here: an http:// queue never loads OpenSSL's TLS library (1.3 MB)
+
     if ca_bundle:
         try:
             return ssl.create_default_context(cadata=ca_bundle.decode("ascii"))
