@@ -23,8 +23,10 @@ from tests.support.xserver import stop
 
 #: Modules the idle agent used to load and no longer needs until the feature that uses them runs
 #: (:mod:`platform` stays: python-xlib imports it to connect).
-NOT_AT_IDLE = ("urllib.request", "logging.handlers", "pickle", "uuid", "Xlib.ext.xtest",
+NOT_AT_IDLE = ("urllib.request", "logging.handlers", "pickle", "uuid", "http.client", "email", "Xlib.ext.xtest",
                "Xlib.ext.randr", "Xlib.ext.damage", "Xlib.ext.xinput")
+#: What only an https:// queue needs.
+TLS = ("ssl", "_ssl")
 
 #: Runs the agent; once its tray icon's thread has run for a while, writes ``sys.modules`` to PROBE_OUT.
 PROBE = r"""
@@ -46,7 +48,8 @@ main()
 
 @pytest.fixture(params=["http", "https"])
 def idle_module(request, tmp_path, queue_server, tenant):
-    """A module with the queue's update key, for the plain server or behind a TLS relay with its own CA."""
+    """A module with the queue's update key, for the plain server or behind a TLS relay with its own CA;
+    and whether it is the latter."""
     answer = httpx.post(f"{queue_server.url}/api/v1/modules/{tenant.module_id}/rotate-token", timeout=20,
                         headers={"Authorization": f"Bearer {tenant.admin_token}"})
     answer.raise_for_status()
@@ -60,7 +63,7 @@ def idle_module(request, tmp_path, queue_server, tenant):
                                                ca_bundle=ca_bundle), update_key=update_key)
     path = tmp_path / "module.bin"
     path.write_bytes(module_payload_for(config).to_bytes())
-    yield path
+    yield path, request.param == "https"
     if relay is not None:
         relay.__exit__()
 
@@ -83,8 +86,11 @@ def idle_modules(module, home, display) -> set[str]:
 
 
 def test_the_idle_tray_loads_nothing_only_filing_or_sharing_needs(desktop, idle_module, tmp_path):  # noqa: F811
-    """In the tray, idle: the X icon runs, and none of the deferred modules is loaded."""
-    modules = idle_modules(idle_module, tmp_path / "home", desktop.display)
+    """In the tray, idle: the X icon runs, none of the deferred modules is loaded, and OpenSSL's TLS
+    library only for an https:// queue (whose brand was asked for at start)."""
+    module, https = idle_module
+    modules = idle_modules(module, tmp_path / "home", desktop.display)
     assert "agent.tray._xorg" in modules  # the icon is in trayer's tray
     assert "agent.ui.window" not in modules
     assert sorted(set(NOT_AT_IDLE) & modules) == []
+    assert set(TLS) <= modules if https else not set(TLS) & modules
