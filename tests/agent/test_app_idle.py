@@ -24,7 +24,8 @@ from tests.support.xserver import stop
 #: Modules the idle agent used to load and no longer needs until the feature that uses them runs
 #: (:mod:`platform` stays: python-xlib imports it to connect).
 NOT_AT_IDLE = ("urllib.request", "logging.handlers", "pickle", "uuid", "http.client", "email", "certifi",
-               "importlib.resources", "Xlib.ext.xtest", "Xlib.ext.randr", "Xlib.ext.damage", "Xlib.ext.xinput")
+               "importlib.resources", "encodings.idna", "Xlib.ext.xtest", "Xlib.ext.randr", "Xlib.ext.damage",
+               "Xlib.ext.xinput")
 #: What only an https:// queue needs.
 TLS = ("ssl", "_ssl")
 
