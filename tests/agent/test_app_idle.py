@@ -25,7 +25,7 @@ from tests.support.xserver import stop
 #: (:mod:`platform` stays: python-xlib imports it to connect).
 NOT_AT_IDLE = ("urllib.request", "logging.handlers", "pickle", "uuid", "http.client", "email", "certifi",
                "importlib.resources", "encodings.idna", "Xlib.ext.xtest", "Xlib.ext.randr", "Xlib.ext.damage",
-               "Xlib.ext.xinput")
+               "Xlib.ext.xinput", "datetime")
 #: What only an https:// queue needs.
 TLS = ("ssl", "_ssl")
 
