@@ -1,13 +1,14 @@
 """What the agent may send about this computer (the customer sees it before it is sent)."""
 
 import locale
-import platform
 import socket
 
 from agent import __version__
 
 
 def collect() -> dict:
+    import platform  # only for the help window's form: not in an idle agent's memory
+
     return {
         "os": f"{platform.system()} {platform.release()}",
         "os_version": platform.version()[:200],

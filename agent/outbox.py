@@ -10,8 +10,8 @@ add a note once.
 import json
 import os
 import random
+import secrets
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,11 +21,18 @@ BACKOFF_START = 1.0
 BACKOFF_CAP = 60.0
 
 
+def new_key() -> str:
+    """A new idempotency key: a random UUID (:mod:`uuid` imports :mod:`platform`: both only once one is needed)."""
+    import uuid
+
+    return str(uuid.uuid4())
+
+
 @dataclass(frozen=True)
 class Submission:
     body: dict
     source: str  # "module" (the module was opened) or "sos" (the desktop button)
-    key: str = field(default_factory=lambda: str(uuid.uuid4()))
+    key: str = field(default_factory=new_key)
     created_at: float = field(default_factory=time.time)
 
 
@@ -40,14 +47,19 @@ class Note:
     code: str
     customer_token: str
     text: str
-    key: str = field(default_factory=lambda: str(uuid.uuid4()))
+    key: str = field(default_factory=new_key)
     created_at: float = field(default_factory=time.time)
     submission: str = ""
 
 
+def temporary_name(path: Path) -> Path:
+    """Where ``path``'s new content is written before it is renamed over it."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves the old or the new file, never half."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    temporary = temporary_name(path)
     try:
         with open(temporary, "wb") as handle:
             handle.write(data)

@@ -7,14 +7,17 @@ builds when it is imported, even for an ``http://`` queue. The agent needs littl
 server, JSON in and out, bounded downloads, an event stream. Without it (and with the help window
 built only when it is first needed), ``benchmarks/agent_sos.py`` measures the idle tray, from source,
 at 43.7 MB instead of 58.4 MB against an ``http://`` queue and 46.0 MB instead of 60.3 MB against an
-``https://`` one. :mod:`http.client` does the protocol; this module adds what ``requests`` did for
-the agent:
+``https://`` one. The protocol is :mod:`agent.http11`'s (it was :mod:`http.client`'s, which
+brought the :mod:`email` package and :mod:`ssl` with it: 1.8 MB more, and OpenSSL's TLS library
+even for an ``http://`` queue); this module adds what ``requests`` did for the agent:
 
 - **Proxies** from the environment and the system, as ``requests`` chose them:
   ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` (and on Windows and macOS the system's settings,
   through :func:`urllib.request.getproxies`), except for hosts ``NO_PROXY`` names (suffixes,
   ``host:port``, ``*`` and, for IP addresses, networks such as ``10.0.0.0/8``). ``http://``
-  proxies only; an ``https://`` queue is reached through a ``CONNECT`` tunnel.
+  proxies only; an ``https://`` queue is reached through a ``CONNECT`` tunnel. Elsewhere the
+  settings are the environment's only, read here as :mod:`urllib.request` reads them: that
+  module and what only it imports are not worth an idle agent's memory for a few variables.
 - **Timeouts**: one for connecting (with the proxy's tunnel and the TLS handshake), one for
   every read.
 - **Kept-alive connections**, checked before reuse: a connection the server has closed is
@@ -26,20 +29,23 @@ A call that gets no HTTP answer raises :class:`Failure`, whose ``kind`` tells wh
 """
 
 import base64
-import http.client
 import json
 import logging
 import os
 import select
 import socket
-import ssl
+import sys
 import threading
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlencode, urlsplit
 
+from agent import http11
 from agent.tls import tls_context
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger("sosqueue.agent.transport")
 
@@ -48,7 +54,7 @@ TLS, TIMEOUT, PROXY, CONNECTION = "tls", "timeout", "proxy", "connection"
 KEPT_CONNECTIONS = 4  # idle connections kept per route; the agent rarely has more than two calls at once
 CHUNK = 64 * 1024
 #: What a kept-alive connection the server closed meanwhile raises when it is reused.
-STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+STALE = (http11.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 class Failure(Exception):
@@ -88,7 +94,7 @@ class Route:
 class Response:
     """An answer: status, reason and headers at once, the body as it is read."""
 
-    def __init__(self, answer: http.client.HTTPResponse, release):
+    def __init__(self, answer: http11.Answer, release):
         self._answer = answer
         self._release = release  # hands the connection back (True: it can be reused)
         self.status_code = answer.status
@@ -113,7 +119,7 @@ class Response:
         if self._answer.length:  # the connection ended before the announced length
             missing = self._answer.length
             self.close()
-            raise Failure("IncompleteRead", http.client.IncompleteRead(b"", missing))
+            raise Failure("IncompleteRead", http11.IncompleteRead(missing))
         self.close()
 
     def iter_lines(self) -> Iterator[str]:
@@ -147,7 +153,7 @@ class Response:
         except OSError as error:
             self.close()
             raise Failure(CONNECTION, error) from None
-        except http.client.HTTPException as error:
+        except http11.HTTPException as error:
             self.close()
             raise Failure(type(error).__name__, error) from None
 
@@ -167,7 +173,7 @@ class HttpClient:
         self.prefix = address.path.rstrip("/")
         self._ca_bundle = ca_bundle
         self._headers = {"Accept": "*/*", "Accept-Encoding": "identity", **(headers or {})}
-        self._idle: dict[Route, list[http.client.HTTPConnection]] = {}
+        self._idle: dict[Route, list[http11.Connection]] = {}
         self._lock = threading.Lock()
 
     def request(self, method: str, path: str, *, headers: dict | None = None, params: dict | None = None,
@@ -213,23 +219,23 @@ class HttpClient:
             authorization = "Basic " + base64.b64encode(credentials.encode()).decode()
         return Route(self.scheme, self.host, self.port, (address.hostname, address.port or 80), authorization)
 
-    def _exchange(self, connection: http.client.HTTPConnection, method: str, target: str, body: bytes | None,
-                  headers: dict, read_timeout: float) -> http.client.HTTPResponse:
+    def _exchange(self, connection: http11.Connection, method: str, target: str, body: bytes | None,
+                  headers: dict, read_timeout: float) -> http11.Answer:
         connection.sock.settimeout(read_timeout)
         try:
             connection.request(method, target, body=body, headers=headers)
-            return connection.getresponse()
+            return connection.getresponse(method)
         except socket.timeout as error:
             connection.close()
             raise Failure(TIMEOUT, error) from None
         except OSError as error:
             connection.close()
             raise Failure(CONNECTION, error) from None
-        except http.client.HTTPException as error:
+        except http11.HTTPException as error:
             connection.close()
             raise Failure(type(error).__name__, error) from None
 
-    def _connection(self, route: Route, timeout: tuple[float, float]) -> tuple[http.client.HTTPConnection, bool]:
+    def _connection(self, route: Route, timeout: tuple[float, float]) -> tuple[http11.Connection, bool]:
         """A kept connection that is still open, else a new one; and whether it was kept."""
         while True:
             with self._lock:
@@ -241,7 +247,7 @@ class HttpClient:
                 return connection, True
             connection.close()
 
-    def _release(self, route: Route, connection: http.client.HTTPConnection, reusable: bool) -> None:
+    def _release(self, route: Route, connection: http11.Connection, reusable: bool) -> None:
         if reusable and connection.sock is not None:
             with self._lock:
                 kept = self._idle.setdefault(route, [])
@@ -250,11 +256,11 @@ class HttpClient:
                     return
         connection.close()
 
-    def _connect(self, route: Route, timeout: tuple[float, float]) -> http.client.HTTPConnection:
+    def _connect(self, route: Route, timeout: tuple[float, float]) -> http11.Connection:
         connect_timeout = timeout[0]
-        address = route.proxy or (route.host, route.port)
+        host, port = route.proxy or (route.host, route.port)
         try:
-            sock = socket.create_connection(address, timeout=connect_timeout)
+            sock = socket.create_connection((wire_name(host), port), timeout=connect_timeout)
         except socket.timeout as error:
             raise Failure(PROXY if route.proxy else TIMEOUT, error) from None
         except OSError as error:
@@ -267,20 +273,26 @@ class HttpClient:
         except BaseException:
             sock.close()
             raise
-        connection = http.client.HTTPConnection(route.host, route.port, timeout=connect_timeout)
-        connection.sock = sock
-        connection.auto_open = 0  # never a silent reconnect past the proxy and TLS set up here
-        return connection
+        return http11.Connection(sock)  # never a silent reconnect past the proxy and TLS set up here
 
-    def _secure(self, sock: socket.socket, host: str) -> ssl.SSLSocket:
+    def _secure(self, sock: socket.socket, host: str) -> "ssl.SSLSocket":
+        import ssl  # here: an http:// queue never loads OpenSSL's TLS library
+
         try:
-            return tls_context(self._ca_bundle).wrap_socket(sock, server_hostname=host)
+            return tls_context(self._ca_bundle).wrap_socket(sock, server_hostname=wire_name(host))
         except ssl.SSLError as error:
             raise Failure(TLS, error) from None
         except socket.timeout as error:
             raise Failure(TIMEOUT, error) from None
         except OSError as error:
             raise Failure(CONNECTION, error) from None
+
+
+def wire_name(host: str) -> str | bytes:
+    """``host`` as name lookup and TLS take it: an ASCII name as bytes, which is what the ``idna``
+    codec makes of it, without loading that codec and its tables (0.3 MB); other names as text,
+    for the codec."""
+    return host.encode("ascii") if host.isascii() else host
 
 
 def _open_tunnel(sock: socket.socket, route: Route) -> None:
@@ -291,9 +303,9 @@ def _open_tunnel(sock: socket.socket, route: Route) -> None:
         lines.append(f"Proxy-Authorization: {route.proxy_authorization}")
     try:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        answer = http.client.HTTPResponse(sock, method="CONNECT")
-        answer.begin()
-    except (OSError, http.client.HTTPException) as error:
+        with sock.makefile("rb") as file:  # the proxy says nothing after its answer until TLS begins
+            answer = http11.Answer(file, "CONNECT")
+    except (OSError, http11.HTTPException) as error:
         raise Failure(PROXY, error) from None
     if answer.status != 200:
         raise Failure(PROXY, OSError(f"the proxy answered CONNECT with {answer.status} {answer.reason}"))
@@ -312,7 +324,7 @@ def _dropped(sock: socket.socket | None) -> bool:
 
 def _proxy_for(scheme: str, host: str, port: int) -> str | None:
     """The proxy for ``scheme://host:port`` from the environment and the system, or None (as requests chose)."""
-    proxies = urllib.request.getproxies()
+    proxies = _system_proxies()
     proxy = proxies.get(scheme) or proxies.get("all")
     if not proxy or _bypasses_proxy(host, port):
         return None
@@ -328,10 +340,58 @@ def _bypasses_proxy(host: str, port: int) -> bool:
             return True
     elif any(host.endswith(entry) or f"{host}:{port}".endswith(entry) for entry in entries):
         return True
+    if not _SYSTEM_SETTINGS:  # the environment's exceptions as urllib.request reads them
+        return _environment_bypass(host, _environment_proxies().get("no", ""))
+    import urllib.request
+
     try:
         return bool(urllib.request.proxy_bypass(host))
     except (OSError, TypeError, ValueError):
         return False
+
+
+#: Where the system has proxy settings of its own beside the environment's (read by urllib.request).
+_SYSTEM_SETTINGS = sys.platform in ("win32", "darwin")
+
+
+def _system_proxies() -> dict[str, str]:
+    """``scheme -> proxy`` (and ``no`` for the exceptions), as :func:`urllib.request.getproxies` says."""
+    if not _SYSTEM_SETTINGS:
+        return _environment_proxies()
+    import urllib.request
+
+    return urllib.request.getproxies()
+
+
+def _environment_proxies() -> dict[str, str]:
+    """The ``*_proxy`` variables, as :func:`urllib.request.getproxies_environment` reads them: any case,
+    lower case first; ``HTTP_PROXY`` not in a CGI script (``REQUEST_METHOD``, CVE-2016-1000110)."""
+    proxies = {}
+    for name, value in os.environ.items():
+        name = name.lower()
+        if value and name.endswith("_proxy"):
+            proxies[name.removesuffix("_proxy")] = value
+    if "REQUEST_METHOD" in os.environ:
+        proxies.pop("http", None)
+    for name, value in os.environ.items():
+        if name.endswith("_proxy"):  # lower case only: it wins
+            if value:
+                proxies[name.removesuffix("_proxy")] = value
+            else:
+                proxies.pop(name.removesuffix("_proxy"), None)
+    return proxies
+
+
+def _environment_bypass(host: str, no_proxy: str) -> bool:
+    """Whether ``no_proxy`` exempts ``host``, as :func:`urllib.request.proxy_bypass_environment` decides."""
+    if no_proxy == "*":
+        return True
+    host = host.lower()
+    for name in no_proxy.split(","):
+        name = name.strip().lstrip(".").lower()
+        if name and (host == name or host.endswith(f".{name}")):
+            return True
+    return False
 
 
 def _is_ip(host: str) -> bool:

@@ -18,7 +18,10 @@ the module's own CA. ``--sos`` is timed against the plain server and, with the m
 CA, against the TLS relay.
 
 Without ``--module-binary`` the agent runs from source (``python -m agent``); with a stamped
-module (``sosqueue build``) it runs the real executable. A stamped module built by
+module (``sosqueue build``) it runs the real executable: a one-file one runs as two processes,
+the agent and its launcher (which unpacked it and waits to clean up); the memory counts both,
+and ``idle_rss_onefile_launcher_mb`` says the launcher's part. A folder (``--onedir``) module's
+executable is given with its ``_internal`` folder beside it. A stamped module built by
 ``sosqueue quickstart`` or ``sosqueue build`` works as is.
 """
 
@@ -95,7 +98,16 @@ def tree_rss(process: subprocess.Popen) -> int:
     return sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
 
 
-def idle_tray_rss(command: list[str], home: Path, display: str, settle: float, extra_env: dict | None = None) -> int:
+def launcher_rss(process: subprocess.Popen) -> int:
+    """Resident memory of the process started when the agent runs in a child of it (a onefile
+    binary's launcher, which unpacked it and waits to clean up), else 0."""
+    parent = psutil.Process(process.pid)
+    return parent.memory_info().rss if parent.children() else 0
+
+
+def idle_tray_rss(command: list[str], home: Path, display: str, settle: float,
+                  extra_env: dict | None = None) -> tuple[int, int]:
+    """The idle tray's resident memory, and the part of it that is a onefile binary's launcher."""
     env = environment(home, display, os.environ.get("SOSQUEUE_TRAY", ""), extra_env)
     del env["SOSQUEUE_AGENT_TEST_HOOKS"]  # as customers run it: the state report would build the window
     process = subprocess.Popen([*command, "--tray"], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
@@ -104,7 +116,7 @@ def idle_tray_rss(command: list[str], home: Path, display: str, settle: float, e
         time.sleep(settle)
         if process.poll() is not None:
             raise RuntimeError(f"the agent left the tray with {process.returncode}")
-        return tree_rss(process)
+        return tree_rss(process), launcher_rss(process)
     finally:
         stop(process)
 
@@ -150,9 +162,10 @@ def main() -> None:
             baseline.append(time_baseline(baseline_command, display))
             sos.append(time_until_code(commands["http"], scratch / f"home-{index}", display))
             sos_https.append(time_until_code(commands["https"], scratch / f"home-tls-{index}", display))
-        rss = {name: idle_tray_rss(_command(tray_module, args.module_binary, scratch / name), scratch / f"home-{name}",
-                                   display, args.settle, extra_env)
-               for name, (tray_module, extra_env) in tray_modules.items()}
+        idle = {name: idle_tray_rss(_command(tray_module, args.module_binary, scratch / f"tray-{name}"),
+                                    scratch / f"home-{name}", display, args.settle, extra_env)
+                for name, (tray_module, extra_env) in tray_modules.items()}
+        rss = {name: total for name, (total, _launcher) in idle.items()}
         tk_rss = idle_tk_rss(display, args.settle)
     finally:
         if relay:
@@ -178,6 +191,7 @@ def main() -> None:
         "idle_rss_https_mb": round(rss["https"] / mb, 1),
         "idle_rss_https_module_ca_mb": round(rss["https_module_ca"] / mb, 1),
         "idle_tk_rss_mb": round(tk_rss / mb, 1),
+        "idle_rss_onefile_launcher_mb": {name: round(launcher / mb, 1) for name, (_total, launcher) in idle.items()},
         "rss_ratio": ratio(agent_rss, tk_rss),
         "rss_https_ratio": ratio(rss["https"], tk_rss),
         "rss_target": {"mb": 40, "met": max(rss.values()) <= 40 * mb},

@@ -27,7 +27,6 @@ import binascii
 import json
 import re
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
 
@@ -214,6 +213,8 @@ def read_base_info(base: Path) -> BaseInfo:
 
 def base_info(version: str, *, built: str | None = None) -> str:
     """The text of a :data:`BASE_INFO` file (``built``: now, unless given)."""
+    from datetime import datetime, timezone  # here: the agent imports this module but writes no BASE_INFO
+
     version_tuple(version)
     built = datetime.now(timezone.utc).strftime(BUILT_FORMAT) if built is None else built
     if not is_build_time(built):

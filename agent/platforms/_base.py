@@ -6,9 +6,9 @@ overrides. What a backend can do is told by the ``HAS_*`` class flags.
 """
 
 import os
-import uuid
 from pathlib import Path
 
+from agent.outbox import temporary_name
 from sosqueue import platforms
 from sosqueue.platforms import display_name
 from sosqueue.updates import BadPolicy, Policy, parse_policy
@@ -210,7 +210,7 @@ def read_policy_file(path: Path) -> Policy | None:
 def write_file(path: Path, data: bytes, *, mode: int = 0o644) -> Path:
     """Replace ``path`` with ``data`` atomically, creating its folder if needed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    temporary = temporary_name(path)
     try:
         with open(temporary, "wb") as handle:
             handle.write(data)

@@ -13,6 +13,7 @@ an error, when no tray host is there:
 - ``xorg`` needs an XEmbed system tray; pystray draws no menu for it (see :mod:`agent.tray._xorg`).
 """
 
+import contextlib
 import functools
 import importlib
 import logging
@@ -22,6 +23,7 @@ import sys
 import threading
 
 from agent.tray._base import MenuEntry, Tray, identity
+from agent.x11 import core_protocol_only
 
 log = logging.getLogger("sosqueue.agent.tray")
 
@@ -55,7 +57,8 @@ def load_backend(name: str):
     if "pystray" not in sys.modules:
         os.environ["PYSTRAY_BACKEND"] = name  # pystray's package imports this backend first
     try:
-        return importlib.import_module(f"pystray._{name}")
+        with _connections_for(name):  # pystray's X backend connects once when it is imported
+            return importlib.import_module(f"pystray._{name}")
     except (ImportError, ValueError) as error:  # gi.require_version raises ValueError
         raise ImportError(f"pystray's {name} backend cannot be loaded: {error}") from error
 
@@ -70,7 +73,8 @@ def xembed_tray() -> bool:
     except ImportError:
         return False
     try:
-        connection = xdisplay.Display()
+        with core_protocol_only():
+            connection = xdisplay.Display()
     except (DisplayError, OSError) as error:
         log.debug("no X display: %s", error)
         return False
@@ -79,6 +83,11 @@ def xembed_tray() -> bool:
         return connection.get_selection_owner(selection) != X.NONE
     finally:
         connection.close()
+
+
+def _connections_for(name: str):
+    """Where pystray's backend ``name`` opens X connections: the tray icon needs no X extension."""
+    return core_protocol_only() if name == "xorg" else contextlib.nullcontext()
 
 
 def session_bus():
@@ -242,7 +251,7 @@ class PystrayTray(Tray):
             self._ready.set()
 
     def _make_icon(self):
-        with self._lock:
+        with _connections_for(self.backend_name), self._lock:
             return self._icon_class()(icon_name(self._config.module_id), icon=self.picture(),
                                       title=self._title(), menu=self._menu())
 

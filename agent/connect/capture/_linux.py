@@ -12,6 +12,7 @@ import time
 
 from PIL import Image, ImageGrab
 
+from agent import x11
 from agent.connect.capture import _base
 
 try:
@@ -43,7 +44,7 @@ class DamageWatch:
 
     def __init__(self, display: str):
         try:
-            self._display = Display(display)
+            self._display = x11.connect(display)
         except X_FAILURES as error:
             raise OSError(f"cannot open {display}: {error}") from None
         try:

@@ -26,13 +26,13 @@ from typing import Callable
 
 try:
     from Xlib import XK, X
-    from Xlib.display import Display
     from Xlib.error import BadAccess, CatchError, ConnectionClosedError, DisplayError, XError
     from Xlib.ext import ge, xinput, xtest
     from Xlib.protocol import rq
 except ImportError as error:  # python-xlib comes with the agent extra on Linux
     raise ImportError(f"python-xlib is missing ({error})") from None
 
+from agent import x11
 from agent.connect.input import _base
 from agent.connect.input._base import InjectionUnavailable, KeyNotTypable, Monitor
 from sosqueue.connect import TAKE_BACK_LABEL, Button, Key, Modifier
@@ -109,7 +109,7 @@ class Injector(_base.Injector):
         if not display:
             raise InjectionUnavailable("there is no X11 display (DISPLAY is not set)")
         try:
-            self._display = Display(display)
+            self._display = x11.connect(display)
         except (DisplayError, OSError, XError) as error:
             raise InjectionUnavailable(f"the X display {display} cannot be opened ({error})") from None
         if not self._display.has_extension("XTEST"):
@@ -288,7 +288,7 @@ class TakeBackListener:
     def __init__(self, display: str, on_pressed: Callable[[], None], *, raw_events: bool | None = None):
         self._on_pressed = on_pressed
         try:
-            self._display = Display(display)
+            self._display = x11.connect(display)
         except (DisplayError, OSError, XError) as error:
             raise InjectionUnavailable(f"the X display {display} cannot be opened ({error})") from None
         try:
