@@ -1,7 +1,7 @@
 """The agent's HTTP client for the queue: create, claim by code, join, leave, close, add a note, follow,
 the waiting room; its update offers and its brand.
 
-HTTP goes through :mod:`agent.transport` (the standard library's :mod:`http.client`), not
+HTTP goes through :mod:`agent.transport` (HTTP/1.1 from :mod:`agent.http11`), not
 ``requests``: ``requests`` and what it imports held 13.2 MB of the idle tray's 57.9 MB, and its
 TLS context with certifi's CA store was built at import even for an ``http://`` queue.
 """

@@ -12,6 +12,7 @@ import socket
 
 MAX_LINE = 65536  # http.client's limits
 MAX_HEADERS = 100
+_BREAKS = frozenset("\r\n\0")
 #: Methods whose request carries a body: without one they send ``Content-Length: 0`` (as http.client).
 BODY_METHODS = frozenset({"PATCH", "POST", "PUT"})
 
@@ -64,7 +65,11 @@ class Connection:
         self._file = sock.makefile("rb")
 
     def request(self, method: str, target: str, *, body: bytes | None, headers: dict) -> None:
+        """Send the request; a line break in the target or a header would start another field, or another
+        request, and is refused with ``ValueError`` (as http.client refuses it)."""
         lines = [f"{method} {target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
+        if any(_BREAKS.intersection(line) for line in lines):
+            raise ValueError("a line break in the request's target or a header field")
         if body is not None or method in BODY_METHODS:
             lines.append(f"Content-Length: {len(body or b'')}")
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
@@ -173,6 +178,8 @@ class Answer:
             self._chunk_left = int(size, 16)
         except ValueError:
             raise IncompleteRead() from None
+        if self._chunk_left < 0:
+            raise IncompleteRead()
         if self._chunk_left == 0:
             _header_fields(self._file)  # the trailer
             self._file = None

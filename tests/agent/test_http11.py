@@ -102,3 +102,23 @@ def test_no_answer_and_a_garbled_one_are_told_apart(pair):
         theirs.sendall(b"SSH-2.0-OpenSSH\r\n\r\n")
         with pytest.raises(http11.BadStatusLine):
             http11.Connection(ours).getresponse("GET")
+
+
+@pytest.mark.parametrize("target, headers", [
+    ("/api\r\nX-Injected: 1", {"Host": "queue"}),
+    ("/api", {"Host": "queue", "Authorization": "Bearer t\r\nX-Injected: 1"}),
+    ("/api", {"Host": "queue\n"}),
+])
+def test_a_line_break_in_the_target_or_a_header_is_refused_and_nothing_is_sent(pair, target, headers):
+    connection, server = pair
+    with pytest.raises(ValueError, match="line break"):
+        connection.request("GET", target, body=None, headers=headers)
+    server.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        server.recv(1)
+
+
+def test_a_negative_chunk_size_is_an_incomplete_read(pair):
+    reply = answer(pair, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n")
+    with pytest.raises(http11.IncompleteRead):
+        reply.read1(10)
