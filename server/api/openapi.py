@@ -137,14 +137,20 @@ def _describe_operation(operation: dict, route: APIRoute) -> None:
         if key.isdigit() and int(key) >= 400:
             _problem_content(response, int(key))
     operation["responses"] = dict(sorted(responses.items()))
-    if _needs_token(route):
-        operation["security"] = [{BEARER_SCHEME: []}]
-        parameters = [p for p in operation.get("parameters", [])
-                      if not (p["in"] == "header" and p["name"].lower() == _AUTHORIZATION)]
-        if parameters:
-            operation["parameters"] = parameters
-        else:
-            operation.pop("parameters", None)
+    _token_security(operation, route)
+
+
+def _token_security(operation: dict, route: APIRoute) -> None:
+    """A route that needs a token: the bearer scheme, in place of the Authorization header as a parameter."""
+    if not _needs_token(route):
+        return
+    operation["security"] = [{BEARER_SCHEME: []}]
+    parameters = [p for p in operation.get("parameters", [])
+                  if not (p["in"] == "header" and p["name"].lower() == _AUTHORIZATION)]
+    if parameters:
+        operation["parameters"] = parameters
+    else:
+        operation.pop("parameters", None)
 
 
 def _error_model(route) -> type | None:
@@ -173,14 +179,7 @@ def _describe_foreign_operation(operation: dict, route: APIRoute) -> None:
             if int(key) in HEADERS:
                 response["headers"] = {**HEADERS[int(key)], **response.get("headers", {})}
     operation["responses"] = dict(sorted(responses.items()))
-    if _needs_token(route):
-        operation["security"] = [{BEARER_SCHEME: []}]
-        parameters = [p for p in operation.get("parameters", [])
-                      if not (p["in"] == "header" and p["name"].lower() == _AUTHORIZATION)]
-        if parameters:
-            operation["parameters"] = parameters
-        else:
-            operation.pop("parameters", None)
+    _token_security(operation, route)
 
 
 def _describe_tags(schema: dict) -> None:

@@ -132,3 +132,30 @@ def put_server_base(bases_dir: Path, platform: str, content: bytes, version: str
     if version is not None:
         (base.parent / BASE_INFO).write_text(base_info(version), encoding="utf-8")
     return base
+
+
+#: Inside a macOS bundle made by :func:`make_bundle`: a symlink, as PyInstaller lays bundles out.
+BUNDLE_LINK = "Contents/Frameworks/agent"
+
+
+def make_bundle(bundle: Path) -> None:
+    """A macOS .app base as PyInstaller lays one out, with a symlink inside."""
+    (bundle / "Contents" / "MacOS").mkdir(parents=True)
+    (bundle / "Contents" / "Frameworks").mkdir()
+    (bundle / "Contents" / "MacOS" / "sosqueue-agent").write_bytes(b"\xcf\xfa\xed\xfe" + bytes(64))
+    (bundle / "Contents" / "MacOS" / "sosqueue-agent").chmod(0o755)
+    (bundle / "Contents" / "Info.plist").write_text("<plist/>")
+    (bundle / BUNDLE_LINK).symlink_to("../MacOS/sosqueue-agent")
+
+
+def server_bases(folder: Path, *, linux_version: str | None = None) -> Path:
+    """What `sosqueue build-base` leaves for the server in ``folder``: the real Linux base (with its base.json
+    when ``linux_version`` is given), a tiny Windows one, a macOS bundle."""
+    for platform in ("linux", "windows", "macos"):
+        (folder / platform).mkdir()
+    shutil.copy2(real_base(), folder / "linux" / "sosqueue-agent")
+    if linux_version is not None:
+        (folder / "linux" / BASE_INFO).write_text(base_info(linux_version), encoding="utf-8")
+    (folder / "windows" / "sosqueue-agent.exe").write_bytes(minimal_pe())
+    make_bundle(folder / "macos" / "sosqueue-agent.app")
+    return folder

@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 
 from sosqueue import module_config
 from sosqueue import payload
-from sosqueue.updates import BASE_INFO, base_info
 from builder.bases import base_platform
 from builder.stamping import inspect_module
 from server import admin as setup
@@ -37,31 +36,13 @@ from tests.support.tenants import bearer, file_request, make_tenant
 ROTATE_FIRST = "This module's token cannot go into a download. Rotate the token once, then download the module."
 INSECURE = ("Modules must reach the queue over https:// (plain http:// works only on the server's own computer). "
             "Whoever runs the server sets SOSQUEUE_PUBLIC_URL to its https:// address.")
-BUNDLE_LINK = "Contents/Frameworks/agent"
 LINUX_AGENT = "0.4.2"
-
-
-def make_bundle(bundle: Path) -> None:
-    """A macOS .app base as PyInstaller lays one out, with a symlink inside."""
-    (bundle / "Contents" / "MacOS").mkdir(parents=True)
-    (bundle / "Contents" / "Frameworks").mkdir()
-    (bundle / "Contents" / "MacOS" / "sosqueue-agent").write_bytes(b"\xcf\xfa\xed\xfe" + bytes(64))
-    (bundle / "Contents" / "MacOS" / "sosqueue-agent").chmod(0o755)
-    (bundle / "Contents" / "Info.plist").write_text("<plist/>")
-    (bundle / BUNDLE_LINK).symlink_to("../MacOS/sosqueue-agent")
 
 
 @pytest.fixture(scope="module")
 def bases_dir(tmp_path_factory) -> Path:
-    """What `sosqueue build-base` leaves for the server: a base per platform."""
-    folder = tmp_path_factory.mktemp("bases")
-    for platform in ("linux", "windows", "macos"):
-        (folder / platform).mkdir()
-    shutil.copy2(bases.real_base(), folder / "linux" / "sosqueue-agent")
-    (folder / "linux" / BASE_INFO).write_text(base_info(LINUX_AGENT), encoding="utf-8")  # Windows' base has none
-    (folder / "windows" / "sosqueue-agent.exe").write_bytes(bases.minimal_pe())
-    make_bundle(folder / "macos" / "sosqueue-agent.app")
-    return folder
+    """What `sosqueue build-base` leaves for the server: a base per platform (Windows' without base.json)."""
+    return bases.server_bases(tmp_path_factory.mktemp("bases"), linux_version=LINUX_AGENT)
 
 
 @pytest.fixture(scope="module")
@@ -294,13 +275,13 @@ def test_the_macos_download_is_the_stamped_bundle_zipped_with_its_symlinks(admin
                                                                                      "application/zip")
     with zipfile.ZipFile(io.BytesIO(archive.read_bytes())) as zipped:
         names = set(zipped.namelist())
-        link = zipped.getinfo(f"{app}/{BUNDLE_LINK}")
+        link = zipped.getinfo(f"{app}/{bases.BUNDLE_LINK}")
         assert stat.S_ISLNK(link.external_attr >> 16)
         assert zipped.read(link) == b"../MacOS/sosqueue-agent"
         executable = zipped.getinfo(f"{app}/Contents/MacOS/sosqueue-agent")
         assert executable.external_attr >> 16 & 0o777 == 0o755
         (tmp_path / "module.bin").write_bytes(zipped.read(f"{app}/{payload.MACOS_RESOURCE}"))
-    assert names == {f"{app}/Contents/MacOS/sosqueue-agent", f"{app}/Contents/Info.plist", f"{app}/{BUNDLE_LINK}",
+    assert names == {f"{app}/Contents/MacOS/sosqueue-agent", f"{app}/Contents/Info.plist", f"{app}/{bases.BUNDLE_LINK}",
                      f"{app}/{payload.MACOS_RESOURCE}"}
     carried = module_config.parse(payload.read(tmp_path / "module.bin"))
     assert (carried.module_id, carried.module_token) == (module_id, token)

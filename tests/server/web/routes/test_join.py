@@ -9,7 +9,6 @@ import html
 import io
 import os
 import re
-import shutil
 import stat
 import subprocess
 from datetime import timedelta
@@ -27,7 +26,6 @@ from server.links import end_customer_link
 from server.models import Module, ServiceRequest, utcnow
 from server.web.routes import join
 from sosqueue import codes, module_config, payload
-from tests.server.web.routes.test_admin_modules import make_bundle
 from tests.support import bases
 from tests.support.databases import own_server
 from tests.support.polling import eventually
@@ -48,13 +46,7 @@ AGENT_TIMEOUT = 180
 @pytest.fixture(scope="module")
 def bases_dir(tmp_path_factory) -> Path:
     """What `sosqueue build-base` leaves for the server: the real Linux base, a tiny Windows one, a macOS bundle."""
-    folder = tmp_path_factory.mktemp("bases")
-    for platform in ("linux", "windows", "macos"):
-        (folder / platform).mkdir()
-    shutil.copy2(bases.real_base(), folder / "linux" / "sosqueue-agent")
-    (folder / "windows" / "sosqueue-agent.exe").write_bytes(bases.minimal_pe())
-    make_bundle(folder / "macos" / "sosqueue-agent.app")
-    return folder
+    return bases.server_bases(tmp_path_factory.mktemp("bases"))
 
 
 @pytest.fixture(scope="module")
