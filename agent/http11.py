@@ -13,6 +13,8 @@ import socket
 MAX_LINE = 65536  # http.client's limits
 MAX_HEADERS = 100
 _BREAKS = frozenset("\r\n\0")
+#: What a request target may not hold (http.client refuses the same): controls, space, DEL.
+_NOT_IN_TARGET = frozenset(map(chr, [*range(0x21), 0x7F]))
 #: Methods whose request carries a body: without one they send ``Content-Length: 0`` (as http.client).
 BODY_METHODS = frozenset({"PATCH", "POST", "PUT"})
 
@@ -67,9 +69,11 @@ class Connection:
     def request(self, method: str, target: str, *, body: bytes | None, headers: dict) -> None:
         """Send the request; a line break in the target or a header would start another field, or another
         request, and is refused with ``ValueError`` (as http.client refuses it)."""
+        if _NOT_IN_TARGET.intersection(target):
+            raise ValueError("a line break, space or control character in the request's target")
         lines = [f"{method} {target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
         if any(_BREAKS.intersection(line) for line in lines):
-            raise ValueError("a line break in the request's target or a header field")
+            raise ValueError("a line break in a header field")
         if body is not None or method in BODY_METHODS:
             lines.append(f"Content-Length: {len(body or b'')}")
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
@@ -140,8 +144,10 @@ class Answer:
         if self._file is None:
             return b""
         if not self.chunked:
-            limit = -1 if self.length is None else self.length
+            limit = MAX_LINE + 1 if self.length is None else min(self.length, MAX_LINE + 1)
             data = self._file.readline(limit)
+            if len(data) > MAX_LINE:
+                raise LineTooLong("a line of the body")
             self._took(data, limit)
             return data
         line = b""

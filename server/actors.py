@@ -6,6 +6,8 @@ from typing import Literal
 from server.models import Module, User
 
 ActorKind = Literal["user", "module", "customer", "system"]
+#: How a user is written into a request's history: ``user:<id>``.
+USER_KEY_PREFIX = "user:"
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,7 @@ class Actor:
     def key(self) -> str:
         """How the actor is written into a request's history (``user:<id>``, ``customer``…)."""
         if self.kind == "user":
-            return f"user:{self.user.id}"
+            return USER_KEY_PREFIX + self.user.id
         if self.kind == "module":
             return f"module:{self.module.id}"
         return self.kind

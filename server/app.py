@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(metrics.router)
     app.include_router(waiting_room.router)
     app.include_router(queue_next.router)
-    app.include_router(teamviewer.router)
+    teamviewer.install(app)
     if settings.api_docs:
         api_docs.install(app)
     web.install(app)

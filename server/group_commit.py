@@ -211,5 +211,7 @@ def _retryable(outcome: object, queued: _Queued) -> bool:
         return False
     if isinstance(outcome, Retry):
         return True
-    return isinstance(outcome, DBAPIError) and getattr(outcome.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+    # the driver's own error (server.driver_sql runs on its cursor), or SQLAlchemy's around it
+    driver_error = outcome.orig if isinstance(outcome, DBAPIError) else outcome
+    return getattr(driver_error, "sqlstate", None) in _RETRYABLE_SQLSTATES
 

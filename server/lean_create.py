@@ -50,7 +50,7 @@ class LeanCreate:
         token, source, idempotency_key = call
         try:
             filed = await creation.file_request_async(
-                self.state, caller=filing_caller(self.state, token, source), payload=payload,
+                self.state, caller=filing_caller(self.state, token, source, payload), payload=payload,
                 idempotency_key=idempotency_key)
         except Exception as error:
             handler = self._handler(error)
@@ -122,6 +122,6 @@ async def _read_body(receive):
 def _payload(body: bytes) -> ServiceRequestCreate | None:
     """The body as the route reads it (``json.loads``, then the model), or None: the route answers."""
     try:
-        return ServiceRequestCreate.model_validate(json.loads(body), from_attributes=True)
+        return ServiceRequestCreate.model_validate(json.loads(body))
     except (ValueError, ValidationError, RecursionError):  # JSONDecodeError, UnicodeDecodeError: ValueErrors
         return None

@@ -31,6 +31,19 @@ def _check_text(value: str, *, multiline: bool) -> str:
     return value.strip()
 
 
+#: A query parameter's pattern: control characters never reach the database.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _storable(value: str) -> str:
+    """Opaque text kept as given: only what no database column can hold is refused."""
+    if "\x00" in value:
+        raise ValueError("contains the character U+0000, which cannot be stored; remove it")
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+        raise ValueError("contains an invalid Unicode surrogate; send UTF-8 text")
+    return value
+
+
 def _single_line(value: str) -> str:
     return _check_text(value, multiline=False)
 
@@ -57,7 +70,7 @@ Description = Annotated[str, StringConstraints(max_length=4000), AfterValidator(
 WaitingMessage = Annotated[str, StringConstraints(max_length=MAX_WAITING_MESSAGE_CHARS), AfterValidator(_multi_line)]
 #: An integration's own data for a request: stored and given back through the API, never shown to anyone.
 MAX_CUSTOM_API_CHARS = 4000
-CustomApi = Annotated[str, StringConstraints(max_length=MAX_CUSTOM_API_CHARS)]
+CustomApi = Annotated[str, StringConstraints(max_length=MAX_CUSTOM_API_CHARS), AfterValidator(_storable)]
 
 
 def _check_json(value: Any, depth: int = 0) -> None:

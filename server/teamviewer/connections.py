@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, literal, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from server.actors import USER_KEY_PREFIX
 from server.event_ids import EventIds
 from server.models import RequestEvent, ServiceRequest, User
 from server.teamviewer import ids, schemas
@@ -23,7 +24,6 @@ from sosqueue.events import ENDING_EVENTS, EventType
 
 #: Records in one page, as TeamViewer's report gives them.
 PAGE_SIZE = 1000
-_USER = "user:"
 
 
 @dataclass(frozen=True)
@@ -59,16 +59,16 @@ def report(session: Session, company_id: str, event_ids: EventIds, filters: Filt
 
 def _where(session: Session, company_id: str, event_ids: EventIds, filters: Filters) -> list:
     where = [RequestEvent.company_id == company_id, RequestEvent.type == EventType.JOINED.value,
-             RequestEvent.actor.startswith(_USER, autoescape=True)]
+             RequestEvent.actor.startswith(USER_KEY_PREFIX, autoescape=True)]
     if filters.userid is not None:
         user = ids.find_user(session, company_id, filters.userid)
         if user is None:
             raise invalid(f"userid {filters.userid} is not a user of your company; GET /users lists them")
-        where.append(RequestEvent.actor == _USER + user.id)
+        where.append(RequestEvent.actor == USER_KEY_PREFIX + user.id)
     if filters.only_user_id is not None:
-        where.append(RequestEvent.actor == _USER + filters.only_user_id)
+        where.append(RequestEvent.actor == USER_KEY_PREFIX + filters.only_user_id)
     if filters.username is not None:
-        named = select(literal(_USER) + User.id).where(
+        named = select(literal(USER_KEY_PREFIX) + User.id).where(
             User.company_id == company_id, or_(User.name == filters.username, User.email == filters.username))
         where.append(RequestEvent.actor.in_(named))
     if filters.groupid is not None:
@@ -101,14 +101,14 @@ def _records(session: Session, company_id: str, event_ids: EventIds, joins: list
     requests = {request.id: request for request in session.scalars(
         select(ServiceRequest).where(ServiceRequest.id.in_(request_ids)).options(joinedload(ServiceRequest.group)))}
     users = {user.id: user for user in session.scalars(
-        select(User).where(User.id.in_({join.actor.removeprefix(_USER) for join in joins})))}
+        select(User).where(User.id.in_({join.actor.removeprefix(USER_KEY_PREFIX) for join in joins})))}
     endings = defaultdict(list)
     for event in session.scalars(select(RequestEvent).where(
         RequestEvent.request_id.in_(request_ids), RequestEvent.id > joins[0].id,
         RequestEvent.type.in_([EventType.LEFT.value, *(event.value for event in ENDING_EVENTS)]),
     ).order_by(RequestEvent.id)):
         endings[event.request_id].append(event)
-    return [_record(join, requests[join.request_id], users.get(join.actor.removeprefix(_USER)),
+    return [_record(join, requests[join.request_id], users.get(join.actor.removeprefix(USER_KEY_PREFIX)),
                     _end(join, endings[join.request_id]), event_ids.public(company_id, join.id)) for join in joins]
 
 
@@ -124,7 +124,7 @@ def _end(join: RequestEvent, endings: list[RequestEvent]) -> datetime | None:
 
 def _record(join: RequestEvent, request: ServiceRequest, user: User | None, end: datetime | None,
             record_id: str) -> schemas.Connection:
-    user_id = join.actor.removeprefix(_USER)
+    user_id = join.actor.removeprefix(USER_KEY_PREFIX)
     return schemas.Connection(
         id=record_id,
         userid=ids.user_tv_id(user_id),

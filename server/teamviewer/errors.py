@@ -61,6 +61,20 @@ def invalid(description: str) -> TvError:
     return TvError(INVALID_REQUEST, description)
 
 
+class Answered(Exception):
+    """A route of the compatibility API failed with ``error``: raised past the route's dependencies (so that
+    its write transaction rolls back, and a refused call changes nothing), answered by :func:`install`'s handler."""
+
+    def __init__(self, error: TvError):
+        super().__init__(error.description)
+        self.error = error
+
+
+def install(app) -> None:
+    """Answer :class:`Answered` in TeamViewer's shape."""
+    app.add_exception_handler(Answered, lambda _request, raised: error_response(raised.error))
+
+
 def for_status(status: int, description: str, headers: dict | None = None) -> TvError:
     """The error of ``status``; a status of no kind of its own counts as a bad request (4xx) or an internal error."""
     kind = BY_STATUS.get(status) or (INVALID_REQUEST if status < 500 else INTERNAL_ERROR)

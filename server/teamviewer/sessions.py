@@ -69,11 +69,12 @@ def resolve_group(session: DbSession, company_id: str, groupid: str | None, grou
     return group
 
 
-def group_or_new(session: DbSession, company_id: str, groupid: str | None, groupname: str | None
+def group_or_new(session: DbSession, actor: Actor, groupid: str | None, groupname: str | None
                  ) -> tuple[Group | None, bool]:
-    """As :func:`resolve_group`, but a ``groupname`` alone that names no group creates it, as TeamViewer makes
-    a session group on first use; and whether it did (in ``session``'s transaction)."""
-    return _group(session, company_id, groupid, groupname, create=True)
+    """As :func:`resolve_group`, but for an admin a ``groupname`` alone that names no group creates it, as
+    TeamViewer makes a session group on first use (groups are the admins' to make, as in the native API);
+    and whether it did (in ``session``'s transaction)."""
+    return _group(session, actor.company_id, groupid, groupname, create=actor.is_admin)
 
 
 def _group(session: DbSession, company_id: str, groupid: str | None, groupname: str | None, *,
@@ -89,8 +90,8 @@ def _group(session: DbSession, company_id: str, groupid: str | None, groupname: 
         if by_name is None and create and by_id is None:
             by_name, created = _new_group(session, company_id, groupname)
         elif by_name is None:
-            raise invalid(f"there is no group named {groupname!r} in your company; give its groupid, or the "
-                          "name of a group of your company")
+            raise invalid(f"there is no group named {groupname!r} in your company; give the name of one of its "
+                          "groups, or let an admin's token create it on first use (or an admin on the dashboard)")
     if by_id is not None and by_name is not None and by_id.id != by_name.id:
         raise invalid(f"groupid {groupid} and groupname {groupname!r} name two different groups; give one of them")
     return by_id or by_name, created
@@ -220,7 +221,7 @@ def update(session: DbSession, *, request: ServiceRequest, actor: Actor, body: s
     """Apply ``body`` to the request, all of it or (raising) nothing: every id is checked before anything changes."""
     given = body.model_fields_set
     moving = body.groupid is not None or body.groupname is not None
-    group, _ = group_or_new(session, actor.company_id, body.groupid, body.groupname) if moving else (None, False)
+    group, _ = group_or_new(session, actor, body.groupid, body.groupname) if moving else (None, False)
     assigning = body.assigned_userid is not None
     assignee = resolve_user(session, actor.company_id, body.assigned_userid) if assigning else None
     changes = {name: getattr(body, name) for name in ("description", "waiting_message", "custom_api")

@@ -122,3 +122,16 @@ def test_a_negative_chunk_size_is_an_incomplete_read(pair):
     reply = answer(pair, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n")
     with pytest.raises(http11.IncompleteRead):
         reply.read1(10)
+
+
+def test_a_space_in_the_target_is_refused_as_http_client_refuses_it(pair):
+    connection, _ = pair
+    with pytest.raises(ValueError, match="space or control character"):
+        connection.request("GET", "/api/v1/a b", body=None, headers={"Host": "queue"})
+
+
+def test_a_body_line_longer_than_the_limit_is_refused_without_reading_it_all(pair):
+    """A body without a length (until the server closes) cannot make the agent hold an endless line."""
+    reply = answer(pair, b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * (http11.MAX_LINE + 10), close=True)
+    with pytest.raises(http11.LineTooLong):
+        reply.readline()

@@ -5,8 +5,10 @@ commit."""
 import threading
 from concurrent.futures import Future
 
+import psycopg
 import pytest
 from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from server.db import Database
 from server.group_commit import MAX_BATCH, GroupCommit, Retry
@@ -113,6 +115,28 @@ def test_a_job_that_asks_to_retry_runs_again_in_a_later_batch(database):
         group.stop()
     assert len(runs) == 2
     assert stored(database, "retried") == {"retried"}
+
+
+@pytest.mark.parametrize("error", [
+    psycopg.errors.DeadlockDetected("deadlock detected"),  # as the driver raises it (server.driver_sql)
+    DBAPIError("INSERT …", {}, psycopg.errors.SerializationFailure("could not serialize")),  # as SQLAlchemy wraps it
+], ids=["driver", "wrapped"])
+def test_a_job_that_postgresql_picked_as_a_deadlock_s_victim_runs_again(database, error):
+    """PostgreSQL's deadlock and serialization failures send the job back, whether the driver's error reaches
+    the writer as it is or wrapped by SQLAlchemy; its caller gets the later run's result."""
+    runs, name = [], f"victim-{type(error).__name__}"
+
+    def victim_once(session):
+        runs.append(1)
+        if len(runs) == 1:
+            raise error
+        return insert(name)(session)
+
+    group = GroupCommit(database.write)
+    try:
+        assert group.run(victim_once) == name
+    finally:
+        group.stop()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], scope="module")  # deferring every foreign key is SQLite's PRAGMA

@@ -32,6 +32,7 @@ from server.schemas import (
     AssignRequest,
     EventPublic,
     NoteCreate,
+    PRINTABLE,
     ServiceRequestCreate,
     ServiceRequestCreated,
     ServiceRequestPublic,
@@ -53,7 +54,8 @@ CLOSED = "the request is closed or expired"
 
 
 @router.post("", status_code=201, response_model=ServiceRequestCreated, responses={
-    403: {"description": "only a user or a module token can create service requests"},
+    403: {"description": "only a user or a module token can create service requests, and only a user's sets "
+                         "waiting_message or custom_api"},
     404: {"description": "no group of this name (or, for a module, not its own group)"},
     429: {"description": "this caller filed too many requests lately"}})
 async def create_service_request(
@@ -65,15 +67,19 @@ async def create_service_request(
     source: Annotated[Literal["module", "sos"] | None, Query(description="for module tokens: module or sos")] = None,
 ) -> ServiceRequestCreated:
     """File a service request: manually (user token) or from a support module (module token)."""
-    filed = await creation.file_request_async(state, caller=filing_caller(state, token, source), payload=payload,
-                                              idempotency_key=idempotency_key)
+    filed = await creation.file_request_async(state, caller=filing_caller(state, token, source, payload),
+                                              payload=payload, idempotency_key=idempotency_key)
     answer, headers = created_answer(state, filed)
     response.headers.update(headers)
     return answer
 
 
-def filing_caller(state: AppState, token: str, source: str | None) -> creation.Caller:
-    """Who files with ``token``, and as which source; also for the lean path (``server.lean_create``)."""
+#: What only the company's users set when creating: a module's token ships inside every download.
+STAFF_FIELDS = ("waiting_message", "custom_api")
+
+
+def filing_caller(state: AppState, token: str, source: str | None, payload: ServiceRequestCreate) -> creation.Caller:
+    """Who files ``payload`` with ``token``, and as which source; also for the lean path (``server.lean_create``)."""
 
     def caller(session: Session) -> tuple[Actor, str]:
         actor = actor_in(session, state, token)
@@ -82,6 +88,9 @@ def filing_caller(state: AppState, token: str, source: str | None) -> creation.C
         if actor.kind == "user" and source is not None:
             raise Problem(422, "source is only for support modules; users create manual requests",
                           code="invalid_request")
+        if not actor.is_staff and any(getattr(payload, name) for name in STAFF_FIELDS):
+            raise Problem(403, "waiting_message and custom_api are set by the company's users, not by a support "
+                          "module; leave them out", code="forbidden")
         return actor, "manual" if actor.kind == "user" else source or "module"
 
     return caller
@@ -98,7 +107,6 @@ def created_answer(state: AppState, filed: creation.Filed) -> tuple[ServiceReque
     return answer, headers
 
 
-_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # control characters never reach the database
 
 
 @router.get("", response_model=ServiceRequestsPublic, responses={
@@ -108,9 +116,9 @@ def list_service_requests(
     actor: UserActor,
     session: ReadDB,
     status: Annotated[str | None, Query(description="comma-separated: new,pending,in_progress,closed,expired")] = None,
-    assignee: Annotated[str | None, Query(max_length=36, pattern=_PRINTABLE, description="me, none or a user id")] = None,
-    group: Annotated[str | None, Query(max_length=100, pattern=_PRINTABLE)] = None,
-    topic: Annotated[str | None, Query(max_length=MAX_TOPIC_CHARS, pattern=_PRINTABLE,
+    assignee: Annotated[str | None, Query(max_length=36, pattern=PRINTABLE, description="me, none or a user id")] = None,
+    group: Annotated[str | None, Query(max_length=100, pattern=PRINTABLE)] = None,
+    topic: Annotated[str | None, Query(max_length=MAX_TOPIC_CHARS, pattern=PRINTABLE,
                                        description="a topic's label, exactly; empty for the requests without one")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,

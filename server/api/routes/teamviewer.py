@@ -22,6 +22,7 @@ from server.api.deps import ActorDep, ReadDB, StateDep, WriteDB, resolve_token
 from server.lifecycle import IllegalTransition
 from server.models import Company, utcnow
 from server.problems import Problem
+from server.schemas import PRINTABLE
 from server.state import AppState
 from server.teamviewer import connections, errors, ids, schemas, sessions
 from server.teamviewer.errors import TvError
@@ -30,7 +31,6 @@ log = logging.getLogger("sosqueue.api")
 
 PREFIX = "/tv/api/v1"
 TAG = "TeamViewer compatibility"
-_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 _NO_TOKEN = "send a user's API token as 'Authorization: Bearer <token>'; a TeamViewer script token does not work here"
 
 
@@ -49,9 +49,15 @@ class TeamViewerRoute(APIRoute):
             try:
                 return await handle(request)
             except Exception as error:  # noqa: BLE001 - every error leaves in TeamViewer's shape
-                return errors.error_response(as_tv_error(error))
+                raise errors.Answered(as_tv_error(error)) from error
 
         return handler
+
+
+def install(app) -> None:
+    """The compatibility API and the handler that answers its errors."""
+    app.include_router(router)
+    errors.install(app)
 
 
 def as_tv_error(error: Exception) -> TvError:
@@ -138,7 +144,7 @@ def create_session(body: schemas.SessionCreate, actor: UserActor, state: StateDe
     """Create a session: a manual request in the queue, for the group of ``groupid`` or ``groupname`` (a new
     group when no group has that name, as TeamViewer makes one)."""
     with state.db.write() as session:
-        group, created = sessions.group_or_new(session, actor.company_id, body.groupid, body.groupname)
+        group, created = sessions.group_or_new(session, actor, body.groupid, body.groupname)
     try:
         filed = creation.file_request(state, actor=actor, payload=sessions.creation_payload(body, group),
                                       source="manual")
@@ -163,11 +169,11 @@ def list_sessions(
     request: Request,
     groupid: GroupFilter = None,
     assigned_userid: UserFilter = None,
-    state_: Annotated[str | None, Query(alias="state", max_length=20, pattern=_PRINTABLE,
+    state_: Annotated[str | None, Query(alias="state", max_length=20, pattern=PRINTABLE,
                                         description="open, closed, or open,closed; open when not given")] = None,
     full_list: Annotated[bool, Query(description="true: each session whole; false: its code, state, group, "
                                                  "assignee and dates")] = False,
-    offset: Annotated[str | None, Query(max_length=20, pattern=_PRINTABLE,
+    offset: Annotated[str | None, Query(max_length=20, pattern=PRINTABLE,
                                         description="next_offset of the previous page")] = None,
 ) -> schemas.Sessions:
     """The company's sessions, newest first, a page at a time."""
@@ -193,6 +199,7 @@ def update_session(code: str, body: schemas.SessionUpdate, actor: UserActor, ses
     """Change a session: any of its texts, its assignee (u0 unassigns), its group, or close it; all or nothing."""
     found = queue.find_request(session, company_id=actor.company_id, code=code, lock=True)
     sessions.update(session, request=found, actor=actor, body=body)
+    session.flush()  # what the database refuses is refused here, in TeamViewer's shape, before the commit
     return Response(status_code=204)
 
 
@@ -202,12 +209,12 @@ def connection_report(
     session: ReadDB,
     state: StateDep,
     userid: Annotated[str | None, Query(pattern=ids.USER_PATTERN)] = None,
-    username: Annotated[str | None, Query(max_length=254, pattern=_PRINTABLE)] = None,
+    username: Annotated[str | None, Query(max_length=254, pattern=PRINTABLE)] = None,
     groupid: GroupFilter = None,
-    session_code: Annotated[str | None, Query(max_length=20, pattern=_PRINTABLE)] = None,
+    session_code: Annotated[str | None, Query(max_length=20, pattern=PRINTABLE)] = None,
     from_date: Annotated[datetime | None, Query(description="ISO 8601; without a zone, UTC")] = None,
     to_date: Annotated[datetime | None, Query(description="ISO 8601; without a zone, UTC")] = None,
-    offset_id: Annotated[str | None, Query(max_length=16, pattern=_PRINTABLE,
+    offset_id: Annotated[str | None, Query(max_length=16, pattern=PRINTABLE,
                                            description="next_offset of the previous page")] = None,
 ) -> schemas.Connections:
     """Supporters' connections to sessions, oldest first, a page at a time: the company's for an admin, a
@@ -219,12 +226,16 @@ def connection_report(
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=timezone.utc)
+    if value is None:
+        return None
+    try:
+        return value.astimezone(timezone.utc) if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    except OverflowError:
+        raise errors.invalid("from_date and to_date take dates between the years 1 and 9999, in UTC") from None
 
 
-@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+@router.api_route("/{path:path}", methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"],
+                  include_in_schema=False)
 def unknown(path: str, request: Request) -> Response:
     """Anything else under the prefix (declared last): TeamViewer's not_found rather than the native problem."""
     raise TvError(errors.NOT_FOUND, f"this API has no {request.method} {PREFIX}/{path}; "

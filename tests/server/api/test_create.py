@@ -62,6 +62,21 @@ def test_users_cannot_claim_a_source(api, tenant):
     assert api.codes(tenant.supporter_token) == []
 
 
+@pytest.mark.parametrize("field", ["waiting_message", "custom_api"])
+def test_a_module_cannot_set_what_only_the_company_s_users_set(api, tenant, field):
+    """A module's token ships inside every download: it files no waiting message and no integration data."""
+    assert_problem(api.create(tenant.module_token, {"description": "help", field: "from the customer"}), 403,
+                   "forbidden")
+    assert api.codes(tenant.supporter_token) == []
+    filed = api.create(tenant.supporter_token, {"description": "help", field: "from a supporter"})
+    assert filed.status_code == 201, filed.text
+
+
+def test_custom_api_that_no_database_can_store_is_refused(api, tenant):
+    assert_problem(api.create(tenant.supporter_token, {"description": "help", "custom_api": "a\x00b"}), 422)
+    assert api.codes(tenant.supporter_token) == []
+
+
 def test_unknown_source_is_refused(api, tenant):
     """Only ``module`` and ``sos`` are sources a module may name."""
     assert_problem(api.create(tenant.module_token, params={"source": "fax"}), 422)

@@ -65,6 +65,7 @@ def snapshot(stage: Stage) -> dict:
 
 
 OURS, THEIRS, MODULE, CUSTOMER, NONE, UNKNOWN = "ours", "theirs", "module", "customer", "none", "unknown"
+SUPPORTER = "supporter"  # of ours: not an admin
 OPEN, CLOSED, THEIR_CODE = "{open}", "{closed}", "{their}"
 LONG = "x" * 4001
 
@@ -134,6 +135,16 @@ CASES = [
     (400, "invalid_request", OURS, "GET", "/reports/connections", None, {"offset_id": "zz"}),
     (400, "invalid_request", OURS, "GET", "/reports/connections", None, {"session_code": "!!"}),
     (400, "invalid_request", OURS, "GET", "/reports/connections", None, {"groupid": "{their_group}"}),
+    (400, "invalid_request", OURS, "GET", "/reports/connections", None, {"from_date": "9999-12-31T23:59:59-23:59"}),
+    (400, "invalid_request", OURS, "GET", "/reports/connections", None, {"to_date": "0001-01-01T00:00:00+01:00"}),
+    # refused after a new group was made in the call's transaction: the group goes with the rest
+    (400, "invalid_request", OURS, "PUT", f"/sessions/{OPEN}",
+     {"groupname": "made by a refused call", "assigned_userid": "{their_user}"}, None),
+    (400, "invalid_request", OURS, "PUT", f"/sessions/{CLOSED}", {"groupname": "made too late"}, None),
+    (400, "invalid_request", OURS, "PUT", f"/sessions/{OPEN}", {"custom_api": "a\x00b"}, None),
+    (400, "invalid_request", OURS, "POST", "/sessions", {"groupname": "first line", "custom_api": "a\x00b"}, None),
+    (400, "invalid_request", SUPPORTER, "POST", "/sessions", {"groupname": "a supporter's new group"}, None),
+    (404, "not_found", OURS, "OPTIONS", "/sessions", None, None),
 ]
 
 
@@ -153,6 +164,7 @@ def _fill(value, stage: Stage):
 
 def _headers(stage: Stage, token: str) -> dict:
     tokens = {OURS: stage.ours.tenant.admin_token, THEIRS: stage.theirs.tenant.admin_token,
+              SUPPORTER: stage.ours.tenant.supporter_token,
               MODULE: stage.ours.tenant.module_token, CUSTOMER: stage.customer_token, UNKNOWN: "squ_unknown"}
     return bearer(tokens[token]) if token in tokens else {}
 
