@@ -224,8 +224,8 @@ class ServiceRequest(Base):
     closed_by: Mapped[str | None] = mapped_column(String(50))
     # Set through the API (``PUT /tv/api/v1/sessions/{code}`` among others): a message shown to the waiting
     # customer in the agent, and an integration's own data, never shown to anyone.
-    waiting_message: Mapped[str] = mapped_column(Text, default="")
-    custom_api: Mapped[str] = mapped_column(Text, default="")
+    waiting_message: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    custom_api: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
 
     group: Mapped[Group | None] = relationship()
     assignee: Mapped[User | None] = relationship()

@@ -21,10 +21,8 @@ def upgrade() -> None:
     with op.batch_alter_table('service_requests') as batch:
         for name in COLUMNS:
             batch.add_column(sa.Column(name, sa.Text(), nullable=False, server_default=''))
-    # The default only fills existing rows; the application sets every value from now on.
-    with op.batch_alter_table('service_requests') as batch:
-        for name in COLUMNS:
-            batch.alter_column(name, server_default=None)
+    # The server default stays: dropping it would make SQLite copy the whole table (and rebuild its
+    # indexes in another order, which its planner, without statistics, then follows).
 
 
 def downgrade() -> None:
