@@ -98,6 +98,6 @@ def assignee_name(request: ServiceRequest) -> str | None:
 
 
 def waiting_message(request: ServiceRequest) -> str:
-    """What the request's supporters tell the waiting customer; "" for none (also for a request kept
-    before there were waiting messages)."""
-    return (request.waiting_message or "")[:MAX_WAITING_MESSAGE_CHARS]
+    """What the request's supporters tell the waiting customer; "" for none. A longer one than the agent
+    takes (stored by other means than the API's checks) is cut."""
+    return request.waiting_message[:MAX_WAITING_MESSAGE_CHARS]

@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from server import admin, downloads, updates
+from server import admin, downloads, links, updates
 from server.api.deps import StateDep, WriteDB
 from server.assignment import UnknownStrategy, parse_strategy
 from server.logins import Login
@@ -39,7 +39,7 @@ def offered_downloads(state) -> tuple[tuple[str, str], ...]:
 
 def module_server_url(request: Request, state) -> tuple[str, str | None]:
     """Where downloaded modules reach the queue, and why that cannot work (None if it can)."""
-    url = (state.settings.public_url or str(request.base_url)).rstrip("/")
+    url = links.public_base(state.settings.public_url, request)
     try:
         return urls.server_url(url, allow_insecure=False), None
     except urls.BadServerUrl:
