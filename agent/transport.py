@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlencode, urlsplit
 
-from agent import http11
+from agent import http11, tls
 from agent.tls import tls_context
 
 if TYPE_CHECKING:
@@ -257,6 +257,19 @@ class HttpClient:
         connection.close()
 
     def _connect(self, route: Route, timeout: tuple[float, float]) -> http11.Connection:
+        try:
+            return self._open(route, timeout)
+        except Failure as failure:
+            wider = tls.wider_context(self._ca_bundle) if _unverified(failure) else None
+            if wider is None:
+                raise
+            log.info("the system's certificate authorities do not verify %s; trying certifi's as well", route.host)
+            return self._open(route, timeout, wider)
+
+    def _open(self, route: Route, timeout: tuple[float, float],
+              context: "ssl.SSLContext | None" = None) -> http11.Connection:
+        """A new connection on ``route``, through its proxy's tunnel, secured with ``context``
+        (:func:`tls_context`'s when ``None``) for an ``https://`` server."""
         connect_timeout = timeout[0]
         host, port = route.proxy or (route.host, route.port)
         try:
@@ -269,23 +282,31 @@ class HttpClient:
             if route.tunnel:
                 _open_tunnel(sock, route)
             if route.scheme == "https":
-                sock = self._secure(sock, route.host)
+                sock = _secure(sock, route.host, context or tls_context(self._ca_bundle))
         except BaseException:
             sock.close()
             raise
         return http11.Connection(sock)  # never a silent reconnect past the proxy and TLS set up here
 
-    def _secure(self, sock: socket.socket, host: str) -> "ssl.SSLSocket":
-        import ssl  # here: an http:// queue never loads OpenSSL's TLS library
 
-        try:
-            return tls_context(self._ca_bundle).wrap_socket(sock, server_hostname=wire_name(host))
-        except ssl.SSLError as error:
-            raise Failure(TLS, error) from None
-        except socket.timeout as error:
-            raise Failure(TIMEOUT, error) from None
-        except OSError as error:
-            raise Failure(CONNECTION, error) from None
+def _secure(sock: socket.socket, host: str, context: "ssl.SSLContext") -> "ssl.SSLSocket":
+    import ssl  # here: an http:// queue never loads OpenSSL's TLS library
+
+    try:
+        return context.wrap_socket(sock, server_hostname=wire_name(host))
+    except ssl.SSLError as error:
+        raise Failure(TLS, error) from None
+    except socket.timeout as error:
+        raise Failure(TIMEOUT, error) from None
+    except OSError as error:
+        raise Failure(CONNECTION, error) from None
+
+
+def _unverified(failure: Failure) -> bool:
+    """Whether ``failure`` is a server certificate that the trusted authorities did not verify."""
+    import ssl  # loaded already: the failure came from it
+
+    return failure.kind == TLS and isinstance(failure.error, ssl.SSLCertVerificationError)
 
 
 def wire_name(host: str) -> str | bytes:

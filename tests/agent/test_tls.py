@@ -1,12 +1,40 @@
-"""The agent's TLS context: certifi's CA file found without importing certifi, and trusted as before."""
+"""The agent's TLS contexts: the system's authorities looked up in their folder when a handshake
+needs one, certifi's added only after the system's failed, certifi's file found without importing
+certifi."""
 
 import ssl
 import subprocess
 import sys
 
 import certifi
+import pytest
 
 from agent import tls
+from tests.support.certificates import hashed_folder, self_signed
+
+
+@pytest.fixture(autouse=True)
+def fresh_contexts(monkeypatch):
+    for name in ("SSL_CERT_DIR", "SSL_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    tls.forget()
+    yield
+    tls.forget()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    return self_signed(tmp_path_factory.mktemp("tls"), common_name="sosqueue tls CA", alt_name="IP:127.0.0.1")[0]
+
+
+def subjects(context: ssl.SSLContext) -> list:
+    return [ca["subject"] for ca in context.get_ca_certs()]
+
+
+def certifis_subjects() -> list:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=certifi.where())
+    return subjects(context)
 
 
 def test_certifis_file_is_the_one_certifi_names_and_certifi_is_not_imported():
@@ -17,10 +45,58 @@ def test_certifis_file_is_the_one_certifi_names_and_certifi_is_not_imported():
     assert lines[:2] == [certifi.where(), "[]"]
 
 
-def test_the_usual_context_trusts_the_systems_and_certifis_authorities():
-    """Without a module CA: exactly the authorities of the system's store and certifi's file."""
-    expected = ssl.create_default_context()
-    expected.load_verify_locations(cafile=certifi.where())
-    context = tls.tls_context.__wrapped__(None)
-    assert context.get_ca_certs() == expected.get_ca_certs() and len(context.get_ca_certs()) > 100
+def test_with_the_systems_hashed_folder_no_authority_is_held_before_a_handshake(tmp_path, certificate, monkeypatch):
+    """The folder is searched when a server's chain needs an authority: nothing is read up front."""
+    monkeypatch.setenv("SSL_CERT_DIR", str(hashed_folder(tmp_path / "certs", certificate)))
+    context = tls.tls_context(None)
+    assert context.cert_store_stats()["x509_ca"] == 0
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_debians_own_folder_is_taken_as_hashed():
+    """Without SSL_CERT_DIR: OpenSSL's default folder, which ca-certificates fills with hashed names."""
+    assert tls.tls_context(None).cert_store_stats()["x509_ca"] == 0
+
+
+def test_a_file_ssl_cert_file_names_is_trusted_beside_the_folder(tmp_path, certificate, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate))
+    assert subjects(tls.tls_context(None)) == [((("commonName", "sosqueue tls CA"),),)]
+
+
+def test_a_system_without_a_hashed_folder_trusts_its_file_and_certifis_at_once(tmp_path, certificate, monkeypatch):
+    """As ssl.create_default_context and certifi did before: all loaded now, nothing wider later."""
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "ca-bundle.crt").write_bytes(certificate.read_bytes())
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "plain"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate))
+    assert subjects(tls.tls_context(None)) == [((("commonName", "sosqueue tls CA"),),), *certifis_subjects()]
+    assert tls.wider_context(None) is None
+
+
+def test_the_wider_context_adds_certifis_authorities_and_is_used_from_then_on():
+    lean = tls.tls_context(None)
+    wider = tls.wider_context(None)
+    assert wider is not None and wider is not lean
+    assert subjects(wider) == certifis_subjects() and len(subjects(wider)) > 100
+    assert tls.tls_context(None) is wider
+    assert tls.wider_context(None) is None  # nothing wider left: the caller reports the failure
+
+
+def test_a_module_with_its_own_authority_is_never_widened(certificate):
+    """Its CA is the only one it trusts: a failure against it must not fall back to the usual ones."""
+    ca = certificate.read_bytes()
+    assert subjects(tls.tls_context(ca)) == [((("commonName", "sosqueue tls CA"),),)]
+    assert tls.wider_context(ca) is None
+    assert tls.tls_context(None).cert_store_stats()["x509_ca"] == 0  # and the usual context stays lean
+
+
+def test_an_unreadable_module_authority_gets_the_usual_ones_and_may_widen():
+    """As before: the warning is logged, and the queue's certificate is verified by the usual authorities."""
+    unreadable = b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
+    assert tls.tls_context(unreadable) is tls.tls_context(None)
+    assert tls.wider_context(unreadable) is not None
+
+
+def test_without_certifi_there_is_nothing_wider(monkeypatch):
+    monkeypatch.setattr(tls.importlib.util, "find_spec", lambda name: None)
+    assert tls.wider_context(None) is None

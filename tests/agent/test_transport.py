@@ -14,7 +14,7 @@ import pytest
 from agent import tls, transport
 from agent.client import QueueClient, Ticket
 from agent.errors import Unreachable
-from tests.support.certificates import self_signed
+from tests.support.certificates import hashed_folder, self_signed
 from tests.support.loopback import LoopbackListener
 from tests.support.modules import module_config
 from tests.support.tls_relay import TlsRelay
@@ -231,6 +231,52 @@ def test_the_tls_context_is_built_once_per_ca(certificate):
     ca = certificate[0].read_bytes()
     assert tls.tls_context(ca) is tls.tls_context(ca)
     assert tls.tls_context(None) is tls.tls_context(None) is not tls.tls_context(ca)
+
+
+@pytest.fixture
+def fresh_tls(monkeypatch):
+    """The usual contexts built anew, from the system's authorities only."""
+    for name in ("SSL_CERT_DIR", "SSL_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    tls.forget()
+    yield
+    tls.forget()
+
+
+def test_a_queue_the_systems_folder_verifies_is_reached_without_certifis_authorities(
+        tenant, https_queue, certificate, fresh_tls, tmp_path, monkeypatch):
+    """One handshake; the authority it needed is the only one the context then holds."""
+    monkeypatch.setenv("SSL_CERT_DIR", str(hashed_folder(tmp_path / "certs", certificate[0])))
+    assert client_for(tenant, https_queue.url).create(BODY, idempotency_key=str(uuid.uuid4()), source="sos")
+    assert tls.tls_context(None).cert_store_stats()["x509_ca"] == 1
+    assert tls.wider_context(None) is not None  # it was not needed
+
+
+def test_a_queue_only_certifis_authorities_verify_is_reached_on_a_second_handshake(
+        tenant, https_queue, certificate, fresh_tls, monkeypatch):
+    """The system's store lacks the CA (an old system): the call still gets through, and later
+    connections (the session channel's too) start from the wider context."""
+    monkeypatch.setattr(tls, "certifi_bundle", lambda: str(certificate[0]))
+    ticket = client_for(tenant, https_queue.url).create(BODY, idempotency_key=str(uuid.uuid4()), source="sos")
+    assert ticket.code
+    assert [ca["subject"] for ca in tls.tls_context(None).get_ca_certs()] == [((("commonName",
+                                                                                 "sosqueue transport CA"),),)]
+
+
+def test_a_queue_no_authority_verifies_is_unreachable_after_both_tries(tenant, https_queue, fresh_tls):
+    with pytest.raises(Unreachable, match="certificate"):
+        client_for(tenant, https_queue.url).create(BODY, idempotency_key=str(uuid.uuid4()), source="sos")
+    assert tls.wider_context(None) is None  # certifi's were tried
+
+
+def test_a_module_authority_that_fails_is_not_retried_with_the_usual_ones(tenant, https_queue, fresh_tls, tmp_path,
+                                                                          certificate, monkeypatch):
+    """No downgrade: the system's folder would verify the queue, the module's own CA does not."""
+    monkeypatch.setenv("SSL_CERT_DIR", str(hashed_folder(tmp_path / "certs", certificate[0])))
+    other = self_signed(tmp_path, common_name="another CA", alt_name="IP:127.0.0.1")[0]
+    with pytest.raises(Unreachable, match="certificate"):
+        client_for(tenant, https_queue.url, ca_bundle=other.read_bytes()).create(
+            BODY, idempotency_key=str(uuid.uuid4()), source="sos")
 
 
 def test_the_event_stream_is_followed_over_https(tenant, https_queue, certificate):

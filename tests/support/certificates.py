@@ -13,3 +13,14 @@ def self_signed(directory: Path, *, common_name: str, alt_name: str) -> tuple[Pa
         check=True, capture_output=True, timeout=60,
     )
     return cert, key
+
+
+def hashed_folder(directory: Path, *certificates: Path) -> Path:
+    """``directory`` holding ``certificates`` under their subjects' hashes, as OpenSSL looks
+    authorities up in a folder (``SSL_CERT_DIR``, ``/etc/ssl/certs``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for number, certificate in enumerate(certificates):
+        subject_hash = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", str(certificate)], check=True,
+                                      capture_output=True, text=True, timeout=60).stdout.strip()
+        (directory / f"{subject_hash}.{number}").write_bytes(certificate.read_bytes())
+    return directory
