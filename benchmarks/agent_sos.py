@@ -19,8 +19,10 @@ CA, against the TLS relay.
 
 Without ``--module-binary`` the agent runs from source (``python -m agent``); with a stamped
 module (``sosqueue build``) it runs the real executable: a one-file one runs as two processes,
-the agent and its launcher (which unpacked it and waits to clean up); the memory counts both,
-and ``idle_rss_onefile_launcher_mb`` says the launcher's part. A folder (``--onedir``) module's
+the agent and its launcher (which unpacked it and waits to clean up). The memory counts the
+agent's resident memory plus the launcher's own (its USS, ``idle_uss_onefile_launcher_mb``):
+the launcher's resident memory (``idle_rss_onefile_launcher_mb``) is mostly pages of the C
+library that the agent maps too, and adding it would count those pages twice. A folder (``--onedir``) module's
 executable is given with its ``_internal`` folder beside it. A stamped module built by
 ``sosqueue quickstart`` or ``sosqueue build`` works as is.
 """
@@ -41,7 +43,7 @@ from _common import REPO, emit, latency_ms, machine, percentile, ratio, start_se
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 
-from tests.support.certificates import self_signed  # noqa: E402
+from tests.support.certificates import hashed_folder, self_signed  # noqa: E402
 from tests.support.modules import module_config, module_payload_for, write_module_file  # noqa: E402
 from tests.support.tenants import make_tenant  # noqa: E402
 from tests.support.tls_relay import TlsRelay  # noqa: E402
@@ -92,22 +94,22 @@ def time_baseline(command: list[str], display: str) -> float:
     return time.perf_counter() - started
 
 
-def tree_rss(process: subprocess.Popen) -> int:
-    """Resident memory of a process and its children (a onefile binary runs as two processes)."""
+def tree_memory(process: subprocess.Popen) -> tuple[int, int, int]:
+    """What a process (a onefile binary's launcher, or the agent itself) and its children hold:
+    the agent's resident memory plus its launcher's own pages (USS); and the launcher's RSS and USS
+    (0 when ``process`` is the agent)."""
     parent = psutil.Process(process.pid)
-    return sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
-
-
-def launcher_rss(process: subprocess.Popen) -> int:
-    """Resident memory of the process started when the agent runs in a child of it (a onefile
-    binary's launcher, which unpacked it and waits to clean up), else 0."""
-    parent = psutil.Process(process.pid)
-    return parent.memory_info().rss if parent.children() else 0
+    children = parent.children(recursive=True)
+    if not children:
+        return parent.memory_info().rss, 0, 0
+    launcher_uss = parent.memory_full_info().uss
+    return (sum(child.memory_info().rss for child in children) + launcher_uss, parent.memory_info().rss,
+            launcher_uss)
 
 
 def idle_tray_rss(command: list[str], home: Path, display: str, settle: float,
-                  extra_env: dict | None = None) -> tuple[int, int]:
-    """The idle tray's resident memory, and the part of it that is a onefile binary's launcher."""
+                  extra_env: dict | None = None) -> tuple[int, int, int]:
+    """The idle tray's memory, and a onefile binary's launcher's RSS and USS (:func:`tree_memory`)."""
     env = environment(home, display, os.environ.get("SOSQUEUE_TRAY", ""), extra_env)
     del env["SOSQUEUE_AGENT_TEST_HOOKS"]  # as customers run it: the state report would build the window
     process = subprocess.Popen([*command, "--tray"], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
@@ -116,7 +118,7 @@ def idle_tray_rss(command: list[str], home: Path, display: str, settle: float,
         time.sleep(settle)
         if process.poll() is not None:
             raise RuntimeError(f"the agent left the tray with {process.returncode}")
-        return tree_rss(process), launcher_rss(process)
+        return tree_memory(process)
     finally:
         stop(process)
 
@@ -126,7 +128,7 @@ def idle_tk_rss(display: str, settle: float) -> int:
     process = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "DISPLAY": display})
     try:
         time.sleep(settle)
-        return tree_rss(process)
+        return tree_memory(process)[0]
     finally:
         stop(process)
 
@@ -165,7 +167,7 @@ def main() -> None:
         idle = {name: idle_tray_rss(_command(tray_module, args.module_binary, scratch / f"tray-{name}"),
                                     scratch / f"home-{name}", display, args.settle, extra_env)
                 for name, (tray_module, extra_env) in tray_modules.items()}
-        rss = {name: total for name, (total, _launcher) in idle.items()}
+        rss = {name: total for name, (total, _rss, _uss) in idle.items()}
         tk_rss = idle_tk_rss(display, args.settle)
     finally:
         if relay:
@@ -191,7 +193,8 @@ def main() -> None:
         "idle_rss_https_mb": round(rss["https"] / mb, 1),
         "idle_rss_https_module_ca_mb": round(rss["https_module_ca"] / mb, 1),
         "idle_tk_rss_mb": round(tk_rss / mb, 1),
-        "idle_rss_onefile_launcher_mb": {name: round(launcher / mb, 1) for name, (_total, launcher) in idle.items()},
+        "idle_rss_onefile_launcher_mb": {name: round(launcher / mb, 1) for name, (_total, launcher, _uss) in idle.items()},
+        "idle_uss_onefile_launcher_mb": {name: round(uss / mb, 2) for name, (_total, _rss, uss) in idle.items()},
         "rss_ratio": ratio(agent_rss, tk_rss),
         "rss_https_ratio": ratio(rss["https"], tk_rss),
         "rss_target": {"mb": 40, "met": max(rss.values()) <= 40 * mb},
@@ -231,11 +234,7 @@ def _register(server, tenant) -> tuple[str, str]:
 def _tray_modules(http_url: str, https_url: str, module_id: str, token: str, update_key: str, certificate: Path,
                   scratch: Path) -> dict[str, tuple[Path, dict]]:
     """The idle tray's modules, each with the queue's update key, and the environment each runs in."""
-    trusted = scratch / "trusted"  # the usual CAs plus the test CA, as OpenSSL looks CAs up by hash
-    trusted.mkdir()
-    subject_hash = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", str(certificate)], check=True,
-                                  capture_output=True, text=True).stdout.strip()
-    shutil.copy(certificate, trusted / f"{subject_hash}.0")
+    trusted = hashed_folder(scratch / "trusted", certificate)  # the system CA folder (SSL_CERT_DIR) trusts the test CA
     variants = {"http": (http_url, None, {}), "https": (https_url, None, {"SSL_CERT_DIR": str(trusted)}),
                 "https_module_ca": (https_url, certificate.read_bytes(), {})}
     modules = {}
