@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DatabaseError as StorageError
 
 from sosqueue.errors import ConfigError, ConflictError, DatabaseError, NotFoundError
-from server import admin, updates
+from server import admin, allocator, updates
 from server.config import Settings
 from server.db import Database, DatabaseUrlError, upgrade
 from server.models import Module, User
@@ -90,12 +90,24 @@ def emit(result: dict, *, as_json: bool, human: str, value: str | None = None) -
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--expiry-hours", type=float, help="Hours until an open request expires (default 24; fractions allowed).")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), show_default=True)
-def serve(database_url, host, port, expiry_hours, log_level) -> None:
+@click.option("--allocator", "allocator_choice", type=click.Choice(allocator.CHOICES), default=allocator.AUTO, show_default=True,
+              envvar=allocator.ENVIRONMENT,
+              help="Memory allocator: mimalloc gives a crowd's memory back when it leaves; auto uses it where "
+                   "installed (libmimalloc2.0).")
+def serve(database_url, host, port, expiry_hours, log_level, allocator_choice: str) -> None:
     """Run the service queue's HTTP API."""
-    _serve(load_settings(database_url=database_url, expiry_hours=expiry_hours), host, port, log_level)
+    memory = _adopt_allocator(allocator_choice)
+    _serve(load_settings(database_url=database_url, expiry_hours=expiry_hours), host, port, log_level, memory=memory)
 
 
-def _serve(settings: Settings, host: str, port: int, log_level: str) -> None:
+def _adopt_allocator(choice: str) -> str:
+    try:
+        return allocator.adopt(choice)
+    except allocator.AllocatorMissing as error:
+        raise ConfigError(str(error)) from None
+
+
+def _serve(settings: Settings, host: str, port: int, log_level: str, *, memory: str | None = None) -> None:
     import uvicorn
 
     from server.app import create_app
@@ -107,7 +119,9 @@ def _serve(settings: Settings, host: str, port: int, log_level: str) -> None:
         raise ConfigError(str(error)) from None
     except StorageError as error:
         raise DatabaseError(f"cannot open the database: {one_line(error.orig)}; check --db") from None
-    click.echo(f"sosqueue: serving on http://{host}:{port} (database: {app.state.sosqueue.db.engine.url.render_as_string()})", err=True)
+    database = app.state.sosqueue.db.engine.url.render_as_string()
+    click.echo(f"sosqueue: serving on http://{host}:{port} (database: {database}"
+               + (f"; memory allocator: {memory})" if memory else ")"), err=True)
     # Screen frames are JPEG already: deflating them costs ~20 ms per frame and blocks the loop.
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=3,
                 ws_per_message_deflate=False)

@@ -16,3 +16,17 @@ def require_tool(executable: str, debian_package: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def require_library(name: str, debian_package: str) -> str:
+    """The file name of the shared library ``name`` (``mimalloc`` for ``libmimalloc.so.2``), as
+    the dynamic loader finds it; skipped or failed without it as :func:`require_tool`."""
+    import ctypes.util
+
+    found = ctypes.util.find_library(name)
+    if found is None:
+        message = f"lib{name} is not installed; install it with: apt-get install {debian_package}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found

@@ -1,0 +1,91 @@
+"""The memory allocator ``sosqueue serve`` runs on: mimalloc where the system has it.
+
+After a crowd of event-stream watchers leaves, CPython's own allocator keeps each 1 MiB arena
+that still holds one object made while the crowd was there: 10,000 watchers left the server at
+about 2× its memory before they came (``benchmarks/server_watchers.py``). mimalloc (Debian and
+Ubuntu: ``libmimalloc2.0``) gives back each 64 KiB page as it empties; with every Python object
+in it (``PYTHONMALLOC=malloc``) and emptied pages given back at once (``MIMALLOC_DECOMMIT_DELAY=0``)
+the server returns to within 1.2× of its memory before the crowd, for about 3 % more CPU per
+creation. glibc's malloc alone (``PYTHONMALLOC=malloc``) returns as far, for 10–17 % more.
+
+An allocator is chosen before the interpreter starts, so ``serve`` starts itself again (the same
+process: ``execve``) with those variables when it should change. ``auto`` does so on Linux when
+mimalloc is installed and the environment does not choose already (``PYTHONMALLOC``); ``mimalloc``
+insists; ``python`` runs on CPython's allocator.
+"""
+
+import ctypes
+import ctypes.util
+import os
+import sys
+from collections.abc import Mapping
+
+AUTO, MIMALLOC, PYTHON = "auto", "mimalloc", "python"
+CHOICES = (AUTO, MIMALLOC, PYTHON)
+#: The environment variable that chooses, as ``serve --allocator`` does.
+ENVIRONMENT = "SOSQUEUE_ALLOCATOR"
+#: Set in the environment ``serve`` starts itself again with: it does not try a second time.
+TRIED = "SOSQUEUE_ALLOCATOR_TRIED"
+
+
+class AllocatorMissing(Exception):
+    """``--allocator mimalloc`` where mimalloc is not installed, or could not be loaded."""
+
+    def __init__(self, library: str | None = None):
+        super().__init__(f"mimalloc ({library}) could not be loaded" if library else "mimalloc is not installed: "
+                         "install it (Debian and Ubuntu: apt install libmimalloc2.0) or choose --allocator auto "
+                         "or python")
+
+
+def running_on_mimalloc() -> bool:
+    """Whether this process's allocations go to mimalloc (preloaded, so its symbols are global)."""
+    try:
+        return hasattr(ctypes.CDLL(None), "mi_version")
+    except (OSError, TypeError):  # no dlopen(NULL): Windows
+        return False
+
+
+def find_mimalloc() -> str | None:
+    """The file name of the system's mimalloc library, as the dynamic loader finds it, or ``None``."""
+    if not sys.platform.startswith("linux"):
+        return None
+    return ctypes.util.find_library("mimalloc")
+
+
+def environment_for(choice: str, environ: Mapping[str, str], *, on_mimalloc: bool,
+                    library: str | None) -> dict[str, str] | None:
+    """The environment to start again with, to run on ``choice``; ``None`` to go on as this process is.
+
+    :raises AllocatorMissing: ``choice`` is mimalloc and ``library`` is ``None``.
+    """
+    if choice == PYTHON or on_mimalloc:
+        return None
+    if environ.get(TRIED):  # started again, and still not on mimalloc
+        if choice == MIMALLOC:
+            raise AllocatorMissing(environ.get("LD_PRELOAD", "").split(" ")[0])
+        return None
+    if choice == AUTO and (environ.get("PYTHONMALLOC") or library is None):
+        return None  # the environment chose, or there is nothing to choose
+    if library is None:
+        raise AllocatorMissing()
+    preloaded = environ.get("LD_PRELOAD", "")
+    return {**environ, "PYTHONMALLOC": "malloc", "MIMALLOC_DECOMMIT_DELAY": environ.get("MIMALLOC_DECOMMIT_DELAY", "0"),
+            "LD_PRELOAD": f"{library} {preloaded}".strip(), TRIED: "1"}
+
+
+def adopt(choice: str) -> str:
+    """Run on ``choice``: start this command again if that changes the allocator (it does not
+    return then); else the name of the allocator this process runs on.
+
+    :raises AllocatorMissing: see :func:`environment_for`.
+    """
+    on_mimalloc = running_on_mimalloc()
+    environment = environment_for(choice, os.environ, on_mimalloc=on_mimalloc,
+                                  library=None if on_mimalloc or choice == PYTHON else find_mimalloc())
+    if environment is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, sys.orig_argv, environment)
+    if on_mimalloc:
+        return MIMALLOC
+    return "malloc" if os.environ.get("PYTHONMALLOC", "").startswith("malloc") else PYTHON
