@@ -77,6 +77,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate-limit", action="store_true",
                         help="keep the creation rate limit on (one allowance per module, never used up): "
                              "what its check costs; off by default")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the server (PYTHONMALLOC=malloc, say); repeatable")
     parser.add_argument("--profile", action="store_true",
                         help="sample the server with py-spy during the first create phase (results/profile-*.txt)")
     return parser.parse_args()
@@ -299,7 +301,8 @@ def summarise(args, measured: dict, backend: str, floor: dict) -> dict:
     throughput_ratio = ratio(create["per_second"], health["per_second"])
     return {
         "parameters": {"clients": args.clients, "duration_s": args.duration, "rounds": args.rounds,
-                       "client": args.client, "backend": backend, "rate_limit": args.rate_limit},
+                       "client": args.client, "backend": backend, "rate_limit": args.rate_limit,
+                       "server_env": args.server_env},
         "machine": machine(),
         "baseline_healthz": health,
         "readyz": ready,
@@ -353,7 +356,7 @@ def main() -> None:
     with fresh_database(args.db, REPO / "benchmarks" / "results" / "db", keep=args.keep) as url:
         tenant = make_tenant(url, supporters=1, assignment="none")
         rate = RATE_LIMIT_NEVER_REACHED if args.rate_limit else {"SOSQUEUE_CREATE_RATE_PER_MINUTE": "0"}
-        server = start_server(url, env=rate)
+        server = start_server(url, env={**rate, **dict(item.split("=", 1) for item in args.server_env)})
         log(f"server {server.url} on {backend}; {args.clients} clients, {args.rounds} x {args.duration:g} s per endpoint")
         try:
             measured = asyncio.run(main_async(args, server, tenant, url))
