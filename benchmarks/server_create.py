@@ -78,7 +78,7 @@ def parse_args() -> argparse.Namespace:
                         help="keep the creation rate limit on (one allowance per module, never used up): "
                              "what its check costs; off by default")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="an environment variable for the server (PYTHONMALLOC=malloc, say); repeatable")
+                        help="an environment variable for the server (SOSQUEUE_ALLOCATOR=python, say); repeatable")
     parser.add_argument("--profile", action="store_true",
                         help="sample the server with py-spy during the first create phase (results/profile-*.txt)")
     return parser.parse_args()

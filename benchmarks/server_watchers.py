@@ -1,7 +1,7 @@
 """Many live event-stream watchers on one server process: memory, and how fast a change reaches them.
 
     .venv/bin/python benchmarks/server_watchers.py [--watchers 2000] [--rounds 3] [--client-processes 2]
-        [--server-env PYTHONMALLOC=malloc]
+        [--server-env SOSQUEUE_ALLOCATOR=python]
 
 ``--watchers 10000`` is the issue's figure. One real ``sosqueue serve`` (SQLite) with a raised
 open-file limit; the watchers connect to GET /api/v1/events of one company from separate client
@@ -14,9 +14,10 @@ per connection). Then:
   p50/p95 per watcher (target: all within 2 s); baseline: the same with a single watcher;
 - the creating POST's own latency, ``--posts`` creations one after the other (``--post-interval``
   apart) with all watchers listening, against the same with none (target: p95 at most 2x);
-- server RSS after every watcher has left, against its RSS before any came (memory returns);
-  ``--server-env PYTHONMALLOC=malloc`` measures it with every object in glibc's heap, which
-  ``malloc_trim`` can give back (``server.memory``).
+- server RSS after every watcher has left, against its RSS before any came (memory returns).
+  The server runs on mimalloc where it is installed (``server.allocator``);
+  ``--server-env SOSQUEUE_ALLOCATOR=python`` measures CPython's own allocator instead, and
+  ``--server-env SOSQUEUE_ALLOCATOR=python --server-env PYTHONMALLOC=malloc`` glibc's.
 
 Times are CLOCK_MONOTONIC, which all processes on the machine share.
 """
@@ -65,7 +66,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--connect-parallel", type=int, default=200, help="connections being opened at once, per client")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for connecting, per phase")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="an environment variable for the server (PYTHONMALLOC=malloc, say); repeatable")
+                        help="an environment variable for the server (SOSQUEUE_ALLOCATOR=python, say); repeatable")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--client", nargs=3, metavar=("URL", "TOKEN", "COUNT"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
