@@ -2,6 +2,7 @@
 
 import pytest
 
+from agent import tls
 from agent.runtime import make_desk
 from tests.support.modules import module_config
 from tests.support.queue_api import QueueApi
@@ -38,3 +39,13 @@ def desk_for(tmp_path, monkeypatch):
         return make_desk(module_config(server_url=url, module_id=tenant.module_id, module_token=tenant.module_token))
 
     return make
+
+
+@pytest.fixture
+def fresh_tls(monkeypatch):
+    """The usual TLS contexts built anew, from the system's authorities only (agent/tls.py)."""
+    for name in ("SSL_CERT_DIR", "SSL_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    tls.forget()
+    yield
+    tls.forget()

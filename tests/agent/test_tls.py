@@ -13,13 +13,7 @@ from agent import tls
 from tests.support.certificates import hashed_folder, self_signed
 
 
-@pytest.fixture(autouse=True)
-def fresh_contexts(monkeypatch):
-    for name in ("SSL_CERT_DIR", "SSL_CERT_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    tls.forget()
-    yield
-    tls.forget()
+pytestmark = pytest.mark.usefixtures("fresh_tls")
 
 
 @pytest.fixture(scope="module")

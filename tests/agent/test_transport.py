@@ -233,16 +233,6 @@ def test_the_tls_context_is_built_once_per_ca(certificate):
     assert tls.tls_context(None) is tls.tls_context(None) is not tls.tls_context(ca)
 
 
-@pytest.fixture
-def fresh_tls(monkeypatch):
-    """The usual contexts built anew, from the system's authorities only."""
-    for name in ("SSL_CERT_DIR", "SSL_CERT_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    tls.forget()
-    yield
-    tls.forget()
-
-
 def test_a_queue_the_systems_folder_verifies_is_reached_without_certifis_authorities(
         tenant, https_queue, certificate, fresh_tls, tmp_path, monkeypatch):
     """One handshake; the authority it needed is the only one the context then holds."""

@@ -11,10 +11,7 @@ def require_tool(executable: str, debian_package: str) -> str:
     (scripts/setup installs every package of scripts/apt-packages.txt there)."""
     path = shutil.which(executable)
     if path is None:
-        message = f"{executable} is not installed; install it with: apt-get install {debian_package}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        _missing(f"{executable} is not installed; install it with: apt-get install {debian_package}")
     return path
 
 
@@ -25,8 +22,11 @@ def require_library(name: str, debian_package: str) -> str:
 
     found = ctypes.util.find_library(name)
     if found is None:
-        message = f"lib{name} is not installed; install it with: apt-get install {debian_package}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        _missing(f"lib{name} is not installed; install it with: apt-get install {debian_package}")
     return found
+
+
+def _missing(message: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
