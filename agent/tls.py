@@ -3,13 +3,14 @@
 Built on first use only (an ``http://`` queue never builds one) and once per CA. Which
 authorities are trusted:
 
-- a module built with its own CA trusts that CA only;
+- a module built with its own CA trusts that CA only (and one whose CA cannot be read, none);
 - otherwise the system's store, and certifi's file as well. Holding both in memory costs an idle
   tray about 1.9 MB (``benchmarks/agent_sos.py``: the system's ~140 certificates 1.2 MB, certifi's
-  0.7 MB), so the first context looks the system's authorities up in its hashed folder
-  (``/etc/ssl/certs``) only when a handshake needs one, and certifi's are added only after the
-  system's failed to verify a server: :func:`wider_context`. A system without such a folder gets
-  its file and certifi's at once, as before.
+  0.7 MB), so the first context looks the system's authorities up in their hashed folder
+  (``/etc/ssl/certs``) only when a handshake needs one; after a server's authority was missing
+  there, the system's whole store and certifi's are loaded (:func:`wider_context`), and every
+  connection uses those from then on. A system without such a folder (Windows, say) gets them
+  all at once, as before.
 """
 
 import functools
@@ -17,6 +18,7 @@ import importlib.util
 import logging
 import os
 import re
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -28,6 +30,11 @@ log = logging.getLogger("sosqueue.agent.tls")
 CERTIFI_BUNDLE = "cacert.pem"
 #: A certificate's name in a folder OpenSSL looks authorities up in: its subject's hash and a number.
 HASHED_NAME = re.compile(r"[0-9a-f]{8}\.[0-9]+")
+#: OpenSSL's verification results that say an authority is missing, which more authorities may
+#: supply: no issuer found (2, 20), a self-signed certificate (18) or one in the chain (19), the
+#: leaf's issuer (21).
+MISSING_AUTHORITY = frozenset({2, 18, 19, 20, 21})
+_PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
 
 _widened = threading.Event()  # the system's authorities once failed to verify a server
 
@@ -36,53 +43,73 @@ def tls_context(ca_bundle: bytes | None) -> "ssl.SSLContext":
     """The context to verify the queue with: the module's own CA when it has one, else the usual
     authorities (certifi's too once :func:`wider_context` was needed). Shared by every connection:
     do not change it."""
-    module_context = _module_context(ca_bundle) if ca_bundle else None
-    return module_context or _usual_context(with_certifi=_widened.is_set())
+    return _module_context(ca_bundle) if ca_bundle else _usual_context(with_certifi=_widened.is_set())
 
 
-def wider_context(ca_bundle: bytes | None) -> "ssl.SSLContext | None":
-    """After :func:`tls_context` failed to verify a server: the context that adds certifi's
-    authorities to the system's, which :func:`tls_context` gives from now on; ``None`` when there
-    is none wider (a module's own CA, certifi's already trusted, or certifi not installed)."""
-    if ca_bundle and _module_context(ca_bundle) is not None:
-        return None  # the module's CA is the only one it trusts: no downgrade
+def wider_context(ca_bundle: bytes | None, tried: "ssl.SSLContext") -> "ssl.SSLContext | None":
+    """After ``tried`` (a :func:`tls_context`) missed the authority of a server's certificate: the
+    context that trusts certifi's authorities and the system's whole store (what
+    :func:`tls_context` gives from then on, also when another connection widened it meanwhile);
+    ``None`` when there is none wider (a module's own CA: no downgrade; everything loaded already;
+    certifi not installed)."""
+    if ca_bundle:
+        return None
+    current = tls_context(None)
+    if current is not tried:
+        return current
     if _widened.is_set() or _system_folder() is None or importlib.util.find_spec("certifi") is None:
         return None
     _widened.set()
     return _usual_context(with_certifi=True)
 
 
+def missing_authority(error: BaseException) -> bool:
+    """Whether ``error`` (a failed handshake) says the trusted authorities lack the certificate's:
+    not a wrong host name or a lapsed certificate, which no other authority would change."""
+    import ssl
+
+    return isinstance(error, ssl.SSLCertVerificationError) and error.verify_code in MISSING_AUTHORITY
+
+
 @functools.lru_cache(maxsize=4)
-def _module_context(ca_bundle: bytes) -> "ssl.SSLContext | None":
+def _module_context(ca_bundle: bytes) -> "ssl.SSLContext":
     import ssl  # here: an http:// queue never loads OpenSSL's TLS library (1.3 MB)
 
     try:
-        return ssl.create_default_context(cadata=ca_bundle.decode("ascii"))
-    except (ssl.SSLError, ValueError) as error:  # then the queue's certificate fails to verify: no downgrade
-        log.warning("the module's certificate authority cannot be read (%s); using the usual ones", error)
-        return None
+        certificates = b"\n".join(_PEM_CERTIFICATE.findall(ca_bundle)).decode("ascii")
+        if not certificates:
+            raise ValueError("it holds no PEM certificate")
+        return ssl.create_default_context(cadata=certificates)
+    except (ssl.SSLError, ValueError) as error:
+        log.warning("the module's certificate authority cannot be read (%s): no server will verify", error)
+        return _trusting_nothing()
+
+
+def _trusting_nothing() -> "ssl.SSLContext":
+    """A module's CA that cannot be read verifies no server: never the usual authorities instead."""
+    import ssl
+
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 @functools.lru_cache(maxsize=2)
 def _usual_context(*, with_certifi: bool) -> "ssl.SSLContext":
-    """The system's authorities, and certifi's when asked or when the system's cannot be looked up
-    later (then they are all loaded now, as :func:`ssl.create_default_context` does)."""
+    """The system's authorities looked up in their folder when a handshake needs one; or, when
+    widened or where the system has no such folder, its whole store and certifi's, loaded now."""
     import ssl
 
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the certificate and the host name
     folder = _system_folder()
-    if folder is None:
-        context.load_default_certs()
-    else:
-        context.load_verify_locations(capath=folder)
+    if folder is not None and not with_certifi:
+        context = ssl.create_default_context(capath=folder)  # loads no file
         chosen_file = os.environ.get(ssl.get_default_verify_paths().openssl_cafile_env)
         if chosen_file and os.path.isfile(chosen_file):
             context.load_verify_locations(cafile=chosen_file)
-    if with_certifi or folder is None:
-        try:
-            context.load_verify_locations(cafile=certifi_bundle())
-        except (ImportError, OSError) as error:
-            log.debug("using only the system's certificate authorities: %s", error)
+        return context
+    context = ssl.create_default_context()  # the system's file and folder (Windows: its store)
+    try:
+        context.load_verify_locations(cafile=certifi_bundle())
+    except (ImportError, OSError) as error:
+        log.debug("using only the system's certificate authorities: %s", error)
     return context
 
 
@@ -100,7 +127,7 @@ def _system_folder() -> str | None:
     import ssl
 
     folder = ssl.get_default_verify_paths().capath
-    if not folder:
+    if not folder or sys.platform == "win32":  # Windows: its own store, which OpenSSL does not look up
         return None
     try:
         with os.scandir(folder) as entries:

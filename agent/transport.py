@@ -257,19 +257,22 @@ class HttpClient:
         connection.close()
 
     def _connect(self, route: Route, timeout: tuple[float, float]) -> http11.Connection:
+        context = tls_context(self._ca_bundle) if route.scheme == "https" else None
         try:
-            return self._open(route, timeout)
+            return self._open(route, timeout, context)
         except Failure as failure:
-            wider = tls.wider_context(self._ca_bundle) if _unverified(failure) else None
+            if context is None or failure.kind != TLS or not tls.missing_authority(failure.error):
+                raise
+            wider = tls.wider_context(self._ca_bundle, context)
             if wider is None:
                 raise
-            log.info("the system's certificate authorities do not verify %s; trying certifi's as well", route.host)
+            log.info("the system's certificate authorities lack the one of %s; trying certifi's as well", route.host)
             return self._open(route, timeout, wider)
 
-    def _open(self, route: Route, timeout: tuple[float, float],
-              context: "ssl.SSLContext | None" = None) -> http11.Connection:
-        """A new connection on ``route``, through its proxy's tunnel, secured with ``context``
-        (:func:`tls_context`'s when ``None``) for an ``https://`` server."""
+    @staticmethod
+    def _open(route: Route, timeout: tuple[float, float], context: "ssl.SSLContext | None") -> http11.Connection:
+        """A new connection on ``route``, through its proxy's tunnel, secured with ``context`` for
+        an ``https://`` server."""
         connect_timeout = timeout[0]
         host, port = route.proxy or (route.host, route.port)
         try:
@@ -282,7 +285,7 @@ class HttpClient:
             if route.tunnel:
                 _open_tunnel(sock, route)
             if route.scheme == "https":
-                sock = _secure(sock, route.host, context or tls_context(self._ca_bundle))
+                sock = _secure(sock, route.host, context)
         except BaseException:
             sock.close()
             raise
@@ -300,13 +303,6 @@ def _secure(sock: socket.socket, host: str, context: "ssl.SSLContext") -> "ssl.S
         raise Failure(TIMEOUT, error) from None
     except OSError as error:
         raise Failure(CONNECTION, error) from None
-
-
-def _unverified(failure: Failure) -> bool:
-    """Whether ``failure`` is a server certificate that the trusted authorities did not verify."""
-    import ssl  # loaded already: the failure came from it
-
-    return failure.kind == TLS and isinstance(failure.error, ssl.SSLCertVerificationError)
 
 
 def wire_name(host: str) -> str | bytes:

@@ -21,7 +21,6 @@ channel reconnects). Reading is never time-limited: a quiet session stays open.
 
 import json
 import logging
-import ssl
 import threading
 from collections.abc import Callable, Iterator
 from urllib.parse import quote, urlsplit
@@ -48,9 +47,6 @@ CLOSE_TIMEOUT = 3.0
 #: A write that takes longer than this ends the socket (a 2 MiB frame needs about 100 KiB/s).
 SEND_TIMEOUT = 20.0
 MAX_INCOMING = 64 * 1024  # the server's JSON messages are at most 16 KiB
-
-#: The context that verifies a ``wss://`` queue: the HTTP client's own (:mod:`agent.tls`), built once.
-tls_context = tls.tls_context
 
 #: The channel's states, as :class:`SessionChannel` reports them.
 STATES = ("connecting", "connected", "reconnecting", "ended", "closed")
@@ -83,7 +79,7 @@ class SessionChannel:
     """
 
     def __init__(self, url: str, token: str, *, on_state: Callable[[str, str], None],
-                 on_message: Callable[[dict], None], ssl_context: ssl.SSLContext | None = None,
+                 on_message: Callable[[dict], None], ca_bundle: bytes | None = None,
                  user_agent: str = "sosqueue-agent",
                  delays: Callable[[], Iterator[float]] = lambda: backoff_delays(cap=BACKOFF_CAP),
                  send_timeout: float = SEND_TIMEOUT):
@@ -92,7 +88,8 @@ class SessionChannel:
         self._instance = new_instance()
         self._on_state = on_state
         self._on_message = on_message
-        self._ssl = ssl_context if url.startswith("wss://") else None
+        self._secure = url.startswith("wss://")
+        self._ca_bundle = ca_bundle
         self._user_agent = user_agent
         self._delays = delays
         self._send_timeout = send_timeout
@@ -178,10 +175,12 @@ class SessionChannel:
     def _connect_and_receive(self) -> str | None:
         """One socket's life: None when it did not open or was refused before the server's first message,
         else "" or the reason the server ended it for good."""
+        # the HTTP client's context (agent.tls), read for each attempt: the client may have widened it
+        context = tls.tls_context(self._ca_bundle) if self._secure else None
         try:
             with connect(
                 self.url, additional_headers={"Authorization": f"Bearer {self._token}",
-                                              INSTANCE_HEADER: self._instance}, ssl=self._ssl,
+                                              INSTANCE_HEADER: self._instance}, ssl=context,
                 user_agent_header=self._user_agent, compression=None,  # JPEG does not compress further
                 open_timeout=OPEN_TIMEOUT, close_timeout=CLOSE_TIMEOUT, max_size=MAX_INCOMING,
             ) as connection:
@@ -192,6 +191,8 @@ class SessionChannel:
             log.info("the queue refused the session channel: HTTP %s", error.response.status_code)
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as error:
             log.info("cannot open the session channel: %s", error)
+            if context is not None and tls.missing_authority(error):
+                tls.wider_context(self._ca_bundle, context)  # the next attempt trusts certifi's as well
         return None
 
     def _adopt(self, connection: ClientConnection) -> bool:

@@ -23,7 +23,7 @@ from typing import Protocol
 from agent import __version__
 from agent.client import Ticket
 from agent.connect.capture import Capture, create_capture
-from agent.connect.channel import SEND_TIMEOUT, SessionChannel, session_url, tls_context
+from agent.connect.channel import SEND_TIMEOUT, SessionChannel, session_url
 from agent.connect.control import Controller, Ending, capture_covers_desktop
 from agent.connect.frames import Box
 from agent.connect.input import InjectionUnavailable, Injector, PermissionMissing, create_injector
@@ -133,10 +133,9 @@ class CustomerSession:
         options = {"delays": delays} if delays else {}
         options["send_timeout"] = send_timeout
         url = session_url(config.server_url, ticket.code)
-        # A TLS context reads the CA stores (tens of ms, on the Tk thread): only for a wss:// queue.
         self.channel = SessionChannel(
             url, ticket.customer_token, on_state=self._on_channel_state, on_message=self._on_message,
-            ssl_context=tls_context(config.ca_bundle) if url.startswith("wss://") else None,
+            ca_bundle=config.ca_bundle,
             user_agent=f"sosqueue-agent/{__version__}", **options,
         )
         # Guards _sharer, _controller and the withdrawals between the channel's thread and the main one.

@@ -41,9 +41,10 @@ def desk_for(tmp_path, monkeypatch):
     return make
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def fresh_tls(monkeypatch):
-    """The usual TLS contexts built anew, from the system's authorities only (agent/tls.py)."""
+    """The usual TLS contexts built anew for each test, from the system's authorities only
+    (agent/tls.py): a test that widened them leaves them narrow again."""
     for name in ("SSL_CERT_DIR", "SSL_CERT_FILE"):
         monkeypatch.delenv(name, raising=False)
     tls.forget()

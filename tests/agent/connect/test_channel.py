@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from agent.connect.channel import SessionChannel, session_url, tls_context
+from agent import tls
+from agent.connect.channel import SessionChannel, session_url
 from sosqueue.connect import is_instance
 from tests.agent.connect.support import (CODE, SESSION_PATH, TOKEN, ConnectProxy, LocalRelay, StallingProxy,
                                          Watchdog)
@@ -201,7 +202,7 @@ def test_wss_with_the_modules_own_ca_connects(tls_relay, certificate):
     """A private certificate is trusted through the module's CA bundle (as the HTTP client does)."""
     reports = Reports()
     channel = SessionChannel(session_url(tls_relay.url, CODE), TOKEN, on_state=reports.on_state,
-                             on_message=reports.on_message, ssl_context=tls_context(certificate[0].read_bytes()))
+                             on_message=reports.on_message, ca_bundle=certificate[0].read_bytes())
     channel.start()
     try:
         assert tls_relay.url.startswith("https://") and channel.url.startswith("wss://")
@@ -215,7 +216,7 @@ def test_wss_with_an_unknown_certificate_never_connects(tls_relay):
     """Without the module's CA the certificate does not verify: no socket is accepted, the channel retries."""
     reports = Reports()
     channel = SessionChannel(session_url(tls_relay.url, CODE), TOKEN, on_state=reports.on_state,
-                             on_message=reports.on_message, ssl_context=tls_context(None),
+                             on_message=reports.on_message,
                              delays=lambda: itertools.repeat(0.05))
     channel.start()
     try:
@@ -224,6 +225,21 @@ def test_wss_with_an_unknown_certificate_never_connects(tls_relay):
     finally:
         channel.close()
     assert tls_relay.connections == 0
+
+
+def test_wss_that_only_certifis_authorities_verify_connects_on_the_next_attempt(tls_relay, certificate, monkeypatch):
+    """The system's store lacks the CA: the failed attempt widens the shared context (agent.tls), and
+    the next attempt, a backoff later, uses it, as the HTTP client does."""
+    monkeypatch.setattr(tls, "certifi_bundle", lambda: str(certificate[0]))
+    reports = Reports()
+    channel = SessionChannel(session_url(tls_relay.url, CODE), TOKEN, on_state=reports.on_state,
+                             on_message=reports.on_message, delays=lambda: itertools.repeat(0.05))
+    channel.start()
+    try:
+        assert reports.state_until("connected") == [("connecting", ""), ("reconnecting", ""), ("connected", "")]
+        assert reports.message("hello")["code"] == CODE
+    finally:
+        channel.close()
 
 
 def test_the_channel_goes_through_the_systems_http_proxy(relay, channels, monkeypatch):

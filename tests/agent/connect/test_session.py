@@ -14,8 +14,8 @@ from tkinter import ttk
 
 import pytest
 
+from agent import tls
 from agent.client import Ticket
-from agent.connect import session as session_module
 from agent.connect.session import CustomerSession
 from agent.ui import UiQueue, theme
 from agent.ui.chat import ChatPane
@@ -92,7 +92,7 @@ def session(open_session, relay):
 
 def test_a_session_with_a_plain_http_queue_reads_no_certificate_store(open_session, relay, monkeypatch):
     """Building a TLS context costs tens of milliseconds on the window's thread: none for a ws:// queue."""
-    monkeypatch.setattr(session_module, "tls_context", lambda _ca: pytest.fail("a TLS context for ws://"))
+    monkeypatch.setattr(tls, "tls_context", lambda _ca: pytest.fail("a TLS context for ws://"))
     session = open_session(relay.url)
     assert relay.url.startswith("http://") and session.channel.connected
 
