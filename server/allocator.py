@@ -29,12 +29,12 @@ TRIED = "SOSQUEUE_ALLOCATOR_TRIED"
 
 
 class AllocatorMissing(Exception):
-    """``--allocator mimalloc`` where mimalloc is not installed, or could not be loaded."""
+    """``--allocator mimalloc`` where mimalloc is not installed, cannot be loaded, or cannot be
+    chosen any more (the command was not started as ``serve``)."""
 
-    def __init__(self, library: str | None = None):
-        super().__init__(f"mimalloc ({library}) could not be loaded" if library else "mimalloc is not installed: "
-                         "install it (Debian and Ubuntu: apt install libmimalloc2.0) or choose --allocator auto "
-                         "or python")
+    def __init__(self, message: str = "mimalloc is not installed: install it (Debian and Ubuntu: apt install "
+                                      "libmimalloc2.0) or choose --allocator auto or python"):
+        super().__init__(message)
 
 
 def running_on_mimalloc() -> bool:
@@ -56,36 +56,68 @@ def environment_for(choice: str, environ: Mapping[str, str], *, on_mimalloc: boo
                     library: str | None) -> dict[str, str] | None:
     """The environment to start again with, to run on ``choice``; ``None`` to go on as this process is.
 
-    :raises AllocatorMissing: ``choice`` is mimalloc and ``library`` is ``None``.
+    :raises AllocatorMissing: ``choice`` is mimalloc and ``library`` is ``None``, or it was tried.
     """
     if choice == PYTHON or on_mimalloc:
         return None
     if environ.get(TRIED):  # started again, and still not on mimalloc
         if choice == MIMALLOC:
-            raise AllocatorMissing(environ.get("LD_PRELOAD", "").split(" ")[0])
+            library = environ.get("LD_PRELOAD", "").split(" ")[0]
+            raise AllocatorMissing(f"mimalloc ({library}) could not be loaded; choose --allocator auto or python")
         return None
-    if choice == AUTO and (environ.get("PYTHONMALLOC") or library is None):
-        return None  # the environment chose, or there is nothing to choose
+    preloaded = environ.get("LD_PRELOAD", "")
+    if choice == AUTO and (environ.get("PYTHONMALLOC") or _names_an_allocator(preloaded) or library is None):
+        return None  # the environment chose (an allocator preloaded: jemalloc, tcmalloc …), or nothing to choose
     if library is None:
         raise AllocatorMissing()
-    preloaded = environ.get("LD_PRELOAD", "")
     return {**environ, "PYTHONMALLOC": "malloc", "MIMALLOC_DECOMMIT_DELAY": environ.get("MIMALLOC_DECOMMIT_DELAY", "0"),
             "LD_PRELOAD": f"{library} {preloaded}".strip(), TRIED: "1"}
+
+
+def restart_command(argv: list[str], orig_argv: list[str], executable: str) -> list[str] | None:
+    """The command that starts this ``serve`` again: its own script where it is one (the process
+    keeps its name, ``sosqueue``), else the interpreter with its arguments; ``None`` where the
+    command line is not the one ``serve`` came from (a program that called the command itself)."""
+    if "serve" not in argv[1:]:
+        return None
+    if os.path.isfile(argv[0]) and os.access(argv[0], os.X_OK):
+        return argv
+    return [executable, *orig_argv[1:]] if orig_argv[-len(argv) + 1:] == argv[1:] else None
 
 
 def adopt(choice: str) -> str:
     """Run on ``choice``: start this command again if that changes the allocator (it does not
     return then); else the name of the allocator this process runs on.
 
-    :raises AllocatorMissing: see :func:`environment_for`.
+    :raises AllocatorMissing: see :func:`environment_for`; or mimalloc cannot be loaded, or this
+        command cannot be started again, while ``choice`` insists on it.
     """
     on_mimalloc = running_on_mimalloc()
-    environment = environment_for(choice, os.environ, on_mimalloc=on_mimalloc,
-                                  library=None if on_mimalloc or choice == PYTHON else find_mimalloc())
-    if environment is not None:
+    library = None if on_mimalloc or choice == PYTHON else find_mimalloc()
+    if library is not None and not _loads(library):
+        library = None
+    environment = environment_for(choice, os.environ, on_mimalloc=on_mimalloc, library=library)
+    command = restart_command(sys.argv, sys.orig_argv, sys.executable) if environment is not None else None
+    if command is not None:
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execve(sys.executable, sys.orig_argv, environment)
+        os.execve(command[0], command, environment)
+    if environment is not None and choice == MIMALLOC:
+        raise AllocatorMissing("mimalloc is chosen before Python starts: run `sosqueue serve` itself, or set "
+                               "LD_PRELOAD to mimalloc and PYTHONMALLOC=malloc")
     if on_mimalloc:
         return MIMALLOC
     return "malloc" if os.environ.get("PYTHONMALLOC", "").startswith("malloc") else PYTHON
+
+
+def _loads(library: str) -> bool:
+    """Whether the dynamic loader can load ``library``: preloading one it cannot only prints an error."""
+    try:
+        ctypes.CDLL(library)
+        return True
+    except OSError:
+        return False
+
+
+def _names_an_allocator(preloaded: str) -> bool:
+    return any("malloc" in os.path.basename(entry) for entry in preloaded.replace(":", " ").split())

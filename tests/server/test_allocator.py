@@ -39,6 +39,7 @@ def test_what_the_environment_preloads_or_sets_for_mimalloc_stays():
     ("auto", {}, True, LIBRARY),  # started again, or preloaded by the admin
     ("mimalloc", {}, True, LIBRARY),
     ("auto", {allocator.TRIED: "1"}, False, LIBRARY),  # started again, and the loader could not preload it
+    ("auto", {"LD_PRELOAD": "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"}, False, LIBRARY),  # the admin's allocator
 ])
 def test_the_process_goes_on_as_it_is(choice, environ, on_mimalloc, library):
     assert allocator.environment_for(choice, environ, on_mimalloc=on_mimalloc, library=library) is None
@@ -55,6 +56,42 @@ def test_insisting_on_mimalloc_that_the_loader_could_not_preload_is_an_error():
                                   library=LIBRARY)
 
 
+def test_serve_starts_again_as_its_own_script_so_the_process_keeps_its_name():
+    argv = [str(SOSQUEUE), "serve", "--port", "8765"]
+    assert allocator.restart_command(argv, [sys.executable, *argv], sys.executable) == argv
+
+
+def test_serve_run_by_the_interpreter_starts_again_with_the_interpreters_arguments(tmp_path):
+    script = tmp_path / "serve.py"  # not executable
+    script.write_text("")
+    argv = [str(script), "serve"]
+    orig = [sys.executable, "-X", "dev", str(script), "serve"]
+    assert allocator.restart_command(argv, orig, sys.executable) == [sys.executable, *orig[1:]]
+
+
+def test_a_program_that_called_the_command_itself_is_not_started_again(tmp_path):
+    """sosqueue.cli.main(["serve"]) from a program of its own: starting that program again would
+    repeat what it did before."""
+    assert allocator.restart_command([str(SOSQUEUE), "--port", "1"], [sys.executable, str(SOSQUEUE)],
+                                     sys.executable) is None
+    script = tmp_path / "wrapper.py"
+    script.write_text("")
+    assert allocator.restart_command([str(script), "serve"], [sys.executable, str(script), "other"],
+                                     sys.executable) is None
+
+
+def test_a_library_the_loader_cannot_load_is_not_preloaded(monkeypatch):
+    """auto goes on with CPython's allocator; mimalloc insisted on is an error; nothing is started again."""
+    monkeypatch.setattr(allocator, "find_mimalloc", lambda: "libmimalloc-missing.so.2")
+    monkeypatch.setattr(allocator, "running_on_mimalloc", lambda: False)
+    monkeypatch.setattr(allocator.os, "execve", lambda *args: pytest.fail("started again"))
+    for name in ("PYTHONMALLOC", "LD_PRELOAD", allocator.TRIED):
+        monkeypatch.delenv(name, raising=False)
+    assert allocator.adopt("auto") == "python"
+    with pytest.raises(allocator.AllocatorMissing, match="not installed"):
+        allocator.adopt("mimalloc")
+
+
 def test_serve_insisting_on_a_missing_mimalloc_exits_with_a_config_error(monkeypatch):
     monkeypatch.setattr(allocator, "find_mimalloc", lambda: None)
     monkeypatch.setattr(allocator, "running_on_mimalloc", lambda: False)
@@ -65,26 +102,33 @@ def test_serve_insisting_on_a_missing_mimalloc_exits_with_a_config_error(monkeyp
                                      "libmimalloc2.0) or choose --allocator auto or python")
 
 
-def serve_and_look(tmp_path, *args: str, env: dict | None = None) -> tuple[bool, str]:
-    """Start ``sosqueue serve``; once it answers: whether the process started maps mimalloc, and
-    its first line on stderr."""
+def serve_and_look(tmp_path, *args: str, env: dict | None = None) -> tuple[bool, str, str]:
+    """Start ``sosqueue serve``; once it answers: whether the process started maps mimalloc, its
+    first line on stderr, and its name."""
     port = free_port()
     process = subprocess.Popen([str(SOSQUEUE), "serve", "--db", f"sqlite:///{tmp_path / 'queue.db'}", "--port",
                                 str(port), "--log-level", "warning", *args], stderr=subprocess.PIPE, text=True,
                                env={**_environment(), **(env or {})})
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        assert _answers(f"http://127.0.0.1:{port}/healthz"), "the server did not answer within 30 s"
         maps = open(f"/proc/{process.pid}/maps").read()  # the same process: started again with execve
-        return "libmimalloc" in maps, process.stderr.readline().strip()
+        name = open(f"/proc/{process.pid}/comm").read().strip()
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        _, stderr = process.communicate(timeout=30)
+    return "libmimalloc" in maps, stderr.splitlines()[0], name
+
+
+def _answers(url: str) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    return False
 
 
 def _environment() -> dict:
@@ -95,13 +139,14 @@ def _environment() -> dict:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mimalloc is chosen on Linux")
 def test_serve_runs_on_mimalloc_where_it_is_installed(tmp_path):
     require_library("mimalloc", "libmimalloc2.0")
-    on_mimalloc, line = serve_and_look(tmp_path)
+    on_mimalloc, line, name = serve_and_look(tmp_path)
     assert on_mimalloc
     assert line.endswith("; memory allocator: mimalloc)")
+    assert name == "sosqueue"  # pgrep -x sosqueue still finds it
 
 
 def test_serve_runs_on_pythons_allocator_when_told(tmp_path):
-    on_mimalloc, line = serve_and_look(tmp_path, env={allocator.ENVIRONMENT: "python"})
+    on_mimalloc, line, _name = serve_and_look(tmp_path, env={allocator.ENVIRONMENT: "python"})
     assert not on_mimalloc
     assert line.endswith("; memory allocator: python)")
 
