@@ -45,6 +45,8 @@ def test_with_the_systems_hashed_folder_no_authority_is_held_before_a_handshake(
 
 
 def test_a_file_ssl_cert_file_names_is_trusted_beside_the_folder(tmp_path, certificate, monkeypatch):
+    other = self_signed(tmp_path, common_name="another CA", alt_name="IP:127.0.0.1")[0]
+    monkeypatch.setenv("SSL_CERT_DIR", str(hashed_folder(tmp_path / "certs", other)))  # looked up, not loaded
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate))
     assert subjects(tls.tls_context(None)) == [((("commonName", "sosqueue tls CA"),),)]
 
