@@ -82,14 +82,7 @@ def _module_context(ca_bundle: bytes) -> "ssl.SSLContext":
         return ssl.create_default_context(cadata=certificates)
     except (ssl.SSLError, ValueError) as error:
         log.warning("the module's certificate authority cannot be read (%s): no server will verify", error)
-        return _trusting_nothing()
-
-
-def _trusting_nothing() -> "ssl.SSLContext":
-    """A module's CA that cannot be read verifies no server: never the usual authorities instead."""
-    import ssl
-
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # trusts no authority: never the usual ones instead
 
 
 @functools.lru_cache(maxsize=2)

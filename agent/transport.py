@@ -42,7 +42,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlencode, urlsplit
 
 from agent import http11, tls
-from agent.tls import tls_context
 
 if TYPE_CHECKING:
     import ssl
@@ -257,7 +256,7 @@ class HttpClient:
         connection.close()
 
     def _connect(self, route: Route, timeout: tuple[float, float]) -> http11.Connection:
-        context = tls_context(self._ca_bundle) if route.scheme == "https" else None
+        context = tls.tls_context(self._ca_bundle) if route.scheme == "https" else None
         try:
             return self._open(route, timeout, context)
         except Failure as failure:

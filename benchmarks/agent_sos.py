@@ -22,8 +22,8 @@ module (``sosqueue build``) it runs the real executable: a one-file one runs as 
 the agent and its launcher (which unpacked it and waits to clean up). The memory counts the
 agent's resident memory plus the launcher's own (its USS, ``idle_uss_onefile_launcher_mb``):
 the launcher's resident memory (``idle_rss_onefile_launcher_mb``) is mostly pages of the C
-library that the agent maps too, and adding it would count those pages twice. A folder (``--onedir``) module's
-executable is given with its ``_internal`` folder beside it. A stamped module built by
+library that the agent maps too, and adding it would count those pages twice. A folder
+(``--onedir``) module's executable is given with its ``_internal`` folder beside it. A stamped module built by
 ``sosqueue quickstart`` or ``sosqueue build`` works as is.
 """
 

@@ -37,12 +37,18 @@ class AllocatorMissing(Exception):
         super().__init__(message)
 
 
-def running_on_mimalloc() -> bool:
-    """Whether this process's allocations go to mimalloc (preloaded, so its symbols are global)."""
+def mimalloc_function(name: str):
+    """mimalloc's function ``name`` in this process (preloaded, so its symbols are global), or ``None``
+    when the process does not run on mimalloc."""
     try:
-        return hasattr(ctypes.CDLL(None), "mi_version")
-    except (OSError, TypeError):  # no dlopen(NULL): Windows
-        return False
+        return getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError, TypeError):  # no such symbol; or no dlopen(NULL): Windows
+        return None
+
+
+def running_on_mimalloc() -> bool:
+    """Whether this process's allocations go to mimalloc."""
+    return mimalloc_function("mi_version") is not None
 
 
 def find_mimalloc() -> str | None:
@@ -62,15 +68,15 @@ def environment_for(choice: str, environ: Mapping[str, str], *, on_mimalloc: boo
         return None
     if environ.get(TRIED):  # started again, and still not on mimalloc
         if choice == MIMALLOC:
-            library = environ.get("LD_PRELOAD", "").split(" ")[0]
-            raise AllocatorMissing(f"mimalloc ({library}) could not be loaded; choose --allocator auto or python")
+            tried = environ.get("LD_PRELOAD", "").split(" ")[0]
+            raise AllocatorMissing(f"mimalloc ({tried}) could not be loaded; choose --allocator auto or python")
         return None
     preloaded = environ.get("LD_PRELOAD", "")
     if choice == AUTO and (environ.get("PYTHONMALLOC") or _names_an_allocator(preloaded) or library is None):
         return None  # the environment chose (an allocator preloaded: jemalloc, tcmalloc …), or nothing to choose
     if library is None:
         raise AllocatorMissing()
-    return {**environ, "PYTHONMALLOC": "malloc", "MIMALLOC_DECOMMIT_DELAY": environ.get("MIMALLOC_DECOMMIT_DELAY", "0"),
+    return {"MIMALLOC_DECOMMIT_DELAY": "0", **environ, "PYTHONMALLOC": "malloc",
             "LD_PRELOAD": f"{library} {preloaded}".strip(), TRIED: "1"}
 
 

@@ -14,6 +14,8 @@ import ctypes.util
 import gc
 import sys
 
+from server.allocator import mimalloc_function
+
 
 def _libc_malloc_trim():
     if not sys.platform.startswith("linux"):
@@ -24,16 +26,8 @@ def _libc_malloc_trim():
         return None
 
 
-def _mimalloc_collect():
-    """mimalloc's ``mi_collect`` when the process runs on it (``server.allocator``), else ``None``."""
-    try:
-        return ctypes.CDLL(None).mi_collect
-    except (OSError, AttributeError, TypeError):  # no such symbol; or no dlopen(NULL) (Windows)
-        return None
-
-
 _malloc_trim = _libc_malloc_trim()
-_mi_collect = _mimalloc_collect()
+_mi_collect = mimalloc_function("mi_collect")
 
 
 def release_freed_memory() -> None:

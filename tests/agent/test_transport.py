@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent import tls, transport
+from agent import tls
 from agent.client import QueueClient, Ticket
 from agent.errors import Unreachable
 from tests.support.certificates import hashed_folder, self_signed
@@ -222,7 +222,7 @@ def test_a_kept_connection_closed_meanwhile_is_replaced(tenant):
 
 def test_an_http_queue_never_builds_a_tls_context(tenant, queue_server, monkeypatch):
     """Building one loads the CA store (time and memory): an http:// queue does without."""
-    monkeypatch.setattr(transport, "tls_context", lambda _ca: pytest.fail("a TLS context for http://"))
+    monkeypatch.setattr(tls, "tls_context", lambda _ca: pytest.fail("a TLS context for http://"))
     assert client_for(tenant, queue_server.url).create(BODY, idempotency_key=str(uuid.uuid4()), source="sos")
 
 

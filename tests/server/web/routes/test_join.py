@@ -9,9 +9,9 @@ import html
 import io
 import os
 import re
-import time
 import stat
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
