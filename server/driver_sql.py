@@ -37,6 +37,12 @@ def first_value(connection: Connection, statement: TextClause, row: Mapping[str,
     """The first column of the first row ``statement`` returns with ``row`` (None if no row), run
     on ``connection``'s DBAPI connection within its transaction. ``statement`` must live as long
     as the process (a module's constant): it is known by its id."""
+    found = first_row(connection, statement, row)
+    return None if found is None else found[0]
+
+
+def first_row(connection: Connection, statement: TextClause, row: Mapping[str, Any]) -> tuple | None:
+    """``first_value``'s whole row."""
     dialect = connection.dialect
     key = (id(statement), dialect.name)
     compiled = _COMPILED.get(key)
@@ -48,4 +54,4 @@ def first_value(connection: Connection, statement: TextClause, row: Mapping[str,
         found = cursor.fetchone()
     finally:
         cursor.close()
-    return None if found is None else found[0]
+    return found

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import JSON, TextClause, and_, bindparam, delete, func, insert, literal, or_, select, text, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, joinedload, lazyload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -192,33 +193,117 @@ def create_request(
         "waiting_message": payload.waiting_message,
         "custom_api": payload.custom_api,
     }
-    request = _insert_with_unique_code(session, row, group=route.group, assignee=assignee, attach=attach)
-    try:
-        if idempotency_key is not None:
+    created = {"source": source, **({"routing": route.note} if route.note else {})}
+    events = [(EventType.CREATED, actor.key, created)]
+    if choice is not None:
+        assigned = {"assignee": row["assignee_id"], "strategy": actor.module.assignment, "reason": choice.reason}
+        events.append((EventType.ASSIGNED, "system", assigned))
+    request = _insert_filed(session, row, events, group=route.group, assignee=assignee, attach=attach)
+    if idempotency_key is not None:
+        try:
             _remember_key(session, principal=actor.key, key=idempotency_key, fingerprint=fingerprint, request=request,
                           now=now)
-        created = {"source": source, **({"routing": route.note} if route.note else {})}
-        events = [(EventType.CREATED, actor.key, created)]
-        if choice is not None:
-            assigned = {"assignee": row["assignee_id"], "strategy": actor.module.assignment, "reason": choice.reason}
-            events.append((EventType.ASSIGNED, "system", assigned))
-        _insert_events(session, request, events, now)
+        except BaseException:
+            if attach:
+                session.expunge(request)  # its row goes with the rollback; the session must not keep it
+            raise
+    return Created(request, replayed=False)
+
+
+FirstEvents = list[tuple[EventType, str, dict]]
+"""A new request's first events: type, actor and data of each, in order."""
+
+
+def _insert_filed(session: Session, row: dict, events: FirstEvents, *, group: Group | None,
+                  assignee: User | None, attach: bool) -> ServiceRequest:
+    """Insert the request under a free random code, and its first events (``record_event`` for
+    them, on the driver's cursor); returns it as stored (attached to the session with ``attach``).
+
+    On PostgreSQL the request and its events go in as one statement: one round trip where there
+    would be one per row, for each filing the group commit's writer waits on in turn.
+    """
+    connection = session.connection()
+    together = connection.dialect.name == "postgresql"
+    statement = _insert_with_events(len(events), connection.dialect) if together else _insert_unless_present(ServiceRequest, ("code",))
+    for _ in range(_CODE_ATTEMPTS):
+        code = codes.generate()
+        if together:
+            parameters = {**row, "code": code, **_event_parameters(events)}
+            request_id, event_ids = driver_sql.first_row(connection, statement, parameters)
+        else:
+            request_id, event_ids = driver_sql.first_value(connection, statement, {**row, "code": code}), None
+        if request_id is not None:
+            break
+    else:
+        raise RuntimeError("could not find a free session code; the code space is exhausted")
+    request = _as_stored(ServiceRequest, {"id": request_id, "code": code, **row})
+    # nobody has joined yet (participants); group and assignee are known: no lazy loads later
+    for name, value in (("group", group), ("assignee", assignee), ("participants", [])):
+        set_committed_value(request, name, value)
+    make_transient_to_detached(request)
+    if attach:
+        session.add(request)
+    try:
+        _record_first_events(session, request, events, event_ids)
     except BaseException:
         if attach:
             session.expunge(request)  # its row goes with the rollback; the session must not keep it
         raise
-    return Created(request, replayed=False)
+    return request
 
 
-def _insert_events(session: Session, request: ServiceRequest, events: list[tuple[EventType, str, dict]],
-                   now: datetime) -> None:
-    """``record_event`` for a new request's first events, on the driver's cursor."""
-    connection, statement = session.connection(), _insert_unless_present(RequestEvent)
+def _record_first_events(session: Session, request: ServiceRequest, events: FirstEvents,
+                         ids: list[int] | None) -> None:
+    """Keep the events for the commit hooks; insert them first unless they went in with the request
+    (``ids``)."""
+    statement = _insert_unless_present(RequestEvent)
     recorded = session.info.setdefault("events", [])
-    for type, actor, data in events:
+    for index, (type, actor, data) in enumerate(events):
         row = {"request_id": request.id, "company_id": request.company_id, "code": request.code, "type": type,
-               "actor": actor, "status": request.status, "data": data, "created_at": now}
-        recorded.append(_as_stored(RequestEvent, {"id": driver_sql.first_value(connection, statement, row), **row}))
+               "actor": actor, "status": request.status, "data": data, "created_at": request.created_at}
+        event_id = ids[index] if ids is not None else driver_sql.first_value(session.connection(), statement, row)
+        recorded.append(_as_stored(RequestEvent, {"id": event_id, **row}))
+
+
+_EVENT_COLUMNS = ("type", "actor", "data")  # the rest of an event's row is its request's
+
+
+def _event_parameters(events: FirstEvents) -> dict:
+    return {f"event_{name}_{index}": value
+            for index, event in enumerate(events) for name, value in zip(_EVENT_COLUMNS, event)}
+
+
+def _insert_with_events(count: int, dialect: Dialect) -> TextClause:
+    """PostgreSQL: the request's ``INSERT … ON CONFLICT (code) DO NOTHING`` and, if it went in, its
+    ``count`` first events, in one statement that returns the request's id and the events' ids in
+    their order (or no id when the code is taken: then no event went in either)."""
+    statement = _WITH_EVENTS.get(count)
+    if statement is None:
+        shared = ("company_id", "code", "status", "created_at")  # an event's columns taken from its request
+        columns = RequestEvent.__table__.c
+        event_values = ", ".join(
+            "(" + ", ".join([str(index)] + [f"CAST(:event_{name}_{index} AS {columns[name].type.compile(dialect)})"
+                                            for name in _EVENT_COLUMNS]) + ")"
+            for index in range(count))
+        sql = (
+            f"WITH request AS ({_insert_sql(ServiceRequest, ('code',))} "
+            f"RETURNING id, {', '.join(shared)}), "
+            f"events AS (INSERT INTO {RequestEvent.__tablename__} "
+            f"(request_id, {', '.join(shared)}, {', '.join(_EVENT_COLUMNS)}) "
+            f"SELECT request.id, {', '.join('request.' + name for name in shared)}, "
+            f"{', '.join('event.' + name for name in _EVENT_COLUMNS)} "
+            f"FROM request, (VALUES {event_values}) AS event(position, {', '.join(_EVENT_COLUMNS)}) "
+            f"ORDER BY event.position RETURNING id) "
+            f"SELECT (SELECT id FROM request), ARRAY(SELECT id FROM events ORDER BY id)"
+        )
+        types = [bindparam(f"event_{name}_{index}", type_=columns[name].type)
+                 for index in range(count) for name in _EVENT_COLUMNS]
+        statement = text(sql).bindparams(*_column_binds(ServiceRequest), *types)
+        _WITH_EVENTS[count] = statement
+    return statement
+
+
+_WITH_EVENTS: dict[int, TextClause] = {}
 
 
 def _lock_idempotency_key(session: Session, *, principal: str, key: str) -> None:
@@ -235,26 +320,6 @@ def _remember_key(
     if driver_sql.first_value(session.connection(), statement, row) is None:
         # A concurrent retry with the same key committed first; the caller starts over and replays it.
         raise IdempotencyRace()
-
-
-def _insert_with_unique_code(session: Session, row: dict, *, group: Group | None,
-                             assignee: User | None, attach: bool) -> ServiceRequest:
-    """Insert the request under a free random code; returns it as stored (attached to the session
-    with ``attach``)."""
-    connection, statement = session.connection(), _insert_unless_present(ServiceRequest, ("code",))
-    for _ in range(_CODE_ATTEMPTS):
-        code = codes.generate()
-        request_id = driver_sql.first_value(connection, statement, {**row, "code": code})
-        if request_id is not None:
-            request = _as_stored(ServiceRequest, {"id": request_id, "code": code, **row})
-            # nobody has joined yet (participants); group and assignee are known: no lazy loads later
-            for name, value in (("group", group), ("assignee", assignee), ("participants", [])):
-                set_committed_value(request, name, value)
-            make_transient_to_detached(request)
-            if attach:
-                session.add(request)
-            return request
-    raise RuntimeError("could not find a free session code; the code space is exhausted")
 
 
 def _as_stored(model: type, row: dict):
@@ -274,14 +339,26 @@ def _insert_unless_present(model: type, unique: tuple[str, ...] = ()) -> TextCla
     """
     statement = _INSERTS.get((model, unique))
     if statement is None:
-        columns = [column for column in model.__table__.columns if column.name != "id"]
-        names = ", ".join(f'"{column.name}"' for column in columns)
-        values = ", ".join(f":{column.name}" for column in columns)
-        conflict = f" ON CONFLICT ({', '.join(unique)}) DO NOTHING" if unique else ""
-        statement = text(f"INSERT INTO {model.__tablename__} ({names}) VALUES ({values}){conflict} RETURNING id")
-        statement = statement.bindparams(*(bindparam(column.name, type_=column.type) for column in columns))
+        statement = text(f"{_insert_sql(model, unique)} RETURNING id").bindparams(*_column_binds(model))
         _INSERTS[(model, unique)] = statement
     return statement
+
+
+def _insert_sql(model: type, unique: tuple[str, ...]) -> str:
+    """``INSERT … [ON CONFLICT (unique) DO NOTHING]`` of all columns but the id, each its own parameter."""
+    columns = _inserted_columns(model)
+    names = ", ".join(f'"{column.name}"' for column in columns)
+    values = ", ".join(f":{column.name}" for column in columns)
+    conflict = f" ON CONFLICT ({', '.join(unique)}) DO NOTHING" if unique else ""
+    return f"INSERT INTO {model.__tablename__} ({names}) VALUES ({values}){conflict}"
+
+
+def _column_binds(model: type) -> list:
+    return [bindparam(column.name, type_=column.type) for column in _inserted_columns(model)]
+
+
+def _inserted_columns(model: type) -> list:
+    return [column for column in model.__table__.columns if column.name != "id"]
 
 
 _INSERTS: dict[tuple[type, tuple[str, ...]], TextClause] = {}
