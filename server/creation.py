@@ -67,6 +67,8 @@ def _create_limit(state: AppState) -> ratelimit.Limit:
                            burst=state.settings.create_burst)
 
 
+_UNCHARGED = "uncharged filings"  # session.info: the prepared filings whose allowances are still to take
+
 Caller = Callable[[Session], tuple[Actor, str]]
 """Who files, and as which source, found (and checked) in the filing's own session."""
 
@@ -111,14 +113,21 @@ class _Filing:
         # PostgreSQL: whose allowance it took (the actor's key: the actor's rows may expire with a
         # rolled back batch), committed at once
         self.charged: str | None = None
+        self.refused_for: float | None = None  # PostgreSQL: the wait its batch's taking answered instead
+
+    def prepare(self, session: Session) -> None:
+        """Find the caller; on PostgreSQL, have its allowance taken with those of the batch's other
+        filings, by whichever of them runs first."""
+        actor, _ = self.caller(session)
+        if not self.state.db.is_sqlite and self.charged is None:
+            session.info.setdefault(_UNCHARGED, []).append((self, actor.key))
 
     def __call__(self, session: Session) -> Filed:
-        actor, source = self.caller(session)
+        actor, source = self.caller(session)  # found once per session (server.api.deps.actor_in)
         if self.state.db.is_sqlite:
             check_rate(self.state, actor, session)
         elif self.charged is None:  # not again when the job runs once more
-            check_rate(self.state, actor)
-            self.charged = actor.key
+            self._charge(session, actor)
         try:
             created = queue.create_request(
                 session,
@@ -133,6 +142,23 @@ class _Filing:
             raise group_commit.Retry() from None  # the next batch sees the other filing and replays it
         return Filed(created.request, request_public(created.request, utcnow(), staff=actor.is_staff),
                      created.replayed)
+
+    def _charge(self, session: Session, actor: Actor) -> None:
+        """PostgreSQL: take the allowances of every prepared filing of the batch still uncharged
+        (this one's alone when it was not prepared), committed at once; raises ``RateLimited`` when
+        this one's is used up."""
+        if self.refused_for is None:
+            uncharged = session.info.pop(_UNCHARGED, [])
+            if self not in (filing for filing, _ in uncharged):
+                uncharged = [(self, actor.key)]
+            waits = ratelimit.take_many(self.state.db, _create_limit(self.state), [key for _, key in uncharged])
+            for (filing, key), wait in zip(uncharged, waits):
+                if wait > 0:
+                    filing.refused_for = wait
+                else:
+                    filing.charged = key
+        if self.charged is None:
+            raise RateLimited(math.ceil(self.refused_for))
 
     def give_back(self) -> None:
         """After the filing failed: the allowance it took on PostgreSQL comes back (on SQLite its

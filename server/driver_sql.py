@@ -43,11 +43,7 @@ def first_value(connection: Connection, statement: TextClause, row: Mapping[str,
 
 def first_row(connection: Connection, statement: TextClause, row: Mapping[str, Any]) -> tuple | None:
     """``first_value``'s whole row."""
-    dialect = connection.dialect
-    key = (id(statement), dialect.name)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        compiled = _COMPILED[key] = DriverStatement(statement, dialect)
+    compiled = _compiled(connection, statement)
     cursor = connection.connection.driver_connection.cursor()
     try:
         cursor.execute(compiled.sql, compiled.parameters(row))
@@ -55,3 +51,30 @@ def first_row(connection: Connection, statement: TextClause, row: Mapping[str, A
     finally:
         cursor.close()
     return found
+
+
+def first_values(connection: Connection, statement: TextClause, rows: list[Mapping[str, Any]]) -> list:
+    """``first_value`` for each of ``rows``, in their order: on PostgreSQL all sent before the first
+    answer is read (psycopg's pipeline mode), so one round trip for them all. On a connection in
+    autocommit mode, what they write commits together at the end."""
+    compiled = _compiled(connection, statement)
+    driver = connection.connection.driver_connection
+    if connection.dialect.name != "postgresql":
+        return [first_value(connection, statement, row) for row in rows]
+    with driver.pipeline():
+        cursors = []
+        for row in rows:
+            cursors.append(driver.cursor())
+            cursors[-1].execute(compiled.sql, compiled.parameters(row))
+        found = [cursor.fetchone() for cursor in cursors]
+    for cursor in cursors:
+        cursor.close()
+    return [None if each is None else each[0] for each in found]
+
+
+def _compiled(connection: Connection, statement: TextClause) -> DriverStatement:
+    key = (id(statement), connection.dialect.name)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = DriverStatement(statement, connection.dialect)
+    return compiled

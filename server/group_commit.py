@@ -14,6 +14,11 @@ the batches after it until one runs without an error. A job may therefore run mo
 before it is committed: it must be safe to run again (``server.creation._Filing`` takes a
 PostgreSQL allowance once).
 
+A job may have a ``prepare(session)`` method: in a batch without savepoints, every job is prepared
+before the first one runs, so that what each would do alone can be done for all of them at once
+(the filings of ``server.creation`` take their callers' allowances in one round trip). A job must
+also run unprepared (in a savepoint, alone); a job whose preparing raises fails as if it had run.
+
 A job that raises ``Retry``, or that PostgreSQL picked as a deadlock's victim (batches of two
 processes lock the same rows in another order), goes back into the queue, up to ``_RETRIES``
 times.
@@ -154,6 +159,12 @@ class GroupCommit:
                 events: list = []
                 for queued in batch:
                     try:
+                        _prepare(queued.job, session)
+                    except Exception as error:
+                        failed = error
+                        raise
+                for queued in batch:
+                    try:
                         results[queued] = queued.job(session)
                         session.flush()  # what the job changed through the ORM fails as its own
                     except Exception as error:
@@ -181,6 +192,12 @@ class GroupCommit:
             return {queued: outcomes[queued] if isinstance(outcomes.get(queued), BaseException) else error
                     for queued in batch}
         return outcomes
+
+
+def _prepare(job: Job, session: Session) -> None:
+    prepare = getattr(job, "prepare", None)
+    if prepare is not None:
+        prepare(session)
 
 
 def _answer(future: Future, outcome: object) -> None:

@@ -117,6 +117,55 @@ def test_a_job_that_asks_to_retry_runs_again_in_a_later_batch(database):
     assert stored(database, "retried") == {"retried"}
 
 
+class Prepared:
+    """A job that notes when it is prepared and when it runs, in one shared log; a ``broken`` one
+    raises in both (as a filing with an unknown token does)."""
+
+    def __init__(self, name: str, log: list, broken: bool = False):
+        self.name, self.log, self.broken = name, log, broken
+
+    def prepare(self, _session):
+        self.log.append(("prepare", self.name))
+        self._check()
+
+    def __call__(self, session):
+        self.log.append(("run", self.name))
+        self._check()
+        return insert(self.name)(session)
+
+    def _check(self):
+        if self.broken:
+            raise ValueError(f"{self.name} is broken")
+
+
+def test_every_job_of_a_batch_is_prepared_before_the_first_one_runs(database):
+    log = []
+    group = GroupCommit(database.write)
+    try:
+        _, queued = held_batch(group, [Prepared(f"prepared-{n}", log) for n in range(3)])
+        assert [future.result(30) for future in queued] == [f"prepared-{n}" for n in range(3)]
+    finally:
+        group.stop()
+    assert log == [("prepare", f"prepared-{n}") for n in range(3)] + [("run", f"prepared-{n}") for n in range(3)]
+
+
+def test_a_job_whose_preparing_fails_fails_alone_and_the_batch_runs_again_unprepared(database):
+    """The batch runs again with a savepoint per job, where no job is prepared: the others are stored."""
+    log = []
+    group = GroupCommit(database.write)
+    try:
+        jobs = [Prepared("unprepared-a", log), Prepared("unprepared-bad", log, broken=True),
+                Prepared("unprepared-b", log)]
+        _, (first, bad, last) = held_batch(group, jobs)
+        assert (first.result(30), last.result(30)) == ("unprepared-a", "unprepared-b")
+        with pytest.raises(ValueError, match="unprepared-bad is broken"):
+            bad.result(30)
+    finally:
+        group.stop()
+    assert stored(database, "unprepared-") == {"unprepared-a", "unprepared-b"}
+    assert log[-3:] == [("run", "unprepared-a"), ("run", "unprepared-bad"), ("run", "unprepared-b")]
+
+
 @pytest.mark.parametrize("error", [
     psycopg.errors.DeadlockDetected("deadlock detected"),  # as the driver raises it (server.driver_sql)
     DBAPIError("INSERT …", {}, psycopg.errors.SerializationFailure("could not serialize")),  # as SQLAlchemy wraps it

@@ -181,6 +181,26 @@ def test_take_alone_commits_at_once_and_counts_with_take(database, key):
     assert 0 < ratelimit.take_alone(database, limit, key) <= 60
 
 
+def test_take_many_counts_each_key_once_per_time_it_is_named_and_answers_in_their_order(database, key):
+    """Three keys, one named four times: its burst of three passes and its fourth waits; the waits
+    come back in the order the keys were given, and the next ``take_alone`` counts what they took."""
+    limit = Limit("test-many", per_minute=1, burst=3)
+    keys = [f"{key}-z", key, f"{key}-a", key, key, key]
+    waits = ratelimit.take_many(database, limit, keys)
+    assert waits[:3] == [0.0, 0.0, 0.0] and waits[3:5] == [0.0, 0.0]
+    assert 59 < waits[5] <= 60
+    assert 0 < ratelimit.take_alone(database, limit, key) <= 60
+    assert ratelimit.take_alone(database, limit, f"{key}-a") == 0.0
+
+
+def test_take_many_of_no_keys_or_with_the_limit_off_writes_nothing(database, key):
+    off = Limit("test-many-off", per_minute=0, burst=1)
+    assert ratelimit.take_many(database, SIX_A_MINUTE, []) == []
+    assert ratelimit.take_many(database, off, [key, key]) == [0.0, 0.0]
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(RateLimit).where(RateLimit.name == off.name)) == 0
+
+
 def test_the_sweep_prunes_the_limits_that_say_nothing_any_more(tmp_path):
     """A server's periodic sweep deletes buckets that are whole again (taken long ago)."""
     with in_process(sqlite_url(tmp_path)) as client:
