@@ -224,7 +224,10 @@ def _insert_filed(session: Session, row: dict, events: FirstEvents, *, group: Gr
     """
     connection = session.connection()
     together = connection.dialect.name == "postgresql"
-    statement = _insert_with_events(len(events), connection.dialect) if together else _insert_unless_present(ServiceRequest, ("code",))
+    if together:
+        statement = _insert_with_events(len(events), connection.dialect)
+    else:
+        statement = _insert_unless_present(ServiceRequest, ("code",))
     for _ in range(_CODE_ATTEMPTS):
         code = codes.generate()
         if together:
@@ -256,12 +259,12 @@ def _record_first_events(session: Session, request: ServiceRequest, events: Firs
                          ids: list[int] | None) -> None:
     """Keep the events for the commit hooks; insert them first unless they went in with the request
     (``ids``)."""
-    statement = _insert_unless_present(RequestEvent)
+    connection, statement = session.connection(), _insert_unless_present(RequestEvent)
     recorded = session.info.setdefault("events", [])
     for index, (type, actor, data) in enumerate(events):
         row = {"request_id": request.id, "company_id": request.company_id, "code": request.code, "type": type,
                "actor": actor, "status": request.status, "data": data, "created_at": request.created_at}
-        event_id = ids[index] if ids is not None else driver_sql.first_value(session.connection(), statement, row)
+        event_id = ids[index] if ids is not None else driver_sql.first_value(connection, statement, row)
         recorded.append(_as_stored(RequestEvent, {"id": event_id, **row}))
 
 
