@@ -53,22 +53,25 @@ def first_row(connection: Connection, statement: TextClause, row: Mapping[str, A
     return found
 
 
-def first_values(connection: Connection, statement: TextClause, rows: list[Mapping[str, Any]]) -> list:
-    """``first_value`` for each of ``rows``, in their order: on PostgreSQL all sent before the first
-    answer is read (psycopg's pipeline mode), so one round trip for them all. On a connection in
-    autocommit mode, what they write commits together at the end."""
-    compiled = _compiled(connection, statement)
-    driver = connection.connection.driver_connection
+def first_values(connection: Connection, calls: list[tuple[TextClause, Mapping[str, Any]]]) -> list:
+    """``first_value`` for each (statement, row) of ``calls``, in their order. On PostgreSQL all
+    are sent before any answer is read (psycopg's pipeline mode): one round trip for them all, and
+    on a connection in autocommit mode one transaction, in which all of them count or none."""
     if connection.dialect.name != "postgresql":
-        return [first_value(connection, statement, row) for row in rows]
-    with driver.pipeline():
-        cursors = []
-        for row in rows:
-            cursors.append(driver.cursor())
-            cursors[-1].execute(compiled.sql, compiled.parameters(row))
-        found = [cursor.fetchone() for cursor in cursors]
-    for cursor in cursors:
-        cursor.close()
+        return [first_value(connection, statement, row) for statement, row in calls]
+    # every parameter bound before anything is sent: an error here sends nothing
+    prepared = [(compiled.sql, compiled.parameters(row))
+                for compiled, row in ((_compiled(connection, statement), row) for statement, row in calls)]
+    driver = connection.connection.driver_connection
+    cursors = [driver.cursor() for _ in prepared]
+    try:
+        with driver.pipeline():
+            for cursor, (sql, parameters) in zip(cursors, prepared):
+                cursor.execute(sql, parameters)
+        found = [cursor.fetchone() for cursor in cursors]  # the pipeline's end read every answer
+    finally:
+        for cursor in cursors:
+            cursor.close()
     return [None if each is None else each[0] for each in found]
 
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import JSON, TextClause, and_, bindparam, delete, func, insert, literal, or_, select, text, update
+from sqlalchemy import (JSON, String, TextClause, and_, bindparam, delete, func, insert, literal, or_, select, text,
+                        update)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, joinedload, lazyload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -284,8 +285,11 @@ def _insert_with_events(count: int, dialect: Dialect) -> TextClause:
     if statement is None:
         shared = ("company_id", "code", "status", "created_at")  # an event's columns taken from its request
         columns = RequestEvent.__table__.c
+        # a text's cast without its length, which would cut a value short where the column refuses it
+        casts = {name: (String() if isinstance(columns[name].type, String) else columns[name].type).compile(dialect)
+                 for name in _EVENT_COLUMNS}
         event_values = ", ".join(
-            "(" + ", ".join([str(index)] + [f"CAST(:event_{name}_{index} AS {columns[name].type.compile(dialect)})"
+            "(" + ", ".join([str(index)] + [f"CAST(:event_{name}_{index} AS {casts[name]})"
                                             for name in _EVENT_COLUMNS]) + ")"
             for index in range(count))
         sql = (

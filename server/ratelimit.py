@@ -73,13 +73,20 @@ _STATEMENTS = {
     "remembered": "SELECT 1 FROM rate_limits WHERE name = :name AND key_hash = :key_hash AND full_at > {now}",
     "prune": "DELETE FROM rate_limits WHERE full_at <= {now}",
 }
+# PostgreSQL's prune leaves the rows that takes hold locked (they are being taken, so not whole):
+# it never waits for ``take_many``, which holds several rows at once, and so cannot deadlock with it.
+_POSTGRESQL_STATEMENTS = {
+    "prune": "DELETE FROM rate_limits WHERE (name, key_hash) IN "
+             "(SELECT name, key_hash FROM rate_limits WHERE full_at <= {now} FOR UPDATE SKIP LOCKED)",
+}
 # Seconds since the epoch, by the database: one clock for every process, on any host.
 _CLOCKS = {
     "sqlite": "((julianday('now') - 2440587.5) * 86400.0)",  # to the millisecond
     "postgresql": "CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)",
 }
 _COMPILED = {
-    dialect: {name: text(sql.format(now=f"COALESCE(:now, {clock})")) for name, sql in _STATEMENTS.items()}
+    dialect: {name: text(sql.format(now=f"COALESCE(:now, {clock})"))
+              for name, sql in {**_STATEMENTS, **(_POSTGRESQL_STATEMENTS if dialect == "postgresql" else {})}.items()}
     for dialect, clock in _CLOCKS.items()
 }
 
@@ -127,16 +134,18 @@ def take_many(db: Database, limit: Limit, keys: list[str]) -> list[float]:
             return [take(session, limit, key) for key in keys]
     order = sorted(range(len(keys)), key=keys.__getitem__)
     statements = _COMPILED["postgresql"]
-    rows = [{**_row(limit.name, keys[index]), "now": None, "interval": limit.interval, "tolerance": limit.tolerance}
-            for index in order]
+    calls = []
+    for index in order:  # each take, then its row as it left it: a refusal's wait without another round trip
+        row = {**_row(limit.name, keys[index]), "now": None, "interval": limit.interval, "tolerance": limit.tolerance}
+        calls += [(statements["take"], row), (statements["ahead"], row)]
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        taken = driver_sql.first_values(connection, statements["take"], rows)
-        waits = [0.0] * len(keys)
-        for index, full_at, row in zip(order, taken, rows):
-            if full_at is None:  # refused: how long until one call comes back
-                ahead = driver_sql.first_value(connection, statements["ahead"], row)
-                waits[index] = max((ahead or 0.0) - limit.tolerance, _LEAST_WAIT)
-        return waits
+        found = driver_sql.first_values(connection, calls)
+    waits = [0.0] * len(keys)
+    for position, index in enumerate(order):
+        full_at, ahead = found[2 * position], found[2 * position + 1]
+        if full_at is None:
+            waits[index] = max((ahead or 0.0) - limit.tolerance, _LEAST_WAIT)
+    return waits
 
 
 def give_back(session: Session, limit: Limit, key: str) -> None:

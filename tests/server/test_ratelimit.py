@@ -2,7 +2,7 @@
 (``Limit``), and the one in a process's memory (``RateLimiter``)."""
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from server import ratelimit
 from server.app import sweep_once
@@ -151,6 +151,24 @@ def test_prune_deletes_only_the_rows_that_say_nothing_any_more(database, key):
         assert session.scalar(select(func.count()).select_from(RateLimit).where(RateLimit.name == limit.name)) == 1
     assert take(database, key, 5015.0, limit) == 0.0  # 1.5 calls back: one passes
     assert take(database, key, 5015.0, limit) == pytest.approx(5.0)
+
+
+def test_prune_on_postgresql_passes_over_the_rows_a_take_holds_instead_of_waiting(request, tmp_path_factory, key):
+    """A take in a transaction still open holds its row; prune deletes the other whole buckets at
+    once and leaves that one for a later prune (waiting for it could deadlock with ``take_many``).
+    PostgreSQL's alone: SQLite runs one writer at a time."""
+    limit = Limit("test-prune-locked", per_minute=6, burst=3)
+    with migrated_database("postgresql", request, tmp_path_factory) as database:
+        for name in (f"{key}-held", f"{key}-free"):
+            take(database, name, 7000.0, limit)
+        with database.write() as holder:
+            ratelimit.take(holder, limit, f"{key}-held", now=7000.0)
+            with database.write() as session:
+                session.execute(text("SET LOCAL lock_timeout = '5s'"))
+                assert ratelimit.prune(session, now=9000.0) == 1
+        with database.read() as session:
+            left = session.scalars(select(RateLimit.key_hash).where(RateLimit.name == limit.name)).all()
+    assert left == [ratelimit._row(limit.name, f"{key}-held")["key_hash"]]
 
 
 def test_keys_are_stored_as_digests(database):
