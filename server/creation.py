@@ -32,8 +32,9 @@ from server.schemas import ServiceRequestCreate, ServiceRequestPublic
 from server.state import AppState
 
 
-class RateLimited(Exception):
-    """This caller filed (or claimed) too many requests lately; ``retry_after`` is whole seconds."""
+class RateLimited(group_commit.Declined):
+    """This caller filed (or claimed) too many requests lately; ``retry_after`` is whole seconds.
+    Raised before the filing writes anything: its batch goes on without it."""
 
     def __init__(self, retry_after: int):
         super().__init__(f"too many requests created; try again in {retry_after} s")

@@ -14,6 +14,10 @@ the batches after it until one runs without an error. A job may therefore run mo
 before it is committed: it must be safe to run again (``server.creation._Filing`` takes a
 PostgreSQL allowance once).
 
+A job that refuses before it has written anything raises ``Declined``: its caller gets that
+error, and the batch goes on without it (a caller over its allowance does not cost the others a
+run with savepoints).
+
 A job may have a ``prepare(session)`` method: in a batch without savepoints, every job is prepared
 before the first one runs, so that what each would do alone can be done for all of them at once
 (the filings of ``server.creation`` take their callers' allowances in one round trip). A job must
@@ -50,6 +54,11 @@ Job = Callable[[Session], T]
 MAX_BATCH = 64  # bounds how long one batch holds the write lock, and what one failed commit fails
 _RETRIES = 3
 _RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+class Declined(Exception):
+    """Raised by a job that refuses before writing anything in the batch's session: its outcome,
+    and no failure of the batch."""
 
 
 class Retry(Exception):
@@ -139,7 +148,7 @@ class GroupCommit:
         self._trusting = outcomes is not None
         if outcomes is None:  # a job of several failed: they all run again, each in a savepoint
             outcomes = self._each_in_a_savepoint(batch)
-            self._trusting = not any(isinstance(outcome, BaseException) for outcome in outcomes.values())
+            self._trusting = not any(_failed(outcome) for outcome in outcomes.values())
         for queued, outcome in outcomes.items():
             if _retryable(outcome, queued):
                 queued.retries += 1
@@ -167,6 +176,9 @@ class GroupCommit:
                     try:
                         results[queued] = queued.job(session)
                         session.flush()  # what the job changed through the ORM fails as its own
+                    except Declined as declined:
+                        results[queued] = declined
+                        continue
                     except Exception as error:
                         failed = error
                         raise
@@ -175,7 +187,8 @@ class GroupCommit:
                     session.info["events"] = events
         except Exception as error:
             if failed is None:  # the commit (or the transaction) failed: no job of it counts
-                return {queued: error for queued in batch}
+                return {queued: results[queued] if isinstance(results.get(queued), Declined) else error
+                        for queued in batch}
             return {batch[0]: failed} if len(batch) == 1 else None
         return results
 
@@ -192,6 +205,11 @@ class GroupCommit:
             return {queued: outcomes[queued] if isinstance(outcomes.get(queued), BaseException) else error
                     for queued in batch}
         return outcomes
+
+
+def _failed(outcome: object) -> bool:
+    """Whether a job's outcome was an error of the kind that makes a batch run again in savepoints."""
+    return isinstance(outcome, BaseException) and not isinstance(outcome, Declined)
 
 
 def _prepare(job: Job, session: Session) -> None:

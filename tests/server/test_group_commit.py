@@ -11,7 +11,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from server.db import Database
-from server.group_commit import MAX_BATCH, GroupCommit, Retry
+from server.group_commit import MAX_BATCH, Declined, GroupCommit, Retry
 from server.models import InstanceSecret
 from tests.support.databases import migrated_database
 
@@ -164,6 +164,28 @@ def test_a_job_whose_preparing_fails_fails_alone_and_the_batch_runs_again_unprep
         group.stop()
     assert stored(database, "unprepared-") == {"unprepared-a", "unprepared-b"}
     assert log[-3:] == [("run", "unprepared-a"), ("run", "unprepared-bad"), ("run", "unprepared-b")]
+
+
+def test_a_job_that_declines_fails_alone_and_the_others_run_once_without_savepoints(database):
+    """``Declined`` (raised before writing anything) answers only its caller; the batch commits as it is."""
+    log = []
+
+    def declining(_session):
+        log.append(("run", "declining"))
+        raise Declined("over its allowance")
+
+    group = GroupCommit(database.write)
+    try:
+        _, (first, declined, last) = held_batch(group, [Prepared("declined-a", log), declining,
+                                                        Prepared("declined-b", log)])
+        assert (first.result(30), last.result(30)) == ("declined-a", "declined-b")
+        with pytest.raises(Declined, match="over its allowance"):
+            declined.result(30)
+    finally:
+        group.stop()
+    assert stored(database, "declined-") == {"declined-a", "declined-b"}
+    assert [entry for entry in log if entry[0] == "run"] == [
+        ("run", "declined-a"), ("run", "declining"), ("run", "declined-b")]
 
 
 @pytest.mark.parametrize("error", [
