@@ -135,5 +135,11 @@ def _record(join: RequestEvent, request: ServiceRequest, user: User | None, end:
         contact_name=request.end_customer_name,
         start_date=join.created_at,
         end_date=end,
-        duration=max(0, round((end - join.created_at).total_seconds())) if end else None,
+        duration=shown_seconds_between(join.created_at, end) if end else None,
     )
+
+
+def shown_seconds_between(start: datetime, end: datetime) -> int:
+    """``end_date`` − ``start_date`` as the record shows them, in whole seconds (``schemas.tv_date``):
+    what a reader who subtracts them gets, also across a second's boundary."""
+    return max(0, int((end.replace(microsecond=0) - start.replace(microsecond=0)).total_seconds()))

@@ -56,6 +56,18 @@ def test_each_join_is_a_record_ended_by_its_leave_or_the_sessions_end(app, story
     assert (ongoing["end_date"], ongoing["duration"]) == (None, None)
 
 
+@pytest.mark.parametrize("start, end, shown", [
+    ("10:00:00.900", "10:00:01.200", 1),  # 0.3 s across a second's boundary: the dates show 1 s apart
+    ("10:00:00.100", "10:00:00.800", 0),
+    ("10:00:00.000", "10:02:05.999", 125),
+])
+def test_a_duration_is_the_difference_of_the_dates_the_record_shows(start, end, shown):
+    def at(clock: str) -> datetime:
+        return datetime.fromisoformat(f"2026-12-03T{clock}+00:00")
+
+    assert connections.shown_seconds_between(at(start), at(end)) == shown
+
+
 def test_filters_narrow_the_report(app, story):
     """userid, username, groupid, session_code and the date range each select their records."""
     company, first, second = story
