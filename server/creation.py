@@ -5,7 +5,8 @@ transaction that several filings share, and is answered once that transaction co
 takes, in this order, the caller's creation allowance (``server.ratelimit``, shared by every server
 process through the database), the company's expiry, the idempotency key if one was sent, and the
 filing itself. A filing that fails leaves the other filings of its batch alone (they run again, each
-in a savepoint) and takes nothing from the allowance. A concurrent retry with the same idempotency
+in a savepoint; one refused for its allowance fails before it writes anything, and the batch goes
+on without it) and takes nothing from the allowance. A concurrent retry with the same idempotency
 key that committed first (another process, PostgreSQL) makes the filing run again in the next batch,
 which then replays that retry's request.
 
@@ -14,7 +15,7 @@ is taken in the batch's transaction: the rollback of a failed filing gives the c
 PostgreSQL takes it in one statement committed at once (a failed filing gives it back after),
 because inside the batch's transaction it would hold the caller's row locked until that commits:
 batches of other writers would wait for it, and two that took two callers' rows in turn would
-deadlock.
+deadlock. The filings of a batch take theirs together, in one round trip (``_Filing.prepare``).
 """
 
 import math

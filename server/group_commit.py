@@ -16,12 +16,14 @@ PostgreSQL allowance once).
 
 A job that refuses before it has written anything raises ``Declined``: its caller gets that
 error, and the batch goes on without it (a caller over its allowance does not cost the others a
-run with savepoints).
+run with savepoints). Should the batch's commit fail, every job of it gets that failure, a
+declined one too: on SQLite its refusal may have counted what the rollback took back.
 
 A job may have a ``prepare(session)`` method: in a batch without savepoints, every job is prepared
 before the first one runs, so that what each would do alone can be done for all of them at once
 (the filings of ``server.creation`` take their callers' allowances in one round trip). A job must
-also run unprepared (in a savepoint, alone); a job whose preparing raises fails as if it had run.
+also run unprepared (in a savepoint, alone); a job whose preparing raises (``Declined`` too) fails
+as if it had run.
 
 A job that raises ``Retry``, or that PostgreSQL picked as a deadlock's victim (batches of two
 processes lock the same rows in another order), goes back into the queue, up to ``_RETRIES``
@@ -187,8 +189,7 @@ class GroupCommit:
                     session.info["events"] = events
         except Exception as error:
             if failed is None:  # the commit (or the transaction) failed: no job of it counts
-                return {queued: results[queued] if isinstance(results.get(queued), Declined) else error
-                        for queued in batch}
+                return {queued: error for queued in batch}
             return {batch[0]: failed} if len(batch) == 1 else None
         return results
 
