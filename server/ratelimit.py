@@ -98,13 +98,11 @@ def take(session: Session | Connection, limit: Limit, key: str, *, now: float | 
     """
     if not limit.enabled:
         return 0.0
-    row = {**_row(limit.name, key), "now": now}
+    row = _take_row(limit, key, now)
     statements = _statements(session)
-    taken = session.execute(statements["take"], {**row, "interval": limit.interval, "tolerance": limit.tolerance})
-    if taken.first() is not None:
+    if session.execute(statements["take"], row).first() is not None:
         return 0.0
-    ahead = session.scalar(statements["ahead"], row)  # None: the row went in the meantime
-    return max((ahead or 0.0) - limit.tolerance, _LEAST_WAIT)
+    return _refused_wait(limit, session.scalar(statements["ahead"], row))
 
 
 def take_alone(db: Database, limit: Limit, key: str) -> float:
@@ -136,7 +134,7 @@ def take_many(db: Database, limit: Limit, keys: list[str]) -> list[float]:
     statements = _COMPILED["postgresql"]
     calls = []
     for index in order:  # each take, then its row as it left it: a refusal's wait without another round trip
-        row = {**_row(limit.name, keys[index]), "now": None, "interval": limit.interval, "tolerance": limit.tolerance}
+        row = _take_row(limit, keys[index], None)
         calls += [(statements["take"], row), (statements["ahead"], row)]
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         found = driver_sql.first_values(connection, calls)
@@ -144,7 +142,7 @@ def take_many(db: Database, limit: Limit, keys: list[str]) -> list[float]:
     for position, index in enumerate(order):
         full_at, ahead = found[2 * position], found[2 * position + 1]
         if full_at is None:
-            waits[index] = max((ahead or 0.0) - limit.tolerance, _LEAST_WAIT)
+            waits[index] = _refused_wait(limit, ahead)
     return waits
 
 
@@ -177,6 +175,17 @@ def prune(session: Session, *, now: float | None = None) -> int:
 def _statements(bind: Session | Connection) -> dict:
     dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect
     return _COMPILED[dialect.name]
+
+
+def _take_row(limit: Limit, key: str, now: float | None) -> dict:
+    """The parameters of a take of ``key``'s allowance, and of the read of its row after."""
+    return {**_row(limit.name, key), "now": now, "interval": limit.interval, "tolerance": limit.tolerance}
+
+
+def _refused_wait(limit: Limit, ahead: float | None) -> float:
+    """A refused take's wait, from how far its row's whole-again time is ahead of now (``None``:
+    the row went in the meantime)."""
+    return max((ahead or 0.0) - limit.tolerance, _LEAST_WAIT)
 
 
 def _row(name: str, key: str) -> dict:
