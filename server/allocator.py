@@ -37,9 +37,10 @@ class AllocatorMissing(Exception):
         super().__init__(message)
 
 
-def mimalloc_function(name: str):
-    """mimalloc's function ``name`` in this process (preloaded, so its symbols are global), or ``None``
-    when the process does not run on mimalloc."""
+def process_function(name: str):
+    """The C function ``name`` as this process has it loaded (the C library's, or a preloaded
+    allocator's: its symbols are global), or ``None`` where it has none (mimalloc's when the process
+    does not run on it, glibc's on musl)."""
     try:
         return getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError, TypeError):  # no such symbol; or no dlopen(NULL): Windows
@@ -48,7 +49,7 @@ def mimalloc_function(name: str):
 
 def running_on_mimalloc() -> bool:
     """Whether this process's allocations go to mimalloc."""
-    return mimalloc_function("mi_version") is not None
+    return process_function("mi_version") is not None
 
 
 def find_mimalloc() -> str | None:

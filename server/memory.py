@@ -9,25 +9,12 @@ threads) sit in the crowd's arenas: after 10,000 watchers left, about 100 arenas
 by a few pools. They are reused by the next crowd.
 """
 
-import ctypes
-import ctypes.util
 import gc
-import sys
 
-from server.allocator import mimalloc_function
+from server.allocator import process_function
 
-
-def _libc_malloc_trim():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
-        return None
-
-
-_malloc_trim = _libc_malloc_trim()
-_mi_collect = mimalloc_function("mi_collect")
+_malloc_trim = process_function("malloc_trim")  # glibc's
+_mi_collect = process_function("mi_collect")
 
 
 def release_freed_memory() -> None:
